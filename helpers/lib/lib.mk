@@ -1,0 +1,9 @@
+# helpers/lib: code shared by every binary, built as one static library.
+LIB_SRCS := \
+	helpers/lib/buf.c \
+	helpers/lib/evline.c \
+	helpers/lib/log.c \
+	helpers/lib/proc.c \
+	helpers/lib/secret.c \
+	helpers/lib/tls.c \
+	helpers/lib/xalloc.c

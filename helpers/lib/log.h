@@ -1,0 +1,38 @@
+/*
+ * log.h: diagnostics for people, on stderr.
+ *
+ * Lines read "PROG: message" (with the account when one is set:
+ * "PROG[alice@example.org]: message").  The level comes from
+ * MIGRATE_LOG_LEVEL (error, warn, info, debug; default info) unless
+ * log_init() is given one.  Never log AUTH or LOGIN data.
+ */
+#ifndef MIGRATE_LOG_H
+#define MIGRATE_LOG_H
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+/* `level` < 0: take it from MIGRATE_LOG_LEVEL.  `prog` is kept, not copied. */
+void log_init(const char *prog, int level);
+void log_set_account(const char *account);
+int log_level_parse(const char *s);
+enum log_level log_get_level(void);
+
+/* log_warn() appends strerror(errno); log_warnx() does not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Log and exit(EX_SOFTWARE 70 for BUG, else `code`). */
+void fatal(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+void fatalx(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+#define BUG(...) fatalx(70, "BUG: " __VA_ARGS__)
+
+#endif

@@ -1,0 +1,11 @@
+# tests: unit tests (TAP programs), tools the tests run, smoke programs.
+UNIT_TESTS := \
+	tests/unit/t-buf \
+	tests/unit/t-evline \
+	tests/unit/t-secret \
+	tests/unit/t-proc \
+	tests/unit/t-tls
+
+TEST_TOOLS := \
+	tests/fake-helper \
+	tests/integration/imap-smoke
