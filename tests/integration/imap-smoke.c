@@ -124,6 +124,7 @@ main(int argc, char **argv)
 	const char *mode = "starttls", *pw;
 	size_t fetched = 0;
 	int c, before;
+	long exists;
 
 	while ((c = getopt(argc, argv, "C:km:n:")) != -1) {
 		switch (c) {
@@ -183,13 +184,17 @@ main(int argc, char **argv)
 
 		while (p && p > out.buf && p[-1] != '*')
 			p--;
-		printf("exists %ld\n", p ? strtol(p + 1, NULL, 10) : -1L);
+		exists = p ? strtol(p + 1, NULL, 10) : -1L;
+		printf("exists %ld\n", exists);
 	}
+	if (exists <= 0)
+		goto logout;
 	before = seen_flag();
 	if (command("FETCH 1 (BODY.PEEK[])", NULL, &fetched) != 1)
 		fail(76, "FETCH refused");
 	printf("fetched %zu\n", fetched);
 	printf("seen-before %d\nseen-after %d\n", before, seen_flag());
+logout:
 	command("LOGOUT", NULL, NULL);
 	tls_conn_free(&conn);
 	buf_release(&out);

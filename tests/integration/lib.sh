@@ -1,0 +1,51 @@
+# Sourced by the integration tests: the world's endpoints and a few TAP
+# helpers in shell.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+O=${O:-build}
+eval "$("$top/tests/world/world" env)" || { echo "not ok 1 - world env"; exit 1; }
+SMOKE=$top/$O/tests/integration/imap-smoke
+
+n=0
+failures=0
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $*"
+}
+not_ok() {
+	n=$((n + 1))
+	failures=$((failures + 1))
+	echo "not ok $n - $*"
+}
+# is GOT WANT DESCRIPTION
+is() {
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3"
+		echo "#   got: '$1'"
+		echo "#  want: '$2'"
+	fi
+}
+# like TEXT PATTERN DESCRIPTION (grep -E)
+like() {
+	if printf '%s\n' "$1" | grep -qE -- "$2"; then
+		ok "$3"
+	else
+		not_ok "$3"
+		printf '%s\n' "$1" | head -20 | sed 's/^/#   /'
+	fi
+}
+done_testing() {
+	echo "1..$n"
+	[ "$failures" -eq 0 ]
+}
+# value KEY TEXT: the value of a "key value" line
+value() {
+	printf '%s\n' "$2" | sed -n "s/^$1 //p"
+}
+# count of messages a corpus manifest holds for one folder
+manifest_count() {
+	awk -F '\t' -v f="$2" '$1 == f { n++ } END { print n + 0 }' \
+	    "$1/manifest.tsv"
+}
