@@ -509,10 +509,13 @@ gen_mail(const char *user, const char *profile, unsigned count,
 		if (bench) {
 			unsigned r = rndn(1000);
 
-			if (r < 8)
+			/* mostly 5-100 KB, skewed small; 0.4% of 1-10 MB:
+			 * about 50 KB a message, 1 GB in 20,000 */
+			if (r < 4)
 				size = 1000000 + rndn(9000000);
 			else
-				size = 5000 + rndn(95000);
+				size = 5000 + (size_t)rndn(95000) *
+				    rndn(1000) / 1000;
 		} else {
 			unsigned r = rndn(100);
 
