@@ -2,6 +2,7 @@
 UNIT_TESTS := \
 	tests/unit/t-buf \
 	tests/unit/t-evline \
+	tests/unit/t-exec-path \
 	tests/unit/t-secret \
 	tests/unit/t-proc \
 	tests/unit/t-tls
