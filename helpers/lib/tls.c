@@ -106,6 +106,18 @@ tcp_connect(struct tls_conn *c, const char *host, const char *port,
 	return 0;
 }
 
+/* After a failed send(2) or recv(2): 1 to try again, -1 on error. */
+static int
+io_again(struct tls_conn *c, short events, const char *what, struct buf *err)
+{
+	if (errno == EINTR)
+		return 1;
+	if (errno == EAGAIN)
+		return wait_fd(c, events, err, what) < 0 ? -1 : 1;
+	buf_addf(err, "%s %s: %s", what, c->host, strerror(errno));
+	return -1;
+}
+
 static void
 add_ssl_errors(struct buf *err)
 {
@@ -307,17 +319,9 @@ tls_conn_write(struct tls_conn *c, const void *data, size_t len,
 		} else {
 			n = send(c->fd, p, len, MSG_NOSIGNAL);
 			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN) {
-					if (wait_fd(c, POLLOUT, err,
-					    "writing to") < 0)
-						return -1;
-					continue;
-				}
-				buf_addf(err, "writing to %s: %s", c->host,
-				    strerror(errno));
-				return -1;
+				if (io_again(c, POLLOUT, "writing to", err) < 0)
+					return -1;
+				continue;
 			}
 		}
 		p += n;
@@ -352,17 +356,9 @@ fill(struct tls_conn *c, struct buf *err)
 		} else {
 			n = recv(c->fd, c->rbuf, sizeof(c->rbuf), 0);
 			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN) {
-					if (wait_fd(c, POLLIN, err,
-					    "reading from") < 0)
-						return -1;
-					continue;
-				}
-				buf_addf(err, "reading from %s: %s", c->host,
-				    strerror(errno));
-				return -1;
+				if (io_again(c, POLLIN, "reading from", err) < 0)
+					return -1;
+				continue;
 			}
 		}
 		c->rpos = 0;
