@@ -5,7 +5,8 @@ UNIT_TESTS := \
 	tests/unit/t-exec-path \
 	tests/unit/t-secret \
 	tests/unit/t-proc \
-	tests/unit/t-tls
+	tests/unit/t-tls \
+	tests/unit/t-utf7
 
 TEST_TOOLS := \
 	tests/fake-helper \

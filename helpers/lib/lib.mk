@@ -7,4 +7,5 @@ LIB_SRCS := \
 	helpers/lib/proc.c \
 	helpers/lib/secret.c \
 	helpers/lib/tls.c \
+	helpers/lib/utf7.c \
 	helpers/lib/xalloc.c
