@@ -3,6 +3,7 @@ UNIT_TESTS := \
 	tests/unit/t-buf \
 	tests/unit/t-evline \
 	tests/unit/t-exec-path \
+	tests/unit/t-imap-resp \
 	tests/unit/t-secret \
 	tests/unit/t-proc \
 	tests/unit/t-tls \

@@ -3,6 +3,7 @@ LIB_SRCS := \
 	helpers/lib/buf.c \
 	helpers/lib/evline.c \
 	helpers/lib/exec_path.c \
+	helpers/lib/imap_resp.c \
 	helpers/lib/log.c \
 	helpers/lib/proc.c \
 	helpers/lib/secret.c \
