@@ -4,6 +4,7 @@
 
 #include "buf.h"
 #include "imap_resp.h"
+#include "tls.h"
 #include "xalloc.h"
 
 #define MAX_DEPTH	64
@@ -402,6 +403,27 @@ out:
 	}
 	buf_release(&p.line);
 	return ret;
+}
+
+static int
+tls_line(void *arg, struct buf *line, struct buf *err)
+{
+	return tls_conn_read_line(arg, line, err);
+}
+
+static int
+tls_literal(void *arg, size_t len, imap_sink_fn sink, void *sarg,
+    struct buf *err)
+{
+	return tls_conn_read_exact(arg, len, sink, sarg, err);
+}
+
+void
+imap_src_from_tls(struct imap_src *src, struct tls_conn *c)
+{
+	src->read_line = tls_line;
+	src->read_literal = tls_literal;
+	src->arg = c;
 }
 
 static void

@@ -92,6 +92,10 @@ int imap_resp_read(struct imap_src *src, struct imap_resp *r,
 
 void imap_resp_release(struct imap_resp *r);
 
+/* Fill `src` to read from a connection (its divert, arg and caps kept). */
+struct tls_conn;
+void imap_src_from_tls(struct imap_src *src, struct tls_conn *c);
+
 /* For tests and debug logs: the response in a normalized form. */
 void imap_resp_dump(const struct imap_resp *r, struct buf *out);
 

@@ -18,6 +18,7 @@
 #include "compat.h"
 
 #include "buf.h"
+#include "imap_resp.h"
 #include "secret.h"
 #include "tls.h"
 
@@ -40,49 +41,56 @@ count_sink(void *arg, const char *data, size_t len)
 	return 0;
 }
 
+/* every literal goes to the counter: a body is measured, not kept */
+static size_t *litp;
+
+static void
+divert(void *arg, const struct imap_resp *sofar, const struct imap_val *list,
+    size_t len, imap_sink_fn *sink_r, void **sarg_r)
+{
+	*sink_r = count_sink;
+	*sarg_r = litp;
+}
+
 /*
- * Send a command and read up to its tagged answer; untagged lines go to
- * `untagged` (literals replaced by their length).  Returns 1 for OK.
+ * Send a command and read responses with imap_resp_read() up to its
+ * tagged answer; untagged ones are dumped into `untagged`, one a line.
+ * Returns 1 for OK, 0 for NO or BAD.
  */
 static int
 command(const char *cmd, struct buf *untagged, size_t *literal_r)
 {
-	struct buf line;
+	struct imap_src src = { 0 };
+	struct imap_resp r = { 0 };
+	struct buf line = BUF_INIT;
+	size_t lit = 0;
 	char tag[16];
-	int ok = -1;
+	int ok = -1, ret;
 
-	buf_init(&line, 65536);
+	imap_src_from_tls(&src, conn);
+	src.divert = divert;
 	snprintf(tag, sizeof(tag), "t%d", ++tagn);
 	buf_addf(&line, "%s %s\r\n", tag, cmd);
 	if (tls_conn_write(conn, line.buf, line.len, &err) < 0)
 		fail(69, "write");
+	buf_release_wipe(&line);
 	while (ok < 0) {
-		char *brace;
-
-		buf_reset(&line);
-		if (tls_conn_read_line(conn, &line, &err) <= 0)
+		litp = &lit;
+		ret = imap_resp_read(&src, &r, &err);
+		if (ret == IMAP_READ_BAD)
+			fail(76, "response");
+		if (ret != IMAP_READ_OK)
 			fail(69, "read");
-		while ((brace = strrchr(line.buf, '{')) &&
-		    line.len > 3 && line.buf[line.len - 3] == '}') {
-			size_t n = strtoul(brace + 1, NULL, 10), got = 0;
-
-			if (tls_conn_read_exact(conn, n, count_sink, &got,
-			    &err) < 0)
-				fail(69, "literal");
-			if (literal_r)
-				*literal_r = got;
-			buf_setlen(&line, line.len - 2);
-			buf_addf(&line, "<%zu bytes>", got);
-			if (tls_conn_read_line(conn, &line, &err) <= 0)
-				fail(69, "read");
+		if (!strcmp(r.tag, tag)) {
+			ok = imap_atom_is(&r.vals.items[0], "OK");
+		} else if (untagged) {
+			imap_resp_dump(&r, untagged);
+			buf_addch(untagged, '\n');
 		}
-		if (!strncmp(line.buf, tag, strlen(tag)) &&
-		    line.buf[strlen(tag)] == ' ')
-			ok = !strncmp(line.buf + strlen(tag) + 1, "OK ", 3);
-		else if (untagged)
-			buf_add(untagged, line.buf, line.len);
 	}
-	buf_release(&line);
+	if (literal_r)
+		*literal_r = lit;
+	imap_resp_release(&r);
 	return ok;
 }
 
@@ -173,7 +181,7 @@ main(int argc, char **argv)
 
 	if (command("LIST \"\" \"*\"", &out, NULL) != 1)
 		fail(76, "LIST refused");
-	printf("list %d\n", count_lines(&out, "* LIST "));
+	printf("list %d\n", count_lines(&out, "* (LIST "));
 
 	buf_reset(&out);
 	buf_addf(&cmd, "EXAMINE \"%s\"", argv[3]);
@@ -182,9 +190,9 @@ main(int argc, char **argv)
 	{
 		char *p = strstr(out.buf, " EXISTS");
 
-		while (p && p > out.buf && p[-1] != '*')
+		while (p && p > out.buf && p[-1] != '(')
 			p--;
-		exists = p ? strtol(p + 1, NULL, 10) : -1L;
+		exists = p ? strtol(p, NULL, 10) : -1L;
 		printf("exists %ld\n", exists);
 	}
 	if (exists <= 0)
