@@ -367,18 +367,27 @@ fill(struct tls_conn *c, struct buf *err)
 	}
 }
 
+/* Bytes in the read buffer, filling it if empty: 1, 0 at EOF, -1. */
+static int
+buffered(struct tls_conn *c, struct buf *err)
+{
+	ssize_t r;
+
+	if (c->rpos < c->rlen)
+		return 1;
+	r = fill(c, err);
+	return r < 0 ? -1 : r > 0;
+}
+
 ssize_t
 tls_conn_read(struct tls_conn *c, void *data, size_t size,
     struct buf *err)
 {
+	int r = buffered(c, err);
 	size_t n;
 
-	if (c->rpos == c->rlen) {
-		ssize_t r = fill(c, err);
-
-		if (r <= 0)
-			return r;
-	}
+	if (r <= 0)
+		return r;
 	n = c->rlen - c->rpos < size ? c->rlen - c->rpos : size;
 	memcpy(data, c->rbuf + c->rpos, n);
 	c->rpos += n;
@@ -394,18 +403,15 @@ tls_conn_read_line(struct tls_conn *c, struct buf *line, struct buf *err)
 		char *nl;
 		size_t n;
 
-		if (c->rpos == c->rlen) {
-			ssize_t r = fill(c, err);
-
-			if (r < 0)
-				return -1;
-			if (r == 0) {
-				if (line->len == start)
-					return 0;
-				buf_addf(err, "%s closed the connection in "
-				    "the middle of a line", c->host);
-				return -1;
-			}
+		switch (buffered(c, err)) {
+		case -1:
+			return -1;
+		case 0:
+			if (line->len == start)
+				return 0;
+			buf_addf(err, "%s closed the connection in the "
+			    "middle of a line", c->host);
+			return -1;
 		}
 		nl = memchr(c->rbuf + c->rpos, '\n', c->rlen - c->rpos);
 		n = nl ? (size_t)(nl - (c->rbuf + c->rpos)) + 1 :
@@ -429,16 +435,13 @@ tls_conn_read_exact(struct tls_conn *c, size_t len,
 	while (len) {
 		size_t n;
 
-		if (c->rpos == c->rlen) {
-			ssize_t r = fill(c, err);
-
-			if (r < 0)
-				return -1;
-			if (r == 0) {
-				buf_addf(err, "%s closed the connection with "
-				    "%zu bytes still to come", c->host, len);
-				return -1;
-			}
+		switch (buffered(c, err)) {
+		case -1:
+			return -1;
+		case 0:
+			buf_addf(err, "%s closed the connection with %zu "
+			    "bytes still to come", c->host, len);
+			return -1;
 		}
 		n = c->rlen - c->rpos < len ? c->rlen - c->rpos : len;
 		if (sink(arg, c->rbuf + c->rpos, n) < 0)
