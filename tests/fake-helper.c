@@ -12,7 +12,6 @@
  *	raw:TEXT		TEXT as a stdout line, as is
  *	err:TEXT		TEXT as a stderr line
  *	secrets			a progress event naming the secret keys read
- *	echo-secret:KEY		the value of KEY on stderr (tests only!)
  *	cat			copy the rest of stdin to stdout
  *	spew:N			N lines on stdout and on stderr, interleaved
  *	sleep:MS		sleep
@@ -102,10 +101,6 @@ main(int argc, char **argv)
 			evline_write(1, "progress", "{s:s}", "secret_keys",
 			    keys.buf);
 			buf_release(&keys);
-		} else if (!strcmp(step, "echo-secret")) {
-			const char *v = secrets_get(&secrets, arg);
-
-			fprintf(stderr, "%s\n", v ? v : "(none)");
 		} else if (!strcmp(step, "cat")) {
 			char tmp[65536];
 			ssize_t n;

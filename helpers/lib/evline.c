@@ -7,6 +7,10 @@
 #include "buf.h"
 #include "evline.h"
 
+/* evline.h promises callers that json_pack's "I" takes a long long */
+_Static_assert(sizeof(json_int_t) == sizeof(long long),
+    "json_int_t is not long long");
+
 static const char *type_names[] = {
 	[EV_HELLO] = "hello",
 	[EV_PROGRESS] = "progress",
