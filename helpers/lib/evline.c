@@ -14,6 +14,7 @@ _Static_assert(sizeof(json_int_t) == sizeof(long long),
 static const char *type_names[] = {
 	[EV_HELLO] = "hello",
 	[EV_PROGRESS] = "progress",
+	[EV_FOLDER] = "folder",
 	[EV_CHECKPOINT] = "checkpoint",
 	[EV_ANOMALY] = "anomaly",
 	[EV_DONE] = "done",

@@ -233,7 +233,7 @@ parse_literal(struct parser *p, struct imap_val *list)
 		return bad(p, "literal not at the end of a line");
 
 	if (p->src->divert)
-		p->src->divert(p->src->arg, p->r, list, (size_t)n, &sink,
+		p->src->divert(p->src->divert_arg, p->r, list, (size_t)n, &sink,
 		    &sarg);
 	v = push(list, IMAP_STRING);
 	v->literal = 1;

@@ -68,10 +68,11 @@ struct imap_src {
 	 * so far and the list the literal goes into: set *sink_r (and
 	 * *sarg_r) to divert it, or leave *sink_r NULL to keep it in memory.
 	 */
-	void (*divert)(void *arg, const struct imap_resp *sofar,
+	void (*divert)(void *divert_arg, const struct imap_resp *sofar,
 	    const struct imap_val *list, size_t len, imap_sink_fn *sink_r,
 	    void **sarg_r);
-	void *arg;
+	void *arg;		/* for read_line and read_literal */
+	void *divert_arg;
 	size_t max_line;	/* 0: 16 MiB */
 	size_t max_literal;	/* kept in memory; 0: 1 MiB */
 };

@@ -1,12 +1,15 @@
 # helpers/lib: code shared by every binary, built as one static library.
 LIB_SRCS := \
+	helpers/lib/arcindex.c \
 	helpers/lib/buf.c \
 	helpers/lib/evline.c \
 	helpers/lib/exec_path.c \
+	helpers/lib/imap.c \
 	helpers/lib/imap_resp.c \
 	helpers/lib/log.c \
 	helpers/lib/proc.c \
 	helpers/lib/secret.c \
+	helpers/lib/segment.c \
 	helpers/lib/tls.c \
 	helpers/lib/utf7.c \
 	helpers/lib/xalloc.c

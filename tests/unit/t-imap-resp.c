@@ -154,7 +154,8 @@ t_table(void)
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct mem m = { cases[i].in, strlen(cases[i].in), 0, 0, 0 };
-		struct imap_src src = { mem_line, mem_literal, divert, &m, 0, 0 };
+		struct imap_src src = { mem_line, mem_literal, divert, &m,
+		    &m, 0, 0 };
 		struct imap_resp r = { 0 };
 		struct buf err = BUF_INIT, dump = BUF_INIT;
 		int ret;
@@ -185,7 +186,7 @@ t_stream(void)
 	    "* 1 EXPUNGE\r\n"
 	    "a3 OK done\r\n";
 	struct mem m = { in, sizeof(in) - 1, 0, 0, 1 };
-	struct imap_src src = { mem_line, mem_literal, divert, &m, 0, 0 };
+	struct imap_src src = { mem_line, mem_literal, divert, &m, &m, 0, 0 };
 	struct imap_resp r = { 0 };
 	struct buf err = BUF_INIT, dump = BUF_INIT;
 
@@ -210,7 +211,7 @@ t_limits(void)
 	struct buf in = BUF_INIT, err = BUF_INIT;
 	struct imap_resp r = { 0 };
 	struct mem m;
-	struct imap_src src = { mem_line, mem_literal, NULL, &m, 100, 0 };
+	struct imap_src src = { mem_line, mem_literal, NULL, &m, NULL, 100, 0 };
 	int i;
 
 	/* lists nested past the limit */
@@ -254,8 +255,8 @@ t_soup(void)
 		struct buf in = BUF_INIT, err = BUF_INIT;
 		struct imap_resp r = { 0 };
 		struct mem m;
-		struct imap_src src = { mem_line, mem_literal, divert, &m, 0,
-		    16 };
+		struct imap_src src = { mem_line, mem_literal, divert, &m, &m,
+		    0, 16 };
 		int n = 1 + (int)(seed % 12), ret;
 
 		for (k = 0; k < n; k++) {

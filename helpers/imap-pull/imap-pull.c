@@ -1,0 +1,509 @@
+/*
+ * imap-pull: read one account from an IMAP server into its archive.
+ * See imap-pull(8) and migrate-archive(5).
+ */
+#include "compat.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "evline.h"
+#include "log.h"
+#include "pull.h"
+#include "secret.h"
+#include "xalloc.h"
+
+static const char usage_text[] =
+"usage: imap-pull --host HOST [--port PORT] [--tls implicit|starttls|none]\n"
+"         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
+"         --user USER [--auth-user ADMIN [--master-separator C]]\n"
+"         [--auth plain|login] [--timeout SECONDS]\n"
+"         [--mode full|delta|assess] [--archive DIR] [--report FILE]\n"
+"         [--include GLOB]... [--exclude GLOB]... [--subscribed-only]\n"
+"         [--skip-special-use FLAG]... [--size-limit BYTES]\n"
+"         [--level N] [--batch N] [--checkpoint-messages N]\n"
+"         [--checkpoint-bytes BYTES] [--max-bytes-per-second N]\n"
+"The password comes on standard input: password=... and an empty line.\n";
+
+static struct pull pull;
+
+double
+now(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+static json_t *report_anomalies;
+
+void
+pull_anomaly(struct pull *p, const char *kind, const char *folder,
+    uint32_t uid, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	buf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	p->anomalies++;
+	log_info("%s%s%s: %s", kind, folder ? " in " : "",
+	    folder ? folder : "", text.buf);
+	o = json_pack("{s:s, s:s, s:s?}", "kind", kind, "text", text.buf,
+	    "folder", folder);
+	if (uid)
+		json_object_set_new(o, "uid", json_integer(uid));
+	if (report_anomalies)
+		json_array_append(report_anomalies, o);
+	evline_write(1, "anomaly", "O", o);
+	json_decref(o);
+	buf_release(&text);
+}
+
+void
+pull_progress(struct pull *p, const char *folder, int force)
+{
+	double t = now();
+
+	if (!force && t - p->last_progress < 1.0)
+		return;
+	p->last_progress = t;
+	evline_write(1, "progress", "{s:s?, s:I, s:I, s:I, s:I}", "folder",
+	    folder, "messages", (json_int_t)p->msgs_done, "bytes",
+	    (json_int_t)p->bytes_done, "messages_total",
+	    (json_int_t)p->msgs_total, "bytes_total",
+	    (json_int_t)p->bytes_total);
+}
+
+static void
+strlist_add(struct strlist *l, const char *s)
+{
+	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
+	l->v[l->nr++] = xstrdup(s);
+}
+
+static void
+strlist_clear(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static uint64_t
+number_arg(const char *opt, const char *s, uint64_t min)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		fatalx(EX_USAGE, "%s: '%s' is not a number", opt, s);
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; end++; break;
+	case 'm': case 'M': n <<= 20; end++; break;
+	case 'g': case 'G': n <<= 30; end++; break;
+	}
+	if (*end || n < min)
+		fatalx(EX_USAGE, "%s: '%s' is not a number of at least %"
+		    PRIu64, opt, s, min);
+	return n;
+}
+
+enum {
+	OPT_HOST = 256, OPT_PORT, OPT_TLS, OPT_CA, OPT_INSECURE, OPT_PLAIN,
+	OPT_USER, OPT_AUTH_USER, OPT_MASTER_SEP, OPT_AUTH, OPT_TIMEOUT,
+	OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_INCLUDE, OPT_EXCLUDE,
+	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_SIZE_LIMIT, OPT_LEVEL,
+	OPT_BATCH, OPT_CKPT_MSGS, OPT_CKPT_BYTES, OPT_MAX_BPS, OPT_HELP,
+};
+
+static const struct option longopts[] = {
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "tls", required_argument, NULL, OPT_TLS },
+	{ "ca-file", required_argument, NULL, OPT_CA },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "allow-plaintext", no_argument, NULL, OPT_PLAIN },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "auth-user", required_argument, NULL, OPT_AUTH_USER },
+	{ "master-separator", required_argument, NULL, OPT_MASTER_SEP },
+	{ "auth", required_argument, NULL, OPT_AUTH },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "archive", required_argument, NULL, OPT_ARCHIVE },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "include", required_argument, NULL, OPT_INCLUDE },
+	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "subscribed-only", no_argument, NULL, OPT_SUBSCRIBED },
+	{ "skip-special-use", required_argument, NULL, OPT_SKIP_SPECIAL },
+	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
+	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "checkpoint-messages", required_argument, NULL, OPT_CKPT_MSGS },
+	{ "checkpoint-bytes", required_argument, NULL, OPT_CKPT_BYTES },
+	{ "max-bytes-per-second", required_argument, NULL, OPT_MAX_BPS },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(EX_USAGE);
+}
+
+static void
+parse_options(struct pull *p, int argc, char **argv)
+{
+	const char *tls = NULL, *mode = "full";
+	int c;
+
+	p->batch = 500;
+	p->st.level = 1;
+	p->st.ckpt_messages = 2000;
+	p->st.ckpt_bytes = 256u << 20;
+	p->size_limit = 50u << 20;
+	p->conn.tls.timeout_ms = 60000;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_HOST: p->conn.host = optarg; break;
+		case OPT_PORT: p->conn.port = optarg; break;
+		case OPT_TLS: tls = optarg; break;
+		case OPT_CA: p->conn.tls.ca_file = optarg; break;
+		case OPT_INSECURE: p->conn.tls.insecure = 1; break;
+		case OPT_PLAIN: p->conn.allow_plaintext = 1; break;
+		case OPT_USER: p->user = optarg; break;
+		case OPT_AUTH_USER: p->auth_user = optarg; break;
+		case OPT_MASTER_SEP: p->master_sep = optarg; break;
+		case OPT_AUTH:
+			if (!strcmp(optarg, "plain"))
+				p->auth = IMAP_AUTH_PLAIN;
+			else if (!strcmp(optarg, "login"))
+				p->auth = IMAP_AUTH_LOGIN;
+			else
+				fatalx(EX_USAGE, "--auth: plain or login");
+			break;
+		case OPT_TIMEOUT:
+			p->conn.tls.timeout_ms = 1000 * (int)number_arg(
+			    "--timeout", optarg, 1);
+			break;
+		case OPT_MODE: mode = optarg; break;
+		case OPT_ARCHIVE: p->archive = optarg; break;
+		case OPT_REPORT: p->report = optarg; break;
+		case OPT_INCLUDE: strlist_add(&p->include, optarg); break;
+		case OPT_EXCLUDE: strlist_add(&p->exclude, optarg); break;
+		case OPT_SUBSCRIBED: p->subscribed_only = 1; break;
+		case OPT_SKIP_SPECIAL:
+			strlist_add(&p->skip_special, optarg);
+			break;
+		case OPT_SIZE_LIMIT:
+			p->size_limit = number_arg("--size-limit", optarg, 0);
+			break;
+		case OPT_LEVEL:
+			p->st.level = (int)number_arg("--level", optarg, 1);
+			if (p->st.level > 19)
+				fatalx(EX_USAGE, "--level: 1 to 19");
+			break;
+		case OPT_BATCH:
+			p->batch = (int)number_arg("--batch", optarg, 1);
+			break;
+		case OPT_CKPT_MSGS:
+			p->st.ckpt_messages = number_arg(
+			    "--checkpoint-messages", optarg, 1);
+			break;
+		case OPT_CKPT_BYTES:
+			p->st.ckpt_bytes = number_arg("--checkpoint-bytes",
+			    optarg, 1);
+			break;
+		case OPT_MAX_BPS:
+			p->sp.max_bps = number_arg("--max-bytes-per-second",
+			    optarg, 1024);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || !p->conn.host || !p->user)
+		usage();
+	if (!strcmp(mode, "full"))
+		p->mode = MODE_FULL;
+	else if (!strcmp(mode, "delta"))
+		p->mode = MODE_DELTA;
+	else if (!strcmp(mode, "assess"))
+		p->mode = MODE_ASSESS;
+	else
+		fatalx(EX_USAGE, "--mode: full, delta or assess");
+	if (p->mode != MODE_ASSESS && !p->archive)
+		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
+	if (p->master_sep && !p->auth_user)
+		fatalx(EX_USAGE, "--master-separator needs --auth-user");
+	if (!tls)
+		tls = p->conn.port && !strcmp(p->conn.port, "993") ?
+		    "implicit" : "starttls";
+	if (!strcmp(tls, "implicit"))
+		p->conn.tls.mode = TLS_IMPLICIT;
+	else if (!strcmp(tls, "starttls"))
+		p->conn.starttls = 1;
+	else if (strcmp(tls, "none"))
+		fatalx(EX_USAGE, "--tls: implicit, starttls or none");
+	if (!p->conn.port)
+		p->conn.port = p->conn.tls.mode == TLS_IMPLICIT ? "993" : "143";
+}
+
+static int
+login(struct pull *p, const char *password, struct buf *err)
+{
+	struct buf as = BUF_INIT;
+	const char *authz = NULL, *authc = p->user;
+	int ret;
+
+	if (p->auth_user && p->master_sep) {
+		/* Dovecot's master user form: user*master */
+		buf_addf(&as, "%s%s%s", p->user, p->master_sep, p->auth_user);
+		authc = as.buf;
+	} else if (p->auth_user) {
+		authz = p->user;
+		authc = p->auth_user;
+	}
+	ret = imap_login(p->im, p->auth, authz, authc, password, err);
+	buf_release(&as);
+	if (ret == 0)
+		log_info("logged in to %s:%s as %s%s%s%s", p->conn.host,
+		    p->conn.port, p->user, p->auth_user ? " (by " : "",
+		    p->auth_user ? p->auth_user : "", p->auth_user ? ")" : "");
+	return ret;
+}
+
+static int
+on_enabled(void *arg, struct imap_resp *r, struct buf *err)
+{
+	struct pull *p = arg;
+	size_t i;
+
+	if (imap_atom_is(&r->vals.items[0], "ENABLED"))
+		for (i = 1; i < r->vals.nr; i++)
+			if (imap_atom_is(&r->vals.items[i], "UTF8=ACCEPT"))
+				p->utf8 = 1;
+	(void)err;
+	return 0;
+}
+
+static int
+session_setup(struct pull *p, struct buf *err)
+{
+	if (p->im->caps & IMAP_CAP_ID) {
+		if (imap_simple(p->im, NULL, NULL, err, "ID (\"name\""
+		    " \"migrate imap-pull\" \"version\" \"" PULL_VERSION
+		    "\")") < 0)
+			return -1;
+		buf_reset(err);
+	}
+	if ((p->im->caps & IMAP_CAP_ENABLE) &&
+	    (p->im->caps & IMAP_CAP_UTF8_ACCEPT)) {
+		if (imap_simple(p->im, on_enabled, p, err,
+		    "ENABLE UTF8=ACCEPT") < 0)
+			return -1;
+		buf_reset(err);
+	}
+	return 0;
+}
+
+static int
+write_report(struct pull *p, struct buf *err)
+{
+	char *tmp = xasprintf("%s.tmp", p->report);
+	json_t *o;
+	int ret = -1;
+
+	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
+	    " s:O}", "account", p->user, "host", p->conn.host, "helper",
+	    "imap-pull", "time", (json_int_t)time(NULL), "totals",
+	    "folders", (json_int_t)p->nr_folders, "messages",
+	    (json_int_t)p->msgs_total, "bytes", (json_int_t)p->bytes_total,
+	    "anomalies", (json_int_t)p->anomalies, "folders",
+	    p->report_folders, "anomalies", report_anomalies);
+	if (!o || json_dump_file(o, tmp, JSON_INDENT(2) |
+	    JSON_PRESERVE_ORDER) < 0 || rename(tmp, p->report) < 0) {
+		buf_addf(err, "cannot write the report '%s': %s", p->report,
+		    strerror(errno));
+		unlink(tmp);
+	} else {
+		ret = 0;
+	}
+	json_decref(o);
+	free(tmp);
+	return ret;
+}
+
+static int
+check_pass(struct pull *p, struct buf *err)
+{
+	char *full = arcidx_meta(p->st.ix, "pass.full");
+	int ret = 0;
+
+	if (p->mode == MODE_FULL && full) {
+		buf_addf(err, "archive '%s' already holds a complete full"
+		    " pull; use --mode delta", p->archive);
+		ret = -1;
+	} else if (p->mode == MODE_DELTA && !full) {
+		buf_addf(err, "archive '%s' holds no complete full pull;"
+		    " run --mode full first (it continues an interrupted one)",
+		    p->archive);
+		ret = -1;
+	}
+	free(full);
+	return ret;
+}
+
+static int
+run(struct pull *p, const char *password, struct buf *err)
+{
+	json_t *pass;
+	size_t i;
+	int rc;
+
+	if (imap_connect(&p->im, &p->conn, err) < 0 ||
+	    login(p, password, err) < 0 || session_setup(p, err) < 0)
+		return -1;
+	if (sync_list(p, err) < 0)
+		return -1;
+	if (p->mode == MODE_ASSESS) {
+		for (i = 0; i < p->nr_folders; i++)
+			if (sync_assess(p, &p->folders[i], err) < 0)
+				return -1;
+		return p->report ? write_report(p, err) : 0;
+	}
+	for (i = 0; i < p->nr_folders; i++) {
+		struct folder *f = &p->folders[i];
+
+		if (sync_plan(p, f, err) < 0)
+			return -1;
+		p->msgs_total += f->nr_fetch;
+		p->bytes_total += f->fetch_bytes;
+		if (f->unchanged)
+			continue;
+		evline_write(1, "folder", "{s:s, s:I, s:I, s:I, s:I, s:I,"
+		    " s:I}", "name", f->name, "messages",
+		    (json_int_t)f->exists, "fetch", (json_int_t)f->nr_fetch,
+		    "bytes", (json_int_t)f->fetch_bytes, "changed",
+		    (json_int_t)f->changed, "removed", (json_int_t)f->removed,
+		    "matched", (json_int_t)f->matched);
+		p->flag_changes += f->changed;
+		p->expunged += f->removed;
+		p->msgs_matched += f->matched;
+	}
+	if (sync_deleted(p, err) < 0)
+		return -1;
+	pull_progress(p, NULL, 1);
+	for (i = 0; i < p->nr_folders; i++)
+		if (sync_fetch(p, &p->folders[i], err) < 0)
+			return -1;
+	pull_progress(p, NULL, 1);
+	pass = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}", "t", "pass",
+	    "mode", p->mode == MODE_FULL ? "full" : "delta", "complete", 1,
+	    "time", (json_int_t)time(NULL), "messages",
+	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done);
+	rc = store_finish(&p->st, pass, err);
+	json_decref(pass);
+	if (rc < 0)
+		p->im->fail = EX_TEMPFAIL;
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pull *p = &pull;
+	struct secrets sec = SECRETS_INIT;
+	struct buf err = BUF_INIT;
+	const char *password;
+	double start = now();
+	int code = EX_SOFTWARE;
+	size_t i;
+
+	log_init("imap-pull", -1);
+	parse_options(p, argc, argv);
+	if (secrets_read(&sec, 0, &err) < 0)
+		fatalx(EX_USAGE, "%s", err.buf);
+	if (!(password = secrets_get(&sec, "password")))
+		fatalx(EX_USAGE, "no password on standard input");
+	if (!getenv("MIGRATE_ACCOUNT"))
+		log_set_account(p->user);
+	evline_hello(1, "imap-pull", PULL_VERSION);
+	p->report_folders = json_array();
+	if (p->mode == MODE_ASSESS)
+		report_anomalies = json_array();
+	if (p->mode != MODE_ASSESS) {
+		int rc = store_open(&p->st, p->archive, p->mode == MODE_FULL ?
+		    "full" : "delta", &err);
+
+		/* busy: try later; anything else: the archive is damaged */
+		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+		if (rc == 0 && check_pass(p, &err) < 0)
+			code = EX_USAGE, rc = -1;
+		if (rc == 0 && arcidx_folders(p->st.ix, &p->old, &p->nr_old,
+		    &err) < 0)
+			rc = -1;
+		if (rc < 0) {
+			log_warnx("%s", err.buf);
+			goto out;
+		}
+		spool_init(&p->sp, p->archive, p->sp.max_bps);
+	}
+	if (run(p, password, &err) < 0) {
+		code = p->im && p->im->fail ? p->im->fail : EX_SOFTWARE;
+		log_warnx("%s", err.buf);
+		goto out;
+	}
+	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+	    " s:f}", "folders", (json_int_t)p->nr_folders, "messages",
+	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done,
+	    "matched", (json_int_t)p->msgs_matched, "flag_changes",
+	    (json_int_t)p->flag_changes, "expunged",
+	    (json_int_t)p->expunged, "segments", (json_int_t)p->st.segments,
+	    "anomalies", (json_int_t)p->anomalies, "seconds", now() - start);
+	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
+	    p->mode == MODE_ASSESS ? "assessed" : "pulled",
+	    p->mode == MODE_ASSESS ? p->msgs_total : p->msgs_done,
+	    p->mode == MODE_ASSESS ? p->bytes_total : p->bytes_done,
+	    now() - start);
+	code = 0;
+out:
+	secrets_clear(&sec);
+	store_abort(&p->st);
+	spool_release(&p->sp);
+	imap_free(&p->im);
+	for (i = 0; i < p->nr_folders; i++) {
+		size_t k;
+
+		for (k = 0; k < p->folders[i].nr_fetch; k++)
+			msginfo_release(&p->folders[i].fetch[k]);
+		free(p->folders[i].fetch);
+		free(p->folders[i].raw);
+		free(p->folders[i].name);
+		free(p->folders[i].special);
+	}
+	free(p->folders);
+	arc_folders_free(p->old, p->nr_old);
+	free(p->ns_prefix);
+	strlist_clear(&p->other_ns);
+	strlist_clear(&p->include);
+	strlist_clear(&p->exclude);
+	strlist_clear(&p->skip_special);
+	json_decref(p->report_folders);
+	json_decref(report_anomalies);
+	buf_release(&err);
+	return code;
+}

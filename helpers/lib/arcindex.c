@@ -1,0 +1,729 @@
+#include "compat.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "arcindex.h"
+#include "buf.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define SCHEMA_VERSION	1
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)"
+	"  WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS segments(seq INTEGER PRIMARY KEY,"
+	"  helper TEXT, mode TEXT, time INTEGER, records INTEGER);"
+	"CREATE TABLE IF NOT EXISTS blobs(hash TEXT PRIMARY KEY,"
+	"  size INTEGER NOT NULL, seq INTEGER NOT NULL, mid TEXT,"
+	"  time INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS blobs_by_mid ON blobs(mid, size);"
+	"CREATE TABLE IF NOT EXISTS folders(name TEXT PRIMARY KEY,"
+	"  raw TEXT NOT NULL, sep TEXT, special TEXT, subscribed INTEGER,"
+	"  noselect INTEGER, uidvalidity INTEGER, synced INTEGER NOT NULL"
+	"  DEFAULT 0, uidnext INTEGER, highestmodseq INTEGER,"
+	"  messages INTEGER) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS messages(folder TEXT NOT NULL,"
+	"  uid INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
+	"  hash TEXT NOT NULL, size INTEGER, time INTEGER, date TEXT,"
+	"  flags TEXT NOT NULL, modseq INTEGER, seq INTEGER,"
+	"  PRIMARY KEY(folder, uid)) WITHOUT ROWID;";
+
+enum stmt {
+	S_SEGMENT,
+	S_FOLDER_GET,
+	S_FOLDER_PUT,
+	S_FOLDER_SYNCED,
+	S_FOLDER_RENAME,
+	S_FOLDER_DELETE,
+	S_MSGS_RENAME,
+	S_MSGS_DELETE,
+	S_BLOB_PUT,
+	S_BLOB_HAS,
+	S_BLOB_MATCH,
+	S_MSG_PUT,
+	S_MSG_FLAGS,
+	S_MSG_EXPUNGE,
+	S_META_PUT,
+	S_META_GET,
+	S_NR
+};
+
+static const char *const stmt_sql[S_NR] = {
+	[S_SEGMENT] = "INSERT INTO segments(seq, helper, mode, time, records)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_FOLDER_GET] = "SELECT uidvalidity FROM folders WHERE name = ?1",
+	[S_FOLDER_PUT] = "INSERT INTO folders(name, raw, sep, special,"
+	    " subscribed, noselect, uidvalidity, synced) VALUES(?1, ?2, ?3,"
+	    " ?4, ?5, ?6, ?7, 0) ON CONFLICT(name) DO UPDATE SET raw = ?2,"
+	    " sep = ?3, special = ?4, subscribed = ?5, noselect = ?6,"
+	    " uidvalidity = ?7, synced = 0",
+	[S_FOLDER_SYNCED] = "UPDATE folders SET synced = 1, uidnext = ?2,"
+	    " highestmodseq = ?3, messages = ?4 WHERE name = ?1",
+	[S_FOLDER_RENAME] = "UPDATE folders SET name = ?2, raw = ?3"
+	    " WHERE name = ?1",
+	[S_FOLDER_DELETE] = "DELETE FROM folders WHERE name = ?1",
+	[S_MSGS_RENAME] = "UPDATE messages SET folder = ?2 WHERE folder = ?1",
+	[S_MSGS_DELETE] = "DELETE FROM messages WHERE folder = ?1",
+	[S_BLOB_PUT] = "INSERT OR IGNORE INTO blobs(hash, size, seq, mid,"
+	    " time) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_BLOB_HAS] = "SELECT 1 FROM blobs WHERE hash = ?1",
+	[S_BLOB_MATCH] = "SELECT hash FROM blobs WHERE mid = ?1 AND"
+	    " size = ?2 AND time = ?3 LIMIT 2",
+	[S_MSG_PUT] = "INSERT OR REPLACE INTO messages(folder, uid,"
+	    " uidvalidity, hash, size, time, date, flags, modseq, seq)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_MSG_FLAGS] = "UPDATE messages SET flags = ?3, modseq = ?4"
+	    " WHERE folder = ?1 AND uid = ?2",
+	[S_MSG_EXPUNGE] = "DELETE FROM messages WHERE folder = ?1 AND"
+	    " uid = ?2",
+	[S_META_PUT] = "INSERT OR REPLACE INTO meta(key, value)"
+	    " VALUES(?1, ?2)",
+	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+};
+
+struct arcidx {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_NR];
+	char *dir;
+	int lock_fd;
+};
+
+const char *
+arcidx_dir(const struct arcidx *ix)
+{
+	return ix->dir;
+}
+
+static int
+db_fail(struct arcidx *ix, const char *what, struct buf *err)
+{
+	buf_addf(err, "%s/" ARCIDX_FILE ": %s: %s", ix->dir, what,
+	    sqlite3_errmsg(ix->db));
+	return -1;
+}
+
+static int
+exec(struct arcidx *ix, const char *sql, struct buf *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(ix->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		buf_addf(err, "%s/" ARCIDX_FILE ": %s", ix->dir,
+		    msg ? msg : "failed");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static sqlite3_stmt *
+stmt(struct arcidx *ix, enum stmt which)
+{
+	sqlite3_stmt *s = ix->st[which];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+static int
+take_lock(struct arcidx *ix, struct buf *err)
+{
+	char *path = xasprintf("%s/" ARCIDX_LOCK, ix->dir);
+	int ret = -1;
+
+	ix->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (ix->lock_fd < 0)
+		buf_addf(err, "cannot open '%s': %s", path, strerror(errno));
+	else if (flock(ix->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK) {
+			buf_addf(err, "archive '%s' is in use by another"
+			    " process", ix->dir);
+			ret = -2;
+		} else {
+			buf_addf(err, "cannot lock '%s': %s", path,
+			    strerror(errno));
+		}
+	} else
+		ret = 0;
+	free(path);
+	return ret;
+}
+
+int
+arcidx_open(struct arcidx **ix_r, const char *dir, int lock,
+    struct buf *err)
+{
+	struct arcidx *ix = xcalloc(1, sizeof(*ix));
+	char *path = NULL;
+	int i, ret = -1;
+
+	*ix_r = NULL;
+	ix->lock_fd = -1;
+	ix->dir = xstrdup(dir);
+	if (lock && mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		buf_addf(err, "cannot create '%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	if (lock && (ret = take_lock(ix, err)) < 0)
+		goto out;
+	ret = -1;
+	path = xasprintf("%s/" ARCIDX_FILE, dir);
+	if (sqlite3_open_v2(path, &ix->db, lock ? SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		db_fail(ix, "cannot open", err);
+		goto out;
+	}
+	sqlite3_busy_timeout(ix->db, 10000);
+	if (lock && (exec(ix, "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = NORMAL;", err) < 0 ||
+	    exec(ix, schema, err) < 0 ||
+	    exec(ix, "PRAGMA user_version = 1", err) < 0))
+		goto out;
+	for (i = 0; i < S_NR; i++)
+		if (sqlite3_prepare_v3(ix->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &ix->st[i], NULL) != SQLITE_OK) {
+			db_fail(ix, "cannot prepare", err);
+			goto out;
+		}
+	ret = 0;
+out:
+	free(path);
+	if (ret < 0)
+		arcidx_close(&ix);
+	*ix_r = ix;
+	return ret;
+}
+
+void
+arcidx_close(struct arcidx **ixp)
+{
+	struct arcidx *ix = *ixp;
+	int i;
+
+	if (!ix)
+		return;
+	for (i = 0; i < S_NR; i++)
+		sqlite3_finalize(ix->st[i]);
+	sqlite3_close(ix->db);
+	if (ix->lock_fd >= 0)
+		close(ix->lock_fd);
+	free(ix->dir);
+	free(ix);
+	*ixp = NULL;
+}
+
+unsigned
+arcidx_last_seq(struct arcidx *ix)
+{
+	sqlite3_stmt *s;
+	unsigned seq = 0;
+
+	if (sqlite3_prepare_v2(ix->db, "SELECT max(seq) FROM segments", -1,
+	    &s, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		seq = (unsigned)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return seq;
+}
+
+static int
+step_done(struct arcidx *ix, sqlite3_stmt *s, struct buf *err)
+{
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return db_fail(ix, "cannot update", err);
+	return 0;
+}
+
+static void
+bind_str(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static sqlite3_int64
+jint(json_t *o, const char *key)
+{
+	return (sqlite3_int64)json_integer_value(json_object_get(o, key));
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "flags" and "keywords" of a record as one sorted string. */
+static char *
+flag_string(json_t *o)
+{
+	const char *keys[] = { "flags", "keywords" }, *v[256];
+	struct buf out = BUF_INIT;
+	size_t i, k, nr = 0;
+	json_t *a, *e;
+
+	for (k = 0; k < 2; k++) {
+		a = json_object_get(o, keys[k]);
+		json_array_foreach(a, i, e)
+			if (json_is_string(e) && nr < ARRAY_SIZE(v))
+				v[nr++] = json_string_value(e);
+	}
+	qsort(v, nr, sizeof(*v), cmp_str);
+	for (i = 0; i < nr; i++) {
+		if (i && !strcmp(v[i], v[i - 1]))
+			continue;
+		if (out.len)
+			buf_addch(&out, ' ');
+		buf_adds(&out, v[i]);
+	}
+	return buf_detach(&out, NULL);
+}
+
+static int
+apply_folder(struct arcidx *ix, json_t *o, struct buf *err)
+{
+	sqlite3_stmt *s = stmt(ix, S_FOLDER_GET);
+	const char *name = jstr(o, "name");
+	sqlite3_int64 uidv = jint(o, "uidvalidity");
+	json_t *sp = json_object_get(o, "special");
+	struct buf special = BUF_INIT;
+	char sepstr[2] = { 0, 0 };
+	const char *sep = jstr(o, "sep");
+	size_t i;
+	json_t *e;
+	int reset = 0, ret;
+
+	bind_str(s, 1, name);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_int64(s, 0) != uidv)
+		reset = 1;
+	sqlite3_reset(s);
+	if (reset) {
+		s = stmt(ix, S_MSGS_DELETE);
+		bind_str(s, 1, name);
+		if (step_done(ix, s, err) < 0)
+			return -1;
+	}
+	json_array_foreach(sp, i, e) {
+		if (special.len)
+			buf_addch(&special, ' ');
+		buf_adds(&special, json_string_value(e) ?
+		    json_string_value(e) : "");
+	}
+	if (sep && strlen(sep) == 1)
+		sepstr[0] = sep[0];
+	s = stmt(ix, S_FOLDER_PUT);
+	bind_str(s, 1, name);
+	bind_str(s, 2, jstr(o, "raw") ? jstr(o, "raw") : name);
+	bind_str(s, 3, sepstr);
+	bind_str(s, 4, special.buf);
+	sqlite3_bind_int(s, 5, json_is_true(json_object_get(o,
+	    "subscribed")));
+	sqlite3_bind_int(s, 6, json_is_true(json_object_get(o,
+	    "noselect")));
+	sqlite3_bind_int64(s, 7, uidv);
+	ret = step_done(ix, s, err);
+	sqlite3_reset(s);
+	buf_release(&special);
+	return ret;
+}
+
+static int
+apply_record(struct arcidx *ix, unsigned seq, json_t *o, struct buf *err)
+{
+	const char *t = jstr(o, "t");
+	sqlite3_stmt *s;
+	char *flags;
+	int ret;
+
+	if (!t)
+		return buf_adds(err, "record without \"t\""), -1;
+	if (!strcmp(t, "segment")) {
+		s = stmt(ix, S_SEGMENT);
+		sqlite3_bind_int64(s, 1, seq);
+		bind_str(s, 2, jstr(o, "helper"));
+		bind_str(s, 3, jstr(o, "mode"));
+		sqlite3_bind_int64(s, 4, jint(o, "time"));
+		sqlite3_bind_int64(s, 5, 0);
+		return step_done(ix, s, err);
+	}
+	if (!strcmp(t, "folder"))
+		return apply_folder(ix, o, err);
+	if (!strcmp(t, "folder-synced")) {
+		s = stmt(ix, S_FOLDER_SYNCED);
+		bind_str(s, 1, jstr(o, "name"));
+		sqlite3_bind_int64(s, 2, jint(o, "uidnext"));
+		sqlite3_bind_int64(s, 3, jint(o, "highestmodseq"));
+		sqlite3_bind_int64(s, 4, jint(o, "messages"));
+		return step_done(ix, s, err);
+	}
+	if (!strcmp(t, "folder-rename")) {
+		s = stmt(ix, S_FOLDER_RENAME);
+		bind_str(s, 1, jstr(o, "from"));
+		bind_str(s, 2, jstr(o, "to"));
+		bind_str(s, 3, jstr(o, "raw") ? jstr(o, "raw") :
+		    jstr(o, "to"));
+		if (step_done(ix, s, err) < 0)
+			return -1;
+		s = stmt(ix, S_MSGS_RENAME);
+		bind_str(s, 1, jstr(o, "from"));
+		bind_str(s, 2, jstr(o, "to"));
+		return step_done(ix, s, err);
+	}
+	if (!strcmp(t, "folder-delete")) {
+		s = stmt(ix, S_FOLDER_DELETE);
+		bind_str(s, 1, jstr(o, "name"));
+		if (step_done(ix, s, err) < 0)
+			return -1;
+		s = stmt(ix, S_MSGS_DELETE);
+		bind_str(s, 1, jstr(o, "name"));
+		return step_done(ix, s, err);
+	}
+	if (!strcmp(t, "blob")) {
+		s = stmt(ix, S_BLOB_PUT);
+		bind_str(s, 1, jstr(o, "hash"));
+		sqlite3_bind_int64(s, 2, jint(o, "size"));
+		sqlite3_bind_int64(s, 3, seq);
+		bind_str(s, 4, jstr(o, "mid"));
+		sqlite3_bind_int64(s, 5, jint(o, "time"));
+		return step_done(ix, s, err);
+	}
+	if (!strcmp(t, "msg")) {
+		flags = flag_string(o);
+		s = stmt(ix, S_MSG_PUT);
+		bind_str(s, 1, jstr(o, "folder"));
+		sqlite3_bind_int64(s, 2, jint(o, "uid"));
+		sqlite3_bind_int64(s, 3, jint(o, "uidvalidity"));
+		bind_str(s, 4, jstr(o, "hash"));
+		sqlite3_bind_int64(s, 5, jint(o, "size"));
+		sqlite3_bind_int64(s, 6, jint(o, "time"));
+		bind_str(s, 7, jstr(o, "date"));
+		bind_str(s, 8, flags);
+		sqlite3_bind_int64(s, 9, jint(o, "modseq"));
+		sqlite3_bind_int64(s, 10, seq);
+		ret = step_done(ix, s, err);
+		sqlite3_reset(s);
+		free(flags);
+		return ret;
+	}
+	if (!strcmp(t, "flags")) {
+		flags = flag_string(o);
+		s = stmt(ix, S_MSG_FLAGS);
+		bind_str(s, 1, jstr(o, "folder"));
+		sqlite3_bind_int64(s, 2, jint(o, "uid"));
+		bind_str(s, 3, flags);
+		sqlite3_bind_int64(s, 4, jint(o, "modseq"));
+		ret = step_done(ix, s, err);
+		sqlite3_reset(s);
+		free(flags);
+		return ret;
+	}
+	if (!strcmp(t, "expunge")) {
+		s = stmt(ix, S_MSG_EXPUNGE);
+		bind_str(s, 1, jstr(o, "folder"));
+		sqlite3_bind_int64(s, 2, jint(o, "uid"));
+		return step_done(ix, s, err);
+	}
+	if (!strcmp(t, "pass")) {
+		char *key = xasprintf("pass.%s", jstr(o, "mode") ?
+		    jstr(o, "mode") : "?");
+		char *val = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+
+		s = stmt(ix, S_META_PUT);
+		bind_str(s, 1, key);
+		bind_str(s, 2, val);
+		ret = step_done(ix, s, err);
+		sqlite3_reset(s);
+		free(key);
+		free(val);
+		return ret;
+	}
+	/* a record of a kind this version does not index */
+	return 0;
+}
+
+int
+arcidx_apply(struct arcidx *ix, unsigned seq, const char *manifest,
+    size_t len, struct buf *err)
+{
+	const char *p = manifest, *end = manifest + len, *nl;
+	json_error_t jerr;
+	size_t line = 0;
+	json_t *o;
+
+	if (exec(ix, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	for (; p < end; p = nl + 1) {
+		line++;
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			nl = end;
+		if (nl == p)
+			continue;
+		o = json_loadb(p, (size_t)(nl - p), 0, &jerr);
+		if (!json_is_object(o)) {
+			buf_addf(err, "segment %u: manifest line %zu: %s", seq,
+			    line, o ? "not an object" : jerr.text);
+			json_decref(o);
+			goto fail;
+		}
+		if (apply_record(ix, seq, o, err) < 0) {
+			json_decref(o);
+			buf_addf(err, " (segment %u, manifest line %zu)", seq,
+			    line);
+			goto fail;
+		}
+		json_decref(o);
+	}
+	if (exec(ix, "COMMIT", err) < 0)
+		goto fail;
+	return 0;
+fail:
+	exec(ix, "ROLLBACK", &(struct buf)BUF_INIT);
+	return -1;
+}
+
+int
+arcidx_catch_up(struct arcidx *ix, struct buf *err)
+{
+	unsigned *seqs = NULL, last = arcidx_last_seq(ix), seq;
+	struct buf path = BUF_INIT, manifest = BUF_INIT;
+	size_t i, nr;
+	int ret = -1;
+
+	if (seg_list(ix->dir, &seqs, &nr, ix->lock_fd >= 0, err) < 0)
+		return -1;
+	if (last && (!nr || seqs[nr - 1] < last)) {
+		buf_addf(err, "archive '%s': segment %u is in the index but"
+		    " its file is gone", ix->dir, last);
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		if (seqs[i] <= last)
+			continue;
+		if (seqs[i] != last + 1) {
+			buf_addf(err, "archive '%s': segment %u is missing",
+			    ix->dir, last + 1);
+			goto out;
+		}
+		buf_reset(&path);
+		buf_addf(&path, "%s/" SEG_DIR "/", ix->dir);
+		seg_name(seqs[i], &path);
+		buf_reset(&manifest);
+		if (seg_verify(path.buf, &manifest, &seq, err) < 0)
+			goto out;
+		if (seq != seqs[i]) {
+			buf_addf(err, "'%s' says it is segment %u", path.buf,
+			    seq);
+			goto out;
+		}
+		log_info("recording segment %u found on disk", seq);
+		if (arcidx_apply(ix, seq, manifest.buf, manifest.len,
+		    err) < 0)
+			goto out;
+		last = seq;
+	}
+	ret = 0;
+out:
+	free(seqs);
+	buf_release(&path);
+	buf_release(&manifest);
+	return ret;
+}
+
+int
+arcidx_has_blob(struct arcidx *ix, const char *hash)
+{
+	sqlite3_stmt *s = stmt(ix, S_BLOB_HAS);
+	int rc;
+
+	bind_str(s, 1, hash);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+arcidx_blob_match(struct arcidx *ix, uint64_t size, const char *mid,
+    int64_t time, char *hash_r)
+{
+	sqlite3_stmt *s = stmt(ix, S_BLOB_MATCH);
+	int rc, found = 0;
+
+	bind_str(s, 1, mid);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
+	sqlite3_bind_int64(s, 3, time);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (found++)
+			break;
+		snprintf(hash_r, SEG_HASH_HEX + 1, "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return found == 1;
+}
+
+static char *
+col_dup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return xstrdup(t ? (const char *)t : "");
+}
+
+int
+arcidx_folders(struct arcidx *ix, struct arc_folder **f_r, size_t *nr_r,
+    struct buf *err)
+{
+	struct arc_folder *f = NULL, *x;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *s;
+	const char *sep;
+	int rc;
+
+	*f_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, "SELECT name, raw, sep, special,"
+	    " subscribed, noselect, uidvalidity, synced, uidnext,"
+	    " highestmodseq, messages FROM folders ORDER BY name", -1, &s,
+	    NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot read folders", err);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(f, nr + 1, alloc);
+		x = &f[nr++];
+		memset(x, 0, sizeof(*x));
+		x->name = col_dup(s, 0);
+		x->raw = col_dup(s, 1);
+		sep = (const char *)sqlite3_column_text(s, 2);
+		x->sep = sep ? sep[0] : 0;
+		x->special = col_dup(s, 3);
+		x->subscribed = sqlite3_column_int(s, 4);
+		x->noselect = sqlite3_column_int(s, 5);
+		x->uidvalidity = (uint32_t)sqlite3_column_int64(s, 6);
+		x->synced = sqlite3_column_int(s, 7);
+		x->uidnext = (uint32_t)sqlite3_column_int64(s, 8);
+		x->highestmodseq = (uint64_t)sqlite3_column_int64(s, 9);
+		x->messages = (uint32_t)sqlite3_column_int64(s, 10);
+	}
+	sqlite3_finalize(s);
+	*f_r = f;
+	*nr_r = nr;
+	if (rc != SQLITE_DONE) {
+		arc_folders_free(f, nr);
+		*f_r = NULL;
+		*nr_r = 0;
+		return db_fail(ix, "cannot read folders", err);
+	}
+	return 0;
+}
+
+void
+arc_folders_free(struct arc_folder *f, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(f[i].name);
+		free(f[i].raw);
+		free(f[i].special);
+	}
+	free(f);
+}
+
+int
+arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
+    size_t *nr_r, struct buf *err)
+{
+	struct arc_msg *m = NULL, *x;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*m_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, "SELECT uid, hash, flags, modseq,"
+	    " size FROM messages WHERE folder = ?1 ORDER BY uid", -1, &s,
+	    NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot read messages", err);
+	bind_str(s, 1, folder);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(m, nr + 1, alloc);
+		x = &m[nr++];
+		x->uid = (uint32_t)sqlite3_column_int64(s, 0);
+		snprintf(x->hash, sizeof(x->hash), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		x->flags = col_dup(s, 2);
+		x->modseq = (uint64_t)sqlite3_column_int64(s, 3);
+		x->size = (uint64_t)sqlite3_column_int64(s, 4);
+	}
+	sqlite3_finalize(s);
+	*m_r = m;
+	*nr_r = nr;
+	if (rc != SQLITE_DONE) {
+		arc_msgs_free(m, nr);
+		*m_r = NULL;
+		*nr_r = 0;
+		return db_fail(ix, "cannot read messages", err);
+	}
+	return 0;
+}
+
+void
+arc_msgs_free(struct arc_msg *m, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		free(m[i].flags);
+	free(m);
+}
+
+char *
+arcidx_meta(struct arcidx *ix, const char *key)
+{
+	sqlite3_stmt *s = stmt(ix, S_META_GET);
+	char *v = NULL;
+
+	bind_str(s, 1, key);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = col_dup(s, 0);
+	sqlite3_reset(s);
+	return v;
+}
+
+int
+arcidx_counts(struct arcidx *ix, uint64_t *folders, uint64_t *messages,
+    uint64_t *blobs, uint64_t *bytes)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(ix->db, "SELECT (SELECT count(*) FROM"
+	    " folders), (SELECT count(*) FROM messages), (SELECT count(*)"
+	    " FROM blobs), (SELECT total(size) FROM blobs)", -1, &s,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*folders = (uint64_t)sqlite3_column_int64(s, 0);
+		*messages = (uint64_t)sqlite3_column_int64(s, 1);
+		*blobs = (uint64_t)sqlite3_column_int64(s, 2);
+		*bytes = (uint64_t)sqlite3_column_double(s, 3);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}

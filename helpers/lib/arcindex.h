@@ -1,0 +1,105 @@
+/*
+ * arcindex.h: the index of one account's archive (migrate-archive(5)).
+ *
+ * The index is an SQLite database beside the segments, index.db.  It is
+ * derived: folding the manifests of the complete segments, in order,
+ * gives it, and arcidx_catch_up() does just that for segments it has not
+ * seen (a crash between writing a segment and recording it).  So the
+ * segments are the truth and the index is how to find things fast: which
+ * bodies are stored, and each folder's state at the source (UIDVALIDITY,
+ * UIDNEXT, HIGHESTMODSEQ, and UID -> hash and flags).
+ *
+ * Every function returns 0 or -1 with `err` set, unless it says otherwise.
+ */
+#ifndef MIGRATE_ARCINDEX_H
+#define MIGRATE_ARCINDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "segment.h"
+
+struct buf;
+struct arcidx;
+
+#define ARCIDX_FILE	"index.db"
+#define ARCIDX_LOCK	"lock"
+
+/*
+ * Open (creating) the index of the archive in `dir`.  With `lock`, take
+ * the archive's lock first (flock on `dir`/lock), which fails at once if
+ * another process holds it: one writer per archive.  Returns -2 (with
+ * `err` set) when the lock is held by another process.
+ */
+int arcidx_open(struct arcidx **ix_r, const char *dir, int lock,
+    struct buf *err);
+void arcidx_close(struct arcidx **ix);
+
+/*
+ * Bring the index up to date with the complete segments in the directory
+ * (verifying each before folding it in), and remove partial segments
+ * when the lock is held.  A segment the index knows but that is gone is
+ * an error.
+ */
+int arcidx_catch_up(struct arcidx *ix, struct buf *err);
+
+/* The last segment folded in, 0 for none. */
+unsigned arcidx_last_seq(struct arcidx *ix);
+
+/* Fold one segment's manifest in, in one transaction. */
+int arcidx_apply(struct arcidx *ix, unsigned seq, const char *manifest,
+    size_t len, struct buf *err);
+
+/* Whether a body is stored: 1, 0, or -1 on error. */
+int arcidx_has_blob(struct arcidx *ix, const char *hash);
+
+/*
+ * The one stored body of `size` bytes with Message-ID `mid` received at
+ * `time`, if there is exactly one: 1 with hash_r (SEG_HASH_HEX + 1 bytes)
+ * set, 0 when there is none or more than one, -1 on error.
+ */
+int arcidx_blob_match(struct arcidx *ix, uint64_t size, const char *mid,
+    int64_t time, char *hash_r);
+
+struct arc_folder {
+	char *name;		/* UTF-8 */
+	char *raw;		/* as the server names it */
+	char sep;		/* hierarchy separator, 0 for none */
+	char *special;		/* special-use flags, space-separated */
+	int subscribed, noselect;
+	uint32_t uidvalidity;
+	int synced;		/* the last pass finished the folder: */
+	uint32_t uidnext;	/*   its state then */
+	uint64_t highestmodseq;
+	uint32_t messages;
+};
+
+/* Every folder, by name; free with arc_folders_free(). */
+int arcidx_folders(struct arcidx *ix, struct arc_folder **f_r,
+    size_t *nr_r, struct buf *err);
+void arc_folders_free(struct arc_folder *f, size_t nr);
+
+struct arc_msg {
+	uint32_t uid;
+	char hash[SEG_HASH_HEX + 1];
+	char *flags;		/* flags and keywords, sorted, one space */
+	uint64_t modseq;
+	uint64_t size;
+};
+
+/* The messages of a folder, by UID; free with arc_msgs_free(). */
+int arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
+    size_t *nr_r, struct buf *err);
+void arc_msgs_free(struct arc_msg *m, size_t nr);
+
+/* A value of the meta table (caller frees), or NULL. */
+char *arcidx_meta(struct arcidx *ix, const char *key);
+
+/* Counts for reports: folders, messages, distinct bodies, their bytes. */
+int arcidx_counts(struct arcidx *ix, uint64_t *folders, uint64_t *messages,
+    uint64_t *blobs, uint64_t *bytes);
+
+/* The directory the archive lives in. */
+const char *arcidx_dir(const struct arcidx *ix);
+
+#endif
