@@ -11,4 +11,5 @@ UNIT_TESTS := \
 
 TEST_TOOLS := \
 	tests/fake-helper \
-	tests/integration/imap-smoke
+	tests/integration/imap-smoke \
+	tests/bench/raw-fetch

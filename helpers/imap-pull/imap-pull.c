@@ -24,7 +24,8 @@ static const char usage_text[] =
 "         [--mode full|delta|assess] [--archive DIR] [--report FILE]\n"
 "         [--include GLOB]... [--exclude GLOB]... [--subscribed-only]\n"
 "         [--skip-special-use FLAG]... [--size-limit BYTES]\n"
-"         [--level N] [--batch N] [--checkpoint-messages N]\n"
+"         [--level N] [--compress-threads N] [--batch N]\n"
+"         [--checkpoint-messages N]\n"
 "         [--checkpoint-bytes BYTES] [--max-bytes-per-second N]\n"
 "The password comes on standard input: password=... and an empty line.\n";
 
@@ -126,6 +127,7 @@ enum {
 	OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_INCLUDE, OPT_EXCLUDE,
 	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_SIZE_LIMIT, OPT_LEVEL,
 	OPT_BATCH, OPT_CKPT_MSGS, OPT_CKPT_BYTES, OPT_MAX_BPS, OPT_HELP,
+	OPT_THREADS,
 };
 
 static const struct option longopts[] = {
@@ -149,6 +151,7 @@ static const struct option longopts[] = {
 	{ "skip-special-use", required_argument, NULL, OPT_SKIP_SPECIAL },
 	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
 	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "compress-threads", required_argument, NULL, OPT_THREADS },
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "checkpoint-messages", required_argument, NULL, OPT_CKPT_MSGS },
 	{ "checkpoint-bytes", required_argument, NULL, OPT_CKPT_BYTES },
@@ -172,6 +175,7 @@ parse_options(struct pull *p, int argc, char **argv)
 
 	p->batch = 500;
 	p->st.level = 1;
+	p->st.workers = 1;
 	p->st.ckpt_messages = 2000;
 	p->st.ckpt_bytes = 256u << 20;
 	p->size_limit = 50u << 20;
@@ -212,9 +216,14 @@ parse_options(struct pull *p, int argc, char **argv)
 			p->size_limit = number_arg("--size-limit", optarg, 0);
 			break;
 		case OPT_LEVEL:
-			p->st.level = (int)number_arg("--level", optarg, 1);
-			if (p->st.level > 19)
-				fatalx(EX_USAGE, "--level: 1 to 19");
+			p->st.level = atoi(optarg);
+			if (p->st.level < -7 || p->st.level > 19 ||
+			    strspn(optarg, "-0123456789") != strlen(optarg))
+				fatalx(EX_USAGE, "--level: -7 to 19");
+			break;
+		case OPT_THREADS:
+			p->st.workers = (int)number_arg("--compress-threads",
+			    optarg, 0);
 			break;
 		case OPT_BATCH:
 			p->batch = (int)number_arg("--batch", optarg, 1);

@@ -50,7 +50,7 @@ struct spool {
 struct store {
 	const char *dir;
 	const char *mode;
-	int level;
+	int level, workers;		/* zstd's */
 	struct arcidx *ix;
 	struct seg_writer *seg;
 	unsigned seq;			/* of the open segment */

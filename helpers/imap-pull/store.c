@@ -230,7 +230,8 @@ seg_begin(struct store *st, struct buf *err)
 	int ret;
 
 	st->seq = arcidx_last_seq(st->ix) + 1;
-	if (seg_writer_open(&st->seg, st->dir, st->seq, st->level, err) < 0)
+	if (seg_writer_open(&st->seg, st->dir, st->seq, st->level,
+	    st->workers, err) < 0)
 		return -1;
 	st->dirty = 0;
 	st->seg_msgs = 0;

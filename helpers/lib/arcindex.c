@@ -523,7 +523,7 @@ arcidx_catch_up(struct arcidx *ix, struct buf *err)
 		buf_addf(&path, "%s/" SEG_DIR "/", ix->dir);
 		seg_name(seqs[i], &path);
 		buf_reset(&manifest);
-		if (seg_verify(path.buf, &manifest, &seq, err) < 0)
+		if (seg_verify(path.buf, &manifest, &seq, NULL, NULL, err) < 0)
 			goto out;
 		if (seq != seqs[i]) {
 			buf_addf(err, "'%s' says it is segment %u", path.buf,
@@ -691,6 +691,65 @@ arc_msgs_free(struct arc_msg *m, size_t nr)
 	for (i = 0; i < nr; i++)
 		free(m[i].flags);
 	free(m);
+}
+
+static long long
+query_one(struct arcidx *ix, const char *sql, const char *s1,
+    long long n2, char *text_r)
+{
+	sqlite3_stmt *s;
+	long long v = -1;
+	int rc;
+
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	bind_str(s, 1, s1);
+	if (n2 >= 0)
+		sqlite3_bind_int64(s, 2, n2);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (text_r)
+			snprintf(text_r, SEG_HASH_HEX + 1, "%s",
+			    (const char *)sqlite3_column_text(s, 0));
+		v = text_r ? 1 : sqlite3_column_int64(s, 0);
+	} else if (rc == SQLITE_DONE) {
+		v = 0;
+	}
+	sqlite3_finalize(s);
+	return v;
+}
+
+long long
+arcidx_blob_seq(struct arcidx *ix, const char *hash)
+{
+	return query_one(ix, "SELECT seq FROM blobs WHERE hash = ?1", hash,
+	    -1, NULL);
+}
+
+int
+arcidx_msg_hash(struct arcidx *ix, const char *folder, uint32_t uid,
+    char *hash_r)
+{
+	return (int)query_one(ix, "SELECT hash FROM messages WHERE"
+	    " folder = ?1 AND uid = ?2", folder, uid, hash_r);
+}
+
+int
+arcidx_each_hash(struct arcidx *ix, int (*fn)(void *arg, const char *hash),
+    void *arg)
+{
+	sqlite3_stmt *s;
+	int rc, ret = 0;
+
+	if (sqlite3_prepare_v2(ix->db, "SELECT DISTINCT hash FROM messages",
+	    -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while (!ret && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		ret = fn(arg, (const char *)sqlite3_column_text(s, 0));
+	if (!ret && rc != SQLITE_DONE)
+		ret = -1;
+	sqlite3_finalize(s);
+	return ret;
 }
 
 char *

@@ -92,6 +92,20 @@ int arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
     size_t *nr_r, struct buf *err);
 void arc_msgs_free(struct arc_msg *m, size_t nr);
 
+/* The segment that holds a body: > 0, 0 when none, -1 on error. */
+long long arcidx_blob_seq(struct arcidx *ix, const char *hash);
+
+/* The body of a folder's message: 1 with hash_r set, 0 if none, -1. */
+int arcidx_msg_hash(struct arcidx *ix, const char *folder, uint32_t uid,
+    char *hash_r);
+
+/*
+ * Call `fn` for each body the messages refer to, once each; stops at the
+ * first call that returns non-zero and returns that.
+ */
+int arcidx_each_hash(struct arcidx *ix, int (*fn)(void *arg,
+    const char *hash), void *arg);
+
 /* A value of the meta table (caller frees), or NULL. */
 char *arcidx_meta(struct arcidx *ix, const char *key);
 

@@ -9,6 +9,7 @@
 #include <archive_entry.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <zstd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -29,6 +30,13 @@ struct seg_writer {
 	uint64_t blob_bytes;
 	uint64_t left;		/* bytes still due in the current blob */
 	int in_blob;
+	/*
+	 * libarchive writes the tar; zstd is applied here, with libzstd's
+	 * own worker threads, so compressing overlaps with reading.
+	 */
+	ZSTD_CCtx *zc;
+	char *zbuf;
+	size_t zcap;
 };
 
 struct seg_reader {
@@ -80,13 +88,77 @@ arch_fail(struct archive *a, const char *what, const char *path,
 	return -1;
 }
 
+static int
+write_fd(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Compress what is in `in` (all of it, or to the end of the frame). */
+static int
+zwrite(struct seg_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective how)
+{
+	ZSTD_outBuffer out;
+	size_t left;
+
+	do {
+		out.dst = w->zbuf;
+		out.size = w->zcap;
+		out.pos = 0;
+		left = ZSTD_compressStream2(w->zc, &out, in, how);
+		if (ZSTD_isError(left)) {
+			errno = EIO;
+			return -1;
+		}
+		if (write_fd(w->fd, w->zbuf, out.pos) < 0)
+			return -1;
+	} while (how == ZSTD_e_end ? left != 0 : in->pos < in->size);
+	return 0;
+}
+
+static la_ssize_t
+tar_write(struct archive *a, void *arg, const void *data, size_t len)
+{
+	struct seg_writer *w = arg;
+	ZSTD_inBuffer in = { data, len, 0 };
+
+	if (zwrite(w, &in, ZSTD_e_continue) < 0) {
+		archive_set_error(a, errno, "%s", strerror(errno));
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+static int
+tar_close(struct archive *a, void *arg)
+{
+	struct seg_writer *w = arg;
+	ZSTD_inBuffer in = { NULL, 0, 0 };
+
+	if (zwrite(w, &in, ZSTD_e_end) < 0) {
+		archive_set_error(a, errno, "%s", strerror(errno));
+		return ARCHIVE_FATAL;
+	}
+	return ARCHIVE_OK;
+}
+
 int
 seg_writer_open(struct seg_writer **w_r, const char *dir, unsigned seq,
-    int level, struct buf *err)
+    int level, int workers, struct buf *err)
 {
 	struct seg_writer *w = xcalloc(1, sizeof(*w));
 	struct buf name = BUF_INIT;
-	char lvl[16];
 	int ret = -1;
 
 	*w_r = NULL;
@@ -108,14 +180,27 @@ seg_writer_open(struct seg_writer **w_r, const char *dir, unsigned seq,
 		    strerror(errno));
 		goto out;
 	}
-	snprintf(lvl, sizeof(lvl), "%d", level);
+	if (!(w->zc = ZSTD_createCCtx()))
+		fatalx(EX_SOFTWARE, "out of memory");
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->zc,
+	    ZSTD_c_compressionLevel, level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag,
+	    1))) {
+		buf_addf(err, "zstd does not take level %d", level);
+		goto out;
+	}
+	/* without threads in libzstd, compress in this one */
+	if (workers > 0)
+		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, workers);
+	w->zcap = ZSTD_CStreamOutSize();
+	w->zbuf = xmalloc(w->zcap);
 	w->a = archive_write_new();
 	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
-	    archive_write_add_filter_zstd(w->a) != ARCHIVE_OK ||
-	    archive_write_set_filter_option(w->a, "zstd",
-	    "compression-level", lvl) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, 256 * 1024) !=
+	    ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
+	    archive_write_open2(w->a, w, NULL, tar_write, tar_close, NULL) !=
+	    ARCHIVE_OK) {
 		arch_fail(w->a, "cannot start", w->part, err);
 		goto out;
 	}
@@ -295,6 +380,8 @@ seg_writer_abort(struct seg_writer **wp)
 		return;
 	if (w->a)
 		archive_write_free(w->a);	/* closes too; fd is ours */
+	ZSTD_freeCCtx(w->zc);
+	free(w->zbuf);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->part)
@@ -419,6 +506,7 @@ out:
 
 int
 seg_verify(const char *path, struct buf *manifest_out, unsigned *seq_r,
+    void (*on_blob)(void *arg, const char *hash), void *arg,
     struct buf *err)
 {
 	struct seg_reader *r = NULL;
@@ -471,6 +559,8 @@ seg_verify(const char *path, struct buf *manifest_out, unsigned *seq_r,
 			buf_addf(&why, "'%s' does not match its hash", name);
 			goto bad;
 		}
+		if (blob && on_blob)
+			on_blob(arg, hex);
 	}
 	if (st < 0)
 		goto bad;

@@ -35,10 +35,12 @@ struct seg_writer;
 
 /*
  * Start segment `seq` in `dir`/segments (created if needed), compressed
- * at zstd `level` (1 to 19).  A leftover SEQ.tar.zst.part is replaced.
+ * at zstd `level` (negative levels are the fastest) by `workers` threads
+ * of libzstd's (0: in the caller's).  A leftover SEQ.tar.zst.part is
+ * replaced.
  */
 int seg_writer_open(struct seg_writer **w_r, const char *dir, unsigned seq,
-    int level, struct buf *err);
+    int level, int workers, struct buf *err);
 
 /* A body of `size` bytes: begin, then data adding up to exactly `size`. */
 int seg_blob_begin(struct seg_writer *w, const char *hash, uint64_t size,
@@ -89,10 +91,12 @@ void seg_reader_free(struct seg_reader **r);
  * Check a whole segment: read every entry, check every blob against its
  * name and the manifest against END.  On success, the manifest is
  * appended to `manifest` (may be NULL) and *seq_r (may be NULL) is the
- * number END gives.  -1 with `err` set when the segment is incomplete or
+ * number END gives.  `on_blob` (may be NULL) is called with the hash of
+ * each body that checked out.  -1 with `err` set when the segment is incomplete or
  * corrupt.
  */
 int seg_verify(const char *path, struct buf *manifest, unsigned *seq_r,
+    void (*on_blob)(void *arg, const char *hash), void *arg,
     struct buf *err);
 
 /*
