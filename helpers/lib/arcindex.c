@@ -657,7 +657,7 @@ arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
 	*m_r = NULL;
 	*nr_r = 0;
 	if (sqlite3_prepare_v2(ix->db, "SELECT uid, hash, flags, modseq,"
-	    " size FROM messages WHERE folder = ?1 ORDER BY uid", -1, &s,
+	    " size, time FROM messages WHERE folder = ?1 ORDER BY uid", -1, &s,
 	    NULL) != SQLITE_OK)
 		return db_fail(ix, "cannot read messages", err);
 	bind_str(s, 1, folder);
@@ -670,6 +670,7 @@ arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
 		x->flags = col_dup(s, 2);
 		x->modseq = (uint64_t)sqlite3_column_int64(s, 3);
 		x->size = (uint64_t)sqlite3_column_int64(s, 4);
+		x->time = (int64_t)sqlite3_column_int64(s, 5);
 	}
 	sqlite3_finalize(s);
 	*m_r = m;

@@ -85,6 +85,7 @@ struct arc_msg {
 	char *flags;		/* flags and keywords, sorted, one space */
 	uint64_t modseq;
 	uint64_t size;
+	int64_t time;		/* internal date, seconds since the epoch */
 };
 
 /* The messages of a folder, by UID; free with arc_msgs_free(). */

@@ -13,7 +13,7 @@
 #include "xalloc.h"
 
 static const char usage_text[] =
-"usage: migrate-archive ls DIR [FOLDER]\n"
+"usage: migrate-archive ls [-r] DIR [FOLDER]\n"
 "       migrate-archive segments DIR\n"
 "       migrate-archive cat DIR HASH\n"
 "       migrate-archive cat DIR FOLDER UID\n"
@@ -37,31 +37,54 @@ open_index(const char *dir)
 	return ix;
 }
 
-static int
-cmd_ls(int argc, char **argv)
+static void
+ls_msgs(struct arcidx *ix, const char *folder, int prefix)
 {
-	struct arcidx *ix = open_index(argv[0]);
 	struct buf err = BUF_INIT;
-	struct arc_folder *f;
 	struct arc_msg *m;
 	size_t i, nr;
 
-	if (argc == 1) {
+	if (arcidx_msgs(ix, folder, &m, &nr, &err) < 0)
+		fatalx(EX_DATAERR, "%s", err.buf);
+	for (i = 0; i < nr; i++)
+		printf("%s%s%u\t%" PRIu64 "\t%" PRId64 "\t%s\t%s\n",
+		    prefix ? folder : "", prefix ? "\t" : "", m[i].uid,
+		    m[i].size, m[i].time, m[i].hash, m[i].flags);
+	arc_msgs_free(m, nr);
+}
+
+static int
+cmd_ls(int argc, char **argv)
+{
+	int all = argc > 1 && !strcmp(argv[0], "-r");
+	struct arcidx *ix;
+	struct buf err = BUF_INIT;
+	struct arc_folder *f;
+	size_t i, nr;
+
+	if (all) {
+		argc--;
+		argv++;
+	}
+	if (argc < 1 || argc > 2 || (all && argc != 1))
+		usage();
+	ix = open_index(argv[0]);
+	if (argc == 2) {
+		ls_msgs(ix, argv[1], 0);
+	} else {
 		if (arcidx_folders(ix, &f, &nr, &err) < 0)
 			fatalx(EX_DATAERR, "%s", err.buf);
-		for (i = 0; i < nr; i++)
-			printf("%s\t%u\t%u\t%s%s%s\n", f[i].name, f[i].messages,
-			    f[i].uidvalidity, f[i].special,
-			    f[i].special[0] && f[i].subscribed ? " " : "",
-			    f[i].subscribed ? "subscribed" : "");
+		for (i = 0; i < nr; i++) {
+			if (all)
+				ls_msgs(ix, f[i].name, 1);
+			else
+				printf("%s\t%u\t%u\t%s%s%s\n", f[i].name,
+				    f[i].messages, f[i].uidvalidity,
+				    f[i].special, f[i].special[0] &&
+				    f[i].subscribed ? " " : "",
+				    f[i].subscribed ? "subscribed" : "");
+		}
 		arc_folders_free(f, nr);
-	} else {
-		if (arcidx_msgs(ix, argv[1], &m, &nr, &err) < 0)
-			fatalx(EX_DATAERR, "%s", err.buf);
-		for (i = 0; i < nr; i++)
-			printf("%u\t%" PRIu64 "\t%s\t%s\n", m[i].uid, m[i].size,
-			    m[i].hash, m[i].flags);
-		arc_msgs_free(m, nr);
 	}
 	arcidx_close(&ix);
 	return fflush(stdout) ? EX_IOERR : 0;
@@ -283,7 +306,7 @@ main(int argc, char **argv)
 	log_init("migrate-archive", -1);
 	if (argc < 3)
 		usage();
-	if (!strcmp(argv[1], "ls") && argc <= 4)
+	if (!strcmp(argv[1], "ls"))
 		return cmd_ls(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "segments") && argc == 3)
 		return cmd_segments(argv[2]);

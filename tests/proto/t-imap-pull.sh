@@ -1,0 +1,118 @@
+# imap-pull against scripted fake servers: what Dovecot never does.  Each
+# case checks the exit code (migrate-helper(7)), that the error names the
+# trouble, that nothing half-written is left as a segment, and the
+# client's side of the transcript.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+O=${O:-build}
+PULL=$top/$O/bin/imap-pull
+ARCHIVE=$top/$O/bin/migrate-archive
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+n=0 failures=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
+is() {
+	if [ "$1" = "$2" ]; then ok "$3"; else
+		not_ok "$3"; echo "#   got: '$1'"; echo "#  want: '$2'"; fi
+}
+like() {
+	if printf '%s\n' "$1" | grep -qE -- "$2"; then ok "$3"; else
+		not_ok "$3"; printf '%s\n' "$1" | head -20 | sed 's/^/#   /'; fi
+}
+unlike() {
+	if printf '%s\n' "$1" | grep -qE -- "$2"; then
+		not_ok "$3"; printf '%s\n' "$1" | grep -E -- "$2" | head -5 |
+		    sed 's/^/#   /'; else ok "$3"; fi
+}
+
+# pull SCENARIO [imap-pull options...]: sets rc, out, errtext, transcript
+pull() {
+	local scenario=$1 port
+	shift
+	rm -rf "$work/arc" "$work/transcript"
+	coproc FAKE { exec python3 "$top/tests/proto/fake-imap.py" \
+	    "$scenario" "$work/transcript"; }
+	fpid=$FAKE_PID
+	read -r port <&"${FAKE[0]}"
+	printf 'password=%s\n\n' "${PW:-secret}" |
+	    timeout 60 "$PULL" --host 127.0.0.1 --port "$port" --tls none \
+	    --allow-plaintext --user alice --archive "$work/arc" "$@" \
+	    >"$work/out" 2>"$work/err"
+	rc=$?
+	wait "$fpid" 2>/dev/null
+	out=$(cat "$work/out")
+	errtext=$(cat "$work/err")
+	transcript=$(cat "$work/transcript" 2>/dev/null)
+}
+
+segments() {
+	ls "$work/arc/segments" 2>/dev/null | tr '\n' ' '
+}
+
+pull ok
+is "$rc" 0 "ok: a minimal IMAP4rev1 server is read"
+like "$out" '"event":"done".*"messages":3' "ok: three messages"
+like "$out" '"kind":"empty-message"' "ok: the 0-byte message is an anomaly, and is kept"
+unlike "$transcript" ' SELECT |BODY\[\]' "ok: never SELECT, never a BODY[] that sets \\Seen"
+like "$transcript" 'LOGIN "alice" \*\*\*' "ok: LOGIN when AUTH=PLAIN is not offered"
+like "$transcript" 'LSUB' "ok: LSUB without LIST-EXTENDED"
+lines=$("$ARCHIVE" ls -r "$work/arc" | cut -f1,2,3,6 | tr '\t' ' ')
+is "$lines" "INBOX 1 63 \\Seen
+INBOX 2 0 
+INBOX 3 70041 \$Work \\Flagged" "ok: archive holds each message, sizes and flags"
+is "$("$ARCHIVE" cat "$work/arc" INBOX 3 | wc -c)" 70041 "ok: the 70 kB body comes out whole"
+"$ARCHIVE" verify "$work/arc" >/dev/null
+is "$?" 0 "ok: migrate-archive verify"
+
+pull cut-literal
+is "$rc" 75 "cut-literal: a disconnect mid-transfer exits 75"
+like "$errtext" 'closed|end of file|connection' "cut-literal: says the connection ended"
+is "$(segments)" "" "cut-literal: no segment left half-written"
+
+pull long-literal
+is "$rc" 76 "long-literal: more bytes than announced exits 76"
+like "$errtext" 'bad response' "long-literal: a protocol error, with the line"
+
+pull garbage
+is "$rc" 76 "garbage: exits 76"
+like "$errtext" "unterminated|bad response" "garbage: names the offending response"
+
+pull stall --timeout 2
+is "$rc" 75 "stall: a silent server times out, exit 75"
+like "$errtext" 'timed out|timeout' "stall: says it timed out"
+
+pull bad-password
+is "$rc" 77 "bad-password: exits 77"
+like "$errtext" 'AUTHENTICATIONFAILED|Authentication failed' "bad-password: gives the server's words"
+unlike "$errtext$out" 'secret' "bad-password: the password appears nowhere"
+
+pull bye
+is "$rc" 69 "bye: a server that refuses service exits 69"
+
+pull bad-examine
+is "$rc" 76 "bad-examine: a tagged BAD exits 76"
+
+# a password never goes in clear unless told
+rm -rf "$work/arc"
+coproc FAKE { exec python3 "$top/tests/proto/fake-imap.py" ok "$work/transcript"; }
+fpid=$FAKE_PID
+read -r port <&"${FAKE[0]}"
+printf 'password=secret\n\n' | "$PULL" --host 127.0.0.1 --port "$port" \
+    --tls none --user alice --archive "$work/arc" >/dev/null 2>"$work/err"
+rc=$?
+kill "$fpid" 2>/dev/null
+wait "$fpid" 2>/dev/null
+is "$rc" 78 "plaintext: refused without --allow-plaintext, exit 78"
+unlike "$(cat "$work/transcript")" 'LOGIN' "plaintext: no LOGIN was sent"
+
+# bad arguments
+"$PULL" --host x --user y --mode sideways </dev/null >/dev/null 2>&1
+is "$?" 64 "usage: a bad --mode exits 64"
+printf 'password=x\n\n' | "$PULL" --host 127.0.0.1 --port 1 --user y \
+    --archive "$work/arc2" >/dev/null 2>&1
+is "$?" 69 "unreachable: nothing listening exits 69"
+
+echo "1..$n"
+[ "$failures" -eq 0 ]
