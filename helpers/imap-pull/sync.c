@@ -955,7 +955,9 @@ sync_plan(struct pull *p, struct folder *f, struct buf *err)
 					p->im->fail = EX_PROTOCOL;
 				goto out;
 			}
-			qsort(pr.uids, pr.nr, sizeof(*pr.uids), cmp_u32);
+			if (pr.nr)
+				qsort(pr.uids, pr.nr, sizeof(*pr.uids),
+				    cmp_u32);
 		} else {
 			/* none gone: all of the archive's are present */
 			pr.uids = xreallocarray(NULL, nr_old + 1,
@@ -971,8 +973,8 @@ sync_plan(struct pull *p, struct folder *f, struct buf *err)
 		pr.nr = s.nr;
 	}
 	for (k = 0; k < nr_old; k++) {
-		if (bsearch(&old[k].uid, pr.uids, pr.nr, sizeof(*pr.uids),
-		    cmp_u32))
+		if (pr.nr && bsearch(&old[k].uid, pr.uids, pr.nr,
+		    sizeof(*pr.uids), cmp_u32))
 			continue;
 		rec = json_pack("{s:s, s:s, s:I, s:I}", "t", "expunge",
 		    "folder", f->name, "uidvalidity",
@@ -1273,7 +1275,8 @@ sync_assess(struct pull *p, struct folder *f, struct buf *err)
 			    m->size, p->size_limit);
 		}
 	}
-	qsort(s.m, s.nr, sizeof(*s.m), cmp_mid);
+	if (s.nr)
+		qsort(s.m, s.nr, sizeof(*s.m), cmp_mid);
 	for (i = 1; i < s.nr; i++)
 		if (s.m[i].mid && s.m[i - 1].mid &&
 		    !strcmp(s.m[i].mid, s.m[i - 1].mid))

@@ -22,7 +22,7 @@ struct buf;
 enum evline_type {
 	EV_HELLO,		/* name, version, protocol */
 	EV_PROGRESS,		/* any counters */
-	EV_FOLDER,		/* name: a folder and what will be done with it */
+	EV_FOLDER,		/* name: a folder, what will be done there */
 	EV_CHECKPOINT,		/* token: the resume token */
 	EV_ANOMALY,		/* kind, text, and where it happened */
 	EV_DONE,		/* counters of the whole run */

@@ -91,9 +91,9 @@ void seg_reader_free(struct seg_reader **r);
  * Check a whole segment: read every entry, check every blob against its
  * name and the manifest against END.  On success, the manifest is
  * appended to `manifest` (may be NULL) and *seq_r (may be NULL) is the
- * number END gives.  `on_blob` (may be NULL) is called with the hash of
- * each body that checked out.  -1 with `err` set when the segment is incomplete or
- * corrupt.
+ * number END gives.  `on_blob` (may be NULL) is called with the hash
+ * of each body that checked out.  -1 with `err` set when the segment is
+ * incomplete or corrupt.
  */
 int seg_verify(const char *path, struct buf *manifest, unsigned *seq_r,
     void (*on_blob)(void *arg, const char *hash), void *arg,

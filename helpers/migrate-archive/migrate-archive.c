@@ -239,7 +239,7 @@ check_stored(void *arg, const char *hash)
 	struct hashes *h = arg;
 	const char *key = hash;
 
-	if (!bsearch(&key, h->v, h->nr, sizeof(*h->v), cmp_strp)) {
+	if (!h->nr || !bsearch(&key, h->v, h->nr, sizeof(*h->v), cmp_strp)) {
 		log_warnx("body %s is referred to but stored nowhere", hash);
 		h->missing++;
 	}
@@ -281,7 +281,8 @@ cmd_verify(const char *dir)
 		    " next run of a writer catches up", last, nr);
 		bad = 1;
 	}
-	qsort(h.v, h.nr, sizeof(*h.v), cmp_strp);
+	if (h.nr)
+		qsort(h.v, h.nr, sizeof(*h.v), cmp_strp);
 	if (arcidx_each_hash(ix, check_stored, &h) < 0) {
 		log_warnx("cannot read the index");
 		bad = 1;
