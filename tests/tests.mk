@@ -1,5 +1,6 @@
 # tests: unit tests (TAP programs), tools the tests run, smoke programs.
 UNIT_TESTS := \
+	tests/unit/t-archive \
 	tests/unit/t-buf \
 	tests/unit/t-evline \
 	tests/unit/t-exec-path \
