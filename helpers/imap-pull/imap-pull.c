@@ -175,7 +175,7 @@ parse_options(struct pull *p, int argc, char **argv)
 
 	p->batch = 500;
 	p->st.level = 1;
-	p->st.workers = 1;
+	p->st.workers = 2;
 	p->st.ckpt_messages = 2000;
 	p->st.ckpt_bytes = 256u << 20;
 	p->size_limit = 50u << 20;
