@@ -37,6 +37,7 @@ struct seg_writer {
 	ZSTD_CCtx *zc;
 	char *zbuf;
 	size_t zcap;
+	off_t written, flushed;	/* bytes in the file; sent to the disk */
 };
 
 struct seg_reader {
@@ -123,6 +124,16 @@ zwrite(struct seg_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective how)
 		}
 		if (write_fd(w->fd, w->zbuf, out.pos) < 0)
 			return -1;
+		w->written += (off_t)out.pos;
+		/*
+		 * Start writing back as we go, so that the fsync at the end
+		 * finds little left to do and the reader never waits long.
+		 */
+		if (w->written - w->flushed >= (8 << 20)) {
+			sync_file_range(w->fd, w->flushed,
+			    w->written - w->flushed, SYNC_FILE_RANGE_WRITE);
+			w->flushed = w->written;
+		}
 	} while (how == ZSTD_e_end ? left != 0 : in->pos < in->size);
 	return 0;
 }
