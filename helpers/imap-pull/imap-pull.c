@@ -18,7 +18,7 @@
 
 static const char usage_text[] =
 "usage: imap-pull --host HOST [--port PORT] [--tls implicit|starttls|none]\n"
-"         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
+"         [--ca-file FILE] [--insecure] [--allow-plaintext] [--compress]\n"
 "         --user USER [--auth-user ADMIN [--master-separator C]]\n"
 "         [--auth plain|login] [--timeout SECONDS]\n"
 "         [--mode full|delta|assess] [--archive DIR] [--report FILE]\n"
@@ -127,7 +127,7 @@ enum {
 	OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_INCLUDE, OPT_EXCLUDE,
 	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_SIZE_LIMIT, OPT_LEVEL,
 	OPT_BATCH, OPT_CKPT_MSGS, OPT_CKPT_BYTES, OPT_MAX_BPS, OPT_HELP,
-	OPT_THREADS,
+	OPT_THREADS, OPT_COMPRESS,
 };
 
 static const struct option longopts[] = {
@@ -152,6 +152,7 @@ static const struct option longopts[] = {
 	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "compress-threads", required_argument, NULL, OPT_THREADS },
+	{ "compress", no_argument, NULL, OPT_COMPRESS },
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "checkpoint-messages", required_argument, NULL, OPT_CKPT_MSGS },
 	{ "checkpoint-bytes", required_argument, NULL, OPT_CKPT_BYTES },
@@ -188,6 +189,7 @@ parse_options(struct pull *p, int argc, char **argv)
 		case OPT_CA: p->conn.tls.ca_file = optarg; break;
 		case OPT_INSECURE: p->conn.tls.insecure = 1; break;
 		case OPT_PLAIN: p->conn.allow_plaintext = 1; break;
+		case OPT_COMPRESS: p->compress = 1; break;
 		case OPT_USER: p->user = optarg; break;
 		case OPT_AUTH_USER: p->auth_user = optarg; break;
 		case OPT_MASTER_SEP: p->master_sep = optarg; break;
@@ -318,6 +320,18 @@ session_setup(struct pull *p, struct buf *err)
 		    "\")") < 0)
 			return -1;
 		buf_reset(err);
+	}
+	if (p->compress && !(p->im->caps & IMAP_CAP_COMPRESS))
+		log_info("the server does not offer COMPRESS=DEFLATE");
+	else if (p->compress) {
+		if (imap_simple(p->im, NULL, NULL, err,
+		    "COMPRESS DEFLATE") != 1 ||
+		    tls_conn_compress(p->im->conn, err) < 0) {
+			if (!p->im->fail)
+				p->im->fail = EX_PROTOCOL;
+			return -1;
+		}
+		log_debug("compressing: %s", tls_conn_describe(p->im->conn));
 	}
 	if ((p->im->caps & IMAP_CAP_ENABLE) &&
 	    (p->im->caps & IMAP_CAP_UTF8_ACCEPT)) {

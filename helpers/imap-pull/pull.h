@@ -105,6 +105,7 @@ struct pull {
 	const char *archive, *report;
 	struct strlist include, exclude, skip_special;
 	int subscribed_only;
+	int compress;			/* COMPRESS=DEFLATE when offered */
 	int batch;			/* UIDs per FETCH */
 	uint64_t size_limit;		/* assess: flag messages above */
 	/* the run */

@@ -11,8 +11,10 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <zlib.h>
 
 #include "buf.h"
+#include "log.h"
 #include "tls.h"
 #include "xalloc.h"
 
@@ -27,6 +29,10 @@ struct tls_conn {
 	char desc[128];
 	char rbuf[RBUF_SIZE];
 	size_t rpos, rlen;
+	/* COMPRESS=DEFLATE: raw deflate both ways once it is on */
+	z_stream *zin, *zout;
+	char *zraw;		/* compressed bytes read, not yet inflated */
+	int zeof;
 };
 
 static int
@@ -290,8 +296,8 @@ tls_conn_describe(const struct tls_conn *c)
 	return c->desc;
 }
 
-int
-tls_conn_write(struct tls_conn *c, const void *data, size_t len,
+static int
+transport_write(struct tls_conn *c, const void *data, size_t len,
     struct buf *err)
 {
 	const char *p = data;
@@ -330,9 +336,57 @@ tls_conn_write(struct tls_conn *c, const void *data, size_t len,
 	return 0;
 }
 
-/* Fill the read buffer: >0 bytes, 0 at EOF, -1 on error. */
+int
+tls_conn_write(struct tls_conn *c, const void *data, size_t len,
+    struct buf *err)
+{
+	char out[RBUF_SIZE];
+	z_stream *z = c->zout;
+
+	if (!z)
+		return transport_write(c, data, len, err);
+	/* each write goes out whole: the server must see the command now */
+	z->next_in = (Bytef *)data;
+	z->avail_in = (uInt)len;
+	do {
+		z->next_out = (Bytef *)out;
+		z->avail_out = sizeof(out);
+		if (deflate(z, Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+			BUG("deflate failed");
+		if (transport_write(c, out, sizeof(out) - z->avail_out,
+		    err) < 0)
+			return -1;
+	} while (z->avail_out == 0);
+	return 0;
+}
+
+int
+tls_conn_compress(struct tls_conn *c, struct buf *err)
+{
+	if (c->zin)
+		BUG("COMPRESS twice");
+	c->zin = xcalloc(1, sizeof(*c->zin));
+	c->zout = xcalloc(1, sizeof(*c->zout));
+	c->zraw = xmalloc(RBUF_SIZE);
+	if (inflateInit2(c->zin, -15) != Z_OK ||
+	    deflateInit2(c->zout, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK) {
+		buf_adds(err, "cannot start zlib");
+		return -1;
+	}
+	/* what the server sent after its OK is compressed already */
+	memcpy(c->zraw, c->rbuf + c->rpos, c->rlen - c->rpos);
+	c->zin->next_in = (Bytef *)c->zraw;
+	c->zin->avail_in = (uInt)(c->rlen - c->rpos);
+	c->rpos = c->rlen = 0;
+	snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc),
+	    ", DEFLATE");
+	return 0;
+}
+
+/* Read what the transport has into `data`: >0 bytes, 0 at EOF, -1. */
 static ssize_t
-fill(struct tls_conn *c, struct buf *err)
+transport_read(struct tls_conn *c, char *data, size_t size, struct buf *err)
 {
 	for (;;) {
 		ssize_t n;
@@ -342,29 +396,67 @@ fill(struct tls_conn *c, struct buf *err)
 			int r;
 
 			ERR_clear_error();
-			r = SSL_read_ex(c->ssl, c->rbuf, sizeof(c->rbuf), &got);
-			if (r == 1) {
-				n = (ssize_t)got;
-			} else {
-				r = ssl_wait(c, r, err, "reading from");
-				if (r < 0)
-					return -1;
-				if (r == 0)
-					return 0;
-				continue;
-			}
-		} else {
-			n = recv(c->fd, c->rbuf, sizeof(c->rbuf), 0);
-			if (n < 0) {
-				if (io_again(c, POLLIN, "reading from", err) < 0)
-					return -1;
-				continue;
-			}
+			r = SSL_read_ex(c->ssl, data, size, &got);
+			if (r == 1)
+				return (ssize_t)got;
+			r = ssl_wait(c, r, err, "reading from");
+			if (r <= 0)
+				return r;
+			continue;
 		}
+		n = recv(c->fd, data, size, 0);
+		if (n >= 0)
+			return n;
+		if (io_again(c, POLLIN, "reading from", err) < 0)
+			return -1;
+	}
+}
+
+/* Inflate into the read buffer, reading more when needed. */
+static ssize_t
+inflate_fill(struct tls_conn *c, struct buf *err)
+{
+	z_stream *z = c->zin;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if (!z->avail_in && !c->zeof) {
+			n = transport_read(c, c->zraw, RBUF_SIZE, err);
+			if (n < 0)
+				return -1;
+			if (n == 0)
+				c->zeof = 1;
+			z->next_in = (Bytef *)c->zraw;
+			z->avail_in = (uInt)n;
+		}
+		z->next_out = (Bytef *)c->rbuf;
+		z->avail_out = RBUF_SIZE;
+		r = inflate(z, Z_SYNC_FLUSH);
+		if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END) {
+			buf_addf(err, "%s sent bad compressed data: %s",
+			    c->host, z->msg ? z->msg : "inflate failed");
+			return -1;
+		}
+		if (z->avail_out < RBUF_SIZE)
+			return (ssize_t)(RBUF_SIZE - z->avail_out);
+		if (c->zeof)
+			return 0;
+	}
+}
+
+/* Fill the read buffer: >0 bytes, 0 at EOF, -1 on error. */
+static ssize_t
+fill(struct tls_conn *c, struct buf *err)
+{
+	ssize_t n = c->zin ? inflate_fill(c, err) :
+	    transport_read(c, c->rbuf, sizeof(c->rbuf), err);
+
+	if (n > 0) {
 		c->rpos = 0;
 		c->rlen = (size_t)n;
-		return n;
 	}
+	return n;
 }
 
 /* Bytes in the read buffer, filling it if empty: 1, 0 at EOF, -1. */
@@ -459,6 +551,13 @@ tls_conn_free(struct tls_conn **cp)
 
 	if (!c)
 		return;
+	if (c->zin) {
+		inflateEnd(c->zin);
+		deflateEnd(c->zout);
+		free(c->zin);
+		free(c->zout);
+		free(c->zraw);
+	}
 	if (c->ssl) {
 		SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);

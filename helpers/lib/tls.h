@@ -45,6 +45,12 @@ int tls_conn_open(struct tls_conn **conn_r, const char *host,
 /* Upgrade a clear connection; nothing may be buffered unread. */
 int tls_conn_starttls(struct tls_conn *c, struct buf *err);
 
+/*
+ * Compress both ways from now on (raw deflate, as IMAP's COMPRESS=DEFLATE
+ * and RFC 4978 want); what is buffered unread is taken as compressed.
+ */
+int tls_conn_compress(struct tls_conn *c, struct buf *err);
+
 int tls_conn_is_tls(const struct tls_conn *c);
 
 /* Description of the TLS session ("TLSv1.3 TLS_AES_256_GCM_SHA384"). */

@@ -54,6 +54,12 @@ for u in ALICE BOB CAROL; do
 	is "$?" 0 "$login: migrate-archive verify finds every body whole"
 done
 
+# COMPRESS=DEFLATE changes nothing but the bytes on the wire
+pull "$CAROL_PASSWORD" "$work/CAROLZ" --user "$CAROL_LOGIN" --compress
+is "$?" 0 "a pull with --compress (COMPRESS=DEFLATE) exits 0"
+is "$(archive_dump "$work/CAROLZ")" "$(archive_dump "$work/CAROL")" \
+    "and gives the same archive"
+
 # the archive is plain tar + zstd
 seg=$work/ALICE/segments/00000001.tar.zst
 like "$(tar --zstd -tvf "$seg" | head -3)" 'blob/[0-9a-f]{64}\.eml' \
@@ -183,6 +189,22 @@ is "$(jq -r '.folders[] | select(.name == "Empty") | .messages' "$work/report.js
 like "$(jq -r '.anomalies[].kind' "$work/report.json" | sort -u | tr '\n' ' ')" \
     'empty-folder.*over-size-limit' "empty folders and big messages are anomalies"
 is "$(ls "$work/x" 2>/dev/null | wc -l)" 0 "assess writes no archive"
+
+# --- folder selection ---------------------------------------------------
+selected() {	# options...: the folders an assess reads
+	pull "$ALICE_PASSWORD" "$work/sel" --user "$ALICE_LOGIN" --mode assess \
+	    --report "$work/sel.json" "$@" &&
+	    jq -r '.folders[].name' "$work/sel.json" | sort | tr '\n' '|'
+}
+is "$(selected --include 'Archive*')" "Archive|Archive/2019|Archive/2020|" \
+    "--include takes only the folders that match"
+is "$(selected --include 'Archive*' --exclude '*/2019')" "Archive|Archive/2020|" \
+    "--exclude leaves out what matches"
+is "$(selected --subscribed-only | grep -c 'Old Stuff')" 0 \
+    "--subscribed-only leaves out the unsubscribed 'Old Stuff'"
+like "$(selected)" 'Junk.*Old Stuff' "without options, both are read"
+is "$(selected --skip-special-use '\Junk' | grep -c Junk)" 0 \
+    "--skip-special-use \\Junk leaves Junk out"
 
 # --- Cyrus as a second source -------------------------------------------
 python3 - "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$CAROL_DEST_LOGIN" \

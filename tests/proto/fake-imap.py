@@ -9,8 +9,10 @@ is appended to TRANSCRIPT (LOGIN's password replaced), so a test can check
 what the client did, and never did (SELECT, BODY[] without PEEK).
 
 Scenarios:
-    ok            three messages in INBOX (one of 0 bytes), an empty
-                  folder, unsolicited responses between FETCH responses
+    ok            three messages in INBOX (one of 0 bytes, one whose
+                  RFC822.SIZE is wrong), an empty folder, a folder name
+                  that is not modified UTF-7, unsolicited responses
+                  between FETCH responses
     cut-literal   the connection ends inside a message's literal
     long-literal  a literal carries more bytes than it announced
     garbage       a FETCH response that is not IMAP
@@ -76,14 +78,14 @@ def main():
                 send('%s OK Logged in\r\n' % tag)
         elif cmd == 'LIST':
             send('* LIST () "/" INBOX\r\n* LIST () "/" Empty\r\n'
-                 '%s OK done\r\n' % tag)
+                 '* LIST () "/" "Bad&Jjo"\r\n%s OK done\r\n' % tag)
         elif cmd == 'LSUB':
             send('* LSUB () "/" INBOX\r\n%s OK done\r\n' % tag)
         elif cmd in ('EXAMINE', 'SELECT'):
             if scenario == 'bad-examine':
                 send('%s BAD what?\r\n' % tag)
                 continue
-            empty = 'Empty' in text
+            empty = 'Empty' in text or 'Bad' in text
             send('* %d EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n'
                  '* OK [UIDNEXT 4] ok\r\n%s OK [READ-ONLY] done\r\n'
                  % (0 if empty else 3, tag))
@@ -118,8 +120,9 @@ def fetch_bodies(scenario, tag, text, send):
         uids += range(int(a), int(b or a) + 1)
     for uid in uids:
         body = MESSAGES[uid]
+        # the size the server claims for message 1 is wrong
         head = '* %d FETCH (UID %d FLAGS (%s) INTERNALDATE %s RFC822.SIZE %d BODY[] ' \
-            % (uid, uid, FLAGS[uid], DATE, len(body))
+            % (uid, uid, FLAGS[uid], DATE, len(body) + (uid == 1))
         if scenario == 'cut-literal' and uid == 3:
             send(head + '{%d}\r\n' % len(body))
             send(body[:1000])

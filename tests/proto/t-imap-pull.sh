@@ -56,6 +56,10 @@ is "$rc" 0 "ok: a minimal IMAP4rev1 server is read"
 like "$out" '"event":"done".*"messages":3' "ok: three messages"
 like "$out" '"kind":"empty-message"' "ok: the 0-byte message is an anomaly, and is kept"
 unlike "$transcript" ' SELECT |BODY\[\]' "ok: never SELECT, never a BODY[] that sets \\Seen"
+like "$out" '"kind":"size-mismatch".*"uid":1' "ok: a body that is not RFC822.SIZE long is an anomaly"
+like "$out" '"kind":"name-undecodable"' "ok: a folder name that is not modified UTF-7 is an anomaly"
+like "$("$ARCHIVE" ls "$work/arc" | cut -f1 | tr '\n' '|')" 'Bad&Jjo' \
+    "ok: and is kept as the server spells it"
 like "$transcript" 'LOGIN "alice" \*\*\*' "ok: LOGIN when AUTH=PLAIN is not offered"
 like "$transcript" 'LSUB' "ok: LSUB without LIST-EXTENDED"
 lines=$("$ARCHIVE" ls -r "$work/arc" | cut -f1,2,3,6 | tr '\t' ' ')
