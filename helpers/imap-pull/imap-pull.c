@@ -24,7 +24,7 @@ static const char usage_text[] =
 "         [--mode full|delta|assess] [--archive DIR] [--report FILE]\n"
 "         [--include GLOB]... [--exclude GLOB]... [--subscribed-only]\n"
 "         [--skip-special-use FLAG]... [--size-limit BYTES]\n"
-"         [--level N] [--compress-threads N] [--batch N]\n"
+"         [--level N] [--compress-threads N] [--batch N] [--connections N]\n"
 "         [--checkpoint-messages N]\n"
 "         [--checkpoint-bytes BYTES] [--max-bytes-per-second N]\n"
 "The password comes on standard input: password=... and an empty line.\n";
@@ -43,6 +43,18 @@ now(void)
 static json_t *report_anomalies;
 
 void
+pull_lock(struct pull *p)
+{
+	pthread_mutex_lock(&p->lock);
+}
+
+void
+pull_unlock(struct pull *p)
+{
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
 pull_anomaly(struct pull *p, const char *kind, const char *folder,
     uint32_t uid, const char *fmt, ...)
 {
@@ -53,6 +65,7 @@ pull_anomaly(struct pull *p, const char *kind, const char *folder,
 	va_start(ap, fmt);
 	buf_vaddf(&text, fmt, ap);
 	va_end(ap);
+	pull_lock(p);
 	p->anomalies++;
 	log_info("%s%s%s: %s", kind, folder ? " in " : "",
 	    folder ? folder : "", text.buf);
@@ -63,10 +76,12 @@ pull_anomaly(struct pull *p, const char *kind, const char *folder,
 	if (report_anomalies)
 		json_array_append(report_anomalies, o);
 	evline_write(1, "anomaly", "O", o);
+	pull_unlock(p);
 	json_decref(o);
 	buf_release(&text);
 }
 
+/* Called with the lock held, or with one connection. */
 void
 pull_progress(struct pull *p, const char *folder, int force)
 {
@@ -127,7 +142,7 @@ enum {
 	OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_INCLUDE, OPT_EXCLUDE,
 	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_SIZE_LIMIT, OPT_LEVEL,
 	OPT_BATCH, OPT_CKPT_MSGS, OPT_CKPT_BYTES, OPT_MAX_BPS, OPT_HELP,
-	OPT_THREADS, OPT_COMPRESS,
+	OPT_THREADS, OPT_COMPRESS, OPT_CONNECTIONS,
 };
 
 static const struct option longopts[] = {
@@ -153,6 +168,7 @@ static const struct option longopts[] = {
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "compress-threads", required_argument, NULL, OPT_THREADS },
 	{ "compress", no_argument, NULL, OPT_COMPRESS },
+	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "checkpoint-messages", required_argument, NULL, OPT_CKPT_MSGS },
 	{ "checkpoint-bytes", required_argument, NULL, OPT_CKPT_BYTES },
@@ -175,6 +191,7 @@ parse_options(struct pull *p, int argc, char **argv)
 	int c;
 
 	p->batch = 500;
+	p->connections = 1;
 	p->st.level = 1;
 	p->st.workers = 2;
 	p->st.ckpt_messages = 2000;
@@ -227,6 +244,12 @@ parse_options(struct pull *p, int argc, char **argv)
 			p->st.workers = (int)number_arg("--compress-threads",
 			    optarg, 0);
 			break;
+		case OPT_CONNECTIONS:
+			p->connections = (int)number_arg("--connections",
+			    optarg, 1);
+			if (p->connections > 16)
+				fatalx(EX_USAGE, "--connections: 1 to 16");
+			break;
 		case OPT_BATCH:
 			p->batch = (int)number_arg("--batch", optarg, 1);
 			break;
@@ -274,7 +297,8 @@ parse_options(struct pull *p, int argc, char **argv)
 }
 
 static int
-login(struct pull *p, const char *password, struct buf *err)
+login(struct pull *p, struct imap *im, const char *password,
+    struct buf *err)
 {
 	struct buf as = BUF_INIT;
 	const char *authz = NULL, *authc = p->user;
@@ -288,9 +312,9 @@ login(struct pull *p, const char *password, struct buf *err)
 		authz = p->user;
 		authc = p->auth_user;
 	}
-	ret = imap_login(p->im, p->auth, authz, authc, password, err);
+	ret = imap_login(im, p->auth, authz, authc, password, err);
 	buf_release(&as);
-	if (ret == 0)
+	if (ret == 0 && im == p->im)
 		log_info("logged in to %s:%s as %s%s%s%s", p->conn.host,
 		    p->conn.port, p->user, p->auth_user ? " (by " : "",
 		    p->auth_user ? p->auth_user : "", p->auth_user ? ")" : "");
@@ -312,35 +336,146 @@ on_enabled(void *arg, struct imap_resp *r, struct buf *err)
 }
 
 static int
-session_setup(struct pull *p, struct buf *err)
+session_setup(struct pull *p, struct imap *im, struct buf *err)
 {
-	if (p->im->caps & IMAP_CAP_ID) {
-		if (imap_simple(p->im, NULL, NULL, err, "ID (\"name\""
+	if (im->caps & IMAP_CAP_ID) {
+		if (imap_simple(im, NULL, NULL, err, "ID (\"name\""
 		    " \"migrate imap-pull\" \"version\" \"" PULL_VERSION
 		    "\")") < 0)
 			return -1;
 		buf_reset(err);
 	}
-	if (p->compress && !(p->im->caps & IMAP_CAP_COMPRESS))
+	if (p->compress && !(im->caps & IMAP_CAP_COMPRESS))
 		log_info("the server does not offer COMPRESS=DEFLATE");
 	else if (p->compress) {
-		if (imap_simple(p->im, NULL, NULL, err,
+		if (imap_simple(im, NULL, NULL, err,
 		    "COMPRESS DEFLATE") != 1 ||
-		    tls_conn_compress(p->im->conn, err) < 0) {
-			if (!p->im->fail)
-				p->im->fail = EX_PROTOCOL;
+		    tls_conn_compress(im->conn, err) < 0) {
+			if (!im->fail)
+				im->fail = EX_PROTOCOL;
 			return -1;
 		}
-		log_debug("compressing: %s", tls_conn_describe(p->im->conn));
+		log_debug("compressing: %s", tls_conn_describe(im->conn));
 	}
-	if ((p->im->caps & IMAP_CAP_ENABLE) &&
-	    (p->im->caps & IMAP_CAP_UTF8_ACCEPT)) {
-		if (imap_simple(p->im, on_enabled, p, err,
+	if ((im->caps & IMAP_CAP_ENABLE) &&
+	    (im->caps & IMAP_CAP_UTF8_ACCEPT)) {
+		if (imap_simple(im, on_enabled, p, err,
 		    "ENABLE UTF8=ACCEPT") < 0)
 			return -1;
 		buf_reset(err);
 	}
 	return 0;
+}
+
+static int
+conn_open(struct pull *p, struct imap **im_r, const char *password,
+    struct buf *err)
+{
+	if (imap_connect(im_r, &p->conn, err) < 0 ||
+	    login(p, *im_r, password, err) < 0 ||
+	    session_setup(p, *im_r, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The folders with bodies to fetch, largest first, for the connections. */
+static struct folder *
+next_folder(struct pull *p)
+{
+	struct folder *best = NULL;
+	size_t i;
+
+	pull_lock(p);
+	for (i = 0; !p->stop && i < p->nr_folders; i++) {
+		struct folder *f = &p->folders[i];
+
+		if (f->nr_fetch && !f->taken &&
+		    (!best || f->fetch_bytes > best->fetch_bytes))
+			best = f;
+	}
+	if (best)
+		best->taken = 1;
+	pull_unlock(p);
+	return best;
+}
+
+static const char *fetch_password;
+
+static void *
+fetch_worker(void *arg)
+{
+	struct conn *c = arg;
+	struct pull *p = c->p;
+	struct folder *f;
+
+	if (!c->im && conn_open(p, &c->im, fetch_password, &c->err) < 0)
+		goto fail;
+	while ((f = next_folder(p)))
+		if (sync_fetch(c, f, &c->err) < 0)
+			goto fail;
+	return NULL;
+fail:
+	c->fail = c->im && c->im->fail ? c->im->fail : EX_SOFTWARE;
+	pull_lock(p);
+	if (!p->stop)
+		p->failed = c;
+	p->stop = 1;
+	pull_unlock(p);
+	return NULL;
+}
+
+/*
+ * Fetch the bodies over p->connections connections, the first being the
+ * one the plan was made on; folders go to whichever is free.
+ */
+static int
+fetch_all(struct pull *p, const char *password, struct buf *err)
+{
+	struct conn *c = xcalloc((size_t)p->connections, sizeof(*c));
+	int i, started = 0, ret = 0;
+
+	fetch_password = password;
+	/* --max-bytes-per-second is for the whole run */
+	p->sp.max_bps /= (uint64_t)p->connections;
+	for (i = 0; i < p->connections; i++) {
+		c[i].p = p;
+		buf_init(&c[i].err, 0);
+		if (i == 0) {
+			c[i].im = p->im;
+			c[i].sp = p->sp;
+		} else {
+			spool_init(&c[i].sp, p->archive, p->sp.max_bps);
+		}
+	}
+	if (p->connections == 1) {
+		fetch_worker(&c[0]);
+	} else {
+		for (i = 0; i < p->connections; i++) {
+			if (pthread_create(&c[i].thread, NULL, fetch_worker,
+			    &c[i]) != 0)
+				fatal(EX_OSERR, "cannot start a thread");
+			started++;
+		}
+		for (i = 0; i < started; i++)
+			pthread_join(c[i].thread, NULL);
+	}
+	if (p->failed) {
+		/* the first failure is the one to tell */
+		buf_add(err, p->failed->err.buf, p->failed->err.len);
+		p->im->fail = p->failed->fail;
+		ret = -1;
+	}
+	for (i = 0; i < p->connections; i++) {
+		if (i > 0) {
+			imap_free(&c[i].im);
+			spool_release(&c[i].sp);
+		} else {
+			p->sp = c[i].sp;
+		}
+		buf_release(&c[i].err);
+	}
+	free(c);
+	return ret;
 }
 
 static int
@@ -397,8 +532,7 @@ run(struct pull *p, const char *password, struct buf *err)
 	size_t i;
 	int rc;
 
-	if (imap_connect(&p->im, &p->conn, err) < 0 ||
-	    login(p, password, err) < 0 || session_setup(p, err) < 0)
+	if (conn_open(p, &p->im, password, err) < 0)
 		return -1;
 	if (sync_list(p, err) < 0)
 		return -1;
@@ -430,9 +564,8 @@ run(struct pull *p, const char *password, struct buf *err)
 	if (sync_deleted(p, err) < 0)
 		return -1;
 	pull_progress(p, NULL, 1);
-	for (i = 0; i < p->nr_folders; i++)
-		if (sync_fetch(p, &p->folders[i], err) < 0)
-			return -1;
+	if (fetch_all(p, password, err) < 0)
+		return -1;
 	pull_progress(p, NULL, 1);
 	pass = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}", "t", "pass",
 	    "mode", p->mode == MODE_FULL ? "full" : "delta", "complete", 1,
@@ -458,6 +591,14 @@ main(int argc, char **argv)
 
 	log_init("imap-pull", -1);
 	parse_options(p, argc, argv);
+	{
+		pthread_mutexattr_t ma;
+
+		pthread_mutexattr_init(&ma);
+		pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&p->lock, &ma);
+		pthread_mutexattr_destroy(&ma);
+	}
 	if (secrets_read(&sec, 0, &err) < 0)
 		fatalx(EX_USAGE, "%s", err.buf);
 	if (!(password = secrets_get(&sec, "password")))

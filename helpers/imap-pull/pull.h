@@ -10,6 +10,7 @@
 #ifndef MIGRATE_PULL_H
 #define MIGRATE_PULL_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -94,6 +95,19 @@ struct folder {
 	size_t nr_fetch, alloc_fetch;
 	uint64_t fetch_bytes;
 	unsigned long new_msgs, changed, removed, matched;
+	int taken;		/* a connection fetches it */
+};
+
+struct pull;
+
+/* One IMAP connection of the run, and the body it is receiving. */
+struct conn {
+	struct pull *p;
+	struct imap *im;
+	struct spool sp;
+	pthread_t thread;
+	struct buf err;		/* why it failed */
+	int fail;		/* its exit code then */
 };
 
 struct pull {
@@ -107,9 +121,14 @@ struct pull {
 	int subscribed_only;
 	int compress;			/* COMPRESS=DEFLATE when offered */
 	int batch;			/* UIDs per FETCH */
+	int connections;		/* to fetch bodies over */
 	uint64_t size_limit;		/* assess: flag messages above */
-	/* the run */
-	struct imap *im;
+	/* the run; the store and counters are shared by the connections */
+	pthread_mutex_t lock;		/* recursive */
+	int stop;			/* a connection failed: */
+	struct conn *failed;		/*   the first that did */
+	size_t next_fetch;		/* order[] index of the next folder */
+	struct imap *im;		/* the first connection */
 	struct store st;
 	struct spool sp;
 	char *ns_prefix;		/* personal namespace */
@@ -128,6 +147,8 @@ struct pull {
 };
 
 /* imap-pull.c */
+void pull_lock(struct pull *p);
+void pull_unlock(struct pull *p);
 void pull_anomaly(struct pull *p, const char *kind, const char *folder,
     uint32_t uid, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void pull_progress(struct pull *p, const char *folder, int force);
@@ -136,7 +157,7 @@ double now(void);
 /* sync.c */
 int sync_list(struct pull *p, struct buf *err);
 int sync_plan(struct pull *p, struct folder *f, struct buf *err);
-int sync_fetch(struct pull *p, struct folder *f, struct buf *err);
+int sync_fetch(struct conn *c, struct folder *f, struct buf *err);
 int sync_deleted(struct pull *p, struct buf *err);
 int sync_assess(struct pull *p, struct folder *f, struct buf *err);
 void msginfo_release(struct msginfo *m);

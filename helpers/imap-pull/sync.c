@@ -678,7 +678,7 @@ on_examine(void *arg, struct imap_resp *r, struct buf *err)
 }
 
 static int
-examine(struct pull *p, struct folder *f, struct buf *err)
+examine(struct pull *p, struct imap *im, struct folder *f, struct buf *err)
 {
 	struct buf cmd = BUF_INIT;
 	int rc;
@@ -687,9 +687,9 @@ examine(struct pull *p, struct folder *f, struct buf *err)
 	f->modseq = 0;
 	buf_adds(&cmd, "EXAMINE ");
 	imap_quote(&cmd, f->raw);
-	if (p->im->caps & IMAP_CAP_CONDSTORE)
+	if (im->caps & IMAP_CAP_CONDSTORE)
 		buf_adds(&cmd, " (CONDSTORE)");
-	rc = imap_simple(p->im, on_examine, f, err, "%s", cmd.buf);
+	rc = imap_simple(im, on_examine, f, err, "%s", cmd.buf);
 	buf_release(&cmd);
 	if (rc == 0) {
 		/* gone since LIST, or not ours to read: say so, go on */
@@ -703,7 +703,7 @@ examine(struct pull *p, struct folder *f, struct buf *err)
 	if (!f->uidvalidity) {
 		buf_addf(err, "the server gave no UIDVALIDITY for '%s'",
 		    f->name);
-		p->im->fail = EX_PROTOCOL;
+		im->fail = EX_PROTOCOL;
 		return -1;
 	}
 	return 1;
@@ -899,7 +899,7 @@ sync_plan(struct pull *p, struct folder *f, struct buf *err)
 		f->unchanged = 1;
 		return 0;
 	}
-	if ((rc = examine(p, f, err)) <= 0)
+	if ((rc = examine(p, p->im, f, err)) <= 0)
 		return rc;
 	fresh = !o || o->uidvalidity != f->uidvalidity;
 	if (!fresh && o->synced && !meta_changed(f) &&
@@ -1039,10 +1039,10 @@ out:
 	return ret;
 }
 
-/* Fetching bodies */
+/* Fetching bodies, on any of the run's connections */
 
 struct fetching {
-	struct pull *p;
+	struct conn *c;
 	struct folder *f;
 	size_t next;		/* f->fetch[] index of the next to ask for */
 	size_t got;
@@ -1056,22 +1056,71 @@ divert_body(void *arg, const struct imap_resp *sofar,
 	struct fetching *fx = arg;
 
 	if (list->nr && imap_atom_is(&list->items[list->nr - 1], "BODY[]")) {
-		spool_begin(&fx->p->sp);
+		spool_begin(&fx->c->sp);
 		*sink_r = spool_sink;
-		*sarg_r = &fx->p->sp;
+		*sarg_r = &fx->c->sp;
 	}
+}
+
+/* Store a body and its message; called with the run's lock held. */
+static int
+store_message(struct fetching *fx, const struct fetched *x,
+    const struct msginfo *m, struct buf *err)
+{
+	struct pull *p = fx->c->p;
+	struct spool *sp = &fx->c->sp;
+	struct folder *f = fx->f;
+	json_t *rec;
+	int known;
+
+	if (x->size >= 0 && (uint64_t)x->size != sp->len)
+		pull_anomaly(p, "size-mismatch", f->name, m->uid,
+		    "RFC822.SIZE says %lld bytes, the body has %" PRIu64,
+		    x->size, sp->len);
+	if (!sp->len)
+		pull_anomaly(p, "empty-message", f->name, m->uid,
+		    "the message has no bytes at all");
+	if ((known = store_has_blob(&p->st, sp->hash)) < 0) {
+		buf_adds(err, "cannot read the archive's index");
+		return -1;
+	}
+	if (!known) {
+		size_t hlen;
+		const char *head = spool_head(sp, &hlen);
+		char *mid = header_mid(head, hlen);
+		int rc;
+
+		rec = json_pack("{s:s, s:s, s:I, s:s?, s:I}", "t", "blob",
+		    "hash", sp->hash, "size", (json_int_t)sp->len, "mid", mid,
+		    "time", (json_int_t)(x->date ? x->time : m->time));
+		free(mid);
+		rc = store_blob(&p->st, sp, rec, err);
+		json_decref(rec);
+		if (rc < 0)
+			return -1;
+	}
+	if (msg_record(p, f, m->uid, sp->hash, sp->len, x->date,
+	    x->date ? x->time : m->time, x->has_flags ? x->flags : m->flags,
+	    x->modseq > 0 ? (uint64_t)x->modseq : m->modseq, err) < 0)
+		return -1;
+	fx->got++;
+	p->msgs_done++;
+	p->bytes_done += sp->len;
+	if (store_maybe_commit(&p->st, err) < 0)
+		return -1;
+	pull_progress(p, f->name, 0);
+	return 0;
 }
 
 static int
 on_body(void *arg, struct imap_resp *r, struct buf *err)
 {
 	struct fetching *fx = arg;
-	struct pull *p = fx->p;
+	struct conn *c = fx->c;
 	struct folder *f = fx->f;
 	struct msginfo key, *m;
 	struct fetched x;
-	json_t *rec;
-	int known, ret = -1;
+	int ret = -1;
 
 	if (parse_fetch(r, &x) < 0)
 		return 0;
@@ -1085,54 +1134,23 @@ on_body(void *arg, struct imap_resp *r, struct buf *err)
 	if (!m) {
 		buf_addf(err, "the server sent UID %lld of '%s', which was"
 		    " not asked for", x.uid, f->name);
-		p->im->fail = EX_PROTOCOL;
+		c->im->fail = EX_PROTOCOL;
 		goto out;
 	}
-	if (spool_end(&p->sp, err) < 0) {
-		p->im->fail = EX_TEMPFAIL;
+	if (spool_end(&c->sp, err) < 0) {
+		c->im->fail = EX_TEMPFAIL;
 		goto out;
 	}
-	if (x.size >= 0 && (uint64_t)x.size != p->sp.len)
-		pull_anomaly(p, "size-mismatch", f->name, m->uid,
-		    "RFC822.SIZE says %lld bytes, the body has %" PRIu64,
-		    x.size, p->sp.len);
-	if (!p->sp.len)
-		pull_anomaly(p, "empty-message", f->name, m->uid,
-		    "the message has no bytes at all");
-	if ((known = store_has_blob(&p->st, p->sp.hash)) < 0) {
-		buf_adds(err, "cannot read the archive's index");
-		p->im->fail = EX_SOFTWARE;
-		goto out;
+	pull_lock(c->p);
+	if (c->p->stop) {
+		buf_adds(err, "another connection failed");
+		ret = -1;
+	} else {
+		ret = store_message(fx, &x, m, err);
 	}
-	if (!known) {
-		size_t hlen;
-		const char *head = spool_head(&p->sp, &hlen);
-		char *mid = header_mid(head, hlen);
-
-		rec = json_pack("{s:s, s:s, s:I, s:s?, s:I}", "t", "blob",
-		    "hash", p->sp.hash, "size", (json_int_t)p->sp.len, "mid",
-		    mid, "time", (json_int_t)(x.date ? x.time : m->time));
-		free(mid);
-		if (store_blob(&p->st, &p->sp, rec, err) < 0) {
-			json_decref(rec);
-			p->im->fail = EX_TEMPFAIL;
-			goto out;
-		}
-		json_decref(rec);
-	}
-	if (msg_record(p, f, m->uid, p->sp.hash, p->sp.len, x.date,
-	    x.date ? x.time : m->time, x.has_flags ? x.flags : m->flags,
-	    x.modseq > 0 ? (uint64_t)x.modseq : m->modseq, err) < 0)
-		goto out;
-	fx->got++;
-	p->msgs_done++;
-	p->bytes_done += p->sp.len;
-	if (store_maybe_commit(&p->st, err) < 0) {
-		p->im->fail = EX_TEMPFAIL;
-		goto out;
-	}
-	pull_progress(p, f->name, 0);
-	ret = 0;
+	pull_unlock(c->p);
+	if (ret < 0)
+		c->im->fail = EX_TEMPFAIL;
 out:
 	fetched_release(&x);
 	return ret;
@@ -1142,7 +1160,7 @@ out:
 static unsigned
 send_batch(struct fetching *fx, struct buf *err)
 {
-	struct pull *p = fx->p;
+	struct imap *im = fx->c->im;
 	struct folder *f = fx->f;
 	struct buf set = BUF_INIT;
 	uint32_t *uids;
@@ -1153,26 +1171,29 @@ send_batch(struct fetching *fx, struct buf *err)
 	if (fx->next >= f->nr_fetch)
 		return 0;
 	/* a batch is some UIDs, or some MB, whichever comes first */
-	for (n = 0; fx->next + n < f->nr_fetch && n < (size_t)p->batch &&
-	    (n == 0 || bytes < (64u << 20)); n++)
+	for (n = 0; fx->next + n < f->nr_fetch &&
+	    n < (size_t)fx->c->p->batch && (n == 0 || bytes < (64u << 20));
+	    n++)
 		bytes += f->fetch[fx->next + n].size;
 	uids = xreallocarray(NULL, n, sizeof(*uids));
 	for (i = 0; i < n; i++)
 		uids[i] = f->fetch[fx->next + i].uid;
 	imap_format_set(&set, uids, n, n);
 	fx->next += n;
-	tag = imap_send(p->im, err, "UID FETCH %s (UID FLAGS INTERNALDATE"
+	tag = imap_send(im, err, "UID FETCH %s (UID FLAGS INTERNALDATE"
 	    " RFC822.SIZE%s BODY.PEEK[])", set.buf,
-	    p->im->caps & IMAP_CAP_CONDSTORE ? " MODSEQ" : "");
+	    im->caps & IMAP_CAP_CONDSTORE ? " MODSEQ" : "");
 	free(uids);
 	buf_release(&set);
 	return tag;
 }
 
 int
-sync_fetch(struct pull *p, struct folder *f, struct buf *err)
+sync_fetch(struct conn *c, struct folder *f, struct buf *err)
 {
-	struct fetching fx = { p, f, 0, 0 };
+	struct fetching fx = { c, f, 0, 0 };
+	struct pull *p = c->p;
+	struct imap *im = c->im;
 	uint32_t planned = f->uidvalidity;
 	struct folder now_f;
 	unsigned tags[2] = { 0, 0 };
@@ -1182,7 +1203,7 @@ sync_fetch(struct pull *p, struct folder *f, struct buf *err)
 		return 0;
 	/* EXAMINE again, into a copy: the plan's state is what we record */
 	now_f = *f;
-	if ((rc = examine(p, &now_f, err)) <= 0)
+	if ((rc = examine(p, im, &now_f, err)) <= 0)
 		return rc;
 	if (now_f.uidvalidity != planned) {
 		pull_anomaly(p, "uidvalidity-changed", f->name, 0,
@@ -1190,36 +1211,41 @@ sync_fetch(struct pull *p, struct folder *f, struct buf *err)
 		    " again next time");
 		return 0;
 	}
-	p->im->src.divert = divert_body;
-	p->im->src.divert_arg = &fx;
+	im->src.divert = divert_body;
+	im->src.divert_arg = &fx;
 	/* two commands in flight: the server never waits for us */
-	if (!(tags[0] = send_batch(&fx, err)) && p->im->fail)
+	if (!(tags[0] = send_batch(&fx, err)) && im->fail)
 		goto out;
 	tags[1] = send_batch(&fx, err);
-	if (!tags[1] && p->im->fail)
+	if (!tags[1] && im->fail)
 		goto out;
 	while (tags[0]) {
-		rc = imap_wait(p->im, tags[0], on_body, &fx, err);
+		rc = imap_wait(im, tags[0], on_body, &fx, err);
 		if (rc == 0) {
-			p->im->fail = EX_PROTOCOL;
+			im->fail = EX_PROTOCOL;
 			goto out;
 		}
 		if (rc < 0)
 			goto out;
 		tags[0] = tags[1];
 		tags[1] = send_batch(&fx, err);
-		if (!tags[1] && p->im->fail)
+		if (!tags[1] && im->fail)
 			goto out;
 	}
 	if (fx.got < f->nr_fetch)
 		log_info("'%s': %zu of %zu messages went away while being"
 		    " read", f->name, f->nr_fetch - fx.got, f->nr_fetch);
-	if (synced_record(p, f, err) < 0)
+	pull_lock(p);
+	rc = synced_record(p, f, err);
+	pull_unlock(p);
+	if (rc < 0) {
+		im->fail = EX_TEMPFAIL;
 		goto out;
+	}
 	ret = 0;
 out:
-	p->im->src.divert = NULL;
-	p->im->src.divert_arg = NULL;
+	im->src.divert = NULL;
+	im->src.divert_arg = NULL;
 	return ret;
 }
 
@@ -1244,7 +1270,7 @@ sync_assess(struct pull *p, struct folder *f, struct buf *err)
 	int rc;
 
 	if (!f->noselect) {
-		if ((rc = examine(p, f, err)) <= 0)
+		if ((rc = examine(p, p->im, f, err)) <= 0)
 			return rc;
 		if (f->exists) {
 			rc = imap_simple(p->im, on_sweep, &s, err,

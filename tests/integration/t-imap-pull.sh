@@ -54,6 +54,15 @@ for u in ALICE BOB CAROL; do
 	is "$?" 0 "$login: migrate-archive verify finds every body whole"
 done
 
+# several connections: folders spread over them, one archive
+pull "$ALICE_PASSWORD" "$work/ALICE3" --user "$ALICE_LOGIN" --connections 3 \
+    --checkpoint-messages 40
+is "$?" 0 "a pull over 3 connections exits 0"
+is "$(archive_dump "$work/ALICE3")" "$(archive_dump "$work/ALICE")" \
+    "and gives the same archive"
+"$ARCHIVE" verify "$work/ALICE3" >/dev/null 2>&1
+is "$?" 0 "which verifies"
+
 # COMPRESS=DEFLATE changes nothing but the bytes on the wire
 pull "$CAROL_PASSWORD" "$work/CAROLZ" --user "$CAROL_LOGIN" --compress
 is "$?" 0 "a pull with --compress (COMPRESS=DEFLATE) exits 0"
