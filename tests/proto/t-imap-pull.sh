@@ -31,7 +31,8 @@ unlike() {
 pull() {
 	local scenario=$1 port
 	shift
-	rm -rf "$work/arc" "$work/transcript"
+	[ -n "${KEEP:-}" ] || rm -rf "$work/arc"
+	rm -f "$work/transcript"
 	coproc FAKE { exec python3 "$top/tests/proto/fake-imap.py" \
 	    "$scenario" "$work/transcript"; }
 	fpid=$FAKE_PID
@@ -74,6 +75,17 @@ pull cut-literal
 is "$rc" 75 "cut-literal: a disconnect mid-transfer exits 75"
 like "$errtext" 'closed|end of file|connection' "cut-literal: says the connection ended"
 is "$(segments)" "" "cut-literal: no segment left half-written"
+
+# a checkpoint after each message: the rerun fetches only what is missing
+pull cut-literal --checkpoint-messages 1
+is "$rc" 75 "cut-literal again, a checkpoint after each message"
+is "$(segments)" "00000001.tar.zst 00000002.tar.zst " \
+    "the two messages before the cut are in complete segments"
+KEEP=1 pull ok --checkpoint-messages 1
+is "$rc" 0 "the rerun completes"
+like "$transcript" 'UID FETCH 3 \(' "and asks only for the message it lacks"
+like "$out" '"event":"done".*"messages":1,' "and fetches only that one"
+is "$("$ARCHIVE" ls -r "$work/arc" | wc -l)" 3 "the archive holds all three"
 
 pull long-literal
 is "$rc" 76 "long-literal: more bytes than announced exits 76"
