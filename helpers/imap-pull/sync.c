@@ -26,7 +26,6 @@ struct fetched {
 	long long uid;
 	int has_flags;
 	char *flags;		/* normalized */
-	json_t *sys, *kw;	/* the same, for records */
 	long long size;		/* RFC822.SIZE, -1 if absent */
 	long long modseq;
 	const char *date;	/* INTERNALDATE as sent */
@@ -41,8 +40,6 @@ fetched_release(struct fetched *x)
 {
 	free(x->flags);
 	free(x->mid);
-	json_decref(x->sys);
-	json_decref(x->kw);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -54,12 +51,6 @@ msginfo_release(struct msginfo *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
  * Flags as the archive keeps them: system flags in their usual case,
  * \Recent (a session's, not the message's) dropped, keywords as they are.
@@ -68,11 +59,8 @@ static void
 norm_flags(const struct imap_val *list, struct fetched *x)
 {
 	const char *v[MAX_FLAGS];
-	struct buf out = BUF_INIT;
 	size_t i, k, nr = 0;
 
-	x->sys = json_array();
-	x->kw = json_array();
 	for (i = 0; i < list->nr && nr < MAX_FLAGS; i++) {
 		const struct imap_val *f = &list->items[i];
 		const char *s = f->str;
@@ -84,17 +72,7 @@ norm_flags(const struct imap_val *list, struct fetched *x)
 				s = system_flags[k];
 		v[nr++] = s;
 	}
-	qsort(v, nr, sizeof(*v), cmp_str);
-	for (i = 0; i < nr; i++) {
-		if (i && !strcmp(v[i], v[i - 1]))
-			continue;
-		if (out.len)
-			buf_addch(&out, ' ');
-		buf_adds(&out, v[i]);
-		json_array_append_new(v[i][0] == '\\' ? x->sys : x->kw,
-		    json_string(v[i]));
-	}
-	x->flags = buf_detach(&out, NULL);
+	x->flags = arc_flags_join(v, nr);
 	x->has_flags = 1;
 }
 
@@ -778,6 +756,7 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The system flags, or the keywords, of a flag string, as JSON. */
 static json_t *
 flags_json(const char *flags, int system)
 {

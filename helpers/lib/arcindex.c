@@ -267,12 +267,29 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* "flags" and "keywords" of a record as one sorted string. */
+char *
+arc_flags_join(const char **v, size_t nr)
+{
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	if (nr)
+		qsort(v, nr, sizeof(*v), cmp_str);
+	for (i = 0; i < nr; i++) {
+		if (i && !strcmp(v[i], v[i - 1]))
+			continue;
+		if (out.len)
+			buf_addch(&out, ' ');
+		buf_adds(&out, v[i]);
+	}
+	return buf_detach(&out, NULL);
+}
+
+/* "flags" and "keywords" of a record in the archive's form. */
 static char *
 flag_string(json_t *o)
 {
 	const char *keys[] = { "flags", "keywords" }, *v[256];
-	struct buf out = BUF_INIT;
 	size_t i, k, nr = 0;
 	json_t *a, *e;
 
@@ -282,15 +299,7 @@ flag_string(json_t *o)
 			if (json_is_string(e) && nr < ARRAY_SIZE(v))
 				v[nr++] = json_string_value(e);
 	}
-	qsort(v, nr, sizeof(*v), cmp_str);
-	for (i = 0; i < nr; i++) {
-		if (i && !strcmp(v[i], v[i - 1]))
-			continue;
-		if (out.len)
-			buf_addch(&out, ' ');
-		buf_adds(&out, v[i]);
-	}
-	return buf_detach(&out, NULL);
+	return arc_flags_join(v, nr);
 }
 
 static int

@@ -114,6 +114,13 @@ char *arcidx_meta(struct arcidx *ix, const char *key);
 int arcidx_counts(struct arcidx *ix, uint64_t *folders, uint64_t *messages,
     uint64_t *blobs, uint64_t *bytes);
 
+/*
+ * The archive's form of a message's flags and keywords, as the index keeps
+ * and compares them: sorted (strcmp), each once, separated by one space.
+ * `v` is sorted in place; the caller frees the result.
+ */
+char *arc_flags_join(const char **v, size_t nr);
+
 /* The directory the archive lives in. */
 const char *arcidx_dir(const struct arcidx *ix);
 

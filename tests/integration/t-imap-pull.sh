@@ -241,51 +241,36 @@ is "$(selected --skip-special-use '\Junk' | grep -c Junk)" 0 \
     "--skip-special-use \\Junk leaves Junk out"
 
 # --- Cyrus as a second source -------------------------------------------
-python3 - "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$CAROL_DEST_LOGIN" \
-    "$CAROL_PASSWORD" <<'EOF'
-import imaplib, ssl, sys
-ca, host, port, user, pw = sys.argv[1:]
-m = imaplib.IMAP4(host, int(port))
-m.starttls(ssl.create_default_context(cafile=ca))
-m.login(user, pw)
-m.create('PullTest')
-for i, fl in enumerate(['(\\Seen)', '()', '(\\Flagged $Work)']):
-    m.append('PullTest', fl, '"0%d-Jan-2020 10:00:00 +0000"' % (i + 1),
-             b'From: x@example.org\r\nSubject: cyrus %d\r\n\r\nbody %d\r\n' % (i, i))
-m.logout()
-EOF
-printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$PULL" --host localhost \
-    --port "$DST_IMAPS_PORT" --tls implicit --ca-file "$WORLD_CA" \
-    --user "$CAROL_DEST_LOGIN" --archive "$work/cyrus" >"$work/out" 2>&1
+cyrus() {	# PYTHON: run with `m`, an imaplib session as carol on Cyrus
+	python3 -c "import imaplib, ssl, sys
+m = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
+m.starttls(ssl.create_default_context(cafile=sys.argv[3]))
+m.login(sys.argv[4], open(sys.argv[5]).readline().rstrip())
+$1
+m.logout()" "$WORLD_HOST" "$DST_IMAP_PORT" "$WORLD_CA" "$CAROL_DEST_LOGIN" \
+	    "$work/carol.pw"
+}
+cyrus_pull() {	# [options]: imap-pull from Cyrus over IMAPS
+	printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$PULL" --host localhost \
+	    --port "$DST_IMAPS_PORT" --tls implicit --ca-file "$WORLD_CA" \
+	    --user "$CAROL_DEST_LOGIN" --archive "$work/cyrus" "$@" \
+	    >"$work/out" 2>&1
+}
+printf '%s\n' "$CAROL_PASSWORD" >"$work/carol.pw"
+cyrus "m.create('PullTest')
+for i, fl in enumerate(['(\\\\Seen)', '()', '(\\\\Flagged \$Work)']):
+    m.append('PullTest', fl, '\"0%d-Jan-2020 10:00:00 +0000\"' % (i + 1),
+             b'From: x@example.org\r\nSubject: cyrus %d\r\n\r\nbody %d\r\n' % (i, i))"
+cyrus_pull
 is "$?" 0 "a full pull from Cyrus (IMAPS) exits 0"
 cyr=$(printf '%s\n' "$CAROL_PASSWORD" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" \
     "$DST_IMAP_PORT" "$CAROL_DEST_LOGIN")
+like "$cyr" 'PullTest.*Flagged' "the messages went into Cyrus"
 is "$(archive_dump "$work/cyrus")" "$cyr" "the Cyrus archive equals what imaplib reads"
-python3 - "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$CAROL_DEST_LOGIN" \
-    "$CAROL_PASSWORD" <<'EOF'
-import imaplib, ssl, sys
-ca, host, port, user, pw = sys.argv[1:]
-m = imaplib.IMAP4(host, int(port))
-m.starttls(ssl.create_default_context(cafile=ca))
-m.login(user, pw)
-m.select('PullTest')
-m.uid('STORE', '2', '+FLAGS', '(\\Answered)')
-m.logout()
-EOF
-printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$PULL" --host localhost \
-    --port "$DST_IMAPS_PORT" --tls implicit --ca-file "$WORLD_CA" \
-    --user "$CAROL_DEST_LOGIN" --archive "$work/cyrus" --mode delta \
-    >"$work/out" 2>&1
+cyrus "m.select('PullTest')
+m.uid('STORE', '2', '+FLAGS', '(\\\\Answered)')"
+cyrus_pull --mode delta
 is "$(done_field flag_changes)" 1 "a delta from Cyrus (CONDSTORE) sees one flag change"
-python3 - "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$CAROL_DEST_LOGIN" \
-    "$CAROL_PASSWORD" <<'EOF'
-import imaplib, ssl, sys
-ca, host, port, user, pw = sys.argv[1:]
-m = imaplib.IMAP4(host, int(port))
-m.starttls(ssl.create_default_context(cafile=ca))
-m.login(user, pw)
-m.delete('PullTest')
-m.logout()
-EOF
+cyrus "m.delete('PullTest')"
 
 done_testing
