@@ -83,18 +83,26 @@ pull_anomaly(struct pull *p, const char *kind, const char *folder,
 
 /* Called with the lock held, or with one connection. */
 void
-pull_progress(struct pull *p, const char *folder, int force)
+pull_progress(struct pull *p, const struct folder *f, int force)
 {
 	double t = now();
+	json_t *o;
 
 	if (!force && t - p->last_progress < 1.0)
 		return;
 	p->last_progress = t;
-	evline_write(1, "progress", "{s:s?, s:I, s:I, s:I, s:I}", "folder",
-	    folder, "messages", (json_int_t)p->msgs_done, "bytes",
-	    (json_int_t)p->bytes_done, "messages_total",
-	    (json_int_t)p->msgs_total, "bytes_total",
+	o = json_pack("{s:I, s:I, s:I, s:I}", "messages",
+	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done,
+	    "messages_total", (json_int_t)p->msgs_total, "bytes_total",
 	    (json_int_t)p->bytes_total);
+	if (f)
+		json_object_update_new(o, json_pack("{s:s, s:I, s:I, s:I,"
+		    " s:I}", "folder", f->name, "folder_messages",
+		    (json_int_t)f->got, "folder_bytes", (json_int_t)f->got_bytes,
+		    "folder_messages_total", (json_int_t)f->nr_fetch,
+		    "folder_bytes_total", (json_int_t)f->fetch_bytes));
+	evline_write(1, "progress", "O", o);
+	json_decref(o);
 }
 
 static void

@@ -96,6 +96,8 @@ struct folder {
 	uint64_t fetch_bytes;
 	unsigned long new_msgs, changed, removed, matched;
 	int taken;		/* a connection fetches it */
+	size_t got;		/* bodies fetched so far */
+	uint64_t got_bytes;
 };
 
 struct pull;
@@ -151,7 +153,7 @@ void pull_lock(struct pull *p);
 void pull_unlock(struct pull *p);
 void pull_anomaly(struct pull *p, const char *kind, const char *folder,
     uint32_t uid, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void pull_progress(struct pull *p, const char *folder, int force);
+void pull_progress(struct pull *p, const struct folder *f, int force);
 double now(void);
 
 /* sync.c */

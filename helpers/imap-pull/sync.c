@@ -1083,11 +1083,13 @@ store_message(struct fetching *fx, const struct fetched *x,
 	    x->modseq > 0 ? (uint64_t)x->modseq : m->modseq, err) < 0)
 		return -1;
 	fx->got++;
+	f->got++;
+	f->got_bytes += sp->len;
 	p->msgs_done++;
 	p->bytes_done += sp->len;
 	if (store_maybe_commit(&p->st, err) < 0)
 		return -1;
-	pull_progress(p, f->name, 0);
+	pull_progress(p, f, 0);
 	return 0;
 }
 
