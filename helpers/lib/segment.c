@@ -207,7 +207,7 @@ seg_writer_open(struct seg_writer **w_r, const char *dir, unsigned seq,
 	w->zbuf = xmalloc(w->zcap);
 	w->a = archive_write_new();
 	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(w->a, 256 * 1024) !=
+	    archive_write_set_bytes_per_block(w->a, 0) !=
 	    ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
 	    archive_write_open2(w->a, w, NULL, tar_write, tar_close, NULL) !=
