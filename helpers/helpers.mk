@@ -1,6 +1,6 @@
 # helpers: one directory a program.  HELPERS are run by migrate and
 # installed in $(LIBEXECDIR)/migrate; COMMANDS are for people, in $(BINDIR).
-HELPERS := imap-pull
+HELPERS := imap-pull jmap-push
 COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
@@ -10,3 +10,9 @@ imap-pull_SRCS := \
 
 migrate-archive_SRCS := \
 	helpers/migrate-archive/migrate-archive.c
+
+jmap-push_SRCS := \
+	helpers/jmap-push/emails.c \
+	helpers/jmap-push/jmap-push.c \
+	helpers/jmap-push/mailboxes.c \
+	helpers/jmap-push/verify.c

@@ -32,7 +32,14 @@ static const char schema[] =
 	"  uid INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
 	"  hash TEXT NOT NULL, size INTEGER, time INTEGER, date TEXT,"
 	"  flags TEXT NOT NULL, modseq INTEGER, seq INTEGER,"
-	"  PRIMARY KEY(folder, uid)) WITHOUT ROWID;";
+	"  PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
+	/* jmap-push's: what the destination holds */
+	"CREATE TABLE IF NOT EXISTS push_mailboxes(folder TEXT PRIMARY KEY,"
+	"  mailbox_id TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS push_emails(hash TEXT NOT NULL,"
+	"  k INTEGER NOT NULL, state TEXT NOT NULL, email_id TEXT,"
+	"  mailboxes TEXT, keywords TEXT, error TEXT,"
+	"  PRIMARY KEY(hash, k)) WITHOUT ROWID;";
 
 enum stmt {
 	S_SEGMENT,
@@ -51,6 +58,9 @@ enum stmt {
 	S_MSG_EXPUNGE,
 	S_META_PUT,
 	S_META_GET,
+	S_PUSH_MB_GET,
+	S_PUSH_MB_PUT,
+	S_PUSH_PUT,
 	S_NR
 };
 
@@ -85,6 +95,13 @@ static const char *const stmt_sql[S_NR] = {
 	[S_META_PUT] = "INSERT OR REPLACE INTO meta(key, value)"
 	    " VALUES(?1, ?2)",
 	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[S_PUSH_MB_GET] = "SELECT mailbox_id FROM push_mailboxes WHERE"
+	    " folder = ?1",
+	[S_PUSH_MB_PUT] = "INSERT OR REPLACE INTO push_mailboxes(folder,"
+	    " mailbox_id) VALUES(?1, ?2)",
+	[S_PUSH_PUT] = "INSERT OR REPLACE INTO push_emails(hash, k, state,"
+	    " email_id, mailboxes, keywords, error) VALUES(?1, ?2, ?3, ?4,"
+	    " ?5, ?6, ?7)",
 };
 
 struct arcidx {
@@ -795,4 +812,142 @@ arcidx_counts(struct arcidx *ix, uint64_t *folders, uint64_t *messages,
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+arcidx_begin(struct arcidx *ix, struct buf *err)
+{
+	return exec(ix, "BEGIN IMMEDIATE", err);
+}
+
+int
+arcidx_commit(struct arcidx *ix, struct buf *err)
+{
+	return exec(ix, "COMMIT", err);
+}
+
+int
+arcidx_all_msgs(struct arcidx *ix, int (*fn)(void *arg,
+    const struct arc_msg *m, const char *folder), void *arg,
+    struct buf *err)
+{
+	struct arc_msg m;
+	sqlite3_stmt *s;
+	int rc, ret = 0;
+
+	if (sqlite3_prepare_v2(ix->db, "SELECT folder, uid, hash, flags,"
+	    " size, time FROM messages ORDER BY hash, folder, uid", -1, &s,
+	    NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot read messages", err);
+	while (!ret && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&m, 0, sizeof(m));
+		m.uid = (uint32_t)sqlite3_column_int64(s, 1);
+		snprintf(m.hash, sizeof(m.hash), "%s",
+		    (const char *)sqlite3_column_text(s, 2));
+		m.flags = (char *)sqlite3_column_text(s, 3);
+		m.size = (uint64_t)sqlite3_column_int64(s, 4);
+		m.time = sqlite3_column_int64(s, 5);
+		ret = fn(arg, &m, (const char *)sqlite3_column_text(s, 0));
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_fail(ix, "cannot read messages", err);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+char *
+arcidx_push_mailbox(struct arcidx *ix, const char *folder)
+{
+	sqlite3_stmt *s = stmt(ix, S_PUSH_MB_GET);
+	char *v = NULL;
+
+	bind_str(s, 1, folder);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = col_dup(s, 0);
+	sqlite3_reset(s);
+	return v;
+}
+
+int
+arcidx_push_set_mailbox(struct arcidx *ix, const char *folder,
+    const char *id, struct buf *err)
+{
+	sqlite3_stmt *s = stmt(ix, S_PUSH_MB_PUT);
+	int ret;
+
+	bind_str(s, 1, folder);
+	bind_str(s, 2, id);
+	ret = step_done(ix, s, err);
+	sqlite3_reset(s);
+	return ret;
+}
+
+int
+arcidx_push_units(struct arcidx *ix, struct arc_unit **u_r, size_t *nr_r,
+    struct buf *err)
+{
+	struct arc_unit *u = NULL, *x;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*u_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, "SELECT hash, k, state, email_id,"
+	    " mailboxes, keywords, error FROM push_emails ORDER BY hash, k",
+	    -1, &s, NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot read push state", err);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(u, nr + 1, alloc);
+		x = &u[nr++];
+		memset(x, 0, sizeof(*x));
+		snprintf(x->hash, sizeof(x->hash), "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+		x->k = sqlite3_column_int(s, 1);
+		x->state = col_dup(s, 2);
+		x->email_id = col_dup(s, 3);
+		x->mailboxes = col_dup(s, 4);
+		x->keywords = col_dup(s, 5);
+		x->error = col_dup(s, 6);
+	}
+	sqlite3_finalize(s);
+	*u_r = u;
+	*nr_r = nr;
+	if (rc != SQLITE_DONE)
+		return db_fail(ix, "cannot read push state", err);
+	return 0;
+}
+
+int
+arcidx_push_set(struct arcidx *ix, const struct arc_unit *u,
+    struct buf *err)
+{
+	sqlite3_stmt *s = stmt(ix, S_PUSH_PUT);
+	int ret;
+
+	bind_str(s, 1, u->hash);
+	sqlite3_bind_int(s, 2, u->k);
+	bind_str(s, 3, u->state);
+	bind_str(s, 4, u->email_id && *u->email_id ? u->email_id : NULL);
+	bind_str(s, 5, u->mailboxes);
+	bind_str(s, 6, u->keywords);
+	bind_str(s, 7, u->error && *u->error ? u->error : NULL);
+	ret = step_done(ix, s, err);
+	sqlite3_reset(s);
+	return ret;
+}
+
+void
+arc_units_free(struct arc_unit *u, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(u[i].state);
+		free(u[i].email_id);
+		free(u[i].mailboxes);
+		free(u[i].keywords);
+		free(u[i].error);
+	}
+	free(u);
 }

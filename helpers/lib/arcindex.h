@@ -121,6 +121,44 @@ int arcidx_counts(struct arcidx *ix, uint64_t *folders, uint64_t *messages,
  */
 char *arc_flags_join(const char **v, size_t nr);
 
+/* A transaction of several changes (arcidx_apply() has its own). */
+int arcidx_begin(struct arcidx *ix, struct buf *err);
+int arcidx_commit(struct arcidx *ix, struct buf *err);
+
+/*
+ * Every message of every folder, ordered by hash, folder and UID; `m` and
+ * `folder` live for the call only.  Stops at, and returns, the first
+ * non-zero result of `fn`.
+ */
+int arcidx_all_msgs(struct arcidx *ix, int (*fn)(void *arg,
+    const struct arc_msg *m, const char *folder), void *arg,
+    struct buf *err);
+
+/*
+ * jmap-push's state.  A unit is one email on the destination: the k-th
+ * copy of a body in each folder that holds it (a body in several folders
+ * is one email in several mailboxes; two copies in one folder are two).
+ */
+struct arc_unit {
+	char hash[SEG_HASH_HEX + 1];
+	int k;
+	char *state;		/* "sending", "done" or "failed" */
+	char *email_id;
+	char *mailboxes;	/* as pushed: mailbox ids, sorted, space */
+	char *keywords;		/* as pushed: sorted, space */
+	char *error;		/* why it failed */
+};
+
+/* The destination mailbox of a folder (caller frees), or NULL. */
+char *arcidx_push_mailbox(struct arcidx *ix, const char *folder);
+int arcidx_push_set_mailbox(struct arcidx *ix, const char *folder,
+    const char *id, struct buf *err);
+int arcidx_push_units(struct arcidx *ix, struct arc_unit **u_r,
+    size_t *nr_r, struct buf *err);
+int arcidx_push_set(struct arcidx *ix, const struct arc_unit *u,
+    struct buf *err);
+void arc_units_free(struct arc_unit *u, size_t nr);
+
 /* The directory the archive lives in. */
 const char *arcidx_dir(const struct arcidx *ix);
 

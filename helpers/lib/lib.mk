@@ -6,6 +6,7 @@ LIB_SRCS := \
 	helpers/lib/exec_path.c \
 	helpers/lib/imap.c \
 	helpers/lib/imap_resp.c \
+	helpers/lib/jmap.c \
 	helpers/lib/log.c \
 	helpers/lib/proc.c \
 	helpers/lib/secret.c \

@@ -1,0 +1,914 @@
+#include "compat.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "push.h"
+#include "segment.h"
+#include "xalloc.h"
+
+/* bodies up to this size are uploaded from memory, larger from a file */
+#define BODY_MEM	(8u << 20)
+
+/* --- what the destination should hold ---------------------------------- */
+
+struct member {
+	char *folder;
+	uint32_t uid;
+	char *flags;
+	int64_t time;
+};
+
+struct group {
+	struct push *p;
+	char hash[SEG_HASH_HEX + 1];
+	uint64_t size;
+	struct member *m;
+	size_t nr, alloc;
+	struct buf *err;
+};
+
+/* IMAP flags to JMAP keywords, lower case (keywords ignore case). */
+static void
+add_keywords(const char *flags, char **v, size_t *nr, size_t max)
+{
+	static const struct {
+		const char *flag, *keyword;
+	} sys[] = {
+		{ "\\Seen", "$seen" }, { "\\Flagged", "$flagged" },
+		{ "\\Answered", "$answered" }, { "\\Draft", "$draft" },
+	};
+	const char *s = flags, *e;
+	size_t i, n;
+
+	while (*s && *nr < max) {
+		e = strchr(s, ' ');
+		n = e ? (size_t)(e - s) : strlen(s);
+		if (*s == '\\') {
+			/* \Deleted and unknown system flags are not carried */
+			for (i = 0; i < ARRAY_SIZE(sys); i++)
+				if (strlen(sys[i].flag) == n &&
+				    !strncmp(s, sys[i].flag, n))
+					v[(*nr)++] = xstrdup(sys[i].keyword);
+		} else if (n) {
+			char *k = xstrndup(s, n);
+
+			for (i = 0; i < n; i++)
+				k[i] = (char)tolower((unsigned char)k[i]);
+			v[(*nr)++] = k;
+		}
+		s = e ? e + 1 : s + n;
+	}
+}
+
+static void
+flush_group(struct group *g)
+{
+	struct push *p = g->p;
+	size_t i, k, maxk = 0, nf = 0;
+	size_t *first = xcalloc(g->nr + 1, sizeof(*first));
+
+	/* members come by folder, then UID: find where each folder starts */
+	for (i = 0; i < g->nr; i++) {
+		if (i == 0 || strcmp(g->m[i].folder, g->m[i - 1].folder))
+			first[nf++] = i;
+	}
+	first[nf] = g->nr;
+	for (i = 0; i < nf; i++)
+		if (first[i + 1] - first[i] > maxk)
+			maxk = first[i + 1] - first[i];
+	for (k = 0; k < maxk; k++) {
+		const char *mb[64];
+		char *kw[256];
+		size_t nmb = 0, nkw = 0, x;
+		struct want *w;
+
+		ALLOC_GROW(p->want, p->nr_want + 1, p->alloc_want);
+		w = &p->want[p->nr_want++];
+		memset(w, 0, sizeof(*w));
+		memcpy(w->hash, g->hash, sizeof(w->hash));
+		w->k = (int)k;
+		w->size = g->size;
+		for (i = 0; i < nf; i++) {
+			struct member *m;
+			const char *id;
+
+			if (first[i + 1] - first[i] <= k)
+				continue;
+			m = &g->m[first[i] + k];
+			if (!w->folder) {
+				w->folder = xstrdup(m->folder);
+				w->uid = m->uid;
+				w->time = m->time;
+			}
+			if ((id = map_folder(p, m->folder)) &&
+			    nmb < ARRAY_SIZE(mb))
+				mb[nmb++] = id;
+			add_keywords(m->flags, kw, &nkw, ARRAY_SIZE(kw));
+		}
+		w->mailboxes = arc_flags_join(mb, nmb);
+		w->keywords = arc_flags_join((const char **)kw, nkw);
+		for (x = 0; x < nkw; x++)
+			free(kw[x]);
+	}
+	free(first);
+	for (i = 0; i < g->nr; i++) {
+		free(g->m[i].folder);
+		free(g->m[i].flags);
+	}
+	g->nr = 0;
+}
+
+static int
+on_msg(void *arg, const struct arc_msg *m, const char *folder)
+{
+	struct group *g = arg;
+	struct member *x;
+
+	if (g->p->skip_deleted && strstr(m->flags, "\\Deleted"))
+		return 0;
+	if (g->nr && strcmp(g->hash, m->hash))
+		flush_group(g);
+	memcpy(g->hash, m->hash, sizeof(g->hash));
+	g->size = m->size;
+	ALLOC_GROW(g->m, g->nr + 1, g->alloc);
+	x = &g->m[g->nr++];
+	x->folder = xstrdup(folder);
+	x->uid = m->uid;
+	x->flags = xstrdup(m->flags ? m->flags : "");
+	x->time = m->time;
+	return 0;
+}
+
+static int
+cmp_unit(const char *h1, int k1, const char *h2, int k2)
+{
+	int c = strcmp(h1, h2);
+
+	return c ? c : k1 - k2;
+}
+
+int
+push_plan(struct push *p, struct buf *err)
+{
+	struct group g;
+
+	memset(&g, 0, sizeof(g));
+	g.p = p;
+	g.err = err;
+	if (arcidx_all_msgs(p->ix, on_msg, &g, err) < 0)
+		return -1;
+	if (g.nr)
+		flush_group(&g);
+	free(g.m);
+	return push_plan_join(p, err);
+}
+
+/* --- carrying them ------------------------------------------------------ */
+
+static void
+utc(int64_t t, char *out, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "a b c" to {"a": true, "b": true, "c": true} */
+static json_t *
+set_of(const char *list)
+{
+	json_t *o = json_object();
+	const char *s = list, *e;
+
+	while (s && *s) {
+		e = strchr(s, ' ');
+		if (!e)
+			e = s + strlen(s);
+		{
+			char *k = xstrndup(s, (size_t)(e - s));
+
+			json_object_set_new(o, k, json_true());
+			free(k);
+		}
+		s = *e ? e + 1 : e;
+	}
+	return o;
+}
+
+static int
+record(struct push *p, struct want *w, const char *state, const char *id,
+    const char *mailboxes, const char *keywords, const char *error,
+    struct buf *err)
+{
+	struct arc_unit u;
+
+	memset(&u, 0, sizeof(u));
+	memcpy(u.hash, w->hash, sizeof(u.hash));
+	u.k = w->k;
+	u.state = (char *)state;
+	u.email_id = (char *)id;
+	u.mailboxes = (char *)mailboxes;
+	u.keywords = (char *)keywords;
+	u.error = (char *)error;
+	return arcidx_push_set(p->ix, &u, err);
+}
+
+static int
+needs_import(const struct want *w)
+{
+	return !w->have || strcmp(w->have->state, "done");
+}
+
+/* A body read out of its segment, for upload. */
+struct body {
+	char hash[SEG_HASH_HEX + 1];
+	char *data;		/* or in fd */
+	int fd;
+	uint64_t size;
+	char *blob_id;
+	char *error;
+};
+
+struct batch {
+	struct push *p;
+	struct body *b;
+	size_t nr, alloc;
+	uint64_t bytes;
+	size_t msgs;
+};
+
+static void
+batch_clear(struct batch *bt)
+{
+	size_t i;
+
+	for (i = 0; i < bt->nr; i++) {
+		free(bt->b[i].data);
+		if (bt->b[i].fd >= 0)
+			close(bt->b[i].fd);
+		free(bt->b[i].blob_id);
+		free(bt->b[i].error);
+	}
+	bt->nr = 0;
+	bt->bytes = 0;
+	bt->msgs = 0;
+}
+
+static struct body *
+body_of(struct batch *bt, const char *hash)
+{
+	size_t i;
+
+	for (i = 0; i < bt->nr; i++)
+		if (!strcmp(bt->b[i].hash, hash))
+			return &bt->b[i];
+	return NULL;
+}
+
+/*
+ * Import the wants whose bodies are in the batch: upload them, then
+ * Email/import in as few requests as the server's limits allow.  Each
+ * request's emails are recorded as "sending" before it goes and as what
+ * came of them after, so a crash in between is reconciled, not repeated.
+ */
+static int
+import_batch(struct push *p, struct batch *bt, struct want **ws, size_t nws,
+    struct buf *err)
+{
+	struct jmap_blob *jb = xcalloc(bt->nr + 1, sizeof(*jb));
+	size_t i, start, per_call = (size_t)p->j->max_objects_in_set;
+	size_t per_req = per_call * (size_t)p->j->max_calls_in_request;
+	int ret = -1;
+
+	if (per_call > 100)
+		per_call = 100;
+	if (per_req > 500)
+		per_req = 500;
+	for (i = 0; i < bt->nr; i++) {
+		jb[i].data = bt->b[i].data;
+		jb[i].fd = bt->b[i].fd;
+		jb[i].size = bt->b[i].size;
+	}
+	if (jmap_upload_many(p->j, jb, bt->nr, err) < 0)
+		goto out;
+	for (i = 0; i < bt->nr; i++) {
+		bt->b[i].blob_id = jb[i].blob_id;
+		bt->b[i].error = jb[i].error;
+	}
+	for (start = 0; start < nws; start += per_req) {
+		size_t end = start + per_req < nws ? start + per_req : nws;
+		json_t *calls = json_array(), *emails = NULL, *resp = NULL;
+		int ncall = 0;
+
+		if (arcidx_begin(p->ix, err) < 0)
+			goto out;
+		for (i = start; i < end; i++) {
+			struct want *w = ws[i];
+			struct body *b = body_of(bt, w->hash);
+			char cid[32], when[32];
+
+			if (!b || !b->blob_id || !*w->mailboxes) {
+				const char *why = !*w->mailboxes ?
+				    "no destination mailbox" : b && b->error ?
+				    b->error : "body not uploaded";
+
+				push_anomaly(p, "not-imported", w->folder, w->uid,
+				    "%s", why);
+				p->failed++;
+				if (record(p, w, "failed", NULL, NULL, NULL, why,
+				    err) < 0)
+					goto fail_tx;
+				continue;
+			}
+			if (!emails || json_object_size(emails) >= per_call) {
+				char id[16];
+
+				emails = json_object();
+				snprintf(id, sizeof(id), "%d", ncall++);
+				json_array_append_new(calls, json_pack(
+				    "[s, {s:s, s:o}, s]", "Email/import",
+				    "accountId", p->j->account_id, "emails",
+				    emails, id));
+			}
+			utc(w->time, when, sizeof(when));
+			snprintf(cid, sizeof(cid), "e%zu", i);
+			json_object_set_new(emails, cid, json_pack(
+			    "{s:s, s:o, s:o, s:s}", "blobId", b->blob_id,
+			    "mailboxIds", set_of(w->mailboxes), "keywords",
+			    set_of(w->keywords), "receivedAt", when));
+			if (record(p, w, "sending", NULL, NULL, NULL, NULL,
+			    err) < 0)
+				goto fail_tx;
+		}
+		if (arcidx_commit(p->ix, err) < 0)
+			goto fail_req;
+		if (ncall && jmap_call(p->j, calls, NULL, &resp, err) < 0)
+			goto fail_req;
+		if (arcidx_begin(p->ix, err) < 0)
+			goto fail_req;
+		for (i = start; ncall && i < end; i++) {
+			struct want *w = ws[i];
+			char cid[32];
+			size_t c;
+			json_t *r, *created = NULL, *bad = NULL;
+			const char *type;
+
+			snprintf(cid, sizeof(cid), "e%zu", i);
+			for (c = 0; c < (size_t)ncall; c++) {
+				char id[16];
+
+				snprintf(id, sizeof(id), "%zu", c);
+				r = jmap_response(resp, id, NULL);
+				created = json_object_get(json_object_get(r,
+				    "created"), cid);
+				bad = json_object_get(json_object_get(r,
+				    "notCreated"), cid);
+				if (created || bad)
+					break;
+			}
+			if (!created && !bad)
+				continue;	/* failed before: recorded */
+			if (created) {
+				p->imported++;
+				p->done_msgs++;
+				p->done_bytes += w->size;
+				if (record(p, w, "done", json_string_value(
+				    json_object_get(created, "id")),
+				    w->mailboxes, w->keywords, NULL, err) < 0)
+					goto fail_tx;
+				continue;
+			}
+			type = json_string_value(json_object_get(bad, "type"));
+			if (type && !strcmp(type, "alreadyExists") &&
+			    json_string_value(json_object_get(bad,
+			    "existingId"))) {
+				/* there already: make it what it should be */
+				p->matched++;
+				p->done_msgs++;
+				p->done_bytes += w->size;
+				if (w->k > 0)
+					push_anomaly(p, "duplicate-merged",
+					    w->folder, w->uid, "the destination"
+					    " keeps one email per content; this"
+					    " copy is the same email");
+				if (record(p, w, "done", json_string_value(
+				    json_object_get(bad, "existingId")), "", "",
+				    NULL, err) < 0)
+					goto fail_tx;
+				continue;
+			}
+			p->failed++;
+			push_anomaly(p, "not-imported", w->folder, w->uid,
+			    "%s%s%s", type ? type : "refused",
+			    json_string_value(json_object_get(bad,
+			    "description")) ? ": " : "",
+			    json_string_value(json_object_get(bad,
+			    "description")) ? json_string_value(
+			    json_object_get(bad, "description")) : "");
+			if (record(p, w, "failed", NULL, NULL, NULL,
+			    type ? type : "refused", err) < 0)
+				goto fail_tx;
+		}
+		if (arcidx_commit(p->ix, err) < 0)
+			goto fail_req;
+		json_decref(calls);
+		json_decref(resp);
+		push_progress(p, 0);
+		continue;
+fail_tx:
+		arcidx_commit(p->ix, &(struct buf)BUF_INIT);
+fail_req:
+		json_decref(calls);
+		json_decref(resp);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(jb);
+	return ret;
+}
+
+/* Read a body out of the segment being scanned into the batch. */
+static int
+take_body(struct push *p, struct seg_reader *r, const char *hash,
+    uint64_t size, struct batch *bt, struct buf *err)
+{
+	struct body *b;
+	char chunk[65536];
+	ssize_t n;
+	uint64_t got = 0;
+
+	ALLOC_GROW(bt->b, bt->nr + 1, bt->alloc);
+	b = &bt->b[bt->nr++];
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	memcpy(b->hash, hash, SEG_HASH_HEX);
+	b->hash[SEG_HASH_HEX] = '\0';
+	b->size = size;
+	if (size <= BODY_MEM) {
+		b->data = xmalloc(size + 1);
+		while (got < size && (n = seg_reader_data(r, b->data + got,
+		    (size_t)(size - got), err)) > 0)
+			got += (uint64_t)n;
+	} else {
+		b->fd = open(p->archive, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (b->fd < 0) {
+			buf_addf(err, "cannot make a file in '%s': %s",
+			    p->archive, strerror(errno));
+			return -1;
+		}
+		while ((n = seg_reader_data(r, chunk, sizeof(chunk),
+		    err)) > 0) {
+			if (write(b->fd, chunk, (size_t)n) != n) {
+				buf_addf(err, "cannot spool a body: %s",
+				    strerror(errno));
+				return -1;
+			}
+			got += (uint64_t)n;
+		}
+	}
+	if (got != size) {
+		buf_addf(err, "body %s is shorter than its entry", hash);
+		return -1;
+	}
+	bt->bytes += size;
+	return 0;
+}
+
+struct need {
+	const char *hash;	/* of the wants to import, by hash */
+	long long seq;
+};
+
+static int
+cmp_need(const void *a, const void *b)
+{
+	const struct need *x = a, *y = b;
+
+	return x->seq != y->seq ? (x->seq < y->seq ? -1 : 1) :
+	    strcmp(x->hash, y->hash);
+}
+
+static int
+cmp_hash_key(const void *key, const void *elem)
+{
+	return strncmp(key, ((const struct need *)elem)->hash, SEG_HASH_HEX);
+}
+
+/* The wants of the batch's bodies, in want order. */
+static size_t
+batch_wants(struct push *p, struct batch *bt, struct want ***ws_r)
+{
+	struct want **ws = xreallocarray(NULL, p->nr_want + 1, sizeof(*ws));
+	size_t i, n = 0;
+
+	for (i = 0; i < p->nr_want; i++)
+		if (needs_import(&p->want[i]) && body_of(bt, p->want[i].hash))
+			ws[n++] = &p->want[i];
+	*ws_r = ws;
+	return n;
+}
+
+static int
+flush(struct push *p, struct batch *bt, struct buf *err)
+{
+	struct want **ws;
+	size_t n;
+	int ret;
+
+	if (!bt->nr)
+		return 0;
+	n = batch_wants(p, bt, &ws);
+	ret = import_batch(p, bt, ws, n, err);
+	free(ws);
+	batch_clear(bt);
+	return ret;
+}
+
+/*
+ * Import every want that is not done: scan the segments that hold their
+ * bodies once, in order, and import batch by batch.
+ */
+static int
+import_all(struct push *p, struct buf *err)
+{
+	struct need *need = NULL;
+	struct batch bt;
+	struct buf path = BUF_INIT;
+	size_t i, nn = 0, lo;
+	long long seq;
+	int ret = -1;
+
+	memset(&bt, 0, sizeof(bt));
+	bt.p = p;
+	need = xreallocarray(NULL, p->nr_want + 1, sizeof(*need));
+	for (i = 0; i < p->nr_want; i++) {
+		struct want *w = &p->want[i];
+
+		if (!needs_import(w) || (i && !strcmp(w->hash,
+		    p->want[i - 1].hash) && nn && !strcmp(need[nn - 1].hash,
+		    w->hash)))
+			continue;
+		p->todo_msgs++;
+		p->todo_bytes += w->size;
+		need[nn].hash = w->hash;
+		need[nn++].seq = arcidx_blob_seq(p->ix, w->hash);
+	}
+	if (nn)
+		qsort(need, nn, sizeof(*need), cmp_need);
+	push_progress(p, 1);
+	for (lo = 0; lo < nn; ) {
+		struct seg_reader *r;
+		const char *name;
+		uint64_t size;
+		size_t hi = lo;
+		int st;
+
+		seq = need[lo].seq;
+		while (hi < nn && need[hi].seq == seq)
+			hi++;
+		if (seq <= 0) {
+			buf_addf(err, "body %s is in no segment of '%s'",
+			    need[lo].hash, p->archive);
+			goto out;
+		}
+		buf_reset(&path);
+		buf_addf(&path, "%s/" SEG_DIR "/", p->archive);
+		seg_name((unsigned)seq, &path);
+		if (seg_reader_open(&r, path.buf, err) < 0)
+			goto out;
+		while ((st = seg_reader_next(r, &name, &size, err)) == 1) {
+			const char *h = name + strlen(SEG_BLOB_PREFIX);
+
+			if (strncmp(name, SEG_BLOB_PREFIX,
+			    strlen(SEG_BLOB_PREFIX)) || !bsearch(h, need + lo,
+			    hi - lo, sizeof(*need), cmp_hash_key))
+				continue;
+			if (take_body(p, r, h, size, &bt, err) < 0) {
+				seg_reader_free(&r);
+				goto out;
+			}
+			if (bt.nr >= (size_t)p->batch_msgs ||
+			    bt.bytes >= p->batch_bytes) {
+				if (flush(p, &bt, err) < 0) {
+					seg_reader_free(&r);
+					goto out;
+				}
+			}
+		}
+		seg_reader_free(&r);
+		if (st < 0)
+			goto out;
+		lo = hi;
+	}
+	if (flush(p, &bt, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	batch_clear(&bt);
+	free(bt.b);
+	free(need);
+	buf_release(&path);
+	return ret;
+}
+
+static int
+has_word(const char *list, const char *w, size_t n)
+{
+	const char *s = list, *e;
+
+	while (*s) {
+		e = strchr(s, ' ');
+		if (!e)
+			e = s + strlen(s);
+		if ((size_t)(e - s) == n && !strncmp(s, w, n))
+			return 1;
+		s = *e ? e + 1 : e;
+	}
+	return 0;
+}
+
+/*
+ * Patch `prop` from the set `from` to the set `to` ("a b c" lists), one
+ * member at a time, so that what the destination keeps of its own (a
+ * keyword it computes, a mailbox the user added) stays.
+ */
+static void
+add_patch(json_t *patch, const char *prop, const char *from, const char *to)
+{
+	const char *lists[2] = { from, to }, *s, *e;
+	struct buf key = BUF_INIT;
+	int side;
+
+	for (side = 0; side < 2; side++)
+		for (s = lists[side]; *s; s = *e ? e + 1 : e) {
+			const char *c;
+
+			e = strchr(s, ' ');
+			if (!e)
+				e = s + strlen(s);
+			if (has_word(lists[!side], s, (size_t)(e - s)))
+				continue;
+			buf_reset(&key);
+			buf_addf(&key, "%s/", prop);
+			for (c = s; c < e; c++)
+				buf_adds(&key, *c == '~' ? "~0" : *c == '/' ?
+				    "~1" : (char[2]){ *c, 0 });
+			json_object_set_new(patch, key.buf, side ?
+			    json_true() : json_null());
+		}
+	buf_release(&key);
+}
+
+/* Set mailboxes and keywords where the destination differs. */
+static int
+update_all(struct push *p, struct buf *err)
+{
+	size_t i, n = 0, per = (size_t)p->j->max_objects_in_set;
+	struct want **ws = xreallocarray(NULL, p->nr_want + 1, sizeof(*ws));
+	int ret = -1;
+
+	if (per > 200)
+		per = 200;
+	/* what import_all() just did is in the index, not in p->units */
+	arc_units_free(p->units, p->nr_units);
+	p->units = NULL;
+	p->nr_units = 0;
+	for (i = 0; i < p->nr_want; i++)
+		p->want[i].have = NULL;
+	if (push_plan_join(p, err) < 0)
+		goto out;
+	for (i = 0; i < p->nr_want; i++) {
+		struct want *w = &p->want[i];
+
+		if (!w->have || strcmp(w->have->state, "done") ||
+		    !*w->mailboxes)
+			continue;
+		/*
+		 * A copy the destination merged into the first
+		 * (alreadyExists) is that email: leave it as the first is.
+		 */
+		if (w->k > 0 && i > 0 && p->want[i - 1].have &&
+		    p->want[i - 1].have->email_id &&
+		    !strcmp(p->want[i - 1].have->email_id, w->have->email_id))
+			continue;
+		if (strcmp(w->have->mailboxes, w->mailboxes) ||
+		    strcmp(w->have->keywords, w->keywords))
+			ws[n++] = w;
+	}
+	for (i = 0; i < n; i += per) {
+		size_t k, end = i + per < n ? i + per : n;
+		json_t *upd = json_object(), *calls, *resp = NULL, *r;
+
+		for (k = i; k < end; k++) {
+			json_t *patch = json_object();
+
+			add_patch(patch, "mailboxIds", ws[k]->have->mailboxes,
+			    ws[k]->mailboxes);
+			add_patch(patch, "keywords", ws[k]->have->keywords,
+			    ws[k]->keywords);
+			json_object_set_new(upd, ws[k]->have->email_id, patch);
+		}
+		calls = json_pack("[[s, {s:s, s:o}, s]]", "Email/set",
+		    "accountId", p->j->account_id, "update", upd, "0");
+		if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
+			json_decref(calls);
+			goto out;
+		}
+		r = jmap_response(resp, "0", NULL);
+		if (arcidx_begin(p->ix, err) < 0) {
+			json_decref(calls);
+			json_decref(resp);
+			goto out;
+		}
+		for (k = i; k < end; k++) {
+			struct want *w = ws[k];
+
+			if (json_object_get(json_object_get(r, "updated"),
+			    w->have->email_id)) {
+				p->updated++;
+				record(p, w, "done", w->have->email_id,
+				    w->mailboxes, w->keywords, NULL, err);
+			} else {
+				push_anomaly(p, "not-updated", w->folder, w->uid,
+				    "the destination refused new keywords or"
+				    " mailboxes");
+				p->failed++;
+			}
+		}
+		arcidx_commit(p->ix, err);
+		json_decref(calls);
+		json_decref(resp);
+	}
+	ret = 0;
+out:
+	free(ws);
+	return ret;
+}
+
+int
+push_plan_join(struct push *p, struct buf *err)
+{
+	size_t i = 0, u = 0;
+
+	if (arcidx_push_units(p->ix, &p->units, &p->nr_units, err) < 0)
+		return -1;
+	while (i < p->nr_want && u < p->nr_units) {
+		int c = cmp_unit(p->want[i].hash, p->want[i].k,
+		    p->units[u].hash, p->units[u].k);
+
+		if (c == 0)
+			p->want[i++].have = &p->units[u++];
+		else if (c < 0)
+			i++;
+		else
+			u++;
+	}
+	return 0;
+}
+
+/* Emails pushed earlier whose messages are gone from the source. */
+static int
+stale_all(struct push *p, struct buf *err)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < p->nr_units; i++) {
+		struct arc_unit *u = &p->units[i];
+		int c = 1;
+
+		while (w < p->nr_want && (c = cmp_unit(p->want[w].hash,
+		    p->want[w].k, u->hash, u->k)) < 0)
+			w++;
+		if (c == 0 || strcmp(u->state, "done"))
+			continue;
+		if (!p->delete_removed) {
+			p->stale++;
+			continue;
+		}
+		{
+			json_t *calls = json_pack("[[s, {s:s, s:[s]}, s]]",
+			    "Email/set", "accountId", p->j->account_id,
+			    "destroy", u->email_id, "0"), *resp = NULL;
+			struct arc_unit gone = *u;
+
+			if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
+				json_decref(calls);
+				return -1;
+			}
+			json_decref(calls);
+			json_decref(resp);
+			gone.state = "removed";
+			if (arcidx_push_set(p->ix, &gone, err) < 0)
+				return -1;
+			p->removed++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Emails sent in a request whose answer never got recorded: find each on
+ * the destination by size and date in its mailbox, and prove it by its
+ * body's SHA-256, before importing anything again.
+ */
+static int
+reconcile(struct push *p, struct buf *err)
+{
+	struct buf body = BUF_INIT;
+	size_t i, c;
+	int ret = -1;
+
+	buf_init(&body, 256u << 20);
+	for (i = 0; i < p->nr_want; i++) {
+		struct want *w = &p->want[i];
+		json_t *calls, *resp = NULL, *list;
+		char after[32], before[32], first[256];
+		const char *sp;
+
+		if (!w->have || strcmp(w->have->state, "sending") ||
+		    !*w->mailboxes)
+			continue;
+		sp = strchr(w->mailboxes, ' ');
+		snprintf(first, sizeof(first), "%.*s", sp ?
+		    (int)(sp - w->mailboxes) : (int)strlen(w->mailboxes),
+		    w->mailboxes);
+		utc(w->time, after, sizeof(after));
+		utc(w->time + 1, before, sizeof(before));
+		calls = json_pack("[[s, {s:s, s:{s:s, s:I, s:I, s:s, s:s}}, s],"
+		    " [s, {s:s, s:{s:s, s:s, s:s}, s:[s]}, s]]", "Email/query",
+		    "accountId", p->j->account_id, "filter", "inMailbox", first,
+		    "minSize", (json_int_t)w->size, "maxSize",
+		    (json_int_t)w->size, "after", after, "before", before, "q",
+		    "Email/get", "accountId", p->j->account_id, "#ids",
+		    "resultOf", "q", "name", "Email/query", "path", "/ids",
+		    "properties", "blobId", "g");
+		if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
+			json_decref(calls);
+			goto out;
+		}
+		json_decref(calls);
+		list = json_object_get(jmap_response(resp, "g", NULL), "list");
+		for (c = 0; c < json_array_size(list); c++) {
+			json_t *e = json_array_get(list, c);
+			const char *id = json_string_value(json_object_get(e,
+			    "id"));
+			const char *blob = json_string_value(json_object_get(e,
+			    "blobId"));
+			unsigned char md[32];
+			char hex[SEG_HASH_HEX + 1];
+			size_t u;
+			int used = 0;
+
+			for (u = 0; u < p->nr_units && !used; u++)
+				used = p->units[u].email_id &&
+				    !strcmp(p->units[u].email_id, id);
+			if (used || !blob)
+				continue;
+			buf_reset(&body);
+			if (jmap_download(p->j, blob, &body, err) < 0)
+				goto fail;
+			EVP_Digest(body.buf, body.len, md, NULL, EVP_sha256(),
+			    NULL);
+			seg_hash_hex(md, hex);
+			if (strcmp(hex, w->hash))
+				continue;
+			log_info("email for %s UID %u was imported before the"
+			    " crash: %s", w->folder, w->uid, id);
+			if (record(p, w, "done", id, "", "", NULL, err) < 0)
+				goto fail;
+			free(w->have->state);
+			w->have->state = xstrdup("done");
+			free(w->have->email_id);
+			w->have->email_id = xstrdup(id);
+			p->matched++;
+			break;
+		}
+		json_decref(resp);
+		continue;
+fail:
+		json_decref(resp);
+		goto out;
+	}
+	ret = 0;
+out:
+	buf_release(&body);
+	return ret;
+}
+
+int
+push_emails(struct push *p, struct buf *err)
+{
+	if (reconcile(p, err) < 0 || import_all(p, err) < 0 ||
+	    update_all(p, err) < 0 || stale_all(p, err) < 0)
+		return -1;
+	push_progress(p, 1);
+	return 0;
+}

@@ -1,0 +1,267 @@
+/*
+ * jmap-push: make the destination hold what an account's archive holds,
+ * through JMAP.  See jmap-push(8).
+ */
+#include "compat.h"
+
+#include <getopt.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "evline.h"
+#include "log.h"
+#include "push.h"
+#include "secret.h"
+#include "xalloc.h"
+
+static const char usage_text[] =
+"usage: jmap-push --url URL [--user USER] [--account ID] --archive DIR\n"
+"         [--ca-file FILE] [--insecure] [--timeout SECONDS]\n"
+"         [--skip-deleted] [--delete-removed] [--batch N]\n"
+"         [--batch-bytes BYTES] [--verify [--verify-content]]\n"
+"         [--verify-only] [--report FILE]\n"
+"Secrets on standard input: password=... (with --user) or token=...,\n"
+"then an empty line.\n";
+
+static double
+now(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+void
+push_anomaly(struct push *p, const char *kind, const char *folder,
+    uint32_t uid, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	buf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	p->anomalies++;
+	log_info("%s%s%s: %s", kind, folder ? " in " : "", folder ? folder :
+	    "", text.buf);
+	o = json_pack("{s:s, s:s, s:s?}", "kind", kind, "text", text.buf,
+	    "folder", folder);
+	if (uid)
+		json_object_set_new(o, "uid", json_integer(uid));
+	evline_write(1, "anomaly", "O", o);
+	json_decref(o);
+	buf_release(&text);
+}
+
+void
+push_progress(struct push *p, int force)
+{
+	double t = now();
+
+	if (!force && t - p->last_progress < 1.0)
+		return;
+	p->last_progress = t;
+	evline_write(1, "progress", "{s:I, s:I, s:I, s:I}", "messages",
+	    (json_int_t)p->done_msgs, "bytes", (json_int_t)p->done_bytes,
+	    "messages_total", (json_int_t)p->todo_msgs, "bytes_total",
+	    (json_int_t)p->todo_bytes);
+}
+
+static uint64_t
+number_arg(const char *opt, const char *s, uint64_t min)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		fatalx(EX_USAGE, "%s: '%s' is not a number", opt, s);
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; end++; break;
+	case 'm': case 'M': n <<= 20; end++; break;
+	}
+	if (*end || n < min)
+		fatalx(EX_USAGE, "%s: '%s' is not a number of at least %"
+		    PRIu64, opt, s, min);
+	return n;
+}
+
+enum {
+	OPT_URL = 256, OPT_USER, OPT_ACCOUNT, OPT_ARCHIVE, OPT_CA,
+	OPT_INSECURE, OPT_TIMEOUT, OPT_SKIP_DELETED, OPT_DELETE_REMOVED,
+	OPT_BATCH, OPT_BATCH_BYTES, OPT_VERIFY, OPT_VERIFY_CONTENT,
+	OPT_VERIFY_ONLY, OPT_REPORT,
+};
+
+static const struct option longopts[] = {
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "archive", required_argument, NULL, OPT_ARCHIVE },
+	{ "ca-file", required_argument, NULL, OPT_CA },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "skip-deleted", no_argument, NULL, OPT_SKIP_DELETED },
+	{ "delete-removed", no_argument, NULL, OPT_DELETE_REMOVED },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "verify-content", no_argument, NULL, OPT_VERIFY_CONTENT },
+	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(EX_USAGE);
+}
+
+static void
+parse_options(struct push *p, int argc, char **argv)
+{
+	int c;
+
+	p->batch_msgs = 200;
+	p->batch_bytes = 16u << 20;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_URL: p->jo.url = optarg; break;
+		case OPT_USER: p->jo.user = optarg; break;
+		case OPT_ACCOUNT: p->jo.account = optarg; break;
+		case OPT_ARCHIVE: p->archive = optarg; break;
+		case OPT_CA: p->jo.ca_file = optarg; break;
+		case OPT_INSECURE: p->jo.insecure = 1; break;
+		case OPT_TIMEOUT:
+			p->jo.timeout = (long)number_arg("--timeout", optarg,
+			    1);
+			break;
+		case OPT_SKIP_DELETED: p->skip_deleted = 1; break;
+		case OPT_DELETE_REMOVED: p->delete_removed = 1; break;
+		case OPT_BATCH:
+			p->batch_msgs = (int)number_arg("--batch", optarg, 1);
+			break;
+		case OPT_BATCH_BYTES:
+			p->batch_bytes = number_arg("--batch-bytes", optarg,
+			    1);
+			break;
+		case OPT_VERIFY: p->verify = 1; break;
+		case OPT_VERIFY_CONTENT: p->verify = p->verify_content = 1;
+			break;
+		case OPT_VERIFY_ONLY: p->verify = p->verify_only = 1; break;
+		case OPT_REPORT: p->report = optarg; break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || !p->jo.url || !p->archive)
+		usage();
+}
+
+static void
+cleanup(struct push *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_want; i++) {
+		free(p->want[i].mailboxes);
+		free(p->want[i].keywords);
+		free(p->want[i].folder);
+	}
+	free(p->want);
+	arc_units_free(p->units, p->nr_units);
+	for (i = 0; i < p->nr_map; i++) {
+		free(p->map[i].folder);
+		free(p->map[i].id);
+	}
+	free(p->map);
+	jmap_close(&p->j);
+	arcidx_close(&p->ix);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct push push, *p = &push;
+	struct secrets sec = SECRETS_INIT;
+	struct buf err = BUF_INIT;
+	double start = now();
+	int code = EX_SOFTWARE, rc;
+
+	memset(p, 0, sizeof(*p));
+	log_init("jmap-push", -1);
+	parse_options(p, argc, argv);
+	if (secrets_read(&sec, 0, &err) < 0)
+		fatalx(EX_USAGE, "%s", err.buf);
+	p->jo.password = secrets_get(&sec, "password");
+	p->jo.token = secrets_get(&sec, "token");
+	if (!p->jo.token && !(p->jo.user && p->jo.password))
+		fatalx(EX_USAGE, "give --user with password=..., or token=...,"
+		    " on standard input");
+	evline_hello(1, "jmap-push", PUSH_VERSION);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = arcidx_open(&p->ix, p->archive, 1, &err);
+	if (rc == 0)
+		rc = arcidx_catch_up(p->ix, &err);
+	if (rc < 0) {
+		log_warnx("%s", err.buf);
+		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+		goto out;
+	}
+	if (jmap_open(&p->j, &p->jo, &err) < 0) {
+		log_warnx("%s", err.buf);
+		code = p->j->fail ? p->j->fail : EX_SOFTWARE;
+		goto out;
+	}
+	log_info("pushing to %s, account %s", p->j->api_url,
+	    p->j->account_id);
+	if (push_mailboxes(p, &err) < 0 || push_plan(p, &err) < 0 ||
+	    (!p->verify_only && push_emails(p, &err) < 0)) {
+		log_warnx("%s", err.buf);
+		code = p->j->fail ? p->j->fail : EX_TEMPFAIL;
+		goto out;
+	}
+	code = p->failed ? EX_DATAERR : 0;
+	if (p->verify) {
+		/* the state as pushed, for what verify compares */
+		arc_units_free(p->units, p->nr_units);
+		p->units = NULL;
+		p->nr_units = 0;
+		if (push_plan_join(p, &err) < 0)
+			goto fail;
+		rc = push_verify(p, &err);
+		if (rc < 0)
+			goto fail;
+		if (rc > 0)
+			code = EX_DATAERR;
+	}
+	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+	    " s:I, s:f}", "emails", (json_int_t)p->nr_want, "imported",
+	    (json_int_t)p->imported, "matched", (json_int_t)p->matched,
+	    "updated", (json_int_t)p->updated, "failed",
+	    (json_int_t)p->failed, "removed", (json_int_t)p->removed, "stale",
+	    (json_int_t)p->stale, "mailboxes_created",
+	    (json_int_t)p->mailboxes_created, "bytes_uploaded",
+	    (json_int_t)p->j->bytes_up, "seconds", now() - start);
+	log_info("%" PRIu64 " imported, %" PRIu64 " already there, %" PRIu64
+	    " updated, %" PRIu64 " failed in %.1f s (%lu requests)",
+	    p->imported, p->matched, p->updated, p->failed, now() - start,
+	    p->j->requests + p->j->uploads);
+	goto out;
+fail:
+	log_warnx("%s", err.buf);
+	code = p->j->fail ? p->j->fail : EX_TEMPFAIL;
+out:
+	cleanup(p);
+	secrets_clear(&sec);
+	buf_release(&err);
+	curl_global_cleanup();
+	return code;
+}

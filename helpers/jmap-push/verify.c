@@ -1,0 +1,228 @@
+#include "compat.h"
+
+#include <ctype.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "evline.h"
+#include "log.h"
+#include "push.h"
+#include "xalloc.h"
+
+/* Every email of the account: id -> {blobId, mailboxIds, ...}. */
+static int
+fetch_all(struct push *p, json_t *all, struct buf *err)
+{
+	long limit = p->j->max_objects_in_get > 1000 ? 1000 :
+	    p->j->max_objects_in_get;
+	json_int_t position = 0, total = -1;
+
+	while (total < 0 || position < total) {
+		json_t *calls, *resp = NULL, *q, *list, *e;
+		size_t i;
+
+		calls = json_pack("[[s, {s:s, s:I, s:I, s:b}, s], [s, {s:s,"
+		    " s:{s:s, s:s, s:s}, s:[s, s, s, s, s]}, s]]",
+		    "Email/query", "accountId", p->j->account_id, "position",
+		    position, "limit", (json_int_t)limit, "calculateTotal", 1,
+		    "q", "Email/get", "accountId", p->j->account_id, "#ids",
+		    "resultOf", "q", "name", "Email/query", "path", "/ids",
+		    "properties", "blobId", "mailboxIds", "keywords",
+		    "receivedAt", "size", "g");
+		if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
+			json_decref(calls);
+			return -1;
+		}
+		json_decref(calls);
+		q = jmap_response(resp, "q", NULL);
+		list = json_object_get(jmap_response(resp, "g", NULL), "list");
+		if (!q || !json_is_array(list)) {
+			buf_adds(err, "Email/query or Email/get failed");
+			p->j->fail = EX_PROTOCOL;
+			json_decref(resp);
+			return -1;
+		}
+		total = json_integer_value(json_object_get(q, "total"));
+		json_array_foreach(list, i, e)
+			json_object_set(all, json_string_value(json_object_get(
+			    e, "id")), e);
+		position += (json_int_t)json_array_size(json_object_get(q,
+		    "ids"));
+		json_decref(resp);
+		if (!json_array_size(list))
+			break;
+	}
+	return 0;
+}
+
+/* The keys of a JSON set, lower case, sorted, one space (caller frees). */
+static char *
+keys_of(json_t *set)
+{
+	const char *v[256], *k;
+	char *low[256], *out;
+	size_t n = 0, i;
+	json_t *x;
+
+	json_object_foreach(set, k, x) {
+		if (n == ARRAY_SIZE(v))
+			break;
+		/* keywords the destination computes itself ($hasattachment) */
+		if (!strncasecmp(k, "$has", 4))
+			continue;
+		low[n] = xstrdup(k);
+		for (i = 0; low[n][i]; i++)
+			low[n][i] = (char)tolower((unsigned char)low[n][i]);
+		v[n] = low[n];
+		n++;
+	}
+	out = arc_flags_join(v, n);
+	for (i = 0; i < n; i++)
+		free(low[i]);
+	return out;
+}
+
+/* Whether every word of `small` is in `big` (both sorted lists). */
+static int
+within(const char *small, const char *big)
+{
+	const char *s = small, *e;
+
+	while (*s) {
+		char *w;
+		int found;
+
+		e = strchr(s, ' ');
+		w = xstrndup(s, e ? (size_t)(e - s) : strlen(s));
+		found = strstr(big, w) != NULL;
+		free(w);
+		if (!found)
+			return 0;
+		s = e ? e + 1 : s + strlen(s);
+	}
+	return 1;
+}
+
+static int64_t
+parse_utc(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+int
+push_verify(struct push *p, struct buf *err)
+{
+	json_t *all = json_object(), *diffs = json_array(), *report;
+	struct buf body = BUF_INIT;
+	uint64_t checked = 0, content = 0;
+	size_t i;
+	int ret = -1;
+
+	buf_init(&body, 256u << 20);
+	if (fetch_all(p, all, err) < 0)
+		goto out;
+	for (i = 0; i < p->nr_want; i++) {
+		struct want *w = &p->want[i];
+		const char *id = w->have && !strcmp(w->have->state, "done") ?
+		    w->have->email_id : NULL;
+		/* a copy the destination merged with another (alreadyExists) */
+		int merged = w->k > 0 && id && i > 0 && p->want[i - 1].have &&
+		    p->want[i - 1].have->email_id &&
+		    !strcmp(p->want[i - 1].have->email_id, id);
+		json_t *e = id ? json_object_get(all, id) : NULL;
+		struct buf why = BUF_INIT;
+		char *mbs = NULL, *kws = NULL;
+
+		checked++;
+		if (!id)
+			buf_addf(&why, "not pushed (%s)", w->have ?
+			    w->have->state : "never");
+		else if (!e)
+			buf_addf(&why, "email %s is not on the destination", id);
+		else {
+			mbs = keys_of(json_object_get(e, "mailboxIds"));
+			kws = keys_of(json_object_get(e, "keywords"));
+			if (merged ? !within(w->mailboxes, mbs) :
+			    strcmp(mbs, w->mailboxes))
+				buf_addf(&why, "in mailboxes '%s', not '%s'; ",
+				    mbs, w->mailboxes);
+			if (!merged && strcmp(kws, w->keywords))
+				buf_addf(&why, "keywords '%s', not '%s'; ", kws,
+				    w->keywords);
+			if (parse_utc(json_string_value(json_object_get(e,
+			    "receivedAt"))) != w->time)
+				buf_addf(&why, "received at %s; ",
+				    json_string_value(json_object_get(e,
+				    "receivedAt")));
+			if ((uint64_t)json_integer_value(json_object_get(e,
+			    "size")) != w->size)
+				buf_addf(&why, "size %" JSON_INTEGER_FORMAT
+				    ", not %" PRIu64 "; ", json_integer_value(
+				    json_object_get(e, "size")), w->size);
+			if (!why.len && p->verify_content) {
+				unsigned char md[32];
+				char hex[SEG_HASH_HEX + 1];
+
+				buf_reset(&body);
+				if (jmap_download(p->j, json_string_value(
+				    json_object_get(e, "blobId")), &body,
+				    err) < 0) {
+					buf_release(&why);
+					free(mbs);
+					free(kws);
+					goto out;
+				}
+				EVP_Digest(body.buf, body.len, md, NULL,
+				    EVP_sha256(), NULL);
+				seg_hash_hex(md, hex);
+				if (strcmp(hex, w->hash))
+					buf_addf(&why, "the body differs"
+					    " (SHA-256 %s)", hex);
+				content++;
+			}
+		}
+		if (why.len) {
+			push_anomaly(p, "verify-differs", w->folder, w->uid,
+			    "%s", why.buf);
+			json_array_append_new(diffs, json_pack("{s:s, s:I,"
+			    " s:s, s:s}", "folder", w->folder, "uid",
+			    (json_int_t)w->uid, "hash", w->hash, "why",
+			    why.buf));
+		}
+		buf_release(&why);
+		free(mbs);
+		free(kws);
+	}
+	report = json_pack("{s:s, s:I, s:I, s:I, s:I, s:O}", "account",
+	    p->j->account_id, "emails_expected", (json_int_t)p->nr_want,
+	    "emails_on_destination", (json_int_t)json_object_size(all),
+	    "checked", (json_int_t)checked, "bodies_compared",
+	    (json_int_t)content, "differences", diffs);
+	evline_write(1, "progress", "{s:s, s:I, s:I, s:I}", "verify",
+	    json_array_size(diffs) ? "differs" : "equal", "checked",
+	    (json_int_t)checked, "bodies_compared", (json_int_t)content,
+	    "differences", (json_int_t)json_array_size(diffs));
+	if (p->report && json_dump_file(report, p->report, JSON_INDENT(2) |
+	    JSON_PRESERVE_ORDER) < 0) {
+		buf_addf(err, "cannot write '%s'", p->report);
+		json_decref(report);
+		goto out;
+	}
+	json_decref(report);
+	log_info("verify: %" PRIu64 " emails checked, %" PRIu64 " bodies"
+	    " compared, %zu differences", checked, content,
+	    json_array_size(diffs));
+	ret = json_array_size(diffs) ? 1 : 0;
+out:
+	buf_release(&body);
+	json_decref(all);
+	json_decref(diffs);
+	return ret;
+}

@@ -1,0 +1,621 @@
+#include "compat.h"
+
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "jmap.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define RESPONSE_MAX	(256u << 20)
+#define RETRIES		5
+
+static const char *const default_using[] = {
+	"urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", NULL,
+};
+
+/* One HTTP exchange: what goes and what comes back. */
+struct xfer {
+	CURL *h;
+	struct curl_slist *headers;
+	struct buf body;	/* the response */
+	/* the request body when read from a file */
+	int fd;
+	uint64_t off, size;
+	struct jmap_blob *blob;
+	int tries;
+};
+
+static int
+fail(struct jmap *j, int code)
+{
+	j->fail = code;
+	return -1;
+}
+
+static size_t
+on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+
+	if (buf_add(b, data, size * n) < 0)
+		return 0;	/* over the cap: curl fails the transfer */
+	return size * n;
+}
+
+static size_t
+on_read(char *data, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t want = size * n;
+	ssize_t got;
+
+	if (x->size - x->off < want)
+		want = (size_t)(x->size - x->off);
+	if (!want)
+		return 0;
+	got = pread(x->fd, data, want, (off_t)x->off);
+	if (got <= 0)
+		return CURL_READFUNC_ABORT;
+	x->off += (uint64_t)got;
+	return (size_t)got;
+}
+
+static void
+setup(struct jmap *j, struct xfer *x, const char *url)
+{
+	const struct jmap_opts *o = j->opts;
+
+	memset(x, 0, sizeof(*x));
+	x->fd = -1;
+	buf_init(&x->body, RESPONSE_MAX);
+	x->h = curl_easy_init();
+	if (!x->h)
+		fatalx(EX_SOFTWARE, "out of memory");
+	curl_easy_setopt(x->h, CURLOPT_URL, url);
+	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, &x->body);
+	curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->h, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout :
+	    300L);
+	curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(x->h, CURLOPT_USERAGENT, "migrate jmap-push/0.1");
+	if (o->ca_file)
+		curl_easy_setopt(x->h, CURLOPT_CAINFO, o->ca_file);
+	if (o->insecure) {
+		curl_easy_setopt(x->h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(x->h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (o->token) {
+		x->headers = curl_slist_append(x->headers, j->auth_header);
+	} else if (o->user) {
+		curl_easy_setopt(x->h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(x->h, CURLOPT_USERNAME, o->user);
+		curl_easy_setopt(x->h, CURLOPT_PASSWORD, o->password ?
+		    o->password : "");
+	}
+	/* no "Expect: 100-continue" and its wait */
+	x->headers = curl_slist_append(x->headers, "Expect:");
+}
+
+static void
+xfer_release(struct xfer *x)
+{
+	if (x->h)
+		curl_easy_cleanup(x->h);
+	curl_slist_free_all(x->headers);
+	buf_release(&x->body);
+	memset(x, 0, sizeof(*x));
+}
+
+/*
+ * What a finished transfer means: 0 for a 2xx answer, 1 for "wait and
+ * try again" (*wait_r seconds), -1 with j->fail and `err` set.
+ */
+static int
+judge(struct jmap *j, CURL *h, CURLcode rc, const char *what,
+    const struct buf *body, long *wait_r, struct buf *err)
+{
+	long code = 0;
+	curl_off_t after = 0;
+
+	*wait_r = 0;
+	if (rc != CURLE_OK) {
+		buf_addf(err, "%s: %s", what, curl_easy_strerror(rc));
+		switch (rc) {
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CONNECT_ERROR:
+			return fail(j, EX_UNAVAILABLE);
+		case CURLE_WRITE_ERROR:
+			buf_adds(err, " (the answer is too large)");
+			return fail(j, EX_PROTOCOL);
+		default:
+			return fail(j, EX_TEMPFAIL);
+		}
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	if (code >= 200 && code < 300)
+		return 0;
+	if (code == 429 || code == 503) {
+		curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after);
+		*wait_r = after > 0 && after < 120 ? (long)after : 2;
+		return 1;
+	}
+	buf_addf(err, "%s: HTTP %ld", what, code);
+	if (body->len) {
+		buf_adds(err, ": ");
+		buf_add_sanitized(err, body->buf, body->len, 200);
+	}
+	if (code == 401 || code == 403)
+		return fail(j, EX_NOPERM);
+	if (code >= 500)
+		return fail(j, EX_TEMPFAIL);
+	return fail(j, EX_PROTOCOL);
+}
+
+static void
+nap(long seconds)
+{
+	struct timespec ts = { seconds, 0 };
+
+	log_info("the server asks to wait %ld s", seconds);
+	nanosleep(&ts, NULL);
+}
+
+/* GET or POST on j->curl (kept alive between calls). */
+static int
+request(struct jmap *j, const char *url, const char *type,
+    const char *data, size_t len, struct buf *out, struct buf *err)
+{
+	struct curl_slist *headers = NULL;
+	struct buf ctype = BUF_INIT;
+	CURL *h = j->curl;
+	CURLcode rc;
+	long wait;
+	int tries, r = -1;
+
+	if (j->opts->token)
+		headers = curl_slist_append(headers, j->auth_header);
+	headers = curl_slist_append(headers, "Expect:");
+	if (type) {
+		buf_addf(&ctype, "Content-Type: %s", type);
+		headers = curl_slist_append(headers, ctype.buf);
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	if (data) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+	} else {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	}
+	for (tries = 0; tries < RETRIES; tries++) {
+		buf_reset(out);
+		rc = curl_easy_perform(h);
+		j->requests++;
+		r = judge(j, h, rc, url, out, &wait, err);
+		if (r != 1)
+			break;
+		nap(wait);
+	}
+	if (r == 1) {
+		buf_addf(err, "%s: still busy after %d tries", url, RETRIES);
+		r = fail(j, EX_TEMPFAIL);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
+	buf_release(&ctype);
+	return r;
+}
+
+/* Resolve `ref` against the session's URL (apiUrl may be "/jmap/"). */
+static char *
+resolve(struct jmap *j, const char *ref)
+{
+	CURLU *u = curl_url();
+	char *full = NULL, *out;
+
+	if (curl_url_set(u, CURLUPART_URL, j->base, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		return xstrdup(ref);
+	}
+	out = xstrdup(full);
+	curl_free(full);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* Replace "{name}" in a URL template; values are URL-escaped. */
+static char *
+expand(const char *tmpl, const char *const *kv)
+{
+	struct buf out = BUF_INIT;
+	const char *p = tmpl;
+	size_t i;
+
+	while (*p) {
+		int done = 0;
+
+		if (*p == '{')
+			for (i = 0; kv[i]; i += 2) {
+				size_t n = strlen(kv[i]);
+
+				if (!strncmp(p + 1, kv[i], n) && p[n + 1] == '}') {
+					char *e = curl_easy_escape(NULL,
+					    kv[i + 1], 0);
+
+					buf_adds(&out, e ? e : "");
+					curl_free(e);
+					p += n + 2;
+					done = 1;
+					break;
+				}
+			}
+		if (!done)
+			buf_addch(&out, *p++);
+	}
+	return buf_detach(&out, NULL);
+}
+
+static long
+limit(json_t *core, const char *key, long dflt)
+{
+	json_int_t v = json_integer_value(json_object_get(core, key));
+
+	return v > 0 ? (long)v : dflt;
+}
+
+static int
+read_session(struct jmap *j, struct buf *err)
+{
+	json_t *s = j->session, *core, *accts;
+	const char *acct, *api, *up, *down;
+
+	core = json_object_get(json_object_get(s, "capabilities"),
+	    "urn:ietf:params:jmap:core");
+	api = json_string_value(json_object_get(s, "apiUrl"));
+	up = json_string_value(json_object_get(s, "uploadUrl"));
+	down = json_string_value(json_object_get(s, "downloadUrl"));
+	accts = json_object_get(s, "accounts");
+	if (!core || !api || !up || !down || !json_is_object(accts)) {
+		buf_addf(err, "%s: not a JMAP session", j->base);
+		return fail(j, EX_PROTOCOL);
+	}
+	acct = j->opts->account ? j->opts->account : json_string_value(
+	    json_object_get(json_object_get(s, "primaryAccounts"),
+	    "urn:ietf:params:jmap:mail"));
+	if (!acct || !json_object_get(accts, acct)) {
+		buf_addf(err, "%s: no mail account '%s' in the session",
+		    j->base, acct ? acct : "(primary)");
+		return fail(j, EX_NOPERM);
+	}
+	j->account_id = xstrdup(acct);
+	j->api_url = resolve(j, api);
+	j->upload_url = resolve(j, up);
+	j->download_url = resolve(j, down);
+	j->max_size_upload = (uint64_t)limit(core, "maxSizeUpload", 50 << 20);
+	j->max_size_request = (uint64_t)limit(core, "maxSizeRequest",
+	    10 << 20);
+	j->max_concurrent_upload = limit(core, "maxConcurrentUpload", 4);
+	j->max_calls_in_request = limit(core, "maxCallsInRequest", 16);
+	j->max_objects_in_set = limit(core, "maxObjectsInSet", 500);
+	j->max_objects_in_get = limit(core, "maxObjectsInGet", 500);
+	j->has_blob_ext = json_object_get(json_object_get(s, "capabilities"),
+	    "urn:ietf:params:jmap:blob") != NULL;
+	return 0;
+}
+
+int
+jmap_open(struct jmap **j_r, const struct jmap_opts *o, struct buf *err)
+{
+	struct jmap *j = xcalloc(1, sizeof(*j));
+	struct buf url = BUF_INIT, body = BUF_INIT;
+	struct xfer x;
+	json_error_t jerr;
+	char *eff = NULL;
+	CURLU *u;
+	char *path = NULL;
+	int ret = -1;
+
+	*j_r = j;
+	j->opts = o;
+	if (o->token)
+		j->auth_header = xasprintf("Authorization: Bearer %s",
+		    o->token);
+	/* a bare server URL means its well-known session */
+	buf_adds(&url, o->url);
+	u = curl_url();
+	if (curl_url_set(u, CURLUPART_URL, o->url, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		buf_addf(err, "'%s' is not a URL", o->url);
+		return fail(j, EX_USAGE);
+	}
+	curl_url_get(u, CURLUPART_PATH, &path, 0);
+	if (!path || !strcmp(path, "/")) {
+		buf_reset(&url);
+		buf_addf(&url, "%s%s.well-known/jmap", o->url,
+		    o->url[strlen(o->url) - 1] == '/' ? "" : "/");
+	}
+	curl_free(path);
+	curl_url_cleanup(u);
+
+	setup(j, &x, url.buf);
+	j->curl = x.h;
+	x.h = NULL;
+	curl_easy_setopt(j->curl, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(j->curl, CURLOPT_MAXREDIRS, 5L);
+	curl_slist_free_all(x.headers);
+	buf_release(&x.body);
+	buf_init(&body, RESPONSE_MAX);
+	if (request(j, url.buf, NULL, NULL, 0, &body, err) < 0)
+		goto out;
+	curl_easy_getinfo(j->curl, CURLINFO_EFFECTIVE_URL, &eff);
+	j->base = xstrdup(eff ? eff : url.buf);
+	curl_easy_setopt(j->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	j->session = json_loadb(body.buf, body.len, 0, &jerr);
+	if (!json_is_object(j->session)) {
+		buf_addf(err, "%s: the session is not JSON: %s", j->base,
+		    jerr.text);
+		fail(j, EX_PROTOCOL);
+		goto out;
+	}
+	if (read_session(j, err) < 0)
+		goto out;
+	j->multi = curl_multi_init();
+	ret = 0;
+out:
+	buf_release(&url);
+	buf_release(&body);
+	return ret;
+}
+
+void
+jmap_close(struct jmap **jp)
+{
+	struct jmap *j = *jp;
+
+	if (!j)
+		return;
+	if (j->curl)
+		curl_easy_cleanup(j->curl);
+	if (j->multi)
+		curl_multi_cleanup(j->multi);
+	json_decref(j->session);
+	free(j->api_url);
+	free(j->upload_url);
+	free(j->download_url);
+	free(j->account_id);
+	if (j->auth_header) {
+		explicit_bzero(j->auth_header, strlen(j->auth_header));
+		free(j->auth_header);
+	}
+	free(j->base);
+	free(j);
+	*jp = NULL;
+}
+
+json_t *
+jmap_response(json_t *resp, const char *id, const char **name_r)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(resp, i, r) {
+		const char *rid = json_string_value(json_array_get(r, 2));
+
+		if (rid && !strcmp(rid, id)) {
+			if (name_r)
+				*name_r = json_string_value(
+				    json_array_get(r, 0));
+			return json_array_get(r, 1);
+		}
+	}
+	return NULL;
+}
+
+int
+jmap_call(struct jmap *j, json_t *calls, const char *const *using,
+    json_t **resp_r, struct buf *err)
+{
+	struct buf out = BUF_INIT;
+	json_t *req, *u = json_array(), *resp = NULL, *mr;
+	json_error_t jerr;
+	char *body;
+	size_t i;
+	int ret = -1;
+
+	*resp_r = NULL;
+	for (i = 0; (using ? using : default_using)[i]; i++)
+		json_array_append_new(u, json_string((using ? using :
+		    default_using)[i]));
+	req = json_pack("{s:o, s:O}", "using", u, "methodCalls", calls);
+	body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!body)
+		BUG("cannot encode a JMAP request");
+	buf_init(&out, RESPONSE_MAX);
+	if (request(j, j->api_url, "application/json", body, strlen(body),
+	    &out, err) < 0)
+		goto out;
+	resp = json_loadb(out.buf, out.len, 0, &jerr);
+	mr = json_object_get(resp, "methodResponses");
+	if (!json_is_array(mr)) {
+		buf_addf(err, "%s: the answer is not JMAP: '", j->api_url);
+		buf_add_sanitized(err, out.buf, out.len, 200);
+		buf_addch(err, '\'');
+		fail(j, EX_PROTOCOL);
+		goto out;
+	}
+	*resp_r = json_incref(mr);
+	ret = 0;
+out:
+	json_decref(resp);
+	free(body);
+	buf_release(&out);
+	return ret;
+}
+
+static void
+start_upload(struct jmap *j, struct xfer *x, struct jmap_blob *b)
+{
+	const char *kv[] = { "accountId", j->account_id, NULL };
+	char *url = expand(j->upload_url, kv);
+
+	setup(j, x, url);
+	free(url);
+	x->blob = b;
+	x->headers = curl_slist_append(x->headers,
+	    "Content-Type: message/rfc822");
+	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(x->h, CURLOPT_POST, 1L);
+	curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+	if (b->data) {
+		curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, b->data);
+	} else {
+		x->fd = b->fd;
+		x->size = b->size;
+		curl_easy_setopt(x->h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(x->h, CURLOPT_READDATA, x);
+	}
+	curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)b->size);
+	curl_multi_add_handle(j->multi, x->h);
+}
+
+/* A finished upload: 0 (the blob has its id or its error), 1 retry, -1. */
+static int
+end_upload(struct jmap *j, struct xfer *x, CURLcode rc, struct buf *err)
+{
+	struct jmap_blob *b = x->blob;
+	json_t *o;
+	long wait, code = 0;
+	int r;
+
+	r = judge(j, x->h, rc, "upload", &x->body, &wait, err);
+	if (r == 1) {
+		if (++x->tries >= RETRIES) {
+			buf_adds(err, "upload: the server stays busy");
+			return fail(j, EX_TEMPFAIL);
+		}
+		nap(wait);
+		return 1;
+	}
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	if (r < 0 && (code == 400 || code == 413)) {
+		/* this blob is refused, not the whole run */
+		b->error = xstrdup(err->buf);
+		buf_reset(err);
+		j->fail = 0;
+		return 0;
+	}
+	if (r < 0)
+		return -1;
+	o = json_loadb(x->body.buf, x->body.len, 0, NULL);
+	if (!json_string_value(json_object_get(o, "blobId"))) {
+		buf_adds(err, "upload: the answer has no blobId: '");
+		buf_add_sanitized(err, x->body.buf, x->body.len, 200);
+		buf_addch(err, '\'');
+		json_decref(o);
+		return fail(j, EX_PROTOCOL);
+	}
+	b->blob_id = xstrdup(json_string_value(json_object_get(o,
+	    "blobId")));
+	json_decref(o);
+	j->uploads++;
+	j->bytes_up += b->size;
+	return 0;
+}
+
+int
+jmap_upload_many(struct jmap *j, struct jmap_blob *blobs, size_t nr,
+    struct buf *err)
+{
+	long conc = j->max_concurrent_upload > 0 ? j->max_concurrent_upload :
+	    1;
+	struct xfer *slots = xcalloc((size_t)conc, sizeof(*slots));
+	size_t next = 0, i;
+	int running = 0, active = 0, ret = 0;
+	CURLMsg *m;
+	int left;
+
+	for (i = 0; i < nr; i++) {
+		blobs[i].blob_id = blobs[i].error = NULL;
+		if (blobs[i].size > j->max_size_upload)
+			blobs[i].error = xasprintf("%" PRIu64 " bytes is over"
+			    " the server's maxSizeUpload of %" PRIu64,
+			    blobs[i].size, j->max_size_upload);
+	}
+	for (;;) {
+		for (i = 0; i < (size_t)conc && next < nr && !ret; i++) {
+			if (slots[i].h)
+				continue;
+			while (next < nr && blobs[next].error)
+				next++;
+			if (next == nr)
+				break;
+			start_upload(j, &slots[i], &blobs[next++]);
+			active++;
+		}
+		if (!active)
+			break;
+		if (curl_multi_perform(j->multi, &running) != CURLM_OK) {
+			buf_adds(err, "upload: curl failed");
+			ret = fail(j, EX_SOFTWARE);
+		}
+		while ((m = curl_multi_info_read(j->multi, &left))) {
+			struct xfer *x;
+			int r;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&x);
+			curl_multi_remove_handle(j->multi, x->h);
+			r = ret ? 0 : end_upload(j, x, m->data.result, err);
+			if (r == 1) {
+				struct jmap_blob *b = x->blob;
+				int tries = x->tries;
+
+				xfer_release(x);
+				start_upload(j, x, b);
+				x->tries = tries;
+				continue;
+			}
+			if (r < 0)
+				ret = -1;
+			xfer_release(x);
+			active--;
+		}
+		if (active)
+			curl_multi_poll(j->multi, NULL, 0, 1000, NULL);
+	}
+	for (i = 0; i < (size_t)conc; i++)
+		if (slots[i].h) {
+			curl_multi_remove_handle(j->multi, slots[i].h);
+			xfer_release(&slots[i]);
+		}
+	free(slots);
+	return ret;
+}
+
+int
+jmap_download(struct jmap *j, const char *blob_id, struct buf *out,
+    struct buf *err)
+{
+	const char *kv[] = { "accountId", j->account_id, "blobId", blob_id,
+	    "name", "message.eml", "type", "application/octet-stream", NULL };
+	char *url = expand(j->download_url, kv);
+	int ret;
+
+	ret = request(j, url, NULL, NULL, 0, out, err);
+	free(url);
+	return ret;
+}
