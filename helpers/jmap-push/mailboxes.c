@@ -155,7 +155,12 @@ out:
 	return out;
 }
 
-/* Create a mailbox under `parent`; clashes and refusals are anomalies. */
+/*
+ * Create a mailbox under `parent`; clashes and refusals are anomalies.
+ * The folder is recorded as pending first, so that a run killed between
+ * the create and its record adopts the mailbox it made, on the next run,
+ * instead of taking it for somebody else's.
+ */
 static char *
 create(struct mbctx *c, const char *folder, const char *leaf,
     const char *parent, const char *role, int subscribed, struct buf *err)
@@ -163,12 +168,20 @@ create(struct mbctx *c, const char *folder, const char *leaf,
 	struct push *p = c->p;
 	struct buf name = BUF_INIT, why = BUF_INIT;
 	json_t *props, *m;
-	char *id = NULL;
+	char *id = NULL, *pending = arcidx_push_mailbox(p->ix, folder);
 	int fatal, attempt;
 
+	if (!pending && arcidx_push_set_mailbox(p->ix, folder, "", err) < 0)
+		return NULL;
 	buf_adds(&name, leaf);
 	for (attempt = 0; attempt < 2 && !id; attempt++) {
 		m = find_mb(c->list, "name", name.buf, parent, 1);
+		if (m && pending && !*pending) {
+			/* ours, made by a run that died before recording it */
+			id = xstrdup(json_string_value(json_object_get(m,
+			    "id")));
+			break;
+		}
 		if (m && attempt == 0) {
 			const char *r = json_string_value(json_object_get(m,
 			    "role"));
@@ -227,6 +240,7 @@ create(struct mbctx *c, const char *folder, const char *leaf,
 		id = NULL;
 	}
 out:
+	free(pending);
 	buf_release(&name);
 	buf_release(&why);
 	return id;
@@ -303,7 +317,11 @@ folder_to_mailbox(struct mbctx *c, const struct arc_folder *f,
 		if (!pid && err->len)
 			goto out;
 	}
-	if (id && !(m = find_mb(c->list, "id", id, NULL, 0))) {
+	if (id && !*id) {
+		/* pending: create() adopts what a killed run made */
+		free(id);
+		id = NULL;
+	} else if (id && !(m = find_mb(c->list, "id", id, NULL, 0))) {
 		log_info("mailbox of '%s' is gone from the destination;"
 		    " making it again", f->name);
 		free(id);
@@ -317,7 +335,7 @@ folder_to_mailbox(struct mbctx *c, const struct arc_folder *f,
 			ret = err->len ? -1 : 0;
 			goto out;
 		}
-	} else if (m && !json_object_get(m, "role") &&
+	} else if (m && !json_is_string(json_object_get(m, "role")) &&
 	    (strcmp(json_string_value(json_object_get(m, "name")), leaf) ||
 	    (pid ? !json_is_string(json_object_get(m, "parentId")) ||
 	    strcmp(json_string_value(json_object_get(m, "parentId")), pid) :

@@ -49,6 +49,7 @@ enum stmt {
 	S_FOLDER_RENAME,
 	S_FOLDER_DELETE,
 	S_MSGS_RENAME,
+	S_PUSH_MB_RENAME,
 	S_MSGS_DELETE,
 	S_BLOB_PUT,
 	S_BLOB_HAS,
@@ -79,6 +80,8 @@ static const char *const stmt_sql[S_NR] = {
 	    " WHERE name = ?1",
 	[S_FOLDER_DELETE] = "DELETE FROM folders WHERE name = ?1",
 	[S_MSGS_RENAME] = "UPDATE messages SET folder = ?2 WHERE folder = ?1",
+	[S_PUSH_MB_RENAME] = "UPDATE push_mailboxes SET folder = ?2 WHERE"
+	    " folder = ?1",
 	[S_MSGS_DELETE] = "DELETE FROM messages WHERE folder = ?1",
 	[S_BLOB_PUT] = "INSERT OR IGNORE INTO blobs(hash, size, seq, mid,"
 	    " time) VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -406,6 +409,12 @@ apply_record(struct arcidx *ix, unsigned seq, json_t *o, struct buf *err)
 		if (step_done(ix, s, err) < 0)
 			return -1;
 		s = stmt(ix, S_MSGS_RENAME);
+		bind_str(s, 1, jstr(o, "from"));
+		bind_str(s, 2, jstr(o, "to"));
+		if (step_done(ix, s, err) < 0)
+			return -1;
+		/* its mailbox on the destination is renamed, not made anew */
+		s = stmt(ix, S_PUSH_MB_RENAME);
 		bind_str(s, 1, jstr(o, "from"));
 		bind_str(s, 2, jstr(o, "to"));
 		return step_done(ix, s, err);

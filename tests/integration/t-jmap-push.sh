@@ -1,0 +1,158 @@
+# jmap-push against the real Cyrus JMAP of the world: every seeded user
+# pulled from Dovecot and pushed, then checked over IMAP on Cyrus by an
+# independent client; reruns, kill -9, delta end to end, wrong password,
+# destination down.
+. "$(dirname "$0")/lib.sh"
+
+PULL=$top/$O/bin/imap-pull
+PUSH=$top/$O/bin/jmap-push
+ARCHIVE=$top/$O/bin/migrate-archive
+DUMP=$top/tests/integration/imap-dump.py
+work=$(mktemp -d /var/tmp/t-jmap-push.XXXXXX)
+trap 'rm -rf "$work"; "$top/tests/world/world" reseed bob >/dev/null' EXIT
+URL=http://$WORLD_HOST:$DST_HTTP_PORT
+
+pull() {	# PASSWORD ARCHIVE [options]
+	local pw=$1 arc=$2
+	shift 2
+	printf 'password=%s\n\n' "$pw" | "$PULL" --host "$WORLD_HOST" \
+	    --port "$SRC_IMAP_PORT" --ca-file "$WORLD_CA" --archive "$arc" \
+	    "$@" >/dev/null 2>"$work/pull.err"
+}
+push() {	# PASSWORD ARCHIVE USER [options]
+	local pw=$1 arc=$2 user=$3
+	shift 3
+	printf 'password=%s\n\n' "$pw" | "$PUSH" --url "$URL" --user "$user" \
+	    --archive "$arc" "$@" >"$work/out" 2>"$work/err"
+}
+done_field() {
+	grep '"event":"done"' "$work/out" | jq -r ".$1"
+}
+# what a side holds, compared as tests/integration/norm-dump.py says
+norm() {
+	"$top/tests/integration/norm-dump.py" "$@"
+}
+failed_hashes() {	# ARCHIVE
+	sqlite3 "$1/index.db" "SELECT hash FROM push_emails WHERE state = 'failed'"
+}
+# the archive's side, without what the destination refused and with the
+# folders it made under another name
+# folders the destination refused by name are renamed as jmap-push(8) says;
+# a source separator other than '/' becomes Cyrus's '/'
+expected() {	# ARCHIVE [SEPARATOR]
+	"$ARCHIVE" ls -r "$1" | grep -v -F -f <(failed_hashes "$1"; echo NONE) |
+	    sed 's/^Back\\slash & Co\t/Back_slash _ Co (renamed)\t/' |
+	    awk -F '\t' -v sep="${2:-/}" 'BEGIN { OFS = "\t" }
+		sep != "/" { gsub("[" sep "]", "/", $1) } { print }' |
+	    norm --union
+}
+dest_dump() {	# PASSWORD LOGIN
+	printf '%s\n' "$1" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" \
+	    "$DST_IMAP_PORT" "$2" | norm
+}
+wipe() {	# PASSWORD LOGIN: empty a Cyrus account, as a new one is
+	printf '%s\n' "$1" | "$top/tests/integration/imap-wipe.py" \
+	    --ca "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$2"
+}
+malformed() {	# CORPUS: messages Cyrus refuses (a header line without a colon)
+	grep -l 'This line has no colon' -r "$1/maildir" | wc -l
+}
+
+# --- every seeded user, full ---------------------------------------------
+for u in ALICE BOB CAROL; do
+	eval "login=\$${u}_LOGIN dest=\$${u}_DEST_LOGIN pw=\$${u}_PASSWORD corpus=\$${u}_CORPUS sep=\$${u}_SEP"
+	arc=$work/$u
+	wipe "$pw" "$dest"
+	pull "$pw" "$arc" --user "$login"
+	is "$?" 0 "$login: pulled"
+	push "$pw" "$arc" "$dest" --verify-content --report "$work/$u.json"
+	rc=$?
+	bad=$(malformed "$corpus")
+	is "$(done_field failed)" "$bad" \
+	    "$dest: only the $bad messages with a malformed header are refused"
+	is "$rc" "$([ "$bad" -gt 0 ] && echo 65 || echo 0)" \
+	    "$dest: exit 65 says something is left undone"
+	is "$(grep -c '"kind":"not-imported"' "$work/out")" "$bad" \
+	    "$dest: each refusal is an anomaly"
+	is "$(jq '[.differences[] | select(.why | startswith("not pushed") | not)] | length' "$work/$u.json")" 0 \
+	    "$dest: verify finds every other email whole: mailboxes, keywords, date, size, body"
+	if [ "$(expected "$arc" "$sep")" = "$(dest_dump "$pw" "$dest")" ]; then
+		ok "$dest: IMAP on Cyrus shows the same folders, bodies, flags and dates"
+	else
+		not_ok "$dest: IMAP on Cyrus shows the same folders, bodies, flags and dates"
+		diff <(expected "$arc" "$sep") <(dest_dump "$pw" "$dest") |
+		    head -10 | sed 's/^/#   /'
+	fi
+done
+like "$(cat "$work/ALICE.json" | jq -r .bodies_compared)" '^[0-9]+$' \
+    "the report says how many bodies were compared"
+
+# --- rerun: nothing new ----------------------------------------------------
+before=$(dest_dump "$ALICE_PASSWORD" "$ALICE_DEST_LOGIN" | wc -l)
+push "$ALICE_PASSWORD" "$work/ALICE" "$ALICE_DEST_LOGIN"
+is "$(done_field imported) $(done_field updated)" "0 0" \
+    "a rerun imports and changes nothing"
+is "$(dest_dump "$ALICE_PASSWORD" "$ALICE_DEST_LOGIN" | wc -l)" "$before" \
+    "and the destination holds as many messages as before"
+
+# --- kill -9 during a push, then rerun --------------------------------------
+# carol's account emptied again, pushed in small batches, killed thrice
+arc=$work/killed
+wipe "$CAROL_PASSWORD" "$CAROL_DEST_LOGIN"
+pull "$CAROL_PASSWORD" "$arc" --user "$CAROL_LOGIN"
+printf 'password=%s\n\n' "$CAROL_PASSWORD" >"$work/carol.pw"
+for delay in 0.3 0.6 0.9; do
+	"$PUSH" --url "$URL" --user "$CAROL_DEST_LOGIN" --archive "$arc" \
+	    --batch 5 <"$work/carol.pw" >/dev/null 2>&1 &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+done
+sending=$(sqlite3 "$arc/index.db" "SELECT count(*) FROM push_emails WHERE state = 'sending'")
+push "$CAROL_PASSWORD" "$arc" "$CAROL_DEST_LOGIN" --verify --report "$work/killed.json"
+is "$(jq '[.differences[] | select(.why | startswith("not pushed") | not)] | length' "$work/killed.json")" 0 \
+    "after kill -9 ($sending emails left mid-request), the rerun leaves none missing or different"
+if [ "$(expected "$arc" "$CAROL_SEP")" = "$(dest_dump "$CAROL_PASSWORD" "$CAROL_DEST_LOGIN")" ]; then
+	ok "and IMAP on Cyrus shows each message once"
+else
+	not_ok "and IMAP on Cyrus shows each message once"
+	diff <(expected "$arc" "$CAROL_SEP") <(dest_dump "$CAROL_PASSWORD" "$CAROL_DEST_LOGIN") |
+	    head -10 | sed 's/^/#   /'
+fi
+printf '%s\n' "$CAROL_PASSWORD" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" \
+    "$DST_IMAP_PORT" "$CAROL_DEST_LOGIN" | cut -f1,5 | sort | uniq -d >"$work/dups"
+is "$(wc -l <"$work/dups")" 0 "no body twice in a folder on the destination"
+
+# --- delta end to end ----------------------------------------------------
+printf '%s\n' "$BOB_PASSWORD" |
+    "$top/tests/integration/imap-change.py" --ca "$WORLD_CA" "$WORLD_HOST" \
+    "$SRC_IMAP_PORT" "$BOB_LOGIN" >"$work/changes"
+pull "$BOB_PASSWORD" "$work/BOB" --user "$BOB_LOGIN" --mode delta
+is "$?" 0 "bob: delta pulled"
+start=$(date +%s%N)
+push "$BOB_PASSWORD" "$work/BOB" "$BOB_DEST_LOGIN" --delete-removed
+is "$?" 65 "bob: delta pushed (the malformed ones still refused)"
+is "$(done_field imported)" 10 "the 10 new messages are imported"
+is "$(done_field updated)" 10 "the 10 flag changes are applied"
+is "$(done_field removed)" 3 "the 3 expunged messages are removed (--delete-removed)"
+if [ "$(expected "$work/BOB")" = "$(dest_dump "$BOB_PASSWORD" "$BOB_DEST_LOGIN")" ]; then
+	ok "bob: after the delta, IMAP on Cyrus shows what the source has"
+else
+	not_ok "bob: after the delta, IMAP on Cyrus shows what the source has"
+	diff <(expected "$work/BOB") <(dest_dump "$BOB_PASSWORD" "$BOB_DEST_LOGIN") |
+	    head -10 | sed 's/^/#   /'
+fi
+like "$(printf '%s\n' "$BOB_PASSWORD" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" \
+    "$DST_IMAP_PORT" "$BOB_DEST_LOGIN" | cut -f1 | sort -u | tr '\n' '|')" \
+    '\|Reports 2024\|' "the renamed folder is renamed on the destination"
+
+# --- failures ---------------------------------------------------------------
+push "wrong" "$work/ALICE" "$ALICE_DEST_LOGIN"
+is "$?" 77 "a wrong password exits 77"
+like "$(cat "$work/err")" '401' "and says the server refused it"
+printf 'password=x\n\n' | "$PUSH" --url "http://$WORLD_HOST:1" --user x \
+    --archive "$work/ALICE" >/dev/null 2>"$work/err"
+is "$?" 69 "a destination that is down exits 69"
+
+done_testing
