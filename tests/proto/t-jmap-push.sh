@@ -1,0 +1,120 @@
+# jmap-push against a scripted JMAP server: small limits honoured, a body
+# over the upload limit refused alone, a rerun that imports nothing, a
+# crash between request and record reconciled without duplicates, and
+# HTTP 500, HTML instead of JSON, 429, 401.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+O=${O:-build}
+PULL=$top/$O/bin/imap-pull
+PUSH=$top/$O/bin/jmap-push
+work=$(mktemp -d)
+fpid=
+trap '[ -n "$fpid" ] && kill "$fpid" 2>/dev/null; rm -rf "$work"' EXIT
+
+n=0 failures=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
+is() {
+	if [ "$1" = "$2" ]; then ok "$3"; else
+		not_ok "$3"; echo "#   got: '$1'"; echo "#  want: '$2'"; fi
+}
+like() {
+	if printf '%s\n' "$1" | grep -qE -- "$2"; then ok "$3"; else
+		not_ok "$3"; printf '%s\n' "$1" | head -20 | sed 's/^/#   /'; fi
+}
+
+# an archive of three messages (0 bytes, 63 bytes, 70 kB), from the fake
+# IMAP server
+coproc FI { exec python3 "$top/tests/proto/fake-imap.py" ok "$work/imap.log"; }
+ipid=$FI_PID
+read -r iport <&"${FI[0]}"
+printf 'password=secret\n\n' | "$PULL" --host 127.0.0.1 --port "$iport" \
+    --tls none --allow-plaintext --user alice --archive "$work/pristine" \
+    >/dev/null 2>&1
+is "$?" 0 "an archive to push, from the fake IMAP server"
+wait "$ipid" 2>/dev/null
+
+server() {	# SCENARIO: (re)start the fake JMAP server
+	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null
+	: >"$work/jmap.log"
+	coproc FJ { exec python3 "$top/tests/proto/fake-jmap.py" "$1" \
+	    "$work/jmap.log"; }
+	fpid=$FJ_PID
+	read -r port <&"${FJ[0]}"
+}
+push() {	# [options]
+	printf 'password=%s\n\n' "${PW:-secret}" | timeout 60 "$PUSH" \
+	    --url "http://127.0.0.1:$port" --user u1 --archive "$work/arc" \
+	    "$@" >"$work/out" 2>"$work/err"
+	rc=$?
+	out=$(cat "$work/out")
+	errtext=$(cat "$work/err")
+}
+field() { grep '"event":"done"' "$work/out" | jq -r ".$1"; }
+count() { curl -s "http://127.0.0.1:$port/debug/count" | jq -r ".$1"; }
+done_rows() {
+	sqlite3 "$work/arc/index.db" "SELECT count(*) FROM push_emails WHERE state = 'done'"
+}
+fresh() { rm -rf "$work/arc"; cp -a "$work/pristine" "$work/arc"; }
+
+server ok
+fresh
+push
+is "$rc" 65 "ok: exit 65, one message is left undone"
+is "$(field imported) $(field failed)" "2 1" "ok: two imported, the 70 kB one refused"
+like "$out" '"kind":"not-imported".*maxSizeUpload' \
+    "ok: the refusal is an anomaly that names the limit"
+is "$(count emails)" 2 "ok: the server holds two emails"
+is "$(jq -r 'select(.request) | .request[] | select(.[0] == "Email/import") | .[1]' "$work/jmap.log" | sort -n | tail -1)" 2 \
+    "ok: no Email/import carries more than maxObjectsInSet (2)"
+like "$(jq -r 'select(.request) | .request | length' "$work/jmap.log" | sort -n | tail -1)" '^[12]$' \
+    "ok: no request carries more than maxCallsInRequest (2)"
+like "$(count mailboxes | tr -d '\n ')" '"Bad&Jjo","Empty","Inbox"' \
+    "ok: folders became mailboxes; INBOX is the inbox"
+
+push
+is "$(field imported) $(count emails)" "0 2" "rerun: nothing imported twice"
+
+# a run killed after sending but before recording: "sending" in the index
+sqlite3 "$work/arc/index.db" "UPDATE push_emails SET state = 'sending', email_id = NULL WHERE state = 'done'"
+push
+is "$(field imported) $(field matched)" "0 2" \
+    "crash: both found on the server by size, date and body, not imported again"
+is "$(count emails)" 2 "crash: no duplicate"
+is "$(done_rows)" 2 "crash: both recorded as done"
+
+push --verify --report "$work/verify.json"
+is "$(jq '[.differences[] | select(.why | startswith("not pushed") | not)] | length' "$work/verify.json")" 0 \
+    "verify: everything pushed is there as it should be"
+
+server http500
+fresh
+push
+is "$rc" 75 "http500: a server error exits 75"
+like "$errtext" 'HTTP 500' "http500: and says so"
+is "$(done_rows)" 0 "http500: nothing recorded as done"
+
+server garbage
+fresh
+push
+is "$rc" 76 "garbage: HTML instead of JMAP exits 76"
+like "$errtext" 'not JMAP' "garbage: and says so"
+is "$(done_rows)" 0 "garbage: nothing recorded as done"
+
+server ratelimit
+fresh
+push
+is "$(field imported)" 2 "ratelimit: 429 with Retry-After is waited out"
+like "$errtext" 'asks to wait' "ratelimit: and said"
+
+server badpass
+fresh
+PW=wrong push
+is "$rc" 77 "badpass: a refused login exits 77"
+case "$errtext$out" in
+*wrong*) not_ok "badpass: the password shows nowhere" ;;
+*) ok "badpass: the password shows nowhere" ;;
+esac
+
+echo "1..$n"
+[ "$failures" -eq 0 ]
