@@ -328,7 +328,7 @@ import_batch(struct push *p, struct batch *bt, struct want **ws, size_t nws,
 				continue;
 			}
 			if (!emails || json_object_size(emails) >= per_call) {
-				char id[16];
+				char id[32];
 
 				emails = json_object();
 				snprintf(id, sizeof(id), "%d", ncall++);
@@ -362,7 +362,7 @@ import_batch(struct push *p, struct batch *bt, struct want **ws, size_t nws,
 
 			snprintf(cid, sizeof(cid), "e%zu", i);
 			for (c = 0; c < (size_t)ncall; c++) {
-				char id[16];
+				char id[32];
 
 				snprintf(id, sizeof(id), "%zu", c);
 				r = jmap_response(resp, id, NULL);
