@@ -13,4 +13,5 @@ UNIT_TESTS := \
 TEST_TOOLS := \
 	tests/fake-helper \
 	tests/integration/imap-smoke \
-	tests/bench/raw-fetch
+	tests/bench/raw-fetch \
+	tests/bench/jmap-import
