@@ -58,11 +58,13 @@ inbox_of(struct jmap *j)
 	return id;
 }
 
+/* A Maildir file, with CRLF line ends as an IMAP server would send it. */
 static char *
 slurp(const char *path, uint64_t *size)
 {
 	struct stat st;
-	char *data;
+	char *data, *out;
+	size_t i, n = 0;
 	int fd = open(path, O_RDONLY);
 
 	if (fd < 0 || fstat(fd, &st) < 0)
@@ -71,8 +73,15 @@ slurp(const char *path, uint64_t *size)
 	if (read(fd, data, (size_t)st.st_size) != st.st_size)
 		die(path);
 	close(fd);
-	*size = (uint64_t)st.st_size;
-	return data;
+	out = xmalloc(2 * (size_t)st.st_size + 1);
+	for (i = 0; i < (size_t)st.st_size; i++) {
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+			out[n++] = '\r';
+		out[n++] = data[i];
+	}
+	free(data);
+	*size = n;
+	return out;
 }
 
 int

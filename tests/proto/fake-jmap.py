@@ -211,6 +211,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def authorized(self):
         auth = self.headers.get('Authorization', '')
+        if SCENARIO != 'badpass' and auth == 'Bearer t0ken':
+            return True
         if SCENARIO == 'badpass' or not auth.startswith('Basic '):
             self.reply(401, {'type': 'unauthorized'},
                        extra={'WWW-Authenticate': 'Basic realm="x"'})

@@ -87,6 +87,11 @@ push --verify --report "$work/verify.json"
 is "$(jq '[.differences[] | select(.why | startswith("not pushed") | not)] | length' "$work/verify.json")" 0 \
     "verify: everything pushed is there as it should be"
 
+# a Bearer token instead of a user and password
+printf 'token=t0ken\n\n' | "$PUSH" --url "http://127.0.0.1:$port" \
+    --archive "$work/arc" >"$work/out" 2>"$work/err"
+is "$(field imported) $(field matched)" "0 0" "token: a Bearer token is accepted"
+
 server http500
 fresh
 push
