@@ -12,6 +12,7 @@
 
 #include "evline.h"
 #include "log.h"
+#include "opt.h"
 #include "pull.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -30,15 +31,6 @@ static const char usage_text[] =
 "The password comes on standard input: password=... and an empty line.\n";
 
 static struct pull pull;
-
-double
-now(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
 
 static json_t *report_anomalies;
 
@@ -67,15 +59,9 @@ pull_anomaly(struct pull *p, const char *kind, const char *folder,
 	va_end(ap);
 	pull_lock(p);
 	p->anomalies++;
-	log_info("%s%s%s: %s", kind, folder ? " in " : "",
-	    folder ? folder : "", text.buf);
-	o = json_pack("{s:s, s:s, s:s?}", "kind", kind, "text", text.buf,
-	    "folder", folder);
-	if (uid)
-		json_object_set_new(o, "uid", json_integer(uid));
+	evline_anomaly(1, kind, folder, uid, text.buf, &o);
 	if (report_anomalies)
 		json_array_append(report_anomalies, o);
-	evline_write(1, "anomaly", "O", o);
 	pull_unlock(p);
 	json_decref(o);
 	buf_release(&text);
@@ -85,7 +71,7 @@ pull_anomaly(struct pull *p, const char *kind, const char *folder,
 void
 pull_progress(struct pull *p, const struct folder *f, int force)
 {
-	double t = now();
+	double t = now_seconds();
 	json_t *o;
 
 	if (!force && t - p->last_progress < 1.0)
@@ -121,27 +107,6 @@ strlist_clear(struct strlist *l)
 		free(l->v[i]);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
-}
-
-static uint64_t
-number_arg(const char *opt, const char *s, uint64_t min)
-{
-	unsigned long long n;
-	char *end;
-
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		fatalx(EX_USAGE, "%s: '%s' is not a number", opt, s);
-	switch (*end) {
-	case 'k': case 'K': n <<= 10; end++; break;
-	case 'm': case 'M': n <<= 20; end++; break;
-	case 'g': case 'G': n <<= 30; end++; break;
-	}
-	if (*end || n < min)
-		fatalx(EX_USAGE, "%s: '%s' is not a number of at least %"
-		    PRIu64, opt, s, min);
-	return n;
 }
 
 enum {
@@ -227,7 +192,7 @@ parse_options(struct pull *p, int argc, char **argv)
 				fatalx(EX_USAGE, "--auth: plain or login");
 			break;
 		case OPT_TIMEOUT:
-			p->conn.tls.timeout_ms = 1000 * (int)number_arg(
+			p->conn.tls.timeout_ms = 1000 * (int)opt_size(
 			    "--timeout", optarg, 1);
 			break;
 		case OPT_MODE: mode = optarg; break;
@@ -240,7 +205,7 @@ parse_options(struct pull *p, int argc, char **argv)
 			strlist_add(&p->skip_special, optarg);
 			break;
 		case OPT_SIZE_LIMIT:
-			p->size_limit = number_arg("--size-limit", optarg, 0);
+			p->size_limit = opt_size("--size-limit", optarg, 0);
 			break;
 		case OPT_LEVEL:
 			p->st.level = atoi(optarg);
@@ -249,28 +214,28 @@ parse_options(struct pull *p, int argc, char **argv)
 				fatalx(EX_USAGE, "--level: -7 to 19");
 			break;
 		case OPT_THREADS:
-			p->st.workers = (int)number_arg("--compress-threads",
+			p->st.workers = (int)opt_size("--compress-threads",
 			    optarg, 0);
 			break;
 		case OPT_CONNECTIONS:
-			p->connections = (int)number_arg("--connections",
+			p->connections = (int)opt_size("--connections",
 			    optarg, 1);
 			if (p->connections > 16)
 				fatalx(EX_USAGE, "--connections: 1 to 16");
 			break;
 		case OPT_BATCH:
-			p->batch = (int)number_arg("--batch", optarg, 1);
+			p->batch = (int)opt_size("--batch", optarg, 1);
 			break;
 		case OPT_CKPT_MSGS:
-			p->st.ckpt_messages = number_arg(
+			p->st.ckpt_messages = opt_size(
 			    "--checkpoint-messages", optarg, 1);
 			break;
 		case OPT_CKPT_BYTES:
-			p->st.ckpt_bytes = number_arg("--checkpoint-bytes",
+			p->st.ckpt_bytes = opt_size("--checkpoint-bytes",
 			    optarg, 1);
 			break;
 		case OPT_MAX_BPS:
-			p->sp.max_bps = number_arg("--max-bytes-per-second",
+			p->sp.max_bps = opt_size("--max-bytes-per-second",
 			    optarg, 1024);
 			break;
 		default:
@@ -593,7 +558,7 @@ main(int argc, char **argv)
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
 	const char *password;
-	double start = now();
+	double start = now_seconds();
 	int code = EX_SOFTWARE;
 	size_t i;
 
@@ -645,12 +610,12 @@ main(int argc, char **argv)
 	    "matched", (json_int_t)p->msgs_matched, "flag_changes",
 	    (json_int_t)p->flag_changes, "expunged",
 	    (json_int_t)p->expunged, "segments", (json_int_t)p->st.segments,
-	    "anomalies", (json_int_t)p->anomalies, "seconds", now() - start);
+	    "anomalies", (json_int_t)p->anomalies, "seconds", now_seconds() - start);
 	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
 	    p->mode == MODE_ASSESS ? "assessed" : "pulled",
 	    p->mode == MODE_ASSESS ? p->msgs_total : p->msgs_done,
 	    p->mode == MODE_ASSESS ? p->bytes_total : p->bytes_done,
-	    now() - start);
+	    now_seconds() - start);
 	code = 0;
 out:
 	secrets_clear(&sec);

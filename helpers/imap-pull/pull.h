@@ -154,7 +154,6 @@ void pull_unlock(struct pull *p);
 void pull_anomaly(struct pull *p, const char *kind, const char *folder,
     uint32_t uid, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void pull_progress(struct pull *p, const struct folder *f, int force);
-double now(void);
 
 /* sync.c */
 int sync_list(struct pull *p, struct buf *err);

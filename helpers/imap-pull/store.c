@@ -7,6 +7,7 @@
 
 #include "evline.h"
 #include "log.h"
+#include "opt.h"
 #include "pull.h"
 #include "xalloc.h"
 
@@ -61,7 +62,7 @@ throttle(struct spool *sp, size_t len)
 
 	if (!sp->max_bps)
 		return;
-	t = now();
+	t = now_seconds();
 	if (!sp->thr_start)
 		sp->thr_start = t;
 	sp->thr_bytes += len;

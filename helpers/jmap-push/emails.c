@@ -319,11 +319,11 @@ import_batch(struct push *p, struct batch *bt, struct want **ws, size_t nws,
 				    "no destination mailbox" : b && b->error ?
 				    b->error : "body not uploaded";
 
-				push_anomaly(p, "not-imported", w->folder, w->uid,
-				    "%s", why);
+				push_anomaly(p, "not-imported", w->folder,
+				    w->uid, "%s", why);
 				p->failed++;
-				if (record(p, w, "failed", NULL, NULL, NULL, why,
-				    err) < 0)
+				if (record(p, w, "failed", NULL, NULL, NULL,
+				    why, err) < 0)
 					goto fail_tx;
 				continue;
 			}
@@ -737,9 +737,9 @@ update_all(struct push *p, struct buf *err)
 				record(p, w, "done", w->have->email_id,
 				    w->mailboxes, w->keywords, NULL, err);
 			} else {
-				push_anomaly(p, "not-updated", w->folder, w->uid,
-				    "the destination refused new keywords or"
-				    " mailboxes");
+				push_anomaly(p, "not-updated", w->folder,
+				    w->uid, "the destination refused new"
+				    " keywords or mailboxes");
 				p->failed++;
 			}
 		}

@@ -12,6 +12,7 @@
 
 #include "evline.h"
 #include "log.h"
+#include "opt.h"
 #include "push.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -25,42 +26,25 @@ static const char usage_text[] =
 "Secrets on standard input: password=... (with --user) or token=...,\n"
 "then an empty line.\n";
 
-static double
-now(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 void
 push_anomaly(struct push *p, const char *kind, const char *folder,
     uint32_t uid, const char *fmt, ...)
 {
 	struct buf text = BUF_INIT;
 	va_list ap;
-	json_t *o;
 
 	va_start(ap, fmt);
 	buf_vaddf(&text, fmt, ap);
 	va_end(ap);
 	p->anomalies++;
-	log_info("%s%s%s: %s", kind, folder ? " in " : "", folder ? folder :
-	    "", text.buf);
-	o = json_pack("{s:s, s:s, s:s?}", "kind", kind, "text", text.buf,
-	    "folder", folder);
-	if (uid)
-		json_object_set_new(o, "uid", json_integer(uid));
-	evline_write(1, "anomaly", "O", o);
-	json_decref(o);
+	evline_anomaly(1, kind, folder, uid, text.buf, NULL);
 	buf_release(&text);
 }
 
 void
 push_progress(struct push *p, int force)
 {
-	double t = now();
+	double t = now_seconds();
 
 	if (!force && t - p->last_progress < 1.0)
 		return;
@@ -69,26 +53,6 @@ push_progress(struct push *p, int force)
 	    (json_int_t)p->done_msgs, "bytes", (json_int_t)p->done_bytes,
 	    "messages_total", (json_int_t)p->todo_msgs, "bytes_total",
 	    (json_int_t)p->todo_bytes);
-}
-
-static uint64_t
-number_arg(const char *opt, const char *s, uint64_t min)
-{
-	unsigned long long n;
-	char *end;
-
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		fatalx(EX_USAGE, "%s: '%s' is not a number", opt, s);
-	switch (*end) {
-	case 'k': case 'K': n <<= 10; end++; break;
-	case 'm': case 'M': n <<= 20; end++; break;
-	}
-	if (*end || n < min)
-		fatalx(EX_USAGE, "%s: '%s' is not a number of at least %"
-		    PRIu64, opt, s, min);
-	return n;
 }
 
 enum {
@@ -140,16 +104,16 @@ parse_options(struct push *p, int argc, char **argv)
 		case OPT_CA: p->jo.ca_file = optarg; break;
 		case OPT_INSECURE: p->jo.insecure = 1; break;
 		case OPT_TIMEOUT:
-			p->jo.timeout = (long)number_arg("--timeout", optarg,
+			p->jo.timeout = (long)opt_size("--timeout", optarg,
 			    1);
 			break;
 		case OPT_SKIP_DELETED: p->skip_deleted = 1; break;
 		case OPT_DELETE_REMOVED: p->delete_removed = 1; break;
 		case OPT_BATCH:
-			p->batch_msgs = (int)number_arg("--batch", optarg, 1);
+			p->batch_msgs = (int)opt_size("--batch", optarg, 1);
 			break;
 		case OPT_BATCH_BYTES:
-			p->batch_bytes = number_arg("--batch-bytes", optarg,
+			p->batch_bytes = opt_size("--batch-bytes", optarg,
 			    1);
 			break;
 		case OPT_VERIFY: p->verify = 1; break;
@@ -192,7 +156,7 @@ main(int argc, char **argv)
 	struct push push, *p = &push;
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
-	double start = now();
+	double start = now_seconds();
 	int code = EX_SOFTWARE, rc;
 
 	memset(p, 0, sizeof(*p));
@@ -249,11 +213,11 @@ main(int argc, char **argv)
 	    (json_int_t)p->failed, "removed", (json_int_t)p->removed, "stale",
 	    (json_int_t)p->stale, "mailboxes_created",
 	    (json_int_t)p->mailboxes_created, "bytes_uploaded",
-	    (json_int_t)p->j->bytes_up, "seconds", now() - start);
+	    (json_int_t)p->j->bytes_up, "seconds", now_seconds() - start);
 	log_info("%" PRIu64 " imported, %" PRIu64 " already there, %" PRIu64
 	    " updated, %" PRIu64 " failed in %.1f s (%lu requests)",
-	    p->imported, p->matched, p->updated, p->failed, now() - start,
-	    p->j->requests + p->j->uploads);
+	    p->imported, p->matched, p->updated, p->failed,
+	    now_seconds() - start, p->j->requests + p->j->uploads);
 	goto out;
 fail:
 	log_warnx("%s", err.buf);

@@ -145,7 +145,8 @@ push_verify(struct push *p, struct buf *err)
 			buf_addf(&why, "not pushed (%s)", w->have ?
 			    w->have->state : "never");
 		else if (!e)
-			buf_addf(&why, "email %s is not on the destination", id);
+			buf_addf(&why, "email %s is not on the destination",
+			    id);
 		else {
 			mbs = keys_of(json_object_get(e, "mailboxIds"));
 			kws = keys_of(json_object_get(e, "keywords"));

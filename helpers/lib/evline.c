@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "evline.h"
+#include "log.h"
 
 /* evline.h promises callers that json_pack's "I" takes a long long */
 _Static_assert(sizeof(json_int_t) == sizeof(long long),
@@ -217,4 +218,24 @@ char *
 evline_dump(const struct evline *ev)
 {
 	return json_dumps(ev->obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+int
+evline_anomaly(int fd, const char *kind, const char *folder, uint32_t uid,
+    const char *text, json_t **extra)
+{
+	json_t *o;
+	int ret;
+
+	log_info("%s%s%s: %s", kind, folder ? " in " : "", folder ? folder :
+	    "", text);
+	o = json_pack("{s:s, s:s, s:s?}", "kind", kind, "text", text,
+	    "folder", folder);
+	if (uid)
+		json_object_set_new(o, "uid", json_integer(uid));
+	ret = evline_write(fd, "anomaly", "O", o);
+	if (extra)
+		*extra = json_incref(o);
+	json_decref(o);
+	return ret;
 }

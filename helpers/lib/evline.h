@@ -36,6 +36,15 @@ enum evline_type {
  */
 int evline_write(int fd, const char *event, const char *fmt, ...);
 
+/*
+ * An anomaly event: `kind`, `text`, and where (`folder` may be NULL,
+ * `uid` 0); `extra` (may be NULL) gets a reference to the event, for a
+ * report.  It is also logged for people.
+ */
+struct json_t;
+int evline_anomaly(int fd, const char *kind, const char *folder,
+    uint32_t uid, const char *text, struct json_t **extra);
+
 /* The first event of every helper. */
 int evline_hello(int fd, const char *name, const char *version);
 

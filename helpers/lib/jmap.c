@@ -233,34 +233,41 @@ resolve(struct jmap *j, const char *ref)
 	return out;
 }
 
+/* The value for the "{name}" at `p`, and the length of "{name}". */
+static const char *
+lookup(const char *const *kv, const char *p, size_t *len_r)
+{
+	size_t i, n;
+
+	for (i = 0; kv[i]; i += 2) {
+		n = strlen(kv[i]);
+		if (p[0] == '{' && !strncmp(p + 1, kv[i], n) &&
+		    p[n + 1] == '}') {
+			*len_r = n + 2;
+			return kv[i + 1];
+		}
+	}
+	return NULL;
+}
+
 /* Replace "{name}" in a URL template; values are URL-escaped. */
 static char *
 expand(const char *tmpl, const char *const *kv)
 {
 	struct buf out = BUF_INIT;
-	const char *p = tmpl;
-	size_t i;
+	const char *p = tmpl, *v;
+	size_t n;
 
 	while (*p) {
-		int done = 0;
+		if ((v = lookup(kv, p, &n))) {
+			char *e = curl_easy_escape(NULL, v, 0);
 
-		if (*p == '{')
-			for (i = 0; kv[i]; i += 2) {
-				size_t n = strlen(kv[i]);
-
-				if (!strncmp(p + 1, kv[i], n) && p[n + 1] == '}') {
-					char *e = curl_easy_escape(NULL,
-					    kv[i + 1], 0);
-
-					buf_adds(&out, e ? e : "");
-					curl_free(e);
-					p += n + 2;
-					done = 1;
-					break;
-				}
-			}
-		if (!done)
+			buf_adds(&out, e ? e : "");
+			curl_free(e);
+			p += n;
+		} else {
 			buf_addch(&out, *p++);
+		}
 	}
 	return buf_detach(&out, NULL);
 }

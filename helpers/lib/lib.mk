@@ -8,6 +8,7 @@ LIB_SRCS := \
 	helpers/lib/imap_resp.c \
 	helpers/lib/jmap.c \
 	helpers/lib/log.c \
+	helpers/lib/opt.c \
 	helpers/lib/proc.c \
 	helpers/lib/secret.c \
 	helpers/lib/segment.c \

@@ -2,30 +2,12 @@
 # case checks the exit code (migrate-helper(7)), that the error names the
 # trouble, that nothing half-written is left as a segment, and the
 # client's side of the transcript.
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-O=${O:-build}
+. "$(dirname "$0")/lib.sh"
+
 PULL=$top/$O/bin/imap-pull
 ARCHIVE=$top/$O/bin/migrate-archive
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-n=0 failures=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
-is() {
-	if [ "$1" = "$2" ]; then ok "$3"; else
-		not_ok "$3"; echo "#   got: '$1'"; echo "#  want: '$2'"; fi
-}
-like() {
-	if printf '%s\n' "$1" | grep -qE -- "$2"; then ok "$3"; else
-		not_ok "$3"; printf '%s\n' "$1" | head -20 | sed 's/^/#   /'; fi
-}
-unlike() {
-	if printf '%s\n' "$1" | grep -qE -- "$2"; then
-		not_ok "$3"; printf '%s\n' "$1" | grep -E -- "$2" | head -5 |
-		    sed 's/^/#   /'; else ok "$3"; fi
-}
 
 # pull SCENARIO [imap-pull options...]: sets rc, out, errtext, transcript
 pull() {
@@ -130,5 +112,4 @@ printf 'password=x\n\n' | "$PULL" --host 127.0.0.1 --port 1 --user y \
     --archive "$work/arc2" >/dev/null 2>&1
 is "$?" 69 "unreachable: nothing listening exits 69"
 
-echo "1..$n"
-[ "$failures" -eq 0 ]
+done_testing

@@ -2,26 +2,13 @@
 # over the upload limit refused alone, a rerun that imports nothing, a
 # crash between request and record reconciled without duplicates, and
 # HTTP 500, HTML instead of JSON, 429, 401.
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-O=${O:-build}
+. "$(dirname "$0")/lib.sh"
+
 PULL=$top/$O/bin/imap-pull
 PUSH=$top/$O/bin/jmap-push
 work=$(mktemp -d)
 fpid=
 trap '[ -n "$fpid" ] && kill "$fpid" 2>/dev/null; rm -rf "$work"' EXIT
-
-n=0 failures=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
-is() {
-	if [ "$1" = "$2" ]; then ok "$3"; else
-		not_ok "$3"; echo "#   got: '$1'"; echo "#  want: '$2'"; fi
-}
-like() {
-	if printf '%s\n' "$1" | grep -qE -- "$2"; then ok "$3"; else
-		not_ok "$3"; printf '%s\n' "$1" | head -20 | sed 's/^/#   /'; fi
-}
 
 # an archive of three messages (0 bytes, 63 bytes, 70 kB), from the fake
 # IMAP server
@@ -121,5 +108,4 @@ case "$errtext$out" in
 *) ok "badpass: the password shows nowhere" ;;
 esac
 
-echo "1..$n"
-[ "$failures" -eq 0 ]
+done_testing

@@ -1,0 +1,36 @@
+#include "compat.h"
+
+#include <sys/time.h>
+
+#include "log.h"
+#include "opt.h"
+
+uint64_t
+opt_size(const char *opt, const char *s, uint64_t min)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		fatalx(EX_USAGE, "%s: '%s' is not a number", opt, s);
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; end++; break;
+	case 'm': case 'M': n <<= 20; end++; break;
+	case 'g': case 'G': n <<= 30; end++; break;
+	}
+	if (*end || n < min)
+		fatalx(EX_USAGE, "%s: '%s' is not a number of at least %"
+		    PRIu64, opt, s, min);
+	return n;
+}
+
+double
+now_seconds(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}

@@ -1,0 +1,18 @@
+/*
+ * opt.h: small things every helper's main() needs alike.
+ */
+#ifndef MIGRATE_OPT_H
+#define MIGRATE_OPT_H
+
+#include <stdint.h>
+
+/*
+ * A number given to option `opt`, with an optional k, M or G (powers of
+ * 1024), at least `min`; anything else exits with EX_USAGE and says so.
+ */
+uint64_t opt_size(const char *opt, const char *s, uint64_t min);
+
+/* Seconds since the epoch, with a fraction. */
+double now_seconds(void);
+
+#endif

@@ -1,0 +1,25 @@
+# Sourced by the proto tests: where things are, and TAP helpers in shell.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+O=${O:-build}
+
+n=0 failures=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
+is() {
+	if [ "$1" = "$2" ]; then ok "$3"; else
+		not_ok "$3"; echo "#   got: '$1'"; echo "#  want: '$2'"; fi
+}
+like() {
+	if printf '%s\n' "$1" | grep -qE -- "$2"; then ok "$3"; else
+		not_ok "$3"; printf '%s\n' "$1" | head -20 | sed 's/^/#   /'; fi
+}
+unlike() {
+	if printf '%s\n' "$1" | grep -qE -- "$2"; then
+		not_ok "$3"; printf '%s\n' "$1" | grep -E -- "$2" | head -5 |
+		    sed 's/^/#   /'; else ok "$3"; fi
+}
+done_testing() {
+	echo "1..$n"
+	[ "$failures" -eq 0 ]
+}
