@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "buf.h"
 #include "jmap.h"
@@ -541,6 +542,118 @@ end_upload(struct jmap *j, struct xfer *x, CURLcode rc, struct buf *err)
 	return 0;
 }
 
+/* bodies up to this size go in Blob/upload calls when the server can */
+#define INLINE_MAX	(1u << 20)
+
+static const char *const blob_using[] = {
+	"urn:ietf:params:jmap:core", "urn:ietf:params:jmap:blob", NULL,
+};
+
+static int
+send_blob_calls(struct jmap *j, json_t *calls, struct jmap_blob **who,
+    size_t nwho, struct buf *err)
+{
+	json_t *resp, *created, *bad, *r;
+	size_t i, c;
+	int ret = -1;
+
+	if (jmap_call(j, calls, blob_using, &resp, err) < 0)
+		return -1;
+	for (i = 0; i < nwho; i++) {
+		char cid[32];
+
+		snprintf(cid, sizeof(cid), "b%zu", i);
+		created = bad = NULL;
+		for (c = 0; c < json_array_size(calls) && !created && !bad;
+		    c++) {
+			char id[32];
+
+			snprintf(id, sizeof(id), "%zu", c);
+			r = jmap_response(resp, id, NULL);
+			created = json_object_get(json_object_get(r, "created"),
+			    cid);
+			bad = json_object_get(json_object_get(r, "notCreated"),
+			    cid);
+		}
+		if (json_string_value(json_object_get(created, "id"))) {
+			who[i]->blob_id = xstrdup(json_string_value(
+			    json_object_get(created, "id")));
+			j->uploads++;
+			j->bytes_up += who[i]->size;
+		} else if (bad) {
+			who[i]->error = xasprintf("Blob/upload: %s",
+			    json_string_value(json_object_get(bad, "type")) ?
+			    json_string_value(json_object_get(bad, "type")) :
+			    "refused");
+		}
+		/* neither: left for an HTTP upload */
+	}
+	ret = 0;
+	json_decref(resp);
+	return ret;
+}
+
+/*
+ * RFC 9404: small bodies go base64 in Blob/upload method calls, many to a
+ * call and several calls to a request, within the session's limits: one
+ * request instead of one per body.
+ */
+static int
+upload_inline(struct jmap *j, struct jmap_blob *blobs, size_t nr,
+    struct buf *err)
+{
+	uint64_t budget = j->max_size_request / 4 * 3, used = 0;
+	size_t per_call = (size_t)j->max_objects_in_set, i, nwho = 0;
+	size_t max_calls = (size_t)j->max_calls_in_request;
+	struct jmap_blob **who = xcalloc(nr + 1, sizeof(*who));
+	json_t *calls = json_array(), *create = NULL;
+	int ret = 0;
+
+	for (i = 0; i <= nr && !ret; i++) {
+		struct jmap_blob *b = i < nr ? &blobs[i] : NULL;
+		uint64_t cost = b ? 4 * ((b->size + 2) / 3) + 200 : 0;
+		char cid[32], *enc;
+
+		if (b && (!b->data || b->error || b->size > INLINE_MAX ||
+		    cost > budget))
+			continue;
+		if (!b || used + cost > budget || (create &&
+		    json_object_size(create) >= per_call &&
+		    json_array_size(calls) >= max_calls)) {
+			if (nwho)
+				ret = send_blob_calls(j, calls, who, nwho, err);
+			json_decref(calls);
+			calls = json_array();
+			create = NULL;
+			nwho = 0;
+			used = 0;
+			if (!b)
+				break;
+		}
+		if (!create || json_object_size(create) >= per_call) {
+			char id[32];
+
+			create = json_object();
+			snprintf(id, sizeof(id), "%zu", json_array_size(calls));
+			json_array_append_new(calls, json_pack("[s, {s:s, s:o},"
+			    " s]", "Blob/upload", "accountId", j->account_id,
+			    "create", create, id));
+		}
+		enc = xmalloc(cost);
+		EVP_EncodeBlock((unsigned char *)enc,
+		    (const unsigned char *)b->data, (int)b->size);
+		snprintf(cid, sizeof(cid), "b%zu", nwho);
+		json_object_set_new(create, cid, json_pack("{s:[{s:s}], s:s}",
+		    "data", "data:asBase64", enc, "type", "message/rfc822"));
+		free(enc);
+		who[nwho++] = b;
+		used += cost;
+	}
+	json_decref(calls);
+	free(who);
+	return ret;
+}
+
 int
 jmap_upload_many(struct jmap *j, struct jmap_blob *blobs, size_t nr,
     struct buf *err)
@@ -560,11 +673,16 @@ jmap_upload_many(struct jmap *j, struct jmap_blob *blobs, size_t nr,
 			    " the server's maxSizeUpload of %" PRIu64,
 			    blobs[i].size, j->max_size_upload);
 	}
+	if (j->has_blob_ext && upload_inline(j, blobs, nr, err) < 0) {
+		free(slots);
+		return -1;
+	}
 	for (;;) {
 		for (i = 0; i < (size_t)conc && next < nr && !ret; i++) {
 			if (slots[i].h)
 				continue;
-			while (next < nr && blobs[next].error)
+			while (next < nr && (blobs[next].error ||
+			    blobs[next].blob_id))
 				next++;
 			if (next == nr)
 				break;

@@ -19,6 +19,8 @@ Scenarios:
     garbage     every API request gets HTML back
     ratelimit   the first two API requests get 429 with Retry-After: 1
     badpass     every request gets 401
+    blobext     as ok, and offers urn:ietf:params:jmap:blob (RFC 9404):
+                Blob/upload of many bodies in one request
 """
 
 import base64
@@ -55,14 +57,20 @@ def new_id(prefix):
 
 
 def session(base):
+    caps = {}
+    if SCENARIO == 'blobext':
+        caps['urn:ietf:params:jmap:blob'] = {'maxSizeBlobSet': 1000000,
+                                             'maxDataSources': 16,
+                                             'supportedTypeNames': ['Email'],
+                                             'supportedDigestAlgorithms': []}
     return {
-        'capabilities': {
+        'capabilities': dict(caps, **{
             'urn:ietf:params:jmap:core': {
                 'maxSizeUpload': 20000, 'maxConcurrentUpload': 2,
                 'maxSizeRequest': 10000000, 'maxConcurrentRequests': 4,
                 'maxCallsInRequest': 2, 'maxObjectsInGet': 100,
                 'maxObjectsInSet': 2, 'collationAlgorithms': []},
-            'urn:ietf:params:jmap:mail': {}},
+            'urn:ietf:params:jmap:mail': {}}),
         'accounts': {ACCOUNT: {'name': 'u1', 'isPersonal': True,
                                'accountCapabilities': {
                                    'urn:ietf:params:jmap:mail': {}}}},
@@ -155,6 +163,27 @@ def email_query(args):
             'total': len(ids), 'position': pos, 'queryState': '1'}
 
 
+def blob_upload(args, using):
+    out = {'accountId': ACCOUNT, 'created': {}, 'notCreated': {}}
+    if 'urn:ietf:params:jmap:blob' not in using:
+        return None
+    for cid, b in args['create'].items():
+        data = b''
+        for part in b['data']:
+            if 'data:asBase64' in part:
+                data += base64.b64decode(part['data:asBase64'])
+            else:
+                data += part['data:asText'].encode()
+        if len(data) > 20000:
+            out['notCreated'][cid] = {'type': 'tooLarge'}
+            continue
+        bid = 'B' + hashlib.sha1(data).hexdigest()
+        STATE['blobs'][bid] = data
+        out['created'][cid] = {'id': bid, 'type': b.get('type'),
+                               'size': len(data)}
+    return out
+
+
 def resolve(args, results):
     for k in list(args):
         if k.startswith('#'):
@@ -168,7 +197,8 @@ def api(body):
     responses, results = [], {}
     calls = req['methodCalls']
     log({'request': [[c[0], len((c[1].get('emails') or c[1].get('update') or
-                                 c[1].get('create') or {}))] for c in calls]})
+                                 c[1].get('create') or {}))] for c in calls],
+         'size': len(body)})
     for name, args, cid in calls:
         args = resolve(args, results)
         if name == 'Mailbox/get':
@@ -182,6 +212,10 @@ def api(body):
             r = email_set(args)
         elif name == 'Email/query':
             r = email_query(args)
+        elif name == 'Blob/upload' and SCENARIO == 'blobext':
+            r = blob_upload(args, req['using'])
+            if r is None:
+                name, r = 'error', {'type': 'unknownMethod'}
         elif name == 'Email/get':
             r = {'accountId': ACCOUNT, 'state': '1', 'notFound': [],
                  'list': [STATE['emails'][i] for i in args['ids']

@@ -79,6 +79,18 @@ printf 'token=t0ken\n\n' | "$PUSH" --url "http://127.0.0.1:$port" \
     --archive "$work/arc" >"$work/out" 2>"$work/err"
 is "$(field imported) $(field matched)" "0 0" "token: a Bearer token is accepted"
 
+# RFC 9404: small bodies in Blob/upload calls, not one HTTP upload each
+server blobext
+fresh
+push --verify --report "$work/verify.json"
+is "$(field imported) $(field failed)" "2 1" "blobext: two imported, the big one refused"
+is "$(jq -r 'select(.upload) | .upload' "$work/jmap.log" | wc -l)" 0 \
+    "blobext: no HTTP upload: the small bodies went in Blob/upload"
+is "$(jq -r 'select(.request) | .request[] | select(.[0] == "Blob/upload") | .[1]' "$work/jmap.log" | awk '{ s += $1 } END { print s }')" 2 \
+    "blobext: the two small bodies went in Blob/upload calls"
+is "$(jq '[.differences[] | select(.why | startswith("not pushed") | not)] | length' "$work/verify.json")" 0 \
+    "blobext: and verify finds them whole"
+
 server http500
 fresh
 push
