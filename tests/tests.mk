@@ -14,4 +14,5 @@ TEST_TOOLS := \
 	tests/fake-helper \
 	tests/integration/imap-smoke \
 	tests/bench/raw-fetch \
-	tests/bench/jmap-import
+	tests/bench/jmap-import \
+	tests/bench/imap-append

@@ -774,14 +774,35 @@ push_plan_join(struct push *p, struct buf *err)
 	return 0;
 }
 
-/* Emails pushed earlier whose messages are gone from the source. */
+static int
+cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Emails pushed earlier whose messages are gone from the source.  An
+ * email that a wanted unit still uses (a copy the destination merged
+ * with another) is never destroyed: only its unit's record goes.
+ */
 static int
 stale_all(struct push *p, struct buf *err)
 {
-	size_t i, w = 0;
+	const char **used = xreallocarray(NULL, p->nr_want + 1,
+	    sizeof(*used));
+	size_t i, w = 0, nused = 0;
+	int ret = -1;
 
+	for (i = 0; i < p->nr_want; i++)
+		if (p->want[i].have && p->want[i].have->email_id &&
+		    *p->want[i].have->email_id)
+			used[nused++] = p->want[i].have->email_id;
+	if (nused)
+		qsort(used, nused, sizeof(*used), cmp_strp);
 	for (i = 0; i < p->nr_units; i++) {
-		struct arc_unit *u = &p->units[i];
+		struct arc_unit *u = &p->units[i], gone;
+		const char *key = u->email_id;
+		json_t *calls, *resp = NULL;
 		int c = 1;
 
 		while (w < p->nr_want && (c = cmp_unit(p->want[w].hash,
@@ -793,25 +814,30 @@ stale_all(struct push *p, struct buf *err)
 			p->stale++;
 			continue;
 		}
-		{
-			json_t *calls = json_pack("[[s, {s:s, s:[s]}, s]]",
-			    "Email/set", "accountId", p->j->account_id,
-			    "destroy", u->email_id, "0"), *resp = NULL;
-			struct arc_unit gone = *u;
-
+		gone = *u;
+		gone.state = "removed";
+		if (!nused || !bsearch(&key, used, nused, sizeof(*used),
+		    cmp_strp)) {
+			calls = json_pack("[[s, {s:s, s:[s]}, s]]", "Email/set",
+			    "accountId", p->j->account_id, "destroy",
+			    u->email_id, "0");
 			if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
 				json_decref(calls);
-				return -1;
+				goto out;
 			}
 			json_decref(calls);
 			json_decref(resp);
-			gone.state = "removed";
-			if (arcidx_push_set(p->ix, &gone, err) < 0)
-				return -1;
+			log_info("removed email %s (body %.12s, copy %d): gone"
+			    " from the source", u->email_id, u->hash, u->k);
 			p->removed++;
 		}
+		if (arcidx_push_set(p->ix, &gone, err) < 0)
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	free(used);
+	return ret;
 }
 
 /*

@@ -128,13 +128,29 @@ is "$(wc -l <"$work/dups")" 0 "no body twice in a folder on the destination"
 printf '%s\n' "$BOB_PASSWORD" |
     "$top/tests/integration/imap-change.py" --ca "$WORLD_CA" "$WORLD_HOST" \
     "$SRC_IMAP_PORT" "$BOB_LOGIN" >"$work/changes"
+# and a move: the first message of Trash into Archive
+printf '%s\n' "$BOB_PASSWORD" >"$work/bob.pw"
+python3 - "$WORLD_CA" "$WORLD_HOST" "$SRC_IMAP_PORT" "$BOB_LOGIN" \
+    "$work/bob.pw" <<'EOF'
+import imaplib, ssl, sys
+ca, host, port, user, pwfile = sys.argv[1:]
+m = imaplib.IMAP4(host, int(port))
+m.starttls(ssl.create_default_context(cafile=ca))
+m.login(user, open(pwfile).readline().rstrip('\n'))
+m.select('Trash')
+assert m.uid('COPY', '1', 'Archive')[0] == 'OK'
+m.uid('STORE', '1', '+FLAGS', '(\\Deleted)')
+m.uid('EXPUNGE', '1')    # only it: Trash holds other \Deleted ones
+m.logout()
+EOF
 pull "$BOB_PASSWORD" "$work/BOB" --user "$BOB_LOGIN" --mode delta
 is "$?" 0 "bob: delta pulled"
 start=$(date +%s%N)
 push "$BOB_PASSWORD" "$work/BOB" "$BOB_DEST_LOGIN" --delete-removed
 is "$?" 65 "bob: delta pushed (the malformed ones still refused)"
 is "$(done_field imported)" 10 "the 10 new messages are imported"
-is "$(done_field updated)" 10 "the 10 flag changes are applied"
+is "$(done_field updated)" 11 \
+    "the 10 flag changes and the move between folders are applied"
 is "$(done_field removed)" 3 "the 3 expunged messages are removed (--delete-removed)"
 if [ "$(expected "$work/BOB")" = "$(dest_dump "$BOB_PASSWORD" "$BOB_DEST_LOGIN")" ]; then
 	ok "bob: after the delta, IMAP on Cyrus shows what the source has"
