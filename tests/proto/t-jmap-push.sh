@@ -79,6 +79,13 @@ printf 'token=t0ken\n\n' | "$PUSH" --url "http://127.0.0.1:$port" \
     --archive "$work/arc" >"$work/out" 2>"$work/err"
 is "$(field imported) $(field matched)" "0 0" "token: a Bearer token is accepted"
 
+# --account: the account to act on must be one the session lists
+push --account u1
+is "$rc" 65 "account: an account the session lists is used"
+push --account someone-else
+is "$rc" 77 "account: one it does not list is refused (77)"
+like "$errtext" "no mail account 'someone-else'" "account: and named"
+
 # RFC 9404: small bodies in Blob/upload calls, not one HTTP upload each
 server blobext
 fresh
