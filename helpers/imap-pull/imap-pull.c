@@ -372,8 +372,6 @@ next_folder(struct pull *p)
 	return best;
 }
 
-static const char *fetch_password;
-
 static void *
 fetch_worker(void *arg)
 {
@@ -381,7 +379,7 @@ fetch_worker(void *arg)
 	struct pull *p = c->p;
 	struct folder *f;
 
-	if (!c->im && conn_open(p, &c->im, fetch_password, &c->err) < 0)
+	if (!c->im && conn_open(p, &c->im, p->password, &c->err) < 0)
 		goto fail;
 	while ((f = next_folder(p)))
 		if (sync_fetch(c, f, &c->err) < 0)
@@ -407,7 +405,7 @@ fetch_all(struct pull *p, const char *password, struct buf *err)
 	struct conn *c = xcalloc((size_t)p->connections, sizeof(*c));
 	int i, started = 0, ret = 0;
 
-	fetch_password = password;
+	p->password = password;
 	/* --max-bytes-per-second is for the whole run */
 	p->sp.max_bps /= (uint64_t)p->connections;
 	for (i = 0; i < p->connections; i++) {

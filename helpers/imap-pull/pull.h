@@ -131,6 +131,7 @@ struct pull {
 	struct conn *failed;		/*   the first that did */
 	size_t next_fetch;		/* order[] index of the next folder */
 	struct imap *im;		/* the first connection */
+	const char *password;		/* for the others to log in */
 	struct store st;
 	struct spool sp;
 	char *ns_prefix;		/* personal namespace */

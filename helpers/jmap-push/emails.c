@@ -619,22 +619,6 @@ out:
 	return ret;
 }
 
-static int
-has_word(const char *list, const char *w, size_t n)
-{
-	const char *s = list, *e;
-
-	while (*s) {
-		e = strchr(s, ' ');
-		if (!e)
-			e = s + strlen(s);
-		if ((size_t)(e - s) == n && !strncmp(s, w, n))
-			return 1;
-		s = *e ? e + 1 : e;
-	}
-	return 0;
-}
-
 /*
  * Patch `prop` from the set `from` to the set `to` ("a b c" lists), one
  * member at a time, so that what the destination keeps of its own (a
@@ -654,7 +638,7 @@ add_patch(json_t *patch, const char *prop, const char *from, const char *to)
 			e = strchr(s, ' ');
 			if (!e)
 				e = s + strlen(s);
-			if (has_word(lists[!side], s, (size_t)(e - s)))
+			if (arc_flags_has(lists[!side], s, (size_t)(e - s)))
 				continue;
 			buf_reset(&key);
 			buf_addf(&key, "%s/", prop);

@@ -84,23 +84,18 @@ keys_of(json_t *set)
 	return out;
 }
 
-/* Whether every word of `small` is in `big` (both sorted lists). */
+/* Whether every word of the list `small` is in the list `big`. */
 static int
 within(const char *small, const char *big)
 {
 	const char *s = small, *e;
 
-	while (*s) {
-		char *w;
-		int found;
-
+	for (; *s; s = *e ? e + 1 : e) {
 		e = strchr(s, ' ');
-		w = xstrndup(s, e ? (size_t)(e - s) : strlen(s));
-		found = strstr(big, w) != NULL;
-		free(w);
-		if (!found)
+		if (!e)
+			e = s + strlen(s);
+		if (!arc_flags_has(big, s, (size_t)(e - s)))
 			return 0;
-		s = e ? e + 1 : s + strlen(s);
 	}
 	return 1;
 }

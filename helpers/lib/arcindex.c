@@ -305,6 +305,22 @@ arc_flags_join(const char **v, size_t nr)
 	return buf_detach(&out, NULL);
 }
 
+int
+arc_flags_has(const char *list, const char *w, size_t n)
+{
+	const char *s = list, *e;
+
+	while (*s) {
+		e = strchr(s, ' ');
+		if (!e)
+			e = s + strlen(s);
+		if ((size_t)(e - s) == n && !strncmp(s, w, n))
+			return 1;
+		s = *e ? e + 1 : e;
+	}
+	return 0;
+}
+
 /* "flags" and "keywords" of a record in the archive's form. */
 static char *
 flag_string(json_t *o)

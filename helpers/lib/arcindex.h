@@ -121,6 +121,9 @@ int arcidx_counts(struct arcidx *ix, uint64_t *folders, uint64_t *messages,
  */
 char *arc_flags_join(const char **v, size_t nr);
 
+/* Whether the list (that form) holds the word `w` of `n` bytes. */
+int arc_flags_has(const char *list, const char *w, size_t n);
+
 /* A transaction of several changes (arcidx_apply() has its own). */
 int arcidx_begin(struct arcidx *ix, struct buf *err);
 int arcidx_commit(struct arcidx *ix, struct buf *err);

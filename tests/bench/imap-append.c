@@ -11,12 +11,11 @@
  */
 #include "compat.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-
 #include "buf.h"
 #include "secret.h"
 #include "tls.h"
+
+#include "eml.h"
 
 #define WINDOW	16
 
@@ -57,32 +56,6 @@ send_line(const char *s)
 {
 	if (tls_conn_write(conn, s, strlen(s), &err) < 0)
 		die("write");
-}
-
-/* A Maildir file with CRLF line ends. */
-static char *
-slurp(const char *path, size_t *len_r)
-{
-	struct stat st;
-	char *data, *out;
-	size_t i, n = 0;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		die(path);
-	data = malloc((size_t)st.st_size + 1);
-	out = malloc(2 * (size_t)st.st_size + 1);
-	if (!data || !out || read(fd, data, (size_t)st.st_size) != st.st_size)
-		die(path);
-	close(fd);
-	for (i = 0; i < (size_t)st.st_size; i++) {
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			out[n++] = '\r';
-		out[n++] = data[i];
-	}
-	free(data);
-	*len_r = n;
-	return out;
 }
 
 int
@@ -134,7 +107,7 @@ main(int argc, char **argv)
 		char *data;
 
 		path[strcspn(path, "\n")] = '\0';
-		data = slurp(path, &len);
+		data = eml_read(path, &len);
 		buf_reset(&l);
 		buf_addf(&l, "a%u APPEND \"%s\" (\\Seen) {%zu+}\r\n", tag,
 		    argv[3], len);

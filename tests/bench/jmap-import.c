@@ -12,15 +12,14 @@
  */
 #include "compat.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-
 #include <curl/curl.h>
 
 #include "buf.h"
 #include "jmap.h"
 #include "secret.h"
 #include "xalloc.h"
+
+#include "eml.h"
 
 #define BATCH	100
 
@@ -58,32 +57,6 @@ inbox_of(struct jmap *j)
 	return id;
 }
 
-/* A Maildir file, with CRLF line ends as an IMAP server would send it. */
-static char *
-slurp(const char *path, uint64_t *size)
-{
-	struct stat st;
-	char *data, *out;
-	size_t i, n = 0;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		die(path);
-	data = xmalloc((size_t)st.st_size + 1);
-	if (read(fd, data, (size_t)st.st_size) != st.st_size)
-		die(path);
-	close(fd);
-	out = xmalloc(2 * (size_t)st.st_size + 1);
-	for (i = 0; i < (size_t)st.st_size; i++) {
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			out[n++] = '\r';
-		out[n++] = data[i];
-	}
-	free(data);
-	*size = n;
-	return out;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -116,7 +89,12 @@ main(int argc, char **argv)
 			line[strcspn(line, "\n")] = '\0';
 			memset(&b[nr], 0, sizeof(b[nr]));
 			b[nr].fd = -1;
-			b[nr].data = slurp(line, &b[nr].size);
+			{
+				size_t len;
+
+				b[nr].data = eml_read(line, &len);
+				b[nr].size = len;
+			}
 			nr++;
 		}
 		if (nr < BATCH && more)

@@ -84,8 +84,9 @@ for u in ALICE BOB CAROL; do
 		    head -10 | sed 's/^/#   /'
 	fi
 done
-like "$(cat "$work/ALICE.json" | jq -r .bodies_compared)" '^[0-9]+$' \
-    "the report says how many bodies were compared"
+is "$(jq -r .bodies_compared "$work/ALICE.json")" \
+    "$(sqlite3 "$work/ALICE/index.db" "SELECT count(*) FROM push_emails WHERE state = 'done'")" \
+    "verify compared the body of every email that was pushed"
 
 # --- rerun: nothing new ----------------------------------------------------
 before=$(dest_dump "$ALICE_PASSWORD" "$ALICE_DEST_LOGIN" | wc -l)
@@ -101,15 +102,32 @@ arc=$work/killed
 wipe "$CAROL_PASSWORD" "$CAROL_DEST_LOGIN"
 pull "$CAROL_PASSWORD" "$arc" --user "$CAROL_LOGIN"
 printf 'password=%s\n\n' "$CAROL_PASSWORD" >"$work/carol.pw"
-for delay in 0.3 0.6 0.9; do
+# each kill lands once a few more emails are recorded, a random moment
+# later: mid-upload, mid-request or between the request and its record
+done_now() {
+	sqlite3 "$arc/index.db" "SELECT count(*) FROM push_emails WHERE state = 'done'" 2>/dev/null || echo 0
+}
+for i in 1 2 3; do
+	before=$(done_now)
 	"$PUSH" --url "$URL" --user "$CAROL_DEST_LOGIN" --archive "$arc" \
 	    --batch 5 <"$work/carol.pw" >/dev/null 2>&1 &
 	pid=$!
-	sleep "$delay"
+	for t in $(seq 300); do
+		[ "$(done_now)" -gt $((before + 10)) ] && break
+		sleep 0.1
+	done
+	sleep "0.$((RANDOM % 10))"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 done
 sending=$(sqlite3 "$arc/index.db" "SELECT count(*) FROM push_emails WHERE state = 'sending'")
+left=$(sqlite3 "$arc/index.db" "SELECT count(*) FROM push_emails WHERE state = 'done'")
+if [ "$left" -gt 0 ] &&
+    [ "$left" -lt "$(expected "$arc" "$CAROL_SEP" | wc -l)" ]; then
+	ok "the kills landed mid-push ($left emails done, $sending sending)"
+else
+	not_ok "the kills landed mid-push ($left emails done, $sending sending)"
+fi
 push "$CAROL_PASSWORD" "$arc" "$CAROL_DEST_LOGIN" --verify --report "$work/killed.json"
 is "$(jq '[.differences[] | select(.why | startswith("not pushed") | not)] | length' "$work/killed.json")" 0 \
     "after kill -9 ($sending emails left mid-request), the rerun leaves none missing or different"
