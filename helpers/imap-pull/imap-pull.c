@@ -22,7 +22,7 @@ static const char usage_text[] =
 "         [--ca-file FILE] [--insecure] [--allow-plaintext] [--compress]\n"
 "         --user USER [--auth-user ADMIN [--master-separator C]]\n"
 "         [--auth plain|login] [--timeout SECONDS]\n"
-"         [--mode full|delta|assess] [--archive DIR] [--report FILE]\n"
+"         [--mode full|delta|auto|assess] [--archive DIR] [--report FILE]\n"
 "         [--include GLOB]... [--exclude GLOB]... [--subscribed-only]\n"
 "         [--skip-special-use FLAG]... [--size-limit BYTES]\n"
 "         [--level N] [--compress-threads N] [--batch N] [--connections N]\n"
@@ -250,8 +250,10 @@ parse_options(struct pull *p, int argc, char **argv)
 		p->mode = MODE_DELTA;
 	else if (!strcmp(mode, "assess"))
 		p->mode = MODE_ASSESS;
+	else if (!strcmp(mode, "auto"))
+		p->mode = MODE_AUTO;
 	else
-		fatalx(EX_USAGE, "--mode: full, delta or assess");
+		fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
 	if (p->mode != MODE_ASSESS && !p->archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 	if (p->master_sep && !p->auth_user)
@@ -482,7 +484,10 @@ check_pass(struct pull *p, struct buf *err)
 	char *full = arcidx_meta(p->st.ix, "pass.full");
 	int ret = 0;
 
-	if (p->mode == MODE_FULL && full) {
+	if (p->mode == MODE_AUTO) {
+		p->mode = full ? MODE_DELTA : MODE_FULL;
+		p->st.mode = full ? "delta" : "full";
+	} else if (p->mode == MODE_FULL && full) {
 		buf_addf(err, "archive '%s' already holds a complete full"
 		    " pull; use --mode delta", p->archive);
 		ret = -1;
@@ -581,8 +586,8 @@ main(int argc, char **argv)
 	if (p->mode == MODE_ASSESS)
 		report_anomalies = json_array();
 	if (p->mode != MODE_ASSESS) {
-		int rc = store_open(&p->st, p->archive, p->mode == MODE_FULL ?
-		    "full" : "delta", &err);
+		int rc = store_open(&p->st, p->archive, p->mode == MODE_DELTA ?
+		    "delta" : "full", &err);
 
 		/* busy: try later; anything else: the archive is damaged */
 		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;

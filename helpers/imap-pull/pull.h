@@ -26,6 +26,7 @@ enum pull_mode {
 	MODE_FULL,
 	MODE_DELTA,
 	MODE_ASSESS,
+	MODE_AUTO,		/* full until a full pass is complete */
 };
 
 struct strlist {

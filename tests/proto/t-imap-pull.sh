@@ -68,6 +68,17 @@ is "$rc" 0 "the rerun completes"
 like "$transcript" 'UID FETCH 3 \(' "and asks only for the message it lacks"
 like "$out" '"event":"done".*"messages":1,' "and fetches only that one"
 is "$("$ARCHIVE" ls -r "$work/arc" | wc -l)" 3 "the archive holds all three"
+KEEP=1 pull ok --mode full
+is "$rc" 64 "a second full pass is refused"
+KEEP=1 pull ok --mode auto
+is "$rc" 0 "--mode auto after a full pass runs"
+seg_mode() {	# the mode of the archive's last segment
+	tar --zstd -xOf "$(ls "$work"/arc/segments/*.tar.zst | tail -1)" \
+	    manifest.jsonl | jq -r 'select(.t == "segment") | .mode'
+}
+is "$(seg_mode)" delta "--mode auto: a delta, once the full pass is complete"
+pull ok --mode auto
+is "$(seg_mode)" full "--mode auto on an empty archive: a full pass"
 
 pull long-literal
 is "$rc" 76 "long-literal: more bytes than announced exits 76"
