@@ -484,10 +484,9 @@ check_pass(struct pull *p, struct buf *err)
 	char *full = arcidx_meta(p->st.ix, "pass.full");
 	int ret = 0;
 
-	if (p->mode == MODE_AUTO) {
-		p->mode = full ? MODE_DELTA : MODE_FULL;
-		p->st.mode = full ? "delta" : "full";
-	} else if (p->mode == MODE_FULL && full) {
+	if (p->mode == MODE_AUTO)	/* store_open() chose */
+		p->mode = !strcmp(p->st.mode, "delta") ? MODE_DELTA : MODE_FULL;
+	else if (p->mode == MODE_FULL && full) {
 		buf_addf(err, "archive '%s' already holds a complete full"
 		    " pull; use --mode delta", p->archive);
 		ret = -1;
@@ -586,8 +585,9 @@ main(int argc, char **argv)
 	if (p->mode == MODE_ASSESS)
 		report_anomalies = json_array();
 	if (p->mode != MODE_ASSESS) {
-		int rc = store_open(&p->st, p->archive, p->mode == MODE_DELTA ?
-		    "delta" : "full", &err);
+		int rc = store_open(&p->st, p->archive,
+		    p->mode == MODE_AUTO ? "auto" : p->mode == MODE_FULL ?
+		    "full" : "delta", &err);
 
 		/* busy: try later; anything else: the archive is damaged */
 		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;

@@ -175,7 +175,8 @@ int spool_end(struct spool *sp, struct buf *err);
 /* The first bytes of the body (all of it when small). */
 const char *spool_head(const struct spool *sp, size_t *len_r);
 
-/* -2 when another process holds the archive */
+/* `mode`: full, delta, or auto (chosen here); -2 when another process holds
+ * the archive */
 int store_open(struct store *st, const char *dir, const char *mode,
     struct buf *err);
 int store_record(struct store *st, json_t *rec, struct buf *err);

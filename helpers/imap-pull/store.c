@@ -260,6 +260,12 @@ store_open(struct store *st, const char *dir, const char *mode,
 		return rc;
 	if (arcidx_catch_up(st->ix, err) < 0)
 		return -1;
+	if (!strcmp(mode, "auto")) {
+		char *full = arcidx_meta(st->ix, "pass.full");
+
+		st->mode = full ? "delta" : "full";
+		free(full);
+	}
 	return seg_begin(st, err);
 }
 
