@@ -1,6 +1,6 @@
 # helpers: one directory a program.  HELPERS are run by migrate and
 # installed in $(LIBEXECDIR)/migrate; COMMANDS are for people, in $(BINDIR).
-HELPERS := imap-pull jmap-push
+HELPERS := imap-pull jmap-push map-flip
 COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
@@ -16,3 +16,6 @@ jmap-push_SRCS := \
 	helpers/jmap-push/jmap-push.c \
 	helpers/jmap-push/mailboxes.c \
 	helpers/jmap-push/verify.c
+
+map-flip_SRCS := \
+	helpers/map-flip/map-flip.c

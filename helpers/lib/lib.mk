@@ -4,10 +4,12 @@ LIB_SRCS := \
 	helpers/lib/buf.c \
 	helpers/lib/evline.c \
 	helpers/lib/exec_path.c \
+	helpers/lib/fileio.c \
 	helpers/lib/imap.c \
 	helpers/lib/imap_resp.c \
 	helpers/lib/jmap.c \
 	helpers/lib/log.c \
+	helpers/lib/mapping.c \
 	helpers/lib/opt.c \
 	helpers/lib/proc.c \
 	helpers/lib/secret.c \

@@ -1,0 +1,426 @@
+#include "compat.h"
+
+#include <ctype.h>
+
+#include <sqlite3.h>
+
+#include "buf.h"
+#include "mapping.h"
+#include "xalloc.h"
+
+struct mapping {
+	sqlite3 *db;
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode = WAL;"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)"
+	"  WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS routes(identifier TEXT PRIMARY KEY,"
+	"  account TEXT NOT NULL, route TEXT NOT NULL"
+	"  CHECK (route IN ('source', 'destination')),"
+	"  version INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO meta VALUES('version', 0);"
+	"INSERT OR IGNORE INTO meta VALUES('format', 1);";
+
+const char *
+route_name(enum route r)
+{
+	return r == ROUTE_DESTINATION ? "destination" : "source";
+}
+
+int
+route_parse(const char *s, enum route *r)
+{
+	if (!strcmp(s, "source"))
+		*r = ROUTE_SOURCE;
+	else if (!strcmp(s, "destination"))
+		*r = ROUTE_DESTINATION;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+db_error(struct mapping *m, const char *what, struct buf *err)
+{
+	buf_addf(err, "mapping store: %s: %s", what, sqlite3_errmsg(m->db));
+	return -1;
+}
+
+int
+mapping_open(struct mapping **mp, const char *path, int create,
+    struct buf *err)
+{
+	struct mapping *m = xcalloc(1, sizeof(*m));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	if (create)
+		flags |= SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, &m->db, flags, NULL) != SQLITE_OK) {
+		buf_addf(err, "cannot open the mapping store '%s': %s", path,
+		    m->db ? sqlite3_errmsg(m->db) : "out of memory");
+		mapping_close(m);
+		return -1;
+	}
+	sqlite3_busy_timeout(m->db, 10000);
+	if (sqlite3_exec(m->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		buf_addf(err, "'%s': ", path);
+		db_error(m, "cannot set up", err);
+		mapping_close(m);
+		return -1;
+	}
+	*mp = m;
+	return 0;
+}
+
+void
+mapping_close(struct mapping *m)
+{
+	if (!m)
+		return;
+	sqlite3_close(m->db);
+	free(m);
+}
+
+static char *
+lower(const char *s)
+{
+	char *l = xstrdup(s), *p;
+
+	for (p = l; *p; p++)
+		*p = tolower((unsigned char)*p);
+	return l;
+}
+
+size_t
+mapping_forms(const char *account, const char *domain, char ***forms_r)
+{
+	char **forms = xcalloc(2, sizeof(*forms));
+	const char *at = strchr(account, '@');
+	size_t n = 0;
+
+	forms[n++] = lower(account);
+	if (domain && *domain) {
+		char *other = NULL;
+
+		if (!at)
+			other = xasprintf("%s@%s", account, domain);
+		else if (!strcasecmp(at + 1, domain))
+			other = xstrndup(account, at - account);
+		if (other)
+			forms[n++] = lower(other);
+		free(other);
+	}
+	*forms_r = forms;
+	return n;
+}
+
+int64_t
+mapping_version(struct mapping *m)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(m->db, "SELECT value FROM meta"
+	    " WHERE key = 'version'", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * Write one row unless it already says so, with the version this
+ * transaction will bump the store to.
+ */
+static int
+put_route(struct mapping *m, const char *id, const char *account,
+    enum route r, int *changed, struct buf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(m->db, "INSERT INTO routes(identifier,"
+	    " account, route, version, updated) VALUES(?1, ?2, ?3,"
+	    " (SELECT value + 1 FROM meta WHERE key = 'version'),"
+	    " strftime('%s', 'now')) ON CONFLICT(identifier) DO UPDATE SET"
+	    " account = ?2, route = ?3, version = excluded.version,"
+	    " updated = excluded.updated"
+	    " WHERE route != ?3 OR account != ?2", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_error(m, "cannot prepare", err);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, route_name(r), -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(m, "cannot write a route", err);
+	if (sqlite3_changes(m->db) > 0)
+		++*changed;
+	return 0;
+}
+
+/* One change of the store (any number of rows): the next version. */
+static int
+bump(struct mapping *m, struct buf *err)
+{
+	if (sqlite3_exec(m->db, "UPDATE meta SET value = value + 1"
+	    " WHERE key = 'version'", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(m, "cannot count", err);
+	return 0;
+}
+
+static int
+begin(struct mapping *m, struct buf *err)
+{
+	if (sqlite3_exec(m->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return db_error(m, "cannot begin", err);
+	return 0;
+}
+
+static int
+end(struct mapping *m, int ok, int64_t *version_r, struct buf *err)
+{
+	if (!ok) {
+		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(m, "cannot commit", err);
+		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (version_r)
+		*version_r = mapping_version(m);
+	return 0;
+}
+
+int
+mapping_set(struct mapping *m, const char *account, const char *const *ids,
+    size_t nr_ids, enum route r, int *changed_r, int64_t *version_r,
+    struct buf *err)
+{
+	char *acc = lower(account);
+	int changed = 0, ok;
+	size_t i;
+
+	if (begin(m, err) < 0) {
+		free(acc);
+		return -1;
+	}
+	ok = put_route(m, acc, acc, r, &changed, err) == 0;
+	for (i = 0; ok && i < nr_ids; i++) {
+		char *id = lower(ids[i]);
+
+		ok = put_route(m, id, acc, r, &changed, err) == 0;
+		free(id);
+	}
+	free(acc);
+	if (ok && changed)
+		ok = bump(m, err) == 0;
+	*changed_r = changed > 0;
+	return end(m, ok, version_r, err);
+}
+
+struct row {
+	char *id, *account;
+	enum route r;
+};
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct row *)a)->id, ((const struct row *)b)->id);
+}
+
+static void
+rows_free(struct row *rows, size_t nr)
+{
+	while (nr--) {
+		free(rows[nr].id);
+		free(rows[nr].account);
+	}
+	free(rows);
+}
+
+/* The export's lines, sorted by identifier. */
+static int
+parse_export(const char *text, size_t len, struct row **rows_r,
+    size_t *nr_r, struct buf *err)
+{
+	const char *p = text, *eot = text + len;
+	struct row *rows = NULL;
+	size_t nr = 0, alloc = 0;
+	unsigned lineno = 0;
+
+	while (p < eot) {
+		const char *nl = memchr(p, '\n', eot - p);
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(eot - p);
+		char *line = xstrndup(p, n), *sp;
+		enum route r;
+
+		lineno++;
+		p += n + (nl ? 1 : 0);
+		if (!*line || *line == '#') {
+			free(line);
+			continue;
+		}
+		sp = strpbrk(line, " \t");
+		if (!sp || route_parse(sp + strspn(sp, " \t"), &r) < 0) {
+			buf_addf(err, "line %u: not \"identifier source|"
+			    "destination\"", lineno);
+			free(line);
+			rows_free(rows, nr);
+			return -1;
+		}
+		*sp = '\0';
+		if (nr == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			rows = xreallocarray(rows, alloc, sizeof(*rows));
+		}
+		rows[nr].id = lower(line);
+		rows[nr].account = NULL;
+		rows[nr++].r = r;
+		free(line);
+	}
+	qsort(rows, nr, sizeof(*rows), row_cmp);
+	*rows_r = rows;
+	*nr_r = nr;
+	return 0;
+}
+
+static int
+read_rows(struct mapping *m, struct row **rows_r, size_t *nr_r,
+    struct buf *err)
+{
+	struct row *rows = NULL;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(m->db, "SELECT identifier, account, route"
+	    " FROM routes ORDER BY identifier", -1, &st, NULL) != SQLITE_OK)
+		return db_error(m, "cannot prepare", err);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nr == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			rows = xreallocarray(rows, alloc, sizeof(*rows));
+		}
+		rows[nr].id = xstrdup((const char *)sqlite3_column_text(st, 0));
+		rows[nr].account = xstrdup((const char *)
+		    sqlite3_column_text(st, 1));
+		route_parse((const char *)sqlite3_column_text(st, 2),
+		    &rows[nr++].r);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		rows_free(rows, nr);
+		return db_error(m, "cannot read the routes", err);
+	}
+	*rows_r = rows;
+	*nr_r = nr;
+	return 0;
+}
+
+/* Note `id` in the list of changed identifiers when `changed` grew. */
+static void
+note_changed(char ***ids, size_t *nr, const char *id, int before, int after)
+{
+	if (after == before)
+		return;
+	*ids = xreallocarray(*ids, *nr + 1, sizeof(**ids));
+	(*ids)[(*nr)++] = xstrdup(id);
+}
+
+int
+mapping_restore(struct mapping *m, const char *text, size_t len,
+    char ***ids_r, size_t *changed_r, int64_t *version_r, struct buf *err)
+{
+	struct row *want, *have = NULL, *w, *h;
+	size_t nr_want, nr_have = 0, i;
+	int changed = 0, ok = 1, before;
+
+	*ids_r = NULL;
+	*changed_r = 0;
+
+	if (parse_export(text, len, &want, &nr_want, err) < 0)
+		return -1;
+	if (begin(m, err) < 0) {
+		rows_free(want, nr_want);
+		return -1;
+	}
+	if (read_rows(m, &have, &nr_have, err) < 0) {
+		rows_free(want, nr_want);
+		return end(m, 0, NULL, err);
+	}
+	/* identifiers the export does not name go back to the source */
+	for (i = 0; ok && i < nr_have; i++) {
+		h = &have[i];
+		w = bsearch(h, want, nr_want, sizeof(*want), row_cmp);
+		before = changed;
+		if (!w && h->r != ROUTE_SOURCE)
+			ok = put_route(m, h->id, h->account, ROUTE_SOURCE,
+			    &changed, err) == 0;
+		note_changed(ids_r, changed_r, h->id, before, changed);
+	}
+	for (i = 0; ok && i < nr_want; i++) {
+		w = &want[i];
+		h = bsearch(w, have, nr_have, sizeof(*have), row_cmp);
+		before = changed;
+		ok = put_route(m, w->id, h ? h->account : w->id, w->r,
+		    &changed, err) == 0;
+		note_changed(ids_r, changed_r, w->id, before, changed);
+	}
+	if (ok && changed)
+		ok = bump(m, err) == 0;
+	rows_free(want, nr_want);
+	rows_free(have, nr_have);
+	return end(m, ok, version_r, err);
+}
+
+int
+mapping_lookup(struct mapping *m, const char *id, enum route *r,
+    struct buf *err)
+{
+	sqlite3_stmt *st;
+	char *l = lower(id);
+	int rc, ret = 1;
+
+	if (sqlite3_prepare_v2(m->db, "SELECT route FROM routes"
+	    " WHERE identifier = ?1", -1, &st, NULL) != SQLITE_OK) {
+		free(l);
+		return db_error(m, "cannot prepare", err);
+	}
+	sqlite3_bind_text(st, 1, l, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		ret = route_parse((const char *)sqlite3_column_text(st, 0),
+		    r) < 0 ? -1 : 0;
+	else if (rc != SQLITE_DONE)
+		ret = db_error(m, "cannot look up", err);
+	sqlite3_finalize(st);
+	free(l);
+	return ret;
+}
+
+int
+mapping_export(struct mapping *m, struct buf *out, struct buf *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(m->db, "SELECT identifier, route FROM routes"
+	    " ORDER BY identifier", -1, &st, NULL) != SQLITE_OK)
+		return db_error(m, "cannot prepare", err);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		buf_addf(out, "%s %s\n", sqlite3_column_text(st, 0),
+		    sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(m, "cannot read the routes", err);
+	return 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * mapping.h: the mapping store, the one thing the proxy and the
+ * orchestrator share: which server holds each login (migrate-mapping(5)).
+ *
+ * A small SQLite file of its own.  A row per identifier (an address, and
+ * its bare name when the account is in the default domain), lowercased;
+ * no row means the source.  Every change takes the next number of one
+ * counter, the store's version, so that a reader can tell that anything
+ * changed by reading one number.
+ */
+#ifndef MIGRATE_MAPPING_H
+#define MIGRATE_MAPPING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct mapping;
+
+enum route {
+	ROUTE_SOURCE,
+	ROUTE_DESTINATION,
+};
+
+const char *route_name(enum route r);
+int route_parse(const char *s, enum route *r);
+
+/* Open (and with `create`, make) the store at `path`. */
+int mapping_open(struct mapping **m, const char *path, int create,
+    struct buf *err);
+void mapping_close(struct mapping *m);
+
+/*
+ * Route `account` and its `ids` (both login forms; the account itself is
+ * always included) to `r`, in one transaction.  `changed_r` tells
+ * whether any row changed; the version is the store's after the call.
+ */
+int mapping_set(struct mapping *m, const char *account,
+    const char *const *ids, size_t nr_ids, enum route r, int *changed_r,
+    int64_t *version_r, struct buf *err);
+
+/*
+ * Replace every route with those of an export (`identifier route` lines,
+ * as mapping_export() writes), in one transaction.  Identifiers the
+ * export lacks go back to the source.  `ids_r` gets the identifiers
+ * whose route changed (the caller frees them), `nr_r` their number.
+ */
+int mapping_restore(struct mapping *m, const char *text, size_t len,
+    char ***ids_r, size_t *nr_r, int64_t *version_r, struct buf *err);
+
+/* The route of `id` (lowercased here); 0 found, 1 not found, -1 error. */
+int mapping_lookup(struct mapping *m, const char *id, enum route *r,
+    struct buf *err);
+
+int64_t mapping_version(struct mapping *m);
+
+/* Every row as `identifier route` lines, sorted, into `out`. */
+int mapping_export(struct mapping *m, struct buf *out, struct buf *err);
+
+/*
+ * The login forms of `account`: itself, lowercased; with `domain`, also
+ * the bare name of an address in that domain, or the address of a bare
+ * name.  The caller frees each string and the array.
+ */
+size_t mapping_forms(const char *account, const char *domain, char ***forms_r);
+
+#endif

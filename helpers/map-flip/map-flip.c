@@ -1,0 +1,265 @@
+/*
+ * map-flip: set which server holds an account, in the mapping store that
+ * the proxy reads.  See map-flip(8).
+ */
+#include "compat.h"
+
+#include <getopt.h>
+#include <libgen.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "evline.h"
+#include "fileio.h"
+#include "log.h"
+#include "mapping.h"
+#include "secret.h"
+#include "xalloc.h"
+
+#define FLIP_VERSION	"0.1"
+
+static const char usage_text[] =
+"usage: map-flip --store FILE [--domain DOMAIN] [--export FILE]\n"
+"         [--control SOCKET] ACCOUNT source|destination\n"
+"   or: map-flip --store FILE [--export FILE] [--control SOCKET]\n"
+"         --restore EXPORT\n"
+"   or: map-flip --store FILE --list\n";
+
+static void ATTR_NORETURN
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(EX_USAGE);
+}
+
+/* A file beside the store, unless given. */
+static char *
+beside(const char *store, const char *given, const char *name)
+{
+	char *copy, *path;
+
+	if (given)
+		return xstrdup(given);
+	copy = xstrdup(store);
+	path = xasprintf("%s/%s", dirname(copy), name);
+	free(copy);
+	return path;
+}
+
+/*
+ * Ask the proxy to close the open sessions of `ids`: a line "kick ID" each
+ * on its control socket, its answer a line each.  A proxy that is not
+ * running is no error: there is nothing to close.  Returns the number of
+ * identifiers the proxy acknowledged, or -1 when it could not be asked.
+ */
+static int
+kick(const char *sock_path, char **ids, size_t nr, struct buf *why)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct buf out = BUF_INIT, in = BUF_INIT;
+	int fd, acked = 0;
+	size_t i;
+	char *p;
+
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		buf_addf(why, "control socket path too long: %s", sock_path);
+		return -1;
+	}
+	memcpy(sun.sun_path, sock_path, strlen(sock_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		buf_addf(why, "no proxy listens on %s: %s", sock_path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (i = 0; i < nr; i++)
+		buf_addf(&out, "kick %s\n", ids[i]);
+	if (write(fd, out.buf, out.len) != (ssize_t)out.len) {
+		buf_addf(why, "cannot write to the proxy: %s", strerror(errno));
+		acked = -1;
+	}
+	shutdown(fd, SHUT_WR);
+	while (acked >= 0) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char chunk[512];
+		ssize_t n;
+
+		if (poll(&pfd, 1, 5000) <= 0) {
+			buf_adds(why, "the proxy did not answer in 5 s");
+			acked = -1;
+			break;
+		}
+		n = read(fd, chunk, sizeof(chunk));
+		if (n <= 0)
+			break;
+		buf_add(&in, chunk, n);
+	}
+	for (p = in.buf; acked >= 0 && (p = strstr(p, "ok")); p += 2)
+		acked++;
+	close(fd);
+	buf_release(&out);
+	buf_release(&in);
+	return acked;
+}
+
+static int
+export(struct mapping *m, const char *path, struct buf *err)
+{
+	struct buf text = BUF_INIT;
+	int ret;
+
+	buf_addf(&text, "# migrate mapping, version %" PRId64
+	    ": identifier route\n", mapping_version(m));
+	ret = mapping_export(m, &text, err);
+	if (ret == 0)
+		ret = file_write_atomic(path, text.buf, text.len, 0644, err);
+	buf_release(&text);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "domain", required_argument, NULL, 'd' },
+		{ "export", required_argument, NULL, 'e' },
+		{ "control", required_argument, NULL, 'c' },
+		{ "restore", required_argument, NULL, 'r' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *store = NULL, *domain = NULL, *restore = NULL;
+	char *export_path, *control, **ids = NULL;
+	struct secrets sec = SECRETS_INIT;
+	struct buf err = BUF_INIT, why = BUF_INIT;
+	struct mapping *m = NULL;
+	const char *export_opt = NULL, *control_opt = NULL;
+	size_t nr_ids = 0, i, changed = 0;
+	int list = 0, c, code = EX_SOFTWARE, kicked = 0, one_changed = 0;
+	int64_t version = 0;
+	enum route r = ROUTE_SOURCE;
+
+	log_init("map-flip", -1);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'd': domain = optarg; break;
+		case 'e': export_opt = optarg; break;
+		case 'c': control_opt = optarg; break;
+		case 'r': restore = optarg; break;
+		case 'l': list = 1; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: usage();
+		}
+	}
+	if (!store || (list && (restore || optind != argc)) ||
+	    (!list && !restore && optind + 2 != argc) ||
+	    (restore && optind != argc))
+		usage();
+	if (!list && !restore && route_parse(argv[optind + 1], &r) < 0)
+		fatalx(EX_USAGE, "'%s': the route is source or destination",
+		    argv[optind + 1]);
+	if (!list && !restore && !*argv[optind])
+		fatalx(EX_USAGE, "an empty account name");
+	if (secrets_read(&sec, 0, &err) < 0)
+		fatalx(EX_USAGE, "standard input: %s", err.buf);
+	secrets_clear(&sec);
+	export_path = beside(store, export_opt, "mapping.txt");
+	control = beside(store, control_opt, "proxy.sock");
+
+	if (mapping_open(&m, store, !list, &err) < 0) {
+		log_warnx("%s", err.buf);
+		code = EX_UNAVAILABLE;
+		goto out;
+	}
+	if (list) {
+		struct buf text = BUF_INIT;
+
+		if (mapping_export(m, &text, &err) < 0) {
+			log_warnx("%s", err.buf);
+			code = EX_TEMPFAIL;
+			goto out;
+		}
+		fwrite(text.buf, 1, text.len, stdout);
+		buf_release(&text);
+		code = 0;
+		goto out;
+	}
+	evline_hello(1, "map-flip", FLIP_VERSION);
+	if (restore) {
+		struct buf text = BUF_INIT;
+
+		if (file_read(restore, &text, &err) < 0) {
+			log_warnx("%s", err.buf);
+			code = EX_NOINPUT;
+			goto out;
+		}
+		if (mapping_restore(m, text.buf, text.len, &ids, &nr_ids,
+		    &version, &err) < 0) {
+			log_warnx("%s: %s", restore, err.buf);
+			buf_release(&text);
+			code = strstr(err.buf, "line ") ? EX_DATAERR :
+			    EX_TEMPFAIL;
+			goto out;
+		}
+		buf_release(&text);
+		changed = nr_ids;	/* their sessions are on the wrong server */
+	} else {
+		log_set_account(argv[optind]);
+		nr_ids = mapping_forms(argv[optind], domain, &ids);
+		if (mapping_set(m, argv[optind], (const char *const *)ids,
+		    nr_ids, r, &one_changed, &version, &err) < 0) {
+			log_warnx("%s", err.buf);
+			code = EX_TEMPFAIL;
+			goto out;
+		}
+		changed = one_changed;
+	}
+	if (export(m, export_path, &err) < 0) {
+		log_warnx("%s", err.buf);
+		code = EX_TEMPFAIL;
+		goto out;
+	}
+	if (changed > 0) {
+		kicked = kick(control, ids, nr_ids, &why);
+		if (kicked < 0)
+			evline_anomaly(1, "proxy-unreachable", NULL, 0,
+			    why.buf, NULL);
+	}
+	{
+		json_t *forms = json_array();
+
+		for (i = 0; i < nr_ids; i++)
+			json_array_append_new(forms, json_string(ids[i]));
+		evline_write(1, "done", "{s:s, s:s, s:I, s:I, s:o, s:b}",
+		    "account", restore ? "*" : argv[optind], "route",
+		    restore ? "restore" : route_name(r), "changed",
+		    (json_int_t)changed, "version", (json_int_t)version,
+		    "identifiers", forms, "proxy_told", kicked >= 0);
+	}
+	if (!restore)
+		log_info("%s -> %s (%s, version %" PRId64 ")", argv[optind],
+		    route_name(r), changed ? "changed" : "already so", version);
+	else
+		log_info("restored %s: %zu routes changed (version %" PRId64
+		    ")", restore, changed, version);
+	code = 0;
+out:
+	for (i = 0; i < nr_ids; i++)
+		free(ids[i]);
+	free(ids);
+	mapping_close(m);
+	free(export_path);
+	free(control);
+	buf_release(&err);
+	buf_release(&why);
+	return code;
+}
