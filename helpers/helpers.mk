@@ -19,3 +19,14 @@ jmap-push_SRCS := \
 
 map-flip_SRCS := \
 	helpers/map-flip/map-flip.c
+
+# the orchestrator: a command, with the schema migrations built in
+COMMANDS += migrate
+migrate_SRCS := \
+	orchestrator/accounts.c \
+	orchestrator/audit.c \
+	orchestrator/migrate.c \
+	orchestrator/plan.c \
+	orchestrator/runner.c \
+	orchestrator/state.c \
+	$(O)/state/migrations.c

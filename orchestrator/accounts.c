@@ -1,0 +1,406 @@
+/*
+ * accounts.c: a plan's accounts from their sources (an inline list, a CSV
+ * file, a Dovecot passwd-file, a command's output), and the values of
+ * secret references.
+ */
+#include "compat.h"
+
+#include <ctype.h>
+#include <pthread.h>
+
+#include "buf.h"
+#include "fileio.h"
+#include "plan.h"
+#include "proc.h"
+#include "xalloc.h"
+
+struct collect {
+	struct account_spec *v;
+	size_t nr, alloc;
+	const char *domain;
+	struct buf *err;
+	int errors;
+};
+
+static int
+spec_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct account_spec *)a)->account,
+	    ((const struct account_spec *)b)->account);
+}
+
+/* Add one account as a source names it; `where` says where, for errors. */
+static void
+add(struct collect *c, const char *name, const char *login,
+    const char *where)
+{
+	const char *at = strchr(name, '@');
+	struct account_spec *s;
+	const char *p;
+
+	for (p = name; *p; p++)
+		if (isspace((unsigned char)*p) || *p == ':' || *p == '/' ||
+		    (unsigned char)*p < 0x20)
+			break;
+	if (!*name || *p || (at && (at == name || !at[1] ||
+	    strchr(at + 1, '@')))) {
+		buf_addf(c->err, "%s: '%s' is not an account name (an address"
+		    " or a bare login)\n", where, name);
+		c->errors++;
+		return;
+	}
+	if (!at && !c->domain) {
+		buf_addf(c->err, "%s: '%s' is a bare name and the plan has no"
+		    " accounts.default_domain\n", where, name);
+		c->errors++;
+		return;
+	}
+	if (c->nr == c->alloc) {
+		c->alloc = c->alloc ? 2 * c->alloc : 64;
+		c->v = xreallocarray(c->v, c->alloc, sizeof(*c->v));
+	}
+	s = &c->v[c->nr++];
+	s->account = at ? xstrdup(name) : xasprintf("%s@%s", name, c->domain);
+	for (p = s->account; *p; p++)
+		*(char *)p = tolower((unsigned char)*p);
+	s->login = xstrdup(login && *login ? login : name);
+}
+
+/* Call `fn` on each line of `text`, numbered from 1. */
+static void
+each_line(struct collect *c, const char *text, size_t len, const char *what,
+    void (*fn)(struct collect *, char *, const char *))
+{
+	const char *p = text, *end = text + len;
+	unsigned lineno = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char *line = xstrndup(p, n), *where;
+
+		p += n + (nl ? 1 : 0);
+		lineno++;
+		if (n && line[n - 1] == '\r')
+			line[n - 1] = '\0';
+		where = xasprintf("%s:%u", what, lineno);
+		if (*line && *line != '#')
+			fn(c, line, where);
+		free(where);
+		free(line);
+	}
+}
+
+/* CSV: account[,login]; quotes around a field; a header is skipped. */
+static void
+csv_line(struct collect *c, char *line, const char *where)
+{
+	char *f[2] = { NULL, NULL }, *p = line;
+	int i;
+
+	for (i = 0; i < 2 && p; i++) {
+		char *start, *q;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '"') {
+			start = ++p;
+			q = strchr(p, '"');
+			if (q)
+				*q++ = '\0';
+			p = q ? strchr(q, ',') : NULL;
+		} else {
+			start = p;
+			p = strchr(p, ',');
+			if (p)
+				*p = '\0';
+			for (q = start + strlen(start); q > start &&
+			    q[-1] == ' '; q--)
+				q[-1] = '\0';
+		}
+		f[i] = start;
+		if (p)
+			p++;
+	}
+	if (!strcasecmp(f[0], "account") || !strcasecmp(f[0], "email") ||
+	    !strcasecmp(f[0], "address"))
+		return;
+	add(c, f[0], f[1], where);
+}
+
+/* Dovecot passwd-file: user:password:uid:gid:...; the user only. */
+static void
+passwd_line(struct collect *c, char *line, const char *where)
+{
+	char *colon = strchr(line, ':');
+
+	if (colon)
+		*colon = '\0';
+	add(c, line, NULL, where);
+}
+
+/* A command's output: the first word of each line. */
+static void
+word_line(struct collect *c, char *line, const char *where)
+{
+	char *w = line + strspn(line, " \t");
+
+	w[strcspn(w, " \t")] = '\0';
+	if (*w)
+		add(c, w, NULL, where);
+}
+
+static int
+grab_line(void *cb, enum proc_stream s, const char *line, size_t len)
+{
+	struct buf *out = cb;
+
+	if (s == PROC_STDOUT) {
+		buf_add(out, line, len);
+		buf_addch(out, '\n');
+	}
+	return 0;
+}
+
+/*
+ * Run `cmd` with /bin/sh, `account` (may be NULL) in MIGRATE_ACCOUNT;
+ * its stdout into `out`.  Its stderr goes to ours: it is the operator's
+ * command, and it must not print secrets there.
+ */
+static int
+run_command(const char *cmd, const char *account, struct buf *out,
+    struct buf *err)
+{
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	char *envset = account ? xasprintf("MIGRATE_ACCOUNT=%s", account) :
+	    NULL;
+	const char *env[] = { envset, NULL };
+	struct child ch = CHILD_INIT;
+	struct proc_io io = { 0 };
+	struct buf why = BUF_INIT;
+	unsigned flags = 0;
+	int rc;
+
+	ch.argv = argv;
+	ch.env = envset ? env : NULL;
+	io.on_line = grab_line;
+	io.cb = out;
+	io.timeout_ms = 300000;
+	rc = proc_pipe(&ch, &io, &flags, &why);
+	free(envset);
+	if (rc != 0) {
+		buf_addf(err, "command '%s' %s", cmd, rc < 0 ? why.buf :
+		    flags & PROC_TIMED_OUT ? "took over 300 s" : "failed");
+		if (rc > 0)
+			buf_addf(err, " (exit %d)", rc);
+		buf_release(&why);
+		return -1;
+	}
+	buf_release(&why);
+	return 0;
+}
+
+int
+plan_accounts(const struct plan *p, struct account_spec **v_r,
+    size_t *nr_r, struct buf *err)
+{
+	struct collect c = { NULL, 0, 0, p->accounts.default_domain, err, 0 };
+	struct buf text = BUF_INIT;
+	size_t i, j;
+
+	for (i = 0; i < p->accounts.list.nr; i++) {
+		char *where = xasprintf("%s:%d:%d: accounts.list", p->file,
+		    p->accounts.list.pos[i].line, p->accounts.list.pos[i].col);
+
+		add(&c, p->accounts.list.v[i], NULL, where);
+		free(where);
+	}
+	if (p->accounts.csv) {
+		if (file_read(p->accounts.csv, &text, err) < 0) {
+			buf_addch(err, '\n');
+			c.errors++;
+		} else
+			each_line(&c, text.buf, text.len, p->accounts.csv,
+			    csv_line);
+		buf_setlen(&text, 0);
+	}
+	if (p->accounts.passwd_file) {
+		if (file_read(p->accounts.passwd_file, &text, err) < 0) {
+			buf_addch(err, '\n');
+			c.errors++;
+		} else
+			each_line(&c, text.buf, text.len,
+			    p->accounts.passwd_file, passwd_line);
+		buf_setlen(&text, 0);
+	}
+	if (p->accounts.command) {
+		if (run_command(p->accounts.command, NULL, &text, err) < 0) {
+			buf_addf(err, " (accounts.command)\n");
+			c.errors++;
+		} else
+			each_line(&c, text.buf, text.len, "accounts.command",
+			    word_line);
+	}
+	buf_release(&text);
+	/* one entry per address; the first source to name it wins */
+	if (c.nr)
+		qsort(c.v, c.nr, sizeof(*c.v), spec_cmp);
+	for (i = j = 0; i < c.nr; i++) {
+		if (j && !strcmp(c.v[j - 1].account, c.v[i].account)) {
+			free(c.v[i].account);
+			free(c.v[i].login);
+			continue;
+		}
+		c.v[j++] = c.v[i];
+	}
+	c.nr = j;
+	if (!c.errors && !c.nr) {
+		buf_addf(err, "%s: the plan's account sources name no"
+		    " account\n", p->file);
+		c.errors++;
+	}
+	if (c.errors) {
+		account_specs_free(c.v, c.nr);
+		return -1;
+	}
+	*v_r = c.v;
+	*nr_r = c.nr;
+	return 0;
+}
+
+void
+account_specs_free(struct account_spec *v, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(v[i].account);
+		free(v[i].login);
+	}
+	free(v);
+}
+
+static char *
+first_line(struct buf *b)
+{
+	size_t n = strcspn(b->buf, "\r\n");
+
+	return xstrndup(b->buf, n);
+}
+
+char *
+secret_resolve(const struct secret_ref *ref, const char *account,
+    struct buf *err)
+{
+	struct buf text = BUF_INIT;
+	const char *v;
+	char *ret = NULL;
+
+	switch (ref->kind) {
+	case SECRET_NONE:
+		buf_adds(err, "no secret given");
+		break;
+	case SECRET_ENV:
+		if (!(v = getenv(ref->value)))
+			buf_addf(err, "environment variable %s is not set",
+			    ref->value);
+		else
+			ret = xstrdup(v);
+		break;
+	case SECRET_FILE:
+		if (file_read(ref->value, &text, err) == 0)
+			ret = first_line(&text);
+		break;
+	case SECRET_COMMAND:
+		if (run_command(ref->value, account, &text, err) == 0)
+			ret = first_line(&text);
+		break;
+	}
+	buf_release_wipe(&text);
+	return ret;
+}
+
+/* A passwords file, read once: "account password" lines, sorted. */
+struct pwline {
+	char *name, *password;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	char *path;
+	struct pwline *v;
+	size_t nr;
+} pwcache = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0 };
+
+static int
+pw_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pwline *)a)->name,
+	    ((const struct pwline *)b)->name);
+}
+
+static int
+pw_load(const char *path, struct buf *err)
+{
+	struct buf text = BUF_INIT;
+	char *p, *end;
+	size_t alloc = 0;
+
+	if (pwcache.path && !strcmp(pwcache.path, path))
+		return 0;
+	if (file_read(path, &text, err) < 0)
+		return -1;
+	for (p = text.buf, end = text.buf + text.len; p < end; ) {
+		char *nl = memchr(p, '\n', end - p), *sp;
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (n && p[n - 1] == '\r')
+			p[n - 1] = '\0';
+		p[n] = '\0';
+		sp = strpbrk(p, " \t");
+		if (*p && *p != '#' && sp) {
+			if (pwcache.nr == alloc) {
+				alloc = alloc ? 2 * alloc : 64;
+				pwcache.v = xreallocarray(pwcache.v, alloc,
+				    sizeof(*pwcache.v));
+			}
+			*sp++ = '\0';
+			sp += strspn(sp, " \t");
+			pwcache.v[pwcache.nr].name = xstrdup(p);
+			pwcache.v[pwcache.nr++].password = xstrdup(sp);
+		}
+		p += n + 1;
+	}
+	buf_release_wipe(&text);
+	qsort(pwcache.v, pwcache.nr, sizeof(*pwcache.v), pw_cmp);
+	pwcache.path = xstrdup(path);
+	return 0;
+}
+
+char *
+secret_password(const struct secret_ref *ref, const char *account,
+    const char *login, struct buf *err)
+{
+	struct pwline key, *hit = NULL;
+	char *ret = NULL;
+
+	if (ref->kind != SECRET_FILE)
+		return secret_resolve(ref, account, err);
+	pthread_mutex_lock(&pwcache.lock);
+	if (pw_load(ref->value, err) == 0) {
+		key.name = (char *)account;
+		hit = bsearch(&key, pwcache.v, pwcache.nr, sizeof(key),
+		    pw_cmp);
+		key.name = (char *)login;
+		if (!hit && login)
+			hit = bsearch(&key, pwcache.v, pwcache.nr,
+			    sizeof(key), pw_cmp);
+		if (hit)
+			ret = xstrdup(hit->password);
+		else
+			buf_addf(err, "'%s' has no line for %s", ref->value,
+			    account);
+	}
+	pthread_mutex_unlock(&pwcache.lock);
+	return ret;
+}

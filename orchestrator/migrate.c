@@ -1,0 +1,790 @@
+/*
+ * migrate: run a migration from a plan.  See migrate(1).
+ */
+#include "compat.h"
+
+#include <getopt.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "audit.h"
+#include "buf.h"
+#include "fileio.h"
+#include "log.h"
+#include "opt.h"
+#include "plan.h"
+#include "runner.h"
+#include "state.h"
+#include "xalloc.h"
+
+static const char usage_text[] =
+"usage: migrate [--state DIR] COMMAND [ARGS]\n"
+"\n"
+"   plan validate FILE      check a plan; every error, with its line\n"
+"   plan diff FILE          what applying it would change\n"
+"   plan apply FILE         run it; run it again to go on after a stop\n"
+"   status [--json] [ACCOUNT]\n"
+"   log [ACCOUNT]           the audit history\n"
+"   rollback ACCOUNT | --to REVISION\n"
+"   hold ACCOUNT | release ACCOUNT\n"
+"   retry ACCOUNT | --failed\n"
+"\n"
+"The state directory is the plan's 'state', or --state DIR, or\n"
+"$MIGRATE_STATE, for the commands that take no plan.\n";
+
+static void ATTR_NORETURN
+usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	exit(code);
+}
+
+static const char *state_dir_opt;
+
+static const char *
+state_dir(void)
+{
+	const char *d = state_dir_opt ? state_dir_opt : getenv("MIGRATE_STATE");
+
+	if (!d)
+		fatalx(EX_USAGE, "which migration? give --state DIR (the"
+		    " plan's 'state') or set MIGRATE_STATE");
+	return d;
+}
+
+static void
+sha256_hex(const char *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	int i;
+
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A plan loaded and checked, with its accounts; exits on errors. */
+static void
+load_plan(const char *file, struct plan *p, struct account_spec **v,
+    size_t *nr)
+{
+	struct buf err = BUF_INIT;
+	size_t i, k, j;
+	int bad = 0;
+
+	if (plan_load(p, file, &err) < 0) {
+		fputs(err.buf, stderr);
+		exit(EX_DATAERR);
+	}
+	if (plan_accounts(p, v, nr, &err) < 0) {
+		fputs(err.buf, stderr);
+		exit(EX_DATAERR);
+	}
+	/* the pilot and waves name accounts of the plan */
+	for (k = 0; k <= p->phases.nr_waves; k++) {
+		const struct strlist *l = k == 0 ? &p->phases.pilot.accounts :
+		    &p->phases.waves[k - 1].accounts;
+		const char *what = k == 0 ? "phases.pilot" :
+		    p->phases.waves[k - 1].name;
+
+		for (i = 0; i < l->nr; i++) {
+			char *full = strchr(l->v[i], '@') ? xstrdup(l->v[i]) :
+			    xasprintf("%s@%s", l->v[i],
+			    p->accounts.default_domain ?
+			    p->accounts.default_domain : "?");
+
+			for (j = 0; j < *nr; j++)
+				if (!strcasecmp((*v)[j].account, full))
+					break;
+			if (j == *nr) {
+				fprintf(stderr, "%s:%d:%d: %s: '%s' is not one"
+				    " of the plan's accounts\n", file,
+				    l->pos[i].line, l->pos[i].col, what,
+				    l->v[i]);
+				bad = 1;
+			}
+			free(full);
+		}
+	}
+	if (bad)
+		exit(EX_DATAERR);
+	buf_release(&err);
+}
+
+static int
+cmd_validate(const char *file)
+{
+	struct plan p;
+	struct account_spec *v;
+	size_t nr, k;
+
+	load_plan(file, &p, &v, &nr);
+	printf("%s: valid: %zu accounts; phases:", file, nr);
+	if (p.phases.assessment.present)
+		printf(" assessment");
+	if (p.phases.pilot.present)
+		printf(" pilot (%zu)", p.phases.pilot.accounts.nr);
+	for (k = 0; k < p.phases.nr_waves; k++)
+		printf(" %s", p.phases.waves[k].name);
+	if (p.phases.delta.present)
+		printf(" delta (%lld)", p.phases.delta.passes);
+	if (p.phases.finalize.present)
+		printf(" finalize");
+	printf("\n");
+	if (p.source.dav || p.source.sieve)
+		printf("%s: note: source.dav and source.sieve are not carried"
+		    " yet (calendars, contacts and Sieve come with dav-pull)\n",
+		    file);
+	account_specs_free(v, nr);
+	plan_free(&p);
+	return 0;
+}
+
+static struct state *
+open_state(const char *dir)
+{
+	struct state *s;
+	struct buf err = BUF_INIT;
+
+	if (state_open(&s, dir, &err) < 0)
+		fatalx(EX_CANTCREAT, "%s", err.buf);
+	return s;
+}
+
+static int
+cmd_diff(const char *file)
+{
+	struct plan p;
+	struct account_spec *v;
+	size_t nr, i, added = 0, gone = 0, j;
+	struct account *have = NULL;
+	size_t nr_have = 0;
+	char sha[65];
+	struct stat st;
+
+	load_plan(file, &p, &v, &nr);
+	sha256_hex(p.text, p.text_len, sha);
+	if (stat(p.state_dir, &st) < 0) {
+		printf("state %s does not exist: applying starts the migration"
+		    " of %zu accounts\n", p.state_dir, nr);
+	} else {
+		struct state *s = open_state(p.state_dir);
+		sqlite3_stmt *q;
+
+		if (sqlite3_prepare_v2(state_db(s), "SELECT id, sha256,"
+		    " datetime(applied, 'unixepoch', 'localtime') FROM plans"
+		    " ORDER BY id DESC LIMIT 1", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			printf("plan: %s revision %d (applied %s)\n",
+			    strcmp((const char *)sqlite3_column_text(q, 1),
+			    sha) ? "changed since" : "the same as",
+			    sqlite3_column_int(q, 0),
+			    sqlite3_column_text(q, 2));
+		else
+			printf("plan: never applied\n");
+		sqlite3_finalize(q);
+		state_accounts(s, NULL, &have, &nr_have);
+		/* the state's rows of accounts the plan still names */
+		for (i = 0; i < nr; i++) {
+			for (j = 0; j < nr_have; j++)
+				if (!strcmp(have[j].account, v[i].account))
+					break;
+			if (j == nr_have) {
+				printf("+ %s\n", v[i].account);
+				added++;
+			}
+		}
+		for (j = 0; j < nr_have; j++) {
+			for (i = 0; i < nr; i++)
+				if (!strcmp(have[j].account, v[i].account))
+					break;
+			if (i == nr) {
+				printf("- %s (%s; kept in the state, no longer"
+				    " worked on)\n", have[j].account,
+				    state_name(have[j].state));
+				gone++;
+			}
+		}
+		{
+			size_t todo = 0;
+
+			for (j = 0; j < nr_have; j++) {
+				enum acc_state x = have[j].state;
+
+				if (x != ST_MIGRATED && x != ST_FINALIZED &&
+				    x != ST_HELD && x != ST_ROLLED_BACK)
+					todo++;
+				account_free(&have[j]);
+			}
+			printf("%zu accounts to add, %zu no longer in the plan,"
+			    " %zu in the state still to move\n", added, gone,
+			    todo);
+		}
+		free(have);
+		state_close(s);
+	}
+	account_specs_free(v, nr);
+	plan_free(&p);
+	return 0;
+}
+
+static int
+cmd_apply(const char *file, int progress)
+{
+	struct plan p;
+	struct account_spec *v;
+	size_t nr, added = 0;
+	struct state *s;
+	struct audit *au;
+	struct buf err = BUF_INIT;
+	struct apply_opts o = { progress, -1 };
+	char sha[65];
+	int lockfd, changed, code;
+
+	load_plan(file, &p, &v, &nr);
+	if (mkdir_p(p.state_dir, &err) < 0)
+		fatalx(EX_CANTCREAT, "%s", err.buf);
+	if (state_lock_apply(p.state_dir, &lockfd, &err) < 0)
+		fatalx(EX_TEMPFAIL, "%s", err.buf);
+	s = open_state(p.state_dir);
+	if (audit_open(&au, p.state_dir, &err) < 0 ||
+	    audit_recover(au, s, &err) < 0)
+		fatalx(EX_CANTCREAT, "%s", err.buf);
+	if (audit_commit_plan(au, file, p.text, p.text_len, &changed,
+	    &err) < 0)
+		fatalx(EX_CANTCREAT, "%s", err.buf);
+	sha256_hex(p.text, p.text_len, sha);
+	if (changed)
+		state_add_plan(s, file, p.name, sha);
+	if (state_sync_accounts(s, v, nr, &added, &err) < 0)
+		fatalx(EX_SOFTWARE, "%s", err.buf);
+	account_specs_free(v, nr);
+	if (added)
+		log_info("%zu new accounts in the state", added);
+	code = plan_apply(&p, s, au, &o);
+	audit_close(au);
+	state_close(s);
+	plan_free(&p);
+	close(lockfd);
+	return code;
+}
+
+/* --- status -------------------------------------------------------------- */
+
+static const char *
+human(double b, char *out, size_t n)
+{
+	const char *u[] = { "B", "kB", "MB", "GB", "TB" };
+	int i = 0;
+
+	while (b >= 1000 && i < 4)
+		b /= 1000, i++;
+	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+	return out;
+}
+
+static int
+status_account(struct state *s, const char *name, int json)
+{
+	sqlite3 *db = state_db(s);
+	struct account a;
+	sqlite3_stmt *q;
+	json_t *j, *tr, *runs;
+	char *full = strchr(name, '@') ? xstrdup(name) : NULL;
+
+	if (state_account(s, name, &a) < 0) {
+		fprintf(stderr, "migrate: no account '%s' in the state\n",
+		    name);
+		free(full);
+		return EX_NOUSER;
+	}
+	free(full);
+	tr = json_array();
+	if (sqlite3_prepare_v2(db, "SELECT ts, from_state, to_state, why FROM"
+	    " transitions WHERE account_id = ?1 ORDER BY id", -1, &q,
+	    NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, a.id);
+		while (sqlite3_step(q) == SQLITE_ROW)
+			json_array_append_new(tr, json_pack("{s:f, s:s, s:s,"
+			    " s:s?}", "ts", sqlite3_column_double(q, 0),
+			    "from", sqlite3_column_text(q, 1), "to",
+			    sqlite3_column_text(q, 2), "why",
+			    sqlite3_column_text(q, 3)));
+		sqlite3_finalize(q);
+	}
+	runs = json_array();
+	if (sqlite3_prepare_v2(db, "SELECT helper, step, started, ended, exit,"
+	    " error FROM runs WHERE account_id = ?1 ORDER BY id", -1, &q,
+	    NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, a.id);
+		while (sqlite3_step(q) == SQLITE_ROW)
+			json_array_append_new(runs, json_pack("{s:s, s:s, s:f,"
+			    " s:f, s:i, s:s?}", "helper",
+			    sqlite3_column_text(q, 0), "step",
+			    sqlite3_column_text(q, 1), "started",
+			    sqlite3_column_double(q, 2), "seconds",
+			    sqlite3_column_double(q, 3) -
+			    sqlite3_column_double(q, 2), "exit",
+			    sqlite3_column_int(q, 4), "error",
+			    sqlite3_column_text(q, 5)));
+		sqlite3_finalize(q);
+	}
+	j = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:s?, s:i, s:s?, s:s?,"
+	    " s:I, s:I, s:I, s:I, s:o, s:o}", "account", a.account, "login",
+	    a.login, "wave", a.wave, "state", state_name(a.state), "resume",
+	    a.state == ST_FAILED || a.state == ST_HELD ?
+	    state_name(a.resume) : NULL, "step", a.step, "attempts",
+	    a.attempts, "error_class", a.error_class, "error", a.error,
+	    "messages", (json_int_t)a.messages, "bytes", (json_int_t)a.bytes,
+	    "anomalies", (json_int_t)a.anomalies, "deltas",
+	    (json_int_t)a.deltas, "transitions", tr, "runs", runs);
+	if (json) {
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	} else {
+		size_t i;
+		json_t *e;
+		char hb[32];
+
+		printf("%s (login %s), wave %s: %s", a.account, a.login,
+		    a.wave ? a.wave : "-", state_name(a.state));
+		if (a.state == ST_FAILED || a.state == ST_HELD)
+			printf(" (resumes at %s)", state_name(a.resume));
+		printf("\n  %" PRId64 " messages, %s pulled, %" PRId64
+		    " anomalies, %" PRId64 " delta passes\n", a.messages,
+		    human((double)a.bytes, hb, sizeof(hb)), a.anomalies,
+		    a.deltas);
+		if (a.error)
+			printf("  last error (%s, attempt %d): %s\n",
+			    a.error_class ? a.error_class : "?", a.attempts,
+			    a.error);
+		json_array_foreach(tr, i, e) {
+			time_t t = (time_t)json_real_value(json_object_get(e,
+			    "ts"));
+			struct tm tm;
+			char when[32];
+
+			localtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+			printf("  %s  %-11s -> %-11s %s\n", when,
+			    json_string_value(json_object_get(e, "from")),
+			    json_string_value(json_object_get(e, "to")),
+			    json_string_value(json_object_get(e, "why")) ?
+			    json_string_value(json_object_get(e, "why")) :
+			    "");
+		}
+	}
+	json_decref(j);
+	account_free(&a);
+	return 0;
+}
+
+static int
+cmd_status(const char *account, int json)
+{
+	const char *dir = state_dir();
+	struct state *s;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	json_t *waves = json_object(), *totals = json_object(), *w;
+	const char *key;
+	int64_t msgs = 0, bytes = 0, anomalies = 0, nr = 0, moved_hour = 0;
+	int64_t left = 0;
+	char hb[32];
+	int st;
+
+	s = open_state(dir);
+	db = state_db(s);
+	if (account) {
+		int rc = status_account(s, account, json);
+
+		state_close(s);
+		return rc;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(wave, '-'), state,"
+	    " count(*), sum(messages), sum(bytes), sum(anomalies) FROM"
+	    " accounts WHERE in_plan GROUP BY 1, 2", -1, &q, NULL) !=
+	    SQLITE_OK)
+		fatalx(EX_SOFTWARE, "state: %s", sqlite3_errmsg(db));
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *wv = (const char *)sqlite3_column_text(q, 0);
+		const char *sn = (const char *)sqlite3_column_text(q, 1);
+		int64_t n = sqlite3_column_int64(q, 2);
+		json_t *t;
+
+		if (!(w = json_object_get(waves, wv)))
+			json_object_set_new(waves, wv, w = json_object());
+		json_object_set_new(w, sn, json_integer(n));
+		t = json_object_get(totals, sn);
+		json_object_set_new(totals, sn, json_integer(n +
+		    (t ? json_integer_value(t) : 0)));
+		nr += n;
+		msgs += sqlite3_column_int64(q, 3);
+		bytes += sqlite3_column_int64(q, 4);
+		anomalies += sqlite3_column_int64(q, 5);
+		if (strcmp(sn, "migrated") && strcmp(sn, "finalized") &&
+		    strcmp(sn, "held") && strcmp(sn, "rolled_back"))
+			left += n;
+	}
+	sqlite3_finalize(q);
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM transitions WHERE"
+	    " to_state = 'migrated' AND ts > ?1", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_double(q, 1, now_seconds() - 3600);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			moved_hour = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	if (json) {
+		json_t *j = json_pack("{s:s, s:I, s:o, s:o, s:I, s:I, s:I,"
+		    " s:I, s:I}", "state", dir, "accounts", (json_int_t)nr,
+		    "totals", totals, "waves", waves, "messages",
+		    (json_int_t)msgs, "bytes", (json_int_t)bytes, "anomalies",
+		    (json_int_t)anomalies, "migrated_last_hour",
+		    (json_int_t)moved_hour, "left", (json_int_t)left);
+
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(j);
+		state_close(s);
+		return 0;
+	}
+	printf("%-14s %7s", "wave", "total");
+	for (st = 0; st < ST_NR; st++)
+		printf(" %*s", (int)strlen(state_name(st)) < 6 ? 6 :
+		    (int)strlen(state_name(st)), state_name(st));
+	printf("\n");
+	json_object_foreach(waves, key, w) {
+		int64_t t = 0;
+		const char *k2;
+		json_t *n;
+
+		json_object_foreach(w, k2, n)
+			t += json_integer_value(n);
+		printf("%-14.14s %7" PRId64, key, t);
+		for (st = 0; st < ST_NR; st++) {
+			n = json_object_get(w, state_name(st));
+			printf(" %*" PRId64, (int)strlen(state_name(st)) < 6 ?
+			    6 : (int)strlen(state_name(st)),
+			    n ? (int64_t)json_integer_value(n) : 0);
+		}
+		printf("\n");
+	}
+	printf("%-14s %7" PRId64, "all", nr);
+	for (st = 0; st < ST_NR; st++) {
+		json_t *n = json_object_get(totals, state_name(st));
+
+		printf(" %*" PRId64, (int)strlen(state_name(st)) < 6 ? 6 :
+		    (int)strlen(state_name(st)),
+		    n ? (int64_t)json_integer_value(n) : 0);
+	}
+	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64 " anomalies\n",
+	    msgs, human((double)bytes, hb, sizeof(hb)), anomalies);
+	if (moved_hour && left)
+		printf("%" PRId64 " accounts migrated in the last hour; %"
+		    PRId64 " to go, about %.1f hours\n", moved_hour, left,
+		    (double)left / moved_hour);
+	else
+		printf("%" PRId64 " accounts to go\n", left);
+	printf("history: migrate log, or git -C %s/audit log\n", dir);
+	json_decref(waves);
+	json_decref(totals);
+	state_close(s);
+	return 0;
+}
+
+static int
+cmd_log(const char *account)
+{
+	struct audit *au;
+	struct buf err = BUF_INIT;
+	int rc;
+
+	if (audit_open(&au, state_dir(), &err) < 0)
+		fatalx(EX_NOINPUT, "%s", err.buf);
+	rc = audit_log(au, account, stdout, &err);
+	if (rc < 0)
+		log_warnx("%s", err.buf);
+	audit_close(au);
+	return rc < 0 ? EX_SOFTWARE : 0;
+}
+
+/* The last plan applied to this state, for the commands without one. */
+static void
+last_plan(struct state *s, struct plan *p)
+{
+	sqlite3_stmt *q;
+	char *path = NULL;
+	struct buf err = BUF_INIT;
+
+	if (sqlite3_prepare_v2(state_db(s), "SELECT path FROM plans ORDER BY"
+	    " id DESC LIMIT 1", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		path = xstrdup((const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	if (!path)
+		fatalx(EX_USAGE, "no plan was ever applied to %s", state_dir());
+	if (plan_load(p, path, &err) < 0)
+		fatalx(EX_DATAERR, "the last plan applied, %s, cannot be"
+		    " read:\n%s", path, err.buf);
+	free(path);
+}
+
+static int
+cmd_state_change(const char *what, const char *account, int all_failed)
+{
+	struct state *s = open_state(state_dir());
+	struct buf err = BUF_INIT;
+	struct account *v = NULL;
+	size_t nr = 0, i, n = 0;
+	int code = 0;
+
+	if (all_failed) {
+		state_accounts(s, NULL, &v, &nr);
+	} else {
+		v = xcalloc(1, sizeof(*v));
+		if (state_account(s, account, v) < 0)
+			fatalx(EX_NOUSER, "no account '%s' in the state",
+			    account);
+		nr = 1;
+	}
+	for (i = 0; i < nr; i++) {
+		struct account *a = &v[i];
+		enum acc_state to;
+
+		if (all_failed && a->state != ST_FAILED) {
+			account_free(a);
+			continue;
+		}
+		if (!strcmp(what, "hold")) {
+			to = ST_HELD;
+		} else if (!strcmp(what, "release")) {
+			if (a->state != ST_HELD) {
+				buf_addf(&err, "%s is %s, not held",
+				    a->account, state_name(a->state));
+				goto bad;
+			}
+			to = a->resume;
+		} else {	/* retry */
+			if (a->state == ST_ROLLED_BACK)
+				to = ST_COPYING;
+			else if (a->state == ST_FAILED)
+				to = a->resume;
+			else {
+				buf_addf(&err, "%s is %s: only failed and"
+				    " rolled back accounts are retried",
+				    a->account, state_name(a->state));
+				goto bad;
+			}
+			a->attempts = 0;
+		}
+		if (enter_state(s, a, to, what, &err) < 0)
+			goto bad;
+		printf("%s: %s\n", a->account, state_name(to));
+		n++;
+		account_free(a);
+		continue;
+bad:
+		fprintf(stderr, "migrate: %s\n", err.buf);
+		buf_setlen(&err, 0);
+		code = EX_DATAERR;
+		account_free(a);
+	}
+	if (all_failed && !n)
+		printf("no failed account\n");
+	free(v);
+	state_close(s);
+	buf_release(&err);
+	return code;
+}
+
+/* Whether the export `text` routes `id` to the destination. */
+static int
+routed(const char *text, const char *id)
+{
+	size_t n = strlen(id);
+	const char *p;
+
+	for (p = text; (p = strstr(p, id)); p += n)
+		if ((p == text || p[-1] == '\n') &&
+		    !strncmp(p + n, " destination\n", 13))
+			return 1;
+	return 0;
+}
+
+/*
+ * Every route as of audit revision `rev`: map-flip restores the export of
+ * that revision, then each account it sent back is rolled back.  Only
+ * backwards: a revision that would send an account forward is refused,
+ * since its data was not copied for that.
+ */
+static int
+rollback_to(struct plan *p, struct state *s, struct audit *au,
+    const char *rev)
+{
+	struct buf err = BUF_INIT;
+	struct account *v = NULL;
+	size_t nr = 0, i, len = 0, n = 0;
+	char *text, *tmp;
+	int code = 0, forward = 0;
+
+	text = audit_show(au, rev, "mapping.txt", &len, &err);
+	if (!text) {
+		/* before the first flip: every account at the source */
+		if (!strstr(err.buf, "does not exist") &&
+		    !strstr(err.buf, "not found") && !strstr(err.buf,
+		    "path"))
+			fatalx(EX_DATAERR, "%s", err.buf);
+		text = xstrdup("");
+		buf_setlen(&err, 0);
+	}
+	state_accounts(s, NULL, &v, &nr);
+	for (i = 0; i < nr; i++)
+		if (!cut_over(&v[i]) && routed(text, v[i].account)) {
+			fprintf(stderr, "migrate: %s routes %s to the"
+			    " destination, and it is %s here\n", rev,
+			    v[i].account, state_name(v[i].state));
+			forward++;
+		}
+	if (forward)
+		fatalx(EX_DATAERR, "rollback --to only sends accounts back; %s"
+		    " would send %d forward (use plan apply)", rev, forward);
+	tmp = xasprintf("%s/mapping.restore", p->state_dir);
+	if (file_write_atomic(tmp, text, len, 0600, &err) < 0 ||
+	    runner_restore(p, tmp, &err) < 0)
+		fatalx(EX_TEMPFAIL, "%s", err.buf);
+	unlink(tmp);
+	free(tmp);
+	for (i = 0; i < nr; i++) {
+		char *why;
+
+		if (cut_over(&v[i]) && !routed(text, v[i].account)) {
+			why = xasprintf("rollback --to %s", rev);
+			if (runner_rollback(p, s, au, &v[i], why, 1, &err) < 0) {
+				log_warnx("%s", err.buf);
+				buf_setlen(&err, 0);
+				code = EX_DATAERR;
+			} else {
+				printf("%s: rolled back to the source\n",
+				    v[i].account);
+				n++;
+			}
+			free(why);
+		}
+		account_free(&v[i]);
+	}
+	printf("%zu accounts rolled back to their routes of %s\n", n, rev);
+	free(v);
+	free(text);
+	buf_release(&err);
+	return code;
+}
+
+static int
+cmd_rollback(const char *account, const char *rev)
+{
+	struct state *s = open_state(state_dir());
+	struct audit *au;
+	struct buf err = BUF_INIT;
+	struct plan p;
+	int lockfd, code = 0;
+
+	if (state_lock_apply(state_dir(), &lockfd, &err) < 0)
+		fatalx(EX_TEMPFAIL, "%s", err.buf);
+	last_plan(s, &p);
+	if (audit_open(&au, state_dir(), &err) < 0 ||
+	    audit_recover(au, s, &err) < 0)
+		fatalx(EX_CANTCREAT, "%s", err.buf);
+	if (account) {
+		struct account a;
+
+		if (state_account(s, account, &a) < 0)
+			fatalx(EX_NOUSER, "no account '%s' in the state",
+			    account);
+		if (runner_rollback(&p, s, au, &a, "rollback", 0, &err) < 0) {
+			log_warnx("%s", err.buf);
+			code = EX_DATAERR;
+		} else
+			printf("%s: rolled back to the source\n", a.account);
+		account_free(&a);
+	} else {
+		code = rollback_to(&p, s, au, rev);
+	}
+	audit_close(au);
+	state_close(s);
+	plan_free(&p);
+	buf_release(&err);
+	close(lockfd);
+	return code;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cmd;
+	int c, json = 0, progress;
+
+	log_init("migrate", -1);
+	while ((c = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': state_dir_opt = optarg; break;
+		case 'h': usage(0);
+		default: usage(EX_USAGE);
+		}
+	}
+	if (optind >= argc)
+		usage(EX_USAGE);
+	cmd = argv[optind++];
+	progress = isatty(2) && !getenv("MIGRATE_NO_PROGRESS");
+	if (!strcmp(cmd, "plan")) {
+		if (optind + 2 != argc)
+			usage(EX_USAGE);
+		if (!strcmp(argv[optind], "validate"))
+			return cmd_validate(argv[optind + 1]);
+		if (!strcmp(argv[optind], "diff"))
+			return cmd_diff(argv[optind + 1]);
+		if (!strcmp(argv[optind], "apply"))
+			return cmd_apply(argv[optind + 1], progress);
+		usage(EX_USAGE);
+	}
+	if (!strcmp(cmd, "status")) {
+		if (optind < argc && !strcmp(argv[optind], "--json"))
+			json = 1, optind++;
+		if (optind + 1 < argc)
+			usage(EX_USAGE);
+		return cmd_status(optind < argc ? argv[optind] : NULL, json);
+	}
+	if (!strcmp(cmd, "log")) {
+		if (optind + 1 < argc)
+			usage(EX_USAGE);
+		return cmd_log(optind < argc ? argv[optind] : NULL);
+	}
+	if (!strcmp(cmd, "rollback")) {
+		if (optind + 2 == argc && !strcmp(argv[optind], "--to"))
+			return cmd_rollback(NULL, argv[optind + 1]);
+		if (optind + 1 != argc || argv[optind][0] == '-')
+			usage(EX_USAGE);
+		return cmd_rollback(argv[optind], NULL);
+	}
+	if (!strcmp(cmd, "hold") || !strcmp(cmd, "release") ||
+	    !strcmp(cmd, "retry")) {
+		if (optind + 1 != argc)
+			usage(EX_USAGE);
+		if (!strcmp(cmd, "retry") && !strcmp(argv[optind], "--failed"))
+			return cmd_state_change(cmd, NULL, 1);
+		return cmd_state_change(cmd, argv[optind], 0);
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help"))
+		usage(0);
+	fprintf(stderr, "migrate: '%s' is not a command\n", cmd);
+	usage(EX_USAGE);
+}

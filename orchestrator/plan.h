@@ -1,0 +1,160 @@
+/*
+ * plan.h: the migration plan, a YAML file (migrate-plan(5)).
+ *
+ * plan_load() reads and checks a plan and reports every error at once,
+ * each as "FILE:LINE:COLUMN: what was expected".  Secrets are references
+ * (a file, an environment variable, a command), never values: the plan is
+ * committed to the audit repository.
+ */
+#ifndef MIGRATE_PLAN_H
+#define MIGRATE_PLAN_H
+
+#include <stddef.h>
+
+struct buf;
+
+struct pos {
+	int line, col;
+};
+
+struct strlist {
+	char **v;
+	struct pos *pos;
+	size_t nr;
+};
+
+enum secret_kind {
+	SECRET_NONE,
+	SECRET_FILE,		/* the file's first line */
+	SECRET_ENV,		/* an environment variable */
+	SECRET_COMMAND,		/* the first line a command prints */
+};
+
+struct secret_ref {
+	enum secret_kind kind;
+	char *value;
+	struct pos pos;
+};
+
+/* Per-account passwords: a file of "account password" lines, or a
+ * command run with MIGRATE_ACCOUNT set. */
+struct auth {
+	struct secret_ref passwords;
+	char *master_user;
+	char *master_separator;
+	struct secret_ref master_password;
+	struct secret_ref token;
+	char *login;		/* the login at the destination: "{account}" */
+};
+
+struct server {
+	char *imap, *jmap, *dav, *sieve;	/* URLs */
+	char *ca_file;
+	int insecure, allow_plaintext, compress;
+	struct auth auth;
+	struct pos pos;
+};
+
+struct wave {
+	char *name;
+	struct strlist accounts;
+	char *pattern;		/* fnmatch(3) on the address */
+	char *domain;
+	long long batch;	/* at most this many accounts; 0: all */
+	struct pos pos;
+};
+
+/* A phase's struct begins with `present`: the plan names the phase. */
+struct phase_simple {
+	int present;
+};
+
+struct phase_pilot {
+	int present;
+	struct strlist accounts;
+};
+
+struct phase_delta {
+	int present;
+	long long passes;
+};
+
+struct phases {
+	struct phase_simple assessment, finalize;
+	struct phase_pilot pilot;
+	struct wave *waves;
+	size_t nr_waves;
+	struct phase_delta delta;
+};
+
+struct limits {
+	long long parallel_accounts, connections_per_source;
+	long long connections_per_account, bytes_per_second;
+	long long retries, backoff_seconds, helper_timeout;
+};
+
+struct folders {
+	struct strlist include, exclude, skip_special_use;
+	int subscribed_only;
+};
+
+struct pushopts {
+	int verify_content, delete_removed;
+};
+
+struct hooks {
+	char *before_push, *after_cutover, *after_rollback, *after_finalize;
+};
+
+struct accounts_src {
+	char *default_domain;
+	struct strlist list;
+	char *csv, *passwd_file, *command;
+};
+
+struct plan {
+	char *file;		/* as given */
+	char *dir;		/* its directory, absolute */
+	char *text;		/* the file's bytes, for the audit repository */
+	size_t text_len;
+	char *name;
+	char *state_dir;	/* absolute */
+	char *mapping;		/* the mapping store; default in state_dir */
+	struct server source, destination;
+	struct limits limits;
+	struct folders folders;
+	struct pushopts push;
+	struct hooks hooks;
+	struct accounts_src accounts;
+	struct phases phases;
+};
+
+/*
+ * Read and check `path`.  Returns 0, or -1 with every error in `err`, one
+ * a line.  Relative paths in the plan are taken from the plan's directory.
+ */
+int plan_load(struct plan *p, const char *path, struct buf *err);
+void plan_free(struct plan *p);
+
+/* The plan's accounts, resolved from all its sources. */
+struct account_spec {
+	char *account;		/* the address (bare names get the domain) */
+	char *login;		/* the login at the source, as listed */
+};
+
+int plan_accounts(const struct plan *p, struct account_spec **v_r,
+    size_t *nr_r, struct buf *err);
+void account_specs_free(struct account_spec *v, size_t nr);
+
+/*
+ * The value of a secret reference; `account` (may be NULL) goes into the
+ * environment of a command.  The caller wipes and frees it.
+ */
+char *secret_resolve(const struct secret_ref *ref, const char *account,
+    struct buf *err);
+
+/* The password of `account` from a passwords reference. */
+char *secret_password(const struct secret_ref *ref, const char *account,
+    const char *login, struct buf *err);
+
+#endif

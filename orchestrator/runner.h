@@ -1,0 +1,41 @@
+/*
+ * runner.h: `migrate plan apply`: the phases of a plan, each account's
+ * steps through its helpers, in parallel up to the plan's limits.
+ */
+#ifndef MIGRATE_RUNNER_H
+#define MIGRATE_RUNNER_H
+
+struct plan;
+struct state;
+struct audit;
+struct account;
+struct buf;
+
+struct apply_opts {
+	int progress;		/* draw a progress display (a terminal) */
+	int only_phase;		/* -1: all; else run only that phase */
+};
+
+/*
+ * Apply the plan.  Returns an exit code: 0 when every phase is done, 75
+ * when a phase ended with failed accounts (the apply stops there), 70 and
+ * others for trouble of the orchestrator itself.
+ */
+int plan_apply(struct plan *p, struct state *s, struct audit *a,
+    const struct apply_opts *o);
+
+/*
+ * Flip one account back to the source (migrate rollback ACCOUNT), unless
+ * `flipped` says the mapping is so already, and record it.  Returns 0 or
+ * -1 with `err` set.
+ */
+int runner_rollback(struct plan *p, struct state *s, struct audit *a,
+    struct account *acc, const char *why, int flipped, struct buf *err);
+
+/* Whether the account was cut over (also when failed or held since). */
+int cut_over(const struct account *a);
+
+/* Run map-flip --restore with an export (migrate rollback --to). */
+int runner_restore(struct plan *p, const char *export_path, struct buf *err);
+
+#endif

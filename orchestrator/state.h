@@ -1,0 +1,141 @@
+/*
+ * state.h: the orchestrator's state, a SQLite database in the state
+ * directory (state.db, WAL mode), and the accounts' state machine.
+ *
+ * Writes are grouped: a transaction stays open while changes come and is
+ * committed at the latest STATE_GROUP_MS after it began (state_tick())
+ * or at once (state_flush()).  A crash loses at most that much, all of it
+ * together: a checkpoint and the state change it belongs to are in one
+ * transaction, and every step a lost change would have recorded is safe
+ * to run again.  All calls take the state's lock; any thread may call.
+ */
+#ifndef MIGRATE_STATE_H
+#define MIGRATE_STATE_H
+
+#include <stdint.h>
+
+struct buf;
+struct state;
+
+#define STATE_GROUP_MS	200
+
+enum acc_state {
+	ST_PENDING,
+	ST_ASSESSED,
+	ST_COPYING,
+	ST_COPIED,
+	ST_VERIFIED,
+	ST_CUTOVER,
+	ST_MIGRATED,
+	ST_FINALIZED,
+	ST_FAILED,
+	ST_HELD,
+	ST_ROLLED_BACK,
+	ST_NR
+};
+
+const char *state_name(enum acc_state st);
+int state_parse(const char *s, enum acc_state *st);
+
+/* One account's row, as the runner holds it. */
+struct account {
+	int64_t id;
+	char *account, *login, *wave;
+	enum acc_state state, resume;
+	char *step;
+	int attempts;
+	double not_before;
+	char *error_class, *error;
+	int64_t messages, bytes, anomalies, deltas;
+};
+
+void account_free(struct account *a);
+
+/* Open (and make, and migrate) DIR/state.db. */
+int state_open(struct state **s, const char *dir, struct buf *err);
+void state_close(struct state *s);
+
+/*
+ * Take DIR/apply.lock for this process: an flock, which a dead process
+ * does not keep.  -1 with `err` naming the holder's pid if it is busy.
+ */
+int state_lock_apply(const char *dir, int *fd_r, struct buf *err);
+
+/* Commit what is pending if the group is old enough, or now. */
+int state_tick(struct state *s);
+int state_flush(struct state *s);
+
+/* Record a plan revision; returns its number. */
+int64_t state_add_plan(struct state *s, const char *path, const char *name,
+    const char *sha256);
+
+/*
+ * Make sure each of `accounts` (account, login pairs) has a row; `ord` is
+ * its place in the plan.  Rows the plan no longer names are marked, never
+ * deleted.  `added_r` counts the new rows.
+ */
+struct account_spec;
+int state_sync_accounts(struct state *s, const struct account_spec *v,
+    size_t nr, size_t *added_r, struct buf *err);
+
+/* Put accounts in a wave (`wave` NULL: rows without one). */
+int state_set_wave(struct state *s, const char *account, const char *wave);
+
+/* Accounts of `wave` (NULL: every account of the plan), in plan order. */
+int state_accounts(struct state *s, const char *wave, struct account **v_r,
+    size_t *nr_r);
+int state_account(struct state *s, const char *account, struct account *a);
+
+/*
+ * The one place where an account changes state: checks that `to` may
+ * follow the current state, writes the row, a transitions row and an
+ * audit line, in the current group.  `why` may be NULL.  Errors (a
+ * transition the machine does not allow) are bugs of the caller or an
+ * operator's mistake; `err` says which.
+ */
+int enter_state(struct state *s, struct account *a, enum acc_state to,
+    const char *why, struct buf *err);
+
+/* The same, with one more audit line of `kind` in the same transaction. */
+int enter_state_with(struct state *s, struct account *a, enum acc_state to,
+    const char *why, const char *kind, const char *line, struct buf *err);
+
+/* Whether `to` may follow `from`. */
+int state_allowed(enum acc_state from, enum acc_state to);
+
+/* The step of the current state that is done, and the resume token. */
+int state_set_step(struct state *s, struct account *a, const char *step,
+    const char *checkpoint);
+
+/* A helper run: its exit and done event; counters are added up. */
+int state_record_run(struct state *s, struct account *a, const char *helper,
+    const char *step, double started, int exit_code, const char *done_json,
+    const char *error);
+int state_record_anomaly(struct state *s, struct account *a,
+    const char *helper, const char *kind, const char *event_json);
+
+/* Counters of a finished run into the account's row. */
+int state_add_counters(struct state *s, struct account *a, int64_t messages,
+    int64_t bytes, int64_t anomalies);
+
+/* Failure bookkeeping: attempts, class, text, backoff. */
+int state_set_failure(struct state *s, struct account *a, const char *cls,
+    const char *error, double not_before);
+
+/* An audit line of `kind` (event, flip, plan), queued in the group. */
+int state_queue_audit(struct state *s, const char *kind, const char *line);
+
+/* The queued audit lines up to `max`: ids and lines (caller frees). */
+struct audit_line {
+	int64_t id;
+	char *kind, *line;
+};
+int state_audit_pending(struct state *s, size_t max, struct audit_line **v_r,
+    size_t *nr_r);
+int state_audit_done(struct state *s, int64_t upto);
+void audit_lines_free(struct audit_line *v, size_t nr);
+
+/* The raw handle, for read-only queries of migrate status and log. */
+struct sqlite3 *state_db(struct state *s);
+
+#endif
