@@ -259,8 +259,12 @@ cmd_apply(const char *file, int progress)
 	    &err) < 0)
 		fatalx(EX_CANTCREAT, "%s", err.buf);
 	sha256_hex(p.text, p.text_len, sha);
-	if (changed)
-		state_add_plan(s, file, p.name, sha);
+	if (changed) {
+		char *abs = realpath(file, NULL);
+
+		state_add_plan(s, abs ? abs : file, p.name, sha);
+		free(abs);
+	}
 	if (state_sync_accounts(s, v, nr, &added, &err) < 0)
 		fatalx(EX_SOFTWARE, "%s", err.buf);
 	account_specs_free(v, nr);
@@ -288,6 +292,36 @@ human(double b, char *out, size_t n)
 	return out;
 }
 
+/*
+ * An account by its address, its login, or its bare name when that is
+ * the local part of exactly one address.
+ */
+static int
+find_account(struct state *s, const char *name, struct account *a)
+{
+	sqlite3_stmt *q;
+	char *addr = NULL;
+	int n = 0;
+
+	if (state_account(s, name, a) == 0)
+		return 0;
+	if (sqlite3_prepare_v2(state_db(s), "SELECT account FROM accounts"
+	    " WHERE login = ?1 OR substr(account, 1, instr(account, '@') - 1)"
+	    " = ?1", -1,
+	    &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	while (sqlite3_step(q) == SQLITE_ROW && n++ == 0)
+		addr = xstrdup((const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	if (n == 1 && state_account(s, addr, a) == 0)
+		n = 0;
+	else
+		n = -1;
+	free(addr);
+	return n;
+}
+
 static int
 status_account(struct state *s, const char *name, int json)
 {
@@ -295,15 +329,12 @@ status_account(struct state *s, const char *name, int json)
 	struct account a;
 	sqlite3_stmt *q;
 	json_t *j, *tr, *runs;
-	char *full = strchr(name, '@') ? xstrdup(name) : NULL;
 
-	if (state_account(s, name, &a) < 0) {
+	if (find_account(s, name, &a) < 0) {
 		fprintf(stderr, "migrate: no account '%s' in the state\n",
 		    name);
-		free(full);
 		return EX_NOUSER;
 	}
-	free(full);
 	tr = json_array();
 	if (sqlite3_prepare_v2(db, "SELECT ts, from_state, to_state, why FROM"
 	    " transitions WHERE account_id = ?1 ORDER BY id", -1, &q,
@@ -547,7 +578,7 @@ cmd_state_change(const char *what, const char *account, int all_failed)
 		state_accounts(s, NULL, &v, &nr);
 	} else {
 		v = xcalloc(1, sizeof(*v));
-		if (state_account(s, account, v) < 0)
+		if (find_account(s, account, v) < 0)
 			fatalx(EX_NOUSER, "no account '%s' in the state",
 			    account);
 		nr = 1;
@@ -702,7 +733,7 @@ cmd_rollback(const char *account, const char *rev)
 	if (account) {
 		struct account a;
 
-		if (state_account(s, account, &a) < 0)
+		if (find_account(s, account, &a) < 0)
 			fatalx(EX_NOUSER, "no account '%s' in the state",
 			    account);
 		if (runner_rollback(&p, s, au, &a, "rollback", 0, &err) < 0) {

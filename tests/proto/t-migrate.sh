@@ -1,0 +1,330 @@
+# migrate against stand-in helpers (stub-helper) and the real map-flip:
+# every plan error class, the state machine through every phase,
+# retries, permanent failures, hold and release, rollback, the apply
+# lock, kill -9 at random moments, and no secret in the state directory.
+. "$(dirname "$0")/lib.sh"
+
+M=$top/$O/bin/migrate
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin"
+ln -s "$top/tests/proto/stub-helper" "$work/bin/imap-pull"
+ln -s "$top/tests/proto/stub-helper" "$work/bin/jmap-push"
+ln -s "$top/$O/bin/map-flip" "$work/bin/map-flip"
+export MIGRATE_EXEC_PATH=$work/bin MIGRATE_NO_PROGRESS=1
+export GIT_AUTHOR_NAME="Ann Operator" GIT_AUTHOR_EMAIL=ann@example.org
+
+# test passwords: none of them may ever be found in a state directory
+PW_ALICE=alice-pw-Kq7Zr1 PW_BOB=bob-pw-Wm3Tt8 PW_CAROL=carol-pw-Jx5Lp2
+PW_MASTER=master-pw-Vb9Nc4
+umask 077
+printf 'alice@example.org %s\nbob@example.org %s\ncarol %s\n' \
+    "$PW_ALICE" "$PW_BOB" "$PW_CAROL" >"$work/passwords"
+umask 022
+
+# plan NAME [ACCOUNTS] [PHASES]: write $work/NAME.yaml, state $work/NAME
+plan() {
+	local name=$1 accounts=${2:-"[alice@example.org, bob, carol]"}
+	cat >"$work/$name.yaml" <<EOT
+name: $name
+state: $name
+source:
+  imap: imaps://127.0.0.1:1
+  auth:
+    passwords: {file: passwords}
+destination:
+  jmap: http://127.0.0.1:1
+limits:
+  parallel_accounts: 2
+  retries: 2
+  backoff_seconds: 0
+accounts:
+  default_domain: example.org
+  list: $accounts
+phases:
+${3:-"  assessment:
+  pilot: {accounts: [alice]}
+  waves:
+    - {name: wave-1, batch: 1}
+    - {name: wave-2}
+  delta: {passes: 1}
+  finalize:"}
+EOT
+}
+fresh() {	# a new stub control directory
+	export STUB_DIR=$work/ctl.$1
+	rm -rf "$STUB_DIR"
+	mkdir -p "$STUB_DIR"
+}
+apply() {	# NAME: run the plan; sets rc, errtext
+	(cd "$work" && "$M" plan apply "$1.yaml") >"$work/out" 2>"$work/err"
+	rc=$?
+	errtext=$(cat "$work/err")
+}
+st() {	# NAME ACCOUNT: the account's state
+	"$M" --state "$work/$1" status --json "$2" | jq -r .state
+}
+totals() {	# NAME: "state=count ..." of every account
+	"$M" --state "$work/$1" status --json |
+	    jq -r '.totals | to_entries | map("\(.key)=\(.value)") | join(" ")'
+}
+flips() {	# NAME ACCOUNT ROUTE: commits in the audit history that flip it
+	git -C "$work/$1/audit" log --format=%B 2>/dev/null |
+	    grep -c "^flip $2 -> $3"
+}
+validate() {	# TEXT: a plan file with TEXT; sets rc, errtext
+	printf '%s\n' "$1" >"$work/bad.yaml"
+	(cd "$work" && "$M" plan validate bad.yaml) >/dev/null 2>"$work/err"
+	rc=$?
+	errtext=$(cat "$work/err")
+}
+
+# --- plan errors: each names file:line:column ---------------------------
+plan good
+base=$(cat "$work/good.yaml")
+(cd "$work" && "$M" plan validate good.yaml) >"$work/out" 2>&1
+is "$?" 0 "a good plan validates"
+like "$(cat "$work/out")" 'valid: 3 accounts; phases: assessment pilot \(1\) wave-1 wave-2 delta \(1\) finalize' \
+    "validate says what it found"
+
+validate "$(printf '%s\n' "$base" | sed 's/  parallel_accounts: 2/  paralel_accounts: 2/')"
+is "$rc" 65 "unknown key: exit 65"
+like "$errtext" "^bad.yaml:10:3: unknown key 'paralel_accounts' in limits \(did you mean 'parallel_accounts'\?\)" \
+    "unknown key: file:line:column and a did-you-mean"
+validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: many/')"
+like "$errtext" "^bad.yaml:11:12: limits.retries: expected an integer, found 'many'" \
+    "a wrong type names what was expected"
+validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: -1/')"
+like "$errtext" "bad.yaml:11:12: limits.retries: expected at least 0, found -1" \
+    "a number out of range"
+validate "$(printf '%s\n' "$base" | sed 's/passwords: {file: passwords}/passwords: hunter2/')"
+is "$rc" 65 "an inline password is refused"
+like "$errtext" "^bad.yaml:6:16: source.auth.passwords: an inline secret is refused" \
+    "an inline secret: the audit repository is named as the reason"
+validate "$(printf '%s\n' "$base" | sed 's/passwords: {file: passwords}/passwords: {file: nowhere}/')"
+like "$errtext" "bad.yaml:6:23: source.auth.passwords: cannot read '.*/nowhere'" \
+    "a secret file that cannot be read"
+validate "$(printf '%s\n' "$base" | sed 's|imaps://127.0.0.1:1|pop3://127.0.0.1|')"
+like "$errtext" "bad.yaml:4:9: source.imap: expected a URL \(imap imaps\), found 'pop3://127.0.0.1'" \
+    "a URL of the wrong scheme"
+validate "$(printf '%s\n' "$base" | sed '/^state:/d')"
+like "$errtext" "bad.yaml:1:1: the plan needs 'state'" "a missing key"
+validate "$(printf '%s\n' "$base" | sed 's/{name: wave-2}/{name: wave-1}/')"
+like "$errtext" "bad.yaml:21:7: phases.waves\[2\]: a second wave named 'wave-1'" \
+    "two waves of one name"
+validate "$(printf '%s\n' "$base" | sed 's/{name: wave-2}/{name: wave-2, accounts: [dave]}/')"
+like "$errtext" "bad.yaml:21:33: wave-2: 'dave' is not one of the plan's accounts" \
+    "a wave that names an unknown account"
+validate "$(printf '%s\n' "$base" | sed '/  default_domain: example.org/d')"
+like "$errtext" "bare name and the plan has no accounts.default_domain" \
+    "a bare name without a default domain"
+validate "$(printf '%s\n' "$base" | sed 's/^limits:/limits: [/')"
+like "$errtext" "^bad.yaml:[0-9]+:[0-9]+: .*(flow|expected)" "broken YAML: where the parser stopped"
+validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  retries: 3/')"
+like "$errtext" "bad.yaml:12:3: key 'retries' given twice in limits" "a key given twice"
+validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  secret: hunter2/; s/parallel_accounts: 2/parallel_accounts: 0/')"
+is "$(printf '%s\n' "$errtext" | wc -l)" 2 "every error at once"
+unlike "$errtext" hunter2 "an unknown key's value is not echoed"
+
+# --- a whole apply ---------------------------------------------------------
+fresh good
+apply good
+is "$rc" 0 "apply: every phase done"
+is "$(totals good)" "finalized=3" "every account finalized"
+like "$errtext" "phase pilot: 1 done.*" "the log says each phase"
+is "$(cut -f1,2 "$STUB_DIR/calls" | sort | uniq -c | awk '{print $1}' | tr '\n' ' ')" \
+    "4 4 4 4 4 4 " "each account: assess, pull, final pull, delta pull; push, verify, final push, delta push"
+is "$(cat "$STUB_DIR/got.imap-pull.carol@example.org")" "$PW_CAROL" \
+    "carol's password reached imap-pull on stdin (found under her bare login)"
+is "$(cat "$STUB_DIR/got.jmap-push.alice@example.org")" "$PW_ALICE" \
+    "and jmap-push"
+unlike "$(cat "$STUB_DIR/calls")" "$PW_ALICE|$PW_BOB|$PW_CAROL" "no password in any argv"
+like "$(grep 'imap-pull	carol@example.org' "$STUB_DIR/calls" | head -1)" '--user carol --mode assess' \
+    "carol is read with the login the plan gives"
+is "$("$top/$O/bin/map-flip" --store "$work/good/mapping.db" --list | tr '\n' ' ')" \
+    "alice destination alice@example.org destination bob destination bob@example.org destination carol destination carol@example.org destination " \
+    "the mapping routes both login forms of everyone to the destination"
+git -C "$work/good/audit" fsck --strict >/dev/null 2>&1
+is "$?" 0 "the audit repository is a valid git repository"
+is "$(flips good alice@example.org destination)$(flips good bob@example.org destination)$(flips good carol@example.org destination)" \
+    111 "its history has each flip exactly once"
+like "$(git -C "$work/good/audit" log --format='%an <%ae>' | sort -u)" '^Ann Operator <ann@example.org>$' \
+    "commits are the operator's"
+is "$(git -C "$work/good/audit" show HEAD:plan.yaml | sha256sum)" "$(sha256sum <"$work/good.yaml")" \
+    "the plan as applied is in the repository"
+like "$(git -C "$work/good/audit" show HEAD:mapping.txt)" 'carol@example.org destination' \
+    "so is the mapping export"
+is "$(git -C "$work/good/audit" log -p | grep -c '"to":"finalized"')" 3 \
+    "the transitions are in its log files"
+like "$("$M" --state "$work/good" log bob@example.org)" 'flip bob@example.org -> destination \(wave-1\)' \
+    "migrate log ACCOUNT shows its flip"
+like "$("$M" --state "$work/good" status carol)" 'carol@example.org \(login carol\), wave wave-2: finalized' \
+    "status of one account, by its bare name too"
+is "$(grep -rl -e "$PW_ALICE" -e "$PW_BOB" -e "$PW_CAROL" "$work/good" | wc -l)" 0 \
+    "no password anywhere in the state directory (SQLite, audit repository, logs)"
+before=$(wc -l <"$STUB_DIR/calls")
+commits=$(git -C "$work/good/audit" rev-list --count HEAD)
+apply good
+is "$rc" 0 "a second apply of the same plan"
+is "$(wc -l <"$STUB_DIR/calls")" "$before" "runs nothing again"
+is "$(git -C "$work/good/audit" rev-list --count HEAD)" "$commits" "and commits nothing"
+(cd "$work" && "$M" plan diff good.yaml) >"$work/out" 2>&1
+like "$(cat "$work/out")" 'plan: the same as revision 1' "plan diff: the same plan"
+sed 's/list: \[alice@example.org, bob, carol\]/list: [alice@example.org, bob, carol, dave]/' \
+    "$work/good.yaml" >"$work/good2.yaml"
+(cd "$work" && "$M" plan diff good2.yaml) >"$work/out" 2>&1
+like "$(cat "$work/out")" 'changed since revision 1' "plan diff: a changed plan"
+like "$(cat "$work/out")" '^\+ dave@example.org$' "plan diff: a new account"
+
+# --- rollback ------------------------------------------------------------
+"$M" --state "$work/good" rollback alice >"$work/out" 2>&1
+is "$?" 0 "rollback alice"
+is "$(st good alice@example.org)" rolled_back "alice is rolled_back"
+is "$("$top/$O/bin/map-flip" --store "$work/good/mapping.db" --list | grep -c '^alice.* source$')" 2 \
+    "both her logins go to the source again"
+is "$(flips good alice@example.org source)" 1 "the rollback is a commit of its own"
+"$M" --state "$work/good" rollback alice >"$work/out" 2>&1
+is "$?" 65 "a second rollback is refused"
+like "$(cat "$work/out")" 'nothing to roll back' "and says why"
+first=$(git -C "$work/good/audit" rev-list --reverse HEAD | head -1)
+"$M" --state "$work/good" rollback --to "$first" >"$work/out" 2>&1
+is "$?" 0 "rollback --to the first revision"
+is "$("$M" --state "$work/good" status --json | jq -c .totals)" '{"rolled_back":3}' \
+    "every account rolled back"
+is "$("$top/$O/bin/map-flip" --store "$work/good/mapping.db" --list | grep -c destination)" 0 \
+    "no route to the destination is left"
+"$M" --state "$work/good" retry bob >/dev/null
+is "$(st good bob@example.org)" copying "retry of a rolled back account copies it again"
+
+# --- retries, permanent failures, the gate between phases ---------------
+fresh fail
+plan fail
+echo exit:75 >"$STUB_DIR/imap-pull.bob@example.org"
+echo exit:77 >"$STUB_DIR/jmap-push.carol@example.org"
+apply fail
+is "$rc" 75 "a phase with a failed account stops the apply (exit 75)"
+is "$(st fail bob@example.org)" migrated "bob failed once (75) and was retried"
+like "$("$M" --state "$work/fail" status bob | grep -- '-> failed')" 'failed' \
+    "his history shows the failure"
+is "$(st fail carol@example.org)" failed "carol's refused login (77) is not retried"
+like "$("$M" --state "$work/fail" status --json carol@example.org | jq -r '.error_class + ": " + .error')" \
+    '^permanent: jmap-push exited 77: jmap-push\[carol@example.org\]: failing as told$' \
+    "her error: class and the helper's reason"
+is "$(st fail alice@example.org)" migrated "the pilot went on"
+unlike "$(totals fail)" finalized "no later phase ran"
+"$M" --state "$work/fail" retry --failed >/dev/null
+is "$(st fail carol@example.org)" copying "retry --failed: carol goes on where she stopped"
+apply fail
+is "$rc" 0 "then the apply completes"
+is "$(totals fail)" "finalized=3" "everyone finalized"
+
+# --- hold and release; protocol errors; an unreachable source ------------
+fresh hold
+plan hold "[alice@example.org, bob, carol]" "  assessment:"
+apply hold
+is "$(totals hold)" "assessed=3" "an assessment-only plan assesses"
+"$M" --state "$work/hold" hold bob >/dev/null
+is "$(st hold bob@example.org)" held "hold bob"
+plan hold
+echo nohello >"$STUB_DIR/imap-pull.carol@example.org"
+echo exit:69 >"$STUB_DIR/imap-pull.alice@example.org"
+echo exit:69 >>"$STUB_DIR/imap-pull.alice@example.org"
+echo exit:69 >>"$STUB_DIR/imap-pull.alice@example.org"
+apply hold
+is "$(st hold alice@example.org)" failed "an unreachable source (69), retried until the retries are spent: failed"
+like "$("$M" --state "$work/hold" status --json alice@example.org | jq -r '.error_class + " " + (.attempts | tostring)')" \
+    'retryable 3' "retryable, after 3 attempts"
+is "$rc" 75 "the pilot failed: the apply stops"
+fresh hold2
+export STUB_DIR=$work/ctl.hold2
+apply hold
+is "$(st hold alice@example.org)" finalized "a rerun retries a retryable failure by itself"
+is "$(st hold bob@example.org)" held "a held account is left alone"
+is "$(st hold carol@example.org)" finalized "carol too"
+"$M" --state "$work/hold" release bob >/dev/null
+is "$(st hold bob@example.org)" assessed "release: back where he was"
+apply hold
+is "$(st hold bob@example.org)" finalized "and the next apply moves him"
+fresh proto
+plan proto "[alice@example.org]" "  pilot: {accounts: [alice]}"
+echo nohello >"$STUB_DIR/imap-pull.alice@example.org"
+apply proto
+like "$("$M" --state "$work/proto" status --json alice@example.org | jq -r .error)" \
+    'protocol error: imap-pull did not begin with hello' "a helper that breaks the protocol: a permanent failure"
+fresh refused
+plan refused "[alice@example.org]" "  pilot: {accounts: [alice]}"
+echo refused:4 >"$STUB_DIR/jmap-push.alice@example.org"
+echo refused:4 >>"$STUB_DIR/jmap-push.alice@example.org"
+echo refused:4 >>"$STUB_DIR/jmap-push.alice@example.org"
+apply refused
+is "$(st refused alice@example.org)" migrated "messages the destination refuses do not stop the account"
+is "$("$M" --state "$work/refused" status --json alice@example.org | jq .anomalies)" 4 \
+    "they are its anomalies, counted once"
+fresh differ
+plan differ "[alice@example.org]" "  pilot: {accounts: [alice]}"
+printf 'ok\ndiffer\n' >"$STUB_DIR/jmap-push.alice@example.org"
+apply differ
+is "$(st differ alice@example.org)" failed "a verify that finds a real difference stops the account before its flip"
+is "$("$top/$O/bin/map-flip" --store "$work/differ/mapping.db" --list 2>/dev/null | wc -l)" 0 \
+    "and nothing was flipped"
+
+# --- one apply at a time; status while it runs -------------------------
+fresh lock
+plan lock "[alice@example.org]" "  pilot: {accounts: [alice]}"
+echo sleep:3 >"$STUB_DIR/imap-pull.alice@example.org"
+(cd "$work" && exec "$M" plan apply lock.yaml >/dev/null 2>&1) &
+bg=$!
+sleep 1
+apply lock
+is "$rc" 75 "a second apply of the same state is refused"
+like "$errtext" "another 'migrate plan apply' \(pid $bg\)" "and names the one that runs"
+"$M" --state "$work/lock" status >/dev/null
+is "$?" 0 "status works while apply runs"
+wait "$bg"
+is "$?" 0 "the first apply completes"
+
+# --- kill -9 at random moments ------------------------------------------
+fresh crash
+accounts="[$(for i in $(seq 1 12); do printf 'u%02d@example.org, ' "$i"; done)alice@example.org]"
+plan crash "$accounts" "  pilot: {accounts: [alice]}
+  waves:
+    - {name: wave-1, batch: 5}
+    - {name: wave-2}
+  finalize:"
+printf 'u%02d@example.org pw-%02d\n' $(for i in $(seq 1 12); do echo $i $i; done) >>"$work/passwords"
+for a in $(seq 1 12) alice; do
+	case $a in alice) a=alice ;; *) a=$(printf 'u%02d' "$a") ;; esac
+	for i in 1 2 3 4 5 6; do echo sleep:0.0$((RANDOM % 9 + 1)); done \
+	    >"$STUB_DIR/imap-pull.$a@example.org"
+	for i in 1 2 3 4 5 6; do echo sleep:0.0$((RANDOM % 9 + 1)); done \
+	    >"$STUB_DIR/jmap-push.$a@example.org"
+done
+kills=0 helper_kills=0
+while [ "$kills" -lt 20 ]; do
+	(cd "$work" && exec "$M" plan apply crash.yaml >/dev/null 2>&1) &
+	bg=$!
+	sleep 0.$((RANDOM % 4))$((RANDOM % 10))
+	if [ $((kills % 4)) -eq 3 ]; then
+		pkill -9 -f "$work/bin/" && helper_kills=$((helper_kills + 1))
+		sleep 0.1
+	fi
+	kill -9 "$bg" 2>/dev/null && kills=$((kills + 1))
+	wait "$bg" 2>/dev/null
+	[ "$(totals crash)" = "finalized=13" ] && break
+done
+sleep 0.3	# a helper of a killed apply may still finish
+apply crash
+is "$rc" 0 "after $kills kills -9 (and $helper_kills of helpers), a rerun completes"
+is "$(totals crash)" "finalized=13" "every account finalized"
+git -C "$work/crash/audit" fsck --strict >/dev/null 2>&1
+is "$?" 0 "the audit repository is still a valid git repository"
+bad=0
+for a in $(seq 1 12) alice; do
+	case $a in alice) a=alice ;; *) a=$(printf 'u%02d' "$a") ;; esac
+	[ "$(flips crash "$a@example.org" destination)" = 1 ] || bad=$((bad + 1))
+done
+is "$bad" 0 "its history has each of the 13 flips exactly once"
+is "$("$top/$O/bin/map-flip" --store "$work/crash/mapping.db" --list | grep -c ' destination$')" 26 \
+    "every login form routed to the destination"
+
+done_testing
