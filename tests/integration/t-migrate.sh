@@ -1,0 +1,161 @@
+# migrate against the real world: the demo plan (plans/demo.yaml, with
+# its state and secret files moved here) from Dovecot to Cyrus, killed
+# with -9 at random moments and rerun until done, then checked over IMAP
+# on Cyrus by an independent client; a refused login and an unreachable
+# source; no password in the state directory.
+. "$(dirname "$0")/lib.sh"
+
+M=$top/$O/bin/migrate
+ARCHIVE=$top/$O/bin/migrate-archive
+DUMP=$top/tests/integration/imap-dump.py
+work=$(mktemp -d /var/tmp/t-migrate.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export MIGRATE_NO_PROGRESS=1
+
+umask 077
+printf '%s\n' "$SRC_MASTER_PASSWORD" >"$work/master-password"
+printf 'alice@example.org %s\nbob@example.org %s\ncarol@example.org %s\n' \
+    "$ALICE_PASSWORD" "$BOB_PASSWORD" "$CAROL_PASSWORD" >"$work/passwords"
+umask 022
+sed -e "s|^state: .*|state: $work/state|" \
+    -e "s|{file: /var/tmp/migrate-world/demo/|{file: $work/|" \
+    -e "s|/var/tmp/migrate-world/tls/ca.pem|$WORLD_CA|" \
+    "$top/plans/demo.yaml" >"$work/demo.yaml"
+
+norm() {
+	"$top/tests/integration/norm-dump.py" "$@"
+}
+failed_hashes() {	# ARCHIVE
+	sqlite3 "$1/index.db" "SELECT hash FROM push_emails WHERE state = 'failed'"
+}
+# the archive's side, without what the destination refused, with the
+# folders Cyrus refused by name renamed as jmap-push(8) says and a source
+# separator other than '/' made Cyrus's '/'
+expected() {	# ARCHIVE [SEPARATOR]
+	"$ARCHIVE" ls -r "$1" | grep -v -F -f <(failed_hashes "$1"; echo NONE) |
+	    sed 's/^Back\\slash & Co\t/Back_slash _ Co (renamed)\t/' |
+	    awk -F '\t' -v sep="${2:-/}" 'BEGIN { OFS = "\t" }
+		sep != "/" { gsub("[" sep "]", "/", $1) } { print }' |
+	    norm --union
+}
+dump() {	# PORT PASSWORD LOGIN: what IMAP shows, raw lines
+	printf '%s\n' "$2" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" "$1" "$3"
+}
+wipe() {	# PASSWORD LOGIN
+	printf '%s\n' "$1" | "$top/tests/integration/imap-wipe.py" \
+	    --ca "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$2"
+}
+malformed() {	# CORPUS: messages Cyrus refuses (a header line without a colon)
+	grep -l 'This line has no colon' -r "$1/maildir" | wc -l
+}
+totals() {	# STATE
+	"$M" --state "$1" status --json |
+	    jq -r '.totals | to_entries | map("\(.key)=\(.value)") | join(" ")'
+}
+
+for u in ALICE BOB CAROL; do
+	eval "wipe \"\$${u}_PASSWORD\" \"\$${u}_DEST_LOGIN\""
+done
+
+# --- the demo plan, killed at random moments ----------------------------
+kills=0 phases_seen=
+while [ "$kills" -lt 20 ]; do
+	"$M" plan apply "$work/demo.yaml" >>"$work/apply.log" 2>&1 &
+	bg=$!
+	sleep "$((RANDOM % 5)).$((RANDOM % 10))"
+	kill -9 "$bg" 2>/dev/null && kills=$((kills + 1))
+	wait "$bg" 2>/dev/null
+	phases_seen="$phases_seen $(totals "$work/state")"
+	[ "$(totals "$work/state")" = "finalized=3" ] && break
+done
+"$M" plan apply "$work/demo.yaml" >>"$work/apply.log" 2>&1
+rc=$?
+is "$rc" 0 "after $kills kills -9 at random moments, a rerun of the demo plan completes"
+[ "$rc" -eq 0 ] || tail -20 "$work/apply.log" | sed 's/^/# /'
+like "$phases_seen" "copying|copied|verified|cutover" "the kills landed in the middle of the work"
+is "$(totals "$work/state")" "finalized=3" "every account finalized"
+
+for u in ALICE BOB CAROL; do
+	eval "login=\$${u}_LOGIN dest=\$${u}_DEST_LOGIN pw=\$${u}_PASSWORD corpus=\$${u}_CORPUS sep=\$${u}_SEP"
+	arc=$work/state/archives/$dest
+	bad=$(malformed "$corpus")
+	is "$(failed_hashes "$arc" | wc -l)" "$bad" \
+	    "$dest: only the $bad messages with a malformed header were refused"
+	want=$(expected "$arc" "$sep")
+	got=$(dump "$DST_IMAP_PORT" "$pw" "$dest" | norm)
+	if [ "$want" = "$got" ]; then
+		ok "$dest: IMAP on Cyrus shows what the source has: folders, bodies by SHA-256, flags, dates"
+	else
+		not_ok "$dest: IMAP on Cyrus shows what the source has: folders, bodies by SHA-256, flags, dates"
+		diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -10 | sed 's/^/#   /'
+	fi
+	is "$(dump "$DST_IMAP_PORT" "$pw" "$dest" | sort | uniq -d | wc -l)" 0 \
+	    "$dest: no message twice in a folder"
+	# the archive against the source itself, over IMAP
+	is "$("$ARCHIVE" ls -r "$arc" | wc -l)" \
+	    "$(dump "$SRC_IMAP_PORT" "$pw" "$login" | wc -l)" \
+	    "$login: the archive holds every message the source shows"
+done
+is "$("$M" --state "$work/state" status --json | jq '.anomalies > 0')" true \
+    "status counts the anomalies"
+git -C "$work/state/audit" fsck --strict >/dev/null 2>&1
+is "$?" 0 "the audit repository is a valid git repository"
+for a in alice@example.org bob@example.org carol@example.org; do
+	is "$(git -C "$work/state/audit" log --format=%B | grep -c "^flip $a -> destination")" 1 \
+	    "its history has the flip of $a exactly once"
+done
+is "$(git -C "$work/state/audit" show HEAD:mapping.txt | grep -c ' destination$')" 6 \
+    "the mapping export routes both login forms of the three to Cyrus"
+is "$(grep -rlF -e "$ALICE_PASSWORD" -e "$BOB_PASSWORD" -e "$CAROL_PASSWORD" \
+    -e "$SRC_MASTER_PASSWORD" "$work/state" | wc -l)" 0 \
+    "no password in the state directory: SQLite, audit repository, logs, reports"
+
+# --- a refused login; an unreachable source ------------------------------
+cat >"$work/wrong.yaml" <<EOT
+state: $work/state2
+source:
+  imap: imaps://$WORLD_HOST:$SRC_IMAPS_PORT
+  ca_file: $WORLD_CA
+  auth:
+    passwords: {file: passwords}
+destination:
+  jmap: http://$WORLD_HOST:$DST_HTTP_PORT
+limits:
+  parallel_accounts: 3
+  retries: 2
+  backoff_seconds: 1
+accounts:
+  default_domain: example.org
+  list: [alice@example.org, bob@example.org, carol]
+phases:
+  waves:
+    - name: all
+EOT
+umask 077
+printf 'alice@example.org %s\nbob@example.org %s\ncarol wrong-%s\n' \
+    "$ALICE_PASSWORD" "$BOB_PASSWORD" "$CAROL_PASSWORD" >"$work/passwords"
+umask 022
+# a destination that holds mail the new state does not know of fails
+# verification (it is not the source's); start from empty accounts
+for u in ALICE BOB CAROL; do
+	eval "wipe \"\$${u}_PASSWORD\" \"\$${u}_DEST_LOGIN\""
+done
+"$M" plan validate "$work/wrong.yaml" >/dev/null 2>"$work/err"
+is "$?" 0 "a plan with per-account source passwords validates"
+"$M" plan apply "$work/wrong.yaml" >"$work/out" 2>&1
+is "$?" 75 "a refused login: the apply stops after the phase (exit 75)"
+is "$("$M" --state "$work/state2" status --json carol | jq -r '.state + " " + .error_class')" \
+    "failed permanent" "carol's refused login: failed, not retried"
+like "$("$M" --state "$work/state2" status --json carol | jq -r .error)" \
+    'imap-pull exited 77' "and the error says so"
+is "$("$M" --state "$work/state2" status --json alice | jq -r .state)" migrated \
+    "the others went on"
+sed -e "s|^state: .*|state: $work/state3|" -e "s|:$SRC_IMAPS_PORT|:9|" \
+    -e 's/backoff_seconds: 1/backoff_seconds: 0/' \
+    "$work/wrong.yaml" >"$work/down.yaml"
+"$M" plan apply "$work/down.yaml" >"$work/out" 2>&1
+is "$?" 75 "an unreachable source: exit 75"
+is "$("$M" --state "$work/state3" status --json alice | jq -r '.state + " " + .error_class + " " + (.attempts | tostring)')" \
+    "failed retryable 3" "the account is failed (retryable), after its retries"
+
+done_testing
