@@ -1072,13 +1072,18 @@ draw(struct run *r, int final)
 	buf_release(&b);
 }
 
+/* Commit the queued audit lines: a batch, or with `all` until none is left. */
 static void
-audit_now(struct run *r)
+audit_now(struct run *r, int all)
 {
 	struct buf err = BUF_INIT;
+	long n;
 
-	if (audit_flush(r->au, r->s, r->mapping_txt, &err) < 0)
-		say(r, "%s", err.buf);
+	do {
+		n = audit_flush(r->au, r->s, r->mapping_txt, &err);
+		if (n < 0)
+			say(r, "%s", err.buf);
+	} while (all && n > 0);
 	buf_release(&err);
 }
 
@@ -1184,7 +1189,7 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 		if ((r->flips && now - last_audit >= 1) ||
 		    now - last_audit >= 30) {
 			r->flips = 0;
-			audit_now(r);
+			audit_now(r, 0);
 			last_audit = now;
 		}
 		if (r->o->progress)
@@ -1197,7 +1202,7 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 		draw(r, 1);
 	state_flush(r->s);
 	r->flips = 0;
-	audit_now(r);
+	audit_now(r, 1);
 	for (i = 0; i < r->nr_items; i++)
 		account_free(&r->items[i].a);
 	free(r->items);
@@ -1405,7 +1410,7 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 		say(&r, "apply %s: done", p->file);
 	}
 	state_flush(s);
-	audit_now(&r);
+	audit_now(&r, 1);
 	run_close(&r);
 	buf_release(&err);
 	return code;
@@ -1447,7 +1452,7 @@ runner_rollback(struct plan *p, struct state *s, struct audit *au,
 	    err) != OK)
 		say(&r, "%s: %s", a->account, err->buf);
 	state_flush(s);
-	audit_now(&r);
+	audit_now(&r, 1);
 	ret = 0;
 out:
 	run_close(&r);
