@@ -422,7 +422,7 @@ cmd_status(const char *account, int json)
 	struct state *s;
 	sqlite3 *db;
 	sqlite3_stmt *q;
-	json_t *waves = json_object(), *totals = json_object(), *w;
+	json_t *waves, *totals, *w;
 	const char *key;
 	int64_t msgs = 0, bytes = 0, anomalies = 0, nr = 0, moved_hour = 0;
 	int64_t left = 0;
@@ -437,6 +437,8 @@ cmd_status(const char *account, int json)
 		state_close(s);
 		return rc;
 	}
+	waves = json_object();
+	totals = json_object();
 	if (sqlite3_prepare_v2(db, "SELECT coalesce(wave, '-'), state,"
 	    " count(*), sum(messages), sum(bytes), sum(anomalies) FROM"
 	    " accounts WHERE in_plan GROUP BY 1, 2", -1, &q, NULL) !=
@@ -686,14 +688,17 @@ rollback_to(struct plan *p, struct state *s, struct audit *au,
 		    " would send %d forward (use plan apply)", rev, forward);
 	tmp = xasprintf("%s/mapping.restore", p->state_dir);
 	if (file_write_atomic(tmp, text, len, 0600, &err) < 0 ||
-	    runner_restore(p, tmp, &err) < 0)
-		fatalx(EX_TEMPFAIL, "%s", err.buf);
+	    runner_restore(p, tmp, &err) < 0) {
+		log_warnx("%s", err.buf);
+		code = EX_TEMPFAIL;	/* no account changes: no route did */
+	}
 	unlink(tmp);
 	free(tmp);
 	for (i = 0; i < nr; i++) {
 		char *why;
 
-		if (cut_over(&v[i]) && !routed(text, v[i].account)) {
+		if (code != EX_TEMPFAIL && cut_over(&v[i]) &&
+		    !routed(text, v[i].account)) {
 			why = xasprintf("rollback --to %s", rev);
 			if (runner_rollback(p, s, au, &v[i], why, 1, &err) < 0) {
 				log_warnx("%s", err.buf);

@@ -287,7 +287,8 @@ parse_export(const char *text, size_t len, struct row **rows_r,
 		rows[nr++].r = r;
 		free(line);
 	}
-	qsort(rows, nr, sizeof(*rows), row_cmp);
+	if (nr)
+		qsort(rows, nr, sizeof(*rows), row_cmp);
 	*rows_r = rows;
 	*nr_r = nr;
 	return 0;
@@ -360,7 +361,8 @@ mapping_restore(struct mapping *m, const char *text, size_t len,
 	/* identifiers the export does not name go back to the source */
 	for (i = 0; ok && i < nr_have; i++) {
 		h = &have[i];
-		w = bsearch(h, want, nr_want, sizeof(*want), row_cmp);
+		w = nr_want ? bsearch(h, want, nr_want, sizeof(*want),
+		    row_cmp) : NULL;
 		before = changed;
 		if (!w && h->r != ROUTE_SOURCE)
 			ok = put_route(m, h->id, h->account, ROUTE_SOURCE,
@@ -369,7 +371,8 @@ mapping_restore(struct mapping *m, const char *text, size_t len,
 	}
 	for (i = 0; ok && i < nr_want; i++) {
 		w = &want[i];
-		h = bsearch(w, have, nr_have, sizeof(*have), row_cmp);
+		h = nr_have ? bsearch(w, have, nr_have, sizeof(*have),
+		    row_cmp) : NULL;
 		before = changed;
 		ok = put_route(m, w->id, h ? h->account : w->id, w->r,
 		    &changed, err) == 0;
