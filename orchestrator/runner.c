@@ -355,9 +355,12 @@ helper(struct run *r, struct slot *sl, struct account *a, const char *name,
 		else
 			buf_addf(err, "%s exited %d%s%s", name, code,
 			    h.last_err.len ? ": " : "", h.last_err.buf);
-		/* migrate-helper(7): these will not get better by waiting */
-		o = code == 64 || code == 65 || code == 77 || code == 78 ?
-		    PERMANENT : RETRY;
+		/*
+		 * migrate-helper(7): these will not get better by waiting,
+		 * nor will a helper that cannot be run at all
+		 */
+		o = code < 0 || code == 64 || code == 65 || code == 77 ||
+		    code == 78 ? PERMANENT : RETRY;
 	}
 	if (h.done)
 		done_json = json_dumps(h.done, JSON_COMPACT);
