@@ -49,3 +49,30 @@ manifest_count() {
 	awk -F '\t' -v f="$2" '$1 == f { n++ } END { print n + 0 }' \
 	    "$1/manifest.tsv"
 }
+
+# --- for the tests that push to Cyrus (t-jmap-push, t-migrate) -----------
+# what a side holds, compared as tests/integration/norm-dump.py says
+norm() {
+	"$top/tests/integration/norm-dump.py" "$@"
+}
+failed_hashes() {	# ARCHIVE: the emails the destination refused
+	sqlite3 "$1/index.db" "SELECT hash FROM push_emails WHERE state = 'failed'"
+}
+# the archive's side, without what the destination refused; folders the
+# destination refused by name are renamed as jmap-push(8) says; a source
+# separator other than '/' becomes Cyrus's '/'
+expected() {	# ARCHIVE [SEPARATOR]
+	"$top/$O/bin/migrate-archive" ls -r "$1" |
+	    grep -v -F -f <(failed_hashes "$1"; echo NONE) |
+	    sed 's/^Back\\slash & Co\t/Back_slash _ Co (renamed)\t/' |
+	    awk -F '\t' -v sep="${2:-/}" 'BEGIN { OFS = "\t" }
+		sep != "/" { gsub("[" sep "]", "/", $1) } { print }' |
+	    norm --union
+}
+wipe() {	# PASSWORD LOGIN: empty a Cyrus account, as a new one is
+	printf '%s\n' "$1" | "$top/tests/integration/imap-wipe.py" \
+	    --ca "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$2"
+}
+malformed() {	# CORPUS: messages Cyrus refuses (a header line without a colon)
+	grep -l 'This line has no colon' -r "$1/maildir" | wc -l
+}

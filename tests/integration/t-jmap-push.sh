@@ -28,34 +28,9 @@ push() {	# PASSWORD ARCHIVE USER [options]
 done_field() {
 	grep '"event":"done"' "$work/out" | jq -r ".$1"
 }
-# what a side holds, compared as tests/integration/norm-dump.py says
-norm() {
-	"$top/tests/integration/norm-dump.py" "$@"
-}
-failed_hashes() {	# ARCHIVE
-	sqlite3 "$1/index.db" "SELECT hash FROM push_emails WHERE state = 'failed'"
-}
-# the archive's side, without what the destination refused and with the
-# folders it made under another name
-# folders the destination refused by name are renamed as jmap-push(8) says;
-# a source separator other than '/' becomes Cyrus's '/'
-expected() {	# ARCHIVE [SEPARATOR]
-	"$ARCHIVE" ls -r "$1" | grep -v -F -f <(failed_hashes "$1"; echo NONE) |
-	    sed 's/^Back\\slash & Co\t/Back_slash _ Co (renamed)\t/' |
-	    awk -F '\t' -v sep="${2:-/}" 'BEGIN { OFS = "\t" }
-		sep != "/" { gsub("[" sep "]", "/", $1) } { print }' |
-	    norm --union
-}
 dest_dump() {	# PASSWORD LOGIN
 	printf '%s\n' "$1" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" \
 	    "$DST_IMAP_PORT" "$2" | norm
-}
-wipe() {	# PASSWORD LOGIN: empty a Cyrus account, as a new one is
-	printf '%s\n' "$1" | "$top/tests/integration/imap-wipe.py" \
-	    --ca "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$2"
-}
-malformed() {	# CORPUS: messages Cyrus refuses (a header line without a colon)
-	grep -l 'This line has no colon' -r "$1/maildir" | wc -l
 }
 
 # --- every seeded user, full ---------------------------------------------

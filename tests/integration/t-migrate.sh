@@ -22,31 +22,8 @@ sed -e "s|^state: .*|state: $work/state|" \
     -e "s|/var/tmp/migrate-world/tls/ca.pem|$WORLD_CA|" \
     "$top/plans/demo.yaml" >"$work/demo.yaml"
 
-norm() {
-	"$top/tests/integration/norm-dump.py" "$@"
-}
-failed_hashes() {	# ARCHIVE
-	sqlite3 "$1/index.db" "SELECT hash FROM push_emails WHERE state = 'failed'"
-}
-# the archive's side, without what the destination refused, with the
-# folders Cyrus refused by name renamed as jmap-push(8) says and a source
-# separator other than '/' made Cyrus's '/'
-expected() {	# ARCHIVE [SEPARATOR]
-	"$ARCHIVE" ls -r "$1" | grep -v -F -f <(failed_hashes "$1"; echo NONE) |
-	    sed 's/^Back\\slash & Co\t/Back_slash _ Co (renamed)\t/' |
-	    awk -F '\t' -v sep="${2:-/}" 'BEGIN { OFS = "\t" }
-		sep != "/" { gsub("[" sep "]", "/", $1) } { print }' |
-	    norm --union
-}
 dump() {	# PORT PASSWORD LOGIN: what IMAP shows, raw lines
 	printf '%s\n' "$2" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" "$1" "$3"
-}
-wipe() {	# PASSWORD LOGIN
-	printf '%s\n' "$1" | "$top/tests/integration/imap-wipe.py" \
-	    --ca "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$2"
-}
-malformed() {	# CORPUS: messages Cyrus refuses (a header line without a colon)
-	grep -l 'This line has no colon' -r "$1/maildir" | wc -l
 }
 totals() {	# STATE
 	"$M" --state "$1" status --json |
