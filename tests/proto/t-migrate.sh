@@ -126,6 +126,59 @@ validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  secret: 
 is "$(printf '%s\n' "$errtext" | wc -l)" 2 "every error at once"
 unlike "$errtext" hunter2 "an unknown key's value is not echoed"
 
+# --- account sources and secret references ------------------------------
+printf 'account,login\n"dave@example.org",dave\nerin\n' >"$work/accounts.csv"
+printf 'frank@example.org:{SHA512-CRYPT}$6$x:1000:1000::/home/frank::\n# a comment\ngrace:{PLAIN}x::::::\n' \
+    >"$work/users.passwd"
+cat >"$work/sources.yaml" <<EOT
+state: sources
+source:
+  imap: imaps://127.0.0.1:1
+  auth:
+    master_user: admin
+    master_password: {env: T_MASTER}
+destination:
+  jmap: http://127.0.0.1:1
+  auth:
+    passwords: {command: "echo pw-of-\$MIGRATE_ACCOUNT"}
+accounts:
+  default_domain: example.org
+  list: [alice@example.org, Dave@Example.org]
+  csv: accounts.csv
+  passwd_file: users.passwd
+  command: "printf 'heidi@example.org extra words\\n\\nivan\\n'"
+phases:
+  pilot: {accounts: [erin, grace]}
+hooks:
+  before_push: "echo \$MIGRATE_HOOK \$MIGRATE_ACCOUNT >>hooks.log; [ \$MIGRATE_ACCOUNT != grace@example.org ] || [ -e grace.ok ]"
+EOT
+(cd "$work" && "$M" plan validate sources.yaml) >"$work/out" 2>&1
+like "$(cat "$work/out")" 'valid: 7 accounts' \
+    "accounts from a list, a CSV, a Dovecot passwd-file and a command, each address once"
+fresh sources
+(cd "$work" && T_MASTER=$PW_MASTER "$M" plan apply sources.yaml) >"$work/out" 2>&1
+is "$?" 75 "the pilot: one hook fails, the phase ends with a failure"
+is "$(cat "$STUB_DIR/got.imap-pull.erin@example.org")" "$PW_MASTER" \
+    "a master password from the environment reaches imap-pull"
+like "$(grep 'imap-pull	erin@example.org' "$STUB_DIR/calls")" '--auth-user admin --user erin' \
+    "which logs in as the master user for erin"
+is "$(cat "$STUB_DIR/got.jmap-push.erin@example.org")" "pw-of-erin@example.org" \
+    "a password from a command, run for each account, reaches jmap-push"
+is "$(sort -u "$work/hooks.log" | tr '\n' ' ')" \
+    "before_push erin@example.org before_push grace@example.org " \
+    "the before_push hook ran with the account in its environment"
+is "$("$M" --state "$work/sources" status --json grace | jq -r '.state + " " + .error_class + ": " + .error')" \
+    "failed retryable: hook before_push failed (exit 1)" "a failing hook: a retryable failure of the account"
+touch "$work/grace.ok"
+(cd "$work" && T_MASTER=$PW_MASTER "$M" plan apply sources.yaml) >"$work/out" 2>&1
+is "$("$M" --state "$work/sources" status --json grace | jq -r .state)" migrated \
+    "once the hook succeeds, the account goes on"
+is "$(grep -c 'before_push erin' "$work/hooks.log")" 1 "and the hook of an account that passed it is not run again"
+printf 'dave@example.org\nbad name\n' >"$work/accounts.csv"
+(cd "$work" && "$M" plan validate sources.yaml) >"$work/out" 2>&1
+like "$(cat "$work/out")" "accounts.csv:2: 'bad name' is not an account name" \
+    "a bad line of an account source names its file and line"
+
 # --- a whole apply ---------------------------------------------------------
 fresh good
 apply good
