@@ -11,6 +11,7 @@
  */
 #include "compat.h"
 
+#include <dirent.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <pthread.h>
@@ -181,6 +182,7 @@ struct hrun {
 	int hello;
 	struct buf proto_err;
 	struct buf last_err;	/* its last stderr line: the reason */
+	pid_t pid;
 };
 
 static int
@@ -247,6 +249,98 @@ on_line(void *cb, enum proc_stream s, const char *line, size_t len)
 	return 0;
 }
 
+/*
+ * STATE/run/PID for each helper running, with the run's id: a rerun after
+ * a crash stops the helpers the dead apply left behind (they are in
+ * sessions of their own and would hold archives and connections).
+ */
+static void
+on_start(void *cb, pid_t pid)
+{
+	struct hrun *h = cb;
+	char *path = xasprintf("%s/run/%ld", h->r->p->state_dir, (long)pid);
+	struct buf err = BUF_INIT;
+
+	if (file_write_atomic(path, h->r->run_id, strlen(h->r->run_id), 0600,
+	    &err) < 0)
+		say(h->r, "%s", err.buf);
+	h->pid = pid;
+	buf_release(&err);
+	free(path);
+}
+
+static void
+forget_pid(struct run *r, pid_t pid)
+{
+	char *path = xasprintf("%s/run/%ld", r->p->state_dir, (long)pid);
+
+	unlink(path);
+	free(path);
+}
+
+/* Whether process `pid` carries MIGRATE_RUN_ID=`id` in its environment. */
+static int
+has_run_id(long pid, const char *id)
+{
+	char *path = xasprintf("/proc/%ld/environ", pid);
+	char *want = xasprintf("MIGRATE_RUN_ID=%s", id);
+	struct buf env = BUF_INIT, err = BUF_INIT;
+	size_t off = 0;
+	int found = 0;
+
+	if (file_read(path, &env, &err) == 0)
+		while (off < env.len && !found) {
+			found = !strcmp(env.buf + off, want);
+			off += strlen(env.buf + off) + 1;
+		}
+	buf_release(&env);
+	buf_release(&err);
+	free(want);
+	free(path);
+	return found;
+}
+
+/* Stop what an earlier apply left running, before any new helper runs. */
+static void
+reap_orphans(struct run *r)
+{
+	char *dir = xasprintf("%s/run", r->p->state_dir);
+	struct buf id = BUF_INIT, err = BUF_INIT;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0, i;
+
+	while (d && (e = readdir(d))) {
+		char *path;
+		long pid = strtol(e->d_name, NULL, 10);
+
+		if (pid <= 0)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		buf_setlen(&id, 0);
+		if (file_read(path, &id, &err) == 0 && id.len &&
+		    has_run_id(pid, id.buf)) {
+			say(r, "stopping helper %ld, left by an earlier apply",
+			    pid);
+			kill(-(pid_t)pid, SIGTERM);
+			for (i = 0; i < 50 && has_run_id(pid, id.buf); i++)
+				usleep(100000);
+			kill(-(pid_t)pid, SIGKILL);
+			n++;
+		}
+		unlink(path);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	/* a group killed is reaped by init; give it a moment to go */
+	if (n)
+		usleep(200000);
+	buf_release(&id);
+	buf_release(&err);
+	free(dir);
+}
+
 /* The bench's stand-in for a helper: its events, with no process. */
 static int
 fake_helper(struct hrun *h)
@@ -277,7 +371,7 @@ helper(struct run *r, struct slot *sl, struct account *a, const char *name,
     const char *step, const char **args, struct secrets *sec,
     json_t **done_r, int *exit_r, struct buf *err)
 {
-	struct hrun h = { r, a, sl, name, NULL, 0, BUF_INIT, BUF_INIT };
+	struct hrun h = { r, a, sl, name, NULL, 0, BUF_INIT, BUF_INIT, 0 };
 	struct buf in = BUF_INIT, why = BUF_INIT;
 	char *path = exec_path_of(name), *e_acc, *e_run, *e_lvl;
 	const char *env[4];
@@ -324,9 +418,12 @@ helper(struct run *r, struct slot *sl, struct account *a, const char *name,
 		io.in = in.buf;
 		io.in_len = in.len;
 		io.on_line = on_line;
+		io.on_start = on_start;
 		io.cb = &h;
 		io.timeout_ms = (int)(r->p->limits.helper_timeout * 1000);
 		code = proc_pipe(&c, &io, &flags, &why);
+		if (h.pid)
+			forget_pid(r, h.pid);
 		buf_release_wipe(&in);
 	}
 	pthread_mutex_lock(&r->lock);
@@ -390,7 +487,7 @@ hook(struct run *r, struct slot *sl, struct account *a, const char *name,
     const char *cmd, struct buf *err)
 {
 	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	struct hrun h = { r, a, sl, name, NULL, 1, BUF_INIT, BUF_INIT };
+	struct hrun h = { r, a, sl, name, NULL, 1, BUF_INIT, BUF_INIT, 0 };
 	char *e[4];
 	const char *env[5];
 	struct child c = CHILD_INIT;
@@ -1314,6 +1411,7 @@ run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
 	char *logdir = xasprintf("%s/log", p->state_dir), *path;
 	char *reports = xasprintf("%s/reports", p->state_dir);
 	char *archives = xasprintf("%s/archives", p->state_dir);
+	char *run = xasprintf("%s/run", p->state_dir);
 	int ret = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -1327,7 +1425,7 @@ run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
 	r->mapping_txt = xasprintf("%s/mapping.txt", p->state_dir);
 	r->run_id = xasprintf("%ld-%ld", (long)time(NULL), (long)getpid());
 	if (mkdir_p(logdir, err) < 0 || mkdir_p(reports, err) < 0 ||
-	    mkdir_p(archives, err) < 0)
+	    mkdir_p(archives, err) < 0 || mkdir_p(run, err) < 0)
 		ret = -1;
 	path = xasprintf("%s/apply.log", logdir);
 	if (ret == 0 && !(r->logf = fopen(path, "ae"))) {
@@ -1342,6 +1440,7 @@ run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
 	free(logdir);
 	free(reports);
 	free(archives);
+	free(run);
 	return ret;
 }
 
@@ -1381,6 +1480,9 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* for good, not per child: workers start children at once */
+	signal(SIGPIPE, SIG_IGN);
+	reap_orphans(&r);
 	if (assign_waves(&r) < 0) {
 		log_warnx("state: cannot assign the waves");
 		run_close(&r);

@@ -261,6 +261,8 @@ proc_pipe(struct child *c, struct proc_io *io, unsigned *flags_r,
 	c->in = c->out = c->err = PROC_PIPE;
 	if (proc_start(c, err) < 0)
 		return -1;
+	if (io->on_start)
+		io->on_start(io->cb, c->pid);
 	oldpipe = signal(SIGPIPE, SIG_IGN);
 	st[0].fd = c->out;
 	st[0].which = PROC_STDOUT;

@@ -68,6 +68,7 @@ struct proc_io {
 	size_t in_len;
 	proc_line_fn on_line;	/* may be NULL: lines are dropped */
 	void *cb;
+	void (*on_start)(void *cb, pid_t pid);	/* may be NULL */
 	size_t max_line;	/* 0: 1 MiB; a longer stdout line is an error,
 				 * a longer stderr line is cut in pieces */
 	int timeout_ms;		/* whole run; 0: none */

@@ -336,6 +336,25 @@ is "$?" 0 "status works while apply runs"
 wait "$bg"
 is "$?" 0 "the first apply completes"
 
+# --- a helper left behind by a killed apply is stopped by the next -------
+fresh orphan
+plan orphan "[alice@example.org]" "  pilot: {accounts: [alice]}"
+echo sleep:60 >"$STUB_DIR/imap-pull.alice@example.org"
+(cd "$work" && exec "$M" plan apply orphan.yaml >/dev/null 2>&1) &
+bg=$!
+sleep 1
+kill -9 "$bg"
+wait "$bg" 2>/dev/null
+orphan=$(pgrep -f "$work/bin/imap-pull" | head -1)
+like "$orphan" '^[0-9]+$' "kill -9 of apply leaves its helper running"
+apply orphan
+is "$rc" 0 "the next apply completes"
+like "$errtext" "stopping helper $orphan, left by an earlier apply" "after stopping the helper left behind"
+alive() {	# PID: running, not a zombie waiting for init
+	case $(ps -o stat= -p "$1" 2>/dev/null) in ''|Z*) return 1 ;; esac
+}
+if alive "$orphan"; then not_ok "which is gone"; else ok "which is gone"; fi
+
 # --- kill -9 at random moments ------------------------------------------
 fresh crash
 accounts="[$(for i in $(seq 1 12); do printf 'u%02d@example.org, ' "$i"; done)alice@example.org]"
