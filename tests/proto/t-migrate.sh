@@ -355,6 +355,24 @@ alive() {	# PID: running, not a zombie waiting for init
 }
 if alive "$orphan"; then not_ok "which is gone"; else ok "which is gone"; fi
 
+# --- SIGTERM: the helpers stopped, nothing recorded as failed ------------
+fresh term
+plan term "[alice@example.org]" "  pilot: {accounts: [alice]}"
+echo sleep:30 >"$STUB_DIR/imap-pull.alice@example.org"
+(cd "$work" && exec "$M" plan apply term.yaml >"$work/term.out" 2>&1) &
+bg=$!
+sleep 1
+t0=$(date +%s)
+kill -TERM "$bg"
+wait "$bg"
+is "$?" 143 "SIGTERM stops an apply (exit 128+15)"
+is "$(( $(date +%s) - t0 < 5 ))" 1 "at once, stopping its helper too"
+like "$(cat "$work/term.out")" 'stopped by signal 15; run the same command again' \
+    "and says how to go on"
+is "$(st term alice@example.org)" copying "the account is left where it was, not failed"
+apply term
+is "$(st term alice@example.org)" migrated "the same command goes on"
+
 # --- kill -9 at random moments ------------------------------------------
 fresh crash
 accounts="[$(for i in $(seq 1 12); do printf 'u%02d@example.org, ' "$i"; done)alice@example.org]"
