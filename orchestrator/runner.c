@@ -530,17 +530,17 @@ hook(struct run *r, struct slot *sl, struct account *a, const char *name,
 
 /* --- the steps ---------------------------------------------------------- */
 
+/* A helper's arguments, ended by NULL; `owned` ones are freed. */
 struct args {
-	const char *v[64];
-	char *owned[16];
-	int n, nown;
+	const char **v;
+	char **owned;
+	size_t n, nown;
 };
 
 static void
 arg(struct args *a, const char *s)
 {
-	if (a->n + 1 >= (int)ARRAY_SIZE(a->v))
-		BUG("too many helper arguments");
+	a->v = xreallocarray(a->v, a->n + 2, sizeof(*a->v));
 	a->v[a->n++] = s;
 	a->v[a->n] = NULL;
 }
@@ -548,8 +548,7 @@ arg(struct args *a, const char *s)
 static const char *
 own(struct args *a, char *s)
 {
-	if (a->nown >= (int)ARRAY_SIZE(a->owned))
-		BUG("too many helper arguments");
+	a->owned = xreallocarray(a->owned, a->nown + 1, sizeof(*a->owned));
 	return a->owned[a->nown++] = s;
 }
 
@@ -558,6 +557,9 @@ args_free(struct args *a)
 {
 	while (a->nown > 0)
 		free(a->owned[--a->nown]);
+	free(a->owned);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
 }
 
 /* imap://host:port or imaps://host:port into host, port, TLS mode. */
@@ -661,7 +663,7 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
     struct buf *err)
 {
 	struct plan *p = r->p;
-	struct args v = { .n = 0 };
+	struct args v = { NULL, NULL, 0, 0 };
 	struct secrets sec = SECRETS_INIT;
 	json_t *done = NULL;
 	enum outcome o;
@@ -769,7 +771,7 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
     struct buf *err)
 {
 	struct plan *p = r->p;
-	struct args v = { .n = 0 };
+	struct args v = { NULL, NULL, 0, 0 };
 	struct secrets sec = SECRETS_INIT;
 	char *report = report_of(r, a, "verify");
 	const char *step = !strcmp(how, "verify") ? "verify" : "push";
@@ -876,7 +878,7 @@ static enum outcome
 flip(struct run *r, struct slot *sl, struct account *a, const char *route,
     struct buf *err)
 {
-	struct args v = { .n = 0 };
+	struct args v = { NULL, NULL, 0, 0 };
 	enum outcome o;
 
 	arg(&v, "--store");
