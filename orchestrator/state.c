@@ -407,6 +407,7 @@ state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
 		sqlite3_bind_double(st, 4, now);
 		ret = done(s, st);
 	}
+	st = NULL;
 	if (ret == 0 && sqlite3_prepare_v2(s->db, "SELECT count(*) FROM"
 	    " accounts", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
