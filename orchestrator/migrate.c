@@ -233,6 +233,21 @@ cmd_diff(const char *file)
 	return 0;
 }
 
+/* Whether the last plan revision recorded is `sha`. */
+static int
+has_plan(struct state *s, const char *sha)
+{
+	sqlite3_stmt *q;
+	int same = 0;
+
+	if (sqlite3_prepare_v2(state_db(s), "SELECT sha256 FROM plans ORDER"
+	    " BY id DESC LIMIT 1", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		same = !strcmp((const char *)sqlite3_column_text(q, 0), sha);
+	sqlite3_finalize(q);
+	return same;
+}
+
 static int
 cmd_apply(const char *file, int progress)
 {
@@ -259,7 +274,8 @@ cmd_apply(const char *file, int progress)
 	    &err) < 0)
 		fatalx(EX_CANTCREAT, "%s", err.buf);
 	sha256_hex(p.text, p.text_len, sha);
-	if (changed) {
+	/* a revision the state lacks: new, or its row lost in a crash */
+	if (changed || !has_plan(s, sha)) {
 		char *abs = realpath(file, NULL);
 
 		state_add_plan(s, abs ? abs : file, p.name, sha);
