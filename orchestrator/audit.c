@@ -217,11 +217,31 @@ last_committed(struct audit *a)
 	return n;
 }
 
+/* The lock files a killed writer can leave behind. */
+static const char *const stale_locks[] = {
+	"HEAD.lock", "refs/heads/master.lock", "refs/heads/main.lock",
+	"packed-refs.lock", "config.lock", "index.lock",
+};
+
 int
 audit_recover(struct audit *a, struct state *s, struct buf *err)
 {
-	int64_t n = last_committed(a);
+	int64_t n;
+	size_t i;
 
+	/*
+	 * The caller holds the apply lock, so no one else writes here: a
+	 * lock file is what a writer killed mid-commit left, and would stop
+	 * every commit from now on.
+	 */
+	for (i = 0; i < ARRAY_SIZE(stale_locks); i++) {
+		char *path = xasprintf("%s/%s", a->path, stale_locks[i]);
+
+		if (unlink(path) == 0)
+			log_info("removed %s, left by a writer that died", path);
+		free(path);
+	}
+	n = last_committed(a);
 	if (n > 0 && (state_audit_done(s, n) < 0 || state_flush(s) < 0)) {
 		buf_adds(err, "state: cannot drop the audit lines already"
 		    " committed");

@@ -22,7 +22,10 @@ struct audit;
 int audit_open(struct audit **a, const char *state_dir, struct buf *err);
 void audit_close(struct audit *a);
 
-/* Drop queue lines that the repository already holds. */
+/*
+ * Under the apply lock: remove the lock files of a writer that died
+ * mid-commit, and drop queue lines that the repository already holds.
+ */
 int audit_recover(struct audit *a, struct state *s, struct buf *err);
 
 /*
