@@ -381,11 +381,13 @@ status_account(struct state *s, const char *name, int json)
 			    sqlite3_column_text(q, 5)));
 		sqlite3_finalize(q);
 	}
-	j = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:s?, s:i, s:s?, s:s?,"
-	    " s:I, s:I, s:I, s:I, s:o, s:o}", "account", a.account, "login",
+	j = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:i, s:s?,"
+	    " s:s?, s:I, s:I, s:I, s:I, s:o, s:o}", "account", a.account,
+	    "login",
 	    a.login, "wave", a.wave, "state", state_name(a.state), "resume",
 	    a.state == ST_FAILED || a.state == ST_HELD ?
-	    state_name(a.resume) : NULL, "step", a.step, "attempts",
+	    state_name(a.resume) : NULL, "step", a.step, "checkpoint",
+	    a.checkpoint, "attempts",
 	    a.attempts, "error_class", a.error_class, "error", a.error,
 	    "messages", (json_int_t)a.messages, "bytes", (json_int_t)a.bytes,
 	    "anomalies", (json_int_t)a.anomalies, "deltas",

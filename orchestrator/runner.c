@@ -221,12 +221,8 @@ on_line(void *cb, enum proc_stream s, const char *line, size_t len)
 		pthread_mutex_unlock(&r->lock);
 		break;
 	case EV_CHECKPOINT:
-		if ((tok = evline_str(&ev, "token"))) {
-			char *c = xasprintf("%s:%s", h->helper, tok);
-
-			state_set_step(r->s, h->a, h->a->step, c);
-			free(c);
-		}
+		if ((tok = evline_str(&ev, "token")))
+			state_checkpoint(r->s, h->a, h->helper, tok);
 		break;
 	case EV_ANOMALY:
 		kind = evline_str(&ev, "kind");
@@ -373,8 +369,9 @@ helper(struct run *r, struct slot *sl, struct account *a, const char *name,
 {
 	struct hrun h = { r, a, sl, name, NULL, 0, BUF_INIT, BUF_INIT, 0 };
 	struct buf in = BUF_INIT, why = BUF_INIT;
-	char *path = exec_path_of(name), *e_acc, *e_run, *e_lvl;
-	const char *env[4];
+	char *path = exec_path_of(name), *e_acc, *e_run, *e_lvl, *e_ckpt = NULL;
+	char *tok;
+	const char *env[5];
 	const char **argv;
 	struct child c = CHILD_INIT;
 	struct proc_io io = { 0 };
@@ -398,6 +395,11 @@ helper(struct run *r, struct slot *sl, struct account *a, const char *name,
 	env[n++] = e_acc;
 	env[n++] = e_run;
 	env[n++] = e_lvl;
+	/* the last token this helper gave for this account */
+	if ((tok = state_checkpoint_of(r->s, a, name))) {
+		env[n++] = e_ckpt = xasprintf("MIGRATE_CHECKPOINT=%s", tok);
+		free(tok);
+	}
 	env[n] = NULL;
 
 	pthread_mutex_lock(&r->lock);
@@ -476,6 +478,7 @@ helper(struct run *r, struct slot *sl, struct account *a, const char *name,
 	free(e_acc);
 	free(e_run);
 	free(e_lvl);
+	free(e_ckpt);
 	free(argv);
 	free(path);
 	return o;
@@ -955,12 +958,12 @@ advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 		case ST_COPYING:
 			if (!a->step) {
 				STEP(pull(r, sl, a, "auto", err));
-				state_set_step(r->s, a, "pulled", NULL);
+				state_set_step(r->s, a, "pulled");
 			}
 			if (!strcmp(a->step, "pulled")) {
 				STEP(hook(r, sl, a, "before_push",
 				    r->p->hooks.before_push, err));
-				state_set_step(r->s, a, "provisioned", NULL);
+				state_set_step(r->s, a, "provisioned");
 			}
 			STEP(push(r, sl, a, "push", err));
 			if (enter(r, a, ST_COPIED, NULL) < 0)
@@ -981,11 +984,11 @@ advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 			/* what arrived at the source until the flip */
 			if (!a->step) {
 				STEP(pull(r, sl, a, "auto", err));
-				state_set_step(r->s, a, "pulled", NULL);
+				state_set_step(r->s, a, "pulled");
 			}
 			if (!strcmp(a->step, "pulled")) {
 				STEP(push(r, sl, a, "final", err));
-				state_set_step(r->s, a, "pushed", NULL);
+				state_set_step(r->s, a, "pushed");
 			}
 			STEP(hook(r, sl, a, "after_cutover",
 			    r->p->hooks.after_cutover, err));

@@ -95,6 +95,9 @@ enum stmt {
 	S_ENTER,
 	S_TRANSITION,
 	S_STEP,
+	S_CKPT,
+	S_CKPT_LAST,
+	S_CKPT_GET,
 	S_RUN,
 	S_ANOMALY,
 	S_COUNTERS,
@@ -105,7 +108,8 @@ enum stmt {
 };
 
 #define ACC_COLS "id, account, login, wave, state, resume, step, attempts," \
-	" not_before, error_class, error, messages, bytes, anomalies, deltas"
+	" not_before, error_class, error, messages, bytes, anomalies, deltas," \
+	" checkpoint"
 
 static const char *const sql[S_NR] = {
 	[S_GET] = "SELECT " ACC_COLS " FROM accounts WHERE account = ?1",
@@ -123,9 +127,14 @@ static const char *const sql[S_NR] = {
 	    " WHERE id = ?1 AND state = ?8",
 	[S_TRANSITION] = "INSERT INTO transitions(account_id, ts, from_state,"
 	    " to_state, why) VALUES(?1, ?2, ?3, ?4, ?5)",
-	[S_STEP] = "UPDATE accounts SET step = ?2, checkpoint ="
-	    " coalesce(?3, checkpoint), started = coalesce(started, ?4)"
+	[S_STEP] = "UPDATE accounts SET step = ?2,"
+	    " started = coalesce(started, ?3) WHERE id = ?1",
+	[S_CKPT] = "INSERT INTO checkpoints(account_id, helper, token)"
+	    " VALUES(?1, ?2, ?3) ON CONFLICT DO UPDATE SET token = ?3",
+	[S_CKPT_LAST] = "UPDATE accounts SET checkpoint = ?2 || ':' || ?3"
 	    " WHERE id = ?1",
+	[S_CKPT_GET] = "SELECT token FROM checkpoints WHERE account_id = ?1"
+	    " AND helper = ?2",
 	[S_RUN] = "INSERT INTO runs(account_id, helper, step, started, ended,"
 	    " exit, done, error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[S_ANOMALY] = "INSERT INTO anomalies(account_id, helper, kind, event)"
@@ -471,6 +480,7 @@ read_row(sqlite3_stmt *st, struct account *a)
 	a->bytes = sqlite3_column_int64(st, 12);
 	a->anomalies = sqlite3_column_int64(st, 13);
 	a->deltas = sqlite3_column_int64(st, 14);
+	a->checkpoint = col_str(st, 15);
 }
 
 void
@@ -482,6 +492,7 @@ account_free(struct account *a)
 	free(a->step);
 	free(a->error_class);
 	free(a->error);
+	free(a->checkpoint);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -644,8 +655,7 @@ out:
 }
 
 int
-state_set_step(struct state *s, struct account *a, const char *step,
-    const char *checkpoint)
+state_set_step(struct state *s, struct account *a, const char *step)
 {
 	sqlite3_stmt *st;
 	int ret;
@@ -656,8 +666,7 @@ state_set_step(struct state *s, struct account *a, const char *step,
 		st = stmt(s, S_STEP);
 		sqlite3_bind_int64(st, 1, a->id);
 		sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, checkpoint, -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 4, now_seconds());
+		sqlite3_bind_double(st, 3, now_seconds());
 		ret = done(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -666,6 +675,55 @@ state_set_step(struct state *s, struct account *a, const char *step,
 		a->step = step ? xstrdup(step) : NULL;
 	}
 	return ret;
+}
+
+int
+state_checkpoint(struct state *s, struct account *a, const char *helper,
+    const char *token)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	ret = group(s);
+	if (ret == 0) {
+		st = stmt(s, S_CKPT);
+		sqlite3_bind_int64(st, 1, a->id);
+		sqlite3_bind_text(st, 2, helper, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
+		ret = done(s, st);
+	}
+	if (ret == 0) {
+		st = stmt(s, S_CKPT_LAST);
+		sqlite3_bind_int64(st, 1, a->id);
+		sqlite3_bind_text(st, 2, helper, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
+		ret = done(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (ret == 0) {
+		free(a->checkpoint);
+		a->checkpoint = xasprintf("%s:%s", helper, token);
+	}
+	return ret;
+}
+
+char *
+state_checkpoint_of(struct state *s, const struct account *a,
+    const char *helper)
+{
+	sqlite3_stmt *st;
+	char *token = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	st = stmt(s, S_CKPT_GET);
+	sqlite3_bind_int64(st, 1, a->id);
+	sqlite3_bind_text(st, 2, helper, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		token = col_str(st, 0);
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&s->lock);
+	return token;
 }
 
 int

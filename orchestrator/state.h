@@ -46,6 +46,7 @@ struct account {
 	int attempts;
 	double not_before;
 	char *error_class, *error;
+	char *checkpoint;	/* HELPER:TOKEN, the last resume token */
 	int64_t messages, bytes, anomalies, deltas;
 };
 
@@ -103,9 +104,14 @@ int enter_state_with(struct state *s, struct account *a, enum acc_state to,
 /* Whether `to` may follow `from`. */
 int state_allowed(enum acc_state from, enum acc_state to);
 
-/* The step of the current state that is done, and the resume token. */
-int state_set_step(struct state *s, struct account *a, const char *step,
-    const char *checkpoint);
+/* The step of the current state that is done. */
+int state_set_step(struct state *s, struct account *a, const char *step);
+
+/* A helper's resume token for the account, and the last one given. */
+int state_checkpoint(struct state *s, struct account *a, const char *helper,
+    const char *token);
+char *state_checkpoint_of(struct state *s, const struct account *a,
+    const char *helper);
 
 /* A helper run: its exit and done event; counters are added up. */
 int state_record_run(struct state *s, struct account *a, const char *helper,

@@ -39,6 +39,14 @@ CREATE TABLE accounts(
 CREATE INDEX accounts_state ON accounts(state);
 CREATE INDEX accounts_wave ON accounts(wave, ord);
 
+-- each helper's last resume token for each account
+CREATE TABLE checkpoints(
+	account_id INTEGER NOT NULL REFERENCES accounts(id),
+	helper TEXT NOT NULL,
+	token TEXT NOT NULL,
+	PRIMARY KEY(account_id, helper)
+) WITHOUT ROWID;
+
 -- every transition: the per-phase timestamps
 CREATE TABLE transitions(
 	id INTEGER PRIMARY KEY,

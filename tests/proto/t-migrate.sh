@@ -192,6 +192,10 @@ is "$(cat "$STUB_DIR/got.imap-pull.carol@example.org")" "$PW_CAROL" \
 is "$(cat "$STUB_DIR/got.jmap-push.alice@example.org")" "$PW_ALICE" \
     "and jmap-push"
 unlike "$(cat "$STUB_DIR/calls")" "$PW_ALICE|$PW_BOB|$PW_CAROL" "no password in any argv"
+is "$(grep '^imap-pull	alice@example.org' "$STUB_DIR/calls" | cut -f5 | tr '\n' ' ')" \
+    " seg:1 seg:1 seg:1 " "a helper gets its last checkpoint back (MIGRATE_CHECKPOINT)"
+is "$("$M" --state "$work/good" status --json alice | jq -r .checkpoint)" "jmap-push:seg:1" \
+    "status shows the last checkpoint"
 like "$(grep 'imap-pull	carol@example.org' "$STUB_DIR/calls" | head -1)" '--user carol --mode assess' \
     "carol is read with the login the plan gives"
 is "$("$top/$O/bin/map-flip" --store "$work/good/mapping.db" --list | tr '\n' ' ')" \
