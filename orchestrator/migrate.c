@@ -78,8 +78,9 @@ load_plan(const char *file, struct plan *p, struct account_spec **v,
 	int bad = 0;
 
 	if (plan_load(p, file, &err) < 0) {
-		fputs(err.buf, stderr);
-		exit(EX_DATAERR);
+		fprintf(stderr, "%s%s", err.buf, err.len &&
+		    err.buf[err.len - 1] == '\n' ? "" : "\n");
+		exit(p->text ? EX_DATAERR : EX_NOINPUT);
 	}
 	if (plan_accounts(p, v, nr, &err) < 0) {
 		fputs(err.buf, stderr);

@@ -179,6 +179,10 @@ printf 'dave@example.org\nbad name\n' >"$work/accounts.csv"
 like "$(cat "$work/out")" "accounts.csv:2: 'bad name' is not an account name" \
     "a bad line of an account source names its file and line"
 
+(cd "$work" && "$M" plan validate nowhere.yaml) >"$work/out" 2>&1
+is "$?" 66 "a plan that cannot be read: exit 66"
+is "$(cat "$work/out")" "cannot open 'nowhere.yaml': No such file or directory" "and says why, on one line"
+
 # --- a whole apply ---------------------------------------------------------
 fresh good
 apply good
