@@ -11,17 +11,9 @@
 
 #include <stddef.h>
 
+#include "yconf.h"
+
 struct buf;
-
-struct pos {
-	int line, col;
-};
-
-struct strlist {
-	char **v;
-	struct pos *pos;
-	size_t nr;
-};
 
 enum secret_kind {
 	SECRET_NONE,

@@ -16,4 +16,5 @@ LIB_SRCS := \
 	helpers/lib/segment.c \
 	helpers/lib/tls.c \
 	helpers/lib/utf7.c \
-	helpers/lib/xalloc.c
+	helpers/lib/xalloc.c \
+	helpers/lib/yconf.c
