@@ -20,6 +20,21 @@ jmap-push_SRCS := \
 map-flip_SRCS := \
 	helpers/map-flip/map-flip.c
 
+# the migration proxy: a daemon, for people to run
+COMMANDS += migrate-proxy
+migrate-proxy_SRCS := \
+	helpers/proxy/cmd.c \
+	helpers/proxy/config.c \
+	helpers/proxy/imap.c \
+	helpers/proxy/pop3.c \
+	helpers/proxy/proxy.c \
+	helpers/proxy/route.c \
+	helpers/proxy/sasl.c \
+	helpers/proxy/session.c \
+	helpers/proxy/sieve.c \
+	helpers/proxy/smtp.c
+migrate-proxy_PKGS := libevent_core libevent_openssl
+
 # the orchestrator: a command, with the schema migrations built in
 COMMANDS += migrate
 migrate_SRCS := \

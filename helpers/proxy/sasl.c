@@ -1,0 +1,401 @@
+/*
+ * sasl.c: identities and the SASL messages the proxy reads and replays.
+ *
+ * The proxy understands PLAIN (RFC 4616), OAUTHBEARER (RFC 7628) and
+ * XOAUTH2 well enough to find the identity and, for the destination, to
+ * write a bare name as the full address; LOGIN exchanges and LOGIN
+ * commands are replayed as PLAIN.  It never keeps a password longer than
+ * the login takes, and never logs one.
+ */
+#include "compat.h"
+
+#include <ctype.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "proxy.h"
+#include "xalloc.h"
+
+static const char *const mechs[] = {
+	"PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"
+};
+
+int
+sasl_mech_ok(const struct config *cf, const char *mech)
+{
+	size_t i;
+
+	if (cf) {
+		for (i = 0; i < cf->mechanisms.nr; i++)
+			if (!strcasecmp(cf->mechanisms.v[i], mech))
+				return 1;
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(mechs); i++)
+		if (!strcasecmp(mechs[i], mech))
+			return 1;
+	return 0;
+}
+
+/* No control characters, blanks or quotes; not empty, not too long. */
+int
+sasl_identity_ok(const char *id)
+{
+	const unsigned char *p;
+
+	if (!*id || strlen(id) > 255)
+		return 0;
+	for (p = (const unsigned char *)id; *p; p++)
+		if (*p < 0x21 || *p == 0x7f || *p == '"' || *p == '\'' ||
+		    *p == '\\')
+			return 0;
+	return 1;
+}
+
+/* Length of the account part: before the first master separator. */
+static size_t
+account_len(const struct config *cf, const char *user)
+{
+	return cf->master_separators && *cf->master_separators ?
+	    strcspn(user, cf->master_separators) : strlen(user);
+}
+
+char *
+sasl_route_id(const struct config *cf, const char *user)
+{
+	size_t n = account_len(cf, user);
+	char *id, *p;
+
+	if (!memchr(user, '@', n) && cf->default_domain)
+		id = xasprintf("%.*s@%s", (int)n, user, cf->default_domain);
+	else
+		id = xstrndup(user, n);
+	for (p = id; *p; p++)
+		*p = tolower((unsigned char)*p);
+	return id;
+}
+
+char *
+sasl_backend_user(const struct config *cf, const char *user, enum route r)
+{
+	size_t n = account_len(cf, user);
+
+	if (r == ROUTE_SOURCE || memchr(user, '@', n) || !cf->default_domain)
+		return xstrdup(user);
+	return xasprintf("%.*s@%s%s", (int)n, user, cf->default_domain,
+	    user + n);
+}
+
+int
+b64_decode(const char *in, size_t len, struct buf *out)
+{
+	unsigned char *tmp;
+	int n;
+	size_t i, pad = 0;
+
+	if (len == 1 && in[0] == '=')
+		return 0;		/* an empty response */
+	if (len % 4)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = in[i];
+
+		if (ch == '=' && i >= len - 2) {
+			pad++;
+			continue;
+		}
+		if (pad || !(isalnum(ch) || ch == '+' || ch == '/'))
+			return -1;
+	}
+	tmp = xmalloc(len / 4 * 3 + 1);
+	n = EVP_DecodeBlock(tmp, (const unsigned char *)in, len);
+	if (n < 0 || (size_t)n < pad) {
+		free(tmp);
+		return -1;
+	}
+	buf_add(out, tmp, n - pad);
+	OPENSSL_cleanse(tmp, len / 4 * 3 + 1);
+	free(tmp);
+	return 0;
+}
+
+void
+b64_encode(const void *in, size_t len, struct buf *out)
+{
+	size_t need = (len + 2) / 3 * 4;
+	char *enc = xmalloc(need + 1);
+
+	EVP_EncodeBlock((unsigned char *)enc, in, len);
+	buf_add(out, enc, need);
+	explicit_bzero(enc, need);
+	free(enc);
+}
+
+void
+sasl_plain(struct buf *out, const char *user, const char *pass)
+{
+	buf_addch(out, '\0');
+	buf_adds(out, user);
+	buf_addch(out, '\0');
+	buf_adds(out, pass);
+}
+
+/* The user claim of a JWT (header.payload.signature), not verified: it
+ * only routes; the backend checks the token. */
+static char *
+jwt_user(const char *tok, size_t len)
+{
+	static const char *const claims[] = {
+		"user", "email", "preferred_username", "username"
+	};
+	const char *dot = memchr(tok, '.', len), *end;
+	struct buf b64 = BUF_INIT, raw = BUF_INIT;
+	json_t *j;
+	char *user = NULL;
+	size_t i;
+
+	if (!dot || !(end = memchr(dot + 1, '.', tok + len - dot - 1)))
+		return NULL;
+	for (i = 1; dot + i < end; i++)
+		buf_addch(&b64, dot[i] == '-' ? '+' : dot[i] == '_' ? '/' :
+		    dot[i]);
+	while (b64.len % 4)
+		buf_addch(&b64, '=');
+	if (b64_decode(b64.buf, b64.len, &raw) == 0 &&
+	    (j = json_loadb(raw.buf, raw.len, 0, NULL))) {
+		for (i = 0; i < ARRAY_SIZE(claims) && !user; i++) {
+			const char *v = json_string_value(json_object_get(j,
+			    claims[i]));
+
+			if (v && *v)
+				user = xstrdup(v);
+		}
+		json_decref(j);
+	}
+	buf_release(&b64);
+	buf_release(&raw);
+	return user;
+}
+
+/* "auth=Bearer TOKEN" among \x01-separated fields */
+static char *
+bearer_user(const char *p, const char *end)
+{
+	while (p < end) {
+		const char *f = memchr(p, '\x01', end - p);
+
+		if (!f)
+			f = end;
+		if (f - p > 12 && !strncasecmp(p, "auth=Bearer ", 12))
+			return jwt_user(p + 12, f - p - 12);
+		p = f + 1;
+	}
+	return NULL;
+}
+
+/* OAUTHBEARER's gs2 header: "n,a=USER," (',' and '=' escaped). */
+static int
+gs2_user(const char *m, size_t len, char **user_r, size_t *start,
+    size_t *end)
+{
+	const char *p = m, *e = m + len;
+	struct buf u = BUF_INIT;
+
+	*start = *end = 0;
+	if (len < 2 || (p[0] != 'n' && p[0] != 'y') || p[1] != ',')
+		return -1;
+	p += 2;
+	if (p + 2 <= e && !strncmp(p, "a=", 2)) {
+		*start = p + 2 - m;
+		for (p += 2; p < e && *p != ','; p++) {
+			if (*p == '=' && p + 2 < e && !strncmp(p, "=2C", 3))
+				buf_addch(&u, ','), p += 2;
+			else if (*p == '=' && p + 2 < e &&
+			    !strncmp(p, "=3D", 3))
+				buf_addch(&u, '='), p += 2;
+			else
+				buf_addch(&u, *p);
+		}
+		*end = p - m;
+	}
+	if (p >= e || *p != ',') {
+		buf_release(&u);
+		return -1;
+	}
+	*user_r = u.len ? buf_detach(&u, NULL) : NULL;
+	buf_release(&u);
+	return 0;
+}
+
+int
+sasl_parse(const char *mech, const struct buf *msg, char **user_r)
+{
+	const char *m = msg->buf, *e = msg->buf + msg->len;
+	size_t s, t;
+
+	*user_r = NULL;
+	if (!strcasecmp(mech, "PLAIN")) {
+		const char *n1 = memchr(m, '\0', msg->len), *n2;
+
+		if (!n1 || !(n2 = memchr(n1 + 1, '\0', e - n1 - 1)) ||
+		    memchr(n2 + 1, '\0', e - n2 - 1))
+			return -1;
+		*user_r = n1 > m ? xstrndup(m, n1 - m) :
+		    xstrndup(n1 + 1, n2 - n1 - 1);
+		return 0;
+	}
+	if (!strcasecmp(mech, "OAUTHBEARER")) {
+		const char *f;
+
+		if (gs2_user(m, msg->len, user_r, &s, &t) < 0 ||
+		    !(f = memchr(m, '\x01', msg->len)))
+			return -1;
+		if (!*user_r)
+			*user_r = bearer_user(f + 1, e);
+		return *user_r ? 0 : -1;
+	}
+	if (!strcasecmp(mech, "XOAUTH2")) {
+		const char *f = memchr(m, '\x01', msg->len);
+
+		if (msg->len < 5 || strncmp(m, "user=", 5) || !f)
+			return -1;
+		*user_r = f > m + 5 ? xstrndup(m + 5, f - m - 5) :
+		    bearer_user(f + 1, e);
+		return *user_r ? 0 : -1;
+	}
+	return -1;
+}
+
+/*
+ * The message for the backend: as the client sent it, but with the
+ * identity in the form that backend wants (sasl_backend_user()).
+ */
+void
+sasl_for_backend(const struct config *cf, struct session *s, struct buf *out)
+{
+	const char *m = s->sasl.buf, *e = m + s->sasl.len;
+	char *u = sasl_backend_user(cf, s->user, s->route);
+	size_t a, b;
+	char *ignored = NULL;
+
+	if (!strcmp(u, s->user)) {
+		buf_add(out, s->sasl.buf, s->sasl.len);
+	} else if (!strcasecmp(s->mech, "PLAIN")) {
+		const char *n1 = memchr(m, '\0', s->sasl.len);
+
+		if (n1 > m) {		/* authzid is the user */
+			buf_adds(out, u);
+			buf_add(out, n1, e - n1);
+		} else {
+			const char *n2 = memchr(n1 + 1, '\0', e - n1 - 1);
+
+			buf_addch(out, '\0');
+			buf_adds(out, u);
+			buf_add(out, n2, e - n2);
+		}
+	} else if (!strcasecmp(s->mech, "OAUTHBEARER") &&
+	    gs2_user(m, s->sasl.len, &ignored, &a, &b) == 0 && b > a) {
+		const char *p;
+
+		buf_add(out, m, a);
+		for (p = u; *p; p++)
+			if (*p == ',')
+				buf_adds(out, "=2C");
+			else if (*p == '=')
+				buf_adds(out, "=3D");
+			else
+				buf_addch(out, *p);
+		buf_add(out, m + b, e - m - b);
+	} else if (!strcasecmp(s->mech, "XOAUTH2") && s->sasl.len > 5 &&
+	    m[5] != '\x01') {
+		const char *f = memchr(m, '\x01', s->sasl.len);
+
+		buf_addf(out, "user=%s", u);
+		buf_add(out, f, e - f);
+	} else {
+		buf_add(out, s->sasl.buf, s->sasl.len);
+	}
+	free(ignored);
+	free(u);
+}
+
+static int
+sasl_finish(struct session *s)
+{
+	char *user = NULL;
+
+	if (sasl_parse(s->mech, &s->sasl, &user) < 0) {
+		buf_release_wipe(&s->sasl);
+		return SASL_BAD;
+	}
+	free(s->user);
+	s->user = user;
+	return SASL_DONE;
+}
+
+int
+sasl_begin(struct session *s, const char *mech, const char *ir)
+{
+	char *m, *p;
+
+	if (!sasl_mech_ok(s->cf, mech))
+		return SASL_MECH;
+	m = xstrdup(mech);
+	for (p = m; *p; p++)
+		*p = toupper((unsigned char)*p);
+	free(s->mech);
+	s->mech = m;
+	buf_release_wipe(&s->sasl);
+	free(s->login_user);
+	s->login_user = NULL;
+	s->sasl_step = 1;
+	if (!ir) {
+		s->proto->challenge(s, !strcmp(m, "LOGIN") ? "VXNlcm5hbWU6" :
+		    "");
+		return SASL_NEED;
+	}
+	return sasl_step(s, ir, strlen(ir));
+}
+
+int
+sasl_step(struct session *s, const char *line, size_t len)
+{
+	struct buf raw = BUF_INIT;
+
+	if (len == 1 && line[0] == '*') {
+		s->sasl_step = 0;
+		return SASL_CANCEL;
+	}
+	if (b64_decode(line, len, &raw) < 0) {
+		s->sasl_step = 0;
+		return SASL_BAD;
+	}
+	if (strcmp(s->mech, "LOGIN")) {
+		s->sasl_step = 0;
+		buf_release_wipe(&s->sasl);
+		s->sasl = raw;
+		return sasl_finish(s);
+	}
+	/* LOGIN: the user name, then the password; replayed as PLAIN */
+	if (memchr(raw.buf, '\0', raw.len)) {
+		buf_release_wipe(&raw);
+		s->sasl_step = 0;
+		return SASL_BAD;
+	}
+	if (s->sasl_step == 1) {
+		s->login_user = buf_detach(&raw, NULL);
+		s->sasl_step = 2;
+		s->proto->challenge(s, "UGFzc3dvcmQ6");
+		return SASL_NEED;
+	}
+	s->sasl_step = 0;
+	free(s->mech);
+	s->mech = xstrdup("PLAIN");
+	buf_release_wipe(&s->sasl);
+	sasl_plain(&s->sasl, s->login_user, raw.buf);
+	buf_release_wipe(&raw);
+	free(s->login_user);
+	s->login_user = NULL;
+	return sasl_finish(s);
+}

@@ -1,0 +1,847 @@
+/*
+ * session.c: one client's session, from accept to its log line.
+ *
+ *	PREAUTH --login--> [HOLD] --> BACKEND --accepted--> SPLICE --> CLOSING
+ *	   ^                              |
+ *	   +------refused or down---------+
+ *
+ * In PREAUTH the protocol's front reads the client's lines; in BACKEND
+ * its back reads the backend's while it logs in with the client's
+ * credentials; in SPLICE nothing is parsed any more: bytes are moved
+ * between the two buffers, reading stops on a side whose peer does not
+ * keep up.
+ */
+#include "compat.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+#include "proxy.h"
+#include "xalloc.h"
+
+/* how much one side may have queued before the other stops being read */
+#define SPLICE_HIGH	(256 * 1024)
+#define BACKEND_LINE_MAX	(64 * 1024)
+
+static void client_read(struct bufferevent *bev, void *arg);
+static void client_event(struct bufferevent *bev, short what, void *arg);
+static void backend_read(struct bufferevent *bev, void *arg);
+static void backend_event(struct bufferevent *bev, short what, void *arg);
+static void session_free(struct session *s);
+static void drained(struct bufferevent *bev, void *arg);
+static void backend_connect(struct session *s);
+
+static double
+elapsed(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) + (now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+arm(struct session *s, long long seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	if (seconds > 0)
+		evtimer_add(s->timer, &tv);
+	else
+		evtimer_del(s->timer);
+}
+
+static void
+timer_fired(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct timespec now;
+
+	switch (s->state) {
+	case SS_PREAUTH:
+		s->proto->temp_fail(s, "timeout");
+		session_close(s, "timeout before login");
+		break;
+	case SS_HOLD:
+		s->state = SS_BACKEND;
+		backend_connect(s);
+		break;
+	case SS_BACKEND:
+		session_backend_down(s, "the backend did not answer in time");
+		break;
+	case SS_SPLICE:
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - s->last_io >= s->cf->timeouts.idle) {
+			session_close(s, "idle timeout");
+			break;
+		}
+		arm(s, s->cf->timeouts.idle - (now.tv_sec - s->last_io));
+		break;
+	case SS_CLOSING:
+		drained(NULL, s);
+		break;
+	}
+}
+
+static void
+addr_string(const struct sockaddr *sa, char *ip, size_t iplen, int *port)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, iplen);
+		*port = ntohs(s6->sin6_port);
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
+		*port = ntohs(s4->sin_port);
+	} else {
+		snprintf(ip, iplen, "local");
+		*port = 0;
+	}
+}
+
+void
+session_accept(struct proxy *px, const struct listener *l, int fd,
+    struct sockaddr *sa, int salen)
+{
+	struct session *s;
+	int one = 1;
+
+	if (px->nr_sessions >= (size_t)px->cf->limits.sessions) {
+		log_warnx("%s: %zu sessions, the limit: connection refused",
+		    proto_name(l->proto), px->nr_sessions);
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s = xcalloc(1, sizeof(*s));
+	s->px = px;
+	s->cf = px->cf;
+	s->cf->refs++;
+	s->l = l;
+	s->proto = l->proto == P_IMAP ? &proto_imap : l->proto == P_POP3 ?
+	    &proto_pop3 : l->proto == P_SIEVE ? &proto_sieve :
+	    l->proto == P_SUBMISSION ? &proto_submission : &proto_smtp;
+	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	memcpy(&s->peer_sa, sa, salen);
+	s->salen = salen;
+	addr_string(sa, s->peer_ip, sizeof(s->peer_ip), &s->peer_port);
+	{
+		struct sockaddr_storage ls;
+		socklen_t ll = sizeof(ls);
+
+		if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0) {
+			memcpy(&s->local_sa, &ls, ll);
+			addr_string((struct sockaddr *)&ls, s->local_ip,
+			    sizeof(s->local_ip), &s->local_port);
+		}
+	}
+	buf_init(&s->acc, px->cf->limits.line_length);
+	s->timer = evtimer_new(px->base, timer_fired, s);
+	LIST_INSERT_HEAD(&px->sessions, s, link);
+	px->nr_sessions++;
+	px->st[l->proto].connections++;
+	px->st[l->proto].active++;
+
+	if (l->tls == TLS_USE_IMPLICIT) {
+		SSL *ssl = SSL_new(s->cf->server_ctx);
+
+		s->c = bufferevent_openssl_socket_new(px->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		bufferevent_openssl_set_allow_dirty_shutdown(s->c, 1);
+		s->client_tls = 1;
+	} else
+		s->c = bufferevent_socket_new(px->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(s->c, client_read, NULL, client_event, s);
+	bufferevent_enable(s->c, EV_READ | EV_WRITE);
+
+	if (l->proto == P_SMTP) {
+		/* port 25: no login; the destination splits delivery */
+		s->route = ROUTE_DESTINATION;
+		s->be = config_backend(s->cf, P_SMTP, ROUTE_DESTINATION);
+		s->state = SS_BACKEND;
+		bufferevent_disable(s->c, EV_READ);
+		backend_connect(s);
+		return;
+	}
+	s->state = SS_PREAUTH;
+	arm(s, s->cf->timeouts.preauth);
+	s->proto->greet(s);
+}
+
+void
+session_write(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(s->c), fmt, ap);
+	va_end(ap);
+}
+
+void
+session_backend_write(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(s->b), fmt, ap);
+	va_end(ap);
+}
+
+/* What a side still has to write, its TLS filter's socket included. */
+static size_t
+pending(struct bufferevent *bev)
+{
+	struct bufferevent *under;
+	size_t n;
+
+	if (!bev)
+		return 0;
+	n = evbuffer_get_length(bufferevent_get_output(bev));
+	if ((under = bufferevent_get_underlying(bev)))
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+static void
+drained(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct timespec now;
+	struct timeval tv = { 0, 20000 };
+
+	if (!pending(s->c) && !pending(s->b)) {
+		session_free(s);
+		return;
+	}
+	/* a filter's socket does not call back when it drains: look
+	 * again shortly, until the deadline */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec >= s->last_io) {
+		session_free(s);
+		return;
+	}
+	evtimer_add(s->timer, &tv);
+}
+
+void
+session_close(struct session *s, const char *result)
+{
+	if (s->state == SS_CLOSING)
+		return;
+	if (!s->result)
+		s->result = result;
+	s->state = SS_CLOSING;
+	bufferevent_disable(s->c, EV_READ);
+	bufferevent_setcb(s->c, NULL, drained, client_event, s);
+	if (s->b) {
+		bufferevent_disable(s->b, EV_READ);
+		bufferevent_setcb(s->b, NULL, drained, backend_event, s);
+	}
+	{
+		struct timespec now;
+
+		/* a peer that does not read gets 5 s */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		s->last_io = now.tv_sec + 5;
+	}
+	drained(NULL, s);
+}
+
+static void
+session_free(struct session *s)
+{
+	struct proxy *px = s->px;
+
+	log_info("%s %s:%d user=%s backend=%s%s%s in=%llu out=%llu"
+	    " duration=%.3f result=%s", s->proto->name, s->peer_ip,
+	    s->peer_port, s->user ? s->user : "-",
+	    s->be ? route_name(s->route) : "-", s->be ? " " : "",
+	    s->be ? s->be->address : "", s->in, s->out, elapsed(&s->start),
+	    s->result ? s->result : "closed");
+	LIST_REMOVE(s, link);
+	px->nr_sessions--;
+	px->st[s->l->proto].active--;
+	if (s->c)
+		bufferevent_free(s->c);
+	if (s->b)
+		bufferevent_free(s->b);
+	event_free(s->timer);
+	free(s->user);
+	free(s->route_id);
+	free(s->mech);
+	free(s->tag);
+	free(s->ehlo);
+	if (s->login_user)
+		free(s->login_user);
+	buf_release_wipe(&s->sasl);
+	buf_release_wipe(&s->acc);
+	config_unref(s->cf);
+	free(s);
+	if (px->stopping && !px->nr_sessions)
+		event_base_loopexit(px->base, NULL);
+}
+
+/* Splice: move what one side sent to the other. */
+static void
+move(struct session *s, struct bufferevent *from, struct bufferevent *to,
+    unsigned long long *count)
+{
+	struct evbuffer *in = bufferevent_get_input(from);
+	struct evbuffer *out = bufferevent_get_output(to);
+	struct timespec now;
+
+	*count += evbuffer_get_length(in);
+	evbuffer_add_buffer(out, in);
+	if (evbuffer_get_length(out) >= SPLICE_HIGH) {
+		bufferevent_disable(from, EV_READ);
+		bufferevent_setwatermark(to, EV_WRITE, SPLICE_HIGH / 2, 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->last_io = now.tv_sec;
+}
+
+/* A side drained below the mark: read its peer again. */
+static void
+splice_written(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state != SS_SPLICE)
+		return;
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_enable(bev == s->c ? s->b : s->c, EV_READ);
+}
+
+static void
+splice_backend_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	move(s, s->b, s->c, &s->out);
+}
+
+static void
+preauth_read(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->c);
+	size_t max = s->cf->limits.line_length, n;
+	char *line;
+	int r;
+
+	while (s->state == SS_PREAUTH) {
+		if (s->literal) {
+			size_t have = evbuffer_get_length(in);
+
+			n = have < s->literal ? have : s->literal;
+			if (!n)
+				return;
+			if (s->acc.len + n > max) {
+				session_write(s, "%s", s->proto->id == P_IMAP ?
+				    "* BYE Command too long\r\n" : "");
+				session_close(s, "command too long");
+				return;
+			}
+			{
+				char *tmp = xmalloc(n);
+
+				evbuffer_remove(in, tmp, n);
+				buf_add(&s->acc, tmp, n);
+				explicit_bzero(tmp, n);
+				free(tmp);
+			}
+			s->literal -= n;
+			continue;
+		}
+		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+		if (!line) {
+			if (evbuffer_get_length(in) > max) {
+				s->proto->temp_fail(s, "line too long");
+				session_close(s, "line too long");
+			}
+			return;
+		}
+		if (n > max || s->acc.len + n > max) {
+			explicit_bzero(line, n);
+			free(line);
+			s->proto->temp_fail(s, "line too long");
+			session_close(s, "line too long");
+			return;
+		}
+		r = s->proto->client_line(s, line, n);
+		explicit_bzero(line, n);
+		free(line);
+		if (r < 0) {
+			session_close(s, s->result ? s->result : "logout");
+			return;
+		}
+		if (r > 0)
+			return;
+	}
+}
+
+static void
+client_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n;
+	char *line;
+
+	switch (s->state) {
+	case SS_PREAUTH:
+		preauth_read(s);
+		break;
+	case SS_SPLICE:
+		move(s, s->c, s->b, &s->in);
+		break;
+	case SS_BACKEND:
+		/* a SASL exchange the backend continues: relay a line */
+		if (!s->relay)
+			break;
+		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+		if (!line) {
+			if (evbuffer_get_length(in) >
+			    (size_t)s->cf->limits.line_length)
+				session_close(s, "line too long");
+			break;
+		}
+		s->relay = 0;
+		evbuffer_add(bufferevent_get_output(s->b), line, n);
+		evbuffer_add(bufferevent_get_output(s->b), "\r\n", 2);
+		explicit_bzero(line, n);
+		free(line);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (s->state == SS_CLOSING) {
+			session_free(s);
+			return;
+		}
+		if (s->state == SS_SPLICE)
+			s->result = "closed by the client";
+		else if (what & BEV_EVENT_ERROR && s->client_tls &&
+		    s->state == SS_PREAUTH)
+			s->result = "TLS handshake failed";
+		else if (!s->result)
+			s->result = "disconnected before login";
+		/* nothing more can reach the client */
+		evbuffer_drain(bufferevent_get_output(s->c),
+		    evbuffer_get_length(bufferevent_get_output(s->c)));
+		session_close(s, s->result);
+	}
+}
+
+/* Start TLS on the client's side: the STARTTLS answer is queued. */
+int
+session_starttls(struct session *s)
+{
+	SSL *ssl;
+
+	if (evbuffer_get_length(bufferevent_get_input(s->c))) {
+		/* bytes after STARTTLS would be taken as sent under TLS */
+		s->result = "data after STARTTLS";
+		return -1;
+	}
+	if (!(ssl = SSL_new(s->cf->server_ctx))) {
+		s->result = "TLS failed";
+		return -1;
+	}
+	s->c = bufferevent_openssl_filter_new(s->px->base, s->c, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_openssl_set_allow_dirty_shutdown(s->c, 1);
+	bufferevent_setcb(s->c, client_read, NULL, client_event, s);
+	bufferevent_enable(s->c, EV_READ | EV_WRITE);
+	s->client_tls = 1;
+	return 0;
+}
+
+static int
+is_ip(const char *host)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, host, a) == 1 ||
+	    inet_pton(AF_INET6, host, a) == 1;
+}
+
+static void
+backend_tls(struct session *s)
+{
+	const struct backend *be = s->be;
+	const char *name = be->servername ? be->servername : be->host;
+	SSL *ssl = SSL_new(be->ctx);
+
+	if (!is_ip(name))
+		SSL_set_tlsext_host_name(ssl, name);
+	if (!be->insecure) {
+		if (is_ip(name))
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+			    name);
+		else
+			SSL_set1_host(ssl, name);
+	}
+	s->b = bufferevent_openssl_filter_new(s->px->base, s->b, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_openssl_set_allow_dirty_shutdown(s->b, 1);
+	bufferevent_setcb(s->b, backend_read, NULL, backend_event, s);
+	bufferevent_enable(s->b, EV_READ | EV_WRITE);
+	s->backend_tls = 1;
+}
+
+int
+session_backend_starttls(struct session *s)
+{
+	if (evbuffer_get_length(bufferevent_get_input(s->b)))
+		return -1;
+	backend_tls(s);
+	return 0;
+}
+
+/* PROXY protocol v2: the client's and our addresses, before anything. */
+static void
+proxy_header(struct session *s)
+{
+	static const unsigned char sig[12] = "\r\n\r\n\0\r\nQUIT\n";
+	unsigned char h[16 + 36];
+	size_t len = 16;
+
+	memcpy(h, sig, 12);
+	h[12] = 0x21;		/* version 2, PROXY */
+	if (s->peer_sa.ss_family == AF_INET &&
+	    s->local_sa.ss_family == AF_INET) {
+		const struct sockaddr_in *p = (const void *)&s->peer_sa;
+		const struct sockaddr_in *l = (const void *)&s->local_sa;
+
+		h[13] = 0x11;
+		memcpy(h + 16, &p->sin_addr, 4);
+		memcpy(h + 20, &l->sin_addr, 4);
+		memcpy(h + 24, &p->sin_port, 2);
+		memcpy(h + 26, &l->sin_port, 2);
+		len += 12;
+	} else if (s->peer_sa.ss_family == AF_INET6 &&
+	    s->local_sa.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *p = (const void *)&s->peer_sa;
+		const struct sockaddr_in6 *l = (const void *)&s->local_sa;
+
+		h[13] = 0x21;
+		memcpy(h + 16, &p->sin6_addr, 16);
+		memcpy(h + 32, &l->sin6_addr, 16);
+		memcpy(h + 48, &p->sin6_port, 2);
+		memcpy(h + 50, &l->sin6_port, 2);
+		len += 36;
+	} else {
+		h[12] = 0x20;	/* LOCAL */
+		h[13] = 0x00;
+	}
+	h[14] = (len - 16) >> 8;
+	h[15] = (len - 16) & 0xff;
+	evbuffer_add(bufferevent_get_output(s->b), h, len);
+}
+
+static struct backend_state *
+backend_state(struct session *s)
+{
+	return s->be->st;
+}
+
+static void
+backend_connect(struct session *s)
+{
+	struct backend_state *bs = backend_state(s);
+
+	if (s->b) {
+		bufferevent_free(s->b);
+		s->b = NULL;
+	}
+	s->backend_tls = 0;
+	s->caps = 0;
+	s->step = 0;
+	s->relay = 0;
+	s->connected = 0;
+	s->native_done = 0;
+	s->tries++;
+	bs->connections++;
+	s->b = bufferevent_socket_new(s->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(s->b, backend_read, NULL, backend_event, s);
+	arm(s, s->cf->timeouts.backend);
+	if (bufferevent_socket_connect(s->b, (struct sockaddr *)&s->be->sa,
+	    s->be->salen) < 0) {
+		/* the event callback is not called for an immediate error */
+		session_backend_down(s, strerror(errno));
+		return;
+	}
+	bufferevent_enable(s->b, EV_READ | EV_WRITE);
+}
+
+static void
+backend_connected(struct session *s)
+{
+	struct backend_state *bs = backend_state(s);
+
+	bs->failures = 0;
+	bs->open_until = 0;
+	bs->probing = 0;
+	s->connected = 1;
+	if (s->be->client_address == CA_PROXY)
+		proxy_header(s);
+	if (s->be->tls == TLS_USE_IMPLICIT)
+		backend_tls(s);
+	if (s->l->proto == P_SMTP)
+		session_splice(s);
+}
+
+static void
+backend_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(s->b);
+	char *line;
+	size_t n;
+	int r;
+
+	while (s->state == SS_BACKEND) {
+		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+		if (!line) {
+			if (evbuffer_get_length(in) > BACKEND_LINE_MAX)
+				session_backend_down(s, "a line too long");
+			return;
+		}
+		r = s->proto->backend_line(s, line, n);
+		free(line);
+		if (r < 0) {
+			session_backend_down(s, "it broke the protocol");
+			return;
+		}
+	}
+}
+
+static const char *
+ssl_why(struct bufferevent *bev)
+{
+	static char msg[160];
+	unsigned long e = bufferevent_get_openssl_error(bev);
+
+	if (!e)
+		return NULL;
+	ERR_error_string_n(e, msg, sizeof(msg));
+	while (bufferevent_get_openssl_error(bev))
+		;
+	return msg;
+}
+
+static void
+backend_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	const char *why;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (!s->backend_tls)
+			backend_connected(s);
+		return;
+	}
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	switch (s->state) {
+	case SS_BACKEND:
+		why = s->backend_tls ? ssl_why(bev) : NULL;
+		session_backend_down(s, why ? why : what & BEV_EVENT_EOF ?
+		    "it closed the connection" : strerror(
+		    EVUTIL_SOCKET_ERROR()));
+		break;
+	case SS_SPLICE:
+		/* what it said last still goes to the client */
+		move(s, s->b, s->c, &s->out);
+		session_close(s, "closed by the server");
+		break;
+	case SS_CLOSING:
+		bufferevent_free(s->b);
+		s->b = NULL;
+		drained(NULL, s);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+session_backend_down(struct session *s, const char *why)
+{
+	struct backend_state *bs = backend_state(s);
+	int connected = s->connected;
+
+	log_warnx("%s %s:%d user=%s: backend %s (%s): %s", s->proto->name,
+	    s->peer_ip, s->peer_port, s->user ? s->user : "-",
+	    s->be->name, s->be->address, why);
+	bs->connect_failures++;
+	if (!connected && ++bs->failures >= s->cf->breaker.failures &&
+	    !bs->open_until) {
+		bs->open_until = time(NULL) + s->cf->breaker.cooldown;
+		log_warnx("backend %s (%s): %d failures in a row, no"
+		    " attempts for %llds", s->be->name, s->be->address,
+		    bs->failures, s->cf->breaker.cooldown);
+	}
+	if (bs->probing && !connected) {
+		bs->probing = 0;
+		bs->open_until = time(NULL) + s->cf->breaker.cooldown;
+	}
+	if (!connected && s->tries <= s->cf->limits.connect_retries &&
+	    !bs->open_until && s->l->proto != P_SMTP) {
+		backend_connect(s);
+		return;
+	}
+	bufferevent_free(s->b);
+	s->b = NULL;
+	s->px->st[s->l->proto].temp_failures++;
+	if (s->l->proto == P_SMTP) {
+		s->proto->temp_fail(s, why);
+		session_close(s, "backend down");
+		return;
+	}
+	s->proto->temp_fail(s, why);
+	s->state = SS_PREAUTH;
+	s->result = NULL;
+	arm(s, s->cf->timeouts.preauth);
+	bufferevent_enable(s->c, EV_READ);
+	preauth_read(s);
+}
+
+int
+session_login(struct session *s)
+{
+	struct buf err = BUF_INIT;
+	struct backend_state *bs;
+	time_t until, now = time(NULL);
+
+	if (!sasl_identity_ok(s->user))
+		return -1;
+	free(s->route_id);
+	s->route_id = sasl_route_id(s->cf, s->user);
+	s->tries = 0;
+	bufferevent_disable(s->c, EV_READ);
+	if (route_lookup(s->px, s->route_id, &s->route, &err) < 0) {
+		log_warnx("%s: %s", s->route_id, err.buf);
+		buf_release(&err);
+		s->be = NULL;
+		s->proto->temp_fail(s, "no route");
+		bufferevent_enable(s->c, EV_READ);
+		return 0;
+	}
+	s->be = config_backend(s->cf, s->l->proto, s->route);
+	bs = backend_state(s);
+	if (bs->open_until > now || (bs->open_until && bs->probing)) {
+		s->px->st[s->l->proto].temp_failures++;
+		s->proto->temp_fail(s, "backend unavailable");
+		bufferevent_enable(s->c, EV_READ);
+		return 0;
+	}
+	if (bs->open_until)
+		bs->probing = 1;	/* half open: this login tries */
+	s->state = SS_BACKEND;
+	if ((until = route_delayed(s->px, s->route_id)) > now) {
+		s->state = SS_HOLD;
+		arm(s, until - now);
+		return 1;
+	}
+	backend_connect(s);
+	return 1;
+}
+
+void
+session_splice(struct session *s)
+{
+	struct timespec now;
+
+	s->state = SS_SPLICE;
+	s->relay = 0;
+	buf_release_wipe(&s->sasl);
+	buf_release_wipe(&s->acc);
+	if (s->l->proto != P_SMTP) {
+		s->px->st[s->l->proto].logins++;
+		s->be->st->sessions++;
+	}
+	bufferevent_setcb(s->c, client_read, splice_written, client_event, s);
+	bufferevent_setcb(s->b, splice_backend_read, splice_written,
+	    backend_event, s);
+	bufferevent_enable(s->c, EV_READ | EV_WRITE);
+	bufferevent_enable(s->b, EV_READ | EV_WRITE);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->last_io = now.tv_sec;
+	arm(s, s->cf->timeouts.idle);
+	/* what the client sent on after its login, and the backend too */
+	if (evbuffer_get_length(bufferevent_get_input(s->c)))
+		move(s, s->c, s->b, &s->in);
+	if (evbuffer_get_length(bufferevent_get_input(s->b)))
+		move(s, s->b, s->c, &s->out);
+}
+
+void
+session_login_failed(struct session *s)
+{
+	bufferevent_free(s->b);
+	s->b = NULL;
+	buf_release_wipe(&s->sasl);
+	s->px->st[s->l->proto].login_failures++;
+	s->state = SS_PREAUTH;
+	if (++s->fails >= 3) {
+		session_close(s, "authentication failed");
+		return;
+	}
+	arm(s, s->cf->timeouts.preauth);
+	bufferevent_enable(s->c, EV_READ);
+	preauth_read(s);
+}
+
+void
+session_relay_to_client(struct session *s, const char *line, size_t len)
+{
+	evbuffer_add(bufferevent_get_output(s->c), line, len);
+	evbuffer_add(bufferevent_get_output(s->c), "\r\n", 2);
+	s->relay = 1;
+	bufferevent_enable(s->c, EV_READ);
+}
+
+int
+session_kick(struct proxy *px, const char *id)
+{
+	struct session *s, *next;
+	int n = 0;
+
+	route_invalidate(px, id);
+	for (s = LIST_FIRST(&px->sessions); s; s = next) {
+		next = LIST_NEXT(s, link);
+		if (s->route_id && s->state != SS_CLOSING &&
+		    s->state != SS_PREAUTH && !strcasecmp(s->route_id, id)) {
+			/* in SPLICE a word of ours could land inside a
+			 * literal: the connection just closes */
+			if (s->state != SS_SPLICE)
+				s->proto->temp_fail(s, "kicked");
+			px->st[s->l->proto].kicked++;
+			n++;
+			session_close(s, "kicked");
+		}
+	}
+	return n;
+}

@@ -1,0 +1,316 @@
+/*
+ * smtp.c: SMTP submission before authentication (RFC 6409, 4954, 3207),
+ * both halves; and SMTP on port 25, which is not read at all: its bytes
+ * go whole to the destination (session.c).
+ *
+ * The back says EHLO with the client's name, upgrades with STARTTLS when
+ * configured, tells the client's address with XCLIENT when native and
+ * offered (a new greeting and EHLO follow), then AUTH.
+ */
+#include "compat.h"
+
+#include <ctype.h>
+
+#include "proxy.h"
+#include "xalloc.h"
+
+#define SMTP_CAPS "PIPELINING SIZE 52428800 8BITMIME ENHANCEDSTATUSCODES" \
+	" SMTPUTF8"
+
+enum {
+	B_GREETING,
+	B_EHLO,
+	B_STARTTLS,
+	B_XCLIENT,
+	B_AUTH,
+};
+
+static void
+smtp_greet(struct session *s)
+{
+	session_write(s, "220 %s ESMTP ready\r\n", s->cf->hostname);
+}
+
+static void
+smtp_temp_fail(struct session *s, const char *why)
+{
+	if (why && !strcmp(why, "timeout"))
+		session_write(s, "421 4.4.2 %s Timeout, closing.\r\n",
+		    s->cf->hostname);
+	else if (why && !strcmp(why, "line too long"))
+		session_write(s, "500 5.5.2 Line too long.\r\n");
+	else if (s->state != SS_SPLICE)
+		session_write(s, "454 4.7.0 Temporary authentication failure,"
+		    " try again later.\r\n");
+}
+
+static void
+smtp_challenge(struct session *s, const char *b64)
+{
+	session_write(s, "334 %s\r\n", b64);
+}
+
+static int
+login_result(struct session *s, int r)
+{
+	switch (r) {
+	case SASL_NEED:
+		return 0;
+	case SASL_DONE:
+		r = session_login(s);
+		if (r >= 0)
+			return r;
+		/* FALLTHROUGH */
+	case SASL_BAD:
+		session_write(s, "535 5.7.8 Authentication failed.\r\n");
+		break;
+	case SASL_CANCEL:
+		session_write(s, "501 5.0.0 Authentication canceled.\r\n");
+		break;
+	case SASL_MECH:
+		session_write(s, "504 5.5.4 Unsupported authentication"
+		    " mechanism.\r\n");
+		break;
+	}
+	buf_release_wipe(&s->sasl);
+	return ++s->fails >= 3 ? (s->result = "authentication failed", -1) :
+	    0;
+}
+
+static void
+ehlo(struct session *s)
+{
+	struct buf b = BUF_INIT;
+	char *c, *w, *save = NULL;
+	size_t i;
+
+	buf_addf(&b, "250-%s\r\n", s->cf->hostname);
+	if (s->l->capabilities.nr)
+		for (i = 0; i < s->l->capabilities.nr; i++)
+			buf_addf(&b, "250-%s\r\n", s->l->capabilities.v[i]);
+	else {
+		c = xstrdup(SMTP_CAPS);
+		for (w = strtok_r(c, " ", &save); w;
+		    w = strtok_r(NULL, " ", &save)) {
+			if (!strcmp(w, "SIZE"))
+				buf_addf(&b, "250-SIZE %s\r\n",
+				    strtok_r(NULL, " ", &save));
+			else
+				buf_addf(&b, "250-%s\r\n", w);
+		}
+		free(c);
+	}
+	if (s->l->tls == TLS_USE_STARTTLS && !s->client_tls)
+		buf_adds(&b, "250-STARTTLS\r\n");
+	if (!s->l->require_tls || s->client_tls) {
+		buf_adds(&b, "250-AUTH");
+		for (i = 0; i < s->cf->mechanisms.nr; i++)
+			buf_addf(&b, " %s", s->cf->mechanisms.v[i]);
+		buf_adds(&b, "\r\n");
+	}
+	/* the last line has a space after its code */
+	{
+		char *last = b.buf + b.len - 2;
+
+		while (last > b.buf && last[-1] != '\n')
+			last--;
+		last[3] = ' ';
+	}
+	session_write(s, "%s", b.buf);
+	buf_release(&b);
+}
+
+static int
+smtp_client_line(struct session *s, char *line, size_t len)
+{
+	char *arg = memchr(line, ' ', len), *arg2;
+
+	if (s->sasl_step)
+		return login_result(s, sasl_step(s, line, len));
+	if (arg)
+		*arg++ = '\0';
+	if (!strcasecmp(line, "EHLO") || !strcasecmp(line, "HELO")) {
+		if (!arg || !*arg || !sasl_identity_ok(arg)) {
+			session_write(s, "501 5.5.4 Invalid domain.\r\n");
+			return 0;
+		}
+		free(s->ehlo);
+		s->ehlo = xstrdup(arg);
+		if (toupper((unsigned char)line[0]) == 'H')
+			session_write(s, "250 %s\r\n", s->cf->hostname);
+		else
+			ehlo(s);
+		return 0;
+	}
+	if (!strcasecmp(line, "QUIT")) {
+		session_write(s, "221 2.0.0 Bye\r\n");
+		s->result = "logout";
+		return -1;
+	}
+	if (!strcasecmp(line, "NOOP") || !strcasecmp(line, "RSET")) {
+		session_write(s, "250 2.0.0 OK\r\n");
+		return 0;
+	}
+	if (!strcasecmp(line, "STARTTLS")) {
+		if (s->l->tls != TLS_USE_STARTTLS || s->client_tls) {
+			session_write(s, "502 5.5.1 STARTTLS not available.\r\n");
+			return 0;
+		}
+		session_write(s, "220 2.0.0 Ready to start TLS\r\n");
+		free(s->ehlo);
+		s->ehlo = NULL;
+		return session_starttls(s);
+	}
+	if (!strcasecmp(line, "AUTH")) {
+		if (!s->ehlo) {
+			session_write(s, "503 5.5.1 EHLO first.\r\n");
+			return 0;
+		}
+		if (s->l->require_tls && !s->client_tls) {
+			session_write(s, "530 5.7.0 Must issue a STARTTLS"
+			    " command first.\r\n");
+			return 0;
+		}
+		if (!arg) {
+			session_write(s, "501 5.5.4 Mechanism missing.\r\n");
+			return 0;
+		}
+		if ((arg2 = strchr(arg, ' ')))
+			*arg2++ = '\0';
+		return login_result(s, sasl_begin(s, arg, arg2));
+	}
+	if (!strcasecmp(line, "MAIL") || !strcasecmp(line, "RCPT") ||
+	    !strcasecmp(line, "DATA") || !strcasecmp(line, "BDAT")) {
+		session_write(s, "530 5.7.0 Authentication required.\r\n");
+		return 0;
+	}
+	session_write(s, "502 5.5.2 Command not recognized.\r\n");
+	return ++s->bad > 10 ? (s->result = "too many errors", -1) : 0;
+}
+
+static void
+backend_auth(struct session *s)
+{
+	struct buf msg = BUF_INIT, b64 = BUF_INIT;
+
+	sasl_for_backend(s->cf, s, &msg);
+	b64_encode(msg.buf, msg.len, &b64);
+	session_backend_write(s, "AUTH %s %s\r\n", s->mech,
+	    b64.len ? b64.buf : "=");
+	buf_release_wipe(&msg);
+	buf_release_wipe(&b64);
+	s->step = B_AUTH;
+}
+
+static void
+backend_ehlo(struct session *s)
+{
+	s->caps = 0;
+	session_backend_write(s, "EHLO %s\r\n", s->ehlo ? s->ehlo :
+	    s->cf->hostname);
+	s->step = B_EHLO;
+}
+
+static int
+smtp_backend_line(struct session *s, char *line, size_t len)
+{
+	int last = len >= 4 && line[3] == ' ';
+
+	if (len < 3 || (len > 3 && line[3] != ' ' && line[3] != '-'))
+		return -1;
+	switch (s->step) {
+	case B_GREETING:
+		if (strncmp(line, "220", 3))
+			return -1;
+		if (last || len == 3)
+			backend_ehlo(s);
+		return 0;
+	case B_EHLO:
+		if (strncmp(line, "250", 3))
+			return -1;
+		if (len > 4 && !strncasecmp(line + 4, "STARTTLS", 8))
+			s->caps |= CAP_STARTTLS;
+		if (len > 4 && !strncasecmp(line + 4, "XCLIENT", 7))
+			s->caps |= CAP_XCLIENT;
+		if (!last && len != 3)
+			return 0;
+		if (s->be->tls == TLS_USE_STARTTLS && !s->backend_tls) {
+			if (!(s->caps & CAP_STARTTLS))
+				return -1;
+			session_backend_write(s, "STARTTLS\r\n");
+			s->step = B_STARTTLS;
+		} else if (s->be->client_address == CA_NATIVE &&
+		    !s->native_done && (s->caps & CAP_XCLIENT)) {
+			s->native_done = 1;
+			session_backend_write(s, "XCLIENT ADDR=%s%s PORT=%d\r\n",
+			    strchr(s->peer_ip, ':') ? "IPV6:" : "", s->peer_ip,
+			    s->peer_port);
+			s->step = B_XCLIENT;
+		} else
+			backend_auth(s);
+		return 0;
+	case B_STARTTLS:
+		if (strncmp(line, "220", 3) || session_backend_starttls(s) < 0)
+			return -1;
+		backend_ehlo(s);
+		return 0;
+	case B_XCLIENT:
+		/* a new greeting, then EHLO again */
+		if (strncmp(line, "220", 3))
+			return -1;
+		if (last || len == 3)
+			backend_ehlo(s);
+		return 0;
+	}
+	if (!strncmp(line, "334", 3)) {
+		session_relay_to_client(s, line, len);
+		return 0;
+	}
+	session_write(s, "%s\r\n", line);
+	if (!last)
+		return 0;
+	if (!strncmp(line, "235", 3))
+		session_splice(s);
+	else
+		session_login_failed(s);
+	return 0;
+}
+
+const struct proto proto_submission = {
+	.name = "submission",
+	.id = P_SUBMISSION,
+	.greet = smtp_greet,
+	.client_line = smtp_client_line,
+	.backend_line = smtp_backend_line,
+	.temp_fail = smtp_temp_fail,
+	.challenge = smtp_challenge,
+};
+
+static void
+relay_greet(struct session *s)
+{
+}
+
+static int
+relay_line(struct session *s, char *line, size_t len)
+{
+	return -1;
+}
+
+static void
+relay_temp_fail(struct session *s, const char *why)
+{
+	if (s->state != SS_SPLICE)
+		session_write(s, "421 4.3.2 Service not available, try again"
+		    " later.\r\n");
+}
+
+const struct proto proto_smtp = {
+	.name = "smtp",
+	.id = P_SMTP,
+	.greet = relay_greet,
+	.client_line = relay_line,
+	.backend_line = relay_line,
+	.temp_fail = relay_temp_fail,
+	.challenge = NULL,
+};
