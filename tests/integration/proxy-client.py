@@ -77,8 +77,9 @@ def imap(args, pw):
     print("server", name.group(1).decode() if name else "?")
     typ, data = m.select("INBOX", readonly=True)
     print("exists", int(data[0]))
-    typ, data = m.fetch("1", "(BODY.PEEK[])")
-    print("fetch", len(data[0][1]))
+    if int(data[0]):
+        typ, data = m.fetch("1", "(BODY.PEEK[])")
+        print("fetch", len(data[0][1]))
     typ, data = m.logout()
     print("logout", typ)
 
@@ -110,8 +111,9 @@ def pop3(args, pw):
     print("server", " ".join(capa.get("IMPLEMENTATION", ["?"])))
     count, size = p.stat()
     print("stat", count)
-    resp, lines, octets = p.retr(1)
-    print("retr", octets)
+    if count:
+        resp, lines, octets = p.retr(1)
+        print("retr", octets)
     print("quit", p.quit().decode().split()[0])
 
 
