@@ -113,6 +113,13 @@ like "$out" "passwords would cross to 127.0.0.1:$DST_IMAP_PORT in clear" \
     ok "-t: a bad configuration exits 78 (EX_CONFIG)" ||
     not_ok "-t: a bad configuration exits 78 (EX_CONFIG)"
 
+# the sample in the repository is a good configuration (with real files)
+sed -e "s|/etc/ssl/mail/fullchain.pem|$WORLD_DIR/tls/server.pem|" \
+    -e "s|/etc/ssl/mail/privkey.pem|$WORLD_DIR/tls/server.key|" \
+    "$top/helpers/proxy/migrate-proxy.yaml" >"$work/sample.yaml"
+out=$("$P" -t -c "$work/sample.yaml" 2>&1)
+like "$out" "good, 8 listeners" "the sample configuration is good"
+
 # a sink for Dovecot's submission relay (127.0.0.1:9)
 python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:9 \
     >"$work/sink.log" 2>&1 &
