@@ -7,6 +7,7 @@ UNIT_TESTS := \
 	tests/unit/t-imap-resp \
 	tests/unit/t-secret \
 	tests/unit/t-proc \
+	tests/unit/t-proxy-sasl \
 	tests/unit/t-tls \
 	tests/unit/t-utf7
 
@@ -16,3 +17,8 @@ TEST_TOOLS := \
 	tests/bench/raw-fetch \
 	tests/bench/jmap-import \
 	tests/bench/imap-append
+
+# unit tests of the proxy's own files link them too
+$(O)/tests/unit/t-proxy-sasl: $(O)/helpers/proxy/sasl.o \
+	$(O)/helpers/proxy/cmd.o
+$(O)/tests/unit/t-proxy-sasl.o: BUILD_CFLAGS += -Ihelpers/proxy

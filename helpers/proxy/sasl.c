@@ -248,9 +248,13 @@ sasl_parse(const char *mech, const struct buf *msg, char **user_r)
 	if (!strcasecmp(mech, "OAUTHBEARER")) {
 		const char *f;
 
-		if (gs2_user(m, msg->len, user_r, &s, &t) < 0 ||
-		    !(f = memchr(m, '\x01', msg->len)))
+		if (gs2_user(m, msg->len, user_r, &s, &t) < 0)
 			return -1;
+		if (!(f = memchr(m, '\x01', msg->len))) {
+			free(*user_r);
+			*user_r = NULL;
+			return -1;
+		}
 		if (!*user_r)
 			*user_r = bearer_user(f + 1, e);
 		return *user_r ? 0 : -1;
