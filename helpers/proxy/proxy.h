@@ -191,6 +191,7 @@ struct session {
 	int native_done;	/* ID or XCLIENT sent */
 	int bad;		/* bad commands before login */
 	time_t last_io;		/* SPLICE: for the idle timeout */
+	struct fastpath *fp;	/* SPLICE in clear: session.c */
 	int fails;		/* failed logins in this session */
 	unsigned long long in, out;
 	struct timespec start;
