@@ -25,6 +25,7 @@ COMMANDS += migrate-proxy
 migrate-proxy_SRCS := \
 	helpers/proxy/cmd.c \
 	helpers/proxy/config.c \
+	helpers/proxy/http.c \
 	helpers/proxy/imap.c \
 	helpers/proxy/pop3.c \
 	helpers/proxy/proxy.c \
@@ -34,6 +35,7 @@ migrate-proxy_SRCS := \
 	helpers/proxy/sieve.c \
 	helpers/proxy/smtp.c
 migrate-proxy_PKGS := libevent_core libevent_openssl
+migrate-proxy_LIBS := -lhttp_parser	# libhttp-parser-dev has no .pc
 
 # the orchestrator: a command, with the schema migrations built in
 COMMANDS += migrate

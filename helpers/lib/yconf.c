@@ -10,19 +10,34 @@
 #include "xalloc.h"
 #include "yconf.h"
 
+static void
+verr(struct yconf *c, struct pos at, const char *fmt, va_list ap)
+{
+	buf_addf(c->err, "%s:%d:%d: ", c->file, at.line, at.col);
+	buf_vaddf(c->err, fmt, ap);
+	buf_addch(c->err, '\n');
+	c->errors++;
+}
+
 void
 yconf_err(struct yconf *c, const yaml_node_t *n, const char *fmt, ...)
 {
+	struct pos top = { 1, 1 };
 	va_list ap;
 
-	buf_addf(c->err, "%s:%lu:%lu: ", c->file,
-	    n ? (unsigned long)n->start_mark.line + 1 : 1UL,
-	    n ? (unsigned long)n->start_mark.column + 1 : 1UL);
 	va_start(ap, fmt);
-	buf_vaddf(c->err, fmt, ap);
+	verr(c, n ? yconf_pos(n) : top, fmt, ap);
 	va_end(ap);
-	buf_addch(c->err, '\n');
-	c->errors++;
+}
+
+void
+yconf_err_at(struct yconf *c, struct pos at, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(c, at, fmt, ap);
+	va_end(ap);
 }
 
 const char *

@@ -75,6 +75,9 @@ void yconf_walk(struct yconf *c, const yaml_node_t *map, const char *where,
 /* One error at node `n` (NULL: the top of the file). */
 void yconf_err(struct yconf *c, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* One error at a position kept from reading (line 0: the top). */
+void yconf_err_at(struct yconf *c, struct pos at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 const char *yconf_kind(const yaml_node_t *n);
 const char *yconf_scalar(const yaml_node_t *n);

@@ -17,7 +17,7 @@
 #include "xalloc.h"
 
 static const char *const proto_names[P_NR] = {
-	"imap", "pop3", "sieve", "submission", "smtp"
+	"imap", "pop3", "sieve", "submission", "smtp", "http"
 };
 
 const char *
@@ -38,13 +38,28 @@ static const struct ykey backend_keys[] = {
 	{ NULL, 0, 0, NULL, NULL, NULL }
 };
 
-#define SD(f) offsetof(struct side, f)
+/* a backend's mapping, its position kept for the checks after reading */
+static void
+parse_backend(struct yconf *c, const struct ykey *k, const yaml_node_t *n,
+    const char *what, void *field)
+{
+	struct backend *be = field;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		yconf_err(c, n, "%s: expected a mapping (address, tls, ...),"
+		    " found %s", what, yconf_kind(n));
+		return;
+	}
+	be->at = yconf_pos(n);
+	yconf_walk(c, n, what, k->sub, be);
+}
+
+#define BE(name, p) { name, K_FUNC, offsetof(struct side, be[p]), \
+	backend_keys, NULL, parse_backend }
 static const struct ykey side_keys[] = {
-	{ "imap", K_MAP, SD(imap), backend_keys, NULL, NULL },
-	{ "pop3", K_MAP, SD(pop3), backend_keys, NULL, NULL },
-	{ "sieve", K_MAP, SD(sieve), backend_keys, NULL, NULL },
-	{ "submission", K_MAP, SD(submission), backend_keys, NULL, NULL },
-	{ "smtp", K_MAP, SD(smtp), backend_keys, NULL, NULL },
+	BE("imap", P_IMAP), BE("pop3", P_POP3), BE("sieve", P_SIEVE),
+	BE("submission", P_SUBMISSION), BE("smtp", P_SMTP),
+	BE("http", P_HTTP),
 	{ NULL, 0, 0, NULL, NULL, NULL }
 };
 
@@ -315,12 +330,12 @@ check_backend(struct yconf *c, struct config *cf, struct backend *be,
 		return;
 	snprintf(be->name, sizeof(be->name), "%s %s", side, proto_name(p));
 	if (split_address(be->address, &be->host, &be->port) < 0) {
-		yconf_err(c, NULL, "backends.%s.%s.address: expected host:port,"
+		yconf_err_at(c, be->at, "backends.%s.%s.address: expected host:port,"
 		    " found '%s'", side, proto_name(p), be->address);
 		return;
 	}
 	if (tls_use_parse(be->tls_name, &be->tls) < 0)
-		yconf_err(c, NULL, "backends.%s.%s.tls: expected none,"
+		yconf_err_at(c, be->at, "backends.%s.%s.tls: expected none,"
 		    " starttls or implicit, found '%s'", side, proto_name(p),
 		    be->tls_name);
 	if (!be->client_address_name ||
@@ -331,17 +346,18 @@ check_backend(struct yconf *c, struct config *cf, struct backend *be,
 	else if (!strcmp(be->client_address_name, "native") && p != P_SMTP)
 		be->client_address = CA_NATIVE;
 	else
-		yconf_err(c, NULL, "backends.%s.%s.client_address: expected"
+		yconf_err_at(c, be->at, "backends.%s.%s.client_address: expected"
 		    " none, proxy%s, found '%s'", side, proto_name(p),
-		    p == P_SMTP ? "" : " or native (IMAP ID, XCLIENT)",
+		    p == P_SMTP ? "" : " or native (IMAP ID, XCLIENT,"
+		    " Forwarded)",
 		    be->client_address_name);
 	if (be->tls == TLS_USE_NONE && !be->allow_plaintext && p != P_SMTP)
-		yconf_err(c, NULL, "backends.%s.%s: passwords would cross"
+		yconf_err_at(c, be->at, "backends.%s.%s: passwords would cross"
 		    " to %s in clear; use tls: starttls or implicit, or say"
 		    " allow_plaintext: true", side, proto_name(p),
 		    be->address);
 	if (resolve(be->host, be->port, &be->sa, &be->salen, 0, &why) < 0) {
-		yconf_err(c, NULL, "backends.%s.%s.address '%s': %s", side,
+		yconf_err_at(c, be->at, "backends.%s.%s.address '%s': %s", side,
 		    proto_name(p), be->address, why);
 		return;
 	}
@@ -349,23 +365,11 @@ check_backend(struct yconf *c, struct config *cf, struct backend *be,
 		c->errors++;
 }
 
-static struct backend *
-side_backend(struct side *sd, enum proto_id p)
-{
-	switch (p) {
-	case P_IMAP: return &sd->imap;
-	case P_POP3: return &sd->pop3;
-	case P_SIEVE: return &sd->sieve;
-	case P_SUBMISSION: return &sd->submission;
-	default: return &sd->smtp;
-	}
-}
-
 const struct backend *
 config_backend(const struct config *cf, enum proto_id p, enum route r)
 {
-	struct backend *be = side_backend((struct side *)(r == ROUTE_SOURCE ?
-	    &cf->source : &cf->destination), p);
+	const struct backend *be = r == ROUTE_SOURCE ? &cf->source.be[p] :
+	    &cf->destination.be[p];
 
 	return be->address ? be : NULL;
 }
@@ -436,9 +440,8 @@ check_config(struct yconf *c, struct config *cf, const yaml_node_t *root)
 			    " proxied (PLAIN, LOGIN, OAUTHBEARER, XOAUTH2)",
 			    cf->mechanisms.v[i]);
 	for (i = 0; i < P_NR; i++) {
-		check_backend(c, cf, side_backend(&cf->source, i), "source", i);
-		check_backend(c, cf, side_backend(&cf->destination, i),
-		    "destination", i);
+		check_backend(c, cf, &cf->source.be[i], "source", i);
+		check_backend(c, cf, &cf->destination.be[i], "destination", i);
 	}
 	for (i = 0; i < cf->nr_listeners; i++) {
 		struct listener *l = &cf->listeners[i];
@@ -447,46 +450,40 @@ check_config(struct yconf *c, struct config *cf, const yaml_node_t *root)
 			    !strcmp(l->protocol_name, proto_name(j)))
 				break;
 		if (j == P_NR) {
-			buf_addf(c->err, "%s:%d:%d: listeners[%zu].protocol:"
-			    " expected imap, pop3, sieve, submission or smtp,"
-			    " found '%s'\n", c->file, l->at.line, l->at.col,
-			    i + 1, l->protocol_name ? l->protocol_name : "");
-			c->errors++;
+			yconf_err_at(c, l->at, "listeners[%zu].protocol:"
+			    " expected imap, pop3, sieve, submission, smtp or"
+			    " http, found '%s'", i + 1,
+			    l->protocol_name ? l->protocol_name : "");
 			continue;
 		}
 		l->proto = j;
-		if (!l->listen) {
-			buf_addf(c->err, "%s:%d:%d: listeners[%zu]: give"
-			    " 'listen' (address:port)\n", c->file, l->at.line,
-			    l->at.col, i + 1);
-			c->errors++;
-		}
-		if (tls_use_parse(l->tls_name, &l->tls) < 0) {
-			buf_addf(c->err, "%s:%d:%d: listeners[%zu].tls:"
-			    " expected none, starttls or implicit, found"
-			    " '%s'\n", c->file, l->at.line, l->at.col, i + 1,
+		if (!l->listen)
+			yconf_err_at(c, l->at, "listeners[%zu]: give 'listen'"
+			    " (address:port)", i + 1);
+		if (tls_use_parse(l->tls_name, &l->tls) < 0)
+			yconf_err_at(c, l->at, "listeners[%zu].tls: expected"
+			    " none, starttls or implicit, found '%s'", i + 1,
 			    l->tls_name);
-			c->errors++;
-		}
 		if (l->tls != TLS_USE_NONE)
 			need_tls = 1;
-		if (l->proto == P_SMTP && l->tls != TLS_USE_NONE) {
-			buf_addf(c->err, "%s:%d:%d: listeners[%zu]: SMTP on"
-			    " port 25 is passed through whole; its TLS is the"
-			    " server's (tls: none)\n", c->file, l->at.line,
-			    l->at.col, i + 1);
-			c->errors++;
-		}
+		if ((l->proto == P_SMTP || l->proto == P_HTTP) &&
+		    l->tls == TLS_USE_STARTTLS)
+			yconf_err_at(c, l->at, "listeners[%zu]: %s has no"
+			    " STARTTLS (tls: none%s)", i + 1,
+			    proto_name(l->proto),
+			    l->proto == P_HTTP ? " or implicit" : "");
+		if (l->proto == P_SMTP && l->tls == TLS_USE_IMPLICIT)
+			yconf_err_at(c, l->at, "listeners[%zu]: SMTP on port"
+			    " 25 is passed through whole; its TLS is the"
+			    " server's (tls: none)", i + 1);
 		if (!config_backend(cf, l->proto, ROUTE_DESTINATION) ||
 		    (l->proto != P_SMTP &&
-		    !config_backend(cf, l->proto, ROUTE_SOURCE))) {
-			buf_addf(c->err, "%s:%d:%d: listeners[%zu]: %s needs"
-			    " backends.%sdestination.%s\n", c->file,
-			    l->at.line, l->at.col, i + 1, proto_name(l->proto),
+		    !config_backend(cf, l->proto, ROUTE_SOURCE)))
+			yconf_err_at(c, l->at, "listeners[%zu]: %s needs"
+			    " backends.%sdestination.%s", i + 1,
+			    proto_name(l->proto),
 			    l->proto == P_SMTP ? "" : "source and ",
 			    proto_name(l->proto));
-			c->errors++;
-		}
 	}
 	if (need_tls && !cf->tls.certificate)
 		yconf_err(c, root, "a listener uses TLS: give tls.certificate"
@@ -581,11 +578,10 @@ backend_free(struct backend *be)
 static void
 side_free(struct side *sd)
 {
-	backend_free(&sd->imap);
-	backend_free(&sd->pop3);
-	backend_free(&sd->sieve);
-	backend_free(&sd->submission);
-	backend_free(&sd->smtp);
+	int p;
+
+	for (p = 0; p < P_NR; p++)
+		backend_free(&sd->be[p]);
 }
 
 void

@@ -111,17 +111,11 @@ static void
 attach_states(struct proxy *px, struct config *cf)
 {
 	struct side *sides[2] = { &cf->source, &cf->destination };
-	struct backend *all[5];
 	size_t i, j, k;
 
 	for (i = 0; i < 2; i++) {
-		all[0] = &sides[i]->imap;
-		all[1] = &sides[i]->pop3;
-		all[2] = &sides[i]->sieve;
-		all[3] = &sides[i]->submission;
-		all[4] = &sides[i]->smtp;
-		for (j = 0; j < 5; j++) {
-			struct backend *be = all[j];
+		for (j = 0; j < P_NR; j++) {
+			struct backend *be = &sides[i]->be[j];
 
 			if (!be->address)
 				continue;
@@ -516,6 +510,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s", err.buf);
 		if (err.len && err.buf[err.len - 1] != '\n')
 			fputc('\n', stderr);
+		buf_release(&err);
 		return EX_CONFIG;
 	}
 	if (test) {

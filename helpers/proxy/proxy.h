@@ -25,12 +25,16 @@
 struct bufferevent;
 struct evconnlistener;
 
+/* how much one side may have queued before the other stops being read */
+#define SPLICE_HIGH	(64 * 1024)
+
 enum proto_id {
 	P_IMAP,
 	P_POP3,
 	P_SIEVE,
 	P_SUBMISSION,
 	P_SMTP,			/* port 25: bytes copied whole to one server */
+	P_HTTP,			/* JMAP and DAV, routed request by request */
 	P_NR
 };
 
@@ -58,6 +62,7 @@ struct backend {
 	int allow_plaintext;
 	enum tls_use tls;
 	enum client_addr client_address;
+	struct pos at;
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	SSL_CTX *ctx;
@@ -86,7 +91,7 @@ struct listener {
 };
 
 struct side {
-	struct backend imap, pop3, sieve, submission, smtp;
+	struct backend be[P_NR];	/* address NULL: none */
 };
 
 struct config {
@@ -143,10 +148,22 @@ struct proto {
 	void (*temp_fail)(struct session *s, const char *why);
 	/* a SASL challenge (base64) for the client */
 	void (*challenge)(struct session *s, const char *b64);
+	/*
+	 * A protocol that parses all along (HTTP) sets these; session.c
+	 * then leaves every byte to it.  read: the client sent something;
+	 * backend_read: the backend did; connected: the backend accepted
+	 * the connection; backend_eof: the backend closed outside a login;
+	 * written: the client's (0) or the backend's (1) side drained.
+	 */
+	void (*read)(struct session *s);
+	void (*backend_read)(struct session *s);
+	void (*connected)(struct session *s);
+	void (*backend_eof)(struct session *s);
+	void (*written)(struct session *s, int backend);
 };
 
 extern const struct proto proto_imap, proto_pop3, proto_sieve,
-    proto_submission, proto_smtp;
+    proto_submission, proto_smtp, proto_http;
 
 enum sstate {
 	SS_PREAUTH,		/* the front answers the client */
@@ -192,6 +209,7 @@ struct session {
 	int bad;		/* bad commands before login */
 	time_t last_io;		/* SPLICE: for the idle timeout */
 	struct fastpath *fp;	/* SPLICE in clear: session.c */
+	struct http *http;	/* HTTP's own state: http.c */
 	int fails;		/* failed logins in this session */
 	unsigned long long in, out;
 	struct timespec start;
@@ -263,6 +281,8 @@ void session_write(struct session *s, const char *fmt, ...)
 void session_backend_write(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void session_close(struct session *s, const char *result);
+/* the session's timer fires in `seconds` (0: never) */
+void session_arm(struct session *s, long long seconds);
 int session_starttls(struct session *s);
 int session_backend_starttls(struct session *s);
 /* The login is known (s->user, s->mech, s->sasl): route and connect. */
@@ -302,6 +322,13 @@ int sasl_parse(const char *mech, const struct buf *msg, char **user_r);
 void sasl_for_backend(const struct config *cf, struct session *s,
     struct buf *out);
 int sasl_mech_ok(const struct config *cf, const char *mech);
+
+/* The identity in an HTTP Authorization value: Basic (its password into
+ * *pass) or a Bearer JWT's user claim; NULL when there is none. */
+char *sasl_http_user(const char *value, struct buf *pass);
+
+/* http.c */
+void http_free(struct session *s);
 
 /* what sasl_begin() and sasl_step() found */
 enum {

@@ -194,6 +194,31 @@ bearer_user(const char *p, const char *end)
 	return NULL;
 }
 
+char *
+sasl_http_user(const char *v, struct buf *pass)
+{
+	struct buf raw = BUF_INIT;
+	const char *colon;
+	char *user = NULL;
+
+	if (!strncasecmp(v, "Bearer ", 7)) {
+		v += 7;
+		v += strspn(v, " ");
+		return jwt_user(v, strcspn(v, " "));
+	}
+	if (strncasecmp(v, "Basic ", 6))
+		return NULL;
+	v += 6;
+	v += strspn(v, " ");
+	if (b64_decode(v, strcspn(v, " "), &raw) == 0 &&
+	    (colon = memchr(raw.buf, ':', raw.len))) {
+		user = xstrndup(raw.buf, colon - raw.buf);
+		buf_add(pass, colon + 1, raw.buf + raw.len - colon - 1);
+	}
+	buf_release_wipe(&raw);
+	return user;
+}
+
 /* OAUTHBEARER's gs2 header: "n,a=USER," (',' and '=' escaped). */
 static int
 gs2_user(const char *m, size_t len, char **user_r, size_t *start,

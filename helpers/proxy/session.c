@@ -27,8 +27,6 @@
 #include "proxy.h"
 #include "xalloc.h"
 
-/* how much one side may have queued before the other stops being read */
-#define SPLICE_HIGH	(64 * 1024)
 #define BACKEND_LINE_MAX	(64 * 1024)
 
 /* SPLICE in clear (see fast_start()) */
@@ -65,6 +63,12 @@ arm(struct session *s, long long seconds)
 		evtimer_add(s->timer, &tv);
 	else
 		evtimer_del(s->timer);
+}
+
+void
+session_arm(struct session *s, long long seconds)
+{
+	arm(s, seconds);
 }
 
 static void
@@ -118,6 +122,25 @@ addr_string(const struct sockaddr *sa, char *ip, size_t iplen, int *port)
 	}
 }
 
+static const struct proto *const protos[P_NR] = {
+	[P_IMAP] = &proto_imap,
+	[P_POP3] = &proto_pop3,
+	[P_SIEVE] = &proto_sieve,
+	[P_SUBMISSION] = &proto_submission,
+	[P_SMTP] = &proto_smtp,
+	[P_HTTP] = &proto_http,
+};
+
+/* A side took what was queued for it: the protocol's own flow control. */
+static void
+written(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state != SS_CLOSING)
+		s->proto->written(s, bev == s->b);
+}
+
 void
 session_accept(struct proxy *px, const struct listener *l, int fd,
     struct sockaddr *sa, int salen)
@@ -137,9 +160,7 @@ session_accept(struct proxy *px, const struct listener *l, int fd,
 	s->cf = px->cf;
 	s->cf->refs++;
 	s->l = l;
-	s->proto = l->proto == P_IMAP ? &proto_imap : l->proto == P_POP3 ?
-	    &proto_pop3 : l->proto == P_SIEVE ? &proto_sieve :
-	    l->proto == P_SUBMISSION ? &proto_submission : &proto_smtp;
+	s->proto = protos[l->proto];
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	memcpy(&s->peer_sa, sa, salen);
 	s->salen = salen;
@@ -171,7 +192,8 @@ session_accept(struct proxy *px, const struct listener *l, int fd,
 	} else
 		s->c = bufferevent_socket_new(px->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(s->c, client_read, NULL, client_event, s);
+	bufferevent_setcb(s->c, client_read, s->proto->written ? written : NULL,
+	    client_event, s);
 	bufferevent_enable(s->c, EV_READ | EV_WRITE);
 
 	if (l->proto == P_SMTP) {
@@ -291,6 +313,8 @@ session_free(struct session *s)
 	px->st[s->l->proto].active--;
 	if (s->fp)
 		fast_free(s);
+	if (s->http)
+		http_free(s);
 	if (s->c)
 		bufferevent_free(s->c);
 	if (s->b)
@@ -409,6 +433,16 @@ preauth_read(struct session *s)
 	}
 }
 
+/* Before login again: what the client sent meanwhile. */
+static void
+front_read(struct session *s)
+{
+	if (s->proto->read)
+		s->proto->read(s);
+	else
+		preauth_read(s);
+}
+
 static void
 client_read(struct bufferevent *bev, void *arg)
 {
@@ -417,6 +451,11 @@ client_read(struct bufferevent *bev, void *arg)
 	size_t n;
 	char *line;
 
+	if (s->proto->read) {
+		if (s->state != SS_CLOSING)
+			s->proto->read(s);
+		return;
+	}
 	switch (s->state) {
 	case SS_PREAUTH:
 		preauth_read(s);
@@ -462,7 +501,8 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		    s->state == SS_PREAUTH)
 			s->result = "TLS handshake failed";
 		else if (!s->result)
-			s->result = "disconnected before login";
+			s->result = s->proto->read ? "closed by the client" :
+			    "disconnected before login";
 		/* nothing more can reach the client */
 		evbuffer_drain(bufferevent_get_output(s->c),
 		    evbuffer_get_length(bufferevent_get_output(s->c)));
@@ -522,7 +562,8 @@ backend_tls(struct session *s)
 	s->b = bufferevent_openssl_filter_new(s->px->base, s->b, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_openssl_set_allow_dirty_shutdown(s->b, 1);
-	bufferevent_setcb(s->b, backend_read, NULL, backend_event, s);
+	bufferevent_setcb(s->b, backend_read, s->proto->written ? written :
+	    NULL, backend_event, s);
 	bufferevent_enable(s->b, EV_READ | EV_WRITE);
 	s->backend_tls = 1;
 }
@@ -601,7 +642,8 @@ backend_connect(struct session *s)
 	s->tries++;
 	bs->connections++;
 	s->b = bufferevent_socket_new(s->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(s->b, backend_read, NULL, backend_event, s);
+	bufferevent_setcb(s->b, backend_read, s->proto->written ? written :
+	    NULL, backend_event, s);
 	arm(s, s->cf->timeouts.backend);
 	if (bufferevent_socket_connect(s->b, (struct sockaddr *)&s->be->sa,
 	    s->be->salen) < 0) {
@@ -627,6 +669,8 @@ backend_connected(struct session *s)
 		backend_tls(s);
 	if (s->l->proto == P_SMTP)
 		session_splice(s);
+	else if (s->proto->connected)
+		s->proto->connected(s);
 }
 
 static void
@@ -638,6 +682,11 @@ backend_read(struct bufferevent *bev, void *arg)
 	size_t n;
 	int r;
 
+	if (s->proto->backend_read) {
+		if (s->state != SS_CLOSING)
+			s->proto->backend_read(s);
+		return;
+	}
 	while (s->state == SS_BACKEND) {
 		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
 		if (!line) {
@@ -681,6 +730,11 @@ backend_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
+	if (s->proto->backend_eof && s->state != SS_BACKEND &&
+	    s->state != SS_CLOSING) {
+		s->proto->backend_eof(s);
+		return;
+	}
 	switch (s->state) {
 	case SS_BACKEND:
 		why = s->backend_tls ? ssl_why(bev) : NULL;
@@ -742,7 +796,7 @@ session_backend_down(struct session *s, const char *why)
 	s->result = NULL;
 	arm(s, s->cf->timeouts.preauth);
 	bufferevent_enable(s->c, EV_READ);
-	preauth_read(s);
+	front_read(s);
 }
 
 int
@@ -752,13 +806,19 @@ session_login(struct session *s)
 	struct backend_state *bs;
 	time_t until, now = time(NULL);
 
-	if (!sasl_identity_ok(s->user))
+	if (s->user && !sasl_identity_ok(s->user)) {
+		/* not even into the log: it may hold a line break */
+		free(s->user);
+		s->user = NULL;
 		return -1;
+	}
 	free(s->route_id);
-	s->route_id = sasl_route_id(s->cf, s->user);
+	s->route_id = s->user ? sasl_route_id(s->cf, s->user) : NULL;
 	s->tries = 0;
 	bufferevent_disable(s->c, EV_READ);
-	if (route_lookup(s->px, s->route_id, &s->route, &err) < 0) {
+	if (!s->route_id)
+		s->route = ROUTE_SOURCE;	/* no identity: the default */
+	else if (route_lookup(s->px, s->route_id, &s->route, &err) < 0) {
 		log_warnx("%s: %s", s->route_id, err.buf);
 		buf_release(&err);
 		s->be = NULL;
@@ -777,7 +837,8 @@ session_login(struct session *s)
 	if (bs->open_until)
 		bs->probing = 1;	/* half open: this login tries */
 	s->state = SS_BACKEND;
-	if ((until = route_delayed(s->px, s->route_id)) > now) {
+	if (s->route_id &&
+	    (until = route_delayed(s->px, s->route_id)) > now) {
 		s->state = SS_HOLD;
 		arm(s, until - now);
 		return 1;

@@ -5,18 +5,8 @@
 # failures, the client's address told three ways, hostile input, the
 # control socket, a reload and a graceful stop.
 . "$(dirname "$0")/lib.sh"
-
-P=$top/$O/bin/migrate-proxy
-FLIP=$top/$O/bin/map-flip
+. "$(dirname "$0")/proxy-lib.sh"
 CLIENT=$top/tests/integration/proxy-client.py
-work=$(mktemp -d /var/tmp/t-proxy.XXXXXX)
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
 DLOG=$WORLD_DIR/log/dovecot.log
 # ports of the proxies under test
 IMAP=31143 IMAPS=31993 POP3=31110 POP3S=31995 SIEVE=34190 SUB=31587 \
@@ -28,32 +18,6 @@ client() {
 	shift 5
 	printf '%s\n' "$pw" | "$CLIENT" --ca "$WORLD_CA" "$@" "$proto" \
 	    "$port" "$tls" "$user"
-}
-control() {	# SOCKET COMMAND...: the proxy's answer
-	python3 - "$@" <<-'EOF'
-	import socket, sys
-	s = socket.socket(socket.AF_UNIX)
-	s.connect(sys.argv[1])
-	s.sendall(("\n".join(sys.argv[2:]) + "\n").encode())
-	s.shutdown(socket.SHUT_WR)
-	sys.stdout.write(s.makefile().read())
-	EOF
-}
-wait_port() {
-	local i
-	for i in $(seq 100); do
-		(exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-start_proxy() {	# CONFIG LOG PORT
-	"$P" -c "$1" >>"$2" 2>&1 &
-	pids="$pids $!"
-	wait_port "$3"
-}
-flat() {	# TEXT: on one line, for patterns across lines
-	printf '%s\n' "$1" | tr '\n' ' '
 }
 rss_kib() {
 	awk '/^VmRSS/ { print $2 }' "/proc/$1/status"
@@ -118,7 +82,7 @@ sed -e "s|/etc/ssl/mail/fullchain.pem|$WORLD_DIR/tls/server.pem|" \
     -e "s|/etc/ssl/mail/privkey.pem|$WORLD_DIR/tls/server.key|" \
     "$top/helpers/proxy/migrate-proxy.yaml" >"$work/sample.yaml"
 out=$("$P" -t -c "$work/sample.yaml" 2>&1)
-like "$out" "good, 8 listeners" "the sample configuration is good"
+like "$out" "good, 9 listeners" "the sample configuration is good"
 
 # a sink for Dovecot's submission relay (127.0.0.1:9)
 python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:9 \

@@ -158,6 +158,33 @@ mechanisms(void)
 }
 
 static void
+http_authorization(void)
+{
+	struct buf pass = BUF_INIT;
+	char *u;
+
+	/* "alice:p:w" */
+	check_str(u = sasl_http_user("Basic YWxpY2U6cDp3", &pass), "alice");
+	check_str(pass.buf, "p:w");
+	free(u);
+	buf_reset(&pass);
+	check_str(u = sasl_http_user("basic   YWxpY2U6cDp3", &pass), "alice");
+	free(u);
+	buf_reset(&pass);
+	check_str(u = sasl_http_user("Bearer eyJhbGciOiJIUzI1NiJ9."
+	    "eyJlbWFpbCI6ImNhcm9sQGV4YW1wbGUub3JnIn0.c2ln", &pass),
+	    "carol@example.org");
+	check_int(pass.len, ==, 0);
+	free(u);
+	check(!sasl_http_user("Bearer opaque-token", &pass));
+	check(!sasl_http_user("Basic bm9jb2xvbg==", &pass));	/* "nocolon" */
+	check(!sasl_http_user("Basic !!!!", &pass));
+	check(!sasl_http_user("Digest username=\"x\"", &pass));
+	check_int(pass.len, ==, 0);
+	buf_release_wipe(&pass);
+}
+
+static void
 words(void)
 {
 	static const char cmd[] = " alice \"p a\\\"ss\" {3}\r\nx y";
@@ -198,6 +225,7 @@ main(void)
 	TEST("identities", identities());
 	TEST("base64", base64());
 	TEST("mechanisms", mechanisms());
+	TEST("HTTP Authorization", http_authorization());
 	TEST("words", words());
 	return test_done();
 }

@@ -1,0 +1,41 @@
+# Sourced by the proxy's integration tests after lib.sh: a scratch
+# directory, background processes stopped at the end, and the proxy's
+# control socket.
+P=$top/$O/bin/migrate-proxy
+FLIP=$top/$O/bin/map-flip
+work=$(mktemp -d /var/tmp/t-proxy.XXXXXX)
+[ -n "${KEEP:-}" ] && echo "# work: $work"
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+control() {	# SOCKET COMMAND...: the proxy's answer
+	python3 - "$@" <<-'EOF'
+	import socket, sys
+	s = socket.socket(socket.AF_UNIX)
+	s.connect(sys.argv[1])
+	s.sendall(("\n".join(sys.argv[2:]) + "\n").encode())
+	s.shutdown(socket.SHUT_WR)
+	sys.stdout.write(s.makefile().read())
+	EOF
+}
+wait_port() {
+	local i
+	for i in $(seq 100); do
+		(exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+start_proxy() {	# CONFIG LOG PORT
+	"$P" -c "$1" >>"$2" 2>&1 &
+	pids="$pids $!"
+	wait_port "$3"
+}
+flat() {	# TEXT: on one line, for patterns across lines
+	printf '%s\n' "$1" | tr '\n' ' '
+}
