@@ -95,36 +95,6 @@ imap_challenge(struct session *s, const char *b64)
 }
 
 static int
-login_result(struct session *s, int r)
-{
-	switch (r) {
-	case SASL_NEED:
-		return 0;
-	case SASL_DONE:
-		r = session_login(s);
-		if (r >= 0)
-			return r;
-		/* FALLTHROUGH */
-	case SASL_BAD:
-		session_write(s, "%s NO [AUTHENTICATIONFAILED] Authentication"
-		    " failed.\r\n", s->tag);
-		break;
-	case SASL_CANCEL:
-		session_write(s, "%s BAD Authentication canceled.\r\n", s->tag);
-		break;
-	case SASL_MECH:
-		session_write(s, "%s NO [CANNOT] Unsupported authentication"
-		    " mechanism.\r\n", s->tag);
-		break;
-	}
-	free(s->tag);
-	s->tag = NULL;
-	buf_release_wipe(&s->sasl);
-	return ++s->fails >= 3 ? (s->result = "authentication failed", -1) :
-	    0;
-}
-
-static int
 command(struct session *s, const char *cmd, size_t len)
 {
 	const char *end = cmd + len, *sp = memchr(cmd, ' ', len), *p;
@@ -182,7 +152,7 @@ command(struct session *s, const char *cmd, size_t len)
 			session_write(s, "%s BAD Invalid arguments.\r\n", s->tag);
 		} else if (memchr(a1, '\0', l1) || memchr(a2, '\0', l2) ||
 		    !sasl_mech_ok(s->cf, "PLAIN")) {
-			ret = login_result(s, SASL_BAD);
+			ret = sasl_result(s, SASL_BAD);
 		} else {
 			free(s->mech);
 			s->mech = xstrdup("PLAIN");
@@ -190,14 +160,14 @@ command(struct session *s, const char *cmd, size_t len)
 			sasl_plain(&s->sasl, a1, a2);
 			free(s->user);
 			s->user = xstrdup(a1);
-			ret = login_result(s, SASL_DONE);
+			ret = sasl_result(s, SASL_DONE);
 		}
 	} else if (!strcasecmp(name, "AUTHENTICATE")) {
 		if (!(a1 = cmd_arg(&p, end, &l1)) || (p != end &&
 		    !(a2 = cmd_arg(&p, end, &l2))) || p != end)
 			session_write(s, "%s BAD Invalid arguments.\r\n", s->tag);
 		else
-			ret = login_result(s, sasl_begin(s, a1, a2));
+			ret = sasl_result(s, sasl_begin(s, a1, a2));
 	} else {
 		session_write(s, "%s BAD %s.\r\n", s->tag,
 		    nl ? "Please log in first" : "Missing command");
@@ -220,7 +190,7 @@ imap_client_line(struct session *s, char *line, size_t len)
 	int sync, r;
 
 	if (s->sasl_step)
-		return login_result(s, sasl_step(s, line, len));
+		return sasl_result(s, sasl_step(s, line, len));
 	if (cmd_literal(line, len, &size, &sync)) {
 		if (buf_add(&s->acc, line, len) < 0 ||
 		    buf_add(&s->acc, "\r\n", 2) < 0 ||
@@ -376,4 +346,7 @@ const struct proto proto_imap = {
 	.backend_line = imap_backend_line,
 	.temp_fail = imap_temp_fail,
 	.challenge = imap_challenge,
+	.refusals = { "NO [AUTHENTICATIONFAILED] Authentication failed.",
+	    "BAD Authentication canceled.",
+	    "NO [CANNOT] Unsupported authentication mechanism." },
 };

@@ -43,40 +43,13 @@ pop3_challenge(struct session *s, const char *b64)
 }
 
 static int
-login_result(struct session *s, int r)
-{
-	switch (r) {
-	case SASL_NEED:
-		return 0;
-	case SASL_DONE:
-		r = session_login(s);
-		if (r >= 0)
-			return r;
-		/* FALLTHROUGH */
-	case SASL_BAD:
-		session_write(s, "-ERR [AUTH] Authentication failed.\r\n");
-		break;
-	case SASL_CANCEL:
-		session_write(s, "-ERR Authentication canceled.\r\n");
-		break;
-	case SASL_MECH:
-		session_write(s, "-ERR Unsupported authentication"
-		    " mechanism.\r\n");
-		break;
-	}
-	buf_release_wipe(&s->sasl);
-	return ++s->fails >= 3 ? (s->result = "authentication failed", -1) :
-	    0;
-}
-
-static int
 pop3_client_line(struct session *s, char *line, size_t len)
 {
 	char *arg = memchr(line, ' ', len), *arg2;
 	size_t i;
 
 	if (s->sasl_step)
-		return login_result(s, sasl_step(s, line, len));
+		return sasl_result(s, sasl_step(s, line, len));
 	if (arg)
 		*arg++ = '\0';
 	if (!strcasecmp(line, "CAPA")) {
@@ -145,7 +118,7 @@ pop3_client_line(struct session *s, char *line, size_t len)
 		free(s->user);
 		s->user = s->login_user;
 		s->login_user = NULL;
-		return login_result(s, SASL_DONE);
+		return sasl_result(s, SASL_DONE);
 	}
 	if (!strcasecmp(line, "AUTH")) {
 		if (!arg) {
@@ -158,7 +131,7 @@ pop3_client_line(struct session *s, char *line, size_t len)
 		}
 		if ((arg2 = strchr(arg, ' ')))
 			*arg2++ = '\0';
-		return login_result(s, sasl_begin(s, arg, arg2));
+		return sasl_result(s, sasl_begin(s, arg, arg2));
 	}
 	session_write(s, "-ERR Unknown command or not before login.\r\n");
 	return ++s->bad > 10 ? (s->result = "too many errors", -1) : 0;
@@ -257,4 +230,7 @@ const struct proto proto_pop3 = {
 	.backend_line = pop3_backend_line,
 	.temp_fail = pop3_temp_fail,
 	.challenge = pop3_challenge,
+	.refusals = { "-ERR [AUTH] Authentication failed.",
+	    "-ERR Authentication canceled.",
+	    "-ERR Unsupported authentication mechanism." },
 };

@@ -148,6 +148,9 @@ struct proto {
 	void (*temp_fail)(struct session *s, const char *why);
 	/* a SASL challenge (base64) for the client */
 	void (*challenge)(struct session *s, const char *b64);
+	/* the answers to a failed, a canceled and an unknown mechanism's
+	 * login (after the tag, for IMAP) */
+	const char *refusals[3];
 	/*
 	 * A protocol that parses all along (HTTP) sets these; session.c
 	 * then leaves every byte to it.  read: the client sent something;
@@ -342,6 +345,9 @@ enum {
 int sasl_begin(struct session *s, const char *mech, const char *ir);
 /* the client's answer to a challenge */
 int sasl_step(struct session *s, const char *line, size_t len);
+/* What came of sasl_begin() or sasl_step(), for the client: 0 go on, 1
+ * logging in, -1 close (the third failure) */
+int sasl_result(struct session *s, int r);
 /* the message of PLAIN for user and password */
 void sasl_plain(struct buf *out, const char *user, const char *pass);
 

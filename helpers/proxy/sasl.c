@@ -428,3 +428,35 @@ sasl_step(struct session *s, const char *line, size_t len)
 	s->login_user = NULL;
 	return sasl_finish(s);
 }
+
+int
+sasl_result(struct session *s, int r)
+{
+	const char *msg;
+
+	switch (r) {
+	case SASL_NEED:
+		return 0;
+	case SASL_DONE:
+		if ((r = session_login(s)) >= 0)
+			return r;
+		/* FALLTHROUGH */
+	case SASL_BAD:
+	default:
+		msg = s->proto->refusals[0];
+		break;
+	case SASL_CANCEL:
+		msg = s->proto->refusals[1];
+		break;
+	case SASL_MECH:
+		msg = s->proto->refusals[2];
+		break;
+	}
+	session_write(s, "%s%s%s\r\n", s->tag ? s->tag : "", s->tag ? " " : "",
+	    msg);
+	free(s->tag);
+	s->tag = NULL;
+	buf_release_wipe(&s->sasl);
+	return ++s->fails >= 3 ? (s->result = "authentication failed", -1) :
+	    0;
+}

@@ -88,33 +88,6 @@ sieve_challenge(struct session *s, const char *b64)
 }
 
 static int
-login_result(struct session *s, int r)
-{
-	switch (r) {
-	case SASL_NEED:
-		return 0;
-	case SASL_DONE:
-		r = session_login(s);
-		if (r >= 0)
-			return r;
-		/* FALLTHROUGH */
-	case SASL_BAD:
-		session_write(s, "NO \"Authentication failed.\"\r\n");
-		break;
-	case SASL_CANCEL:
-		session_write(s, "NO \"Authentication canceled.\"\r\n");
-		break;
-	case SASL_MECH:
-		session_write(s, "NO \"Unsupported authentication"
-		    " mechanism.\"\r\n");
-		break;
-	}
-	buf_release_wipe(&s->sasl);
-	return ++s->fails >= 3 ? (s->result = "authentication failed", -1) :
-	    0;
-}
-
-static int
 command(struct session *s, const char *cmd, size_t len)
 {
 	const char *end = cmd + len, *p;
@@ -152,7 +125,7 @@ command(struct session *s, const char *cmd, size_t len)
 		    memchr(a1, '\0', l1))
 			session_write(s, "NO \"Invalid arguments.\"\r\n");
 		else
-			ret = login_result(s, sasl_begin(s, a1, a2));
+			ret = sasl_result(s, sasl_begin(s, a1, a2));
 	} else {
 		session_write(s, "NO \"Unknown command or not before"
 		    " login.\"\r\n");
@@ -199,11 +172,11 @@ sieve_client_line(struct session *s, char *line, size_t len)
 		size_t l;
 
 		if (len == 3 && !strcmp(line, "\"*\""))
-			r = login_result(s, sasl_step(s, "*", 1));
+			r = sasl_result(s, sasl_step(s, "*", 1));
 		else if (!(a = cmd_word(&p, end, &l)) || p != end)
-			r = login_result(s, SASL_BAD);
+			r = sasl_result(s, SASL_BAD);
 		else {
-			r = login_result(s, sasl_step(s, a, l));
+			r = sasl_result(s, sasl_step(s, a, l));
 			explicit_bzero(a, l);
 		}
 		free(a);
@@ -276,4 +249,7 @@ const struct proto proto_sieve = {
 	.backend_line = sieve_backend_line,
 	.temp_fail = sieve_temp_fail,
 	.challenge = sieve_challenge,
+	.refusals = { "NO \"Authentication failed.\"",
+	    "NO \"Authentication canceled.\"",
+	    "NO \"Unsupported authentication mechanism.\"" },
 };

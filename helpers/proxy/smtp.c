@@ -50,33 +50,6 @@ smtp_challenge(struct session *s, const char *b64)
 	session_write(s, "334 %s\r\n", b64);
 }
 
-static int
-login_result(struct session *s, int r)
-{
-	switch (r) {
-	case SASL_NEED:
-		return 0;
-	case SASL_DONE:
-		r = session_login(s);
-		if (r >= 0)
-			return r;
-		/* FALLTHROUGH */
-	case SASL_BAD:
-		session_write(s, "535 5.7.8 Authentication failed.\r\n");
-		break;
-	case SASL_CANCEL:
-		session_write(s, "501 5.0.0 Authentication canceled.\r\n");
-		break;
-	case SASL_MECH:
-		session_write(s, "504 5.5.4 Unsupported authentication"
-		    " mechanism.\r\n");
-		break;
-	}
-	buf_release_wipe(&s->sasl);
-	return ++s->fails >= 3 ? (s->result = "authentication failed", -1) :
-	    0;
-}
-
 static void
 ehlo(struct session *s)
 {
@@ -126,7 +99,7 @@ smtp_client_line(struct session *s, char *line, size_t len)
 	char *arg = memchr(line, ' ', len), *arg2;
 
 	if (s->sasl_step)
-		return login_result(s, sasl_step(s, line, len));
+		return sasl_result(s, sasl_step(s, line, len));
 	if (arg)
 		*arg++ = '\0';
 	if (!strcasecmp(line, "EHLO") || !strcasecmp(line, "HELO")) {
@@ -177,7 +150,7 @@ smtp_client_line(struct session *s, char *line, size_t len)
 		}
 		if ((arg2 = strchr(arg, ' ')))
 			*arg2++ = '\0';
-		return login_result(s, sasl_begin(s, arg, arg2));
+		return sasl_result(s, sasl_begin(s, arg, arg2));
 	}
 	if (!strcasecmp(line, "MAIL") || !strcasecmp(line, "RCPT") ||
 	    !strcasecmp(line, "DATA") || !strcasecmp(line, "BDAT")) {
@@ -284,6 +257,9 @@ const struct proto proto_submission = {
 	.backend_line = smtp_backend_line,
 	.temp_fail = smtp_temp_fail,
 	.challenge = smtp_challenge,
+	.refusals = { "535 5.7.8 Authentication failed.",
+	    "501 5.0.0 Authentication canceled.",
+	    "504 5.5.4 Unsupported authentication mechanism." },
 };
 
 static void

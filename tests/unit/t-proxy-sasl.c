@@ -7,8 +7,29 @@
 #include <event2/event.h>
 
 #include "proxy.h"
+#include "xalloc.h"
 
 static struct config cf;
+
+/* sasl_result()'s session halves: what it said, and a scripted login */
+static struct buf said = BUF_INIT;
+static int login_answer;
+
+void
+session_write(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&said, fmt, ap);
+	va_end(ap);
+}
+
+int
+session_login(struct session *s)
+{
+	return login_answer;
+}
 
 static struct buf
 raw(const char *s, size_t len)
@@ -185,6 +206,35 @@ http_authorization(void)
 }
 
 static void
+results(void)
+{
+	static const struct proto p = {
+		.refusals = { "NO failed", "BAD canceled", "NO mechanism" },
+	};
+	struct session s = { 0 };
+
+	s.proto = &p;
+	s.tag = xstrdup("a1");
+	check_int(sasl_result(&s, SASL_NEED), ==, 0);
+	check_int(said.len, ==, 0);
+	check_int(sasl_result(&s, SASL_BAD), ==, 0);
+	check_str(said.buf, "a1 NO failed\r\n");
+	check(!s.tag);
+	buf_reset(&said);
+	login_answer = 1;
+	check_int(sasl_result(&s, SASL_DONE), ==, 1);
+	check_int(said.len, ==, 0);
+	check_int(sasl_result(&s, SASL_MECH), ==, 0);
+	check_str(said.buf, "NO mechanism\r\n");
+	buf_reset(&said);
+	login_answer = -1;	/* a malformed identity: a failure */
+	check_int(sasl_result(&s, SASL_DONE), ==, -1);
+	check_str(said.buf, "NO failed\r\n");
+	check_str(s.result, "authentication failed");
+	buf_release(&said);
+}
+
+static void
 words(void)
 {
 	static const char cmd[] = " alice \"p a\\\"ss\" {3}\r\nx y";
@@ -226,6 +276,7 @@ main(void)
 	TEST("base64", base64());
 	TEST("mechanisms", mechanisms());
 	TEST("HTTP Authorization", http_authorization());
+	TEST("login results", results());
 	TEST("words", words());
 	return test_done();
 }
