@@ -230,15 +230,14 @@ parse_caps(struct session *s, const char *p)
 static void
 backend_login(struct session *s)
 {
-	struct buf msg = BUF_INIT, b64 = BUF_INIT;
+	struct buf b64 = BUF_INIT;
 
 	if (s->be->client_address == CA_NATIVE)
 		session_backend_write(s, "P2 ID (\"x-originating-ip\" \"%s\""
 		    " \"x-originating-port\" \"%d\" \"x-connected-ip\" \"%s\""
 		    " \"x-connected-port\" \"%d\" \"x-proxy-ttl\" \"5\")\r\n",
 		    s->peer_ip, s->peer_port, s->local_ip, s->local_port);
-	sasl_for_backend(s->cf, s, &msg);
-	b64_encode(msg.buf, msg.len, &b64);
+	sasl_backend_b64(s, &b64);
 	if (s->caps & CAP_SASL_IR) {
 		session_backend_write(s, "P3 AUTHENTICATE %s %s\r\n", s->mech,
 		    b64.len ? b64.buf : "=");
@@ -247,7 +246,6 @@ backend_login(struct session *s)
 		session_backend_write(s, "P3 AUTHENTICATE %s\r\n", s->mech);
 		s->step = B_CONTINUE;
 	}
-	buf_release_wipe(&msg);
 	buf_release_wipe(&b64);
 }
 
@@ -303,12 +301,10 @@ imap_backend_line(struct session *s, char *line, size_t len)
 		if (line[0] != '+')
 			break;		/* refused: the tagged answer below */
 		{
-			struct buf msg = BUF_INIT, b64 = BUF_INIT;
+			struct buf b64 = BUF_INIT;
 
-			sasl_for_backend(s->cf, s, &msg);
-			b64_encode(msg.buf, msg.len, &b64);
+			sasl_backend_b64(s, &b64);
 			session_backend_write(s, "%s\r\n", b64.buf);
-			buf_release_wipe(&msg);
 			buf_release_wipe(&b64);
 		}
 		s->step = B_AUTH;

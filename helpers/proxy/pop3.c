@@ -140,13 +140,11 @@ pop3_client_line(struct session *s, char *line, size_t len)
 static void
 backend_auth(struct session *s)
 {
-	struct buf msg = BUF_INIT, b64 = BUF_INIT;
+	struct buf b64 = BUF_INIT;
 
-	sasl_for_backend(s->cf, s, &msg);
-	b64_encode(msg.buf, msg.len, &b64);
+	sasl_backend_b64(s, &b64);
 	session_backend_write(s, "AUTH %s %s\r\n", s->mech,
 	    b64.len ? b64.buf : "=");
-	buf_release_wipe(&msg);
 	buf_release_wipe(&b64);
 	s->step = B_AUTH;
 }

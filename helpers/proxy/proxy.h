@@ -324,6 +324,8 @@ int sasl_parse(const char *mech, const struct buf *msg, char **user_r);
 /* rewrite the message for the backend of route r */
 void sasl_for_backend(const struct config *cf, struct session *s,
     struct buf *out);
+/* the same in base64, as every protocol writes it; the caller wipes it */
+void sasl_backend_b64(struct session *s, struct buf *b64);
 int sasl_mech_ok(const struct config *cf, const char *mech);
 
 /* The identity in an HTTP Authorization value: Basic (its password into

@@ -349,6 +349,16 @@ sasl_for_backend(const struct config *cf, struct session *s, struct buf *out)
 	free(u);
 }
 
+void
+sasl_backend_b64(struct session *s, struct buf *b64)
+{
+	struct buf msg = BUF_INIT;
+
+	sasl_for_backend(s->cf, s, &msg);
+	b64_encode(msg.buf, msg.len, b64);
+	buf_release_wipe(&msg);
+}
+
 static int
 sasl_finish(struct session *s)
 {

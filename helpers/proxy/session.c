@@ -628,6 +628,7 @@ static void
 backend_connect(struct session *s)
 {
 	struct backend_state *bs = backend_state(s);
+	int one = 1;
 
 	if (s->b) {
 		bufferevent_free(s->b);
@@ -651,6 +652,9 @@ backend_connect(struct session *s)
 		session_backend_down(s, strerror(errno));
 		return;
 	}
+	/* the login and each command are small writes wanted at once */
+	setsockopt(bufferevent_getfd(s->b), IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one));
 	bufferevent_enable(s->b, EV_READ | EV_WRITE);
 }
 

@@ -9,9 +9,11 @@ first line of stdin.
     imap-load.py hold PORT N USER [--tls CA]
         N sessions logged in through PORT, held until killed; prints
         "held N" once they are all in
-    imap-load.py logins PORT N USER
-        N sequential connect, LOGIN, LOGOUT, close: prints the median and
-        the 90th percentile in milliseconds, and logins per second
+    imap-load.py logins N USER PORT...
+        N sequential connect, LOGIN, LOGOUT, close on each port, the ports
+        taking turns so that a drift in the machine's load weighs on all
+        alike: prints for each port the median and the 90th percentile in
+        milliseconds, and logins per second
 """
 import asyncio
 import ssl
@@ -25,17 +27,20 @@ async def backend_session(reader, writer):
                  b"load backend ready\r\n")
     try:
         while True:
-            line = await reader.readline()
+            line = first = await reader.readline()
             if not line:
                 break
-            # a synchronizing literal (nginx sends its login so)
+            # a synchronizing literal (nginx sends its login so): the
+            # command goes on after it; tag and name are in the first line
             while line.rstrip(b"\r\n").endswith(b"}"):
                 n = int(line.rstrip(b"\r\n").rsplit(b"{", 1)[1][:-1]
                         .rstrip(b"+"))
                 if not line.rstrip(b"\r\n").endswith(b"+}"):
                     writer.write(b"+ OK\r\n")
+                    await writer.drain()
                 await reader.readexactly(n)
                 line = await reader.readline()
+            line = first
             words = line.split(b" ", 2)
             tag = words[0]
             cmd = words[1].strip().upper() if len(words) > 1 else b""
@@ -93,24 +98,30 @@ async def hold(port, n, user, pw, ca):
     await asyncio.Event().wait()
 
 
-def logins(port, n, user, pw):
+def one_login(port, user, pw):
     import socket
-    times = []
+    t0 = time.perf_counter()
+    s = socket.create_connection(("127.0.0.1", port))
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b'a LOGIN "%s" "%s"\r\nb LOGOUT\r\n' % (user.encode(),
+                                                      pw.encode()))
+    while not f.readline().startswith(b"b "):
+        pass
+    s.close()
+    return (time.perf_counter() - t0) * 1000
+
+
+def logins(n, user, pw, ports):
+    times = {port: [] for port in ports}
     for _ in range(n):
-        t0 = time.perf_counter()
-        s = socket.create_connection(("127.0.0.1", port))
-        f = s.makefile("rb")
-        f.readline()
-        s.sendall(b'a LOGIN "%s" "%s"\r\nb LOGOUT\r\n' % (user.encode(),
-                                                          pw.encode()))
-        while not f.readline().startswith(b"b "):
-            pass
-        s.close()
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    print("median_ms %.3f p90_ms %.3f per_second %.1f" % (
-        statistics.median(times), times[int(len(times) * 0.9)],
-        n / (sum(times) / 1000)))
+        for port in ports:
+            times[port].append(one_login(port, user, pw))
+    for port in ports:
+        t = sorted(times[port])
+        print("%d median_ms %.3f p90_ms %.3f per_second %.1f" % (
+            port, statistics.median(t), t[int(len(t) * 0.9)],
+            n / (sum(t) / 1000)))
 
 
 def main():
@@ -125,7 +136,8 @@ def main():
         asyncio.run(hold(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4],
                          pw, ca))
     elif mode == "logins":
-        logins(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], pw)
+        logins(int(sys.argv[2]), sys.argv[3], pw,
+               [int(p) for p in sys.argv[4:]])
 
 
 if __name__ == "__main__":
