@@ -524,8 +524,7 @@ dispatch(struct session *s)
 		s->b = NULL;
 	}
 	h->keep_backend = 1;
-	if (session_login(s) > 0)
-		build_head(s);	/* sent once connected */
+	session_login(s);	/* the request goes out once connected */
 }
 
 static void
@@ -579,6 +578,7 @@ http_read(struct session *s)
 static void
 http_connected(struct session *s)
 {
+	build_head(s);		/* for the backend the route chose */
 	send_request(s);
 	http_read(s);
 }

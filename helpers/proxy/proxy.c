@@ -284,7 +284,11 @@ control_line(struct proxy *px, char *line, struct evbuffer *out)
 			    " to 3600\n");
 			return;
 		}
-		route_delay(px, a1, time(NULL) + secs);
+		/* whole seconds of the clock: held at least secs */
+		if (secs)
+			route_delay(px, a1, time(NULL) + secs + 1);
+		else
+			session_release(px, a1);
 		log_info("control: logins of %s held for %lds", a1, secs);
 		evbuffer_add_printf(out, "ok\n");
 	} else if (!strcmp(cmd, "invalidate") && !a2) {

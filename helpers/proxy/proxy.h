@@ -299,6 +299,7 @@ void session_login_failed(struct session *s);
 void session_relay_to_client(struct session *s, const char *line,
     size_t len);
 int session_kick(struct proxy *px, const char *id);
+void session_release(struct proxy *px, const char *id);
 void session_backend_down(struct session *s, const char *why);
 
 /* cmd.c */

@@ -44,6 +44,7 @@ static void session_free(struct session *s);
 static void drained(struct bufferevent *bev, void *arg);
 static void fast_free(struct session *s);
 static void backend_connect(struct session *s);
+static int session_route(struct session *s);
 
 static double
 elapsed(const struct timespec *t0)
@@ -83,8 +84,10 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 		session_close(s, "timeout before login");
 		break;
 	case SS_HOLD:
-		s->state = SS_BACKEND;
-		backend_connect(s);
+		/* as before the login, should the route refuse it */
+		s->state = SS_PREAUTH;
+		arm(s, s->cf->timeouts.preauth);
+		session_route(s);
 		break;
 	case SS_BACKEND:
 		session_backend_down(s, "the backend did not answer in time");
@@ -806,10 +809,6 @@ session_backend_down(struct session *s, const char *why)
 int
 session_login(struct session *s)
 {
-	struct buf err = BUF_INIT;
-	struct backend_state *bs;
-	time_t until, now = time(NULL);
-
 	if (s->user && !sasl_identity_ok(s->user)) {
 		/* not even into the log: it may hold a line break */
 		free(s->user);
@@ -820,6 +819,28 @@ session_login(struct session *s)
 	s->route_id = s->user ? sasl_route_id(s->cf, s->user) : NULL;
 	s->tries = 0;
 	bufferevent_disable(s->c, EV_READ);
+	return session_route(s);
+}
+
+/*
+ * Where a login goes: held while a delay of its account lasts (the
+ * mapping is read when the hold ends: a flip meanwhile counts), else
+ * through the mapping to a backend whose breaker lets it try.  1 when it
+ * is on its way, 0 when the client was told to try again later.
+ */
+static int
+session_route(struct session *s)
+{
+	struct buf err = BUF_INIT;
+	struct backend_state *bs;
+	time_t until, now = time(NULL);
+
+	if (s->route_id &&
+	    (until = route_delayed(s->px, s->route_id)) > now) {
+		s->state = SS_HOLD;
+		arm(s, until - now);
+		return 1;
+	}
 	if (!s->route_id)
 		s->route = ROUTE_SOURCE;	/* no identity: the default */
 	else if (route_lookup(s->px, s->route_id, &s->route, &err) < 0) {
@@ -841,12 +862,6 @@ session_login(struct session *s)
 	if (bs->open_until)
 		bs->probing = 1;	/* half open: this login tries */
 	s->state = SS_BACKEND;
-	if (s->route_id &&
-	    (until = route_delayed(s->px, s->route_id)) > now) {
-		s->state = SS_HOLD;
-		arm(s, until - now);
-		return 1;
-	}
 	backend_connect(s);
 	return 1;
 }
@@ -1056,6 +1071,21 @@ session_relay_to_client(struct session *s, const char *line, size_t len)
 	bufferevent_enable(s->c, EV_READ);
 }
 
+/* The hold of id ends: its held logins go on now, to where the mapping
+ * says (timer_fired). */
+void
+session_release(struct proxy *px, const char *id)
+{
+	struct session *s;
+
+	route_delay(px, id, 0);
+	LIST_FOREACH(s, &px->sessions, link)
+		if (s->state == SS_HOLD && !strcasecmp(s->route_id, id)) {
+			arm(s, 0);
+			event_active(s->timer, EV_TIMEOUT, 0);
+		}
+}
+
 int
 session_kick(struct proxy *px, const char *id)
 {
@@ -1063,10 +1093,12 @@ session_kick(struct proxy *px, const char *id)
 	int n = 0;
 
 	route_invalidate(px, id);
+	session_release(px, id);	/* the account moved */
 	for (s = LIST_FIRST(&px->sessions); s; s = next) {
 		next = LIST_NEXT(s, link);
 		if (s->route_id && s->state != SS_CLOSING &&
-		    s->state != SS_PREAUTH && !strcasecmp(s->route_id, id)) {
+		    s->state != SS_PREAUTH && s->state != SS_HOLD &&
+		    !strcasecmp(s->route_id, id)) {
 			/* in SPLICE a word of ours could land inside a
 			 * literal: the connection just closes */
 			if (s->state != SS_SPLICE)
