@@ -1,6 +1,6 @@
 # helpers: one directory a program.  HELPERS are run by migrate and
 # installed in $(LIBEXECDIR)/migrate; COMMANDS are for people, in $(BINDIR).
-HELPERS := imap-pull jmap-push map-flip
+HELPERS := imap-pull jmap-push map-flip sieve-pull sieve-push
 COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
@@ -19,6 +19,12 @@ jmap-push_SRCS := \
 
 map-flip_SRCS := \
 	helpers/map-flip/map-flip.c
+
+sieve-pull_SRCS := \
+	helpers/sieve-pull/sieve-pull.c
+
+sieve-push_SRCS := \
+	helpers/sieve-push/sieve-push.c
 
 # the migration proxy: a daemon, for people to run
 COMMANDS += migrate-proxy

@@ -39,7 +39,13 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS push_emails(hash TEXT NOT NULL,"
 	"  k INTEGER NOT NULL, state TEXT NOT NULL, email_id TEXT,"
 	"  mailboxes TEXT, keywords TEXT, error TEXT,"
-	"  PRIMARY KEY(hash, k)) WITHOUT ROWID;";
+	"  PRIMARY KEY(hash, k)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS sieve_scripts(name TEXT PRIMARY KEY,"
+	"  hash TEXT NOT NULL, size INTEGER, active INTEGER NOT NULL)"
+	"  WITHOUT ROWID;"
+	/* sieve-push's: what the destination was given */
+	"CREATE TABLE IF NOT EXISTS push_sieve(name TEXT PRIMARY KEY,"
+	"  hash TEXT, state TEXT NOT NULL, error TEXT) WITHOUT ROWID;";
 
 enum stmt {
 	S_SEGMENT,
@@ -387,6 +393,53 @@ apply_folder(struct arcidx *ix, json_t *o, struct buf *err)
 	return ret;
 }
 
+/* One statement with text parameters ?1 and ?2 (NULL: none). */
+static int
+exec2(struct arcidx *ix, const char *sql, const char *a, const char *b,
+    struct buf *err)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot prepare", err);
+	bind_str(s, 1, a);
+	bind_str(s, 2, b);
+	ret = step_done(ix, s, err);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* A script, as it is now at the source (or gone): one is active at most. */
+static int
+apply_sieve(struct arcidx *ix, json_t *o, int put, struct buf *err)
+{
+	const char *name = jstr(o, "name");
+	sqlite3_stmt *s;
+	int ret;
+
+	if (!name)
+		return buf_adds(err, "a sieve record without a name"), -1;
+	if (!put)
+		return exec2(ix, "DELETE FROM sieve_scripts WHERE name = ?1",
+		    name, NULL, err);
+	if (json_is_true(json_object_get(o, "active")) &&
+	    exec2(ix, "UPDATE sieve_scripts SET active = 0", NULL, NULL,
+	    err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO"
+	    " sieve_scripts(name, hash, size, active) VALUES(?1, ?2, ?3, ?4)",
+	    -1, &s, NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot prepare", err);
+	bind_str(s, 1, name);
+	bind_str(s, 2, jstr(o, "hash") ? jstr(o, "hash") : "");
+	sqlite3_bind_int64(s, 3, jint(o, "size"));
+	sqlite3_bind_int(s, 4, json_is_true(json_object_get(o, "active")));
+	ret = step_done(ix, s, err);
+	sqlite3_finalize(s);
+	return ret;
+}
+
 static int
 apply_record(struct arcidx *ix, unsigned seq, json_t *o, struct buf *err)
 {
@@ -489,9 +542,12 @@ apply_record(struct arcidx *ix, unsigned seq, json_t *o, struct buf *err)
 		sqlite3_bind_int64(s, 2, jint(o, "uid"));
 		return step_done(ix, s, err);
 	}
-	if (!strcmp(t, "pass")) {
-		char *key = xasprintf("pass.%s", jstr(o, "mode") ?
-		    jstr(o, "mode") : "?");
+	if (!strcmp(t, "sieve") || !strcmp(t, "sieve-delete"))
+		return apply_sieve(ix, o, !strcmp(t, "sieve"), err);
+	if (!strcmp(t, "pass") || !strcmp(t, "sieve-pass")) {
+		char *key = !strcmp(t, "sieve-pass") ? xstrdup("sieve.pass") :
+		    xasprintf("pass.%s", jstr(o, "mode") ? jstr(o, "mode") :
+		    "?");
 		char *val = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 
 		s = stmt(ix, S_META_PUT);
@@ -824,9 +880,11 @@ arcidx_counts(struct arcidx *ix, uint64_t *folders, uint64_t *messages,
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(ix->db, "SELECT (SELECT count(*) FROM"
-	    " folders), (SELECT count(*) FROM messages), (SELECT count(*)"
-	    " FROM blobs), (SELECT total(size) FROM blobs)", -1, &s,
+	/* the bodies of messages: blobs hold Sieve scripts too */
+	if (sqlite3_prepare_v2(ix->db, "WITH b AS (SELECT size FROM blobs"
+	    " WHERE hash IN (SELECT hash FROM messages)) SELECT (SELECT"
+	    " count(*) FROM folders), (SELECT count(*) FROM messages),"
+	    " (SELECT count(*) FROM b), (SELECT total(size) FROM b)", -1, &s,
 	    NULL) != SQLITE_OK)
 		return -1;
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -975,4 +1033,80 @@ arc_units_free(struct arc_unit *u, size_t nr)
 		free(u[i].error);
 	}
 	free(u);
+}
+
+int
+arcidx_sieve(struct arcidx *ix, struct arc_sieve **v_r, size_t *nr_r,
+    struct buf *err)
+{
+	struct arc_sieve *v = NULL, *x;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*v_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, "SELECT s.name, s.hash, s.size,"
+	    " s.active, p.hash, p.state, p.error FROM sieve_scripts s"
+	    " LEFT JOIN push_sieve p USING (name) UNION ALL SELECT name,"
+	    " '', 0, 0, hash, state, error FROM push_sieve WHERE name NOT IN"
+	    " (SELECT name FROM sieve_scripts) ORDER BY 1", -1, &s,
+	    NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot read the scripts", err);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(v, nr + 1, alloc);
+		x = &v[nr++];
+		memset(x, 0, sizeof(*x));
+		x->name = col_dup(s, 0);
+		snprintf(x->hash, sizeof(x->hash), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		x->size = (uint64_t)sqlite3_column_int64(s, 2);
+		x->active = sqlite3_column_int(s, 3);
+		x->push_hash = col_dup(s, 4);
+		x->push_state = col_dup(s, 5);
+		x->push_error = col_dup(s, 6);
+	}
+	sqlite3_finalize(s);
+	*v_r = v;
+	*nr_r = nr;
+	if (rc != SQLITE_DONE)
+		return db_fail(ix, "cannot read the scripts", err);
+	return 0;
+}
+
+void
+arc_sieve_free(struct arc_sieve *v, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(v[i].name);
+		free(v[i].push_hash);
+		free(v[i].push_state);
+		free(v[i].push_error);
+	}
+	free(v);
+}
+
+int
+arcidx_push_sieve_set(struct arcidx *ix, const char *name, const char *hash,
+    const char *state, const char *error, struct buf *err)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if (!state)
+		return exec2(ix, "DELETE FROM push_sieve WHERE name = ?1", name,
+		    NULL, err);
+	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO push_sieve(name,"
+	    " hash, state, error) VALUES(?1, ?2, ?3, ?4)", -1, &s,
+	    NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot prepare", err);
+	bind_str(s, 1, name);
+	bind_str(s, 2, hash);
+	bind_str(s, 3, state);
+	bind_str(s, 4, error && *error ? error : NULL);
+	ret = step_done(ix, s, err);
+	sqlite3_finalize(s);
+	return ret;
 }

@@ -162,6 +162,27 @@ int arcidx_push_set(struct arcidx *ix, const struct arc_unit *u,
     struct buf *err);
 void arc_units_free(struct arc_unit *u, size_t nr);
 
+/*
+ * The Sieve scripts: each as the source has it now (hash "" when it is
+ * gone from the source but was pushed), with what sieve-push gave the
+ * destination (push_state "" when nothing yet: "done" or "failed").
+ */
+struct arc_sieve {
+	char *name;
+	char hash[SEG_HASH_HEX + 1];
+	uint64_t size;
+	int active;
+	char *push_hash, *push_state, *push_error;
+};
+
+int arcidx_sieve(struct arcidx *ix, struct arc_sieve **v_r, size_t *nr_r,
+    struct buf *err);
+void arc_sieve_free(struct arc_sieve *v, size_t nr);
+/* Record what the destination holds of a script; state NULL: nothing. */
+int arcidx_push_sieve_set(struct arcidx *ix, const char *name,
+    const char *hash, const char *state, const char *error,
+    struct buf *err);
+
 /* The directory the archive lives in. */
 const char *arcidx_dir(const struct arcidx *ix);
 

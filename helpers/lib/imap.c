@@ -2,11 +2,10 @@
 
 #include <strings.h>
 
-#include <openssl/evp.h>
-
 #include "buf.h"
 #include "imap.h"
 #include "log.h"
+#include "secret.h"
 #include "xalloc.h"
 
 static const struct {
@@ -335,7 +334,7 @@ int
 imap_login(struct imap *im, enum imap_auth how, const char *authz,
     const char *authc, const char *password, struct buf *err)
 {
-	struct buf plain = BUF_INIT, b64 = BUF_INIT, line = BUF_INIT;
+	struct buf b64 = BUF_INIT, line = BUF_INIT;
 	unsigned tag, caps_before;
 	int rc, ret = -1;
 
@@ -368,21 +367,7 @@ imap_login(struct imap *im, enum imap_auth how, const char *authz,
 	caps_before = im->caps;
 	im->caps = 0;
 	if (how == IMAP_AUTH_PLAIN) {
-		size_t n;
-		char *enc;
-
-		buf_adds(&plain, authz ? authz : "");
-		buf_addch(&plain, '\0');
-		buf_adds(&plain, authc);
-		buf_addch(&plain, '\0');
-		buf_adds(&plain, password);
-		n = 4 * ((plain.len + 2) / 3);
-		enc = xmalloc(n + 1);
-		EVP_EncodeBlock((unsigned char *)enc,
-		    (const unsigned char *)plain.buf, (int)plain.len);
-		buf_add(&b64, enc, n);
-		explicit_bzero(enc, n);
-		free(enc);
+		sasl_plain_b64(&b64, authz, authc, password);
 		if (caps_before & IMAP_CAP_SASL_IR) {
 			buf_addf(&line, "AUTHENTICATE PLAIN %s", b64.buf);
 		} else {
@@ -429,7 +414,6 @@ imap_login(struct imap *im, enum imap_auth how, const char *authz,
 		goto out;
 	ret = 0;
 out:
-	buf_release_wipe(&plain);
 	buf_release_wipe(&b64);
 	buf_release_wipe(&line);
 	return ret;

@@ -9,6 +9,7 @@ LIB_SRCS := \
 	helpers/lib/imap_resp.c \
 	helpers/lib/jmap.c \
 	helpers/lib/log.c \
+	helpers/lib/managesieve.c \
 	helpers/lib/mapping.c \
 	helpers/lib/opt.c \
 	helpers/lib/proc.c \

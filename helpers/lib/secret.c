@@ -1,5 +1,7 @@
 #include "compat.h"
 
+#include <openssl/evp.h>
+
 #include "buf.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -162,4 +164,27 @@ out:
 	if (ret < 0)
 		secrets_clear(s);
 	return ret;
+}
+
+void
+sasl_plain_b64(struct buf *out, const char *authz, const char *authc,
+    const char *password)
+{
+	struct buf plain = BUF_INIT;
+	size_t n;
+	char *enc;
+
+	buf_adds(&plain, authz ? authz : "");
+	buf_addch(&plain, '\0');
+	buf_adds(&plain, authc);
+	buf_addch(&plain, '\0');
+	buf_adds(&plain, password);
+	n = 4 * ((plain.len + 2) / 3);
+	enc = xmalloc(n + 1);
+	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)plain.buf,
+	    (int)plain.len);
+	buf_add(out, enc, n);
+	explicit_bzero(enc, n);
+	free(enc);
+	buf_release_wipe(&plain);
 }

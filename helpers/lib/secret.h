@@ -47,4 +47,11 @@ void secrets_format(const struct secrets *s, struct buf *out);
 /* Wipe and free everything. */
 void secrets_clear(struct secrets *s);
 
+/*
+ * The SASL PLAIN message (RFC 4616) of `authc` acting for `authz` (NULL or
+ * "": itself), in base64, appended to `out`; the caller wipes it.
+ */
+void sasl_plain_b64(struct buf *out, const char *authz, const char *authc,
+    const char *password);
+
 #endif

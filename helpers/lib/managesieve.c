@@ -1,0 +1,510 @@
+#include "compat.h"
+
+#include <strings.h>
+
+#include "buf.h"
+#include "log.h"
+#include "managesieve.h"
+#include "secret.h"
+#include "xalloc.h"
+
+/*
+ * A response line, as tokens: atoms (OK, ACTIVE), strings (quoted, or
+ * literals however long, read whole), and a response code "(...)" kept
+ * as its text.  A literal ends its line; the line goes on after it.
+ */
+enum tok_type { T_ATOM, T_STRING, T_CODE };
+
+#define MAX_TOKS	8
+#define MAX_LINE	(64 * 1024)
+
+struct toks {
+	struct {
+		enum tok_type type;
+		struct buf s;
+	} v[MAX_TOKS];
+	size_t nr;
+};
+
+static void
+toks_release(struct toks *t)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_TOKS; i++)
+		buf_release(&t->v[i].s);
+	t->nr = 0;
+}
+
+static int
+fail(struct msv *ms, int code)
+{
+	ms->fail = code;
+	return -1;
+}
+
+static int
+bad_line(struct msv *ms, const char *why, const struct buf *line,
+    struct buf *err)
+{
+	buf_addf(err, "the server broke the protocol (%s): '", why);
+	buf_add_sanitized(err, line->buf, line->len, 120);
+	buf_addch(err, '\'');
+	return fail(ms, EX_PROTOCOL);
+}
+
+static int
+add_literal(void *arg, const char *data, size_t len)
+{
+	return buf_add(arg, data, len);
+}
+
+/* Read one response line into `t`: 0, or -1 with ms->fail set. */
+static int
+read_toks(struct msv *ms, struct toks *t, struct buf *err)
+{
+	struct buf line = BUF_INIT;
+	struct buf *s;
+	const char *p, *e;
+	char *end;
+	unsigned long long n;
+	int rc, ret = -1;
+
+	toks_release(t);
+	buf_init(&line, MAX_LINE);
+	if ((rc = tls_conn_read_line(ms->conn, &line, err)) <= 0) {
+		if (rc == 0)
+			buf_adds(err, "the server closed the connection");
+		return fail(ms, EX_TEMPFAIL);
+	}
+	p = line.buf;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\r' || *p == '\n' || !*p)
+			break;
+		if (t->nr == MAX_TOKS) {
+			bad_line(ms, "too many words", &line, err);
+			goto out;
+		}
+		s = &t->v[t->nr].s;
+		buf_reset(s);
+		if (*p == '"') {
+			t->v[t->nr].type = T_STRING;
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+					p++;
+				if (*p == '\r' || *p == '\n')
+					break;
+				buf_addch(s, *p);
+			}
+			if (*p != '"') {
+				bad_line(ms, "a string without its end",
+				    &line, err);
+				goto out;
+			}
+			p++;
+		} else if (*p == '(') {
+			int quoted = 0;
+
+			t->v[t->nr].type = T_CODE;
+			for (e = p + 1; *e && (quoted || *e != ')'); e++)
+				if (*e == '"' && e[-1] != '\\')
+					quoted = !quoted;
+			if (*e != ')') {
+				bad_line(ms, "a response code without its end",
+				    &line, err);
+				goto out;
+			}
+			buf_add(s, p + 1, e - p - 1);
+			p = e + 1;
+		} else if (*p == '{') {
+			t->v[t->nr].type = T_STRING;
+			errno = 0;
+			n = strtoull(p + 1, &end, 10);
+			if (end == p + 1 || errno || *end == '-')
+				end = NULL;
+			else if (*end == '+')
+				end++;
+			if (!end || *end != '}' || (end[1] != '\r' &&
+			    end[1] != '\n')) {
+				bad_line(ms, "a bad literal", &line, err);
+				goto out;
+			}
+			if (n > MSV_MAX_SCRIPT) {
+				bad_line(ms, "a literal over "
+				    "16 MiB", &line, err);
+				goto out;
+			}
+			if (tls_conn_read_exact(ms->conn, n, add_literal, s,
+			    err) < 0) {
+				fail(ms, EX_TEMPFAIL);
+				goto out;
+			}
+			t->nr++;
+			/* the line goes on after the literal */
+			buf_reset(&line);
+			if ((rc = tls_conn_read_line(ms->conn, &line,
+			    err)) <= 0) {
+				if (rc == 0)
+					buf_adds(err, "the server closed the"
+					    " connection after a literal");
+				fail(ms, EX_TEMPFAIL);
+				goto out;
+			}
+			p = line.buf;
+			continue;
+		} else {
+			t->v[t->nr].type = T_ATOM;
+			for (e = p; *e && *e != ' ' && *e != '\r' &&
+			    *e != '\n'; e++)
+				;
+			buf_add(s, p, e - p);
+			p = e;
+		}
+		t->nr++;
+	}
+	if (!t->nr) {
+		bad_line(ms, "an empty line", &line, err);
+		goto out;
+	}
+	ret = 0;
+out:
+	buf_release(&line);
+	return ret;
+}
+
+static int
+is_atom(const struct toks *t, size_t i, const char *word)
+{
+	return i < t->nr && t->v[i].type == T_ATOM &&
+	    !strcasecmp(t->v[i].s.buf, word);
+}
+
+typedef int (*data_fn)(struct msv *ms, void *arg, struct toks *t,
+    struct buf *err);
+
+/*
+ * Read up to the response that ends a command, handing other lines to
+ * `data` (may be NULL: ignored).  1 for OK, 0 for NO with its text in
+ * `err`, -1 for BYE or a failure.
+ */
+static int
+wait_done(struct msv *ms, data_fn data, void *arg, struct buf *err)
+{
+	struct toks t = { 0 };
+	const char *word;
+	size_t i;
+	int ret = -1;
+
+	for (;;) {
+		if (read_toks(ms, &t, err) < 0)
+			break;
+		if (!is_atom(&t, 0, "OK") && !is_atom(&t, 0, "NO") &&
+		    !is_atom(&t, 0, "BYE")) {
+			if (data && data(ms, arg, &t, err) < 0)
+				break;
+			continue;
+		}
+		word = t.v[0].s.buf;
+		if (!strcasecmp(word, "OK")) {
+			ret = 1;
+			break;
+		}
+		buf_addf(err, "the server said %s", !strcasecmp(word, "NO") ?
+		    "NO" : "BYE");
+		for (i = 1; i < t.nr; i++) {
+			buf_adds(err, t.v[i].type == T_CODE ? " (" : ": '");
+			buf_add_sanitized(err, t.v[i].s.buf, t.v[i].s.len, 300);
+			buf_adds(err, t.v[i].type == T_CODE ? ")" : "'");
+		}
+		if (!strcasecmp(word, "NO"))
+			ret = 0;
+		else
+			fail(ms, EX_TEMPFAIL);
+		break;
+	}
+	toks_release(&t);
+	return ret;
+}
+
+/* A name as a quoted string, or a literal when quoting cannot carry it. */
+static void
+add_string(struct buf *cmd, const char *s, size_t len)
+{
+	size_t i;
+
+	if (len > 1024 || memchr(s, '\r', len) || memchr(s, '\n', len) ||
+	    memchr(s, '\0', len)) {
+		buf_addf(cmd, "{%zu+}\r\n", len);
+		buf_add(cmd, s, len);
+		return;
+	}
+	buf_addch(cmd, '"');
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			buf_addch(cmd, '\\');
+		buf_addch(cmd, s[i]);
+	}
+	buf_addch(cmd, '"');
+}
+
+static int
+send_cmd(struct msv *ms, struct buf *cmd, struct buf *err)
+{
+	buf_adds(cmd, "\r\n");
+	if (tls_conn_write(ms->conn, cmd->buf, cmd->len, err) < 0)
+		return fail(ms, EX_TEMPFAIL);
+	return 0;
+}
+
+/* A command of a verb and strings (name, then script bytes). */
+static int
+simple(struct msv *ms, const char *verb, const char *name,
+    const void *data, size_t len, data_fn fn, void *arg, struct buf *err)
+{
+	struct buf cmd = BUF_INIT;
+	int ret;
+
+	buf_adds(&cmd, verb);
+	if (name) {
+		buf_addch(&cmd, ' ');
+		add_string(&cmd, name, strlen(name));
+	}
+	if (data) {
+		buf_addf(&cmd, " {%zu+}\r\n", len);
+		buf_add(&cmd, data, len);
+	}
+	log_debug("C: %s%s%s%s", verb, name ? " \"" : "", name ? name : "",
+	    name ? "\"" : "");
+	ret = send_cmd(ms, &cmd, err);
+	buf_release(&cmd);
+	return ret < 0 ? -1 : wait_done(ms, fn, arg, err);
+}
+
+static int
+take_cap(struct msv *ms, void *arg, struct toks *t, struct buf *err)
+{
+	const char *name = t->v[0].s.buf;
+	const char *val = t->nr > 1 ? t->v[1].s.buf : "";
+
+	(void)arg;
+	(void)err;
+	if (t->v[0].type != T_STRING)
+		return 0;
+	if (!strcasecmp(name, "STARTTLS"))
+		ms->starttls = 1;
+	else if (!strcasecmp(name, "SASL"))
+		buf_adds(&ms->sasl, val);
+	else if (!strcasecmp(name, "SIEVE"))
+		buf_adds(&ms->sieve, val);
+	else if (!strcasecmp(name, "IMPLEMENTATION"))
+		buf_adds(&ms->implementation, val);
+	return 0;
+}
+
+static int
+read_caps(struct msv *ms, struct buf *err)
+{
+	int rc;
+
+	ms->starttls = 0;
+	buf_reset(&ms->sasl);
+	buf_reset(&ms->sieve);
+	buf_reset(&ms->implementation);
+	rc = wait_done(ms, take_cap, NULL, err);
+	if (rc == 0)
+		fail(ms, EX_UNAVAILABLE);
+	return rc == 1 ? 0 : -1;
+}
+
+int
+msv_connect(struct msv **ms_r, const struct msv_opts *o, struct buf *err)
+{
+	struct msv *ms = xcalloc(1, sizeof(*ms));
+	int rc;
+
+	*ms_r = ms;
+	ms->allow_plaintext = o->allow_plaintext;
+	if (tls_conn_open(&ms->conn, o->host, o->port, &o->tls, err) < 0)
+		return fail(ms, EX_UNAVAILABLE);
+	if (read_caps(ms, err) < 0) {
+		if (ms->fail == EX_TEMPFAIL)
+			ms->fail = EX_UNAVAILABLE;	/* no greeting */
+		return -1;
+	}
+	if (!o->starttls)
+		return 0;
+	if (!ms->starttls) {
+		buf_addf(err, "%s:%s does not offer STARTTLS", o->host,
+		    o->port);
+		return fail(ms, EX_UNAVAILABLE);
+	}
+	if ((rc = simple(ms, "STARTTLS", NULL, NULL, 0, NULL, NULL,
+	    err)) != 1)
+		return fail(ms, rc == 0 ? EX_UNAVAILABLE : ms->fail);
+	if (tls_conn_starttls(ms->conn, err) < 0)
+		return fail(ms, EX_UNAVAILABLE);
+	/* the server says its capabilities again (RFC 5804, 2.2) */
+	return read_caps(ms, err);
+}
+
+int
+msv_login(struct msv *ms, const char *authz, const char *authc,
+    const char *password, struct buf *err)
+{
+	struct buf cmd = BUF_INIT;
+	const char *m;
+	int rc, plain = 0;
+
+	if (!tls_conn_is_tls(ms->conn) && !ms->allow_plaintext) {
+		buf_adds(err, "refusing to send a password over a connection"
+		    " without TLS");
+		return fail(ms, EX_CONFIG);
+	}
+	for (m = ms->sasl.buf; (m = strcasestr(m, "PLAIN")); m += 5)
+		if ((m == ms->sasl.buf || m[-1] == ' ') &&
+		    (m[5] == ' ' || !m[5]))
+			plain = 1;
+	if (!plain) {
+		buf_addf(err, "the server does not offer SASL PLAIN (it offers"
+		    " '%s')", ms->sasl.buf);
+		return fail(ms, EX_UNAVAILABLE);
+	}
+	if (authz && !strcmp(authz, authc))
+		authz = NULL;
+	buf_adds(&cmd, "AUTHENTICATE \"PLAIN\" \"");
+	sasl_plain_b64(&cmd, authz, authc, password);
+	buf_addch(&cmd, '"');
+	log_debug("C: AUTHENTICATE \"PLAIN\" ...");
+	rc = send_cmd(ms, &cmd, err);
+	buf_release_wipe(&cmd);
+	if (rc < 0)
+		return -1;
+	rc = wait_done(ms, NULL, NULL, err);
+	if (rc == 0)
+		return fail(ms, EX_NOPERM);
+	return rc == 1 ? 0 : -1;
+}
+
+struct list {
+	struct msv_script *v;
+	size_t nr, alloc;
+};
+
+static int
+take_script(struct msv *ms, void *arg, struct toks *t, struct buf *err)
+{
+	struct list *l = arg;
+
+	(void)ms;
+	(void)err;
+	if (t->v[0].type != T_STRING)
+		return 0;
+	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
+	l->v[l->nr].name = xstrdup(t->v[0].s.buf);
+	l->v[l->nr++].active = is_atom(t, 1, "ACTIVE");
+	return 0;
+}
+
+int
+msv_list(struct msv *ms, struct msv_script **v_r, size_t *nr_r,
+    struct buf *err)
+{
+	struct list l = { 0 };
+	int rc = simple(ms, "LISTSCRIPTS", NULL, NULL, 0, take_script, &l,
+	    err);
+
+	*v_r = l.v;
+	*nr_r = l.nr;
+	return rc;
+}
+
+void
+msv_scripts_free(struct msv_script *v, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		free(v[i].name);
+	free(v);
+}
+
+struct get {
+	struct buf *out;
+	int got;
+};
+
+static int
+take_body(struct msv *ms, void *arg, struct toks *t, struct buf *err)
+{
+	struct get *g = arg;
+
+	if (t->v[0].type != T_STRING || g->got) {
+		buf_adds(err, "the server broke the protocol (GETSCRIPT"
+		    " answered with more than the script)");
+		return fail(ms, EX_PROTOCOL);
+	}
+	buf_add(g->out, t->v[0].s.buf, t->v[0].s.len);
+	g->got = 1;
+	return 0;
+}
+
+int
+msv_get(struct msv *ms, const char *name, struct buf *out, struct buf *err)
+{
+	struct get g = { out, 0 };
+	int rc = simple(ms, "GETSCRIPT", name, NULL, 0, take_body, &g, err);
+
+	if (rc == 1 && !g.got) {
+		buf_addf(err, "the server broke the protocol (GETSCRIPT \"%s\""
+		    " answered OK without the script)", name);
+		return fail(ms, EX_PROTOCOL);
+	}
+	return rc;
+}
+
+int
+msv_put(struct msv *ms, const char *name, const void *data, size_t len,
+    struct buf *err)
+{
+	return simple(ms, "PUTSCRIPT", name, data, len, NULL, NULL, err);
+}
+
+int
+msv_check(struct msv *ms, const void *data, size_t len, struct buf *err)
+{
+	return simple(ms, "CHECKSCRIPT", NULL, data, len, NULL, NULL, err);
+}
+
+int
+msv_setactive(struct msv *ms, const char *name, struct buf *err)
+{
+	return simple(ms, "SETACTIVE", name, NULL, 0, NULL, NULL, err);
+}
+
+int
+msv_delete(struct msv *ms, const char *name, struct buf *err)
+{
+	return simple(ms, "DELETESCRIPT", name, NULL, 0, NULL, NULL, err);
+}
+
+void
+msv_free(struct msv **msp)
+{
+	struct msv *ms = *msp;
+	struct buf ignored = BUF_INIT;
+
+	if (!ms)
+		return;
+	*msp = NULL;
+	if (ms->conn && !ms->fail &&
+	    tls_conn_write(ms->conn, "LOGOUT\r\n", 8, &ignored) == 0)
+		wait_done(ms, NULL, NULL, &ignored);
+	buf_release(&ignored);
+	tls_conn_free(&ms->conn);
+	buf_release(&ms->sasl);
+	buf_release(&ms->sieve);
+	buf_release(&ms->implementation);
+	free(ms);
+}

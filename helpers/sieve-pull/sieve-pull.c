@@ -1,0 +1,550 @@
+/*
+ * sieve-pull: read one account's Sieve scripts, from a ManageSieve server
+ * or from Dovecot's sieve directory on disk, into its archive.
+ * See sieve-pull(8) and migrate-archive(5).
+ */
+#include "compat.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "arcindex.h"
+#include "buf.h"
+#include "evline.h"
+#include "fileio.h"
+#include "log.h"
+#include "managesieve.h"
+#include "opt.h"
+#include "secret.h"
+#include "segment.h"
+#include "utf7.h"
+#include "xalloc.h"
+
+#define SIEVE_PULL_VERSION	"1"
+
+static const char usage_text[] =
+"usage: sieve-pull --host HOST [--port PORT] [--tls starttls|implicit|none]\n"
+"         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
+"         --user USER [--auth-user ADMIN [--master-separator C]]\n"
+"         [--timeout SECONDS] [--mode full|delta|auto|assess]\n"
+"         [--archive DIR] [--report FILE]\n"
+"       sieve-pull --dir DIR [--active FILE] --user USER [--mode ...]\n"
+"         [--archive DIR] [--report FILE]\n"
+"From a server, the password comes on standard input: password=... and an\n"
+"empty line.\n";
+
+struct script {
+	char *name;
+	struct buf text;
+	int active;
+	char hash[SEG_HASH_HEX + 1];
+};
+
+static struct {
+	struct msv_opts conn;
+	const char *user, *auth_user, *master_sep;
+	const char *dir, *active_file;
+	const char *archive, *report;
+	int assess;
+	struct script *v;
+	size_t nr, alloc;
+	const char *extensions;	/* the source's SIEVE capability */
+	json_t *anomalies;
+	uint64_t bytes;
+} pull;
+
+static void
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(EX_USAGE);
+}
+
+static void
+anomaly(const char *kind, const char *name, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	buf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	evline_anomaly(1, kind, name, 0, text.buf, &o);
+	json_array_append_new(pull.anomalies, o);
+	buf_release(&text);
+}
+
+enum {
+	OPT_HOST = 256, OPT_PORT, OPT_TLS, OPT_CA, OPT_INSECURE, OPT_PLAIN,
+	OPT_USER, OPT_AUTH_USER, OPT_MASTER_SEP, OPT_TIMEOUT, OPT_MODE,
+	OPT_ARCHIVE, OPT_REPORT, OPT_DIR, OPT_ACTIVE,
+};
+
+static const struct option longopts[] = {
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "tls", required_argument, NULL, OPT_TLS },
+	{ "ca-file", required_argument, NULL, OPT_CA },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "allow-plaintext", no_argument, NULL, OPT_PLAIN },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "auth-user", required_argument, NULL, OPT_AUTH_USER },
+	{ "master-separator", required_argument, NULL, OPT_MASTER_SEP },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "archive", required_argument, NULL, OPT_ARCHIVE },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "dir", required_argument, NULL, OPT_DIR },
+	{ "active", required_argument, NULL, OPT_ACTIVE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+parse_options(int argc, char **argv)
+{
+	const char *tls = "starttls", *mode = "full";
+	int c;
+
+	pull.conn.tls.timeout_ms = 60000;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_HOST: pull.conn.host = optarg; break;
+		case OPT_PORT: pull.conn.port = optarg; break;
+		case OPT_TLS: tls = optarg; break;
+		case OPT_CA: pull.conn.tls.ca_file = optarg; break;
+		case OPT_INSECURE: pull.conn.tls.insecure = 1; break;
+		case OPT_PLAIN: pull.conn.allow_plaintext = 1; break;
+		case OPT_USER: pull.user = optarg; break;
+		case OPT_AUTH_USER: pull.auth_user = optarg; break;
+		case OPT_MASTER_SEP: pull.master_sep = optarg; break;
+		case OPT_TIMEOUT:
+			pull.conn.tls.timeout_ms = 1000 * (int)opt_size(
+			    "--timeout", optarg, 1);
+			break;
+		case OPT_MODE: mode = optarg; break;
+		case OPT_ARCHIVE: pull.archive = optarg; break;
+		case OPT_REPORT: pull.report = optarg; break;
+		case OPT_DIR: pull.dir = optarg; break;
+		case OPT_ACTIVE: pull.active_file = optarg; break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || !pull.user || !pull.conn.host == !pull.dir)
+		usage();
+	/* every pass reads every script (they are small) and records what
+	 * changed: full, delta and auto are one */
+	if (!strcmp(mode, "assess"))
+		pull.assess = 1;
+	else if (strcmp(mode, "full") && strcmp(mode, "delta") &&
+	    strcmp(mode, "auto"))
+		fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
+	if (!pull.assess && !pull.archive)
+		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
+	if (pull.master_sep && !pull.auth_user)
+		fatalx(EX_USAGE, "--master-separator needs --auth-user");
+	if (pull.active_file && !pull.dir)
+		fatalx(EX_USAGE, "--active goes with --dir");
+	if (!strcmp(tls, "implicit"))
+		pull.conn.tls.mode = TLS_IMPLICIT;
+	else if (!strcmp(tls, "starttls"))
+		pull.conn.starttls = 1;
+	else if (strcmp(tls, "none"))
+		fatalx(EX_USAGE, "--tls: starttls, implicit or none");
+	if (!pull.conn.port)
+		pull.conn.port = "4190";
+}
+
+static struct script *
+add_script(const char *name, int active)
+{
+	struct script *s;
+
+	ALLOC_GROW(pull.v, pull.nr + 1, pull.alloc);
+	s = &pull.v[pull.nr++];
+	memset(s, 0, sizeof(*s));
+	s->name = xstrdup(name);
+	s->active = active;
+	return s;
+}
+
+/* From the server: LISTSCRIPTS, then GETSCRIPT of each. */
+static int
+from_server(const char *password, int *code, struct buf *err)
+{
+	struct msv *ms = NULL;
+	struct msv_script *list = NULL;
+	struct buf as = BUF_INIT;
+	const char *authz = NULL, *authc = pull.user;
+	size_t nr = 0, i;
+	int rc, ret = -1;
+
+	if (pull.auth_user && pull.master_sep) {
+		/* Dovecot's master user form: user*master */
+		buf_addf(&as, "%s%s%s", pull.user, pull.master_sep,
+		    pull.auth_user);
+		authc = as.buf;
+	} else if (pull.auth_user) {
+		authz = pull.user;
+		authc = pull.auth_user;
+	}
+	if (msv_connect(&ms, &pull.conn, err) < 0 ||
+	    msv_login(ms, authz, authc, password, err) < 0)
+		goto out;
+	log_info("logged in to %s:%s (%s) as %s", pull.conn.host,
+	    pull.conn.port, ms->implementation.buf, pull.user);
+	pull.extensions = xstrdup(ms->sieve.buf);
+	if ((rc = msv_list(ms, &list, &nr, err)) != 1) {
+		if (rc == 0)
+			ms->fail = EX_UNAVAILABLE;
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		struct script *s = add_script(list[i].name, list[i].active);
+
+		buf_init(&s->text, MSV_MAX_SCRIPT);
+		if ((rc = msv_get(ms, s->name, &s->text, err)) < 0)
+			goto out;
+		if (rc == 0) {
+			/* gone between LISTSCRIPTS and GETSCRIPT */
+			anomaly("sieve-unreadable", s->name, "%s", err->buf);
+			buf_reset(err);
+			free(s->name);
+			pull.nr--;
+		}
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		*code = ms && ms->fail ? ms->fail : EX_SOFTWARE;
+	msv_scripts_free(list, nr);
+	msv_free(&ms);
+	buf_release(&as);
+	return ret;
+}
+
+static int
+cmp_dirent(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * From Dovecot's sieve directory (sieve = file:~/sieve): NAME.sieve files;
+ * the active one is what --active (~/.dovecot.sieve, a symbolic link)
+ * points at.
+ */
+static int
+from_dir(int *code, struct buf *err)
+{
+	char active[PATH_MAX] = "", *slash, **names = NULL;
+	size_t nr = 0, alloc = 0, i, len;
+	struct dirent *de;
+	DIR *d;
+	ssize_t n;
+	int ret = -1;
+
+	*code = EX_NOINPUT;
+	if (pull.active_file &&
+	    (n = readlink(pull.active_file, active, sizeof(active) - 1)) > 0) {
+		active[n] = '\0';
+		if ((slash = strrchr(active, '/')))
+			memmove(active, slash + 1, strlen(slash));
+	} else if (pull.active_file && errno != ENOENT) {
+		buf_addf(err, "%s: %s", pull.active_file, strerror(errno));
+		return -1;
+	}
+	if (!(d = opendir(pull.dir))) {
+		buf_addf(err, "%s: %s", pull.dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		len = strlen(de->d_name);
+		if (len > 6 && !strcmp(de->d_name + len - 6, ".sieve")) {
+			ALLOC_GROW(names, nr + 1, alloc);
+			names[nr++] = xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	qsort(names, nr, sizeof(*names), cmp_dirent);
+	for (i = 0; i < nr; i++) {
+		struct buf path = BUF_INIT;
+		struct script *s;
+
+		names[i][strlen(names[i]) - 6] = '\0';
+		s = add_script(names[i], 0);
+		s->active = active[0] && !strncmp(active, names[i],
+		    strlen(names[i])) && !strcmp(active + strlen(names[i]),
+		    ".sieve");
+		buf_addf(&path, "%s/%s.sieve", pull.dir, names[i]);
+		buf_init(&s->text, MSV_MAX_SCRIPT);
+		if (file_read(path.buf, &s->text, err) < 0) {
+			buf_release(&path);
+			*code = EX_IOERR;
+			goto out;
+		}
+		buf_release(&path);
+	}
+	ret = 0;
+out:
+	for (i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+static void
+hash_of(struct script *s)
+{
+	unsigned char md[32];
+
+	EVP_Digest(s->text.buf, s->text.len, md, NULL, EVP_sha256(), NULL);
+	seg_hash_hex(md, s->hash);
+}
+
+/* What a destination may refuse, before it gets the chance. */
+static void
+check_script(const struct script *s)
+{
+	if (!utf8_valid(s->name, strlen(s->name)))
+		anomaly("sieve-name", s->name, "the name is not UTF-8");
+	if (!utf8_valid(s->text.buf, s->text.len))
+		anomaly("sieve-text", s->name, "the script is not UTF-8"
+		    " (%zu bytes)", s->text.len);
+	else if (memchr(s->text.buf, '\0', s->text.len))
+		anomaly("sieve-text", s->name, "the script holds a NUL byte");
+}
+
+static int
+record(struct seg_writer *w, json_t *o, struct buf *err)
+{
+	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(o);
+	if (!line) {
+		buf_adds(err, "cannot encode a manifest record");
+		return -1;
+	}
+	seg_record(w, line, strlen(line));
+	free(line);
+	return 0;
+}
+
+/*
+ * Into the archive: a segment with what changed since the last pass (new
+ * or changed scripts with their bytes, the active one, the deleted), and
+ * none when nothing did.
+ */
+static int
+store(int *changed_r, int *deleted_r, unsigned *seq_r, struct buf *err)
+{
+	struct arcidx *ix = NULL;
+	struct arc_sieve *old = NULL;
+	struct seg_writer *w = NULL;
+	size_t nr_old = 0, i, k;
+	unsigned seq = 0;
+	int rc, changed = 0, deleted = 0, ret = -1;
+
+	if ((rc = arcidx_open(&ix, pull.archive, 1, err)) < 0)
+		return rc;
+	if (arcidx_catch_up(ix, err) < 0 ||
+	    arcidx_sieve(ix, &old, &nr_old, err) < 0)
+		goto out;
+	seq = arcidx_last_seq(ix) + 1;
+	if (seg_writer_open(&w, pull.archive, seq, 3, 0, err) < 0)
+		goto out;
+	if (record(w, json_pack("{s:s, s:s, s:s, s:s, s:I}", "t", "segment",
+	    "helper", "sieve-pull", "version", SIEVE_PULL_VERSION, "mode",
+	    "full", "time", (json_int_t)time(NULL)), err) < 0)
+		goto out;
+	for (i = 0; i < pull.nr; i++) {
+		struct script *s = &pull.v[i];
+
+		for (k = 0; k < nr_old; k++)
+			if (!strcmp(old[k].name, s->name))
+				break;
+		if (k < nr_old && !strcmp(old[k].hash, s->hash) &&
+		    old[k].active == s->active)
+			continue;
+		if (arcidx_has_blob(ix, s->hash) != 1) {
+			if (seg_blob_begin(w, s->hash, s->text.len, err) < 0 ||
+			    seg_blob_data(w, s->text.buf, s->text.len,
+			    err) < 0 ||
+			    record(w, json_pack("{s:s, s:s, s:I, s:I}", "t",
+			    "blob", "hash", s->hash, "size",
+			    (json_int_t)s->text.len, "time",
+			    (json_int_t)time(NULL)), err) < 0)
+				goto out;
+		}
+		if (record(w, json_pack("{s:s, s:s, s:s, s:I, s:b}", "t",
+		    "sieve", "name", s->name, "hash", s->hash, "size",
+		    (json_int_t)s->text.len, "active", s->active), err) < 0)
+			goto out;
+		changed++;
+	}
+	for (k = 0; k < nr_old; k++) {
+		if (!old[k].hash[0])
+			continue;	/* gone already */
+		for (i = 0; i < pull.nr; i++)
+			if (!strcmp(old[k].name, pull.v[i].name))
+				break;
+		if (i < pull.nr)
+			continue;
+		if (record(w, json_pack("{s:s, s:s}", "t", "sieve-delete",
+		    "name", old[k].name), err) < 0)
+			goto out;
+		deleted++;
+	}
+	if (!changed && !deleted) {
+		seg_writer_abort(&w);
+		seq = 0;
+		ret = 0;
+		goto out;
+	}
+	if (record(w, json_pack("{s:s, s:I, s:I, s:s?}", "t", "sieve-pass",
+	    "time", (json_int_t)time(NULL), "scripts", (json_int_t)pull.nr,
+	    "extensions", pull.extensions), err) < 0)
+		goto out;
+	{
+		struct buf manifest = BUF_INIT;
+		const char *m;
+		size_t len;
+
+		m = seg_manifest(w, &len);
+		buf_add(&manifest, m, len);
+		rc = seg_writer_commit(&w, err);
+		if (rc == 0)
+			rc = arcidx_apply(ix, seq, manifest.buf, manifest.len,
+			    err);
+		buf_release(&manifest);
+		if (rc < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	seg_writer_abort(&w);
+	arc_sieve_free(old, nr_old);
+	arcidx_close(&ix);
+	*changed_r = changed;
+	*deleted_r = deleted;
+	*seq_r = seq;
+	return ret;
+}
+
+static int
+write_report(struct buf *err)
+{
+	char *tmp = xasprintf("%s.tmp", pull.report);
+	json_t *scripts = json_array(), *o;
+	size_t i;
+	int ret = -1;
+
+	for (i = 0; i < pull.nr; i++)
+		json_array_append_new(scripts, json_pack("{s:s, s:I, s:b}",
+		    "name", pull.v[i].name, "bytes",
+		    (json_int_t)pull.v[i].text.len, "active",
+		    pull.v[i].active));
+	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:o, s:O}",
+	    "account", pull.user, "source", pull.dir ? pull.dir :
+	    pull.conn.host, "helper", "sieve-pull", "time",
+	    (json_int_t)time(NULL), "totals", "scripts", (json_int_t)pull.nr,
+	    "bytes", (json_int_t)pull.bytes, "anomalies",
+	    (json_int_t)json_array_size(pull.anomalies), "scripts", scripts,
+	    "anomalies", pull.anomalies);
+	if (!o || json_dump_file(o, tmp, JSON_INDENT(2) |
+	    JSON_PRESERVE_ORDER) < 0 || rename(tmp, pull.report) < 0) {
+		buf_addf(err, "cannot write the report '%s': %s", pull.report,
+		    strerror(errno));
+		unlink(tmp);
+	} else {
+		ret = 0;
+	}
+	json_decref(o);
+	free(tmp);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct secrets sec = SECRETS_INIT;
+	struct buf err = BUF_INIT;
+	const char *password = NULL, *active = NULL;
+	double start = now_seconds();
+	int code = EX_SOFTWARE, changed = 0, deleted = 0, rc;
+	unsigned seq = 0;
+	size_t i;
+
+	log_init("sieve-pull", -1);
+	parse_options(argc, argv);
+	if (secrets_read(&sec, 0, &err) < 0)
+		fatalx(EX_USAGE, "%s", err.buf);
+	if (pull.conn.host && !(password = secrets_get(&sec, "password")))
+		fatalx(EX_USAGE, "no password on standard input");
+	if (!getenv("MIGRATE_ACCOUNT"))
+		log_set_account(pull.user);
+	evline_hello(1, "sieve-pull", SIEVE_PULL_VERSION);
+	pull.anomalies = json_array();
+	if ((pull.conn.host ? from_server(password, &code, &err) :
+	    from_dir(&code, &err)) < 0) {
+		log_warnx("%s", err.buf);
+		goto out;
+	}
+	for (i = 0; i < pull.nr; i++) {
+		hash_of(&pull.v[i]);
+		check_script(&pull.v[i]);
+		pull.bytes += pull.v[i].text.len;
+		if (pull.v[i].active)
+			active = pull.v[i].name;
+	}
+	if (pull.report && write_report(&err) < 0) {
+		code = EX_CANTCREAT;
+		log_warnx("%s", err.buf);
+		goto out;
+	}
+	if (!pull.assess) {
+		rc = store(&changed, &deleted, &seq, &err);
+		if (rc < 0) {
+			/* busy: try later; anything else: the archive */
+			code = rc == -2 ? EX_TEMPFAIL : EX_IOERR;
+			log_warnx("%s", err.buf);
+			goto out;
+		}
+		if (seq) {
+			char token[32];
+
+			snprintf(token, sizeof(token), "seg:%u", seq);
+			evline_write(1, "checkpoint", "{s:s, s:i}", "token",
+			    token, "segment", (int)seq);
+		}
+	}
+	evline_write(1, "done", "{s:I, s:I, s:s?, s:I, s:I, s:I, s:f}",
+	    "scripts", (json_int_t)pull.nr, "bytes", (json_int_t)pull.bytes,
+	    "active", active, "changed", (json_int_t)changed, "deleted",
+	    (json_int_t)deleted, "anomalies",
+	    (json_int_t)json_array_size(pull.anomalies), "seconds",
+	    now_seconds() - start);
+	log_info("%s %zu scripts (%s active), %d changed, %d deleted",
+	    pull.assess ? "assessed" : "pulled", pull.nr,
+	    active ? active : "none", changed, deleted);
+	code = 0;
+out:
+	secrets_clear(&sec);
+	for (i = 0; i < pull.nr; i++) {
+		free(pull.v[i].name);
+		buf_release(&pull.v[i].text);
+	}
+	free(pull.v);
+	free((char *)pull.extensions);
+	json_decref(pull.anomalies);
+	buf_release(&err);
+	return code;
+}
