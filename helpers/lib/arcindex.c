@@ -835,6 +835,47 @@ arcidx_blob_seq(struct arcidx *ix, const char *hash)
 }
 
 int
+arcidx_blob_read(struct arcidx *ix, const char *hash, struct buf *out,
+    struct buf *err)
+{
+	struct buf path = BUF_INIT, want = BUF_INIT;
+	struct seg_reader *r = NULL;
+	const char *name;
+	char chunk[16384];
+	uint64_t size;
+	long long seq = arcidx_blob_seq(ix, hash);
+	ssize_t n;
+	int rc, ret = -1;
+
+	if (seq <= 0)
+		return seq < 0 ? -1 : 0;
+	buf_addf(&path, "%s/" SEG_DIR "/", ix->dir);
+	seg_name((unsigned)seq, &path);
+	buf_addf(&want, SEG_BLOB_PREFIX "%s.eml", hash);
+	if (seg_reader_open(&r, path.buf, err) < 0)
+		goto out;
+	while ((rc = seg_reader_next(r, &name, &size, err)) == 1)
+		if (!strcmp(name, want.buf))
+			break;
+	if (rc == 0)
+		buf_addf(err, "%s does not hold %s", path.buf, want.buf);
+	if (rc != 1)
+		goto out;
+	while ((n = seg_reader_data(r, chunk, sizeof(chunk), err)) > 0)
+		if (buf_add(out, chunk, (size_t)n) < 0) {
+			buf_addf(err, "%s: over the size allowed", want.buf);
+			goto out;
+		}
+	if (n == 0)
+		ret = 1;
+out:
+	seg_reader_free(&r);
+	buf_release(&path);
+	buf_release(&want);
+	return ret;
+}
+
+int
 arcidx_msg_hash(struct arcidx *ix, const char *folder, uint32_t uid,
     char *hash_r)
 {

@@ -96,6 +96,13 @@ void arc_msgs_free(struct arc_msg *m, size_t nr);
 /* The segment that holds a body: > 0, 0 when none, -1 on error. */
 long long arcidx_blob_seq(struct arcidx *ix, const char *hash);
 
+/*
+ * A stored body (a small one: a script), read whole from its segment and
+ * appended to `out`: 1, 0 when the index knows no such body, -1 on error.
+ */
+int arcidx_blob_read(struct arcidx *ix, const char *hash, struct buf *out,
+    struct buf *err);
+
 /* The body of a folder's message: 1 with hash_r set, 0 if none, -1. */
 int arcidx_msg_hash(struct arcidx *ix, const char *folder, uint32_t uid,
     char *hash_r);
