@@ -122,7 +122,7 @@ read_toks(struct msv *ms, struct toks *t, struct buf *err)
 			t->v[t->nr].type = T_STRING;
 			errno = 0;
 			n = strtoull(p + 1, &end, 10);
-			if (end == p + 1 || errno || *end == '-')
+			if (p[1] < '0' || p[1] > '9' || errno)
 				end = NULL;
 			else if (*end == '+')
 				end++;

@@ -314,8 +314,16 @@ hash_of(struct script *s)
 static void
 check_script(const struct script *s)
 {
+	const char *p;
+
 	if (!utf8_valid(s->name, strlen(s->name)))
 		anomaly("sieve-name", s->name, "the name is not UTF-8");
+	for (p = s->name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			anomaly("sieve-name", s->name, "the name holds a"
+			    " control character: a destination may refuse it");
+			break;
+		}
 	if (!utf8_valid(s->text.buf, s->text.len))
 		anomaly("sieve-text", s->name, "the script is not UTF-8"
 		    " (%zu bytes)", s->text.len);
