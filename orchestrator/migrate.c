@@ -137,10 +137,9 @@ cmd_validate(const char *file)
 	if (p.phases.finalize.present)
 		printf(" finalize");
 	printf("\n");
-	if (p.source.dav || p.source.sieve)
-		printf("%s: note: source.dav and source.sieve are not carried"
-		    " yet (calendars, contacts and Sieve come with dav-pull)\n",
-		    file);
+	if (p.source.dav)
+		printf("%s: note: source.dav is not carried yet (calendars and"
+		    " contacts come with dav-pull)\n", file);
 	account_specs_free(v, nr);
 	plan_free(&p);
 	return 0;

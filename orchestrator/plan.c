@@ -170,6 +170,8 @@ static const struct ykey source_keys[] = {
 
 static const struct ykey destination_keys[] = {
 	{ "jmap", K_URL, S(jmap), NULL, "http https" },
+	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
+	{ "allow_plaintext", K_BOOL, S(allow_plaintext), NULL, NULL },
 	{ "ca_file", K_PATH, S(ca_file), NULL, NULL },
 	{ "insecure", K_BOOL, S(insecure), NULL, NULL },
 	{ "auth", K_MAP, S(auth), auth_keys, NULL },
@@ -310,6 +312,15 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 	    sa->passwords.kind == SECRET_NONE)
 		yconf_err(c, root, "destination.auth: give 'passwords' or 'token'"
 		    " (or source.auth.passwords, which it then uses)");
+	if (p->destination.sieve && da->token.kind != SECRET_NONE &&
+	    da->passwords.kind == SECRET_NONE &&
+	    sa->passwords.kind == SECRET_NONE)
+		yconf_err(c, root, "destination.sieve: ManageSieve logs in with"
+		    " passwords, not a token: give destination.auth.passwords");
+	if (!!p->source.sieve != !!p->destination.sieve)
+		yconf_err(c, root, "source.sieve and destination.sieve go"
+		    " together: Sieve scripts are read from one and written to"
+		    " the other");
 	if (p->phases.pilot.present && !p->phases.pilot.accounts.nr)
 		yconf_err(c, root, "phases.pilot: name the pilot's accounts");
 }

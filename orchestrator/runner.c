@@ -565,13 +565,18 @@ args_free(struct args *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* imap://host:port or imaps://host:port into host, port, TLS mode. */
+/*
+ * scheme://host[:port] into --host, --port and --tls: TLS from the first
+ * byte when the scheme is `tls_scheme` (NULL: never), else STARTTLS; the
+ * port `port`, or `tls_port` for TLS from the first byte, unless given.
+ */
 static void
-source_args(struct run *r, struct args *v)
+url_args(struct args *v, const char *u, const char *tls_scheme,
+    const char *port, const char *tls_port)
 {
-	const struct server *src = &r->p->source;
-	const char *u = src->imap, *host = strstr(u, "://") + 3;
-	int implicit = !strncmp(u, "imaps:", 6);
+	const char *host = strstr(u, "://") + 3;
+	int implicit = tls_scheme && !strncmp(u, tls_scheme,
+	    strlen(tls_scheme)) && u[strlen(tls_scheme)] == ':';
 	const char *end = host + strcspn(host, "/");
 	const char *colon = memchr(host, ':', end - host);
 
@@ -588,9 +593,18 @@ source_args(struct run *r, struct args *v)
 	}
 	arg(v, "--port");
 	arg(v, own(v, colon ? xstrndup(colon + 1, end - colon - 1) :
-	    xstrdup(implicit ? "993" : "143")));
+	    xstrdup(implicit ? tls_port : port)));
 	arg(v, "--tls");
 	arg(v, implicit ? "implicit" : "starttls");
+}
+
+/* The options common to the helpers that read the source (imap-pull and
+ * sieve-pull): TLS, the master user. */
+static void
+source_args(struct run *r, struct args *v)
+{
+	const struct server *src = &r->p->source;
+
 	if (src->ca_file) {
 		arg(v, "--ca-file");
 		arg(v, src->ca_file);
@@ -599,8 +613,6 @@ source_args(struct run *r, struct args *v)
 		arg(v, "--insecure");
 	if (src->allow_plaintext)
 		arg(v, "--allow-plaintext");
-	if (src->compress)
-		arg(v, "--compress");
 	if (src->auth.master_user) {
 		arg(v, "--auth-user");
 		arg(v, src->auth.master_user);
@@ -634,31 +646,131 @@ source_secrets(struct run *r, struct account *a, struct secrets *sec,
 	return ret;
 }
 
+/* The destination's secret: its token if the plan gives one and
+ * `password_only` is not set, else the account's password. */
 static int
-dest_secrets(struct run *r, struct account *a, struct secrets *sec,
-    struct buf *err)
+dest_secrets(struct run *r, struct account *a, int password_only,
+    struct secrets *sec, struct buf *err)
 {
 	const struct auth *da = &r->p->destination.auth;
 	const struct secret_ref *ref = da->passwords.kind != SECRET_NONE ?
 	    &da->passwords : &r->p->source.auth.passwords;
+	int token = da->token.kind != SECRET_NONE && !password_only;
 	char *v;
 	int ret;
 
 	if (r->fake)
 		return 0;
-	if (da->token.kind != SECRET_NONE)
+	if (token)
 		v = secret_resolve(&da->token, a->account, err);
 	else
 		v = secret_password(ref, a->account, a->login, err);
 	if (!v)
 		return -1;
-	ret = secrets_set(sec, da->token.kind != SECRET_NONE ? "token" :
-	    "password", v);
+	ret = secrets_set(sec, token ? "token" : "password", v);
 	explicit_bzero(v, strlen(v));
 	free(v);
 	if (ret < 0)
 		buf_adds(err, "the secret cannot be carried (a newline?)");
 	return ret;
+}
+
+/* The Sieve scripts, after the mail: sieve-pull, when the plan has
+ * source.sieve. */
+static enum outcome
+sieve_pull(struct run *r, struct slot *sl, struct account *a,
+    const char *mode, struct buf *err)
+{
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+
+	url_args(&v, r->p->source.sieve, NULL, "4190", NULL);
+	source_args(r, &v);
+	arg(&v, "--user");
+	arg(&v, a->login);
+	arg(&v, "--mode");
+	arg(&v, mode);
+	if (!strcmp(mode, "assess")) {
+		arg(&v, "--report");
+		arg(&v, own(&v, report_of(r, a, "assess-sieve")));
+	} else {
+		arg(&v, "--archive");
+		arg(&v, own(&v, archive_of(r, a)));
+	}
+	if (source_secrets(r, a, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	o = helper(r, sl, a, "sieve-pull", !strcmp(mode, "assess") ?
+	    "assess" : "pull", v.v, &sec, &done, NULL, err);
+	if (o == OK && done)
+		state_add_counters(r->s, a, 0, 0, json_integer_value(
+		    json_object_get(done, "anomalies")));
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
+
+/*
+ * sieve-push, when the plan has destination.sieve; with `verify_only`, a
+ * comparison only.  Scripts the destination refused are the account's
+ * anomalies (their reasons in the helper's events and the archive), not a
+ * failure: no retry makes a server take an extension it lacks.
+ */
+static enum outcome
+sieve_push(struct run *r, struct slot *sl, struct account *a,
+    int verify_only, struct buf *err)
+{
+	const struct server *d = &r->p->destination;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	json_int_t refused = 0;
+	enum outcome o;
+	int code = 0;
+
+	url_args(&v, d->sieve, NULL, "4190", NULL);
+	if (d->ca_file) {
+		arg(&v, "--ca-file");
+		arg(&v, d->ca_file);
+	}
+	if (d->insecure)
+		arg(&v, "--insecure");
+	if (d->allow_plaintext)
+		arg(&v, "--allow-plaintext");
+	arg(&v, "--user");
+	arg(&v, own(&v, dest_login(r, a)));
+	arg(&v, "--archive");
+	arg(&v, own(&v, archive_of(r, a)));
+	arg(&v, "--report");
+	arg(&v, own(&v, report_of(r, a, "verify-sieve")));
+	if (verify_only)
+		arg(&v, "--verify-only");
+	if (dest_secrets(r, a, 1, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	o = helper(r, sl, a, "sieve-push", verify_only ? "verify" : "push",
+	    v.v, &sec, &done, &code, err);
+	if (done)
+		refused = json_integer_value(json_object_get(done, "refused"));
+	if (o == PERMANENT && code == 65 && refused > 0 &&
+	    json_integer_value(json_object_get(done, "differences")) == 0) {
+		say(r, "%s: %" JSON_INTEGER_FORMAT " Sieve scripts refused by"
+		    " the destination (anomalies, kept in the archive)",
+		    a->account, refused);
+		buf_setlen(err, 0);
+		o = OK;
+	}
+	if (o == OK && refused)
+		state_add_counters(r->s, a, 0, 0, refused);
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
 }
 
 static enum outcome
@@ -675,7 +787,10 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 
 	if (want > p->limits.connections_per_source)
 		want = p->limits.connections_per_source;
+	url_args(&v, p->source.imap, "imaps", "143", "993");
 	source_args(r, &v);
+	if (p->source.compress)
+		arg(&v, "--compress");
 	arg(&v, "--user");
 	arg(&v, a->login);
 	arg(&v, "--mode");
@@ -740,6 +855,8 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	json_decref(done);
 	secrets_clear(&sec);
 	args_free(&v);
+	if (o == OK && p->source.sieve)
+		o = sieve_pull(r, sl, a, mode, err);
 	return o;
 }
 
@@ -809,7 +926,7 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 		arg(&v, "--report");
 		arg(&v, report);
 	}
-	if (dest_secrets(r, a, &sec, err) < 0) {
+	if (dest_secrets(r, a, 0, &sec, err) < 0) {
 		args_free(&v);
 		free(report);
 		return PERMANENT;
@@ -842,6 +959,8 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 	secrets_clear(&sec);
 	args_free(&v);
 	free(report);
+	if (o == OK && p->destination.sieve)
+		o = sieve_push(r, sl, a, !strcmp(how, "verify"), err);
 	return o;
 }
 

@@ -286,7 +286,11 @@ delete_and_activate(struct buf *err)
 	return 0;
 }
 
-/* Every script read back and compared; differences go into push.diffs. */
+/*
+ * Every script read back and compared; differences go into push.diffs.
+ * Scripts the destination refused are not differences: each was an
+ * anomaly when refused, and stays recorded as failed.
+ */
 static int
 verify(struct buf *err)
 {
@@ -308,7 +312,8 @@ verify(struct buf *err)
 				why = "deleted at the source, still on the"
 				    " destination";
 		} else if (!strcmp(s->push_state, "failed")) {
-			why = "refused by the destination";
+			/* refused: an anomaly already, with its reason */
+			continue;
 		} else if (!d) {
 			why = "missing";
 		} else if (!!d->active != !!s->active) {

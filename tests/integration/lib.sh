@@ -70,8 +70,17 @@ expected() {	# ARCHIVE [SEPARATOR]
 	    norm --union
 }
 wipe() {	# PASSWORD LOGIN: empty a Cyrus account, as a new one is
+	local s
 	printf '%s\n' "$1" | "$top/tests/integration/imap-wipe.py" \
 	    --ca "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" "$2"
+	printf '%s\n' "$1" | sieve_client "$DST_SIEVE_PORT" "$2" setactive ""
+	for s in $(printf '%s\n' "$1" |
+	    sieve_client "$DST_SIEVE_PORT" "$2" list | cut -d' ' -f1); do
+		printf '%s\n' "$1" | sieve_client "$DST_SIEVE_PORT" "$2" delete "$s"
+	done
+}
+sieve_client() {	# PORT LOGIN COMMAND...: python3-sievelib; password on stdin
+	"$top/tests/integration/sieve-client.py" "$@"
 }
 malformed() {	# CORPUS: messages Cyrus refuses (a header line without a colon)
 	grep -l 'This line has no colon' -r "$1/maildir" | wc -l

@@ -1,8 +1,8 @@
 # migrate against the real world: the demo plan (plans/demo.yaml, with
 # its state and secret files moved here) from Dovecot to Cyrus, killed
-# with -9 at random moments and rerun until done, then checked over IMAP
-# on Cyrus by an independent client; a refused login and an unreachable
-# source; no password in the state directory.
+# with -9 at random moments and rerun until done, then checked on Cyrus by
+# independent clients (IMAP, and Sieve with sievelib); a refused login and
+# an unreachable source; no password in the state directory.
 . "$(dirname "$0")/lib.sh"
 
 M=$top/$O/bin/migrate
@@ -35,8 +35,9 @@ for u in ALICE BOB CAROL; do
 done
 
 # --- the demo plan, killed at random moments ----------------------------
-kills=0 phases_seen=
-while [ "$kills" -lt 20 ]; do
+kills=0 tries=0 phases_seen=
+# (tries: an apply that ends by itself before each kill must not loop)
+while [ "$kills" -lt 20 ] && [ "$((tries += 1))" -le 60 ]; do
 	"$M" plan apply "$work/demo.yaml" >>"$work/apply.log" 2>&1 &
 	bg=$!
 	sleep "$((RANDOM % 5)).$((RANDOM % 10))"
@@ -73,6 +74,19 @@ for u in ALICE BOB CAROL; do
 	    "$(dump "$SRC_IMAP_PORT" "$pw" "$login" | wc -l)" \
 	    "$login: the archive holds every message the source shows"
 done
+# the Sieve scripts, read with python3-sievelib on both servers
+for u in ALICE BOB CAROL; do
+	eval "login=\$${u}_LOGIN dest=\$${u}_DEST_LOGIN pw=\$${u}_PASSWORD"
+	src=$(printf '%s\n' "$pw" | sieve_client "$SRC_SIEVE_PORT" "$login" list)
+	is "$(printf '%s\n' "$pw" | sieve_client "$DST_SIEVE_PORT" "$dest" list)" \
+	    "$src" "$dest: the destination has the source's Sieve scripts, the same one active"
+	same=1
+	for s in $(printf '%s\n' "$src" | cut -d' ' -f1); do
+		cmp -s <(printf '%s\n' "$pw" | sieve_client "$SRC_SIEVE_PORT" "$login" get "$s") \
+		    <(printf '%s\n' "$pw" | sieve_client "$DST_SIEVE_PORT" "$dest" get "$s") || same=0
+	done
+	is "$same" 1 "$dest: each script byte for byte"
+done
 is "$("$M" --state "$work/state" status --json | jq '.anomalies > 0')" true \
     "status counts the anomalies"
 git -C "$work/state/audit" fsck --strict >/dev/null 2>&1
@@ -88,6 +102,7 @@ is "$(grep -rlF -e "$ALICE_PASSWORD" -e "$BOB_PASSWORD" -e "$CAROL_PASSWORD" \
     "no password in the state directory: SQLite, audit repository, logs, reports"
 
 # --- a refused login; an unreachable source ------------------------------
+# (no sieve in these plans: the steps are skipped)
 cat >"$work/wrong.yaml" <<EOT
 state: $work/state2
 source:

@@ -135,6 +135,8 @@ is "$(sqlite3 "$work/a/index.db" "SELECT state FROM push_sieve WHERE name = 'zip
     failed "the archive keeps the script, its push recorded as failed"
 push "$work/a"
 is "$?" 65 "a rerun tries it again and says so again"
+push "$work/a" --verify-only
+is "$?" 0 "verify does not count the refused script again: it is an anomaly, recorded"
 
 # --- credentials and TLS ------------------------------------------------------
 PW=wrong pull "$work/b"
