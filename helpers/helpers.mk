@@ -1,6 +1,6 @@
 # helpers: one directory a program.  HELPERS are run by migrate and
 # installed in $(LIBEXECDIR)/migrate; COMMANDS are for people, in $(BINDIR).
-HELPERS := imap-pull jmap-push map-flip sieve-pull sieve-push
+HELPERS := imap-pull jmap-push map-flip sieve-pull sieve-push dav-pull
 COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
@@ -19,6 +19,9 @@ jmap-push_SRCS := \
 
 map-flip_SRCS := \
 	helpers/map-flip/map-flip.c
+
+dav-pull_SRCS := \
+	helpers/dav-pull/dav-pull.c
 
 sieve-pull_SRCS := \
 	helpers/sieve-pull/sieve-pull.c

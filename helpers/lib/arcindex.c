@@ -43,6 +43,12 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS sieve_scripts(name TEXT PRIMARY KEY,"
 	"  hash TEXT NOT NULL, size INTEGER, active INTEGER NOT NULL)"
 	"  WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS dav_collections(path TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL, name TEXT, props TEXT, sync_token TEXT,"
+	"  shared INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS dav_resources(collection TEXT NOT NULL,"
+	"  name TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER, etag TEXT,"
+	"  type TEXT, PRIMARY KEY(collection, name)) WITHOUT ROWID;"
 	/* sieve-push's: what the destination was given */
 	"CREATE TABLE IF NOT EXISTS push_sieve(name TEXT PRIMARY KEY,"
 	"  hash TEXT, state TEXT NOT NULL, error TEXT) WITHOUT ROWID;";
@@ -440,6 +446,66 @@ apply_sieve(struct arcidx *ix, json_t *o, int put, struct buf *err)
 	return ret;
 }
 
+/* The DAV records: collection, collection-delete, resource, delete. */
+static int
+apply_dav(struct arcidx *ix, const char *what, json_t *o, struct buf *err)
+{
+	const char *path = jstr(o, "path"), *col = jstr(o, "collection");
+	const char *name = jstr(o, "name");
+	sqlite3_stmt *s;
+	char *props;
+	int ret;
+
+	if (!strcmp(what, "collection-delete"))
+		return exec2(ix, "DELETE FROM dav_resources WHERE collection ="
+		    " ?1", path, NULL, err) < 0 ? -1 : exec2(ix, "DELETE FROM"
+		    " dav_collections WHERE path = ?1", path, NULL, err);
+	if (!strcmp(what, "delete"))
+		return exec2(ix, "DELETE FROM dav_resources WHERE collection ="
+		    " ?1 AND name = ?2", col, name, err);
+	if (!strcmp(what, "collection")) {
+		if (!path)
+			return buf_adds(err, "a dav-collection without a path"),
+			    -1;
+		if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO"
+		    " dav_collections(path, kind, name, props, sync_token,"
+		    " shared) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &s,
+		    NULL) != SQLITE_OK)
+			return db_fail(ix, "cannot prepare", err);
+		props = json_dumps(json_object_get(o, "props"), JSON_COMPACT |
+		    JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		bind_str(s, 1, path);
+		bind_str(s, 2, jstr(o, "kind") ? jstr(o, "kind") : "");
+		bind_str(s, 3, name);
+		bind_str(s, 4, props);
+		bind_str(s, 5, jstr(o, "sync_token"));
+		sqlite3_bind_int(s, 6, json_is_true(json_object_get(o,
+		    "shared")));
+		ret = step_done(ix, s, err);
+		sqlite3_finalize(s);
+		free(props);
+		return ret;
+	}
+	if (strcmp(what, "resource"))
+		return 0;	/* a kind this version does not index */
+	if (!col || !name)
+		return buf_adds(err, "a dav-resource without its collection or"
+		    " name"), -1;
+	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO dav_resources("
+	    "collection, name, hash, size, etag, type) VALUES(?1, ?2, ?3, ?4,"
+	    " ?5, ?6)", -1, &s, NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot prepare", err);
+	bind_str(s, 1, col);
+	bind_str(s, 2, name);
+	bind_str(s, 3, jstr(o, "hash") ? jstr(o, "hash") : "");
+	sqlite3_bind_int64(s, 4, jint(o, "size"));
+	bind_str(s, 5, jstr(o, "etag"));
+	bind_str(s, 6, jstr(o, "type"));
+	ret = step_done(ix, s, err);
+	sqlite3_finalize(s);
+	return ret;
+}
+
 static int
 apply_record(struct arcidx *ix, unsigned seq, json_t *o, struct buf *err)
 {
@@ -544,10 +610,13 @@ apply_record(struct arcidx *ix, unsigned seq, json_t *o, struct buf *err)
 	}
 	if (!strcmp(t, "sieve") || !strcmp(t, "sieve-delete"))
 		return apply_sieve(ix, o, !strcmp(t, "sieve"), err);
-	if (!strcmp(t, "pass") || !strcmp(t, "sieve-pass")) {
-		char *key = !strcmp(t, "sieve-pass") ? xstrdup("sieve.pass") :
-		    xasprintf("pass.%s", jstr(o, "mode") ? jstr(o, "mode") :
-		    "?");
+	if (!strncmp(t, "dav-", 4) && strcmp(t, "dav-pass"))
+		return apply_dav(ix, t + 4, o, err);
+	if (!strcmp(t, "pass") || !strcmp(t, "sieve-pass") ||
+	    !strcmp(t, "dav-pass")) {
+		char *key = strcmp(t, "pass") ? xasprintf("%.*s.pass",
+		    (int)strcspn(t, "-"), t) : xasprintf("pass.%s",
+		    jstr(o, "mode") ? jstr(o, "mode") : "?");
 		char *val = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 
 		s = stmt(ix, S_META_PUT);
@@ -1150,4 +1219,101 @@ arcidx_push_sieve_set(struct arcidx *ix, const char *name, const char *hash,
 	ret = step_done(ix, s, err);
 	sqlite3_finalize(s);
 	return ret;
+}
+
+int
+arcidx_dav_collections(struct arcidx *ix, struct arc_davcol **v_r,
+    size_t *nr_r, struct buf *err)
+{
+	struct arc_davcol *v = NULL, *x;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*v_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, "SELECT path, kind, name, props,"
+	    " sync_token, shared, (SELECT count(*) FROM dav_resources r WHERE"
+	    " r.collection = c.path) FROM dav_collections c ORDER BY path",
+	    -1, &s, NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot read the collections", err);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(v, nr + 1, alloc);
+		x = &v[nr++];
+		x->path = col_dup(s, 0);
+		x->kind = col_dup(s, 1);
+		x->name = col_dup(s, 2);
+		x->props = col_dup(s, 3);
+		x->sync_token = col_dup(s, 4);
+		x->shared = sqlite3_column_int(s, 5);
+		x->resources = (uint64_t)sqlite3_column_int64(s, 6);
+	}
+	sqlite3_finalize(s);
+	*v_r = v;
+	*nr_r = nr;
+	if (rc != SQLITE_DONE)
+		return db_fail(ix, "cannot read the collections", err);
+	return 0;
+}
+
+void
+arc_davcols_free(struct arc_davcol *v, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(v[i].path);
+		free(v[i].kind);
+		free(v[i].name);
+		free(v[i].props);
+		free(v[i].sync_token);
+	}
+	free(v);
+}
+
+int
+arcidx_dav_resources(struct arcidx *ix, const char *collection,
+    struct arc_davres **v_r, size_t *nr_r, struct buf *err)
+{
+	struct arc_davres *v = NULL, *x;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*v_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, "SELECT name, hash, size, etag, type"
+	    " FROM dav_resources WHERE collection = ?1 ORDER BY name", -1, &s,
+	    NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot read the resources", err);
+	bind_str(s, 1, collection);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(v, nr + 1, alloc);
+		x = &v[nr++];
+		x->name = col_dup(s, 0);
+		snprintf(x->hash, sizeof(x->hash), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		x->size = (uint64_t)sqlite3_column_int64(s, 2);
+		x->etag = col_dup(s, 3);
+		x->type = col_dup(s, 4);
+	}
+	sqlite3_finalize(s);
+	*v_r = v;
+	*nr_r = nr;
+	if (rc != SQLITE_DONE)
+		return db_fail(ix, "cannot read the resources", err);
+	return 0;
+}
+
+void
+arc_davres_free(struct arc_davres *v, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(v[i].name);
+		free(v[i].etag);
+		free(v[i].type);
+	}
+	free(v);
 }

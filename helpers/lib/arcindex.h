@@ -190,6 +190,31 @@ int arcidx_push_sieve_set(struct arcidx *ix, const char *name,
     const char *hash, const char *state, const char *error,
     struct buf *err);
 
+/*
+ * The calendars and address books (dav-pull's): each collection by its
+ * path on the source, with its properties (a JSON object) and the
+ * sync-token of the last pass; its resources by name.
+ */
+struct arc_davcol {
+	char *path, *kind, *name, *props, *sync_token;
+	int shared;
+	uint64_t resources;
+};
+
+struct arc_davres {
+	char *name;
+	char hash[SEG_HASH_HEX + 1];
+	uint64_t size;
+	char *etag, *type;
+};
+
+int arcidx_dav_collections(struct arcidx *ix, struct arc_davcol **v_r,
+    size_t *nr_r, struct buf *err);
+void arc_davcols_free(struct arc_davcol *v, size_t nr);
+int arcidx_dav_resources(struct arcidx *ix, const char *collection,
+    struct arc_davres **v_r, size_t *nr_r, struct buf *err);
+void arc_davres_free(struct arc_davres *v, size_t nr);
+
 /* The directory the archive lives in. */
 const char *arcidx_dir(const struct arcidx *ix);
 

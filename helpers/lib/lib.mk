@@ -2,6 +2,7 @@
 LIB_SRCS := \
 	helpers/lib/arcindex.c \
 	helpers/lib/buf.c \
+	helpers/lib/dav.c \
 	helpers/lib/evline.c \
 	helpers/lib/exec_path.c \
 	helpers/lib/fileio.c \

@@ -1,0 +1,343 @@
+#include "compat.h"
+
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <libxml/parser.h>
+
+#include "buf.h"
+#include "dav.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define ANSWER_MAX	(64u << 20)	/* the longest answer read */
+
+static int
+fail(struct dav *d, int code)
+{
+	d->fail = code;
+	return -1;
+}
+
+static size_t
+on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+
+	if (buf_add(b, data, size * n) < 0)
+		return 0;	/* over the cap: curl fails the transfer */
+	return size * n;
+}
+
+int
+dav_open(struct dav **d_r, const struct dav_opts *o, struct buf *err)
+{
+	struct dav *d = xcalloc(1, sizeof(*d));
+	const char *p = strstr(o->url, "://");
+	CURL *h;
+
+	*d_r = d;
+	d->opts = o;
+	if (!p || (strncmp(o->url, "http://", 7) &&
+	    strncmp(o->url, "https://", 8))) {
+		buf_addf(err, "'%s' is not an http:// or https:// URL", o->url);
+		return fail(d, EX_USAGE);
+	}
+	d->origin = xstrndup(o->url, p + 3 - o->url + strcspn(p + 3, "/"));
+	d->curl = h = curl_easy_init();
+	if (!h)
+		fatalx(EX_SOFTWARE, "out of memory");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout :
+	    120L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "migrate dav/0.1");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	/* the credentials go with redirects on the same host only */
+	curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	if (o->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+	if (o->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (o->user) {
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERNAME, o->user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, o->password ?
+		    o->password : "");
+	}
+	return 0;
+}
+
+void
+dav_close(struct dav **dp)
+{
+	struct dav *d = *dp;
+
+	if (!d)
+		return;
+	*dp = NULL;
+	if (d->curl)
+		curl_easy_cleanup(d->curl);
+	free(d->origin);
+	free(d);
+}
+
+void
+dav_answer_release(struct dav_answer *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr; i++)
+		free(a->v[i].href);
+	free(a->v);
+	if (a->doc)
+		xmlFreeDoc(a->doc);
+	free(a->etag);
+	free(a->content_type);
+	free(a->sync_token);
+	a->v = NULL;
+	a->nr = 0;
+	a->doc = NULL;
+	a->etag = a->content_type = a->sync_token = NULL;
+}
+
+static int
+is(xmlNodePtr n, const char *ns, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+	    !strcmp((const char *)n->ns->href, ns) &&
+	    !strcmp((const char *)n->name, name);
+}
+
+xmlNodePtr
+dav_child(xmlNodePtr n, const char *ns, const char *name)
+{
+	xmlNodePtr c;
+
+	for (c = n ? n->children : NULL; c; c = c->next)
+		if (is(c, ns, name))
+			return c;
+	return NULL;
+}
+
+char *
+dav_text(xmlNodePtr n)
+{
+	xmlChar *t;
+	char *s;
+
+	if (!n)
+		return NULL;
+	t = xmlNodeGetContent(n);
+	s = xstrdup(t ? (const char *)t : "");
+	xmlFree(t);
+	return s;
+}
+
+char *
+dav_href_in(xmlNodePtr n)
+{
+	xmlNodePtr h = dav_child(n, NS_DAV, "href");
+	char *s = dav_text(h), *e;
+
+	if (!s)
+		return NULL;
+	/* servers indent: no blanks around an href */
+	for (e = s + strlen(s); e > s && strchr(" \t\r\n", e[-1]); e--)
+		;
+	*e = '\0';
+	memmove(s, s + strspn(s, " \t\r\n"), strlen(s + strspn(s, " \t\r\n")) + 1);
+	return s;
+}
+
+char *
+dav_path(const char *href)
+{
+	const char *p = strstr(href, "://");
+
+	if (p)
+		p = strchr(p + 3, '/');
+	else
+		p = href;
+	return xstrdup(p ? p : "/");
+}
+
+xmlNodePtr
+dav_prop(const struct dav_resp *r, const char *ns, const char *name)
+{
+	return dav_child(r->prop, ns, name);
+}
+
+/* "HTTP/1.1 404 Not Found" -> 404 */
+static int
+status_of(xmlNodePtr n)
+{
+	char *t = dav_text(n);
+	const char *sp = t ? strchr(t, ' ') : NULL;
+	int code = sp ? atoi(sp + 1) : 0;
+
+	free(t);
+	return code;
+}
+
+static int
+parse_multistatus(struct dav *d, struct dav_answer *a, const char *url,
+    struct buf *err)
+{
+	xmlNodePtr root, r, ps;
+	struct dav_resp *x;
+	size_t alloc = 0;
+
+	a->doc = xmlReadMemory(a->body->buf, (int)a->body->len, url, NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	root = a->doc ? xmlDocGetRootElement(a->doc) : NULL;
+	if (!is(root, NS_DAV, "multistatus")) {
+		buf_addf(err, "%s: a 207 answer that is not a DAV multistatus:"
+		    " '", url);
+		buf_add_sanitized(err, a->body->buf, a->body->len, 120);
+		buf_addch(err, '\'');
+		return fail(d, EX_PROTOCOL);
+	}
+	for (r = root->children; r; r = r->next) {
+		if (is(r, NS_DAV, "sync-token")) {
+			free(a->sync_token);
+			a->sync_token = dav_text(r);
+			continue;
+		}
+		if (!is(r, NS_DAV, "response"))
+			continue;
+		ALLOC_GROW(a->v, a->nr + 1, alloc);
+		x = &a->v[a->nr++];
+		memset(x, 0, sizeof(*x));
+		x->href = dav_href_in(r);
+		if (!x->href) {
+			buf_addf(err, "%s: a response without an href", url);
+			return fail(d, EX_PROTOCOL);
+		}
+		x->status = dav_child(r, NS_DAV, "status") ?
+		    status_of(dav_child(r, NS_DAV, "status")) : 0;
+		for (ps = r->children; ps; ps = ps->next) {
+			int st;
+
+			if (!is(ps, NS_DAV, "propstat"))
+				continue;
+			st = status_of(dav_child(ps, NS_DAV, "status"));
+			if (st / 100 == 2 || !x->prop) {
+				x->prop = dav_child(ps, NS_DAV, "prop");
+				x->status = st;
+			}
+		}
+	}
+	return 0;
+}
+
+int
+dav_request(struct dav *d, const char *method, const char *url,
+    const char *depth, const char *body, const char *data, size_t len,
+    const char *type, const char *const *hdrs, struct dav_answer *a,
+    struct buf *err)
+{
+	struct curl_slist *headers = NULL;
+	struct curl_header *h;
+	struct buf line = BUF_INIT, full = BUF_INIT;
+	CURL *c = d->curl;
+	CURLcode rc;
+	size_t i;
+
+	dav_answer_release(a);
+	a->code = 0;
+	if (!a->body)
+		BUG("dav_request without a body buffer");
+	buf_reset(a->body);
+	a->body->cap = ANSWER_MAX;
+	if (url[0] == '/')
+		buf_addf(&full, "%s%s", d->origin, url);
+	else
+		buf_adds(&full, url);
+	headers = curl_slist_append(headers, "Expect:");
+	if (depth) {
+		buf_addf(&line, "Depth: %s", depth);
+		headers = curl_slist_append(headers, line.buf);
+	}
+	if (body) {
+		data = body;
+		len = strlen(body);
+		type = "application/xml; charset=utf-8";
+	}
+	if (type) {
+		buf_reset(&line);
+		buf_addf(&line, "Content-Type: %s", type);
+		headers = curl_slist_append(headers, line.buf);
+	}
+	for (i = 0; hdrs && hdrs[i]; i++)
+		headers = curl_slist_append(headers, hdrs[i]);
+	curl_easy_setopt(c, CURLOPT_URL, full.buf);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, a->body);
+	curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+	if (data) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") ?
+	    method : NULL);
+	log_debug("%s %s", method, full.buf);
+	rc = curl_easy_perform(c);
+	d->requests++;
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
+	buf_release(&line);
+	if (rc != CURLE_OK) {
+		buf_addf(err, "%s %s: %s", method, full.buf,
+		    curl_easy_strerror(rc));
+		buf_release(&full);
+		switch (rc) {
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CONNECT_ERROR:
+			return fail(d, EX_UNAVAILABLE);
+		case CURLE_WRITE_ERROR:
+			buf_adds(err, " (the answer is too large)");
+			return fail(d, EX_PROTOCOL);
+		default:
+			return fail(d, EX_TEMPFAIL);
+		}
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->code);
+	if (curl_easy_header(c, "ETag", 0, CURLH_HEADER, -1, &h) ==
+	    CURLHE_OK)
+		a->etag = xstrdup(h->value);
+	if (curl_easy_header(c, "Content-Type", 0, CURLH_HEADER, -1, &h) ==
+	    CURLHE_OK)
+		a->content_type = xstrdup(h->value);
+	if (a->code == 207 && parse_multistatus(d, a, full.buf, err) < 0) {
+		buf_release(&full);
+		return -1;
+	}
+	buf_release(&full);
+	return 0;
+}
+
+int
+dav_status_error(struct dav *d, const char *what, const struct dav_answer *a,
+    struct buf *err)
+{
+	buf_addf(err, "%s: HTTP %ld", what, a->code);
+	if (a->body && a->body->len) {
+		buf_adds(err, ": ");
+		buf_add_sanitized(err, a->body->buf, a->body->len, 200);
+	}
+	if (a->code == 401 || a->code == 403)
+		return fail(d, EX_NOPERM);
+	if (a->code >= 500 || a->code == 429)
+		return fail(d, EX_TEMPFAIL);
+	return fail(d, EX_PROTOCOL);
+}
