@@ -48,10 +48,16 @@ static const char propfind_collections[] =
 	"<D:propfind xmlns:D=\"DAV:\" xmlns:C=\"" NS_CALDAV "\""
 	" xmlns:A=\"" NS_CARDDAV "\" xmlns:I=\"" NS_APPLE "\""
 	" xmlns:S=\"" NS_CS "\"><D:prop><D:resourcetype/><D:displayname/>"
-	"<D:owner/><D:sync-token/><S:getctag/><C:calendar-description/>"
+	"<D:owner/><C:calendar-description/>"
 	"<C:calendar-timezone/><C:supported-calendar-component-set/>"
 	"<I:calendar-color/><I:calendar-order/><A:addressbook-description/>"
 	"</D:prop></D:propfind>";
+
+/* apart: a server may fail on one collection's token alone */
+static const char propfind_token[] =
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+	"<D:propfind xmlns:D=\"DAV:\"><D:prop><D:sync-token/></D:prop>"
+	"</D:propfind>";
 
 static const char propfind_members[] =
 	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
@@ -345,11 +351,6 @@ take_collections(const struct dav_answer *a)
 		if (json_array_size(comps) && !strcmp(kind, "calendar"))
 			json_object_set(x->props, "components", comps);
 		json_decref(comps);
-		x->sync_token = dav_text(dav_prop(r, NS_DAV, "sync-token"));
-		if (x->sync_token && !*x->sync_token) {
-			free(x->sync_token);
-			x->sync_token = NULL;
-		}
 		/* another's collection, shared with this account */
 		owner = dav_href_in(dav_prop(r, NS_DAV, "owner"));
 		if (owner && pull.principal) {
@@ -608,6 +609,12 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 			c->changes += k < nr_old;
 			continue;
 		}
+		if (a.code == 500) {
+			/* this one resource: the others go on */
+			anomaly("dav-resource-unreadable", where.buf, "the"
+			    " server answered HTTP 500");
+			continue;
+		}
 		if (a.code != 200) {
 			dav_status_error(pull.d, where.buf, &a, err);
 			goto out;
@@ -662,6 +669,41 @@ out:
 	return ret;
 }
 
+/* The collection's sync-token now, before its members are listed: a
+ * change after it is seen again by the next pass, never missed. */
+static int
+read_token(struct collection *c, struct buf *err)
+{
+	struct buf body = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	size_t k;
+	int ret = -1;
+
+	if (propfind(c->path, "0", propfind_token, &a, err) < 0)
+		goto out;
+	for (k = 0; k < a.nr && !c->sync_token; k++)
+		c->sync_token = dav_text(dav_prop(&a.v[k], NS_DAV,
+		    "sync-token"));
+	if (c->sync_token && !*c->sync_token) {
+		free(c->sync_token);
+		c->sync_token = NULL;
+	}
+	ret = 0;
+out:
+	dav_answer_release(&a);
+	buf_release(&body);
+	return ret;
+}
+
+/* The HTTP status an error of dav_status_error() names, or 0. */
+static long
+a_code(const struct buf *err)
+{
+	const char *p = strstr(err->buf, ": HTTP ");
+
+	return p ? strtol(p + 7, NULL, 10) : 0;
+}
+
 static int
 pull_collection(struct collection *c, const struct arc_davcol *old,
     struct buf *err)
@@ -682,8 +724,21 @@ pull_collection(struct collection *c, const struct arc_davcol *old,
 	if (old && !pull.assess && arcidx_dav_resources(pull.ix, c->path,
 	    &res, &nr_res, err) < 0)
 		return -1;
-	if (list_members(c, old ? old->sync_token : NULL, err) < 0 ||
-	    fetch(c, res, nr_res, err) < 0)
+	if (read_token(c, err) < 0 ||
+	    list_members(c, old ? old->sync_token : NULL, err) < 0) {
+		/*
+		 * The server fails on this collection alone (Radicale answers
+		 * 500 for a collection holding a file it cannot parse): the
+		 * rest goes on, the archive keeps what it had of this one.
+		 */
+		if (pull.d->fail != EX_TEMPFAIL || a_code(err) != 500)
+			goto out;
+		anomaly("dav-collection-unreadable", c->path, "%s", err->buf);
+		buf_reset(err);
+		ret = 0;
+		goto out;
+	}
+	if (fetch(c, res, nr_res, err) < 0)
 		goto out;
 	if (!c->synced) {
 		/* listed whole: what is not listed is gone */
