@@ -782,8 +782,9 @@ pull_collection(struct collection *c, const struct arc_davcol *old,
 	else
 		pull.contacts += c->resources;
 	pull.bytes += c->bytes;
-	evline_write(1, "progress", "{s:s, s:s, s:I, s:I}", "collection",
-	    c->path, "kind", c->kind, "resources", (json_int_t)c->resources,
+	evline_write(1, "progress", "{s:s, s:s, s:s, s:I, s:I}", "collection",
+	    c->path, "kind", c->kind, "listing", c->synced ?
+	    "sync-collection" : "etags", "resources", (json_int_t)c->resources,
 	    "bytes", (json_int_t)c->bytes);
 	ret = 0;
 out:
