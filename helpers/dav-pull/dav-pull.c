@@ -32,17 +32,6 @@ static const char usage_text[] =
 "         [--size-limit BYTES]\n"
 "The password comes on standard input: password=... and an empty line.\n";
 
-static const char propfind_principal[] =
-	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-	"<D:propfind xmlns:D=\"DAV:\"><D:prop><D:current-user-principal/>"
-	"</D:prop></D:propfind>";
-
-static const char propfind_homes[] =
-	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-	"<D:propfind xmlns:D=\"DAV:\" xmlns:C=\"" NS_CALDAV "\""
-	" xmlns:A=\"" NS_CARDDAV "\"><D:prop><C:calendar-home-set/>"
-	"<A:addressbook-home-set/></D:prop></D:propfind>";
-
 static const char propfind_collections[] =
 	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
 	"<D:propfind xmlns:D=\"DAV:\" xmlns:C=\"" NS_CALDAV "\""
@@ -205,81 +194,6 @@ propfind(const char *url, const char *depth, const char *body,
 	return 0;
 }
 
-/* The principal, then the calendar and address book homes. */
-static int
-find_homes(char ***homes_r, size_t *nr_r, struct buf *err)
-{
-	static const char *const tries[] = { NULL, "/.well-known/caldav",
-	    "/.well-known/carddav" };
-	struct buf body = BUF_INIT;
-	struct dav_answer a = { .body = &body };
-	char **homes = NULL, *h;
-	size_t nr = 0, alloc = 0, i, j, k;
-	xmlNodePtr n, c;
-	int ret = -1;
-
-	for (i = 0; i < ARRAY_SIZE(tries) && !pull.principal; i++) {
-		if (propfind(tries[i] ? tries[i] : pull.o.url, "0",
-		    propfind_principal, &a, err) < 0) {
-			if (pull.d->fail != EX_PROTOCOL || i + 1 ==
-			    ARRAY_SIZE(tries))
-				goto out;
-			buf_reset(err);	/* not there: the next */
-			continue;
-		}
-		for (k = 0; k < a.nr && !pull.principal; k++)
-			if ((n = dav_prop(&a.v[k], NS_DAV,
-			    "current-user-principal")) &&
-			    (h = dav_href_in(n))) {
-				pull.principal = dav_path(h);
-				free(h);
-			}
-	}
-	if (!pull.principal) {
-		buf_addf(err, "%s names no current-user-principal: give the"
-		    " collections with --collection", pull.o.url);
-		pull.d->fail = EX_PROTOCOL;
-		goto out;
-	}
-	if (propfind(pull.principal, "0", propfind_homes, &a, err) < 0)
-		goto out;
-	for (k = 0; k < a.nr; k++) {
-		const char *which[] = { NS_CALDAV, "calendar-home-set",
-		    NS_CARDDAV, "addressbook-home-set" };
-
-		for (i = 0; i < 4; i += 2) {
-			n = dav_prop(&a.v[k], which[i], which[i + 1]);
-			for (c = n ? n->children : NULL; c; c = c->next) {
-				if (c->type != XML_ELEMENT_NODE)
-					continue;
-				h = dav_text(c);
-				h[strcspn(h, " \t\r\n")] = '\0';
-				for (j = 0; j < nr; j++)
-					if (!strcmp(homes[j], h))
-						h[0] = '\0';
-				if (h[0]) {
-					ALLOC_GROW(homes, nr + 1, alloc);
-					homes[nr++] = dav_path(h);
-				}
-				free(h);
-			}
-		}
-	}
-	if (!nr) {
-		buf_addf(err, "the principal %s names no calendar or address"
-		    " book home", pull.principal);
-		pull.d->fail = EX_PROTOCOL;
-		goto out;
-	}
-	ret = 0;
-out:
-	dav_answer_release(&a);
-	buf_release(&body);
-	*homes_r = homes;
-	*nr_r = nr;
-	return ret;
-}
-
 static void
 prop_str(json_t *o, const char *key, const struct dav_resp *r,
     const char *ns, const char *name)
@@ -382,7 +296,7 @@ find_collections(struct buf *err)
 		ret = 0;
 		goto out;
 	}
-	if (find_homes(&homes, &nr, err) < 0)
+	if (dav_homes(pull.d, &pull.principal, &homes, &nr, err) < 0)
 		goto out;
 	for (i = 0; i < nr; i++) {
 		if (propfind(homes[i], "1", propfind_collections, &a, err) < 0)

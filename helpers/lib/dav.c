@@ -341,3 +341,156 @@ dav_status_error(struct dav *d, const char *what, const struct dav_answer *a,
 		return fail(d, EX_TEMPFAIL);
 	return fail(d, EX_PROTOCOL);
 }
+
+static const char propfind_principal[] =
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+	"<D:propfind xmlns:D=\"DAV:\"><D:prop><D:current-user-principal/>"
+	"</D:prop></D:propfind>";
+
+static const char propfind_homes[] =
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+	"<D:propfind xmlns:D=\"DAV:\" xmlns:C=\"" NS_CALDAV "\""
+	" xmlns:A=\"" NS_CARDDAV "\"><D:prop><C:calendar-home-set/>"
+	"<A:addressbook-home-set/></D:prop></D:propfind>";
+
+static int
+propfind0(struct dav *d, const char *url, const char *body,
+    struct dav_answer *a, struct buf *err)
+{
+	if (dav_request(d, "PROPFIND", url, "0", body, NULL, 0, NULL, NULL, a,
+	    err) < 0)
+		return -1;
+	if (a->code != 207)
+		return dav_status_error(d, url, a, err);
+	return 0;
+}
+
+/* The homes of one kind (index 0: calendars, 2: address books). */
+static int
+homes_of(struct dav *d, const char *principal, int which, char ***homes_r,
+    size_t *nr_r, size_t *alloc_r, struct buf *err)
+{
+	static const char *const sets[] = { NS_CALDAV, "calendar-home-set",
+	    NS_CARDDAV, "addressbook-home-set" };
+	struct buf body = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	xmlNodePtr n, c;
+	char *h;
+	size_t k, j;
+	int dup;
+
+	if (propfind0(d, principal, propfind_homes, &a, err) < 0) {
+		buf_release(&body);
+		return -1;
+	}
+	for (k = 0; k < a.nr; k++) {
+		n = dav_prop(&a.v[k], sets[which], sets[which + 1]);
+		for (c = n ? n->children : NULL; c; c = c->next) {
+			if (c->type != XML_ELEMENT_NODE)
+				continue;
+			h = dav_text(c);
+			h[strcspn(h, " \t\r\n")] = '\0';
+			for (dup = 0, j = 0; j < *nr_r; j++)
+				dup |= !strcmp((*homes_r)[j], h);
+			if (*h && !dup) {
+				ALLOC_GROW(*homes_r, *nr_r + 1, *alloc_r);
+				(*homes_r)[(*nr_r)++] = dav_path(h);
+			}
+			free(h);
+		}
+	}
+	dav_answer_release(&a);
+	buf_release(&body);
+	return 0;
+}
+
+static int
+find_principal(struct dav *d, char **principal_r, struct buf *err)
+{
+	static const char *const tries[] = { NULL, "/.well-known/caldav",
+	    "/.well-known/carddav" };
+	struct buf body = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	xmlNodePtr n;
+	char *h;
+	size_t i, k;
+	int ret = -1;
+
+	*principal_r = NULL;
+	for (i = 0; i < ARRAY_SIZE(tries) && !*principal_r; i++) {
+		if (propfind0(d, tries[i] ? tries[i] : d->opts->url,
+		    propfind_principal, &a, err) < 0) {
+			if (d->fail != EX_PROTOCOL || i + 1 == ARRAY_SIZE(tries))
+				goto out;
+			buf_reset(err);	/* not there: the next */
+			continue;
+		}
+		for (k = 0; k < a.nr && !*principal_r; k++)
+			if ((n = dav_prop(&a.v[k], NS_DAV,
+			    "current-user-principal")) &&
+			    (h = dav_href_in(n))) {
+				*principal_r = dav_path(h);
+				free(h);
+			}
+	}
+	if (!*principal_r) {
+		buf_addf(err, "%s names no current-user-principal: give the"
+		    " collections by their URLs", d->opts->url);
+		fail(d, EX_PROTOCOL);
+		goto out;
+	}
+	ret = 0;
+out:
+	dav_answer_release(&a);
+	buf_release(&body);
+	return ret;
+}
+
+int
+dav_homes(struct dav *d, char **principal_r, char ***homes_r, size_t *nr_r,
+    struct buf *err)
+{
+	size_t alloc = 0;
+
+	*homes_r = NULL;
+	*nr_r = 0;
+	if (find_principal(d, principal_r, err) < 0 ||
+	    homes_of(d, *principal_r, 0, homes_r, nr_r, &alloc, err) < 0 ||
+	    homes_of(d, *principal_r, 2, homes_r, nr_r, &alloc, err) < 0)
+		return -1;
+	if (!*nr_r) {
+		buf_addf(err, "the principal %s names no calendar or address"
+		    " book home", *principal_r);
+		return fail(d, EX_PROTOCOL);
+	}
+	return 0;
+}
+
+int
+dav_home_of(struct dav *d, const char *kind, char **home_r, struct buf *err)
+{
+	char *principal = NULL, **homes = NULL;
+	size_t nr = 0, alloc = 0, i;
+	int ret = -1;
+
+	*home_r = NULL;
+	if (find_principal(d, &principal, err) < 0 ||
+	    homes_of(d, principal, strcmp(kind, "calendar") ? 2 : 0, &homes,
+	    &nr, &alloc, err) < 0)
+		goto out;
+	if (!nr) {
+		buf_addf(err, "the principal %s names no %s home", principal,
+		    kind);
+		fail(d, EX_PROTOCOL);
+		goto out;
+	}
+	*home_r = homes[0];
+	homes[0] = NULL;
+	ret = 0;
+out:
+	for (i = 0; i < nr; i++)
+		free(homes[i]);
+	free(homes);
+	free(principal);
+	return ret;
+}

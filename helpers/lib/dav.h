@@ -84,6 +84,18 @@ void dav_answer_release(struct dav_answer *a);
 int dav_status_error(struct dav *d, const char *what, const struct dav_answer *a,
     struct buf *err);
 
+/*
+ * Discovery: the account's principal (asked of opts->url, then of
+ * /.well-known/caldav and /.well-known/carddav), then its calendar and
+ * address book homes.  *homes_r gets their paths (calendar homes first,
+ * each once; caller frees), *principal_r the principal's path.
+ */
+int dav_homes(struct dav *d, char **principal_r, char ***homes_r,
+    size_t *nr_r, struct buf *err);
+/* The one home of a kind ("calendar" or "addressbook"), or -1. */
+int dav_home_of(struct dav *d, const char *kind, char **home_r,
+    struct buf *err);
+
 /* A property of a response's <prop>, by namespace and name, or NULL. */
 xmlNodePtr dav_prop(const struct dav_resp *r, const char *ns,
     const char *name);

@@ -57,7 +57,8 @@ printf 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n
     "$uid" >"$work/added.ics"
 "${C[@]}" -o /dev/null -T "$work/added.ics" -H 'Content-Type: text/calendar' \
     "$home/calendar/added.ics"
-"${C[@]}" "$home/calendar/ev-1.ics" | sed 's/^SUMMARY:.*/SUMMARY:Changed at the source\r/' \
+"${C[@]}" "$home/calendar/ev-1.ics" >"$work/ev-1.orig"
+sed "s/^SUMMARY:.*/SUMMARY:Changed at the source ($$)\r/" "$work/ev-1.orig" \
     >"$work/ev-1.ics"
 "${C[@]}" -o /dev/null -T "$work/ev-1.ics" -H 'Content-Type: text/calendar' \
     "$home/calendar/ev-1.ics"
@@ -73,9 +74,11 @@ is "$(q "SELECT count(*) FROM dav_resources WHERE name = 'card-3.vcf'")" 0 \
     "the deleted contact is gone from the index"
 is "$(same_as_source)" "$((ncal + ncard)) 0" \
     "and the archive equals the source again, byte for byte"
-# put bob's contact back as it was
+# put bob's contact and event back as they were
 "${C[@]}" -o /dev/null -T "$work/card-3.vcf" -H 'Content-Type: text/vcard' \
     "$home/contacts/card-3.vcf"
+"${C[@]}" -o /dev/null -T "$work/ev-1.orig" -H 'Content-Type: text/calendar' \
+    "$home/calendar/ev-1.ics"
 "${C[@]}" -o /dev/null -X DELETE "$home/calendar/added.ics"
 
 # --- a collection Radicale cannot read ----------------------------------
