@@ -1,6 +1,7 @@
 # helpers: one directory a program.  HELPERS are run by migrate and
 # installed in $(LIBEXECDIR)/migrate; COMMANDS are for people, in $(BINDIR).
-HELPERS := imap-pull jmap-push map-flip sieve-pull sieve-push dav-pull
+HELPERS := imap-pull jmap-push map-flip sieve-pull sieve-push dav-pull \
+	dav-push
 COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
@@ -22,6 +23,9 @@ map-flip_SRCS := \
 
 dav-pull_SRCS := \
 	helpers/dav-pull/dav-pull.c
+
+dav-push_SRCS := \
+	helpers/dav-push/dav-push.c
 
 sieve-pull_SRCS := \
 	helpers/sieve-pull/sieve-pull.c

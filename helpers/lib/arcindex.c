@@ -14,6 +14,8 @@
 
 #define SCHEMA_VERSION	1
 
+const char arcidx_end[] = "";
+
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)"
 	"  WITHOUT ROWID;"
@@ -49,6 +51,12 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS dav_resources(collection TEXT NOT NULL,"
 	"  name TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER, etag TEXT,"
 	"  type TEXT, PRIMARY KEY(collection, name)) WITHOUT ROWID;"
+	/* dav-push's: where each collection went, what each resource is */
+	"CREATE TABLE IF NOT EXISTS push_dav_collections(path TEXT PRIMARY"
+	"  KEY, dest TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS push_dav_resources(collection TEXT NOT"
+	"  NULL, name TEXT NOT NULL, hash TEXT, etag TEXT, state TEXT NOT NULL,"
+	"  error TEXT, PRIMARY KEY(collection, name)) WITHOUT ROWID;"
 	/* sieve-push's: what the destination was given */
 	"CREATE TABLE IF NOT EXISTS push_sieve(name TEXT PRIMARY KEY,"
 	"  hash TEXT, state TEXT NOT NULL, error TEXT) WITHOUT ROWID;";
@@ -1316,4 +1324,60 @@ arc_davres_free(struct arc_davres *v, size_t nr)
 		free(v[i].type);
 	}
 	free(v);
+}
+
+/* A query's rows as strings: `cols` columns each, into *v_r (caller frees
+ * with arc_rows_free()).  Parameters ?1 and ?2 are `a` and `b`. */
+int
+arcidx_rows(struct arcidx *ix, const char *sql, const char *a, const char *b,
+    int cols, char ***v_r, size_t *nr_r, struct buf *err)
+{
+	char **v = NULL;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *s;
+	int rc, i;
+
+	*v_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot prepare", err);
+	bind_str(s, 1, a);
+	bind_str(s, 2, b);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(v, nr + cols, alloc);
+		for (i = 0; i < cols; i++)
+			v[nr++] = col_dup(s, i);
+	}
+	sqlite3_finalize(s);
+	*v_r = v;
+	*nr_r = nr / (size_t)cols;
+	if (rc != SQLITE_DONE)
+		return db_fail(ix, "cannot read", err);
+	return 0;
+}
+
+void
+arc_rows_free(char **v, size_t nr, int cols)
+{
+	size_t i;
+
+	for (i = 0; i < nr * (size_t)cols; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+arcidx_exec(struct arcidx *ix, const char *sql, const char *const *params,
+    struct buf *err)
+{
+	sqlite3_stmt *s;
+	int i, ret;
+
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot prepare", err);
+	for (i = 0; params && params[i] != ARCIDX_END; i++)
+		bind_str(s, i + 1, params[i]);
+	ret = step_done(ix, s, err);
+	sqlite3_finalize(s);
+	return ret;
 }

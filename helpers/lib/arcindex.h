@@ -215,6 +215,19 @@ int arcidx_dav_resources(struct arcidx *ix, const char *collection,
     struct arc_davres **v_r, size_t *nr_r, struct buf *err);
 void arc_davres_free(struct arc_davres *v, size_t nr);
 
+/*
+ * For the helpers' own tables: the rows of a query (`cols` strings each,
+ * NULL as ""; ?1 and ?2 bound to `a` and `b`), and a statement with
+ * text parameters (a list ended by ARCIDX_END; NULL binds NULL).
+ */
+int arcidx_rows(struct arcidx *ix, const char *sql, const char *a,
+    const char *b, int cols, char ***v_r, size_t *nr_r, struct buf *err);
+void arc_rows_free(char **v, size_t nr, int cols);
+extern const char arcidx_end[];
+#define ARCIDX_END	arcidx_end
+int arcidx_exec(struct arcidx *ix, const char *sql, const char *const *params,
+    struct buf *err);
+
 /* The directory the archive lives in. */
 const char *arcidx_dir(const struct arcidx *ix);
 

@@ -1,0 +1,774 @@
+/*
+ * dav-push: make the destination hold the calendars and address books an
+ * account's archive holds, through CalDAV and CardDAV, then read them
+ * back and compare what survives a server's normalizing.  See dav-push(8).
+ */
+#include "compat.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "arcindex.h"
+#include "buf.h"
+#include "dav.h"
+#include "evline.h"
+#include "log.h"
+#include "opt.h"
+#include "secret.h"
+#include "xalloc.h"
+
+#define DAV_PUSH_VERSION	"1"
+
+static const char usage_text[] =
+"usage: dav-push --url URL --user USER [--ca-file FILE] [--insecure]\n"
+"         [--timeout SECONDS] --archive DIR [--verify-only] [--report FILE]\n"
+"The password comes on standard input: password=... and an empty line.\n";
+
+static struct {
+	struct dav_opts o;
+	const char *archive, *report;
+	int verify_only;
+	struct dav *d;
+	struct arcidx *ix;
+	char *home[2];		/* calendars, address books */
+	json_t *diffs;
+	uint64_t created, pushed, unchanged, refused, conflicts, deleted,
+	    anomalies, checked;
+} push;
+
+static void
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(EX_USAGE);
+}
+
+static void
+anomaly(const char *kind, const char *where, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	push.anomalies++;
+	evline_anomaly(1, kind, where, 0, text.buf, NULL);
+	buf_release(&text);
+}
+
+enum {
+	OPT_URL = 256, OPT_USER, OPT_CA, OPT_INSECURE, OPT_TIMEOUT,
+	OPT_ARCHIVE, OPT_VERIFY_ONLY, OPT_REPORT,
+};
+
+static const struct option longopts[] = {
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "ca-file", required_argument, NULL, OPT_CA },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "archive", required_argument, NULL, OPT_ARCHIVE },
+	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+parse_options(int argc, char **argv)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_URL: push.o.url = optarg; break;
+		case OPT_USER: push.o.user = optarg; break;
+		case OPT_CA: push.o.ca_file = optarg; break;
+		case OPT_INSECURE: push.o.insecure = 1; break;
+		case OPT_TIMEOUT:
+			push.o.timeout = (long)opt_size("--timeout", optarg, 1);
+			break;
+		case OPT_ARCHIVE: push.archive = optarg; break;
+		case OPT_VERIFY_ONLY: push.verify_only = 1; break;
+		case OPT_REPORT: push.report = optarg; break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || !push.o.url || !push.o.user || !push.archive)
+		usage();
+}
+
+static int
+is_calendar(const struct arc_davcol *c)
+{
+	return !strcmp(c->kind, "calendar");
+}
+
+/* The XML of a text property, escaped, or "" without a value. */
+static void
+add_prop(struct buf *b, json_t *props, const char *key, const char *open,
+    const char *close)
+{
+	const char *v = json_string_value(json_object_get(props, key));
+	xmlChar *esc;
+
+	if (!v)
+		return;
+	esc = xmlEncodeSpecialChars(NULL, (const xmlChar *)v);
+	buf_addf(b, "%s%s%s", open, (const char *)esc, close);
+	xmlFree(esc);
+}
+
+/* MKCALENDAR, or an extended MKCOL for an address book, with its
+ * properties. */
+static int
+create(const struct arc_davcol *c, const char *dest, struct buf *err)
+{
+	struct buf q = BUF_INIT, body = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	json_t *props = json_loads(c->props, 0, NULL), *comps, *e;
+	size_t i;
+	int ret = -1;
+
+	if (is_calendar(c))
+		buf_adds(&q, "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+		    "<C:mkcalendar xmlns:D=\"DAV:\" xmlns:C=\"" NS_CALDAV "\""
+		    " xmlns:I=\"" NS_APPLE "\"><D:set><D:prop>");
+	else
+		buf_adds(&q, "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+		    "<D:mkcol xmlns:D=\"DAV:\" xmlns:A=\"" NS_CARDDAV "\">"
+		    "<D:set><D:prop><D:resourcetype><D:collection/>"
+		    "<A:addressbook/></D:resourcetype>");
+	add_prop(&q, props, "displayname", "<D:displayname>",
+	    "</D:displayname>");
+	if (is_calendar(c)) {
+		add_prop(&q, props, "description", "<C:calendar-description>",
+		    "</C:calendar-description>");
+		add_prop(&q, props, "color", "<I:calendar-color>",
+		    "</I:calendar-color>");
+		add_prop(&q, props, "order", "<I:calendar-order>",
+		    "</I:calendar-order>");
+		add_prop(&q, props, "timezone", "<C:calendar-timezone>",
+		    "</C:calendar-timezone>");
+		comps = json_object_get(props, "components");
+		if (json_array_size(comps)) {
+			buf_adds(&q, "<C:supported-calendar-component-set>");
+			json_array_foreach(comps, i, e)
+				if (json_is_string(e) && strspn(
+				    json_string_value(e), "ABCDEFGHIJKLMNOPQRS"
+				    "TUVWXYZ") == strlen(json_string_value(e)))
+					buf_addf(&q, "<C:comp name=\"%s\"/>",
+					    json_string_value(e));
+			buf_adds(&q, "</C:supported-calendar-component-set>");
+		}
+		buf_adds(&q, "</D:prop></D:set></C:mkcalendar>");
+	} else {
+		add_prop(&q, props, "description",
+		    "<A:addressbook-description>",
+		    "</A:addressbook-description>");
+		buf_adds(&q, "</D:prop></D:set></D:mkcol>");
+	}
+	if (dav_request(push.d, is_calendar(c) ? "MKCALENDAR" : "MKCOL", dest,
+	    NULL, q.buf, NULL, 0, NULL, NULL, &a, err) < 0)
+		goto out;
+	if (a.code != 201) {
+		dav_status_error(push.d, dest, &a, err);
+		goto out;
+	}
+	push.created++;
+	log_info("created %s", dest);
+	ret = 0;
+out:
+	json_decref(props);
+	dav_answer_release(&a);
+	buf_release(&body);
+	buf_release(&q);
+	return ret;
+}
+
+/*
+ * Where a collection goes: as recorded, or the destination's home of its
+ * kind and the same name, made if it is not there.
+ */
+static int
+dest_of(const struct arc_davcol *c, char **dest_r, struct buf *err)
+{
+	static const char propfind_type[] =
+	    "<?xml version=\"1.0\" encoding=\"utf-8\"?><D:propfind"
+	    " xmlns:D=\"DAV:\"><D:prop><D:resourcetype/></D:prop>"
+	    "</D:propfind>";
+	struct buf body = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	char **rows = NULL, *dest = NULL, **home;
+	size_t nr = 0;
+	int created = 0, ret = -1;
+	const char *params[4];
+
+	*dest_r = NULL;
+	if (arcidx_rows(push.ix, "SELECT dest FROM push_dav_collections WHERE"
+	    " path = ?1", c->path, NULL, 1, &rows, &nr, err) < 0)
+		return -1;
+	if (nr) {
+		*dest_r = rows[0];
+		rows[0] = NULL;
+		arc_rows_free(rows, nr, 1);
+		return 0;
+	}
+	if (push.verify_only)
+		return 0;	/* never pushed */
+	home = &push.home[is_calendar(c) ? 0 : 1];
+	if (!*home && dav_home_of(push.d, c->kind, home, err) < 0)
+		goto out;
+	dest = xasprintf("%s%s%s/", *home, (*home)[strlen(*home) - 1] == '/' ?
+	    "" : "/", c->name);
+	if (dav_request(push.d, "PROPFIND", dest, "0", propfind_type, NULL, 0,
+	    NULL, NULL, &a, err) < 0)
+		goto out;
+	if (a.code == 404) {
+		if (create(c, dest, err) < 0)
+			goto out;
+		created = 1;
+	} else if (a.code != 207) {
+		dav_status_error(push.d, dest, &a, err);
+		goto out;
+	}
+	params[0] = c->path;
+	params[1] = dest;
+	params[2] = created ? "1" : "0";
+	params[3] = ARCIDX_END;
+	if (arcidx_exec(push.ix, "INSERT OR REPLACE INTO push_dav_collections"
+	    "(path, dest, created) VALUES(?1, ?2, ?3)", params, err) < 0)
+		goto out;
+	*dest_r = dest;
+	dest = NULL;
+	ret = 0;
+out:
+	free(dest);
+	dav_answer_release(&a);
+	buf_release(&body);
+	return ret;
+}
+
+static int
+set_state(const char *col, const char *name, const char *hash,
+    const char *etag, const char *state, const char *error, struct buf *err)
+{
+	const char *p[] = { col, name, hash, etag && *etag ? etag : NULL,
+	    state, error, ARCIDX_END };
+
+	if (!state)
+		return arcidx_exec(push.ix, "DELETE FROM push_dav_resources WHERE"
+		    " collection = ?1 AND name = ?2", p + 0, err);
+	return arcidx_exec(push.ix, "INSERT OR REPLACE INTO push_dav_resources"
+	    "(collection, name, hash, etag, state, error) VALUES(?1, ?2, ?3,"
+	    " ?4, ?5, ?6)", p, err);
+}
+
+/* The destination's reason, from a refusal's body, for an anomaly. */
+static void
+reason(const struct dav_answer *a, struct buf *out)
+{
+	buf_addf(out, "HTTP %ld", a->code);
+	if (a->body->len) {
+		buf_adds(out, ": ");
+		buf_add_sanitized(out, a->body->buf, a->body->len, 300);
+	}
+}
+
+/* One resource onto the destination; `pushed` is its row (NULL: none). */
+static int
+put_one(const struct arc_davcol *c, const char *dest,
+    const struct arc_davres *r, char **pushed, struct buf *err)
+{
+	struct buf text = BUF_INIT, body = BUF_INIT, why = BUF_INIT;
+	struct buf url = BUF_INIT, hdr = BUF_INIT, where = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	const char *hdrs[2] = { NULL, NULL };
+	const char *type = *r->type ? r->type : is_calendar(c) ?
+	    "text/calendar; charset=utf-8" : "text/vcard; charset=utf-8";
+	int rc, isnew = !pushed, ret = -1;
+
+	buf_addf(&url, "%s%s", dest, r->name);
+	buf_addf(&where, "%s%s", c->path, r->name);
+	if ((rc = arcidx_blob_read(push.ix, r->hash, &text, err)) != 1) {
+		if (rc == 0)
+			buf_addf(err, "the archive lacks %s (%s)", where.buf,
+			    r->hash);
+		goto out;
+	}
+	/*
+	 * A new one must not replace what is there; a changed one only
+	 * what was pushed (a user's edit on the destination wins and is
+	 * reported).  After an interrupted push (state sending) the PUT
+	 * is simply done again: it names the same resource.
+	 */
+	if (isnew)
+		hdrs[0] = "If-None-Match: *";
+	else if (!strcmp(pushed[3], "done") && *pushed[2]) {
+		buf_addf(&hdr, "If-Match: %s", pushed[2]);
+		hdrs[0] = hdr.buf;
+	}
+	if (set_state(c->path, r->name, r->hash, pushed ? pushed[2] : NULL,
+	    "sending", NULL, err) < 0)
+		goto out;
+	if (dav_request(push.d, "PUT", url.buf, NULL, NULL, text.buf, text.len,
+	    type, hdrs, &a, err) < 0)
+		goto out;
+	if (a.code == 412 && isnew) {
+		/* there already: ours, if it holds the same bytes */
+		struct buf there = BUF_INIT;
+		struct dav_answer g = { .body = &there };
+
+		rc = dav_request(push.d, "GET", url.buf, NULL, NULL, NULL, 0,
+		    NULL, NULL, &g, err);
+		if (rc == 0 && g.code == 200 && there.len == text.len &&
+		    !memcmp(there.buf, text.buf, text.len)) {
+			a.code = 204;
+			free(a.etag);
+			a.etag = g.etag ? xstrdup(g.etag) : NULL;
+		}
+		dav_answer_release(&g);
+		buf_release(&there);
+		if (rc < 0)
+			goto out;
+	}
+	if (a.code / 100 == 2) {
+		push.pushed++;
+		ret = set_state(c->path, r->name, r->hash, a.etag, "done",
+		    NULL, err);
+		goto out;
+	}
+	if (a.code >= 500) {
+		dav_status_error(push.d, url.buf, &a, err);
+		goto out;
+	}
+	reason(&a, &why);
+	if (a.code == 412) {
+		push.conflicts++;
+		anomaly("dav-conflict", where.buf, "%s changed on the"
+		    " destination since it was pushed: the destination's is"
+		    " kept (%s)", url.buf, why.buf);
+		ret = set_state(c->path, r->name, r->hash, NULL, "conflict",
+		    why.buf, err);
+	} else {
+		push.refused++;
+		anomaly("dav-refused", where.buf, "the destination refused"
+		    " it: %s", why.buf);
+		ret = set_state(c->path, r->name, r->hash, NULL, "failed",
+		    why.buf, err);
+	}
+out:
+	dav_answer_release(&a);
+	buf_release(&text);
+	buf_release(&body);
+	buf_release(&why);
+	buf_release(&url);
+	buf_release(&hdr);
+	buf_release(&where);
+	return ret;
+}
+
+/* Each resource of a collection, and the deletions. */
+static int
+push_collection(const struct arc_davcol *c, const char *dest,
+    struct buf *err)
+{
+	struct arc_davres *res = NULL;
+	struct buf body = BUF_INIT, url = BUF_INIT, hdr = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	char **rows = NULL;
+	size_t nr_res = 0, nr = 0, i, k;
+	int ret = -1;
+
+	if (arcidx_dav_resources(push.ix, c->path, &res, &nr_res, err) < 0 ||
+	    arcidx_rows(push.ix, "SELECT name, hash, etag, state FROM"
+	    " push_dav_resources WHERE collection = ?1", c->path, NULL, 4,
+	    &rows, &nr, err) < 0)
+		goto out;
+	for (i = 0; i < nr_res; i++) {
+		char **p = NULL;
+
+		for (k = 0; k < nr; k++)
+			if (!strcmp(rows[4 * k], res[i].name))
+				p = &rows[4 * k];
+		if (p && !strcmp(p[1], res[i].hash) && (!strcmp(p[3], "done") ||
+		    !strcmp(p[3], "conflict"))) {
+			push.unchanged++;
+			continue;
+		}
+		if (put_one(c, dest, &res[i], p, err) < 0)
+			goto out;
+	}
+	/* gone from the source: gone from the destination */
+	for (k = 0; k < nr; k++) {
+		const char *const *p = (const char *const *)&rows[4 * k];
+		const char *hdrs[2] = { NULL, NULL };
+
+		for (i = 0; i < nr_res; i++)
+			if (!strcmp(res[i].name, p[0]))
+				break;
+		if (i < nr_res)
+			continue;
+		if (!strcmp(p[3], "done")) {
+			buf_reset(&url);
+			buf_addf(&url, "%s%s", dest, p[0]);
+			buf_reset(&hdr);
+			if (*p[2]) {
+				buf_addf(&hdr, "If-Match: %s", p[2]);
+				hdrs[0] = hdr.buf;
+			}
+			if (dav_request(push.d, "DELETE", url.buf, NULL, NULL,
+			    NULL, 0, NULL, hdrs, &a, err) < 0)
+				goto out;
+			if (a.code == 412)
+				anomaly("dav-conflict", url.buf, "deleted at"
+				    " the source, changed on the destination:"
+				    " kept");
+			else if (a.code / 100 != 2 && a.code != 404) {
+				dav_status_error(push.d, url.buf, &a, err);
+				goto out;
+			} else
+				push.deleted++;
+		}
+		if (set_state(c->path, p[0], NULL, NULL, NULL, NULL, err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	arc_davres_free(res, nr_res);
+	arc_rows_free(rows, nr, 4);
+	dav_answer_release(&a);
+	buf_release(&body);
+	buf_release(&url);
+	buf_release(&hdr);
+	return ret;
+}
+
+/*
+ * What survives a server's normalizing, as one string: the values of the
+ * properties that matter (unfolded, parameters dropped, sorted; addresses
+ * lower-cased).
+ */
+static char *
+essence(const char *text, size_t len, int calendar)
+{
+	static const char *const ev[] = { "UID", "SUMMARY", "DTSTART",
+	    "RRULE", "EXDATE", "ATTENDEE", NULL };
+	static const char *const vc[] = { "UID", "FN", "EMAIL", "TEL", NULL };
+	const char *const *want = calendar ? ev : vc;
+	struct buf u = BUF_INIT, out = BUF_INIT;
+	json_t *vals = json_array(), *e;
+	char *line, *save = NULL, *v, *s;
+	size_t i, n;
+	int q;
+
+	/* unfold */
+	for (i = 0; i < len; i++) {
+		if (text[i] == '\r')
+			continue;
+		if (text[i] == '\n' && i + 1 < len && (text[i + 1] == ' ' ||
+		    text[i + 1] == '\t')) {
+			i++;
+			continue;
+		}
+		buf_addch(&u, text[i]);
+	}
+	for (line = strtok_r(u.buf, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		for (i = 0; want[i]; i++) {
+			n = strlen(want[i]);
+			if (!strncasecmp(line, want[i], n) &&
+			    (line[n] == ':' || line[n] == ';'))
+				break;
+		}
+		if (!want[i])
+			continue;
+		for (v = line + n, q = 0; *v && (q || *v != ':'); v++)
+			if (*v == '"')
+				q = !q;
+		if (!*v)
+			continue;
+		s = xasprintf("%s:%s", want[i], v + 1);
+		if (!strcmp(want[i], "ATTENDEE") || !strcmp(want[i], "EMAIL"))
+			for (v = s; *v; v++)
+				*v = (char)tolower((unsigned char)*v);
+		json_array_append_new(vals, json_string(s));
+		free(s);
+	}
+	/* sorted */
+	for (i = 1; i < json_array_size(vals); i++)
+		for (n = i; n > 0 && strcmp(json_string_value(json_array_get(
+		    vals, n - 1)), json_string_value(json_array_get(vals,
+		    n))) > 0; n--) {
+			e = json_incref(json_array_get(vals, n));
+			json_array_set(vals, n, json_array_get(vals, n - 1));
+			json_array_set_new(vals, n - 1, e);
+		}
+	json_array_foreach(vals, i, e) {
+		buf_adds(&out, json_string_value(e));
+		buf_addch(&out, '\n');
+	}
+	json_decref(vals);
+	buf_release(&u);
+	return buf_detach(&out, NULL);
+}
+
+static void
+diff(const char *where, const char *what)
+{
+	json_array_append_new(push.diffs, json_pack("{s:s, s:s}", "resource",
+	    where, "difference", what));
+	log_warnx("verify: %s: %s", where, what);
+}
+
+/* Read each resource back from the destination and compare. */
+static int
+verify_collection(const struct arc_davcol *c, const char *dest,
+    struct buf *err)
+{
+	struct arc_davres *res = NULL;
+	struct buf text = BUF_INIT, body = BUF_INIT, url = BUF_INIT;
+	struct buf where = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	char **rows = NULL, *want, *got;
+	size_t nr_res = 0, nr = 0, i, k;
+	int ret = -1;
+
+	if (arcidx_dav_resources(push.ix, c->path, &res, &nr_res, err) < 0 ||
+	    arcidx_rows(push.ix, "SELECT name, state FROM push_dav_resources"
+	    " WHERE collection = ?1", c->path, NULL, 2, &rows, &nr, err) < 0)
+		goto out;
+	for (i = 0; i < nr_res; i++) {
+		buf_reset(&where);
+		buf_addf(&where, "%s%s", c->path, res[i].name);
+		for (k = 0; k < nr; k++)
+			if (!strcmp(rows[2 * k], res[i].name))
+				break;
+		/* refused or in conflict: an anomaly already */
+		if (k < nr && strcmp(rows[2 * k + 1], "done") &&
+		    strcmp(rows[2 * k + 1], "sending"))
+			continue;
+		push.checked++;
+		if (!dest) {
+			diff(where.buf, "its collection is not on the"
+			    " destination");
+			continue;
+		}
+		buf_reset(&url);
+		buf_addf(&url, "%s%s", dest, res[i].name);
+		if (dav_request(push.d, "GET", url.buf, NULL, NULL, NULL, 0,
+		    NULL, NULL, &a, err) < 0)
+			goto out;
+		if (a.code == 404) {
+			diff(where.buf, "missing");
+			continue;
+		}
+		if (a.code != 200) {
+			dav_status_error(push.d, url.buf, &a, err);
+			goto out;
+		}
+		buf_reset(&text);
+		if (arcidx_blob_read(push.ix, res[i].hash, &text, err) != 1)
+			goto out;
+		want = essence(text.buf, text.len, is_calendar(c));
+		got = essence(body.buf, body.len, is_calendar(c));
+		if (strcmp(want, got))
+			diff(where.buf, "UID, SUMMARY, DTSTART, RRULE, EXDATE,"
+			    " ATTENDEE, FN, EMAIL or TEL differ");
+		free(want);
+		free(got);
+	}
+	ret = 0;
+out:
+	arc_davres_free(res, nr_res);
+	arc_rows_free(rows, nr, 2);
+	dav_answer_release(&a);
+	buf_release(&text);
+	buf_release(&body);
+	buf_release(&url);
+	buf_release(&where);
+	return ret;
+}
+
+/* Collections gone from the source: deleted if dav-push made them. */
+static int
+drop_gone(const struct arc_davcol *cols, size_t nr_cols, struct buf *err)
+{
+	struct buf body = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	char **rows = NULL;
+	size_t nr = 0, i, k;
+	int ret = -1;
+
+	if (arcidx_rows(push.ix, "SELECT path, dest, created FROM"
+	    " push_dav_collections", NULL, NULL, 3, &rows, &nr, err) < 0)
+		return -1;
+	for (k = 0; k < nr; k++) {
+		const char *p[] = { rows[3 * k], ARCIDX_END };
+
+		for (i = 0; i < nr_cols; i++)
+			if (!strcmp(cols[i].path, rows[3 * k]))
+				break;
+		if (i < nr_cols)
+			continue;
+		if (!strcmp(rows[3 * k + 2], "1")) {
+			if (dav_request(push.d, "DELETE", rows[3 * k + 1], NULL,
+			    NULL, NULL, 0, NULL, NULL, &a, err) < 0)
+				goto out;
+			if (a.code / 100 != 2 && a.code != 404) {
+				dav_status_error(push.d, rows[3 * k + 1], &a,
+				    err);
+				goto out;
+			}
+		} else {
+			anomaly("dav-collection-kept", rows[3 * k + 1], "gone"
+			    " from the source; it was on the destination"
+			    " before: left there");
+		}
+		if (arcidx_exec(push.ix, "DELETE FROM push_dav_resources WHERE"
+		    " collection = ?1", p, err) < 0 ||
+		    arcidx_exec(push.ix, "DELETE FROM push_dav_collections"
+		    " WHERE path = ?1", p, err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	arc_rows_free(rows, nr, 3);
+	dav_answer_release(&a);
+	buf_release(&body);
+	return ret;
+}
+
+static int
+run(struct buf *err)
+{
+	struct arc_davcol *cols = NULL;
+	size_t nr = 0, i;
+	char *dest;
+	int ret = -1;
+
+	if (arcidx_dav_collections(push.ix, &cols, &nr, err) < 0)
+		return -1;
+	for (i = 0; i < nr; i++) {
+		if (cols[i].shared)
+			continue;	/* its owner's migration carries it */
+		if (dest_of(&cols[i], &dest, err) < 0)
+			goto out;
+		if (!push.verify_only && push_collection(&cols[i], dest,
+		    err) < 0) {
+			free(dest);
+			goto out;
+		}
+		if (verify_collection(&cols[i], dest, err) < 0) {
+			free(dest);
+			goto out;
+		}
+		evline_write(1, "progress", "{s:s, s:s?, s:I, s:I}",
+		    "collection", cols[i].path, "destination", dest, "pushed",
+		    (json_int_t)push.pushed, "checked",
+		    (json_int_t)push.checked);
+		free(dest);
+	}
+	if (!push.verify_only && drop_gone(cols, nr, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	arc_davcols_free(cols, nr);
+	return ret;
+}
+
+static int
+write_report(struct buf *err)
+{
+	char *tmp = xasprintf("%s.tmp", push.report);
+	json_t *o;
+	int ret = -1;
+
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:O}",
+	    "account", push.o.user, "destination", push.o.url, "helper",
+	    "dav-push", "pushed", (json_int_t)push.pushed, "refused",
+	    (json_int_t)push.refused, "conflicts", (json_int_t)push.conflicts,
+	    "checked", (json_int_t)push.checked, "anomalies",
+	    (json_int_t)push.anomalies, "differences", push.diffs);
+	if (!o || json_dump_file(o, tmp, JSON_INDENT(2) |
+	    JSON_PRESERVE_ORDER) < 0 || rename(tmp, push.report) < 0) {
+		buf_addf(err, "cannot write the report '%s': %s", push.report,
+		    strerror(errno));
+		unlink(tmp);
+	} else {
+		ret = 0;
+	}
+	json_decref(o);
+	free(tmp);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct secrets sec = SECRETS_INIT;
+	struct buf err = BUF_INIT;
+	double start = now_seconds();
+	int code = EX_SOFTWARE, rc;
+
+	log_init("dav-push", -1);
+	parse_options(argc, argv);
+	if (secrets_read(&sec, 0, &err) < 0)
+		fatalx(EX_USAGE, "%s", err.buf);
+	if (!(push.o.password = secrets_get(&sec, "password")))
+		fatalx(EX_USAGE, "no password on standard input");
+	if (!getenv("MIGRATE_ACCOUNT"))
+		log_set_account(push.o.user);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	evline_hello(1, "dav-push", DAV_PUSH_VERSION);
+	push.diffs = json_array();
+	if ((rc = arcidx_open(&push.ix, push.archive, 1, &err)) < 0 ||
+	    arcidx_catch_up(push.ix, &err) < 0) {
+		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+		log_warnx("%s", err.buf);
+		goto out;
+	}
+	if (dav_open(&push.d, &push.o, &err) < 0 || run(&err) < 0) {
+		code = push.d && push.d->fail ? push.d->fail : EX_DATAERR;
+		log_warnx("%s", err.buf);
+		goto out;
+	}
+	if (push.report && write_report(&err) < 0) {
+		code = EX_CANTCREAT;
+		log_warnx("%s", err.buf);
+		goto out;
+	}
+	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+	    " s:I, s:I, s:f}", "collections_created",
+	    (json_int_t)push.created, "pushed", (json_int_t)push.pushed,
+	    "unchanged", (json_int_t)push.unchanged, "refused",
+	    (json_int_t)push.refused, "conflicts", (json_int_t)push.conflicts,
+	    "deleted", (json_int_t)push.deleted, "checked",
+	    (json_int_t)push.checked, "differences",
+	    (json_int_t)json_array_size(push.diffs), "anomalies",
+	    (json_int_t)push.anomalies, "requests",
+	    (json_int_t)push.d->requests, "seconds", now_seconds() - start);
+	log_info("%" PRIu64 " pushed, %" PRIu64 " unchanged, %" PRIu64
+	    " refused, %" PRIu64 " in conflict, %" PRIu64 " deleted; verify:"
+	    " %" PRIu64 " checked, %zu differences", push.pushed,
+	    push.unchanged, push.refused, push.conflicts, push.deleted,
+	    push.checked, json_array_size(push.diffs));
+	/* refused, or different after all: the data's fault */
+	code = push.refused || json_array_size(push.diffs) ? EX_DATAERR : 0;
+out:
+	free(push.home[0]);
+	free(push.home[1]);
+	dav_close(&push.d);
+	arcidx_close(&push.ix);
+	json_decref(push.diffs);
+	secrets_clear(&sec);
+	buf_release(&err);
+	curl_global_cleanup();
+	return code;
+}

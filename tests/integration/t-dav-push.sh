@@ -1,0 +1,148 @@
+# dav-pull from the world's Radicale, dav-push onto the world's Cyrus,
+# checked with curl on both servers: collections made with their names,
+# every event and contact there with what survives Cyrus's normalizing; a
+# rerun sends nothing; a delta (added, changed, deleted); kill -9 in the
+# middle and a rerun, no duplicates; a change on the destination is not
+# overwritten; a wrong password.
+. "$(dirname "$0")/lib.sh"
+
+PULL=$top/$O/bin/dav-pull
+PUSH=$top/$O/bin/dav-push
+work=$(mktemp -d /var/tmp/t-dav-push.XXXXXX)
+U=$CAROL_DEST_LOGIN PW=$CAROL_PASSWORD
+SRC=${DAV_URL}$U
+DST=http://$WORLD_HOST:$DST_HTTP_PORT
+C=(curl -sS --max-time 30 -H 'Expect:' --user "$U:$PW")
+dst_cols() {	# the collections dav-push makes for carol
+	echo "$DST/dav/calendars/user/$U/calendar/"
+	echo "$DST/dav/addressbooks/user/$U/contacts/"
+}
+cleanup() {
+	local c
+	for c in $(dst_cols); do "${C[@]}" -o /dev/null -X DELETE "$c"; done
+	[ -f "$work/ev-2.orig" ] && "${C[@]}" -o /dev/null -T "$work/ev-2.orig" \
+	    -H 'Content-Type: text/calendar' "$SRC/calendar/ev-2.ics"
+	[ -f "$work/card-4.vcf" ] && "${C[@]}" -o /dev/null -T "$work/card-4.vcf" \
+	    -H 'Content-Type: text/vcard' "$SRC/contacts/card-4.vcf"
+	"${C[@]}" -o /dev/null -X DELETE "$SRC/calendar/new.ics"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+for c in $(dst_cols); do "${C[@]}" -o /dev/null -X DELETE "$c"; done
+
+pull() {
+	printf 'password=%s\n\n' "$PW" | "$PULL" --url "$DAV_URL" --user "$U" \
+	    --archive "$work/a" >"$work/out" 2>"$work/err"
+}
+push() {
+	printf 'password=%s\n\n' "${WRONG:-$PW}" | "$PUSH" --url "$DST/" \
+	    --user "$U" --archive "$work/a" "$@" >"$work/out" 2>"$work/err"
+}
+done_field() { grep '"event":"done"' "$work/out" | jq -r ".$1"; }
+members() {	# COLLECTION-URL: the names in it
+	"${C[@]}" -X PROPFIND -H 'Depth: 1' -H 'Content-Type: application/xml' \
+	    --data-binary '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>' \
+	    "$1" | grep -o '<[A-Za-z:]*href>[^<]*</' | sed 's|.*>||; s|</$||' |
+	    grep -v '/$' | sed 's|.*/||' | sort
+}
+# what must survive: those properties' lines, unfolded, without CR, sorted
+essence() {
+	tr -d '\r' | sed -e ':a' -e 'N' -e '$!ba' -e 's/\n[ \t]//g' |
+	    grep -E '^(UID|SUMMARY|DTSTART|RRULE|EXDATE|ATTENDEE|FN|EMAIL|TEL)[;:]' |
+	    sed -E 's/^([A-Z]+)[^:]*:/\1:/' | sort
+}
+# every source resource against the destination's, by curl
+compare() {
+	local kind src dst n bad=0 count=0
+	for kind in "calendar calendars" "contacts addressbooks"; do
+		set -- $kind
+		src=$SRC/$1/ dst=$DST/dav/$2/user/$U/$1/
+		[ "$(members "$src")" = "$(members "$dst")" ] || bad=$((bad + 1))
+		for n in $(members "$src"); do
+			count=$((count + 1))
+			[ "$("${C[@]}" "$src$n" | essence)" = \
+			    "$("${C[@]}" "$dst$n" | essence)" ] || bad=$((bad + 1))
+		done
+	done
+	echo "$count $bad"
+}
+nsrc=$(( $(members "$SRC/calendar/" | wc -l) + $(members "$SRC/contacts/" | wc -l) ))
+
+pull
+is "$?" 0 "dav-pull reads carol's calendar and address book"
+push
+is "$?" 0 "dav-push writes them onto Cyrus"
+is "$(done_field collections_created) $(done_field pushed) $(done_field differences)" \
+    "2 $nsrc 0" "two collections made, every resource sent, read back equal"
+like "$("${C[@]}" -X PROPFIND -H 'Depth: 0' -H 'Content-Type: application/xml' \
+    --data-binary '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>' \
+    "$DST/dav/calendars/user/$U/calendar/")" "displayname>(<!\\[CDATA\\[)?Calendar" \
+    "curl: the calendar on Cyrus has the source's display name"
+is "$(compare)" "$nsrc 0" \
+    "curl: each event and contact on Cyrus has the source's UID, SUMMARY, DTSTART, RRULE, EXDATE, attendees, FN, EMAIL, TEL"
+
+push
+is "$(done_field pushed) $(done_field unchanged)" "0 $nsrc" "a rerun sends nothing"
+is "$(( $(members "$DST/dav/calendars/user/$U/calendar/" | wc -l) + $(members "$DST/dav/addressbooks/user/$U/contacts/" | wc -l) ))" \
+    "$nsrc" "and Cyrus holds each once"
+
+# --- a delta ------------------------------------------------------------------
+printf 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:new-%s@example.org\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240401T090000Z\r\nDTEND:20240401T100000Z\r\nSUMMARY:New at the source\r\nATTENDEE;CN="Bob":mailto:bob@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n' \
+    "$$" >"$work/new.ics"
+"${C[@]}" -o /dev/null -T "$work/new.ics" -H 'Content-Type: text/calendar' \
+    "$SRC/calendar/new.ics"
+"${C[@]}" "$SRC/calendar/ev-2.ics" >"$work/ev-2.orig"
+sed "s/^SUMMARY:.*/SUMMARY:Moved ($$)\r/" "$work/ev-2.orig" >"$work/ev-2.ics"
+"${C[@]}" -o /dev/null -T "$work/ev-2.ics" -H 'Content-Type: text/calendar' \
+    "$SRC/calendar/ev-2.ics"
+"${C[@]}" "$SRC/contacts/card-4.vcf" >"$work/card-4.vcf"
+"${C[@]}" -o /dev/null -X DELETE "$SRC/contacts/card-4.vcf"
+pull
+push
+is "$?" 0 "the delta push"
+is "$(done_field pushed) $(done_field deleted) $(done_field differences)" "2 1 0" \
+    "two sent (added, changed), one deleted"
+is "$(compare)" "$nsrc 0" "curl: Cyrus equals the source again"
+
+# --- kill -9 in the middle, then a rerun -------------------------------------
+for c in $(dst_cols); do "${C[@]}" -o /dev/null -X DELETE "$c"; done
+sqlite3 "$work/a/index.db" 'DELETE FROM push_dav_resources; DELETE FROM push_dav_collections'
+printf 'password=%s\n\n' "$PW" | "$PUSH" --url "$DST/" --user "$U" \
+    --archive "$work/a" >/dev/null 2>&1 &
+for i in $(seq 400); do	# until a few are sent, then kill
+	[ "$(sqlite3 "$work/a/index.db" "SELECT count(*) FROM push_dav_resources WHERE state = 'done'" 2>/dev/null)" -ge 3 ] 2>/dev/null && break
+	sleep 0.01
+done
+kill -9 $! 2>/dev/null
+wait $! 2>/dev/null
+sent=$(sqlite3 "$work/a/index.db" "SELECT count(*) FROM push_dav_resources WHERE state = 'done'")
+push
+[ "$sent" -lt "$nsrc" ]
+is "$?" 0 "kill -9 landed in the middle of the push ($sent of $nsrc sent)"
+is "$(done_field pushed)" "$((nsrc - sent))" "a rerun sends the rest"
+is "$(compare)" "$(( nsrc )) 0" "curl: Cyrus equals the source"
+uids=$(for c in calendar contacts; do
+	d=$DST/dav/$([ $c = calendar ] && echo calendars || echo addressbooks)/user/$U/$c/
+	for n in $(members "$d"); do "${C[@]}" "$d$n" | tr -d '\r' | grep '^UID:' | head -1; done
+done | sort | uniq -d | wc -l)
+is "$uids" 0 "no UID twice on the destination"
+
+# --- a change on the destination wins over a later one at the source ---------
+"${C[@]}" "$DST/dav/calendars/user/$U/calendar/ev-2.ics" |
+    sed "s/^SUMMARY:.*/SUMMARY:Edited by carol on the new server\r/" >"$work/dst.ics"
+"${C[@]}" -o /dev/null -T "$work/dst.ics" -H 'Content-Type: text/calendar' \
+    "$DST/dav/calendars/user/$U/calendar/ev-2.ics"
+sed "s/^SUMMARY:.*/SUMMARY:Changed again at the source\r/" "$work/ev-2.orig" >"$work/ev-2.ics"
+"${C[@]}" -o /dev/null -T "$work/ev-2.ics" -H 'Content-Type: text/calendar' \
+    "$SRC/calendar/ev-2.ics"
+pull
+push
+like "$(grep '"event":"anomaly"' "$work/out" | jq -r .kind)" "dav-conflict" \
+    "a resource changed on the destination since the push is a conflict"
+like "$("${C[@]}" "$DST/dav/calendars/user/$U/calendar/ev-2.ics")" \
+    "SUMMARY:Edited by carol" "and the destination's version is kept"
+
+WRONG=wrong push
+is "$?" 77 "a wrong password: 77"
+
+done_testing
