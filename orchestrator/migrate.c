@@ -137,9 +137,6 @@ cmd_validate(const char *file)
 	if (p.phases.finalize.present)
 		printf(" finalize");
 	printf("\n");
-	if (p.source.dav)
-		printf("%s: note: source.dav is not carried yet (calendars and"
-		    " contacts come with dav-pull)\n", file);
 	account_specs_free(v, nr);
 	plan_free(&p);
 	return 0;

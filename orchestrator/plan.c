@@ -159,6 +159,7 @@ static const struct ykey auth_keys[] = {
 static const struct ykey source_keys[] = {
 	{ "imap", K_URL, S(imap), NULL, "imap imaps" },
 	{ "dav", K_URL, S(dav), NULL, "http https" },
+	{ "dav_login", K_STR, S(dav_login), NULL, NULL },
 	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
 	{ "ca_file", K_PATH, S(ca_file), NULL, NULL },
 	{ "insecure", K_BOOL, S(insecure), NULL, NULL },
@@ -170,6 +171,7 @@ static const struct ykey source_keys[] = {
 
 static const struct ykey destination_keys[] = {
 	{ "jmap", K_URL, S(jmap), NULL, "http https" },
+	{ "dav", K_URL, S(dav), NULL, "http https" },
 	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
 	{ "allow_plaintext", K_BOOL, S(allow_plaintext), NULL, NULL },
 	{ "ca_file", K_PATH, S(ca_file), NULL, NULL },
@@ -317,6 +319,17 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 	    sa->passwords.kind == SECRET_NONE)
 		yconf_err(c, root, "destination.sieve: ManageSieve logs in with"
 		    " passwords, not a token: give destination.auth.passwords");
+	if (!!p->source.dav != !!p->destination.dav)
+		yconf_err(c, root, "source.dav and destination.dav go together:"
+		    " calendars and contacts are read from one and written to"
+		    " the other");
+	if (p->source.dav && sa->passwords.kind == SECRET_NONE &&
+	    da->passwords.kind == SECRET_NONE)
+		yconf_err(c, root, "source.dav logs in as each account: give"
+		    " source.auth.passwords or destination.auth.passwords (a"
+		    " master user cannot log in to DAV)");
+	if (p->source.dav_login && !p->source.dav)
+		yconf_err(c, root, "source.dav_login without source.dav");
 	if (!!p->source.sieve != !!p->destination.sieve)
 		yconf_err(c, root, "source.sieve and destination.sieve go"
 		    " together: Sieve scripts are read from one and written to"
@@ -384,6 +397,7 @@ server_free(struct server *s)
 	free(s->imap);
 	free(s->jmap);
 	free(s->dav);
+	free(s->dav_login);
 	free(s->sieve);
 	free(s->ca_file);
 	free(s->auth.passwords.value);

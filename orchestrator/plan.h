@@ -41,6 +41,7 @@ struct auth {
 
 struct server {
 	char *imap, *jmap, *dav, *sieve;	/* URLs */
+	char *dav_login;	/* the source's DAV login: "{login}" */
 	char *ca_file;
 	int insecure, allow_plaintext, compress;
 	struct auth auth;

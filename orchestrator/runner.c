@@ -146,12 +146,11 @@ report_of(struct run *r, const struct account *a, const char *what)
 	    what);
 }
 
-/* The login at the destination: auth.login with {account}, {login},
- * {local} replaced. */
+/* A login template with {account}, {login}, {local} replaced; NULL is
+ * the address. */
 static char *
-dest_login(struct run *r, const struct account *a)
+login_of(const char *fmt, const struct account *a)
 {
-	const char *fmt = r->p->destination.auth.login;
 	struct buf b = BUF_INIT;
 	const char *at = strchr(a->account, '@');
 
@@ -169,6 +168,13 @@ dest_login(struct run *r, const struct account *a)
 			buf_addch(&b, *fmt++);
 	}
 	return buf_detach(&b, NULL);
+}
+
+/* The login at the destination: destination.auth.login. */
+static char *
+dest_login(struct run *r, const struct account *a)
+{
+	return login_of(r->p->destination.auth.login, a);
 }
 
 /* --- running one helper ------------------------------------------------ */
@@ -675,6 +681,32 @@ dest_secrets(struct run *r, struct account *a, int password_only,
 	return ret;
 }
 
+/*
+ * A push helper's exit 65 when all it holds against the account is what
+ * the destination refused (its done event: "refused" > 0, "differences"
+ * 0): those are the account's anomalies, kept in the archive, not a
+ * failure; no retry makes a server take what it refuses.
+ */
+static enum outcome
+only_refusals(struct run *r, struct account *a, enum outcome o, int code,
+    json_t *done, const char *what, struct buf *err)
+{
+	json_int_t refused = json_integer_value(json_object_get(done,
+	    "refused"));
+
+	if (o == PERMANENT && code == 65 && refused > 0 &&
+	    json_integer_value(json_object_get(done, "differences")) == 0) {
+		say(r, "%s: %" JSON_INTEGER_FORMAT " %s refused by the"
+		    " destination (anomalies, kept in the archive)",
+		    a->account, refused, what);
+		buf_setlen(err, 0);
+		o = OK;
+	}
+	if (o == OK && refused > 0)
+		state_add_counters(r->s, a, 0, 0, refused);
+	return o;
+}
+
 /* The Sieve scripts, after the mail: sieve-pull, when the plan has
  * source.sieve. */
 static enum outcome
@@ -728,7 +760,6 @@ sieve_push(struct run *r, struct slot *sl, struct account *a,
 	struct args v = { NULL, NULL, 0, 0 };
 	struct secrets sec = SECRETS_INIT;
 	json_t *done = NULL;
-	json_int_t refused = 0;
 	enum outcome o;
 	int code = 0;
 
@@ -755,18 +786,114 @@ sieve_push(struct run *r, struct slot *sl, struct account *a,
 	}
 	o = helper(r, sl, a, "sieve-push", verify_only ? "verify" : "push",
 	    v.v, &sec, &done, &code, err);
-	if (done)
-		refused = json_integer_value(json_object_get(done, "refused"));
-	if (o == PERMANENT && code == 65 && refused > 0 &&
-	    json_integer_value(json_object_get(done, "differences")) == 0) {
-		say(r, "%s: %" JSON_INTEGER_FORMAT " Sieve scripts refused by"
-		    " the destination (anomalies, kept in the archive)",
-		    a->account, refused);
-		buf_setlen(err, 0);
-		o = OK;
+	o = only_refusals(r, a, o, code, done, "Sieve scripts", err);
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
+
+/* Calendars and contacts, after the mail: dav-pull, when the plan has
+ * source.dav.  It logs in as each account, with its password. */
+static enum outcome
+dav_pull(struct run *r, struct slot *sl, struct account *a,
+    const char *mode, struct buf *err)
+{
+	const struct server *s = &r->p->source;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+	char *pw = NULL;
+
+	arg(&v, "--url");
+	arg(&v, s->dav);
+	arg(&v, "--user");
+	arg(&v, own(&v, login_of(s->dav_login ? s->dav_login : "{login}",
+	    a)));
+	arg(&v, "--mode");
+	arg(&v, mode);
+	if (!strcmp(mode, "assess")) {
+		arg(&v, "--report");
+		arg(&v, own(&v, report_of(r, a, "assess-dav")));
+	} else {
+		arg(&v, "--archive");
+		arg(&v, own(&v, archive_of(r, a)));
 	}
-	if (o == OK && refused)
-		state_add_counters(r->s, a, 0, 0, refused);
+	if (s->ca_file) {
+		arg(&v, "--ca-file");
+		arg(&v, s->ca_file);
+	}
+	if (s->insecure)
+		arg(&v, "--insecure");
+	if (!r->fake && s->auth.passwords.kind != SECRET_NONE) {
+		if (!(pw = secret_password(&s->auth.passwords, a->account,
+		    a->login, err)) || secrets_set(&sec, "password", pw) < 0) {
+			if (pw)
+				buf_adds(err, "the password cannot be carried");
+			o = PERMANENT;
+			goto out;
+		}
+	} else if (dest_secrets(r, a, 1, &sec, err) < 0) {
+		o = PERMANENT;
+		goto out;
+	}
+	o = helper(r, sl, a, "dav-pull", !strcmp(mode, "assess") ? "assess" :
+	    "pull", v.v, &sec, &done, NULL, err);
+	if (o == OK && done)
+		state_add_counters(r->s, a, 0, 0, json_integer_value(
+		    json_object_get(done, "anomalies")));
+out:
+	if (pw) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
+
+/* dav-push, when the plan has destination.dav; with `verify_only`, a
+ * comparison only. */
+static enum outcome
+dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
+    struct buf *err)
+{
+	const struct server *d = &r->p->destination;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+	int code = 0;
+
+	arg(&v, "--url");
+	arg(&v, d->dav);
+	arg(&v, "--user");
+	arg(&v, own(&v, dest_login(r, a)));
+	arg(&v, "--archive");
+	arg(&v, own(&v, archive_of(r, a)));
+	arg(&v, "--report");
+	arg(&v, own(&v, report_of(r, a, "verify-dav")));
+	if (d->ca_file) {
+		arg(&v, "--ca-file");
+		arg(&v, d->ca_file);
+	}
+	if (d->insecure)
+		arg(&v, "--insecure");
+	if (verify_only)
+		arg(&v, "--verify-only");
+	if (dest_secrets(r, a, 1, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	o = helper(r, sl, a, "dav-push", verify_only ? "verify" : "push",
+	    v.v, &sec, &done, &code, err);
+	o = only_refusals(r, a, o, code, done, "calendar and contact"
+	    " resources", err);
+	if (o == OK && done)
+		state_add_counters(r->s, a, 0, 0, json_integer_value(
+		    json_object_get(done, "conflicts")));
 	json_decref(done);
 	secrets_clear(&sec);
 	args_free(&v);
@@ -857,6 +984,8 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	args_free(&v);
 	if (o == OK && p->source.sieve)
 		o = sieve_pull(r, sl, a, mode, err);
+	if (o == OK && p->source.dav)
+		o = dav_pull(r, sl, a, mode, err);
 	return o;
 }
 
@@ -961,6 +1090,8 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 	free(report);
 	if (o == OK && p->destination.sieve)
 		o = sieve_push(r, sl, a, !strcmp(how, "verify"), err);
+	if (o == OK && p->destination.dav)
+		o = dav_push(r, sl, a, !strcmp(how, "verify"), err);
 	return o;
 }
 

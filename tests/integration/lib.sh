@@ -78,6 +78,49 @@ wipe() {	# PASSWORD LOGIN: empty a Cyrus account, as a new one is
 	    sieve_client "$DST_SIEVE_PORT" "$2" list | cut -d' ' -f1); do
 		printf '%s\n' "$1" | sieve_client "$DST_SIEVE_PORT" "$2" delete "$s"
 	done
+	# the collections dav-push makes (the source's names)
+	for s in calendars/user/$2/calendar/ addressbooks/user/$2/contacts/; do
+		dav_curl "$2" "$1" -o /dev/null -X DELETE \
+		    "http://$WORLD_HOST:$DST_HTTP_PORT/dav/$s"
+	done
+}
+# DAV with curl, as LOGIN with PASSWORD
+dav_curl() {	# LOGIN PASSWORD curl-arguments...
+	local u=$1 p=$2
+	shift 2
+	curl -sS --max-time 30 -H 'Expect:' --user "$u:$p" "$@"
+}
+dav_members() {	# LOGIN PASSWORD COLLECTION-URL: the names in it, sorted
+	dav_curl "$1" "$2" -X PROPFIND -H 'Depth: 1' \
+	    -H 'Content-Type: application/xml' --data-binary \
+	    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>' \
+	    "$3" | grep -o '<[A-Za-z:]*href>[^<]*</' | sed 's|.*>||; s|</$||' |
+	    grep -v '/$' | sed 's|.*/||' | sort
+}
+# what must survive a server's normalizing: those properties' lines,
+# unfolded, without CR or parameters, sorted (stdin to stdout)
+dav_essence() {
+	tr -d '\r' | sed -e ':a' -e 'N' -e '$!ba' -e 's/\n[ \t]//g' |
+	    grep -E '^(UID|SUMMARY|DTSTART|RRULE|EXDATE|ATTENDEE|FN|EMAIL|TEL)[;:]' |
+	    sed -E 's/^([A-Z]+)[^:]*:/\1:/' | sort
+}
+# A user's Radicale calendar and address book against Cyrus's: "N BAD",
+# N resources compared, BAD differences (a member list counts as one)
+dav_compare() {	# LOGIN PASSWORD
+	local u=$1 p=$2 kind src dst n bad=0 count=0
+	for kind in "calendar calendars" "contacts addressbooks"; do
+		set -- $kind
+		src=${DAV_URL}$u/$1/ dst=http://$WORLD_HOST:$DST_HTTP_PORT/dav/$2/user/$u/$1/
+		[ "$(dav_members "$u" "$p" "$src")" = \
+		    "$(dav_members "$u" "$p" "$dst")" ] || bad=$((bad + 1))
+		for n in $(dav_members "$u" "$p" "$src"); do
+			count=$((count + 1))
+			[ "$(dav_curl "$u" "$p" "$src$n" | dav_essence)" = \
+			    "$(dav_curl "$u" "$p" "$dst$n" | dav_essence)" ] ||
+			    bad=$((bad + 1))
+		done
+	done
+	echo "$count $bad"
 }
 sieve_client() {	# PORT LOGIN COMMAND...: python3-sievelib; password on stdin
 	"$top/tests/integration/sieve-client.py" "$@"

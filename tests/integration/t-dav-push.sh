@@ -39,33 +39,8 @@ push() {
 	    --user "$U" --archive "$work/a" "$@" >"$work/out" 2>"$work/err"
 }
 done_field() { grep '"event":"done"' "$work/out" | jq -r ".$1"; }
-members() {	# COLLECTION-URL: the names in it
-	"${C[@]}" -X PROPFIND -H 'Depth: 1' -H 'Content-Type: application/xml' \
-	    --data-binary '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>' \
-	    "$1" | grep -o '<[A-Za-z:]*href>[^<]*</' | sed 's|.*>||; s|</$||' |
-	    grep -v '/$' | sed 's|.*/||' | sort
-}
-# what must survive: those properties' lines, unfolded, without CR, sorted
-essence() {
-	tr -d '\r' | sed -e ':a' -e 'N' -e '$!ba' -e 's/\n[ \t]//g' |
-	    grep -E '^(UID|SUMMARY|DTSTART|RRULE|EXDATE|ATTENDEE|FN|EMAIL|TEL)[;:]' |
-	    sed -E 's/^([A-Z]+)[^:]*:/\1:/' | sort
-}
-# every source resource against the destination's, by curl
-compare() {
-	local kind src dst n bad=0 count=0
-	for kind in "calendar calendars" "contacts addressbooks"; do
-		set -- $kind
-		src=$SRC/$1/ dst=$DST/dav/$2/user/$U/$1/
-		[ "$(members "$src")" = "$(members "$dst")" ] || bad=$((bad + 1))
-		for n in $(members "$src"); do
-			count=$((count + 1))
-			[ "$("${C[@]}" "$src$n" | essence)" = \
-			    "$("${C[@]}" "$dst$n" | essence)" ] || bad=$((bad + 1))
-		done
-	done
-	echo "$count $bad"
-}
+members() { dav_members "$U" "$PW" "$1"; }
+compare() { dav_compare "$U" "$PW"; }
 nsrc=$(( $(members "$SRC/calendar/" | wc -l) + $(members "$SRC/contacts/" | wc -l) ))
 
 pull

@@ -87,6 +87,13 @@ for u in ALICE BOB CAROL; do
 	done
 	is "$same" 1 "$dest: each script byte for byte"
 done
+# calendars and contacts, with curl on both servers
+for u in ALICE BOB CAROL; do
+	eval "dest=\$${u}_DEST_LOGIN pw=\$${u}_PASSWORD"
+	cmp=$(dav_compare "$dest" "$pw")
+	[ "${cmp% *}" -gt 0 ] && [ "${cmp#* }" = 0 ]
+	is "$?" 0 "$dest: Cyrus has the source's calendar and contacts ($cmp)"
+done
 is "$("$M" --state "$work/state" status --json | jq '.anomalies > 0')" true \
     "status counts the anomalies"
 git -C "$work/state/audit" fsck --strict >/dev/null 2>&1
