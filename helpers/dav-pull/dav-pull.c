@@ -102,21 +102,6 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-static void
-anomaly(const char *kind, const char *where, const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-	json_t *o;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	evline_anomaly(1, kind, where, 0, text.buf, &o);
-	json_array_append_new(pull.anomalies, o);
-	buf_release(&text);
-}
-
 enum {
 	OPT_URL = 256, OPT_USER, OPT_CA, OPT_INSECURE, OPT_TIMEOUT,
 	OPT_COLLECTION, OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_SIZE_LIMIT,
@@ -456,14 +441,16 @@ check_resource(const struct collection *c, const char *where,
 
 	if (b->len < strlen(begin) || strncasecmp(b->buf, begin,
 	    strlen(begin)) || !strstr(b->buf, end)) {
-		anomaly(!strcmp(c->kind, "calendar") ? "invalid-icalendar" :
+		evline_anomalyf(pull.anomalies,
+		    !strcmp(c->kind, "calendar") ? "invalid-icalendar" :
 		    "invalid-vcard", where, "it is not a whole %s object",
 		    begin + 6);
 		return NULL;
 	}
 	uid = line_value(b->buf, b->len, "UID");
 	if (!uid)
-		anomaly("no-uid", where, "it has no UID");
+		evline_anomalyf(pull.anomalies, "no-uid", where,
+		    "it has no UID");
 	return uid;
 }
 
@@ -525,7 +512,8 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 		}
 		if (a.code == 500) {
 			/* this one resource: the others go on */
-			anomaly("dav-resource-unreadable", where.buf, "the"
+			evline_anomalyf(pull.anomalies,
+			    "dav-resource-unreadable", where.buf, "the"
 			    " server answered HTTP 500");
 			continue;
 		}
@@ -534,7 +522,8 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 			goto out;
 		}
 		if (body.len > pull.size_limit)
-			anomaly("oversized", where.buf, "%zu bytes, over the"
+			evline_anomalyf(pull.anomalies, "oversized", where.buf,
+			    "%zu bytes, over the"
 			    " size limit of %" PRIu64, body.len,
 			    pull.size_limit);
 		uid = check_resource(c, where.buf, &body);
@@ -570,7 +559,8 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 	for (i = 1; i < nr_uids; i++)
 		if (!strcmp(uids[i], uids[i - 1]) && (i + 1 == nr_uids ||
 		    strcmp(uids[i], uids[i + 1])))
-			anomaly("duplicate-uid", c->path, "UID %s is in more"
+			evline_anomalyf(pull.anomalies, "duplicate-uid",
+			    c->path, "UID %s is in more"
 			    " than one resource", uids[i]);
 	ret = 0;
 out:
@@ -628,7 +618,8 @@ pull_collection(struct collection *c, const struct arc_davcol *old,
 	int ret = -1;
 
 	if (c->shared) {
-		anomaly("dav-shared", c->path, "another's %s, shared with the"
+		evline_anomalyf(pull.anomalies, "dav-shared", c->path,
+		    "another's %s, shared with the"
 		    " account: recorded, not copied (its owner's migration"
 		    " carries it)", c->kind);
 		return record(json_pack("{s:s, s:s, s:s, s:s, s:O, s:b}", "t",
@@ -647,7 +638,8 @@ pull_collection(struct collection *c, const struct arc_davcol *old,
 		 */
 		if (pull.d->fail != EX_TEMPFAIL || a_code(err) != 500)
 			goto out;
-		anomaly("dav-collection-unreadable", c->path, "%s", err->buf);
+		evline_anomalyf(pull.anomalies, "dav-collection-unreadable",
+		    c->path, "%s", err->buf);
 		buf_reset(err);
 		ret = 0;
 		goto out;
@@ -787,10 +779,9 @@ commit(struct buf *err)
 static int
 write_report(struct buf *err)
 {
-	char *tmp = xasprintf("%s.tmp", pull.report);
 	json_t *cols = json_array(), *o;
 	size_t i;
-	int ret = -1;
+	int ret;
 
 	for (i = 0; i < pull.nr; i++)
 		json_array_append_new(cols, json_pack("{s:s, s:s, s:O, s:I,"
@@ -806,16 +797,8 @@ write_report(struct buf *err)
 	    "bytes", (json_int_t)pull.bytes, "anomalies",
 	    (json_int_t)json_array_size(pull.anomalies), "collections", cols,
 	    "anomalies", pull.anomalies);
-	if (!o || json_dump_file(o, tmp, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER) < 0 || rename(tmp, pull.report) < 0) {
-		buf_addf(err, "cannot write the report '%s': %s", pull.report,
-		    strerror(errno));
-		unlink(tmp);
-	} else {
-		ret = 0;
-	}
+	ret = evline_report(pull.report, o, err);
 	json_decref(o);
-	free(tmp);
 	return ret;
 }
 

@@ -35,9 +35,9 @@ static struct {
 	struct dav *d;
 	struct arcidx *ix;
 	char *home[2];		/* calendars, address books */
-	json_t *diffs;
+	json_t *diffs, *anomalies;
 	uint64_t created, pushed, unchanged, refused, conflicts, deleted,
-	    anomalies, checked;
+	    checked;
 } push;
 
 static void
@@ -45,20 +45,6 @@ usage(void)
 {
 	fputs(usage_text, stderr);
 	exit(EX_USAGE);
-}
-
-static void
-anomaly(const char *kind, const char *where, const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	push.anomalies++;
-	evline_anomaly(1, kind, where, 0, text.buf, NULL);
-	buf_release(&text);
 }
 
 enum {
@@ -263,8 +249,8 @@ set_state(const char *col, const char *name, const char *hash,
 	    state, error, ARCIDX_END };
 
 	if (!state)
-		return arcidx_exec(push.ix, "DELETE FROM push_dav_resources WHERE"
-		    " collection = ?1 AND name = ?2", p + 0, err);
+		return arcidx_exec(push.ix, "DELETE FROM push_dav_resources"
+		    " WHERE collection = ?1 AND name = ?2", p, err);
 	return arcidx_exec(push.ix, "INSERT OR REPLACE INTO push_dav_resources"
 	    "(collection, name, hash, etag, state, error) VALUES(?1, ?2, ?3,"
 	    " ?4, ?5, ?6)", p, err);
@@ -351,14 +337,16 @@ put_one(const struct arc_davcol *c, const char *dest,
 	reason(&a, &why);
 	if (a.code == 412) {
 		push.conflicts++;
-		anomaly("dav-conflict", where.buf, "%s changed on the"
+		evline_anomalyf(push.anomalies, "dav-conflict", where.buf,
+		    "%s changed on the"
 		    " destination since it was pushed: the destination's is"
 		    " kept (%s)", url.buf, why.buf);
 		ret = set_state(c->path, r->name, r->hash, NULL, "conflict",
 		    why.buf, err);
 	} else {
 		push.refused++;
-		anomaly("dav-refused", where.buf, "the destination refused"
+		evline_anomalyf(push.anomalies, "dav-refused", where.buf,
+		    "the destination refused"
 		    " it: %s", why.buf);
 		ret = set_state(c->path, r->name, r->hash, NULL, "failed",
 		    why.buf, err);
@@ -427,7 +415,8 @@ push_collection(const struct arc_davcol *c, const char *dest,
 			    NULL, 0, NULL, hdrs, &a, err) < 0)
 				goto out;
 			if (a.code == 412)
-				anomaly("dav-conflict", url.buf, "deleted at"
+				evline_anomalyf(push.anomalies, "dav-conflict",
+				    url.buf, "deleted at"
 				    " the source, changed on the destination:"
 				    " kept");
 			else if (a.code / 100 != 2 && a.code != 404) {
@@ -627,7 +616,8 @@ drop_gone(const struct arc_davcol *cols, size_t nr_cols, struct buf *err)
 				goto out;
 			}
 		} else {
-			anomaly("dav-collection-kept", rows[3 * k + 1], "gone"
+			evline_anomalyf(push.anomalies, "dav-collection-kept",
+			    rows[3 * k + 1], "gone"
 			    " from the source; it was on the destination"
 			    " before: left there");
 		}
@@ -686,26 +676,18 @@ out:
 static int
 write_report(struct buf *err)
 {
-	char *tmp = xasprintf("%s.tmp", push.report);
 	json_t *o;
-	int ret = -1;
+	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:O}",
 	    "account", push.o.user, "destination", push.o.url, "helper",
 	    "dav-push", "pushed", (json_int_t)push.pushed, "refused",
 	    (json_int_t)push.refused, "conflicts", (json_int_t)push.conflicts,
 	    "checked", (json_int_t)push.checked, "anomalies",
-	    (json_int_t)push.anomalies, "differences", push.diffs);
-	if (!o || json_dump_file(o, tmp, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER) < 0 || rename(tmp, push.report) < 0) {
-		buf_addf(err, "cannot write the report '%s': %s", push.report,
-		    strerror(errno));
-		unlink(tmp);
-	} else {
-		ret = 0;
-	}
+	    (json_int_t)json_array_size(push.anomalies), "differences",
+	    push.diffs);
+	ret = evline_report(push.report, o, err);
 	json_decref(o);
-	free(tmp);
 	return ret;
 }
 
@@ -728,6 +710,7 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	evline_hello(1, "dav-push", DAV_PUSH_VERSION);
 	push.diffs = json_array();
+	push.anomalies = json_array();
 	if ((rc = arcidx_open(&push.ix, push.archive, 1, &err)) < 0 ||
 	    arcidx_catch_up(push.ix, &err) < 0) {
 		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
@@ -752,7 +735,7 @@ main(int argc, char **argv)
 	    "deleted", (json_int_t)push.deleted, "checked",
 	    (json_int_t)push.checked, "differences",
 	    (json_int_t)json_array_size(push.diffs), "anomalies",
-	    (json_int_t)push.anomalies, "requests",
+	    (json_int_t)json_array_size(push.anomalies), "requests",
 	    (json_int_t)push.d->requests, "seconds", now_seconds() - start);
 	log_info("%" PRIu64 " pushed, %" PRIu64 " unchanged, %" PRIu64
 	    " refused, %" PRIu64 " in conflict, %" PRIu64 " deleted; verify:"
@@ -767,6 +750,7 @@ out:
 	dav_close(&push.d);
 	arcidx_close(&push.ix);
 	json_decref(push.diffs);
+	json_decref(push.anomalies);
 	secrets_clear(&sec);
 	buf_release(&err);
 	curl_global_cleanup();

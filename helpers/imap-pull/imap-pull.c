@@ -454,9 +454,8 @@ fetch_all(struct pull *p, const char *password, struct buf *err)
 static int
 write_report(struct pull *p, struct buf *err)
 {
-	char *tmp = xasprintf("%s.tmp", p->report);
 	json_t *o;
-	int ret = -1;
+	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
 	    " s:O}", "account", p->user, "host", p->conn.host, "helper",
@@ -465,16 +464,8 @@ write_report(struct pull *p, struct buf *err)
 	    (json_int_t)p->msgs_total, "bytes", (json_int_t)p->bytes_total,
 	    "anomalies", (json_int_t)p->anomalies, "folders",
 	    p->report_folders, "anomalies", report_anomalies);
-	if (!o || json_dump_file(o, tmp, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER) < 0 || rename(tmp, p->report) < 0) {
-		buf_addf(err, "cannot write the report '%s': %s", p->report,
-		    strerror(errno));
-		unlink(tmp);
-	} else {
-		ret = 0;
-	}
+	ret = evline_report(p->report, o, err);
 	json_decref(o);
-	free(tmp);
 	return ret;
 }
 

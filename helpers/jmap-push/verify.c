@@ -205,9 +205,7 @@ push_verify(struct push *p, struct buf *err)
 	    json_array_size(diffs) ? "differs" : "equal", "checked",
 	    (json_int_t)checked, "bodies_compared", (json_int_t)content,
 	    "differences", (json_int_t)json_array_size(diffs));
-	if (p->report && json_dump_file(report, p->report, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER) < 0) {
-		buf_addf(err, "cannot write '%s'", p->report);
+	if (p->report && evline_report(p->report, report, err) < 0) {
 		json_decref(report);
 		goto out;
 	}

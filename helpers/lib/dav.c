@@ -150,7 +150,8 @@ dav_href_in(xmlNodePtr n)
 	for (e = s + strlen(s); e > s && strchr(" \t\r\n", e[-1]); e--)
 		;
 	*e = '\0';
-	memmove(s, s + strspn(s, " \t\r\n"), strlen(s + strspn(s, " \t\r\n")) + 1);
+	e = s + strspn(s, " \t\r\n");
+	memmove(s, e, strlen(e) + 1);
 	return s;
 }
 
@@ -420,7 +421,8 @@ find_principal(struct dav *d, char **principal_r, struct buf *err)
 	for (i = 0; i < ARRAY_SIZE(tries) && !*principal_r; i++) {
 		if (propfind0(d, tries[i] ? tries[i] : d->opts->url,
 		    propfind_principal, &a, err) < 0) {
-			if (d->fail != EX_PROTOCOL || i + 1 == ARRAY_SIZE(tries))
+			if (d->fail != EX_PROTOCOL ||
+			    i + 1 == ARRAY_SIZE(tries))
 				goto out;
 			buf_reset(err);	/* not there: the next */
 			continue;

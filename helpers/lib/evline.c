@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "evline.h"
 #include "log.h"
+#include "xalloc.h"
 
 /* evline.h promises callers that json_pack's "I" takes a long long */
 _Static_assert(sizeof(json_int_t) == sizeof(long long),
@@ -237,5 +238,40 @@ evline_anomaly(int fd, const char *kind, const char *folder, uint32_t uid,
 	if (extra)
 		*extra = json_incref(o);
 	json_decref(o);
+	return ret;
+}
+
+void
+evline_anomalyf(json_t *collect, const char *kind, const char *where,
+    const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	buf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	evline_anomaly(1, kind, where, 0, text.buf, &o);
+	if (collect)
+		json_array_append(collect, o);
+	json_decref(o);
+	buf_release(&text);
+}
+
+int
+evline_report(const char *path, json_t *o, struct buf *err)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int ret = 0;
+
+	if (!o || json_dump_file(o, tmp, JSON_INDENT(2) |
+	    JSON_PRESERVE_ORDER) < 0 || rename(tmp, path) < 0) {
+		buf_addf(err, "cannot write the report '%s': %s", path,
+		    strerror(errno));
+		unlink(tmp);
+		ret = -1;
+	}
+	free(tmp);
 	return ret;
 }

@@ -66,21 +66,6 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-static void
-anomaly(const char *kind, const char *name, const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-	json_t *o;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	evline_anomaly(1, kind, name, 0, text.buf, &o);
-	json_array_append_new(pull.anomalies, o);
-	buf_release(&text);
-}
-
 enum {
 	OPT_HOST = 256, OPT_PORT, OPT_TLS, OPT_CA, OPT_INSECURE, OPT_PLAIN,
 	OPT_USER, OPT_AUTH_USER, OPT_MASTER_SEP, OPT_TIMEOUT, OPT_MODE,
@@ -215,7 +200,8 @@ from_server(const char *password, int *code, struct buf *err)
 			goto out;
 		if (rc == 0) {
 			/* gone between LISTSCRIPTS and GETSCRIPT */
-			anomaly("sieve-unreadable", s->name, "%s", err->buf);
+			evline_anomalyf(pull.anomalies, "sieve-unreadable",
+			    s->name, "%s", err->buf);
 			buf_reset(err);
 			free(s->name);
 			pull.nr--;
@@ -317,18 +303,22 @@ check_script(const struct script *s)
 	const char *p;
 
 	if (!utf8_valid(s->name, strlen(s->name)))
-		anomaly("sieve-name", s->name, "the name is not UTF-8");
+		evline_anomalyf(pull.anomalies, "sieve-name", s->name,
+		    "the name is not UTF-8");
 	for (p = s->name; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			anomaly("sieve-name", s->name, "the name holds a"
+			evline_anomalyf(pull.anomalies, "sieve-name", s->name,
+			    "the name holds a"
 			    " control character: a destination may refuse it");
 			break;
 		}
 	if (!utf8_valid(s->text.buf, s->text.len))
-		anomaly("sieve-text", s->name, "the script is not UTF-8"
+		evline_anomalyf(pull.anomalies, "sieve-text", s->name,
+		    "the script is not UTF-8"
 		    " (%zu bytes)", s->text.len);
 	else if (memchr(s->text.buf, '\0', s->text.len))
-		anomaly("sieve-text", s->name, "the script holds a NUL byte");
+		evline_anomalyf(pull.anomalies, "sieve-text", s->name,
+		    "the script holds a NUL byte");
 }
 
 static int
@@ -450,10 +440,9 @@ out:
 static int
 write_report(struct buf *err)
 {
-	char *tmp = xasprintf("%s.tmp", pull.report);
 	json_t *scripts = json_array(), *o;
 	size_t i;
-	int ret = -1;
+	int ret;
 
 	for (i = 0; i < pull.nr; i++)
 		json_array_append_new(scripts, json_pack("{s:s, s:I, s:b}",
@@ -467,16 +456,8 @@ write_report(struct buf *err)
 	    "bytes", (json_int_t)pull.bytes, "anomalies",
 	    (json_int_t)json_array_size(pull.anomalies), "scripts", scripts,
 	    "anomalies", pull.anomalies);
-	if (!o || json_dump_file(o, tmp, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER) < 0 || rename(tmp, pull.report) < 0) {
-		buf_addf(err, "cannot write the report '%s': %s", pull.report,
-		    strerror(errno));
-		unlink(tmp);
-	} else {
-		ret = 0;
-	}
+	ret = evline_report(pull.report, o, err);
 	json_decref(o);
-	free(tmp);
 	return ret;
 }
 

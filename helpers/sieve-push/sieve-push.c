@@ -37,8 +37,8 @@ static struct {
 	size_t nr;
 	struct msv_script *dest;	/* what the destination lists */
 	size_t nr_dest;
-	uint64_t pushed, unchanged, refused, deleted, anomalies;
-	json_t *diffs;
+	uint64_t pushed, unchanged, refused, deleted;
+	json_t *diffs, *anomalies;
 } push;
 
 static void
@@ -46,20 +46,6 @@ usage(void)
 {
 	fputs(usage_text, stderr);
 	exit(EX_USAGE);
-}
-
-static void
-anomaly(const char *kind, const char *name, const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	push.anomalies++;
-	evline_anomaly(1, kind, name, 0, text.buf, NULL);
-	buf_release(&text);
 }
 
 enum {
@@ -163,7 +149,7 @@ refused(int rc, const char *kind, const char *name, struct buf *err)
 {
 	if (rc != 0)
 		return rc;
-	anomaly(kind, name, "%s", err->buf);
+	evline_anomalyf(push.anomalies, kind, name, "%s", err->buf);
 	buf_reset(err);
 	return 0;
 }
@@ -187,7 +173,8 @@ put_all(struct buf *err)
 			continue;
 		}
 		buf_reset(&text);
-		if ((rc = arcidx_blob_read(push.ix, s->hash, &text, err)) != 1) {
+		rc = arcidx_blob_read(push.ix, s->hash, &text, err);
+		if (rc != 1) {
 			if (rc == 0)
 				buf_addf(err, "the archive lacks the script"
 				    " '%s' (%s)", s->name, s->hash);
@@ -204,7 +191,8 @@ put_all(struct buf *err)
 			/* kept in the archive, reported, never dropped */
 			buf_reset(&why);
 			buf_add(&why, err->buf, err->len);
-			anomaly("sieve-refused", s->name, "the destination"
+			evline_anomalyf(push.anomalies, "sieve-refused",
+			    s->name, "the destination"
 			    " refused the script: %s", why.buf);
 			buf_reset(err);
 			push.refused++;
@@ -270,7 +258,8 @@ delete_and_activate(struct buf *err)
 		if (push.v[i].hash[0] && push.v[i].active)
 			s = &push.v[i];
 	if (s && strcmp(s->push_state, "done"))
-		anomaly("sieve-active-refused", s->name, "the script active at"
+		evline_anomalyf(push.anomalies, "sieve-active-refused", s->name,
+		    "the script active at"
 		    " the source is not on the destination: no script is made"
 		    " active there");
 	else if (s)
@@ -357,26 +346,17 @@ out:
 static int
 write_report(struct buf *err)
 {
-	char *tmp = xasprintf("%s.tmp", push.report);
 	json_t *o;
-	int ret = -1;
+	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O}", "account",
 	    push.user, "destination", push.conn.host, "helper",
 	    "sieve-push", "scripts", (json_int_t)push.nr, "pushed",
 	    (json_int_t)push.pushed, "refused", (json_int_t)push.refused,
-	    "anomalies", (json_int_t)push.anomalies, "differences",
-	    push.diffs);
-	if (!o || json_dump_file(o, tmp, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER) < 0 || rename(tmp, push.report) < 0) {
-		buf_addf(err, "cannot write the report '%s': %s", push.report,
-		    strerror(errno));
-		unlink(tmp);
-	} else {
-		ret = 0;
-	}
+	    "anomalies", (json_int_t)json_array_size(push.anomalies),
+	    "differences", push.diffs);
+	ret = evline_report(push.report, o, err);
 	json_decref(o);
-	free(tmp);
 	return ret;
 }
 
@@ -399,6 +379,7 @@ main(int argc, char **argv)
 		log_set_account(push.user);
 	evline_hello(1, "sieve-push", SIEVE_PUSH_VERSION);
 	push.diffs = json_array();
+	push.anomalies = json_array();
 	if ((rc = arcidx_open(&push.ix, push.archive, 1, &err)) < 0 ||
 	    arcidx_catch_up(push.ix, &err) < 0 ||
 	    arcidx_sieve(push.ix, &push.v, &push.nr, &err) < 0) {
@@ -431,7 +412,7 @@ main(int argc, char **argv)
 	    "unchanged", (json_int_t)push.unchanged, "refused",
 	    (json_int_t)push.refused, "deleted", (json_int_t)push.deleted,
 	    "differences", (json_int_t)json_array_size(push.diffs),
-	    "anomalies", (json_int_t)push.anomalies, "seconds",
+	    "anomalies", (json_int_t)json_array_size(push.anomalies), "seconds",
 	    now_seconds() - start);
 	log_info("%" PRIu64 " scripts pushed, %" PRIu64 " unchanged, %" PRIu64
 	    " refused, %" PRIu64 " deleted; verify: %zu differences",
@@ -446,6 +427,7 @@ out:
 	arc_sieve_free(push.v, push.nr);
 	arcidx_close(&push.ix);
 	json_decref(push.diffs);
+	json_decref(push.anomalies);
 	buf_release(&err);
 	return code;
 }
