@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""fake-dav: a scripted CalDAV server on 127.0.0.1 for what real servers
+never do (or do only when broken).  Serves until killed.
+
+    fake-dav.py SCENARIO TRANSCRIPT
+
+Prints the port it listens on, then serves.  Each request line is
+appended to TRANSCRIPT, with its Authorization header's user.
+
+The account is "alice" (password "secret"): principal /p/alice/, one
+calendar /cal/alice/work/ with a.ics (CRLF, byte for byte), b.ics (not
+iCalendar), c.ics (the same UID as a.ics).
+
+Scenarios:
+    ok           as above; PUT of b.ics is refused (403 with a CalDAV
+                 precondition), other PUTs take
+    not-xml      PROPFIND answers 207 with a body that is not XML
+    get-500      GET of c.ics answers 500
+    get-503      GET of a.ics answers 503 (the server is busy)
+"""
+
+import base64
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+A = (b'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//fake//EN\r\n'
+     b'BEGIN:VEVENT\r\nUID:same@x\r\nDTSTART:20240101T100000Z\r\n'
+     b'SUMMARY:caf\xc3\xa9\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n')
+B = b'this is not a calendar\n'
+C = A.replace(b'caf\xc3\xa9', b'other')
+ITEMS = {'a.ics': A, 'b.ics': B, 'c.ics': C}
+CAL = '/cal/alice/work/'
+
+
+def ms(responses):
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            '<D:multistatus xmlns:D="DAV:" '
+            'xmlns:C="urn:ietf:params:xml:ns:caldav">' +
+            ''.join('<D:response><D:href>%s</D:href><D:propstat><D:prop>%s'
+                    '</D:prop><D:status>HTTP/1.1 200 OK</D:status>'
+                    '</D:propstat></D:response>' % r for r in responses) +
+            '</D:multistatus>').encode()
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, *a):
+        pass
+
+    def body(self):
+        n = int(self.headers.get('Content-Length') or 0)
+        return self.rfile.read(n) if n else b''
+
+    def send(self, code, data=b'', ctype='application/xml; charset=utf-8',
+             etag=None):
+        self.send_response(code)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(data)))
+        if etag:
+            self.send_header('ETag', etag)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def authed(self):
+        auth = self.headers.get('Authorization', '')
+        user = '-'
+        ok = False
+        if auth.startswith('Basic '):
+            u, _, p = base64.b64decode(auth[6:]).decode().partition(':')
+            user, ok = u, (u == 'alice' and p == 'secret')
+        with open(sys.argv[2], 'a') as t:
+            t.write('%s %s %s\n' % (self.command, self.path, user))
+        if not ok:
+            self.send(401, b'no')
+        return ok
+
+    def do_PROPFIND(self):
+        body = self.body()
+        if not self.authed():
+            return
+        if SCENARIO == 'not-xml':
+            self.send(207, b'<html>surprise</html')
+            return
+        if b'current-user-principal' in body:
+            self.send(207, ms([(self.path, '<D:current-user-principal>'
+                                '<D:href>/p/alice/</D:href>'
+                                '</D:current-user-principal>')]))
+        elif b'calendar-home-set' in body:
+            self.send(207, ms([(self.path, '<C:calendar-home-set><D:href>'
+                                '/cal/alice/</D:href></C:calendar-home-set>'
+                                )]))
+        elif b'sync-token' in body:
+            self.send(207, ms([(CAL, '<D:sync-token>t1</D:sync-token>')]))
+        elif self.path == '/cal/alice/':
+            self.send(207, ms([(CAL, '<D:resourcetype><D:collection/>'
+                                '<C:calendar/></D:resourcetype>'
+                                '<D:displayname>Work</D:displayname>')]))
+        elif self.path == CAL:
+            self.send(207, ms([(CAL + n, '<D:getetag>"%s%d"</D:getetag>'
+                                % (n, len(v))) for n, v in ITEMS.items()]))
+        else:
+            self.send(404, b'')
+
+    def do_REPORT(self):
+        self.body()
+        if self.authed():
+            self.send(403, b'<error/>')
+
+    def do_GET(self):
+        if not self.authed():
+            return
+        name = self.path.rsplit('/', 1)[-1]
+        if SCENARIO == 'get-500' and name == 'c.ics':
+            self.send(500, b'broken')
+        elif SCENARIO == 'get-503' and name == 'a.ics':
+            self.send(503, b'busy')
+        elif name in ITEMS:
+            self.send(200, ITEMS[name], 'text/calendar; charset=utf-8',
+                      '"%s%d"' % (name, len(ITEMS[name])))
+        else:
+            self.send(404, b'')
+
+    def do_PUT(self):
+        self.body()
+        if not self.authed():
+            return
+        if self.path.endswith('b.ics'):
+            self.send(403, b'<?xml version="1.0"?><D:error xmlns:D="DAV:" '
+                      b'xmlns:C="urn:ietf:params:xml:ns:caldav">'
+                      b'<C:valid-calendar-data/></D:error>')
+        else:
+            self.send(201, b'', etag='"new"')
+
+    def do_MKCALENDAR(self):
+        self.body()
+        if self.authed():
+            self.send(201)
+
+
+SCENARIO = sys.argv[1]
+srv = ThreadingHTTPServer(('127.0.0.1', 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()

@@ -1,0 +1,77 @@
+# dav-pull and dav-push against a scripted fake CalDAV server: a resource
+# that is not iCalendar, a UID twice, a sync-token refused, a refused PUT
+# with its CalDAV precondition, a 207 that is not XML, a 500 on one
+# resource, a 503, a wrong password.  Exit codes per migrate-helper(7).
+. "$(dirname "$0")/lib.sh"
+
+PULL=$top/$O/bin/dav-pull
+PUSH=$top/$O/bin/dav-push
+ARCHIVE=$top/$O/bin/migrate-archive
+work=$(mktemp -d)
+fpid=
+trap '[ -n "$fpid" ] && kill "$fpid" 2>/dev/null; rm -rf "$work"' EXIT
+
+start() {	# SCENARIO: a fresh fake server on $port
+	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null
+	rm -f "$work/transcript"
+	coproc FAKE { exec python3 "$top/tests/proto/fake-dav.py" "$1" \
+	    "$work/transcript"; }
+	fpid=$FAKE_PID
+	read -r port <&"${FAKE[0]}"
+}
+run() {	# HELPER ARCHIVE [options...]: sets rc, out, errtext
+	local helper=$1 arc=$2
+	shift 2
+	printf 'password=%s\n\n' "${PW:-secret}" | timeout 60 "$helper" \
+	    --url "http://127.0.0.1:$port/" --user alice --archive "$arc" "$@" \
+	    >"$work/out" 2>"$work/err"
+	rc=$?
+	out=$(cat "$work/out")
+	errtext=$(cat "$work/err")
+}
+kinds() { printf '%s\n' "$out" | grep '"event":"anomaly"' | jq -r .kind | sort | tr '\n' ' '; }
+
+start ok
+run "$PULL" "$work/a"
+is "$rc" 0 "ok: the calendar is read"
+like "$out" '"event":"done".*"collections":1,"events":3' "ok: one calendar, three resources"
+is "$(kinds)" "duplicate-uid invalid-icalendar " \
+    "ok: a resource that is not iCalendar and a UID twice are anomalies"
+h=$(sqlite3 "$work/a/index.db" "SELECT hash FROM dav_resources WHERE name = 'a.ics'")
+if cmp -s <("$ARCHIVE" cat "$work/a" "$h") \
+    <(curl -sS --user alice:secret "http://127.0.0.1:$port/cal/alice/work/a.ics"); then
+	ok "ok: a.ics is archived byte for byte (CRLF, UTF-8)"
+else
+	not_ok "ok: a.ics is archived byte for byte (CRLF, UTF-8)"
+fi
+run "$PULL" "$work/a"
+like "$out" '"listing":"etags"' "ok: a sync-token the server refuses: listed whole"
+like "$out" '"fetched":0' "ok: and nothing unchanged is fetched"
+unlike "$(cat "$work/transcript")" ' - $' "ok: every request carried the credentials"
+
+run "$PUSH" "$work/a"
+is "$rc" 65 "push: a refused resource makes 65"
+like "$out" '"kind":"dav-refused".*valid-calendar-data' \
+    "push: the anomaly carries the server's precondition"
+like "$out" '"event":"done".*"pushed":2,.*"refused":1' "push: the others were sent"
+like "$(cat "$work/transcript")" 'PUT /cal/alice/work/a.ics alice' "push: under the source's name"
+
+start not-xml
+run "$PULL" "$work/b"
+is "$rc" 76 "not-xml: a 207 that is not XML is a protocol error (76)"
+like "$errtext" 'not a DAV multistatus' "not-xml: and says so"
+start get-500
+run "$PULL" "$work/c"
+is "$rc" 0 "get-500: one resource the server fails on: the pass ends well"
+like "$(kinds)" "dav-resource-unreadable" "get-500: with an anomaly"
+like "$out" '"fetched":2' "get-500: the others are read"
+start get-503
+run "$PULL" "$work/d"
+is "$rc" 75 "get-503: a busy server: 75 (again later)"
+ls "$work/d/segments/"*.tar.zst >/dev/null 2>&1
+is "$?" 2 "get-503: and no segment is written"
+PW=wrong run "$PULL" "$work/e"
+is "$rc" 77 "a wrong password: 77"
+unlike "$out$errtext" 'secret' "the password is in no output"
+
+done_testing
