@@ -555,7 +555,8 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 		c->bytes += body.len;
 	}
 	/* a UID twice in one collection: the destination keeps one */
-	qsort(uids, nr_uids, sizeof(*uids), cmp_str);
+	if (nr_uids > 1)
+		qsort(uids, nr_uids, sizeof(*uids), cmp_str);
 	for (i = 1; i < nr_uids; i++)
 		if (!strcmp(uids[i], uids[i - 1]) && (i + 1 == nr_uids ||
 		    strcmp(uids[i], uids[i + 1])))

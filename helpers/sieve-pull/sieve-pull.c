@@ -260,7 +260,8 @@ from_dir(int *code, struct buf *err)
 		}
 	}
 	closedir(d);
-	qsort(names, nr, sizeof(*names), cmp_dirent);
+	if (nr > 1)
+		qsort(names, nr, sizeof(*names), cmp_dirent);
 	for (i = 0; i < nr; i++) {
 		struct buf path = BUF_INIT;
 		struct script *s;
