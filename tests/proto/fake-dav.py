@@ -9,7 +9,8 @@ appended to TRANSCRIPT, with its Authorization header's user.
 
 The account is "alice" (password "secret"): principal /p/alice/, one
 calendar /cal/alice/work/ with a.ics (CRLF, byte for byte), b.ics (not
-iCalendar), c.ics (the same UID as a.ics).
+iCalendar), c.ics (the same UID as a.ics); and bob's calendar
+/cal/alice/bob-shared/, which bob owns and shares with her.
 
 Scenarios:
     ok           as above; PUT of b.ics is refused (403 with a CalDAV
@@ -95,7 +96,15 @@ class H(BaseHTTPRequestHandler):
         elif self.path == '/cal/alice/':
             self.send(207, ms([(CAL, '<D:resourcetype><D:collection/>'
                                 '<C:calendar/></D:resourcetype>'
-                                '<D:displayname>Work</D:displayname>')]))
+                                '<D:displayname>Work</D:displayname>'
+                                '<D:owner><D:href>/p/alice/</D:href>'
+                                '</D:owner>'),
+                               ('/cal/alice/bob-shared/',
+                                '<D:resourcetype><D:collection/>'
+                                '<C:calendar/></D:resourcetype>'
+                                '<D:displayname>Bob</D:displayname>'
+                                '<D:owner><D:href>http://x/p/bob/</D:href>'
+                                '</D:owner>')]))
         elif self.path == CAL:
             self.send(207, ms([(CAL + n, '<D:getetag>"%s%d"</D:getetag>'
                                 % (n, len(v))) for n, v in ITEMS.items()]))

@@ -34,9 +34,13 @@ kinds() { printf '%s\n' "$out" | grep '"event":"anomaly"' | jq -r .kind | sort |
 start ok
 run "$PULL" "$work/a"
 is "$rc" 0 "ok: the calendar is read"
-like "$out" '"event":"done".*"collections":1,"events":3' "ok: one calendar, three resources"
-is "$(kinds)" "duplicate-uid invalid-icalendar " \
-    "ok: a resource that is not iCalendar and a UID twice are anomalies"
+like "$out" '"event":"done".*"collections":2,"events":3' "ok: two calendars, three resources"
+is "$(kinds)" "dav-shared duplicate-uid invalid-icalendar " \
+    "ok: a resource that is not iCalendar, a UID twice and another's calendar are anomalies"
+is "$(sqlite3 "$work/a/index.db" "SELECT path, shared FROM dav_collections ORDER BY 1" | tr '\n' ' ')" \
+    "/cal/alice/bob-shared/|1 /cal/alice/work/|0 " \
+    "ok: bob's shared calendar is recorded as shared"
+unlike "$(cat "$work/transcript")" 'bob-shared/.' "ok: and none of its resources is read"
 h=$(sqlite3 "$work/a/index.db" "SELECT hash FROM dav_resources WHERE name = 'a.ics'")
 if cmp -s <("$ARCHIVE" cat "$work/a" "$h") \
     <(curl -sS --user alice:secret "http://127.0.0.1:$port/cal/alice/work/a.ics"); then
@@ -55,6 +59,7 @@ like "$out" '"kind":"dav-refused".*valid-calendar-data' \
     "push: the anomaly carries the server's precondition"
 like "$out" '"event":"done".*"pushed":2,.*"refused":1' "push: the others were sent"
 like "$(cat "$work/transcript")" 'PUT /cal/alice/work/a.ics alice' "push: under the source's name"
+unlike "$(cat "$work/transcript")" 'MKCALENDAR|bob-shared' "push: the shared calendar is not written"
 
 start not-xml
 run "$PULL" "$work/b"
