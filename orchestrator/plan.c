@@ -160,6 +160,7 @@ static const struct ykey source_keys[] = {
 	{ "imap", K_URL, S(imap), NULL, "imap imaps" },
 	{ "dav", K_URL, S(dav), NULL, "http https" },
 	{ "dav_login", K_STR, S(dav_login), NULL, NULL },
+	{ "files", K_STR, S(files), NULL, NULL },
 	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
 	{ "ca_file", K_PATH, S(ca_file), NULL, NULL },
 	{ "insecure", K_BOOL, S(insecure), NULL, NULL },
@@ -172,6 +173,7 @@ static const struct ykey source_keys[] = {
 static const struct ykey destination_keys[] = {
 	{ "jmap", K_URL, S(jmap), NULL, "http https" },
 	{ "dav", K_URL, S(dav), NULL, "http https" },
+	{ "files", K_STR, S(files), NULL, NULL },
 	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
 	{ "allow_plaintext", K_BOOL, S(allow_plaintext), NULL, NULL },
 	{ "ca_file", K_PATH, S(ca_file), NULL, NULL },
@@ -323,7 +325,18 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		yconf_err(c, root, "source.dav and destination.dav go together:"
 		    " calendars and contacts are read from one and written to"
 		    " the other");
-	if (p->source.dav && sa->passwords.kind == SECRET_NONE &&
+	if (!!p->source.files != !!p->destination.files)
+		yconf_err(c, root, "source.files and destination.files go"
+		    " together: a file tree is read from one and written to the"
+		    " other");
+	if ((p->source.files && strncmp(p->source.files, "http://", 7) &&
+	    strncmp(p->source.files, "https://", 8)) || (p->destination.files &&
+	    strncmp(p->destination.files, "http://", 7) &&
+	    strncmp(p->destination.files, "https://", 8)))
+		yconf_err(c, root, "files: an http:// or https:// URL, with"
+		    " {account}, {login} or {local} for each account's tree");
+	if ((p->source.dav || p->source.files) &&
+	    sa->passwords.kind == SECRET_NONE &&
 	    da->passwords.kind == SECRET_NONE)
 		yconf_err(c, root, "source.dav logs in as each account: give"
 		    " source.auth.passwords or destination.auth.passwords (a"
@@ -398,6 +411,7 @@ server_free(struct server *s)
 	free(s->jmap);
 	free(s->dav);
 	free(s->dav_login);
+	free(s->files);
 	free(s->sieve);
 	free(s->ca_file);
 	free(s->auth.passwords.value);

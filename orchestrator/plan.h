@@ -42,6 +42,8 @@ struct auth {
 struct server {
 	char *imap, *jmap, *dav, *sieve;	/* URLs */
 	char *dav_login;	/* the source's DAV login: "{login}" */
+	char *files;		/* a WebDAV file tree's URL, with {account},
+				 * {login}, {local} */
 	char *ca_file;
 	int insecure, allow_plaintext, compress;
 	struct auth auth;

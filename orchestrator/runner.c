@@ -797,7 +797,7 @@ sieve_push(struct run *r, struct slot *sl, struct account *a,
  * source.dav.  It logs in as each account, with its password. */
 static enum outcome
 dav_pull(struct run *r, struct slot *sl, struct account *a,
-    const char *mode, struct buf *err)
+    const char *mode, int files, struct buf *err)
 {
 	const struct server *s = &r->p->source;
 	struct args v = { NULL, NULL, 0, 0 };
@@ -807,7 +807,9 @@ dav_pull(struct run *r, struct slot *sl, struct account *a,
 	char *pw = NULL;
 
 	arg(&v, "--url");
-	arg(&v, s->dav);
+	arg(&v, files ? own(&v, login_of(s->files, a)) : s->dav);
+	if (files)
+		arg(&v, "--files");
 	arg(&v, "--user");
 	arg(&v, own(&v, login_of(s->dav_login ? s->dav_login : "{login}",
 	    a)));
@@ -815,7 +817,8 @@ dav_pull(struct run *r, struct slot *sl, struct account *a,
 	arg(&v, mode);
 	if (!strcmp(mode, "assess")) {
 		arg(&v, "--report");
-		arg(&v, own(&v, report_of(r, a, "assess-dav")));
+		arg(&v, own(&v, report_of(r, a, files ? "assess-files" :
+		    "assess-dav")));
 	} else {
 		arg(&v, "--archive");
 		arg(&v, own(&v, archive_of(r, a)));
@@ -858,7 +861,7 @@ out:
  * comparison only. */
 static enum outcome
 dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
-    struct buf *err)
+    int files, struct buf *err)
 {
 	const struct server *d = &r->p->destination;
 	struct args v = { NULL, NULL, 0, 0 };
@@ -868,13 +871,16 @@ dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
 	int code = 0;
 
 	arg(&v, "--url");
-	arg(&v, d->dav);
+	arg(&v, files ? own(&v, login_of(d->files, a)) : d->dav);
+	if (files)
+		arg(&v, "--files");
 	arg(&v, "--user");
 	arg(&v, own(&v, dest_login(r, a)));
 	arg(&v, "--archive");
 	arg(&v, own(&v, archive_of(r, a)));
 	arg(&v, "--report");
-	arg(&v, own(&v, report_of(r, a, "verify-dav")));
+	arg(&v, own(&v, report_of(r, a, files ? "verify-files" :
+	    "verify-dav")));
 	if (d->ca_file) {
 		arg(&v, "--ca-file");
 		arg(&v, d->ca_file);
@@ -889,8 +895,8 @@ dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
 	}
 	o = helper(r, sl, a, "dav-push", verify_only ? "verify" : "push",
 	    v.v, &sec, &done, &code, err);
-	o = only_refusals(r, a, o, code, done, "calendar and contact"
-	    " resources", err);
+	o = only_refusals(r, a, o, code, done, files ? "files" : "calendar"
+	    " and contact resources", err);
 	if (o == OK && done)
 		state_add_counters(r->s, a, 0, 0, json_integer_value(
 		    json_object_get(done, "conflicts")));
@@ -985,7 +991,9 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	if (o == OK && p->source.sieve)
 		o = sieve_pull(r, sl, a, mode, err);
 	if (o == OK && p->source.dav)
-		o = dav_pull(r, sl, a, mode, err);
+		o = dav_pull(r, sl, a, mode, 0, err);
+	if (o == OK && p->source.files)
+		o = dav_pull(r, sl, a, mode, 1, err);
 	return o;
 }
 
@@ -1091,7 +1099,9 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 	if (o == OK && p->destination.sieve)
 		o = sieve_push(r, sl, a, !strcmp(how, "verify"), err);
 	if (o == OK && p->destination.dav)
-		o = dav_push(r, sl, a, !strcmp(how, "verify"), err);
+		o = dav_push(r, sl, a, !strcmp(how, "verify"), 0, err);
+	if (o == OK && p->destination.files)
+		o = dav_push(r, sl, a, !strcmp(how, "verify"), 1, err);
 	return o;
 }
 

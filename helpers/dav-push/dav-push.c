@@ -25,13 +25,15 @@
 
 static const char usage_text[] =
 "usage: dav-push --url URL --user USER [--ca-file FILE] [--insecure]\n"
-"         [--timeout SECONDS] --archive DIR [--verify-only] [--report FILE]\n"
+"         [--timeout SECONDS] --archive DIR [--files] [--verify-only]\n"
+"         [--report FILE]\n"
 "The password comes on standard input: password=... and an empty line.\n";
 
 static struct {
 	struct dav_opts o;
 	const char *archive, *report;
 	int verify_only;
+	int files;		/* the archive's file tree, to opts.url */
 	struct dav *d;
 	struct arcidx *ix;
 	char *home[2];		/* calendars, address books */
@@ -49,7 +51,7 @@ usage(void)
 
 enum {
 	OPT_URL = 256, OPT_USER, OPT_CA, OPT_INSECURE, OPT_TIMEOUT,
-	OPT_ARCHIVE, OPT_VERIFY_ONLY, OPT_REPORT,
+	OPT_ARCHIVE, OPT_VERIFY_ONLY, OPT_REPORT, OPT_FILES,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +63,7 @@ static const struct option longopts[] = {
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "files", no_argument, NULL, OPT_FILES },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -82,6 +85,7 @@ parse_options(int argc, char **argv)
 		case OPT_ARCHIVE: push.archive = optarg; break;
 		case OPT_VERIFY_ONLY: push.verify_only = 1; break;
 		case OPT_REPORT: push.report = optarg; break;
+		case OPT_FILES: push.files = 1; break;
 		default:
 			usage();
 		}
@@ -241,6 +245,7 @@ out:
 	return ret;
 }
 
+/* A resource's push state; `col` NULL: a file of a tree, by its path. */
 static int
 set_state(const char *col, const char *name, const char *hash,
     const char *etag, const char *state, const char *error, struct buf *err)
@@ -248,6 +253,13 @@ set_state(const char *col, const char *name, const char *hash,
 	const char *p[] = { col, name, hash, etag && *etag ? etag : NULL,
 	    state, error, ARCIDX_END };
 
+	if (!col && !state)
+		return arcidx_exec(push.ix, "DELETE FROM push_files WHERE path"
+		    " = ?2", p, err);
+	if (!col)
+		return arcidx_exec(push.ix, "INSERT OR REPLACE INTO push_files"
+		    "(path, hash, etag, state, error) VALUES(?2, ?3, ?4, ?5,"
+		    " ?6)", p, err);
 	if (!state)
 		return arcidx_exec(push.ix, "DELETE FROM push_dav_resources"
 		    " WHERE collection = ?1 AND name = ?2", p, err);
@@ -267,25 +279,26 @@ reason(const struct dav_answer *a, struct buf *out)
 	}
 }
 
-/* One resource onto the destination; `pushed` is its row (NULL: none). */
+/*
+ * One resource (of collection `col`, or a file of a tree when `col` is
+ * NULL) onto the destination at `url`; `pushed` is its push row (name,
+ * hash, etag, state), NULL when it was never pushed.
+ */
 static int
-put_one(const struct arc_davcol *c, const char *dest,
-    const struct arc_davres *r, char **pushed, struct buf *err)
+put_one(const char *col, const char *name, const char *url,
+    const char *hash, const char *type, char **pushed, struct buf *err)
 {
 	struct buf text = BUF_INIT, body = BUF_INIT, why = BUF_INIT;
-	struct buf url = BUF_INIT, hdr = BUF_INIT, where = BUF_INIT;
+	struct buf hdr = BUF_INIT, where = BUF_INIT;
 	struct dav_answer a = { .body = &body };
 	const char *hdrs[2] = { NULL, NULL };
-	const char *type = *r->type ? r->type : is_calendar(c) ?
-	    "text/calendar; charset=utf-8" : "text/vcard; charset=utf-8";
 	int rc, isnew = !pushed, ret = -1;
 
-	buf_addf(&url, "%s%s", dest, r->name);
-	buf_addf(&where, "%s%s", c->path, r->name);
-	if ((rc = arcidx_blob_read(push.ix, r->hash, &text, err)) != 1) {
+	buf_addf(&where, "%s%s", col ? col : "", name);
+	if ((rc = arcidx_blob_read(push.ix, hash, &text, err)) != 1) {
 		if (rc == 0)
 			buf_addf(err, "the archive lacks %s (%s)", where.buf,
-			    r->hash);
+			    hash);
 		goto out;
 	}
 	/*
@@ -300,10 +313,10 @@ put_one(const struct arc_davcol *c, const char *dest,
 		buf_addf(&hdr, "If-Match: %s", pushed[2]);
 		hdrs[0] = hdr.buf;
 	}
-	if (set_state(c->path, r->name, r->hash, pushed ? pushed[2] : NULL,
+	if (set_state(col, name, hash, pushed ? pushed[2] : NULL,
 	    "sending", NULL, err) < 0)
 		goto out;
-	if (dav_request(push.d, "PUT", url.buf, NULL, NULL, text.buf, text.len,
+	if (dav_request(push.d, "PUT", url, NULL, NULL, text.buf, text.len,
 	    type, hdrs, &a, err) < 0)
 		goto out;
 	if (a.code == 412 && isnew) {
@@ -311,7 +324,7 @@ put_one(const struct arc_davcol *c, const char *dest,
 		struct buf there = BUF_INIT;
 		struct dav_answer g = { .body = &there };
 
-		rc = dav_request(push.d, "GET", url.buf, NULL, NULL, NULL, 0,
+		rc = dav_request(push.d, "GET", url, NULL, NULL, NULL, 0,
 		    NULL, NULL, &g, err);
 		if (rc == 0 && g.code == 200 && there.len == text.len &&
 		    !memcmp(there.buf, text.buf, text.len)) {
@@ -326,29 +339,27 @@ put_one(const struct arc_davcol *c, const char *dest,
 	}
 	if (a.code / 100 == 2) {
 		push.pushed++;
-		ret = set_state(c->path, r->name, r->hash, a.etag, "done",
+		ret = set_state(col, name, hash, a.etag, "done",
 		    NULL, err);
 		goto out;
 	}
 	if (a.code >= 500) {
-		dav_status_error(push.d, url.buf, &a, err);
+		dav_status_error(push.d, url, &a, err);
 		goto out;
 	}
 	reason(&a, &why);
 	if (a.code == 412) {
 		push.conflicts++;
 		evline_anomalyf(push.anomalies, "dav-conflict", where.buf,
-		    "%s changed on the"
-		    " destination since it was pushed: the destination's is"
-		    " kept (%s)", url.buf, why.buf);
-		ret = set_state(c->path, r->name, r->hash, NULL, "conflict",
+		    "%s changed on the destination since it was pushed: the"
+		    " destination's is kept (%s)", url, why.buf);
+		ret = set_state(col, name, hash, NULL, "conflict",
 		    why.buf, err);
 	} else {
 		push.refused++;
 		evline_anomalyf(push.anomalies, "dav-refused", where.buf,
-		    "the destination refused"
-		    " it: %s", why.buf);
-		ret = set_state(c->path, r->name, r->hash, NULL, "failed",
+		    "the destination refused it: %s", why.buf);
+		ret = set_state(col, name, hash, NULL, "failed",
 		    why.buf, err);
 	}
 out:
@@ -356,7 +367,6 @@ out:
 	buf_release(&text);
 	buf_release(&body);
 	buf_release(&why);
-	buf_release(&url);
 	buf_release(&hdr);
 	buf_release(&where);
 	return ret;
@@ -390,7 +400,12 @@ push_collection(const struct arc_davcol *c, const char *dest,
 			push.unchanged++;
 			continue;
 		}
-		if (put_one(c, dest, &res[i], p, err) < 0)
+		buf_reset(&url);
+		buf_addf(&url, "%s%s", dest, res[i].name);
+		if (put_one(c->path, res[i].name, url.buf, res[i].hash,
+		    *res[i].type ? res[i].type : is_calendar(c) ?
+		    "text/calendar; charset=utf-8" :
+		    "text/vcard; charset=utf-8", p, err) < 0)
 			goto out;
 	}
 	/* gone from the source: gone from the destination */
@@ -673,6 +688,123 @@ out:
 	return ret;
 }
 
+/*
+ * A file tree (--files) below the URL: directories made with MKCOL,
+ * parents first; files PUT as resources are; what is gone from the source
+ * deleted, children first; then each file read back, byte for byte.
+ */
+static int
+push_files(struct buf *err)
+{
+	struct buf body = BUF_INIT, url = BUF_INIT, want = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	const char *depth_inf[] = { "Depth: infinity", NULL };
+	char *root = dav_path(push.o.url), **f = NULL, **pushed = NULL, **p;
+	size_t nr = 0, nr_p = 0, i, k;
+	int ret = -1;
+
+	if (root[strlen(root) - 1] != '/') {
+		char *r = xasprintf("%s/", root);
+
+		free(root);
+		root = r;
+	}
+	if (arcidx_rows(push.ix, "SELECT path, dir, hash, type FROM files"
+	    " ORDER BY path", NULL, NULL, 4, &f, &nr, err) < 0 ||
+	    arcidx_rows(push.ix, "SELECT path, hash, etag, state FROM"
+	    " push_files ORDER BY path DESC", NULL, NULL, 4, &pushed, &nr_p,
+	    err) < 0)
+		goto out;
+	for (i = 0; i < nr && !push.verify_only; i++) {
+		const char *path = f[4 * i], *hash = f[4 * i + 2];
+
+		for (p = NULL, k = 0; k < nr_p; k++)
+			if (!strcmp(pushed[4 * k], path))
+				p = &pushed[4 * k];
+		if (p && (!strcmp(p[3], "done") || !strcmp(p[3], "conflict")) &&
+		    !strcmp(p[1], hash)) {
+			push.unchanged++;
+			continue;
+		}
+		buf_reset(&url);
+		buf_addf(&url, "%s%s", root, path);
+		if (!strcmp(f[4 * i + 1], "1")) {
+			if (dav_request(push.d, "MKCOL", url.buf, NULL, NULL,
+			    NULL, 0, NULL, NULL, &a, err) < 0)
+				goto out;
+			/* 405: there already */
+			if (a.code != 201 && a.code != 405) {
+				dav_status_error(push.d, url.buf, &a, err);
+				goto out;
+			}
+			if (set_state(NULL, path, "", NULL, "done", NULL,
+			    err) < 0)
+				goto out;
+			continue;
+		}
+		if (put_one(NULL, path, url.buf, hash, *f[4 * i + 3] ?
+		    f[4 * i + 3] : "application/octet-stream", p, err) < 0)
+			goto out;
+	}
+	/* gone from the source: children first (the rows are in reverse) */
+	for (k = 0; k < nr_p && !push.verify_only; k++) {
+		for (i = 0; i < nr; i++)
+			if (!strcmp(f[4 * i], pushed[4 * k]))
+				break;
+		if (i < nr)
+			continue;
+		buf_reset(&url);
+		buf_addf(&url, "%s%s", root, pushed[4 * k]);
+		if (!strcmp(pushed[4 * k + 3], "done")) {
+			if (dav_request(push.d, "DELETE", url.buf, NULL, NULL,
+			    NULL, 0, NULL, url.buf[url.len - 1] == '/' ?
+			    depth_inf : NULL, &a, err) < 0)
+				goto out;
+			if (a.code / 100 != 2 && a.code != 404) {
+				dav_status_error(push.d, url.buf, &a, err);
+				goto out;
+			}
+			push.deleted++;
+		}
+		if (set_state(NULL, pushed[4 * k], NULL, NULL, NULL, NULL,
+		    err) < 0)
+			goto out;
+	}
+	/* verify: each file as the archive has it */
+	for (i = 0; i < nr; i++) {
+		if (!strcmp(f[4 * i + 1], "1"))
+			continue;
+		push.checked++;
+		buf_reset(&url);
+		buf_addf(&url, "%s%s", root, f[4 * i]);
+		if (dav_request(push.d, "GET", url.buf, NULL, NULL, NULL, 0,
+		    NULL, NULL, &a, err) < 0)
+			goto out;
+		buf_reset(&want);
+		if (arcidx_blob_read(push.ix, f[4 * i + 2], &want, err) != 1)
+			goto out;
+		if (a.code != 200)
+			diff(f[4 * i], a.code == 404 ? "missing" :
+			    "unreadable on the destination");
+		else if (body.len != want.len || memcmp(body.buf, want.buf,
+		    want.len))
+			diff(f[4 * i], "the bytes differ");
+	}
+	evline_write(1, "progress", "{s:s, s:I, s:I}", "files", root,
+	    "pushed", (json_int_t)push.pushed, "checked",
+	    (json_int_t)push.checked);
+	ret = 0;
+out:
+	arc_rows_free(f, nr, 4);
+	arc_rows_free(pushed, nr_p, 4);
+	dav_answer_release(&a);
+	buf_release(&body);
+	buf_release(&url);
+	buf_release(&want);
+	free(root);
+	return ret;
+}
+
 static int
 write_report(struct buf *err)
 {
@@ -717,7 +849,8 @@ main(int argc, char **argv)
 		log_warnx("%s", err.buf);
 		goto out;
 	}
-	if (dav_open(&push.d, &push.o, &err) < 0 || run(&err) < 0) {
+	if (dav_open(&push.d, &push.o, &err) < 0 ||
+	    (push.files ? push_files(&err) : run(&err)) < 0) {
 		code = push.d && push.d->fail ? push.d->fail : EX_DATAERR;
 		log_warnx("%s", err.buf);
 		goto out;

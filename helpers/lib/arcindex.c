@@ -51,6 +51,13 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS dav_resources(collection TEXT NOT NULL,"
 	"  name TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER, etag TEXT,"
 	"  type TEXT, PRIMARY KEY(collection, name)) WITHOUT ROWID;"
+	/* a WebDAV file tree (dav-pull --files): paths relative to its root,
+	 * directories ending in "/" */
+	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, dir INTEGER"
+	"  NOT NULL, hash TEXT, size INTEGER, type TEXT, mtime TEXT, etag TEXT)"
+	"  WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS push_files(path TEXT PRIMARY KEY, hash"
+	"  TEXT, etag TEXT, state TEXT NOT NULL, error TEXT) WITHOUT ROWID;"
 	/* dav-push's: where each collection went, what each resource is */
 	"CREATE TABLE IF NOT EXISTS push_dav_collections(path TEXT PRIMARY"
 	"  KEY, dest TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
@@ -454,6 +461,37 @@ apply_sieve(struct arcidx *ix, json_t *o, int put, struct buf *err)
 	return ret;
 }
 
+/* A WebDAV file tree's records: file, file-dir, file-delete (a
+ * directory's delete takes what is in it). */
+static int
+apply_file(struct arcidx *ix, const char *t, json_t *o, struct buf *err)
+{
+	const char *path = jstr(o, "path");
+	sqlite3_stmt *s;
+	int ret;
+
+	if (!path)
+		return buf_addf(err, "a %s record without a path", t), -1;
+	if (!strcmp(t, "file-delete"))
+		return exec2(ix, "DELETE FROM files WHERE path = ?1 OR (?2 = '/'"
+		    " AND substr(path, 1, length(?1)) = ?1)", path,
+		    path[0] && path[strlen(path) - 1] == '/' ? "/" : "", err);
+	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO files(path, dir,"
+	    " hash, size, type, mtime, etag) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
+	    " ?7)", -1, &s, NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot prepare", err);
+	bind_str(s, 1, path);
+	sqlite3_bind_int(s, 2, !strcmp(t, "file-dir"));
+	bind_str(s, 3, jstr(o, "hash"));
+	sqlite3_bind_int64(s, 4, jint(o, "size"));
+	bind_str(s, 5, jstr(o, "type"));
+	bind_str(s, 6, jstr(o, "mtime"));
+	bind_str(s, 7, jstr(o, "etag"));
+	ret = step_done(ix, s, err);
+	sqlite3_finalize(s);
+	return ret;
+}
+
 /* The DAV records: collection, collection-delete, resource, delete. */
 static int
 apply_dav(struct arcidx *ix, const char *what, json_t *o, struct buf *err)
@@ -620,6 +658,9 @@ apply_record(struct arcidx *ix, unsigned seq, json_t *o, struct buf *err)
 		return apply_sieve(ix, o, !strcmp(t, "sieve"), err);
 	if (!strncmp(t, "dav-", 4) && strcmp(t, "dav-pass"))
 		return apply_dav(ix, t + 4, o, err);
+	if (!strcmp(t, "file") || !strcmp(t, "file-dir") ||
+	    !strcmp(t, "file-delete"))
+		return apply_file(ix, t, o, err);
 	if (!strcmp(t, "pass") || !strcmp(t, "sieve-pass") ||
 	    !strcmp(t, "dav-pass")) {
 		char *key = strcmp(t, "pass") ? xasprintf("%.*s.pass",

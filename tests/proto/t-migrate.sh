@@ -107,6 +107,12 @@ like "$errtext" "bad.yaml:6:23: source.auth.passwords: cannot read '.*/nowhere'"
 validate "$(printf '%s\n' "$base" | sed 's|imaps://127.0.0.1:1|pop3://127.0.0.1|')"
 like "$errtext" "bad.yaml:4:9: source.imap: expected a URL \(imap imaps\), found 'pop3://127.0.0.1'" \
     "a URL of the wrong scheme"
+validate "$(printf '%s\n' "$base" | sed 's|^  imap: imaps://127.0.0.1:1|&\n  files: https://files.example.org/{local}/|')"
+like "$errtext" "source.files and destination.files go together" \
+    "a file tree read with nowhere to write it"
+validate "$(printf '%s\n' "$base" | sed 's|^  imap: imaps://127.0.0.1:1|&\n  sieve: sieve://127.0.0.1|')"
+like "$errtext" "source.sieve and destination.sieve go together" \
+    "Sieve read with nowhere to write it"
 validate "$(printf '%s\n' "$base" | sed '/^state:/d')"
 like "$errtext" "bad.yaml:1:1: the plan needs 'state'" "a missing key"
 validate "$(printf '%s\n' "$base" | sed 's/{name: wave-2}/{name: wave-1}/')"
