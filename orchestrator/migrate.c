@@ -341,7 +341,8 @@ status_account(struct state *s, const char *name, int json)
 	sqlite3 *db = state_db(s);
 	struct account a;
 	sqlite3_stmt *q;
-	json_t *j, *tr, *runs;
+	json_t *j, *tr, *runs, *io;
+	char *items;
 
 	if (find_account(s, name, &a) < 0) {
 		fprintf(stderr, "migrate: no account '%s' in the state\n",
@@ -389,6 +390,8 @@ status_account(struct state *s, const char *name, int json)
 	    "messages", (json_int_t)a.messages, "bytes", (json_int_t)a.bytes,
 	    "anomalies", (json_int_t)a.anomalies, "deltas",
 	    (json_int_t)a.deltas, "transitions", tr, "runs", runs);
+	items = state_items_text(s, a.id, &io);
+	json_object_set_new(j, "items", io);
 	if (json) {
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -405,6 +408,8 @@ status_account(struct state *s, const char *name, int json)
 		    " anomalies, %" PRId64 " delta passes\n", a.messages,
 		    human((double)a.bytes, hb, sizeof(hb)), a.anomalies,
 		    a.deltas);
+		if (*items)
+			printf("  besides mail: %s\n", items);
 		if (a.error)
 			printf("  last error (%s, attempt %d): %s\n",
 			    a.error_class ? a.error_class : "?", a.attempts,
@@ -426,6 +431,7 @@ status_account(struct state *s, const char *name, int json)
 		}
 	}
 	json_decref(j);
+	free(items);
 	account_free(&a);
 	return 0;
 }
@@ -493,7 +499,10 @@ cmd_status(const char *account, int json)
 		    "totals", totals, "waves", waves, "messages",
 		    (json_int_t)msgs, "bytes", (json_int_t)bytes, "anomalies",
 		    (json_int_t)anomalies, "migrated_last_hour",
-		    (json_int_t)moved_hour, "left", (json_int_t)left);
+		    (json_int_t)moved_hour, "left", (json_int_t)left), *io;
+
+		free(state_items_text(s, 0, &io));
+		json_object_set_new(j, "items", io);
 
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
@@ -532,6 +541,13 @@ cmd_status(const char *account, int json)
 	}
 	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64 " anomalies\n",
 	    msgs, human((double)bytes, hb, sizeof(hb)), anomalies);
+	{
+		char *items = state_items_text(s, 0, NULL);
+
+		if (*items)
+			printf("besides mail: %s\n", items);
+		free(items);
+	}
 	if (moved_hour && left)
 		printf("%" PRId64 " accounts migrated in the last hour; %"
 		    PRId64 " to go, about %.1f hours\n", moved_hour, left,

@@ -737,9 +737,12 @@ sieve_pull(struct run *r, struct slot *sl, struct account *a,
 	}
 	o = helper(r, sl, a, "sieve-pull", !strcmp(mode, "assess") ?
 	    "assess" : "pull", v.v, &sec, &done, NULL, err);
-	if (o == OK && done)
+	if (o == OK && done) {
 		state_add_counters(r->s, a, 0, 0, json_integer_value(
 		    json_object_get(done, "anomalies")));
+		state_set_items(r->s, a, "Sieve scripts", json_integer_value(
+		    json_object_get(done, "scripts")));
+	}
 	json_decref(done);
 	secrets_clear(&sec);
 	args_free(&v);
@@ -843,9 +846,20 @@ dav_pull(struct run *r, struct slot *sl, struct account *a,
 	}
 	o = helper(r, sl, a, "dav-pull", !strcmp(mode, "assess") ? "assess" :
 	    "pull", v.v, &sec, &done, NULL, err);
-	if (o == OK && done)
+	if (o == OK && done) {
 		state_add_counters(r->s, a, 0, 0, json_integer_value(
 		    json_object_get(done, "anomalies")));
+		if (files) {
+			state_set_items(r->s, a, "files", json_integer_value(
+			    json_object_get(done, "files")));
+		} else {
+			state_set_items(r->s, a, "events", json_integer_value(
+			    json_object_get(done, "events")));
+			state_set_items(r->s, a, "contacts",
+			    json_integer_value(json_object_get(done,
+			    "contacts")));
+		}
+	}
 out:
 	if (pw) {
 		explicit_bzero(pw, strlen(pw));

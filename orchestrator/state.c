@@ -101,6 +101,7 @@ enum stmt {
 	S_RUN,
 	S_ANOMALY,
 	S_COUNTERS,
+	S_ITEMS,
 	S_FAILURE,
 	S_QUEUE,
 	S_WAVE,
@@ -142,6 +143,8 @@ static const char *const sql[S_NR] = {
 	[S_COUNTERS] = "UPDATE accounts SET messages = messages + ?2,"
 	    " bytes = bytes + ?3, anomalies = anomalies + ?4, deltas = ?5"
 	    " WHERE id = ?1",
+	[S_ITEMS] = "INSERT OR REPLACE INTO items(account_id, kind, count)"
+	    " VALUES(?1, ?2, ?3)",
 	[S_FAILURE] = "UPDATE accounts SET attempts = ?2, error_class = ?3,"
 	    " error = ?4, not_before = ?5 WHERE id = ?1",
 	[S_QUEUE] = "INSERT INTO audit_queue(kind, line) VALUES(?1, ?2)",
@@ -771,6 +774,58 @@ state_record_anomaly(struct state *s, struct account *a, const char *helper,
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
+}
+
+int
+state_set_items(struct state *s, struct account *a, const char *kind,
+    int64_t count)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	ret = group(s);
+	if (ret == 0) {
+		st = stmt(s, S_ITEMS);
+		sqlite3_bind_int64(st, 1, a->id);
+		sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, count);
+		ret = done(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+char *
+state_items_text(struct state *s, int64_t account_id, json_t **obj_r)
+{
+	struct buf b = BUF_INIT;
+	sqlite3_stmt *st;
+	json_t *o = json_object();
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, account_id ? "SELECT kind, count FROM"
+	    " items WHERE account_id = ?1 ORDER BY kind" : "SELECT kind,"
+	    " sum(count) FROM items GROUP BY kind ORDER BY kind", -1, &st,
+	    NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, account_id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *k = (const char *)sqlite3_column_text(st,
+			    0);
+			int64_t n = sqlite3_column_int64(st, 1);
+
+			buf_addf(&b, "%s%" PRId64 " %s", b.len ? ", " : "", n,
+			    k);
+			json_object_set_new(o, k, json_integer(n));
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (obj_r)
+		*obj_r = o;
+	else
+		json_decref(o);
+	return buf_detach(&b, NULL);
 }
 
 int

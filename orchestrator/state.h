@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct buf;
 struct state;
 
@@ -119,6 +121,17 @@ int state_record_run(struct state *s, struct account *a, const char *helper,
     const char *error);
 int state_record_anomaly(struct state *s, struct account *a,
     const char *helper, const char *kind, const char *event_json);
+
+/*
+ * What an account holds besides mail ("Sieve scripts", "events",
+ * "contacts", "files"), as its last pull counted it.  state_items_text():
+ * "12 events, 2 Sieve scripts" of one account, or of all summed when
+ * `account_id` is 0 (caller frees); *obj_r (may be NULL) the same as a
+ * JSON object.
+ */
+int state_set_items(struct state *s, struct account *a, const char *kind,
+    int64_t count);
+char *state_items_text(struct state *s, int64_t account_id, json_t **obj_r);
 
 /* Counters of a finished run into the account's row. */
 int state_add_counters(struct state *s, struct account *a, int64_t messages,

@@ -10,6 +10,9 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 ln -s "$top/tests/proto/stub-helper" "$work/bin/imap-pull"
 ln -s "$top/tests/proto/stub-helper" "$work/bin/jmap-push"
+for h in sieve-pull sieve-push dav-pull dav-push; do
+	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
+done
 ln -s "$top/$O/bin/map-flip" "$work/bin/map-flip"
 export MIGRATE_EXEC_PATH=$work/bin MIGRATE_NO_PROGRESS=1
 export GIT_AUTHOR_NAME="Ann Operator" GIT_AUTHOR_EMAIL=ann@example.org
@@ -433,5 +436,24 @@ done
 is "$bad" 0 "its history has each of the 13 flips exactly once"
 is "$("$top/$O/bin/map-flip" --store "$work/crash/mapping.db" --list | grep -c ' destination$')" 26 \
     "every login form routed to the destination"
+
+# --- Sieve and DAV beside the mail ------------------------------------------
+fresh extra
+plan extra "[alice@example.org, bob]" "  waves:
+    - {name: all}"
+sed -i -e 's|^  imap: imaps://127.0.0.1:1|&\n  sieve: sieve://127.0.0.1:2\n  dav: https://127.0.0.1:3/|' \
+    -e 's|^  jmap: http://127.0.0.1:1|&\n  sieve: sieve://127.0.0.1:4\n  dav: https://127.0.0.1:5/|' \
+    "$work/extra.yaml"
+apply extra
+is "$rc" 0 "a plan with Sieve and DAV servers applies"
+is "$(grep -E '^(sieve|dav)-(pull|push)	alice' "$STUB_DIR/calls" | cut -f1 | tr '\n' ' ')" \
+    "sieve-pull dav-pull sieve-push dav-push sieve-push dav-push sieve-pull dav-pull sieve-push dav-push " \
+    "alice: Sieve and DAV after the mail: pulled, pushed, verified, and again after the cutover"
+is "$(grep -E '^(sieve|dav)-push	alice' "$STUB_DIR/calls" | grep -c -- --verify-only)" 2 \
+    "the verify step verifies only"
+is "$("$M" --state "$work/extra" status --json alice | jq -c .items)" \
+    '{"Sieve scripts":2,"contacts":4,"events":3}' "status: what alice holds besides mail"
+like "$("$M" --state "$work/extra" status)" "besides mail: 4 Sieve scripts, 8 contacts, 6 events" \
+    "status: and the totals"
 
 done_testing
