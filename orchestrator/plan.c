@@ -162,6 +162,8 @@ static const struct ykey source_keys[] = {
 	{ "dav_login", K_STR, S(dav_login), NULL, NULL },
 	{ "files", K_STR, S(files), NULL, NULL },
 	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
+	{ "sieve_dir", K_STR, S(sieve_dir), NULL, NULL },
+	{ "sieve_active", K_STR, S(sieve_active), NULL, NULL },
 	{ "ca_file", K_PATH, S(ca_file), NULL, NULL },
 	{ "insecure", K_BOOL, S(insecure), NULL, NULL },
 	{ "allow_plaintext", K_BOOL, S(allow_plaintext), NULL, NULL },
@@ -343,7 +345,12 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		    " master user cannot log in to DAV)");
 	if (p->source.dav_login && !p->source.dav)
 		yconf_err(c, root, "source.dav_login without source.dav");
-	if (!!p->source.sieve != !!p->destination.sieve)
+	if (p->source.sieve && p->source.sieve_dir)
+		yconf_err(c, root, "source: sieve or sieve_dir, not both");
+	if (p->source.sieve_active && !p->source.sieve_dir)
+		yconf_err(c, root, "source.sieve_active goes with sieve_dir");
+	if (!!(p->source.sieve || p->source.sieve_dir) !=
+	    !!p->destination.sieve)
 		yconf_err(c, root, "source.sieve and destination.sieve go"
 		    " together: Sieve scripts are read from one and written to"
 		    " the other");
@@ -412,6 +419,8 @@ server_free(struct server *s)
 	free(s->dav);
 	free(s->dav_login);
 	free(s->files);
+	free(s->sieve_dir);
+	free(s->sieve_active);
 	free(s->sieve);
 	free(s->ca_file);
 	free(s->auth.passwords.value);

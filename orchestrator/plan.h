@@ -44,6 +44,7 @@ struct server {
 	char *dav_login;	/* the source's DAV login: "{login}" */
 	char *files;		/* a WebDAV file tree's URL, with {account},
 				 * {login}, {local} */
+	char *sieve_dir, *sieve_active;	/* Dovecot's, on disk, likewise */
 	char *ca_file;
 	int insecure, allow_plaintext, compress;
 	struct auth auth;

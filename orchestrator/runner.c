@@ -718,8 +718,19 @@ sieve_pull(struct run *r, struct slot *sl, struct account *a,
 	json_t *done = NULL;
 	enum outcome o;
 
-	url_args(&v, r->p->source.sieve, NULL, "4190", NULL);
-	source_args(r, &v);
+	if (r->p->source.sieve_dir) {
+		/* Dovecot's sieve directory on this machine: no login */
+		arg(&v, "--dir");
+		arg(&v, own(&v, login_of(r->p->source.sieve_dir, a)));
+		if (r->p->source.sieve_active) {
+			arg(&v, "--active");
+			arg(&v, own(&v, login_of(r->p->source.sieve_active,
+			    a)));
+		}
+	} else {
+		url_args(&v, r->p->source.sieve, NULL, "4190", NULL);
+		source_args(r, &v);
+	}
 	arg(&v, "--user");
 	arg(&v, a->login);
 	arg(&v, "--mode");
@@ -731,7 +742,7 @@ sieve_pull(struct run *r, struct slot *sl, struct account *a,
 		arg(&v, "--archive");
 		arg(&v, own(&v, archive_of(r, a)));
 	}
-	if (source_secrets(r, a, &sec, err) < 0) {
+	if (!r->p->source.sieve_dir && source_secrets(r, a, &sec, err) < 0) {
 		args_free(&v);
 		return PERMANENT;
 	}
@@ -1002,7 +1013,7 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	json_decref(done);
 	secrets_clear(&sec);
 	args_free(&v);
-	if (o == OK && p->source.sieve)
+	if (o == OK && (p->source.sieve || p->source.sieve_dir))
 		o = sieve_pull(r, sl, a, mode, err);
 	if (o == OK && p->source.dav)
 		o = dav_pull(r, sl, a, mode, 0, err);

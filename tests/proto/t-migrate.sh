@@ -456,4 +456,17 @@ is "$("$M" --state "$work/extra" status --json alice | jq -c .items)" \
 like "$("$M" --state "$work/extra" status)" "besides mail: 4 Sieve scripts, 8 contacts, 6 events" \
     "status: and the totals"
 
+fresh sdir
+plan sdir "[alice@example.org]" "  waves:
+    - {name: all}"
+sed -i -e 's|^  imap: imaps://127.0.0.1:1|&\n  sieve_dir: /home/vmail/{local}/sieve\n  sieve_active: /home/vmail/{local}/.dovecot.sieve|' \
+    -e 's|^  jmap: http://127.0.0.1:1|&\n  sieve: sieve://127.0.0.1:4|' "$work/sdir.yaml"
+apply sdir
+is "$rc" 0 "a plan reading Dovecot's sieve directory applies"
+like "$(grep '^sieve-pull' "$STUB_DIR/calls" | head -1)" \
+    "sieve-pull	alice@example.org		--dir /home/vmail/alice/sieve --active /home/vmail/alice/.dovecot.sieve --user alice@example.org" \
+    "sieve-pull reads the account's directory, with no secret"
+validate "$(sed 's|^  sieve_dir:.*|&\n  sieve: sieve://127.0.0.1:2|' "$work/sdir.yaml")"
+like "$errtext" "sieve or sieve_dir, not both" "sieve and sieve_dir together are refused"
+
 done_testing
