@@ -57,6 +57,9 @@ migrate_SRCS := \
 	orchestrator/audit.c \
 	orchestrator/migrate.c \
 	orchestrator/plan.c \
+	orchestrator/chain.c \
+	orchestrator/exec.c \
 	orchestrator/runner.c \
+	orchestrator/steps.c \
 	orchestrator/state.c \
 	$(O)/state/migrations.c

@@ -1,0 +1,118 @@
+/*
+ * runner_p.h: the runner's private declarations, shared by its four files:
+ *
+ * runner.c	the phases of a plan, the workers, the progress display
+ * chain.c	one account's way through a phase: its steps, in one place
+ * steps.c	each step's helper: its arguments and its secrets
+ * exec.c	running a helper (or a hook) and reading its events
+ */
+#ifndef MIGRATE_RUNNER_P_H
+#define MIGRATE_RUNNER_P_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "opt.h"
+#include "plan.h"
+#include "runner.h"
+#include "state.h"
+
+struct buf;
+struct child;
+struct secrets;
+
+enum phase {
+	PH_ASSESSMENT,
+	PH_MOVE,	/* the pilot and each wave */
+	PH_DELTA,
+	PH_FINALIZE,
+};
+
+enum outcome {
+	OK,
+	RETRY,		/* failed for now: try again after a backoff */
+	PERMANENT,	/* failed until an operator acts */
+	STOPPED,	/* interrupted: no state change */
+};
+
+struct slot {
+	char account[256];
+	char what[48];
+	int64_t done, total;
+	struct child *child;	/* while a helper runs */
+	double since;
+};
+
+struct item {
+	struct account a;
+	int status;		/* 0 to do, 1 taken, 2 done */
+};
+
+struct run {
+	struct plan *p;
+	struct state *s;
+	struct audit *au;
+	const struct apply_opts *o;
+	char *mapping_txt;
+	char *run_id;
+	char *master_password;	/* wiped at the end */
+	FILE *logf;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum phase phase;
+	const char *phase_name;
+	struct item *items;
+	size_t nr_items, nr_done, nr_failed;
+	size_t cursor;		/* items before it are all taken */
+	size_t remaining;	/* items not done */
+	int conns;		/* source connections in use */
+	struct slot *slots;
+	int nr_slots;
+	int flips;		/* flips not yet in the audit repository */
+	double phase_start;
+	int fake;		/* MIGRATE_FAKE_HELPERS: the bookkeeping bench */
+	int drawn;		/* lines of the last progress display */
+};
+
+
+/* set by a signal: every loop and step stops */
+extern volatile sig_atomic_t stopping;
+
+/* exec.c */
+void say_to(struct run *r, int quiet, const char *fmt, ...)
+    ATTR_PRINTF(3, 4);
+#define say(r, ...) say_to(r, 0, __VA_ARGS__)
+void reap_orphans(struct run *r);
+/*
+ * Run helper `name` with `args` (NULL-terminated) and `secrets` on its
+ * stdin for account `a`.  `done_r` (may be NULL) gets its done event.
+ * Records the run.  Returns the outcome; `err` says why it failed.
+ */
+enum outcome helper(struct run *r, struct slot *sl, struct account *a,
+    const char *name, const char *step, const char **args,
+    struct secrets *sec, json_t **done_r, int *exit_r, struct buf *err);
+/* A hook: the operator's command, with the account in its environment. */
+enum outcome hook(struct run *r, struct slot *sl, struct account *a,
+    const char *name, const char *cmd, struct buf *err);
+
+/* steps.c: each runs its helper(s) for account `a` */
+enum outcome pull(struct run *r, struct slot *sl, struct account *a,
+    const char *mode, struct buf *err);
+enum outcome push(struct run *r, struct slot *sl, struct account *a,
+    const char *how, struct buf *err);
+enum outcome flip(struct run *r, struct slot *sl, struct account *a,
+    const char *route, struct buf *err);
+
+/* chain.c */
+enum outcome advance(struct run *r, struct slot *sl, struct account *a,
+    struct buf *err);
+int enter(struct run *r, struct account *a, enum acc_state to,
+    const char *why);
+int enter_flipped(struct run *r, struct account *a, enum acc_state to,
+    const char *route, const char *why);
+
+#endif

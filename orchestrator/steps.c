@@ -1,0 +1,674 @@
+/*
+ * steps.c: the helper of each step, with its arguments from the plan and
+ * its secrets, and what its done event adds to the account's counters.
+ */
+#include "compat.h"
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "log.h"
+#include "runner_p.h"
+#include "secret.h"
+#include "xalloc.h"
+
+/* Account-specific paths in the state directory. */
+static char *
+archive_of(struct run *r, const struct account *a)
+{
+	return xasprintf("%s/archives/%s", r->p->state_dir, a->account);
+}
+
+static char *
+report_of(struct run *r, const struct account *a, const char *what)
+{
+	return xasprintf("%s/reports/%s.%s.json", r->p->state_dir, a->account,
+	    what);
+}
+
+/* A login template with {account}, {login}, {local} replaced; NULL is
+ * the address. */
+static char *
+login_of(const char *fmt, const struct account *a)
+{
+	struct buf b = BUF_INIT;
+	const char *at = strchr(a->account, '@');
+
+	if (!fmt)
+		return xstrdup(a->account);
+	while (*fmt) {
+		if (!strncmp(fmt, "{account}", 9))
+			buf_adds(&b, a->account), fmt += 9;
+		else if (!strncmp(fmt, "{login}", 7))
+			buf_adds(&b, a->login), fmt += 7;
+		else if (!strncmp(fmt, "{local}", 7))
+			buf_add(&b, a->account, at ? (size_t)(at - a->account) :
+			    strlen(a->account)), fmt += 7;
+		else
+			buf_addch(&b, *fmt++);
+	}
+	return buf_detach(&b, NULL);
+}
+
+/* The login at the destination: destination.auth.login. */
+static char *
+dest_login(struct run *r, const struct account *a)
+{
+	return login_of(r->p->destination.auth.login, a);
+}
+
+/* --- the steps ---------------------------------------------------------- */
+
+/* A helper's arguments, ended by NULL; `owned` ones are freed. */
+struct args {
+	const char **v;
+	char **owned;
+	size_t n, nown;
+};
+
+static void
+arg(struct args *a, const char *s)
+{
+	a->v = xreallocarray(a->v, a->n + 2, sizeof(*a->v));
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static const char *
+own(struct args *a, char *s)
+{
+	a->owned = xreallocarray(a->owned, a->nown + 1, sizeof(*a->owned));
+	return a->owned[a->nown++] = s;
+}
+
+static void
+args_free(struct args *a)
+{
+	while (a->nown > 0)
+		free(a->owned[--a->nown]);
+	free(a->owned);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * scheme://host[:port] into --host, --port and --tls: TLS from the first
+ * byte when the scheme is `tls_scheme` (NULL: never), else STARTTLS; the
+ * port `port`, or `tls_port` for TLS from the first byte, unless given.
+ */
+static void
+url_args(struct args *v, const char *u, const char *tls_scheme,
+    const char *port, const char *tls_port)
+{
+	const char *host = strstr(u, "://") + 3;
+	int implicit = tls_scheme && !strncmp(u, tls_scheme,
+	    strlen(tls_scheme)) && u[strlen(tls_scheme)] == ':';
+	const char *end = host + strcspn(host, "/");
+	const char *colon = memchr(host, ':', end - host);
+
+	if (*host == '[') {	/* [v6]:port */
+		const char *rb = memchr(host, ']', end - host);
+
+		colon = rb && rb[1] == ':' ? rb + 1 : NULL;
+		arg(v, "--host");
+		arg(v, own(v, xstrndup(host + 1, rb ? (size_t)(rb - host - 1) :
+		    0)));
+	} else {
+		arg(v, "--host");
+		arg(v, own(v, xstrndup(host, (colon ? colon : end) - host)));
+	}
+	arg(v, "--port");
+	arg(v, own(v, colon ? xstrndup(colon + 1, end - colon - 1) :
+	    xstrdup(implicit ? tls_port : port)));
+	arg(v, "--tls");
+	arg(v, implicit ? "implicit" : "starttls");
+}
+
+/* The options common to the helpers that read the source (imap-pull and
+ * sieve-pull): TLS, the master user. */
+static void
+source_args(struct run *r, struct args *v)
+{
+	const struct server *src = &r->p->source;
+
+	if (src->ca_file) {
+		arg(v, "--ca-file");
+		arg(v, src->ca_file);
+	}
+	if (src->insecure)
+		arg(v, "--insecure");
+	if (src->allow_plaintext)
+		arg(v, "--allow-plaintext");
+	if (src->auth.master_user) {
+		arg(v, "--auth-user");
+		arg(v, src->auth.master_user);
+		if (src->auth.master_separator) {
+			arg(v, "--master-separator");
+			arg(v, src->auth.master_separator);
+		}
+	}
+}
+
+static int
+source_secrets(struct run *r, struct account *a, struct secrets *sec,
+    struct buf *err)
+{
+	char *pw;
+	int ret;
+
+	if (r->fake)
+		return 0;
+	if (r->p->source.auth.master_user)
+		return secrets_set(sec, "password", r->master_password);
+	pw = secret_password(&r->p->source.auth.passwords, a->account,
+	    a->login, err);
+	if (!pw)
+		return -1;
+	ret = secrets_set(sec, "password", pw);
+	explicit_bzero(pw, strlen(pw));
+	free(pw);
+	if (ret < 0)
+		buf_adds(err, "the password cannot be carried (a newline?)");
+	return ret;
+}
+
+/* The destination's secret: its token if the plan gives one and
+ * `password_only` is not set, else the account's password. */
+static int
+dest_secrets(struct run *r, struct account *a, int password_only,
+    struct secrets *sec, struct buf *err)
+{
+	const struct auth *da = &r->p->destination.auth;
+	const struct secret_ref *ref = da->passwords.kind != SECRET_NONE ?
+	    &da->passwords : &r->p->source.auth.passwords;
+	int token = da->token.kind != SECRET_NONE && !password_only;
+	char *v;
+	int ret;
+
+	if (r->fake)
+		return 0;
+	if (token)
+		v = secret_resolve(&da->token, a->account, err);
+	else
+		v = secret_password(ref, a->account, a->login, err);
+	if (!v)
+		return -1;
+	ret = secrets_set(sec, token ? "token" : "password", v);
+	explicit_bzero(v, strlen(v));
+	free(v);
+	if (ret < 0)
+		buf_adds(err, "the secret cannot be carried (a newline?)");
+	return ret;
+}
+
+/*
+ * A push helper's exit 65 when all it holds against the account is what
+ * the destination refused (its done event: "refused" > 0, "differences"
+ * 0): those are the account's anomalies, kept in the archive, not a
+ * failure; no retry makes a server take what it refuses.
+ */
+static enum outcome
+only_refusals(struct run *r, struct account *a, enum outcome o, int code,
+    json_t *done, const char *what, struct buf *err)
+{
+	json_int_t refused = json_integer_value(json_object_get(done,
+	    "refused"));
+
+	if (o == PERMANENT && code == 65 && refused > 0 &&
+	    json_integer_value(json_object_get(done, "differences")) == 0) {
+		say(r, "%s: %" JSON_INTEGER_FORMAT " %s refused by the"
+		    " destination (anomalies, kept in the archive)",
+		    a->account, refused, what);
+		buf_setlen(err, 0);
+		o = OK;
+	}
+	if (o == OK && refused > 0)
+		state_add_counters(r->s, a, 0, 0, refused);
+	return o;
+}
+
+/* The Sieve scripts, after the mail: sieve-pull, when the plan has
+ * source.sieve. */
+static enum outcome
+sieve_pull(struct run *r, struct slot *sl, struct account *a,
+    const char *mode, struct buf *err)
+{
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+
+	if (r->p->source.sieve_dir) {
+		/* Dovecot's sieve directory on this machine: no login */
+		arg(&v, "--dir");
+		arg(&v, own(&v, login_of(r->p->source.sieve_dir, a)));
+		if (r->p->source.sieve_active) {
+			arg(&v, "--active");
+			arg(&v, own(&v, login_of(r->p->source.sieve_active,
+			    a)));
+		}
+	} else {
+		url_args(&v, r->p->source.sieve, NULL, "4190", NULL);
+		source_args(r, &v);
+	}
+	arg(&v, "--user");
+	arg(&v, a->login);
+	arg(&v, "--mode");
+	arg(&v, mode);
+	if (!strcmp(mode, "assess")) {
+		arg(&v, "--report");
+		arg(&v, own(&v, report_of(r, a, "assess-sieve")));
+	} else {
+		arg(&v, "--archive");
+		arg(&v, own(&v, archive_of(r, a)));
+	}
+	if (!r->p->source.sieve_dir && source_secrets(r, a, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	o = helper(r, sl, a, "sieve-pull", !strcmp(mode, "assess") ?
+	    "assess" : "pull", v.v, &sec, &done, NULL, err);
+	if (o == OK && done) {
+		state_add_counters(r->s, a, 0, 0, json_integer_value(
+		    json_object_get(done, "anomalies")));
+		state_set_items(r->s, a, "Sieve scripts", json_integer_value(
+		    json_object_get(done, "scripts")));
+	}
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
+
+/*
+ * sieve-push, when the plan has destination.sieve; with `verify_only`, a
+ * comparison only.  Scripts the destination refused are the account's
+ * anomalies (their reasons in the helper's events and the archive), not a
+ * failure: no retry makes a server take an extension it lacks.
+ */
+static enum outcome
+sieve_push(struct run *r, struct slot *sl, struct account *a,
+    int verify_only, struct buf *err)
+{
+	const struct server *d = &r->p->destination;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+	int code = 0;
+
+	url_args(&v, d->sieve, NULL, "4190", NULL);
+	if (d->ca_file) {
+		arg(&v, "--ca-file");
+		arg(&v, d->ca_file);
+	}
+	if (d->insecure)
+		arg(&v, "--insecure");
+	if (d->allow_plaintext)
+		arg(&v, "--allow-plaintext");
+	arg(&v, "--user");
+	arg(&v, own(&v, dest_login(r, a)));
+	arg(&v, "--archive");
+	arg(&v, own(&v, archive_of(r, a)));
+	arg(&v, "--report");
+	arg(&v, own(&v, report_of(r, a, "verify-sieve")));
+	if (verify_only)
+		arg(&v, "--verify-only");
+	if (dest_secrets(r, a, 1, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	o = helper(r, sl, a, "sieve-push", verify_only ? "verify" : "push",
+	    v.v, &sec, &done, &code, err);
+	o = only_refusals(r, a, o, code, done, "Sieve scripts", err);
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
+
+/* Calendars and contacts, after the mail: dav-pull, when the plan has
+ * source.dav.  It logs in as each account, with its password. */
+static enum outcome
+dav_pull(struct run *r, struct slot *sl, struct account *a,
+    const char *mode, int files, struct buf *err)
+{
+	const struct server *s = &r->p->source;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+	char *pw = NULL;
+
+	arg(&v, "--url");
+	arg(&v, files ? own(&v, login_of(s->files, a)) : s->dav);
+	if (files)
+		arg(&v, "--files");
+	arg(&v, "--user");
+	arg(&v, own(&v, login_of(s->dav_login ? s->dav_login : "{login}",
+	    a)));
+	arg(&v, "--mode");
+	arg(&v, mode);
+	if (!strcmp(mode, "assess")) {
+		arg(&v, "--report");
+		arg(&v, own(&v, report_of(r, a, files ? "assess-files" :
+		    "assess-dav")));
+	} else {
+		arg(&v, "--archive");
+		arg(&v, own(&v, archive_of(r, a)));
+	}
+	if (s->ca_file) {
+		arg(&v, "--ca-file");
+		arg(&v, s->ca_file);
+	}
+	if (s->insecure)
+		arg(&v, "--insecure");
+	if (!r->fake && s->auth.passwords.kind != SECRET_NONE) {
+		if (!(pw = secret_password(&s->auth.passwords, a->account,
+		    a->login, err)) || secrets_set(&sec, "password", pw) < 0) {
+			if (pw)
+				buf_adds(err, "the password cannot be carried");
+			o = PERMANENT;
+			goto out;
+		}
+	} else if (dest_secrets(r, a, 1, &sec, err) < 0) {
+		o = PERMANENT;
+		goto out;
+	}
+	o = helper(r, sl, a, "dav-pull", !strcmp(mode, "assess") ? "assess" :
+	    "pull", v.v, &sec, &done, NULL, err);
+	if (o == OK && done) {
+		state_add_counters(r->s, a, 0, 0, json_integer_value(
+		    json_object_get(done, "anomalies")));
+		if (files) {
+			state_set_items(r->s, a, "files", json_integer_value(
+			    json_object_get(done, "files")));
+		} else {
+			state_set_items(r->s, a, "events", json_integer_value(
+			    json_object_get(done, "events")));
+			state_set_items(r->s, a, "contacts",
+			    json_integer_value(json_object_get(done,
+			    "contacts")));
+		}
+	}
+out:
+	if (pw) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
+
+/* dav-push, when the plan has destination.dav; with `verify_only`, a
+ * comparison only. */
+static enum outcome
+dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
+    int files, struct buf *err)
+{
+	const struct server *d = &r->p->destination;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+	int code = 0;
+
+	arg(&v, "--url");
+	arg(&v, files ? own(&v, login_of(d->files, a)) : d->dav);
+	if (files)
+		arg(&v, "--files");
+	arg(&v, "--user");
+	arg(&v, own(&v, dest_login(r, a)));
+	arg(&v, "--archive");
+	arg(&v, own(&v, archive_of(r, a)));
+	arg(&v, "--report");
+	arg(&v, own(&v, report_of(r, a, files ? "verify-files" :
+	    "verify-dav")));
+	if (d->ca_file) {
+		arg(&v, "--ca-file");
+		arg(&v, d->ca_file);
+	}
+	if (d->insecure)
+		arg(&v, "--insecure");
+	if (verify_only)
+		arg(&v, "--verify-only");
+	if (dest_secrets(r, a, 1, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	o = helper(r, sl, a, "dav-push", verify_only ? "verify" : "push",
+	    v.v, &sec, &done, &code, err);
+	o = only_refusals(r, a, o, code, done, files ? "files" : "calendar"
+	    " and contact resources", err);
+	if (o == OK && done)
+		state_add_counters(r->s, a, 0, 0, json_integer_value(
+		    json_object_get(done, "conflicts")));
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
+
+enum outcome
+pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
+    struct buf *err)
+{
+	struct plan *p = r->p;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+	size_t i;
+	long long want = p->limits.connections_per_account;
+
+	if (want > p->limits.connections_per_source)
+		want = p->limits.connections_per_source;
+	url_args(&v, p->source.imap, "imaps", "143", "993");
+	source_args(r, &v);
+	if (p->source.compress)
+		arg(&v, "--compress");
+	arg(&v, "--user");
+	arg(&v, a->login);
+	arg(&v, "--mode");
+	arg(&v, mode);
+	if (!strcmp(mode, "assess")) {
+		arg(&v, "--report");
+		arg(&v, own(&v, report_of(r, a, "assess")));
+	} else {
+		arg(&v, "--archive");
+		arg(&v, own(&v, archive_of(r, a)));
+	}
+	for (i = 0; i < p->folders.include.nr; i++) {
+		arg(&v, "--include");
+		arg(&v, p->folders.include.v[i]);
+	}
+	for (i = 0; i < p->folders.exclude.nr; i++) {
+		arg(&v, "--exclude");
+		arg(&v, p->folders.exclude.v[i]);
+	}
+	for (i = 0; i < p->folders.skip_special_use.nr; i++) {
+		arg(&v, "--skip-special-use");
+		arg(&v, p->folders.skip_special_use.v[i]);
+	}
+	if (p->folders.subscribed_only)
+		arg(&v, "--subscribed-only");
+	if (want > 1) {
+		arg(&v, "--connections");
+		arg(&v, own(&v, xasprintf("%lld", want)));
+	}
+	if (p->limits.bytes_per_second > 0) {
+		/* the limit is for all accounts together */
+		arg(&v, "--max-bytes-per-second");
+		arg(&v, own(&v, xasprintf("%lld", p->limits.bytes_per_second /
+		    p->limits.parallel_accounts + 1)));
+	}
+	if (source_secrets(r, a, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	/* the per-source connection budget */
+	pthread_mutex_lock(&r->lock);
+	while (r->conns + want > p->limits.connections_per_source)
+		pthread_cond_wait(&r->cond, &r->lock);
+	r->conns += want;
+	pthread_mutex_unlock(&r->lock);
+
+	o = helper(r, sl, a, "imap-pull", !strcmp(mode, "assess") ? "assess" :
+	    "pull", v.v, &sec, &done, NULL, err);
+
+	pthread_mutex_lock(&r->lock);
+	r->conns -= want;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (o == OK && done) {
+		json_t *m = json_object_get(done, "messages");
+		json_t *b = json_object_get(done, "bytes");
+		json_t *an = json_object_get(done, "anomalies");
+
+		state_add_counters(r->s, a, json_integer_value(m),
+		    json_integer_value(b), json_integer_value(an));
+	}
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	if (o == OK && (p->source.sieve || p->source.sieve_dir))
+		o = sieve_pull(r, sl, a, mode, err);
+	if (o == OK && p->source.dav)
+		o = dav_pull(r, sl, a, mode, 0, err);
+	if (o == OK && p->source.files)
+		o = dav_pull(r, sl, a, mode, 1, err);
+	return o;
+}
+
+/*
+ * Messages the destination refused are in the verify report as "not
+ * pushed"; with push.accept_refused... no: they stay failures unless the
+ * only differences are those, which the report lists per message.
+ */
+static int
+only_refused(const char *report_path, int64_t *nr_r)
+{
+	json_t *rep = json_load_file(report_path, 0, NULL);
+	json_t *diffs = json_object_get(rep, "differences"), *d;
+	size_t i;
+	int only = rep != NULL && json_is_array(diffs);
+
+	*nr_r = 0;
+	json_array_foreach(diffs, i, d) {
+		const char *why = json_string_value(json_object_get(d, "why"));
+
+		if (!why || strncmp(why, "not pushed", 10))
+			only = 0;
+		else
+			++*nr_r;
+	}
+	json_decref(rep);
+	return only;
+}
+
+enum outcome
+push(struct run *r, struct slot *sl, struct account *a, const char *how,
+    struct buf *err)
+{
+	struct plan *p = r->p;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	char *report = report_of(r, a, "verify");
+	const char *step = !strcmp(how, "verify") ? "verify" : "push";
+	json_t *done = NULL;
+	enum outcome o;
+	int code = 0;
+	int64_t refused = 0;
+
+	arg(&v, "--url");
+	arg(&v, p->destination.jmap);
+	arg(&v, "--archive");
+	arg(&v, own(&v, archive_of(r, a)));
+	if (p->destination.auth.token.kind == SECRET_NONE) {
+		arg(&v, "--user");
+		arg(&v, own(&v, dest_login(r, a)));
+	}
+	if (p->destination.ca_file) {
+		arg(&v, "--ca-file");
+		arg(&v, p->destination.ca_file);
+	}
+	if (p->destination.insecure)
+		arg(&v, "--insecure");
+	if (p->push.delete_removed)
+		arg(&v, "--delete-removed");
+	if (!strcmp(how, "verify")) {
+		arg(&v, "--verify-only");
+		if (p->push.verify_content)
+			arg(&v, "--verify-content");
+	}
+	if (strcmp(how, "push")) {
+		arg(&v, "--verify");
+		arg(&v, "--report");
+		arg(&v, report);
+	}
+	if (dest_secrets(r, a, 0, &sec, err) < 0) {
+		args_free(&v);
+		free(report);
+		return PERMANENT;
+	}
+	o = helper(r, sl, a, "jmap-push", step, v.v, &sec, &done, &code, err);
+	/*
+	 * 65 with a report whose only differences are messages the
+	 * destination refused: carried as far as it can be; they are the
+	 * account's anomalies, listed in the report, and no retry helps.
+	 */
+	if (o == PERMANENT && code == 65 && strcmp(how, "push") &&
+	    only_refused(report, &refused)) {
+		/* said and counted once, at the verify before the flip */
+		if (!strcmp(how, "verify"))
+			say(r, "%s: %" PRId64 " messages refused by the"
+			    " destination, listed in %s", a->account, refused,
+			    report);
+		else
+			refused = 0;
+		buf_setlen(err, 0);
+		o = OK;
+	} else if (o == PERMANENT && code == 65 && !strcmp(how, "push")) {
+		/* refusals are judged by the verify that follows */
+		buf_setlen(err, 0);
+		o = OK;
+	}
+	if (o == OK && refused)
+		state_add_counters(r->s, a, 0, 0, refused);
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	free(report);
+	if (o == OK && p->destination.sieve)
+		o = sieve_push(r, sl, a, !strcmp(how, "verify"), err);
+	if (o == OK && p->destination.dav)
+		o = dav_push(r, sl, a, !strcmp(how, "verify"), 0, err);
+	if (o == OK && p->destination.files)
+		o = dav_push(r, sl, a, !strcmp(how, "verify"), 1, err);
+	return o;
+}
+
+enum outcome
+flip(struct run *r, struct slot *sl, struct account *a, const char *route,
+    struct buf *err)
+{
+	struct args v = { NULL, NULL, 0, 0 };
+	enum outcome o;
+
+	arg(&v, "--store");
+	arg(&v, r->p->mapping);
+	arg(&v, "--export");
+	arg(&v, r->mapping_txt);
+	if (r->p->accounts.default_domain) {
+		arg(&v, "--domain");
+		arg(&v, r->p->accounts.default_domain);
+	}
+	arg(&v, a->account);
+	arg(&v, route);
+	o = helper(r, sl, a, "map-flip", "flip", v.v, NULL, NULL, NULL, err);
+	args_free(&v);
+	return o;
+}
+
