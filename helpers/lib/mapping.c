@@ -163,6 +163,27 @@ put_route(struct mapping *m, const char *id, const char *account,
 	return 0;
 }
 
+/*
+ * Count in `moved` whether routing `id` to `r` sends it elsewhere than it
+ * goes now (no row: the source), so that writing a route that changes
+ * nothing for the proxy kicks nobody.
+ */
+static int
+moved_from(struct mapping *m, const char *id, enum route r, int *moved,
+    struct buf *err)
+{
+	enum route now = ROUTE_SOURCE;
+	int found = mapping_lookup(m, id, &now, err);
+
+	if (found < 0)
+		return -1;
+	if (found == 1)
+		now = ROUTE_SOURCE;
+	if (now != r)
+		++*moved;
+	return 0;
+}
+
 /* One change of the store (any number of rows): the next version. */
 static int
 bump(struct mapping *m, struct buf *err)
@@ -205,24 +226,26 @@ mapping_set(struct mapping *m, const char *account, const char *const *ids,
     struct buf *err)
 {
 	char *acc = lower(account);
-	int changed = 0, ok;
+	int changed = 0, moved = 0, ok;
 	size_t i;
 
 	if (begin(m, err) < 0) {
 		free(acc);
 		return -1;
 	}
-	ok = put_route(m, acc, acc, r, &changed, err) == 0;
+	ok = moved_from(m, acc, r, &moved, err) == 0 &&
+	    put_route(m, acc, acc, r, &changed, err) == 0;
 	for (i = 0; ok && i < nr_ids; i++) {
 		char *id = lower(ids[i]);
 
-		ok = put_route(m, id, acc, r, &changed, err) == 0;
+		ok = moved_from(m, id, r, &moved, err) == 0 &&
+		    put_route(m, id, acc, r, &changed, err) == 0;
 		free(id);
 	}
 	free(acc);
 	if (ok && changed)
 		ok = bump(m, err) == 0;
-	*changed_r = changed > 0;
+	*changed_r = moved > 0;
 	return end(m, ok, version_r, err);
 }
 

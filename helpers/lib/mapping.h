@@ -22,6 +22,10 @@ enum route {
 	ROUTE_DESTINATION,
 };
 
+/* where migrate-proxy(8) takes its control commands (kick, delay), unless
+ * its configuration, the plan or map-flip's --control say otherwise */
+#define PROXY_CONTROL_DEFAULT	"/run/migrate-proxy/control.sock"
+
 const char *route_name(enum route r);
 int route_parse(const char *s, enum route *r);
 
@@ -33,7 +37,8 @@ void mapping_close(struct mapping *m);
 /*
  * Route `account` and its `ids` (both login forms; the account itself is
  * always included) to `r`, in one transaction.  `changed_r` tells
- * whether any row changed; the version is the store's after the call.
+ * whether any of them now goes elsewhere than before (no row is the
+ * source); the version is the store's after the call.
  */
 int mapping_set(struct mapping *m, const char *account,
     const char *const *ids, size_t nr_ids, enum route r, int *changed_r,

@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "mapping.h"
+#include "opt.h"
 #include "secret.h"
 #include "xalloc.h"
 
@@ -25,6 +26,9 @@
 static const char usage_text[] =
 "usage: map-flip --store FILE [--domain DOMAIN] [--export FILE]\n"
 "         [--control SOCKET] ACCOUNT source|destination\n"
+"   or: map-flip [--domain DOMAIN] [--control SOCKET] --hold SECONDS\n"
+"         ACCOUNT\n"
+"   or: map-flip [--domain DOMAIN] [--control SOCKET] --release ACCOUNT\n"
 "   or: map-flip --store FILE [--export FILE] [--control SOCKET]\n"
 "         --restore EXPORT\n"
 "   or: map-flip --store FILE --list\n";
@@ -51,18 +55,16 @@ beside(const char *store, const char *given, const char *name)
 }
 
 /*
- * Ask the proxy to close the open sessions of `ids`: a line "kick ID" each
- * on its control socket, its answer a line each.  A proxy that is not
- * running is no error: there is nothing to close.  Returns the number of
- * identifiers the proxy acknowledged, or -1 when it could not be asked.
+ * Tell the proxy the lines `cmds` on its control socket and read its
+ * answer, a line each.  Returns the number of lines it answered "ok", or
+ * -1 (with `why`) when it could not be asked.
  */
 static int
-kick(const char *sock_path, char **ids, size_t nr, struct buf *why)
+tell(const char *sock_path, const struct buf *cmds, struct buf *why)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct buf out = BUF_INIT, in = BUF_INIT;
+	struct buf in = BUF_INIT;
 	int fd, acked = 0;
-	size_t i;
 	char *p;
 
 	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
@@ -78,9 +80,7 @@ kick(const char *sock_path, char **ids, size_t nr, struct buf *why)
 			close(fd);
 		return -1;
 	}
-	for (i = 0; i < nr; i++)
-		buf_addf(&out, "kick %s\n", ids[i]);
-	if (write(fd, out.buf, out.len) != (ssize_t)out.len) {
+	if (write(fd, cmds->buf, cmds->len) != (ssize_t)cmds->len) {
 		buf_addf(why, "cannot write to the proxy: %s", strerror(errno));
 		acked = -1;
 	}
@@ -100,12 +100,86 @@ kick(const char *sock_path, char **ids, size_t nr, struct buf *why)
 			break;
 		buf_add(&in, chunk, n);
 	}
-	for (p = in.buf; acked >= 0 && (p = strstr(p, "ok")); p += 2)
-		acked++;
+	for (p = in.buf; acked >= 0 && p && *p; p = strchr(p, '\n'),
+	    p = p ? p + 1 : NULL)
+		if (!strncmp(p, "ok", 2))
+			acked++;
 	close(fd);
-	buf_release(&out);
 	buf_release(&in);
 	return acked;
+}
+
+/*
+ * Ask the proxy to close the open sessions of `ids` (with `hold` > 0 after
+ * holding their logins for that many seconds; with `hold` 0 ending a hold
+ * as well).  A line "delay ID SECONDS" and "kick ID" for each.
+ */
+static int
+kick(const char *sock_path, char **ids, size_t nr, long hold,
+    struct buf *why)
+{
+	struct buf out = BUF_INIT;
+	size_t i;
+	int acked;
+
+	for (i = 0; i < nr; i++) {
+		if (hold > 0)
+			buf_addf(&out, "delay %s %ld\n", ids[i], hold);
+		buf_addf(&out, "kick %s\n", ids[i]);
+		if (hold == 0)
+			buf_addf(&out, "delay %s 0\n", ids[i]);
+	}
+	acked = tell(sock_path, &out, why);
+	if (acked >= 0 && hold >= 0 && (size_t)acked < nr * 2) {
+		buf_addf(why, "the proxy on %s refused %zu of %zu commands",
+		    sock_path, nr * 2 - acked, nr * 2);
+		acked = -1;
+	}
+	buf_release(&out);
+	return acked;
+}
+
+/*
+ * --hold and --release: only the proxy is told, the store is left as it
+ * is.  A proxy that cannot be told is an error here (exit 69): the
+ * caller is about to rely on the hold.
+ */
+static int
+hold_or_release(const char *control, const char *account,
+    const char *domain, long hold)
+{
+	struct buf why = BUF_INIT;
+	char **ids = NULL;
+	size_t nr, i;
+	int acked, code;
+
+	log_set_account(account);
+	nr = mapping_forms(account, domain, &ids);
+	evline_hello(1, "map-flip", FLIP_VERSION);
+	acked = kick(control, ids, nr, hold, &why);
+	if (acked < 0) {
+		log_warnx("%s", why.buf);
+		code = EX_UNAVAILABLE;
+	} else {
+		json_t *forms = json_array();
+
+		for (i = 0; i < nr; i++)
+			json_array_append_new(forms, json_string(ids[i]));
+		evline_write(1, "done", "{s:s, s:s, s:I, s:o, s:b}", "account",
+		    account, "route", hold > 0 ? "hold" : "release", "hold",
+		    (json_int_t)hold, "identifiers", forms, "proxy_told", 1);
+		if (hold > 0)
+			log_info("%s: logins held for %ld s, sessions closed",
+			    account, hold);
+		else
+			log_info("%s: hold released", account);
+		code = 0;
+	}
+	for (i = 0; i < nr; i++)
+		free(ids[i]);
+	free(ids);
+	buf_release(&why);
+	return code;
 }
 
 static int
@@ -133,6 +207,8 @@ main(int argc, char **argv)
 		{ "control", required_argument, NULL, 'c' },
 		{ "restore", required_argument, NULL, 'r' },
 		{ "list", no_argument, NULL, 'l' },
+		{ "hold", required_argument, NULL, 'H' },
+		{ "release", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -144,6 +220,7 @@ main(int argc, char **argv)
 	const char *export_opt = NULL, *control_opt = NULL;
 	size_t nr_ids = 0, i, changed = 0;
 	int list = 0, c, code = EX_SOFTWARE, kicked = 0, one_changed = 0;
+	long hold = -1;
 	int64_t version = 0;
 	enum route r = ROUTE_SOURCE;
 
@@ -156,9 +233,26 @@ main(int argc, char **argv)
 		case 'c': control_opt = optarg; break;
 		case 'r': restore = optarg; break;
 		case 'l': list = 1; break;
+		case 'H':
+			hold = (long)opt_size("--hold", optarg, 1);
+			if (hold > 3600)
+				fatalx(EX_USAGE, "--hold: at most 3600 seconds");
+			break;
+		case 'R': hold = 0; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: usage();
 		}
+	}
+	if (hold >= 0) {
+		if (store || list || restore || optind + 1 != argc ||
+		    !*argv[optind])
+			usage();
+		if (secrets_read(&sec, 0, &err) < 0)
+			fatalx(EX_USAGE, "standard input: %s", err.buf);
+		secrets_clear(&sec);
+		buf_release(&err);
+		return hold_or_release(control_opt ? control_opt :
+		    PROXY_CONTROL_DEFAULT, argv[optind], domain, hold);
 	}
 	if (!store || (list && (restore || optind != argc)) ||
 	    (!list && !restore && optind + 2 != argc) ||
@@ -173,7 +267,7 @@ main(int argc, char **argv)
 		fatalx(EX_USAGE, "standard input: %s", err.buf);
 	secrets_clear(&sec);
 	export_path = beside(store, export_opt, "mapping.txt");
-	control = beside(store, control_opt, "proxy.sock");
+	control = xstrdup(control_opt ? control_opt : PROXY_CONTROL_DEFAULT);
 
 	if (mapping_open(&m, store, !list, &err) < 0) {
 		log_warnx("%s", err.buf);
@@ -229,7 +323,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (changed > 0) {
-		kicked = kick(control, ids, nr_ids, &why);
+		kicked = kick(control, ids, nr_ids, -1, &why);
 		if (kicked < 0)
 			evline_anomaly(1, "proxy-unreachable", NULL, 0,
 			    why.buf, NULL);
