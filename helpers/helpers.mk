@@ -13,9 +13,11 @@ migrate-archive_SRCS := \
 	helpers/migrate-archive/migrate-archive.c
 
 jmap-push_SRCS := \
+	helpers/jmap-push/adopt.c \
 	helpers/jmap-push/emails.c \
 	helpers/jmap-push/jmap-push.c \
 	helpers/jmap-push/mailboxes.c \
+	helpers/jmap-push/rescue.c \
 	helpers/jmap-push/verify.c
 
 map-flip_SRCS := \

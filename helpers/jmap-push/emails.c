@@ -21,6 +21,7 @@ struct member {
 	uint32_t uid;
 	char *flags;
 	int64_t time;
+	int to_trash;		/* \Deleted at the source: into Trash */
 };
 
 struct group {
@@ -105,8 +106,9 @@ flush_group(struct group *g)
 				w->uid = m->uid;
 				w->time = m->time;
 			}
-			if ((id = map_folder(p, m->folder)) &&
-			    nmb < ARRAY_SIZE(mb))
+			id = m->to_trash ? p->trash_id : map_folder(p,
+			    m->folder);
+			if (id && nmb < ARRAY_SIZE(mb))
 				mb[nmb++] = id;
 			add_keywords(m->flags, kw, &nkw, ARRAY_SIZE(kw));
 		}
@@ -128,9 +130,17 @@ on_msg(void *arg, const struct arc_msg *m, const char *folder)
 {
 	struct group *g = arg;
 	struct member *x;
+	int deleted = m->flags && strstr(m->flags, "\\Deleted") != NULL;
 
-	if (g->p->skip_deleted && strstr(m->flags, "\\Deleted"))
+	/*
+	 * A copy the user deleted at the source (and whose expunge has not
+	 * come yet) is not carried: deleted is deleted.  With --deleted
+	 * trash it goes to the Trash, out of the user's way.
+	 */
+	if (deleted && !(g->p->deleted_to_trash && g->p->trash_id)) {
+		g->p->deleted_skipped++;
 		return 0;
+	}
 	if (g->nr && strcmp(g->hash, m->hash))
 		flush_group(g);
 	memcpy(g->hash, m->hash, sizeof(g->hash));
@@ -141,6 +151,7 @@ on_msg(void *arg, const struct arc_msg *m, const char *folder)
 	x->uid = m->uid;
 	x->flags = xstrdup(m->flags ? m->flags : "");
 	x->time = m->time;
+	x->to_trash = deleted;
 	return 0;
 }
 
@@ -181,8 +192,8 @@ utc(int64_t t, char *out, size_t size)
 }
 
 /* "a b c" to {"a": true, "b": true, "c": true} */
-static json_t *
-set_of(const char *list)
+json_t *
+push_set_of(const char *list)
 {
 	json_t *o = json_object();
 	const char *s = list, *e;
@@ -220,10 +231,19 @@ record(struct push *p, struct want *w, const char *state, const char *id,
 	return arcidx_push_set(p->ix, &u, err);
 }
 
+/* Whether a unit's email is on the destination: imported, found there,
+ * or carried as a rescue of a message the destination refused. */
+int
+unit_placed(const struct arc_unit *u)
+{
+	return u && (!strcmp(u->state, "done") || !strcmp(u->state,
+	    "rescued"));
+}
+
 static int
 needs_import(const struct want *w)
 {
-	return !w->have || strcmp(w->have->state, "done");
+	return !unit_placed(w->have);
 }
 
 /* A body read out of its segment, for upload. */
@@ -314,6 +334,17 @@ import_batch(struct push *p, struct batch *bt, struct want **ws, size_t nws,
 			struct body *b = body_of(bt, w->hash);
 			char cid[32], when[32];
 
+			/*
+			 * after the flip, new mail of a folder whose mailbox
+			 * the user deleted goes to the Inbox
+			 */
+			if (!*w->mailboxes && p->after_cutover && p->inbox_id) {
+				push_anomaly(p, "into-inbox", w->folder, w->uid,
+				    "its mailbox was deleted on the destination"
+				    " since the cutover; carried to the Inbox");
+				free(w->mailboxes);
+				w->mailboxes = xstrdup(p->inbox_id);
+			}
 			if (!b || !b->blob_id || !*w->mailboxes) {
 				const char *why = !*w->mailboxes ?
 				    "no destination mailbox" : b && b->error ?
@@ -341,8 +372,8 @@ import_batch(struct push *p, struct batch *bt, struct want **ws, size_t nws,
 			snprintf(cid, sizeof(cid), "e%zu", i);
 			json_object_set_new(emails, cid, json_pack(
 			    "{s:s, s:o, s:o, s:s}", "blobId", b->blob_id,
-			    "mailboxIds", set_of(w->mailboxes), "keywords",
-			    set_of(w->keywords), "receivedAt", when));
+			    "mailboxIds", push_set_of(w->mailboxes), "keywords",
+			    push_set_of(w->keywords), "receivedAt", when));
 			if (record(p, w, "sending", NULL, NULL, NULL, NULL,
 			    err) < 0)
 				goto fail_tx;
@@ -651,7 +682,22 @@ add_patch(json_t *patch, const char *prop, const char *from, const char *to)
 	buf_release(&key);
 }
 
-/* Set mailboxes and keywords where the destination differs. */
+/* Whether Email/set's answer `r` says that `id` is not there. */
+static int
+not_found(json_t *r, const char *id)
+{
+	const char *type = json_string_value(json_object_get(json_object_get(
+	    json_object_get(r, "notUpdated"), id), "type"));
+
+	return type && !strcmp(type, "notFound");
+}
+
+/*
+ * Set mailboxes and keywords where the source changed them since the
+ * last push: each member of the sets from what was pushed to what the
+ * source has now, so that what the user changed on the destination
+ * meanwhile (after the flip) stays as the user left it.
+ */
 static int
 update_all(struct push *p, struct buf *err)
 {
@@ -672,8 +718,7 @@ update_all(struct push *p, struct buf *err)
 	for (i = 0; i < p->nr_want; i++) {
 		struct want *w = &p->want[i];
 
-		if (!w->have || strcmp(w->have->state, "done") ||
-		    !*w->mailboxes)
+		if (!unit_placed(w->have) || !*w->mailboxes)
 			continue;
 		/*
 		 * A copy the destination merged into the first
@@ -718,7 +763,16 @@ update_all(struct push *p, struct buf *err)
 			if (json_object_get(json_object_get(r, "updated"),
 			    w->have->email_id)) {
 				p->updated++;
-				record(p, w, "done", w->have->email_id,
+				record(p, w, w->have->state, w->have->email_id,
+				    w->mailboxes, w->keywords, NULL, err);
+			} else if (p->after_cutover && not_found(r,
+			    w->have->email_id)) {
+				/* the user deleted it: so be it */
+				p->user_changed++;
+				log_info("%s UID %u: changed at the source, but"
+				    " deleted on the destination since the"
+				    " cutover; left so", w->folder, w->uid);
+				record(p, w, w->have->state, w->have->email_id,
 				    w->mailboxes, w->keywords, NULL, err);
 			} else {
 				push_anomaly(p, "not-updated", w->folder,
@@ -792,9 +846,11 @@ stale_all(struct push *p, struct buf *err)
 		while (w < p->nr_want && (c = cmp_unit(p->want[w].hash,
 		    p->want[w].k, u->hash, u->k)) < 0)
 			w++;
-		if (c == 0 || strcmp(u->state, "done"))
+		if (c == 0 || !unit_placed(u))
 			continue;
-		if (!p->delete_removed) {
+		/* after the flip the destination is the user's: a message
+		 * gone from the source is not taken from the user */
+		if (!p->delete_removed || p->after_cutover) {
 			p->stale++;
 			continue;
 		}
@@ -916,7 +972,8 @@ out:
 int
 push_emails(struct push *p, struct buf *err)
 {
-	if (reconcile(p, err) < 0 || import_all(p, err) < 0 ||
+	if (reconcile(p, err) < 0 || push_adopt(p, err) < 0 ||
+	    import_all(p, err) < 0 || (p->rescue && push_rescue(p, err) < 0) ||
 	    update_all(p, err) < 0 || stale_all(p, err) < 0)
 		return -1;
 	push_progress(p, 1);

@@ -20,7 +20,8 @@
 static const char usage_text[] =
 "usage: jmap-push --url URL [--user USER] [--account ID] --archive DIR\n"
 "         [--ca-file FILE] [--insecure] [--timeout SECONDS]\n"
-"         [--skip-deleted] [--delete-removed] [--batch N]\n"
+"         [--deleted skip|trash] [--refused rescue|report]\n"
+"         [--after-cutover] [--delete-removed] [--batch N]\n"
 "         [--batch-bytes BYTES] [--verify [--verify-content]]\n"
 "         [--verify-only] [--report FILE]\n"
 "Secrets on standard input: password=... (with --user) or token=...,\n"
@@ -57,7 +58,8 @@ push_progress(struct push *p, int force)
 
 enum {
 	OPT_URL = 256, OPT_USER, OPT_ACCOUNT, OPT_ARCHIVE, OPT_CA,
-	OPT_INSECURE, OPT_TIMEOUT, OPT_SKIP_DELETED, OPT_DELETE_REMOVED,
+	OPT_INSECURE, OPT_TIMEOUT, OPT_DELETED, OPT_REFUSED, OPT_AFTER,
+	OPT_DELETE_REMOVED,
 	OPT_BATCH, OPT_BATCH_BYTES, OPT_VERIFY, OPT_VERIFY_CONTENT,
 	OPT_VERIFY_ONLY, OPT_REPORT,
 };
@@ -70,7 +72,9 @@ static const struct option longopts[] = {
 	{ "ca-file", required_argument, NULL, OPT_CA },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "skip-deleted", no_argument, NULL, OPT_SKIP_DELETED },
+	{ "deleted", required_argument, NULL, OPT_DELETED },
+	{ "refused", required_argument, NULL, OPT_REFUSED },
+	{ "after-cutover", no_argument, NULL, OPT_AFTER },
 	{ "delete-removed", no_argument, NULL, OPT_DELETE_REMOVED },
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
@@ -94,6 +98,7 @@ parse_options(struct push *p, int argc, char **argv)
 	int c;
 
 	p->batch_msgs = 200;
+	p->rescue = 1;
 	p->batch_bytes = 16u << 20;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -107,7 +112,17 @@ parse_options(struct push *p, int argc, char **argv)
 			p->jo.timeout = (long)opt_size("--timeout", optarg,
 			    1);
 			break;
-		case OPT_SKIP_DELETED: p->skip_deleted = 1; break;
+		case OPT_DELETED:
+			if (strcmp(optarg, "skip") && strcmp(optarg, "trash"))
+				usage();
+			p->deleted_to_trash = !strcmp(optarg, "trash");
+			break;
+		case OPT_REFUSED:
+			if (strcmp(optarg, "rescue") && strcmp(optarg, "report"))
+				usage();
+			p->rescue = !strcmp(optarg, "rescue");
+			break;
+		case OPT_AFTER: p->after_cutover = 1; break;
 		case OPT_DELETE_REMOVED: p->delete_removed = 1; break;
 		case OPT_BATCH:
 			p->batch_msgs = (int)opt_size("--batch", optarg, 1);
@@ -146,6 +161,8 @@ cleanup(struct push *p)
 		free(p->map[i].id);
 	}
 	free(p->map);
+	free(p->inbox_id);
+	free(p->trash_id);
 	jmap_close(&p->j);
 	arcidx_close(&p->ix);
 }
@@ -207,16 +224,23 @@ main(int argc, char **argv)
 			code = EX_DATAERR;
 	}
 	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:f}", "emails", (json_int_t)p->nr_want, "imported",
+	    " s:I, s:I, s:I, s:I, s:I, s:f}", "emails", (json_int_t)p->nr_want,
+	    "rescued", (json_int_t)p->rescued, "deleted_not_carried",
+	    (json_int_t)p->deleted_skipped, "adopted", (json_int_t)p->adopted,
+	    "changed_on_destination", (json_int_t)p->user_changed, "imported",
 	    (json_int_t)p->imported, "matched", (json_int_t)p->matched,
 	    "updated", (json_int_t)p->updated, "failed",
 	    (json_int_t)p->failed, "removed", (json_int_t)p->removed, "stale",
 	    (json_int_t)p->stale, "mailboxes_created",
 	    (json_int_t)p->mailboxes_created, "bytes_uploaded",
 	    (json_int_t)p->j->bytes_up, "seconds", now_seconds() - start);
+	if (p->deleted_skipped)
+		log_info("%" PRIu64 " messages flagged \\Deleted at the source"
+		    " not carried", p->deleted_skipped);
 	log_info("%" PRIu64 " imported, %" PRIu64 " already there, %" PRIu64
-	    " updated, %" PRIu64 " failed in %.1f s (%lu requests)",
-	    p->imported, p->matched, p->updated, p->failed,
+	    " adopted, %" PRIu64 " updated, %" PRIu64 " rescued, %" PRIu64
+	    " failed in %.1f s (%lu requests)", p->imported, p->matched,
+	    p->adopted, p->updated, p->rescued, p->failed,
 	    now_seconds() - start, p->j->requests + p->j->uploads);
 	goto out;
 fail:

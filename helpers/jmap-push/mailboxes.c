@@ -192,9 +192,26 @@ create(struct mbctx *c, const char *folder, const char *leaf,
 				    json_object_get(m, "id")));
 				break;
 			}
+			/*
+			 * a mailbox holding nothing but this archive's mail
+			 * was made by a migration whose state is lost (or by
+			 * the user, empty): adopted, never cloned
+			 */
+			switch (push_mailbox_adoptable(p, json_string_value(
+			    json_object_get(m, "id")), err)) {
+			case 1:
+				id = xstrdup(json_string_value(
+				    json_object_get(m, "id")));
+				log_info("mailbox '%s' is on the destination"
+				    " already, with none but this account's"
+				    " mail: adopted", name.buf);
+				goto adopted;
+			case -1:
+				goto out;
+			}
 			push_anomaly(p, "folder-name-clash", folder, 0,
 			    "the destination already has a mailbox '%s' that"
-			    " migrate did not create; using '%s (migrated)'",
+			    " holds other mail; using '%s (migrated)'",
 			    name.buf, name.buf);
 			buf_adds(&name, " (migrated)");
 			m = find_mb(c->list, "name", name.buf, parent, 1);
@@ -235,6 +252,7 @@ create(struct mbctx *c, const char *folder, const char *leaf,
 		goto out;
 	}
 	p->mailboxes_created++;
+adopted:
 	if (load(c, err) < 0) {
 		free(id);
 		id = NULL;
@@ -244,6 +262,15 @@ out:
 	buf_release(&name);
 	buf_release(&why);
 	return id;
+}
+
+static char *
+role_id(json_t *list, const char *role)
+{
+	json_t *m = find_mb(list, "role", role, NULL, 0);
+
+	return m ? xstrdup(json_string_value(json_object_get(m, "id"))) :
+	    NULL;
 }
 
 static int
@@ -321,7 +348,15 @@ folder_to_mailbox(struct mbctx *c, const struct arc_folder *f,
 		/* pending: create() adopts what a killed run made */
 		free(id);
 		id = NULL;
-	} else if (id && !(m = find_mb(c->list, "id", id, NULL, 0))) {
+	} else if (id && !(m = find_mb(c->list, "id", id, NULL, 0)) &&
+	    p->after_cutover) {
+		/* the user's to delete, after the flip: not made again */
+		push_anomaly(p, "mailbox-deleted", f->name, 0, "deleted on"
+		    " the destination since the cutover; not made again");
+		p->user_changed++;
+		ret = 0;
+		goto out;
+	} else if (id && !m) {
 		log_info("mailbox of '%s' is gone from the destination;"
 		    " making it again", f->name);
 		free(id);
@@ -385,6 +420,10 @@ push_mailboxes(struct push *p, struct buf *err)
 	for (i = 0; i < nr; i++)
 		if (folder_to_mailbox(&c, &f[i], err) < 0)
 			goto out;
+	if (load(&c, err) < 0)
+		goto out;
+	p->inbox_id = role_id(c.list, "inbox");
+	p->trash_id = role_id(c.list, "trash");
 	ret = 0;
 out:
 	json_decref(c.list);

@@ -5,6 +5,8 @@
  * mailboxes.c	folders -> mailboxes (roles, hierarchy, clashes)
  * emails.c	units -> emails: import, reconcile, update, remove
  * verify.c	read the destination back and compare
+ * adopt.c	a new or lost state: what the destination holds already
+ * rescue.c	what the destination refuses: repaired, or wrapped
  */
 #ifndef MIGRATE_PUSH_H
 #define MIGRATE_PUSH_H
@@ -41,7 +43,11 @@ struct push {
 	/* options */
 	struct jmap_opts jo;
 	const char *archive;
-	int skip_deleted;		/* leave out \Deleted messages */
+	int deleted_to_trash;		/* \Deleted messages: into Trash, not
+					 * left out */
+	int rescue;			/* carry refused messages repaired or
+					 * wrapped */
+	int after_cutover;		/* the destination is the user's now */
 	int delete_removed;		/* destroy emails gone at the source */
 	int verify, verify_content;	/* after pushing; all bodies too */
 	int verify_only;
@@ -53,6 +59,7 @@ struct push {
 	struct jmap *j;
 	struct folder_map *map;
 	size_t nr_map, alloc_map;
+	char *inbox_id, *trash_id;	/* the destination's, by role */
 	struct want *want;
 	size_t nr_want, alloc_want;
 	struct arc_unit *units;
@@ -60,6 +67,7 @@ struct push {
 	/* counters */
 	uint64_t imported, matched, updated, failed, removed, stale;
 	uint64_t bytes, anomalies, mailboxes_created;
+	uint64_t rescued, deleted_skipped, adopted, user_changed;
 	uint64_t todo_msgs, todo_bytes, done_msgs, done_bytes;
 	double last_progress;
 };
@@ -79,7 +87,32 @@ int push_plan(struct push *p, struct buf *err);
 int push_plan_join(struct push *p, struct buf *err);
 int push_emails(struct push *p, struct buf *err);
 
+int unit_placed(const struct arc_unit *u);
+/* "a b c" to {"a": true, "b": true, "c": true} */
+json_t *push_set_of(const char *list);
+
+/* adopt.c */
+/*
+ * With no push state (a new or lost state directory), take as its own
+ * the emails the destination already holds with the same bodies, and
+ * tell whether an existing mailbox holds nothing but the archive's mail.
+ */
+int push_adopt(struct push *p, struct buf *err);
+int push_mailbox_adoptable(struct push *p, const char *mailbox_id,
+    struct buf *err);
+
+/* rescue.c */
+/* Carry each message the destination refused, repaired or wrapped. */
+int push_rescue(struct push *p, struct buf *err);
+
 /* verify.c */
+/* Every email of the account: id -> {blobId, mailboxIds, ...}. */
+int push_fetch_all(struct push *p, json_t *all, json_t *filter,
+    struct buf *err);
 int push_verify(struct push *p, struct buf *err);
+/* The keys of a JSON set, lower case, sorted, one space (caller frees). */
+char *push_keys_of(json_t *set);
+/* "2026-01-02T03:04:05Z": seconds since the epoch, or -1. */
+int64_t push_parse_utc(const char *s);
 
 #endif

@@ -11,9 +11,8 @@
 #include "push.h"
 #include "xalloc.h"
 
-/* Every email of the account: id -> {blobId, mailboxIds, ...}. */
-static int
-fetch_all(struct push *p, json_t *all, struct buf *err)
+int
+push_fetch_all(struct push *p, json_t *all, json_t *filter, struct buf *err)
 {
 	long limit = p->j->max_objects_in_get > 1000 ? 1000 :
 	    p->j->max_objects_in_get;
@@ -23,10 +22,11 @@ fetch_all(struct push *p, json_t *all, struct buf *err)
 		json_t *calls, *resp = NULL, *q, *list, *e;
 		size_t i;
 
-		calls = json_pack("[[s, {s:s, s:I, s:I, s:b}, s], [s, {s:s,"
-		    " s:{s:s, s:s, s:s}, s:[s, s, s, s, s]}, s]]",
+		calls = json_pack("[[s, {s:s, s:I, s:I, s:b, s:O?}, s], [s,"
+		    " {s:s, s:{s:s, s:s, s:s}, s:[s, s, s, s, s]}, s]]",
 		    "Email/query", "accountId", p->j->account_id, "position",
 		    position, "limit", (json_int_t)limit, "calculateTotal", 1,
+		    "filter", filter,
 		    "q", "Email/get", "accountId", p->j->account_id, "#ids",
 		    "resultOf", "q", "name", "Email/query", "path", "/ids",
 		    "properties", "blobId", "mailboxIds", "keywords",
@@ -58,8 +58,8 @@ fetch_all(struct push *p, json_t *all, struct buf *err)
 }
 
 /* The keys of a JSON set, lower case, sorted, one space (caller frees). */
-static char *
-keys_of(json_t *set)
+char *
+push_keys_of(json_t *set)
 {
 	const char *v[256], *k;
 	char *low[256], *out;
@@ -100,8 +100,8 @@ within(const char *small, const char *big)
 	return 1;
 }
 
-static int64_t
-parse_utc(const char *s)
+int64_t
+push_parse_utc(const char *s)
 {
 	struct tm tm;
 
@@ -115,44 +115,54 @@ int
 push_verify(struct push *p, struct buf *err)
 {
 	json_t *all = json_object(), *diffs = json_array(), *report;
+	json_t *rescues = json_array(), *changed = json_array();
 	struct buf body = BUF_INIT;
 	uint64_t checked = 0, content = 0;
 	size_t i;
 	int ret = -1;
 
 	buf_init(&body, 256u << 20);
-	if (fetch_all(p, all, err) < 0)
+	if (push_fetch_all(p, all, NULL, err) < 0)
 		goto out;
 	for (i = 0; i < p->nr_want; i++) {
 		struct want *w = &p->want[i];
-		const char *id = w->have && !strcmp(w->have->state, "done") ?
-		    w->have->email_id : NULL;
+		const char *id = unit_placed(w->have) ? w->have->email_id :
+		    NULL;
+		int rescued = id && !strcmp(w->have->state, "rescued");
 		/* a copy the destination merged with another (alreadyExists) */
 		int merged = w->k > 0 && id && i > 0 && p->want[i - 1].have &&
 		    p->want[i - 1].have->email_id &&
 		    !strcmp(p->want[i - 1].have->email_id, id);
 		json_t *e = id ? json_object_get(all, id) : NULL;
-		struct buf why = BUF_INIT;
+		struct buf why = BUF_INIT, user = BUF_INIT;
 		char *mbs = NULL, *kws = NULL;
 
 		checked++;
+		/*
+		 * After the flip, where an email is and its keywords are the
+		 * user's, and so is deleting it: told, never a difference.
+		 */
 		if (!id)
 			buf_addf(&why, "not pushed (%s)", w->have ?
 			    w->have->state : "never");
 		else if (!e)
-			buf_addf(&why, "email %s is not on the destination",
-			    id);
+			buf_addf(p->after_cutover ? &user : &why, "email %s is"
+			    " not on the destination", id);
 		else {
-			mbs = keys_of(json_object_get(e, "mailboxIds"));
-			kws = keys_of(json_object_get(e, "keywords"));
+			mbs = push_keys_of(json_object_get(e, "mailboxIds"));
+			kws = push_keys_of(json_object_get(e, "keywords"));
 			if (merged ? !within(w->mailboxes, mbs) :
 			    strcmp(mbs, w->mailboxes))
-				buf_addf(&why, "in mailboxes '%s', not '%s'; ",
-				    mbs, w->mailboxes);
+				buf_addf(p->after_cutover ? &user : &why,
+				    "in mailboxes '%s', not '%s'; ", mbs,
+				    w->mailboxes);
 			if (!merged && strcmp(kws, w->keywords))
-				buf_addf(&why, "keywords '%s', not '%s'; ", kws,
+				buf_addf(p->after_cutover ? &user : &why,
+				    "keywords '%s', not '%s'; ", kws,
 				    w->keywords);
-			if (parse_utc(json_string_value(json_object_get(e,
+		}
+		if (e && !rescued) {
+			if (push_parse_utc(json_string_value(json_object_get(e,
 			    "receivedAt"))) != w->time)
 				buf_addf(&why, "received at %s; ",
 				    json_string_value(json_object_get(e,
@@ -171,6 +181,7 @@ push_verify(struct push *p, struct buf *err)
 				    json_object_get(e, "blobId")), &body,
 				    err) < 0) {
 					buf_release(&why);
+					buf_release(&user);
 					free(mbs);
 					free(kws);
 					goto out;
@@ -184,6 +195,19 @@ push_verify(struct push *p, struct buf *err)
 				content++;
 			}
 		}
+		if (rescued)
+			json_array_append_new(rescues, json_pack("{s:s, s:I,"
+			    " s:s, s:s, s:s}", "folder", w->folder, "uid",
+			    (json_int_t)w->uid, "hash", w->hash, "email", id,
+			    "why", w->have->error ? w->have->error : ""));
+		if (user.len) {
+			p->user_changed++;
+			json_array_append_new(changed, json_pack("{s:s, s:I,"
+			    " s:s, s:s}", "folder", w->folder, "uid",
+			    (json_int_t)w->uid, "hash", w->hash, "what",
+			    user.buf));
+		}
+		buf_release(&user);
 		if (why.len) {
 			push_anomaly(p, "verify-differs", w->folder, w->uid,
 			    "%s", why.buf);
@@ -196,11 +220,13 @@ push_verify(struct push *p, struct buf *err)
 		free(mbs);
 		free(kws);
 	}
-	report = json_pack("{s:s, s:I, s:I, s:I, s:I, s:O}", "account",
-	    p->j->account_id, "emails_expected", (json_int_t)p->nr_want,
-	    "emails_on_destination", (json_int_t)json_object_size(all),
-	    "checked", (json_int_t)checked, "bodies_compared",
-	    (json_int_t)content, "differences", diffs);
+	report = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:O}",
+	    "account", p->j->account_id, "emails_expected",
+	    (json_int_t)p->nr_want, "emails_on_destination",
+	    (json_int_t)json_object_size(all), "checked", (json_int_t)checked,
+	    "bodies_compared", (json_int_t)content, "deleted_not_carried",
+	    (json_int_t)p->deleted_skipped, "differences", diffs, "rescued",
+	    rescues, "changed_on_destination", changed);
 	evline_write(1, "progress", "{s:s, s:I, s:I, s:I}", "verify",
 	    json_array_size(diffs) ? "differs" : "equal", "checked",
 	    (json_int_t)checked, "bodies_compared", (json_int_t)content,
@@ -218,5 +244,7 @@ out:
 	buf_release(&body);
 	json_decref(all);
 	json_decref(diffs);
+	json_decref(rescues);
+	json_decref(changed);
 	return ret;
 }

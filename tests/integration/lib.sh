@@ -58,16 +58,25 @@ norm() {
 failed_hashes() {	# ARCHIVE: the emails the destination refused
 	sqlite3 "$1/index.db" "SELECT hash FROM push_emails WHERE state = 'failed'"
 }
-# the archive's side, without what the destination refused; folders the
-# destination refused by name are renamed as jmap-push(8) says; a source
-# separator other than '/' becomes Cyrus's '/'
+rescued_hashes() {	# ARCHIVE: the emails carried repaired or wrapped
+	sqlite3 "$1/index.db" "SELECT hash FROM push_emails WHERE state = 'rescued'"
+}
+# the archive's side, without what the destination refused and without
+# the copies flagged \Deleted; a rescued email by folder, date and flags
+# only; folders the destination refused by name are renamed as
+# jmap-push(8) says; a source separator other than '/' becomes Cyrus's '/'
 expected() {	# ARCHIVE [SEPARATOR]
 	"$top/$O/bin/migrate-archive" ls -r "$1" |
 	    grep -v -F -f <(failed_hashes "$1"; echo NONE) |
 	    sed 's/^Back\\slash & Co\t/Back_slash _ Co (renamed)\t/' |
 	    awk -F '\t' -v sep="${2:-/}" 'BEGIN { OFS = "\t" }
 		sep != "/" { gsub("[" sep "]", "/", $1) } { print }' |
-	    norm --union
+	    norm --union --drop-deleted --mask <(rescued_hashes "$1")
+}
+# the destination's side (an imap-dump on standard input): a body the
+# archive does not hold is a rescued one
+dest_norm() {	# ARCHIVE
+	norm --mask-unknown <("$top/$O/bin/migrate-archive" ls -r "$1" | cut -f5)
 }
 wipe() {	# PASSWORD LOGIN: empty a Cyrus account, as a new one is
 	local s
