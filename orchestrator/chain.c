@@ -1,6 +1,23 @@
 /*
  * chain.c: one account's way through a phase, step by step, each step
- * recorded before the next begins.
+ * recorded before the next begins, so that a rerun starts at the first
+ * step not done.  The whole way, state by state:
+ *
+ *   pending	assessment: imap-pull --mode assess (and the Sieve and DAV
+ *		reports)
+ *   copying	pull, the before_push hook, push
+ *   copied	verify
+ *   verified	the cutover window: hold the account's logins at the
+ *		proxy and close its sessions; with the source quiet, the
+ *		final pull, the final push and its verify; the flip.  A
+ *		failure in the window releases the hold with no flip: the
+ *		account stays on the source and is tried again
+ *   cutover	release the hold; a pull and push of the mail that
+ *		reached the source until the flip (the destination now
+ *		authoritative); the after_cutover hook
+ *   migrated	delta: pulls and pushes of the mail that still reaches the
+ *		source, never undoing what the user did on the destination;
+ *		finalize: the after_finalize hook
  */
 #include "compat.h"
 
@@ -65,16 +82,158 @@ enter(struct run *r, struct account *a, enum acc_state to, const char *why)
 		return o;				\
 } while (0)
 
+/* --- the cutover window ---------------------------------------------------- */
+
 /*
- * Drive `a` as far as the current phase takes it.  Each finished step
- * is recorded before the next begins, so a rerun starts at the first
- * step not done.
+ * Release the hold after a failure in the window, so that the account's
+ * users reach the source again at once, not when the hold runs out.
+ */
+static enum outcome
+abandon(struct run *r, struct slot *sl, struct account *a, enum outcome o,
+    struct buf *err)
+{
+	struct buf e2 = BUF_INIT;
+
+	if (o == STOPPED || !r->p->proxy.present)
+		return o;
+	if (proxy_hold(r, sl, a, 0, &e2) != OK)
+		say(r, "%s: %s", a->account, e2.buf);
+	buf_release(&e2);
+	/* the account stays on the source; another try may well do */
+	say(r, "%s: cutover abandoned, still on the source: %s", a->account,
+	    err->buf);
+	return o == PERMANENT ? RETRY : o;
+}
+
+/*
+ * verified -> cutover: the final delta with the source quiet, then the
+ * flip.  The hold is taken again at every entry (a rerun after a crash
+ * may come after the last one ran out); a delta that outlasts it is
+ * done again under a new one, twice at most.
+ */
+static enum outcome
+cut_over_window(struct run *r, struct slot *sl, struct account *a,
+    struct buf *err)
+{
+	long long hold = r->p->proxy.hold_seconds;
+	double held = 0;
+	enum outcome o;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (r->p->proxy.present) {
+			if ((o = proxy_hold(r, sl, a, hold, err)) != OK)
+				return o;
+			held = now_seconds();
+		}
+		if (!a->step) {
+			if ((o = pull(r, sl, a, "auto", err)) != OK)
+				return abandon(r, sl, a, o, err);
+			state_set_step(r->s, a, "pulled");
+		}
+		if (!strcmp(a->step, "pulled")) {
+			if ((o = push(r, sl, a, "final", err)) != OK)
+				return abandon(r, sl, a, o, err);
+			state_set_step(r->s, a, "pushed");
+		}
+		if (!held || now_seconds() - held < hold - 1)
+			break;
+		say(r, "%s: the final delta took %.1f s, longer than the"
+		    " hold (proxy.hold_seconds: %lld); again under a new one",
+		    a->account, now_seconds() - held, hold);
+		state_set_step(r->s, a, NULL);
+	}
+	if (tries == 3) {
+		buf_addf(err, "the final delta took longer than the hold three"
+		    " times (proxy.hold_seconds: %lld)", hold);
+		return abandon(r, sl, a, RETRY, err);
+	}
+	if ((o = flip(r, sl, a, "destination", err)) != OK)
+		return abandon(r, sl, a, o, err);
+	if (enter_flipped(r, a, ST_CUTOVER, "destination", a->wave) < 0)
+		return PERMANENT;
+	if (held)
+		say(r, "%s: logins held %.2f s", a->account, now_seconds() -
+		    held);
+	return OK;
+}
+
+/* cutover -> migrated: what reached the source until the flip */
+static enum outcome
+after_flip(struct run *r, struct slot *sl, struct account *a,
+    struct buf *err)
+{
+	enum outcome o;
+
+	if (!a->step) {
+		if (r->p->proxy.present)
+			STEP(proxy_hold(r, sl, a, 0, err));
+		state_set_step(r->s, a, "released");
+	}
+	if (!strcmp(a->step, "released")) {
+		STEP(pull(r, sl, a, "after", err));
+		state_set_step(r->s, a, "pulled");
+	}
+	if (!strcmp(a->step, "pulled")) {
+		STEP(push(r, sl, a, "after", err));
+		state_set_step(r->s, a, "pushed");
+	}
+	STEP(hook(r, sl, a, "after_cutover", r->p->hooks.after_cutover, err));
+	return enter(r, a, ST_MIGRATED, NULL) < 0 ? PERMANENT : OK;
+}
+
+/* --- the chain ------------------------------------------------------------- */
+
+static enum outcome
+copy(struct run *r, struct slot *sl, struct account *a, struct buf *err)
+{
+	enum outcome o;
+
+	if (!a->step) {
+		STEP(pull(r, sl, a, "auto", err));
+		state_set_step(r->s, a, "pulled");
+	}
+	if (!strcmp(a->step, "pulled")) {
+		STEP(hook(r, sl, a, "before_push", r->p->hooks.before_push,
+		    err));
+		state_set_step(r->s, a, "provisioned");
+	}
+	STEP(push(r, sl, a, "push", err));
+	return enter(r, a, ST_COPIED, NULL) < 0 ? PERMANENT : OK;
+}
+
+/* migrated: the delta passes, or finalize */
+static enum outcome
+migrated(struct run *r, struct slot *sl, struct account *a,
+    struct buf *err)
+{
+	enum outcome o;
+	long long i;
+
+	if (r->phase == PH_DELTA) {
+		for (i = 0; i < r->p->phases.delta.passes; i++) {
+			STEP(pull(r, sl, a, "after", err));
+			STEP(push(r, sl, a, "after", err));
+			a->deltas++;
+			state_add_counters(r->s, a, 0, 0, 0);
+		}
+	} else if (r->phase == PH_FINALIZE) {
+		STEP(hook(r, sl, a, "after_finalize",
+		    r->p->hooks.after_finalize, err));
+		if (enter(r, a, ST_FINALIZED, NULL) < 0)
+			return PERMANENT;
+	}
+	return OK;
+}
+
+/*
+ * Drive `a` as far as the current phase takes it: one state's steps at a
+ * time (above), until the phase is done with it.
  */
 enum outcome
 advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 {
 	enum outcome o;
-	long long i;
 
 	for (;;) {
 		if (stopping)
@@ -83,33 +242,19 @@ advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 		case ST_PENDING:
 			if (r->phase == PH_ASSESSMENT) {
 				STEP(pull(r, sl, a, "assess", err));
-				return enter(r, a, ST_ASSESSED, NULL) ? PERMANENT :
-				    OK;
+				return enter(r, a, ST_ASSESSED, NULL) ?
+				    PERMANENT : OK;
 			}
 			/* FALLTHROUGH */
 		case ST_ASSESSED:
-			if (r->phase != PH_MOVE)
-				return OK;
-			/* FALLTHROUGH */
 		case ST_ROLLED_BACK:
-			if (a->state == ST_ROLLED_BACK && r->phase != PH_MOVE)
+			if (r->phase != PH_MOVE)
 				return OK;
 			if (enter(r, a, ST_COPYING, r->phase_name) < 0)
 				return PERMANENT;
 			break;
 		case ST_COPYING:
-			if (!a->step) {
-				STEP(pull(r, sl, a, "auto", err));
-				state_set_step(r->s, a, "pulled");
-			}
-			if (!strcmp(a->step, "pulled")) {
-				STEP(hook(r, sl, a, "before_push",
-				    r->p->hooks.before_push, err));
-				state_set_step(r->s, a, "provisioned");
-			}
-			STEP(push(r, sl, a, "push", err));
-			if (enter(r, a, ST_COPIED, NULL) < 0)
-				return PERMANENT;
+			STEP(copy(r, sl, a, err));
 			break;
 		case ST_COPIED:
 			STEP(push(r, sl, a, "verify", err));
@@ -117,46 +262,16 @@ advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 				return PERMANENT;
 			break;
 		case ST_VERIFIED:
-			STEP(flip(r, sl, a, "destination", err));
-			if (enter_flipped(r, a, ST_CUTOVER, "destination",
-			    a->wave) < 0)
-				return PERMANENT;
+			STEP(cut_over_window(r, sl, a, err));
 			break;
 		case ST_CUTOVER:
-			/* what arrived at the source until the flip */
-			if (!a->step) {
-				STEP(pull(r, sl, a, "auto", err));
-				state_set_step(r->s, a, "pulled");
-			}
-			if (!strcmp(a->step, "pulled")) {
-				STEP(push(r, sl, a, "final", err));
-				state_set_step(r->s, a, "pushed");
-			}
-			STEP(hook(r, sl, a, "after_cutover",
-			    r->p->hooks.after_cutover, err));
-			if (enter(r, a, ST_MIGRATED, NULL) < 0)
-				return PERMANENT;
+			STEP(after_flip(r, sl, a, err));
 			break;
 		case ST_MIGRATED:
-			if (r->phase == PH_DELTA) {
-				for (i = 0; i < r->p->phases.delta.passes; i++) {
-					STEP(pull(r, sl, a, "auto", err));
-					STEP(push(r, sl, a, "final", err));
-					a->deltas++;
-					state_add_counters(r->s, a, 0, 0, 0);
-				}
-				return OK;
-			}
-			if (r->phase == PH_FINALIZE) {
-				STEP(hook(r, sl, a, "after_finalize",
-				    r->p->hooks.after_finalize, err));
-				return enter(r, a, ST_FINALIZED, NULL) ?
-				    PERMANENT : OK;
-			}
-			return OK;
+			/* the delta and finalize phases are done with it */
+			return migrated(r, sl, a, err);
 		default:
 			return OK;
 		}
 	}
 }
-

@@ -137,6 +137,14 @@ cmd_validate(const char *file)
 	if (p.phases.finalize.present)
 		printf(" finalize");
 	printf("\n");
+	if (p.proxy.present)
+		printf("%s: cutover through migrate-proxy at %s: logins held up"
+		    " to %lld s while the final delta runs\n", file,
+		    p.proxy.control, p.proxy.hold_seconds);
+	else
+		printf("%s: warning: no proxy (the plan has no 'proxy'): logins"
+		    " are not held while an account's final delta runs, and"
+		    " its open sessions are not closed at the flip\n", file);
 	account_specs_free(v, nr);
 	plan_free(&p);
 	return 0;
@@ -436,6 +444,94 @@ status_account(struct state *s, const char *name, int json)
 	return 0;
 }
 
+/* migrate status: accounts by wave and state, a column per state. */
+static void
+print_table(json_t *waves, json_t *totals, int64_t nr)
+{
+	const char *key;
+	json_t *w;
+	int st;
+
+	printf("%-14s %7s", "wave", "total");
+	for (st = 0; st < ST_NR; st++)
+		printf(" %*s", (int)strlen(state_name(st)) < 6 ? 6 :
+		    (int)strlen(state_name(st)), state_name(st));
+	printf("\n");
+	json_object_foreach(waves, key, w) {
+		int64_t t = 0;
+		const char *k2;
+		json_t *n;
+
+		json_object_foreach(w, k2, n)
+			t += json_integer_value(n);
+		printf("%-14.14s %7" PRId64, key, t);
+		for (st = 0; st < ST_NR; st++) {
+			n = json_object_get(w, state_name(st));
+			printf(" %*" PRId64, (int)strlen(state_name(st)) < 6 ?
+			    6 : (int)strlen(state_name(st)),
+			    n ? (int64_t)json_integer_value(n) : 0);
+		}
+		printf("\n");
+	}
+	printf("%-14s %7" PRId64, "all", nr);
+	for (st = 0; st < ST_NR; st++) {
+		json_t *n = json_object_get(totals, state_name(st));
+
+		printf(" %*" PRId64, (int)strlen(state_name(st)) < 6 ? 6 :
+		    (int)strlen(state_name(st)),
+		    n ? (int64_t)json_integer_value(n) : 0);
+	}
+}
+
+/*
+ * The failed accounts grouped by their reason (the account's own name
+ * taken out of it): the most common first, with a few of its accounts.
+ */
+static json_t *
+failures(sqlite3 *db)
+{
+	json_t *out = json_array();
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(error_class, '?'),"
+	    " substr(replace(coalesce(error, ''), account, '<account>'), 1,"
+	    " 160) AS why, count(*), group_concat(account, ' ') FROM (SELECT"
+	    " * FROM accounts WHERE in_plan AND state = 'failed' ORDER BY"
+	    " ord) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", -1, &q, NULL) !=
+	    SQLITE_OK)
+		fatalx(EX_SOFTWARE, "state: %s", sqlite3_errmsg(db));
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:s}",
+		    "class", (const char *)sqlite3_column_text(q, 0), "reason",
+		    (const char *)sqlite3_column_text(q, 1), "count",
+		    (json_int_t)sqlite3_column_int64(q, 2), "accounts",
+		    (const char *)sqlite3_column_text(q, 3)));
+	sqlite3_finalize(q);
+	return out;
+}
+
+static void
+print_failures(json_t *f)
+{
+	size_t i;
+	json_t *g;
+
+	if (!json_array_size(f))
+		return;
+	printf("failed, by reason (migrate status ACCOUNT tells more; migrate"
+	    " retry ACCOUNT or --failed):\n");
+	json_array_foreach(f, i, g) {
+		const char *acc = json_string_value(json_object_get(g,
+		    "accounts"));
+
+		printf("  %4" JSON_INTEGER_FORMAT " %-9s %s\n       %.60s%s\n",
+		    json_integer_value(json_object_get(g, "count")),
+		    json_string_value(json_object_get(g, "class")),
+		    json_string_value(json_object_get(g, "reason")), acc,
+		    strlen(acc) > 60 ? " ..." : "");
+	}
+}
+
 static int
 cmd_status(const char *account, int json)
 {
@@ -444,11 +540,9 @@ cmd_status(const char *account, int json)
 	sqlite3 *db;
 	sqlite3_stmt *q;
 	json_t *waves, *totals, *w;
-	const char *key;
 	int64_t msgs = 0, bytes = 0, anomalies = 0, nr = 0, moved_hour = 0;
 	int64_t left = 0;
 	char hb[32];
-	int st;
 
 	s = open_state(dir);
 	db = state_db(s);
@@ -503,6 +597,7 @@ cmd_status(const char *account, int json)
 
 		free(state_items_text(s, 0, &io));
 		json_object_set_new(j, "items", io);
+		json_object_set_new(j, "failures", failures(db));
 
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
@@ -510,35 +605,7 @@ cmd_status(const char *account, int json)
 		state_close(s);
 		return 0;
 	}
-	printf("%-14s %7s", "wave", "total");
-	for (st = 0; st < ST_NR; st++)
-		printf(" %*s", (int)strlen(state_name(st)) < 6 ? 6 :
-		    (int)strlen(state_name(st)), state_name(st));
-	printf("\n");
-	json_object_foreach(waves, key, w) {
-		int64_t t = 0;
-		const char *k2;
-		json_t *n;
-
-		json_object_foreach(w, k2, n)
-			t += json_integer_value(n);
-		printf("%-14.14s %7" PRId64, key, t);
-		for (st = 0; st < ST_NR; st++) {
-			n = json_object_get(w, state_name(st));
-			printf(" %*" PRId64, (int)strlen(state_name(st)) < 6 ?
-			    6 : (int)strlen(state_name(st)),
-			    n ? (int64_t)json_integer_value(n) : 0);
-		}
-		printf("\n");
-	}
-	printf("%-14s %7" PRId64, "all", nr);
-	for (st = 0; st < ST_NR; st++) {
-		json_t *n = json_object_get(totals, state_name(st));
-
-		printf(" %*" PRId64, (int)strlen(state_name(st)) < 6 ? 6 :
-		    (int)strlen(state_name(st)),
-		    n ? (int64_t)json_integer_value(n) : 0);
-	}
+	print_table(waves, totals, nr);
 	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64 " anomalies\n",
 	    msgs, human((double)bytes, hb, sizeof(hb)), anomalies);
 	{
@@ -547,6 +614,12 @@ cmd_status(const char *account, int json)
 		if (*items)
 			printf("besides mail: %s\n", items);
 		free(items);
+	}
+	{
+		json_t *f = failures(db);
+
+		print_failures(f);
+		json_decref(f);
 	}
 	if (moved_hour && left)
 		printf("%" PRId64 " accounts migrated in the last hour; %"

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "fileio.h"
+#include "mapping.h"
 #include "plan.h"
 #include "xalloc.h"
 #include "yconf.h"
@@ -184,6 +185,29 @@ static const struct ykey destination_keys[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
+/* limits.max_failures: a count, or a share such as "10%" */
+static void
+parse_max_failures(struct yconf *c, const struct ykey *k,
+    const yaml_node_t *n, const char *what, void *field)
+{
+	struct limits *l = (struct limits *)((char *)field -
+	    offsetof(struct limits, max_failures));
+	const char *v = n->type == YAML_SCALAR_NODE ? yconf_scalar(n) : NULL;
+	char *end;
+	long long x;
+
+	errno = 0;
+	x = v ? strtoll(v, &end, 10) : -1;
+	if (!v || end == v || errno || x < 0 || (*end && strcmp(end, "%")) ||
+	    (*end && x > 100)) {
+		yconf_err(c, n, "%s: expected a count of accounts (0 or more)"
+		    " or a share of a phase's accounts such as 10%%", what);
+		return;
+	}
+	l->max_failures = x;
+	l->max_failures_share = *end == '%';
+}
+
 #define L(f) offsetof(struct limits, f)
 static const struct ykey limits_keys[] = {
 	{ "parallel_accounts", K_INT, L(parallel_accounts), NULL, "1" },
@@ -195,6 +219,8 @@ static const struct ykey limits_keys[] = {
 	{ "retries", K_INT, L(retries), NULL, "0" },
 	{ "backoff_seconds", K_INT, L(backoff_seconds), NULL, "0" },
 	{ "helper_timeout", K_INT, L(helper_timeout), NULL, "0" },
+	{ "max_failures", K_FUNC, L(max_failures), NULL, NULL,
+	    parse_max_failures },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -211,6 +237,15 @@ static const struct ykey folders_keys[] = {
 static const struct ykey push_keys[] = {
 	{ "verify_content", K_BOOL, PU(verify_content), NULL, NULL },
 	{ "delete_removed", K_BOOL, PU(delete_removed), NULL, NULL },
+	{ "deleted", K_STR, PU(deleted), NULL, NULL },
+	{ "refused", K_STR, PU(refused), NULL, NULL },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
+#define PX(f) offsetof(struct proxyopts, f)
+static const struct ykey proxy_keys[] = {
+	{ "control", K_PATH, PX(control), NULL, NULL },
+	{ "hold_seconds", K_INT, PX(hold_seconds), NULL, "1" },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -270,6 +305,7 @@ static const struct ykey plan_keys[] = {
 	{ "limits", K_MAP, P(limits), limits_keys, NULL },
 	{ "folders", K_MAP, P(folders), folders_keys, NULL },
 	{ "push", K_MAP, P(push), push_keys, NULL },
+	{ "proxy", K_FUNC, P(proxy), proxy_keys, NULL, parse_phase },
 	{ "hooks", K_MAP, P(hooks), hooks_keys, NULL },
 	{ "accounts", K_MAP, P(accounts), accounts_keys, NULL },
 	{ "phases", K_MAP, P(phases), phases_keys, NULL },
@@ -354,6 +390,20 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		yconf_err(c, root, "source.sieve and destination.sieve go"
 		    " together: Sieve scripts are read from one and written to"
 		    " the other");
+	if (p->push.deleted && strcmp(p->push.deleted, "skip") &&
+	    strcmp(p->push.deleted, "trash"))
+		yconf_err(c, root, "push.deleted: skip (the default: a message"
+		    " flagged \\Deleted at the source is not carried) or trash"
+		    " (carried into the destination's Trash), not '%s'",
+		    p->push.deleted);
+	if (p->push.refused && strcmp(p->push.refused, "rescue") &&
+	    strcmp(p->push.refused, "report"))
+		yconf_err(c, root, "push.refused: rescue (the default: a"
+		    " message the destination refuses is carried repaired or"
+		    " wrapped) or report, not '%s'", p->push.refused);
+	if (p->proxy.hold_seconds > 3600)
+		yconf_err(c, root, "proxy.hold_seconds: at most 3600 (the"
+		    " proxy holds a login no longer)");
 	if (p->phases.pilot.present && !p->phases.pilot.accounts.nr)
 		yconf_err(c, root, "phases.pilot: name the pilot's accounts");
 }
@@ -368,6 +418,9 @@ defaults(struct plan *p)
 	p->limits.backoff_seconds = 30;
 	p->limits.helper_timeout = 0;
 	p->phases.delta.passes = 1;
+	p->limits.max_failures = 10;
+	p->limits.max_failures_share = 1;
+	p->proxy.hold_seconds = 60;
 }
 
 int
@@ -398,6 +451,8 @@ plan_load(struct plan *p, const char *path, struct buf *err)
 		check_plan(&c, p, root);
 	}
 	yaml_document_delete(&doc);
+	if (p->proxy.present && !p->proxy.control)
+		p->proxy.control = xstrdup(PROXY_CONTROL_DEFAULT);
 	if (!p->mapping && p->state_dir)
 		p->mapping = xasprintf("%s/mapping.db", p->state_dir);
 	if (!p->name) {
@@ -447,6 +502,9 @@ plan_free(struct plan *p)
 	strlist_free(&p->folders.include);
 	strlist_free(&p->folders.exclude);
 	strlist_free(&p->folders.skip_special_use);
+	free(p->push.deleted);
+	free(p->push.refused);
+	free(p->proxy.control);
 	free(p->hooks.before_push);
 	free(p->hooks.after_cutover);
 	free(p->hooks.after_rollback);

@@ -87,6 +87,17 @@ struct limits {
 	long long parallel_accounts, connections_per_source;
 	long long connections_per_account, bytes_per_second;
 	long long retries, backoff_seconds, helper_timeout;
+	/* a phase with more failed accounts stops the apply: a count, or
+	 * with max_failures_share a percentage of the phase's accounts */
+	long long max_failures;
+	int max_failures_share;
+};
+
+/* migrate-proxy(8), told of holds and flips through its control socket */
+struct proxyopts {
+	int present;
+	char *control;
+	long long hold_seconds;	/* the longest a login waits at cutover */
 };
 
 struct folders {
@@ -96,6 +107,8 @@ struct folders {
 
 struct pushopts {
 	int verify_content, delete_removed;
+	char *deleted;		/* \\Deleted messages: skip (default), trash */
+	char *refused;		/* refused messages: rescue (default), report */
 };
 
 struct hooks {
@@ -120,6 +133,7 @@ struct plan {
 	struct limits limits;
 	struct folders folders;
 	struct pushopts push;
+	struct proxyopts proxy;
 	struct hooks hooks;
 	struct accounts_src accounts;
 	struct phases phases;

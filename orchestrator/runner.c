@@ -272,6 +272,7 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 	}
 	free(v);
 	r->nr_items = r->remaining = j;
+	r->phase_total = j + r->nr_failed;
 	r->cursor = 0;
 	r->nr_done = 0;
 	r->phase_start = now_seconds();
@@ -487,6 +488,55 @@ run_close(struct run *r)
 	pthread_cond_destroy(&r->cond);
 }
 
+/*
+ * Whether `failed` accounts of a phase of `total` are more than
+ * limits.max_failures lets the apply go on with.
+ */
+static int
+too_many(const struct limits *l, long failed, size_t total)
+{
+	if (l->max_failures_share)
+		return failed * 100 > l->max_failures * (long long)total;
+	return failed > l->max_failures;
+}
+
+/* Run a phase: 0 to go on, 1 when it failed too many, -1 when stopped. */
+static int
+phase(struct run *r, enum phase ph, const char *name, const char *wave)
+{
+	long failed = run_phase(r, ph, name, wave);
+
+	if (failed < 0)
+		return -1;
+	if (!failed)
+		return 0;
+	if (too_many(&r->p->limits, failed, r->phase_total))
+		return 1;
+	say(r, "phase %s: %ld of %zu accounts failed, set aside (at most %lld"
+	    "%s may); the others go on", name, failed, r->phase_total,
+	    r->p->limits.max_failures, r->p->limits.max_failures_share ? "%" :
+	    "");
+	return 0;
+}
+
+/* The accounts of the plan failed now. */
+static long
+failed_now(struct run *r)
+{
+	struct account *v;
+	size_t nr, i;
+	long n = 0;
+
+	if (state_accounts(r->s, NULL, &v, &nr) < 0)
+		return 0;
+	for (i = 0; i < nr; i++) {
+		n += v[i].state == ST_FAILED;
+		account_free(&v[i]);
+	}
+	free(v);
+	return n;
+}
+
 int
 plan_apply(struct plan *p, struct state *s, struct audit *au,
     const struct apply_opts *o)
@@ -494,9 +544,9 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 	struct run r;
 	struct buf err = BUF_INIT;
 	struct sigaction sa = { 0 };
-	long failed = 0;
+	long failed;
 	size_t k;
-	int code = 0;
+	int code = 0, stop = 0;
 
 	if (run_open(&r, p, s, au, o, &err) < 0) {
 		log_warnx("%s", err.buf);
@@ -519,25 +569,31 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 	say(&r, "apply %s: state in %s, the helpers' logs in %s/log/apply.log",
 	    p->file, p->state_dir, p->state_dir);
 	if (p->phases.assessment.present)
-		failed = run_phase(&r, PH_ASSESSMENT, "assessment", NULL);
-	if (failed == 0 && p->phases.pilot.present)
-		failed = run_phase(&r, PH_MOVE, "pilot", "pilot");
-	for (k = 0; failed == 0 && k < p->phases.nr_waves; k++)
-		failed = run_phase(&r, PH_MOVE, p->phases.waves[k].name,
+		stop = phase(&r, PH_ASSESSMENT, "assessment", NULL);
+	if (!stop && p->phases.pilot.present)
+		stop = phase(&r, PH_MOVE, "pilot", "pilot");
+	for (k = 0; !stop && k < p->phases.nr_waves; k++)
+		stop = phase(&r, PH_MOVE, p->phases.waves[k].name,
 		    p->phases.waves[k].name);
-	if (failed == 0 && p->phases.delta.present &&
-	    p->phases.delta.passes > 0)
-		failed = run_phase(&r, PH_DELTA, "delta", NULL);
-	if (failed == 0 && p->phases.finalize.present)
-		failed = run_phase(&r, PH_FINALIZE, "finalize", NULL);
-	if (failed < 0) {
+	if (!stop && p->phases.delta.present && p->phases.delta.passes > 0)
+		stop = phase(&r, PH_DELTA, "delta", NULL);
+	if (!stop && p->phases.finalize.present)
+		stop = phase(&r, PH_FINALIZE, "finalize", NULL);
+	failed = failed_now(&r);
+	if (stop < 0) {
 		say(&r, "stopped by signal %d; run the same command again to"
 		    " go on", (int)stopping);
 		code = 128 + (int)stopping;
-	} else if (failed > 0) {
-		say(&r, "phase %s ended with %ld failed accounts: see"
+	} else if (stop > 0) {
+		say(&r, "phase %s ended with more failed accounts than"
+		    " limits.max_failures allows: the apply stops here; see"
 		    " 'migrate status', then 'migrate retry' or 'migrate"
-		    " hold' them and apply again", r.phase_name, failed);
+		    " hold' them and apply again", r.phase_name);
+		code = EX_TEMPFAIL;
+	} else if (failed > 0) {
+		say(&r, "apply %s: done, but %ld accounts failed and were set"
+		    " aside: see 'migrate status'; a retryable one is tried"
+		    " again by the next apply", p->file, failed);
 		code = EX_TEMPFAIL;
 	} else {
 		say(&r, "apply %s: done", p->file);

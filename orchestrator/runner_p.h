@@ -67,6 +67,7 @@ struct run {
 	const char *phase_name;
 	struct item *items;
 	size_t nr_items, nr_done, nr_failed;
+	size_t phase_total;	/* its accounts, the failed ones set aside too */
 	size_t cursor;		/* items before it are all taken */
 	size_t remaining;	/* items not done */
 	int conns;		/* source connections in use */
@@ -99,13 +100,21 @@ enum outcome helper(struct run *r, struct slot *sl, struct account *a,
 enum outcome hook(struct run *r, struct slot *sl, struct account *a,
     const char *name, const char *cmd, struct buf *err);
 
-/* steps.c: each runs its helper(s) for account `a` */
+/*
+ * steps.c: each runs its helper(s) for account `a`.  push()'s `how`:
+ * "push", "verify" (a comparison only), "final" (push, then verify) and
+ * "after" (the same after the flip: the destination is authoritative).
+ */
 enum outcome pull(struct run *r, struct slot *sl, struct account *a,
     const char *mode, struct buf *err);
 enum outcome push(struct run *r, struct slot *sl, struct account *a,
     const char *how, struct buf *err);
 enum outcome flip(struct run *r, struct slot *sl, struct account *a,
     const char *route, struct buf *err);
+/* Hold the account's logins at the proxy for `seconds` and close its
+ * sessions; with 0, release them. */
+enum outcome proxy_hold(struct run *r, struct slot *sl, struct account *a,
+    long long seconds, struct buf *err);
 
 /* chain.c */
 enum outcome advance(struct run *r, struct slot *sl, struct account *a,

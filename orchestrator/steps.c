@@ -451,6 +451,12 @@ dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
 	return o;
 }
 
+/*
+ * Pull the account with imap-pull --mode `mode`, then its Sieve scripts
+ * and DAV resources.  Mode "after" (a pass after the flip) is a delta of
+ * the mail only: what still reaches the source is mail from a queue; the
+ * user's scripts, calendars and contacts now live on the destination.
+ */
 enum outcome
 pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
     struct buf *err)
@@ -463,6 +469,10 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	size_t i;
 	long long want = p->limits.connections_per_account;
 
+	int mail_only = !strcmp(mode, "after");
+
+	if (mail_only)
+		mode = "auto";
 	if (want > p->limits.connections_per_source)
 		want = p->limits.connections_per_source;
 	url_args(&v, p->source.imap, "imaps", "143", "993");
@@ -533,6 +543,8 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	json_decref(done);
 	secrets_clear(&sec);
 	args_free(&v);
+	if (mail_only)
+		return o;
 	if (o == OK && (p->source.sieve || p->source.sieve_dir))
 		o = sieve_pull(r, sl, a, mode, err);
 	if (o == OK && p->source.dav)
@@ -598,6 +610,16 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 		arg(&v, "--insecure");
 	if (p->push.delete_removed)
 		arg(&v, "--delete-removed");
+	if (p->push.deleted) {
+		arg(&v, "--deleted");
+		arg(&v, p->push.deleted);
+	}
+	if (p->push.refused) {
+		arg(&v, "--refused");
+		arg(&v, p->push.refused);
+	}
+	if (!strcmp(how, "after"))
+		arg(&v, "--after-cutover");
 	if (!strcmp(how, "verify")) {
 		arg(&v, "--verify-only");
 		if (p->push.verify_content)
@@ -635,12 +657,17 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 		buf_setlen(err, 0);
 		o = OK;
 	}
+	if (o == OK && done)
+		refused += json_integer_value(json_object_get(done,
+		    "rescued"));
 	if (o == OK && refused)
 		state_add_counters(r->s, a, 0, 0, refused);
 	json_decref(done);
 	secrets_clear(&sec);
 	args_free(&v);
 	free(report);
+	if (!strcmp(how, "after"))
+		return o;	/* the mail only: see pull() */
 	if (o == OK && p->destination.sieve)
 		o = sieve_push(r, sl, a, !strcmp(how, "verify"), err);
 	if (o == OK && p->destination.dav)
@@ -661,6 +688,10 @@ flip(struct run *r, struct slot *sl, struct account *a, const char *route,
 	arg(&v, r->p->mapping);
 	arg(&v, "--export");
 	arg(&v, r->mapping_txt);
+	if (r->p->proxy.present) {
+		arg(&v, "--control");
+		arg(&v, r->p->proxy.control);
+	}
 	if (r->p->accounts.default_domain) {
 		arg(&v, "--domain");
 		arg(&v, r->p->accounts.default_domain);
@@ -672,3 +703,28 @@ flip(struct run *r, struct slot *sl, struct account *a, const char *route,
 	return o;
 }
 
+enum outcome
+proxy_hold(struct run *r, struct slot *sl, struct account *a,
+    long long seconds, struct buf *err)
+{
+	struct args v = { NULL, NULL, 0, 0 };
+	enum outcome o;
+
+	arg(&v, "--control");
+	arg(&v, r->p->proxy.control);
+	if (r->p->accounts.default_domain) {
+		arg(&v, "--domain");
+		arg(&v, r->p->accounts.default_domain);
+	}
+	if (seconds > 0) {
+		arg(&v, "--hold");
+		arg(&v, own(&v, xasprintf("%lld", seconds)));
+	} else {
+		arg(&v, "--release");
+	}
+	arg(&v, a->account);
+	o = helper(r, sl, a, "map-flip", seconds > 0 ? "hold" : "release",
+	    v.v, NULL, NULL, NULL, err);
+	args_free(&v);
+	return o;
+}

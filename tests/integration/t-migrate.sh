@@ -57,10 +57,12 @@ for u in ALICE BOB CAROL; do
 	eval "login=\$${u}_LOGIN dest=\$${u}_DEST_LOGIN pw=\$${u}_PASSWORD corpus=\$${u}_CORPUS sep=\$${u}_SEP"
 	arc=$work/state/archives/$dest
 	bad=$(malformed "$corpus")
-	is "$(failed_hashes "$arc" | wc -l)" "$bad" \
-	    "$dest: only the $bad messages with a malformed header were refused"
+	is "$(failed_hashes "$arc" | wc -l) $(rescued_hashes "$arc" | wc -l)" "0 $bad" \
+	    "$dest: the $bad messages with a malformed header were rescued, none left behind"
+	is "$(jq '.rescued | length' "$work/state/reports/$dest.verify.json")" "$bad" \
+	    "$dest: the verify report names each rescue"
 	want=$(expected "$arc" "$sep")
-	got=$(dump "$DST_IMAP_PORT" "$pw" "$dest" | norm)
+	got=$(dump "$DST_IMAP_PORT" "$pw" "$dest" | dest_norm "$arc")
 	if [ "$want" = "$got" ]; then
 		ok "$dest: IMAP on Cyrus shows what the source has: folders, bodies by SHA-256, flags, dates"
 	else

@@ -199,14 +199,14 @@ is "$rc" 0 "apply: every phase done"
 is "$(totals good)" "finalized=3" "every account finalized"
 like "$errtext" "phase pilot: 1 done.*" "the log says each phase"
 is "$(cut -f1,2 "$STUB_DIR/calls" | sort | uniq -c | awk '{print $1}' | tr '\n' ' ')" \
-    "4 4 4 4 4 4 " "each account: assess, pull, final pull, delta pull; push, verify, final push, delta push"
+    "5 5 5 5 5 5 " "each account: assess, pull, final pull, pull after the flip, delta pull; push, verify, final push, push after the flip, delta push"
 is "$(cat "$STUB_DIR/got.imap-pull.carol@example.org")" "$PW_CAROL" \
     "carol's password reached imap-pull on stdin (found under her bare login)"
 is "$(cat "$STUB_DIR/got.jmap-push.alice@example.org")" "$PW_ALICE" \
     "and jmap-push"
 unlike "$(cat "$STUB_DIR/calls")" "$PW_ALICE|$PW_BOB|$PW_CAROL" "no password in any argv"
 is "$(grep '^imap-pull	alice@example.org' "$STUB_DIR/calls" | cut -f5 | tr '\n' ' ')" \
-    " seg:1 seg:1 seg:1 " "a helper gets its last checkpoint back (MIGRATE_CHECKPOINT)"
+    " seg:1 seg:1 seg:1 seg:1 " "a helper gets its last checkpoint back (MIGRATE_CHECKPOINT)"
 is "$("$M" --state "$work/good" status --json alice | jq -r .checkpoint)" "jmap-push:seg:1" \
     "status shows the last checkpoint"
 like "$(grep 'imap-pull	carol@example.org' "$STUB_DIR/calls" | head -1)" '--user carol --mode assess' \
