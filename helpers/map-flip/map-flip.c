@@ -110,29 +110,29 @@ tell(const char *sock_path, const struct buf *cmds, struct buf *why)
 }
 
 /*
- * Ask the proxy to close the open sessions of `ids` (with `hold` > 0 after
- * holding their logins for that many seconds; with `hold` 0 ending a hold
- * as well).  A line "delay ID SECONDS" and "kick ID" for each.
+ * Tell the proxy about `ids`.  A flip (`hold` < 0) closes their sessions
+ * ("kick ID", which also ends a hold).  A hold (`hold` > 0) closes them
+ * too, then holds their new logins for that many seconds ("delay ID
+ * SECONDS" after every kick: the proxy reads the lines in order, with no
+ * login between them).  A release (`hold` 0) ends the hold ("delay ID
+ * 0"): the logins held go on to where the mapping says.
  */
 static int
 kick(const char *sock_path, char **ids, size_t nr, long hold,
     struct buf *why)
 {
 	struct buf out = BUF_INIT;
-	size_t i;
+	size_t i, want = (hold ? nr : 0) + (hold >= 0 ? nr : 0);
 	int acked;
 
-	for (i = 0; i < nr; i++) {
-		if (hold > 0)
-			buf_addf(&out, "delay %s %ld\n", ids[i], hold);
+	for (i = 0; hold && i < nr; i++)
 		buf_addf(&out, "kick %s\n", ids[i]);
-		if (hold == 0)
-			buf_addf(&out, "delay %s 0\n", ids[i]);
-	}
+	for (i = 0; hold >= 0 && i < nr; i++)
+		buf_addf(&out, "delay %s %ld\n", ids[i], hold);
 	acked = tell(sock_path, &out, why);
-	if (acked >= 0 && hold >= 0 && (size_t)acked < nr * 2) {
+	if (acked >= 0 && hold >= 0 && (size_t)acked < want) {
 		buf_addf(why, "the proxy on %s refused %zu of %zu commands",
-		    sock_path, nr * 2 - acked, nr * 2);
+		    sock_path, want - acked, want);
 		acked = -1;
 	}
 	buf_release(&out);
