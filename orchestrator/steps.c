@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "mapping.h"
 #include "runner_p.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -580,6 +581,28 @@ only_refused(const char *report_path, int64_t *nr_r)
 	return only;
 }
 
+/*
+ * Whether the mapping sends `a` to the destination already: its user
+ * lives there, from a cutover this state does not know of (a state lost
+ * or new).  Every push is then one after the cutover.
+ */
+static int
+lives_on_destination(struct run *r, const struct account *a)
+{
+	struct mapping *m;
+	struct buf err = BUF_INIT;
+	enum route route;
+	int ret = 0;
+
+	if (mapping_open(&m, r->p->mapping, 0, &err) == 0) {
+		ret = mapping_lookup(m, a->account, &route, &err) == 0 &&
+		    route == ROUTE_DESTINATION;
+		mapping_close(m);
+	}
+	buf_release(&err);
+	return ret;
+}
+
 enum outcome
 push(struct run *r, struct slot *sl, struct account *a, const char *how,
     struct buf *err)
@@ -618,7 +641,7 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 		arg(&v, "--refused");
 		arg(&v, p->push.refused);
 	}
-	if (!strcmp(how, "after"))
+	if (!strcmp(how, "after") || lives_on_destination(r, a))
 		arg(&v, "--after-cutover");
 	if (!strcmp(how, "verify")) {
 		arg(&v, "--verify-only");

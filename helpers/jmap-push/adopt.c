@@ -56,6 +56,22 @@ key_of(json_t *e)
 	return k;
 }
 
+/* Dates, in order. */
+static int
+cmp_time(const void *a, const void *b)
+{
+	const int64_t *t = a, *u = b;
+
+	return *t < *u ? -1 : *t > *u;
+}
+
+/*
+ * A mailbox of the destination with the name of one of the archive's is
+ * this account's, from an earlier migration, when it is empty or holds
+ * at least one of the archive's messages (by date: a rescued copy has a
+ * size of its own); the user may have put mail of their own beside it.
+ * Only one that holds none of the archive's mail is the user's own.
+ */
 int
 push_mailbox_adoptable(struct push *p, const char *mailbox_id,
     struct buf *err)
@@ -63,6 +79,8 @@ push_mailbox_adoptable(struct push *p, const char *mailbox_id,
 	struct keys k = { NULL, 0, 0 };
 	json_t *all = json_object(), *filter, *e;
 	const char *id;
+	int64_t *times = NULL, t;
+	size_t i;
 	int ret = -1;
 
 	filter = json_pack("{s:s}", "inMailbox", mailbox_id);
@@ -75,18 +93,21 @@ push_mailbox_adoptable(struct push *p, const char *mailbox_id,
 		ret = -1;
 		goto out;
 	}
-	if (k.nr)
-		qsort(k.v, k.nr, sizeof(*k.v), cmp_key);
+	times = xcalloc(k.nr + 1, sizeof(*times));
+	for (i = 0; i < k.nr; i++)
+		times[i] = k.v[i].time;
+	qsort(times, k.nr, sizeof(*times), cmp_time);
+	ret = 0;
 	json_object_foreach(all, id, e) {
-		struct key want = key_of(e);
-
-		if (!k.nr || !bsearch(&want, k.v, k.nr, sizeof(*k.v),
-		    cmp_key)) {
-			ret = 0;
+		t = key_of(e).time;
+		if (k.nr && bsearch(&t, times, k.nr, sizeof(*times),
+		    cmp_time)) {
+			ret = 1;
 			break;
 		}
 	}
 out:
+	free(times);
 	free(k.v);
 	json_decref(filter);
 	json_decref(all);
@@ -147,10 +168,22 @@ adopt_one(struct push *p, struct want *w, struct cand *c, size_t nr,
 		if (!same)
 			continue;
 		hit->taken = 1;
-		/* as it is there: the update that follows makes it the
-		 * source's, member by member */
-		mbs = push_keys_of(json_object_get(hit->e, "mailboxIds"));
-		kws = push_keys_of(json_object_get(hit->e, "keywords"));
+		/*
+		 * Before the cutover, as it is there: the update that
+		 * follows makes it the source's, member by member.  After
+		 * it (the user lives on the destination), as the source
+		 * has it: what differs there is the user's doing, and
+		 * stays.
+		 */
+		if (p->after_cutover) {
+			mbs = xstrdup(w->mailboxes);
+			kws = xstrdup(w->keywords);
+		} else {
+			mbs = push_keys_of(json_object_get(hit->e,
+			    "mailboxIds"));
+			kws = push_keys_of(json_object_get(hit->e,
+			    "keywords"));
+		}
 		memset(&u, 0, sizeof(u));
 		memcpy(u.hash, w->hash, sizeof(u.hash));
 		u.k = w->k;
