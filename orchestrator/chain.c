@@ -94,8 +94,12 @@ abandon(struct run *r, struct slot *sl, struct account *a, enum outcome o,
 {
 	struct buf e2 = BUF_INIT;
 
-	if (o == STOPPED || !r->p->proxy.present)
+	if (o == STOPPED)
 		return o;
+	/* the next try pulls again, under its own hold */
+	state_set_step(r->s, a, NULL);
+	if (!r->p->proxy.present)
+		return o == PERMANENT ? RETRY : o;
 	if (proxy_hold(r, sl, a, 0, &e2) != OK)
 		say(r, "%s: %s", a->account, e2.buf);
 	buf_release(&e2);
