@@ -1,0 +1,206 @@
+# The cutover with a live user, on the real world with the real
+# migrate-proxy in front of it: carol from Dovecot to Cyrus.  A proxy
+# that cannot be told keeps her on the source; a final delta that fails
+# releases the hold with no flip; an IMAP IDLE and a POP3 session are
+# closed at the cutover and their logins, held meanwhile, land on Cyrus;
+# then she flags, moves, deletes and receives mail there while a late
+# message reaches the source, and delta + finalize undo none of it; then
+# the state directory is lost and the same plan finishes with nothing
+# made twice.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/proxy-lib.sh"
+M=$top/$O/bin/migrate
+DUMP=$top/tests/integration/imap-dump.py
+LIVE=$top/tests/integration/live-user.py
+HELD=$top/tests/integration/held-session.py
+IMAP=35143 POP3=35110
+export MIGRATE_NO_PROGRESS=1
+
+cat >"$work/proxy.yaml" <<EOF
+default_domain: example.org
+mapping: $work/mapping.db
+control: $work/proxy.sock
+listeners:
+  - { protocol: imap, listen: 127.0.0.1:$IMAP }
+  - { protocol: pop3, listen: 127.0.0.1:$POP3 }
+backends:
+  source:
+    imap: { address: 127.0.0.1:$SRC_IMAP_PORT, tls: starttls,
+            servername: localhost, ca_file: $WORLD_CA }
+    pop3: { address: 127.0.0.1:$SRC_POP3S_PORT, tls: implicit,
+            servername: localhost, ca_file: $WORLD_CA }
+  destination:
+    imap: { address: 127.0.0.1:$DST_IMAP_PORT, allow_plaintext: true }
+    pop3: { address: 127.0.0.1:$DST_POP3_PORT, allow_plaintext: true }
+EOF
+umask 077
+printf '%s\n' "$SRC_MASTER_PASSWORD" >"$work/master-password"
+printf 'carol@example.org %s\n' "$CAROL_PASSWORD" >"$work/passwords"
+printf '%s\n' "$CAROL_PASSWORD" >"$work/carol.pw"
+umask 022
+plan() {	# NAME CONTROL-SOCKET [more phases]
+	cat >"$work/$1.yaml" <<-EOF
+	state: $work/state
+	mapping: $work/mapping.db
+	source:
+	  imap: imap://127.0.0.1:$SRC_IMAP_PORT
+	  ca_file: $WORLD_CA
+	  auth:
+	    master_user: $SRC_MASTER_USER
+	    master_separator: "$SRC_MASTER_SEPARATOR"
+	    master_password: {file: $work/master-password}
+	destination:
+	  jmap: http://127.0.0.1:$DST_HTTP_PORT
+	  auth:
+	    passwords: {file: $work/passwords}
+	    login: "{account}"
+	proxy:
+	  control: $2
+	  hold_seconds: 30
+	limits:
+	  retries: 0
+	accounts:
+	  default_domain: example.org
+	  list: [carol]
+	phases:
+	  waves:
+	    - name: all
+	${3:-}
+	EOF
+}
+apply() {	# PLAN: the exit code in $rc, the log in $work/PLAN.log
+	"$M" plan apply "$work/$1.yaml" >"$work/$1.log" 2>&1
+	rc=$?
+}
+status_of() {
+	"$M" --state "$work/state" status --json carol@example.org |
+	    jq -r '"\(.state) \(.resume // "-") \(.error_class // "-")"'
+}
+route() {
+	"$FLIP" --store "$work/mapping.db" --list 2>/dev/null | awk '$1 == "carol@example.org" { print $2 }'
+}
+dest_where() {	# MESSAGE-ID...
+	"$LIVE" where "$DST_IMAP_PORT" - carol@example.org "$@" <"$work/carol.pw"
+}
+
+wipe "$CAROL_PASSWORD" "$CAROL_DEST_LOGIN"
+start_proxy "$work/proxy.yaml" "$work/proxy.log" "$POP3" ||
+    not_ok "the proxy starts"
+
+# --- a proxy that cannot be told -----------------------------------------
+plan nowhere "$work/nowhere.sock"
+apply nowhere
+is "$rc" 75 "a proxy that cannot be told: the apply ends with the account set aside (75)"
+is "$(status_of)" "failed verified retryable" \
+    "carol is copied and verified, and failed retryable before the cutover"
+is "$(route)" "" "and she still goes to the source"
+like "$(cat "$work/nowhere.log")" "nowhere.sock" "the log names the socket"
+
+# --- a final delta that fails --------------------------------------------
+# The source goes away the moment the hold is taken: map-flip and
+# imap-pull below are the real ones; once the hold is told, imap-pull is
+# given a port where nothing listens.
+mkdir "$work/bin"
+for f in "$top/$O/bin"/*; do ln -s "$f" "$work/bin/"; done
+rm "$work/bin/map-flip" "$work/bin/imap-pull"
+cat >"$work/bin/map-flip" <<EOF
+#!/bin/sh
+case " \$* " in *" --hold "*) touch "$work/down" ;; esac
+exec "$top/$O/bin/map-flip" "\$@"
+EOF
+cat >"$work/bin/imap-pull" <<EOF
+#!/bin/sh
+[ -e "$work/down" ] && exec "$top/$O/bin/imap-pull" "\$@" --port 1
+exec "$top/$O/bin/imap-pull" "\$@"
+EOF
+chmod +x "$work/bin/map-flip" "$work/bin/imap-pull"
+plan waves "$work/proxy.sock"
+MIGRATE_EXEC_PATH=$work/bin apply waves
+is "$rc" 75 "a source gone at the final pull: the account set aside (75)"
+cp "$work/waves.log" "$work/failed.log"
+like "$(cat "$work/failed.log")" "cutover abandoned, still on the source" \
+    "the log says the cutover was abandoned"
+is "$(status_of)" "failed verified retryable" "carol is failed retryable, to be tried again"
+is "$(route)" "" "and still goes to the source"
+start=$(date +%s%N)
+out=$(printf '%s\n' "$CAROL_PASSWORD" |
+    "$top/tests/integration/proxy-client.py" imap "$IMAP" none carol)
+like "$(flat "$out")" "login OK server Dovecot" \
+    "the hold is released: her next login reaches the source"
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$ms" -lt 10000 ] && ok "at once ($ms ms), not when the 30 s hold runs out" ||
+    not_ok "at once ($ms ms), not when the 30 s hold runs out"
+
+# --- the cutover: open sessions closed, held logins land on Cyrus --------
+"$HELD" imap "$IMAP" carol <"$work/carol.pw" >"$work/idle.out" 2>&1 &
+idle=$!
+"$HELD" pop3 "$POP3" carol <"$work/carol.pw" >"$work/pop3.out" 2>&1 &
+pop=$!
+for i in $(seq 100); do
+	grep -q ready "$work/idle.out" && grep -q ready "$work/pop3.out" && break
+	sleep 0.1
+done
+like "$(cat "$work/idle.out")" "ready Dovecot" "an IMAP IDLE session is open on the source"
+like "$(cat "$work/pop3.out")" "ready" "and a POP3 session"
+apply waves
+is "$rc" 0 "the retry completes the cutover"
+wait "$idle" "$pop"
+like "$(flat "$(cat "$work/idle.out")")" "closed relogin Cyrus" \
+    "the IDLE session was closed at the cutover; its new login landed on Cyrus"
+like "$(flat "$(cat "$work/pop3.out")")" "closed relogin Cyrus" \
+    "the POP3 session too"
+held=$(sed -n 's/.*carol@example.org: logins held \([0-9.]*\) s/\1/p' "$work/waves.log")
+like "$held" "^[0-9]+\.[0-9]+$" "the log says how long her logins were held ($held s)"
+waited=$(awk '/relogin/ { print $NF }' "$work/idle.out")
+awk -v w="$waited" -v h="$held" 'BEGIN { exit !(w > 0 && w <= h + 2) }'
+is "$?" 0 "the held login waited for the cutover ($waited s), no longer"
+is "$(status_of)" "migrated - -" "carol is migrated"
+is "$(route)" "destination" "and routed to the destination"
+
+# --- a live user; a late message at the source ----------------------------
+"$LIVE" act "$IMAP" carol <"$work/carol.pw" >"$work/acts" 2>&1
+is "$(cut -d' ' -f1 "$work/acts" | tr '\n' ' ')" "flagged moved deleted new " \
+    "through the proxy, carol flags, moves, deletes and receives mail on Cyrus"
+"$LIVE" late "$SRC_IMAP_PORT" "$WORLD_CA" carol <"$work/carol.pw" >>"$work/acts" 2>&1
+mids=$(cut -d' ' -f2 "$work/acts")
+dest_where $(grep -v '^late' "$work/acts" | cut -d' ' -f2) >"$work/user-view"
+plan all "$work/proxy.sock" "  delta:
+    passes: 1
+  finalize:"
+apply all
+is "$rc" 0 "delta and finalize apply"
+is "$(status_of)" "finalized - -" "carol is finalized"
+dest_where $(grep -v '^late' "$work/acts" | cut -d' ' -f2) >"$work/after"
+if cmp -s "$work/user-view" "$work/after"; then
+	ok "every change of hers is intact: the flag, the move, the deletion, the new mail"
+else
+	not_ok "every change of hers is intact: the flag, the move, the deletion, the new mail"
+	diff "$work/user-view" "$work/after" | sed 's/^/#   /'
+fi
+like "$(flat "$(cat "$work/user-view")")" "Kept.*INBOX.*Flagged" \
+    "(her changes as she made them: the move to Kept, the flag)"
+is "$(dest_where "$(sed -n 's/^late //p' "$work/acts")" | cut -f2)" "INBOX" \
+    "the late message is on Cyrus, once"
+like "$(jq -c '.changed_on_destination' "$work/state/reports/carol@example.org.verify.json")" \
+    "keywords.*flagged" "the verify reports her changes as information"
+
+# --- a lost state ---------------------------------------------------------
+folders_of() {
+	printf '%s\n' "$CAROL_PASSWORD" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" \
+	    "$CAROL_DEST_LOGIN" | cut -f1 | sort -u
+}
+dupes() {
+	printf '%s\n' "$CAROL_PASSWORD" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" "$DST_IMAP_PORT" \
+	    "$CAROL_DEST_LOGIN" | cut -f1,5 | sort | uniq -d | wc -l
+}
+before=$(folders_of)
+rm -rf "$work/state"
+apply all
+is "$rc" 0 "with the state directory lost, the same plan applies again"
+is "$(status_of)" "finalized - -" "and carol is finalized"
+is "$(folders_of)" "$before" "no folder made twice (no \"(migrated)\")"
+is "$(dupes)" 0 "no message twice in a folder"
+is "$(dest_where "$(sed -n 's/^late //p' "$work/acts")" | cut -f2)" "INBOX" \
+    "the late message still once"
+
+done_testing
