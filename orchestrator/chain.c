@@ -82,7 +82,7 @@ enter(struct run *r, struct account *a, enum acc_state to, const char *why)
 		return o;				\
 } while (0)
 
-/* --- the cutover window ---------------------------------------------------- */
+/* --- the cutover window ------------------------------------------------- */
 
 /*
  * Release the hold after a failure in the window, so that the account's
@@ -186,7 +186,7 @@ after_flip(struct run *r, struct slot *sl, struct account *a,
 	return enter(r, a, ST_MIGRATED, NULL) < 0 ? PERMANENT : OK;
 }
 
-/* --- the chain ------------------------------------------------------------- */
+/* --- the chain ---------------------------------------------------------- */
 
 static enum outcome
 copy(struct run *r, struct slot *sl, struct account *a, struct buf *err)

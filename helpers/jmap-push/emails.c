@@ -155,8 +155,8 @@ on_msg(void *arg, const struct arc_msg *m, const char *folder)
 	return 0;
 }
 
-static int
-cmp_unit(const char *h1, int k1, const char *h2, int k2)
+int
+push_cmp_unit(const char *h1, int k1, const char *h2, int k2)
 {
 	int c = strcmp(h1, h2);
 
@@ -213,8 +213,8 @@ push_set_of(const char *list)
 	return o;
 }
 
-static int
-record(struct push *p, struct want *w, const char *state, const char *id,
+int
+push_record(struct push *p, struct want *w, const char *state, const char *id,
     const char *mailboxes, const char *keywords, const char *error,
     struct buf *err)
 {
@@ -293,6 +293,102 @@ body_of(struct batch *bt, const char *hash)
 }
 
 /*
+ * Put want `w` (entry e`i`) into the request `calls`, in its last
+ * Email/import call while that has room, and record it "sending"; or,
+ * with nowhere to go or no body uploaded, record it failed.
+ */
+static int
+import_add(struct push *p, struct batch *bt, struct want *w, size_t i,
+    json_t *calls, json_t **emails, int *ncall, size_t per_call,
+    struct buf *err)
+{
+	struct body *b = body_of(bt, w->hash);
+	char cid[32], when[32];
+
+	/* after the flip, new mail of a folder whose mailbox the user
+	 * deleted goes to the Inbox */
+	if (!*w->mailboxes && p->after_cutover && p->inbox_id) {
+		push_anomaly(p, "into-inbox", w->folder, w->uid, "its mailbox"
+		    " was deleted on the destination since the cutover;"
+		    " carried to the Inbox");
+		free(w->mailboxes);
+		w->mailboxes = xstrdup(p->inbox_id);
+	}
+	if (!b || !b->blob_id || !*w->mailboxes) {
+		const char *why = !*w->mailboxes ? "no destination mailbox" :
+		    b && b->error ? b->error : "body not uploaded";
+
+		push_anomaly(p, "not-imported", w->folder, w->uid, "%s", why);
+		p->failed++;
+		return push_record(p, w, "failed", NULL, NULL, NULL, why, err);
+	}
+	if (!*emails || json_object_size(*emails) >= per_call) {
+		char id[32];
+
+		*emails = json_object();
+		snprintf(id, sizeof(id), "%d", (*ncall)++);
+		json_array_append_new(calls, json_pack("[s, {s:s, s:o}, s]",
+		    "Email/import", "accountId", p->j->account_id, "emails",
+		    *emails, id));
+	}
+	utc(w->time, when, sizeof(when));
+	snprintf(cid, sizeof(cid), "e%zu", i);
+	json_object_set_new(*emails, cid, json_pack("{s:s, s:o, s:o, s:s}",
+	    "blobId", b->blob_id, "mailboxIds", push_set_of(w->mailboxes),
+	    "keywords", push_set_of(w->keywords), "receivedAt", when));
+	return push_record(p, w, "sending", NULL, NULL, NULL, NULL, err);
+}
+
+/* What came of want `w` (entry e`i`) in the answer `resp`, recorded. */
+static int
+import_result(struct push *p, struct want *w, size_t i, json_t *resp,
+    int ncall, struct buf *err)
+{
+	json_t *r, *created = NULL, *bad = NULL;
+	const char *type, *desc;
+	char cid[32], id[32];
+	int c;
+
+	snprintf(cid, sizeof(cid), "e%zu", i);
+	for (c = 0; c < ncall && !created && !bad; c++) {
+		snprintf(id, sizeof(id), "%d", c);
+		r = jmap_response(resp, id, NULL);
+		created = json_object_get(json_object_get(r, "created"), cid);
+		bad = json_object_get(json_object_get(r, "notCreated"), cid);
+	}
+	if (!created && !bad)
+		return 0;	/* failed before: recorded */
+	if (created) {
+		p->imported++;
+		p->done_msgs++;
+		p->done_bytes += w->size;
+		return push_record(p, w, "done", json_string_value(
+		    json_object_get(created, "id")), w->mailboxes,
+		    w->keywords, NULL, err);
+	}
+	type = json_string_value(json_object_get(bad, "type"));
+	if (type && !strcmp(type, "alreadyExists") &&
+	    json_string_value(json_object_get(bad, "existingId"))) {
+		/* there already: make it what it should be */
+		p->matched++;
+		p->done_msgs++;
+		p->done_bytes += w->size;
+		if (w->k > 0)
+			push_anomaly(p, "duplicate-merged", w->folder, w->uid,
+			    "the destination keeps one email per content;"
+			    " this copy is the same email");
+		return push_record(p, w, "done", json_string_value(
+		    json_object_get(bad, "existingId")), "", "", NULL, err);
+	}
+	p->failed++;
+	desc = json_string_value(json_object_get(bad, "description"));
+	push_anomaly(p, "not-imported", w->folder, w->uid, "%s%s%s",
+	    type ? type : "refused", desc ? ": " : "", desc ? desc : "");
+	return push_record(p, w, "failed", NULL, NULL, NULL, type ? type :
+	    "refused", err);
+}
+
+/*
  * Import the wants whose bodies are in the batch: upload them, then
  * Email/import in as few requests as the server's limits allow.  Each
  * request's emails are recorded as "sending" before it goes and as what
@@ -329,124 +425,19 @@ import_batch(struct push *p, struct batch *bt, struct want **ws, size_t nws,
 
 		if (arcidx_begin(p->ix, err) < 0)
 			goto out;
-		for (i = start; i < end; i++) {
-			struct want *w = ws[i];
-			struct body *b = body_of(bt, w->hash);
-			char cid[32], when[32];
-
-			/*
-			 * after the flip, new mail of a folder whose mailbox
-			 * the user deleted goes to the Inbox
-			 */
-			if (!*w->mailboxes && p->after_cutover && p->inbox_id) {
-				push_anomaly(p, "into-inbox", w->folder, w->uid,
-				    "its mailbox was deleted on the destination"
-				    " since the cutover; carried to the Inbox");
-				free(w->mailboxes);
-				w->mailboxes = xstrdup(p->inbox_id);
-			}
-			if (!b || !b->blob_id || !*w->mailboxes) {
-				const char *why = !*w->mailboxes ?
-				    "no destination mailbox" : b && b->error ?
-				    b->error : "body not uploaded";
-
-				push_anomaly(p, "not-imported", w->folder,
-				    w->uid, "%s", why);
-				p->failed++;
-				if (record(p, w, "failed", NULL, NULL, NULL,
-				    why, err) < 0)
-					goto fail_tx;
-				continue;
-			}
-			if (!emails || json_object_size(emails) >= per_call) {
-				char id[32];
-
-				emails = json_object();
-				snprintf(id, sizeof(id), "%d", ncall++);
-				json_array_append_new(calls, json_pack(
-				    "[s, {s:s, s:o}, s]", "Email/import",
-				    "accountId", p->j->account_id, "emails",
-				    emails, id));
-			}
-			utc(w->time, when, sizeof(when));
-			snprintf(cid, sizeof(cid), "e%zu", i);
-			json_object_set_new(emails, cid, json_pack(
-			    "{s:s, s:o, s:o, s:s}", "blobId", b->blob_id,
-			    "mailboxIds", push_set_of(w->mailboxes), "keywords",
-			    push_set_of(w->keywords), "receivedAt", when));
-			if (record(p, w, "sending", NULL, NULL, NULL, NULL,
-			    err) < 0)
+		for (i = start; i < end; i++)
+			if (import_add(p, bt, ws[i], i, calls, &emails,
+			    &ncall, per_call, err) < 0)
 				goto fail_tx;
-		}
 		if (arcidx_commit(p->ix, err) < 0)
 			goto fail_req;
 		if (ncall && jmap_call(p->j, calls, NULL, &resp, err) < 0)
 			goto fail_req;
 		if (arcidx_begin(p->ix, err) < 0)
 			goto fail_req;
-		for (i = start; ncall && i < end; i++) {
-			struct want *w = ws[i];
-			char cid[32];
-			size_t c;
-			json_t *r, *created = NULL, *bad = NULL;
-			const char *type;
-
-			snprintf(cid, sizeof(cid), "e%zu", i);
-			for (c = 0; c < (size_t)ncall; c++) {
-				char id[32];
-
-				snprintf(id, sizeof(id), "%zu", c);
-				r = jmap_response(resp, id, NULL);
-				created = json_object_get(json_object_get(r,
-				    "created"), cid);
-				bad = json_object_get(json_object_get(r,
-				    "notCreated"), cid);
-				if (created || bad)
-					break;
-			}
-			if (!created && !bad)
-				continue;	/* failed before: recorded */
-			if (created) {
-				p->imported++;
-				p->done_msgs++;
-				p->done_bytes += w->size;
-				if (record(p, w, "done", json_string_value(
-				    json_object_get(created, "id")),
-				    w->mailboxes, w->keywords, NULL, err) < 0)
-					goto fail_tx;
-				continue;
-			}
-			type = json_string_value(json_object_get(bad, "type"));
-			if (type && !strcmp(type, "alreadyExists") &&
-			    json_string_value(json_object_get(bad,
-			    "existingId"))) {
-				/* there already: make it what it should be */
-				p->matched++;
-				p->done_msgs++;
-				p->done_bytes += w->size;
-				if (w->k > 0)
-					push_anomaly(p, "duplicate-merged",
-					    w->folder, w->uid, "the destination"
-					    " keeps one email per content; this"
-					    " copy is the same email");
-				if (record(p, w, "done", json_string_value(
-				    json_object_get(bad, "existingId")), "", "",
-				    NULL, err) < 0)
-					goto fail_tx;
-				continue;
-			}
-			p->failed++;
-			push_anomaly(p, "not-imported", w->folder, w->uid,
-			    "%s%s%s", type ? type : "refused",
-			    json_string_value(json_object_get(bad,
-			    "description")) ? ": " : "",
-			    json_string_value(json_object_get(bad,
-			    "description")) ? json_string_value(
-			    json_object_get(bad, "description")) : "");
-			if (record(p, w, "failed", NULL, NULL, NULL,
-			    type ? type : "refused", err) < 0)
+		for (i = start; ncall && i < end; i++)
+			if (import_result(p, ws[i], i, resp, ncall, err) < 0)
 				goto fail_tx;
-		}
 		if (arcidx_commit(p->ix, err) < 0)
 			goto fail_req;
 		json_decref(calls);
@@ -650,147 +641,6 @@ out:
 	return ret;
 }
 
-/*
- * Patch `prop` from the set `from` to the set `to` ("a b c" lists), one
- * member at a time, so that what the destination keeps of its own (a
- * keyword it computes, a mailbox the user added) stays.
- */
-static void
-add_patch(json_t *patch, const char *prop, const char *from, const char *to)
-{
-	const char *lists[2] = { from, to }, *s, *e;
-	struct buf key = BUF_INIT;
-	int side;
-
-	for (side = 0; side < 2; side++)
-		for (s = lists[side]; *s; s = *e ? e + 1 : e) {
-			const char *c;
-
-			e = strchr(s, ' ');
-			if (!e)
-				e = s + strlen(s);
-			if (arc_flags_has(lists[!side], s, (size_t)(e - s)))
-				continue;
-			buf_reset(&key);
-			buf_addf(&key, "%s/", prop);
-			for (c = s; c < e; c++)
-				buf_adds(&key, *c == '~' ? "~0" : *c == '/' ?
-				    "~1" : (char[2]){ *c, 0 });
-			json_object_set_new(patch, key.buf, side ?
-			    json_true() : json_null());
-		}
-	buf_release(&key);
-}
-
-/* Whether Email/set's answer `r` says that `id` is not there. */
-static int
-not_found(json_t *r, const char *id)
-{
-	const char *type = json_string_value(json_object_get(json_object_get(
-	    json_object_get(r, "notUpdated"), id), "type"));
-
-	return type && !strcmp(type, "notFound");
-}
-
-/*
- * Set mailboxes and keywords where the source changed them since the
- * last push: each member of the sets from what was pushed to what the
- * source has now, so that what the user changed on the destination
- * meanwhile (after the flip) stays as the user left it.
- */
-static int
-update_all(struct push *p, struct buf *err)
-{
-	size_t i, n = 0, per = (size_t)p->j->max_objects_in_set;
-	struct want **ws = xreallocarray(NULL, p->nr_want + 1, sizeof(*ws));
-	int ret = -1;
-
-	if (per > 200)
-		per = 200;
-	/* what import_all() just did is in the index, not in p->units */
-	arc_units_free(p->units, p->nr_units);
-	p->units = NULL;
-	p->nr_units = 0;
-	for (i = 0; i < p->nr_want; i++)
-		p->want[i].have = NULL;
-	if (push_plan_join(p, err) < 0)
-		goto out;
-	for (i = 0; i < p->nr_want; i++) {
-		struct want *w = &p->want[i];
-
-		if (!unit_placed(w->have) || !*w->mailboxes)
-			continue;
-		/*
-		 * A copy the destination merged into the first
-		 * (alreadyExists) is that email: leave it as the first is.
-		 */
-		if (w->k > 0 && i > 0 && p->want[i - 1].have &&
-		    p->want[i - 1].have->email_id &&
-		    !strcmp(p->want[i - 1].have->email_id, w->have->email_id))
-			continue;
-		if (strcmp(w->have->mailboxes, w->mailboxes) ||
-		    strcmp(w->have->keywords, w->keywords))
-			ws[n++] = w;
-	}
-	for (i = 0; i < n; i += per) {
-		size_t k, end = i + per < n ? i + per : n;
-		json_t *upd = json_object(), *calls, *resp = NULL, *r;
-
-		for (k = i; k < end; k++) {
-			json_t *patch = json_object();
-
-			add_patch(patch, "mailboxIds", ws[k]->have->mailboxes,
-			    ws[k]->mailboxes);
-			add_patch(patch, "keywords", ws[k]->have->keywords,
-			    ws[k]->keywords);
-			json_object_set_new(upd, ws[k]->have->email_id, patch);
-		}
-		calls = json_pack("[[s, {s:s, s:o}, s]]", "Email/set",
-		    "accountId", p->j->account_id, "update", upd, "0");
-		if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
-			json_decref(calls);
-			goto out;
-		}
-		r = jmap_response(resp, "0", NULL);
-		if (arcidx_begin(p->ix, err) < 0) {
-			json_decref(calls);
-			json_decref(resp);
-			goto out;
-		}
-		for (k = i; k < end; k++) {
-			struct want *w = ws[k];
-
-			if (json_object_get(json_object_get(r, "updated"),
-			    w->have->email_id)) {
-				p->updated++;
-				record(p, w, w->have->state, w->have->email_id,
-				    w->mailboxes, w->keywords, NULL, err);
-			} else if (p->after_cutover && not_found(r,
-			    w->have->email_id)) {
-				/* the user deleted it: so be it */
-				p->user_changed++;
-				log_info("%s UID %u: changed at the source, but"
-				    " deleted on the destination since the"
-				    " cutover; left so", w->folder, w->uid);
-				record(p, w, w->have->state, w->have->email_id,
-				    w->mailboxes, w->keywords, NULL, err);
-			} else {
-				push_anomaly(p, "not-updated", w->folder,
-				    w->uid, "the destination refused new"
-				    " keywords or mailboxes");
-				p->failed++;
-			}
-		}
-		arcidx_commit(p->ix, err);
-		json_decref(calls);
-		json_decref(resp);
-	}
-	ret = 0;
-out:
-	free(ws);
-	return ret;
-}
-
 int
 push_plan_join(struct push *p, struct buf *err)
 {
@@ -799,7 +649,7 @@ push_plan_join(struct push *p, struct buf *err)
 	if (arcidx_push_units(p->ix, &p->units, &p->nr_units, err) < 0)
 		return -1;
 	while (i < p->nr_want && u < p->nr_units) {
-		int c = cmp_unit(p->want[i].hash, p->want[i].k,
+		int c = push_cmp_unit(p->want[i].hash, p->want[i].k,
 		    p->units[u].hash, p->units[u].k);
 
 		if (c == 0)
@@ -810,74 +660,6 @@ push_plan_join(struct push *p, struct buf *err)
 			u++;
 	}
 	return 0;
-}
-
-static int
-cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * Emails pushed earlier whose messages are gone from the source.  An
- * email that a wanted unit still uses (a copy the destination merged
- * with another) is never destroyed: only its unit's record goes.
- */
-static int
-stale_all(struct push *p, struct buf *err)
-{
-	const char **used = xreallocarray(NULL, p->nr_want + 1,
-	    sizeof(*used));
-	size_t i, w = 0, nused = 0;
-	int ret = -1;
-
-	for (i = 0; i < p->nr_want; i++)
-		if (p->want[i].have && p->want[i].have->email_id &&
-		    *p->want[i].have->email_id)
-			used[nused++] = p->want[i].have->email_id;
-	if (nused)
-		qsort(used, nused, sizeof(*used), cmp_strp);
-	for (i = 0; i < p->nr_units; i++) {
-		struct arc_unit *u = &p->units[i], gone;
-		const char *key = u->email_id;
-		json_t *calls, *resp = NULL;
-		int c = 1;
-
-		while (w < p->nr_want && (c = cmp_unit(p->want[w].hash,
-		    p->want[w].k, u->hash, u->k)) < 0)
-			w++;
-		if (c == 0 || !unit_placed(u))
-			continue;
-		/* after the flip the destination is the user's: a message
-		 * gone from the source is not taken from the user */
-		if (!p->delete_removed || p->after_cutover) {
-			p->stale++;
-			continue;
-		}
-		gone = *u;
-		gone.state = "removed";
-		if (!nused || !bsearch(&key, used, nused, sizeof(*used),
-		    cmp_strp)) {
-			calls = json_pack("[[s, {s:s, s:[s]}, s]]", "Email/set",
-			    "accountId", p->j->account_id, "destroy",
-			    u->email_id, "0");
-			if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
-				json_decref(calls);
-				goto out;
-			}
-			json_decref(calls);
-			json_decref(resp);
-			log_info("removed email %s (body %.12s, copy %d): gone"
-			    " from the source", u->email_id, u->hash, u->k);
-			p->removed++;
-		}
-		if (arcidx_push_set(p->ix, &gone, err) < 0)
-			goto out;
-	}
-	ret = 0;
-out:
-	free(used);
-	return ret;
 }
 
 /*
@@ -948,7 +730,8 @@ reconcile(struct push *p, struct buf *err)
 				continue;
 			log_info("email for %s UID %u was imported before the"
 			    " crash: %s", w->folder, w->uid, id);
-			if (record(p, w, "done", id, "", "", NULL, err) < 0)
+			if (push_record(p, w, "done", id, "", "", NULL,
+			    err) < 0)
 				goto fail;
 			free(w->have->state);
 			w->have->state = xstrdup("done");
@@ -974,7 +757,7 @@ push_emails(struct push *p, struct buf *err)
 {
 	if (reconcile(p, err) < 0 || push_adopt(p, err) < 0 ||
 	    import_all(p, err) < 0 || (p->rescue && push_rescue(p, err) < 0) ||
-	    update_all(p, err) < 0 || stale_all(p, err) < 0)
+	    push_update_all(p, err) < 0 || push_stale_all(p, err) < 0)
 		return -1;
 	push_progress(p, 1);
 	return 0;

@@ -118,7 +118,8 @@ parse_options(struct push *p, int argc, char **argv)
 			p->deleted_to_trash = !strcmp(optarg, "trash");
 			break;
 		case OPT_REFUSED:
-			if (strcmp(optarg, "rescue") && strcmp(optarg, "report"))
+			if (strcmp(optarg, "rescue") &&
+			    strcmp(optarg, "report"))
 				usage();
 			p->rescue = !strcmp(optarg, "rescue");
 			break;

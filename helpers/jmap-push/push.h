@@ -3,7 +3,8 @@
  *
  * jmap-push.c	options, the run, events, exit code
  * mailboxes.c	folders -> mailboxes (roles, hierarchy, clashes)
- * emails.c	units -> emails: import, reconcile, update, remove
+ * emails.c	units -> emails: plan, import, reconcile
+ * update.c	what changed since: mailboxes and keywords, removals
  * verify.c	read the destination back and compare
  * adopt.c	a new or lost state: what the destination holds already
  * rescue.c	what the destination refuses: repaired, or wrapped
@@ -87,9 +88,19 @@ int push_plan(struct push *p, struct buf *err);
 int push_plan_join(struct push *p, struct buf *err);
 int push_emails(struct push *p, struct buf *err);
 
+/* Order of units: by hash, then copy number. */
+int push_cmp_unit(const char *h1, int k1, const char *h2, int k2);
+/* Record what came of want `w` in the index's push state. */
+int push_record(struct push *p, struct want *w, const char *state,
+    const char *id, const char *mailboxes, const char *keywords,
+    const char *error, struct buf *err);
 int unit_placed(const struct arc_unit *u);
 /* "a b c" to {"a": true, "b": true, "c": true} */
 json_t *push_set_of(const char *list);
+
+/* update.c */
+int push_update_all(struct push *p, struct buf *err);
+int push_stale_all(struct push *p, struct buf *err);
 
 /* adopt.c */
 /*

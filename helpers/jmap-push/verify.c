@@ -111,12 +111,73 @@ push_parse_utc(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
+/*
+ * Where the destination's email `e` is and its keywords, against `w`;
+ * after the flip both are the user's: told in `user`, never a
+ * difference.
+ */
+static void
+compare_placement(struct push *p, const struct want *w, json_t *e,
+    int merged, struct buf *why, struct buf *user)
+{
+	char *mbs = push_keys_of(json_object_get(e, "mailboxIds"));
+	char *kws = push_keys_of(json_object_get(e, "keywords"));
+	struct buf *to = p->after_cutover ? user : why;
+
+	if (merged ? !within(w->mailboxes, mbs) : strcmp(mbs, w->mailboxes))
+		buf_addf(to, "in mailboxes '%s', not '%s'; ", mbs,
+		    w->mailboxes);
+	if (!merged && strcmp(kws, w->keywords))
+		buf_addf(to, "keywords '%s', not '%s'; ", kws, w->keywords);
+	free(mbs);
+	free(kws);
+}
+
+/* Its date, its size and, with --verify-content, its body's SHA-256. */
+static int
+compare_body(struct push *p, const struct want *w, json_t *e,
+    struct buf *why, struct buf *body, uint64_t *content, struct buf *err)
+{
+	const char *at = json_string_value(json_object_get(e, "receivedAt"));
+	json_int_t size = json_integer_value(json_object_get(e, "size"));
+	unsigned char md[32];
+	char hex[SEG_HASH_HEX + 1];
+
+	if (push_parse_utc(at) != w->time)
+		buf_addf(why, "received at %s; ", at);
+	if ((uint64_t)size != w->size)
+		buf_addf(why, "size %" JSON_INTEGER_FORMAT ", not %" PRIu64
+		    "; ", size, w->size);
+	if (why->len || !p->verify_content)
+		return 0;
+	buf_reset(body);
+	if (jmap_download(p->j, json_string_value(json_object_get(e,
+	    "blobId")), body, err) < 0)
+		return -1;
+	EVP_Digest(body->buf, body->len, md, NULL, EVP_sha256(), NULL);
+	seg_hash_hex(md, hex);
+	if (strcmp(hex, w->hash))
+		buf_addf(why, "the body differs (SHA-256 %s)", hex);
+	++*content;
+	return 0;
+}
+
+/* An entry of one of the report's lists. */
+static void
+add_entry(json_t *list, const struct want *w, const char *key,
+    const char *val)
+{
+	json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}",
+	    "folder", w->folder, "uid", (json_int_t)w->uid, "hash", w->hash,
+	    key, val));
+}
+
 int
 push_verify(struct push *p, struct buf *err)
 {
 	json_t *all = json_object(), *diffs = json_array(), *report;
 	json_t *rescues = json_array(), *changed = json_array();
-	struct buf body = BUF_INIT;
+	struct buf body = BUF_INIT, why = BUF_INIT, user = BUF_INIT;
 	uint64_t checked = 0, content = 0;
 	size_t i;
 	int ret = -1;
@@ -134,91 +195,34 @@ push_verify(struct push *p, struct buf *err)
 		    p->want[i - 1].have->email_id &&
 		    !strcmp(p->want[i - 1].have->email_id, id);
 		json_t *e = id ? json_object_get(all, id) : NULL;
-		struct buf why = BUF_INIT, user = BUF_INIT;
-		char *mbs = NULL, *kws = NULL;
 
 		checked++;
-		/*
-		 * After the flip, where an email is and its keywords are the
-		 * user's, and so is deleting it: told, never a difference.
-		 */
+		buf_reset(&why);
+		buf_reset(&user);
 		if (!id)
 			buf_addf(&why, "not pushed (%s)", w->have ?
 			    w->have->state : "never");
-		else if (!e)
+		else if (!e)	/* deleting it is the user's right too */
 			buf_addf(p->after_cutover ? &user : &why, "email %s is"
 			    " not on the destination", id);
-		else {
-			mbs = push_keys_of(json_object_get(e, "mailboxIds"));
-			kws = push_keys_of(json_object_get(e, "keywords"));
-			if (merged ? !within(w->mailboxes, mbs) :
-			    strcmp(mbs, w->mailboxes))
-				buf_addf(p->after_cutover ? &user : &why,
-				    "in mailboxes '%s', not '%s'; ", mbs,
-				    w->mailboxes);
-			if (!merged && strcmp(kws, w->keywords))
-				buf_addf(p->after_cutover ? &user : &why,
-				    "keywords '%s', not '%s'; ", kws,
-				    w->keywords);
-		}
-		if (e && !rescued) {
-			if (push_parse_utc(json_string_value(json_object_get(e,
-			    "receivedAt"))) != w->time)
-				buf_addf(&why, "received at %s; ",
-				    json_string_value(json_object_get(e,
-				    "receivedAt")));
-			if ((uint64_t)json_integer_value(json_object_get(e,
-			    "size")) != w->size)
-				buf_addf(&why, "size %" JSON_INTEGER_FORMAT
-				    ", not %" PRIu64 "; ", json_integer_value(
-				    json_object_get(e, "size")), w->size);
-			if (!why.len && p->verify_content) {
-				unsigned char md[32];
-				char hex[SEG_HASH_HEX + 1];
-
-				buf_reset(&body);
-				if (jmap_download(p->j, json_string_value(
-				    json_object_get(e, "blobId")), &body,
-				    err) < 0) {
-					buf_release(&why);
-					buf_release(&user);
-					free(mbs);
-					free(kws);
-					goto out;
-				}
-				EVP_Digest(body.buf, body.len, md, NULL,
-				    EVP_sha256(), NULL);
-				seg_hash_hex(md, hex);
-				if (strcmp(hex, w->hash))
-					buf_addf(&why, "the body differs"
-					    " (SHA-256 %s)", hex);
-				content++;
-			}
-		}
+		else
+			compare_placement(p, w, e, merged, &why, &user);
+		/* a rescued one is another body, of another size */
+		if (e && !rescued && compare_body(p, w, e, &why, &body,
+		    &content, err) < 0)
+			goto out;
 		if (rescued)
-			json_array_append_new(rescues, json_pack("{s:s, s:I,"
-			    " s:s, s:s, s:s}", "folder", w->folder, "uid",
-			    (json_int_t)w->uid, "hash", w->hash, "email", id,
-			    "why", w->have->error ? w->have->error : ""));
+			add_entry(rescues, w, "why", w->have->error ?
+			    w->have->error : "");
 		if (user.len) {
 			p->user_changed++;
-			json_array_append_new(changed, json_pack("{s:s, s:I,"
-			    " s:s, s:s}", "folder", w->folder, "uid",
-			    (json_int_t)w->uid, "hash", w->hash, "what",
-			    user.buf));
+			add_entry(changed, w, "what", user.buf);
 		}
-		buf_release(&user);
 		if (why.len) {
 			push_anomaly(p, "verify-differs", w->folder, w->uid,
 			    "%s", why.buf);
-			json_array_append_new(diffs, json_pack("{s:s, s:I,"
-			    " s:s, s:s}", "folder", w->folder, "uid",
-			    (json_int_t)w->uid, "hash", w->hash, "why",
-			    why.buf));
+			add_entry(diffs, w, "why", why.buf);
 		}
-		buf_release(&why);
-		free(mbs);
-		free(kws);
 	}
 	report = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:O}",
 	    "account", p->j->account_id, "emails_expected",
@@ -242,6 +246,8 @@ push_verify(struct push *p, struct buf *err)
 	ret = json_array_size(diffs) ? 1 : 0;
 out:
 	buf_release(&body);
+	buf_release(&why);
+	buf_release(&user);
 	json_decref(all);
 	json_decref(diffs);
 	json_decref(rescues);
