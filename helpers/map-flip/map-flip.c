@@ -197,29 +197,139 @@ export(struct mapping *m, const char *path, struct buf *err)
 	return ret;
 }
 
+/*
+ * Replace every route with those of the export `path`; `ids_r` gets the
+ * identifiers that changed.  0, or the exit status.
+ */
+static int
+restore_routes(struct mapping *m, const char *path, char ***ids_r,
+    size_t *nr_r, int64_t *version_r)
+{
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	int code = 0;
+
+	if (file_read(path, &text, &err) < 0) {
+		log_warnx("%s", err.buf);
+		code = EX_NOINPUT;
+	} else if (mapping_restore(m, text.buf, text.len, ids_r, nr_r,
+	    version_r, &err) < 0) {
+		log_warnx("%s: %s", path, err.buf);
+		code = strstr(err.buf, "line ") ? EX_DATAERR : EX_TEMPFAIL;
+	}
+	buf_release(&text);
+	buf_release(&err);
+	return code;
+}
+
+/* Route every login form of `account` to `r`.  0, or the exit status. */
+static int
+set_route(struct mapping *m, const char *account, const char *domain,
+    enum route r, char ***ids_r, size_t *nr_r, int64_t *version_r,
+    int *changed_r)
+{
+	struct buf err = BUF_INIT;
+	int code = 0;
+
+	log_set_account(account);
+	*nr_r = mapping_forms(account, domain, ids_r);
+	if (mapping_set(m, account, (const char *const *)*ids_r, *nr_r, r,
+	    changed_r, version_r, &err) < 0) {
+		log_warnx("%s", err.buf);
+		code = EX_TEMPFAIL;
+	}
+	buf_release(&err);
+	return code;
+}
+
+/* The helper protocol's standard input: no secret is needed, none kept. */
+static void
+drain_secrets(void)
+{
+	struct secrets sec = SECRETS_INIT;
+	struct buf err = BUF_INIT;
+
+	if (secrets_read(&sec, 0, &err) < 0)
+		fatalx(EX_USAGE, "standard input: %s", err.buf);
+	secrets_clear(&sec);
+	buf_release(&err);
+}
+
+/* --list: the export's lines on standard output.  The exit status. */
+static int
+print_routes(struct mapping *m)
+{
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	int code = 0;
+
+	if (mapping_export(m, &text, &err) < 0) {
+		log_warnx("%s", err.buf);
+		code = EX_TEMPFAIL;
+	} else {
+		fwrite(text.buf, 1, text.len, stdout);
+	}
+	buf_release(&text);
+	buf_release(&err);
+	return code;
+}
+
+/*
+ * After a flip of `account` (NULL: a restore of `restore`): the proxy
+ * told to close the sessions of what changed, the done event, the log.
+ */
+static void
+tell_and_say(const char *control, char **ids, size_t nr_ids, size_t changed,
+    int64_t version, const char *account, enum route r, const char *restore)
+{
+	struct buf why = BUF_INIT;
+	json_t *forms = json_array();
+	int kicked = 0;
+	size_t i;
+
+	if (changed > 0) {
+		kicked = kick(control, ids, nr_ids, -1, &why);
+		if (kicked < 0)
+			evline_anomaly(1, "proxy-unreachable", NULL, 0,
+			    why.buf, NULL);
+	}
+	for (i = 0; i < nr_ids; i++)
+		json_array_append_new(forms, json_string(ids[i]));
+	evline_write(1, "done", "{s:s, s:s, s:I, s:I, s:o, s:b}", "account",
+	    account ? account : "*", "route", account ? route_name(r) :
+	    "restore", "changed", (json_int_t)changed, "version",
+	    (json_int_t)version, "identifiers", forms, "proxy_told",
+	    kicked >= 0);
+	if (account)
+		log_info("%s -> %s (%s, version %" PRId64 ")", account,
+		    route_name(r), changed ? "changed" : "already so", version);
+	else
+		log_info("restored %s: %zu routes changed (version %" PRId64
+		    ")", restore, changed, version);
+	buf_release(&why);
+}
+
+static const struct option longopts[] = {
+	{ "store", required_argument, NULL, 's' },
+	{ "domain", required_argument, NULL, 'd' },
+	{ "export", required_argument, NULL, 'e' },
+	{ "control", required_argument, NULL, 'c' },
+	{ "restore", required_argument, NULL, 'r' },
+	{ "list", no_argument, NULL, 'l' },
+	{ "hold", required_argument, NULL, 'H' },
+	{ "release", no_argument, NULL, 'R' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "domain", required_argument, NULL, 'd' },
-		{ "export", required_argument, NULL, 'e' },
-		{ "control", required_argument, NULL, 'c' },
-		{ "restore", required_argument, NULL, 'r' },
-		{ "list", no_argument, NULL, 'l' },
-		{ "hold", required_argument, NULL, 'H' },
-		{ "release", no_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const char *store = NULL, *domain = NULL, *restore = NULL;
 	char *export_path, *control, **ids = NULL;
-	struct secrets sec = SECRETS_INIT;
-	struct buf err = BUF_INIT, why = BUF_INIT;
+	struct buf err = BUF_INIT;
 	struct mapping *m = NULL;
 	const char *export_opt = NULL, *control_opt = NULL;
 	size_t nr_ids = 0, i, changed = 0;
-	int list = 0, c, code = EX_SOFTWARE, kicked = 0, one_changed = 0;
+	int list = 0, c, code = EX_SOFTWARE, one_changed = 0;
 	long hold = -1;
 	int64_t version = 0;
 	enum route r = ROUTE_SOURCE;
@@ -247,10 +357,7 @@ main(int argc, char **argv)
 		if (store || list || restore || optind + 1 != argc ||
 		    !*argv[optind])
 			usage();
-		if (secrets_read(&sec, 0, &err) < 0)
-			fatalx(EX_USAGE, "standard input: %s", err.buf);
-		secrets_clear(&sec);
-		buf_release(&err);
+		drain_secrets();
 		return hold_or_release(control_opt ? control_opt :
 		    PROXY_CONTROL_DEFAULT, argv[optind], domain, hold);
 	}
@@ -263,9 +370,7 @@ main(int argc, char **argv)
 		    argv[optind + 1]);
 	if (!list && !restore && !*argv[optind])
 		fatalx(EX_USAGE, "an empty account name");
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "standard input: %s", err.buf);
-	secrets_clear(&sec);
+	drain_secrets();
 	export_path = beside(store, export_opt, "mapping.txt");
 	control = xstrdup(control_opt ? control_opt : PROXY_CONTROL_DEFAULT);
 
@@ -275,76 +380,27 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (list) {
-		struct buf text = BUF_INIT;
-
-		if (mapping_export(m, &text, &err) < 0) {
-			log_warnx("%s", err.buf);
-			code = EX_TEMPFAIL;
-			goto out;
-		}
-		fwrite(text.buf, 1, text.len, stdout);
-		buf_release(&text);
-		code = 0;
+		code = print_routes(m);
 		goto out;
 	}
 	evline_hello(1, "map-flip", FLIP_VERSION);
-	if (restore) {
-		struct buf text = BUF_INIT;
-
-		if (file_read(restore, &text, &err) < 0) {
-			log_warnx("%s", err.buf);
-			code = EX_NOINPUT;
-			goto out;
-		}
-		if (mapping_restore(m, text.buf, text.len, &ids, &nr_ids,
-		    &version, &err) < 0) {
-			log_warnx("%s: %s", restore, err.buf);
-			buf_release(&text);
-			code = strstr(err.buf, "line ") ? EX_DATAERR :
-			    EX_TEMPFAIL;
-			goto out;
-		}
-		buf_release(&text);
-		changed = nr_ids;	/* their sessions are on the wrong server */
-	} else {
-		log_set_account(argv[optind]);
-		nr_ids = mapping_forms(argv[optind], domain, &ids);
-		if (mapping_set(m, argv[optind], (const char *const *)ids,
-		    nr_ids, r, &one_changed, &version, &err) < 0) {
-			log_warnx("%s", err.buf);
-			code = EX_TEMPFAIL;
-			goto out;
-		}
-		changed = one_changed;
-	}
+	if (restore)
+		code = restore_routes(m, restore, &ids, &nr_ids, &version);
+	else
+		code = set_route(m, argv[optind], domain, r, &ids, &nr_ids,
+		    &version, &one_changed);
+	if (code)
+		goto out;
+	/* a restore's changed routes: their sessions are on the wrong
+	 * server */
+	changed = restore ? nr_ids : (size_t)one_changed;
 	if (export(m, export_path, &err) < 0) {
 		log_warnx("%s", err.buf);
 		code = EX_TEMPFAIL;
 		goto out;
 	}
-	if (changed > 0) {
-		kicked = kick(control, ids, nr_ids, -1, &why);
-		if (kicked < 0)
-			evline_anomaly(1, "proxy-unreachable", NULL, 0,
-			    why.buf, NULL);
-	}
-	{
-		json_t *forms = json_array();
-
-		for (i = 0; i < nr_ids; i++)
-			json_array_append_new(forms, json_string(ids[i]));
-		evline_write(1, "done", "{s:s, s:s, s:I, s:I, s:o, s:b}",
-		    "account", restore ? "*" : argv[optind], "route",
-		    restore ? "restore" : route_name(r), "changed",
-		    (json_int_t)changed, "version", (json_int_t)version,
-		    "identifiers", forms, "proxy_told", kicked >= 0);
-	}
-	if (!restore)
-		log_info("%s -> %s (%s, version %" PRId64 ")", argv[optind],
-		    route_name(r), changed ? "changed" : "already so", version);
-	else
-		log_info("restored %s: %zu routes changed (version %" PRId64
-		    ")", restore, changed, version);
+	tell_and_say(control, ids, nr_ids, changed, version,
+	    restore ? NULL : argv[optind], r, restore);
 	code = 0;
 out:
 	for (i = 0; i < nr_ids; i++)
@@ -354,6 +410,5 @@ out:
 	free(export_path);
 	free(control);
 	buf_release(&err);
-	buf_release(&why);
 	return code;
 }
