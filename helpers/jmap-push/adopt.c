@@ -243,11 +243,6 @@ push_adopt(struct push *p, struct buf *err)
 	if (arcidx_commit(p->ix, err) < 0)
 		goto out;
 	/* the wants see what was adopted */
-	arc_units_free(p->units, p->nr_units);
-	p->units = NULL;
-	p->nr_units = 0;
-	for (i = 0; i < p->nr_want; i++)
-		p->want[i].have = NULL;
 	ret = push_plan_join(p, err);
 out:
 	buf_release(&body);

@@ -646,8 +646,14 @@ push_plan_join(struct push *p, struct buf *err)
 {
 	size_t i = 0, u = 0;
 
+	arc_units_free(p->units, p->nr_units);
+	p->units = NULL;
+	p->nr_units = 0;
+	for (i = 0; i < p->nr_want; i++)
+		p->want[i].have = NULL;
 	if (arcidx_push_units(p->ix, &p->units, &p->nr_units, err) < 0)
 		return -1;
+	i = 0;
 	while (i < p->nr_want && u < p->nr_units) {
 		int c = push_cmp_unit(p->want[i].hash, p->want[i].k,
 		    p->units[u].hash, p->units[u].k);

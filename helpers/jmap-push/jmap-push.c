@@ -213,9 +213,6 @@ main(int argc, char **argv)
 	code = p->failed ? EX_DATAERR : 0;
 	if (p->verify) {
 		/* the state as pushed, for what verify compares */
-		arc_units_free(p->units, p->nr_units);
-		p->units = NULL;
-		p->nr_units = 0;
 		if (push_plan_join(p, &err) < 0)
 			goto fail;
 		rc = push_verify(p, &err);

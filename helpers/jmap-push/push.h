@@ -84,7 +84,8 @@ int push_mailboxes(struct push *p, struct buf *err);
 
 /* emails.c */
 int push_plan(struct push *p, struct buf *err);
-/* Attach the push state of the index to p->want (wants -> units). */
+/* Attach the push state of the index to p->want (wants -> units), as
+ * the index has it now: what was attached before is let go. */
 int push_plan_join(struct push *p, struct buf *err);
 int push_emails(struct push *p, struct buf *err);
 

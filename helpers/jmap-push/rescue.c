@@ -282,11 +282,6 @@ push_rescue(struct push *p, struct buf *err)
 	int r;
 
 	/* what import_all() recorded is in the index, not in p->units */
-	arc_units_free(p->units, p->nr_units);
-	p->units = NULL;
-	p->nr_units = 0;
-	for (i = 0; i < p->nr_want; i++)
-		p->want[i].have = NULL;
 	if (push_plan_join(p, err) < 0)
 		return -1;
 	for (i = 0; i < p->nr_want; i++) {

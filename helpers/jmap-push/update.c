@@ -68,11 +68,6 @@ push_update_all(struct push *p, struct buf *err)
 	if (per > 200)
 		per = 200;
 	/* what import_all() just did is in the index, not in p->units */
-	arc_units_free(p->units, p->nr_units);
-	p->units = NULL;
-	p->nr_units = 0;
-	for (i = 0; i < p->nr_want; i++)
-		p->want[i].have = NULL;
 	if (push_plan_join(p, err) < 0)
 		goto out;
 	for (i = 0; i < p->nr_want; i++) {
