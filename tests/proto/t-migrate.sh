@@ -133,6 +133,25 @@ validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  retries:
 like "$errtext" "bad.yaml:12:3: key 'retries' given twice in limits" "a key given twice"
 validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  secret: hunter2/; s/parallel_accounts: 2/parallel_accounts: 0/')"
 is "$(printf '%s\n' "$errtext" | wc -l)" 2 "every error at once"
+validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  max_failures: lots/')"
+like "$errtext" "bad.yaml:12:17: limits.max_failures: expected a count of accounts \(0 or more\) or a share of a phase's accounts such as 10%" \
+    "max_failures: a count or a share"
+validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  max_failures: 120%/')"
+like "$errtext" "limits.max_failures: expected" "a share over 100%"
+validate "$(printf '%s\n' "$base" | sed 's|^limits:|proxy: {contrl: /run/p.sock}\nlimits:|')"
+like "$errtext" "bad.yaml:9:9: unknown key 'contrl' in proxy \(did you mean 'control'\?\)" \
+    "a misspelt proxy key"
+validate "$(printf '%s\n' "$base" | sed 's|^limits:|push: {deleted: keep}\nlimits:|')"
+like "$errtext" "push.deleted: skip \(the default" "push.deleted: skip or trash"
+validate "$(printf '%s\n' "$base" | sed 's|^limits:|push: {refused: drop}\nlimits:|')"
+like "$errtext" "push.refused: rescue \(the default" "push.refused: rescue or report"
+(cd "$work" && "$M" plan validate good.yaml) >"$work/out" 2>&1
+like "$(cat "$work/out")" "warning: no proxy" "validate says when no proxy is configured"
+printf '%s\n' "$base" | sed 's|^limits:|proxy: {control: /run/p.sock, hold_seconds: 20}\nlimits:|' \
+    >"$work/proxied.yaml"
+(cd "$work" && "$M" plan validate proxied.yaml) >"$work/out" 2>&1
+like "$(cat "$work/out")" "cutover through migrate-proxy at /run/p.sock: logins held up to 20 s" \
+    "and where the proxy is when it is"
 unlike "$errtext" hunter2 "an unknown key's value is not echoed"
 
 # --- account sources and secret references ------------------------------
@@ -287,6 +306,20 @@ is "$(st fail carol@example.org)" copying "retry --failed: carol goes on where s
 apply fail
 is "$rc" 0 "then the apply completes"
 is "$(totals fail)" "finalized=3" "everyone finalized"
+# below limits.max_failures a failed account is set aside, the rest go on
+fresh share
+plan share
+sed -i 's/  retries: 2/  retries: 0\n  max_failures: 1/' "$work/share.yaml"
+echo exit:77 >"$STUB_DIR/jmap-push.carol@example.org"
+apply share
+is "$rc" 75 "one account failed within max_failures: the apply goes on, and exits 75"
+is "$(totals share)" "finalized=2 failed=1" "the others finalized, carol set aside"
+like "$(printf '%s\n' "$errtext" | tr '\n' ' ')" "carol@example.org: .*-> failed .*phase .*: 1 of [0-9]+ accounts failed, set aside" "the log says she was set aside"
+is "$("$M" --state "$work/share" status --json | jq -c '.failures[] | [.class, .count, .accounts]')" \
+    '["permanent",1,"carol@example.org"]' "status groups the failures by reason"
+like "$("$M" --state "$work/share" status --json | jq -r '.failures[0].reason')" \
+    "jmap-push\[<account>\]" "the reason without the account's name, so that alike failures group"
+like "$("$M" --state "$work/share" status)" "failed, by reason" "and so does the table"
 
 # --- hold and release; protocol errors; an unreachable source ------------
 fresh hold
