@@ -56,27 +56,34 @@ norm() {
 	"$top/tests/integration/norm-dump.py" "$@"
 }
 failed_hashes() {	# ARCHIVE: the emails the destination refused
-	sqlite3 "$1/index.db" "SELECT hash FROM push_emails WHERE state = 'failed'"
+	sqlite3 -cmd '.timeout 10000' "$1/index.db" \
+	    "SELECT hash FROM push_emails WHERE state = 'failed'"
 }
 rescued_hashes() {	# ARCHIVE: the emails carried repaired or wrapped
-	sqlite3 "$1/index.db" "SELECT hash FROM push_emails WHERE state = 'rescued'"
+	sqlite3 -cmd '.timeout 10000' "$1/index.db" \
+	    "SELECT hash FROM push_emails WHERE state = 'rescued'"
 }
 # the archive's side, without what the destination refused and without
 # the copies flagged \Deleted; a rescued email by folder, date and flags
 # only; folders the destination refused by name are renamed as
 # jmap-push(8) says; a source separator other than '/' becomes Cyrus's '/'
 expected() {	# ARCHIVE [SEPARATOR]
+	local failed rescued	# read first: not beside the archive's reader
+	failed=$(failed_hashes "$1"; echo NONE)
+	rescued=$(rescued_hashes "$1")
 	"$top/$O/bin/migrate-archive" ls -r "$1" |
-	    grep -v -F -f <(failed_hashes "$1"; echo NONE) |
+	    grep -v -F -f <(printf '%s\n' "$failed") |
 	    sed 's/^Back\\slash & Co\t/Back_slash _ Co (renamed)\t/' |
 	    awk -F '\t' -v sep="${2:-/}" 'BEGIN { OFS = "\t" }
 		sep != "/" { gsub("[" sep "]", "/", $1) } { print }' |
-	    norm --union --drop-deleted --mask <(rescued_hashes "$1")
+	    norm --union --drop-deleted --mask <(printf '%s\n' "$rescued")
 }
 # the destination's side (an imap-dump on standard input): a body the
 # archive does not hold is a rescued one
 dest_norm() {	# ARCHIVE
-	norm --mask-unknown <("$top/$O/bin/migrate-archive" ls -r "$1" | cut -f5)
+	local known
+	known=$("$top/$O/bin/migrate-archive" ls -r "$1" | cut -f5)
+	norm --mask-unknown <(printf '%s\n' "$known")
 }
 wipe() {	# PASSWORD LOGIN: empty a Cyrus account, as a new one is
 	local s

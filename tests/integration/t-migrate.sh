@@ -1,5 +1,6 @@
 # migrate against the real world: the demo plan (plans/demo.yaml, with
-# its state and secret files moved here) from Dovecot to Cyrus, killed
+# its state, secret files and proxy moved here; the real migrate-proxy in
+# front of the world) from Dovecot to Cyrus, killed
 # with -9 at random moments and rerun until done, then checked on Cyrus by
 # independent clients (IMAP, and Sieve with sievelib); a refused login and
 # an unreachable source; no password in the state directory.
@@ -9,7 +10,8 @@ M=$top/$O/bin/migrate
 ARCHIVE=$top/$O/bin/migrate-archive
 DUMP=$top/tests/integration/imap-dump.py
 work=$(mktemp -d /var/tmp/t-migrate.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+proxy=
+trap '[ -n "$proxy" ] && kill "$proxy"; rm -rf "$work"' EXIT
 export MIGRATE_NO_PROGRESS=1
 
 umask 077
@@ -20,7 +22,26 @@ umask 022
 sed -e "s|^state: .*|state: $work/state|" \
     -e "s|{file: /var/tmp/migrate-world/demo/|{file: $work/|" \
     -e "s|/var/tmp/migrate-world/tls/ca.pem|$WORLD_CA|" \
+    -e "s|control: /var/tmp/migrate-world/demo/proxy.sock|control: $work/proxy.sock|" \
     "$top/plans/demo.yaml" >"$work/demo.yaml"
+PROXY_IMAP=37143
+mkdir -p "$work/state"
+cat >"$work/proxy.yaml" <<EOT
+default_domain: example.org
+mapping: $work/state/mapping.db
+control: $work/proxy.sock
+listeners:
+  - { protocol: imap, listen: 127.0.0.1:$PROXY_IMAP }
+backends:
+  source:
+    imap: { address: 127.0.0.1:$SRC_IMAP_PORT, tls: starttls,
+            servername: localhost, ca_file: $WORLD_CA }
+  destination:
+    imap: { address: 127.0.0.1:$DST_IMAP_PORT, allow_plaintext: true }
+EOT
+"$top/$O/bin/migrate-proxy" -c "$work/proxy.yaml" >"$work/proxy.log" 2>&1 &
+proxy=$!
+for i in $(seq 100); do [ -S "$work/proxy.sock" ] && break; sleep 0.1; done
 
 dump() {	# PORT PASSWORD LOGIN: what IMAP shows, raw lines
 	printf '%s\n' "$2" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" "$1" "$3"
@@ -52,6 +73,16 @@ is "$rc" 0 "after $kills kills -9 at random moments, a rerun of the demo plan co
 [ "$rc" -eq 0 ] || tail -20 "$work/apply.log" | sed 's/^/# /'
 like "$phases_seen" "copying|copied|verified|cutover" "the kills landed in the middle of the work"
 is "$(totals "$work/state")" "finalized=3" "every account finalized"
+for a in alice@example.org bob@example.org carol@example.org; do
+	like "$(cat "$work/apply.log")" "$a: logins held [0-9.]+ s" \
+	    "$a was cut over with its logins held at the proxy"
+done
+for u in ALICE BOB CAROL; do
+	eval "login=\$${u}_LOGIN pw=\$${u}_PASSWORD"
+	like "$(printf '%s\n' "$pw" | "$top/tests/integration/proxy-client.py" \
+	    imap "$PROXY_IMAP" none "$login" | tr '\n' ' ')" "login OK server Cyrus" \
+	    "$login logs in through the proxy as before and reaches Cyrus"
+done
 
 for u in ALICE BOB CAROL; do
 	eval "login=\$${u}_LOGIN dest=\$${u}_DEST_LOGIN pw=\$${u}_PASSWORD corpus=\$${u}_CORPUS sep=\$${u}_SEP"
