@@ -649,7 +649,9 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 			arg(&v, "--verify-content");
 	}
 	if (strcmp(how, "push")) {
-		arg(&v, "--verify");
+		/* in the window, what the final delta did: the whole account
+		 * was verified just before */
+		arg(&v, !strcmp(how, "final") ? "--verify-delta" : "--verify");
 		arg(&v, "--report");
 		arg(&v, report);
 	}

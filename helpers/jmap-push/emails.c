@@ -220,6 +220,7 @@ push_record(struct push *p, struct want *w, const char *state, const char *id,
 {
 	struct arc_unit u;
 
+	w->touched = 1;
 	memset(&u, 0, sizeof(u));
 	memcpy(u.hash, w->hash, sizeof(u.hash));
 	u.k = w->k;

@@ -23,7 +23,7 @@ static const char usage_text[] =
 "         [--deleted skip|trash] [--refused rescue|report]\n"
 "         [--after-cutover] [--delete-removed] [--batch N]\n"
 "         [--batch-bytes BYTES] [--verify [--verify-content]]\n"
-"         [--verify-only] [--report FILE]\n"
+"         [--verify-delta] [--verify-only] [--report FILE]\n"
 "Secrets on standard input: password=... (with --user) or token=...,\n"
 "then an empty line.\n";
 
@@ -61,7 +61,7 @@ enum {
 	OPT_INSECURE, OPT_TIMEOUT, OPT_DELETED, OPT_REFUSED, OPT_AFTER,
 	OPT_DELETE_REMOVED,
 	OPT_BATCH, OPT_BATCH_BYTES, OPT_VERIFY, OPT_VERIFY_CONTENT,
-	OPT_VERIFY_ONLY, OPT_REPORT,
+	OPT_VERIFY_ONLY, OPT_VERIFY_DELTA, OPT_REPORT,
 };
 
 static const struct option longopts[] = {
@@ -81,6 +81,7 @@ static const struct option longopts[] = {
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "verify-content", no_argument, NULL, OPT_VERIFY_CONTENT },
 	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
+	{ "verify-delta", no_argument, NULL, OPT_VERIFY_DELTA },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ NULL, 0, NULL, 0 },
 };
@@ -136,6 +137,7 @@ parse_options(struct push *p, int argc, char **argv)
 		case OPT_VERIFY_CONTENT: p->verify = p->verify_content = 1;
 			break;
 		case OPT_VERIFY_ONLY: p->verify = p->verify_only = 1; break;
+		case OPT_VERIFY_DELTA: p->verify = p->verify_delta = 1; break;
 		case OPT_REPORT: p->report = optarg; break;
 		default:
 			usage();

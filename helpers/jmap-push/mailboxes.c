@@ -155,6 +155,43 @@ out:
 	return out;
 }
 
+/* A name the destination refused, made plain: "a/b" -> "a_b (renamed)". */
+static void
+plain_name(struct buf *name)
+{
+	size_t i;
+
+	for (i = 0; i < name->len; i++)
+		if (!isalnum((unsigned char)name->buf[i]) &&
+		    !(name->buf[i] & 0x80) && name->buf[i] != ' ')
+			name->buf[i] = '_';
+	buf_adds(name, " (renamed)");
+}
+
+/*
+ * Whether `have`, a mailbox's name on the destination, is one that
+ * create() gives a folder named `leaf`: itself, or with " (migrated)",
+ * either made plain.  Any other is a rename at the source.
+ */
+static int
+named_for(const char *have, const char *leaf)
+{
+	struct buf b = BUF_INIT;
+	int i, same = 0;
+
+	for (i = 0; i < 4 && !same; i++) {
+		buf_reset(&b);
+		buf_adds(&b, leaf);
+		if (i & 1)
+			buf_adds(&b, " (migrated)");
+		if (i & 2)
+			plain_name(&b);
+		same = !strcmp(have, b.buf);
+	}
+	buf_release(&b);
+	return same;
+}
+
 /*
  * Create a mailbox under `parent`; clashes and refusals are anomalies.
  * The folder is recorded as pending first, so that a run killed between
@@ -233,16 +270,10 @@ create(struct mbctx *c, const char *folder, const char *leaf,
 		if (fatal)
 			goto out;
 		if (!id && attempt == 0) {
-			size_t i;
-
 			push_anomaly(p, "folder-name-refused", folder, 0,
 			    "the destination refused the name '%s' (%s);"
 			    " trying a plain one", name.buf, why.buf);
-			for (i = 0; i < name.len; i++)
-				if (!isalnum((unsigned char)name.buf[i]) &&
-				    !(name.buf[i] & 0x80) && name.buf[i] != ' ')
-					name.buf[i] = '_';
-			buf_adds(&name, " (renamed)");
+			plain_name(&name);
 		}
 	}
 	if (!id) {
@@ -371,7 +402,7 @@ folder_to_mailbox(struct mbctx *c, const struct arc_folder *f,
 			goto out;
 		}
 	} else if (m && !json_is_string(json_object_get(m, "role")) &&
-	    (strcmp(json_string_value(json_object_get(m, "name")), leaf) ||
+	    (!named_for(json_string_value(json_object_get(m, "name")), leaf) ||
 	    (pid ? !json_is_string(json_object_get(m, "parentId")) ||
 	    strcmp(json_string_value(json_object_get(m, "parentId")), pid) :
 	    !json_is_null(json_object_get(m, "parentId"))))) {

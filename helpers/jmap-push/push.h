@@ -33,6 +33,7 @@ struct want {
 	char *folder;		/* the first folder, for messages */
 	uint32_t uid;		/*   and its UID there */
 	struct arc_unit *have;	/* the push state, if any */
+	int touched;		/* recorded by this run */
 };
 
 struct folder_map {
@@ -52,6 +53,7 @@ struct push {
 	int delete_removed;		/* destroy emails gone at the source */
 	int verify, verify_content;	/* after pushing; all bodies too */
 	int verify_only;
+	int verify_delta;	/* only what this run recorded */
 	const char *report;
 	uint64_t batch_bytes;
 	int batch_msgs;
