@@ -70,6 +70,8 @@ before=$(dest_dump "$ALICE_PASSWORD" "$ALICE_DEST_LOGIN" "$work/ALICE" | wc -l)
 push "$ALICE_PASSWORD" "$work/ALICE" "$ALICE_DEST_LOGIN"
 is "$(done_field imported) $(done_field updated)" "0 0" \
     "a rerun imports and changes nothing"
+is "$(grep -c '"kind":"folder-not-renamed"' "$work/out")" 0 \
+    "nor takes a folder made under a plain name for a rename to do again"
 is "$(dest_dump "$ALICE_PASSWORD" "$ALICE_DEST_LOGIN" "$work/ALICE" | wc -l)" "$before" \
     "and the destination holds as many messages as before"
 
@@ -141,8 +143,11 @@ EOF
 pull "$BOB_PASSWORD" "$work/BOB" --user "$BOB_LOGIN" --mode delta
 is "$?" 0 "bob: delta pulled"
 start=$(date +%s%N)
-push "$BOB_PASSWORD" "$work/BOB" "$BOB_DEST_LOGIN" --delete-removed
+push "$BOB_PASSWORD" "$work/BOB" "$BOB_DEST_LOGIN" --delete-removed \
+    --verify-delta --report "$work/delta.json"
 is "$?" 0 "bob: delta pushed"
+is "$(jq '.checked, (.differences | length)' "$work/delta.json" | tr '\n' ' ')" \
+    "21 0 " "--verify-delta reads back the 21 emails the delta imported or changed, all as they should be"
 is "$(done_field imported)" 10 "the 10 new messages are imported"
 is "$(done_field updated)" 11 \
     "the 10 flag changes and the move between folders are applied"
