@@ -1,6 +1,7 @@
 # migrate against the real world: the demo plan (plans/demo.yaml, with
 # its state, secret files and proxy moved here; the real migrate-proxy in
-# front of the world) from Dovecot to Cyrus, killed
+# front of the world; bodies compared below by this test, not by
+# verify_content, which doubles Cyrus's time) from Dovecot to Cyrus, killed
 # with -9 at random moments and rerun until done, then checked on Cyrus by
 # independent clients (IMAP, and Sieve with sievelib); a refused login and
 # an unreachable source; no password in the state directory.
@@ -23,6 +24,7 @@ sed -e "s|^state: .*|state: $work/state|" \
     -e "s|{file: /var/tmp/migrate-world/demo/|{file: $work/|" \
     -e "s|/var/tmp/migrate-world/tls/ca.pem|$WORLD_CA|" \
     -e "s|control: /var/tmp/migrate-world/demo/proxy.sock|control: $work/proxy.sock|" \
+    -e "s|verify_content: true|verify_content: false|" \
     "$top/plans/demo.yaml" >"$work/demo.yaml"
 PROXY_IMAP=37143
 mkdir -p "$work/state"
@@ -58,7 +60,7 @@ done
 # --- the demo plan, killed at random moments ----------------------------
 kills=0 tries=0 phases_seen=
 # (tries: an apply that ends by itself before each kill must not loop)
-while [ "$kills" -lt 20 ] && [ "$((tries += 1))" -le 60 ]; do
+while [ "$kills" -lt 12 ] && [ "$((tries += 1))" -le 60 ]; do
 	"$M" plan apply "$work/demo.yaml" >>"$work/apply.log" 2>&1 &
 	bg=$!
 	sleep "$((RANDOM % 5)).$((RANDOM % 10))"
