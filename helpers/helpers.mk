@@ -1,7 +1,7 @@
 # helpers: one directory a program.  HELPERS are run by migrate and
 # installed in $(LIBEXECDIR)/migrate; COMMANDS are for people, in $(BINDIR).
 HELPERS := imap-pull jmap-push map-flip sieve-pull sieve-push dav-pull \
-	dav-push
+	dav-push carry-back
 COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
@@ -20,6 +20,11 @@ jmap-push_SRCS := \
 	helpers/jmap-push/rescue.c \
 	helpers/jmap-push/update.c \
 	helpers/jmap-push/verify.c
+
+carry-back_SRCS := \
+	helpers/carry-back/apply.c \
+	helpers/carry-back/carry-back.c \
+	helpers/carry-back/plan.c
 
 map-flip_SRCS := \
 	helpers/map-flip/map-flip.c
@@ -62,6 +67,7 @@ migrate_SRCS := \
 	orchestrator/plan.c \
 	orchestrator/chain.c \
 	orchestrator/exec.c \
+	orchestrator/rollback.c \
 	orchestrator/runner.c \
 	orchestrator/steps.c \
 	orchestrator/state.c \

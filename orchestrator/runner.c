@@ -632,18 +632,49 @@ runner_rollback(struct plan *p, struct state *s, struct audit *au,
 	if (run_open(&r, p, s, au, &o, err) < 0)
 		goto out;
 	memset(&sl, 0, sizeof(sl));
-	if (!flipped && flip(&r, &sl, a, "source", err) != OK)
+	if (!flipped && back_window(&r, &sl, a, err) != OK) {
+		buf_addf(err, "; %s stays on the destination", a->account);
 		goto out;
+	}
+	if (!flipped && flip(&r, &sl, a, "source", err) != OK)
+		goto release;
 	if (enter_flipped(&r, a, ST_ROLLED_BACK, "source", why ? why :
 	    "rollback") < 0)
-		goto out;
+		goto release;
 	if (hook(&r, &sl, a, "after_rollback", p->hooks.after_rollback,
 	    err) != OK)
 		say(&r, "%s: %s", a->account, err->buf);
 	state_flush(s);
 	audit_now(&r, 1);
 	ret = 0;
+release:
+	if (p->proxy.present) {
+		struct buf e2 = BUF_INIT;
+
+		if (proxy_hold(&r, &sl, a, 0, &e2) != OK)
+			say(&r, "%s: %s", a->account, e2.buf);
+		buf_release(&e2);
+	}
 out:
+	run_close(&r);
+	return ret;
+}
+
+int
+runner_carry_back(struct plan *p, struct state *s, struct audit *au,
+    struct account *a, struct buf *err)
+{
+	struct apply_opts o = { 0, -1 };
+	struct slot sl;
+	struct run r;
+	int ret = -1;
+
+	if (run_open(&r, p, s, au, &o, err) == 0) {
+		memset(&sl, 0, sizeof(sl));
+		ret = back_window(&r, &sl, a, err) == OK ? 0 : -1;
+		state_flush(s);
+		audit_now(&r, 1);
+	}
 	run_close(&r);
 	return ret;
 }

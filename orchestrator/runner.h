@@ -25,12 +25,19 @@ int plan_apply(struct plan *p, struct state *s, struct audit *a,
     const struct apply_opts *o);
 
 /*
- * Flip one account back to the source (migrate rollback ACCOUNT), unless
- * `flipped` says the mapping is so already, and record it.  Returns 0 or
- * -1 with `err` set.
+ * Flip one account back to the source (migrate rollback ACCOUNT): first
+ * carry back what its user did on the destination (see rollback.c), under
+ * a hold at the proxy; then the flip and its record; then the release.
+ * With `flipped`, the mapping is so already (rollback --to, which called
+ * runner_carry_back() first): only the record and the release.  Returns 0
+ * or -1 with `err` set; on failure the account stays where it was.
  */
 int runner_rollback(struct plan *p, struct state *s, struct audit *a,
     struct account *acc, const char *why, int flipped, struct buf *err);
+
+/* The carry-back of runner_rollback() alone, leaving the hold taken. */
+int runner_carry_back(struct plan *p, struct state *s, struct audit *a,
+    struct account *acc, struct buf *err);
 
 /* Whether the account was cut over (also when failed or held since). */
 int cut_over(const struct account *a);

@@ -4,6 +4,7 @@
  * runner.c	the phases of a plan, the workers, the progress display
  * chain.c	one account's way through a phase: its steps, in one place
  * steps.c	each step's helper: its arguments and its secrets
+ * rollback.c	the way back: carry-back, then the flip to the source
  * exec.c	running a helper (or a hook) and reading its events
  */
 #ifndef MIGRATE_RUNNER_P_H
@@ -100,6 +101,31 @@ enum outcome helper(struct run *r, struct slot *sl, struct account *a,
 enum outcome hook(struct run *r, struct slot *sl, struct account *a,
     const char *name, const char *cmd, struct buf *err);
 
+/* steps.c: a helper's arguments, ended by NULL; `owned` ones are freed */
+struct args {
+	const char **v;
+	char **owned;
+	size_t n, nown;
+};
+void arg(struct args *a, const char *s);
+const char *own(struct args *a, char *s);
+void args_free(struct args *a);
+/* scheme://host[:port] as --host, --port and --tls */
+void url_args(struct args *v, const char *u, const char *tls_scheme,
+    const char *port, const char *tls_port);
+/* The options and the secret of the helpers that read the source. */
+void source_args(struct run *r, struct args *v);
+int source_secrets(struct run *r, struct account *a, struct secrets *sec,
+    struct buf *err);
+/* The destination's secret ("token" or "password"). */
+int dest_secrets(struct run *r, struct account *a, int password_only,
+    struct secrets *sec, struct buf *err);
+/* The account's archive, its report `what`, its destination login
+ * (caller frees each). */
+char *archive_of(struct run *r, const struct account *a);
+char *report_of(struct run *r, const struct account *a, const char *what);
+char *dest_login(struct run *r, const struct account *a);
+
 /*
  * steps.c: each runs its helper(s) for account `a`.  push()'s `how`:
  * "push", "verify" (a comparison only), "final" (push, then verify) and
@@ -115,6 +141,11 @@ enum outcome flip(struct run *r, struct slot *sl, struct account *a,
  * sessions; with 0, release them. */
 enum outcome proxy_hold(struct run *r, struct slot *sl, struct account *a,
     long long seconds, struct buf *err);
+
+/* rollback.c: hold, pull, carry-back, pull, carry-back --check; a
+ * failure releases the hold */
+enum outcome back_window(struct run *r, struct slot *sl, struct account *a,
+    struct buf *err);
 
 /* chain.c */
 enum outcome advance(struct run *r, struct slot *sl, struct account *a,

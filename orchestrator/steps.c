@@ -14,13 +14,13 @@
 #include "xalloc.h"
 
 /* Account-specific paths in the state directory. */
-static char *
+char *
 archive_of(struct run *r, const struct account *a)
 {
 	return xasprintf("%s/archives/%s", r->p->state_dir, a->account);
 }
 
-static char *
+char *
 report_of(struct run *r, const struct account *a, const char *what)
 {
 	return xasprintf("%s/reports/%s.%s.json", r->p->state_dir, a->account,
@@ -52,7 +52,7 @@ login_of(const char *fmt, const struct account *a)
 }
 
 /* The login at the destination: destination.auth.login. */
-static char *
+char *
 dest_login(struct run *r, const struct account *a)
 {
 	return login_of(r->p->destination.auth.login, a);
@@ -60,14 +60,7 @@ dest_login(struct run *r, const struct account *a)
 
 /* --- the steps ---------------------------------------------------------- */
 
-/* A helper's arguments, ended by NULL; `owned` ones are freed. */
-struct args {
-	const char **v;
-	char **owned;
-	size_t n, nown;
-};
-
-static void
+void
 arg(struct args *a, const char *s)
 {
 	a->v = xreallocarray(a->v, a->n + 2, sizeof(*a->v));
@@ -75,14 +68,14 @@ arg(struct args *a, const char *s)
 	a->v[a->n] = NULL;
 }
 
-static const char *
+const char *
 own(struct args *a, char *s)
 {
 	a->owned = xreallocarray(a->owned, a->nown + 1, sizeof(*a->owned));
 	return a->owned[a->nown++] = s;
 }
 
-static void
+void
 args_free(struct args *a)
 {
 	while (a->nown > 0)
@@ -97,7 +90,7 @@ args_free(struct args *a)
  * byte when the scheme is `tls_scheme` (NULL: never), else STARTTLS; the
  * port `port`, or `tls_port` for TLS from the first byte, unless given.
  */
-static void
+void
 url_args(struct args *v, const char *u, const char *tls_scheme,
     const char *port, const char *tls_port)
 {
@@ -127,7 +120,7 @@ url_args(struct args *v, const char *u, const char *tls_scheme,
 
 /* The options common to the helpers that read the source (imap-pull and
  * sieve-pull): TLS, the master user. */
-static void
+void
 source_args(struct run *r, struct args *v)
 {
 	const struct server *src = &r->p->source;
@@ -150,7 +143,7 @@ source_args(struct run *r, struct args *v)
 	}
 }
 
-static int
+int
 source_secrets(struct run *r, struct account *a, struct secrets *sec,
     struct buf *err)
 {
@@ -175,7 +168,7 @@ source_secrets(struct run *r, struct account *a, struct secrets *sec,
 
 /* The destination's secret: its token if the plan gives one and
  * `password_only` is not set, else the account's password. */
-static int
+int
 dest_secrets(struct run *r, struct account *a, int password_only,
     struct secrets *sec, struct buf *err)
 {

@@ -84,7 +84,7 @@ push_mailbox_adoptable(struct push *p, const char *mailbox_id,
 	int ret = -1;
 
 	filter = json_pack("{s:s}", "inMailbox", mailbox_id);
-	if (push_fetch_all(p, all, filter, err) < 0)
+	if (jmap_fetch_emails(p->j, all, filter, err) < 0)
 		goto out;
 	ret = 1;
 	if (!json_object_size(all))
@@ -217,7 +217,7 @@ push_adopt(struct push *p, struct buf *err)
 	if (p->nr_units || !p->nr_want)
 		return 0;
 	all = json_object();
-	if (push_fetch_all(p, all, NULL, err) < 0)
+	if (jmap_fetch_emails(p->j, all, NULL, err) < 0)
 		goto out_all;
 	c = xcalloc(json_object_size(all) + 1, sizeof(*c));
 	json_object_foreach(all, id, e) {

@@ -120,9 +120,6 @@ int push_mailbox_adoptable(struct push *p, const char *mailbox_id,
 int push_rescue(struct push *p, struct buf *err);
 
 /* verify.c */
-/* Every email of the account: id -> {blobId, mailboxIds, ...}. */
-int push_fetch_all(struct push *p, json_t *all, json_t *filter,
-    struct buf *err);
 int push_verify(struct push *p, struct buf *err);
 /* The keys of a JSON set, lower case, sorted, one space (caller frees). */
 char *push_keys_of(json_t *set);

@@ -11,53 +11,7 @@
 #include "push.h"
 #include "xalloc.h"
 
-int
-push_fetch_all(struct push *p, json_t *all, json_t *filter, struct buf *err)
-{
-	long limit = p->j->max_objects_in_get > 1000 ? 1000 :
-	    p->j->max_objects_in_get;
-	json_int_t position = 0, total = -1;
-
-	while (total < 0 || position < total) {
-		json_t *calls, *resp = NULL, *q, *list, *e;
-		size_t i;
-
-		calls = json_pack("[[s, {s:s, s:I, s:I, s:b, s:O?}, s], [s,"
-		    " {s:s, s:{s:s, s:s, s:s}, s:[s, s, s, s, s]}, s]]",
-		    "Email/query", "accountId", p->j->account_id, "position",
-		    position, "limit", (json_int_t)limit, "calculateTotal", 1,
-		    "filter", filter,
-		    "q", "Email/get", "accountId", p->j->account_id, "#ids",
-		    "resultOf", "q", "name", "Email/query", "path", "/ids",
-		    "properties", "blobId", "mailboxIds", "keywords",
-		    "receivedAt", "size", "g");
-		if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
-			json_decref(calls);
-			return -1;
-		}
-		json_decref(calls);
-		q = jmap_response(resp, "q", NULL);
-		list = json_object_get(jmap_response(resp, "g", NULL), "list");
-		if (!q || !json_is_array(list)) {
-			buf_adds(err, "Email/query or Email/get failed");
-			p->j->fail = EX_PROTOCOL;
-			json_decref(resp);
-			return -1;
-		}
-		total = json_integer_value(json_object_get(q, "total"));
-		json_array_foreach(list, i, e)
-			json_object_set(all, json_string_value(json_object_get(
-			    e, "id")), e);
-		position += (json_int_t)json_array_size(json_object_get(q,
-		    "ids"));
-		json_decref(resp);
-		if (!json_array_size(list))
-			break;
-	}
-	return 0;
-}
-
-/* The emails `ids` (a JSON array), as push_fetch_all() gives them. */
+/* The emails `ids` (a JSON array), as jmap_fetch_emails() gives them. */
 static int
 fetch_ids(struct push *p, json_t *all, json_t *ids, struct buf *err)
 {
@@ -108,7 +62,7 @@ fetch_for_verify(struct push *p, json_t *all, struct buf *err)
 	int ret;
 
 	if (!p->verify_delta)
-		return push_fetch_all(p, all, NULL, err);
+		return jmap_fetch_emails(p->j, all, NULL, err);
 	ids = json_array();
 	for (i = 0; i < p->nr_want; i++)
 		if (p->want[i].touched && unit_placed(p->want[i].have))

@@ -29,6 +29,7 @@ static const struct {
 	{ "LITERAL+", IMAP_CAP_LITERAL_PLUS },
 	{ "ESEARCH", IMAP_CAP_ESEARCH },
 	{ "COMPRESS=DEFLATE", IMAP_CAP_COMPRESS },
+	{ "UIDPLUS", IMAP_CAP_UIDPLUS },
 };
 
 long long

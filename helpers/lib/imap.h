@@ -43,6 +43,7 @@ enum imap_cap {
 	IMAP_CAP_ESEARCH = 1 << 14,
 	IMAP_CAP_COMPRESS = 1 << 15,
 	IMAP_CAP_IMAP4REV1 = 1 << 16,
+	IMAP_CAP_UIDPLUS = 1 << 17,
 };
 
 struct imap {

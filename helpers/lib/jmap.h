@@ -91,4 +91,11 @@ int jmap_upload_many(struct jmap *j, struct jmap_blob *blobs, size_t nr,
 int jmap_download(struct jmap *j, const char *blob_id, struct buf *out,
     struct buf *err);
 
+/*
+ * Every email of the account that `filter` (may be NULL) selects, into
+ * `all`: id -> {id, blobId, mailboxIds, keywords, receivedAt, size}.
+ */
+int jmap_fetch_emails(struct jmap *j, json_t *all, json_t *filter,
+    struct buf *err);
+
 #endif

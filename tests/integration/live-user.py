@@ -10,6 +10,11 @@ the cutover tests.  The password is the first line of standard input.
     live-user.py late PORT CAFILE USER
         a late delivery at the source (STARTTLS): one new message in
         INBOX; prints "late MESSAGE-ID"
+    live-user.py receive PORT USER N
+        N new messages in INBOX on plain IMAP; prints "new MESSAGE-ID"
+        for each
+    live-user.py count PORT CAFILE|- USER FOLDER
+        how many messages the folder holds
     live-user.py where PORT CAFILE|- USER MESSAGE-ID...
         every folder that holds each message, with its flags: "MESSAGE-ID
         TAB folder TAB flags", sorted (nothing for one found nowhere)"""
@@ -73,6 +78,24 @@ def act(port, user, pw):
                          message(mid, "received after the cutover"))
     assert typ == "OK", data
     print("new", mid)
+    m.logout()
+
+
+def receive(port, user, pw, n):
+    m = connect(port, None, user, pw)
+    for i in range(int(n)):
+        mid = "<new-%d-%d@destination.example>" % (time.time_ns(), i)
+        typ, data = m.append("INBOX", "", imaplib.Time2Internaldate(
+            time.time()), message(mid, "more mail after the cutover"))
+        assert typ == "OK", data
+        print("new", mid)
+    m.logout()
+
+
+def count(port, ca, user, pw, folder):
+    m = connect(port, ca, user, pw)
+    typ, data = m.status(quote(folder), "(MESSAGES)")
+    print(re.search(rb"MESSAGES (\d+)", data[0]).group(1).decode())
     m.logout()
 
 
@@ -141,10 +164,14 @@ def main():
         act(args[0], args[1], pw)
     elif cmd == "late":
         late(args[0], args[1], args[2], pw)
+    elif cmd == "receive":
+        receive(args[0], args[1], pw, args[2])
+    elif cmd == "count":
+        count(args[0], args[1], args[2], pw, args[3])
     elif cmd == "where":
         where(args[0], args[1], args[2], pw, args[3:])
     else:
-        sys.exit("usage: live-user.py act|late|where ...")
+        sys.exit("usage: live-user.py act|receive|count|late|where ...")
 
 
 if __name__ == "__main__":

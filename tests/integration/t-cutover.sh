@@ -4,9 +4,10 @@
 # releases the hold with no flip; an IMAP IDLE and a POP3 session are
 # closed at the cutover and their logins, held meanwhile, land on Cyrus;
 # then she flags, moves, deletes and receives mail there while a late
-# message reaches the source, and delta + finalize undo none of it; then
-# the state directory is lost and the same plan finishes with nothing
-# made twice.
+# message reaches the source, and delta + finalize undo none of it; a
+# rollback, killed -9 once, carries it all back to the source; then the
+# state directory is lost and the same plan finishes with nothing made
+# twice.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proxy-lib.sh"
 M=$top/$O/bin/migrate
@@ -185,6 +186,68 @@ is "$(dest_where "$(sed -n 's/^late //p' "$work/acts")" | cut -f2)" "INBOX" \
     "the late message is on Cyrus, once"
 like "$(jq -c '.changed_on_destination' "$work/state/reports/carol@example.org.verify.json")" \
     "keywords.*flagged" "the verify reports her changes as information"
+
+# --- a rollback that loses nothing, killed once on the way ----------------
+# She goes on working on Cyrus (60 more messages); the first carry-back is
+# killed -9 once some of them reached the source, and she stays on Cyrus;
+# the next rollback carries the rest back, and nothing twice.
+"$LIVE" receive "$IMAP" carol 60 <"$work/carol.pw" >"$work/news" 2>&1
+mids=$(cut -d' ' -f2 "$work/acts" "$work/news")
+dest_where $mids >"$work/dest-view"
+in_inbox() {
+	"$LIVE" count "$SRC_IMAP_PORT" "$WORLD_CA" carol INBOX <"$work/carol.pw"
+}
+n0=$(in_inbox)
+rm -rf "${work:?}/bin"
+mkdir "$work/bin"
+for f in "$top/$O/bin"/*; do ln -s "$f" "$work/bin/"; done
+rm "$work/bin/carry-back"
+cat >"$work/bin/carry-back" <<WRAPPER
+#!/bin/bash
+case " \$* " in *" --check "*) exec "$top/$O/bin/carry-back" "\$@" ;; esac
+exec 3<&0
+"$top/$O/bin/carry-back" "\$@" <&3 &
+pid=\$!
+for i in \$(seq 300); do
+	[ "\$("$LIVE" count "$SRC_IMAP_PORT" "$WORLD_CA" carol INBOX \
+	    <"$work/carol.pw")" -ge $((n0 + 5)) ] && break
+	sleep 0.05
+done
+kill -9 \$pid
+wait \$pid
+WRAPPER
+chmod +x "$work/bin/carry-back"
+MIGRATE_EXEC_PATH=$work/bin "$M" --state "$work/state" rollback carol@example.org \
+    >"$work/back1.log" 2>&1
+rc=$?
+[ "$rc" -ne 0 ] && ok "a rollback whose carry-back is killed -9 fails ($rc)" ||
+    not_ok "a rollback whose carry-back is killed -9 fails ($rc)"
+n1=$(in_inbox)
+[ "$n1" -gt "$n0" ] && [ "$n1" -lt $((n0 + 61)) ] &&
+    ok "the kill landed on the way ($((n1 - n0)) of her 61 new messages carried back)" ||
+    not_ok "the kill landed on the way ($((n1 - n0)) of her 61 new messages carried back)"
+is "$(status_of) $(route)" "finalized - - destination" \
+    "carol stays on Cyrus, finalized, as before the rollback"
+"$M" --state "$work/state" rollback carol@example.org >"$work/back2.log" 2>&1
+is "$?" 0 "the next rollback completes"
+like "$(cat "$work/back2.log")" "carol@example.org: carried back" \
+    "and says what it carried back"
+is "$(status_of) $(route)" "rolled_back - - source" \
+    "carol is rolled back, routed to the source"
+"$LIVE" where "$SRC_IMAP_PORT" "$WORLD_CA" carol $mids <"$work/carol.pw" >"$work/src-view"
+if cmp -s "$work/dest-view" "$work/src-view"; then
+	ok "Dovecot holds what she left on Cyrus: the new mail, the flag, the move, the deletion"
+else
+	not_ok "Dovecot holds what she left on Cyrus: the new mail, the flag, the move, the deletion"
+	diff "$work/dest-view" "$work/src-view" | head -10 | sed 's/^/#   /'
+fi
+is "$(cut -f1 "$work/src-view" | sort | uniq -d | wc -l)" 0 \
+    "no message twice at the source"
+like "$(git -C "$work/state/audit" log --format=%s -1)" "carol@example.org" \
+    "the rollback is a commit of the audit repository"
+out=$(printf '%s\n' "$CAROL_PASSWORD" |
+    "$top/tests/integration/proxy-client.py" imap "$IMAP" none carol)
+like "$(flat "$out")" "login OK server Dovecot" "her next login reaches Dovecot"
 
 # --- a lost state ---------------------------------------------------------
 folders_of() {

@@ -10,7 +10,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 ln -s "$top/tests/proto/stub-helper" "$work/bin/imap-pull"
 ln -s "$top/tests/proto/stub-helper" "$work/bin/jmap-push"
-for h in sieve-pull sieve-push dav-pull dav-push; do
+for h in sieve-pull sieve-push dav-pull dav-push carry-back; do
 	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
 done
 ln -s "$top/$O/bin/map-flip" "$work/bin/map-flip"

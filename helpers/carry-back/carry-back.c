@@ -1,0 +1,334 @@
+/*
+ * carry-back: before a rollback, carry back to the source what the user
+ * did on the destination since the flip.  See carry-back(8).
+ */
+#include "compat.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+
+#include "back.h"
+#include "evline.h"
+#include "log.h"
+#include "opt.h"
+#include "secret.h"
+#include "xalloc.h"
+
+static const char usage_text[] =
+"usage: carry-back --archive DIR --url URL [--dest-user USER]\n"
+"         [--account ID] [--dest-ca-file FILE] [--dest-insecure]\n"
+"         --host HOST [--port PORT] [--tls implicit|starttls|none]\n"
+"         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
+"         --user USER [--auth-user ADMIN [--master-separator C]]\n"
+"         [--auth plain|login] [--timeout SECONDS] [--check]\n"
+"         [--report FILE]\n"
+"Secrets come on standard input: password=... (the source's), and\n"
+"dest_password=... or dest_token=..., then an empty line.\n";
+
+static json_t *report_anomalies;
+
+void
+back_anomaly(struct back *b, const char *kind, const char *folder,
+    uint32_t uid, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	buf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	b->anomalies++;
+	evline_anomaly(1, kind, folder, uid, text.buf, &o);
+	json_array_append(report_anomalies, o);
+	json_decref(o);
+	buf_release(&text);
+}
+
+enum {
+	OPT_ARCHIVE = 256, OPT_URL, OPT_DEST_USER, OPT_ACCOUNT, OPT_DEST_CA,
+	OPT_DEST_INSECURE, OPT_HOST, OPT_PORT, OPT_TLS, OPT_CA, OPT_INSECURE,
+	OPT_PLAIN, OPT_USER, OPT_AUTH_USER, OPT_MASTER_SEP, OPT_AUTH,
+	OPT_TIMEOUT, OPT_CHECK, OPT_REPORT, OPT_HELP,
+};
+
+static const struct option longopts[] = {
+	{ "archive", required_argument, NULL, OPT_ARCHIVE },
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "dest-user", required_argument, NULL, OPT_DEST_USER },
+	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "dest-ca-file", required_argument, NULL, OPT_DEST_CA },
+	{ "dest-insecure", no_argument, NULL, OPT_DEST_INSECURE },
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "tls", required_argument, NULL, OPT_TLS },
+	{ "ca-file", required_argument, NULL, OPT_CA },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "allow-plaintext", no_argument, NULL, OPT_PLAIN },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "auth-user", required_argument, NULL, OPT_AUTH_USER },
+	{ "master-separator", required_argument, NULL, OPT_MASTER_SEP },
+	{ "auth", required_argument, NULL, OPT_AUTH },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(EX_USAGE);
+}
+
+static void
+parse_options(struct back *b, int argc, char **argv)
+{
+	const char *tls = NULL;
+	int c;
+
+	b->io.tls.timeout_ms = 60000;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ARCHIVE: b->archive = optarg; break;
+		case OPT_URL: b->jo.url = optarg; break;
+		case OPT_DEST_USER: b->jo.user = optarg; break;
+		case OPT_ACCOUNT: b->jo.account = optarg; break;
+		case OPT_DEST_CA: b->jo.ca_file = optarg; break;
+		case OPT_DEST_INSECURE: b->jo.insecure = 1; break;
+		case OPT_HOST: b->io.host = optarg; break;
+		case OPT_PORT: b->io.port = optarg; break;
+		case OPT_TLS: tls = optarg; break;
+		case OPT_CA: b->io.tls.ca_file = optarg; break;
+		case OPT_INSECURE: b->io.tls.insecure = 1; break;
+		case OPT_PLAIN: b->io.allow_plaintext = 1; break;
+		case OPT_USER: b->user = optarg; break;
+		case OPT_AUTH_USER: b->auth_user = optarg; break;
+		case OPT_MASTER_SEP: b->master_sep = optarg; break;
+		case OPT_AUTH:
+			if (!strcmp(optarg, "plain"))
+				b->auth = IMAP_AUTH_PLAIN;
+			else if (!strcmp(optarg, "login"))
+				b->auth = IMAP_AUTH_LOGIN;
+			else
+				fatalx(EX_USAGE, "--auth: plain or login");
+			break;
+		case OPT_TIMEOUT:
+			b->io.tls.timeout_ms = 1000 * (int)opt_size(
+			    "--timeout", optarg, 1);
+			b->jo.timeout = b->io.tls.timeout_ms / 1000;
+			break;
+		case OPT_CHECK: b->check = 1; break;
+		case OPT_REPORT: b->report = optarg; break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || !b->archive || !b->jo.url || !b->io.host ||
+	    !b->user)
+		usage();
+	if (b->master_sep && !b->auth_user)
+		fatalx(EX_USAGE, "--master-separator needs --auth-user");
+	if (!tls || !strcmp(tls, "starttls")) {
+		b->io.tls.mode = TLS_NONE;
+		b->io.starttls = 1;
+	} else if (!strcmp(tls, "implicit")) {
+		b->io.tls.mode = TLS_IMPLICIT;
+	} else if (!strcmp(tls, "none")) {
+		b->io.tls.mode = TLS_NONE;
+	} else {
+		fatalx(EX_USAGE, "--tls: implicit, starttls or none");
+	}
+	if (!b->io.port)
+		b->io.port = b->io.tls.mode == TLS_IMPLICIT ? "993" : "143";
+}
+
+static int
+on_enabled(void *arg, struct imap_resp *r, struct buf *err)
+{
+	struct back *b = arg;
+	size_t i;
+
+	if (imap_atom_is(&r->vals.items[0], "ENABLED"))
+		for (i = 1; i < r->vals.nr; i++)
+			if (imap_atom_is(&r->vals.items[i], "UTF8=ACCEPT"))
+				b->utf8 = 1;
+	(void)err;
+	return 0;
+}
+
+/* The source, as imap-pull logs in to it (the same names for folders). */
+static int
+source_open(struct back *b, const char *password, struct buf *err)
+{
+	struct buf as = BUF_INIT;
+	const char *authz = NULL, *authc = b->user;
+	int ret;
+
+	if (imap_connect(&b->im, &b->io, err) < 0)
+		return -1;
+	if (b->auth_user && b->master_sep) {
+		buf_addf(&as, "%s%s%s", b->user, b->master_sep, b->auth_user);
+		authc = as.buf;
+	} else if (b->auth_user) {
+		authz = b->user;
+		authc = b->auth_user;
+	}
+	ret = imap_login(b->im, b->auth, authz, authc, password, err);
+	buf_release(&as);
+	if (ret < 0)
+		return -1;
+	if ((b->im->caps & IMAP_CAP_ENABLE) &&
+	    (b->im->caps & IMAP_CAP_UTF8_ACCEPT)) {
+		if (imap_simple(b->im, on_enabled, b, err,
+		    "ENABLE UTF8=ACCEPT") < 0)
+			return -1;
+		buf_reset(err);
+	}
+	return 0;
+}
+
+static const char *const act_names[] = { "append", "flags", "delete" };
+
+static json_t *
+actions_json(struct back *b)
+{
+	json_t *v = json_array();
+	size_t i;
+
+	for (i = 0; i < b->nr_acts; i++) {
+		struct baction *a = &b->acts[i];
+
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:b}",
+		    "action", act_names[a->what], "folder",
+		    b->folders[a->folder].name, "hash", a->hash, "email",
+		    a->email_id, "flags", a->flags, "done", a->done);
+
+		if (a->uid)
+			json_object_set_new(o, "uid", json_integer(a->uid));
+		json_array_append_new(v, o);
+	}
+	return v;
+}
+
+static int
+run(struct back *b, const char *password, struct buf *err)
+{
+	if (jmap_open(&b->j, &b->jo, err) < 0)
+		return b->j->fail ? b->j->fail : EX_UNAVAILABLE;
+	if (source_open(b, password, err) < 0)
+		return b->im->fail ? b->im->fail : EX_UNAVAILABLE;
+	if (back_plan(b, err) < 0)
+		return b->j->fail ? b->j->fail : EX_TEMPFAIL;
+	log_info("%zu changes to carry back, %zu emails of the user's own",
+	    b->nr_acts, b->nr_news);
+	if (b->check)
+		return b->nr_acts ? EX_DATAERR : 0;
+	if (back_apply(b, err) < 0)
+		return b->im->fail ? b->im->fail : EX_TEMPFAIL;
+	return b->anomalies ? EX_DATAERR : 0;
+}
+
+static void
+cleanup(struct back *b)
+{
+	size_t i;
+
+	imap_free(&b->im);
+	jmap_close(&b->j);
+	arcidx_close(&b->ix);
+	for (i = 0; i < b->nr_folders; i++) {
+		free(b->folders[i].name);
+		free(b->folders[i].raw);
+		free(b->folders[i].mailbox_id);
+	}
+	free(b->folders);
+	for (i = 0; i < b->nr_acts; i++) {
+		free(b->acts[i].email_id);
+		free(b->acts[i].flags);
+	}
+	free(b->acts);
+	for (i = 0; i < b->nr_news; i++) {
+		free(b->news[i].email_id);
+		free(b->news[i].mailboxes);
+		free(b->news[i].keywords);
+	}
+	free(b->news);
+	json_decref(b->emails);
+	json_decref(b->identity);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct back back, *b = &back;
+	struct secrets sec = SECRETS_INIT;
+	struct buf err = BUF_INIT;
+	const char *password;
+	double start = now_seconds();
+	int code, rc;
+
+	memset(b, 0, sizeof(*b));
+	log_init("carry-back", -1);
+	parse_options(b, argc, argv);
+	if (secrets_read(&sec, 0, &err) < 0)
+		fatalx(EX_USAGE, "%s", err.buf);
+	password = secrets_get(&sec, "password");
+	b->jo.password = secrets_get(&sec, "dest_password");
+	b->jo.token = secrets_get(&sec, "dest_token");
+	if (!b->jo.password && !b->jo.token)
+		b->jo.password = password;	/* the same on both */
+	if (!password || !(b->jo.token || b->jo.user))
+		fatalx(EX_USAGE, "give password=... (and dest_password=... or"
+		    " dest_token=...) on standard input, and --dest-user"
+		    " unless with a token");
+	if (!getenv("MIGRATE_ACCOUNT"))
+		log_set_account(b->user);
+	evline_hello(1, "carry-back", BACK_VERSION);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	report_anomalies = json_array();
+	b->emails = json_object();
+	b->identity = json_object();
+	rc = arcidx_open(&b->ix, b->archive, 1, &err);
+	if (rc == 0)
+		rc = arcidx_catch_up(b->ix, &err);
+	if (rc < 0)
+		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+	else
+		code = run(b, password, &err);
+	if (err.len)
+		log_warnx("%s", err.buf);
+	if (b->report) {
+		json_t *o = json_pack("{s:o, s:o}", "actions", actions_json(b),
+		    "anomalies", json_incref(report_anomalies));
+
+		buf_reset(&err);
+		if (evline_report(b->report, o, &err) < 0)
+			log_warnx("%s", err.buf);
+		json_decref(o);
+	}
+	if (code == 0 || code == EX_DATAERR)
+		evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+		    " s:I, s:I, s:I, s:f}", "planned", (json_int_t)b->nr_acts,
+		    "appended", (json_int_t)b->appended, "flags_set",
+		    (json_int_t)b->flagged, "removed", (json_int_t)b->deleted,
+		    "folders_created", (json_int_t)b->created,
+		    "folders_removed", (json_int_t)b->removed_folders,
+		    "recorded", (json_int_t)b->recorded, "downloaded",
+		    (json_int_t)b->downloaded, "bytes", (json_int_t)b->bytes,
+		    "anomalies", (json_int_t)b->anomalies, "seconds",
+		    now_seconds() - start);
+	log_info("%s: %" PRIu64 " appended, %" PRIu64 " flag changes, %"
+	    PRIu64 " removed, %" PRIu64 " folders created, %" PRIu64
+	    " removed in %.1f s", b->check ? "checked" : "carried back",
+	    b->appended, b->flagged, b->deleted, b->created,
+	    b->removed_folders, now_seconds() - start);
+	cleanup(b);
+	json_decref(report_anomalies);
+	secrets_clear(&sec);
+	buf_release(&err);
+	curl_global_cleanup();
+	return code;
+}
