@@ -29,7 +29,7 @@ static const char usage_text[] =
 "   plan apply FILE         run it; run it again to go on after a stop\n"
 "   status [--json] [ACCOUNT]\n"
 "   log [ACCOUNT]           the audit history\n"
-"   rollback ACCOUNT | --to REVISION\n"
+"   rollback [--no-carry-back] ACCOUNT | --to REVISION\n"
 "   hold ACCOUNT | release ACCOUNT\n"
 "   retry ACCOUNT | --failed\n"
 "\n"
@@ -811,7 +811,8 @@ rollback_to(struct plan *p, struct state *s, struct audit *au,
 		if (code != EX_TEMPFAIL && cut_over(&v[i]) &&
 		    !routed(text, v[i].account)) {
 			why = xasprintf("rollback --to %s", rev);
-			if (runner_rollback(p, s, au, &v[i], why, 1, &err) < 0) {
+			if (runner_rollback(p, s, au, &v[i], why, RB_FLIPPED,
+			    &err) < 0) {
 				log_warnx("%s", err.buf);
 				buf_setlen(&err, 0);
 				code = EX_DATAERR;
@@ -832,7 +833,7 @@ rollback_to(struct plan *p, struct state *s, struct audit *au,
 }
 
 static int
-cmd_rollback(const char *account, const char *rev)
+cmd_rollback(const char *account, const char *rev, int carry)
 {
 	struct state *s = open_state(state_dir());
 	struct audit *au;
@@ -852,7 +853,9 @@ cmd_rollback(const char *account, const char *rev)
 		if (find_account(s, account, &a) < 0)
 			fatalx(EX_NOUSER, "no account '%s' in the state",
 			    account);
-		if (runner_rollback(&p, s, au, &a, "rollback", 0, &err) < 0) {
+		if (runner_rollback(&p, s, au, &a, carry ? "rollback" :
+		    "rollback, nothing carried back", carry ? RB_CARRY :
+		    RB_NO_CARRY, &err) < 0) {
 			log_warnx("%s", err.buf);
 			code = EX_DATAERR;
 		} else
@@ -916,11 +919,16 @@ main(int argc, char **argv)
 		return cmd_log(optind < argc ? argv[optind] : NULL);
 	}
 	if (!strcmp(cmd, "rollback")) {
+		int carry = 1;
+
 		if (optind + 2 == argc && !strcmp(argv[optind], "--to"))
-			return cmd_rollback(NULL, argv[optind + 1]);
+			return cmd_rollback(NULL, argv[optind + 1], 1);
+		if (optind + 2 == argc && !strcmp(argv[optind],
+		    "--no-carry-back"))
+			carry = 0, optind++;
 		if (optind + 1 != argc || argv[optind][0] == '-')
 			usage(EX_USAGE);
-		return cmd_rollback(argv[optind], NULL);
+		return cmd_rollback(argv[optind], NULL, carry);
 	}
 	if (!strcmp(cmd, "hold") || !strcmp(cmd, "release") ||
 	    !strcmp(cmd, "retry")) {

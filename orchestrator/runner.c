@@ -616,7 +616,8 @@ cut_over(const struct account *a)
 
 int
 runner_rollback(struct plan *p, struct state *s, struct audit *au,
-    struct account *a, const char *why, int flipped, struct buf *err)
+    struct account *a, const char *why, enum rollback_how how,
+    struct buf *err)
 {
 	struct apply_opts o = { 0, -1 };
 	struct slot sl;
@@ -632,11 +633,13 @@ runner_rollback(struct plan *p, struct state *s, struct audit *au,
 	if (run_open(&r, p, s, au, &o, err) < 0)
 		goto out;
 	memset(&sl, 0, sizeof(sl));
-	if (!flipped && back_window(&r, &sl, a, err) != OK) {
-		buf_addf(err, "; %s stays on the destination", a->account);
+	if (how == RB_CARRY && back_window(&r, &sl, a, err) != OK) {
+		buf_addf(err, "; %s stays on the destination (migrate"
+		    " rollback --no-carry-back flips it back all the same)",
+		    a->account);
 		goto out;
 	}
-	if (!flipped && flip(&r, &sl, a, "source", err) != OK)
+	if (how != RB_FLIPPED && flip(&r, &sl, a, "source", err) != OK)
 		goto release;
 	if (enter_flipped(&r, a, ST_ROLLED_BACK, "source", why ? why :
 	    "rollback") < 0)

@@ -28,12 +28,19 @@ int plan_apply(struct plan *p, struct state *s, struct audit *a,
  * Flip one account back to the source (migrate rollback ACCOUNT): first
  * carry back what its user did on the destination (see rollback.c), under
  * a hold at the proxy; then the flip and its record; then the release.
- * With `flipped`, the mapping is so already (rollback --to, which called
- * runner_carry_back() first): only the record and the release.  Returns 0
+ * RB_FLIPPED: the mapping is so already (rollback --to, which called
+ * runner_carry_back() first): only the record and the release.
+ * RB_NO_CARRY: the flip alone, for a destination that cannot be read.  Returns 0
  * or -1 with `err` set; on failure the account stays where it was.
  */
+enum rollback_how {
+	RB_CARRY,	/* carry back, then flip */
+	RB_FLIPPED,	/* the mapping is so already: record, release */
+	RB_NO_CARRY,	/* flip, carrying nothing back (a dead destination) */
+};
 int runner_rollback(struct plan *p, struct state *s, struct audit *a,
-    struct account *acc, const char *why, int flipped, struct buf *err);
+    struct account *acc, const char *why, enum rollback_how how,
+    struct buf *err);
 
 /* The carry-back of runner_rollback() alone, leaving the hold taken. */
 int runner_carry_back(struct plan *p, struct state *s, struct audit *a,

@@ -266,8 +266,19 @@ like "$(cat "$work/out")" 'changed since revision 1' "plan diff: a changed plan"
 like "$(cat "$work/out")" '^\+ dave@example.org$' "plan diff: a new account"
 
 # --- rollback ------------------------------------------------------------
+: >"$STUB_DIR/calls"
+echo exit:69 >"$STUB_DIR/carry-back.alice@example.org"
+"$M" --state "$work/good" rollback alice >"$work/out" 2>&1
+is "$?" 65 "a rollback whose carry-back fails (the destination down) fails"
+like "$(cat "$work/out")" 'stays on the destination.*--no-carry-back' \
+    "it says the account stays, and what flips it back all the same"
+is "$(st good alice@example.org)" finalized "and alice is still cut over, finalized"
+: >"$STUB_DIR/calls"
 "$M" --state "$work/good" rollback alice >"$work/out" 2>&1
 is "$?" 0 "rollback alice"
+is "$(cut -f1,4 "$STUB_DIR/calls" | sed 's/\t.*--check.*/+check/; s/\t.*//' | tr '\n' ' ')" \
+    "imap-pull carry-back imap-pull carry-back+check " \
+    "a delta pull, carry-back, another pull and carry-back --check, before the flip"
 is "$(st good alice@example.org)" rolled_back "alice is rolled_back"
 is "$("$top/$O/bin/map-flip" --store "$work/good/mapping.db" --list | grep -c '^alice.* source$')" 2 \
     "both her logins go to the source again"
@@ -284,6 +295,14 @@ is "$("$top/$O/bin/map-flip" --store "$work/good/mapping.db" --list | grep -c de
     "no route to the destination is left"
 "$M" --state "$work/good" retry bob >/dev/null
 is "$(st good bob@example.org)" copying "retry of a rolled back account copies it again"
+fresh nocarry
+plan nocarry
+apply nocarry
+echo exit:69 >"$STUB_DIR/carry-back.alice@example.org"
+"$M" --state "$work/nocarry" rollback --no-carry-back alice >"$work/out" 2>&1
+is "$?" 0 "rollback --no-carry-back flips back without carry-back"
+is "$(st nocarry alice@example.org)" rolled_back "alice is rolled_back"
+rm -f "$STUB_DIR/carry-back.alice@example.org"
 
 # --- retries, permanent failures, the gate between phases ---------------
 fresh fail
