@@ -10,8 +10,27 @@
 #include <time.h>
 
 #include "back.h"
+#include "evline.h"
 #include "log.h"
 #include "xalloc.h"
+
+void
+back_anomaly(struct back *b, const char *kind, const char *folder,
+    uint32_t uid, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	buf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	b->anomalies++;
+	evline_anomaly(1, kind, folder, uid, text.buf, &o);
+	json_array_append(b->anomaly_list, o);
+	json_decref(o);
+	buf_release(&text);
+}
 
 static int
 failed(struct back *b, int code)

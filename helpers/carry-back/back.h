@@ -1,10 +1,10 @@
 /*
  * back.h: carry-back's private declarations.
  *
- * carry-back.c	options, the connections, events, exit code
+ * carry-back.c	options, the connections, the report, exit code
  * plan.c	the archive (the source, as the last pull saw it) against
  *		the destination: what to do at the source
- * apply.c	doing it over IMAP, and recording it in the archive
+ * apply.c	doing it over IMAP, recording it in the archive, anomalies
  */
 #ifndef MIGRATE_BACK_H
 #define MIGRATE_BACK_H
@@ -76,12 +76,13 @@ struct back {
 	size_t nr_news, alloc_news;
 	json_t *emails;			/* the destination's, by id */
 	json_t *identity;		/* email id -> the hash it carries */
+	json_t *anomaly_list;		/* for the report */
 	/* counters */
 	uint64_t appended, flagged, deleted, created, removed_folders;
 	uint64_t recorded, downloaded, bytes, anomalies;
 };
 
-/* carry-back.c */
+/* apply.c */
 void back_anomaly(struct back *b, const char *kind, const char *folder,
     uint32_t uid, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
@@ -92,7 +93,6 @@ int back_plan(struct back *b, struct buf *err);
 int back_body(struct back *b, const char *email_id, const char *hash,
     struct buf *out, struct buf *err);
 
-/* apply.c */
 int back_apply(struct back *b, struct buf *err);
 
 #endif

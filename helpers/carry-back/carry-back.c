@@ -25,26 +25,6 @@ static const char usage_text[] =
 "Secrets come on standard input: password=... (the source's), and\n"
 "dest_password=... or dest_token=..., then an empty line.\n";
 
-static json_t *report_anomalies;
-
-void
-back_anomaly(struct back *b, const char *kind, const char *folder,
-    uint32_t uid, const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-	json_t *o;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	b->anomalies++;
-	evline_anomaly(1, kind, folder, uid, text.buf, &o);
-	json_array_append(report_anomalies, o);
-	json_decref(o);
-	buf_release(&text);
-}
-
 enum {
 	OPT_ARCHIVE = 256, OPT_URL, OPT_DEST_USER, OPT_ACCOUNT, OPT_DEST_CA,
 	OPT_DEST_INSECURE, OPT_HOST, OPT_PORT, OPT_TLS, OPT_CA, OPT_INSECURE,
@@ -145,48 +125,18 @@ parse_options(struct back *b, int argc, char **argv)
 		b->io.port = b->io.tls.mode == TLS_IMPLICIT ? "993" : "143";
 }
 
-static int
-on_enabled(void *arg, struct imap_resp *r, struct buf *err)
-{
-	struct back *b = arg;
-	size_t i;
-
-	if (imap_atom_is(&r->vals.items[0], "ENABLED"))
-		for (i = 1; i < r->vals.nr; i++)
-			if (imap_atom_is(&r->vals.items[i], "UTF8=ACCEPT"))
-				b->utf8 = 1;
-	(void)err;
-	return 0;
-}
-
 /* The source, as imap-pull logs in to it (the same names for folders). */
 static int
 source_open(struct back *b, const char *password, struct buf *err)
 {
-	struct buf as = BUF_INIT;
-	const char *authz = NULL, *authc = b->user;
-	int ret;
+	int rc;
 
-	if (imap_connect(&b->im, &b->io, err) < 0)
+	if (imap_connect(&b->im, &b->io, err) < 0 ||
+	    imap_login_as(b->im, b->auth, b->user, b->auth_user,
+	    b->master_sep, password, err) < 0 ||
+	    (rc = imap_enable_utf8(b->im, err)) < 0)
 		return -1;
-	if (b->auth_user && b->master_sep) {
-		buf_addf(&as, "%s%s%s", b->user, b->master_sep, b->auth_user);
-		authc = as.buf;
-	} else if (b->auth_user) {
-		authz = b->user;
-		authc = b->auth_user;
-	}
-	ret = imap_login(b->im, b->auth, authz, authc, password, err);
-	buf_release(&as);
-	if (ret < 0)
-		return -1;
-	if ((b->im->caps & IMAP_CAP_ENABLE) &&
-	    (b->im->caps & IMAP_CAP_UTF8_ACCEPT)) {
-		if (imap_simple(b->im, on_enabled, b, err,
-		    "ENABLE UTF8=ACCEPT") < 0)
-			return -1;
-		buf_reset(err);
-	}
+	b->utf8 = rc;
 	return 0;
 }
 
@@ -258,6 +208,7 @@ cleanup(struct back *b)
 	free(b->news);
 	json_decref(b->emails);
 	json_decref(b->identity);
+	json_decref(b->anomaly_list);
 }
 
 int
@@ -288,7 +239,7 @@ main(int argc, char **argv)
 		log_set_account(b->user);
 	evline_hello(1, "carry-back", BACK_VERSION);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	report_anomalies = json_array();
+	b->anomaly_list = json_array();
 	b->emails = json_object();
 	b->identity = json_object();
 	rc = arcidx_open(&b->ix, b->archive, 1, &err);
@@ -302,7 +253,7 @@ main(int argc, char **argv)
 		log_warnx("%s", err.buf);
 	if (b->report) {
 		json_t *o = json_pack("{s:o, s:o}", "actions", actions_json(b),
-		    "anomalies", json_incref(report_anomalies));
+		    "anomalies", json_incref(b->anomaly_list));
 
 		buf_reset(&err);
 		if (evline_report(b->report, o, &err) < 0)
@@ -326,7 +277,6 @@ main(int argc, char **argv)
 	    b->appended, b->flagged, b->deleted, b->created,
 	    b->removed_folders, now_seconds() - start);
 	cleanup(b);
-	json_decref(report_anomalies);
 	secrets_clear(&sec);
 	buf_release(&err);
 	curl_global_cleanup();

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "back.h"
+#include "keywords.h"
 #include "log.h"
 #include "utf7.h"
 #include "xalloc.h"
@@ -32,13 +33,6 @@ static const struct {
 	{ "sent", "\\Sent" }, { "drafts", "\\Drafts" },
 	{ "trash", "\\Trash" }, { "junk", "\\Junk" },
 	{ "archive", "\\Archive" },
-};
-
-static const struct {
-	const char *flag, *keyword;
-} sys_flags[] = {
-	{ "\\Seen", "$seen" }, { "\\Flagged", "$flagged" },
-	{ "\\Answered", "$answered" }, { "\\Draft", "$draft" },
 };
 
 struct planner {
@@ -315,102 +309,6 @@ back_body(struct back *b, const char *email_id, const char *hash,
 	return 0;
 }
 
-/* The keywords of a JMAP email as a sorted list, lower case; NULL: none
- * that IMAP can carry. */
-static char *
-keywords_of(json_t *e)
-{
-	const char *v[256], *k;
-	char *low[256], *out;
-	size_t n = 0, i;
-	json_t *x;
-
-	json_object_foreach(json_object_get(e, "keywords"), k, x) {
-		if (n == ARRAY_SIZE(v) || !strncasecmp(k, "$has", 4))
-			continue;
-		low[n] = xstrdup(k);
-		for (i = 0; low[n][i]; i++)
-			low[n][i] = (char)tolower((unsigned char)low[n][i]);
-		v[n] = low[n];
-		n++;
-	}
-	out = arc_flags_join(v, n);
-	for (i = 0; i < n; i++)
-		free(low[i]);
-	return out;
-}
-
-/* IMAP flags to the keywords they are at the destination. */
-static char *
-flags_as_keywords(const char *flags)
-{
-	char *s = xstrdup(flags), *w, *save = NULL, *out, *low[256];
-	const char *v[256];
-	size_t n = 0, i;
-
-	for (w = strtok_r(s, " ", &save); w && n < ARRAY_SIZE(v);
-	    w = strtok_r(NULL, " ", &save)) {
-		const char *kw = NULL;
-
-		if (*w == '\\') {
-			for (i = 0; i < ARRAY_SIZE(sys_flags); i++)
-				if (!strcasecmp(w, sys_flags[i].flag))
-					kw = sys_flags[i].keyword;
-			if (!kw)
-				continue;
-		} else if (!strncasecmp(w, "$has", 4))
-			continue;
-		low[n] = xstrdup(kw ? kw : w);
-		for (i = 0; low[n][i]; i++)
-			low[n][i] = (char)tolower((unsigned char)low[n][i]);
-		v[n] = low[n];
-		n++;
-	}
-	out = arc_flags_join(v, n);
-	for (i = 0; i < n; i++)
-		free(low[i]);
-	free(s);
-	return out;
-}
-
-/*
- * Keywords back to IMAP flags, a keyword in the case the source spells it
- * in `was` (its flags now) when it has it.
- */
-static char *
-keywords_as_flags(const char *keywords, const char *was)
-{
-	char *s = xstrdup(keywords), *w, *save = NULL, *out;
-	char *mine[256];
-	const char *v[256];
-	size_t n = 0, i, len;
-
-	for (w = strtok_r(s, " ", &save); w && n < ARRAY_SIZE(v);
-	    w = strtok_r(NULL, " ", &save)) {
-		const char *f = NULL, *p;
-
-		for (i = 0; i < ARRAY_SIZE(sys_flags); i++)
-			if (!strcmp(w, sys_flags[i].keyword))
-				f = sys_flags[i].flag;
-		if (!f && strpbrk(w, "(){%*\"\\]"))
-			continue;	/* not an IMAP atom */
-		len = strlen(w);
-		for (p = was; !f && p && *p; p += strcspn(p, " "),
-		    p += *p == ' ')
-			if (strcspn(p, " ") == len && !strncasecmp(p, w, len))
-				f = p;
-		mine[n] = f ? xstrndup(f, f == w ? len : strcspn(f, " ")) :
-		    xstrdup(w);
-		v[n] = mine[n];
-		n++;
-	}
-	out = arc_flags_join(v, n);
-	for (i = 0; i < n; i++)
-		free(mine[i]);
-	free(s);
-	return out;
-}
-
 /* The words of `list` that `minus` lacks, or with `plus`: sorted. */
 static char *
 words_edit(const char *list, const char *plus, const char *minus)
@@ -444,7 +342,7 @@ static char *
 keywords_wanted(struct planner *pl, const char *id, const char *have)
 {
 	json_t *x = json_object_get(pl->as_pushed, id);
-	char *now = keywords_of(json_object_get(pl->b->emails, id));
+	char *now = kw_of_set(json_object_get(json_object_get(pl->b->emails, id), "keywords"));
 	char *added, *removed, *out;
 
 	if (!x)
@@ -499,7 +397,7 @@ load_emails(struct planner *pl)
 			memcpy(n->hash, json_string_value(json_object_get(
 			    b->identity, id)), sizeof(n->hash));
 			n->mailboxes = NULL;
-			n->keywords = keywords_of(e);
+			n->keywords = kw_of_set(json_object_get(e, "keywords"));
 		}
 		hash = json_string_value(json_object_get(b->identity, id));
 		json_object_foreach(json_object_get(e, "mailboxIds"), mb, x) {
@@ -542,7 +440,7 @@ plan_key(struct planner *pl, const char *key)
 		json_t *m = json_array_get(s, i);
 		const char *id = json_string_value(json_array_get(d, i));
 		const char *was = json_string_value(json_array_get(m, 1));
-		char *have = flags_as_keywords(was);
+		char *have = kw_from_flags(was);
 		char *want = keywords_wanted(pl, id, have);
 
 		if (strcmp(want, have)) {
@@ -550,7 +448,7 @@ plan_key(struct planner *pl, const char *key)
 			a->uid = (uint32_t)json_integer_value(json_array_get(m,
 			    0));
 			a->email_id = xstrdup(id);
-			a->flags = keywords_as_flags(want, was);
+			a->flags = kw_to_flags(want, was);
 		}
 		free(want);
 		free(have);
@@ -558,12 +456,12 @@ plan_key(struct planner *pl, const char *key)
 	for (; i < nd; i++) {
 		const char *id = json_string_value(json_array_get(d, i));
 		json_t *e = json_object_get(b->emails, id);
-		char *kw = keywords_of(e);
+		char *kw = kw_of_set(json_object_get(e, "keywords"));
 		struct tm tm;
 
 		a = add_act(b, B_APPEND, folder, hash);
 		a->email_id = xstrdup(id);
-		a->flags = keywords_as_flags(kw, NULL);
+		a->flags = kw_to_flags(kw, NULL);
 		memset(&tm, 0, sizeof(tm));
 		a->time = strptime(json_string_value(json_object_get(e,
 		    "receivedAt")) ? json_string_value(json_object_get(e,

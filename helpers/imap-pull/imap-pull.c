@@ -275,20 +275,9 @@ static int
 login(struct pull *p, struct imap *im, const char *password,
     struct buf *err)
 {
-	struct buf as = BUF_INIT;
-	const char *authz = NULL, *authc = p->user;
-	int ret;
+	int ret = imap_login_as(im, p->auth, p->user, p->auth_user,
+	    p->master_sep, password, err);
 
-	if (p->auth_user && p->master_sep) {
-		/* Dovecot's master user form: user*master */
-		buf_addf(&as, "%s%s%s", p->user, p->master_sep, p->auth_user);
-		authc = as.buf;
-	} else if (p->auth_user) {
-		authz = p->user;
-		authc = p->auth_user;
-	}
-	ret = imap_login(im, p->auth, authz, authc, password, err);
-	buf_release(&as);
 	if (ret == 0 && im == p->im)
 		log_info("logged in to %s:%s as %s%s%s%s", p->conn.host,
 		    p->conn.port, p->user, p->auth_user ? " (by " : "",
@@ -297,22 +286,10 @@ login(struct pull *p, struct imap *im, const char *password,
 }
 
 static int
-on_enabled(void *arg, struct imap_resp *r, struct buf *err)
-{
-	struct pull *p = arg;
-	size_t i;
-
-	if (imap_atom_is(&r->vals.items[0], "ENABLED"))
-		for (i = 1; i < r->vals.nr; i++)
-			if (imap_atom_is(&r->vals.items[i], "UTF8=ACCEPT"))
-				p->utf8 = 1;
-	(void)err;
-	return 0;
-}
-
-static int
 session_setup(struct pull *p, struct imap *im, struct buf *err)
 {
+	int rc;
+
 	if (im->caps & IMAP_CAP_ID) {
 		if (imap_simple(im, NULL, NULL, err, "ID (\"name\""
 		    " \"migrate imap-pull\" \"version\" \"" PULL_VERSION
@@ -332,13 +309,10 @@ session_setup(struct pull *p, struct imap *im, struct buf *err)
 		}
 		log_debug("compressing: %s", tls_conn_describe(im->conn));
 	}
-	if ((im->caps & IMAP_CAP_ENABLE) &&
-	    (im->caps & IMAP_CAP_UTF8_ACCEPT)) {
-		if (imap_simple(im, on_enabled, p, err,
-		    "ENABLE UTF8=ACCEPT") < 0)
-			return -1;
-		buf_reset(err);
-	}
+	if ((rc = imap_enable_utf8(im, err)) < 0)
+		return -1;
+	if (rc)
+		p->utf8 = 1;
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "keywords.h"
 #include "log.h"
 #include "push.h"
 #include "xalloc.h"
@@ -179,9 +180,9 @@ adopt_one(struct push *p, struct want *w, struct cand *c, size_t nr,
 			mbs = xstrdup(w->mailboxes);
 			kws = xstrdup(w->keywords);
 		} else {
-			mbs = push_keys_of(json_object_get(hit->e,
+			mbs = kw_of_set(json_object_get(hit->e,
 			    "mailboxIds"));
-			kws = push_keys_of(json_object_get(hit->e,
+			kws = kw_of_set(json_object_get(hit->e,
 			    "keywords"));
 		}
 		memset(&u, 0, sizeof(u));

@@ -121,8 +121,6 @@ int push_rescue(struct push *p, struct buf *err);
 
 /* verify.c */
 int push_verify(struct push *p, struct buf *err);
-/* The keys of a JSON set, lower case, sorted, one space (caller frees). */
-char *push_keys_of(json_t *set);
 /* "2026-01-02T03:04:05Z": seconds since the epoch, or -1. */
 int64_t push_parse_utc(const char *s);
 

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "evline.h"
+#include "keywords.h"
 #include "log.h"
 #include "push.h"
 #include "xalloc.h"
@@ -73,33 +74,6 @@ fetch_for_verify(struct push *p, json_t *all, struct buf *err)
 	return ret;
 }
 
-/* The keys of a JSON set, lower case, sorted, one space (caller frees). */
-char *
-push_keys_of(json_t *set)
-{
-	const char *v[256], *k;
-	char *low[256], *out;
-	size_t n = 0, i;
-	json_t *x;
-
-	json_object_foreach(set, k, x) {
-		if (n == ARRAY_SIZE(v))
-			break;
-		/* keywords the destination computes itself ($hasattachment) */
-		if (!strncasecmp(k, "$has", 4))
-			continue;
-		low[n] = xstrdup(k);
-		for (i = 0; low[n][i]; i++)
-			low[n][i] = (char)tolower((unsigned char)low[n][i]);
-		v[n] = low[n];
-		n++;
-	}
-	out = arc_flags_join(v, n);
-	for (i = 0; i < n; i++)
-		free(low[i]);
-	return out;
-}
-
 /* Whether every word of the list `small` is in the list `big`. */
 static int
 within(const char *small, const char *big)
@@ -136,8 +110,8 @@ static void
 compare_placement(struct push *p, const struct want *w, json_t *e,
     int merged, struct buf *why, struct buf *user)
 {
-	char *mbs = push_keys_of(json_object_get(e, "mailboxIds"));
-	char *kws = push_keys_of(json_object_get(e, "keywords"));
+	char *mbs = kw_of_set(json_object_get(e, "mailboxIds"));
+	char *kws = kw_of_set(json_object_get(e, "keywords"));
 	struct buf *to = p->after_cutover ? user : why;
 
 	if (merged ? !within(w->mailboxes, mbs) : strcmp(mbs, w->mailboxes))

@@ -420,6 +420,55 @@ out:
 	return ret;
 }
 
+int
+imap_login_as(struct imap *im, enum imap_auth how, const char *user,
+    const char *admin, const char *master_sep, const char *password,
+    struct buf *err)
+{
+	struct buf as = BUF_INIT;
+	const char *authz = NULL, *authc = user;
+	int ret;
+
+	if (admin && master_sep) {
+		/* Dovecot's master user form: user*master */
+		buf_addf(&as, "%s%s%s", user, master_sep, admin);
+		authc = as.buf;
+	} else if (admin) {
+		authz = user;
+		authc = admin;
+	}
+	ret = imap_login(im, how, authz, authc, password, err);
+	buf_release(&as);
+	return ret;
+}
+
+static int
+on_enabled(void *arg, struct imap_resp *r, struct buf *err)
+{
+	int *utf8 = arg;
+	size_t i;
+
+	if (imap_atom_is(&r->vals.items[0], "ENABLED"))
+		for (i = 1; i < r->vals.nr; i++)
+			if (imap_atom_is(&r->vals.items[i], "UTF8=ACCEPT"))
+				*utf8 = 1;
+	(void)err;
+	return 0;
+}
+
+int
+imap_enable_utf8(struct imap *im, struct buf *err)
+{
+	int utf8 = 0;
+
+	if (!(im->caps & IMAP_CAP_ENABLE) || !(im->caps & IMAP_CAP_UTF8_ACCEPT))
+		return 0;
+	if (imap_simple(im, on_enabled, &utf8, err, "ENABLE UTF8=ACCEPT") < 0)
+		return -1;
+	buf_reset(err);
+	return utf8;
+}
+
 void
 imap_free(struct imap **imp)
 {

@@ -91,6 +91,19 @@ int imap_login(struct imap *im, enum imap_auth how, const char *authz,
     const char *authc, const char *password, struct buf *err);
 
 /*
+ * Log in as `user`; with `admin`, as that admin acting for the user:
+ * Dovecot's master user form ("user" `master_sep` "admin") when
+ * `master_sep` is set, else SASL PLAIN's authorization identity.
+ */
+int imap_login_as(struct imap *im, enum imap_auth how, const char *user,
+    const char *admin, const char *master_sep, const char *password,
+    struct buf *err);
+
+/* ENABLE UTF8=ACCEPT when the server offers it: 1 when enabled (names
+ * are UTF-8 from then on), 0 when not, -1 on error. */
+int imap_enable_utf8(struct imap *im, struct buf *err);
+
+/*
  * Send one command, the tag is added: returns the tag (> 0), or 0 on
  * error.  Use imap_quote() for strings.
  */

@@ -9,6 +9,7 @@ LIB_SRCS := \
 	helpers/lib/imap.c \
 	helpers/lib/imap_resp.c \
 	helpers/lib/jmap.c \
+	helpers/lib/keywords.c \
 	helpers/lib/log.c \
 	helpers/lib/managesieve.c \
 	helpers/lib/mapping.c \
