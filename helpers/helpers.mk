@@ -33,7 +33,9 @@ dav-pull_SRCS := \
 	helpers/dav-pull/dav-pull.c
 
 dav-push_SRCS := \
-	helpers/dav-push/dav-push.c
+	helpers/dav-push/dav-push.c \
+	helpers/dav-push/repair.c \
+	helpers/dav-push/verify.c
 
 sieve-pull_SRCS := \
 	helpers/sieve-pull/sieve-pull.c

@@ -2,6 +2,7 @@
 UNIT_TESTS := \
 	tests/unit/t-archive \
 	tests/unit/t-buf \
+	tests/unit/t-dav-repair \
 	tests/unit/t-evline \
 	tests/unit/t-exec-path \
 	tests/unit/t-imap-resp \
@@ -22,3 +23,5 @@ TEST_TOOLS := \
 $(O)/tests/unit/t-proxy-sasl: $(O)/helpers/proxy/sasl.o \
 	$(O)/helpers/proxy/cmd.o
 $(O)/tests/unit/t-proxy-sasl.o: BUILD_CFLAGS += -Ihelpers/proxy
+$(O)/tests/unit/t-dav-repair: $(O)/helpers/dav-push/repair.o
+$(O)/tests/unit/t-dav-repair.o: BUILD_CFLAGS += -Ihelpers/dav-push

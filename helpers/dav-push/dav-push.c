@@ -17,6 +17,8 @@
 #include "dav.h"
 #include "evline.h"
 #include "log.h"
+#include "dpush.h"
+#include "repair.h"
 #include "opt.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -29,18 +31,7 @@ static const char usage_text[] =
 "         [--report FILE]\n"
 "The password comes on standard input: password=... and an empty line.\n";
 
-static struct {
-	struct dav_opts o;
-	const char *archive, *report;
-	int verify_only;
-	int files;		/* the archive's file tree, to opts.url */
-	struct dav *d;
-	struct arcidx *ix;
-	char *home[2];		/* calendars, address books */
-	json_t *diffs, *anomalies;
-	uint64_t created, pushed, unchanged, refused, conflicts, deleted,
-	    checked;
-} push;
+struct dpush push;
 
 static void
 usage(void)
@@ -92,12 +83,6 @@ parse_options(int argc, char **argv)
 	}
 	if (optind != argc || !push.o.url || !push.o.user || !push.archive)
 		usage();
-}
-
-static int
-is_calendar(const struct arc_davcol *c)
-{
-	return !strcmp(c->kind, "calendar");
 }
 
 /* The XML of a text property, escaped, or "" without a value. */
@@ -280,6 +265,46 @@ reason(const struct dav_answer *a, struct buf *out)
 }
 
 /*
+ * A resource the destination refused (`why`), carried repaired if it can
+ * be (repair.h): 1 with `text` replaced by the new etag, 0 when it
+ * cannot be repaired or is refused still, -1 on error.  The original
+ * stays in the archive.
+ */
+static int
+put_repaired(const char *url, const char *hash, const char *type,
+    const char **hdrs, struct buf *text, struct buf *why,
+    const struct buf *where, struct buf *err)
+{
+	struct buf fixed = BUF_INIT, body = BUF_INIT;
+	struct dav_answer a = { .body = &body };
+	int ret = 0;
+
+	if (!dav_repair(text->buf, text->len, hash, &fixed))
+		goto out;
+	if (dav_request(push.d, "PUT", url, NULL, NULL, fixed.buf, fixed.len,
+	    type, hdrs, &a, err) < 0) {
+		ret = -1;
+		goto out;
+	}
+	if (a.code / 100 != 2) {
+		buf_addf(why, "; with a UID added: HTTP %ld", a.code);
+		goto out;
+	}
+	push.repaired++;
+	evline_anomalyf(push.anomalies, "dav-repaired", where->buf, "the"
+	    " destination refused it (%s); carried with a UID added, the"
+	    " original kept in the archive", why->buf);
+	buf_reset(text);
+	buf_adds(text, a.etag ? a.etag : "");
+	ret = 1;
+out:
+	dav_answer_release(&a);
+	buf_release(&fixed);
+	buf_release(&body);
+	return ret;
+}
+
+/*
  * One resource (of collection `col`, or a file of a tree when `col` is
  * NULL) onto the destination at `url`; `pushed` is its push row (name,
  * hash, etag, state), NULL when it was never pushed.
@@ -309,7 +334,8 @@ put_one(const char *col, const char *name, const char *url,
 	 */
 	if (isnew)
 		hdrs[0] = "If-None-Match: *";
-	else if (!strcmp(pushed[3], "done") && *pushed[2]) {
+	else if ((!strcmp(pushed[3], "done") ||
+	    !strcmp(pushed[3], "repaired")) && *pushed[2]) {
 		buf_addf(&hdr, "If-Match: %s", pushed[2]);
 		hdrs[0] = hdr.buf;
 	}
@@ -355,6 +381,10 @@ put_one(const char *col, const char *name, const char *url,
 		    " destination's is kept (%s)", url, why.buf);
 		ret = set_state(col, name, hash, NULL, "conflict",
 		    why.buf, err);
+	} else if (col && (rc = put_repaired(url, hash, type, hdrs, &text,
+	    &why, &where, err)) != 0) {
+		ret = rc < 0 ? -1 : set_state(col, name, hash, text.buf,
+		    "repaired", why.buf, err);
 	} else {
 		push.refused++;
 		evline_anomalyf(push.anomalies, "dav-refused", where.buf,
@@ -396,7 +426,7 @@ push_collection(const struct arc_davcol *c, const char *dest,
 			if (!strcmp(rows[4 * k], res[i].name))
 				p = &rows[4 * k];
 		if (p && !strcmp(p[1], res[i].hash) && (!strcmp(p[3], "done") ||
-		    !strcmp(p[3], "conflict"))) {
+		    !strcmp(p[3], "repaired") || !strcmp(p[3], "conflict"))) {
 			push.unchanged++;
 			continue;
 		}
@@ -418,7 +448,7 @@ push_collection(const struct arc_davcol *c, const char *dest,
 				break;
 		if (i < nr_res)
 			continue;
-		if (!strcmp(p[3], "done")) {
+		if (!strcmp(p[3], "done") || !strcmp(p[3], "repaired")) {
 			buf_reset(&url);
 			buf_addf(&url, "%s%s", dest, p[0]);
 			buf_reset(&hdr);
@@ -451,152 +481,6 @@ out:
 	buf_release(&body);
 	buf_release(&url);
 	buf_release(&hdr);
-	return ret;
-}
-
-/*
- * What survives a server's normalizing, as one string: the values of the
- * properties that matter (unfolded, parameters dropped, sorted; addresses
- * lower-cased).
- */
-static char *
-essence(const char *text, size_t len, int calendar)
-{
-	static const char *const ev[] = { "UID", "SUMMARY", "DTSTART",
-	    "RRULE", "EXDATE", "ATTENDEE", NULL };
-	static const char *const vc[] = { "UID", "FN", "EMAIL", "TEL", NULL };
-	const char *const *want = calendar ? ev : vc;
-	struct buf u = BUF_INIT, out = BUF_INIT;
-	json_t *vals = json_array(), *e;
-	char *line, *save = NULL, *v, *s;
-	size_t i, n;
-	int q;
-
-	/* unfold */
-	for (i = 0; i < len; i++) {
-		if (text[i] == '\r')
-			continue;
-		if (text[i] == '\n' && i + 1 < len && (text[i + 1] == ' ' ||
-		    text[i + 1] == '\t')) {
-			i++;
-			continue;
-		}
-		buf_addch(&u, text[i]);
-	}
-	for (line = strtok_r(u.buf, "\n", &save); line;
-	    line = strtok_r(NULL, "\n", &save)) {
-		for (i = 0; want[i]; i++) {
-			n = strlen(want[i]);
-			if (!strncasecmp(line, want[i], n) &&
-			    (line[n] == ':' || line[n] == ';'))
-				break;
-		}
-		if (!want[i])
-			continue;
-		for (v = line + n, q = 0; *v && (q || *v != ':'); v++)
-			if (*v == '"')
-				q = !q;
-		if (!*v)
-			continue;
-		s = xasprintf("%s:%s", want[i], v + 1);
-		if (!strcmp(want[i], "ATTENDEE") || !strcmp(want[i], "EMAIL"))
-			for (v = s; *v; v++)
-				*v = (char)tolower((unsigned char)*v);
-		json_array_append_new(vals, json_string(s));
-		free(s);
-	}
-	/* sorted */
-	for (i = 1; i < json_array_size(vals); i++)
-		for (n = i; n > 0 && strcmp(json_string_value(json_array_get(
-		    vals, n - 1)), json_string_value(json_array_get(vals,
-		    n))) > 0; n--) {
-			e = json_incref(json_array_get(vals, n));
-			json_array_set(vals, n, json_array_get(vals, n - 1));
-			json_array_set_new(vals, n - 1, e);
-		}
-	json_array_foreach(vals, i, e) {
-		buf_adds(&out, json_string_value(e));
-		buf_addch(&out, '\n');
-	}
-	json_decref(vals);
-	buf_release(&u);
-	return buf_detach(&out, NULL);
-}
-
-static void
-diff(const char *where, const char *what)
-{
-	json_array_append_new(push.diffs, json_pack("{s:s, s:s}", "resource",
-	    where, "difference", what));
-	log_warnx("verify: %s: %s", where, what);
-}
-
-/* Read each resource back from the destination and compare. */
-static int
-verify_collection(const struct arc_davcol *c, const char *dest,
-    struct buf *err)
-{
-	struct arc_davres *res = NULL;
-	struct buf text = BUF_INIT, body = BUF_INIT, url = BUF_INIT;
-	struct buf where = BUF_INIT;
-	struct dav_answer a = { .body = &body };
-	char **rows = NULL, *want, *got;
-	size_t nr_res = 0, nr = 0, i, k;
-	int ret = -1;
-
-	if (arcidx_dav_resources(push.ix, c->path, &res, &nr_res, err) < 0 ||
-	    arcidx_rows(push.ix, "SELECT name, state FROM push_dav_resources"
-	    " WHERE collection = ?1", c->path, NULL, 2, &rows, &nr, err) < 0)
-		goto out;
-	for (i = 0; i < nr_res; i++) {
-		buf_reset(&where);
-		buf_addf(&where, "%s%s", c->path, res[i].name);
-		for (k = 0; k < nr; k++)
-			if (!strcmp(rows[2 * k], res[i].name))
-				break;
-		/* refused or in conflict: an anomaly already */
-		if (k < nr && strcmp(rows[2 * k + 1], "done") &&
-		    strcmp(rows[2 * k + 1], "sending"))
-			continue;
-		push.checked++;
-		if (!dest) {
-			diff(where.buf, "its collection is not on the"
-			    " destination");
-			continue;
-		}
-		buf_reset(&url);
-		buf_addf(&url, "%s%s", dest, res[i].name);
-		if (dav_request(push.d, "GET", url.buf, NULL, NULL, NULL, 0,
-		    NULL, NULL, &a, err) < 0)
-			goto out;
-		if (a.code == 404) {
-			diff(where.buf, "missing");
-			continue;
-		}
-		if (a.code != 200) {
-			dav_status_error(push.d, url.buf, &a, err);
-			goto out;
-		}
-		buf_reset(&text);
-		if (arcidx_blob_read(push.ix, res[i].hash, &text, err) != 1)
-			goto out;
-		want = essence(text.buf, text.len, is_calendar(c));
-		got = essence(body.buf, body.len, is_calendar(c));
-		if (strcmp(want, got))
-			diff(where.buf, "UID, SUMMARY, DTSTART, RRULE, EXDATE,"
-			    " ATTENDEE, FN, EMAIL or TEL differ");
-		free(want);
-		free(got);
-	}
-	ret = 0;
-out:
-	arc_davres_free(res, nr_res);
-	arc_rows_free(rows, nr, 2);
-	dav_answer_release(&a);
-	buf_release(&text);
-	buf_release(&body);
-	buf_release(&url);
-	buf_release(&where);
 	return ret;
 }
 
@@ -670,7 +554,7 @@ run(struct buf *err)
 			free(dest);
 			goto out;
 		}
-		if (verify_collection(&cols[i], dest, err) < 0) {
+		if (verify_collection(&push, &cols[i], dest, err) < 0) {
 			free(dest);
 			goto out;
 		}
@@ -784,11 +668,11 @@ push_files(struct buf *err)
 		if (arcidx_blob_read(push.ix, f[4 * i + 2], &want, err) != 1)
 			goto out;
 		if (a.code != 200)
-			diff(f[4 * i], a.code == 404 ? "missing" :
+			verify_diff(&push, f[4 * i], a.code == 404 ? "missing" :
 			    "unreadable on the destination");
 		else if (body.len != want.len || memcmp(body.buf, want.buf,
 		    want.len))
-			diff(f[4 * i], "the bytes differ");
+			verify_diff(&push, f[4 * i], "the bytes differ");
 	}
 	evline_write(1, "progress", "{s:s, s:I, s:I}", "files", root,
 	    "pushed", (json_int_t)push.pushed, "checked",
@@ -811,9 +695,10 @@ write_report(struct buf *err)
 	json_t *o;
 	int ret;
 
-	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:O}",
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:O}",
 	    "account", push.o.user, "destination", push.o.url, "helper",
-	    "dav-push", "pushed", (json_int_t)push.pushed, "refused",
+	    "dav-push", "pushed", (json_int_t)push.pushed, "repaired",
+	    (json_int_t)push.repaired, "refused",
 	    (json_int_t)push.refused, "conflicts", (json_int_t)push.conflicts,
 	    "checked", (json_int_t)push.checked, "anomalies",
 	    (json_int_t)json_array_size(push.anomalies), "differences",
@@ -861,8 +746,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:f}", "collections_created",
+	    " s:I, s:I, s:I, s:f}", "collections_created",
 	    (json_int_t)push.created, "pushed", (json_int_t)push.pushed,
+	    "repaired", (json_int_t)push.repaired,
 	    "unchanged", (json_int_t)push.unchanged, "refused",
 	    (json_int_t)push.refused, "conflicts", (json_int_t)push.conflicts,
 	    "deleted", (json_int_t)push.deleted, "checked",

@@ -3,7 +3,8 @@
 # every event and contact there with what survives Cyrus's normalizing; a
 # rerun sends nothing; a delta (added, changed, deleted); kill -9 in the
 # middle and a rerun, no duplicates; a change on the destination is not
-# overwritten; a wrong password.
+# overwritten; an event without UID (from a scripted source) carried with
+# one; a wrong password.
 . "$(dirname "$0")/lib.sh"
 
 PULL=$top/$O/bin/dav-pull
@@ -16,6 +17,7 @@ C=(curl -sS --max-time 30 -H 'Expect:' --user "$U:$PW")
 dst_cols() {	# the collections dav-push makes for carol
 	echo "$DST/dav/calendars/user/$U/calendar/"
 	echo "$DST/dav/addressbooks/user/$U/contacts/"
+	echo "$DST/dav/calendars/user/$U/work/"
 }
 cleanup() {
 	local c
@@ -116,6 +118,25 @@ like "$(grep '"event":"anomaly"' "$work/out" | jq -r .kind)" "dav-conflict" \
     "a resource changed on the destination since the push is a conflict"
 like "$("${C[@]}" "$DST/dav/calendars/user/$U/calendar/ev-2.ics")" \
     "SUMMARY:Edited by carol" "and the destination's version is kept"
+
+# --- what Radicale never serves: an event without UID ------------------------
+# The scripted source of the proto tests (Radicale refuses such objects);
+# the destination is the real Cyrus, which refuses it too until repaired.
+coproc FAKE { exec python3 "$top/tests/proto/fake-dav.py" ok /dev/null; }
+read -r fport <&"${FAKE[0]}"
+printf 'password=secret\n\n' | "$PULL" --url "http://127.0.0.1:$fport/" \
+    --user alice --archive "$work/nouid" >/dev/null 2>&1
+kill "$FAKE_PID"
+printf 'password=%s\n\n' "$PW" | "$PUSH" --url "$DST/" --user "$U" \
+    --archive "$work/nouid" >"$work/out" 2>"$work/err"
+like "$(grep '"kind":"dav-repaired"' "$work/out")" 'd.ics.*Missing UID' \
+    "an event without UID that Cyrus refuses is sent again with one, an anomaly"
+is "$(done_field repaired)" 1 "counted as repaired"
+got=$("${C[@]}" "$DST/dav/calendars/user/$U/work/d.ics" | tr -d '\r')
+like "$got" "UID:migrate-[0-9a-f]{40}@repaired" "curl: Cyrus holds it, with the UID dav-push made"
+like "$got" "SUMMARY:no uid" "and with what the source had"
+is "$(grep -c 'verify: /cal/alice/work/d.ics' "$work/err")" 0 \
+    "the verify finds it as it was sent"
 
 WRONG=wrong push
 is "$?" 77 "a wrong password: 77"

@@ -9,12 +9,14 @@ appended to TRANSCRIPT, with its Authorization header's user.
 
 The account is "alice" (password "secret"): principal /p/alice/, one
 calendar /cal/alice/work/ with a.ics (CRLF, byte for byte), b.ics (not
-iCalendar), c.ics (the same UID as a.ics); and bob's calendar
+iCalendar), c.ics (the same UID as a.ics), d.ics (an event without UID,
+which Radicale would never serve); and bob's calendar
 /cal/alice/bob-shared/, which bob owns and shares with her.
 
 Scenarios:
     ok           as above; PUT of b.ics is refused (403 with a CalDAV
-                 precondition), other PUTs take
+                 precondition), so is one without UID (403, as Cyrus
+                 does), other PUTs take
     not-xml      PROPFIND answers 207 with a body that is not XML
     get-500      GET of c.ics answers 500
     get-503      GET of a.ics answers 503 (the server is busy)
@@ -29,7 +31,9 @@ A = (b'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//fake//EN\r\n'
      b'SUMMARY:caf\xc3\xa9\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n')
 B = b'this is not a calendar\n'
 C = A.replace(b'caf\xc3\xa9', b'other')
-ITEMS = {'a.ics': A, 'b.ics': B, 'c.ics': C}
+D = A.replace(b'UID:same@x\r\n', b'').replace(b'caf\xc3\xa9', b'no uid')
+ITEMS = {'a.ics': A, 'b.ics': B, 'c.ics': C, 'd.ics': D}
+PUT = {}        # what was PUT, served back by GET
 CAL = '/cal/alice/work/'
 
 
@@ -124,6 +128,8 @@ class H(BaseHTTPRequestHandler):
             self.send(500, b'broken')
         elif SCENARIO == 'get-503' and name == 'a.ics':
             self.send(503, b'busy')
+        elif self.path in PUT:
+            self.send(200, PUT[self.path], 'text/calendar; charset=utf-8')
         elif name in ITEMS:
             self.send(200, ITEMS[name], 'text/calendar; charset=utf-8',
                       '"%s%d"' % (name, len(ITEMS[name])))
@@ -131,14 +137,21 @@ class H(BaseHTTPRequestHandler):
             self.send(404, b'')
 
     def do_PUT(self):
-        self.body()
+        body = self.body()
         if not self.authed():
             return
         if self.path.endswith('b.ics'):
             self.send(403, b'<?xml version="1.0"?><D:error xmlns:D="DAV:" '
                       b'xmlns:C="urn:ietf:params:xml:ns:caldav">'
                       b'<C:valid-calendar-data/></D:error>')
+        elif b'\nUID:' not in body:
+            self.send(403, b'<?xml version="1.0"?><D:error xmlns:D="DAV:" '
+                      b'xmlns:C="urn:ietf:params:xml:ns:caldav">'
+                      b'<C:valid-calendar-object-resource/>'
+                      b'<D:responsedescription>Missing UID property'
+                      b'</D:responsedescription></D:error>')
         else:
+            PUT[self.path] = body
             self.send(201, b'', etag='"new"')
 
     def do_MKCALENDAR(self):

@@ -1,6 +1,7 @@
 # dav-pull and dav-push against a scripted fake CalDAV server: a resource
-# that is not iCalendar, a UID twice, a sync-token refused, a refused PUT
-# with its CalDAV precondition, a 207 that is not XML, a 500 on one
+# that is not iCalendar, a UID twice, one without UID (refused, then
+# carried repaired), a sync-token refused, a refused PUT with its CalDAV
+# precondition, a 207 that is not XML, a 500 on one
 # resource, a 503, a wrong password.  Exit codes per migrate-helper(7).
 . "$(dirname "$0")/lib.sh"
 
@@ -34,9 +35,9 @@ kinds() { printf '%s\n' "$out" | grep '"event":"anomaly"' | jq -r .kind | sort |
 start ok
 run "$PULL" "$work/a"
 is "$rc" 0 "ok: the calendar is read"
-like "$out" '"event":"done".*"collections":2,"events":3' "ok: two calendars, three resources"
-is "$(kinds)" "dav-shared duplicate-uid invalid-icalendar " \
-    "ok: a resource that is not iCalendar, a UID twice and another's calendar are anomalies"
+like "$out" '"event":"done".*"collections":2,"events":4' "ok: two calendars, four resources"
+is "$(kinds)" "dav-shared duplicate-uid invalid-icalendar no-uid " \
+    "ok: a resource that is not iCalendar, a UID twice, none, and another's calendar are anomalies"
 is "$(sqlite3 "$work/a/index.db" "SELECT path, shared FROM dav_collections ORDER BY 1" | tr '\n' ' ')" \
     "/cal/alice/bob-shared/|1 /cal/alice/work/|0 " \
     "ok: bob's shared calendar is recorded as shared"
@@ -57,7 +58,18 @@ run "$PUSH" "$work/a"
 is "$rc" 65 "push: a refused resource makes 65"
 like "$out" '"kind":"dav-refused".*valid-calendar-data' \
     "push: the anomaly carries the server's precondition"
-like "$out" '"event":"done".*"pushed":2,.*"refused":1' "push: the others were sent"
+like "$out" '"event":"done".*"pushed":2,"repaired":1,.*"refused":1' \
+    "push: the others were sent, one repaired"
+like "$out" '"kind":"dav-repaired".*Missing UID' \
+    "push: an event without UID, refused, is sent again with one (an anomaly)"
+is "$(grep -c 'PUT /cal/alice/work/d.ics' "$work/transcript")" 2 \
+    "push: refused once, taken with the UID"
+is "$(sqlite3 "$work/a/index.db" "SELECT state FROM push_dav_resources WHERE name = 'd.ics'")" \
+    repaired "push: recorded as repaired"
+like "$out" '"differences":0' "push: the verify compares what was sent: no difference"
+run "$PUSH" "$work/a"
+like "$out" '"event":"done".*"pushed":0,"repaired":0,"unchanged":3' \
+    "push: a rerun sends the repaired one no more"
 like "$(cat "$work/transcript")" 'PUT /cal/alice/work/a.ics alice' "push: under the source's name"
 unlike "$(cat "$work/transcript")" 'MKCALENDAR|bob-shared' "push: the shared calendar is not written"
 
@@ -69,7 +81,7 @@ start get-500
 run "$PULL" "$work/c"
 is "$rc" 0 "get-500: one resource the server fails on: the pass ends well"
 like "$(kinds)" "dav-resource-unreadable" "get-500: with an anomaly"
-like "$out" '"fetched":2' "get-500: the others are read"
+like "$out" '"fetched":3' "get-500: the others are read"
 start get-503
 run "$PULL" "$work/d"
 is "$rc" 75 "get-503: a busy server: 75 (again later)"
