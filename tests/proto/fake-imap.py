@@ -20,6 +20,10 @@ Scenarios:
     bad-password  LOGIN is refused
     bye           the greeting is BYE
     bad-examine   EXAMINE gets a tagged BAD
+    append-no     APPEND: the literal is taken, then NO [OVERQUOTA]
+    append-cut    APPEND: the connection ends inside the literal
+    uidvalidity   SELECT answers UIDVALIDITY 43, not 42 (the folder was
+                  made anew since it was pulled)
 """
 
 import socket
@@ -86,9 +90,10 @@ def main():
                 send('%s BAD what?\r\n' % tag)
                 continue
             empty = 'Empty' in text or 'Bad' in text
-            send('* %d EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n'
+            send('* %d EXISTS\r\n* OK [UIDVALIDITY %d] ok\r\n'
                  '* OK [UIDNEXT 4] ok\r\n%s OK [READ-ONLY] done\r\n'
-                 % (0 if empty else 3, tag))
+                 % (0 if empty else 3, 43 if scenario == 'uidvalidity'
+                    else 42, tag))
         elif cmd == 'UID' and 'BODY.PEEK[]' in text:
             fetch_bodies(scenario, tag, text, send)
             if scenario in ('cut-literal', 'stall'):
@@ -102,6 +107,19 @@ def main():
                      'INTERNALDATE %s)\r\n' % (uid, uid, FLAGS[uid],
                                                 len(MESSAGES[uid]), DATE))
             send('%s OK done\r\n' % tag)
+        elif cmd == 'APPEND':
+            size = int(text.rsplit('{', 1)[1].rstrip('+}'))
+            send('+ go ahead\r\n')
+            if scenario == 'append-cut':
+                f.read(size // 2)
+                conn.close()
+                return
+            f.read(size)
+            f.readline()
+            if scenario == 'append-no':
+                send('%s NO [OVERQUOTA] Quota exceeded\r\n' % tag)
+            else:
+                send('%s OK [APPENDUID 42 4] done\r\n' % tag)
         elif cmd == 'LOGOUT':
             send('* BYE bye\r\n%s OK done\r\n' % tag)
             break
