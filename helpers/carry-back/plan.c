@@ -524,7 +524,8 @@ back_plan(struct back *b, struct buf *err)
 	for (i = 0; i < b->nr_folders; i++)
 		if (!b->folders[i].uidvalidity && !b->folders[i].gone)
 			b->folders[i].kept = 1;
-	qsort(b->acts, b->nr_acts, sizeof(*b->acts), cmp_act);
+	if (b->nr_acts)
+		qsort(b->acts, b->nr_acts, sizeof(*b->acts), cmp_act);
 	for (i = 0; i < b->nr_news; i++) {
 		json_t *e = json_object_get(b->emails, b->news[i].email_id);
 		json_t *set = json_object_get(e, "mailboxIds");

@@ -229,7 +229,12 @@ n1=$(in_inbox)
 is "$(status_of) $(route)" "finalized - - destination" \
     "carol stays on Cyrus, finalized, as before the rollback"
 "$M" --state "$work/state" rollback carol@example.org >"$work/back2.log" 2>&1
-is "$?" 0 "the next rollback completes"
+rc=$?
+is "$rc" 0 "the next rollback completes"
+[ "$rc" -eq 0 ] || {
+	tail -5 "$work/back2.log"
+	jq -c '.actions[]' "$work/state/reports/carol@example.org.back-check.json"
+} 2>&1 | head -20 | sed 's/^/#   /'
 like "$(cat "$work/back2.log")" "carol@example.org: carried back" \
     "and says what it carried back"
 is "$(status_of) $(route)" "rolled_back - - source" \
