@@ -129,7 +129,7 @@ printf 'password=secret\n\n' | "$PULL" --url "http://127.0.0.1:$fport/" \
 kill "$FAKE_PID"
 printf 'password=%s\n\n' "$PW" | "$PUSH" --url "$DST/" --user "$U" \
     --archive "$work/nouid" >"$work/out" 2>"$work/err"
-like "$(grep '"kind":"dav-repaired"' "$work/out")" 'd.ics.*Missing UID' \
+like "$(grep '"kind":"dav-repaired"' "$work/out")" 'Missing UID.*d.ics' \
     "an event without UID that Cyrus refuses is sent again with one, an anomaly"
 is "$(done_field repaired)" 1 "counted as repaired"
 got=$("${C[@]}" "$DST/dav/calendars/user/$U/work/d.ics" | tr -d '\r')

@@ -27,7 +27,8 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 A = (b'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//fake//EN\r\n'
-     b'BEGIN:VEVENT\r\nUID:same@x\r\nDTSTART:20240101T100000Z\r\n'
+     b'BEGIN:VEVENT\r\nUID:same@x\r\nDTSTAMP:20240101T090000Z\r\n'
+     b'DTSTART:20240101T100000Z\r\nDTEND:20240101T110000Z\r\n'
      b'SUMMARY:caf\xc3\xa9\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n')
 B = b'this is not a calendar\n'
 C = A.replace(b'caf\xc3\xa9', b'other')
