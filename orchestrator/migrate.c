@@ -791,12 +791,18 @@ rollback_to(struct plan *p, struct state *s, struct audit *au,
 		fatalx(EX_DATAERR, "rollback --to only sends accounts back; %s"
 		    " would send %d forward (use plan apply)", rev, forward);
 	/* what each user did on the destination goes back first */
-	for (i = 0; i < nr; i++)
-		if (cut_over(&v[i]) && !routed(text, v[i].account) &&
-		    runner_carry_back(p, s, au, &v[i], &err) < 0)
-			fatalx(EX_TEMPFAIL, "%s: %s; no route changed (the"
-			    " holds taken run out by themselves)",
-			    v[i].account, err.buf);
+	for (i = 0; i < nr; i++) {
+		size_t k;
+
+		if (!cut_over(&v[i]) || routed(text, v[i].account) ||
+		    runner_carry_back(p, s, au, &v[i], &err) == 0)
+			continue;
+		log_warnx("%s: %s; no route changed", v[i].account, err.buf);
+		for (k = 0; k < i; k++)	/* the holds taken before */
+			if (cut_over(&v[k]) && !routed(text, v[k].account))
+				runner_release(p, s, au, &v[k], &err);
+		exit(EX_TEMPFAIL);
+	}
 	tmp = xasprintf("%s/mapping.restore", p->state_dir);
 	if (file_write_atomic(tmp, text, len, 0600, &err) < 0 ||
 	    runner_restore(p, tmp, &err) < 0) {

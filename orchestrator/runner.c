@@ -683,6 +683,25 @@ runner_carry_back(struct plan *p, struct state *s, struct audit *au,
 }
 
 int
+runner_release(struct plan *p, struct state *s, struct audit *au,
+    struct account *a, struct buf *err)
+{
+	struct apply_opts o = { 0, -1 };
+	struct slot sl;
+	struct run r;
+	int ret = -1;
+
+	if (!p->proxy.present)
+		return 0;
+	if (run_open(&r, p, s, au, &o, err) == 0) {
+		memset(&sl, 0, sizeof(sl));
+		ret = proxy_hold(&r, &sl, a, 0, err) == OK ? 0 : -1;
+	}
+	run_close(&r);
+	return ret;
+}
+
+int
 runner_restore(struct plan *p, const char *export_path, struct buf *err)
 {
 	char *mapping_txt = xasprintf("%s/mapping.txt", p->state_dir);

@@ -46,6 +46,10 @@ int runner_rollback(struct plan *p, struct state *s, struct audit *a,
 int runner_carry_back(struct plan *p, struct state *s, struct audit *a,
     struct account *acc, struct buf *err);
 
+/* Release a hold that runner_carry_back() left. */
+int runner_release(struct plan *p, struct state *s, struct audit *a,
+    struct account *acc, struct buf *err);
+
 /* Whether the account was cut over (also when failed or held since). */
 int cut_over(const struct account *a);
 

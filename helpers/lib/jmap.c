@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "jmap.h"
 #include "log.h"
+#include "opt.h"
 #include "xalloc.h"
 
 #define RESPONSE_MAX	(256u << 20)
@@ -439,6 +440,7 @@ jmap_call(struct jmap *j, json_t *calls, const char *const *using,
 	char *body;
 	size_t i;
 	int ret = -1;
+	double t0;
 
 	*resp_r = NULL;
 	for (i = 0; (using ? using : default_using)[i]; i++)
@@ -450,9 +452,13 @@ jmap_call(struct jmap *j, json_t *calls, const char *const *using,
 	if (!body)
 		BUG("cannot encode a JMAP request");
 	buf_init(&out, RESPONSE_MAX);
+	t0 = now_seconds();
 	if (request(j, j->api_url, "application/json", body, strlen(body),
 	    &out, err) < 0)
 		goto out;
+	log_debug("%s%s: %.3f s", json_string_value(json_array_get(
+	    json_array_get(calls, 0), 0)), json_array_size(calls) > 1 ?
+	    " and more" : "", now_seconds() - t0);
 	resp = json_loadb(out.buf, out.len, 0, &jerr);
 	mr = json_object_get(resp, "methodResponses");
 	if (!json_is_array(mr)) {

@@ -287,6 +287,13 @@ is "$(flips good alice@example.org source)" 1 "the rollback is a commit of its o
 is "$?" 65 "a second rollback is refused"
 like "$(cat "$work/out")" 'nothing to roll back' "and says why"
 first=$(git -C "$work/good/audit" rev-list --reverse HEAD | head -1)
+routes=$("$top/$O/bin/map-flip" --store "$work/good/mapping.db" --list)
+echo exit:69 >"$STUB_DIR/carry-back.carol@example.org"
+"$M" --state "$work/good" rollback --to "$first" >"$work/out" 2>&1
+is "$?" 75 "rollback --to, one carry-back failing: 75"
+like "$(cat "$work/out")" 'carol@example.org: .*no route changed' "and says no route changed"
+is "$("$top/$O/bin/map-flip" --store "$work/good/mapping.db" --list)" "$routes" \
+    "none did"
 "$M" --state "$work/good" rollback --to "$first" >"$work/out" 2>&1
 is "$?" 0 "rollback --to the first revision"
 is "$("$M" --state "$work/good" status --json | jq -c .totals)" '{"rolled_back":3}' \
