@@ -448,11 +448,10 @@ push_mailboxes(struct push *p, struct buf *err)
 		qsort(f, nr, sizeof(*f), cmp_depth);
 	if (load(&c, err) < 0)
 		goto out;
+	/* every create and rename loads the list again: it is current */
 	for (i = 0; i < nr; i++)
 		if (folder_to_mailbox(&c, &f[i], err) < 0)
 			goto out;
-	if (load(&c, err) < 0)
-		goto out;
 	p->inbox_id = role_id(c.list, "inbox");
 	p->trash_id = role_id(c.list, "trash");
 	ret = 0;
