@@ -30,8 +30,9 @@ int plan_apply(struct plan *p, struct state *s, struct audit *a,
  * a hold at the proxy; then the flip and its record; then the release.
  * RB_FLIPPED: the mapping is so already (rollback --to, which called
  * runner_carry_back() first): only the record and the release.
- * RB_NO_CARRY: the flip alone, for a destination that cannot be read.  Returns 0
- * or -1 with `err` set; on failure the account stays where it was.
+ * RB_NO_CARRY: the flip alone, for a destination that cannot be read.
+ * Returns 0 or -1 with `err` set; on failure the account stays where it
+ * was.
  */
 enum rollback_how {
 	RB_CARRY,	/* carry back, then flip */
