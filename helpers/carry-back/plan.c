@@ -342,7 +342,8 @@ static char *
 keywords_wanted(struct planner *pl, const char *id, const char *have)
 {
 	json_t *x = json_object_get(pl->as_pushed, id);
-	char *now = kw_of_set(json_object_get(json_object_get(pl->b->emails, id), "keywords"));
+	json_t *e = json_object_get(pl->b->emails, id);
+	char *now = kw_of_set(json_object_get(e, "keywords"));
 	char *added, *removed, *out;
 
 	if (!x)
