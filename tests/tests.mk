@@ -8,6 +8,7 @@ UNIT_TESTS := \
 	tests/unit/t-imap-resp \
 	tests/unit/t-secret \
 	tests/unit/t-proc \
+	tests/unit/t-pwscheme \
 	tests/unit/t-proxy-sasl \
 	tests/unit/t-tls \
 	tests/unit/t-utf7

@@ -15,6 +15,7 @@ LIB_SRCS := \
 	helpers/lib/mapping.c \
 	helpers/lib/opt.c \
 	helpers/lib/proc.c \
+	helpers/lib/pwscheme.c \
 	helpers/lib/secret.c \
 	helpers/lib/segment.c \
 	helpers/lib/tls.c \
