@@ -1,7 +1,7 @@
 # helpers: one directory a program.  HELPERS are run by migrate and
 # installed in $(LIBEXECDIR)/migrate; COMMANDS are for people, in $(BINDIR).
 HELPERS := imap-pull jmap-push map-flip sieve-pull sieve-push dav-pull \
-	dav-push carry-back
+	dav-push carry-back provision
 COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
@@ -42,6 +42,11 @@ sieve-pull_SRCS := \
 
 sieve-push_SRCS := \
 	helpers/sieve-push/sieve-push.c
+
+provision_SRCS := \
+	helpers/provision/command.c \
+	helpers/provision/provision.c \
+	helpers/provision/stalwart.c
 
 # the migration proxy: a daemon, for people to run
 COMMANDS += migrate-proxy
