@@ -72,7 +72,9 @@ migrate_SRCS := \
 	orchestrator/audit.c \
 	orchestrator/migrate.c \
 	orchestrator/plan.c \
+	orchestrator/provision.c \
 	orchestrator/chain.c \
+	orchestrator/directory.c \
 	orchestrator/exec.c \
 	orchestrator/rollback.c \
 	orchestrator/runner.c \

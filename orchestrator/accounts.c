@@ -91,14 +91,13 @@ each_line(struct collect *c, const char *text, size_t len, const char *what,
 	}
 }
 
-/* CSV: account[,login]; quotes around a field; a header is skipped. */
-static void
-csv_line(struct collect *c, char *line, const char *where)
+size_t
+csv_fields(char *line, char **f, size_t max)
 {
-	char *f[2] = { NULL, NULL }, *p = line;
-	int i;
+	char *p = line;
+	size_t i;
 
-	for (i = 0; i < 2 && p; i++) {
+	for (i = 0; i < max && p; i++) {
 		char *start, *q;
 
 		while (*p == ' ')
@@ -122,6 +121,19 @@ csv_line(struct collect *c, char *line, const char *where)
 		if (p)
 			p++;
 	}
+	return i;
+}
+
+/*
+ * CSV: account[,login[,hash[,name[,quota[,aliases]]]]]; quotes around a
+ * field; a header is skipped.  Only the first two matter here.
+ */
+static void
+csv_line(struct collect *c, char *line, const char *where)
+{
+	char *f[2] = { NULL, NULL };
+
+	csv_fields(line, f, 2);
 	if (!strcasecmp(f[0], "account") || !strcasecmp(f[0], "email") ||
 	    !strcasecmp(f[0], "address"))
 		return;
@@ -163,31 +175,38 @@ grab_line(void *cb, enum proc_stream s, const char *line, size_t len)
 }
 
 /*
- * Run `cmd` with /bin/sh, `account` (may be NULL) in MIGRATE_ACCOUNT;
- * its stdout into `out`.  Its stderr goes to ours: it is the operator's
- * command, and it must not print secrets there.
+ * Run `cmd` with /bin/sh, `account` and `login` (either may be NULL) in
+ * MIGRATE_ACCOUNT and MIGRATE_LOGIN; its stdout into `out`.  Its stderr
+ * goes to ours: it is the operator's command, and it must not print
+ * secrets there.
  */
-static int
-run_command(const char *cmd, const char *account, struct buf *out,
-    struct buf *err)
+int
+plan_command(const char *cmd, const char *account, const char *login,
+    struct buf *out, struct buf *err)
 {
 	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	char *envset = account ? xasprintf("MIGRATE_ACCOUNT=%s", account) :
+	char *e_acc = account ? xasprintf("MIGRATE_ACCOUNT=%s", account) :
 	    NULL;
-	const char *env[] = { envset, NULL };
+	char *e_login = login ? xasprintf("MIGRATE_LOGIN=%s", login) : NULL;
+	const char *env[3] = { NULL, NULL, NULL };
 	struct child ch = CHILD_INIT;
 	struct proc_io io = { 0 };
 	struct buf why = BUF_INIT;
 	unsigned flags = 0;
-	int rc;
+	int rc, n = 0;
 
+	if (e_acc)
+		env[n++] = e_acc;
+	if (e_login)
+		env[n++] = e_login;
 	ch.argv = argv;
-	ch.env = envset ? env : NULL;
+	ch.env = n ? env : NULL;
 	io.on_line = grab_line;
 	io.cb = out;
 	io.timeout_ms = 300000;
 	rc = proc_pipe(&ch, &io, &flags, &why);
-	free(envset);
+	free(e_acc);
+	free(e_login);
 	if (rc != 0) {
 		buf_addf(err, "command '%s' %s", cmd, rc < 0 ? why.buf :
 		    flags & PROC_TIMED_OUT ? "took over 300 s" : "failed");
@@ -233,8 +252,21 @@ plan_accounts(const struct plan *p, struct account_spec **v_r,
 			    p->accounts.passwd_file, passwd_line);
 		buf_setlen(&text, 0);
 	}
+	if (p->accounts.dovecot) {
+		char *cmd = xasprintf("%s user '*'", p->accounts.dovecot);
+
+		if (plan_command(cmd, NULL, NULL, &text, err) < 0) {
+			buf_addf(err, " (accounts.dovecot)\n");
+			c.errors++;
+		} else
+			each_line(&c, text.buf, text.len, "doveadm user",
+			    word_line);
+		free(cmd);
+		buf_setlen(&text, 0);
+	}
 	if (p->accounts.command) {
-		if (run_command(p->accounts.command, NULL, &text, err) < 0) {
+		if (plan_command(p->accounts.command, NULL, NULL, &text,
+		    err) < 0) {
 			buf_addf(err, " (accounts.command)\n");
 			c.errors++;
 		} else
@@ -312,7 +344,7 @@ secret_resolve(const struct secret_ref *ref, const char *account,
 			ret = first_line(&text);
 		break;
 	case SECRET_COMMAND:
-		if (run_command(ref->value, account, &text, err) == 0)
+		if (plan_command(ref->value, account, NULL, &text, err) == 0)
 			ret = first_line(&text);
 		break;
 	}

@@ -4,8 +4,9 @@
  * step not done.  The whole way, state by state:
  *
  *   pending	assessment: imap-pull --mode assess (and the Sieve and DAV
- *		reports)
- *   copying	pull, the before_push hook, push
+ *		reports), provision --mode check
+ *   copying	provision (the account made on the destination), pull,
+ *		the before_push hook, push
  *   copied	verify
  *   verified	the cutover window: hold the account's logins at the
  *		proxy and close its sessions; with the source quiet, the
@@ -193,7 +194,11 @@ copy(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 {
 	enum outcome o;
 
-	if (!a->step) {
+	if (!a->step && r->p->provision.present) {
+		STEP(provision(r, sl, a, 0, err));
+		state_set_step(r->s, a, "created");
+	}
+	if (!a->step || !strcmp(a->step, "created")) {
 		STEP(pull(r, sl, a, "auto", err));
 		state_set_step(r->s, a, "pulled");
 	}
@@ -246,6 +251,8 @@ advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 		case ST_PENDING:
 			if (r->phase == PH_ASSESSMENT) {
 				STEP(pull(r, sl, a, "assess", err));
+				if (r->p->provision.present)
+					STEP(provision(r, sl, a, 1, err));
 				return enter(r, a, ST_ASSESSED, NULL) ?
 				    PERMANENT : OK;
 			}

@@ -265,6 +265,30 @@ static const struct ykey accounts_keys[] = {
 	{ "csv", K_PATH, AC(csv), NULL, NULL },
 	{ "passwd_file", K_PATH, AC(passwd_file), NULL, NULL },
 	{ "command", K_STR, AC(command), NULL, NULL },
+	{ "dovecot", K_STR, AC(dovecot), NULL, NULL },
+	{ "dovecot_hash_field", K_STR, AC(dovecot_hash_field), NULL, NULL },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
+#define PV(f) offsetof(struct provisionopts, f)
+static const struct ykey provision_keys[] = {
+	{ "driver", K_STR, PV(driver), NULL, NULL },
+	{ "url", K_URL, PV(url), NULL, "http https" },
+	{ "api", K_STR, PV(api), NULL, NULL },
+	{ "admin_user", K_STR, PV(admin_user), NULL, NULL },
+	{ "admin_password", K_FUNC, PV(admin_password), NULL, NULL,
+	    parse_secret },
+	{ "token", K_FUNC, PV(token), NULL, NULL, parse_secret },
+	{ "ca_file", K_PATH, PV(ca_file), NULL, NULL },
+	{ "insecure", K_BOOL, PV(insecure), NULL, NULL },
+	{ "allow_plaintext", K_BOOL, PV(allow_plaintext), NULL, NULL },
+	{ "exists", K_STR, PV(exists), NULL, NULL },
+	{ "create", K_STR, PV(create), NULL, NULL },
+	{ "update_command", K_STR, PV(update_command), NULL, NULL },
+	{ "schemes", K_LIST, PV(schemes), NULL, NULL },
+	{ "update", K_LIST, PV(update), NULL, NULL },
+	{ "hashes", K_FUNC, PV(hashes), NULL, NULL, parse_secret },
+	{ "missing_password", K_STR, PV(missing_password), NULL, NULL },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -308,9 +332,40 @@ static const struct ykey plan_keys[] = {
 	{ "proxy", K_FUNC, P(proxy), proxy_keys, NULL, parse_phase },
 	{ "hooks", K_MAP, P(hooks), hooks_keys, NULL },
 	{ "accounts", K_MAP, P(accounts), accounts_keys, NULL },
+	{ "provision", K_FUNC, P(provision), provision_keys, NULL,
+	    parse_phase },
 	{ "phases", K_MAP, P(phases), phases_keys, NULL },
 	{ NULL, 0, 0, NULL, NULL }
 };
+
+/* provision: each driver's keys */
+static void
+check_provision(struct yconf *c, const struct provisionopts *pv,
+    const yaml_node_t *root)
+{
+	const char *d = pv->driver;
+
+	if (!pv->present)
+		return;
+	if (!d || (strcmp(d, "stalwart") && strcmp(d, "command")))
+		yconf_err(c, root, "provision.driver: stalwart or command, not"
+		    " '%s'", d ? d : "(none)");
+	else if (!strcmp(d, "stalwart") && (!pv->url ||
+	    (pv->token.kind == SECRET_NONE && (!pv->admin_user ||
+	    pv->admin_password.kind == SECRET_NONE))))
+		yconf_err(c, root, "provision (stalwart) needs 'url', and"
+		    " 'token' or 'admin_user' with 'admin_password'");
+	else if (!strcmp(d, "command") && (!pv->exists || !pv->create))
+		yconf_err(c, root, "provision (command) needs 'exists' and"
+		    " 'create'");
+	if (pv->api && strcmp(pv->api, "current") && strcmp(pv->api, "0.15"))
+		yconf_err(c, root, "provision.api: current or 0.15, not '%s'",
+		    pv->api);
+	if (pv->missing_password && strcmp(pv->missing_password, "fail") &&
+	    strcmp(pv->missing_password, "create"))
+		yconf_err(c, root, "provision.missing_password: fail or create,"
+		    " not '%s'", pv->missing_password);
+}
 
 /* What no single key can tell. */
 static void
@@ -328,10 +383,12 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		yconf_err(c, root, "the plan needs 'destination.jmap', the"
 		    " destination's JMAP URL");
 	if (!p->accounts.list.nr && !p->accounts.csv &&
-	    !p->accounts.passwd_file && !p->accounts.command)
+	    !p->accounts.passwd_file && !p->accounts.command &&
+	    !p->accounts.dovecot)
 		yconf_err(c, root, "the plan needs accounts: 'accounts.list',"
-		    " 'accounts.csv', 'accounts.passwd_file' or"
-		    " 'accounts.command'");
+		    " 'accounts.csv', 'accounts.passwd_file',"
+		    " 'accounts.dovecot' or 'accounts.command'");
+	check_provision(c, &p->provision, root);
 	if (!p->phases.pilot.present && !p->phases.nr_waves &&
 	    !p->phases.assessment.present && !p->phases.delta.present &&
 	    !p->phases.finalize.present)
@@ -486,6 +543,25 @@ server_free(struct server *s)
 	free(s->auth.login);
 }
 
+static void
+provision_free(struct provisionopts *pv)
+{
+	free(pv->driver);
+	free(pv->url);
+	free(pv->api);
+	free(pv->admin_user);
+	free(pv->ca_file);
+	free(pv->admin_password.value);
+	free(pv->token.value);
+	free(pv->exists);
+	free(pv->create);
+	free(pv->update_command);
+	strlist_free(&pv->schemes);
+	strlist_free(&pv->update);
+	free(pv->hashes.value);
+	free(pv->missing_password);
+}
+
 void
 plan_free(struct plan *p)
 {
@@ -514,6 +590,9 @@ plan_free(struct plan *p)
 	free(p->accounts.csv);
 	free(p->accounts.passwd_file);
 	free(p->accounts.command);
+	free(p->accounts.dovecot);
+	free(p->accounts.dovecot_hash_field);
+	provision_free(&p->provision);
 	strlist_free(&p->phases.pilot.accounts);
 	for (i = 0; i < p->phases.nr_waves; i++) {
 		free(p->phases.waves[i].name);

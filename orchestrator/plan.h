@@ -119,6 +119,22 @@ struct accounts_src {
 	char *default_domain;
 	struct strlist list;
 	char *csv, *passwd_file, *command;
+	char *dovecot;		/* a doveadm command: "doveadm -c FILE" */
+	char *dovecot_hash_field;	/* the passdb field with the hash */
+};
+
+/* provision: the account made on the destination before the first push */
+struct provisionopts {
+	int present;
+	char *driver;		/* stalwart or command */
+	char *url, *api, *admin_user, *ca_file;
+	int insecure, allow_plaintext;
+	struct secret_ref admin_password, token;
+	char *exists, *create, *update_command;
+	struct strlist schemes, update;
+	struct secret_ref hashes;	/* "account hash" lines, or a command */
+	char *missing_password;	/* fail (default) or create */
+	struct pos pos;
 };
 
 struct plan {
@@ -136,6 +152,7 @@ struct plan {
 	struct proxyopts proxy;
 	struct hooks hooks;
 	struct accounts_src accounts;
+	struct provisionopts provision;
 	struct phases phases;
 };
 
@@ -155,6 +172,31 @@ struct account_spec {
 int plan_accounts(const struct plan *p, struct account_spec **v_r,
     size_t *nr_r, struct buf *err);
 void account_specs_free(struct account_spec *v, size_t nr);
+
+/*
+ * What the plan's sources say of one account beyond its name (directory.c):
+ * its password entry at the source ("{SCHEME}..."; a secret, wiped by
+ * account_entry_free), display name, quota and aliases.  Absent fields
+ * are NULL; -1 only when a source cannot be read.
+ */
+struct account_entry {
+	char *hash, *name, *quota;
+	struct strlist aliases;
+};
+
+int account_entry(const struct plan *p, const char *account,
+    const char *login, struct account_entry *e, struct buf *err);
+void account_entry_free(struct account_entry *e);
+
+/*
+ * Run the operator's `cmd` with /bin/sh, `account` and `login` (may be
+ * NULL) in MIGRATE_ACCOUNT and MIGRATE_LOGIN; its stdout into `out`.
+ */
+int plan_command(const char *cmd, const char *account, const char *login,
+    struct buf *out, struct buf *err);
+
+/* The fields of one CSV line, at most `max`, in place (accounts.c). */
+size_t csv_fields(char *line, char **f, size_t max);
 
 /*
  * The value of a secret reference; `account` (may be NULL) goes into the

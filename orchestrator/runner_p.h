@@ -142,6 +142,11 @@ enum outcome flip(struct run *r, struct slot *sl, struct account *a,
 enum outcome proxy_hold(struct run *r, struct slot *sl, struct account *a,
     long long seconds, struct buf *err);
 
+/* provision.c: make the account on the destination (provision(8)); with
+ * `check`, only say what would be done, in its assess-provision report */
+enum outcome provision(struct run *r, struct slot *sl, struct account *a,
+    int check, struct buf *err);
+
 /* rollback.c: hold, pull, carry-back, pull, carry-back --check; a
  * failure releases the hold */
 enum outcome back_window(struct run *r, struct slot *sl, struct account *a,

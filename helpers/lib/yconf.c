@@ -367,6 +367,15 @@ yconf_load(const char *path, yaml_document_t *doc, char **text, size_t *len,
 }
 
 void
+strlist_add(struct strlist *l, const char *s)
+{
+	l->v = xreallocarray(l->v, l->nr + 1, sizeof(*l->v));
+	l->pos = xreallocarray(l->pos, l->nr + 1, sizeof(*l->pos));
+	memset(&l->pos[l->nr], 0, sizeof(*l->pos));
+	l->v[l->nr++] = xstrdup(s);
+}
+
+void
 strlist_free(struct strlist *l)
 {
 	size_t i;

@@ -90,6 +90,8 @@ char *yconf_string(struct yconf *c, const yaml_node_t *n, const char *what);
 /* `path` made absolute against the file's directory. */
 char *yconf_absolute(struct yconf *c, const char *path);
 
+/* Append a copy of `s`, with no position. */
+void strlist_add(struct strlist *l, const char *s);
 void strlist_free(struct strlist *l);
 
 #endif
