@@ -61,7 +61,8 @@ migrate-proxy_SRCS := \
 	helpers/proxy/sasl.c \
 	helpers/proxy/session.c \
 	helpers/proxy/sieve.c \
-	helpers/proxy/smtp.c
+	helpers/proxy/smtp.c \
+	helpers/proxy/socketmap.c
 migrate-proxy_PKGS := libevent_core libevent_openssl
 migrate-proxy_LIBS := -lhttp_parser	# libhttp-parser-dev has no .pc
 

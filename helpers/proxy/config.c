@@ -17,7 +17,7 @@
 #include "xalloc.h"
 
 static const char *const proto_names[P_NR] = {
-	"imap", "pop3", "sieve", "submission", "smtp", "http"
+	"imap", "pop3", "sieve", "submission", "smtp", "http", "socketmap"
 };
 
 const char *
@@ -78,6 +78,8 @@ static const struct ykey listener_keys[] = {
 	{ "tls", K_STR, LI(tls_name), NULL, NULL, NULL },
 	{ "require_tls", K_BOOL, LI(require_tls), NULL, NULL, NULL },
 	{ "capabilities", K_LIST, LI(capabilities), NULL, NULL, NULL },
+	{ "destination", K_STR, LI(destination), NULL, NULL, NULL },
+	{ "source", K_STR, LI(source), NULL, NULL, NULL },
 	{ NULL, 0, 0, NULL, NULL, NULL }
 };
 
@@ -320,6 +322,22 @@ client_ctx(struct backend *be, struct buf *err)
 	return ctx;
 }
 
+/* A socketmap answers on loopback or a private network, in clear. */
+static void
+check_socketmap(struct yconf *c, const struct listener *l, size_t i)
+{
+	if (!l->listen)
+		yconf_err_at(c, l->at, "listeners[%zu]: give 'listen'"
+		    " (address:port)", i + 1);
+	if (l->tls_name && strcmp(l->tls_name, "none"))
+		yconf_err_at(c, l->at, "listeners[%zu]: a socketmap has no"
+		    " TLS (tls: none)", i + 1);
+	if (!l->destination || !*l->destination)
+		yconf_err_at(c, l->at, "listeners[%zu]: a socketmap needs"
+		    " 'destination', the MX's transport to the destination"
+		    " (smtp:[mx.example.net]:25)", i + 1);
+}
+
 static void
 check_backend(struct yconf *c, struct config *cf, struct backend *be,
     const char *side, enum proto_id p)
@@ -451,8 +469,8 @@ check_config(struct yconf *c, struct config *cf, const yaml_node_t *root)
 				break;
 		if (j == P_NR) {
 			yconf_err_at(c, l->at, "listeners[%zu].protocol:"
-			    " expected imap, pop3, sieve, submission, smtp or"
-			    " http, found '%s'", i + 1,
+			    " expected imap, pop3, sieve, submission, smtp,"
+			    " http or socketmap, found '%s'", i + 1,
 			    l->protocol_name ? l->protocol_name : "");
 			continue;
 		}
@@ -476,6 +494,13 @@ check_config(struct yconf *c, struct config *cf, const yaml_node_t *root)
 			yconf_err_at(c, l->at, "listeners[%zu]: SMTP on port"
 			    " 25 is passed through whole; its TLS is the"
 			    " server's (tls: none)", i + 1);
+		if (l->proto == P_SOCKETMAP) {
+			check_socketmap(c, l, i);
+			continue;
+		}
+		if ((l->destination || l->source) && l->proto != P_SOCKETMAP)
+			yconf_err_at(c, l->at, "listeners[%zu]: destination and"
+			    " source are a socketmap's", i + 1);
 		if (!config_backend(cf, l->proto, ROUTE_DESTINATION) ||
 		    (l->proto != P_SMTP &&
 		    !config_backend(cf, l->proto, ROUTE_SOURCE)))
@@ -608,6 +633,8 @@ config_unref(struct config *cf)
 		free(cf->listeners[i].listen);
 		free(cf->listeners[i].tls_name);
 		strlist_free(&cf->listeners[i].capabilities);
+		free(cf->listeners[i].destination);
+		free(cf->listeners[i].source);
 	}
 	free(cf->listeners);
 	side_free(&cf->source);

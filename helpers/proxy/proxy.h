@@ -35,6 +35,7 @@ enum proto_id {
 	P_SUBMISSION,
 	P_SMTP,			/* port 25: bytes copied whole to one server */
 	P_HTTP,			/* JMAP and DAV, routed request by request */
+	P_SOCKETMAP,		/* the MX asks where each recipient lives */
 	P_NR
 };
 
@@ -85,6 +86,9 @@ struct listener {
 	char *tls_name;
 	int require_tls;	/* no login before TLS */
 	struct strlist capabilities;	/* overrides the protocol's list */
+	/* socketmap: the transports for the destination's accounts and
+	 * (NULL: the MX's own) the source's */
+	char *destination, *source;
 	enum proto_id proto;
 	enum tls_use tls;
 	struct pos at;
@@ -166,7 +170,7 @@ struct proto {
 };
 
 extern const struct proto proto_imap, proto_pop3, proto_sieve,
-    proto_submission, proto_smtp, proto_http;
+    proto_submission, proto_smtp, proto_http, proto_socketmap;
 
 enum sstate {
 	SS_PREAUTH,		/* the front answers the client */

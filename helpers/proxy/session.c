@@ -132,6 +132,7 @@ static const struct proto *const protos[P_NR] = {
 	[P_SUBMISSION] = &proto_submission,
 	[P_SMTP] = &proto_smtp,
 	[P_HTTP] = &proto_http,
+	[P_SOCKETMAP] = &proto_socketmap,
 };
 
 /* A side took what was queued for it: the protocol's own flow control. */
