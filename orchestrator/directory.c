@@ -7,11 +7,12 @@
  * Where the entry comes from, the first that has one:
  *   provision.hashes	"account entry" lines in a file, or a command
  *   accounts.csv		its third column (or one headed "hash")
- *   accounts.passwd_file	Dovecot's passwd-file, its second field
- *   accounts.dovecot	`doveadm auth lookup`, the field named by
- *			accounts.dovecot_hash_field: Dovecot hides the
- *			"password" field from that lookup, so the passdb
- *			must return the hash under another name too
+ *   passwd_file		Dovecot's passwd-file, its second field
+ *   dovecot		`doveadm auth lookup`, the field named by
+ *			dovecot_hash_field: Dovecot hides the "password"
+ *			field from that lookup, so the passdb must return
+ *			the hash under another name too
+ * The last two are provision's keys, or else the account source's.
  */
 #include "compat.h"
 
@@ -154,13 +155,13 @@ hashes_entry(const struct plan *p, const char *account, const char *login,
 }
 
 static int
-passwd_entry(const struct plan *p, const char *account, const char *login,
+passwd_entry(const char *path, const char *account, const char *login,
     struct account_entry *e, struct buf *err)
 {
 	struct buf text = BUF_INIT;
 	char *line, *save = NULL;
 
-	if (file_read(p->accounts.passwd_file, &text, err) < 0)
+	if (file_read(path, &text, err) < 0)
 		return -1;
 	for (line = strtok_r(text.buf, "\n", &save); line && !e->hash;
 	    line = strtok_r(NULL, "\n", &save)) {
@@ -180,13 +181,10 @@ passwd_entry(const struct plan *p, const char *account, const char *login,
 }
 
 static int
-doveadm_entry(const struct plan *p, const char *account, const char *login,
-    struct account_entry *e, struct buf *err)
+doveadm_entry(const char *doveadm, const char *field, const char *account,
+    const char *login, struct account_entry *e, struct buf *err)
 {
-	const char *field = p->accounts.dovecot_hash_field ?
-	    p->accounts.dovecot_hash_field : "migrate_hash";
-	char *cmd = xasprintf("%s auth lookup \"$MIGRATE_LOGIN\"",
-	    p->accounts.dovecot);
+	char *cmd = xasprintf("%s auth lookup \"$MIGRATE_LOGIN\"", doveadm);
 	struct buf text = BUF_INIT;
 	int ret;
 
@@ -204,19 +202,27 @@ int
 account_entry(const struct plan *p, const char *account, const char *login,
     struct account_entry *e, struct buf *err)
 {
+	const struct provisionopts *pv = &p->provision;
+	const char *passwd = pv->passwd_file ? pv->passwd_file :
+	    p->accounts.passwd_file;
+	const char *doveadm = pv->dovecot ? pv->dovecot : p->accounts.dovecot;
+	const char *field = pv->dovecot_hash_field ? pv->dovecot_hash_field :
+	    p->accounts.dovecot_hash_field ? p->accounts.dovecot_hash_field :
+	    "migrate_hash";
+
 	memset(e, 0, sizeof(*e));
 	if (p->accounts.csv && csv_entry(p, account, login, e, err) < 0)
 		return -1;
-	if (p->provision.hashes.kind != SECRET_NONE) {
+	if (pv->hashes.kind != SECRET_NONE) {
 		free(e->hash);
 		e->hash = NULL;
 		return hashes_entry(p, account, login, e, err);
 	}
-	if (!e->hash && p->accounts.passwd_file &&
-	    passwd_entry(p, account, login, e, err) < 0)
+	if (!e->hash && passwd &&
+	    passwd_entry(passwd, account, login, e, err) < 0)
 		return -1;
-	if (!e->hash && p->accounts.dovecot &&
-	    doveadm_entry(p, account, login, e, err) < 0)
+	if (!e->hash && doveadm &&
+	    doveadm_entry(doveadm, field, account, login, e, err) < 0)
 		return -1;
 	return 0;
 }

@@ -288,6 +288,9 @@ static const struct ykey provision_keys[] = {
 	{ "schemes", K_LIST, PV(schemes), NULL, NULL },
 	{ "update", K_LIST, PV(update), NULL, NULL },
 	{ "hashes", K_FUNC, PV(hashes), NULL, NULL, parse_secret },
+	{ "passwd_file", K_PATH, PV(passwd_file), NULL, NULL },
+	{ "dovecot", K_STR, PV(dovecot), NULL, NULL },
+	{ "dovecot_hash_field", K_STR, PV(dovecot_hash_field), NULL, NULL },
 	{ "missing_password", K_STR, PV(missing_password), NULL, NULL },
 	{ NULL, 0, 0, NULL, NULL }
 };
@@ -559,6 +562,9 @@ provision_free(struct provisionopts *pv)
 	strlist_free(&pv->schemes);
 	strlist_free(&pv->update);
 	free(pv->hashes.value);
+	free(pv->passwd_file);
+	free(pv->dovecot);
+	free(pv->dovecot_hash_field);
 	free(pv->missing_password);
 }
 

@@ -133,6 +133,8 @@ struct provisionopts {
 	char *exists, *create, *update_command;
 	struct strlist schemes, update;
 	struct secret_ref hashes;	/* "account hash" lines, or a command */
+	/* the entries from Dovecot, for accounts listed otherwise */
+	char *passwd_file, *dovecot, *dovecot_hash_field;
 	char *missing_password;	/* fail (default) or create */
 	struct pos pos;
 };

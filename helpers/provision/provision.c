@@ -237,6 +237,17 @@ form_name(enum pw_form f)
 	return f == PW_HASH ? "hash" : f == PW_PLAIN ? "plain" : "none";
 }
 
+/* What was done, for the log. */
+static const char *
+said(const char *action, int exists)
+{
+	if (!strcmp(action, "create"))
+		return g.p.apply ? "created" : "would be created";
+	if (!strcmp(action, "update"))
+		return g.p.apply ? "exists, updated" : "exists, would be updated";
+	return exists ? "exists, left as it is" : "nothing done";
+}
+
 static int
 write_report(int exists, const char *action, struct buf *err)
 {
@@ -347,10 +358,8 @@ main(int argc, char **argv)
 		    "password", form_name(g.p.form), "anomalies",
 		    (json_int_t)json_array_size(g.anomalies), "seconds",
 		    now_seconds() - start);
-		log_info("%s: %s%s (password: %s)", g.p.account,
-		    !strcmp(action, "none") ? (exists ? "exists" : "nothing") :
-		    action, g.p.apply || !strcmp(action, "none") ? "" :
-		    " (would)", form_name(g.p.form));
+		log_info("%s: %s (password: %s)", g.p.account, said(action,
+		    exists), form_name(g.p.form));
 	}
 	if (g.p.secret) {
 		explicit_bzero(g.p.secret, strlen(g.p.secret));
