@@ -16,6 +16,7 @@ WORLD=$top/tests/world/world
 export MIGRATE_NO_PROGRESS=1
 trap 'cleanup; "$WORLD" unprovision dave; "$WORLD" reseed dave >/dev/null' EXIT
 "$WORLD" unprovision dave
+"$WORLD" reseed dave >/dev/null	# as seeded: what the counts below assume
 
 cat >"$work/proxy.yaml" <<EOF
 default_domain: example.org
