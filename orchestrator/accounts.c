@@ -264,6 +264,15 @@ plan_accounts(const struct plan *p, struct account_spec **v_r,
 		free(cmd);
 		buf_setlen(&text, 0);
 	}
+	if (p->accounts.doveadm_url) {
+		if (doveadm_users(p, &text, err) < 0) {
+			buf_addf(err, " (accounts.doveadm_url)\n");
+			c.errors++;
+		} else
+			each_line(&c, text.buf, text.len, "doveadm user",
+			    word_line);
+		buf_setlen(&text, 0);
+	}
 	if (p->accounts.command) {
 		if (plan_command(p->accounts.command, NULL, NULL, &text,
 		    err) < 0) {

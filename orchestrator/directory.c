@@ -12,7 +12,8 @@
  *			dovecot_hash_field: Dovecot hides the "password"
  *			field from that lookup, so the passdb must return
  *			the hash under another name too
- * The last two are provision's keys, or else the account source's.
+ *   doveadm_url		the doveadm HTTP API: that field of the userdb
+ * The middle two are provision's keys, or else the account source's.
  */
 #include "compat.h"
 
@@ -224,6 +225,11 @@ account_entry(const struct plan *p, const char *account, const char *login,
 	if (!e->hash && doveadm &&
 	    doveadm_entry(doveadm, field, account, login, e, err) < 0)
 		return -1;
+	if (!e->hash && !doveadm && p->accounts.doveadm_url) {
+		e->hash = doveadm_field(p, login ? login : account, field, err);
+		if (!e->hash && err->len)
+			return -1;
+	}
 	return 0;
 }
 

@@ -267,6 +267,9 @@ static const struct ykey accounts_keys[] = {
 	{ "command", K_STR, AC(command), NULL, NULL },
 	{ "dovecot", K_STR, AC(dovecot), NULL, NULL },
 	{ "dovecot_hash_field", K_STR, AC(dovecot_hash_field), NULL, NULL },
+	{ "doveadm_url", K_URL, AC(doveadm_url), NULL, "http https" },
+	{ "doveadm_api_key", K_FUNC, AC(doveadm_api_key), NULL, NULL,
+	    parse_secret },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -387,10 +390,15 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		    " destination's JMAP URL");
 	if (!p->accounts.list.nr && !p->accounts.csv &&
 	    !p->accounts.passwd_file && !p->accounts.command &&
-	    !p->accounts.dovecot)
+	    !p->accounts.dovecot && !p->accounts.doveadm_url)
 		yconf_err(c, root, "the plan needs accounts: 'accounts.list',"
 		    " 'accounts.csv', 'accounts.passwd_file',"
-		    " 'accounts.dovecot' or 'accounts.command'");
+		    " 'accounts.dovecot', 'accounts.doveadm_url' or"
+		    " 'accounts.command'");
+	if (p->accounts.doveadm_url &&
+	    p->accounts.doveadm_api_key.kind == SECRET_NONE)
+		yconf_err(c, root, "accounts.doveadm_url needs"
+		    " accounts.doveadm_api_key (Dovecot's doveadm_api_key)");
 	check_provision(c, &p->provision, root);
 	if (!p->phases.pilot.present && !p->phases.nr_waves &&
 	    !p->phases.assessment.present && !p->phases.delta.present &&
@@ -598,6 +606,8 @@ plan_free(struct plan *p)
 	free(p->accounts.command);
 	free(p->accounts.dovecot);
 	free(p->accounts.dovecot_hash_field);
+	free(p->accounts.doveadm_url);
+	free(p->accounts.doveadm_api_key.value);
 	provision_free(&p->provision);
 	strlist_free(&p->phases.pilot.accounts);
 	for (i = 0; i < p->phases.nr_waves; i++) {

@@ -121,6 +121,8 @@ struct accounts_src {
 	char *csv, *passwd_file, *command;
 	char *dovecot;		/* a doveadm command: "doveadm -c FILE" */
 	char *dovecot_hash_field;	/* the passdb field with the hash */
+	char *doveadm_url;	/* or its HTTP API, with its key */
+	struct secret_ref doveadm_api_key;
 };
 
 /* provision: the account made on the destination before the first push */
@@ -196,6 +198,15 @@ void account_entry_free(struct account_entry *e);
  */
 int plan_command(const char *cmd, const char *account, const char *login,
     struct buf *out, struct buf *err);
+
+/*
+ * Dovecot's doveadm HTTP API (doveadm.c): the users, one a line, into
+ * `out`; one field of a user's userdb entry (the caller wipes and frees
+ * it), NULL when it has none or with `err` set on a failure.
+ */
+int doveadm_users(const struct plan *p, struct buf *out, struct buf *err);
+char *doveadm_field(const struct plan *p, const char *login,
+    const char *field, struct buf *err);
 
 /* The fields of one CSV line, at most `max`, in place (accounts.c). */
 size_t csv_fields(char *line, char **f, size_t max);

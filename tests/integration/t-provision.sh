@@ -142,7 +142,33 @@ is "$(sasldblistusers2 -f "$WORLD_DIR/cyrus/conf/sasldb2" | grep -c '^dave@examp
 is "$(jmap_total $DST_HTTP_PORT)" "$(kept)" \
     "lost state: nothing twice on Cyrus"
 
+# the same accounts and entries through Dovecot's doveadm HTTP API
+umask 077
+printf '%s\n' "$SRC_DOVEADM_KEY" >"$work/doveadm-key"
+printf 'wrong\n' >"$work/wrong-key"
+umask 022
+sed -e "s|^state: .*|state: $work/state2|" \
+    -e "s|^  dovecot: .*|  doveadm_url: $SRC_DOVEADM_URL\\n  doveadm_api_key: {file: $work/doveadm-key}|" \
+    -e "s|^  ca_file: $WORLD_CA|  ca_file: $WORLD_CA\\n  allow_plaintext: true|" \
+    -e '/^  pilot:/,$d' "$work/plan.yaml" | sed 's/\\n/\n/g' >"$work/api.yaml"
+like "$("$M" plan validate "$work/api.yaml" 2>&1)" "valid: 5 accounts" \
+    "doveadm HTTP API: the accounts doveadm lists"
+"$M" plan apply "$work/api.yaml" >"$work/apply3.log" 2>&1
+is "$?" 0 "doveadm HTTP API: an assessment"
+is "$(jq -r '.action + " " + .password.scheme + " " + .password.form' \
+    "$work/state2/reports/dave@example.org.assess-provision.json")" \
+    "none PLAIN hash" "doveadm HTTP API: dave (made above) exists; his entry from the userdb's field"
+sed "s|{file: $work/doveadm-key}|{file: $work/wrong-key}|" "$work/api.yaml" \
+    >"$work/bad.yaml"
+like "$("$M" plan validate "$work/bad.yaml" 2>&1)" "HTTP 401: the API key is refused" \
+    "doveadm HTTP API: a wrong key is named"
+sed "s|^  allow_plaintext: true||" "$work/api.yaml" >"$work/bad.yaml"
+like "$("$M" plan validate "$work/bad.yaml" 2>&1)" "in clear" \
+    "doveadm HTTP API: no key over plain http without allow_plaintext"
+
 hits=$(grep -rl --exclude-dir=audit -- "$DAVE_PASSWORD" "$work/state" | wc -l)
 hits=$((hits + $(git -C "$work/state/audit" log -p --all | grep -c -- "$DAVE_PASSWORD")))
-is "$hits" 0 "no password entry in the state or the audit repository"
+hits=$((hits + $(grep -rl --exclude-dir=audit -- "$SRC_DOVEADM_KEY" "$work/state2" | wc -l)))
+hits=$((hits + $(git -C "$work/state2/audit" log -p --all | grep -c -- "$SRC_DOVEADM_KEY")))
+is "$hits" 0 "no password entry nor API key in the state or the audit repository"
 done_testing
