@@ -81,5 +81,6 @@ migrate_SRCS := \
 	orchestrator/rollback.c \
 	orchestrator/runner.c \
 	orchestrator/steps.c \
+	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
 	$(O)/state/migrations.c

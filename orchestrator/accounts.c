@@ -273,6 +273,15 @@ plan_accounts(const struct plan *p, struct account_spec **v_r,
 			    word_line);
 		buf_setlen(&text, 0);
 	}
+	if (p->accounts.stalwart.url) {
+		if (stalwart_accounts(p, &text, err) < 0) {
+			buf_addf(err, " (accounts.stalwart)\n");
+			c.errors++;
+		} else
+			each_line(&c, text.buf, text.len, "accounts.stalwart",
+			    csv_line);
+		buf_setlen(&text, 0);
+	}
 	if (p->accounts.command) {
 		if (plan_command(p->accounts.command, NULL, NULL, &text,
 		    err) < 0) {

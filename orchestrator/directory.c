@@ -7,6 +7,7 @@
  * Where the entry comes from, the first that has one:
  *   provision.hashes	"account entry" lines in a file, or a command
  *   accounts.csv		its third column (or one headed "hash")
+ *   accounts.stalwart	the principal's first secret
  *   passwd_file		Dovecot's passwd-file, its second field
  *   dovecot		`doveadm auth lookup`, the field named by
  *			dovecot_hash_field: Dovecot hides the "password"
@@ -213,6 +214,9 @@ account_entry(const struct plan *p, const char *account, const char *login,
 
 	memset(e, 0, sizeof(*e));
 	if (p->accounts.csv && csv_entry(p, account, login, e, err) < 0)
+		return -1;
+	if (p->accounts.stalwart.url && stalwart_entry(p, login ? login :
+	    account, e, err) < 0)
 		return -1;
 	if (pv->hashes.kind != SECRET_NONE) {
 		free(e->hash);

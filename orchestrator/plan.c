@@ -258,6 +258,16 @@ static const struct ykey hooks_keys[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
+#define SS(f) offsetof(struct stalwart_src, f)
+static const struct ykey stalwart_src_keys[] = {
+	{ "url", K_URL, SS(url), NULL, "http https" },
+	{ "admin_user", K_STR, SS(admin_user), NULL, NULL },
+	{ "admin_password", K_FUNC, SS(admin_password), NULL, NULL,
+	    parse_secret },
+	{ "token", K_FUNC, SS(token), NULL, NULL, parse_secret },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
 #define AC(f) offsetof(struct accounts_src, f)
 static const struct ykey accounts_keys[] = {
 	{ "default_domain", K_STR, AC(default_domain), NULL, NULL },
@@ -270,6 +280,7 @@ static const struct ykey accounts_keys[] = {
 	{ "doveadm_url", K_URL, AC(doveadm_url), NULL, "http https" },
 	{ "doveadm_api_key", K_FUNC, AC(doveadm_api_key), NULL, NULL,
 	    parse_secret },
+	{ "stalwart", K_MAP, AC(stalwart), stalwart_src_keys, NULL },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -390,11 +401,18 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		    " destination's JMAP URL");
 	if (!p->accounts.list.nr && !p->accounts.csv &&
 	    !p->accounts.passwd_file && !p->accounts.command &&
-	    !p->accounts.dovecot && !p->accounts.doveadm_url)
+	    !p->accounts.dovecot && !p->accounts.doveadm_url &&
+	    !p->accounts.stalwart.url)
 		yconf_err(c, root, "the plan needs accounts: 'accounts.list',"
 		    " 'accounts.csv', 'accounts.passwd_file',"
-		    " 'accounts.dovecot', 'accounts.doveadm_url' or"
-		    " 'accounts.command'");
+		    " 'accounts.dovecot', 'accounts.doveadm_url',"
+		    " 'accounts.stalwart' or 'accounts.command'");
+	if (p->accounts.stalwart.url &&
+	    p->accounts.stalwart.token.kind == SECRET_NONE &&
+	    (!p->accounts.stalwart.admin_user ||
+	    p->accounts.stalwart.admin_password.kind == SECRET_NONE))
+		yconf_err(c, root, "accounts.stalwart needs 'token', or"
+		    " 'admin_user' and 'admin_password'");
 	if (p->accounts.doveadm_url &&
 	    p->accounts.doveadm_api_key.kind == SECRET_NONE)
 		yconf_err(c, root, "accounts.doveadm_url needs"
@@ -608,6 +626,10 @@ plan_free(struct plan *p)
 	free(p->accounts.dovecot_hash_field);
 	free(p->accounts.doveadm_url);
 	free(p->accounts.doveadm_api_key.value);
+	free(p->accounts.stalwart.url);
+	free(p->accounts.stalwart.admin_user);
+	free(p->accounts.stalwart.admin_password.value);
+	free(p->accounts.stalwart.token.value);
 	provision_free(&p->provision);
 	strlist_free(&p->phases.pilot.accounts);
 	for (i = 0; i < p->phases.nr_waves; i++) {

@@ -115,6 +115,12 @@ struct hooks {
 	char *before_push, *after_cutover, *after_rollback, *after_finalize;
 };
 
+/* Stalwart 0.15 and before, as the source's directory */
+struct stalwart_src {
+	char *url, *admin_user;
+	struct secret_ref admin_password, token;
+};
+
 struct accounts_src {
 	char *default_domain;
 	struct strlist list;
@@ -123,6 +129,7 @@ struct accounts_src {
 	char *dovecot_hash_field;	/* the passdb field with the hash */
 	char *doveadm_url;	/* or its HTTP API, with its key */
 	struct secret_ref doveadm_api_key;
+	struct stalwart_src stalwart;
 };
 
 /* provision: the account made on the destination before the first push */
@@ -207,6 +214,16 @@ int plan_command(const char *cmd, const char *account, const char *login,
 int doveadm_users(const struct plan *p, struct buf *out, struct buf *err);
 char *doveadm_field(const struct plan *p, const char *login,
     const char *field, struct buf *err);
+
+/*
+ * Stalwart 0.15 and before as the source (stalwart_src.c): its accounts
+ * as "address,login" lines into `out`; one account's entry, name, quota
+ * and aliases by its login.
+ */
+int stalwart_accounts(const struct plan *p, struct buf *out,
+    struct buf *err);
+int stalwart_entry(const struct plan *p, const char *login,
+    struct account_entry *e, struct buf *err);
 
 /* The fields of one CSV line, at most `max`, in place (accounts.c). */
 size_t csv_fields(char *line, char **f, size_t max);

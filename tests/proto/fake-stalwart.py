@@ -16,6 +16,8 @@ may read but lacks sysAccountCreate.  Domains: example.org (id "b").
 
 Scenarios:
     ok          as documented
+    source      a Stalwart 0.15 to migrate from: two individuals and a
+                group, listed by GET /api/principal?types=individual
     http500     the first request of each run answers HTTP 500
     lost        creates answer success but keep nothing (a server that
                 loses a write)
@@ -36,6 +38,19 @@ DOMAINS = {'b': 'example.org'}
 # id -> account (current API) ; the 0.15 API keys by name
 ACCOUNTS = {}
 SEEN = {'requests': 0}
+
+
+if SCENARIO == 'source':
+    for p in [
+        {'type': 'individual', 'name': 'dave', 'description': 'Dave Doe',
+         'emails': ['dave@example.org', 'd.doe@example.org'],
+         'secrets': ['$6$ctdVYLYmSSYd/br7$ZEthSI4CKIs5AQzl8LsQWA8r/0GhkVgqQzZnMJcqYI0zlsOYIpU46VJs6HyeuQrbnhE5D4DE13rrQAtEhtl2Q0'],
+         'quota': 1073741824},
+        {'type': 'individual', 'name': 'erin', 'emails': ['erin@example.org'],
+         'secrets': ['{PLAIN}tiger123'], 'quota': 0},
+        {'type': 'group', 'name': 'sales', 'emails': ['sales@example.org']},
+    ]:
+        ACCOUNTS['rest:' + p['name']] = p
 
 
 def save():
@@ -138,6 +153,19 @@ class H(BaseHTTPRequestHandler):
         who = self.gate()
         if not who:
             return
+        u = urllib.parse.urlparse(self.path)
+        if u.path == '/api/principal':
+            q = urllib.parse.parse_qs(u.query)
+            types = q.get('types', [''])[0].split(',')
+            limit = int(q.get('limit', ['50'])[0])
+            page = int(q.get('page', ['1'])[0])
+            with LOCK:
+                items = [p for k, p in sorted(ACCOUNTS.items())
+                         if k.startswith('rest:') and
+                         (not types[0] or p.get('type') in types)]
+            return self.send(200, {'data': {
+                'items': items[(page - 1) * limit:page * limit],
+                'total': len(items)}})
         m = re.match(r'^/api/principal/(.+)$', self.path)
         if not m:
             return self.send(404, {'error': 'notFound'})

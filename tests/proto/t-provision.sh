@@ -7,7 +7,7 @@
 
 PROV=$top/$O/bin/provision
 work=$(mktemp -d)
-trap 'kill $fpid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $fpid 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 SHA='{SHA512-CRYPT}$6$ctdVYLYmSSYd/br7$ZEthSI4CKIs5AQzl8LsQWA8r/0GhkVgqQzZnMJcqYI0zlsOYIpU46VJs6HyeuQrbnhE5D4DE13rrQAtEhtl2Q0'
 fpid=
 
@@ -150,5 +150,68 @@ prov "hash=$SHA\n" "${cmdd[@]}" --schemes PLAIN,SHA512-CRYPT erin@example.org
 is "$rc" 0 "command: --schemes widens it"
 prov "hash={PLAIN}x\n" --driver command --exists "exit 3" --create true frank@example.org
 is "$rc" 75 "command: an exists command that fails is 75"
+
+# Stalwart 0.15 as the source: migrate lists its individuals and gives
+# each one's first secret, name, quota and aliases to provision
+# (the command driver, a script that keeps what it got; stand-in helpers
+# for the mail)
+serve source
+mkdir -p "$work/bin" "$work/stub" "$work/made"
+for h in imap-pull jmap-push sieve-pull sieve-push dav-pull dav-push; do
+	ln -sf "$top/tests/proto/stub-helper" "$work/bin/$h"
+done
+ln -sf "$PROV" "$work/bin/provision"
+ln -sf "$top/$O/bin/map-flip" "$work/bin/map-flip"
+printf 'adminpw\n' >"$work/admin-pw"
+printf 'dave@example.org pw-d\nerin@example.org pw-e\n' >"$work/src-pw"
+cat >"$work/made.sh" <<'SH'
+#!/bin/sh
+case $1 in
+exists) [ -f "$MADE/$MIGRATE_ACCOUNT" ] ;;
+create) { cat; echo "login=$MIGRATE_LOGIN name=$MIGRATE_NAME quota=$MIGRATE_QUOTA aliases=$MIGRATE_ALIASES"; } >"$MADE/$MIGRATE_ACCOUNT" ;;
+esac
+SH
+chmod +x "$work/made.sh"
+cat >"$work/src.yaml" <<EOF
+state: $work/src-state
+source:
+  imap: imap://127.0.0.1:1
+  allow_plaintext: true
+  auth:
+    passwords: {file: $work/src-pw}
+destination:
+  jmap: http://127.0.0.1:1
+provision:
+  driver: command
+  exists: $work/made.sh exists
+  create: $work/made.sh create
+  schemes: [CRYPT, PLAIN]
+limits:
+  retries: 0
+accounts:
+  stalwart:
+    url: http://127.0.0.1:$port
+    admin_user: admin
+    admin_password: {file: $work/admin-pw}
+phases:
+  assessment:
+  pilot: {accounts: [dave@example.org]}
+EOF
+M=$top/$O/bin/migrate
+like "$("$M" plan validate "$work/src.yaml" 2>&1)" "valid: 2 accounts" \
+    "stalwart source: its two individuals (not the group)"
+STUB_DIR=$work/stub MADE=$work/made MIGRATE_EXEC_PATH=$work/bin \
+    MIGRATE_NO_PROGRESS=1 "$M" plan apply "$work/src.yaml" >"$work/src.log" 2>&1
+is "$?" 0 "stalwart source: assessment and a pilot"
+is "$(jq -r '.action + " " + .password.scheme' \
+    "$work/src-state/reports/erin@example.org.assess-provision.json")" \
+    "create PLAIN" "stalwart source: erin would be made, her entry's scheme known"
+is "$(cat "$work/made/dave@example.org")" "${SHA#\{SHA512-CRYPT\}}
+login=dave@example.org name=Dave Doe quota=1073741824 aliases=d.doe@example.org" \
+    "stalwart source: dave made with his secret, name, quota and alias"
+[ -e "$work/made/erin@example.org" ]
+is "$?" 1 "stalwart source: erin, not in the pilot, is not made"
+is "$(grep -rl --exclude-dir=audit -e ZEthSI4C -e tiger123 -e adminpw "$work/src-state" | wc -l)" 0 \
+    "stalwart source: no secret in the state"
 
 done_testing
