@@ -76,6 +76,7 @@ migrate_SRCS := \
 	orchestrator/provision.c \
 	orchestrator/chain.c \
 	orchestrator/directory.c \
+	orchestrator/dirhttp.c \
 	orchestrator/doveadm.c \
 	orchestrator/exec.c \
 	orchestrator/rollback.c \

@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
-#include "dav.h"
 #include "plan.h"
 #include "xalloc.h"
 
@@ -21,65 +20,43 @@
 static json_t *
 call(const struct plan *p, json_t *req, int *missing_r, struct buf *err)
 {
-	struct dav_opts o = { 0 };
-	struct dav *d = NULL;
-	struct dav_answer a = { 0 };
-	struct buf body = BUF_INIT;
+	struct dir_req rq = { p->accounts.doveadm_url, NULL, NULL, NULL,
+	    NULL, "the API key" };
 	char *key = secret_resolve(&p->accounts.doveadm_api_key, NULL, err);
 	char *data = json_dumps(req, JSON_COMPACT), *auth = NULL, *enc;
-	const char *hdrs[2] = { NULL, NULL };
 	json_t *ans = NULL, *res = NULL, *r;
 	const char *type;
+	long code;
 
 	*missing_r = 0;
 	if (!key)
 		goto out;
-	if (!strncmp(p->accounts.doveadm_url, "http://", 7) &&
-	    !p->source.allow_plaintext) {
-		buf_addf(err, "%s: the API key would cross the network in clear"
-		    " (source.allow_plaintext)", p->accounts.doveadm_url);
-		goto out;
-	}
 	enc = xmalloc(4 * (strlen(key) + 2) / 3 + 4);
 	EVP_EncodeBlock((unsigned char *)enc, (unsigned char *)key,
 	    strlen(key));
 	auth = xasprintf("Authorization: X-Dovecot-API %s", enc);
 	explicit_bzero(enc, strlen(enc));
 	free(enc);
-	hdrs[0] = auth;
-	o.url = p->accounts.doveadm_url;
-	o.ca_file = p->source.ca_file;
-	o.insecure = p->source.insecure;
-	o.timeout = 120;
-	a.body = &body;
-	if (dav_open(&d, &o, err) < 0 || dav_request(d, "POST",
-	    p->accounts.doveadm_url, NULL, NULL, data, strlen(data),
-	    "application/json", hdrs, &a, err) < 0)
+	rq.data = data;
+	rq.header = auth;
+	if (!(ans = dir_http(p, &rq, &code, err)))
 		goto out;
-	if (a.code != 200) {
-		buf_addf(err, "%s: HTTP %ld%s", p->accounts.doveadm_url, a.code,
-		    a.code == 401 || a.code == 403 ? ": the API key is refused"
-		    " (accounts.doveadm_api_key)" : "");
-		goto out;
-	}
-	ans = json_loadb(body.buf, body.len, 0, NULL);
 	r = json_array_get(ans, 0);
 	type = json_string_value(json_array_get(r, 0));
-	if (type && !strcmp(type, "doveadmResponse")) {
+	if (code == 200 && type && !strcmp(type, "doveadmResponse")) {
 		res = json_incref(json_array_get(r, 1));
 	} else if (type && !strcmp(type, "error")) {
-		json_int_t code = json_integer_value(json_object_get(
+		json_int_t x = json_integer_value(json_object_get(
 		    json_array_get(r, 1), "exitCode"));
 
-		*missing_r = code == 67;
+		*missing_r = x == 67;
 		buf_addf(err, "%s: doveadm %s: %s (exit %" JSON_INTEGER_FORMAT
-		    ")", p->accounts.doveadm_url, json_string_value(
-		    json_array_get(json_array_get(req, 0), 0)),
-		    json_string_value(json_object_get(json_array_get(r, 1),
-		    "type")), code);
+		    ")", rq.url, json_string_value(json_array_get(
+		    json_array_get(req, 0), 0)), json_string_value(
+		    json_object_get(json_array_get(r, 1), "type")), x);
 	} else {
-		buf_addf(err, "%s: not a doveadm answer",
-		    p->accounts.doveadm_url);
+		buf_addf(err, "%s: HTTP %ld, not a doveadm answer", rq.url,
+		    code);
 	}
 out:
 	if (key) {
@@ -92,9 +69,6 @@ out:
 	}
 	json_decref(ans);
 	free(data);
-	dav_answer_release(&a);
-	dav_close(&d);
-	buf_release_wipe(&body);
 	return res;
 }
 

@@ -207,6 +207,20 @@ int plan_command(const char *cmd, const char *account, const char *login,
     struct buf *out, struct buf *err);
 
 /*
+ * One request to a source's directory API (dirhttp.c): GET, or POST of
+ * `data` as JSON; Basic auth with user and password, or a `header`
+ * ("Authorization: ..."); `what` names the credential in errors.  The
+ * answer's JSON (a new reference) and its status, or NULL with `err` set
+ * (a refused credential, no answer, an answer that is not JSON).
+ */
+struct dir_req {
+	const char *url, *data, *user, *password, *header, *what;
+};
+struct json_t;
+struct json_t *dir_http(const struct plan *p, const struct dir_req *rq,
+    long *code_r, struct buf *err);
+
+/*
  * Dovecot's doveadm HTTP API (doveadm.c): the users, one a line, into
  * `out`; one field of a user's userdb entry (the caller wipes and frees
  * it), NULL when it has none or with `err` set on a failure.

@@ -12,7 +12,6 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "dav.h"
 #include "plan.h"
 #include "xalloc.h"
 
@@ -25,64 +24,40 @@ get(const struct plan *p, const char *path, int *missing_r, struct buf *err)
 	const struct stalwart_src *ss = &p->accounts.stalwart;
 	const struct secret_ref *ref = ss->token.kind != SECRET_NONE ?
 	    &ss->token : &ss->admin_password;
-	struct dav_opts o = { 0 };
-	struct dav *d = NULL;
-	struct dav_answer a = { 0 };
-	struct buf body = BUF_INIT;
-	char *secret = secret_resolve(ref, NULL, err), *url = NULL;
-	char *bearer = NULL;
-	const char *hdrs[2] = { NULL, NULL };
+	struct dir_req rq = { NULL, NULL, NULL, NULL, NULL,
+	    "the administrator's credential" };
+	char *secret = secret_resolve(ref, NULL, err), *bearer = NULL;
 	json_t *ans = NULL, *res = NULL;
+	long code;
 
 	*missing_r = 0;
 	if (!secret)
-		goto out;
-	if (!strncmp(ss->url, "http://", 7) && !p->source.allow_plaintext) {
-		buf_addf(err, "%s: the administrator's credential would cross"
-		    " the network in clear (source.allow_plaintext)", ss->url);
-		goto out;
-	}
+		return NULL;
 	if (ss->token.kind != SECRET_NONE) {
 		bearer = xasprintf("Authorization: Bearer %s", secret);
-		hdrs[0] = bearer;
+		rq.header = bearer;
 	} else {
-		o.user = ss->admin_user;
-		o.password = secret;
+		rq.user = ss->admin_user;
+		rq.password = secret;
 	}
-	o.url = ss->url;
-	o.ca_file = p->source.ca_file;
-	o.insecure = p->source.insecure;
-	url = xasprintf("%s%s", ss->url, path);
-	a.body = &body;
-	if (dav_open(&d, &o, err) < 0 || dav_request(d, "GET", url, NULL,
-	    NULL, NULL, 0, NULL, hdrs, &a, err) < 0)
-		goto out;
-	ans = json_loadb(body.buf, body.len, 0, NULL);
-	if (a.code == 404) {
+	rq.url = xasprintf("%s%s", ss->url, path);
+	ans = dir_http(p, &rq, &code, err);
+	if (code == 404) {
 		*missing_r = 1;
-		buf_addf(err, "%s: no such principal", url);
-	} else if (a.code != 200 || !json_object_get(ans, "data")) {
-		buf_addf(err, "%s: HTTP %ld%s%s", url, a.code,
-		    a.code == 401 || a.code == 403 ? ": the administrator's"
-		    " credentials are refused" : "", json_object_get(ans,
-		    "error") ? ", not a principal" : "");
-	} else {
+		buf_addf(err, "%s: no such principal", rq.url);
+	} else if (ans && (code != 200 || !json_object_get(ans, "data"))) {
+		buf_addf(err, "%s: HTTP %ld, not a principal", rq.url, code);
+	} else if (ans) {
 		res = json_incref(json_object_get(ans, "data"));
 	}
-out:
-	if (secret) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
 	if (bearer) {
 		explicit_bzero(bearer, strlen(bearer));
 		free(bearer);
 	}
 	json_decref(ans);
-	free(url);
-	dav_answer_release(&a);
-	dav_close(&d);
-	buf_release_wipe(&body);
+	free((char *)rq.url);
 	return res;
 }
 
