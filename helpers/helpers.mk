@@ -81,6 +81,7 @@ migrate_SRCS := \
 	orchestrator/exec.c \
 	orchestrator/rollback.c \
 	orchestrator/runner.c \
+	orchestrator/secrets.c \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
