@@ -214,4 +214,29 @@ is "$?" 1 "stalwart source: erin, not in the pilot, is not made"
 is "$(grep -rl --exclude-dir=audit -e ZEthSI4C -e tiger123 -e adminpw "$work/src-state" | wc -l)" 0 \
     "stalwart source: no secret in the state"
 
+# a CSV with a header: the entry, name, quota and aliases by column
+rm -rf "$work/made" && mkdir -p "$work/made"
+cat >"$work/accounts.csv" <<'EOF'
+email,login,name,hash,quota,aliases
+"frank@example.org",frank,"Frank Foe",{PLAIN}pw-f,2G,f.foe@example.org fr@example.org
+gina@example.org,,,{CRAM-MD5}cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1,,
+EOF
+printf 'frank@example.org pw-f\ngina@example.org pw-g\n' >"$work/csv-pw"
+sed -e "s|^state: .*|state: $work/csv-state|" \
+    -e "s|{file: $work/src-pw}|{file: $work/csv-pw}|" \
+    -e '/^  stalwart:/,/^    admin_password:/d' \
+    -e "s|^accounts:|accounts:\n  csv: $work/accounts.csv|" \
+    -e 's|pilot: {accounts: \[dave@example.org\]}|pilot: {accounts: [frank@example.org, gina@example.org]}|' \
+    "$work/src.yaml" >"$work/csv.yaml"
+STUB_DIR=$work/stub MADE=$work/made MIGRATE_EXEC_PATH=$work/bin \
+    MIGRATE_NO_PROGRESS=1 "$M" plan apply "$work/csv.yaml" >"$work/csv.log" 2>&1
+is "$?" 75 "csv: the apply stops on gina, whose password cannot be carried"
+is "$(cat "$work/made/frank@example.org")" "{PLAIN}pw-f
+login=frank@example.org name=Frank Foe quota=2147483648 aliases=f.foe@example.org fr@example.org" \
+    "csv: frank made with the columns' entry, name, quota and aliases"
+like "$(jq -r .password.why "$work/csv-state/reports/gina@example.org.assess-provision.json")" \
+    "not among those the command takes" "csv: gina's report says why"
+like "$(cat "$work/csv.log")" "gina@example.org: .*failed.*password cannot be carried" \
+    "csv: gina fails, and stays on the source"
+
 done_testing
