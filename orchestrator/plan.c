@@ -355,6 +355,27 @@ static const struct ykey plan_keys[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
+/* accounts: at least one source, each with its credential */
+static void
+check_accounts(struct yconf *c, const struct accounts_src *a,
+    const yaml_node_t *root)
+{
+	if (!a->list.nr && !a->csv && !a->passwd_file && !a->command &&
+	    !a->dovecot && !a->doveadm_url && !a->stalwart.url)
+		yconf_err(c, root, "the plan needs accounts: 'accounts.list',"
+		    " 'accounts.csv', 'accounts.passwd_file',"
+		    " 'accounts.dovecot', 'accounts.doveadm_url',"
+		    " 'accounts.stalwart' or 'accounts.command'");
+	if (a->stalwart.url && a->stalwart.token.kind == SECRET_NONE &&
+	    (!a->stalwart.admin_user ||
+	    a->stalwart.admin_password.kind == SECRET_NONE))
+		yconf_err(c, root, "accounts.stalwart needs 'token', or"
+		    " 'admin_user' and 'admin_password'");
+	if (a->doveadm_url && a->doveadm_api_key.kind == SECRET_NONE)
+		yconf_err(c, root, "accounts.doveadm_url needs"
+		    " accounts.doveadm_api_key (Dovecot's doveadm_api_key)");
+}
+
 /* provision: each driver's keys */
 static void
 check_provision(struct yconf *c, const struct provisionopts *pv,
@@ -399,24 +420,7 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 	if (!p->destination.jmap)
 		yconf_err(c, root, "the plan needs 'destination.jmap', the"
 		    " destination's JMAP URL");
-	if (!p->accounts.list.nr && !p->accounts.csv &&
-	    !p->accounts.passwd_file && !p->accounts.command &&
-	    !p->accounts.dovecot && !p->accounts.doveadm_url &&
-	    !p->accounts.stalwart.url)
-		yconf_err(c, root, "the plan needs accounts: 'accounts.list',"
-		    " 'accounts.csv', 'accounts.passwd_file',"
-		    " 'accounts.dovecot', 'accounts.doveadm_url',"
-		    " 'accounts.stalwart' or 'accounts.command'");
-	if (p->accounts.stalwart.url &&
-	    p->accounts.stalwart.token.kind == SECRET_NONE &&
-	    (!p->accounts.stalwart.admin_user ||
-	    p->accounts.stalwart.admin_password.kind == SECRET_NONE))
-		yconf_err(c, root, "accounts.stalwart needs 'token', or"
-		    " 'admin_user' and 'admin_password'");
-	if (p->accounts.doveadm_url &&
-	    p->accounts.doveadm_api_key.kind == SECRET_NONE)
-		yconf_err(c, root, "accounts.doveadm_url needs"
-		    " accounts.doveadm_api_key (Dovecot's doveadm_api_key)");
+	check_accounts(c, &p->accounts, root);
 	check_provision(c, &p->provision, root);
 	if (!p->phases.pilot.present && !p->phases.nr_waves &&
 	    !p->phases.assessment.present && !p->phases.delta.present &&
