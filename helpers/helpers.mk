@@ -1,13 +1,17 @@
 # helpers: one directory a program.  HELPERS are run by migrate and
 # installed in $(LIBEXECDIR)/migrate; COMMANDS are for people, in $(BINDIR).
-HELPERS := imap-pull jmap-push map-flip sieve-pull sieve-push dav-pull \
+HELPERS := imap-pull jmap-pull jmap-push map-flip sieve-pull sieve-push dav-pull \
 	dav-push carry-back provision
 COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
 	helpers/imap-pull/imap-pull.c \
-	helpers/imap-pull/store.c \
 	helpers/imap-pull/sync.c
+
+jmap-pull_SRCS := \
+	helpers/jmap-pull/emails.c \
+	helpers/jmap-pull/jmap-pull.c \
+	helpers/jmap-pull/mailboxes.c
 
 migrate-archive_SRCS := \
 	helpers/migrate-archive/migrate-archive.c

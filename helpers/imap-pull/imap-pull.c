@@ -550,7 +550,11 @@ main(int argc, char **argv)
 	if (p->mode == MODE_ASSESS)
 		report_anomalies = json_array();
 	if (p->mode != MODE_ASSESS) {
-		int rc = store_open(&p->st, p->archive,
+		int rc;
+
+		p->st.helper = "imap-pull";
+		p->st.version = PULL_VERSION;
+		rc = store_open(&p->st, p->archive,
 		    p->mode == MODE_AUTO ? "auto" : p->mode == MODE_FULL ?
 		    "full" : "delta", &err);
 

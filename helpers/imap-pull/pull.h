@@ -4,8 +4,6 @@
  * imap-pull.c	options, the run, events and the exit code
  * sync.c	folders: LIST, the plan of each folder (what is new, changed,
  *		gone), and fetching bodies into the store
- * store.c	the archive being written: the body spool, segments,
- *		checkpoints
  */
 #ifndef MIGRATE_PULL_H
 #define MIGRATE_PULL_H
@@ -19,6 +17,7 @@
 #include "buf.h"
 #include "imap.h"
 #include "segment.h"
+#include "store.h"
 
 #define PULL_VERSION	"0.1"
 
@@ -32,37 +31,6 @@ enum pull_mode {
 struct strlist {
 	char **v;
 	size_t nr, alloc;
-};
-
-/* A body being received: hashed as it comes, in memory up to a limit. */
-struct spool {
-	struct buf mem;
-	int fd;			/* the rest, in an unlinked file; -1 */
-	const char *dir;	/* where that file goes */
-	uint64_t len;
-	void *md;		/* EVP_MD_CTX */
-	char hash[SEG_HASH_HEX + 1];
-	int error;		/* errno of a failed spool write */
-	/* throttling: bytes allowed per second, 0 for no limit */
-	uint64_t max_bps, thr_bytes;
-	double thr_start;
-};
-
-/* The archive being written. */
-struct store {
-	const char *dir;
-	const char *mode;
-	int level, workers;		/* zstd's */
-	struct arcidx *ix;
-	struct seg_writer *seg;
-	unsigned seq;			/* of the open segment */
-	int dirty;			/* it holds more than its header */
-	size_t seg_msgs;
-	unsigned long ckpt_messages;	/* close a segment after so many */
-	uint64_t ckpt_bytes;		/* or so many bytes of bodies */
-	char (*set)[SEG_HASH_HEX + 1];	/* bodies in the open segment */
-	size_t set_nr, set_cap;
-	unsigned long segments;		/* written this run */
 };
 
 struct msginfo {
@@ -164,29 +132,5 @@ int sync_fetch(struct conn *c, struct folder *f, struct buf *err);
 int sync_deleted(struct pull *p, struct buf *err);
 int sync_assess(struct pull *p, struct folder *f, struct buf *err);
 void msginfo_release(struct msginfo *m);
-
-/* store.c */
-void spool_init(struct spool *sp, const char *dir, uint64_t max_bps);
-void spool_release(struct spool *sp);
-void spool_begin(struct spool *sp);
-int spool_sink(void *sp, const char *data, size_t len);
-/* Finish: sp->hash is set; -1 when spooling failed. */
-int spool_end(struct spool *sp, struct buf *err);
-/* The first bytes of the body (all of it when small). */
-const char *spool_head(const struct spool *sp, size_t *len_r);
-
-/* `mode`: full, delta, or auto (chosen here); -2 when another process holds
- * the archive */
-int store_open(struct store *st, const char *dir, const char *mode,
-    struct buf *err);
-int store_record(struct store *st, json_t *rec, struct buf *err);
-int store_has_blob(struct store *st, const char *hash);
-int store_blob(struct store *st, struct spool *sp, json_t *blob_rec,
-    struct buf *err);
-/* After a message: close the segment when it is full enough. */
-int store_maybe_commit(struct store *st, struct buf *err);
-/* At the end of the run: commit what is there (with `pass`), if any. */
-int store_finish(struct store *st, json_t *pass, struct buf *err);
-void store_abort(struct store *st);
 
 #endif

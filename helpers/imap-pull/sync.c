@@ -91,41 +91,6 @@ parse_date(const char *s)
 	return (int64_t)timegm(&tm) - tm.tm_gmtoff;
 }
 
-/* The Message-ID in a header section, or NULL. */
-static char *
-header_mid(const char *h, size_t len)
-{
-	struct buf v = BUF_INIT;
-	const char *p = h, *end = h + len, *nl, *lt, *gt;
-	int in = 0;
-
-	for (; p < end; p = nl + 1) {
-		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
-			nl = end;
-		if (nl == p || (nl == p + 1 && *p == '\r'))
-			break;		/* end of the header */
-		if (in && (*p == ' ' || *p == '\t')) {
-			buf_add(&v, p, (size_t)(nl - p));
-			continue;
-		}
-		in = 0;
-		if ((size_t)(nl - p) > 11 && !strncasecmp(p, "Message-ID:",
-		    11)) {
-			buf_add(&v, p + 11, (size_t)(nl - p - 11));
-			in = 1;
-		}
-	}
-	if (v.len && (lt = memchr(v.buf, '<', v.len)) &&
-	    (gt = memchr(lt, '>', v.len - (size_t)(lt - v.buf)))) {
-		char *mid = xstrndup(lt, (size_t)(gt - lt + 1));
-
-		buf_release(&v);
-		return mid;
-	}
-	buf_release(&v);
-	return NULL;
-}
-
 /* Read a FETCH response's items; -1 when it is not one. */
 static int
 parse_fetch(const struct imap_resp *r, struct fetched *x)
@@ -163,7 +128,7 @@ parse_fetch(const struct imap_resp *r, struct fetched *x)
 		} else if (k->type == IMAP_ATOM &&
 		    !strncasecmp(k->str, "BODY[HEADER.FIELDS", 18) &&
 		    v->type == IMAP_STRING && v->str)
-			x->mid = header_mid(v->str, v->len);
+			x->mid = store_header_mid(v->str, v->len);
 	}
 	return 0;
 }
@@ -756,25 +721,6 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The system flags, or the keywords, of a flag string, as JSON. */
-static json_t *
-flags_json(const char *flags, int system)
-{
-	json_t *a = json_array();
-	const char *s = flags, *e;
-
-	while (*s) {
-		e = strchr(s, ' ');
-		if (!e)
-			e = s + strlen(s);
-		if ((*s == '\\') == system)
-			json_array_append_new(a, json_stringn(s,
-			    (size_t)(e - s)));
-		s = *e ? e + 1 : e;
-	}
-	return a;
-}
-
 static int
 folder_record(struct pull *p, struct folder *f, struct buf *err)
 {
@@ -837,7 +783,7 @@ msg_record(struct pull *p, struct folder *f, uint32_t uid, const char *hash,
 	    " s:I}", "t", "msg", "folder", f->name, "uidvalidity",
 	    (json_int_t)f->uidvalidity, "uid", (json_int_t)uid, "hash", hash,
 	    "size", (json_int_t)size, "date", date, "time", (json_int_t)time,
-	    "flags", flags_json(flags, 1), "keywords", flags_json(flags, 0),
+	    "flags", store_flags_json(flags, 1), "keywords", store_flags_json(flags, 0),
 	    "modseq", (json_int_t)modseq);
 	ret = store_record(&p->st, rec, err);
 	json_decref(rec);
@@ -976,8 +922,8 @@ sync_plan(struct pull *p, struct folder *f, struct buf *err)
 			    "t", "flags", "folder", f->name, "uidvalidity",
 			    (json_int_t)f->uidvalidity, "uid",
 			    (json_int_t)m->uid, "flags",
-			    flags_json(m->flags, 1), "keywords",
-			    flags_json(m->flags, 0), "modseq",
+			    store_flags_json(m->flags, 1), "keywords",
+			    store_flags_json(m->flags, 0), "modseq",
 			    (json_int_t)m->modseq);
 			rc = store_record(&p->st, rec, err);
 			json_decref(rec);
@@ -1066,7 +1012,7 @@ store_message(struct fetching *fx, const struct fetched *x,
 	if (!known) {
 		size_t hlen;
 		const char *head = spool_head(sp, &hlen);
-		char *mid = header_mid(head, hlen);
+		char *mid = store_header_mid(head, hlen);
 		int rc;
 
 		rec = json_pack("{s:s, s:s, s:I, s:s?, s:I}", "t", "blob",

@@ -1,3 +1,6 @@
+/*
+ * store.c: the archive a pull helper writes (store.h).
+ */
 #include "compat.h"
 
 #include <fcntl.h>
@@ -8,7 +11,7 @@
 #include "evline.h"
 #include "log.h"
 #include "opt.h"
-#include "pull.h"
+#include "store.h"
 #include "xalloc.h"
 
 /* bodies up to this size never touch the disk before their segment */
@@ -240,7 +243,7 @@ seg_begin(struct store *st, struct buf *err)
 		memset(st->set, 0, st->set_cap * sizeof(*st->set));
 	st->set_nr = 0;
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:I}", "t", "segment",
-	    "helper", "imap-pull", "version", PULL_VERSION, "mode", st->mode,
+	    "helper", st->helper, "version", st->version, "mode", st->mode,
 	    "time", (json_int_t)time(NULL));
 	ret = store_record(st, rec, err);
 	json_decref(rec);
@@ -372,4 +375,58 @@ store_abort(struct store *st)
 	free(st->set);
 	st->set = NULL;
 	st->set_cap = st->set_nr = 0;
+}
+
+/* The Message-ID in a header section, or NULL. */
+char *
+store_header_mid(const char *h, size_t len)
+{
+	struct buf v = BUF_INIT;
+	const char *p = h, *end = h + len, *nl, *lt, *gt;
+	int in = 0;
+
+	for (; p < end; p = nl + 1) {
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			nl = end;
+		if (nl == p || (nl == p + 1 && *p == '\r'))
+			break;		/* end of the header */
+		if (in && (*p == ' ' || *p == '\t')) {
+			buf_add(&v, p, (size_t)(nl - p));
+			continue;
+		}
+		in = 0;
+		if ((size_t)(nl - p) > 11 && !strncasecmp(p, "Message-ID:",
+		    11)) {
+			buf_add(&v, p + 11, (size_t)(nl - p - 11));
+			in = 1;
+		}
+	}
+	if (v.len && (lt = memchr(v.buf, '<', v.len)) &&
+	    (gt = memchr(lt, '>', v.len - (size_t)(lt - v.buf)))) {
+		char *mid = xstrndup(lt, (size_t)(gt - lt + 1));
+
+		buf_release(&v);
+		return mid;
+	}
+	buf_release(&v);
+	return NULL;
+}
+
+/* The system flags, or the keywords, of a flag string, as JSON. */
+json_t *
+store_flags_json(const char *flags, int system)
+{
+	json_t *a = json_array();
+	const char *s = flags, *e;
+
+	while (*s) {
+		e = strchr(s, ' ');
+		if (!e)
+			e = s + strlen(s);
+		if ((*s == '\\') == system)
+			json_array_append_new(a, json_stringn(s,
+			    (size_t)(e - s)));
+		s = *e ? e + 1 : e;
+	}
+	return a;
 }
