@@ -12,7 +12,6 @@
 #include "log.h"
 #include "xalloc.h"
 
-#define SCHEMA_VERSION	1
 
 const char arcidx_end[] = "";
 
@@ -33,7 +32,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS messages(folder TEXT NOT NULL,"
 	"  uid INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
 	"  hash TEXT NOT NULL, size INTEGER, time INTEGER, date TEXT,"
-	"  flags TEXT NOT NULL, modseq INTEGER, seq INTEGER,"
+	"  flags TEXT NOT NULL, modseq INTEGER, seq INTEGER, source_id TEXT,"
 	"  PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
 	/* jmap-push's: what the destination holds */
 	"CREATE TABLE IF NOT EXISTS push_mailboxes(folder TEXT PRIMARY KEY,"
@@ -116,8 +115,8 @@ static const char *const stmt_sql[S_NR] = {
 	[S_BLOB_MATCH] = "SELECT hash FROM blobs WHERE mid = ?1 AND"
 	    " size = ?2 AND time = ?3 LIMIT 2",
 	[S_MSG_PUT] = "INSERT OR REPLACE INTO messages(folder, uid,"
-	    " uidvalidity, hash, size, time, date, flags, modseq, seq)"
-	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	    " uidvalidity, hash, size, time, date, flags, modseq, seq,"
+	    " source_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[S_MSG_FLAGS] = "UPDATE messages SET flags = ?3, modseq = ?4"
 	    " WHERE folder = ?1 AND uid = ?2",
 	[S_MSG_EXPUNGE] = "DELETE FROM messages WHERE folder = ?1 AND"
@@ -203,6 +202,29 @@ take_lock(struct arcidx *ix, struct buf *err)
 	return ret;
 }
 
+/*
+ * An index of version 1 lacks messages.source_id (the id a JMAP source
+ * gives an email).  The archives it describes came from IMAP, so the
+ * column is simply empty for them.
+ */
+static int
+upgrade(struct arcidx *ix, struct buf *err)
+{
+	sqlite3_stmt *s;
+	int v = 0;
+
+	if (sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &s,
+	    NULL) != SQLITE_OK)
+		return db_fail(ix, "cannot read the version", err);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (v == 1 && exec(ix, "ALTER TABLE messages ADD COLUMN source_id"
+	    " TEXT", err) < 0)
+		return -1;
+	return exec(ix, "PRAGMA user_version = 2", err);
+}
+
 int
 arcidx_open(struct arcidx **ix_r, const char *dir, int lock,
     struct buf *err)
@@ -230,8 +252,7 @@ arcidx_open(struct arcidx **ix_r, const char *dir, int lock,
 	sqlite3_busy_timeout(ix->db, 10000);
 	if (lock && (exec(ix, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;", err) < 0 ||
-	    exec(ix, schema, err) < 0 ||
-	    exec(ix, "PRAGMA user_version = 1", err) < 0))
+	    exec(ix, schema, err) < 0 || upgrade(ix, err) < 0))
 		goto out;
 	for (i = 0; i < S_NR; i++)
 		if (sqlite3_prepare_v3(ix->db, stmt_sql[i], -1,
@@ -631,6 +652,7 @@ apply_record(struct arcidx *ix, unsigned seq, json_t *o, struct buf *err)
 		bind_str(s, 8, flags);
 		sqlite3_bind_int64(s, 9, jint(o, "modseq"));
 		sqlite3_bind_int64(s, 10, seq);
+		bind_str(s, 11, jstr(o, "id"));
 		ret = step_done(ix, s, err);
 		sqlite3_reset(s);
 		free(flags);
@@ -662,7 +684,7 @@ apply_record(struct arcidx *ix, unsigned seq, json_t *o, struct buf *err)
 	    !strcmp(t, "file-delete"))
 		return apply_file(ix, t, o, err);
 	if (!strcmp(t, "pass") || !strcmp(t, "sieve-pass") ||
-	    !strcmp(t, "dav-pass")) {
+	    !strcmp(t, "dav-pass") || !strcmp(t, "jmap-pass")) {
 		char *key = strcmp(t, "pass") ? xasprintf("%.*s.pass",
 		    (int)strcspn(t, "-"), t) : xasprintf("pass.%s",
 		    jstr(o, "mode") ? jstr(o, "mode") : "?");
@@ -882,7 +904,8 @@ arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
 	*m_r = NULL;
 	*nr_r = 0;
 	if (sqlite3_prepare_v2(ix->db, "SELECT uid, hash, flags, modseq,"
-	    " size, time FROM messages WHERE folder = ?1 ORDER BY uid", -1, &s,
+	    " size, time, source_id FROM messages WHERE folder = ?1 ORDER BY"
+	    " uid", -1, &s,
 	    NULL) != SQLITE_OK)
 		return db_fail(ix, "cannot read messages", err);
 	bind_str(s, 1, folder);
@@ -896,6 +919,8 @@ arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
 		x->modseq = (uint64_t)sqlite3_column_int64(s, 3);
 		x->size = (uint64_t)sqlite3_column_int64(s, 4);
 		x->time = (int64_t)sqlite3_column_int64(s, 5);
+		x->source_id = sqlite3_column_type(s, 6) == SQLITE_NULL ?
+		    NULL : col_dup(s, 6);
 	}
 	sqlite3_finalize(s);
 	*m_r = m;
@@ -914,8 +939,10 @@ arc_msgs_free(struct arc_msg *m, size_t nr)
 {
 	size_t i;
 
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		free(m[i].flags);
+		free(m[i].source_id);
+	}
 	free(m);
 }
 

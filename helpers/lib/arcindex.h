@@ -86,6 +86,8 @@ struct arc_msg {
 	uint64_t modseq;
 	uint64_t size;
 	int64_t time;		/* internal date, seconds since the epoch */
+	char *source_id;	/* a JMAP source's email id, or NULL (set
+				 * by arcidx_msgs() only) */
 };
 
 /* The messages of a folder, by UID; free with arc_msgs_free(). */

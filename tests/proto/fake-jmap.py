@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """fake-jmap: a scripted JMAP server (RFC 8620/8621, just what jmap-push
-uses) on 127.0.0.1, for what a real one will not do on demand.
+and jmap-pull use) on 127.0.0.1, for what a real one will not do on
+demand.
 
     fake-jmap.py SCENARIO LOG
 
@@ -10,7 +11,9 @@ as one JSON line (method calls with the number of objects each carries;
 uploads with their size), so a test can check batching.  The mail store
 is in memory and lives as long as the process: several runs of jmap-push
 see the same account.  Unlike Cyrus it never merges identical messages
-(no alreadyExists), as a server may.
+(no alreadyExists), as a server may.  It keeps no history: Email/changes
+and Mailbox/changes always answer cannotCalculateChanges, as a server
+that has expired the state asked about does.
 
 Scenarios:
     ok          small limits: maxSizeUpload 20000, maxObjectsInSet 2,
@@ -21,6 +24,8 @@ Scenarios:
     badpass     every request gets 401
     blobext     as ok, and offers urn:ietf:params:jmap:blob (RFC 9404):
                 Blob/upload of many bodies in one request
+    cutdownload as ok, but the first two downloads (of blobs of more than
+                one byte) stop half way and the connection closes
 """
 
 import base64
@@ -41,6 +46,7 @@ STATE = {
     'blobs': {},
     'emails': {},
     'api_calls': 0,
+    'downloads_cut': 0,
     'next': 1,
 }
 
@@ -216,6 +222,8 @@ def api(body):
             r = blob_upload(args, req['using'])
             if r is None:
                 name, r = 'error', {'type': 'unknownMethod'}
+        elif name in ('Email/changes', 'Mailbox/changes'):
+            name, r = 'error', {'type': 'cannotCalculateChanges'}
         elif name == 'Email/get':
             r = {'accountId': ACCOUNT, 'state': '1', 'notFound': [],
                  'list': [STATE['emails'][i] for i in args['ids']
@@ -276,6 +284,17 @@ class Handler(BaseHTTPRequestHandler):
             blob = STATE['blobs'].get(self.path.split('/')[3])
             if blob is None:
                 self.reply(404, {'type': 'notFound'})
+            elif (SCENARIO == 'cutdownload' and len(blob) > 1 and
+                  STATE['downloads_cut'] < 2):
+                STATE['downloads_cut'] += 1
+                self.send_response(200)
+                self.send_header('Content-Type', 'message/rfc822')
+                self.send_header('Content-Length', str(len(blob)))
+                self.end_headers()
+                self.wfile.write(blob[:len(blob) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
             else:
                 self.reply(200, blob, 'message/rfc822')
         else:

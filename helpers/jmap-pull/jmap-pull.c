@@ -1,0 +1,377 @@
+/*
+ * jmap-pull: read one account from a JMAP server (RFC 8620/8621) into
+ * its archive, as imap-pull does from IMAP.  See jmap-pull(8) and
+ * migrate-archive(5).
+ */
+#include "compat.h"
+
+#include <getopt.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "evline.h"
+#include "jpull.h"
+#include "log.h"
+#include "opt.h"
+#include "secret.h"
+#include "xalloc.h"
+
+static const char usage_text[] =
+"usage: jmap-pull --url URL [--user USER] [--account ID]\n"
+"         [--ca-file FILE] [--insecure] [--timeout SECONDS]\n"
+"         [--mode full|delta|auto|assess] [--archive DIR] [--report FILE]\n"
+"         [--size-limit BYTES] [--level N] [--compress-threads N]\n"
+"         [--checkpoint-messages N] [--checkpoint-bytes BYTES]\n"
+"Secrets on standard input: password=... (with --user) or token=...,\n"
+"then an empty line.\n";
+
+static struct jpull jpull;
+
+void
+jpull_anomaly(struct jpull *p, const char *kind, const char *folder,
+    const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	buf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	p->anomalies++;
+	evline_anomaly(1, kind, folder, 0, text.buf, &o);
+	if (p->report_anomalies)
+		json_array_append(p->report_anomalies, o);
+	json_decref(o);
+	buf_release(&text);
+}
+
+int
+jpull_fail(struct jpull *p, int code)
+{
+	if (!p->fail)
+		p->fail = code ? code : EX_SOFTWARE;
+	return -1;
+}
+
+static void
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(EX_USAGE);
+}
+
+enum {
+	OPT_URL = 256, OPT_USER, OPT_ACCOUNT, OPT_CA, OPT_INSECURE,
+	OPT_TIMEOUT, OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_SIZE_LIMIT,
+	OPT_LEVEL, OPT_THREADS, OPT_CKPT_MSGS, OPT_CKPT_BYTES,
+};
+
+static const struct option longopts[] = {
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "ca-file", required_argument, NULL, OPT_CA },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "archive", required_argument, NULL, OPT_ARCHIVE },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
+	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "compress-threads", required_argument, NULL, OPT_THREADS },
+	{ "checkpoint-messages", required_argument, NULL, OPT_CKPT_MSGS },
+	{ "checkpoint-bytes", required_argument, NULL, OPT_CKPT_BYTES },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+set_mode(struct jpull *p, const char *mode)
+{
+	static const struct {
+		const char *name;
+		enum jpull_mode mode;
+	} modes[] = {
+		{ "full", JMODE_FULL }, { "delta", JMODE_DELTA },
+		{ "assess", JMODE_ASSESS }, { "auto", JMODE_AUTO },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(modes); i++)
+		if (!strcmp(mode, modes[i].name)) {
+			p->mode = modes[i].mode;
+			return;
+		}
+	fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
+}
+
+static void
+parse_options(struct jpull *p, int argc, char **argv)
+{
+	int c;
+
+	p->mode = JMODE_FULL;
+	p->st.level = 1;
+	p->st.workers = 2;
+	p->st.ckpt_messages = 2000;
+	p->st.ckpt_bytes = 256u << 20;
+	p->size_limit = 50u << 20;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_URL: p->conn.url = optarg; break;
+		case OPT_USER: p->conn.user = optarg; break;
+		case OPT_ACCOUNT: p->conn.account = optarg; break;
+		case OPT_CA: p->conn.ca_file = optarg; break;
+		case OPT_INSECURE: p->conn.insecure = 1; break;
+		case OPT_TIMEOUT:
+			p->conn.timeout = (long)opt_size("--timeout", optarg,
+			    1);
+			break;
+		case OPT_MODE: set_mode(p, optarg); break;
+		case OPT_ARCHIVE: p->archive = optarg; break;
+		case OPT_REPORT: p->report = optarg; break;
+		case OPT_SIZE_LIMIT:
+			p->size_limit = opt_size("--size-limit", optarg, 0);
+			break;
+		case OPT_LEVEL:
+			p->st.level = atoi(optarg);
+			if (p->st.level < -7 || p->st.level > 19 ||
+			    strspn(optarg, "-0123456789") != strlen(optarg))
+				fatalx(EX_USAGE, "--level: -7 to 19");
+			break;
+		case OPT_THREADS:
+			p->st.workers = (int)opt_size("--compress-threads",
+			    optarg, 0);
+			break;
+		case OPT_CKPT_MSGS:
+			p->st.ckpt_messages = opt_size(
+			    "--checkpoint-messages", optarg, 1);
+			break;
+		case OPT_CKPT_BYTES:
+			p->st.ckpt_bytes = opt_size("--checkpoint-bytes",
+			    optarg, 1);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || !p->conn.url)
+		usage();
+	if (p->mode != JMODE_ASSESS && !p->archive)
+		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/*
+ * The archive: its mode (auto chooses), the states of the last complete
+ * pass (for a delta), its folders.
+ */
+static int
+open_archive(struct jpull *p, struct buf *err)
+{
+	char *full, *states;
+	json_t *o;
+	int rc;
+
+	p->st.helper = "jmap-pull";
+	p->st.version = JPULL_VERSION;
+	rc = store_open(&p->st, p->archive, p->mode == JMODE_AUTO ? "auto" :
+	    p->mode == JMODE_FULL ? "full" : "delta", err);
+	if (rc < 0)	/* busy: try later; else the archive is damaged */
+		return jpull_fail(p, rc == -2 ? EX_TEMPFAIL : EX_DATAERR);
+	full = arcidx_meta(p->st.ix, "pass.full");
+	if (p->mode == JMODE_AUTO)
+		p->mode = full ? JMODE_DELTA : JMODE_FULL;
+	else if (p->mode == JMODE_FULL && full)
+		buf_addf(err, "archive '%s' already holds a complete full"
+		    " pull; use --mode delta", p->archive);
+	else if (p->mode == JMODE_DELTA && !full)
+		buf_addf(err, "archive '%s' holds no complete full pull; run"
+		    " --mode full first (it continues an interrupted one)",
+		    p->archive);
+	free(full);
+	if (err->len)
+		return jpull_fail(p, EX_USAGE);
+	states = arcidx_meta(p->st.ix, "jmap.pass");
+	o = states ? json_loads(states, 0, NULL) : NULL;
+	if (jstr(o, "email_state"))
+		p->email_state = xstrdup(jstr(o, "email_state"));
+	if (jstr(o, "mailbox_state"))
+		p->mailbox_state = xstrdup(jstr(o, "mailbox_state"));
+	json_decref(o);
+	free(states);
+	p->full = p->mode == JMODE_FULL || !p->email_state;
+	if (arcidx_folders(p->st.ix, &p->old, &p->nr_old, err) < 0)
+		return jpull_fail(p, EX_DATAERR);
+	spool_init(&p->sp, p->archive, 0);
+	return 0;
+}
+
+/* The folders a pass touched, as the source has them now. */
+static int
+synced_records(struct jpull *p, struct buf *err)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < p->nr_folders && !ret; i++) {
+		struct jfolder *f = &p->folders[i];
+		json_t *rec;
+
+		if (f->old && f->old->synced && !f->touched &&
+		    f->old->uidnext == f->next_uid &&
+		    f->old->messages == f->messages)
+			continue;
+		rec = json_pack("{s:s, s:s, s:i, s:I, s:i, s:I}", "t",
+		    "folder-synced", "name", f->name, "uidvalidity",
+		    JPULL_UIDVALIDITY, "uidnext", (json_int_t)f->next_uid,
+		    "highestmodseq", 0, "messages", (json_int_t)f->messages);
+		ret = store_record(&p->st, rec, err);
+		json_decref(rec);
+	}
+	return ret;
+}
+
+static int
+same(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+/* The end of a pass: the states it reached, and the pass itself. */
+static int
+finish(struct jpull *p, struct buf *err)
+{
+	json_t *states, *pass;
+	int rc = 0;
+
+	if (synced_records(p, err) < 0)
+		return jpull_fail(p, EX_TEMPFAIL);
+	if (!p->st.dirty && !p->st.segments &&
+	    same(p->email_state, p->new_email_state) &&
+	    same(p->mailbox_state, p->new_mailbox_state)) {
+		store_abort(&p->st);	/* nothing changed: no segment */
+		return 0;
+	}
+	states = json_pack("{s:s, s:s?, s:s?, s:I}", "t", "jmap-pass",
+	    "email_state", p->new_email_state, "mailbox_state",
+	    p->new_mailbox_state, "time", (json_int_t)time(NULL));
+	rc = store_record(&p->st, states, err);
+	json_decref(states);
+	pass = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}", "t", "pass",
+	    "mode", p->mode == JMODE_FULL ? "full" : "delta", "complete", 1,
+	    "time", (json_int_t)time(NULL), "messages",
+	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done);
+	if (rc == 0)
+		rc = store_finish(&p->st, pass, err);
+	json_decref(pass);
+	return rc < 0 ? jpull_fail(p, EX_TEMPFAIL) : 0;
+}
+
+static int
+write_report(struct jpull *p, struct buf *err)
+{
+	json_t *o;
+	int ret;
+
+	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
+	    " s:O}", "account", p->conn.user ? p->conn.user :
+	    p->j->account_id, "host", p->conn.url, "helper", "jmap-pull",
+	    "time", (json_int_t)time(NULL), "totals", "folders",
+	    (json_int_t)p->nr_folders, "messages", (json_int_t)p->msgs_total,
+	    "bytes", (json_int_t)p->bytes_total, "anomalies",
+	    (json_int_t)p->anomalies, "folders", p->report_folders,
+	    "anomalies", p->report_anomalies);
+	ret = evline_report(p->report, o, err);
+	json_decref(o);
+	return ret;
+}
+
+static int
+run(struct jpull *p, struct buf *err)
+{
+	if (jmap_open(&p->j, &p->conn, err) < 0)
+		return jpull_fail(p, p->j->fail);
+	if (p->mode != JMODE_ASSESS && (open_archive(p, err) < 0 ||
+	    emails_load(p, err) < 0))
+		return -1;
+	if (mailboxes_sync(p, err) < 0)
+		return -1;
+	if (p->mode == JMODE_ASSESS) {
+		if (emails_assess(p, err) < 0)
+			return -1;
+		return p->report && write_report(p, err) < 0 ?
+		    jpull_fail(p, EX_CANTCREAT) : 0;
+	}
+	if (emails_sync(p, err) < 0)
+		return -1;
+	return finish(p, err);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct jpull *p = &jpull;
+	struct secrets sec = SECRETS_INIT;
+	struct buf err = BUF_INIT;
+	double start = now_seconds();
+	int code = 0;
+
+	log_init("jmap-pull", -1);
+	parse_options(p, argc, argv);
+	if (secrets_read(&sec, 0, &err) < 0)
+		fatalx(EX_USAGE, "%s", err.buf);
+	p->conn.password = secrets_get(&sec, "password");
+	p->conn.token = secrets_get(&sec, "token");
+	if (!p->conn.token && !(p->conn.user && p->conn.password))
+		fatalx(EX_USAGE, "give --user with password=..., or token=...,"
+		    " on standard input");
+	if (p->conn.user && !getenv("MIGRATE_ACCOUNT"))
+		log_set_account(p->conn.user);
+	evline_hello(1, "jmap-pull", JPULL_VERSION);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	p->report_folders = json_array();
+	if (p->mode == JMODE_ASSESS)
+		p->report_anomalies = json_array();
+	if (run(p, &err) < 0) {
+		code = p->fail ? p->fail : EX_SOFTWARE;
+		log_warnx("%s", err.len ? err.buf : "failed");
+		goto out;
+	}
+	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b,"
+	    " s:I, s:f}", "folders", (json_int_t)p->nr_folders, "messages",
+	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done,
+	    "matched", (json_int_t)p->matched, "flag_changes",
+	    (json_int_t)p->flag_changes, "expunged", (json_int_t)p->expunged,
+	    "segments", (json_int_t)p->st.segments, "full_comparison",
+	    p->full, "anomalies", (json_int_t)p->anomalies, "seconds",
+	    now_seconds() - start);
+	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
+	    p->mode == JMODE_ASSESS ? "assessed" : "pulled",
+	    p->mode == JMODE_ASSESS ? p->msgs_total : p->msgs_done,
+	    p->mode == JMODE_ASSESS ? p->bytes_total : p->bytes_done,
+	    now_seconds() - start);
+out:
+	secrets_clear(&sec);
+	store_abort(&p->st);
+	spool_release(&p->sp);
+	jmap_close(&p->j);
+	curl_global_cleanup();
+	folders_free(p);
+	arc_folders_free(p->old, p->nr_old);
+	json_decref(p->rows);
+	json_decref(p->report_folders);
+	json_decref(p->report_anomalies);
+	free(p->email_state);
+	free(p->mailbox_state);
+	free(p->new_email_state);
+	free(p->new_mailbox_state);
+	buf_release(&err);
+	return code;
+}
