@@ -86,6 +86,7 @@ migrate_SRCS := \
 	orchestrator/rollback.c \
 	orchestrator/runner.c \
 	orchestrator/secrets.c \
+	orchestrator/pull.c \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \

@@ -159,6 +159,7 @@ static const struct ykey auth_keys[] = {
 #define S(f) offsetof(struct server, f)
 static const struct ykey source_keys[] = {
 	{ "imap", K_URL, S(imap), NULL, "imap imaps" },
+	{ "jmap", K_URL, S(jmap), NULL, "http https" },
 	{ "dav", K_URL, S(dav), NULL, "http https" },
 	{ "dav_login", K_STR, S(dav_login), NULL, NULL },
 	{ "files", K_STR, S(files), NULL, NULL },
@@ -355,6 +356,32 @@ static const struct ykey plan_keys[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
+/* The source's mail: over IMAP, or over JMAP (jmap-pull(8)) */
+static void
+check_source(struct yconf *c, const struct plan *p, const yaml_node_t *root)
+{
+	const struct server *s = &p->source;
+	const struct folders *f = &p->folders;
+
+	if (!s->imap == !s->jmap)
+		yconf_err(c, root, s->imap ? "source: 'imap' or 'jmap', not"
+		    " both: the mail is read over one of them" : "the plan"
+		    " needs 'source.imap', the source's IMAP URL, or"
+		    " 'source.jmap', its JMAP URL");
+	if (!s->jmap)
+		return;
+	if (s->auth.master_user)
+		yconf_err(c, root, "source.auth.master_user: a JMAP source is"
+		    " read as each account, with source.auth.passwords");
+	if (s->compress)
+		yconf_err(c, root, "source.compress: IMAP's COMPRESS; a JMAP"
+		    " source has none");
+	if (f->include.nr || f->exclude.nr || f->skip_special_use.nr ||
+	    f->subscribed_only)
+		yconf_err(c, root, "folders: the filters choose IMAP folders;"
+		    " jmap-pull reads every mailbox of a JMAP source");
+}
+
 /* accounts: at least one source, each with its credential */
 static void
 check_accounts(struct yconf *c, const struct accounts_src *a,
@@ -414,9 +441,7 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 	if (!p->state_dir)
 		yconf_err(c, root, "the plan needs 'state', the directory of the"
 		    " migration's state");
-	if (!p->source.imap)
-		yconf_err(c, root, "the plan needs 'source.imap', the source's"
-		    " IMAP URL");
+	check_source(c, p, root);
 	if (!p->destination.jmap)
 		yconf_err(c, root, "the plan needs 'destination.jmap', the"
 		    " destination's JMAP URL");

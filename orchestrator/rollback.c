@@ -36,6 +36,13 @@ carry_back(struct run *r, struct slot *sl, struct account *a, int check,
 	enum outcome o = PERMANENT;
 	const char *t;
 
+	if (!p->source.imap) {
+		buf_adds(err, "carry-back writes to the source over IMAP, by"
+		    " the folder names of an IMAP pull; this plan reads its"
+		    " source over JMAP (source.jmap): roll back with"
+		    " --no-carry-back");
+		return PERMANENT;
+	}
 	url_args(&v, p->source.imap, "imaps", "143", "993");
 	source_args(r, &v);
 	arg(&v, "--user");

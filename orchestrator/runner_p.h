@@ -117,6 +117,11 @@ void url_args(struct args *v, const char *u, const char *tls_scheme,
 void source_args(struct run *r, struct args *v);
 int source_secrets(struct run *r, struct account *a, struct secrets *sec,
     struct buf *err);
+/* pull.c: the account's mail, by imap-pull or jmap-pull --mode `mode` */
+enum outcome imap_pull(struct run *r, struct slot *sl, struct account *a,
+    const char *mode, struct buf *err);
+enum outcome jmap_pull(struct run *r, struct slot *sl, struct account *a,
+    const char *mode, struct buf *err);
 /* The destination's secret ("token" or "password"). */
 int dest_secrets(struct run *r, struct account *a, int password_only,
     struct secrets *sec, struct buf *err);

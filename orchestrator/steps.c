@@ -446,97 +446,24 @@ dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
 }
 
 /*
- * Pull the account with imap-pull --mode `mode`, then its Sieve scripts
- * and DAV resources.  Mode "after" (a pass after the flip) is a delta of
- * the mail only: what still reaches the source is mail from a queue; the
- * user's scripts, calendars and contacts now live on the destination.
+ * Pull the account's mail (imap-pull, or jmap-pull for a JMAP source)
+ * with --mode `mode`, then its Sieve scripts and DAV resources.  Mode
+ * "after" (a pass after the flip) is a delta of the mail only: what still
+ * reaches the source is mail from a queue; the user's scripts, calendars
+ * and contacts now live on the destination.
  */
 enum outcome
 pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
     struct buf *err)
 {
 	struct plan *p = r->p;
-	struct args v = { NULL, NULL, 0, 0 };
-	struct secrets sec = SECRETS_INIT;
-	json_t *done = NULL;
-	enum outcome o;
-	size_t i;
-	long long want = p->limits.connections_per_account;
-
 	int mail_only = !strcmp(mode, "after");
+	enum outcome o;
 
 	if (mail_only)
 		mode = "auto";
-	if (want > p->limits.connections_per_source)
-		want = p->limits.connections_per_source;
-	url_args(&v, p->source.imap, "imaps", "143", "993");
-	source_args(r, &v);
-	if (p->source.compress)
-		arg(&v, "--compress");
-	arg(&v, "--user");
-	arg(&v, a->login);
-	arg(&v, "--mode");
-	arg(&v, mode);
-	if (!strcmp(mode, "assess")) {
-		arg(&v, "--report");
-		arg(&v, own(&v, report_of(r, a, "assess")));
-	} else {
-		arg(&v, "--archive");
-		arg(&v, own(&v, archive_of(r, a)));
-	}
-	for (i = 0; i < p->folders.include.nr; i++) {
-		arg(&v, "--include");
-		arg(&v, p->folders.include.v[i]);
-	}
-	for (i = 0; i < p->folders.exclude.nr; i++) {
-		arg(&v, "--exclude");
-		arg(&v, p->folders.exclude.v[i]);
-	}
-	for (i = 0; i < p->folders.skip_special_use.nr; i++) {
-		arg(&v, "--skip-special-use");
-		arg(&v, p->folders.skip_special_use.v[i]);
-	}
-	if (p->folders.subscribed_only)
-		arg(&v, "--subscribed-only");
-	if (want > 1) {
-		arg(&v, "--connections");
-		arg(&v, own(&v, xasprintf("%lld", want)));
-	}
-	if (p->limits.bytes_per_second > 0) {
-		/* the limit is for all accounts together */
-		arg(&v, "--max-bytes-per-second");
-		arg(&v, own(&v, xasprintf("%lld", p->limits.bytes_per_second /
-		    p->limits.parallel_accounts + 1)));
-	}
-	if (source_secrets(r, a, &sec, err) < 0) {
-		args_free(&v);
-		return PERMANENT;
-	}
-	/* the per-source connection budget */
-	pthread_mutex_lock(&r->lock);
-	while (r->conns + want > p->limits.connections_per_source)
-		pthread_cond_wait(&r->cond, &r->lock);
-	r->conns += want;
-	pthread_mutex_unlock(&r->lock);
-
-	o = helper(r, sl, a, "imap-pull", !strcmp(mode, "assess") ? "assess" :
-	    "pull", v.v, &sec, &done, NULL, err);
-
-	pthread_mutex_lock(&r->lock);
-	r->conns -= want;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-	if (o == OK && done) {
-		json_t *m = json_object_get(done, "messages");
-		json_t *b = json_object_get(done, "bytes");
-		json_t *an = json_object_get(done, "anomalies");
-
-		state_add_counters(r->s, a, json_integer_value(m),
-		    json_integer_value(b), json_integer_value(an));
-	}
-	json_decref(done);
-	secrets_clear(&sec);
-	args_free(&v);
+	o = p->source.jmap ? jmap_pull(r, sl, a, mode, err) :
+	    imap_pull(r, sl, a, mode, err);
 	if (mail_only)
 		return o;
 	if (o == OK && (p->source.sieve || p->source.sieve_dir))

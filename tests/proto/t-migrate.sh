@@ -9,6 +9,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 ln -s "$top/tests/proto/stub-helper" "$work/bin/imap-pull"
+ln -s "$top/tests/proto/stub-helper" "$work/bin/jmap-pull"
 ln -s "$top/tests/proto/stub-helper" "$work/bin/jmap-push"
 for h in sieve-pull sieve-push dav-pull dav-push carry-back; do
 	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
@@ -527,5 +528,34 @@ like "$(grep '^sieve-pull' "$STUB_DIR/calls" | head -1)" \
     "sieve-pull reads the account's directory, with no secret"
 validate "$(sed 's|^  sieve_dir:.*|&\n  sieve: sieve://127.0.0.1:2|' "$work/sdir.yaml")"
 like "$errtext" "sieve or sieve_dir, not both" "sieve and sieve_dir together are refused"
+
+# --- a JMAP source (Stalwart <= 0.15, or any JMAP server) -------------------
+fresh jsrc
+plan jsrc "[alice@example.org]" "  assessment:
+  waves:
+    - {name: all}"
+sed -i 's|^  imap: imaps://127.0.0.1:1|  jmap: https://old.example.org/jmap\n  ca_file: passwords|' "$work/jsrc.yaml"
+apply jsrc
+is "$rc" 0 "a plan whose source is JMAP applies"
+is "$(cut -f1 "$STUB_DIR/calls" | grep -c '^imap-pull')" 0 "no imap-pull"
+like "$(grep '^jmap-pull' "$STUB_DIR/calls" | head -1)" \
+    "jmap-pull	alice@example.org	 password	--url https://old.example.org/jmap --user alice@example.org --ca-file .*passwords --mode assess --report " \
+    "jmap-pull assesses, as the account, with its password on stdin"
+like "$(grep '^jmap-pull' "$STUB_DIR/calls" | sed -n 2p)" "--mode (full|auto) --archive " \
+    "then pulls into the archive"
+is "$(cat "$STUB_DIR/got.jmap-pull.alice@example.org")" "$PW_ALICE" \
+    "the password it got"
+"$M" --state "$work/jsrc" rollback alice >"$work/out" 2>&1
+is "$?" 65 "a rollback with carry-back is refused for a JMAP source"
+like "$(cat "$work/out")" "carry-back writes to the source over IMAP.*--no-carry-back" \
+    "and says to roll back with --no-carry-back"
+validate "$(sed 's|^  jmap: https://old.example.org/jmap|&\n  imap: imaps://127.0.0.1|' "$work/jsrc.yaml")"
+like "$errtext" "source: 'imap' or 'jmap', not both" "imap and jmap together are refused"
+validate "$(sed 's|^  ca_file: passwords|&\n  compress: true|' "$work/jsrc.yaml")"
+like "$errtext" "source.compress: IMAP's COMPRESS; a JMAP source has none" \
+    "an IMAP option with a JMAP source is refused"
+validate "$(sed 's|^  jmap: https://old.example.org/jmap||' "$work/jsrc.yaml")"
+like "$errtext" "needs 'source.imap', the source's IMAP URL, or 'source.jmap'" \
+    "a source with neither"
 
 done_testing

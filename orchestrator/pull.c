@@ -1,0 +1,154 @@
+/*
+ * pull.c: the helpers that read an account's mail from the source:
+ * imap-pull(8), or jmap-pull(8) for a plan whose source is JMAP.
+ */
+#include "compat.h"
+
+#include <pthread.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "runner_p.h"
+#include "secret.h"
+#include "xalloc.h"
+
+/* What a pull helper's done event counts, into the account's counters. */
+static void
+pull_counters(struct run *r, struct account *a, json_t *done)
+{
+	state_add_counters(r->s, a, json_integer_value(json_object_get(done,
+	    "messages")), json_integer_value(json_object_get(done, "bytes")),
+	    json_integer_value(json_object_get(done, "anomalies")));
+}
+
+/* imap-pull --mode `mode` of the account, within the source's budget of
+ * connections. */
+enum outcome
+imap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
+    struct buf *err)
+{
+	struct plan *p = r->p;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+	size_t i;
+	long long want = p->limits.connections_per_account;
+
+	if (want > p->limits.connections_per_source)
+		want = p->limits.connections_per_source;
+	url_args(&v, p->source.imap, "imaps", "143", "993");
+	source_args(r, &v);
+	if (p->source.compress)
+		arg(&v, "--compress");
+	arg(&v, "--user");
+	arg(&v, a->login);
+	arg(&v, "--mode");
+	arg(&v, mode);
+	if (!strcmp(mode, "assess")) {
+		arg(&v, "--report");
+		arg(&v, own(&v, report_of(r, a, "assess")));
+	} else {
+		arg(&v, "--archive");
+		arg(&v, own(&v, archive_of(r, a)));
+	}
+	for (i = 0; i < p->folders.include.nr; i++) {
+		arg(&v, "--include");
+		arg(&v, p->folders.include.v[i]);
+	}
+	for (i = 0; i < p->folders.exclude.nr; i++) {
+		arg(&v, "--exclude");
+		arg(&v, p->folders.exclude.v[i]);
+	}
+	for (i = 0; i < p->folders.skip_special_use.nr; i++) {
+		arg(&v, "--skip-special-use");
+		arg(&v, p->folders.skip_special_use.v[i]);
+	}
+	if (p->folders.subscribed_only)
+		arg(&v, "--subscribed-only");
+	if (want > 1) {
+		arg(&v, "--connections");
+		arg(&v, own(&v, xasprintf("%lld", want)));
+	}
+	if (p->limits.bytes_per_second > 0) {
+		/* the limit is for all accounts together */
+		arg(&v, "--max-bytes-per-second");
+		arg(&v, own(&v, xasprintf("%lld", p->limits.bytes_per_second /
+		    p->limits.parallel_accounts + 1)));
+	}
+	if (source_secrets(r, a, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	/* the per-source connection budget */
+	pthread_mutex_lock(&r->lock);
+	while (r->conns + want > p->limits.connections_per_source)
+		pthread_cond_wait(&r->cond, &r->lock);
+	r->conns += want;
+	pthread_mutex_unlock(&r->lock);
+
+	o = helper(r, sl, a, "imap-pull", !strcmp(mode, "assess") ? "assess" :
+	    "pull", v.v, &sec, &done, NULL, err);
+
+	pthread_mutex_lock(&r->lock);
+	r->conns -= want;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (o == OK && done)
+		pull_counters(r, a, done);
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
+
+/* jmap-pull --mode `mode` of the account: one connection of the source's
+ * budget. */
+enum outcome
+jmap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
+    struct buf *err)
+{
+	struct plan *p = r->p;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+
+	arg(&v, "--url");
+	arg(&v, p->source.jmap);
+	arg(&v, "--user");
+	arg(&v, a->login);
+	if (p->source.ca_file) {
+		arg(&v, "--ca-file");
+		arg(&v, p->source.ca_file);
+	}
+	if (p->source.insecure)
+		arg(&v, "--insecure");
+	arg(&v, "--mode");
+	arg(&v, mode);
+	arg(&v, !strcmp(mode, "assess") ? "--report" : "--archive");
+	arg(&v, own(&v, !strcmp(mode, "assess") ? report_of(r, a, "assess") :
+	    archive_of(r, a)));
+	if (source_secrets(r, a, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	pthread_mutex_lock(&r->lock);
+	while (r->conns + 1 > p->limits.connections_per_source)
+		pthread_cond_wait(&r->cond, &r->lock);
+	r->conns++;
+	pthread_mutex_unlock(&r->lock);
+	o = helper(r, sl, a, "jmap-pull", !strcmp(mode, "assess") ? "assess" :
+	    "pull", v.v, &sec, &done, NULL, err);
+	pthread_mutex_lock(&r->lock);
+	r->conns--;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (o == OK && done)
+		pull_counters(r, a, done);
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
