@@ -175,10 +175,8 @@ moved_from(struct mapping *m, const char *id, enum route r, int *moved,
 	enum route now = ROUTE_SOURCE;
 	int found = mapping_lookup(m, id, &now, err);
 
-	if (found < 0)
+	if (found < 0 || (found == 1 && mapping_default(m, &now, err) < 0))
 		return -1;
-	if (found == 1)
-		now = ROUTE_SOURCE;
 	if (now != r)
 		++*moved;
 	return 0;
@@ -191,6 +189,50 @@ bump(struct mapping *m, struct buf *err)
 	if (sqlite3_exec(m->db, "UPDATE meta SET value = value + 1"
 	    " WHERE key = 'version'", NULL, NULL, NULL) != SQLITE_OK)
 		return db_error(m, "cannot count", err);
+	return 0;
+}
+
+int
+mapping_default(struct mapping *m, enum route *r, struct buf *err)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	*r = ROUTE_SOURCE;
+	if (sqlite3_prepare_v2(m->db, "SELECT value FROM meta"
+	    " WHERE key = 'default'", -1, &st, NULL) != SQLITE_OK)
+		return db_error(m, "cannot prepare", err);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		ret = route_parse((const char *)sqlite3_column_text(st, 0), r);
+	else if (rc != SQLITE_DONE)
+		ret = db_error(m, "cannot read the default route", err);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Within a transaction: the default route, counted in `changed`. */
+static int
+put_default(struct mapping *m, enum route r, int *changed,
+    struct buf *err)
+{
+	sqlite3_stmt *st;
+	enum route now;
+	int rc;
+
+	if (mapping_default(m, &now, err) < 0)
+		return -1;
+	if (now == r)
+		return 0;
+	if (sqlite3_prepare_v2(m->db, "INSERT OR REPLACE INTO meta"
+	    " VALUES('default', ?1)", -1, &st, NULL) != SQLITE_OK)
+		return db_error(m, "cannot prepare", err);
+	sqlite3_bind_text(st, 1, route_name(r), -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(m, "cannot write the default route", err);
+	++*changed;
 	return 0;
 }
 
@@ -273,7 +315,7 @@ rows_free(struct row *rows, size_t nr)
 /* The export's lines, sorted by identifier. */
 static int
 parse_export(const char *text, size_t len, struct row **rows_r,
-    size_t *nr_r, struct buf *err)
+    size_t *nr_r, enum route *dflt_r, struct buf *err)
 {
 	const char *p = text, *eot = text + len;
 	struct row *rows = NULL;
@@ -288,6 +330,8 @@ parse_export(const char *text, size_t len, struct row **rows_r,
 
 		lineno++;
 		p += n + (nl ? 1 : 0);
+		if (!strcmp(line, MAPPING_DEFAULT_LINE))
+			*dflt_r = ROUTE_DESTINATION;
 		if (!*line || *line == '#') {
 			free(line);
 			continue;
@@ -367,11 +411,12 @@ mapping_restore(struct mapping *m, const char *text, size_t len,
 	struct row *want, *have = NULL, *w, *h;
 	size_t nr_want, nr_have = 0, i;
 	int changed = 0, ok = 1, before;
+	enum route dflt = ROUTE_SOURCE;
 
 	*ids_r = NULL;
 	*changed_r = 0;
 
-	if (parse_export(text, len, &want, &nr_want, err) < 0)
+	if (parse_export(text, len, &want, &nr_want, &dflt, err) < 0)
 		return -1;
 	if (begin(m, err) < 0) {
 		rows_free(want, nr_want);
@@ -401,10 +446,27 @@ mapping_restore(struct mapping *m, const char *text, size_t len,
 		    &changed, err) == 0;
 		note_changed(ids_r, changed_r, w->id, before, changed);
 	}
+	if (ok)
+		ok = put_default(m, dflt, &changed, err) == 0;
 	if (ok && changed)
 		ok = bump(m, err) == 0;
 	rows_free(want, nr_want);
 	rows_free(have, nr_have);
+	return end(m, ok, version_r, err);
+}
+
+int
+mapping_set_default(struct mapping *m, enum route r, int *changed_r,
+    int64_t *version_r, struct buf *err)
+{
+	int changed = 0, ok;
+
+	if (begin(m, err) < 0)
+		return -1;
+	ok = put_default(m, r, &changed, err) == 0;
+	if (ok && changed)
+		ok = bump(m, err) == 0;
+	*changed_r = changed;
 	return end(m, ok, version_r, err);
 }
 
@@ -437,7 +499,13 @@ int
 mapping_export(struct mapping *m, struct buf *out, struct buf *err)
 {
 	sqlite3_stmt *st;
+	enum route dflt;
 	int rc;
+
+	if (mapping_default(m, &dflt, err) < 0)
+		return -1;
+	if (dflt == ROUTE_DESTINATION)
+		buf_addf(out, "%s\n", MAPPING_DEFAULT_LINE);
 
 	if (sqlite3_prepare_v2(m->db, "SELECT identifier, route FROM routes"
 	    " ORDER BY identifier", -1, &st, NULL) != SQLITE_OK)

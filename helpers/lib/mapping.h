@@ -4,7 +4,8 @@
  *
  * A small SQLite file of its own.  A row per identifier (an address, and
  * its bare name when the account is in the default domain), lowercased;
- * no row means the source.  Every change takes the next number of one
+ * no row means the default route: the source, until finalize makes it
+ * the destination.  Every change takes the next number of one
  * counter, the store's version, so that a reader can tell that anything
  * changed by reading one number.
  */
@@ -52,6 +53,15 @@ int mapping_set(struct mapping *m, const char *account,
  */
 int mapping_restore(struct mapping *m, const char *text, size_t len,
     char ***ids_r, size_t *nr_r, int64_t *version_r, struct buf *err);
+
+/* The route of identifiers without a row (ROUTE_SOURCE unless set). */
+int mapping_default(struct mapping *m, enum route *r, struct buf *err);
+/* Set it, in one transaction; `changed_r` whether it was otherwise. */
+int mapping_set_default(struct mapping *m, enum route r, int *changed_r,
+    int64_t *version_r, struct buf *err);
+/* The export's line that says the default is the destination (restore
+ * takes it back; without it the default is the source). */
+#define MAPPING_DEFAULT_LINE	"# default destination"
 
 /* The route of `id` (lowercased here); 0 found, 1 not found, -1 error. */
 int mapping_lookup(struct mapping *m, const char *id, enum route *r,

@@ -31,6 +31,8 @@ static const char usage_text[] =
 "   or: map-flip [--domain DOMAIN] [--control SOCKET] --release ACCOUNT\n"
 "   or: map-flip --store FILE [--export FILE] [--control SOCKET]\n"
 "         --restore EXPORT\n"
+"   or: map-flip --store FILE [--export FILE] [--control SOCKET]\n"
+"         --default source|destination\n"
 "   or: map-flip --store FILE --list\n";
 
 static void ATTR_NORETURN
@@ -241,8 +243,9 @@ set_route(struct mapping *m, const char *account, const char *domain,
 	return code;
 }
 
-/* The helper protocol's standard input: no secret is needed, none kept. */
-static void
+/* The helper protocol's standard input: no secret is needed, none kept.
+ * Returns 0 (it exits on a bad input). */
+static int
 drain_secrets(void)
 {
 	struct secrets sec = SECRETS_INIT;
@@ -252,6 +255,7 @@ drain_secrets(void)
 		fatalx(EX_USAGE, "standard input: %s", err.buf);
 	secrets_clear(&sec);
 	buf_release(&err);
+	return 0;
 }
 
 /* --list: the export's lines on standard output.  The exit status. */
@@ -307,6 +311,55 @@ tell_and_say(const char *control, char **ids, size_t nr_ids, size_t changed,
 	buf_release(&why);
 }
 
+/*
+ * The route of identifiers the mapping does not name (finalize makes it
+ * the destination); the proxy is told to forget what it cached.
+ */
+static int
+set_default(const char *store, const char *export_opt, const char *control,
+    const char *route)
+{
+	struct buf err = BUF_INIT, why = BUF_INIT, cmd = BUF_INIT;
+	char *export_path = beside(store, export_opt, "mapping.txt");
+	struct mapping *m = NULL;
+	int64_t version = 0;
+	int changed = 0, told = 0, code = EX_TEMPFAIL;
+	enum route r;
+
+	if (route_parse(route, &r) < 0)
+		fatalx(EX_USAGE, "--default: source or destination");
+	evline_hello(1, "map-flip", FLIP_VERSION);
+	if (mapping_open(&m, store, 1, &err) < 0)
+		code = EX_UNAVAILABLE;
+	else if (mapping_set_default(m, r, &changed, &version, &err) == 0 &&
+	    export(m, export_path, &err) == 0)
+		code = 0;
+	if (code) {
+		log_warnx("%s", err.buf);
+		goto out;
+	}
+	if (changed) {
+		buf_adds(&cmd, "invalidate\n");
+		told = tell(control ? control : PROXY_CONTROL_DEFAULT, &cmd,
+		    &why);
+		if (told < 0)
+			evline_anomaly(1, "proxy-unreachable", NULL, 0,
+			    why.buf, NULL);
+	}
+	evline_write(1, "done", "{s:s, s:s, s:b, s:I, s:b}", "account", "*",
+	    "route", route_name(r), "changed", changed, "version",
+	    (json_int_t)version, "proxy_told", told >= 0);
+	log_info("default -> %s (%s, version %" PRId64 ")", route_name(r),
+	    changed ? "changed" : "already so", version);
+out:
+	mapping_close(m);
+	free(export_path);
+	buf_release(&err);
+	buf_release(&why);
+	buf_release(&cmd);
+	return code;
+}
+
 static const struct option longopts[] = {
 	{ "store", required_argument, NULL, 's' },
 	{ "domain", required_argument, NULL, 'd' },
@@ -316,6 +369,7 @@ static const struct option longopts[] = {
 	{ "list", no_argument, NULL, 'l' },
 	{ "hold", required_argument, NULL, 'H' },
 	{ "release", no_argument, NULL, 'R' },
+	{ "default", required_argument, NULL, 'D' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -323,7 +377,7 @@ static const struct option longopts[] = {
 int
 main(int argc, char **argv)
 {
-	const char *store = NULL, *domain = NULL, *restore = NULL;
+	const char *store = NULL, *domain = NULL, *restore = NULL, *dflt = NULL;
 	char *export_path, *control, **ids = NULL;
 	struct buf err = BUF_INIT;
 	struct mapping *m = NULL;
@@ -349,18 +403,20 @@ main(int argc, char **argv)
 				fatalx(EX_USAGE, "--hold: at most 3600 seconds");
 			break;
 		case 'R': hold = 0; break;
+		case 'D': dflt = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: usage();
 		}
 	}
-	if (hold >= 0) {
-		if (store || list || restore || optind + 1 != argc ||
-		    !*argv[optind])
-			usage();
-		drain_secrets();
+	if (hold >= 0 && !store && !list && !restore && !dflt &&
+	    optind + 1 == argc && *argv[optind] && !drain_secrets())
 		return hold_or_release(control_opt ? control_opt :
 		    PROXY_CONTROL_DEFAULT, argv[optind], domain, hold);
-	}
+	if (dflt && store && hold < 0 && !list && !restore && optind == argc &&
+	    !drain_secrets())
+		return set_default(store, export_opt, control_opt, dflt);
+	if (hold >= 0 || dflt)
+		usage();
 	if (!store || (list && (restore || optind != argc)) ||
 	    (!list && !restore && optind + 2 != argc) ||
 	    (restore && optind != argc))

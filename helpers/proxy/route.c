@@ -5,7 +5,8 @@
  * wins; then the mapping store, whose answers are cached for
  * limits.cache_ttl seconds.  A kick or an invalidate drops an entry at
  * once, so a flipped account never waits for its entry to age.  No
- * entry anywhere means the source.
+ * entry anywhere means the store's default route: the source until
+ * finalize makes it the destination (no store: the source).
  */
 #include "compat.h"
 
@@ -105,10 +106,10 @@ route_lookup(struct proxy *px, const char *id, enum route *r,
 		return 0;
 	}
 	found = mapping_lookup(px->map, id, r, err);
+	if (found == 1)		/* no row: the store's default route */
+		found = mapping_default(px->map, r, err);
 	if (found < 0)
 		return -1;
-	if (found == 1)
-		*r = ROUTE_SOURCE;
 	if (px->cf->limits.cache_ttl > 0) {
 		ce = xcalloc(1, sizeof(*ce));
 		ce->id = xstrdup(id);
