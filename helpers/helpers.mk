@@ -80,6 +80,8 @@ migrate_SRCS := \
 	orchestrator/provision.c \
 	orchestrator/chain.c \
 	orchestrator/directory.c \
+	orchestrator/dnscheck.c \
+	orchestrator/finalize.c \
 	orchestrator/dirhttp.c \
 	orchestrator/doveadm.c \
 	orchestrator/exec.c \
@@ -91,3 +93,4 @@ migrate_SRCS := \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
 	$(O)/state/migrations.c
+migrate_LIBS := -lresolv	# finalize's DNS check: res_nquery(3)

@@ -278,13 +278,28 @@ flip_line(struct buf *b, json_t *j)
 		buf_addf(b, " (%s)", why ? why : wave);
 }
 
+/* What finalize found, for the commit message: "finalize: WHAT: ok|
+ * waiting: DETAIL". */
+static void
+finalize_line(struct buf *b, const char *line)
+{
+	json_t *j = json_loads(line, 0, NULL);
+
+	if (j)
+		buf_addf(b, "finalize: %s: %s: %s\n", json_string_value(
+		    json_object_get(j, "what")), json_is_true(json_object_get(
+		    j, "ok")) ? "ok" : "waiting", json_string_value(
+		    json_object_get(j, "detail")));
+	json_decref(j);
+}
+
 long
 audit_flush(struct audit *a, struct state *s, const char *mapping_txt,
     struct buf *err)
 {
 	struct audit_line *v = NULL;
 	struct buf log = BUF_INIT, msg = BUF_INIT, flips = BUF_INIT;
-	struct buf mapping = BUF_INIT, ignore = BUF_INIT;
+	struct buf mapping = BUF_INIT, ignore = BUF_INIT, fin = BUF_INIT;
 	struct change ch[2];
 	size_t nr = 0, i, nr_flips = 0, nch = 0;
 	char path[64], day[16];
@@ -304,6 +319,8 @@ audit_flush(struct audit *a, struct state *s, const char *mapping_txt,
 	}
 	for (i = 0; i < nr; i++) {
 		buf_addf(&log, "%s\n", v[i].line);
+		if (!strcmp(v[i].kind, "finalize"))
+			finalize_line(&fin, v[i].line);
 		if (!strcmp(v[i].kind, "flip")) {
 			json_t *j = json_loads(v[i].line, 0, NULL);
 
@@ -323,6 +340,8 @@ audit_flush(struct audit *a, struct state *s, const char *mapping_txt,
 		    nr_flips, flips.buf, nr);
 	else
 		buf_addf(&msg, "log: %zu event%s\n", nr, nr == 1 ? "" : "s");
+	if (fin.len)
+		buf_addf(&msg, "\n%s", fin.buf);
 	buf_addf(&msg, "\nAudit-Queue: %" PRId64 "\n", v[nr - 1].id);
 
 	gmtime_r(&now, &tm);
@@ -345,6 +364,7 @@ out:
 	buf_release(&log);
 	buf_release(&msg);
 	buf_release(&flips);
+	buf_release(&fin);
 	buf_release(&mapping);
 	buf_release(&ignore);
 	return ret;

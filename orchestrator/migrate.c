@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "fileio.h"
+#include "finalize.h"
 #include "log.h"
 #include "opt.h"
 #include "plan.h"
@@ -532,6 +533,43 @@ print_failures(json_t *f)
 	}
 }
 
+/*
+ * What status shows besides the counts: what accounts hold besides mail,
+ * the failures, and what finalize found.  Into `j` (the JSON form), or
+ * printed when it is NULL.
+ */
+static void
+status_extras(struct state *s, json_t *j)
+{
+	json_t *f = failures(state_db(s)), *fin = finalize_items(s), *it, *io;
+	char *items = state_items_text(s, 0, &io);
+	size_t i, waiting = 0;
+
+	if (j) {
+		json_object_set_new(j, "items", io);
+		json_object_set_new(j, "failures", f);
+		json_object_set_new(j, "finalize", fin ? fin : json_null());
+		free(items);
+		return;
+	}
+	if (*items)
+		printf("besides mail: %s\n", items);
+	print_failures(f);
+	json_array_foreach(fin, i, it)
+		if (!json_is_true(json_object_get(it, "ok")))
+			printf("%s %s: %s\n", waiting++ ? "                 " :
+			    "finalize waits:", json_string_value(json_object_get(
+			    it, "what")), json_string_value(json_object_get(it,
+			    "detail")));
+	if (fin && !waiting)
+		printf("finalize: done, %zu checks passed\n",
+		    json_array_size(fin));
+	json_decref(io);
+	json_decref(f);
+	json_decref(fin);
+	free(items);
+}
+
 static int
 cmd_status(const char *account, int json)
 {
@@ -593,12 +631,9 @@ cmd_status(const char *account, int json)
 		    "totals", totals, "waves", waves, "messages",
 		    (json_int_t)msgs, "bytes", (json_int_t)bytes, "anomalies",
 		    (json_int_t)anomalies, "migrated_last_hour",
-		    (json_int_t)moved_hour, "left", (json_int_t)left), *io;
+		    (json_int_t)moved_hour, "left", (json_int_t)left);
 
-		free(state_items_text(s, 0, &io));
-		json_object_set_new(j, "items", io);
-		json_object_set_new(j, "failures", failures(db));
-
+		status_extras(s, j);
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(j);
@@ -608,19 +643,7 @@ cmd_status(const char *account, int json)
 	print_table(waves, totals, nr);
 	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64 " anomalies\n",
 	    msgs, human((double)bytes, hb, sizeof(hb)), anomalies);
-	{
-		char *items = state_items_text(s, 0, NULL);
-
-		if (*items)
-			printf("besides mail: %s\n", items);
-		free(items);
-	}
-	{
-		json_t *f = failures(db);
-
-		print_failures(f);
-		json_decref(f);
-	}
+	status_extras(s, NULL);
 	if (moved_hour && left)
 		printf("%" PRId64 " accounts migrated in the last hour; %"
 		    PRId64 " to go, about %.1f hours\n", moved_hour, left,

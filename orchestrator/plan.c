@@ -7,6 +7,7 @@
 #include <fnmatch.h>
 #include <libgen.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <yaml.h>
 
@@ -325,6 +326,24 @@ static const struct ykey no_keys[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
+#define DC(f) offsetof(struct dns_check, f)
+static const struct ykey dns_keys[] = {
+	{ "server", K_STR, DC(server), NULL, NULL },
+	{ "domains", K_LIST, DC(domains), NULL, NULL },
+	{ "hosts", K_LIST, DC(hosts), NULL, NULL },
+	{ "require", K_LIST, DC(require), NULL, NULL },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
+#define FZ(f) offsetof(struct phase_finalize, f)
+static const struct ykey finalize_keys[] = {
+	{ "dns", K_FUNC, FZ(dns), dns_keys, NULL, parse_phase },
+	{ "source_readonly", K_STR, FZ(source_readonly), NULL, NULL },
+	{ "decommission", K_STR, FZ(decommission), NULL, NULL },
+	{ "keep_default_route", K_BOOL, FZ(keep_default_route), NULL, NULL },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
 #define PH(f) offsetof(struct phases, f)
 static const struct ykey phases_keys[] = {
 	{ "assessment", K_FUNC, PH(assessment), no_keys, NULL,
@@ -332,7 +351,7 @@ static const struct ykey phases_keys[] = {
 	{ "pilot", K_FUNC, PH(pilot), pilot_keys, NULL, parse_phase },
 	{ "waves", K_FUNC, PH(waves), NULL, NULL, parse_waves },
 	{ "delta", K_FUNC, PH(delta), delta_keys, NULL, parse_phase },
-	{ "finalize", K_FUNC, PH(finalize), no_keys, NULL,
+	{ "finalize", K_FUNC, PH(finalize), finalize_keys, NULL,
 	    parse_phase },
 	{ NULL, 0, 0, NULL, NULL }
 };
@@ -355,6 +374,36 @@ static const struct ykey plan_keys[] = {
 	{ "phases", K_MAP, P(phases), phases_keys, NULL },
 	{ NULL, 0, 0, NULL, NULL }
 };
+
+/* finalize's checks of the world: what they need */
+static void
+check_finalize(struct yconf *c, const struct phase_finalize *f,
+    const yaml_node_t *root)
+{
+	struct tm tm;
+	const char *end;
+	size_t i, k;
+
+	if (f->dns.present && !f->dns.hosts.nr)
+		yconf_err(c, root, "phases.finalize.dns.hosts: the new"
+		    " deployment's host names or addresses, that the records"
+		    " must point at");
+	for (i = 0; i < f->dns.require.nr; i++) {
+		for (k = 0; dns_records[k]; k++)
+			if (!strcmp(f->dns.require.v[i], dns_records[k]))
+				break;
+		if (!dns_records[k])
+			yconf_err(c, root, "phases.finalize.dns.require: '%s'"
+			    " is none of mx, imap, imaps, submission,"
+			    " submissions, pop3, pop3s, jmap, autoconfig,"
+			    " autodiscover", f->dns.require.v[i]);
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (f->decommission && (!(end = strptime(f->decommission, "%Y-%m-%d",
+	    &tm)) || *end))
+		yconf_err(c, root, "phases.finalize.decommission: a date,"
+		    " YYYY-MM-DD, found '%s'", f->decommission);
+}
 
 /* The source's mail: over IMAP, or over JMAP (jmap-pull(8)) */
 static void
@@ -442,6 +491,7 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		yconf_err(c, root, "the plan needs 'state', the directory of the"
 		    " migration's state");
 	check_source(c, p, root);
+	check_finalize(c, &p->phases.finalize, root);
 	if (!p->destination.jmap)
 		yconf_err(c, root, "the plan needs 'destination.jmap', the"
 		    " destination's JMAP URL");
@@ -646,6 +696,12 @@ plan_free(struct plan *p)
 	free(p->hooks.after_cutover);
 	free(p->hooks.after_rollback);
 	free(p->hooks.after_finalize);
+	free(p->phases.finalize.dns.server);
+	strlist_free(&p->phases.finalize.dns.domains);
+	strlist_free(&p->phases.finalize.dns.hosts);
+	strlist_free(&p->phases.finalize.dns.require);
+	free(p->phases.finalize.source_readonly);
+	free(p->phases.finalize.decommission);
 	free(p->accounts.default_domain);
 	strlist_free(&p->accounts.list);
 	free(p->accounts.csv);

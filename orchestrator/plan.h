@@ -75,8 +75,31 @@ struct phase_delta {
 	long long passes;
 };
 
+/* finalize's checks of the world (finalize.c) */
+struct dns_check {
+	int present;
+	char *server;		/* the resolver, host[:port]; NULL: the
+				 * system's */
+	struct strlist domains;	/* empty: the accounts' domains */
+	struct strlist hosts;	/* the new deployment: names, addresses */
+	struct strlist require;	/* the records that must exist */
+};
+
+/* the records finalize's DNS check knows, "mx" first (finalize.c) */
+extern const char *const dns_records[];
+
+struct phase_finalize {
+	int present;
+	struct dns_check dns;
+	char *source_readonly;	/* a command that makes the source
+				 * read-only */
+	char *decommission;	/* the date the source goes, YYYY-MM-DD */
+	int keep_default_route;	/* the proxy's default stays the source */
+};
+
 struct phases {
-	struct phase_simple assessment, finalize;
+	struct phase_simple assessment;
+	struct phase_finalize finalize;
 	struct phase_pilot pilot;
 	struct wave *waves;
 	size_t nr_waves;

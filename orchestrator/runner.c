@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "exec_path.h"
 #include "fileio.h"
+#include "finalize.h"
 #include "log.h"
 #include "plan.h"
 #include "proc.h"
@@ -546,7 +547,7 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 	struct sigaction sa = { 0 };
 	long failed;
 	size_t k;
-	int code = 0, stop = 0;
+	int code = 0, stop = 0, waiting = 0;
 
 	if (run_open(&r, p, s, au, o, &err) < 0) {
 		log_warnx("%s", err.buf);
@@ -577,8 +578,9 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 		    p->phases.waves[k].name);
 	if (!stop && p->phases.delta.present && p->phases.delta.passes > 0)
 		stop = phase(&r, PH_DELTA, "delta", NULL);
-	if (!stop && p->phases.finalize.present)
-		stop = phase(&r, PH_FINALIZE, "finalize", NULL);
+	if (!stop && p->phases.finalize.present &&
+	    !(stop = phase(&r, PH_FINALIZE, "finalize", NULL)))
+		waiting = finalize_world(&r) != 0;
 	failed = failed_now(&r);
 	if (stop < 0) {
 		say(&r, "stopped by signal %d; run the same command again to"
@@ -594,6 +596,10 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 		say(&r, "apply %s: done, but %ld accounts failed and were set"
 		    " aside: see 'migrate status'; a retryable one is tried"
 		    " again by the next apply", p->file, failed);
+		code = EX_TEMPFAIL;
+	} else if (waiting) {
+		say(&r, "apply %s: finalize waits for what it names above (see"
+		    " 'migrate status'); apply again once it is so", p->file);
 		code = EX_TEMPFAIL;
 	} else {
 		say(&r, "apply %s: done", p->file);
