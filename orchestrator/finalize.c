@@ -221,14 +221,7 @@ default_route_item(struct run *r, json_t *items)
 	int code;
 
 	arg(&v, path);
-	arg(&v, "--store");
-	arg(&v, r->p->mapping);
-	arg(&v, "--export");
-	arg(&v, r->mapping_txt);
-	if (r->p->proxy.present) {
-		arg(&v, "--control");
-		arg(&v, r->p->proxy.control);
-	}
+	mapping_args(r, &v);
 	arg(&v, "--default");
 	arg(&v, "destination");
 	c.argv = v.v;

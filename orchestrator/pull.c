@@ -13,13 +13,44 @@
 #include "secret.h"
 #include "xalloc.h"
 
-/* What a pull helper's done event counts, into the account's counters. */
-static void
-pull_counters(struct run *r, struct account *a, json_t *done)
+/*
+ * Run pull helper `name` with the arguments `v` (freed here) and the
+ * account's secret, holding `want` of the source's connections while it
+ * runs; what its done event counts goes to the account's counters.
+ */
+static enum outcome
+run_pull(struct run *r, struct slot *sl, struct account *a, const char *name,
+    const char *mode, struct args *v, long long want, struct buf *err)
 {
-	state_add_counters(r->s, a, json_integer_value(json_object_get(done,
-	    "messages")), json_integer_value(json_object_get(done, "bytes")),
-	    json_integer_value(json_object_get(done, "anomalies")));
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o = PERMANENT;
+
+	if (source_secrets(r, a, &sec, err) < 0)
+		goto out;
+	pthread_mutex_lock(&r->lock);
+	while (r->conns + want > r->p->limits.connections_per_source)
+		pthread_cond_wait(&r->cond, &r->lock);
+	r->conns += want;
+	pthread_mutex_unlock(&r->lock);
+
+	o = helper(r, sl, a, name, !strcmp(mode, "assess") ? "assess" :
+	    "pull", v->v, &sec, &done, NULL, err);
+
+	pthread_mutex_lock(&r->lock);
+	r->conns -= want;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (o == OK && done)
+		state_add_counters(r->s, a, json_integer_value(json_object_get(
+		    done, "messages")), json_integer_value(json_object_get(done,
+		    "bytes")), json_integer_value(json_object_get(done,
+		    "anomalies")));
+out:
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(v);
+	return o;
 }
 
 /* imap-pull --mode `mode` of the account, within the source's budget of
@@ -30,9 +61,6 @@ imap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 {
 	struct plan *p = r->p;
 	struct args v = { NULL, NULL, 0, 0 };
-	struct secrets sec = SECRETS_INIT;
-	json_t *done = NULL;
-	enum outcome o;
 	size_t i;
 	long long want = p->limits.connections_per_account;
 
@@ -77,30 +105,7 @@ imap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 		arg(&v, own(&v, xasprintf("%lld", p->limits.bytes_per_second /
 		    p->limits.parallel_accounts + 1)));
 	}
-	if (source_secrets(r, a, &sec, err) < 0) {
-		args_free(&v);
-		return PERMANENT;
-	}
-	/* the per-source connection budget */
-	pthread_mutex_lock(&r->lock);
-	while (r->conns + want > p->limits.connections_per_source)
-		pthread_cond_wait(&r->cond, &r->lock);
-	r->conns += want;
-	pthread_mutex_unlock(&r->lock);
-
-	o = helper(r, sl, a, "imap-pull", !strcmp(mode, "assess") ? "assess" :
-	    "pull", v.v, &sec, &done, NULL, err);
-
-	pthread_mutex_lock(&r->lock);
-	r->conns -= want;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-	if (o == OK && done)
-		pull_counters(r, a, done);
-	json_decref(done);
-	secrets_clear(&sec);
-	args_free(&v);
-	return o;
+	return run_pull(r, sl, a, "imap-pull", mode, &v, want, err);
 }
 
 /* jmap-pull --mode `mode` of the account: one connection of the source's
@@ -111,9 +116,6 @@ jmap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 {
 	struct plan *p = r->p;
 	struct args v = { NULL, NULL, 0, 0 };
-	struct secrets sec = SECRETS_INIT;
-	json_t *done = NULL;
-	enum outcome o;
 
 	arg(&v, "--url");
 	arg(&v, p->source.jmap);
@@ -130,25 +132,5 @@ jmap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	arg(&v, !strcmp(mode, "assess") ? "--report" : "--archive");
 	arg(&v, own(&v, !strcmp(mode, "assess") ? report_of(r, a, "assess") :
 	    archive_of(r, a)));
-	if (source_secrets(r, a, &sec, err) < 0) {
-		args_free(&v);
-		return PERMANENT;
-	}
-	pthread_mutex_lock(&r->lock);
-	while (r->conns + 1 > p->limits.connections_per_source)
-		pthread_cond_wait(&r->cond, &r->lock);
-	r->conns++;
-	pthread_mutex_unlock(&r->lock);
-	o = helper(r, sl, a, "jmap-pull", !strcmp(mode, "assess") ? "assess" :
-	    "pull", v.v, &sec, &done, NULL, err);
-	pthread_mutex_lock(&r->lock);
-	r->conns--;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-	if (o == OK && done)
-		pull_counters(r, a, done);
-	json_decref(done);
-	secrets_clear(&sec);
-	args_free(&v);
-	return o;
+	return run_pull(r, sl, a, "jmap-pull", mode, &v, 1, err);
 }

@@ -117,6 +117,8 @@ void url_args(struct args *v, const char *u, const char *tls_scheme,
 void source_args(struct run *r, struct args *v);
 int source_secrets(struct run *r, struct account *a, struct secrets *sec,
     struct buf *err);
+/* map-flip's options that name the mapping: store, export, the proxy */
+void mapping_args(struct run *r, struct args *v);
 /* pull.c: the account's mail, by imap-pull or jmap-pull --mode `mode` */
 enum outcome imap_pull(struct run *r, struct slot *sl, struct account *a,
     const char *mode, struct buf *err);

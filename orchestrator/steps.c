@@ -622,6 +622,19 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 	return o;
 }
 
+void
+mapping_args(struct run *r, struct args *v)
+{
+	arg(v, "--store");
+	arg(v, r->p->mapping);
+	arg(v, "--export");
+	arg(v, r->mapping_txt);
+	if (r->p->proxy.present) {
+		arg(v, "--control");
+		arg(v, r->p->proxy.control);
+	}
+}
+
 enum outcome
 flip(struct run *r, struct slot *sl, struct account *a, const char *route,
     struct buf *err)
@@ -629,14 +642,7 @@ flip(struct run *r, struct slot *sl, struct account *a, const char *route,
 	struct args v = { NULL, NULL, 0, 0 };
 	enum outcome o;
 
-	arg(&v, "--store");
-	arg(&v, r->p->mapping);
-	arg(&v, "--export");
-	arg(&v, r->mapping_txt);
-	if (r->p->proxy.present) {
-		arg(&v, "--control");
-		arg(&v, r->p->proxy.control);
-	}
+	mapping_args(r, &v);
 	if (r->p->accounts.default_domain) {
 		arg(&v, "--domain");
 		arg(&v, r->p->accounts.default_domain);
