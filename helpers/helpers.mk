@@ -11,7 +11,8 @@ imap-pull_SRCS := \
 jmap-pull_SRCS := \
 	helpers/jmap-pull/emails.c \
 	helpers/jmap-pull/jmap-pull.c \
-	helpers/jmap-pull/mailboxes.c
+	helpers/jmap-pull/mailboxes.c \
+	helpers/jmap-pull/note.c
 
 migrate-archive_SRCS := \
 	helpers/migrate-archive/migrate-archive.c

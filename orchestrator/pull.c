@@ -1,6 +1,7 @@
 /*
- * pull.c: the helpers that read an account's mail from the source:
- * imap-pull(8), or jmap-pull(8) for a plan whose source is JMAP.
+ * pull.c: reading an account from the source: its mail by imap-pull(8),
+ * or jmap-pull(8) for a plan whose source is JMAP, then its Sieve scripts
+ * and DAV resources (steps.c).
  */
 #include "compat.h"
 
@@ -55,7 +56,7 @@ out:
 
 /* imap-pull --mode `mode` of the account, within the source's budget of
  * connections. */
-enum outcome
+static enum outcome
 imap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
     struct buf *err)
 {
@@ -110,7 +111,7 @@ imap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 
 /* jmap-pull --mode `mode` of the account: one connection of the source's
  * budget. */
-enum outcome
+static enum outcome
 jmap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
     struct buf *err)
 {
@@ -133,4 +134,34 @@ jmap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	arg(&v, own(&v, !strcmp(mode, "assess") ? report_of(r, a, "assess") :
 	    archive_of(r, a)));
 	return run_pull(r, sl, a, "jmap-pull", mode, &v, 1, err);
+}
+
+/*
+ * Pull the account's mail (imap-pull, or jmap-pull for a JMAP source)
+ * with --mode `mode`, then its Sieve scripts and DAV resources.  Mode
+ * "after" (a pass after the flip) is a delta of the mail only: what still
+ * reaches the source is mail from a queue; the user's scripts, calendars
+ * and contacts now live on the destination.
+ */
+enum outcome
+pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
+    struct buf *err)
+{
+	struct plan *p = r->p;
+	int mail_only = !strcmp(mode, "after");
+	enum outcome o;
+
+	if (mail_only)
+		mode = "auto";
+	o = p->source.jmap ? jmap_pull(r, sl, a, mode, err) :
+	    imap_pull(r, sl, a, mode, err);
+	if (mail_only)
+		return o;
+	if (o == OK && (p->source.sieve || p->source.sieve_dir))
+		o = sieve_pull(r, sl, a, mode, err);
+	if (o == OK && p->source.dav)
+		o = dav_pull(r, sl, a, mode, 0, err);
+	if (o == OK && p->source.files)
+		o = dav_pull(r, sl, a, mode, 1, err);
+	return o;
 }

@@ -119,11 +119,12 @@ int source_secrets(struct run *r, struct account *a, struct secrets *sec,
     struct buf *err);
 /* map-flip's options that name the mapping: store, export, the proxy */
 void mapping_args(struct run *r, struct args *v);
-/* pull.c: the account's mail, by imap-pull or jmap-pull --mode `mode` */
-enum outcome imap_pull(struct run *r, struct slot *sl, struct account *a,
+/* steps.c: an account's Sieve scripts, its DAV resources (`files`: its
+ * WebDAV file tree), with --mode `mode` */
+enum outcome sieve_pull(struct run *r, struct slot *sl, struct account *a,
     const char *mode, struct buf *err);
-enum outcome jmap_pull(struct run *r, struct slot *sl, struct account *a,
-    const char *mode, struct buf *err);
+enum outcome dav_pull(struct run *r, struct slot *sl, struct account *a,
+    const char *mode, int files, struct buf *err);
 /* The destination's secret ("token" or "password"). */
 int dest_secrets(struct run *r, struct account *a, int password_only,
     struct secrets *sec, struct buf *err);

@@ -223,7 +223,7 @@ only_refusals(struct run *r, struct account *a, enum outcome o, int code,
 
 /* The Sieve scripts, after the mail: sieve-pull, when the plan has
  * source.sieve. */
-static enum outcome
+enum outcome
 sieve_pull(struct run *r, struct slot *sl, struct account *a,
     const char *mode, struct buf *err)
 {
@@ -323,7 +323,7 @@ sieve_push(struct run *r, struct slot *sl, struct account *a,
 
 /* Calendars and contacts, after the mail: dav-pull, when the plan has
  * source.dav.  It logs in as each account, with its password. */
-static enum outcome
+enum outcome
 dav_pull(struct run *r, struct slot *sl, struct account *a,
     const char *mode, int files, struct buf *err)
 {
@@ -442,36 +442,6 @@ dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
 	json_decref(done);
 	secrets_clear(&sec);
 	args_free(&v);
-	return o;
-}
-
-/*
- * Pull the account's mail (imap-pull, or jmap-pull for a JMAP source)
- * with --mode `mode`, then its Sieve scripts and DAV resources.  Mode
- * "after" (a pass after the flip) is a delta of the mail only: what still
- * reaches the source is mail from a queue; the user's scripts, calendars
- * and contacts now live on the destination.
- */
-enum outcome
-pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
-    struct buf *err)
-{
-	struct plan *p = r->p;
-	int mail_only = !strcmp(mode, "after");
-	enum outcome o;
-
-	if (mail_only)
-		mode = "auto";
-	o = p->source.jmap ? jmap_pull(r, sl, a, mode, err) :
-	    imap_pull(r, sl, a, mode, err);
-	if (mail_only)
-		return o;
-	if (o == OK && (p->source.sieve || p->source.sieve_dir))
-		o = sieve_pull(r, sl, a, mode, err);
-	if (o == OK && p->source.dav)
-		o = dav_pull(r, sl, a, mode, 0, err);
-	if (o == OK && p->source.files)
-		o = dav_pull(r, sl, a, mode, 1, err);
 	return o;
 }
 

@@ -26,35 +26,6 @@ static const char usage_text[] =
 "Secrets on standard input: password=... (with --user) or token=...,\n"
 "then an empty line.\n";
 
-static struct jpull jpull;
-
-void
-jpull_anomaly(struct jpull *p, const char *kind, const char *folder,
-    const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-	json_t *o;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	p->anomalies++;
-	evline_anomaly(1, kind, folder, 0, text.buf, &o);
-	if (p->report_anomalies)
-		json_array_append(p->report_anomalies, o);
-	json_decref(o);
-	buf_release(&text);
-}
-
-int
-jpull_fail(struct jpull *p, int code)
-{
-	if (!p->fail)
-		p->fail = code ? code : EX_SOFTWARE;
-	return -1;
-}
-
 static void
 usage(void)
 {
@@ -317,7 +288,8 @@ run(struct jpull *p, struct buf *err)
 int
 main(int argc, char **argv)
 {
-	struct jpull *p = &jpull;
+	static struct jpull the_run;
+	struct jpull *p = &the_run;
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
 	double start = now_seconds();

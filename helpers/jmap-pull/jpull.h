@@ -2,6 +2,7 @@
  * jpull.h: jmap-pull's private declarations.
  *
  * jmap-pull.c	options, the run, events, the report and the exit code
+ * note.c	anomalies and failures
  * mailboxes.c	mailboxes to folders: names, roles, renames and deletions
  * emails.c	emails to messages: what is new, moved, changed or gone,
  *		and the bodies downloaded into the store
@@ -72,7 +73,7 @@ struct jpull {
 	json_t *report_folders, *report_anomalies;
 };
 
-/* jmap-pull.c */
+/* note.c */
 void jpull_anomaly(struct jpull *p, const char *kind, const char *folder,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Note the exit code of a failure (the first one counts); -1. */
