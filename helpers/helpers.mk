@@ -93,5 +93,6 @@ migrate_SRCS := \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
+	orchestrator/status.c \
 	$(O)/state/migrations.c
 migrate_LIBS := -lresolv	# finalize's DNS check: res_nquery(3)

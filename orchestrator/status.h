@@ -1,0 +1,24 @@
+/*
+ * status.h: `migrate status` (status.c).
+ */
+#ifndef MIGRATE_STATUS_H
+#define MIGRATE_STATUS_H
+
+struct account;
+struct state;
+
+/*
+ * Print the state in `dir` (open as `s`): the whole migration, or one
+ * account (its address, login or bare name); as JSON with `json`.  The
+ * exit status.
+ */
+int status_show(struct state *s, const char *dir, const char *account,
+    int json);
+
+/*
+ * An account by its address, its login, or its bare name when that is
+ * the local part of exactly one address: 0 found, -1 not (or not one).
+ */
+int find_account(struct state *s, const char *name, struct account *a);
+
+#endif
