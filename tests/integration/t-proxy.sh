@@ -175,14 +175,14 @@ out=$("$FLIP" --store "$work/mapping.db" --control "$work/proxy.sock" \
     --default destination </dev/null 2>&1)
 like "$(flat "$out")" '"route":"destination".*"proxy_told":true' \
     "map-flip --default destination; the proxy is told to forget its cache"
-out=$(client imap $IMAP none bob "$BOB_PASSWORD")
+out=$(client imap $IMAP none bob@example.org "$BOB_PASSWORD")
 like "$(flat "$out")" "login OK server Cyrus" \
     "an identifier the mapping does not name now reaches the destination"
 out=$(client imap $IMAP none carol "$CAROL_PASSWORD")
 like "$out" "server Dovecot" "one the mapping routes to the source still goes there"
 "$FLIP" --store "$work/mapping.db" --control "$work/proxy.sock" \
     --default source </dev/null >/dev/null 2>&1
-out=$(client imap $IMAP none bob "$BOB_PASSWORD")
+out=$(client imap $IMAP none bob@example.org "$BOB_PASSWORD")
 like "$out" "server Dovecot" "--default source: back to the source"
 
 # --- refused and temporary failures -------------------------------------
