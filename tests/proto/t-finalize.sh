@@ -2,7 +2,9 @@
 # helpers (stub-helper) and a real DNS server (dnsmasq, from Debian) on
 # loopback asked through the C library's resolver: finalize waits while an
 # account is held; then it finds the DNS records that do not point at the
-# new deployment and says which; the source's read-only command runs once;
+# new deployment and says which; the source's read-only command runs once
+# (migrate-plan(5)'s Dovecot example, on a Dovecot of the test's own: an
+# APPEND is refused after it);
 # the proxy's default route becomes the destination; the decommission
 # date goes in the audit; `migrate status` shows what finalize waits for.
 . "$(dirname "$0")/lib.sh"
@@ -51,6 +53,65 @@ EOT
 }
 dns old.example.test
 
+# a Dovecot of the test's own (Debian's, not the world's) with the ACL
+# plugin and no ACL yet: the source that finalize makes read-only, with
+# the very command migrate-plan(5) gives as its example
+dv=$work/dv
+mkdir -p "$dv/mail" "$dv/run" "$dv/state"
+chmod 755 "$work"	# for Dovecot's users
+dport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$dv/dovecot.conf" <<EOT
+base_dir = $dv/run
+state_dir = $dv/state
+log_path = $dv/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+mail_location = maildir:$dv/mail/%u
+mail_uid = dovecot
+mail_gid = dovecot
+first_valid_uid = 1
+mail_plugins = \$mail_plugins acl
+service imap-login {
+  inet_listener imap {
+    port = $dport
+  }
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $dv/passwd
+}
+userdb {
+  driver = static
+  args = uid=dovecot gid=dovecot home=$dv/mail/%u
+}
+plugin {
+  acl = vfile:$dv/global-acl
+}
+EOT
+echo 'alice@example.org:{PLAIN}pw-a' >"$dv/passwd"
+chown -R dovecot:dovecot "$dv/mail"
+dovecot -c "$dv/dovecot.conf" </dev/null >/dev/null 2>&1
+trap '[ -n "$dpid" ] && kill "$dpid" 2>/dev/null; doveadm -c "$dv/dovecot.conf" stop 2>/dev/null; rm -rf "$work"' EXIT
+append() {	# at the test's Dovecot, as alice: "OK" or the refusal
+	python3 - "$dport" <<'EOF'
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("alice@example.org", "pw-a")
+typ, data = m.append("INBOX", None, None, b"Subject: late\r\n\r\nx\r\n")
+print(typ, data[0].decode().split(" (")[0] if typ != "OK" else "")
+typ, data = m.select("INBOX", readonly=True)
+print("read", typ)
+m.logout()
+EOF
+}
+for i in $(seq 50); do append >/dev/null 2>&1 && break; sleep 0.1; done
+like "$(append)" "^OK" "the test's Dovecot takes an APPEND before finalize"
+
 cat >"$work/fin.yaml" <<EOT
 name: fin
 state: fin
@@ -73,7 +134,10 @@ phases:
       server: 127.0.0.1:$port
       hosts: [mail.new.test]
       require: [mx, imaps, submissions, jmap]
-    source_readonly: echo ran >>$work/readonly
+    source_readonly: >-
+      echo ran >>$work/readonly &&
+      printf '* owner lrs\\n' >$dv/global-acl &&
+      doveadm -c $dv/dovecot.conf reload
     decommission: 2027-01-31
 EOT
 apply() {
@@ -112,6 +176,9 @@ is "$(items true)" \
     "accounts decommission default route dns _imap._tcp.example.org dns _imaps._tcp.example.org dns _pop3._tcp.example.org dns _pop3s._tcp.example.org dns _submission._tcp.example.org dns autoconfig.example.org dns autodiscover.example.org dns example.org source read-only " \
     "the rest passes: MX, imaps, autoconfig by CNAME; absent ones not required; pop3 says not offered"
 is "$(cat "$work/readonly")" ran "the source's read-only command ran"
+sleep 1	# the reload
+like "$(append | tr '\n' ' ')" "^NO \[NOPERM\] Permission denied read OK" \
+    "the Dovecot example works: an APPEND is refused, reading still works"
 is "$(head -1 "$work/fin/mapping.txt" | cut -c1-1) $(grep -c '^# default destination$' "$work/fin/mapping.txt")" "# 1" \
     "the mapping's default route is the destination"
 log=$(git -C "$work/fin/audit" log --format=%B)
