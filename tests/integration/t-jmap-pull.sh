@@ -63,6 +63,13 @@ pulled() {
 }
 is "$(pulled | wc -l) $(pulled | md5sum)" "$(pushed | wc -l) $(pushed | md5sum)" \
     "full: the same bodies in the same mailboxes as the archive they were pushed from"
+# receivedAt: each pulled message's time is one its body had at the source
+sqlite3 "$work/src/index.db" "SELECT DISTINCT hash || ' ' || time FROM messages" | sort >"$work/src.times"
+sqlite3 "$work/back/index.db" "SELECT DISTINCT hash || ' ' || time FROM messages" |
+    grep -F -f <(pushed | cut -d' ' -f2) | sort >"$work/back.times"
+is "$(comm -23 "$work/back.times" "$work/src.times" | wc -l) $([ -s "$work/back.times" ] && echo some)" \
+    "0 some" \
+    "full: every email's receivedAt is the internal date it had at the source"
 is "$(sqlite3 "$work/back/index.db" "SELECT raw, special FROM folders WHERE special != '' ORDER BY 1")" \
     "$(sqlite3 "$work/src/index.db" "SELECT p.mailbox_id, f.special FROM folders f JOIN push_mailboxes p ON p.folder = f.name WHERE f.special != '' ORDER BY 1")" \
     "full: special-use folders keep their roles"
