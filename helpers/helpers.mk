@@ -12,7 +12,6 @@ jmap-pull_SRCS := \
 	helpers/jmap-pull/emails.c \
 	helpers/jmap-pull/jmap-pull.c \
 	helpers/jmap-pull/mailboxes.c \
-	helpers/jmap-pull/note.c
 
 migrate-archive_SRCS := \
 	helpers/migrate-archive/migrate-archive.c
@@ -20,6 +19,7 @@ migrate-archive_SRCS := \
 jmap-push_SRCS := \
 	helpers/jmap-push/adopt.c \
 	helpers/jmap-push/emails.c \
+	helpers/jmap-push/plan.c \
 	helpers/jmap-push/jmap-push.c \
 	helpers/jmap-push/mailboxes.c \
 	helpers/jmap-push/rescue.c \

@@ -11,26 +11,9 @@
 
 #include "back.h"
 #include "evline.h"
+#include "helper.h"
 #include "log.h"
 #include "xalloc.h"
-
-void
-back_anomaly(struct back *b, const char *kind, const char *folder,
-    uint32_t uid, const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-	json_t *o;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	b->anomalies++;
-	evline_anomaly(1, kind, folder, uid, text.buf, &o);
-	json_array_append(b->anomaly_list, o);
-	json_decref(o);
-	buf_release(&text);
-}
 
 static int
 failed(struct back *b, int code)
@@ -91,7 +74,7 @@ append_one(struct back *b, struct baction *a, struct buf *body,
 	if (back_body(b, a->email_id, hash, body, err) < 0)
 		return failed(b, EX_TEMPFAIL);
 	if (memchr(body->buf, '\0', body->len)) {
-		back_anomaly(b, "not-carried-back", f->name, 0, "email %s holds"
+		helper_anomaly("not-carried-back", f->name, 0, "email %s holds"
 		    " a NUL byte, which IMAP APPEND cannot carry", a->email_id);
 		return 0;
 	}
@@ -119,7 +102,7 @@ append_one(struct back *b, struct baction *a, struct buf *body,
 	if (rc < 0)
 		return -1;
 	if (rc == 0) {
-		back_anomaly(b, "not-carried-back", f->name, 0, "the source"
+		helper_anomaly("not-carried-back", f->name, 0, "the source"
 		    " refused email %s: %s", a->email_id, err->buf);
 		buf_reset(err);
 		return 0;
@@ -187,7 +170,7 @@ change_folder(struct back *b, size_t from, size_t to, struct buf *err)
 		b->flagged++;
 	}
 	if (n && !(b->im->caps & IMAP_CAP_UIDPLUS)) {
-		back_anomaly(b, "not-carried-back", f->name, 0, "%zu messages"
+		helper_anomaly("not-carried-back", f->name, 0, "%zu messages"
 		    " removed at the destination stay: the source has no"
 		    " UIDPLUS, and EXPUNGE would take other messages", n);
 		n = 0;
@@ -262,7 +245,7 @@ remove_folders(struct back *b, struct buf *err)
 			break;
 		}
 		if (messages != 0 || child) {
-			back_anomaly(b, "folder-kept", f->name, 0, "its mailbox"
+			helper_anomaly("folder-kept", f->name, 0, "its mailbox"
 			    " was removed at the destination; the folder"
 			    " stays at the source with %lld messages that"
 			    " were never carried%s", messages, child ?

@@ -15,6 +15,7 @@
 
 #include "arcindex.h"
 #include "buf.h"
+#include "helper.h"
 #include "imap.h"
 #include "jmap.h"
 
@@ -58,9 +59,8 @@ struct bnew {
 struct back {
 	/* options */
 	struct jmap_opts jo;
-	struct imap_opts io;
-	const char *archive, *user, *auth_user, *master_sep, *report;
-	enum imap_auth auth;
+	struct conn_opts io;		/* the source */
+	const char *archive, *report;
 	int check;			/* plan only; 65 if anything is left */
 	/* the run */
 	struct arcidx *ix;
@@ -76,15 +76,12 @@ struct back {
 	size_t nr_news, alloc_news;
 	json_t *emails;			/* the destination's, by id */
 	json_t *identity;		/* email id -> the hash it carries */
-	json_t *anomaly_list;		/* for the report */
 	/* counters */
 	uint64_t appended, flagged, deleted, created, removed_folders;
-	uint64_t recorded, downloaded, bytes, anomalies;
+	uint64_t recorded, downloaded, bytes;
 };
 
 /* apply.c */
-void back_anomaly(struct back *b, const char *kind, const char *folder,
-    uint32_t uid, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* plan.c */
 int back_plan(struct back *b, struct buf *err);

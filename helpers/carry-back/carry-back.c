@@ -9,6 +9,7 @@
 
 #include "back.h"
 #include "evline.h"
+#include "helper.h"
 #include "log.h"
 #include "opt.h"
 #include "secret.h"
@@ -27,29 +28,16 @@ static const char usage_text[] =
 
 enum {
 	OPT_ARCHIVE = 256, OPT_URL, OPT_DEST_USER, OPT_ACCOUNT, OPT_DEST_CA,
-	OPT_DEST_INSECURE, OPT_HOST, OPT_PORT, OPT_TLS, OPT_CA, OPT_INSECURE,
-	OPT_PLAIN, OPT_USER, OPT_AUTH_USER, OPT_MASTER_SEP, OPT_AUTH,
-	OPT_TIMEOUT, OPT_CHECK, OPT_REPORT, OPT_HELP,
+	OPT_DEST_INSECURE, OPT_CHECK, OPT_REPORT, OPT_HELP,
 };
 
-static const struct option longopts[] = {
+static const struct option own_opts[] = {
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "url", required_argument, NULL, OPT_URL },
 	{ "dest-user", required_argument, NULL, OPT_DEST_USER },
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
 	{ "dest-ca-file", required_argument, NULL, OPT_DEST_CA },
 	{ "dest-insecure", no_argument, NULL, OPT_DEST_INSECURE },
-	{ "host", required_argument, NULL, OPT_HOST },
-	{ "port", required_argument, NULL, OPT_PORT },
-	{ "tls", required_argument, NULL, OPT_TLS },
-	{ "ca-file", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "allow-plaintext", no_argument, NULL, OPT_PLAIN },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "auth-user", required_argument, NULL, OPT_AUTH_USER },
-	{ "master-separator", required_argument, NULL, OPT_MASTER_SEP },
-	{ "auth", required_argument, NULL, OPT_AUTH },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -66,11 +54,13 @@ usage(void)
 static void
 parse_options(struct back *b, int argc, char **argv)
 {
-	const char *tls = NULL;
+	struct option *longopts = conn_longopts(CONN_SERVER | CONN_PLAIN |
+	    CONN_USER | CONN_ADMIN | CONN_SASL, own_opts);
 	int c;
 
-	b->io.tls.timeout_ms = 60000;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (conn_opt(&b->io, c, optarg))
+			continue;
 		switch (c) {
 		case OPT_ARCHIVE: b->archive = optarg; break;
 		case OPT_URL: b->jo.url = optarg; break;
@@ -78,51 +68,18 @@ parse_options(struct back *b, int argc, char **argv)
 		case OPT_ACCOUNT: b->jo.account = optarg; break;
 		case OPT_DEST_CA: b->jo.ca_file = optarg; break;
 		case OPT_DEST_INSECURE: b->jo.insecure = 1; break;
-		case OPT_HOST: b->io.host = optarg; break;
-		case OPT_PORT: b->io.port = optarg; break;
-		case OPT_TLS: tls = optarg; break;
-		case OPT_CA: b->io.tls.ca_file = optarg; break;
-		case OPT_INSECURE: b->io.tls.insecure = 1; break;
-		case OPT_PLAIN: b->io.allow_plaintext = 1; break;
-		case OPT_USER: b->user = optarg; break;
-		case OPT_AUTH_USER: b->auth_user = optarg; break;
-		case OPT_MASTER_SEP: b->master_sep = optarg; break;
-		case OPT_AUTH:
-			if (!strcmp(optarg, "plain"))
-				b->auth = IMAP_AUTH_PLAIN;
-			else if (!strcmp(optarg, "login"))
-				b->auth = IMAP_AUTH_LOGIN;
-			else
-				fatalx(EX_USAGE, "--auth: plain or login");
-			break;
-		case OPT_TIMEOUT:
-			b->io.tls.timeout_ms = 1000 * (int)opt_size(
-			    "--timeout", optarg, 1);
-			b->jo.timeout = b->io.tls.timeout_ms / 1000;
-			break;
 		case OPT_CHECK: b->check = 1; break;
 		case OPT_REPORT: b->report = optarg; break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc || !b->archive || !b->jo.url || !b->io.host ||
-	    !b->user)
+	free(longopts);
+	if (optind != argc || !b->archive || !b->jo.url ||
+	    !b->io.srv.host || !b->io.user)
 		usage();
-	if (b->master_sep && !b->auth_user)
-		fatalx(EX_USAGE, "--master-separator needs --auth-user");
-	if (!tls || !strcmp(tls, "starttls")) {
-		b->io.tls.mode = TLS_NONE;
-		b->io.starttls = 1;
-	} else if (!strcmp(tls, "implicit")) {
-		b->io.tls.mode = TLS_IMPLICIT;
-	} else if (!strcmp(tls, "none")) {
-		b->io.tls.mode = TLS_NONE;
-	} else {
-		fatalx(EX_USAGE, "--tls: implicit, starttls or none");
-	}
-	if (!b->io.port)
-		b->io.port = b->io.tls.mode == TLS_IMPLICIT ? "993" : "143";
+	b->jo.timeout = b->io.timeout;
+	conn_opts_server(&b->io, "143", "993");
 }
 
 /* The source, as imap-pull logs in to it (the same names for folders). */
@@ -131,9 +88,9 @@ source_open(struct back *b, const char *password, struct buf *err)
 {
 	int rc;
 
-	if (imap_connect(&b->im, &b->io, err) < 0 ||
-	    imap_login_as(b->im, b->auth, b->user, b->auth_user,
-	    b->master_sep, password, err) < 0 ||
+	if (imap_connect(&b->im, &b->io.srv, err) < 0 ||
+	    imap_login_as(b->im, imap_auth_of(b->io.auth), b->io.user,
+	    b->io.auth_user, b->io.master_sep, password, err) < 0 ||
 	    (rc = imap_enable_utf8(b->im, err)) < 0)
 		return -1;
 	b->utf8 = rc;
@@ -178,7 +135,7 @@ run(struct back *b, const char *password, struct buf *err)
 		return b->nr_acts ? EX_DATAERR : 0;
 	if (back_apply(b, err) < 0)
 		return b->im->fail ? b->im->fail : EX_TEMPFAIL;
-	return b->anomalies ? EX_DATAERR : 0;
+	return helper_anomaly_count() ? EX_DATAERR : 0;
 }
 
 static void
@@ -208,7 +165,6 @@ cleanup(struct back *b)
 	free(b->news);
 	json_decref(b->emails);
 	json_decref(b->identity);
-	json_decref(b->anomaly_list);
 }
 
 int
@@ -222,10 +178,9 @@ main(int argc, char **argv)
 	int code, rc;
 
 	memset(b, 0, sizeof(*b));
-	log_init("carry-back", -1);
+	helper_init("carry-back", BACK_VERSION);
 	parse_options(b, argc, argv);
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "%s", err.buf);
+	helper_start(&sec, b->io.user, (char *)NULL);
 	password = secrets_get(&sec, "password");
 	b->jo.password = secrets_get(&sec, "dest_password");
 	b->jo.token = secrets_get(&sec, "dest_token");
@@ -235,25 +190,21 @@ main(int argc, char **argv)
 		fatalx(EX_USAGE, "give password=... (and dest_password=... or"
 		    " dest_token=...) on standard input, and --dest-user"
 		    " unless with a token");
-	if (!getenv("MIGRATE_ACCOUNT"))
-		log_set_account(b->user);
-	evline_hello(1, "carry-back", BACK_VERSION);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	b->anomaly_list = json_array();
 	b->emails = json_object();
 	b->identity = json_object();
 	rc = arcidx_open(&b->ix, b->archive, 1, &err);
 	if (rc == 0)
 		rc = arcidx_catch_up(b->ix, &err);
 	if (rc < 0)
-		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+		code = helper_archive_status(rc);
 	else
 		code = run(b, password, &err);
 	if (err.len)
 		log_warnx("%s", err.buf);
 	if (b->report) {
 		json_t *o = json_pack("{s:o, s:o}", "actions", actions_json(b),
-		    "anomalies", json_incref(b->anomaly_list));
+		    "anomalies", helper_anomaly_list());
 
 		buf_reset(&err);
 		if (evline_report(b->report, o, &err) < 0)
@@ -269,7 +220,7 @@ main(int argc, char **argv)
 		    "folders_removed", (json_int_t)b->removed_folders,
 		    "recorded", (json_int_t)b->recorded, "downloaded",
 		    (json_int_t)b->downloaded, "bytes", (json_int_t)b->bytes,
-		    "anomalies", (json_int_t)b->anomalies, "seconds",
+		    "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
 		    now_seconds() - start);
 	log_info("%s: %" PRIu64 " appended, %" PRIu64 " flag changes, %"
 	    PRIu64 " removed, %" PRIu64 " folders created, %" PRIu64

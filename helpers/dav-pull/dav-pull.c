@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "dav.h"
 #include "evline.h"
+#include "helper.h"
 #include "log.h"
 #include "opt.h"
 #include "secret.h"
@@ -92,7 +93,6 @@ static struct {
 	struct seg_writer *w;
 	unsigned seq;
 	int dirty;
-	json_t *anomalies;
 	uint64_t events, contacts, bytes, fetched, deleted, nr_files;
 } pull;
 
@@ -104,17 +104,11 @@ usage(void)
 }
 
 enum {
-	OPT_URL = 256, OPT_USER, OPT_CA, OPT_INSECURE, OPT_TIMEOUT,
-	OPT_COLLECTION, OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_SIZE_LIMIT,
+	OPT_COLLECTION = 256, OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_SIZE_LIMIT,
 	OPT_FILES,
 };
 
-static const struct option longopts[] = {
-	{ "url", required_argument, NULL, OPT_URL },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "ca-file", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+static const struct option own_opts[] = {
 	{ "collection", required_argument, NULL, OPT_COLLECTION },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
@@ -128,19 +122,17 @@ static const struct option longopts[] = {
 static void
 parse_options(int argc, char **argv)
 {
+	struct option *longopts = conn_longopts(CONN_URL | CONN_USER,
+	    own_opts);
+	struct conn_opts co = { 0 };
 	const char *mode = "full";
 	int c;
 
 	pull.size_limit = 10u << 20;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (conn_opt(&co, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_URL: pull.o.url = optarg; break;
-		case OPT_USER: pull.o.user = optarg; break;
-		case OPT_CA: pull.o.ca_file = optarg; break;
-		case OPT_INSECURE: pull.o.insecure = 1; break;
-		case OPT_TIMEOUT:
-			pull.o.timeout = (long)opt_size("--timeout", optarg, 1);
-			break;
 		case OPT_COLLECTION:
 			ALLOC_GROW(pull.explicit, pull.nr_explicit + 1,
 			    pull.alloc_explicit);
@@ -157,6 +149,12 @@ parse_options(int argc, char **argv)
 			usage();
 		}
 	}
+	free(longopts);
+	pull.o.url = co.url;
+	pull.o.user = co.user;
+	pull.o.ca_file = co.srv.tls.ca_file;
+	pull.o.insecure = co.srv.tls.insecure;
+	pull.o.timeout = co.timeout;
 	if (optind != argc || !pull.o.url || !pull.o.user)
 		usage();
 	/* a pass takes what changed since the last (sync-collection, or
@@ -445,15 +443,15 @@ check_resource(const struct collection *c, const char *where,
 
 	if (b->len < strlen(begin) || strncasecmp(b->buf, begin,
 	    strlen(begin)) || !strstr(b->buf, end)) {
-		evline_anomalyf(pull.anomalies,
-		    !strcmp(c->kind, "calendar") ? "invalid-icalendar" :
-		    "invalid-vcard", where, "it is not a whole %s object",
+		helper_anomaly(!strcmp(c->kind, "calendar") ?
+		    "invalid-icalendar" : "invalid-vcard", where, 0,
+		    "it is not a whole %s object",
 		    begin + 6);
 		return NULL;
 	}
 	uid = line_value(b->buf, b->len, "UID");
 	if (!uid)
-		evline_anomalyf(pull.anomalies, "no-uid", where,
+		helper_anomaly("no-uid", where, 0,
 		    "it has no UID");
 	return uid;
 }
@@ -516,8 +514,8 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 		}
 		if (a.code == 500) {
 			/* this one resource: the others go on */
-			evline_anomalyf(pull.anomalies,
-			    "dav-resource-unreadable", where.buf, "the"
+			helper_anomaly(
+			    "dav-resource-unreadable", where.buf, 0, "the"
 			    " server answered HTTP 500");
 			continue;
 		}
@@ -526,7 +524,7 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 			goto out;
 		}
 		if (body.len > pull.size_limit)
-			evline_anomalyf(pull.anomalies, "oversized", where.buf,
+			helper_anomaly("oversized", where.buf, 0,
 			    "%zu bytes, over the"
 			    " size limit of %" PRIu64, body.len,
 			    pull.size_limit);
@@ -564,8 +562,8 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 	for (i = 1; i < nr_uids; i++)
 		if (!strcmp(uids[i], uids[i - 1]) && (i + 1 == nr_uids ||
 		    strcmp(uids[i], uids[i + 1])))
-			evline_anomalyf(pull.anomalies, "duplicate-uid",
-			    c->path, "UID %s is in more"
+			helper_anomaly("duplicate-uid",
+			    c->path, 0, "UID %s is in more"
 			    " than one resource", uids[i]);
 	ret = 0;
 out:
@@ -623,7 +621,7 @@ pull_collection(struct collection *c, const struct arc_davcol *old,
 	int ret = -1;
 
 	if (c->shared) {
-		evline_anomalyf(pull.anomalies, "dav-shared", c->path,
+		helper_anomaly("dav-shared", c->path, 0,
 		    "another's %s, shared with the"
 		    " account: recorded, not copied (its owner's migration"
 		    " carries it)", c->kind);
@@ -643,8 +641,8 @@ pull_collection(struct collection *c, const struct arc_davcol *old,
 		 */
 		if (pull.d->fail != EX_TEMPFAIL || a_code(err) != 500)
 			goto out;
-		evline_anomalyf(pull.anomalies, "dav-collection-unreadable",
-		    c->path, "%s", err->buf);
+		helper_anomaly("dav-collection-unreadable",
+		    c->path, 0, "%s", err->buf);
 		buf_reset(err);
 		ret = 0;
 		goto out;
@@ -986,13 +984,13 @@ write_report(struct buf *err)
 		    (json_int_t)pull.c[i].resources, "bytes",
 		    (json_int_t)pull.c[i].bytes, "shared", pull.c[i].shared));
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I},"
-	    " s:o, s:O}", "account", pull.o.user, "source", pull.o.url,
+	    " s:o, s:o}", "account", pull.o.user, "source", pull.o.url,
 	    "helper", "dav-pull", "time", (json_int_t)time(NULL), "totals",
 	    "collections", (json_int_t)pull.nr, "events",
 	    (json_int_t)pull.events, "contacts", (json_int_t)pull.contacts,
 	    "bytes", (json_int_t)pull.bytes, "anomalies",
-	    (json_int_t)json_array_size(pull.anomalies), "collections", cols,
-	    "anomalies", pull.anomalies);
+	    (json_int_t)helper_anomaly_count(), "collections", cols,
+	    "anomalies", helper_anomaly_list());
 	ret = evline_report(pull.report, o, err);
 	json_decref(o);
 	return ret;
@@ -1007,17 +1005,11 @@ main(int argc, char **argv)
 	int code = EX_SOFTWARE, rc;
 	size_t i, k;
 
-	log_init("dav-pull", -1);
+	helper_init("dav-pull", DAV_PULL_VERSION);
 	parse_options(argc, argv);
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "%s", err.buf);
-	if (!(pull.o.password = secrets_get(&sec, "password")))
-		fatalx(EX_USAGE, "no password on standard input");
-	if (!getenv("MIGRATE_ACCOUNT"))
-		log_set_account(pull.o.user);
+	helper_start(&sec, pull.o.user, "password", (char *)NULL);
+	pull.o.password = secrets_get(&sec, "password");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	evline_hello(1, "dav-pull", DAV_PULL_VERSION);
-	pull.anomalies = json_array();
 	if (dav_open(&pull.d, &pull.o, &err) < 0 ||
 	    (!pull.files && find_collections(&err) < 0)) {
 		code = pull.d->fail ? pull.d->fail : EX_SOFTWARE;
@@ -1027,7 +1019,7 @@ main(int argc, char **argv)
 	if (!pull.assess) {
 		if ((rc = arcidx_open(&pull.ix, pull.archive, 1, &err)) < 0 ||
 		    arcidx_catch_up(pull.ix, &err) < 0) {
-			code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+			code = helper_archive_status(rc);
 			log_warnx("%s", err.buf);
 			goto out;
 		}
@@ -1053,7 +1045,7 @@ main(int argc, char **argv)
 	    (json_int_t)pull.events, "contacts", (json_int_t)pull.contacts,
 	    "bytes", (json_int_t)pull.bytes, "fetched",
 	    (json_int_t)pull.fetched, "deleted", (json_int_t)pull.deleted,
-	    "anomalies", (json_int_t)json_array_size(pull.anomalies),
+	    "anomalies", (json_int_t)helper_anomaly_count(),
 	    "requests", (json_int_t)pull.d->requests, "seconds",
 	    now_seconds() - start);
 	log_info("%s %zu collections: %" PRIu64 " events, %" PRIu64
@@ -1083,7 +1075,6 @@ out:
 	free(pull.explicit);
 	free(pull.principal);
 	dav_close(&pull.d);
-	json_decref(pull.anomalies);
 	secrets_clear(&sec);
 	buf_release(&err);
 	curl_global_cleanup();

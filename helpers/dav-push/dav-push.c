@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "dav.h"
 #include "evline.h"
+#include "helper.h"
 #include "log.h"
 #include "dpush.h"
 #include "repair.h"
@@ -41,16 +42,10 @@ usage(void)
 }
 
 enum {
-	OPT_URL = 256, OPT_USER, OPT_CA, OPT_INSECURE, OPT_TIMEOUT,
-	OPT_ARCHIVE, OPT_VERIFY_ONLY, OPT_REPORT, OPT_FILES,
+	OPT_ARCHIVE = 256, OPT_VERIFY_ONLY, OPT_REPORT, OPT_FILES,
 };
 
-static const struct option longopts[] = {
-	{ "url", required_argument, NULL, OPT_URL },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "ca-file", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+static const struct option own_opts[] = {
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
 	{ "report", required_argument, NULL, OPT_REPORT },
@@ -62,17 +57,15 @@ static const struct option longopts[] = {
 static void
 parse_options(int argc, char **argv)
 {
+	struct option *longopts = conn_longopts(CONN_URL | CONN_USER,
+	    own_opts);
+	struct conn_opts co = { 0 };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (conn_opt(&co, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_URL: push.o.url = optarg; break;
-		case OPT_USER: push.o.user = optarg; break;
-		case OPT_CA: push.o.ca_file = optarg; break;
-		case OPT_INSECURE: push.o.insecure = 1; break;
-		case OPT_TIMEOUT:
-			push.o.timeout = (long)opt_size("--timeout", optarg, 1);
-			break;
 		case OPT_ARCHIVE: push.archive = optarg; break;
 		case OPT_VERIFY_ONLY: push.verify_only = 1; break;
 		case OPT_REPORT: push.report = optarg; break;
@@ -81,6 +74,12 @@ parse_options(int argc, char **argv)
 			usage();
 		}
 	}
+	free(longopts);
+	push.o.url = co.url;
+	push.o.user = co.user;
+	push.o.ca_file = co.srv.tls.ca_file;
+	push.o.insecure = co.srv.tls.insecure;
+	push.o.timeout = co.timeout;
 	if (optind != argc || !push.o.url || !push.o.user || !push.archive)
 		usage();
 }
@@ -291,7 +290,7 @@ put_repaired(const char *url, const char *hash, const char *type,
 		goto out;
 	}
 	push.repaired++;
-	evline_anomalyf(push.anomalies, "dav-repaired", where->buf, "the"
+	helper_anomaly("dav-repaired", where->buf, 0, "the"
 	    " destination refused it (%s); carried with a UID added, the"
 	    " original kept in the archive", why->buf);
 	buf_reset(text);
@@ -376,7 +375,7 @@ put_one(const char *col, const char *name, const char *url,
 	reason(&a, &why);
 	if (a.code == 412) {
 		push.conflicts++;
-		evline_anomalyf(push.anomalies, "dav-conflict", where.buf,
+		helper_anomaly("dav-conflict", where.buf, 0,
 		    "%s changed on the destination since it was pushed: the"
 		    " destination's is kept (%s)", url, why.buf);
 		ret = set_state(col, name, hash, NULL, "conflict",
@@ -387,7 +386,7 @@ put_one(const char *col, const char *name, const char *url,
 		    "repaired", why.buf, err);
 	} else {
 		push.refused++;
-		evline_anomalyf(push.anomalies, "dav-refused", where.buf,
+		helper_anomaly("dav-refused", where.buf, 0,
 		    "the destination refused it: %s", why.buf);
 		ret = set_state(col, name, hash, NULL, "failed",
 		    why.buf, err);
@@ -460,8 +459,8 @@ push_collection(const struct arc_davcol *c, const char *dest,
 			    NULL, 0, NULL, hdrs, &a, err) < 0)
 				goto out;
 			if (a.code == 412)
-				evline_anomalyf(push.anomalies, "dav-conflict",
-				    url.buf, "deleted at"
+				helper_anomaly("dav-conflict",
+				    url.buf, 0, "deleted at"
 				    " the source, changed on the destination:"
 				    " kept");
 			else if (a.code / 100 != 2 && a.code != 404) {
@@ -515,8 +514,8 @@ drop_gone(const struct arc_davcol *cols, size_t nr_cols, struct buf *err)
 				goto out;
 			}
 		} else {
-			evline_anomalyf(push.anomalies, "dav-collection-kept",
-			    rows[3 * k + 1], "gone"
+			helper_anomaly("dav-collection-kept",
+			    rows[3 * k + 1], 0, "gone"
 			    " from the source; it was on the destination"
 			    " before: left there");
 		}
@@ -701,7 +700,7 @@ write_report(struct buf *err)
 	    (json_int_t)push.repaired, "refused",
 	    (json_int_t)push.refused, "conflicts", (json_int_t)push.conflicts,
 	    "checked", (json_int_t)push.checked, "anomalies",
-	    (json_int_t)json_array_size(push.anomalies), "differences",
+	    (json_int_t)helper_anomaly_count(), "differences",
 	    push.diffs);
 	ret = evline_report(push.report, o, err);
 	json_decref(o);
@@ -716,21 +715,15 @@ main(int argc, char **argv)
 	double start = now_seconds();
 	int code = EX_SOFTWARE, rc;
 
-	log_init("dav-push", -1);
+	helper_init("dav-push", DAV_PUSH_VERSION);
 	parse_options(argc, argv);
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "%s", err.buf);
-	if (!(push.o.password = secrets_get(&sec, "password")))
-		fatalx(EX_USAGE, "no password on standard input");
-	if (!getenv("MIGRATE_ACCOUNT"))
-		log_set_account(push.o.user);
+	helper_start(&sec, push.o.user, "password", (char *)NULL);
+	push.o.password = secrets_get(&sec, "password");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	evline_hello(1, "dav-push", DAV_PUSH_VERSION);
 	push.diffs = json_array();
-	push.anomalies = json_array();
 	if ((rc = arcidx_open(&push.ix, push.archive, 1, &err)) < 0 ||
 	    arcidx_catch_up(push.ix, &err) < 0) {
-		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+		code = helper_archive_status(rc);
 		log_warnx("%s", err.buf);
 		goto out;
 	}
@@ -754,7 +747,7 @@ main(int argc, char **argv)
 	    "deleted", (json_int_t)push.deleted, "checked",
 	    (json_int_t)push.checked, "differences",
 	    (json_int_t)json_array_size(push.diffs), "anomalies",
-	    (json_int_t)json_array_size(push.anomalies), "requests",
+	    (json_int_t)helper_anomaly_count(), "requests",
 	    (json_int_t)push.d->requests, "seconds", now_seconds() - start);
 	log_info("%" PRIu64 " pushed, %" PRIu64 " unchanged, %" PRIu64
 	    " refused, %" PRIu64 " in conflict, %" PRIu64 " deleted; verify:"
@@ -769,7 +762,6 @@ out:
 	dav_close(&push.d);
 	arcidx_close(&push.ix);
 	json_decref(push.diffs);
-	json_decref(push.anomalies);
 	secrets_clear(&sec);
 	buf_release(&err);
 	curl_global_cleanup();

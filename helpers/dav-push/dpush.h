@@ -24,7 +24,7 @@ struct dpush {
 	struct dav *d;
 	struct arcidx *ix;
 	char *home[2];		/* calendars, address books */
-	json_t *diffs, *anomalies;
+	json_t *diffs;
 	uint64_t created, pushed, unchanged, refused, conflicts, deleted,
 	    repaired, checked;
 };

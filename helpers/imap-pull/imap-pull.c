@@ -32,65 +32,6 @@ static const char usage_text[] =
 
 static struct pull pull;
 
-static json_t *report_anomalies;
-
-void
-pull_lock(struct pull *p)
-{
-	pthread_mutex_lock(&p->lock);
-}
-
-void
-pull_unlock(struct pull *p)
-{
-	pthread_mutex_unlock(&p->lock);
-}
-
-void
-pull_anomaly(struct pull *p, const char *kind, const char *folder,
-    uint32_t uid, const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-	json_t *o;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	pull_lock(p);
-	p->anomalies++;
-	evline_anomaly(1, kind, folder, uid, text.buf, &o);
-	if (report_anomalies)
-		json_array_append(report_anomalies, o);
-	pull_unlock(p);
-	json_decref(o);
-	buf_release(&text);
-}
-
-/* Called with the lock held, or with one connection. */
-void
-pull_progress(struct pull *p, const struct folder *f, int force)
-{
-	double t = now_seconds();
-	json_t *o;
-
-	if (!force && t - p->last_progress < 1.0)
-		return;
-	p->last_progress = t;
-	o = json_pack("{s:I, s:I, s:I, s:I}", "messages",
-	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done,
-	    "messages_total", (json_int_t)p->msgs_total, "bytes_total",
-	    (json_int_t)p->bytes_total);
-	if (f)
-		json_object_update_new(o, json_pack("{s:s, s:I, s:I, s:I,"
-		    " s:I}", "folder", f->name, "folder_messages",
-		    (json_int_t)f->got, "folder_bytes", (json_int_t)f->got_bytes,
-		    "folder_messages_total", (json_int_t)f->nr_fetch,
-		    "folder_bytes_total", (json_int_t)f->fetch_bytes));
-	evline_write(1, "progress", "O", o);
-	json_decref(o);
-}
-
 static void
 strlist_add(struct strlist *l, const char *s)
 {
@@ -110,26 +51,13 @@ strlist_clear(struct strlist *l)
 }
 
 enum {
-	OPT_HOST = 256, OPT_PORT, OPT_TLS, OPT_CA, OPT_INSECURE, OPT_PLAIN,
-	OPT_USER, OPT_AUTH_USER, OPT_MASTER_SEP, OPT_AUTH, OPT_TIMEOUT,
-	OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_INCLUDE, OPT_EXCLUDE,
+	OPT_MODE = 256, OPT_ARCHIVE, OPT_REPORT, OPT_INCLUDE, OPT_EXCLUDE,
 	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_SIZE_LIMIT, OPT_LEVEL,
 	OPT_BATCH, OPT_CKPT_MSGS, OPT_CKPT_BYTES, OPT_MAX_BPS, OPT_HELP,
 	OPT_THREADS, OPT_COMPRESS, OPT_CONNECTIONS,
 };
 
-static const struct option longopts[] = {
-	{ "host", required_argument, NULL, OPT_HOST },
-	{ "port", required_argument, NULL, OPT_PORT },
-	{ "tls", required_argument, NULL, OPT_TLS },
-	{ "ca-file", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "allow-plaintext", no_argument, NULL, OPT_PLAIN },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "auth-user", required_argument, NULL, OPT_AUTH_USER },
-	{ "master-separator", required_argument, NULL, OPT_MASTER_SEP },
-	{ "auth", required_argument, NULL, OPT_AUTH },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+static const struct option own_opts[] = {
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "report", required_argument, NULL, OPT_REPORT },
@@ -160,7 +88,9 @@ usage(void)
 static void
 parse_options(struct pull *p, int argc, char **argv)
 {
-	const char *tls = NULL, *mode = "full";
+	struct option *longopts = conn_longopts(CONN_SERVER | CONN_PLAIN |
+	    CONN_USER | CONN_ADMIN | CONN_SASL, own_opts);
+	const char *mode = "full";
 	int c;
 
 	p->batch = 500;
@@ -170,31 +100,11 @@ parse_options(struct pull *p, int argc, char **argv)
 	p->st.ckpt_messages = 2000;
 	p->st.ckpt_bytes = 256u << 20;
 	p->size_limit = 50u << 20;
-	p->conn.tls.timeout_ms = 60000;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (conn_opt(&p->conn, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_HOST: p->conn.host = optarg; break;
-		case OPT_PORT: p->conn.port = optarg; break;
-		case OPT_TLS: tls = optarg; break;
-		case OPT_CA: p->conn.tls.ca_file = optarg; break;
-		case OPT_INSECURE: p->conn.tls.insecure = 1; break;
-		case OPT_PLAIN: p->conn.allow_plaintext = 1; break;
 		case OPT_COMPRESS: p->compress = 1; break;
-		case OPT_USER: p->user = optarg; break;
-		case OPT_AUTH_USER: p->auth_user = optarg; break;
-		case OPT_MASTER_SEP: p->master_sep = optarg; break;
-		case OPT_AUTH:
-			if (!strcmp(optarg, "plain"))
-				p->auth = IMAP_AUTH_PLAIN;
-			else if (!strcmp(optarg, "login"))
-				p->auth = IMAP_AUTH_LOGIN;
-			else
-				fatalx(EX_USAGE, "--auth: plain or login");
-			break;
-		case OPT_TIMEOUT:
-			p->conn.tls.timeout_ms = 1000 * (int)opt_size(
-			    "--timeout", optarg, 1);
-			break;
 		case OPT_MODE: mode = optarg; break;
 		case OPT_ARCHIVE: p->archive = optarg; break;
 		case OPT_REPORT: p->report = optarg; break;
@@ -242,7 +152,8 @@ parse_options(struct pull *p, int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || !p->conn.host || !p->user)
+	free(longopts);
+	if (optind != argc || !p->conn.srv.host || !p->conn.user)
 		usage();
 	if (!strcmp(mode, "full"))
 		p->mode = MODE_FULL;
@@ -256,32 +167,22 @@ parse_options(struct pull *p, int argc, char **argv)
 		fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
 	if (p->mode != MODE_ASSESS && !p->archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
-	if (p->master_sep && !p->auth_user)
-		fatalx(EX_USAGE, "--master-separator needs --auth-user");
-	if (!tls)
-		tls = p->conn.port && !strcmp(p->conn.port, "993") ?
-		    "implicit" : "starttls";
-	if (!strcmp(tls, "implicit"))
-		p->conn.tls.mode = TLS_IMPLICIT;
-	else if (!strcmp(tls, "starttls"))
-		p->conn.starttls = 1;
-	else if (strcmp(tls, "none"))
-		fatalx(EX_USAGE, "--tls: implicit, starttls or none");
-	if (!p->conn.port)
-		p->conn.port = p->conn.tls.mode == TLS_IMPLICIT ? "993" : "143";
+	conn_opts_server(&p->conn, "143", "993");
 }
 
 static int
 login(struct pull *p, struct imap *im, const char *password,
     struct buf *err)
 {
-	int ret = imap_login_as(im, p->auth, p->user, p->auth_user,
-	    p->master_sep, password, err);
+	const struct conn_opts *co = &p->conn;
+	int ret = imap_login_as(im, imap_auth_of(co->auth), co->user,
+	    co->auth_user, co->master_sep, password, err);
 
 	if (ret == 0 && im == p->im)
-		log_info("logged in to %s:%s as %s%s%s%s", p->conn.host,
-		    p->conn.port, p->user, p->auth_user ? " (by " : "",
-		    p->auth_user ? p->auth_user : "", p->auth_user ? ")" : "");
+		log_info("logged in to %s:%s as %s%s%s%s", co->srv.host,
+		    co->srv.port, co->user, co->auth_user ? " (by " : "",
+		    co->auth_user ? co->auth_user : "", co->auth_user ? ")" :
+		    "");
 	return ret;
 }
 
@@ -320,7 +221,7 @@ static int
 conn_open(struct pull *p, struct imap **im_r, const char *password,
     struct buf *err)
 {
-	if (imap_connect(im_r, &p->conn, err) < 0 ||
+	if (imap_connect(im_r, &p->conn.srv, err) < 0 ||
 	    login(p, *im_r, password, err) < 0 ||
 	    session_setup(p, *im_r, err) < 0)
 		return -1;
@@ -432,12 +333,12 @@ write_report(struct pull *p, struct buf *err)
 	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
-	    " s:O}", "account", p->user, "host", p->conn.host, "helper",
+	    " s:o}", "account", p->conn.user, "host", p->conn.srv.host, "helper",
 	    "imap-pull", "time", (json_int_t)time(NULL), "totals",
 	    "folders", (json_int_t)p->nr_folders, "messages",
 	    (json_int_t)p->msgs_total, "bytes", (json_int_t)p->bytes_total,
-	    "anomalies", (json_int_t)p->anomalies, "folders",
-	    p->report_folders, "anomalies", report_anomalies);
+	    "anomalies", (json_int_t)helper_anomaly_count(), "folders",
+	    p->report_folders, "anomalies", helper_anomaly_list());
 	ret = evline_report(p->report, o, err);
 	json_decref(o);
 	return ret;
@@ -529,7 +430,7 @@ main(int argc, char **argv)
 	int code = EX_SOFTWARE;
 	size_t i;
 
-	log_init("imap-pull", -1);
+	helper_init("imap-pull", PULL_VERSION);
 	parse_options(p, argc, argv);
 	{
 		pthread_mutexattr_t ma;
@@ -539,16 +440,9 @@ main(int argc, char **argv)
 		pthread_mutex_init(&p->lock, &ma);
 		pthread_mutexattr_destroy(&ma);
 	}
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "%s", err.buf);
-	if (!(password = secrets_get(&sec, "password")))
-		fatalx(EX_USAGE, "no password on standard input");
-	if (!getenv("MIGRATE_ACCOUNT"))
-		log_set_account(p->user);
-	evline_hello(1, "imap-pull", PULL_VERSION);
+	helper_start(&sec, p->conn.user, "password", (char *)NULL);
+	password = secrets_get(&sec, "password");
 	p->report_folders = json_array();
-	if (p->mode == MODE_ASSESS)
-		report_anomalies = json_array();
 	if (p->mode != MODE_ASSESS) {
 		int rc;
 
@@ -582,7 +476,7 @@ main(int argc, char **argv)
 	    "matched", (json_int_t)p->msgs_matched, "flag_changes",
 	    (json_int_t)p->flag_changes, "expunged",
 	    (json_int_t)p->expunged, "segments", (json_int_t)p->st.segments,
-	    "anomalies", (json_int_t)p->anomalies, "seconds", now_seconds() - start);
+	    "anomalies", (json_int_t)helper_anomaly_count(), "seconds", now_seconds() - start);
 	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
 	    p->mode == MODE_ASSESS ? "assessed" : "pulled",
 	    p->mode == MODE_ASSESS ? p->msgs_total : p->msgs_done,
@@ -612,7 +506,6 @@ out:
 	strlist_clear(&p->exclude);
 	strlist_clear(&p->skip_special);
 	json_decref(p->report_folders);
-	json_decref(report_anomalies);
 	buf_release(&err);
 	return code;
 }

@@ -15,6 +15,7 @@
 
 #include "arcindex.h"
 #include "buf.h"
+#include "helper.h"
 #include "imap.h"
 #include "segment.h"
 #include "store.h"
@@ -84,9 +85,7 @@ struct conn {
 struct pull {
 	/* options */
 	enum pull_mode mode;
-	struct imap_opts conn;
-	const char *user, *auth_user, *master_sep;
-	enum imap_auth auth;
+	struct conn_opts conn;
 	const char *archive, *report;
 	struct strlist include, exclude, skip_special;
 	int subscribed_only;
@@ -113,19 +112,25 @@ struct pull {
 	size_t nr_old;
 	/* counters */
 	uint64_t msgs_total, bytes_total, msgs_done, bytes_done;
-	uint64_t msgs_matched, flag_changes, expunged, anomalies;
-	double last_progress;
+	uint64_t msgs_matched, flag_changes, expunged;
 	json_t *report_folders;		/* assess */
 };
 
-/* imap-pull.c */
-void pull_lock(struct pull *p);
-void pull_unlock(struct pull *p);
-void pull_anomaly(struct pull *p, const char *kind, const char *folder,
-    uint32_t uid, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void pull_progress(struct pull *p, const struct folder *f, int force);
+static inline void
+pull_lock(struct pull *p)
+{
+	pthread_mutex_lock(&p->lock);
+}
+
+static inline void
+pull_unlock(struct pull *p)
+{
+	pthread_mutex_unlock(&p->lock);
+}
 
 /* sync.c */
+/* A progress event (with the lock held, or with one connection). */
+void pull_progress(struct pull *p, const struct folder *f, int force);
 int sync_list(struct pull *p, struct buf *err);
 int sync_plan(struct pull *p, struct folder *f, struct buf *err);
 int sync_fetch(struct conn *c, struct folder *f, struct buf *err);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "evline.h"
+#include "helper.h"
 #include "log.h"
 #include "pull.h"
 #include "utf7.h"
@@ -351,7 +352,7 @@ name_folder(struct pull *p, struct folder *f)
 		buf_reset(&name);
 		buf_add_sanitized(&name, f->raw, strlen(f->raw), 1000);
 		f->name_anomaly = 1;
-		pull_anomaly(p, "name-undecodable", name.buf, 0,
+		helper_anomaly("name-undecodable", name.buf, 0,
 		    "folder name is not valid %s; kept as '%s'",
 		    p->utf8 ? "UTF-8" : "modified UTF-7", name.buf);
 	}
@@ -367,7 +368,7 @@ name_folder(struct pull *p, struct folder *f)
 			break;
 	if (f->name[i] || f->name[0] == ' ' ||
 	    (i && f->name[i - 1] == ' '))
-		pull_anomaly(p, "name-needs-escaping", f->name, 0,
+		helper_anomaly("name-needs-escaping", f->name, 0,
 		    "folder name holds characters the destination may not"
 		    " take as they are");
 }
@@ -509,7 +510,7 @@ sync_list(struct pull *p, struct buf *err)
 		buf_reset(err);
 	}
 	for (i = 0; i < p->other_ns.nr; i++)
-		pull_anomaly(p, !strncmp(p->other_ns.v[i], "other:", 6) ?
+		helper_anomaly(!strncmp(p->other_ns.v[i], "other:", 6) ?
 		    "namespace-other" : "namespace-shared", NULL, 0,
 		    "the server has a namespace '%s' of other users' or"
 		    " shared folders; it is not read",
@@ -636,7 +637,7 @@ examine(struct pull *p, struct imap *im, struct folder *f, struct buf *err)
 	buf_release(&cmd);
 	if (rc == 0) {
 		/* gone since LIST, or not ours to read: say so, go on */
-		pull_anomaly(p, "folder-unreadable", f->name, 0, "%s",
+		helper_anomaly("folder-unreadable", f->name, 0, "%s",
 		    err->buf);
 		buf_reset(err);
 		return 0;
@@ -835,7 +836,7 @@ sync_plan(struct pull *p, struct folder *f, struct buf *err)
 		return 0;
 	}
 	if (o && fresh)
-		pull_anomaly(p, "uidvalidity-changed", f->name, 0,
+		helper_anomaly("uidvalidity-changed", f->name, 0,
 		    "UIDVALIDITY went from %" PRIu32 " to %" PRIu32
 		    "; messages are matched again by content",
 		    o->uidvalidity, f->uidvalidity);
@@ -999,11 +1000,11 @@ store_message(struct fetching *fx, const struct fetched *x,
 	int known;
 
 	if (x->size >= 0 && (uint64_t)x->size != sp->len)
-		pull_anomaly(p, "size-mismatch", f->name, m->uid,
+		helper_anomaly("size-mismatch", f->name, m->uid,
 		    "RFC822.SIZE says %lld bytes, the body has %" PRIu64,
 		    x->size, sp->len);
 	if (!sp->len)
-		pull_anomaly(p, "empty-message", f->name, m->uid,
+		helper_anomaly("empty-message", f->name, m->uid,
 		    "the message has no bytes at all");
 	if ((known = store_has_blob(&p->st, sp->hash)) < 0) {
 		buf_adds(err, "cannot read the archive's index");
@@ -1133,7 +1134,7 @@ sync_fetch(struct conn *c, struct folder *f, struct buf *err)
 	if ((rc = examine(p, im, &now_f, err)) <= 0)
 		return rc;
 	if (now_f.uidvalidity != planned) {
-		pull_anomaly(p, "uidvalidity-changed", f->name, 0,
+		helper_anomaly("uidvalidity-changed", f->name, 0,
 		    "UIDVALIDITY changed during the run; the folder is read"
 		    " again next time");
 		return 0;
@@ -1223,7 +1224,7 @@ sync_assess(struct pull *p, struct folder *f, struct buf *err)
 			newest = m->time;
 		if (p->size_limit && m->size > p->size_limit) {
 			over++;
-			pull_anomaly(p, "over-size-limit", f->name, m->uid,
+			helper_anomaly("over-size-limit", f->name, m->uid,
 			    "%" PRIu64 " bytes, over the limit of %" PRIu64,
 			    m->size, p->size_limit);
 		}
@@ -1235,11 +1236,11 @@ sync_assess(struct pull *p, struct folder *f, struct buf *err)
 		    !strcmp(s.m[i].mid, s.m[i - 1].mid))
 			dups++;
 	if (dups)
-		pull_anomaly(p, "duplicate-message-id", f->name, 0,
+		helper_anomaly("duplicate-message-id", f->name, 0,
 		    "%" PRIu64 " messages share a Message-ID with another"
 		    " in the folder", dups);
 	if (!f->noselect && !s.nr)
-		pull_anomaly(p, "empty-folder", f->name, 0,
+		helper_anomaly("empty-folder", f->name, 0,
 		    "the folder has no messages");
 	p->msgs_total += s.nr;
 	p->bytes_total += bytes;
@@ -1258,4 +1259,25 @@ sync_assess(struct pull *p, struct folder *f, struct buf *err)
 		msginfo_release(&s.m[i]);
 	free(s.m);
 	return 0;
+}
+
+void
+pull_progress(struct pull *p, const struct folder *f, int force)
+{
+	json_t *o;
+
+	if (!helper_progress_due(force))
+		return;
+	o = json_pack("{s:I, s:I, s:I, s:I}", "messages",
+	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done,
+	    "messages_total", (json_int_t)p->msgs_total, "bytes_total",
+	    (json_int_t)p->bytes_total);
+	if (f)
+		json_object_update_new(o, json_pack("{s:s, s:I, s:I, s:I,"
+		    " s:I}", "folder", f->name, "folder_messages",
+		    (json_int_t)f->got, "folder_bytes", (json_int_t)f->got_bytes,
+		    "folder_messages_total", (json_int_t)f->nr_fetch,
+		    "folder_bytes_total", (json_int_t)f->fetch_bytes));
+	evline_write(1, "progress", "O", o);
+	json_decref(o);
 }

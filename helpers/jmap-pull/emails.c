@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "evline.h"
+#include "helper.h"
 #include "jpull.h"
 #include "keywords.h"
 #include "log.h"
@@ -57,7 +58,7 @@ emails_load(struct jpull *p, struct buf *err)
 	p->rows = json_object();
 	for (i = 0; i < p->nr_old; i++) {
 		if (arcidx_msgs(p->st.ix, p->old[i].name, &m, &nr, err) < 0)
-			return jpull_fail(p, EX_DATAERR);
+			return helper_fail(EX_DATAERR);
 		for (k = 0; k < nr; k++) {
 			json_t *list;
 
@@ -67,7 +68,7 @@ emails_load(struct jpull *p, struct buf *err)
 				    " pull into a new archive", p->archive,
 				    p->old[i].name);
 				arc_msgs_free(m, nr);
-				return jpull_fail(p, EX_USAGE);
+				return helper_fail(EX_USAGE);
 			}
 			if (!(list = json_object_get(p->rows, m[k].source_id)))
 				json_object_set_new(p->rows, m[k].source_id,
@@ -124,22 +125,22 @@ download(struct jpull *p, json_t *e, char *hash_r, struct buf *err)
 
 	if (!blob) {
 		buf_addf(err, "email %s has no blobId", jstr(e, "id"));
-		return jpull_fail(p, EX_PROTOCOL);
+		return helper_fail(EX_PROTOCOL);
 	}
 	if (jmap_download(p->j, blob, &body, err) < 0) {
 		buf_release(&body);
-		return jpull_fail(p, p->j->fail);
+		return helper_fail(p->j->fail);
 	}
 	spool_begin(sp);
 	spool_sink(sp, body.buf, body.len);
 	if (spool_end(sp, err) < 0)
 		goto out;
 	if ((uint64_t)size != sp->len)
-		jpull_anomaly(p, "size-mismatch", jstr(e, "id"), "the email's"
+		helper_anomaly("size-mismatch", jstr(e, "id"), 0, "the email's"
 		    " size is %lld bytes, its blob has %" PRIu64, (long long)size,
 		    sp->len);
 	if (!sp->len)
-		jpull_anomaly(p, "empty-message", jstr(e, "id"), "the email"
+		helper_anomaly("empty-message", jstr(e, "id"), 0, "the email"
 		    " has no bytes at all");
 	if ((known = store_has_blob(&p->st, sp->hash)) < 0) {
 		buf_adds(err, "cannot read the archive's index");
@@ -336,10 +337,10 @@ email_state(struct jpull *p, struct buf *err)
 	calls = json_pack("[[s, {s:s, s:[], s:[s]}, s]]", "Email/get",
 	    "accountId", p->j->account_id, "ids", "properties", "id", "s");
 	if (jmap_call(p->j, calls, NULL, &resp, err) < 0)
-		ret = jpull_fail(p, p->j->fail);
+		ret = helper_fail(p->j->fail);
 	else if (!(r = jmap_response(resp, "s", NULL)) || !jstr(r, "state")) {
 		buf_adds(err, "Email/get gave no state");
-		ret = jpull_fail(p, EX_PROTOCOL);
+		ret = helper_fail(EX_PROTOCOL);
 	} else {
 		free(p->new_email_state);
 		p->new_email_state = xstrdup(jstr(r, "state"));
@@ -371,7 +372,7 @@ email_changes(struct jpull *p, json_t *ids, struct buf *err)
 		ret = jmap_call(p->j, calls, NULL, &resp, err);
 		json_decref(calls);
 		if (ret < 0) {
-			ret = jpull_fail(p, p->j->fail);
+			ret = helper_fail(p->j->fail);
 			break;
 		}
 		r = jmap_response(resp, "c", &name);
@@ -381,7 +382,7 @@ email_changes(struct jpull *p, json_t *ids, struct buf *err)
 			ret = 1;
 		} else if (!r || !jstr(r, "newState")) {
 			buf_adds(err, "Email/changes gave no newState");
-			ret = jpull_fail(p, EX_PROTOCOL);
+			ret = helper_fail(EX_PROTOCOL);
 		} else {
 			for (k = 0; k < ARRAY_SIZE(lists); k++)
 				json_array_foreach(json_object_get(r, lists[k]),
@@ -428,11 +429,11 @@ emails_get(struct jpull *p, json_t *ids, json_t *all, json_t *gone,
 		    "properties", "id", "blobId", "mailboxIds", "keywords",
 		    "receivedAt", "size", "g");
 		if (jmap_call(p->j, calls, NULL, &resp, err) < 0)
-			ret = jpull_fail(p, p->j->fail);
+			ret = helper_fail(p->j->fail);
 		else if (!(r = jmap_response(resp, "g", NULL)) ||
 		    !json_is_array(json_object_get(r, "list"))) {
 			buf_adds(err, "Email/get failed");
-			ret = jpull_fail(p, EX_PROTOCOL);
+			ret = helper_fail(EX_PROTOCOL);
 		} else {
 			json_array_foreach(json_object_get(r, "list"), i, e)
 				if (jstr(e, "id"))
@@ -471,7 +472,7 @@ emails_sync(struct jpull *p, struct buf *err)
 		p->full = 1;
 		if ((rc = email_state(p, err)) < 0 ||
 		    (rc = jmap_fetch_emails(p->j, all, NULL, err)) < 0) {
-			rc = jpull_fail(p, p->j->fail ? p->j->fail :
+			rc = helper_fail(p->j->fail ? p->j->fail :
 			    EX_PROTOCOL);
 			goto out;
 		}
@@ -496,7 +497,7 @@ emails_assess(struct jpull *p, struct buf *err)
 
 	if (jmap_fetch_emails(p->j, all, NULL, err) < 0) {
 		json_decref(all);
-		return jpull_fail(p, p->j->fail ? p->j->fail : EX_PROTOCOL);
+		return helper_fail(p->j->fail ? p->j->fail : EX_PROTOCOL);
 	}
 	json_object_foreach(all, id, e) {
 		uint64_t size = (uint64_t)json_integer_value(json_object_get(
@@ -514,7 +515,7 @@ emails_assess(struct jpull *p, struct buf *err)
 			p->msgs_total++;
 			p->bytes_total += size;
 			if (p->size_limit && size > p->size_limit)
-				jpull_anomaly(p, "too-large", f->name, "email"
+				helper_anomaly("too-large", f->name, 0, "email"
 				    " %s: %" PRIu64 " bytes is over %" PRIu64,
 				    id, size, p->size_limit);
 		}

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "evline.h"
+#include "helper.h"
 #include "jpull.h"
 #include "log.h"
 #include "opt.h"
@@ -34,18 +35,12 @@ usage(void)
 }
 
 enum {
-	OPT_URL = 256, OPT_USER, OPT_ACCOUNT, OPT_CA, OPT_INSECURE,
-	OPT_TIMEOUT, OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_SIZE_LIMIT,
+	OPT_ACCOUNT = 256, OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_SIZE_LIMIT,
 	OPT_LEVEL, OPT_THREADS, OPT_CKPT_MSGS, OPT_CKPT_BYTES,
 };
 
-static const struct option longopts[] = {
-	{ "url", required_argument, NULL, OPT_URL },
-	{ "user", required_argument, NULL, OPT_USER },
+static const struct option own_opts[] = {
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
-	{ "ca-file", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "report", required_argument, NULL, OPT_REPORT },
@@ -80,6 +75,9 @@ set_mode(struct jpull *p, const char *mode)
 static void
 parse_options(struct jpull *p, int argc, char **argv)
 {
+	struct option *longopts = conn_longopts(CONN_URL | CONN_USER,
+	    own_opts);
+	struct conn_opts co = { 0 };
 	int c;
 
 	p->mode = JMODE_FULL;
@@ -89,16 +87,10 @@ parse_options(struct jpull *p, int argc, char **argv)
 	p->st.ckpt_bytes = 256u << 20;
 	p->size_limit = 50u << 20;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (conn_opt(&co, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_URL: p->conn.url = optarg; break;
-		case OPT_USER: p->conn.user = optarg; break;
 		case OPT_ACCOUNT: p->conn.account = optarg; break;
-		case OPT_CA: p->conn.ca_file = optarg; break;
-		case OPT_INSECURE: p->conn.insecure = 1; break;
-		case OPT_TIMEOUT:
-			p->conn.timeout = (long)opt_size("--timeout", optarg,
-			    1);
-			break;
 		case OPT_MODE: set_mode(p, optarg); break;
 		case OPT_ARCHIVE: p->archive = optarg; break;
 		case OPT_REPORT: p->report = optarg; break;
@@ -127,8 +119,14 @@ parse_options(struct jpull *p, int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || !p->conn.url)
+	free(longopts);
+	if (optind != argc || !co.url)
 		usage();
+	p->conn.url = co.url;
+	p->conn.user = co.user;
+	p->conn.ca_file = co.srv.tls.ca_file;
+	p->conn.insecure = co.srv.tls.insecure;
+	p->conn.timeout = co.timeout;
 	if (p->mode != JMODE_ASSESS && !p->archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 }
@@ -155,7 +153,7 @@ open_archive(struct jpull *p, struct buf *err)
 	rc = store_open(&p->st, p->archive, p->mode == JMODE_AUTO ? "auto" :
 	    p->mode == JMODE_FULL ? "full" : "delta", err);
 	if (rc < 0)	/* busy: try later; else the archive is damaged */
-		return jpull_fail(p, rc == -2 ? EX_TEMPFAIL : EX_DATAERR);
+		return helper_fail(helper_archive_status(rc));
 	full = arcidx_meta(p->st.ix, "pass.full");
 	if (p->mode == JMODE_AUTO)
 		p->mode = full ? JMODE_DELTA : JMODE_FULL;
@@ -168,7 +166,7 @@ open_archive(struct jpull *p, struct buf *err)
 		    p->archive);
 	free(full);
 	if (err->len)
-		return jpull_fail(p, EX_USAGE);
+		return helper_fail(EX_USAGE);
 	states = arcidx_meta(p->st.ix, "jmap.pass");
 	o = states ? json_loads(states, 0, NULL) : NULL;
 	if (jstr(o, "email_state"))
@@ -179,7 +177,7 @@ open_archive(struct jpull *p, struct buf *err)
 	free(states);
 	p->full = p->mode == JMODE_FULL || !p->email_state;
 	if (arcidx_folders(p->st.ix, &p->old, &p->nr_old, err) < 0)
-		return jpull_fail(p, EX_DATAERR);
+		return helper_fail(EX_DATAERR);
 	spool_init(&p->sp, p->archive, 0);
 	return 0;
 }
@@ -223,7 +221,7 @@ finish(struct jpull *p, struct buf *err)
 	int rc = 0;
 
 	if (synced_records(p, err) < 0)
-		return jpull_fail(p, EX_TEMPFAIL);
+		return helper_fail(EX_TEMPFAIL);
 	if (!p->st.dirty && !p->st.segments &&
 	    same(p->email_state, p->new_email_state) &&
 	    same(p->mailbox_state, p->new_mailbox_state)) {
@@ -242,7 +240,7 @@ finish(struct jpull *p, struct buf *err)
 	if (rc == 0)
 		rc = store_finish(&p->st, pass, err);
 	json_decref(pass);
-	return rc < 0 ? jpull_fail(p, EX_TEMPFAIL) : 0;
+	return rc < 0 ? helper_fail(EX_TEMPFAIL) : 0;
 }
 
 static int
@@ -252,13 +250,13 @@ write_report(struct jpull *p, struct buf *err)
 	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
-	    " s:O}", "account", p->conn.user ? p->conn.user :
+	    " s:o}", "account", p->conn.user ? p->conn.user :
 	    p->j->account_id, "host", p->conn.url, "helper", "jmap-pull",
 	    "time", (json_int_t)time(NULL), "totals", "folders",
 	    (json_int_t)p->nr_folders, "messages", (json_int_t)p->msgs_total,
 	    "bytes", (json_int_t)p->bytes_total, "anomalies",
-	    (json_int_t)p->anomalies, "folders", p->report_folders,
-	    "anomalies", p->report_anomalies);
+	    (json_int_t)helper_anomaly_count(), "folders", p->report_folders,
+	    "anomalies", helper_anomaly_list());
 	ret = evline_report(p->report, o, err);
 	json_decref(o);
 	return ret;
@@ -268,7 +266,7 @@ static int
 run(struct jpull *p, struct buf *err)
 {
 	if (jmap_open(&p->j, &p->conn, err) < 0)
-		return jpull_fail(p, p->j->fail);
+		return helper_fail(p->j->fail);
 	if (p->mode != JMODE_ASSESS && (open_archive(p, err) < 0 ||
 	    emails_load(p, err) < 0))
 		return -1;
@@ -278,7 +276,7 @@ run(struct jpull *p, struct buf *err)
 		if (emails_assess(p, err) < 0)
 			return -1;
 		return p->report && write_report(p, err) < 0 ?
-		    jpull_fail(p, EX_CANTCREAT) : 0;
+		    helper_fail(EX_CANTCREAT) : 0;
 	}
 	if (emails_sync(p, err) < 0)
 		return -1;
@@ -295,24 +293,18 @@ main(int argc, char **argv)
 	double start = now_seconds();
 	int code = 0;
 
-	log_init("jmap-pull", -1);
+	helper_init("jmap-pull", JPULL_VERSION);
 	parse_options(p, argc, argv);
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "%s", err.buf);
+	helper_start(&sec, p->conn.user, (char *)NULL);
 	p->conn.password = secrets_get(&sec, "password");
 	p->conn.token = secrets_get(&sec, "token");
 	if (!p->conn.token && !(p->conn.user && p->conn.password))
 		fatalx(EX_USAGE, "give --user with password=..., or token=...,"
 		    " on standard input");
-	if (p->conn.user && !getenv("MIGRATE_ACCOUNT"))
-		log_set_account(p->conn.user);
-	evline_hello(1, "jmap-pull", JPULL_VERSION);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	p->report_folders = json_array();
-	if (p->mode == JMODE_ASSESS)
-		p->report_anomalies = json_array();
 	if (run(p, &err) < 0) {
-		code = p->fail ? p->fail : EX_SOFTWARE;
+		code = helper_status(EX_SOFTWARE);
 		log_warnx("%s", err.len ? err.buf : "failed");
 		goto out;
 	}
@@ -322,7 +314,7 @@ main(int argc, char **argv)
 	    "matched", (json_int_t)p->matched, "flag_changes",
 	    (json_int_t)p->flag_changes, "expunged", (json_int_t)p->expunged,
 	    "segments", (json_int_t)p->st.segments, "full_comparison",
-	    p->full, "anomalies", (json_int_t)p->anomalies, "seconds",
+	    p->full, "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
 	    now_seconds() - start);
 	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
 	    p->mode == JMODE_ASSESS ? "assessed" : "pulled",
@@ -339,7 +331,6 @@ out:
 	arc_folders_free(p->old, p->nr_old);
 	json_decref(p->rows);
 	json_decref(p->report_folders);
-	json_decref(p->report_anomalies);
 	free(p->email_state);
 	free(p->mailbox_state);
 	free(p->new_email_state);

@@ -2,7 +2,6 @@
  * jpull.h: jmap-pull's private declarations.
  *
  * jmap-pull.c	options, the run, events, the report and the exit code
- * note.c	anomalies and failures
  * mailboxes.c	mailboxes to folders: names, roles, renames and deletions
  * emails.c	emails to messages: what is new, moved, changed or gone,
  *		and the bodies downloaded into the store
@@ -66,18 +65,11 @@ struct jpull {
 	char *email_state, *mailbox_state;	/* from the last pass */
 	char *new_email_state, *new_mailbox_state;
 	int full;		/* compare everything (no usable state) */
-	int fail;		/* the exit code of the first failure */
 	/* counters */
 	uint64_t msgs_done, bytes_done, matched, flag_changes, expunged;
-	uint64_t msgs_total, bytes_total, anomalies;
-	json_t *report_folders, *report_anomalies;
+	uint64_t msgs_total, bytes_total;
+	json_t *report_folders;
 };
-
-/* note.c */
-void jpull_anomaly(struct jpull *p, const char *kind, const char *folder,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Note the exit code of a failure (the first one counts); -1. */
-int jpull_fail(struct jpull *p, int code);
 
 /* mailboxes.c */
 /* The mailboxes now, and (not in assess) the folder records that make

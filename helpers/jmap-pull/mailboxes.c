@@ -9,6 +9,7 @@
  */
 #include "compat.h"
 
+#include "helper.h"
 #include "jpull.h"
 #include "log.h"
 #include "xalloc.h"
@@ -68,7 +69,7 @@ add_level(struct jpull *p, struct buf *path, const char *name)
 	for (; at < path->len; at++)
 		if (path->buf[at] == '/')
 			path->buf[at] = '_';
-	jpull_anomaly(p, "folder-name", name, "a mailbox name with '/' is"
+	helper_anomaly("folder-name", name, 0, "a mailbox name with '/' is"
 	    " archived with '_' instead");
 }
 
@@ -172,7 +173,7 @@ mailboxes_changed(struct jpull *p, struct buf *err)
 	    "c");
 	if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
 		json_decref(calls);
-		return jpull_fail(p, p->j->fail);
+		return helper_fail(p->j->fail);
 	}
 	json_decref(calls);
 	r = jmap_response(resp, "c", &name);
@@ -205,7 +206,7 @@ mailboxes_get(struct jpull *p, json_t **all_r, struct buf *err)
 	    "m");
 	if (jmap_call(p->j, calls, NULL, &resp, err) < 0) {
 		json_decref(calls);
-		return jpull_fail(p, p->j->fail);
+		return helper_fail(p->j->fail);
 	}
 	json_decref(calls);
 	r = jmap_response(resp, "m", &name);
@@ -214,7 +215,7 @@ mailboxes_get(struct jpull *p, json_t **all_r, struct buf *err)
 		buf_addf(err, "Mailbox/get failed: %s", r && jstr(r, "type") ?
 		    jstr(r, "type") : "no answer");
 		json_decref(resp);
-		return jpull_fail(p, EX_PROTOCOL);
+		return helper_fail(EX_PROTOCOL);
 	}
 	free(p->new_mailbox_state);
 	p->new_mailbox_state = jstr(r, "state") ? xstrdup(jstr(r, "state")) :

@@ -11,6 +11,7 @@
 
 #include "keywords.h"
 #include "log.h"
+#include "helper.h"
 #include "push.h"
 #include "xalloc.h"
 

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "evline.h"
+#include "helper.h"
 #include "log.h"
 #include "opt.h"
 #include "push.h"
@@ -27,51 +28,16 @@ static const char usage_text[] =
 "Secrets on standard input: password=... (with --user) or token=...,\n"
 "then an empty line.\n";
 
-void
-push_anomaly(struct push *p, const char *kind, const char *folder,
-    uint32_t uid, const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	p->anomalies++;
-	evline_anomaly(1, kind, folder, uid, text.buf, NULL);
-	buf_release(&text);
-}
-
-void
-push_progress(struct push *p, int force)
-{
-	double t = now_seconds();
-
-	if (!force && t - p->last_progress < 1.0)
-		return;
-	p->last_progress = t;
-	evline_write(1, "progress", "{s:I, s:I, s:I, s:I}", "messages",
-	    (json_int_t)p->done_msgs, "bytes", (json_int_t)p->done_bytes,
-	    "messages_total", (json_int_t)p->todo_msgs, "bytes_total",
-	    (json_int_t)p->todo_bytes);
-}
-
 enum {
-	OPT_URL = 256, OPT_USER, OPT_ACCOUNT, OPT_ARCHIVE, OPT_CA,
-	OPT_INSECURE, OPT_TIMEOUT, OPT_DELETED, OPT_REFUSED, OPT_AFTER,
+	OPT_ACCOUNT = 256, OPT_ARCHIVE, OPT_DELETED, OPT_REFUSED, OPT_AFTER,
 	OPT_DELETE_REMOVED,
 	OPT_BATCH, OPT_BATCH_BYTES, OPT_VERIFY, OPT_VERIFY_CONTENT,
 	OPT_VERIFY_ONLY, OPT_VERIFY_DELTA, OPT_REPORT,
 };
 
-static const struct option longopts[] = {
-	{ "url", required_argument, NULL, OPT_URL },
-	{ "user", required_argument, NULL, OPT_USER },
+static const struct option own_opts[] = {
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
-	{ "ca-file", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "deleted", required_argument, NULL, OPT_DELETED },
 	{ "refused", required_argument, NULL, OPT_REFUSED },
 	{ "after-cutover", no_argument, NULL, OPT_AFTER },
@@ -96,23 +62,20 @@ usage(void)
 static void
 parse_options(struct push *p, int argc, char **argv)
 {
+	struct option *longopts = conn_longopts(CONN_URL | CONN_USER,
+	    own_opts);
+	struct conn_opts co = { 0 };
 	int c;
 
 	p->batch_msgs = 200;
 	p->rescue = 1;
 	p->batch_bytes = 16u << 20;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (conn_opt(&co, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_URL: p->jo.url = optarg; break;
-		case OPT_USER: p->jo.user = optarg; break;
 		case OPT_ACCOUNT: p->jo.account = optarg; break;
 		case OPT_ARCHIVE: p->archive = optarg; break;
-		case OPT_CA: p->jo.ca_file = optarg; break;
-		case OPT_INSECURE: p->jo.insecure = 1; break;
-		case OPT_TIMEOUT:
-			p->jo.timeout = (long)opt_size("--timeout", optarg,
-			    1);
-			break;
 		case OPT_DELETED:
 			if (strcmp(optarg, "skip") && strcmp(optarg, "trash"))
 				usage();
@@ -143,8 +106,14 @@ parse_options(struct push *p, int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || !p->jo.url || !p->archive)
+	free(longopts);
+	if (optind != argc || !co.url || !p->archive)
 		usage();
+	p->jo.url = co.url;
+	p->jo.user = co.user;
+	p->jo.ca_file = co.srv.tls.ca_file;
+	p->jo.insecure = co.srv.tls.insecure;
+	p->jo.timeout = co.timeout;
 }
 
 static void
@@ -180,23 +149,21 @@ main(int argc, char **argv)
 	int code = EX_SOFTWARE, rc;
 
 	memset(p, 0, sizeof(*p));
-	log_init("jmap-push", -1);
+	helper_init("jmap-push", PUSH_VERSION);
 	parse_options(p, argc, argv);
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "%s", err.buf);
+	helper_start(&sec, p->jo.user, (char *)NULL);
 	p->jo.password = secrets_get(&sec, "password");
 	p->jo.token = secrets_get(&sec, "token");
 	if (!p->jo.token && !(p->jo.user && p->jo.password))
 		fatalx(EX_USAGE, "give --user with password=..., or token=...,"
 		    " on standard input");
-	evline_hello(1, "jmap-push", PUSH_VERSION);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = arcidx_open(&p->ix, p->archive, 1, &err);
 	if (rc == 0)
 		rc = arcidx_catch_up(p->ix, &err);
 	if (rc < 0) {
 		log_warnx("%s", err.buf);
-		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+		code = helper_archive_status(rc);
 		goto out;
 	}
 	if (jmap_open(&p->j, &p->jo, &err) < 0) {

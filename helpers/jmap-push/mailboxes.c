@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "helper.h"
 #include "push.h"
 #include "xalloc.h"
 
@@ -24,17 +25,6 @@ struct mbctx {
 	struct push *p;
 	json_t *list;		/* Mailbox/get's, kept up to date */
 };
-
-const char *
-map_folder(struct push *p, const char *folder)
-{
-	size_t i;
-
-	for (i = 0; i < p->nr_map; i++)
-		if (!strcmp(p->map[i].folder, folder))
-			return p->map[i].id;
-	return NULL;
-}
 
 static void
 map_add(struct push *p, const char *folder, const char *id)
@@ -246,7 +236,7 @@ create(struct mbctx *c, const char *folder, const char *leaf,
 			case -1:
 				goto out;
 			}
-			push_anomaly(p, "folder-name-clash", folder, 0,
+			helper_anomaly("folder-name-clash", folder, 0,
 			    "the destination already has a mailbox '%s' that"
 			    " holds other mail; using '%s (migrated)'",
 			    name.buf, name.buf);
@@ -270,14 +260,14 @@ create(struct mbctx *c, const char *folder, const char *leaf,
 		if (fatal)
 			goto out;
 		if (!id && attempt == 0) {
-			push_anomaly(p, "folder-name-refused", folder, 0,
+			helper_anomaly("folder-name-refused", folder, 0,
 			    "the destination refused the name '%s' (%s);"
 			    " trying a plain one", name.buf, why.buf);
 			plain_name(&name);
 		}
 	}
 	if (!id) {
-		push_anomaly(p, "folder-not-created", folder, 0,
+		helper_anomaly("folder-not-created", folder, 0,
 		    "the destination refused mailbox '%s': %s", name.buf,
 		    why.buf);
 		goto out;
@@ -382,7 +372,7 @@ folder_to_mailbox(struct mbctx *c, const struct arc_folder *f,
 	} else if (id && !(m = find_mb(c->list, "id", id, NULL, 0)) &&
 	    p->after_cutover) {
 		/* the user's to delete, after the flip: not made again */
-		push_anomaly(p, "mailbox-deleted", f->name, 0, "deleted on"
+		helper_anomaly("mailbox-deleted", f->name, 0, "deleted on"
 		    " the destination since the cutover; not made again");
 		p->user_changed++;
 		ret = 0;
@@ -417,7 +407,7 @@ folder_to_mailbox(struct mbctx *c, const struct arc_folder *f,
 		if (fatal)
 			goto out;
 		if (!done)
-			push_anomaly(p, "folder-not-renamed", f->name, 0,
+			helper_anomaly("folder-not-renamed", f->name, 0,
 			    "the destination refused: %s", why.buf);
 		free(done);
 		buf_release(&why);

@@ -3,7 +3,8 @@
  *
  * jmap-push.c	options, the run, events, exit code
  * mailboxes.c	folders -> mailboxes (roles, hierarchy, clashes)
- * emails.c	units -> emails: plan, import, reconcile
+ * plan.c	what the destination should hold, joined with the push state
+ * emails.c	wants -> emails: import, reconcile
  * update.c	what changed since: mailboxes and keywords, removals
  * verify.c	read the destination back and compare
  * adopt.c	a new or lost state: what the destination holds already
@@ -69,27 +70,19 @@ struct push {
 	size_t nr_units;
 	/* counters */
 	uint64_t imported, matched, updated, failed, removed, stale;
-	uint64_t bytes, anomalies, mailboxes_created;
+	uint64_t bytes, mailboxes_created;
 	uint64_t rescued, deleted_skipped, adopted, user_changed;
 	uint64_t todo_msgs, todo_bytes, done_msgs, done_bytes;
-	double last_progress;
 };
-
-/* jmap-push.c */
-void push_anomaly(struct push *p, const char *kind, const char *folder,
-    uint32_t uid, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void push_progress(struct push *p, int force);
-const char *map_folder(struct push *p, const char *folder);
 
 /* mailboxes.c */
 int push_mailboxes(struct push *p, struct buf *err);
 
-/* emails.c */
+/* plan.c */
 int push_plan(struct push *p, struct buf *err);
 /* Attach the push state of the index to p->want (wants -> units), as
  * the index has it now: what was attached before is let go. */
 int push_plan_join(struct push *p, struct buf *err);
-int push_emails(struct push *p, struct buf *err);
 
 /* Order of units: by hash, then copy number. */
 int push_cmp_unit(const char *h1, int k1, const char *h2, int k2);
@@ -100,6 +93,15 @@ int push_record(struct push *p, struct want *w, const char *state,
 int unit_placed(const struct arc_unit *u);
 /* "a b c" to {"a": true, "b": true, "c": true} */
 json_t *push_set_of(const char *list);
+/* The destination mailbox id of an archive folder, or NULL. */
+const char *map_folder(struct push *p, const char *folder);
+/* UTC dates as JMAP writes them: "2026-01-02T03:04:05Z"; parsed: seconds
+ * since the epoch, or -1. */
+void push_utc(int64_t t, char *out, size_t size);
+int64_t push_parse_utc(const char *s);
+
+/* emails.c */
+int push_emails(struct push *p, struct buf *err);
 
 /* update.c */
 int push_update_all(struct push *p, struct buf *err);
@@ -121,7 +123,5 @@ int push_rescue(struct push *p, struct buf *err);
 
 /* verify.c */
 int push_verify(struct push *p, struct buf *err);
-/* "2026-01-02T03:04:05Z": seconds since the epoch, or -1. */
-int64_t push_parse_utc(const char *s);
 
 #endif

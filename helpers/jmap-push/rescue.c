@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "helper.h"
 #include "push.h"
 #include "xalloc.h"
 
@@ -260,7 +261,7 @@ rescue_one(struct push *p, struct want *w, struct buf *err)
 		u.error = note;
 		ret = arcidx_push_set(p->ix, &u, err) < 0 ? -1 : 1;
 		if (ret == 1)
-			push_anomaly(p, "rescued", w->folder, w->uid, "the"
+			helper_anomaly("rescued", w->folder, w->uid, "the"
 			    " destination refused it (%s); carried %s, the"
 			    " original kept in the archive", w->have->error,
 			    how[k - 1]);

@@ -7,6 +7,7 @@
 #include "compat.h"
 
 #include "log.h"
+#include "helper.h"
 #include "push.h"
 #include "xalloc.h"
 
@@ -132,7 +133,7 @@ push_update_all(struct push *p, struct buf *err)
 				    w->have->email_id, w->mailboxes,
 				    w->keywords, NULL, err);
 			} else {
-				push_anomaly(p, "not-updated", w->folder,
+				helper_anomaly("not-updated", w->folder,
 				    w->uid, "the destination refused new"
 				    " keywords or mailboxes");
 				p->failed++;

@@ -9,6 +9,7 @@
 #include "evline.h"
 #include "keywords.h"
 #include "log.h"
+#include "helper.h"
 #include "push.h"
 #include "xalloc.h"
 
@@ -88,17 +89,6 @@ within(const char *small, const char *big)
 			return 0;
 	}
 	return 1;
-}
-
-int64_t
-push_parse_utc(const char *s)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
-		return -1;
-	return (int64_t)timegm(&tm);
 }
 
 /*
@@ -211,7 +201,7 @@ push_verify(struct push *p, struct buf *err)
 			add_entry(changed, w, "what", user.buf);
 		}
 		if (why.len) {
-			push_anomaly(p, "verify-differs", w->folder, w->uid,
+			helper_anomaly("verify-differs", w->folder, w->uid,
 			    "%s", why.buf);
 			add_entry(diffs, w, "why", why.buf);
 		}

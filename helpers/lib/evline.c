@@ -241,24 +241,6 @@ evline_anomaly(int fd, const char *kind, const char *folder, uint32_t uid,
 	return ret;
 }
 
-void
-evline_anomalyf(json_t *collect, const char *kind, const char *where,
-    const char *fmt, ...)
-{
-	struct buf text = BUF_INIT;
-	va_list ap;
-	json_t *o;
-
-	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
-	va_end(ap);
-	evline_anomaly(1, kind, where, 0, text.buf, &o);
-	if (collect)
-		json_array_append(collect, o);
-	json_decref(o);
-	buf_release(&text);
-}
-
 int
 evline_report(const char *path, json_t *o, struct buf *err)
 {

@@ -46,14 +46,6 @@ int evline_anomaly(int fd, const char *kind, const char *folder,
     uint32_t uid, const char *text, struct json_t **extra);
 
 /*
- * The same from a format, on stdout; the event is also appended to
- * `collect` (a JSON array, may be NULL), for a report.
- */
-void evline_anomalyf(struct json_t *collect, const char *kind,
-    const char *where, const char *fmt, ...) __attribute__((format(printf,
-    4, 5)));
-
-/*
  * A helper's --report: `o` written to `path` as indented JSON, through a
  * temporary file renamed into place, so a reader never sees half of one.
  */

@@ -275,7 +275,7 @@ need_caps(struct imap *im, struct buf *err)
 }
 
 int
-imap_connect(struct imap **im_r, const struct imap_opts *o, struct buf *err)
+imap_connect(struct imap **im_r, const struct server_opts *o, struct buf *err)
 {
 	struct imap *im = xcalloc(1, sizeof(*im));
 	struct imap_resp r = { 0 };
@@ -426,17 +426,10 @@ imap_login_as(struct imap *im, enum imap_auth how, const char *user,
     struct buf *err)
 {
 	struct buf as = BUF_INIT;
-	const char *authz = NULL, *authc = user;
+	const char *authz, *authc;
 	int ret;
 
-	if (admin && master_sep) {
-		/* Dovecot's master user form: user*master */
-		buf_addf(&as, "%s%s%s", user, master_sep, admin);
-		authc = as.buf;
-	} else if (admin) {
-		authz = user;
-		authc = admin;
-	}
+	sasl_identity(&as, user, admin, master_sep, &authz, &authc);
 	ret = imap_login(im, how, authz, authc, password, err);
 	buf_release(&as);
 	return ret;

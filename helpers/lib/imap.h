@@ -64,15 +64,8 @@ struct imap {
 	unsigned long long bytes_in;
 };
 
-struct imap_opts {
-	const char *host, *port;
-	struct tls_opts tls;	/* TLS_IMPLICIT, or TLS_NONE: */
-	int starttls;		/*   upgrade with STARTTLS */
-	int allow_plaintext;	/* a password may go in clear */
-};
-
 /* Connect and get ready to log in; *im_r is set even on failure. */
-int imap_connect(struct imap **im_r, const struct imap_opts *opts,
+int imap_connect(struct imap **im_r, const struct server_opts *opts,
     struct buf *err);
 
 enum imap_auth {
@@ -80,6 +73,15 @@ enum imap_auth {
 	IMAP_AUTH_PLAIN,
 	IMAP_AUTH_LOGIN,
 };
+
+/* --auth's word ("plain", "login"; NULL: either) as an imap_auth. */
+static inline enum imap_auth
+imap_auth_of(const char *word)
+{
+	if (!word)
+		return IMAP_AUTH_AUTO;
+	return word[0] == 'p' ? IMAP_AUTH_PLAIN : IMAP_AUTH_LOGIN;
+}
 
 /*
  * Authenticate as `authc` with `password`; with `authz` (may be NULL),

@@ -6,6 +6,7 @@ LIB_SRCS := \
 	helpers/lib/evline.c \
 	helpers/lib/exec_path.c \
 	helpers/lib/fileio.c \
+	helpers/lib/helper.c \
 	helpers/lib/imap.c \
 	helpers/lib/imap_resp.c \
 	helpers/lib/jmap.c \

@@ -1,6 +1,5 @@
 #include "compat.h"
 
-#include "buf.h"
 #include "log.h"
 
 static const char *log_prog = "migrate";
@@ -51,25 +50,54 @@ log_get_level(void)
 	return (enum log_level)log_lvl;
 }
 
+/*
+ * Append to `line` what fits; a line too long is cut, never lost whole.
+ * No allocation here: a log line must still come out when memory runs
+ * out, and this file leans on nothing else of the library.
+ */
+static void
+line_vaddf(char *line, size_t size, size_t *len, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (*len >= size - 1)
+		return;
+	n = vsnprintf(line + *len, size - *len, fmt, ap);
+	if (n < 0)
+		return;
+	*len += (size_t)n < size - *len ? (size_t)n : size - *len - 1;
+}
+
+static void
+line_addf(char *line, size_t size, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	line_vaddf(line, size, len, fmt, ap);
+	va_end(ap);
+}
+
 static void
 vlog(int level, int errnum, const char *fmt, va_list ap)
 {
-	struct buf b = BUF_INIT;
+	char line[LOG_LINE_MAX + 1];
+	size_t len = 0;
 
 	if (level > log_lvl)
 		return;
-	buf_adds(&b, log_prog);
+	line_addf(line, sizeof(line) - 1, &len, "%s", log_prog);
 	if (log_account[0])
-		buf_addf(&b, "[%s]", log_account);
-	buf_adds(&b, ": ");
-	buf_vaddf(&b, fmt, ap);
+		line_addf(line, sizeof(line) - 1, &len, "[%s]", log_account);
+	line_addf(line, sizeof(line) - 1, &len, ": ");
+	line_vaddf(line, sizeof(line) - 1, &len, fmt, ap);
 	if (errnum)
-		buf_addf(&b, ": %s", strerror(errnum));
-	buf_addch(&b, '\n');
+		line_addf(line, sizeof(line) - 1, &len, ": %s",
+		    strerror(errnum));
+	line[len++] = '\n';
 	/* one write, so lines of parallel processes do not interleave */
-	fwrite(b.buf, 1, b.len, stderr);
+	fwrite(line, 1, len, stderr);
 	fflush(stderr);
-	buf_release(&b);
 }
 
 void

@@ -4,10 +4,14 @@
  * Lines read "PROG: message" (with the account when one is set:
  * "PROG[alice@example.org]: message").  The level comes from
  * MIGRATE_LOG_LEVEL (error, warn, info, debug; default info) unless
- * log_init() is given one.  Never log AUTH or LOGIN data.
+ * log_init() is given one.  A line longer than LOG_LINE_MAX bytes is cut
+ * there.  Nothing here allocates, so a line still comes out when memory
+ * has run out.  Never log AUTH or LOGIN data.
  */
 #ifndef MIGRATE_LOG_H
 #define MIGRATE_LOG_H
+
+#define LOG_LINE_MAX	8192
 
 enum log_level {
 	LOG_LEVEL_ERROR,

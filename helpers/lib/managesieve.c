@@ -319,7 +319,7 @@ read_caps(struct msv *ms, struct buf *err)
 }
 
 int
-msv_connect(struct msv **ms_r, const struct msv_opts *o, struct buf *err)
+msv_connect(struct msv **ms_r, const struct server_opts *o, struct buf *err)
 {
 	struct msv *ms = xcalloc(1, sizeof(*ms));
 	int rc;
@@ -350,11 +350,11 @@ msv_connect(struct msv **ms_r, const struct msv_opts *o, struct buf *err)
 }
 
 int
-msv_login(struct msv *ms, const char *authz, const char *authc,
-    const char *password, struct buf *err)
+msv_login(struct msv *ms, const char *user, const char *admin,
+    const char *master_sep, const char *password, struct buf *err)
 {
-	struct buf cmd = BUF_INIT;
-	const char *m;
+	struct buf cmd = BUF_INIT, as = BUF_INIT;
+	const char *m, *authz, *authc;
 	int rc, plain = 0;
 
 	if (!tls_conn_is_tls(ms->conn) && !ms->allow_plaintext) {
@@ -371,11 +371,13 @@ msv_login(struct msv *ms, const char *authz, const char *authc,
 		    " '%s')", ms->sasl.buf);
 		return fail(ms, EX_UNAVAILABLE);
 	}
+	sasl_identity(&as, user, admin, master_sep, &authz, &authc);
 	if (authz && !strcmp(authz, authc))
 		authz = NULL;
 	buf_adds(&cmd, "AUTHENTICATE \"PLAIN\" \"");
 	sasl_plain_b64(&cmd, authz, authc, password);
 	buf_addch(&cmd, '"');
+	buf_release(&as);
 	log_debug("C: AUTHENTICATE \"PLAIN\" ...");
 	rc = send_cmd(ms, &cmd, err);
 	buf_release_wipe(&cmd);

@@ -32,20 +32,16 @@ struct msv {
 	struct buf implementation;
 };
 
-struct msv_opts {
-	const char *host, *port;
-	struct tls_opts tls;	/* TLS_IMPLICIT, or TLS_NONE: */
-	int starttls;		/*   upgrade with STARTTLS */
-	int allow_plaintext;	/* a password may go in clear */
-};
-
 /* Connect and get ready to log in; *ms_r is set even on failure. */
-int msv_connect(struct msv **ms_r, const struct msv_opts *opts,
+int msv_connect(struct msv **ms_r, const struct server_opts *opts,
     struct buf *err);
 
-/* SASL PLAIN as `authc` for `authz` (NULL: the same); -1 also on NO. */
-int msv_login(struct msv *ms, const char *authz, const char *authc,
-    const char *password, struct buf *err);
+/*
+ * SASL PLAIN as `user`, or as `admin` acting for it (sasl_identity() in
+ * secret.h says how); -1 also on NO.
+ */
+int msv_login(struct msv *ms, const char *user, const char *admin,
+    const char *master_sep, const char *password, struct buf *err);
 
 struct msv_script {
 	char *name;

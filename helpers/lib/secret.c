@@ -188,3 +188,18 @@ sasl_plain_b64(struct buf *out, const char *authz, const char *authc,
 	free(enc);
 	buf_release_wipe(&plain);
 }
+
+void
+sasl_identity(struct buf *as, const char *user, const char *admin,
+    const char *master_sep, const char **authz_r, const char **authc_r)
+{
+	*authz_r = NULL;
+	*authc_r = user;
+	if (admin && master_sep) {
+		buf_addf(as, "%s%s%s", user, master_sep, admin);
+		*authc_r = as->buf;
+	} else if (admin) {
+		*authz_r = user;
+		*authc_r = admin;
+	}
+}

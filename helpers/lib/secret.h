@@ -54,4 +54,12 @@ void secrets_clear(struct secrets *s);
 void sasl_plain_b64(struct buf *out, const char *authz, const char *authc,
     const char *password);
 
+/*
+ * Who logs in for `user`: the user itself; or `admin` acting for it, as
+ * SASL's authorization identity (*authz_r); or, with `master_sep`,
+ * Dovecot's master user form "user" `master_sep` "admin", built in `as`.
+ */
+void sasl_identity(struct buf *as, const char *user, const char *admin,
+    const char *master_sep, const char **authz_r, const char **authc_r);
+
 #endif

@@ -34,6 +34,14 @@ struct tls_opts {
 	int timeout_ms;		/* per read or write; 0: 60000 */
 };
 
+/* A server a line protocol (IMAP, ManageSieve) talks to. */
+struct server_opts {
+	const char *host, *port;
+	struct tls_opts tls;	/* TLS_IMPLICIT, or TLS_NONE: */
+	int starttls;		/*   upgrade with STARTTLS */
+	int allow_plaintext;	/* a password may go in clear */
+};
+
 /*
  * Connect to host:port (a name or an address) and, for TLS_IMPLICIT,
  * handshake.  `opts` is copied.  On error returns -1 with `err` set, and

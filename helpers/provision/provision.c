@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "evline.h"
+#include "helper.h"
 #include "log.h"
 #include "opt.h"
 #include "provision.h"
@@ -37,7 +38,6 @@ static struct {
 	const struct driver *drv;
 	const char *report;
 	int create_without_password;
-	json_t *anomalies;
 } g;
 
 static void
@@ -225,8 +225,8 @@ judge_password(void)
 	}
 	if (p->form == PW_NONE) {
 		pw_scheme(p->entry ? p->entry : "", scheme, sizeof(scheme));
-		evline_anomalyf(g.anomalies, "password-not-carried", *scheme ?
-		    scheme : NULL, "the password of %s cannot be carried: %s",
+		helper_anomaly("password-not-carried", *scheme ? scheme : NULL,
+		    0, "the password of %s cannot be carried: %s",
 		    p->account, p->why);
 	}
 }
@@ -260,11 +260,11 @@ write_report(int exists, const char *action, struct buf *err)
 	for (i = 0; i < g.p.nr_aliases; i++)
 		json_array_append_new(al, json_string(g.p.aliases[i]));
 	o = json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:s, s:s?}, s:s?, s:o,"
-	    " s:I, s:O}", "account", g.p.account, "driver", g.drv->name,
+	    " s:I, s:o}", "account", g.p.account, "driver", g.drv->name,
 	    "exists", exists, "action", action, "password", "scheme", scheme,
 	    "form", form_name(g.p.form), "why", g.p.why, "name", g.p.name,
 	    "aliases", al, "quota", (json_int_t)g.p.quota, "anomalies",
-	    g.anomalies);
+	    helper_anomaly_list());
 	ret = evline_report(g.report, o, err);
 	json_decref(o);
 	return ret;
@@ -329,17 +329,12 @@ main(int argc, char **argv)
 	double start = now_seconds();
 	int code = 0, exists = 0, ret;
 
-	log_init("provision", -1);
+	helper_init("provision", PROVISION_VERSION);
 	parse_options(argc, argv);
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "%s", err.buf);
+	helper_start(&sec, g.p.account, (char *)NULL);
 	g.p.entry = secrets_get(&sec, "hash");
 	stalwart_opts.password = secrets_get(&sec, "admin_password");
 	stalwart_opts.token = secrets_get(&sec, "token");
-	if (!getenv("MIGRATE_ACCOUNT"))
-		log_set_account(g.p.account);
-	evline_hello(1, "provision", PROVISION_VERSION);
-	g.anomalies = json_array();
 	judge_password();
 	ret = provision(&code, &action, &exists, &err);
 	if (g.drv->finish)
@@ -356,7 +351,7 @@ main(int argc, char **argv)
 		evline_write(1, "done", "{s:s, s:b, s:b, s:s, s:I, s:f}",
 		    "action", action, "exists", exists, "applied", g.p.apply,
 		    "password", form_name(g.p.form), "anomalies",
-		    (json_int_t)json_array_size(g.anomalies), "seconds",
+		    (json_int_t)helper_anomaly_count(), "seconds",
 		    now_seconds() - start);
 		log_info("%s: %s (password: %s)", g.p.account, said(action,
 		    exists), form_name(g.p.form));
@@ -366,7 +361,6 @@ main(int argc, char **argv)
 		free(g.p.secret);
 	}
 	secrets_clear(&sec);
-	json_decref(g.anomalies);
 	free(g.p.aliases);
 	buf_release(&err);
 	return ret < 0 ? (code ? code : EX_SOFTWARE) : 0;

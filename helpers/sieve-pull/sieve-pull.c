@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "evline.h"
 #include "fileio.h"
+#include "helper.h"
 #include "log.h"
 #include "managesieve.h"
 #include "opt.h"
@@ -47,15 +48,13 @@ struct script {
 };
 
 static struct {
-	struct msv_opts conn;
-	const char *user, *auth_user, *master_sep;
+	struct conn_opts conn;
 	const char *dir, *active_file;
 	const char *archive, *report;
 	int assess;
 	struct script *v;
 	size_t nr, alloc;
 	const char *extensions;	/* the source's SIEVE capability */
-	json_t *anomalies;
 	uint64_t bytes;
 } pull;
 
@@ -67,22 +66,10 @@ usage(void)
 }
 
 enum {
-	OPT_HOST = 256, OPT_PORT, OPT_TLS, OPT_CA, OPT_INSECURE, OPT_PLAIN,
-	OPT_USER, OPT_AUTH_USER, OPT_MASTER_SEP, OPT_TIMEOUT, OPT_MODE,
-	OPT_ARCHIVE, OPT_REPORT, OPT_DIR, OPT_ACTIVE,
+	OPT_MODE = 256, OPT_ARCHIVE, OPT_REPORT, OPT_DIR, OPT_ACTIVE,
 };
 
-static const struct option longopts[] = {
-	{ "host", required_argument, NULL, OPT_HOST },
-	{ "port", required_argument, NULL, OPT_PORT },
-	{ "tls", required_argument, NULL, OPT_TLS },
-	{ "ca-file", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "allow-plaintext", no_argument, NULL, OPT_PLAIN },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "auth-user", required_argument, NULL, OPT_AUTH_USER },
-	{ "master-separator", required_argument, NULL, OPT_MASTER_SEP },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+static const struct option own_opts[] = {
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "report", required_argument, NULL, OPT_REPORT },
@@ -95,25 +82,15 @@ static const struct option longopts[] = {
 static void
 parse_options(int argc, char **argv)
 {
-	const char *tls = "starttls", *mode = "full";
+	struct option *longopts = conn_longopts(CONN_SERVER | CONN_PLAIN |
+	    CONN_USER | CONN_ADMIN, own_opts);
+	const char *mode = "full";
 	int c;
 
-	pull.conn.tls.timeout_ms = 60000;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (conn_opt(&pull.conn, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_HOST: pull.conn.host = optarg; break;
-		case OPT_PORT: pull.conn.port = optarg; break;
-		case OPT_TLS: tls = optarg; break;
-		case OPT_CA: pull.conn.tls.ca_file = optarg; break;
-		case OPT_INSECURE: pull.conn.tls.insecure = 1; break;
-		case OPT_PLAIN: pull.conn.allow_plaintext = 1; break;
-		case OPT_USER: pull.user = optarg; break;
-		case OPT_AUTH_USER: pull.auth_user = optarg; break;
-		case OPT_MASTER_SEP: pull.master_sep = optarg; break;
-		case OPT_TIMEOUT:
-			pull.conn.tls.timeout_ms = 1000 * (int)opt_size(
-			    "--timeout", optarg, 1);
-			break;
 		case OPT_MODE: mode = optarg; break;
 		case OPT_ARCHIVE: pull.archive = optarg; break;
 		case OPT_REPORT: pull.report = optarg; break;
@@ -123,7 +100,9 @@ parse_options(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || !pull.user || !pull.conn.host == !pull.dir)
+	free(longopts);
+	if (optind != argc || !pull.conn.user ||
+	    !pull.conn.srv.host == !pull.dir)
 		usage();
 	/* every pass reads every script (they are small) and records what
 	 * changed: full, delta and auto are one */
@@ -134,18 +113,9 @@ parse_options(int argc, char **argv)
 		fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
 	if (!pull.assess && !pull.archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
-	if (pull.master_sep && !pull.auth_user)
-		fatalx(EX_USAGE, "--master-separator needs --auth-user");
 	if (pull.active_file && !pull.dir)
 		fatalx(EX_USAGE, "--active goes with --dir");
-	if (!strcmp(tls, "implicit"))
-		pull.conn.tls.mode = TLS_IMPLICIT;
-	else if (!strcmp(tls, "starttls"))
-		pull.conn.starttls = 1;
-	else if (strcmp(tls, "none"))
-		fatalx(EX_USAGE, "--tls: starttls, implicit or none");
-	if (!pull.conn.port)
-		pull.conn.port = "4190";
+	conn_opts_server(&pull.conn, "4190", NULL);
 }
 
 static struct script *
@@ -167,25 +137,15 @@ from_server(const char *password, int *code, struct buf *err)
 {
 	struct msv *ms = NULL;
 	struct msv_script *list = NULL;
-	struct buf as = BUF_INIT;
-	const char *authz = NULL, *authc = pull.user;
 	size_t nr = 0, i;
 	int rc, ret = -1;
 
-	if (pull.auth_user && pull.master_sep) {
-		/* Dovecot's master user form: user*master */
-		buf_addf(&as, "%s%s%s", pull.user, pull.master_sep,
-		    pull.auth_user);
-		authc = as.buf;
-	} else if (pull.auth_user) {
-		authz = pull.user;
-		authc = pull.auth_user;
-	}
-	if (msv_connect(&ms, &pull.conn, err) < 0 ||
-	    msv_login(ms, authz, authc, password, err) < 0)
+	if (msv_connect(&ms, &pull.conn.srv, err) < 0 ||
+	    msv_login(ms, pull.conn.user, pull.conn.auth_user,
+	    pull.conn.master_sep, password, err) < 0)
 		goto out;
-	log_info("logged in to %s:%s (%s) as %s", pull.conn.host,
-	    pull.conn.port, ms->implementation.buf, pull.user);
+	log_info("logged in to %s:%s (%s) as %s", pull.conn.srv.host,
+	    pull.conn.srv.port, ms->implementation.buf, pull.conn.user);
 	pull.extensions = xstrdup(ms->sieve.buf);
 	if ((rc = msv_list(ms, &list, &nr, err)) != 1) {
 		if (rc == 0)
@@ -200,8 +160,8 @@ from_server(const char *password, int *code, struct buf *err)
 			goto out;
 		if (rc == 0) {
 			/* gone between LISTSCRIPTS and GETSCRIPT */
-			evline_anomalyf(pull.anomalies, "sieve-unreadable",
-			    s->name, "%s", err->buf);
+			helper_anomaly("sieve-unreadable",
+			    s->name, 0, "%s", err->buf);
 			buf_reset(err);
 			free(s->name);
 			pull.nr--;
@@ -213,7 +173,6 @@ out:
 		*code = ms && ms->fail ? ms->fail : EX_SOFTWARE;
 	msv_scripts_free(list, nr);
 	msv_free(&ms);
-	buf_release(&as);
 	return ret;
 }
 
@@ -304,21 +263,21 @@ check_script(const struct script *s)
 	const char *p;
 
 	if (!utf8_valid(s->name, strlen(s->name)))
-		evline_anomalyf(pull.anomalies, "sieve-name", s->name,
+		helper_anomaly("sieve-name", s->name, 0,
 		    "the name is not UTF-8");
 	for (p = s->name; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			evline_anomalyf(pull.anomalies, "sieve-name", s->name,
+			helper_anomaly("sieve-name", s->name, 0,
 			    "the name holds a"
 			    " control character: a destination may refuse it");
 			break;
 		}
 	if (!utf8_valid(s->text.buf, s->text.len))
-		evline_anomalyf(pull.anomalies, "sieve-text", s->name,
+		helper_anomaly("sieve-text", s->name, 0,
 		    "the script is not UTF-8"
 		    " (%zu bytes)", s->text.len);
 	else if (memchr(s->text.buf, '\0', s->text.len))
-		evline_anomalyf(pull.anomalies, "sieve-text", s->name,
+		helper_anomaly("sieve-text", s->name, 0,
 		    "the script holds a NUL byte");
 }
 
@@ -450,13 +409,13 @@ write_report(struct buf *err)
 		    "name", pull.v[i].name, "bytes",
 		    (json_int_t)pull.v[i].text.len, "active",
 		    pull.v[i].active));
-	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:o, s:O}",
-	    "account", pull.user, "source", pull.dir ? pull.dir :
-	    pull.conn.host, "helper", "sieve-pull", "time",
+	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:o, s:o}",
+	    "account", pull.conn.user, "source", pull.dir ? pull.dir :
+	    pull.conn.srv.host, "helper", "sieve-pull", "time",
 	    (json_int_t)time(NULL), "totals", "scripts", (json_int_t)pull.nr,
 	    "bytes", (json_int_t)pull.bytes, "anomalies",
-	    (json_int_t)json_array_size(pull.anomalies), "scripts", scripts,
-	    "anomalies", pull.anomalies);
+	    (json_int_t)helper_anomaly_count(), "scripts", scripts,
+	    "anomalies", helper_anomaly_list());
 	ret = evline_report(pull.report, o, err);
 	json_decref(o);
 	return ret;
@@ -473,17 +432,12 @@ main(int argc, char **argv)
 	unsigned seq = 0;
 	size_t i;
 
-	log_init("sieve-pull", -1);
+	helper_init("sieve-pull", SIEVE_PULL_VERSION);
 	parse_options(argc, argv);
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "%s", err.buf);
-	if (pull.conn.host && !(password = secrets_get(&sec, "password")))
-		fatalx(EX_USAGE, "no password on standard input");
-	if (!getenv("MIGRATE_ACCOUNT"))
-		log_set_account(pull.user);
-	evline_hello(1, "sieve-pull", SIEVE_PULL_VERSION);
-	pull.anomalies = json_array();
-	if ((pull.conn.host ? from_server(password, &code, &err) :
+	helper_start(&sec, pull.conn.user, pull.dir ? NULL : "password",
+	    (char *)NULL);
+	password = secrets_get(&sec, "password");
+	if ((pull.conn.srv.host ? from_server(password, &code, &err) :
 	    from_dir(&code, &err)) < 0) {
 		log_warnx("%s", err.buf);
 		goto out;
@@ -520,7 +474,7 @@ main(int argc, char **argv)
 	    "scripts", (json_int_t)pull.nr, "bytes", (json_int_t)pull.bytes,
 	    "active", active, "changed", (json_int_t)changed, "deleted",
 	    (json_int_t)deleted, "anomalies",
-	    (json_int_t)json_array_size(pull.anomalies), "seconds",
+	    (json_int_t)helper_anomaly_count(), "seconds",
 	    now_seconds() - start);
 	log_info("%s %zu scripts (%s active), %d changed, %d deleted",
 	    pull.assess ? "assessed" : "pulled", pull.nr,
@@ -534,7 +488,6 @@ out:
 	}
 	free(pull.v);
 	free((char *)pull.extensions);
-	json_decref(pull.anomalies);
 	buf_release(&err);
 	return code;
 }

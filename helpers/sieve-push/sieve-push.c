@@ -12,6 +12,7 @@
 #include "arcindex.h"
 #include "buf.h"
 #include "evline.h"
+#include "helper.h"
 #include "log.h"
 #include "managesieve.h"
 #include "opt.h"
@@ -23,13 +24,14 @@
 static const char usage_text[] =
 "usage: sieve-push --host HOST [--port PORT] [--tls starttls|implicit|none]\n"
 "         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
-"         --user USER [--auth-user ADMIN] [--timeout SECONDS]\n"
+"         --user USER [--auth-user ADMIN [--master-separator C]]\n"
+"         [--timeout SECONDS]\n"
 "         --archive DIR [--verify-only] [--report FILE]\n"
 "The password comes on standard input: password=... and an empty line.\n";
 
 static struct {
-	struct msv_opts conn;
-	const char *user, *auth_user, *archive, *report;
+	struct conn_opts conn;
+	const char *archive, *report;
 	int verify_only;
 	struct arcidx *ix;
 	struct msv *ms;
@@ -38,7 +40,7 @@ static struct {
 	struct msv_script *dest;	/* what the destination lists */
 	size_t nr_dest;
 	uint64_t pushed, unchanged, refused, deleted;
-	json_t *diffs, *anomalies;
+	json_t *diffs;
 } push;
 
 static void
@@ -49,21 +51,10 @@ usage(void)
 }
 
 enum {
-	OPT_HOST = 256, OPT_PORT, OPT_TLS, OPT_CA, OPT_INSECURE, OPT_PLAIN,
-	OPT_USER, OPT_AUTH_USER, OPT_TIMEOUT, OPT_ARCHIVE, OPT_VERIFY_ONLY,
-	OPT_REPORT,
+	OPT_ARCHIVE = 256, OPT_VERIFY_ONLY, OPT_REPORT,
 };
 
-static const struct option longopts[] = {
-	{ "host", required_argument, NULL, OPT_HOST },
-	{ "port", required_argument, NULL, OPT_PORT },
-	{ "tls", required_argument, NULL, OPT_TLS },
-	{ "ca-file", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "allow-plaintext", no_argument, NULL, OPT_PLAIN },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "auth-user", required_argument, NULL, OPT_AUTH_USER },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+static const struct option own_opts[] = {
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
 	{ "report", required_argument, NULL, OPT_REPORT },
@@ -74,24 +65,14 @@ static const struct option longopts[] = {
 static void
 parse_options(int argc, char **argv)
 {
-	const char *tls = "starttls";
+	struct option *longopts = conn_longopts(CONN_SERVER | CONN_PLAIN |
+	    CONN_USER | CONN_ADMIN, own_opts);
 	int c;
 
-	push.conn.tls.timeout_ms = 60000;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (conn_opt(&push.conn, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_HOST: push.conn.host = optarg; break;
-		case OPT_PORT: push.conn.port = optarg; break;
-		case OPT_TLS: tls = optarg; break;
-		case OPT_CA: push.conn.tls.ca_file = optarg; break;
-		case OPT_INSECURE: push.conn.tls.insecure = 1; break;
-		case OPT_PLAIN: push.conn.allow_plaintext = 1; break;
-		case OPT_USER: push.user = optarg; break;
-		case OPT_AUTH_USER: push.auth_user = optarg; break;
-		case OPT_TIMEOUT:
-			push.conn.tls.timeout_ms = 1000 * (int)opt_size(
-			    "--timeout", optarg, 1);
-			break;
 		case OPT_ARCHIVE: push.archive = optarg; break;
 		case OPT_VERIFY_ONLY: push.verify_only = 1; break;
 		case OPT_REPORT: push.report = optarg; break;
@@ -99,16 +80,11 @@ parse_options(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || !push.conn.host || !push.user || !push.archive)
+	free(longopts);
+	if (optind != argc || !push.conn.srv.host || !push.conn.user ||
+	    !push.archive)
 		usage();
-	if (!strcmp(tls, "implicit"))
-		push.conn.tls.mode = TLS_IMPLICIT;
-	else if (!strcmp(tls, "starttls"))
-		push.conn.starttls = 1;
-	else if (strcmp(tls, "none"))
-		fatalx(EX_USAGE, "--tls: starttls, implicit or none");
-	if (!push.conn.port)
-		push.conn.port = "4190";
+	conn_opts_server(&push.conn, "4190", NULL);
 }
 
 /* The destination's entry for a name, or NULL. */
@@ -149,7 +125,7 @@ refused(int rc, const char *kind, const char *name, struct buf *err)
 {
 	if (rc != 0)
 		return rc;
-	evline_anomalyf(push.anomalies, kind, name, "%s", err->buf);
+	helper_anomaly(kind, name, 0, "%s", err->buf);
 	buf_reset(err);
 	return 0;
 }
@@ -191,8 +167,8 @@ put_all(struct buf *err)
 			/* kept in the archive, reported, never dropped */
 			buf_reset(&why);
 			buf_add(&why, err->buf, err->len);
-			evline_anomalyf(push.anomalies, "sieve-refused",
-			    s->name, "the destination"
+			helper_anomaly("sieve-refused",
+			    s->name, 0, "the destination"
 			    " refused the script: %s", why.buf);
 			buf_reset(err);
 			push.refused++;
@@ -258,7 +234,7 @@ delete_and_activate(struct buf *err)
 		if (push.v[i].hash[0] && push.v[i].active)
 			s = &push.v[i];
 	if (s && strcmp(s->push_state, "done"))
-		evline_anomalyf(push.anomalies, "sieve-active-refused", s->name,
+		helper_anomaly("sieve-active-refused", s->name, 0,
 		    "the script active at"
 		    " the source is not on the destination: no script is made"
 		    " active there");
@@ -350,10 +326,10 @@ write_report(struct buf *err)
 	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O}", "account",
-	    push.user, "destination", push.conn.host, "helper",
+	    push.conn.user, "destination", push.conn.srv.host, "helper",
 	    "sieve-push", "scripts", (json_int_t)push.nr, "pushed",
 	    (json_int_t)push.pushed, "refused", (json_int_t)push.refused,
-	    "anomalies", (json_int_t)json_array_size(push.anomalies),
+	    "anomalies", (json_int_t)helper_anomaly_count(),
 	    "differences", push.diffs);
 	ret = evline_report(push.report, o, err);
 	json_decref(o);
@@ -365,35 +341,25 @@ main(int argc, char **argv)
 {
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
-	const char *password, *authz = NULL, *authc;
+	const char *password;
 	double start = now_seconds();
 	int code = EX_SOFTWARE, rc;
 
-	log_init("sieve-push", -1);
+	helper_init("sieve-push", SIEVE_PUSH_VERSION);
 	parse_options(argc, argv);
-	if (secrets_read(&sec, 0, &err) < 0)
-		fatalx(EX_USAGE, "%s", err.buf);
-	if (!(password = secrets_get(&sec, "password")))
-		fatalx(EX_USAGE, "no password on standard input");
-	if (!getenv("MIGRATE_ACCOUNT"))
-		log_set_account(push.user);
-	evline_hello(1, "sieve-push", SIEVE_PUSH_VERSION);
+	helper_start(&sec, push.conn.user, "password", (char *)NULL);
+	password = secrets_get(&sec, "password");
 	push.diffs = json_array();
-	push.anomalies = json_array();
 	if ((rc = arcidx_open(&push.ix, push.archive, 1, &err)) < 0 ||
 	    arcidx_catch_up(push.ix, &err) < 0 ||
 	    arcidx_sieve(push.ix, &push.v, &push.nr, &err) < 0) {
-		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+		code = helper_archive_status(rc);
 		log_warnx("%s", err.buf);
 		goto out;
 	}
-	authc = push.user;
-	if (push.auth_user) {
-		authz = push.user;
-		authc = push.auth_user;
-	}
-	if (msv_connect(&push.ms, &push.conn, &err) < 0 ||
-	    msv_login(push.ms, authz, authc, password, &err) < 0 ||
+	if (msv_connect(&push.ms, &push.conn.srv, &err) < 0 ||
+	    msv_login(push.ms, push.conn.user, push.conn.auth_user,
+	    push.conn.master_sep, password, &err) < 0 ||
 	    list_dest(&err) < 0 ||
 	    (!push.verify_only && (put_all(&err) < 0 ||
 	    delete_and_activate(&err) < 0)) ||
@@ -412,7 +378,7 @@ main(int argc, char **argv)
 	    "unchanged", (json_int_t)push.unchanged, "refused",
 	    (json_int_t)push.refused, "deleted", (json_int_t)push.deleted,
 	    "differences", (json_int_t)json_array_size(push.diffs),
-	    "anomalies", (json_int_t)json_array_size(push.anomalies), "seconds",
+	    "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
 	    now_seconds() - start);
 	log_info("%" PRIu64 " scripts pushed, %" PRIu64 " unchanged, %" PRIu64
 	    " refused, %" PRIu64 " deleted; verify: %zu differences",
@@ -427,7 +393,6 @@ out:
 	arc_sieve_free(push.v, push.nr);
 	arcidx_close(&push.ix);
 	json_decref(push.diffs);
-	json_decref(push.anomalies);
 	buf_release(&err);
 	return code;
 }

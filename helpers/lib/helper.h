@@ -1,0 +1,106 @@
+/*
+ * helper.h: what every helper does alike (migrate-helper(7)).
+ *
+ * Its start: the log under its name, the secrets block on stdin with the
+ * keys it cannot do without, the account its log lines name, and the
+ * hello event.  The options that say how to reach a server, one table for
+ * all helpers.  Anomalies and progress, which several threads may report
+ * at once.  And the exit status of a run that failed.
+ */
+#ifndef MIGRATE_HELPER_H
+#define MIGRATE_HELPER_H
+
+#include <getopt.h>
+#include <stdint.h>
+
+#include "tls.h"
+
+struct secrets;
+struct json_t;
+
+/* First thing in main(): the log says `name` from here on. */
+void helper_init(const char *name, const char *version);
+
+/*
+ * Once the options are read: read the secrets block from stdin into
+ * `sec`, exit with EX_USAGE naming the first of the keys listed after it
+ * (up to a NULL) that is missing, name `account` in the log lines (unless
+ * MIGRATE_ACCOUNT already did), and write the hello event.
+ */
+void helper_start(struct secrets *sec, const char *account, ...)
+    __attribute__((sentinel));
+
+/*
+ * The connection options: which of them a helper takes.  --ca-file,
+ * --insecure and --timeout come with every set.
+ */
+enum conn_set {
+	CONN_SERVER = 1 << 0,	/* --host, --port, --tls */
+	CONN_PLAIN = 1 << 1,	/* --allow-plaintext */
+	CONN_URL = 1 << 2,	/* --url */
+	CONN_USER = 1 << 3,	/* --user */
+	CONN_ADMIN = 1 << 4,	/* --auth-user, --master-separator */
+	CONN_SASL = 1 << 5,	/* --auth plain|login */
+};
+
+struct conn_opts {
+	struct server_opts srv;	/* host, port, TLS, plaintext */
+	const char *url;
+	const char *user;	/* the account's login */
+	const char *auth_user;	/* an admin or master user acting for it */
+	const char *master_sep;	/* Dovecot's master user separator */
+	const char *auth;	/* "plain", "login" or NULL */
+	long timeout;		/* seconds per read or request; 0: default */
+	const char *tls;	/* --tls as given */
+};
+
+/* The values getopt_long() returns for the connection options. */
+#define CONN_OPT_FIRST	0x1000
+
+/*
+ * The long options of `set` followed by `own` (ended by a zeroed entry),
+ * for getopt_long(); free() it.
+ */
+struct option *conn_longopts(unsigned set, const struct option *own);
+
+/* If `c` is one of the connection options, take `arg` and return 1. */
+int conn_opt(struct conn_opts *co, int c, const char *arg);
+
+/*
+ * After the options, for a server: --tls (default: implicit TLS when the
+ * port is `port_tls`, else STARTTLS), the port (`port_plain` or
+ * `port_tls` as TLS is), --master-separator only with --auth-user.
+ * Exits with EX_USAGE on a bad combination.
+ */
+void conn_opts_server(struct conn_opts *co, const char *port_plain,
+    const char *port_tls);
+
+/*
+ * An anomaly: written as an event, logged, counted and kept for the
+ * report.  Any thread may call it.  `folder` may be NULL, `uid` 0.
+ */
+void helper_anomaly(const char *kind, const char *folder, uint32_t uid,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+uint64_t helper_anomaly_count(void);
+
+/* The anomalies so far, a JSON array (a new reference). */
+struct json_t *helper_anomaly_list(void);
+
+/*
+ * Whether a progress event is due: at most one a second, unless `force`.
+ * Any thread may call it.
+ */
+int helper_progress_due(int force);
+
+/*
+ * The first failure decides the exit status: helper_fail() records `code`
+ * (0: EX_SOFTWARE) unless one is recorded, and returns -1;
+ * helper_status() gives it, or `otherwise` when none was.
+ */
+int helper_fail(int code);
+int helper_status(int otherwise);
+
+/* arcidx_open()'s -2 (busy: try later) or -1 (the archive is bad). */
+int helper_archive_status(int rc);
+
+#endif
