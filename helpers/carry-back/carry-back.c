@@ -40,44 +40,36 @@ static const struct option own_opts[] = {
 	{ "dest-insecure", no_argument, NULL, OPT_DEST_INSECURE },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "report", required_argument, NULL, OPT_REPORT },
-	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
-static void
-usage(void)
+static int
+own_opt(void *ctx, int c, const char *arg)
 {
-	fputs(usage_text, stderr);
-	exit(EX_USAGE);
+	struct back *b = ctx;
+
+	switch (c) {
+	case OPT_ARCHIVE: b->archive = arg; break;
+	case OPT_URL: b->jo.url = arg; break;
+	case OPT_DEST_USER: b->jo.user = arg; break;
+	case OPT_ACCOUNT: b->jo.account = arg; break;
+	case OPT_DEST_CA: b->jo.ca_file = arg; break;
+	case OPT_DEST_INSECURE: b->jo.insecure = 1; break;
+	case OPT_CHECK: b->check = 1; break;
+	case OPT_REPORT: b->report = arg; break;
+	default:
+		return 0;
+	}
+	return 1;
 }
 
 static void
 parse_options(struct back *b, int argc, char **argv)
 {
-	struct option *longopts = conn_longopts(CONN_SERVER | CONN_PLAIN |
-	    CONN_USER | CONN_ADMIN | CONN_SASL, own_opts);
-	int c;
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (conn_opt(&b->io, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_ARCHIVE: b->archive = optarg; break;
-		case OPT_URL: b->jo.url = optarg; break;
-		case OPT_DEST_USER: b->jo.user = optarg; break;
-		case OPT_ACCOUNT: b->jo.account = optarg; break;
-		case OPT_DEST_CA: b->jo.ca_file = optarg; break;
-		case OPT_DEST_INSECURE: b->jo.insecure = 1; break;
-		case OPT_CHECK: b->check = 1; break;
-		case OPT_REPORT: b->report = optarg; break;
-		default:
-			usage();
-		}
-	}
-	free(longopts);
-	if (optind != argc || !b->archive || !b->jo.url ||
-	    !b->io.srv.host || !b->io.user)
-		usage();
+	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
+	    CONN_ADMIN | CONN_SASL, &b->io, own_opts, own_opt, b, usage_text);
+	if (!b->archive || !b->jo.url || !b->io.srv.host || !b->io.user)
+		helper_usage();
 	b->jo.timeout = b->io.timeout;
 	conn_opts_server(&b->io, "143", "993");
 }
@@ -174,7 +166,6 @@ main(int argc, char **argv)
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
 	const char *password;
-	double start = now_seconds();
 	int code, rc;
 
 	memset(b, 0, sizeof(*b));
@@ -221,12 +212,12 @@ main(int argc, char **argv)
 		    "recorded", (json_int_t)b->recorded, "downloaded",
 		    (json_int_t)b->downloaded, "bytes", (json_int_t)b->bytes,
 		    "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
-		    now_seconds() - start);
+		    helper_seconds());
 	log_info("%s: %" PRIu64 " appended, %" PRIu64 " flag changes, %"
 	    PRIu64 " removed, %" PRIu64 " folders created, %" PRIu64
 	    " removed in %.1f s", b->check ? "checked" : "carried back",
 	    b->appended, b->flagged, b->deleted, b->created,
-	    b->removed_folders, now_seconds() - start);
+	    b->removed_folders, helper_seconds());
 	cleanup(b);
 	secrets_clear(&sec);
 	buf_release(&err);

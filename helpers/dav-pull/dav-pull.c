@@ -83,7 +83,7 @@ static struct {
 	int assess;
 	int files;		/* a plain WebDAV file tree at opts.url */
 	uint64_t size_limit;
-	char **explicit;
+	const char **explicit;
 	size_t nr_explicit, alloc_explicit;
 	struct dav *d;
 	char *principal;
@@ -95,13 +95,6 @@ static struct {
 	int dirty;
 	uint64_t events, contacts, bytes, fetched, deleted, nr_files;
 } pull;
-
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(EX_USAGE);
-}
 
 enum {
 	OPT_COLLECTION = 256, OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_SIZE_LIMIT,
@@ -115,55 +108,48 @@ static const struct option own_opts[] = {
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
 	{ "files", no_argument, NULL, OPT_FILES },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
+
+static int
+own_opt(void *ctx, int c, const char *arg)
+{
+	(void)ctx;
+	switch (c) {
+	case OPT_COLLECTION:
+		ALLOC_GROW(pull.explicit, pull.nr_explicit + 1,
+		    pull.alloc_explicit);
+		pull.explicit[pull.nr_explicit++] = arg;
+		break;
+	case OPT_MODE:	/* a pass takes what changed since the last */
+		pull.assess = helper_mode_is_assess(arg);
+		break;
+	case OPT_ARCHIVE: pull.archive = arg; break;
+	case OPT_REPORT: pull.report = arg; break;
+	case OPT_SIZE_LIMIT:
+		pull.size_limit = opt_size("--size-limit", arg, 1);
+		break;
+	case OPT_FILES: pull.files = 1; break;
+	default:
+		return 0;
+	}
+	return 1;
+}
 
 static void
 parse_options(int argc, char **argv)
 {
-	struct option *longopts = conn_longopts(CONN_URL | CONN_USER,
-	    own_opts);
 	struct conn_opts co = { 0 };
-	const char *mode = "full";
-	int c;
-
 	pull.size_limit = 10u << 20;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (conn_opt(&co, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_COLLECTION:
-			ALLOC_GROW(pull.explicit, pull.nr_explicit + 1,
-			    pull.alloc_explicit);
-			pull.explicit[pull.nr_explicit++] = optarg;
-			break;
-		case OPT_MODE: mode = optarg; break;
-		case OPT_ARCHIVE: pull.archive = optarg; break;
-		case OPT_REPORT: pull.report = optarg; break;
-		case OPT_SIZE_LIMIT:
-			pull.size_limit = opt_size("--size-limit", optarg, 1);
-			break;
-		case OPT_FILES: pull.files = 1; break;
-		default:
-			usage();
-		}
-	}
-	free(longopts);
+	helper_options(argc, argv, CONN_URL | CONN_USER, &co,
+	    own_opts, own_opt, NULL, usage_text);
 	pull.o.url = co.url;
 	pull.o.user = co.user;
 	pull.o.ca_file = co.srv.tls.ca_file;
 	pull.o.insecure = co.srv.tls.insecure;
 	pull.o.timeout = co.timeout;
-	if (optind != argc || !pull.o.url || !pull.o.user)
-		usage();
-	/* a pass takes what changed since the last (sync-collection, or
-	 * ETags): full, delta and auto are one */
-	if (!strcmp(mode, "assess"))
-		pull.assess = 1;
-	else if (strcmp(mode, "full") && strcmp(mode, "delta") &&
-	    strcmp(mode, "auto"))
-		fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
+	if (!pull.o.url || !pull.o.user)
+		helper_usage();
 	if (!pull.assess && !pull.archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 }
@@ -975,7 +961,6 @@ write_report(struct buf *err)
 {
 	json_t *cols = json_array(), *o;
 	size_t i;
-	int ret;
 
 	for (i = 0; i < pull.nr; i++)
 		json_array_append_new(cols, json_pack("{s:s, s:s, s:O, s:I,"
@@ -991,9 +976,7 @@ write_report(struct buf *err)
 	    "bytes", (json_int_t)pull.bytes, "anomalies",
 	    (json_int_t)helper_anomaly_count(), "collections", cols,
 	    "anomalies", helper_anomaly_list());
-	ret = evline_report(pull.report, o, err);
-	json_decref(o);
-	return ret;
+	return helper_report(pull.report, o, err);
 }
 
 int
@@ -1001,7 +984,6 @@ main(int argc, char **argv)
 {
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
-	double start = now_seconds();
 	int code = EX_SOFTWARE, rc;
 	size_t i, k;
 
@@ -1047,7 +1029,7 @@ main(int argc, char **argv)
 	    (json_int_t)pull.fetched, "deleted", (json_int_t)pull.deleted,
 	    "anomalies", (json_int_t)helper_anomaly_count(),
 	    "requests", (json_int_t)pull.d->requests, "seconds",
-	    now_seconds() - start);
+	    helper_seconds());
 	log_info("%s %zu collections: %" PRIu64 " events, %" PRIu64
 	    " contacts; %" PRIu64 " fetched, %" PRIu64 " deleted",
 	    pull.assess ? "assessed" : "pulled", pull.nr, pull.events,

@@ -34,13 +34,6 @@ static const char usage_text[] =
 
 struct dpush push;
 
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(EX_USAGE);
-}
-
 enum {
 	OPT_ARCHIVE = 256, OPT_VERIFY_ONLY, OPT_REPORT, OPT_FILES,
 };
@@ -50,38 +43,37 @@ static const struct option own_opts[] = {
 	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "files", no_argument, NULL, OPT_FILES },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
+
+static int
+own_opt(void *ctx, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_ARCHIVE: push.archive = arg; break;
+	case OPT_VERIFY_ONLY: push.verify_only = 1; break;
+	case OPT_REPORT: push.report = arg; break;
+	case OPT_FILES: push.files = 1; break;
+	default:
+		return 0;
+	}
+	return 1;
+}
 
 static void
 parse_options(int argc, char **argv)
 {
-	struct option *longopts = conn_longopts(CONN_URL | CONN_USER,
-	    own_opts);
 	struct conn_opts co = { 0 };
-	int c;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (conn_opt(&co, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_ARCHIVE: push.archive = optarg; break;
-		case OPT_VERIFY_ONLY: push.verify_only = 1; break;
-		case OPT_REPORT: push.report = optarg; break;
-		case OPT_FILES: push.files = 1; break;
-		default:
-			usage();
-		}
-	}
-	free(longopts);
+	helper_options(argc, argv, CONN_URL | CONN_USER, &co,
+	    own_opts, own_opt, NULL, usage_text);
 	push.o.url = co.url;
 	push.o.user = co.user;
 	push.o.ca_file = co.srv.tls.ca_file;
 	push.o.insecure = co.srv.tls.insecure;
 	push.o.timeout = co.timeout;
-	if (optind != argc || !push.o.url || !push.o.user || !push.archive)
-		usage();
+	if (!push.o.url || !push.o.user || !push.archive)
+		helper_usage();
 }
 
 /* The XML of a text property, escaped, or "" without a value. */
@@ -692,7 +684,6 @@ static int
 write_report(struct buf *err)
 {
 	json_t *o;
-	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:O}",
 	    "account", push.o.user, "destination", push.o.url, "helper",
@@ -702,9 +693,7 @@ write_report(struct buf *err)
 	    "checked", (json_int_t)push.checked, "anomalies",
 	    (json_int_t)helper_anomaly_count(), "differences",
 	    push.diffs);
-	ret = evline_report(push.report, o, err);
-	json_decref(o);
-	return ret;
+	return helper_report(push.report, o, err);
 }
 
 int
@@ -712,7 +701,6 @@ main(int argc, char **argv)
 {
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
-	double start = now_seconds();
 	int code = EX_SOFTWARE, rc;
 
 	helper_init("dav-push", DAV_PUSH_VERSION);
@@ -748,7 +736,7 @@ main(int argc, char **argv)
 	    (json_int_t)push.checked, "differences",
 	    (json_int_t)json_array_size(push.diffs), "anomalies",
 	    (json_int_t)helper_anomaly_count(), "requests",
-	    (json_int_t)push.d->requests, "seconds", now_seconds() - start);
+	    (json_int_t)push.d->requests, "seconds", helper_seconds());
 	log_info("%" PRIu64 " pushed, %" PRIu64 " unchanged, %" PRIu64
 	    " refused, %" PRIu64 " in conflict, %" PRIu64 " deleted; verify:"
 	    " %" PRIu64 " checked, %zu differences", push.pushed,

@@ -51,121 +51,69 @@ strlist_clear(struct strlist *l)
 }
 
 enum {
-	OPT_MODE = 256, OPT_ARCHIVE, OPT_REPORT, OPT_INCLUDE, OPT_EXCLUDE,
-	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_SIZE_LIMIT, OPT_LEVEL,
-	OPT_BATCH, OPT_CKPT_MSGS, OPT_CKPT_BYTES, OPT_MAX_BPS, OPT_HELP,
-	OPT_THREADS, OPT_COMPRESS, OPT_CONNECTIONS,
+	OPT_ARCHIVE = 256, OPT_REPORT, OPT_INCLUDE, OPT_EXCLUDE,
+	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_BATCH, OPT_MAX_BPS,
+	OPT_COMPRESS, OPT_CONNECTIONS,
 };
 
 static const struct option own_opts[] = {
-	{ "mode", required_argument, NULL, OPT_MODE },
+	STORE_OPTIONS,
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "include", required_argument, NULL, OPT_INCLUDE },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 	{ "subscribed-only", no_argument, NULL, OPT_SUBSCRIBED },
 	{ "skip-special-use", required_argument, NULL, OPT_SKIP_SPECIAL },
-	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
-	{ "level", required_argument, NULL, OPT_LEVEL },
-	{ "compress-threads", required_argument, NULL, OPT_THREADS },
 	{ "compress", no_argument, NULL, OPT_COMPRESS },
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "batch", required_argument, NULL, OPT_BATCH },
-	{ "checkpoint-messages", required_argument, NULL, OPT_CKPT_MSGS },
-	{ "checkpoint-bytes", required_argument, NULL, OPT_CKPT_BYTES },
 	{ "max-bytes-per-second", required_argument, NULL, OPT_MAX_BPS },
-	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
-static void
-usage(void)
+static int
+own_opt(void *ctx, int c, const char *arg)
 {
-	fputs(usage_text, stderr);
-	exit(EX_USAGE);
+	struct pull *p = ctx;
+
+	switch (c) {
+	case OPT_COMPRESS: p->compress = 1; break;
+	case OPT_ARCHIVE: p->archive = arg; break;
+	case OPT_REPORT: p->report = arg; break;
+	case OPT_INCLUDE: strlist_add(&p->include, arg); break;
+	case OPT_EXCLUDE: strlist_add(&p->exclude, arg); break;
+	case OPT_SUBSCRIBED: p->subscribed_only = 1; break;
+	case OPT_SKIP_SPECIAL: strlist_add(&p->skip_special, arg); break;
+	case OPT_CONNECTIONS:
+		p->connections = (int)opt_size("--connections", arg, 1);
+		if (p->connections > 16)
+			fatalx(EX_USAGE, "--connections: 1 to 16");
+		break;
+	case OPT_BATCH:
+		p->batch = (int)opt_size("--batch", arg, 1);
+		break;
+	case OPT_MAX_BPS:
+		p->sp.max_bps = opt_size("--max-bytes-per-second", arg,
+		    1024);
+		break;
+	default:
+		return store_opt(&p->st, &p->so, c, arg);
+	}
+	return 1;
 }
 
 static void
 parse_options(struct pull *p, int argc, char **argv)
 {
-	struct option *longopts = conn_longopts(CONN_SERVER | CONN_PLAIN |
-	    CONN_USER | CONN_ADMIN | CONN_SASL, own_opts);
-	const char *mode = "full";
-	int c;
-
 	p->batch = 500;
 	p->connections = 1;
-	p->st.level = 1;
-	p->st.workers = 2;
-	p->st.ckpt_messages = 2000;
-	p->st.ckpt_bytes = 256u << 20;
-	p->size_limit = 50u << 20;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (conn_opt(&p->conn, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_COMPRESS: p->compress = 1; break;
-		case OPT_MODE: mode = optarg; break;
-		case OPT_ARCHIVE: p->archive = optarg; break;
-		case OPT_REPORT: p->report = optarg; break;
-		case OPT_INCLUDE: strlist_add(&p->include, optarg); break;
-		case OPT_EXCLUDE: strlist_add(&p->exclude, optarg); break;
-		case OPT_SUBSCRIBED: p->subscribed_only = 1; break;
-		case OPT_SKIP_SPECIAL:
-			strlist_add(&p->skip_special, optarg);
-			break;
-		case OPT_SIZE_LIMIT:
-			p->size_limit = opt_size("--size-limit", optarg, 0);
-			break;
-		case OPT_LEVEL:
-			p->st.level = atoi(optarg);
-			if (p->st.level < -7 || p->st.level > 19 ||
-			    strspn(optarg, "-0123456789") != strlen(optarg))
-				fatalx(EX_USAGE, "--level: -7 to 19");
-			break;
-		case OPT_THREADS:
-			p->st.workers = (int)opt_size("--compress-threads",
-			    optarg, 0);
-			break;
-		case OPT_CONNECTIONS:
-			p->connections = (int)opt_size("--connections",
-			    optarg, 1);
-			if (p->connections > 16)
-				fatalx(EX_USAGE, "--connections: 1 to 16");
-			break;
-		case OPT_BATCH:
-			p->batch = (int)opt_size("--batch", optarg, 1);
-			break;
-		case OPT_CKPT_MSGS:
-			p->st.ckpt_messages = opt_size(
-			    "--checkpoint-messages", optarg, 1);
-			break;
-		case OPT_CKPT_BYTES:
-			p->st.ckpt_bytes = opt_size("--checkpoint-bytes",
-			    optarg, 1);
-			break;
-		case OPT_MAX_BPS:
-			p->sp.max_bps = opt_size("--max-bytes-per-second",
-			    optarg, 1024);
-			break;
-		default:
-			usage();
-		}
-	}
-	free(longopts);
-	if (optind != argc || !p->conn.srv.host || !p->conn.user)
-		usage();
-	if (!strcmp(mode, "full"))
-		p->mode = MODE_FULL;
-	else if (!strcmp(mode, "delta"))
-		p->mode = MODE_DELTA;
-	else if (!strcmp(mode, "assess"))
-		p->mode = MODE_ASSESS;
-	else if (!strcmp(mode, "auto"))
-		p->mode = MODE_AUTO;
-	else
-		fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
-	if (p->mode != MODE_ASSESS && !p->archive)
+	store_defaults(&p->st, &p->so);
+	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
+	    CONN_ADMIN | CONN_SASL, &p->conn, own_opts, own_opt, p,
+	    usage_text);
+	if (!p->conn.srv.host || !p->conn.user)
+		helper_usage();
+	if (p->so.mode != STORE_ASSESS && !p->archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 	conn_opts_server(&p->conn, "143", "993");
 }
@@ -330,7 +278,6 @@ static int
 write_report(struct pull *p, struct buf *err)
 {
 	json_t *o;
-	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
 	    " s:o}", "account", p->conn.user, "host", p->conn.srv.host, "helper",
@@ -339,9 +286,7 @@ write_report(struct pull *p, struct buf *err)
 	    (json_int_t)p->msgs_total, "bytes", (json_int_t)p->bytes_total,
 	    "anomalies", (json_int_t)helper_anomaly_count(), "folders",
 	    p->report_folders, "anomalies", helper_anomaly_list());
-	ret = evline_report(p->report, o, err);
-	json_decref(o);
-	return ret;
+	return helper_report(p->report, o, err);
 }
 
 static int
@@ -350,13 +295,14 @@ check_pass(struct pull *p, struct buf *err)
 	char *full = arcidx_meta(p->st.ix, "pass.full");
 	int ret = 0;
 
-	if (p->mode == MODE_AUTO)	/* store_open() chose */
-		p->mode = !strcmp(p->st.mode, "delta") ? MODE_DELTA : MODE_FULL;
-	else if (p->mode == MODE_FULL && full) {
+	if (p->so.mode == STORE_AUTO)	/* store_open() chose */
+		p->so.mode = !strcmp(p->st.mode, "delta") ? STORE_DELTA :
+		    STORE_FULL;
+	else if (p->so.mode == STORE_FULL && full) {
 		buf_addf(err, "archive '%s' already holds a complete full"
 		    " pull; use --mode delta", p->archive);
 		ret = -1;
-	} else if (p->mode == MODE_DELTA && !full) {
+	} else if (p->so.mode == STORE_DELTA && !full) {
 		buf_addf(err, "archive '%s' holds no complete full pull;"
 		    " run --mode full first (it continues an interrupted one)",
 		    p->archive);
@@ -377,7 +323,7 @@ run(struct pull *p, const char *password, struct buf *err)
 		return -1;
 	if (sync_list(p, err) < 0)
 		return -1;
-	if (p->mode == MODE_ASSESS) {
+	if (p->so.mode == STORE_ASSESS) {
 		for (i = 0; i < p->nr_folders; i++)
 			if (sync_assess(p, &p->folders[i], err) < 0)
 				return -1;
@@ -409,7 +355,7 @@ run(struct pull *p, const char *password, struct buf *err)
 		return -1;
 	pull_progress(p, NULL, 1);
 	pass = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}", "t", "pass",
-	    "mode", p->mode == MODE_FULL ? "full" : "delta", "complete", 1,
+	    "mode", p->so.mode == STORE_FULL ? "full" : "delta", "complete", 1,
 	    "time", (json_int_t)time(NULL), "messages",
 	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done);
 	rc = store_finish(&p->st, pass, err);
@@ -426,7 +372,6 @@ main(int argc, char **argv)
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
 	const char *password;
-	double start = now_seconds();
 	int code = EX_SOFTWARE;
 	size_t i;
 
@@ -443,14 +388,13 @@ main(int argc, char **argv)
 	helper_start(&sec, p->conn.user, "password", (char *)NULL);
 	password = secrets_get(&sec, "password");
 	p->report_folders = json_array();
-	if (p->mode != MODE_ASSESS) {
+	if (p->so.mode != STORE_ASSESS) {
 		int rc;
 
 		p->st.helper = "imap-pull";
 		p->st.version = PULL_VERSION;
 		rc = store_open(&p->st, p->archive,
-		    p->mode == MODE_AUTO ? "auto" : p->mode == MODE_FULL ?
-		    "full" : "delta", &err);
+		    store_mode_name(p->so.mode), &err);
 
 		/* busy: try later; anything else: the archive is damaged */
 		code = rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
@@ -476,12 +420,12 @@ main(int argc, char **argv)
 	    "matched", (json_int_t)p->msgs_matched, "flag_changes",
 	    (json_int_t)p->flag_changes, "expunged",
 	    (json_int_t)p->expunged, "segments", (json_int_t)p->st.segments,
-	    "anomalies", (json_int_t)helper_anomaly_count(), "seconds", now_seconds() - start);
+	    "anomalies", (json_int_t)helper_anomaly_count(), "seconds", helper_seconds());
 	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
-	    p->mode == MODE_ASSESS ? "assessed" : "pulled",
-	    p->mode == MODE_ASSESS ? p->msgs_total : p->msgs_done,
-	    p->mode == MODE_ASSESS ? p->bytes_total : p->bytes_done,
-	    now_seconds() - start);
+	    p->so.mode == STORE_ASSESS ? "assessed" : "pulled",
+	    p->so.mode == STORE_ASSESS ? p->msgs_total : p->msgs_done,
+	    p->so.mode == STORE_ASSESS ? p->bytes_total : p->bytes_done,
+	    helper_seconds());
 	code = 0;
 out:
 	secrets_clear(&sec);

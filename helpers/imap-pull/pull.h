@@ -22,13 +22,6 @@
 
 #define PULL_VERSION	"0.1"
 
-enum pull_mode {
-	MODE_FULL,
-	MODE_DELTA,
-	MODE_ASSESS,
-	MODE_AUTO,		/* full until a full pass is complete */
-};
-
 struct strlist {
 	char **v;
 	size_t nr, alloc;
@@ -84,7 +77,7 @@ struct conn {
 
 struct pull {
 	/* options */
-	enum pull_mode mode;
+	struct store_opts so;		/* --mode, --size-limit */
 	struct conn_opts conn;
 	const char *archive, *report;
 	struct strlist include, exclude, skip_special;
@@ -92,7 +85,6 @@ struct pull {
 	int compress;			/* COMPRESS=DEFLATE when offered */
 	int batch;			/* UIDs per FETCH */
 	int connections;		/* to fetch bodies over */
-	uint64_t size_limit;		/* assess: flag messages above */
 	/* the run; the store and counters are shared by the connections */
 	pthread_mutex_t lock;		/* recursive */
 	int stop;			/* a connection failed: */

@@ -560,7 +560,7 @@ sync_list(struct pull *p, struct buf *err)
 	p->nr_folders = nr;
 	for (i = 0; i < p->nr_folders; i++)
 		p->folders[i].old = old_by_name(p, p->folders[i].name);
-	if (p->mode != MODE_ASSESS && find_renames(p, err) < 0)
+	if (p->so.mode != STORE_ASSESS && find_renames(p, err) < 0)
 		return -1;
 	return 0;
 }
@@ -1222,11 +1222,11 @@ sync_assess(struct pull *p, struct folder *f, struct buf *err)
 			oldest = m->time;
 		if (m->time > newest)
 			newest = m->time;
-		if (p->size_limit && m->size > p->size_limit) {
+		if (p->so.size_limit && m->size > p->so.size_limit) {
 			over++;
 			helper_anomaly("over-size-limit", f->name, m->uid,
 			    "%" PRIu64 " bytes, over the limit of %" PRIu64,
-			    m->size, p->size_limit);
+			    m->size, p->so.size_limit);
 		}
 	}
 	if (s.nr)

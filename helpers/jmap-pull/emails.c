@@ -514,10 +514,10 @@ emails_assess(struct jpull *p, struct buf *err)
 				f->largest = size;
 			p->msgs_total++;
 			p->bytes_total += size;
-			if (p->size_limit && size > p->size_limit)
+			if (p->so.size_limit && size > p->so.size_limit)
 				helper_anomaly("too-large", f->name, 0, "email"
 				    " %s: %" PRIu64 " bytes is over %" PRIu64,
-				    id, size, p->size_limit);
+				    id, size, p->so.size_limit);
 		}
 	}
 	for (i = 0; i < p->nr_folders; i++)

@@ -27,107 +27,49 @@ static const char usage_text[] =
 "Secrets on standard input: password=... (with --user) or token=...,\n"
 "then an empty line.\n";
 
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(EX_USAGE);
-}
-
 enum {
-	OPT_ACCOUNT = 256, OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_SIZE_LIMIT,
-	OPT_LEVEL, OPT_THREADS, OPT_CKPT_MSGS, OPT_CKPT_BYTES,
+	OPT_ACCOUNT = 256, OPT_ARCHIVE, OPT_REPORT,
 };
 
 static const struct option own_opts[] = {
+	STORE_OPTIONS,
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
-	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "report", required_argument, NULL, OPT_REPORT },
-	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
-	{ "level", required_argument, NULL, OPT_LEVEL },
-	{ "compress-threads", required_argument, NULL, OPT_THREADS },
-	{ "checkpoint-messages", required_argument, NULL, OPT_CKPT_MSGS },
-	{ "checkpoint-bytes", required_argument, NULL, OPT_CKPT_BYTES },
 	{ NULL, 0, NULL, 0 }
 };
 
-static void
-set_mode(struct jpull *p, const char *mode)
+static int
+own_opt(void *ctx, int c, const char *arg)
 {
-	static const struct {
-		const char *name;
-		enum jpull_mode mode;
-	} modes[] = {
-		{ "full", JMODE_FULL }, { "delta", JMODE_DELTA },
-		{ "assess", JMODE_ASSESS }, { "auto", JMODE_AUTO },
-	};
-	size_t i;
+	struct jpull *p = ctx;
 
-	for (i = 0; i < ARRAY_SIZE(modes); i++)
-		if (!strcmp(mode, modes[i].name)) {
-			p->mode = modes[i].mode;
-			return;
-		}
-	fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
+	switch (c) {
+	case OPT_ACCOUNT: p->conn.account = arg; break;
+	case OPT_ARCHIVE: p->archive = arg; break;
+	case OPT_REPORT: p->report = arg; break;
+	default:
+		return store_opt(&p->st, &p->so, c, arg);
+	}
+	return 1;
 }
 
 static void
 parse_options(struct jpull *p, int argc, char **argv)
 {
-	struct option *longopts = conn_longopts(CONN_URL | CONN_USER,
-	    own_opts);
 	struct conn_opts co = { 0 };
-	int c;
 
-	p->mode = JMODE_FULL;
-	p->st.level = 1;
-	p->st.workers = 2;
-	p->st.ckpt_messages = 2000;
-	p->st.ckpt_bytes = 256u << 20;
-	p->size_limit = 50u << 20;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (conn_opt(&co, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_ACCOUNT: p->conn.account = optarg; break;
-		case OPT_MODE: set_mode(p, optarg); break;
-		case OPT_ARCHIVE: p->archive = optarg; break;
-		case OPT_REPORT: p->report = optarg; break;
-		case OPT_SIZE_LIMIT:
-			p->size_limit = opt_size("--size-limit", optarg, 0);
-			break;
-		case OPT_LEVEL:
-			p->st.level = atoi(optarg);
-			if (p->st.level < -7 || p->st.level > 19 ||
-			    strspn(optarg, "-0123456789") != strlen(optarg))
-				fatalx(EX_USAGE, "--level: -7 to 19");
-			break;
-		case OPT_THREADS:
-			p->st.workers = (int)opt_size("--compress-threads",
-			    optarg, 0);
-			break;
-		case OPT_CKPT_MSGS:
-			p->st.ckpt_messages = opt_size(
-			    "--checkpoint-messages", optarg, 1);
-			break;
-		case OPT_CKPT_BYTES:
-			p->st.ckpt_bytes = opt_size("--checkpoint-bytes",
-			    optarg, 1);
-			break;
-		default:
-			usage();
-		}
-	}
-	free(longopts);
-	if (optind != argc || !co.url)
-		usage();
+	store_defaults(&p->st, &p->so);
+	helper_options(argc, argv, CONN_URL | CONN_USER, &co, own_opts,
+	    own_opt, p, usage_text);
+	if (!co.url)
+		helper_usage();
 	p->conn.url = co.url;
 	p->conn.user = co.user;
 	p->conn.ca_file = co.srv.tls.ca_file;
 	p->conn.insecure = co.srv.tls.insecure;
 	p->conn.timeout = co.timeout;
-	if (p->mode != JMODE_ASSESS && !p->archive)
+	if (p->so.mode != STORE_ASSESS && !p->archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 }
 
@@ -150,17 +92,16 @@ open_archive(struct jpull *p, struct buf *err)
 
 	p->st.helper = "jmap-pull";
 	p->st.version = JPULL_VERSION;
-	rc = store_open(&p->st, p->archive, p->mode == JMODE_AUTO ? "auto" :
-	    p->mode == JMODE_FULL ? "full" : "delta", err);
+	rc = store_open(&p->st, p->archive, store_mode_name(p->so.mode), err);
 	if (rc < 0)	/* busy: try later; else the archive is damaged */
 		return helper_fail(helper_archive_status(rc));
 	full = arcidx_meta(p->st.ix, "pass.full");
-	if (p->mode == JMODE_AUTO)
-		p->mode = full ? JMODE_DELTA : JMODE_FULL;
-	else if (p->mode == JMODE_FULL && full)
+	if (p->so.mode == STORE_AUTO)
+		p->so.mode = full ? STORE_DELTA : STORE_FULL;
+	else if (p->so.mode == STORE_FULL && full)
 		buf_addf(err, "archive '%s' already holds a complete full"
 		    " pull; use --mode delta", p->archive);
-	else if (p->mode == JMODE_DELTA && !full)
+	else if (p->so.mode == STORE_DELTA && !full)
 		buf_addf(err, "archive '%s' holds no complete full pull; run"
 		    " --mode full first (it continues an interrupted one)",
 		    p->archive);
@@ -175,7 +116,7 @@ open_archive(struct jpull *p, struct buf *err)
 		p->mailbox_state = xstrdup(jstr(o, "mailbox_state"));
 	json_decref(o);
 	free(states);
-	p->full = p->mode == JMODE_FULL || !p->email_state;
+	p->full = p->so.mode == STORE_FULL || !p->email_state;
 	if (arcidx_folders(p->st.ix, &p->old, &p->nr_old, err) < 0)
 		return helper_fail(EX_DATAERR);
 	spool_init(&p->sp, p->archive, 0);
@@ -234,7 +175,7 @@ finish(struct jpull *p, struct buf *err)
 	rc = store_record(&p->st, states, err);
 	json_decref(states);
 	pass = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}", "t", "pass",
-	    "mode", p->mode == JMODE_FULL ? "full" : "delta", "complete", 1,
+	    "mode", p->so.mode == STORE_FULL ? "full" : "delta", "complete", 1,
 	    "time", (json_int_t)time(NULL), "messages",
 	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done);
 	if (rc == 0)
@@ -247,7 +188,6 @@ static int
 write_report(struct jpull *p, struct buf *err)
 {
 	json_t *o;
-	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
 	    " s:o}", "account", p->conn.user ? p->conn.user :
@@ -257,9 +197,7 @@ write_report(struct jpull *p, struct buf *err)
 	    "bytes", (json_int_t)p->bytes_total, "anomalies",
 	    (json_int_t)helper_anomaly_count(), "folders", p->report_folders,
 	    "anomalies", helper_anomaly_list());
-	ret = evline_report(p->report, o, err);
-	json_decref(o);
-	return ret;
+	return helper_report(p->report, o, err);
 }
 
 static int
@@ -267,12 +205,12 @@ run(struct jpull *p, struct buf *err)
 {
 	if (jmap_open(&p->j, &p->conn, err) < 0)
 		return helper_fail(p->j->fail);
-	if (p->mode != JMODE_ASSESS && (open_archive(p, err) < 0 ||
+	if (p->so.mode != STORE_ASSESS && (open_archive(p, err) < 0 ||
 	    emails_load(p, err) < 0))
 		return -1;
 	if (mailboxes_sync(p, err) < 0)
 		return -1;
-	if (p->mode == JMODE_ASSESS) {
+	if (p->so.mode == STORE_ASSESS) {
 		if (emails_assess(p, err) < 0)
 			return -1;
 		return p->report && write_report(p, err) < 0 ?
@@ -290,7 +228,6 @@ main(int argc, char **argv)
 	struct jpull *p = &the_run;
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
-	double start = now_seconds();
 	int code = 0;
 
 	helper_init("jmap-pull", JPULL_VERSION);
@@ -315,12 +252,12 @@ main(int argc, char **argv)
 	    (json_int_t)p->flag_changes, "expunged", (json_int_t)p->expunged,
 	    "segments", (json_int_t)p->st.segments, "full_comparison",
 	    p->full, "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
-	    now_seconds() - start);
+	    helper_seconds());
 	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
-	    p->mode == JMODE_ASSESS ? "assessed" : "pulled",
-	    p->mode == JMODE_ASSESS ? p->msgs_total : p->msgs_done,
-	    p->mode == JMODE_ASSESS ? p->bytes_total : p->bytes_done,
-	    now_seconds() - start);
+	    p->so.mode == STORE_ASSESS ? "assessed" : "pulled",
+	    p->so.mode == STORE_ASSESS ? p->msgs_total : p->msgs_done,
+	    p->so.mode == STORE_ASSESS ? p->bytes_total : p->bytes_done,
+	    helper_seconds());
 out:
 	secrets_clear(&sec);
 	store_abort(&p->st);

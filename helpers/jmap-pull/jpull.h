@@ -26,13 +26,6 @@
 #define JPULL_VERSION	"0.1"
 #define JPULL_UIDVALIDITY 1	/* a mailbox id never changes meaning */
 
-enum jpull_mode {
-	JMODE_FULL,
-	JMODE_DELTA,
-	JMODE_ASSESS,
-	JMODE_AUTO,		/* full until a full pass is complete */
-};
-
 /* A mailbox of the source, and the folder it is in the archive. */
 struct jfolder {
 	char *id;
@@ -47,10 +40,9 @@ struct jfolder {
 
 struct jpull {
 	/* options */
-	enum jpull_mode mode;
+	struct store_opts so;	/* --mode, --size-limit */
 	struct jmap_opts conn;
 	const char *archive, *report;
-	uint64_t size_limit;	/* assess: flag messages above */
 	/* the run */
 	struct jmap *j;
 	struct store st;

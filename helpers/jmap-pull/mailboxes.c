@@ -340,7 +340,7 @@ mailboxes_sync(struct jpull *p, struct buf *err)
 		return -1;
 	set_folders(p, all);
 	json_decref(all);
-	if (p->mode == JMODE_ASSESS)
+	if (p->so.mode == STORE_ASSESS)
 		return 0;
 	return folder_records(p, err);
 }

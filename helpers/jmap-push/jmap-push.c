@@ -52,63 +52,58 @@ static const struct option own_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void
-usage(void)
+static int
+own_opt(void *ctx, int c, const char *arg)
 {
-	fputs(usage_text, stderr);
-	exit(EX_USAGE);
+	struct push *p = ctx;
+
+	switch (c) {
+	case OPT_ACCOUNT: p->jo.account = arg; break;
+	case OPT_ARCHIVE: p->archive = arg; break;
+	case OPT_DELETED:
+		if (strcmp(arg, "skip") && strcmp(arg, "trash"))
+			helper_usage();
+		p->deleted_to_trash = !strcmp(arg, "trash");
+		break;
+	case OPT_REFUSED:
+		if (strcmp(arg, "rescue") &&
+		    strcmp(arg, "report"))
+			helper_usage();
+		p->rescue = !strcmp(arg, "rescue");
+		break;
+	case OPT_AFTER: p->after_cutover = 1; break;
+	case OPT_DELETE_REMOVED: p->delete_removed = 1; break;
+	case OPT_BATCH:
+		p->batch_msgs = (int)opt_size("--batch", arg, 1);
+		break;
+	case OPT_BATCH_BYTES:
+		p->batch_bytes = opt_size("--batch-bytes", arg,
+		    1);
+		break;
+	case OPT_VERIFY: p->verify = 1; break;
+	case OPT_VERIFY_CONTENT: p->verify = p->verify_content = 1;
+		break;
+	case OPT_VERIFY_ONLY: p->verify = p->verify_only = 1; break;
+	case OPT_VERIFY_DELTA: p->verify = p->verify_delta = 1; break;
+	case OPT_REPORT: p->report = arg; break;
+	default:
+		return 0;
+	}
+	return 1;
 }
 
 static void
 parse_options(struct push *p, int argc, char **argv)
 {
-	struct option *longopts = conn_longopts(CONN_URL | CONN_USER,
-	    own_opts);
 	struct conn_opts co = { 0 };
-	int c;
 
 	p->batch_msgs = 200;
 	p->rescue = 1;
 	p->batch_bytes = 16u << 20;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (conn_opt(&co, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_ACCOUNT: p->jo.account = optarg; break;
-		case OPT_ARCHIVE: p->archive = optarg; break;
-		case OPT_DELETED:
-			if (strcmp(optarg, "skip") && strcmp(optarg, "trash"))
-				usage();
-			p->deleted_to_trash = !strcmp(optarg, "trash");
-			break;
-		case OPT_REFUSED:
-			if (strcmp(optarg, "rescue") &&
-			    strcmp(optarg, "report"))
-				usage();
-			p->rescue = !strcmp(optarg, "rescue");
-			break;
-		case OPT_AFTER: p->after_cutover = 1; break;
-		case OPT_DELETE_REMOVED: p->delete_removed = 1; break;
-		case OPT_BATCH:
-			p->batch_msgs = (int)opt_size("--batch", optarg, 1);
-			break;
-		case OPT_BATCH_BYTES:
-			p->batch_bytes = opt_size("--batch-bytes", optarg,
-			    1);
-			break;
-		case OPT_VERIFY: p->verify = 1; break;
-		case OPT_VERIFY_CONTENT: p->verify = p->verify_content = 1;
-			break;
-		case OPT_VERIFY_ONLY: p->verify = p->verify_only = 1; break;
-		case OPT_VERIFY_DELTA: p->verify = p->verify_delta = 1; break;
-		case OPT_REPORT: p->report = optarg; break;
-		default:
-			usage();
-		}
-	}
-	free(longopts);
-	if (optind != argc || !co.url || !p->archive)
-		usage();
+	helper_options(argc, argv, CONN_URL | CONN_USER, &co,
+	    own_opts, own_opt, p, usage_text);
+	if (!co.url || !p->archive)
+		helper_usage();
 	p->jo.url = co.url;
 	p->jo.user = co.user;
 	p->jo.ca_file = co.srv.tls.ca_file;
@@ -145,7 +140,6 @@ main(int argc, char **argv)
 	struct push push, *p = &push;
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
-	double start = now_seconds();
 	int code = EX_SOFTWARE, rc;
 
 	memset(p, 0, sizeof(*p));
@@ -200,7 +194,7 @@ main(int argc, char **argv)
 	    (json_int_t)p->failed, "removed", (json_int_t)p->removed, "stale",
 	    (json_int_t)p->stale, "mailboxes_created",
 	    (json_int_t)p->mailboxes_created, "bytes_uploaded",
-	    (json_int_t)p->j->bytes_up, "seconds", now_seconds() - start);
+	    (json_int_t)p->j->bytes_up, "seconds", helper_seconds());
 	if (p->deleted_skipped)
 		log_info("%" PRIu64 " messages flagged \\Deleted at the source"
 		    " not carried", p->deleted_skipped);
@@ -208,7 +202,7 @@ main(int argc, char **argv)
 	    " adopted, %" PRIu64 " updated, %" PRIu64 " rescued, %" PRIu64
 	    " failed in %.1f s (%lu requests)", p->imported, p->matched,
 	    p->adopted, p->updated, p->rescued, p->failed,
-	    now_seconds() - start, p->j->requests + p->j->uploads);
+	    helper_seconds(), p->j->requests + p->j->uploads);
 	goto out;
 fail:
 	log_warnx("%s", err.buf);

@@ -19,12 +19,14 @@ static uint64_t anomalies;
 static json_t *anomaly_list;
 static double last_progress;
 static int first_fail;
+static double started;
 
 void
 helper_init(const char *name, const char *version)
 {
 	helper_name = name;
 	helper_version = version;
+	started = now_seconds();
 	log_init(name, -1);
 }
 
@@ -47,8 +49,10 @@ helper_start(struct secrets *sec, const char *account, ...)
 	evline_hello(1, helper_name, helper_version);
 }
 
+static const char *usage_text = "";
+
 enum {
-	O_HOST = CONN_OPT_FIRST, O_PORT, O_TLS, O_PLAIN, O_URL, O_USER,
+	O_HOST = 0x1000, O_PORT, O_TLS, O_PLAIN, O_URL, O_USER,
 	O_AUTH_USER, O_MASTER_SEP, O_AUTH, O_CA, O_INSECURE, O_TIMEOUT,
 };
 
@@ -71,24 +75,26 @@ static const struct {
 	{ 0, { "timeout", required_argument, NULL, O_TIMEOUT } },
 };
 
-struct option *
+static struct option *
 conn_longopts(unsigned set, const struct option *own)
 {
+	static const struct option help = { "help", no_argument, NULL, 'h' };
 	struct option *v;
 	size_t nr_own = 0, n = 0, i;
 
 	while (own[nr_own].name)
 		nr_own++;
-	v = xcalloc(ARRAY_SIZE(conn_table) + nr_own + 1, sizeof(*v));
+	v = xcalloc(ARRAY_SIZE(conn_table) + nr_own + 2, sizeof(*v));
 	for (i = 0; i < ARRAY_SIZE(conn_table); i++)
 		if (!conn_table[i].set || (conn_table[i].set & set))
 			v[n++] = conn_table[i].o;
 	for (i = 0; i < nr_own; i++)
 		v[n++] = own[i];
+	v[n] = help;
 	return v;
 }
 
-int
+static int
 conn_opt(struct conn_opts *co, int c, const char *arg)
 {
 	switch (c) {
@@ -115,6 +121,41 @@ conn_opt(struct conn_opts *co, int c, const char *arg)
 		return 0;
 	}
 	return 1;
+}
+
+void
+helper_usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(EX_USAGE);
+}
+
+void
+helper_options(int argc, char **argv, unsigned set, struct conn_opts *co,
+    const struct option *own, int (*own_opt)(void *ctx, int c,
+    const char *arg), void *ctx, const char *usage)
+{
+	struct option *longopts = conn_longopts(set, own);
+	int c;
+
+	usage_text = usage;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		if (!conn_opt(co, c, optarg) && (c < 256 ||
+		    !own_opt(ctx, c, optarg)))
+			helper_usage();
+	free(longopts);
+	if (optind != argc)
+		helper_usage();
+}
+
+int
+helper_mode_is_assess(const char *arg)
+{
+	if (!strcmp(arg, "assess"))
+		return 1;
+	if (strcmp(arg, "full") && strcmp(arg, "delta") && strcmp(arg, "auto"))
+		fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
+	return 0;
 }
 
 void
@@ -220,4 +261,19 @@ int
 helper_archive_status(int rc)
 {
 	return rc == -2 ? EX_TEMPFAIL : EX_DATAERR;
+}
+
+double
+helper_seconds(void)
+{
+	return now_seconds() - started;
+}
+
+int
+helper_report(const char *path, json_t *o, struct buf *err)
+{
+	int ret = evline_report(path, o, err);
+
+	json_decref(o);
+	return ret;
 }

@@ -15,8 +15,9 @@
 
 #include "tls.h"
 
-struct secrets;
+struct buf;
 struct json_t;
+struct secrets;
 
 /* First thing in main(): the log says `name` from here on. */
 void helper_init(const char *name, const char *version);
@@ -54,17 +55,26 @@ struct conn_opts {
 	const char *tls;	/* --tls as given */
 };
 
-/* The values getopt_long() returns for the connection options. */
-#define CONN_OPT_FIRST	0x1000
+/*
+ * Read the command line: the connection options of `set` into `co`, and
+ * each of the helper's own options (`own`, ended by a zeroed entry, their
+ * values from 256 up) handed to `own_opt` with `ctx` and its argument,
+ * which returns 0 for one it does not know.  --help, an unknown option or an
+ * operand prints `usage` and exits with EX_USAGE, as helper_usage() does
+ * from then on.
+ */
+void helper_options(int argc, char **argv, unsigned set,
+    struct conn_opts *co, const struct option *own,
+    int (*own_opt)(void *ctx, int c, const char *arg), void *ctx,
+    const char *usage);
+void helper_usage(void) __attribute__((noreturn));
 
 /*
- * The long options of `set` followed by `own` (ended by a zeroed entry),
- * for getopt_long(); free() it.
+ * --mode of a helper whose every pass reads everything and records what
+ * changed, so that full, delta and auto are one: 1 for assess, else 0;
+ * another word exits with EX_USAGE.
  */
-struct option *conn_longopts(unsigned set, const struct option *own);
-
-/* If `c` is one of the connection options, take `arg` and return 1. */
-int conn_opt(struct conn_opts *co, int c, const char *arg);
+int helper_mode_is_assess(const char *arg);
 
 /*
  * After the options, for a server: --tls (default: implicit TLS when the
@@ -99,6 +109,12 @@ int helper_progress_due(int force);
  */
 int helper_fail(int code);
 int helper_status(int otherwise);
+
+/* Seconds since helper_init(). */
+double helper_seconds(void);
+
+/* Write the report `o` to `path` (evline_report()); `o` is released. */
+int helper_report(const char *path, struct json_t *o, struct buf *err);
 
 /* arcidx_open()'s -2 (busy: try later) or -1 (the archive is bad). */
 int helper_archive_status(int rc);

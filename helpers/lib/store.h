@@ -14,6 +14,49 @@
 #include "buf.h"
 #include "segment.h"
 
+/* What a pull does: --mode. */
+enum store_mode {
+	STORE_FULL,
+	STORE_DELTA,
+	STORE_ASSESS,		/* count and report; no archive */
+	STORE_AUTO,		/* full until a full pass is complete */
+};
+
+/*
+ * The options every pull helper takes for its archive: --mode, --level,
+ * --compress-threads, --checkpoint-messages, --checkpoint-bytes and
+ * --size-limit (what assess flags as too large), to put in its option
+ * table.
+ */
+enum {
+	STORE_OPT_MODE = 0x2000, STORE_OPT_LEVEL, STORE_OPT_THREADS,
+	STORE_OPT_CKPT_MSGS, STORE_OPT_CKPT_BYTES, STORE_OPT_SIZE_LIMIT,
+};
+#define STORE_OPTIONS \
+	{ "mode", required_argument, NULL, STORE_OPT_MODE }, \
+	{ "level", required_argument, NULL, STORE_OPT_LEVEL }, \
+	{ "compress-threads", required_argument, NULL, STORE_OPT_THREADS }, \
+	{ "checkpoint-messages", required_argument, NULL, \
+	    STORE_OPT_CKPT_MSGS }, \
+	{ "checkpoint-bytes", required_argument, NULL, STORE_OPT_CKPT_BYTES }, \
+	{ "size-limit", required_argument, NULL, STORE_OPT_SIZE_LIMIT }
+
+struct store;
+
+/* Those options as a pull helper takes them, with their defaults. */
+struct store_opts {
+	enum store_mode mode;
+	uint64_t size_limit;
+};
+void store_defaults(struct store *st, struct store_opts *so);
+
+/* Take one of them: 1, or 0 when `c` is none of them. */
+int store_opt(struct store *st, struct store_opts *so, int c,
+    const char *arg);
+
+/* --mode's word for store_open(): "full", "delta" or "auto". */
+const char *store_mode_name(enum store_mode mode);
+
 /* A body being received: hashed as it comes, in memory up to a limit. */
 struct spool {
 	struct buf mem;

@@ -254,7 +254,6 @@ write_report(int exists, const char *action, struct buf *err)
 	char scheme[64];
 	json_t *o, *al = json_array();
 	size_t i;
-	int ret;
 
 	pw_scheme(g.p.entry ? g.p.entry : "", scheme, sizeof(scheme));
 	for (i = 0; i < g.p.nr_aliases; i++)
@@ -265,9 +264,7 @@ write_report(int exists, const char *action, struct buf *err)
 	    "form", form_name(g.p.form), "why", g.p.why, "name", g.p.name,
 	    "aliases", al, "quota", (json_int_t)g.p.quota, "anomalies",
 	    helper_anomaly_list());
-	ret = evline_report(g.report, o, err);
-	json_decref(o);
-	return ret;
+	return helper_report(g.report, o, err);
 }
 
 /*
@@ -326,7 +323,6 @@ main(int argc, char **argv)
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
 	const char *action = "none";
-	double start = now_seconds();
 	int code = 0, exists = 0, ret;
 
 	helper_init("provision", PROVISION_VERSION);
@@ -352,7 +348,7 @@ main(int argc, char **argv)
 		    "action", action, "exists", exists, "applied", g.p.apply,
 		    "password", form_name(g.p.form), "anomalies",
 		    (json_int_t)helper_anomaly_count(), "seconds",
-		    now_seconds() - start);
+		    helper_seconds());
 		log_info("%s: %s (password: %s)", g.p.account, said(action,
 		    exists), form_name(g.p.form));
 	}

@@ -58,13 +58,6 @@ static struct {
 	uint64_t bytes;
 } pull;
 
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(EX_USAGE);
-}
-
 enum {
 	OPT_MODE = 256, OPT_ARCHIVE, OPT_REPORT, OPT_DIR, OPT_ACTIVE,
 };
@@ -75,42 +68,34 @@ static const struct option own_opts[] = {
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "dir", required_argument, NULL, OPT_DIR },
 	{ "active", required_argument, NULL, OPT_ACTIVE },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
+
+static int
+own_opt(void *ctx, int c, const char *arg)
+{
+	(void)ctx;
+	switch (c) {
+	case OPT_MODE:	/* each pass reads every script: they are small */
+		pull.assess = helper_mode_is_assess(arg);
+		break;
+	case OPT_ARCHIVE: pull.archive = arg; break;
+	case OPT_REPORT: pull.report = arg; break;
+	case OPT_DIR: pull.dir = arg; break;
+	case OPT_ACTIVE: pull.active_file = arg; break;
+	default:
+		return 0;
+	}
+	return 1;
+}
 
 static void
 parse_options(int argc, char **argv)
 {
-	struct option *longopts = conn_longopts(CONN_SERVER | CONN_PLAIN |
-	    CONN_USER | CONN_ADMIN, own_opts);
-	const char *mode = "full";
-	int c;
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (conn_opt(&pull.conn, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_MODE: mode = optarg; break;
-		case OPT_ARCHIVE: pull.archive = optarg; break;
-		case OPT_REPORT: pull.report = optarg; break;
-		case OPT_DIR: pull.dir = optarg; break;
-		case OPT_ACTIVE: pull.active_file = optarg; break;
-		default:
-			usage();
-		}
-	}
-	free(longopts);
-	if (optind != argc || !pull.conn.user ||
-	    !pull.conn.srv.host == !pull.dir)
-		usage();
-	/* every pass reads every script (they are small) and records what
-	 * changed: full, delta and auto are one */
-	if (!strcmp(mode, "assess"))
-		pull.assess = 1;
-	else if (strcmp(mode, "full") && strcmp(mode, "delta") &&
-	    strcmp(mode, "auto"))
-		fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
+	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
+	    CONN_ADMIN, &pull.conn, own_opts, own_opt, NULL, usage_text);
+	if (!pull.conn.user || !pull.conn.srv.host == !pull.dir)
+		helper_usage();
 	if (!pull.assess && !pull.archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 	if (pull.active_file && !pull.dir)
@@ -402,7 +387,6 @@ write_report(struct buf *err)
 {
 	json_t *scripts = json_array(), *o;
 	size_t i;
-	int ret;
 
 	for (i = 0; i < pull.nr; i++)
 		json_array_append_new(scripts, json_pack("{s:s, s:I, s:b}",
@@ -416,9 +400,7 @@ write_report(struct buf *err)
 	    "bytes", (json_int_t)pull.bytes, "anomalies",
 	    (json_int_t)helper_anomaly_count(), "scripts", scripts,
 	    "anomalies", helper_anomaly_list());
-	ret = evline_report(pull.report, o, err);
-	json_decref(o);
-	return ret;
+	return helper_report(pull.report, o, err);
 }
 
 int
@@ -427,7 +409,6 @@ main(int argc, char **argv)
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
 	const char *password = NULL, *active = NULL;
-	double start = now_seconds();
 	int code = EX_SOFTWARE, changed = 0, deleted = 0, rc;
 	unsigned seq = 0;
 	size_t i;
@@ -475,7 +456,7 @@ main(int argc, char **argv)
 	    "active", active, "changed", (json_int_t)changed, "deleted",
 	    (json_int_t)deleted, "anomalies",
 	    (json_int_t)helper_anomaly_count(), "seconds",
-	    now_seconds() - start);
+	    helper_seconds());
 	log_info("%s %zu scripts (%s active), %d changed, %d deleted",
 	    pull.assess ? "assessed" : "pulled", pull.nr,
 	    active ? active : "none", changed, deleted);

@@ -43,13 +43,6 @@ static struct {
 	json_t *diffs;
 } push;
 
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(EX_USAGE);
-}
-
 enum {
 	OPT_ARCHIVE = 256, OPT_VERIFY_ONLY, OPT_REPORT,
 };
@@ -58,32 +51,29 @@ static const struct option own_opts[] = {
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
 	{ "report", required_argument, NULL, OPT_REPORT },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
+
+static int
+own_opt(void *ctx, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_ARCHIVE: push.archive = arg; break;
+	case OPT_VERIFY_ONLY: push.verify_only = 1; break;
+	case OPT_REPORT: push.report = arg; break;
+	default:
+		return 0;
+	}
+	return 1;
+}
 
 static void
 parse_options(int argc, char **argv)
 {
-	struct option *longopts = conn_longopts(CONN_SERVER | CONN_PLAIN |
-	    CONN_USER | CONN_ADMIN, own_opts);
-	int c;
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (conn_opt(&push.conn, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_ARCHIVE: push.archive = optarg; break;
-		case OPT_VERIFY_ONLY: push.verify_only = 1; break;
-		case OPT_REPORT: push.report = optarg; break;
-		default:
-			usage();
-		}
-	}
-	free(longopts);
-	if (optind != argc || !push.conn.srv.host || !push.conn.user ||
-	    !push.archive)
-		usage();
+	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
+	    CONN_ADMIN, &push.conn, own_opts, own_opt, NULL, usage_text);
+	if (!push.conn.srv.host || !push.conn.user || !push.archive)
+		helper_usage();
 	conn_opts_server(&push.conn, "4190", NULL);
 }
 
@@ -323,7 +313,6 @@ static int
 write_report(struct buf *err)
 {
 	json_t *o;
-	int ret;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O}", "account",
 	    push.conn.user, "destination", push.conn.srv.host, "helper",
@@ -331,9 +320,7 @@ write_report(struct buf *err)
 	    (json_int_t)push.pushed, "refused", (json_int_t)push.refused,
 	    "anomalies", (json_int_t)helper_anomaly_count(),
 	    "differences", push.diffs);
-	ret = evline_report(push.report, o, err);
-	json_decref(o);
-	return ret;
+	return helper_report(push.report, o, err);
 }
 
 int
@@ -342,7 +329,6 @@ main(int argc, char **argv)
 	struct secrets sec = SECRETS_INIT;
 	struct buf err = BUF_INIT;
 	const char *password;
-	double start = now_seconds();
 	int code = EX_SOFTWARE, rc;
 
 	helper_init("sieve-push", SIEVE_PUSH_VERSION);
@@ -379,7 +365,7 @@ main(int argc, char **argv)
 	    (json_int_t)push.refused, "deleted", (json_int_t)push.deleted,
 	    "differences", (json_int_t)json_array_size(push.diffs),
 	    "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
-	    now_seconds() - start);
+	    helper_seconds());
 	log_info("%" PRIu64 " scripts pushed, %" PRIu64 " unchanged, %" PRIu64
 	    " refused, %" PRIu64 " deleted; verify: %zu differences",
 	    push.pushed, push.unchanged, push.refused, push.deleted,
