@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "fileio.h"
+#include "ident.h"
 #include "plan.h"
 #include "xalloc.h"
 
@@ -39,8 +40,8 @@ add(struct collect *c, const char *name, const char *login,
 		if (isspace((unsigned char)*p) || *p == ':' || *p == '/' ||
 		    (unsigned char)*p < 0x20)
 			break;
-	if (!*name || *p || (at && (at == name || !at[1] ||
-	    strchr(at + 1, '@')))) {
+	if (!*name || *p || !ident_ok(name) || (at && (at == name ||
+	    !at[1] || strchr(at + 1, '@')))) {
 		buf_addf(c->err, "%s: '%s' is not an account name (an address"
 		    " or a bare login)\n", where, name);
 		c->errors++;

@@ -7,6 +7,7 @@ LIB_SRCS := \
 	helpers/lib/exec_path.c \
 	helpers/lib/fileio.c \
 	helpers/lib/helper.c \
+	helpers/lib/ident.c \
 	helpers/lib/imap.c \
 	helpers/lib/imap_resp.c \
 	helpers/lib/jmap.c \

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "evline.h"
 #include "fileio.h"
+#include "ident.h"
 #include "log.h"
 #include "mapping.h"
 #include "opt.h"
@@ -408,6 +409,10 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
+	if (optind < argc && !ident_ok(argv[optind]))
+		fatalx(EX_USAGE, "'%s': not an account the proxy can route (a"
+		    " blank, a quote, a backslash or a control character in"
+		    " it, or empty)", argv[optind]);
 	if (hold >= 0 && !store && !list && !restore && !dflt &&
 	    optind + 1 == argc && *argv[optind] && !drain_secrets())
 		return hold_or_release(control_opt ? control_opt :
@@ -424,8 +429,6 @@ main(int argc, char **argv)
 	if (!list && !restore && route_parse(argv[optind + 1], &r) < 0)
 		fatalx(EX_USAGE, "'%s': the route is source or destination",
 		    argv[optind + 1]);
-	if (!list && !restore && !*argv[optind])
-		fatalx(EX_USAGE, "an empty account name");
 	drain_secrets();
 	export_path = beside(store, export_opt, "mapping.txt");
 	control = xstrdup(control_opt ? control_opt : PROXY_CONTROL_DEFAULT);

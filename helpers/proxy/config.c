@@ -135,6 +135,8 @@ static const struct ykey timeouts_keys[] = {
 	{ "idle", K_INT, T(timeouts.idle) - T(timeouts), NULL, "0", NULL },
 	{ "shutdown", K_INT, T(timeouts.shutdown) - T(timeouts), NULL, "0",
 	    NULL },
+	{ "auth_failure", K_INT, T(timeouts.auth_failure) - T(timeouts), NULL,
+	    "0", NULL },
 	{ NULL, 0, 0, NULL, NULL, NULL }
 };
 
@@ -166,6 +168,7 @@ static const struct ykey config_keys[] = {
 	{ "routes_file", K_PATH, T(routes_file), NULL, NULL, NULL },
 	{ "control", K_PATH, T(control), NULL, NULL, NULL },
 	{ "mechanisms", K_LIST, T(mechanisms), NULL, NULL, NULL },
+	{ "hide_auth_errors", K_BOOL, T(hide_auth_errors), NULL, NULL, NULL },
 	{ "tls", K_MAP, T(tls), tls_keys, NULL, NULL },
 	{ "timeouts", K_MAP, T(timeouts), timeouts_keys, NULL, NULL },
 	{ "limits", K_MAP, T(limits), limits_keys, NULL, NULL },
@@ -253,10 +256,14 @@ server_ctx(struct config *cf, struct buf *err)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* no resumption at all: no cache, no tickets (TLS 1.2's nor 1.3's),
+	 * so no ticket key to keep secret and rotate */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_TICKET);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cf->tls.certificate) != 1) {
 		buf_addf(err, "%s: tls.certificate '%s'", cf->file,
 		    cf->tls.certificate);
@@ -525,7 +532,8 @@ defaults(struct config *cf)
 {
 	cf->master_separators = xstrdup("*");
 	cf->timeouts.preauth = 60;
-	cf->timeouts.backend = 15;
+	cf->timeouts.backend = 45;
+	cf->timeouts.auth_failure = 2;
 	cf->timeouts.idle = 2 * 3600;
 	cf->timeouts.shutdown = 30;
 	cf->limits.line_length = 8192;

@@ -24,6 +24,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "ident.h"
 #include "log.h"
 #include "proxy.h"
 #include "xalloc.h"
@@ -469,7 +470,7 @@ flush(struct session *s)
 static void
 send_request(struct session *s)
 {
-	s->state = SS_SPLICE;
+	session_enter_state(s, SS_SPLICE);
 	touch(s);
 	session_arm(s, s->cf->timeouts.idle);
 	flush(s);
@@ -494,7 +495,7 @@ dispatch(struct session *s)
 	free(s->user);
 	buf_release_wipe(&h->pass);
 	s->user = h->authz.len ? sasl_http_user(h->authz.buf, &h->pass) : NULL;
-	if (s->user && !sasl_identity_ok(s->user)) {
+	if (s->user && !ident_ok(s->user)) {
 		free(s->user);
 		s->user = NULL;
 		respond(s, 400, "the identity in Authorization is malformed");
@@ -553,10 +554,17 @@ http_read(struct session *s)
 		s->in += n;
 		e = HTTP_PARSER_ERRNO(&h->rq);
 		if (e != HPE_OK && e != HPE_PAUSED) {
-			respond(s, e == HPE_HEADER_OVERFLOW ||
-			    e == HPE_CB_header_field || e == HPE_CB_header_value
-			    || e == HPE_CB_url ? 431 : 400,
+			/* what was wrong, in the client's words: not the
+			 * parser's (its callbacks are ours) */
+			int big = e == HPE_HEADER_OVERFLOW ||
+			    e == HPE_CB_header_field ||
+			    e == HPE_CB_header_value || e == HPE_CB_url;
+
+			log_debug("http %s:%d: %s", s->peer_ip, s->peer_port,
 			    http_errno_description(e));
+			respond(s, big ? 431 : 400, big ? "the request's"
+			    " headers or its target are too long" :
+			    "malformed request");
 			s->result = "bad request";
 			break;
 		}
@@ -606,7 +614,7 @@ answered(struct session *s)
 		session_close(s, "done");
 		return;
 	}
-	s->state = SS_PREAUTH;
+	session_enter_state(s, SS_PREAUTH);
 	session_arm(s, s->cf->timeouts.preauth);
 	http_parser_pause(&h->rq, 0);
 	bufferevent_enable(s->c, EV_READ);

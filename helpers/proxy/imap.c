@@ -324,13 +324,14 @@ imap_backend_line(struct session *s, char *line, size_t len)
 	}
 	if (strncasecmp(line, "P3 ", 3))
 		return -1;
+	if (strncasecmp(line + 3, "OK", 2)) {
+		session_login_failed(s, line + 3);
+		return 0;
+	}
 	session_write(s, "%s %s\r\n", s->tag, line + 3);
 	free(s->tag);
 	s->tag = NULL;
-	if (!strncasecmp(line + 3, "OK", 2))
-		session_splice(s);
-	else
-		session_login_failed(s);
+	session_splice(s);
 	return 0;
 }
 
@@ -345,4 +346,6 @@ const struct proto proto_imap = {
 	.refusals = { "NO [AUTHENTICATIONFAILED] Authentication failed.",
 	    "BAD Authentication canceled.",
 	    "NO [CANNOT] Unsupported authentication mechanism." },
+	.logout = "LOGOUT",
+	.too_many = "* BYE Too many failed logins.\r\n",
 };

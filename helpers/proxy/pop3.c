@@ -212,11 +212,12 @@ pop3_backend_line(struct session *s, char *line, size_t len)
 		session_relay_to_client(s, line, len);
 		return 0;
 	}
+	if (strncmp(line, "+OK", 3)) {
+		session_login_failed(s, line);
+		return 0;
+	}
 	session_write(s, "%s\r\n", line);
-	if (!strncmp(line, "+OK", 3))
-		session_splice(s);
-	else
-		session_login_failed(s);
+	session_splice(s);
 	return 0;
 }
 
@@ -231,4 +232,6 @@ const struct proto proto_pop3 = {
 	.refusals = { "-ERR [AUTH] Authentication failed.",
 	    "-ERR Authentication canceled.",
 	    "-ERR Unsupported authentication mechanism." },
+	.logout = "QUIT",
+	.too_many = "-ERR [AUTH] Too many failed logins.\r\n",
 };

@@ -110,11 +110,13 @@ struct config {
 	char *routes_file;	/* `identifier destination` lines */
 	char *control;
 	struct strlist mechanisms;
+	int hide_auth_errors;	/* refusals in one wording, at one time */
 	struct {
 		char *certificate, *key, *chain;
 	} tls;
 	struct {
 		long long preauth, backend, idle, shutdown;
+		long long auth_failure;	/* hide_auth_errors: a refusal's time */
 	} timeouts;
 	struct {
 		long long line_length, sessions, connect_retries;
@@ -155,6 +157,10 @@ struct proto {
 	/* the answers to a failed, a canceled and an unknown mechanism's
 	 * login (after the tag, for IMAP) */
 	const char *refusals[3];
+	/* the client's goodbye ("LOGOUT", "QUIT"), after a tag for IMAP */
+	const char *logout;
+	/* said before closing on the third failed login */
+	const char *too_many;
 	/*
 	 * A protocol that parses all along (HTTP) sets these; session.c
 	 * then leaves every byte to it.  read: the client sent something;
@@ -177,6 +183,7 @@ enum sstate {
 	SS_HOLD,		/* a delay holds the login */
 	SS_BACKEND,		/* logging in to the backend */
 	SS_SPLICE,		/* bytes copied both ways */
+	SS_REFUSING,		/* a refusal held to its time */
 	SS_CLOSING,		/* flushing the last output */
 };
 
@@ -190,6 +197,7 @@ struct session {
 	enum sstate state;
 	int step;		/* the protocol's own step */
 	int client_tls, backend_tls;
+	int client_tls_up;	/* the client's TLS handshake is done */
 	char peer[64];		/* address:port */
 	char peer_ip[48], local_ip[48];
 	int peer_port, local_port;
@@ -218,6 +226,11 @@ struct session {
 	struct fastpath *fp;	/* SPLICE in clear: session.c */
 	struct http *http;	/* HTTP's own state: http.c */
 	int fails;		/* failed logins in this session */
+	struct timespec login_at;	/* when the last login began */
+	char *refusal;		/* SS_REFUSING: what the client is told */
+	char tail[48];		/* SPLICE: the end of what the client sent */
+	size_t tail_len;
+	struct buf user_log;	/* session_user_log()'s */
 	unsigned long long in, out;
 	struct timespec start;
 	const char *result;
@@ -288,6 +301,10 @@ void session_write(struct session *s, const char *fmt, ...)
 void session_backend_write(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void session_close(struct session *s, const char *result);
+void session_enter_state(struct session *s, enum sstate st);
+/* The user name, escaped for a log line (valid until the next call). */
+const char *session_user_log(struct session *s);
+
 /* the session's timer fires in `seconds` (0: never) */
 void session_arm(struct session *s, long long seconds);
 int session_starttls(struct session *s);
@@ -296,8 +313,12 @@ int session_backend_starttls(struct session *s);
 int session_login(struct session *s);
 /* The backend accepted: copy bytes from now on. */
 void session_splice(struct session *s);
-/* The backend refused: back to the front (its answer is relayed). */
-void session_login_failed(struct session *s);
+/*
+ * The backend refused: its answer `text` (after the tag, for IMAP) goes
+ * to the client, or with hide_auth_errors the protocol's own refusal at
+ * its fixed time; then back to the front.
+ */
+void session_login_failed(struct session *s, const char *text);
 /* During the backend login: relay a client line to the backend (SASL
  * continuations), and back. */
 void session_relay_to_client(struct session *s, const char *line,
@@ -317,7 +338,6 @@ char *cmd_word(const char **pp, const char *end, size_t *len_r);
 int cmd_literal(const char *line, size_t n, size_t *size, int *sync);
 
 /* sasl.c */
-int sasl_identity_ok(const char *id);
 char *sasl_route_id(const struct config *cf, const char *user);
 char *sasl_backend_user(const struct config *cf, const char *user,
     enum route r);

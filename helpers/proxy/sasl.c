@@ -38,21 +38,6 @@ sasl_mech_ok(const struct config *cf, const char *mech)
 	return 0;
 }
 
-/* No control characters, blanks or quotes; not empty, not too long. */
-int
-sasl_identity_ok(const char *id)
-{
-	const unsigned char *p;
-
-	if (!*id || strlen(id) > 255)
-		return 0;
-	for (p = (const unsigned char *)id; *p; p++)
-		if (*p < 0x21 || *p == 0x7f || *p == '"' || *p == '\'' ||
-		    *p == '\\')
-			return 0;
-	return 1;
-}
-
 /* Length of the account part: before the first master separator. */
 static size_t
 account_len(const struct config *cf, const char *user)
@@ -467,6 +452,10 @@ sasl_result(struct session *s, int r)
 	free(s->tag);
 	s->tag = NULL;
 	buf_release_wipe(&s->sasl);
-	return ++s->fails >= 3 ? (s->result = "authentication failed", -1) :
-	    0;
+	if (++s->fails < 3)
+		return 0;
+	if (s->proto->too_many)
+		session_write(s, "%s", s->proto->too_many);
+	s->result = "authentication failed";
+	return -1;
 }

@@ -23,8 +23,10 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "ident.h"
 #include "log.h"
 #include "proxy.h"
+#include "utf7.h"
 #include "xalloc.h"
 
 #define BACKEND_LINE_MAX	(64 * 1024)
@@ -45,6 +47,24 @@ static void drained(struct bufferevent *bev, void *arg);
 static void fast_free(struct session *s);
 static void backend_connect(struct session *s);
 static int session_route(struct session *s);
+static void refuse(struct session *s);
+
+static const char *const state_names[] = {
+	[SS_PREAUTH] = "preauth", [SS_HOLD] = "hold",
+	[SS_BACKEND] = "backend", [SS_SPLICE] = "splice",
+	[SS_CLOSING] = "closing", [SS_REFUSING] = "refusing",
+};
+
+/* The one way a session's state changes; at debug level, logged. */
+void
+session_enter_state(struct session *s, enum sstate st)
+{
+	if (s->state != st)
+		log_debug("%s %s:%d user=%s: %s -> %s", s->proto->name,
+		    s->peer_ip, s->peer_port, session_user_log(s),
+		    state_names[s->state], state_names[st]);
+	s->state = st;
+}
 
 static double
 elapsed(const struct timespec *t0)
@@ -85,12 +105,14 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 		break;
 	case SS_HOLD:
 		/* as before the login, should the route refuse it */
-		s->state = SS_PREAUTH;
+		session_enter_state(s, SS_PREAUTH);
 		arm(s, s->cf->timeouts.preauth);
 		session_route(s);
 		break;
 	case SS_BACKEND:
-		session_backend_down(s, "the backend did not answer in time");
+		session_backend_down(s, s->connected ? "it did not answer the"
+		    " login in time" : "it did not accept the connection in"
+		    " time");
 		break;
 	case SS_SPLICE:
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -99,6 +121,9 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		arm(s, s->cf->timeouts.idle - (now.tv_sec - s->last_io));
+		break;
+	case SS_REFUSING:
+		refuse(s);
 		break;
 	case SS_CLOSING:
 		drained(NULL, s);
@@ -180,6 +205,7 @@ session_accept(struct proxy *px, const struct listener *l, int fd,
 		}
 	}
 	buf_init(&s->acc, px->cf->limits.line_length);
+	buf_init(&s->user_log, 0);
 	s->timer = evtimer_new(px->base, timer_fired, s);
 	LIST_INSERT_HEAD(&px->sessions, s, link);
 	px->nr_sessions++;
@@ -204,12 +230,12 @@ session_accept(struct proxy *px, const struct listener *l, int fd,
 		/* port 25: no login; the destination splits delivery */
 		s->route = ROUTE_DESTINATION;
 		s->be = config_backend(s->cf, P_SMTP, ROUTE_DESTINATION);
-		s->state = SS_BACKEND;
+		session_enter_state(s, SS_BACKEND);
 		bufferevent_disable(s->c, EV_READ);
 		backend_connect(s);
 		return;
 	}
-	s->state = SS_PREAUTH;
+	session_enter_state(s, SS_PREAUTH);
 	arm(s, s->cf->timeouts.preauth);
 	s->proto->greet(s);
 }
@@ -272,14 +298,70 @@ drained(struct bufferevent *bev, void *arg)
 	evtimer_add(s->timer, &tv);
 }
 
+/* Keep the end of what the client sent in SPLICE (a LOGOUT, a QUIT). */
+static void
+note_client(struct session *s, const char *p, size_t n)
+{
+	size_t keep;
+
+	if (n >= sizeof(s->tail)) {
+		memcpy(s->tail, p + n - sizeof(s->tail), sizeof(s->tail));
+		s->tail_len = sizeof(s->tail);
+		return;
+	}
+	if (s->tail_len + n > sizeof(s->tail)) {
+		keep = sizeof(s->tail) - n;
+		memmove(s->tail, s->tail + s->tail_len - keep, keep);
+		s->tail_len = keep;
+	}
+	memcpy(s->tail + s->tail_len, p, n);
+	s->tail_len += n;
+}
+
+static void
+note_client_buffer(struct session *s, struct evbuffer *in)
+{
+	char tmp[sizeof(s->tail)];
+	size_t n = evbuffer_get_length(in);
+	size_t k = n < sizeof(tmp) ? n : sizeof(tmp);
+	struct evbuffer_ptr at;
+
+	evbuffer_ptr_set(in, &at, n - k, EVBUFFER_PTR_SET);
+	evbuffer_copyout_from(in, &at, tmp, k);
+	note_client(s, tmp, k);
+}
+
+/* Whether the client's last line was its protocol's goodbye. */
+static int
+said_logout(const struct session *s)
+{
+	const char *w = s->proto->logout, *end, *p;
+	size_t n = s->tail_len, wl;
+
+	if (!w || n < 2 || s->tail[n - 1] != '\n')
+		return 0;
+	end = s->tail + n - 1;
+	if (end > s->tail && end[-1] == '\r')
+		end--;
+	for (p = end; p > s->tail && p[-1] != '\n'; p--)
+		;
+	/* "QUIT", or "tag LOGOUT" */
+	if (memchr(p, ' ', end - p))
+		p = (const char *)memchr(p, ' ', end - p) + 1;
+	wl = strlen(w);
+	return (size_t)(end - p) == wl && !strncasecmp(p, w, wl);
+}
+
 void
 session_close(struct session *s, const char *result)
 {
 	if (s->state == SS_CLOSING)
 		return;
+	if (s->state == SS_SPLICE && said_logout(s))
+		s->result = "logout";
 	if (!s->result)
 		s->result = result;
-	s->state = SS_CLOSING;
+	session_enter_state(s, SS_CLOSING);
 	if (s->fp) {
 		event_del(s->fp->rd[0]);
 		event_del(s->fp->rd[1]);
@@ -301,6 +383,37 @@ session_close(struct session *s, const char *result)
 	drained(NULL, s);
 }
 
+/*
+ * The user name as a log line may carry it: valid UTF-8 as it is, other
+ * bytes, control characters, blanks and backslashes as \xHH.
+ */
+const char *
+session_user_log(struct session *s)
+{
+	const unsigned char *p;
+	size_t n;
+
+	if (!s->user)
+		return "-";
+	buf_reset(&s->user_log);
+	for (p = (const unsigned char *)s->user; *p; p += n) {
+		n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 :
+		    *p >= 0xc0 ? 2 : 1;
+		if (*p <= 0x20 || *p == 0x7f || *p == '\\' ||
+		    (*p >= 0x80 && (n == 1 || strnlen((const char *)p, n) < n ||
+		    !utf8_valid((const char *)p, n)))) {
+			buf_addf(&s->user_log, "\\x%02x", *p);
+			n = 1;
+		} else
+			buf_add(&s->user_log, p, n);
+		if (s->user_log.len > 300) {
+			buf_adds(&s->user_log, "...");
+			break;
+		}
+	}
+	return s->user_log.buf;
+}
+
 static void
 session_free(struct session *s)
 {
@@ -308,7 +421,7 @@ session_free(struct session *s)
 
 	log_info("%s %s:%d user=%s backend=%s%s%s in=%llu out=%llu"
 	    " duration=%.3f result=%s", s->proto->name, s->peer_ip,
-	    s->peer_port, s->user ? s->user : "-",
+	    s->peer_port, session_user_log(s),
 	    s->be ? route_name(s->route) : "-", s->be ? " " : "",
 	    s->be ? s->be->address : "", s->in, s->out, elapsed(&s->start),
 	    s->result ? s->result : "closed");
@@ -325,6 +438,8 @@ session_free(struct session *s)
 		bufferevent_free(s->b);
 	event_free(s->timer);
 	free(s->user);
+	free(s->refusal);
+	buf_release(&s->user_log);
 	free(s->route_id);
 	free(s->mech);
 	free(s->tag);
@@ -349,6 +464,8 @@ move(struct session *s, struct bufferevent *from, struct bufferevent *to,
 	struct timespec now;
 
 	*count += evbuffer_get_length(in);
+	if (from == s->c)
+		note_client_buffer(s, in);
 	evbuffer_add_buffer(out, in);
 	if (evbuffer_get_length(out) >= SPLICE_HIGH) {
 		bufferevent_disable(from, EV_READ);
@@ -494,6 +611,10 @@ client_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		s->client_tls_up = 1;	/* its TLS handshake is done */
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		if (s->state == SS_CLOSING) {
 			session_free(s);
@@ -502,8 +623,10 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		if (s->state == SS_SPLICE)
 			s->result = "closed by the client";
 		else if (what & BEV_EVENT_ERROR && s->client_tls &&
-		    s->state == SS_PREAUTH)
+		    !s->client_tls_up && s->state == SS_PREAUTH)
 			s->result = "TLS handshake failed";
+		else if (!s->result && s->fails)
+			s->result = "authentication failed";
 		else if (!s->result)
 			s->result = s->proto->read ? "closed by the client" :
 			    "disconnected before login";
@@ -772,9 +895,12 @@ session_backend_down(struct session *s, const char *why)
 	int connected = s->connected;
 
 	log_warnx("%s %s:%d user=%s: backend %s (%s): %s", s->proto->name,
-	    s->peer_ip, s->peer_port, s->user ? s->user : "-",
+	    s->peer_ip, s->peer_port, session_user_log(s),
 	    s->be->name, s->be->address, why);
-	bs->connect_failures++;
+	/* a backend that took the connection is alive, however slow its
+	 * answer: only a failed connection counts towards the breaker */
+	if (!connected)
+		bs->connect_failures++;
 	if (!connected && ++bs->failures >= s->cf->breaker.failures &&
 	    !bs->open_until) {
 		bs->open_until = time(NULL) + s->cf->breaker.cooldown;
@@ -800,7 +926,7 @@ session_backend_down(struct session *s, const char *why)
 		return;
 	}
 	s->proto->temp_fail(s, why);
-	s->state = SS_PREAUTH;
+	session_enter_state(s, SS_PREAUTH);
 	s->result = NULL;
 	arm(s, s->cf->timeouts.preauth);
 	bufferevent_enable(s->c, EV_READ);
@@ -810,7 +936,7 @@ session_backend_down(struct session *s, const char *why)
 int
 session_login(struct session *s)
 {
-	if (s->user && !sasl_identity_ok(s->user)) {
+	if (s->user && !ident_ok(s->user)) {
 		/* not even into the log: it may hold a line break */
 		free(s->user);
 		s->user = NULL;
@@ -819,6 +945,7 @@ session_login(struct session *s)
 	free(s->route_id);
 	s->route_id = s->user ? sasl_route_id(s->cf, s->user) : NULL;
 	s->tries = 0;
+	clock_gettime(CLOCK_MONOTONIC, &s->login_at);
 	bufferevent_disable(s->c, EV_READ);
 	return session_route(s);
 }
@@ -838,7 +965,7 @@ session_route(struct session *s)
 
 	if (s->route_id &&
 	    (until = route_delayed(s->px, s->route_id)) > now) {
-		s->state = SS_HOLD;
+		session_enter_state(s, SS_HOLD);
 		arm(s, until - now);
 		return 1;
 	}
@@ -862,7 +989,7 @@ session_route(struct session *s)
 	}
 	if (bs->open_until)
 		bs->probing = 1;	/* half open: this login tries */
-	s->state = SS_BACKEND;
+	session_enter_state(s, SS_BACKEND);
 	backend_connect(s);
 	return 1;
 }
@@ -903,9 +1030,10 @@ fast_read(evutil_socket_t fd, short what, void *arg)
 		    "closed by the server");
 		return;
 	}
-	if (i == 0)
+	if (i == 0) {
 		s->in += n;
-	else
+		note_client(s, fast_buf, n);
+	} else
 		s->out += n;
 	fast_touch(s);
 	if (!evbuffer_get_length(fp->pend[o])) {
@@ -1012,7 +1140,7 @@ session_splice(struct session *s)
 {
 	struct timespec now;
 
-	s->state = SS_SPLICE;
+	session_enter_state(s, SS_SPLICE);
 	s->relay = 0;
 	buf_release_wipe(&s->sasl);
 	buf_release_wipe(&s->acc);
@@ -1046,21 +1174,58 @@ session_splice(struct session *s)
 		move(s, s->b, s->c, &s->out);
 }
 
-void
-session_login_failed(struct session *s)
+/* Tell the client its login was refused, and be ready for another. */
+static void
+refuse(struct session *s)
 {
-	bufferevent_free(s->b);
-	s->b = NULL;
-	buf_release_wipe(&s->sasl);
-	s->px->st[s->l->proto].login_failures++;
-	s->state = SS_PREAUTH;
+	session_write(s, "%s%s%s\r\n", s->tag ? s->tag : "", s->tag ? " " :
+	    "", s->refusal);
+	free(s->tag);
+	s->tag = NULL;
+	free(s->refusal);
+	s->refusal = NULL;
+	session_enter_state(s, SS_PREAUTH);
 	if (++s->fails >= 3) {
+		if (s->proto->too_many)
+			session_write(s, "%s", s->proto->too_many);
 		session_close(s, "authentication failed");
 		return;
 	}
 	arm(s, s->cf->timeouts.preauth);
 	bufferevent_enable(s->c, EV_READ);
 	preauth_read(s);
+}
+
+void
+session_login_failed(struct session *s, const char *text)
+{
+	double wait;
+
+	bufferevent_free(s->b);
+	s->b = NULL;
+	buf_release_wipe(&s->sasl);
+	s->px->st[s->l->proto].login_failures++;
+	free(s->refusal);
+	if (!s->cf->hide_auth_errors) {
+		s->refusal = xstrdup(text);
+		refuse(s);
+		return;
+	}
+	/* which server holds the account shows neither in the words nor in
+	 * the time of a refusal */
+	s->refusal = xstrdup(s->proto->refusals[0]);
+	wait = s->cf->timeouts.auth_failure - elapsed(&s->login_at);
+	if (wait <= 0) {
+		refuse(s);
+		return;
+	}
+	session_enter_state(s, SS_REFUSING);
+	{
+		struct timeval tv = { (time_t)wait,
+		    (suseconds_t)((wait - (time_t)wait) * 1e6) };
+
+		evtimer_add(s->timer, &tv);
+	}
 }
 
 void

@@ -10,13 +10,18 @@
 #include "proxy.h"
 #include "xalloc.h"
 
+/*
+ * What every backend the project knows has (Pigeonhole, Cyrus timsieved,
+ * Stalwart): a client checks a script against this list before it has
+ * logged in anywhere.  Pigeonhole's mime, foreverypart and extracttext
+ * are not in Cyrus's; a listener's `capabilities` states more.
+ */
 static const char *const sieve_caps[] = {
 	"IMPLEMENTATION migrate-proxy",
 	"SIEVE fileinto reject envelope encoded-character vacation"
 	    " subaddress comparator-i;ascii-numeric relational regex"
 	    " imap4flags copy include variables body enotify environment"
-	    " mailbox date index ihave duplicate mime foreverypart"
-	    " extracttext",
+	    " mailbox date index ihave duplicate",
 	"NOTIFY mailto",
 	"VERSION 1.0",
 };
@@ -232,8 +237,7 @@ sieve_backend_line(struct session *s, char *line, size_t len)
 		session_splice(s);
 	} else if (!strncasecmp(line, "NO", 2) ||
 	    !strncasecmp(line, "BYE", 3)) {
-		session_write(s, "%s\r\n", line);
-		session_login_failed(s);
+		session_login_failed(s, line);
 	} else
 		session_relay_to_client(s, line, len);	/* a challenge */
 	return 0;
@@ -250,4 +254,6 @@ const struct proto proto_sieve = {
 	.refusals = { "NO \"Authentication failed.\"",
 	    "NO \"Authentication canceled.\"",
 	    "NO \"Unsupported authentication mechanism.\"" },
+	.logout = "LOGOUT",
+	.too_many = "BYE \"Too many failed logins.\"\r\n",
 };

@@ -11,11 +11,20 @@
 
 #include <ctype.h>
 
+#include "ident.h"
 #include "proxy.h"
 #include "xalloc.h"
 
-#define SMTP_CAPS "PIPELINING SIZE 52428800 8BITMIME ENHANCEDSTATUSCODES" \
-	" SMTPUTF8"
+/*
+ * Before login the client cannot know which server it will reach, and
+ * what it is told here is all it is told: offer only what every backend
+ * the project knows has (Dovecot, Cyrus, Stalwart).  No SIZE (Dovecot's
+ * has no figure, Stalwart's its own), no SMTPUTF8 (Dovecot refuses it);
+ * a listener's `capabilities` states more when its backends have it.
+ */
+static const char *const smtp_caps[] = {
+	"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES",
+};
 
 enum {
 	B_GREETING,
@@ -54,25 +63,15 @@ static void
 ehlo(struct session *s)
 {
 	struct buf b = BUF_INIT;
-	char *c, *w, *save = NULL;
 	size_t i;
 
 	buf_addf(&b, "250-%s\r\n", s->cf->hostname);
 	if (s->l->capabilities.nr)
 		for (i = 0; i < s->l->capabilities.nr; i++)
 			buf_addf(&b, "250-%s\r\n", s->l->capabilities.v[i]);
-	else {
-		c = xstrdup(SMTP_CAPS);
-		for (w = strtok_r(c, " ", &save); w;
-		    w = strtok_r(NULL, " ", &save)) {
-			if (!strcmp(w, "SIZE"))
-				buf_addf(&b, "250-SIZE %s\r\n",
-				    strtok_r(NULL, " ", &save));
-			else
-				buf_addf(&b, "250-%s\r\n", w);
-		}
-		free(c);
-	}
+	else
+		for (i = 0; i < ARRAY_SIZE(smtp_caps); i++)
+			buf_addf(&b, "250-%s\r\n", smtp_caps[i]);
 	if (s->l->tls == TLS_USE_STARTTLS && !s->client_tls)
 		buf_adds(&b, "250-STARTTLS\r\n");
 	if (!s->l->require_tls || s->client_tls) {
@@ -103,7 +102,7 @@ smtp_client_line(struct session *s, char *line, size_t len)
 	if (arg)
 		*arg++ = '\0';
 	if (!strcasecmp(line, "EHLO") || !strcasecmp(line, "HELO")) {
-		if (!arg || !*arg || !sasl_identity_ok(arg)) {
+		if (!arg || !*arg || !ident_ok(arg)) {
 			session_write(s, "501 5.5.4 Invalid domain.\r\n");
 			return 0;
 		}
@@ -237,13 +236,15 @@ smtp_backend_line(struct session *s, char *line, size_t len)
 		session_relay_to_client(s, line, len);
 		return 0;
 	}
-	session_write(s, "%s\r\n", line);
-	if (!last)
+	if (strncmp(line, "235", 3) && last) {
+		session_login_failed(s, line);
 		return 0;
-	if (!strncmp(line, "235", 3))
+	}
+	/* a refusal's first lines too, unless it is to be hidden */
+	if (!strncmp(line, "235", 3) || !s->cf->hide_auth_errors)
+		session_write(s, "%s\r\n", line);
+	if (last)
 		session_splice(s);
-	else
-		session_login_failed(s);
 	return 0;
 }
 
@@ -258,6 +259,8 @@ const struct proto proto_submission = {
 	.refusals = { "535 5.7.8 Authentication failed.",
 	    "501 5.0.0 Authentication canceled.",
 	    "504 5.5.4 Unsupported authentication mechanism." },
+	.logout = "QUIT",
+	.too_many = "421 4.7.0 Too many failed logins, closing.\r\n",
 };
 
 static void

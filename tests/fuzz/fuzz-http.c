@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "ident.h"
 #include "proxy.h"
 #include "xalloc.h"
 
@@ -40,6 +41,12 @@ session_close(struct session *s, const char *result)
 }
 
 void
+session_enter_state(struct session *s, enum sstate st)
+{
+	s->state = st;
+}
+
+void
 session_arm(struct session *s, long long seconds)
 {
 }
@@ -47,7 +54,7 @@ session_arm(struct session *s, long long seconds)
 int
 session_login(struct session *s)
 {
-	if (s->user && !sasl_identity_ok(s->user))
+	if (s->user && !ident_ok(s->user))
 		return -1;
 	free(s->route_id);
 	s->route_id = s->user ? sasl_route_id(s->cf, s->user) : NULL;

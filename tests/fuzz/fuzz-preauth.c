@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "ident.h"
 #include "proxy.h"
 #include "xalloc.h"
 
@@ -49,6 +50,12 @@ session_close(struct session *s, const char *result)
 	s->state = SS_CLOSING;
 }
 
+void
+session_enter_state(struct session *s, enum sstate st)
+{
+	s->state = st;
+}
+
 int
 session_starttls(struct session *s)
 {
@@ -69,7 +76,7 @@ session_login(struct session *s)
 	struct buf msg = BUF_INIT;
 	char *u;
 
-	if (!sasl_identity_ok(s->user))
+	if (!ident_ok(s->user))
 		return -1;
 	free(s->route_id);
 	s->route_id = sasl_route_id(s->cf, s->user);
@@ -94,8 +101,12 @@ session_splice(struct session *s)
 }
 
 void
-session_login_failed(struct session *s)
+session_login_failed(struct session *s, const char *text)
 {
+	session_write(s, "%s%s%s\r\n", s->tag ? s->tag : "", s->tag ? " " :
+	    "", text);
+	free(s->tag);
+	s->tag = NULL;
 	buf_release_wipe(&s->sasl);
 	s->state = SS_PREAUTH;
 }

@@ -2,6 +2,7 @@
  * t-proxy-sasl.c: the proxy's identities and SASL messages (sasl.c) and
  * command words (cmd.c).
  */
+#include "ident.h"
 #include "test-lib.h"
 
 #include <event2/event.h>
@@ -75,14 +76,14 @@ identities(void)
 {
 	char *s;
 
-	check(sasl_identity_ok("alice@example.org"));
-	check(sasl_identity_ok("alice*admin"));
-	check(!sasl_identity_ok(""));
-	check(!sasl_identity_ok("al ice"));
-	check(!sasl_identity_ok("al\"ice"));
-	check(!sasl_identity_ok("al\r\nice"));
-	check(!sasl_identity_ok("al\\ice"));
-	check(!sasl_identity_ok("al\x7fice"));
+	check(ident_ok("alice@example.org"));
+	check(ident_ok("alice*admin"));
+	check(!ident_ok(""));
+	check(!ident_ok("al ice"));
+	check(!ident_ok("al\"ice"));
+	check(!ident_ok("al\r\nice"));
+	check(!ident_ok("al\\ice"));
+	check(!ident_ok("al\x7fice"));
 
 	check_str(s = sasl_route_id(&cf, "Alice"), "alice@example.org");
 	free(s);
