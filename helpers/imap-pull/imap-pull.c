@@ -280,7 +280,8 @@ write_report(struct pull *p, struct buf *err)
 	json_t *o;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
-	    " s:o}", "account", p->conn.user, "host", p->conn.srv.host, "helper",
+	    " s:o}", "account", p->conn.user, "host", p->conn.srv.host,
+	    "helper",
 	    "imap-pull", "time", (json_int_t)time(NULL), "totals",
 	    "folders", (json_int_t)p->nr_folders, "messages",
 	    (json_int_t)p->msgs_total, "bytes", (json_int_t)p->bytes_total,
@@ -420,7 +421,8 @@ main(int argc, char **argv)
 	    "matched", (json_int_t)p->msgs_matched, "flag_changes",
 	    (json_int_t)p->flag_changes, "expunged",
 	    (json_int_t)p->expunged, "segments", (json_int_t)p->st.segments,
-	    "anomalies", (json_int_t)helper_anomaly_count(), "seconds", helper_seconds());
+	    "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
+	    helper_seconds());
 	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
 	    p->so.mode == STORE_ASSESS ? "assessed" : "pulled",
 	    p->so.mode == STORE_ASSESS ? p->msgs_total : p->msgs_done,

@@ -75,6 +75,20 @@ struct conn {
 	int fail;		/* its exit code then */
 };
 
+/* What one FETCH response says about a message. */
+struct fetched {
+	long long uid;
+	int has_flags;
+	char *flags;		/* normalized */
+	long long size;		/* RFC822.SIZE, -1 if absent */
+	long long modseq;
+	const char *date;	/* INTERNALDATE as sent */
+	int64_t time;
+	int has_body;
+	size_t body_len;
+	char *mid;		/* from a HEADER.FIELDS (MESSAGE-ID) literal */
+};
+
 struct pull {
 	/* options */
 	struct store_opts so;		/* --mode, --size-limit */
@@ -120,14 +134,34 @@ pull_unlock(struct pull *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* record.c */
+void fetched_release(struct fetched *x);
+int parse_fetch(const struct imap_resp *r, struct fetched *x);
+int cmp_msginfo(const void *a, const void *b);
+const struct arc_msg *find_old(const struct arc_msg *m, size_t nr,
+    uint32_t uid);
+/* EXAMINE (with CONDSTORE when offered) the folder, on `im`. */
+int examine(struct pull *p, struct imap *im, struct folder *f,
+    struct buf *err);
+int folder_record(struct pull *p, struct folder *f, struct buf *err);
+int synced_record(struct pull *p, struct folder *f, struct buf *err);
+int meta_changed(const struct folder *f);
+int msg_record(struct pull *p, struct folder *f, uint32_t uid,
+    const char *hash, uint64_t size, const char *date, int64_t time,
+    const char *flags, uint64_t modseq, struct buf *err);
+void msginfo_release(struct msginfo *m);
+
+/* list.c */
+int sync_list(struct pull *p, struct buf *err);
+int sync_deleted(struct pull *p, struct buf *err);
+
 /* sync.c */
+int sync_plan(struct pull *p, struct folder *f, struct buf *err);
+int sync_assess(struct pull *p, struct folder *f, struct buf *err);
+
+/* fetch.c */
+int sync_fetch(struct conn *c, struct folder *f, struct buf *err);
 /* A progress event (with the lock held, or with one connection). */
 void pull_progress(struct pull *p, const struct folder *f, int force);
-int sync_list(struct pull *p, struct buf *err);
-int sync_plan(struct pull *p, struct folder *f, struct buf *err);
-int sync_fetch(struct conn *c, struct folder *f, struct buf *err);
-int sync_deleted(struct pull *p, struct buf *err);
-int sync_assess(struct pull *p, struct folder *f, struct buf *err);
-void msginfo_release(struct msginfo *m);
 
 #endif

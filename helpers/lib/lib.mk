@@ -1,6 +1,9 @@
 # helpers/lib: code shared by every binary, built as one static library.
 LIB_SRCS := \
+	helpers/lib/arcapply.c \
+	helpers/lib/arcdb.c \
 	helpers/lib/arcindex.c \
+	helpers/lib/arcread.c \
 	helpers/lib/buf.c \
 	helpers/lib/dav.c \
 	helpers/lib/evline.c \
@@ -17,6 +20,7 @@ LIB_SRCS := \
 	helpers/lib/mapping.c \
 	helpers/lib/opt.c \
 	helpers/lib/proc.c \
+	helpers/lib/pushstate.c \
 	helpers/lib/pwscheme.c \
 	helpers/lib/secret.c \
 	helpers/lib/segment.c \

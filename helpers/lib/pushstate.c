@@ -1,0 +1,188 @@
+/*
+ * pushstate.c: what the push helpers record of the destination, in the
+ * archive index beside what was pulled.
+ */
+#include "compat.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "arcidx_int.h"
+#include "log.h"
+#include "xalloc.h"
+
+char *
+arcidx_push_mailbox(struct arcidx *ix, const char *folder)
+{
+	sqlite3_stmt *s = arc_stmt(ix, S_PUSH_MB_GET);
+	char *v = NULL;
+
+	arc_bind_str(s, 1, folder);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = arc_col_dup(s, 0);
+	sqlite3_reset(s);
+	return v;
+}
+
+int
+arcidx_push_set_mailbox(struct arcidx *ix, const char *folder,
+    const char *id, struct buf *err)
+{
+	sqlite3_stmt *s = arc_stmt(ix, S_PUSH_MB_PUT);
+	int ret;
+
+	arc_bind_str(s, 1, folder);
+	arc_bind_str(s, 2, id);
+	ret = arc_step_done(ix, s, err);
+	sqlite3_reset(s);
+	return ret;
+}
+
+int
+arcidx_push_units(struct arcidx *ix, struct arc_unit **u_r, size_t *nr_r,
+    struct buf *err)
+{
+	struct arc_unit *u = NULL, *x;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*u_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, "SELECT hash, k, state, email_id,"
+	    " mailboxes, keywords, error FROM push_emails ORDER BY hash, k",
+	    -1, &s, NULL) != SQLITE_OK)
+		return arc_db_fail(ix, "cannot read push state", err);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(u, nr + 1, alloc);
+		x = &u[nr++];
+		memset(x, 0, sizeof(*x));
+		snprintf(x->hash, sizeof(x->hash), "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+		x->k = sqlite3_column_int(s, 1);
+		x->state = arc_col_dup(s, 2);
+		x->email_id = arc_col_dup(s, 3);
+		x->mailboxes = arc_col_dup(s, 4);
+		x->keywords = arc_col_dup(s, 5);
+		x->error = arc_col_dup(s, 6);
+	}
+	sqlite3_finalize(s);
+	*u_r = u;
+	*nr_r = nr;
+	if (rc != SQLITE_DONE)
+		return arc_db_fail(ix, "cannot read push state", err);
+	return 0;
+}
+
+int
+arcidx_push_set(struct arcidx *ix, const struct arc_unit *u,
+    struct buf *err)
+{
+	sqlite3_stmt *s = arc_stmt(ix, S_PUSH_PUT);
+	int ret;
+
+	arc_bind_str(s, 1, u->hash);
+	sqlite3_bind_int(s, 2, u->k);
+	arc_bind_str(s, 3, u->state);
+	arc_bind_str(s, 4, u->email_id && *u->email_id ? u->email_id : NULL);
+	arc_bind_str(s, 5, u->mailboxes);
+	arc_bind_str(s, 6, u->keywords);
+	arc_bind_str(s, 7, u->error && *u->error ? u->error : NULL);
+	ret = arc_step_done(ix, s, err);
+	sqlite3_reset(s);
+	return ret;
+}
+
+void
+arc_units_free(struct arc_unit *u, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(u[i].state);
+		free(u[i].email_id);
+		free(u[i].mailboxes);
+		free(u[i].keywords);
+		free(u[i].error);
+	}
+	free(u);
+}
+
+int
+arcidx_push_sieve_set(struct arcidx *ix, const char *name, const char *hash,
+    const char *state, const char *error, struct buf *err)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if (!state)
+		return arc_exec2(ix, "DELETE FROM push_sieve WHERE name = ?1",
+		    name, NULL, err);
+	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO push_sieve(name,"
+	    " hash, state, error) VALUES(?1, ?2, ?3, ?4)", -1, &s,
+	    NULL) != SQLITE_OK)
+		return arc_db_fail(ix, "cannot prepare", err);
+	arc_bind_str(s, 1, name);
+	arc_bind_str(s, 2, hash);
+	arc_bind_str(s, 3, state);
+	arc_bind_str(s, 4, error && *error ? error : NULL);
+	ret = arc_step_done(ix, s, err);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* A query's rows as strings: `cols` columns each, into *v_r (caller frees
+ * with arc_rows_free()).  Parameters ?1 and ?2 are `a` and `b`. */
+int
+arcidx_rows(struct arcidx *ix, const char *sql, const char *a, const char *b,
+    int cols, char ***v_r, size_t *nr_r, struct buf *err)
+{
+	char **v = NULL;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *s;
+	int rc, i;
+
+	*v_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return arc_db_fail(ix, "cannot prepare", err);
+	arc_bind_str(s, 1, a);
+	arc_bind_str(s, 2, b);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(v, nr + cols, alloc);
+		for (i = 0; i < cols; i++)
+			v[nr++] = arc_col_dup(s, i);
+	}
+	sqlite3_finalize(s);
+	*v_r = v;
+	*nr_r = nr / (size_t)cols;
+	if (rc != SQLITE_DONE)
+		return arc_db_fail(ix, "cannot read", err);
+	return 0;
+}
+
+void
+arc_rows_free(char **v, size_t nr, int cols)
+{
+	size_t i;
+
+	for (i = 0; i < nr * (size_t)cols; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+arcidx_exec(struct arcidx *ix, const char *sql, const char *const *params,
+    struct buf *err)
+{
+	sqlite3_stmt *s;
+	int i, ret;
+
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return arc_db_fail(ix, "cannot prepare", err);
+	for (i = 0; params && params[i] != ARCIDX_END; i++)
+		arc_bind_str(s, i + 1, params[i]);
+	ret = arc_step_done(ix, s, err);
+	sqlite3_finalize(s);
+	return ret;
+}
