@@ -61,10 +61,13 @@ COMMANDS += migrate-proxy
 migrate-proxy_SRCS := \
 	helpers/proxy/cmd.c \
 	helpers/proxy/config.c \
+	helpers/proxy/fastpath.c \
 	helpers/proxy/http.c \
+	helpers/proxy/identity.c \
 	helpers/proxy/imap.c \
+	helpers/proxy/login.c \
+	helpers/proxy/main.c \
 	helpers/proxy/pop3.c \
-	helpers/proxy/proxy.c \
 	helpers/proxy/route.c \
 	helpers/proxy/sasl.c \
 	helpers/proxy/session.c \

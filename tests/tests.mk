@@ -22,6 +22,7 @@ TEST_TOOLS := \
 
 # unit tests of the proxy's own files link them too
 $(O)/tests/unit/t-proxy-sasl: $(O)/helpers/proxy/sasl.o \
+	$(O)/helpers/proxy/identity.o \
 	$(O)/helpers/proxy/cmd.o
 $(O)/tests/unit/t-proxy-sasl.o: BUILD_CFLAGS += -Ihelpers/proxy
 $(O)/tests/unit/t-dav-repair: $(O)/helpers/dav-push/repair.o

@@ -32,6 +32,9 @@
 #define HEAD_MAX	(64 * 1024)	/* one head, either way */
 #define REUSE_IDLE	2		/* seconds a kept backend may idle */
 
+/* A session's HTTP state. */
+#define HTTP(s)	((struct http *)(s)->proto_state)
+
 struct http {
 	http_parser rq, rs;		/* the client's requests, the answers */
 	struct buf field, value;	/* the header being read */
@@ -76,7 +79,7 @@ http_greet(struct session *s)
 {
 	struct http *h = xcalloc(1, sizeof(*h));
 
-	s->http = h;
+	s->proto_state = h;
 	http_parser_init(&h->rq, HTTP_REQUEST);
 	http_parser_init(&h->rs, HTTP_RESPONSE);
 	h->rq.data = h->rs.data = s;
@@ -91,10 +94,10 @@ http_greet(struct session *s)
 	h->keep_client = 1;
 }
 
-void
+static void
 http_free(struct session *s)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	buf_release_wipe(&h->field);
 	buf_release_wipe(&h->value);
@@ -106,14 +109,14 @@ http_free(struct session *s)
 	buf_release_wipe(&h->pass);
 	evbuffer_free(h->pend);
 	free(h);
-	s->http = NULL;
+	s->proto_state = NULL;
 }
 
 /* An answer of our own; the connection closes after it. */
 static void
 respond(struct session *s, int code, const char *msg)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	if (!h->rs_started)
 		session_write(s, "HTTP/1.1 %d %s\r\nContent-Type: text/plain;"
@@ -128,7 +131,7 @@ respond(struct session *s, int code, const char *msg)
 static void
 http_temp_fail(struct session *s, const char *why)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	if (h->busy || h->head_done)
 		respond(s, 503, "the server of this account cannot be reached;"
@@ -161,7 +164,7 @@ hop_by_hop(const char *name)
 static int
 add_location(struct session *s, const char *v)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 	const char *ours = s->client_tls ? "https://" : "http://";
 	const char *theirs = s->client_tls ? "http://" : "https://";
 	size_t n = strlen(theirs);
@@ -178,7 +181,7 @@ static int
 header_done(http_parser *p)
 {
 	struct session *s = p->data;
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 	const char *name = h->field.buf;
 	int r = 0, rq = p == &h->rq;
 
@@ -216,7 +219,7 @@ on_header_field(http_parser *p, const char *at, size_t len)
 
 	if (header_done(p) < 0)
 		return -1;
-	return buf_add(&s->http->field, at, len);
+	return buf_add(&HTTP(s)->field, at, len);
 }
 
 static int
@@ -224,15 +227,15 @@ on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct session *s = p->data;
 
-	s->http->in_value = 1;
-	return buf_add(&s->http->value, at, len);
+	HTTP(s)->in_value = 1;
+	return buf_add(&HTTP(s)->value, at, len);
 }
 
 static int
 on_begin(http_parser *p)
 {
 	struct session *s = p->data;
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	buf_reset(&h->head);
 	buf_reset(&h->field);
@@ -253,7 +256,7 @@ on_url(http_parser *p, const char *at, size_t len)
 {
 	struct session *s = p->data;
 
-	return buf_add(&s->http->url, at, len);
+	return buf_add(&HTTP(s)->url, at, len);
 }
 
 static int
@@ -261,7 +264,7 @@ on_status(http_parser *p, const char *at, size_t len)
 {
 	struct session *s = p->data;
 
-	return buf_add(&s->http->reason, at, len);
+	return buf_add(&HTTP(s)->reason, at, len);
 }
 
 /* A body's bytes, framed again: `chunked` they go out in chunks. */
@@ -281,7 +284,7 @@ static int
 rq_headers_complete(http_parser *p)
 {
 	struct session *s = p->data;
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	if (header_done(p) < 0)
 		return -1;
@@ -298,7 +301,7 @@ static int
 rq_body(http_parser *p, const char *at, size_t len)
 {
 	struct session *s = p->data;
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	if (!h->closing)
 		add_body(h->pend, h->rq_chunked, at, len);
@@ -309,7 +312,7 @@ static int
 rq_complete(http_parser *p)
 {
 	struct session *s = p->data;
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	if (h->rq_chunked && !h->closing)
 		evbuffer_add(h->pend, "0\r\n\r\n", 5);
@@ -333,7 +336,7 @@ static int
 rs_headers_complete(http_parser *p)
 {
 	struct session *s = p->data;
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 	struct evbuffer *out = bufferevent_get_output(s->c);
 	int code = p->status_code, interim = code / 100 == 1, eof;
 
@@ -374,7 +377,8 @@ rs_body(http_parser *p, const char *at, size_t len)
 {
 	struct session *s = p->data;
 
-	add_body(bufferevent_get_output(s->c), s->http->rs_chunked, at, len);
+	add_body(bufferevent_get_output(s->c), HTTP(s)->rs_chunked, at,
+	    len);
 	return 0;
 }
 
@@ -382,7 +386,7 @@ static int
 rs_complete(http_parser *p)
 {
 	struct session *s = p->data;
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	if (p->status_code / 100 == 1)
 		return 0;		/* the final answer follows */
@@ -409,7 +413,7 @@ static const http_parser_settings rs_settings = {
 static void
 build_head(struct session *s)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 	struct evbuffer *head = evbuffer_new();
 	char *bu;
 
@@ -453,14 +457,14 @@ build_head(struct session *s)
 static size_t
 queued(struct session *s)
 {
-	return evbuffer_get_length(s->http->pend) +
+	return evbuffer_get_length(HTTP(s)->pend) +
 	    (s->b ? evbuffer_get_length(bufferevent_get_output(s->b)) : 0);
 }
 
 static void
 flush(struct session *s)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	if (s->state == SS_SPLICE && s->b && evbuffer_get_length(h->pend))
 		evbuffer_add_buffer(bufferevent_get_output(s->b), h->pend);
@@ -482,7 +486,7 @@ send_request(struct session *s)
 static void
 dispatch(struct session *s)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 	struct buf err = BUF_INIT;
 	const struct backend *be;
 	enum route r = ROUTE_SOURCE;
@@ -531,7 +535,7 @@ dispatch(struct session *s)
 static void
 http_read(struct session *s)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 	struct evbuffer *in = bufferevent_get_input(s->c);
 	struct evbuffer_iovec v;
 	enum http_errno e;
@@ -595,7 +599,7 @@ http_connected(struct session *s)
 static void
 answered(struct session *s)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	h->busy = h->rs_done = h->rs_started = h->rs_chunked = 0;
 	if (!h->rq_complete) {
@@ -624,7 +628,7 @@ answered(struct session *s)
 static void
 http_backend_read(struct session *s)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 	struct evbuffer *in = bufferevent_get_input(s->b);
 	struct evbuffer_iovec v;
 	enum http_errno e;
@@ -667,7 +671,7 @@ http_backend_read(struct session *s)
 static void
 http_backend_eof(struct session *s)
 {
-	struct http *h = s->http;
+	struct http *h = s->proto_state;
 
 	if (h->busy && s->state == SS_SPLICE) {
 		http_backend_read(s);
@@ -719,4 +723,5 @@ const struct proto proto_http = {
 	.connected = http_connected,
 	.backend_eof = http_backend_eof,
 	.written = http_written,
+	.free = http_free,
 };

@@ -173,6 +173,8 @@ struct proto {
 	void (*connected)(struct session *s);
 	void (*backend_eof)(struct session *s);
 	void (*written)(struct session *s, int backend);
+	/* let go of the protocol's own state (s->proto_state) */
+	void (*free)(struct session *s);
 };
 
 extern const struct proto proto_imap, proto_pop3, proto_sieve,
@@ -224,7 +226,7 @@ struct session {
 	int bad;		/* bad commands before login */
 	time_t last_io;		/* SPLICE: for the idle timeout */
 	struct fastpath *fp;	/* SPLICE in clear: session.c */
-	struct http *http;	/* HTTP's own state: http.c */
+	void *proto_state;	/* the protocol's own (HTTP's: http.c) */
 	int fails;		/* failed logins in this session */
 	struct timespec login_at;	/* when the last login began */
 	char *refusal;		/* SS_REFUSING: what the client is told */
@@ -293,9 +295,19 @@ void route_invalidate(struct proxy *px, const char *id);
 time_t route_delayed(struct proxy *px, const char *id);
 void route_delay(struct proxy *px, const char *id, time_t until);
 
-/* session.c */
-void session_accept(struct proxy *px, const struct listener *l, int fd,
-    struct sockaddr *sa, int salen);
+/* session.c: the session itself */
+double session_elapsed(const struct timespec *t0);
+void session_written(struct bufferevent *bev, void *arg);
+void session_client_read(struct bufferevent *bev, void *arg);
+void session_client_event(struct bufferevent *bev, short what, void *arg);
+void session_backend_event(struct bufferevent *bev, short what, void *arg);
+void session_drained(struct bufferevent *bev, void *arg);
+/* the client's lines before login, and after a failed one */
+void session_preauth_read(struct session *s);
+void session_front_read(struct session *s);
+/* login.c: its login */
+void session_accept(struct proxy *px, const struct listener *l,
+    const struct proto *proto, int fd, struct sockaddr *sa, int salen);
 void session_write(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void session_backend_write(struct session *s, const char *fmt, ...)
@@ -327,6 +339,22 @@ int session_kick(struct proxy *px, const char *id);
 void session_release(struct proxy *px, const char *id);
 void session_backend_down(struct session *s, const char *why);
 
+/* fastpath.c: SPLICE in clear, with read(2) and write(2) */
+struct fast_ops {
+	/* side 0 (the client) or 1 (the backend) closed or failed */
+	void (*closed)(struct session *s, int side);
+	/* SS_CLOSING, and everything queued is written */
+	void (*drained)(struct session *s);
+	/* what the client sent, as it passes */
+	void (*client_bytes)(struct session *s, const char *p, size_t n);
+};
+/* Take over both sockets (and what their bufferevents hold). */
+void fast_start(struct session *s, const struct fast_ops *ops);
+void fast_touch(struct session *s);
+size_t fast_pending(const struct session *s);
+void fast_stop_reading(struct session *s);
+void fast_free(struct session *s);
+
 /* cmd.c */
 /* The next argument at *pp (after one space): an atom, a quoted string or
  * a literal ("{N}" CRLF N bytes); NULL when none or malformed. */
@@ -337,10 +365,15 @@ char *cmd_word(const char **pp, const char *end, size_t *len_r);
  * client waits for a continuation */
 int cmd_literal(const char *line, size_t n, size_t *size, int *sync);
 
-/* sasl.c */
+/* identity.c */
+/* The identifier a login is routed by, and the user each backend is
+ * given; the mechanisms taken (all the proxy knows when `cf` is NULL). */
 char *sasl_route_id(const struct config *cf, const char *user);
 char *sasl_backend_user(const struct config *cf, const char *user,
     enum route r);
+int sasl_mech_ok(const struct config *cf, const char *mech);
+
+/* sasl.c */
 int b64_decode(const char *in, size_t len, struct buf *out);
 void b64_encode(const void *in, size_t len, struct buf *out);
 /* parse a SASL initial response of `mech` (decoded); the identity into
@@ -351,14 +384,11 @@ void sasl_for_backend(const struct config *cf, struct session *s,
     struct buf *out);
 /* the same in base64, as every protocol writes it; the caller wipes it */
 void sasl_backend_b64(struct session *s, struct buf *b64);
-int sasl_mech_ok(const struct config *cf, const char *mech);
 
 /* The identity in an HTTP Authorization value: Basic (its password into
  * *pass) or a Bearer JWT's user claim; NULL when there is none. */
 char *sasl_http_user(const char *value, struct buf *pass);
 
-/* http.c */
-void http_free(struct session *s);
 
 /* what sasl_begin() and sasl_step() found */
 enum {

@@ -1,5 +1,6 @@
 /*
- * session.c: one client's session, from accept to its log line.
+ * session.c: one client's session, from accept to its log line; its
+ * login with a backend is login.c's.
  *
  *	PREAUTH --login--> [HOLD] --> BACKEND --accepted--> SPLICE --> CLOSING
  *	   ^                              |
@@ -7,9 +8,9 @@
  *
  * In PREAUTH the protocol's front reads the client's lines; in BACKEND
  * its back reads the backend's while it logs in with the client's
- * credentials; in SPLICE nothing is parsed any more: bytes are moved
- * between the two buffers, reading stops on a side whose peer does not
- * keep up.
+ * credentials (login.c); in SPLICE nothing is parsed any more: bytes are
+ * moved between the two buffers, reading stops on a side whose peer does
+ * not keep up (fastpath.c when neither side speaks TLS).
  */
 #include "compat.h"
 
@@ -29,25 +30,7 @@
 #include "utf7.h"
 #include "xalloc.h"
 
-#define BACKEND_LINE_MAX	(64 * 1024)
-
-/* SPLICE in clear (see fast_start()) */
-struct fastpath {
-	int fd[2];			/* 0 the client, 1 the backend */
-	struct event *rd[2], *wr[2];
-	struct evbuffer *pend[2];	/* queued for fd[i] */
-};
-
-static void client_read(struct bufferevent *bev, void *arg);
-static void client_event(struct bufferevent *bev, short what, void *arg);
-static void backend_read(struct bufferevent *bev, void *arg);
-static void backend_event(struct bufferevent *bev, short what, void *arg);
 static void session_free(struct session *s);
-static void drained(struct bufferevent *bev, void *arg);
-static void fast_free(struct session *s);
-static void backend_connect(struct session *s);
-static int session_route(struct session *s);
-static void refuse(struct session *s);
 
 static const char *const state_names[] = {
 	[SS_PREAUTH] = "preauth", [SS_HOLD] = "hold",
@@ -66,8 +49,8 @@ session_enter_state(struct session *s, enum sstate st)
 	s->state = st;
 }
 
-static double
-elapsed(const struct timespec *t0)
+double
+session_elapsed(const struct timespec *t0)
 {
 	struct timespec now;
 
@@ -92,152 +75,14 @@ session_arm(struct session *s, long long seconds)
 	arm(s, seconds);
 }
 
-static void
-timer_fired(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	struct timespec now;
-
-	switch (s->state) {
-	case SS_PREAUTH:
-		s->proto->temp_fail(s, "timeout");
-		session_close(s, "timeout before login");
-		break;
-	case SS_HOLD:
-		/* as before the login, should the route refuse it */
-		session_enter_state(s, SS_PREAUTH);
-		arm(s, s->cf->timeouts.preauth);
-		session_route(s);
-		break;
-	case SS_BACKEND:
-		session_backend_down(s, s->connected ? "it did not answer the"
-		    " login in time" : "it did not accept the connection in"
-		    " time");
-		break;
-	case SS_SPLICE:
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - s->last_io >= s->cf->timeouts.idle) {
-			session_close(s, "idle timeout");
-			break;
-		}
-		arm(s, s->cf->timeouts.idle - (now.tv_sec - s->last_io));
-		break;
-	case SS_REFUSING:
-		refuse(s);
-		break;
-	case SS_CLOSING:
-		drained(NULL, s);
-		break;
-	}
-}
-
-static void
-addr_string(const struct sockaddr *sa, char *ip, size_t iplen, int *port)
-{
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, iplen);
-		*port = ntohs(s6->sin6_port);
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
-		*port = ntohs(s4->sin_port);
-	} else {
-		snprintf(ip, iplen, "local");
-		*port = 0;
-	}
-}
-
-static const struct proto *const protos[P_NR] = {
-	[P_IMAP] = &proto_imap,
-	[P_POP3] = &proto_pop3,
-	[P_SIEVE] = &proto_sieve,
-	[P_SUBMISSION] = &proto_submission,
-	[P_SMTP] = &proto_smtp,
-	[P_HTTP] = &proto_http,
-	[P_SOCKETMAP] = &proto_socketmap,
-};
-
 /* A side took what was queued for it: the protocol's own flow control. */
-static void
-written(struct bufferevent *bev, void *arg)
+void
+session_written(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
 	if (s->state != SS_CLOSING)
 		s->proto->written(s, bev == s->b);
-}
-
-void
-session_accept(struct proxy *px, const struct listener *l, int fd,
-    struct sockaddr *sa, int salen)
-{
-	struct session *s;
-	int one = 1;
-
-	if (px->nr_sessions >= (size_t)px->cf->limits.sessions) {
-		log_warnx("%s: %zu sessions, the limit: connection refused",
-		    proto_name(l->proto), px->nr_sessions);
-		close(fd);
-		return;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s = xcalloc(1, sizeof(*s));
-	s->px = px;
-	s->cf = px->cf;
-	s->cf->refs++;
-	s->l = l;
-	s->proto = protos[l->proto];
-	clock_gettime(CLOCK_MONOTONIC, &s->start);
-	memcpy(&s->peer_sa, sa, salen);
-	s->salen = salen;
-	addr_string(sa, s->peer_ip, sizeof(s->peer_ip), &s->peer_port);
-	{
-		struct sockaddr_storage ls;
-		socklen_t ll = sizeof(ls);
-
-		if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0) {
-			memcpy(&s->local_sa, &ls, ll);
-			addr_string((struct sockaddr *)&ls, s->local_ip,
-			    sizeof(s->local_ip), &s->local_port);
-		}
-	}
-	buf_init(&s->acc, px->cf->limits.line_length);
-	buf_init(&s->user_log, 0);
-	s->timer = evtimer_new(px->base, timer_fired, s);
-	LIST_INSERT_HEAD(&px->sessions, s, link);
-	px->nr_sessions++;
-	px->st[l->proto].connections++;
-	px->st[l->proto].active++;
-
-	if (l->tls == TLS_USE_IMPLICIT) {
-		SSL *ssl = SSL_new(s->cf->server_ctx);
-
-		s->c = bufferevent_openssl_socket_new(px->base, fd, ssl,
-		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		bufferevent_openssl_set_allow_dirty_shutdown(s->c, 1);
-		s->client_tls = 1;
-	} else
-		s->c = bufferevent_socket_new(px->base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(s->c, client_read, s->proto->written ? written : NULL,
-	    client_event, s);
-	bufferevent_enable(s->c, EV_READ | EV_WRITE);
-
-	if (l->proto == P_SMTP) {
-		/* port 25: no login; the destination splits delivery */
-		s->route = ROUTE_DESTINATION;
-		s->be = config_backend(s->cf, P_SMTP, ROUTE_DESTINATION);
-		session_enter_state(s, SS_BACKEND);
-		bufferevent_disable(s->c, EV_READ);
-		backend_connect(s);
-		return;
-	}
-	session_enter_state(s, SS_PREAUTH);
-	arm(s, s->cf->timeouts.preauth);
-	s->proto->greet(s);
 }
 
 void
@@ -275,16 +120,14 @@ pending(struct bufferevent *bev)
 	return n;
 }
 
-static void
-drained(struct bufferevent *bev, void *arg)
+void
+session_drained(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	struct timespec now;
 	struct timeval tv = { 0, 20000 };
 
-	if (s->fp ? !evbuffer_get_length(s->fp->pend[0]) &&
-	    !evbuffer_get_length(s->fp->pend[1]) :
-	    !pending(s->c) && !pending(s->b)) {
+	if (s->fp ? !fast_pending(s) : !pending(s->c) && !pending(s->b)) {
 		session_free(s);
 		return;
 	}
@@ -363,15 +206,16 @@ session_close(struct session *s, const char *result)
 		s->result = result;
 	session_enter_state(s, SS_CLOSING);
 	if (s->fp) {
-		event_del(s->fp->rd[0]);
-		event_del(s->fp->rd[1]);
+		fast_stop_reading(s);
 	} else {
 		bufferevent_disable(s->c, EV_READ);
-		bufferevent_setcb(s->c, NULL, drained, client_event, s);
+		bufferevent_setcb(s->c, NULL, session_drained,
+		    session_client_event, s);
 	}
 	if (s->b) {
 		bufferevent_disable(s->b, EV_READ);
-		bufferevent_setcb(s->b, NULL, drained, backend_event, s);
+		bufferevent_setcb(s->b, NULL, session_drained,
+		    session_backend_event, s);
 	}
 	{
 		struct timespec now;
@@ -380,7 +224,7 @@ session_close(struct session *s, const char *result)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		s->last_io = now.tv_sec + 5;
 	}
-	drained(NULL, s);
+	session_drained(NULL, s);
 }
 
 /*
@@ -423,15 +267,16 @@ session_free(struct session *s)
 	    " duration=%.3f result=%s", s->proto->name, s->peer_ip,
 	    s->peer_port, session_user_log(s),
 	    s->be ? route_name(s->route) : "-", s->be ? " " : "",
-	    s->be ? s->be->address : "", s->in, s->out, elapsed(&s->start),
+	    s->be ? s->be->address : "", s->in, s->out,
+	    session_elapsed(&s->start),
 	    s->result ? s->result : "closed");
 	LIST_REMOVE(s, link);
 	px->nr_sessions--;
 	px->st[s->l->proto].active--;
 	if (s->fp)
 		fast_free(s);
-	if (s->http)
-		http_free(s);
+	if (s->proto_state && s->proto->free)
+		s->proto->free(s);
 	if (s->c)
 		bufferevent_free(s->c);
 	if (s->b)
@@ -495,8 +340,8 @@ splice_backend_read(struct bufferevent *bev, void *arg)
 	move(s, s->b, s->c, &s->out);
 }
 
-static void
-preauth_read(struct session *s)
+void
+session_preauth_read(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->c);
 	size_t max = s->cf->limits.line_length, n;
@@ -555,17 +400,17 @@ preauth_read(struct session *s)
 }
 
 /* Before login again: what the client sent meanwhile. */
-static void
-front_read(struct session *s)
+void
+session_front_read(struct session *s)
 {
 	if (s->proto->read)
 		s->proto->read(s);
 	else
-		preauth_read(s);
+		session_preauth_read(s);
 }
 
-static void
-client_read(struct bufferevent *bev, void *arg)
+void
+session_client_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
@@ -579,7 +424,7 @@ client_read(struct bufferevent *bev, void *arg)
 	}
 	switch (s->state) {
 	case SS_PREAUTH:
-		preauth_read(s);
+		session_preauth_read(s);
 		break;
 	case SS_SPLICE:
 		move(s, s->c, s->b, &s->in);
@@ -606,8 +451,8 @@ client_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void
-client_event(struct bufferevent *bev, short what, void *arg)
+void
+session_client_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
@@ -655,210 +500,22 @@ session_starttls(struct session *s)
 	s->c = bufferevent_openssl_filter_new(s->px->base, s->c, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_openssl_set_allow_dirty_shutdown(s->c, 1);
-	bufferevent_setcb(s->c, client_read, NULL, client_event, s);
+	bufferevent_setcb(s->c, session_client_read, NULL,
+	    session_client_event, s);
 	bufferevent_enable(s->c, EV_READ | EV_WRITE);
 	s->client_tls = 1;
 	return 0;
 }
 
-static int
-is_ip(const char *host)
-{
-	unsigned char a[16];
-
-	return inet_pton(AF_INET, host, a) == 1 ||
-	    inet_pton(AF_INET6, host, a) == 1;
-}
-
-static void
-backend_tls(struct session *s)
-{
-	const struct backend *be = s->be;
-	const char *name = be->servername ? be->servername : be->host;
-	SSL *ssl = SSL_new(be->ctx);
-
-	if (!is_ip(name))
-		SSL_set_tlsext_host_name(ssl, name);
-	if (!be->insecure) {
-		if (is_ip(name))
-			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-			    name);
-		else
-			SSL_set1_host(ssl, name);
-	}
-	s->b = bufferevent_openssl_filter_new(s->px->base, s->b, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_openssl_set_allow_dirty_shutdown(s->b, 1);
-	bufferevent_setcb(s->b, backend_read, s->proto->written ? written :
-	    NULL, backend_event, s);
-	bufferevent_enable(s->b, EV_READ | EV_WRITE);
-	s->backend_tls = 1;
-}
-
-int
-session_backend_starttls(struct session *s)
-{
-	if (evbuffer_get_length(bufferevent_get_input(s->b)))
-		return -1;
-	backend_tls(s);
-	return 0;
-}
-
-/* PROXY protocol v2: the client's and our addresses, before anything. */
-static void
-proxy_header(struct session *s)
-{
-	static const unsigned char sig[12] = "\r\n\r\n\0\r\nQUIT\n";
-	unsigned char h[16 + 36];
-	size_t len = 16;
-
-	memcpy(h, sig, 12);
-	h[12] = 0x21;		/* version 2, PROXY */
-	if (s->peer_sa.ss_family == AF_INET &&
-	    s->local_sa.ss_family == AF_INET) {
-		const struct sockaddr_in *p = (const void *)&s->peer_sa;
-		const struct sockaddr_in *l = (const void *)&s->local_sa;
-
-		h[13] = 0x11;
-		memcpy(h + 16, &p->sin_addr, 4);
-		memcpy(h + 20, &l->sin_addr, 4);
-		memcpy(h + 24, &p->sin_port, 2);
-		memcpy(h + 26, &l->sin_port, 2);
-		len += 12;
-	} else if (s->peer_sa.ss_family == AF_INET6 &&
-	    s->local_sa.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *p = (const void *)&s->peer_sa;
-		const struct sockaddr_in6 *l = (const void *)&s->local_sa;
-
-		h[13] = 0x21;
-		memcpy(h + 16, &p->sin6_addr, 16);
-		memcpy(h + 32, &l->sin6_addr, 16);
-		memcpy(h + 48, &p->sin6_port, 2);
-		memcpy(h + 50, &l->sin6_port, 2);
-		len += 36;
-	} else {
-		h[12] = 0x20;	/* LOCAL */
-		h[13] = 0x00;
-	}
-	h[14] = (len - 16) >> 8;
-	h[15] = (len - 16) & 0xff;
-	evbuffer_add(bufferevent_get_output(s->b), h, len);
-}
-
-static struct backend_state *
-backend_state(struct session *s)
-{
-	return s->be->st;
-}
-
-static void
-backend_connect(struct session *s)
-{
-	struct backend_state *bs = backend_state(s);
-	int one = 1;
-
-	if (s->b) {
-		bufferevent_free(s->b);
-		s->b = NULL;
-	}
-	s->backend_tls = 0;
-	s->caps = 0;
-	s->step = 0;
-	s->relay = 0;
-	s->connected = 0;
-	s->native_done = 0;
-	s->tries++;
-	bs->connections++;
-	s->b = bufferevent_socket_new(s->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(s->b, backend_read, s->proto->written ? written :
-	    NULL, backend_event, s);
-	arm(s, s->cf->timeouts.backend);
-	if (bufferevent_socket_connect(s->b, (struct sockaddr *)&s->be->sa,
-	    s->be->salen) < 0) {
-		/* the event callback is not called for an immediate error */
-		session_backend_down(s, strerror(errno));
-		return;
-	}
-	/* the login and each command are small writes wanted at once */
-	setsockopt(bufferevent_getfd(s->b), IPPROTO_TCP, TCP_NODELAY, &one,
-	    sizeof(one));
-	bufferevent_enable(s->b, EV_READ | EV_WRITE);
-}
-
-static void
-backend_connected(struct session *s)
-{
-	struct backend_state *bs = backend_state(s);
-
-	bs->failures = 0;
-	bs->open_until = 0;
-	bs->probing = 0;
-	s->connected = 1;
-	if (s->be->client_address == CA_PROXY)
-		proxy_header(s);
-	if (s->be->tls == TLS_USE_IMPLICIT)
-		backend_tls(s);
-	if (s->l->proto == P_SMTP)
-		session_splice(s);
-	else if (s->proto->connected)
-		s->proto->connected(s);
-}
-
-static void
-backend_read(struct bufferevent *bev, void *arg)
+/*
+ * The backend side outside its login: in SPLICE its end is the session's
+ * (what it said last still goes to the client), in CLOSING it drained.
+ */
+void
+session_backend_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(s->b);
-	char *line;
-	size_t n;
-	int r;
 
-	if (s->proto->backend_read) {
-		if (s->state != SS_CLOSING)
-			s->proto->backend_read(s);
-		return;
-	}
-	while (s->state == SS_BACKEND) {
-		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-		if (!line) {
-			if (evbuffer_get_length(in) > BACKEND_LINE_MAX)
-				session_backend_down(s, "a line too long");
-			return;
-		}
-		r = s->proto->backend_line(s, line, n);
-		free(line);
-		if (r < 0) {
-			session_backend_down(s, "it broke the protocol");
-			return;
-		}
-	}
-}
-
-static const char *
-ssl_why(struct bufferevent *bev)
-{
-	static char msg[160];
-	unsigned long e = bufferevent_get_openssl_error(bev);
-
-	if (!e)
-		return NULL;
-	ERR_error_string_n(e, msg, sizeof(msg));
-	while (bufferevent_get_openssl_error(bev))
-		;
-	return msg;
-}
-
-static void
-backend_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
-	const char *why;
-
-	if (what & BEV_EVENT_CONNECTED) {
-		if (!s->backend_tls)
-			backend_connected(s);
-		return;
-	}
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
 	if (s->proto->backend_eof && s->state != SS_BACKEND &&
@@ -867,273 +524,37 @@ backend_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	switch (s->state) {
-	case SS_BACKEND:
-		why = s->backend_tls ? ssl_why(bev) : NULL;
-		session_backend_down(s, why ? why : what & BEV_EVENT_EOF ?
-		    "it closed the connection" : strerror(
-		    EVUTIL_SOCKET_ERROR()));
-		break;
 	case SS_SPLICE:
-		/* what it said last still goes to the client */
 		move(s, s->b, s->c, &s->out);
 		session_close(s, "closed by the server");
 		break;
 	case SS_CLOSING:
 		bufferevent_free(s->b);
 		s->b = NULL;
-		drained(NULL, s);
+		session_drained(NULL, s);
 		break;
 	default:
 		break;
 	}
 }
 
-void
-session_backend_down(struct session *s, const char *why)
-{
-	struct backend_state *bs = backend_state(s);
-	int connected = s->connected;
-
-	log_warnx("%s %s:%d user=%s: backend %s (%s): %s", s->proto->name,
-	    s->peer_ip, s->peer_port, session_user_log(s),
-	    s->be->name, s->be->address, why);
-	/* a backend that took the connection is alive, however slow its
-	 * answer: only a failed connection counts towards the breaker */
-	if (!connected)
-		bs->connect_failures++;
-	if (!connected && ++bs->failures >= s->cf->breaker.failures &&
-	    !bs->open_until) {
-		bs->open_until = time(NULL) + s->cf->breaker.cooldown;
-		log_warnx("backend %s (%s): %d failures in a row, no"
-		    " attempts for %llds", s->be->name, s->be->address,
-		    bs->failures, s->cf->breaker.cooldown);
-	}
-	if (bs->probing && !connected) {
-		bs->probing = 0;
-		bs->open_until = time(NULL) + s->cf->breaker.cooldown;
-	}
-	if (!connected && s->tries <= s->cf->limits.connect_retries &&
-	    !bs->open_until && s->l->proto != P_SMTP) {
-		backend_connect(s);
-		return;
-	}
-	bufferevent_free(s->b);
-	s->b = NULL;
-	s->px->st[s->l->proto].temp_failures++;
-	if (s->l->proto == P_SMTP) {
-		s->proto->temp_fail(s, why);
-		session_close(s, "backend down");
-		return;
-	}
-	s->proto->temp_fail(s, why);
-	session_enter_state(s, SS_PREAUTH);
-	s->result = NULL;
-	arm(s, s->cf->timeouts.preauth);
-	bufferevent_enable(s->c, EV_READ);
-	front_read(s);
-}
-
-int
-session_login(struct session *s)
-{
-	if (s->user && !ident_ok(s->user)) {
-		/* not even into the log: it may hold a line break */
-		free(s->user);
-		s->user = NULL;
-		return -1;
-	}
-	free(s->route_id);
-	s->route_id = s->user ? sasl_route_id(s->cf, s->user) : NULL;
-	s->tries = 0;
-	clock_gettime(CLOCK_MONOTONIC, &s->login_at);
-	bufferevent_disable(s->c, EV_READ);
-	return session_route(s);
-}
-
-/*
- * Where a login goes: held while a delay of its account lasts (the
- * mapping is read when the hold ends: a flip meanwhile counts), else
- * through the mapping to a backend whose breaker lets it try.  1 when it
- * is on its way, 0 when the client was told to try again later.
- */
-static int
-session_route(struct session *s)
-{
-	struct buf err = BUF_INIT;
-	struct backend_state *bs;
-	time_t until, now = time(NULL);
-
-	if (s->route_id &&
-	    (until = route_delayed(s->px, s->route_id)) > now) {
-		session_enter_state(s, SS_HOLD);
-		arm(s, until - now);
-		return 1;
-	}
-	if (!s->route_id)
-		s->route = ROUTE_SOURCE;	/* no identity: the default */
-	else if (route_lookup(s->px, s->route_id, &s->route, &err) < 0) {
-		log_warnx("%s: %s", s->route_id, err.buf);
-		buf_release(&err);
-		s->be = NULL;
-		s->proto->temp_fail(s, "no route");
-		bufferevent_enable(s->c, EV_READ);
-		return 0;
-	}
-	s->be = config_backend(s->cf, s->l->proto, s->route);
-	bs = backend_state(s);
-	if (bs->open_until > now || (bs->open_until && bs->probing)) {
-		s->px->st[s->l->proto].temp_failures++;
-		s->proto->temp_fail(s, "backend unavailable");
-		bufferevent_enable(s->c, EV_READ);
-		return 0;
-	}
-	if (bs->open_until)
-		bs->probing = 1;	/* half open: this login tries */
-	session_enter_state(s, SS_BACKEND);
-	backend_connect(s);
-	return 1;
-}
-
-/*
- * The fast path: when neither side speaks TLS, SPLICE drops the
- * bufferevents and moves bytes itself with read(2) into one buffer shared
- * by all sessions and write(2) straight out; only what a peer does not
- * take at once is queued (and its other side then not read).  Half the
- * system calls of bufferevents, and no memory held per session while the
- * sessions idle.
- */
-
-static char fast_buf[SPLICE_HIGH];
-
+/* The fast path's news, for the session. */
 static void
-fast_touch(struct session *s)
+fast_closed(struct session *s, int side)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	s->last_io = now.tv_sec;
+	session_close(s, side == 0 ? "closed by the client" :
+	    "closed by the server");
 }
 
 static void
-fast_read(evutil_socket_t fd, short what, void *arg)
+fast_drained(struct session *s)
 {
-	struct session *s = arg;
-	struct fastpath *fp = s->fp;
-	int i = fd == fp->fd[0] ? 0 : 1, o = !i;
-	ssize_t n, w = 0;
-
-	n = read(fd, fast_buf, sizeof(fast_buf));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		session_close(s, i == 0 ? "closed by the client" :
-		    "closed by the server");
-		return;
-	}
-	if (i == 0) {
-		s->in += n;
-		note_client(s, fast_buf, n);
-	} else
-		s->out += n;
-	fast_touch(s);
-	if (!evbuffer_get_length(fp->pend[o])) {
-		w = write(fp->fd[o], fast_buf, n);
-		if (w < 0 && errno != EAGAIN && errno != EINTR) {
-			session_close(s, o == 0 ? "closed by the client" :
-			    "closed by the server");
-			return;
-		}
-		if (w < 0)
-			w = 0;
-	}
-	if (w < n) {
-		evbuffer_add(fp->pend[o], fast_buf + w, n - w);
-		event_add(fp->wr[o], NULL);
-		if (evbuffer_get_length(fp->pend[o]) >= SPLICE_HIGH)
-			event_del(fp->rd[i]);
-	}
+	session_drained(NULL, s);
 }
 
-static void
-fast_write(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	struct fastpath *fp = s->fp;
-	int o = fd == fp->fd[0] ? 0 : 1;
-
-	if (evbuffer_write(fp->pend[o], fd) < 0 && errno != EAGAIN &&
-	    errno != EINTR) {
-		evbuffer_drain(fp->pend[o], evbuffer_get_length(fp->pend[o]));
-		session_close(s, o == 0 ? "closed by the client" :
-		    "closed by the server");
-		return;
-	}
-	if (evbuffer_get_length(fp->pend[o]))
-		return;
-	event_del(fp->wr[o]);
-	if (s->state == SS_CLOSING)
-		drained(NULL, s);
-	else
-		event_add(fp->rd[!o], NULL);
-}
-
-/* Take over the sockets from the bufferevents, with what they hold. */
-static void
-fast_start(struct session *s)
-{
-	struct fastpath *fp = xcalloc(1, sizeof(*fp));
-	struct bufferevent *bev[2] = { s->c, s->b };
-	int i;
-
-	s->fp = fp;
-	for (i = 0; i < 2; i++) {
-		/* a bufferevent keeps ends of its buffers frozen */
-		evbuffer_unfreeze(bufferevent_get_input(bev[i]), 0);
-		evbuffer_unfreeze(bufferevent_get_input(bev[i]), 1);
-		evbuffer_unfreeze(bufferevent_get_output(bev[i]), 0);
-		evbuffer_unfreeze(bufferevent_get_output(bev[i]), 1);
-		fp->fd[i] = bufferevent_getfd(bev[i]);
-		fp->pend[i] = evbuffer_new();
-		evbuffer_add_buffer(fp->pend[i],
-		    bufferevent_get_output(bev[i]));
-	}
-	/* read but not yet moved: for the other side */
-	s->in += evbuffer_get_length(bufferevent_get_input(s->c));
-	s->out += evbuffer_get_length(bufferevent_get_input(s->b));
-	evbuffer_add_buffer(fp->pend[1], bufferevent_get_input(s->c));
-	evbuffer_add_buffer(fp->pend[0], bufferevent_get_input(s->b));
-	for (i = 0; i < 2; i++) {
-		bufferevent_setfd(bev[i], -1);
-		bufferevent_free(bev[i]);
-		fp->rd[i] = event_new(s->px->base, fp->fd[i],
-		    EV_READ | EV_PERSIST, fast_read, s);
-		fp->wr[i] = event_new(s->px->base, fp->fd[i],
-		    EV_WRITE | EV_PERSIST, fast_write, s);
-	}
-	s->c = s->b = NULL;
-	for (i = 0; i < 2; i++) {
-		if (evbuffer_get_length(fp->pend[i]))
-			event_add(fp->wr[i], NULL);
-		else
-			event_add(fp->rd[!i], NULL);
-	}
-}
-
-static void
-fast_free(struct session *s)
-{
-	struct fastpath *fp = s->fp;
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		event_free(fp->rd[i]);
-		event_free(fp->wr[i]);
-		evbuffer_free(fp->pend[i]);
-		close(fp->fd[i]);
-	}
-	free(fp);
-	s->fp = NULL;
-}
+static const struct fast_ops fast_ops = {
+	fast_closed, fast_drained, note_client,
+};
 
 void
 session_splice(struct session *s)
@@ -1150,13 +571,13 @@ session_splice(struct session *s)
 	}
 	arm(s, s->cf->timeouts.idle);
 	if (!s->client_tls && !s->backend_tls) {
-		fast_touch(s);
-		fast_start(s);
+		fast_start(s, &fast_ops);
 		return;
 	}
-	bufferevent_setcb(s->c, client_read, splice_written, client_event, s);
+	bufferevent_setcb(s->c, session_client_read, splice_written,
+	    session_client_event, s);
 	bufferevent_setcb(s->b, splice_backend_read, splice_written,
-	    backend_event, s);
+	    session_backend_event, s);
 	/* big reads and writes: a bulk FETCH moves at the speed of the
 	 * sockets, not of 16 KiB callbacks */
 	bufferevent_set_max_single_read(s->b, SPLICE_HIGH / 2);
@@ -1172,60 +593,6 @@ session_splice(struct session *s)
 		move(s, s->c, s->b, &s->in);
 	if (evbuffer_get_length(bufferevent_get_input(s->b)))
 		move(s, s->b, s->c, &s->out);
-}
-
-/* Tell the client its login was refused, and be ready for another. */
-static void
-refuse(struct session *s)
-{
-	session_write(s, "%s%s%s\r\n", s->tag ? s->tag : "", s->tag ? " " :
-	    "", s->refusal);
-	free(s->tag);
-	s->tag = NULL;
-	free(s->refusal);
-	s->refusal = NULL;
-	session_enter_state(s, SS_PREAUTH);
-	if (++s->fails >= 3) {
-		if (s->proto->too_many)
-			session_write(s, "%s", s->proto->too_many);
-		session_close(s, "authentication failed");
-		return;
-	}
-	arm(s, s->cf->timeouts.preauth);
-	bufferevent_enable(s->c, EV_READ);
-	preauth_read(s);
-}
-
-void
-session_login_failed(struct session *s, const char *text)
-{
-	double wait;
-
-	bufferevent_free(s->b);
-	s->b = NULL;
-	buf_release_wipe(&s->sasl);
-	s->px->st[s->l->proto].login_failures++;
-	free(s->refusal);
-	if (!s->cf->hide_auth_errors) {
-		s->refusal = xstrdup(text);
-		refuse(s);
-		return;
-	}
-	/* which server holds the account shows neither in the words nor in
-	 * the time of a refusal */
-	s->refusal = xstrdup(s->proto->refusals[0]);
-	wait = s->cf->timeouts.auth_failure - elapsed(&s->login_at);
-	if (wait <= 0) {
-		refuse(s);
-		return;
-	}
-	session_enter_state(s, SS_REFUSING);
-	{
-		struct timeval tv = { (time_t)wait,
-		    (suseconds_t)((wait - (time_t)wait) * 1e6) };
-
-		evtimer_add(s->timer, &tv);
-	}
 }
 
 void

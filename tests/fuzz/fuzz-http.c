@@ -168,7 +168,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (s.state == SS_SPLICE && s.b)
 			proto_http.backend_eof(&s);
 	}
-	http_free(&s);
+	proto_http.free(&s);
 	bufferevent_free(s.c);
 	bufferevent_free(cpeer);
 	if (s.b)

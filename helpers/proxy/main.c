@@ -35,14 +35,26 @@ struct lctx {
 
 static struct lctx **lctxs;
 
+/* Each listener's protocol: its front before login and its back. */
+static const struct proto *const protos[P_NR] = {
+	[P_IMAP] = &proto_imap,
+	[P_POP3] = &proto_pop3,
+	[P_SIEVE] = &proto_sieve,
+	[P_SUBMISSION] = &proto_submission,
+	[P_SMTP] = &proto_smtp,
+	[P_HTTP] = &proto_http,
+	[P_SOCKETMAP] = &proto_socketmap,
+};
+
 static void
 accept_cb(struct evconnlistener *el, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct lctx *lc = arg;
+	const struct listener *l = &lc->px->cf->listeners[lc->i];
 
 	evutil_make_socket_nonblocking(fd);
-	session_accept(lc->px, &lc->px->cf->listeners[lc->i], fd, sa, salen);
+	session_accept(lc->px, l, protos[l->proto], fd, sa, salen);
 }
 
 static void
