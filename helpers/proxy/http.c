@@ -129,7 +129,7 @@ respond(struct session *s, int code, const char *msg)
 }
 
 static void
-http_temp_fail(struct session *s, const char *why)
+http_temp_fail(struct session *s, enum fail why)
 {
 	struct http *h = s->proto_state;
 
@@ -138,7 +138,8 @@ http_temp_fail(struct session *s, const char *why)
 		    " try again shortly");
 	h->closing = 1;
 	if (!s->result)
-		s->result = h->busy ? why : h->requests ? "idle" : NULL;
+		s->result = h->busy ? fail_name(why) : h->requests ? "idle" :
+		    NULL;
 }
 
 /* Headers that belong to one connection, not to the message. */

@@ -73,19 +73,21 @@ tag_ok(const char *t, size_t n)
 }
 
 static void
-imap_temp_fail(struct session *s, const char *why)
+imap_temp_fail(struct session *s, enum fail why)
 {
-	if (s->tag) {
+	if (why == FAIL_LINE_TOO_LONG)
+		session_write(s, "* BAD Line too long.\r\n");
+	else if (why == FAIL_COMMAND_TOO_LONG)
+		session_write(s, "* BYE Command too long.\r\n");
+	else if (s->tag)
 		session_write(s, "%s NO [UNAVAILABLE] Server unavailable, try"
 		    " again later.\r\n", s->tag);
-		free(s->tag);
-		s->tag = NULL;
-	} else if (why && !strcmp(why, "line too long"))
-		session_write(s, "* BAD Line too long.\r\n");
-	else if (why && !strcmp(why, "timeout"))
+	else if (why == FAIL_TIMEOUT)
 		session_write(s, "* BYE Disconnected for inactivity.\r\n");
-	else if (why && !strcmp(why, "kicked"))
+	else if (why == FAIL_KICKED)
 		session_write(s, "* BYE Account moved, please reconnect.\r\n");
+	free(s->tag);
+	s->tag = NULL;
 }
 
 static void

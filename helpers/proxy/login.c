@@ -39,7 +39,7 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 
 	switch (s->state) {
 	case SS_PREAUTH:
-		s->proto->temp_fail(s, "timeout");
+		s->proto->temp_fail(s, FAIL_TIMEOUT);
 		session_close(s, "timeout before login");
 		break;
 	case SS_HOLD:
@@ -146,10 +146,10 @@ session_accept(struct proxy *px, const struct listener *l,
 	    session_client_event, s);
 	bufferevent_enable(s->c, EV_READ | EV_WRITE);
 
-	if (l->proto == P_SMTP) {
+	if (proto->passthrough) {
 		/* port 25: no login; the destination splits delivery */
 		s->route = ROUTE_DESTINATION;
-		s->be = config_backend(s->cf, P_SMTP, ROUTE_DESTINATION);
+		s->be = config_backend(s->cf, l->proto, ROUTE_DESTINATION);
 		session_enter_state(s, SS_BACKEND);
 		bufferevent_disable(s->c, EV_READ);
 		backend_connect(s);
@@ -297,7 +297,7 @@ backend_connected(struct session *s)
 		proxy_header(s);
 	if (s->be->tls == TLS_USE_IMPLICIT)
 		backend_tls(s);
-	if (s->l->proto == P_SMTP)
+	if (s->proto->passthrough)
 		session_splice(s);
 	else if (s->proto->connected)
 		s->proto->connected(s);
@@ -393,19 +393,19 @@ session_backend_down(struct session *s, const char *why)
 		bs->open_until = time(NULL) + s->cf->breaker.cooldown;
 	}
 	if (!connected && s->tries <= s->cf->limits.connect_retries &&
-	    !bs->open_until && s->l->proto != P_SMTP) {
+	    !bs->open_until && !s->proto->passthrough) {
 		backend_connect(s);
 		return;
 	}
 	bufferevent_free(s->b);
 	s->b = NULL;
 	s->px->st[s->l->proto].temp_failures++;
-	if (s->l->proto == P_SMTP) {
-		s->proto->temp_fail(s, why);
+	if (s->proto->passthrough) {
+		s->proto->temp_fail(s, FAIL_BACKEND);
 		session_close(s, "backend down");
 		return;
 	}
-	s->proto->temp_fail(s, why);
+	s->proto->temp_fail(s, FAIL_BACKEND);
 	session_enter_state(s, SS_PREAUTH);
 	s->result = NULL;
 	session_arm(s, s->cf->timeouts.preauth);
@@ -455,7 +455,7 @@ session_route(struct session *s)
 		log_warnx("%s: %s", s->route_id, err.buf);
 		buf_release(&err);
 		s->be = NULL;
-		s->proto->temp_fail(s, "no route");
+		s->proto->temp_fail(s, FAIL_NO_ROUTE);
 		bufferevent_enable(s->c, EV_READ);
 		return 0;
 	}
@@ -463,7 +463,7 @@ session_route(struct session *s)
 	bs = backend_state(s);
 	if (bs->open_until > now || (bs->open_until && bs->probing)) {
 		s->px->st[s->l->proto].temp_failures++;
-		s->proto->temp_fail(s, "backend unavailable");
+		s->proto->temp_fail(s, FAIL_UNAVAILABLE);
 		bufferevent_enable(s->c, EV_READ);
 		return 0;
 	}

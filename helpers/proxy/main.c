@@ -461,7 +461,7 @@ on_term(evutil_socket_t sig, short what, void *arg)
 	for (s = LIST_FIRST(&px->sessions); s; s = next) {
 		next = LIST_NEXT(s, link);
 		if (s->state != SS_SPLICE) {
-			s->proto->temp_fail(s, "shutdown");
+			s->proto->temp_fail(s, FAIL_SHUTDOWN);
 			session_close(s, "shutdown");
 		}
 	}

@@ -139,6 +139,18 @@ struct config {
 
 struct session;
 
+/* Why a session cannot go on as its client asked (fail_name() says it). */
+enum fail {
+	FAIL_BACKEND,		/* the backend is down or cannot be reached */
+	FAIL_NO_ROUTE,		/* the mapping cannot be read */
+	FAIL_UNAVAILABLE,	/* the backend's breaker is open */
+	FAIL_TIMEOUT,		/* nothing from the client in time */
+	FAIL_LINE_TOO_LONG,
+	FAIL_COMMAND_TOO_LONG,	/* a command with its literals */
+	FAIL_KICKED,		/* the account moved */
+	FAIL_SHUTDOWN,
+};
+
 /* A protocol: its pre-authentication front and its backend login. */
 struct proto {
 	const char *name;
@@ -150,8 +162,8 @@ struct proto {
 	int (*client_line)(struct session *s, char *line, size_t len);
 	/* one line from the backend while logging in (see session.c) */
 	int (*backend_line)(struct session *s, char *line, size_t len);
-	/* the backend cannot be reached: a temporary failure */
-	void (*temp_fail)(struct session *s, const char *why);
+	/* the session cannot go on as the client asked: say why */
+	void (*temp_fail)(struct session *s, enum fail why);
 	/* a SASL challenge (base64) for the client */
 	void (*challenge)(struct session *s, const char *b64);
 	/* the answers to a failed, a canceled and an unknown mechanism's
@@ -175,6 +187,8 @@ struct proto {
 	void (*written)(struct session *s, int backend);
 	/* let go of the protocol's own state (s->proto_state) */
 	void (*free)(struct session *s);
+	/* no login: bytes go whole to the destination (port 25) */
+	int passthrough;
 };
 
 extern const struct proto proto_imap, proto_pop3, proto_sieve,
@@ -314,6 +328,7 @@ void session_backend_write(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void session_close(struct session *s, const char *result);
 void session_enter_state(struct session *s, enum sstate st);
+const char *fail_name(enum fail why);
 /* The user name, escaped for a log line (valid until the next call). */
 const char *session_user_log(struct session *s);
 

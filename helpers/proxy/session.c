@@ -49,6 +49,20 @@ session_enter_state(struct session *s, enum sstate st)
 	s->state = st;
 }
 
+static const char *const fail_names[] = {
+	[FAIL_BACKEND] = "backend down", [FAIL_NO_ROUTE] = "no route",
+	[FAIL_UNAVAILABLE] = "backend unavailable",
+	[FAIL_TIMEOUT] = "timeout", [FAIL_LINE_TOO_LONG] = "line too long",
+	[FAIL_COMMAND_TOO_LONG] = "command too long",
+	[FAIL_KICKED] = "kicked", [FAIL_SHUTDOWN] = "shutdown",
+};
+
+const char *
+fail_name(enum fail why)
+{
+	return fail_names[why];
+}
+
 double
 session_elapsed(const struct timespec *t0)
 {
@@ -356,8 +370,7 @@ session_preauth_read(struct session *s)
 			if (!n)
 				return;
 			if (s->acc.len + n > max) {
-				session_write(s, "%s", s->proto->id == P_IMAP ?
-				    "* BYE Command too long\r\n" : "");
+				s->proto->temp_fail(s, FAIL_COMMAND_TOO_LONG);
 				session_close(s, "command too long");
 				return;
 			}
@@ -375,7 +388,7 @@ session_preauth_read(struct session *s)
 		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
 		if (!line) {
 			if (evbuffer_get_length(in) > max) {
-				s->proto->temp_fail(s, "line too long");
+				s->proto->temp_fail(s, FAIL_LINE_TOO_LONG);
 				session_close(s, "line too long");
 			}
 			return;
@@ -383,7 +396,7 @@ session_preauth_read(struct session *s)
 		if (n > max || s->acc.len + n > max) {
 			explicit_bzero(line, n);
 			free(line);
-			s->proto->temp_fail(s, "line too long");
+			s->proto->temp_fail(s, FAIL_LINE_TOO_LONG);
 			session_close(s, "line too long");
 			return;
 		}
@@ -565,7 +578,7 @@ session_splice(struct session *s)
 	s->relay = 0;
 	buf_release_wipe(&s->sasl);
 	buf_release_wipe(&s->acc);
-	if (s->l->proto != P_SMTP) {
+	if (!s->proto->passthrough) {
 		s->px->st[s->l->proto].logins++;
 		s->be->st->sessions++;
 	}
@@ -635,7 +648,7 @@ session_kick(struct proxy *px, const char *id)
 			/* in SPLICE a word of ours could land inside a
 			 * literal: the connection just closes */
 			if (s->state != SS_SPLICE)
-				s->proto->temp_fail(s, "kicked");
+				s->proto->temp_fail(s, FAIL_KICKED);
 			px->st[s->l->proto].kicked++;
 			n++;
 			session_close(s, "kicked");

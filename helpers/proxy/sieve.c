@@ -75,11 +75,11 @@ sieve_greet(struct session *s)
 }
 
 static void
-sieve_temp_fail(struct session *s, const char *why)
+sieve_temp_fail(struct session *s, enum fail why)
 {
-	if (why && !strcmp(why, "timeout"))
+	if (why == FAIL_TIMEOUT)
 		session_write(s, "BYE \"Disconnected for inactivity.\"\r\n");
-	else if (why && !strcmp(why, "line too long"))
+	else if (why == FAIL_LINE_TOO_LONG || why == FAIL_COMMAND_TOO_LONG)
 		session_write(s, "BYE \"Line too long.\"\r\n");
 	else if (s->state != SS_SPLICE)
 		session_write(s, "NO (TRYLATER) \"Server unavailable, try"

@@ -41,12 +41,12 @@ smtp_greet(struct session *s)
 }
 
 static void
-smtp_temp_fail(struct session *s, const char *why)
+smtp_temp_fail(struct session *s, enum fail why)
 {
-	if (why && !strcmp(why, "timeout"))
+	if (why == FAIL_TIMEOUT)
 		session_write(s, "421 4.4.2 %s Timeout, closing.\r\n",
 		    s->cf->hostname);
-	else if (why && !strcmp(why, "line too long"))
+	else if (why == FAIL_LINE_TOO_LONG || why == FAIL_COMMAND_TOO_LONG)
 		session_write(s, "500 5.5.2 Line too long.\r\n");
 	else if (s->state != SS_SPLICE)
 		session_write(s, "454 4.7.0 Temporary authentication failure,"
@@ -275,7 +275,7 @@ relay_line(struct session *s, char *line, size_t len)
 }
 
 static void
-relay_temp_fail(struct session *s, const char *why)
+relay_temp_fail(struct session *s, enum fail why)
 {
 	if (s->state != SS_SPLICE)
 		session_write(s, "421 4.3.2 Service not available, try again"
@@ -290,4 +290,5 @@ const struct proto proto_smtp = {
 	.backend_line = relay_line,
 	.temp_fail = relay_temp_fail,
 	.challenge = NULL,
+	.passthrough = 1,
 };

@@ -143,7 +143,7 @@ sm_greet(struct session *s)
 
 /* Shut down or timed out: the MX opens a new connection when it needs one */
 static void
-sm_temp_fail(struct session *s, const char *why)
+sm_temp_fail(struct session *s, enum fail why)
 {
 	(void)s;
 	(void)why;

@@ -40,6 +40,12 @@ session_close(struct session *s, const char *result)
 	s->state = SS_CLOSING;
 }
 
+const char *
+fail_name(enum fail why)
+{
+	return "failed";
+}
+
 void
 session_enter_state(struct session *s, enum sstate st)
 {

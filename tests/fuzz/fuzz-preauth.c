@@ -50,6 +50,12 @@ session_close(struct session *s, const char *result)
 	s->state = SS_CLOSING;
 }
 
+const char *
+fail_name(enum fail why)
+{
+	return "failed";
+}
+
 void
 session_enter_state(struct session *s, enum sstate st)
 {
@@ -120,7 +126,7 @@ session_relay_to_client(struct session *s, const char *line, size_t len)
 void
 session_backend_down(struct session *s, const char *why)
 {
-	s->proto->temp_fail(s, why);
+	s->proto->temp_fail(s, FAIL_BACKEND);
 	s->state = SS_PREAUTH;
 }
 
