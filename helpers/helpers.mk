@@ -38,7 +38,10 @@ map-flip_SRCS := \
 	helpers/map-flip/map-flip.c
 
 dav-pull_SRCS := \
-	helpers/dav-pull/dav-pull.c
+	helpers/dav-pull/collections.c \
+	helpers/dav-pull/dav-pull.c \
+	helpers/dav-pull/files.c \
+	helpers/dav-pull/record.c
 
 dav-push_SRCS := \
 	helpers/dav-push/dav-push.c \
