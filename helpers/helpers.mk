@@ -85,6 +85,7 @@ COMMANDS += migrate
 migrate_SRCS := \
 	orchestrator/accounts.c \
 	orchestrator/audit.c \
+	orchestrator/machine.c \
 	orchestrator/migrate.c \
 	orchestrator/plan.c \
 	orchestrator/provision.c \
@@ -102,6 +103,7 @@ migrate_SRCS := \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
+	orchestrator/stateview.c \
 	orchestrator/status.c \
 	$(O)/state/migrations.c
 migrate_LIBS := -lresolv	# finalize's DNS check: res_nquery(3)

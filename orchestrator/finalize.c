@@ -20,7 +20,6 @@
  */
 #include "compat.h"
 
-#include <sqlite3.h>
 #include <time.h>
 
 #include "buf.h"
@@ -177,29 +176,12 @@ run_command(struct run *r, const char *what, const char *cmd,
 	return code == 0 ? 0 : -1;
 }
 
-/* The previous finding of `what`: 1 ok, 0 not, -1 none. */
-static int
-was_ok(struct run *r, const char *what)
-{
-	sqlite3_stmt *st;
-	int ok = -1;
-
-	if (sqlite3_prepare_v2(state_db(r->s), "SELECT ok FROM finalize_items"
-	    " WHERE what = ?1", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		ok = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return ok;
-}
-
 static void
 readonly_item(struct run *r, json_t *items)
 {
 	struct buf why = BUF_INIT;
 
-	if (was_ok(r, "source read-only") == 1)
+	if (state_finalize_was_ok(r->s, "source read-only") == 1)
 		item(items, "source read-only", 1, "done before");
 	else if (run_command(r, "source_readonly",
 	    r->p->phases.finalize.source_readonly, &why) == 0)
@@ -244,8 +226,6 @@ default_route_item(struct run *r, json_t *items)
 static void
 record(struct run *r, json_t *items)
 {
-	sqlite3 *db = state_db(r->s);
-	sqlite3_stmt *st;
 	json_t *it;
 	size_t i;
 
@@ -255,7 +235,7 @@ record(struct run *r, json_t *items)
 		int ok = json_is_true(json_object_get(it, "ok"));
 		char *line;
 
-		if (was_ok(r, what) == ok)
+		if (state_finalize_was_ok(r->s, what) == ok)
 			continue;
 		json_object_set_new(it, "ts", json_real(now_seconds()));
 		line = json_dumps(it, JSON_COMPACT | JSON_SORT_KEYS);
@@ -264,29 +244,7 @@ record(struct run *r, json_t *items)
 		free(line);
 	}
 	state_flush(r->s);	/* the state's group, then this one */
-	if (sqlite3_exec(db, "BEGIN; DELETE FROM finalize_items", NULL, NULL,
-	    NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO finalize_items(what, ok,"
-	    " detail, time) VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		log_warnx("state: cannot record what finalize found: %s",
-		    sqlite3_errmsg(db));
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return;
-	}
-	json_array_foreach(items, i, it) {
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, json_string_value(json_object_get(it,
-		    "what")), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 2, json_is_true(json_object_get(it,
-		    "ok")));
-		sqlite3_bind_text(st, 3, json_string_value(json_object_get(it,
-		    "detail")), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	state_finalize_set(r->s, items);
 }
 
 int
@@ -324,25 +282,3 @@ finalize_world(struct run *r)
 	return waiting && all_there ? 1 : 0;
 }
 
-json_t *
-finalize_items(struct state *s)
-{
-	sqlite3_stmt *st;
-	json_t *v = NULL;
-
-	if (sqlite3_prepare_v2(state_db(s), "SELECT what, ok, detail, time"
-	    " FROM finalize_items ORDER BY what = 'accounts' DESC, what", -1,
-	    &st, NULL) != SQLITE_OK)
-		return NULL;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (!v)
-			v = json_array();
-		json_array_append_new(v, json_pack("{s:s, s:b, s:s, s:I}",
-		    "what", sqlite3_column_text(st, 0), "ok",
-		    sqlite3_column_int(st, 1), "detail",
-		    sqlite3_column_text(st, 2), "time",
-		    (json_int_t)sqlite3_column_int64(st, 3)));
-	}
-	sqlite3_finalize(st);
-	return v;
-}

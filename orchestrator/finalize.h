@@ -33,8 +33,4 @@ int dns_check_world(const struct dns_check *dc, const struct strlist *domains,
  */
 int finalize_world(struct run *r);
 
-/* What finalize found, each item {what, ok, detail, time}; NULL when it
- * never ran. */
-json_t *finalize_items(struct state *s);
-
 #endif

@@ -9,7 +9,6 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
 #include "audit.h"
 #include "buf.h"
@@ -181,20 +180,15 @@ cmd_diff(const char *file)
 		    " of %zu accounts\n", p.state_dir, nr);
 	} else {
 		struct state *s = open_state(p.state_dir);
-		sqlite3_stmt *q;
+		struct plan_rev rev;
 
-		if (sqlite3_prepare_v2(state_db(s), "SELECT id, sha256,"
-		    " datetime(applied, 'unixepoch', 'localtime') FROM plans"
-		    " ORDER BY id DESC LIMIT 1", -1, &q, NULL) == SQLITE_OK &&
-		    sqlite3_step(q) == SQLITE_ROW)
+		if (state_last_plan(s, &rev))
 			printf("plan: %s revision %d (applied %s)\n",
-			    strcmp((const char *)sqlite3_column_text(q, 1),
-			    sha) ? "changed since" : "the same as",
-			    sqlite3_column_int(q, 0),
-			    sqlite3_column_text(q, 2));
+			    strcmp(rev.sha256, sha) ? "changed since" :
+			    "the same as", rev.id, rev.applied);
 		else
 			printf("plan: never applied\n");
-		sqlite3_finalize(q);
+		plan_rev_release(&rev);
 		state_accounts(s, NULL, &have, &nr_have);
 		/* the state's rows of accounts the plan still names */
 		for (i = 0; i < nr; i++) {
@@ -244,14 +238,10 @@ cmd_diff(const char *file)
 static int
 has_plan(struct state *s, const char *sha)
 {
-	sqlite3_stmt *q;
-	int same = 0;
+	struct plan_rev rev;
+	int same = state_last_plan(s, &rev) && !strcmp(rev.sha256, sha);
 
-	if (sqlite3_prepare_v2(state_db(s), "SELECT sha256 FROM plans ORDER"
-	    " BY id DESC LIMIT 1", -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW)
-		same = !strcmp((const char *)sqlite3_column_text(q, 0), sha);
-	sqlite3_finalize(q);
+	plan_rev_release(&rev);
 	return same;
 }
 
@@ -334,15 +324,13 @@ cmd_log(const char *account)
 static void
 last_plan(struct state *s, struct plan *p)
 {
-	sqlite3_stmt *q;
+	struct plan_rev rev;
 	char *path = NULL;
 	struct buf err = BUF_INIT;
 
-	if (sqlite3_prepare_v2(state_db(s), "SELECT path FROM plans ORDER BY"
-	    " id DESC LIMIT 1", -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW)
-		path = xstrdup((const char *)sqlite3_column_text(q, 0));
-	sqlite3_finalize(q);
+	if (state_last_plan(s, &rev))
+		path = xstrdup(rev.path);
+	plan_rev_release(&rev);
 	if (!path)
 		fatalx(EX_USAGE, "no plan was ever applied to %s", state_dir());
 	if (plan_load(p, path, &err) < 0)
@@ -364,7 +352,7 @@ cmd_state_change(const char *what, const char *account, int all_failed)
 		state_accounts(s, NULL, &v, &nr);
 	} else {
 		v = xcalloc(1, sizeof(*v));
-		if (find_account(s, account, v) < 0)
+		if (state_find_account(s, account, v) < 0)
 			fatalx(EX_NOUSER, "no account '%s' in the state",
 			    account);
 		nr = 1;
@@ -536,7 +524,7 @@ cmd_rollback(const char *account, const char *rev, int carry)
 	if (account) {
 		struct account a;
 
-		if (find_account(s, account, &a) < 0)
+		if (state_find_account(s, account, &a) < 0)
 			fatalx(EX_NOUSER, "no account '%s' in the state",
 			    account);
 		if (runner_rollback(&p, s, au, &a, carry ? "rollback" :

@@ -14,77 +14,8 @@
 #include "plan.h"
 #include "schema.h"
 #include "state.h"
+#include "state_int.h"
 #include "xalloc.h"
-
-static const char *const names[ST_NR] = {
-	[ST_PENDING] = "pending",
-	[ST_ASSESSED] = "assessed",
-	[ST_COPYING] = "copying",
-	[ST_COPIED] = "copied",
-	[ST_VERIFIED] = "verified",
-	[ST_CUTOVER] = "cutover",
-	[ST_MIGRATED] = "migrated",
-	[ST_FINALIZED] = "finalized",
-	[ST_FAILED] = "failed",
-	[ST_HELD] = "held",
-	[ST_ROLLED_BACK] = "rolled_back",
-};
-
-/*
- * The machine (migrate(1) draws it).  Work moves an account along
- * pending -> assessed -> copying -> copied -> verified -> cutover ->
- * migrated -> finalized; verification that finds differences sends it
- * back to copying.  failed and held keep the state to resume from;
- * rolled_back is a flip back, after which a retry copies again.
- */
-#define B(s) (1u << (s))
-static const unsigned next[ST_NR] = {
-	[ST_PENDING] = B(ST_ASSESSED) | B(ST_COPYING),
-	[ST_ASSESSED] = B(ST_COPYING),
-	[ST_COPYING] = B(ST_COPIED),
-	[ST_COPIED] = B(ST_VERIFIED) | B(ST_COPYING),
-	[ST_VERIFIED] = B(ST_CUTOVER) | B(ST_COPYING),
-	[ST_CUTOVER] = B(ST_MIGRATED) | B(ST_ROLLED_BACK),
-	[ST_MIGRATED] = B(ST_FINALIZED) | B(ST_ROLLED_BACK),
-	[ST_FINALIZED] = B(ST_ROLLED_BACK),
-	[ST_FAILED] = B(ST_ROLLED_BACK),	/* and its resume state */
-	[ST_HELD] = B(ST_ROLLED_BACK),		/* and its resume state */
-	[ST_ROLLED_BACK] = B(ST_COPYING),
-};
-
-/* failed and held may be entered from any state that work goes on in */
-static const unsigned stoppable = B(ST_PENDING) | B(ST_ASSESSED) |
-    B(ST_COPYING) | B(ST_COPIED) | B(ST_VERIFIED) | B(ST_CUTOVER) |
-    B(ST_MIGRATED) | B(ST_ROLLED_BACK);
-
-const char *
-state_name(enum acc_state st)
-{
-	return st < ST_NR ? names[st] : "?";
-}
-
-int
-state_parse(const char *s, enum acc_state *st)
-{
-	int i;
-
-	for (i = 0; i < ST_NR; i++)
-		if (s && !strcmp(s, names[i])) {
-			*st = i;
-			return 0;
-		}
-	return -1;
-}
-
-int
-state_allowed(enum acc_state from, enum acc_state to)
-{
-	if (to == ST_FAILED)
-		return (stoppable & B(from)) != 0;
-	if (to == ST_HELD)
-		return (stoppable & B(from)) || from == ST_FAILED;
-	return (next[from] & B(to)) != 0;
-}
 
 enum stmt {
 	S_GET,
@@ -198,6 +129,55 @@ group(struct state *s)
 	}
 	s->group_began = now_seconds();
 	return 0;
+}
+
+/*
+ * Bind the arguments by `types` (i int64, n int, d double, s text or
+ * NULL) to statement `which` and step it; the caller holds the lock and
+ * has begun the group.
+ */
+static int
+vwrite_locked(struct state *s, enum stmt which, const char *types,
+    va_list ap)
+{
+	sqlite3_stmt *st = stmt(s, which);
+	int i;
+
+	for (i = 0; types[i]; i++)
+		switch (types[i]) {
+		case 'i':
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'n':
+			sqlite3_bind_int(st, i + 1, va_arg(ap, int));
+			break;
+		case 'd':
+			sqlite3_bind_double(st, i + 1, va_arg(ap, double));
+			break;
+		default:
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *),
+			    -1, SQLITE_STATIC);
+			break;
+		}
+	return done(s, st);
+}
+
+/* One write, in the group, under the lock: vwrite_locked()'s. */
+static int
+write_one(struct state *s, enum stmt which, const char *types, ...)
+{
+	va_list ap;
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	ret = group(s);
+	if (ret == 0) {
+		va_start(ap, types);
+		ret = vwrite_locked(s, which, types, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 static int
@@ -329,10 +309,17 @@ state_close(struct state *s)
 	free(s);
 }
 
-struct sqlite3 *
-state_db(struct state *s)
+sqlite3 *
+state_lock_db(struct state *s)
 {
+	pthread_mutex_lock(&s->lock);
 	return s->db;
+}
+
+void
+state_unlock_db(struct state *s)
+{
+	pthread_mutex_unlock(&s->lock);
 }
 
 int
@@ -452,8 +439,8 @@ state_set_wave(struct state *s, const char *account, const char *wave)
 	return ret;
 }
 
-static char *
-col_str(sqlite3_stmt *st, int i)
+char *
+state_col_str(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
@@ -467,23 +454,23 @@ read_row(sqlite3_stmt *st, struct account *a)
 
 	memset(a, 0, sizeof(*a));
 	a->id = sqlite3_column_int64(st, 0);
-	a->account = col_str(st, 1);
-	a->login = col_str(st, 2);
-	a->wave = col_str(st, 3);
+	a->account = state_col_str(st, 1);
+	a->login = state_col_str(st, 2);
+	a->wave = state_col_str(st, 3);
 	state_parse((const char *)sqlite3_column_text(st, 4), &a->state);
 	t = (const char *)sqlite3_column_text(st, 5);
 	a->resume = t && state_parse(t, &a->resume) == 0 ? a->resume :
 	    ST_PENDING;
-	a->step = col_str(st, 6);
+	a->step = state_col_str(st, 6);
 	a->attempts = sqlite3_column_int(st, 7);
 	a->not_before = sqlite3_column_double(st, 8);
-	a->error_class = col_str(st, 9);
-	a->error = col_str(st, 10);
+	a->error_class = state_col_str(st, 9);
+	a->error = state_col_str(st, 10);
 	a->messages = sqlite3_column_int64(st, 11);
 	a->bytes = sqlite3_column_int64(st, 12);
 	a->anomalies = sqlite3_column_int64(st, 13);
 	a->deltas = sqlite3_column_int64(st, 14);
-	a->checkpoint = col_str(st, 15);
+	a->checkpoint = state_col_str(st, 15);
 }
 
 void
@@ -556,12 +543,7 @@ queue_locked(struct state *s, const char *kind, const char *line)
 int
 state_queue_audit(struct state *s, const char *kind, const char *line)
 {
-	int ret;
-
-	pthread_mutex_lock(&s->lock);
-	ret = group(s) < 0 ? -1 : queue_locked(s, kind, line);
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	return write_one(s, S_QUEUE, "ss", kind, line);
 }
 
 int
@@ -660,19 +642,8 @@ out:
 int
 state_set_step(struct state *s, struct account *a, const char *step)
 {
-	sqlite3_stmt *st;
-	int ret;
+	int ret = write_one(s, S_STEP, "isd", a->id, step, now_seconds());
 
-	pthread_mutex_lock(&s->lock);
-	ret = group(s);
-	if (ret == 0) {
-		st = stmt(s, S_STEP);
-		sqlite3_bind_int64(st, 1, a->id);
-		sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 3, now_seconds());
-		ret = done(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
 	if (ret == 0 && step != a->step) {
 		free(a->step);
 		a->step = step ? xstrdup(step) : NULL;
@@ -684,26 +655,10 @@ int
 state_checkpoint(struct state *s, struct account *a, const char *helper,
     const char *token)
 {
-	sqlite3_stmt *st;
-	int ret;
+	int ret = write_one(s, S_CKPT, "iss", a->id, helper, token);
 
-	pthread_mutex_lock(&s->lock);
-	ret = group(s);
-	if (ret == 0) {
-		st = stmt(s, S_CKPT);
-		sqlite3_bind_int64(st, 1, a->id);
-		sqlite3_bind_text(st, 2, helper, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
-		ret = done(s, st);
-	}
-	if (ret == 0) {
-		st = stmt(s, S_CKPT_LAST);
-		sqlite3_bind_int64(st, 1, a->id);
-		sqlite3_bind_text(st, 2, helper, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
-		ret = done(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
+	if (ret == 0)
+		ret = write_one(s, S_CKPT_LAST, "iss", a->id, helper, token);
 	if (ret == 0) {
 		free(a->checkpoint);
 		a->checkpoint = xasprintf("%s:%s", helper, token);
@@ -723,7 +678,7 @@ state_checkpoint_of(struct state *s, const struct account *a,
 	sqlite3_bind_int64(st, 1, a->id);
 	sqlite3_bind_text(st, 2, helper, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
-		token = col_str(st, 0);
+		token = state_col_str(st, 0);
 	sqlite3_reset(st);
 	pthread_mutex_unlock(&s->lock);
 	return token;
@@ -734,119 +689,32 @@ state_record_run(struct state *s, struct account *a, const char *helper,
     const char *step, double started, int exit_code, const char *done_json,
     const char *error)
 {
-	sqlite3_stmt *st;
-	int ret;
-
-	pthread_mutex_lock(&s->lock);
-	ret = group(s);
-	if (ret == 0) {
-		st = stmt(s, S_RUN);
-		sqlite3_bind_int64(st, 1, a->id);
-		sqlite3_bind_text(st, 2, helper, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, step, -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 4, started);
-		sqlite3_bind_double(st, 5, now_seconds());
-		sqlite3_bind_int(st, 6, exit_code);
-		sqlite3_bind_text(st, 7, done_json, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 8, error, -1, SQLITE_STATIC);
-		ret = done(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	return write_one(s, S_RUN, "issddnss", a->id, helper, step, started,
+	    now_seconds(), exit_code, done_json, error);
 }
 
 int
 state_record_anomaly(struct state *s, struct account *a, const char *helper,
     const char *kind, const char *event_json)
 {
-	sqlite3_stmt *st;
-	int ret;
-
-	pthread_mutex_lock(&s->lock);
-	ret = group(s);
-	if (ret == 0) {
-		st = stmt(s, S_ANOMALY);
-		sqlite3_bind_int64(st, 1, a->id);
-		sqlite3_bind_text(st, 2, helper, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, event_json, -1, SQLITE_STATIC);
-		ret = done(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	return write_one(s, S_ANOMALY, "isss", a->id, helper, kind,
+	    event_json);
 }
 
 int
 state_set_items(struct state *s, struct account *a, const char *kind,
     int64_t count)
 {
-	sqlite3_stmt *st;
-	int ret;
-
-	pthread_mutex_lock(&s->lock);
-	ret = group(s);
-	if (ret == 0) {
-		st = stmt(s, S_ITEMS);
-		sqlite3_bind_int64(st, 1, a->id);
-		sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, count);
-		ret = done(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return ret;
-}
-
-char *
-state_items_text(struct state *s, int64_t account_id, json_t **obj_r)
-{
-	struct buf b = BUF_INIT;
-	sqlite3_stmt *st;
-	json_t *o = json_object();
-
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, account_id ? "SELECT kind, count FROM"
-	    " items WHERE account_id = ?1 ORDER BY kind" : "SELECT kind,"
-	    " sum(count) FROM items GROUP BY kind ORDER BY kind", -1, &st,
-	    NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, account_id);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *k = (const char *)sqlite3_column_text(st,
-			    0);
-			int64_t n = sqlite3_column_int64(st, 1);
-
-			buf_addf(&b, "%s%" PRId64 " %s", b.len ? ", " : "", n,
-			    k);
-			json_object_set_new(o, k, json_integer(n));
-		}
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (obj_r)
-		*obj_r = o;
-	else
-		json_decref(o);
-	return buf_detach(&b, NULL);
+	return write_one(s, S_ITEMS, "isi", a->id, kind, count);
 }
 
 int
 state_add_counters(struct state *s, struct account *a, int64_t messages,
     int64_t bytes, int64_t anomalies)
 {
-	sqlite3_stmt *st;
-	int ret;
+	int ret = write_one(s, S_COUNTERS, "iiiii", a->id, messages, bytes,
+	    anomalies, a->deltas);
 
-	pthread_mutex_lock(&s->lock);
-	ret = group(s);
-	if (ret == 0) {
-		st = stmt(s, S_COUNTERS);
-		sqlite3_bind_int64(st, 1, a->id);
-		sqlite3_bind_int64(st, 2, messages);
-		sqlite3_bind_int64(st, 3, bytes);
-		sqlite3_bind_int64(st, 4, anomalies);
-		sqlite3_bind_int64(st, 5, a->deltas);
-		ret = done(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
 	if (ret == 0) {
 		a->messages += messages;
 		a->bytes += bytes;
@@ -859,21 +727,9 @@ int
 state_set_failure(struct state *s, struct account *a, const char *cls,
     const char *error, double not_before)
 {
-	sqlite3_stmt *st;
-	int ret;
+	int ret = write_one(s, S_FAILURE, "inssd", a->id, a->attempts, cls,
+	    error, not_before);
 
-	pthread_mutex_lock(&s->lock);
-	ret = group(s);
-	if (ret == 0) {
-		st = stmt(s, S_FAILURE);
-		sqlite3_bind_int64(st, 1, a->id);
-		sqlite3_bind_int(st, 2, a->attempts);
-		sqlite3_bind_text(st, 3, cls, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 5, not_before);
-		ret = done(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
 	if (ret == 0) {
 		free(a->error_class);
 		free(a->error);
@@ -882,37 +738,6 @@ state_set_failure(struct state *s, struct account *a, const char *cls,
 		a->not_before = not_before;
 	}
 	return ret;
-}
-
-int
-state_audit_pending(struct state *s, size_t max, struct audit_line **v_r,
-    size_t *nr_r)
-{
-	struct audit_line *v = NULL;
-	size_t nr = 0, alloc = 0;
-	sqlite3_stmt *st;
-	int rc;
-
-	pthread_mutex_lock(&s->lock);
-	rc = sqlite3_prepare_v2(s->db, "SELECT id, kind, line FROM"
-	    " audit_queue ORDER BY id LIMIT ?1", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, (int64_t)max);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if (nr == alloc) {
-				alloc = alloc ? 2 * alloc : 256;
-				v = xreallocarray(v, alloc, sizeof(*v));
-			}
-			v[nr].id = sqlite3_column_int64(st, 0);
-			v[nr].kind = col_str(st, 1);
-			v[nr++].line = col_str(st, 2);
-		}
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	*v_r = v;
-	*nr_r = nr;
-	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
@@ -930,16 +755,4 @@ state_audit_done(struct state *s, int64_t upto)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
-}
-
-void
-audit_lines_free(struct audit_line *v, size_t nr)
-{
-	size_t i;
-
-	for (i = 0; i < nr; i++) {
-		free(v[i].kind);
-		free(v[i].line);
-	}
-	free(v);
 }

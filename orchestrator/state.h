@@ -154,7 +154,33 @@ int state_audit_pending(struct state *s, size_t max, struct audit_line **v_r,
 int state_audit_done(struct state *s, int64_t upto);
 void audit_lines_free(struct audit_line *v, size_t nr);
 
-/* The raw handle, for read-only queries of migrate status and log. */
-struct sqlite3 *state_db(struct state *s);
+/* stateview.c: what the state holds, read for people and finalize */
+
+/* An account by its address, its login or its local part (when only one
+ * has it): 0, or -1 when there is none or more than one. */
+int state_find_account(struct state *s, const char *name, struct account *a);
+/* An account's transitions and helper runs, oldest first: JSON arrays. */
+json_t *state_transitions(struct state *s, int64_t account_id);
+json_t *state_runs(struct state *s, int64_t account_id);
+/* The failed accounts grouped by class and reason, most common first. */
+json_t *state_failures(struct state *s);
+/* {"waves": {WAVE: {STATE: n}}, "totals": {STATE: n}, "accounts",
+ * "messages", "bytes", "anomalies", "left"} of the plan's accounts. */
+json_t *state_census(struct state *s);
+int64_t state_migrated_since(struct state *s, double since);
+
+/* The last plan revision applied: 1, or 0 when none was. */
+struct plan_rev {
+	int id;
+	char *sha256, *path, *applied;	/* applied: local time */
+};
+int state_last_plan(struct state *s, struct plan_rev *r);
+void plan_rev_release(struct plan_rev *r);
+
+/* What finalize found: one check's last finding (1 ok, 0 not, -1 none);
+ * all of them replaced by `items`; all of them (NULL: none yet). */
+int state_finalize_was_ok(struct state *s, const char *what);
+int state_finalize_set(struct state *s, json_t *items);
+json_t *state_finalize_items(struct state *s);
 
 #endif

@@ -4,7 +4,6 @@
  */
 #include "compat.h"
 
-#include <sqlite3.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -28,80 +27,20 @@ human(double b, char *out, size_t n)
 	return out;
 }
 
-/*
- * An account by its address, its login, or its bare name when that is
- * the local part of exactly one address.
- */
-int
-find_account(struct state *s, const char *name, struct account *a)
-{
-	sqlite3_stmt *q;
-	char *addr = NULL;
-	int n = 0;
-
-	if (state_account(s, name, a) == 0)
-		return 0;
-	if (sqlite3_prepare_v2(state_db(s), "SELECT account FROM accounts"
-	    " WHERE login = ?1 OR substr(account, 1, instr(account, '@') - 1)"
-	    " = ?1", -1,
-	    &q, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	while (sqlite3_step(q) == SQLITE_ROW && n++ == 0)
-		addr = xstrdup((const char *)sqlite3_column_text(q, 0));
-	sqlite3_finalize(q);
-	if (n == 1 && state_account(s, addr, a) == 0)
-		n = 0;
-	else
-		n = -1;
-	free(addr);
-	return n;
-}
-
 static int
 status_account(struct state *s, const char *name, int json)
 {
-	sqlite3 *db = state_db(s);
 	struct account a;
-	sqlite3_stmt *q;
 	json_t *j, *tr, *runs, *io;
 	char *items;
 
-	if (find_account(s, name, &a) < 0) {
+	if (state_find_account(s, name, &a) < 0) {
 		fprintf(stderr, "migrate: no account '%s' in the state\n",
 		    name);
 		return EX_NOUSER;
 	}
-	tr = json_array();
-	if (sqlite3_prepare_v2(db, "SELECT ts, from_state, to_state, why FROM"
-	    " transitions WHERE account_id = ?1 ORDER BY id", -1, &q,
-	    NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, a.id);
-		while (sqlite3_step(q) == SQLITE_ROW)
-			json_array_append_new(tr, json_pack("{s:f, s:s, s:s,"
-			    " s:s?}", "ts", sqlite3_column_double(q, 0),
-			    "from", sqlite3_column_text(q, 1), "to",
-			    sqlite3_column_text(q, 2), "why",
-			    sqlite3_column_text(q, 3)));
-		sqlite3_finalize(q);
-	}
-	runs = json_array();
-	if (sqlite3_prepare_v2(db, "SELECT helper, step, started, ended, exit,"
-	    " error FROM runs WHERE account_id = ?1 ORDER BY id", -1, &q,
-	    NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, a.id);
-		while (sqlite3_step(q) == SQLITE_ROW)
-			json_array_append_new(runs, json_pack("{s:s, s:s, s:f,"
-			    " s:f, s:i, s:s?}", "helper",
-			    sqlite3_column_text(q, 0), "step",
-			    sqlite3_column_text(q, 1), "started",
-			    sqlite3_column_double(q, 2), "seconds",
-			    sqlite3_column_double(q, 3) -
-			    sqlite3_column_double(q, 2), "exit",
-			    sqlite3_column_int(q, 4), "error",
-			    sqlite3_column_text(q, 5)));
-		sqlite3_finalize(q);
-	}
+	tr = state_transitions(s, a.id);
+	runs = state_runs(s, a.id);
 	j = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:i, s:s?,"
 	    " s:s?, s:I, s:I, s:I, s:I, s:o, s:o}", "account", a.account,
 	    "login",
@@ -198,33 +137,6 @@ print_table(json_t *waves, json_t *totals, int64_t nr)
 	}
 }
 
-/*
- * The failed accounts grouped by their reason (the account's own name
- * taken out of it): the most common first, with a few of its accounts.
- */
-static json_t *
-failures(sqlite3 *db)
-{
-	json_t *out = json_array();
-	sqlite3_stmt *q;
-
-	if (sqlite3_prepare_v2(db, "SELECT coalesce(error_class, '?'),"
-	    " substr(replace(coalesce(error, ''), account, '<account>'), 1,"
-	    " 160) AS why, count(*), group_concat(account, ' ') FROM (SELECT"
-	    " * FROM accounts WHERE in_plan AND state = 'failed' ORDER BY"
-	    " ord) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", -1, &q, NULL) !=
-	    SQLITE_OK)
-		fatalx(EX_SOFTWARE, "state: %s", sqlite3_errmsg(db));
-	while (sqlite3_step(q) == SQLITE_ROW)
-		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:s}",
-		    "class", (const char *)sqlite3_column_text(q, 0), "reason",
-		    (const char *)sqlite3_column_text(q, 1), "count",
-		    (json_int_t)sqlite3_column_int64(q, 2), "accounts",
-		    (const char *)sqlite3_column_text(q, 3)));
-	sqlite3_finalize(q);
-	return out;
-}
-
 static void
 print_failures(json_t *f)
 {
@@ -255,7 +167,8 @@ print_failures(json_t *f)
 static void
 status_extras(struct state *s, json_t *j)
 {
-	json_t *f = failures(state_db(s)), *fin = finalize_items(s), *it, *io;
+	json_t *f = state_failures(s), *fin = state_finalize_items(s), *it;
+	json_t *io;
 	char *items = state_items_text(s, 0, &io);
 	size_t i, waiting = 0;
 
@@ -287,68 +200,32 @@ status_extras(struct state *s, json_t *j)
 int
 status_show(struct state *s, const char *dir, const char *account, int json)
 {
-	sqlite3 *db;
-	sqlite3_stmt *q;
-	json_t *waves, *totals, *w;
-	int64_t msgs = 0, bytes = 0, anomalies = 0, nr = 0, moved_hour = 0;
-	int64_t left = 0;
+	json_t *c;
+	int64_t moved_hour, left;
 	char hb[32];
 
-	db = state_db(s);
 	if (account)
 		return status_account(s, account, json);
-	waves = json_object();
-	totals = json_object();
-	if (sqlite3_prepare_v2(db, "SELECT coalesce(wave, '-'), state,"
-	    " count(*), sum(messages), sum(bytes), sum(anomalies) FROM"
-	    " accounts WHERE in_plan GROUP BY 1, 2", -1, &q, NULL) !=
-	    SQLITE_OK)
-		fatalx(EX_SOFTWARE, "state: %s", sqlite3_errmsg(db));
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		const char *wv = (const char *)sqlite3_column_text(q, 0);
-		const char *sn = (const char *)sqlite3_column_text(q, 1);
-		int64_t n = sqlite3_column_int64(q, 2);
-		json_t *t;
-
-		if (!(w = json_object_get(waves, wv)))
-			json_object_set_new(waves, wv, w = json_object());
-		json_object_set_new(w, sn, json_integer(n));
-		t = json_object_get(totals, sn);
-		json_object_set_new(totals, sn, json_integer(n +
-		    (t ? json_integer_value(t) : 0)));
-		nr += n;
-		msgs += sqlite3_column_int64(q, 3);
-		bytes += sqlite3_column_int64(q, 4);
-		anomalies += sqlite3_column_int64(q, 5);
-		if (strcmp(sn, "migrated") && strcmp(sn, "finalized") &&
-		    strcmp(sn, "held") && strcmp(sn, "rolled_back"))
-			left += n;
-	}
-	sqlite3_finalize(q);
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM transitions WHERE"
-	    " to_state = 'migrated' AND ts > ?1", -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_double(q, 1, now_seconds() - 3600);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			moved_hour = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-	}
+	c = state_census(s);
+	moved_hour = state_migrated_since(s, now_seconds() - 3600);
+	left = json_integer_value(json_object_get(c, "left"));
 	if (json) {
-		json_t *j = json_pack("{s:s, s:I, s:o, s:o, s:I, s:I, s:I,"
-		    " s:I, s:I}", "state", dir, "accounts", (json_int_t)nr,
-		    "totals", totals, "waves", waves, "messages",
-		    (json_int_t)msgs, "bytes", (json_int_t)bytes, "anomalies",
-		    (json_int_t)anomalies, "migrated_last_hour",
-		    (json_int_t)moved_hour, "left", (json_int_t)left);
-
-		status_extras(s, j);
-		json_dumpf(j, stdout, JSON_INDENT(2));
+		json_object_set_new(c, "state", json_string(dir));
+		json_object_set_new(c, "migrated_last_hour",
+		    json_integer(moved_hour));
+		status_extras(s, c);
+		json_dumpf(c, stdout, JSON_INDENT(2));
 		putchar('\n');
-		json_decref(j);
+		json_decref(c);
 		return 0;
 	}
-	print_table(waves, totals, nr);
-	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64 " anomalies\n",
-	    msgs, human((double)bytes, hb, sizeof(hb)), anomalies);
+	print_table(json_object_get(c, "waves"), json_object_get(c,
+	    "totals"), json_integer_value(json_object_get(c, "accounts")));
+	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64
+	    " anomalies\n", (int64_t)json_integer_value(json_object_get(c,
+	    "messages")), human((double)json_integer_value(json_object_get(c,
+	    "bytes")), hb, sizeof(hb)), (int64_t)json_integer_value(
+	    json_object_get(c, "anomalies")));
 	status_extras(s, NULL);
 	if (moved_hour && left)
 		printf("%" PRId64 " accounts migrated in the last hour; %"
@@ -357,7 +234,6 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 	else
 		printf("%" PRId64 " accounts to go\n", left);
 	printf("history: migrate log, or git -C %s/audit log\n", dir);
-	json_decref(waves);
-	json_decref(totals);
+	json_decref(c);
 	return 0;
 }

@@ -15,10 +15,5 @@ struct state;
 int status_show(struct state *s, const char *dir, const char *account,
     int json);
 
-/*
- * An account by its address, its login, or its bare name when that is
- * the local part of exactly one address: 0 found, -1 not (or not one).
- */
-int find_account(struct state *s, const char *name, struct account *a);
 
 #endif

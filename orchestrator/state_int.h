@@ -1,0 +1,20 @@
+/*
+ * state_int.h: for the state's own files (state.c, stateview.c) only:
+ * the database under the state's lock, and a column as a string.
+ */
+#ifndef MIGRATE_STATE_INT_H
+#define MIGRATE_STATE_INT_H
+
+#include <sqlite3.h>
+
+struct state;
+
+/* The database, with the state's lock taken; state_unlock_db() gives it
+ * back. */
+sqlite3 *state_lock_db(struct state *s);
+void state_unlock_db(struct state *s);
+
+/* Column `i` as a new string, NULL for NULL. */
+char *state_col_str(sqlite3_stmt *st, int i);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * stateview.c: what the state holds, read for people and for finalize:
+ * an account found by any of its names, its transitions and helper
+ * runs, the failures grouped, the census of waves and states, the last
+ * plan applied, the audit lines not yet committed, finalize's findings.
+ * The only SQL outside state.c; nothing here changes an account.
+ */
+#include "compat.h"
+
+#include <pthread.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "buf.h"
+#include "log.h"
+#include "state.h"
+#include "state_int.h"
+#include "xalloc.h"
+
+/* One statement on the locked database; NULL when it cannot be made. */
+static sqlite3_stmt *
+prepare(struct state *s, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(state_lock_db(s), sql, -1, &st, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("state: %s", sqlite3_errmsg(state_lock_db(s)));
+		state_unlock_db(s);
+		return NULL;
+	}
+	return st;
+}
+
+static void
+finish(struct state *s, sqlite3_stmt *st)
+{
+	sqlite3_finalize(st);
+	state_unlock_db(s);
+}
+
+int
+state_find_account(struct state *s, const char *name, struct account *a)
+{
+	sqlite3_stmt *q;
+	char *addr = NULL;
+	int n = 0;
+
+	if (state_account(s, name, a) == 0)
+		return 0;
+	if (!(q = prepare(s, "SELECT account FROM accounts WHERE login = ?1"
+	    " OR substr(account, 1, instr(account, '@') - 1) = ?1")))
+		return -1;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	while (sqlite3_step(q) == SQLITE_ROW && n++ == 0)
+		addr = state_col_str(q, 0);
+	finish(s, q);
+	n = n == 1 && state_account(s, addr, a) == 0 ? 0 : -1;
+	free(addr);
+	return n;
+}
+
+json_t *
+state_transitions(struct state *s, int64_t account_id)
+{
+	json_t *v = json_array();
+	sqlite3_stmt *q;
+
+	if (!(q = prepare(s, "SELECT ts, from_state, to_state, why FROM"
+	    " transitions WHERE account_id = ?1 ORDER BY id")))
+		return v;
+	sqlite3_bind_int64(q, 1, account_id);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(v, json_pack("{s:f, s:s, s:s, s:s?}",
+		    "ts", sqlite3_column_double(q, 0), "from",
+		    sqlite3_column_text(q, 1), "to", sqlite3_column_text(q, 2),
+		    "why", sqlite3_column_text(q, 3)));
+	finish(s, q);
+	return v;
+}
+
+json_t *
+state_runs(struct state *s, int64_t account_id)
+{
+	json_t *v = json_array();
+	sqlite3_stmt *q;
+
+	if (!(q = prepare(s, "SELECT helper, step, started, ended, exit,"
+	    " error FROM runs WHERE account_id = ?1 ORDER BY id")))
+		return v;
+	sqlite3_bind_int64(q, 1, account_id);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(v, json_pack("{s:s, s:s, s:f, s:f, s:i,"
+		    " s:s?}", "helper", sqlite3_column_text(q, 0), "step",
+		    sqlite3_column_text(q, 1), "started",
+		    sqlite3_column_double(q, 2), "seconds",
+		    sqlite3_column_double(q, 3) - sqlite3_column_double(q, 2),
+		    "exit", sqlite3_column_int(q, 4), "error",
+		    sqlite3_column_text(q, 5)));
+	finish(s, q);
+	return v;
+}
+
+json_t *
+state_failures(struct state *s)
+{
+	json_t *v = json_array();
+	sqlite3_stmt *q;
+
+	if (!(q = prepare(s, "SELECT coalesce(error_class, '?'),"
+	    " substr(replace(coalesce(error, ''), account, '<account>'), 1,"
+	    " 160) AS why, count(*), group_concat(account, ' ') FROM (SELECT"
+	    " * FROM accounts WHERE in_plan AND state = 'failed' ORDER BY"
+	    " ord) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")))
+		return v;
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(v, json_pack("{s:s, s:s, s:I, s:s}",
+		    "class", (const char *)sqlite3_column_text(q, 0), "reason",
+		    (const char *)sqlite3_column_text(q, 1), "count",
+		    (json_int_t)sqlite3_column_int64(q, 2), "accounts",
+		    (const char *)sqlite3_column_text(q, 3)));
+	finish(s, q);
+	return v;
+}
+
+/* Add `n` to the integer `key` of `o`. */
+static void
+add_to(json_t *o, const char *key, int64_t n)
+{
+	json_t *t = json_object_get(o, key);
+
+	json_object_set_new(o, key, json_integer(n + (t ?
+	    json_integer_value(t) : 0)));
+}
+
+json_t *
+state_census(struct state *s)
+{
+	json_t *c = json_pack("{s:{}, s:{}, s:I, s:I, s:I, s:I, s:I}",
+	    "waves", "totals", "accounts", (json_int_t)0, "messages",
+	    (json_int_t)0, "bytes", (json_int_t)0, "anomalies",
+	    (json_int_t)0, "left", (json_int_t)0);
+	json_t *waves = json_object_get(c, "waves");
+	sqlite3_stmt *q;
+
+	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), state, count(*),"
+	    " sum(messages), sum(bytes), sum(anomalies) FROM accounts WHERE"
+	    " in_plan GROUP BY 1, 2")))
+		fatalx(EX_SOFTWARE, "state: cannot count the accounts");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *wv = (const char *)sqlite3_column_text(q, 0);
+		const char *sn = (const char *)sqlite3_column_text(q, 1);
+		int64_t n = sqlite3_column_int64(q, 2);
+		json_t *w;
+
+		if (!(w = json_object_get(waves, wv)))
+			json_object_set_new(waves, wv, w = json_object());
+		json_object_set_new(w, sn, json_integer(n));
+		add_to(json_object_get(c, "totals"), sn, n);
+		add_to(c, "accounts", n);
+		add_to(c, "messages", sqlite3_column_int64(q, 3));
+		add_to(c, "bytes", sqlite3_column_int64(q, 4));
+		add_to(c, "anomalies", sqlite3_column_int64(q, 5));
+		if (strcmp(sn, "migrated") && strcmp(sn, "finalized") &&
+		    strcmp(sn, "held") && strcmp(sn, "rolled_back"))
+			add_to(c, "left", n);
+	}
+	finish(s, q);
+	return c;
+}
+
+int64_t
+state_migrated_since(struct state *s, double since)
+{
+	sqlite3_stmt *q;
+	int64_t n = 0;
+
+	if (!(q = prepare(s, "SELECT count(*) FROM transitions WHERE"
+	    " to_state = 'migrated' AND ts > ?1")))
+		return 0;
+	sqlite3_bind_double(q, 1, since);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	finish(s, q);
+	return n;
+}
+
+int
+state_last_plan(struct state *s, struct plan_rev *r)
+{
+	sqlite3_stmt *q;
+	int found = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (!(q = prepare(s, "SELECT id, sha256, path, datetime(applied,"
+	    " 'unixepoch', 'localtime') FROM plans ORDER BY id DESC LIMIT 1")))
+		return 0;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		r->id = sqlite3_column_int(q, 0);
+		r->sha256 = state_col_str(q, 1);
+		r->path = state_col_str(q, 2);
+		r->applied = state_col_str(q, 3);
+		found = 1;
+	}
+	finish(s, q);
+	return found;
+}
+
+void
+plan_rev_release(struct plan_rev *r)
+{
+	free(r->sha256);
+	free(r->path);
+	free(r->applied);
+	memset(r, 0, sizeof(*r));
+}
+
+char *
+state_items_text(struct state *s, int64_t account_id, json_t **obj_r)
+{
+	struct buf b = BUF_INIT;
+	sqlite3_stmt *st;
+	json_t *o = json_object();
+
+	if ((st = prepare(s, account_id ? "SELECT kind, count FROM items"
+	    " WHERE account_id = ?1 ORDER BY kind" : "SELECT kind,"
+	    " sum(count) FROM items GROUP BY kind ORDER BY kind"))) {
+		sqlite3_bind_int64(st, 1, account_id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *k = (const char *)sqlite3_column_text(st,
+			    0);
+			int64_t n = sqlite3_column_int64(st, 1);
+
+			buf_addf(&b, "%s%" PRId64 " %s", b.len ? ", " : "", n,
+			    k);
+			json_object_set_new(o, k, json_integer(n));
+		}
+		finish(s, st);
+	}
+	if (obj_r)
+		*obj_r = o;
+	else
+		json_decref(o);
+	return buf_detach(&b, NULL);
+}
+
+int
+state_audit_pending(struct state *s, size_t max, struct audit_line **v_r,
+    size_t *nr_r)
+{
+	struct audit_line *v = NULL;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *st;
+	int rc = SQLITE_ERROR;
+
+	if ((st = prepare(s, "SELECT id, kind, line FROM audit_queue ORDER"
+	    " BY id LIMIT ?1"))) {
+		sqlite3_bind_int64(st, 1, (int64_t)max);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (nr == alloc) {
+				alloc = alloc ? 2 * alloc : 256;
+				v = xreallocarray(v, alloc, sizeof(*v));
+			}
+			v[nr].id = sqlite3_column_int64(st, 0);
+			v[nr].kind = state_col_str(st, 1);
+			v[nr++].line = state_col_str(st, 2);
+		}
+		finish(s, st);
+	}
+	*v_r = v;
+	*nr_r = nr;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+state_finalize_was_ok(struct state *s, const char *what)
+{
+	sqlite3_stmt *st;
+	int ok = -1;
+
+	if (!(st = prepare(s, "SELECT ok FROM finalize_items WHERE"
+	    " what = ?1")))
+		return -1;
+	sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ok = sqlite3_column_int(st, 0);
+	finish(s, st);
+	return ok;
+}
+
+int
+state_finalize_set(struct state *s, json_t *items)
+{
+	sqlite3 *db = state_lock_db(s);
+	sqlite3_stmt *st;
+	json_t *it;
+	size_t i;
+	int ret = 0;
+
+	if (sqlite3_exec(db, "BEGIN; DELETE FROM finalize_items", NULL, NULL,
+	    NULL) != SQLITE_OK || sqlite3_prepare_v2(db, "INSERT INTO"
+	    " finalize_items(what, ok, detail, time) VALUES(?1, ?2, ?3, ?4)",
+	    -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("state: cannot record what finalize found: %s",
+		    sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		state_unlock_db(s);
+		return -1;
+	}
+	json_array_foreach(items, i, it) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, json_string_value(json_object_get(it,
+		    "what")), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 2, json_is_true(json_object_get(it,
+		    "ok")));
+		sqlite3_bind_text(st, 3, json_string_value(json_object_get(it,
+		    "detail")), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+		if (sqlite3_step(st) != SQLITE_DONE)
+			ret = -1;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_exec(db, ret ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		ret = -1;
+	state_unlock_db(s);
+	return ret;
+}
+
+json_t *
+state_finalize_items(struct state *s)
+{
+	sqlite3_stmt *st;
+	json_t *v = NULL;
+
+	if (!(st = prepare(s, "SELECT what, ok, detail, time FROM"
+	    " finalize_items ORDER BY what = 'accounts' DESC, what")))
+		return NULL;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (!v)
+			v = json_array();
+		json_array_append_new(v, json_pack("{s:s, s:b, s:s, s:I}",
+		    "what", sqlite3_column_text(st, 0), "ok",
+		    sqlite3_column_int(st, 1), "detail",
+		    sqlite3_column_text(st, 2), "time",
+		    (json_int_t)sqlite3_column_int64(st, 3)));
+	}
+	finish(s, st);
+	return v;
+}
+
+void
+audit_lines_free(struct audit_line *v, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(v[i].kind);
+		free(v[i].line);
+	}
+	free(v);
+}
