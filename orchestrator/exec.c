@@ -238,6 +238,48 @@ fake_helper(struct hrun *h)
 }
 
 /*
+ * What came of a helper's run (migrate-helper(7)): its exit code, and
+ * whether it spoke the protocol; `err` says why when it did not end well.
+ */
+static enum outcome
+judge(struct run *r, struct hrun *h, const char *name, int *code_r,
+    unsigned flags, const char *why, struct buf *err)
+{
+	enum outcome o;
+
+	if (*code_r == 0 && !h->done)
+		buf_addf(&h->proto_err, "%s exited 0 without a done event",
+		    name);
+	if (h->proto_err.len) {
+		buf_addf(err, "%s: protocol error: %s", name, h->proto_err.buf);
+		o = PERMANENT;
+		if (*code_r == 0)
+			*code_r = 76;
+	} else if (*code_r == 0) {
+		o = OK;
+	} else if (stopping) {
+		buf_addf(err, "%s stopped", name);
+		o = STOPPED;
+	} else {
+		if (*code_r < 0)
+			buf_addf(err, "%s: %s", name, why);
+		else if (flags & PROC_TIMED_OUT)
+			buf_addf(err, "%s took longer than %lld s", name,
+			    r->p->limits.helper_timeout);
+		else
+			buf_addf(err, "%s exited %d%s%s", name, *code_r,
+			    h->last_err.len ? ": " : "", h->last_err.buf);
+		/*
+		 * migrate-helper(7): these will not get better by waiting,
+		 * nor will a helper that cannot be run at all
+		 */
+		o = *code_r < 0 || *code_r == 64 || *code_r == 65 ||
+		    *code_r == 77 || *code_r == 78 ? PERMANENT : RETRY;
+	}
+	return o;
+}
+
+/*
  * Run helper `name` with `args` (NULL-terminated) and `secrets` on its
  * stdin for account `a`.  `done_r` (may be NULL) gets its done event.
  * Records the run.  Returns the outcome; `err` says why it failed.
@@ -312,35 +354,7 @@ helper(struct run *r, struct slot *sl, struct account *a, const char *name,
 	sl->child = NULL;
 	pthread_mutex_unlock(&r->lock);
 
-	if (code == 0 && !h.done)
-		buf_addf(&h.proto_err, "%s exited 0 without a done event",
-		    name);
-	if (h.proto_err.len) {
-		buf_addf(err, "%s: protocol error: %s", name, h.proto_err.buf);
-		o = PERMANENT;
-		if (code == 0)
-			code = 76;
-	} else if (code == 0) {
-		o = OK;
-	} else if (stopping) {
-		buf_addf(err, "%s stopped", name);
-		o = STOPPED;
-	} else {
-		if (code < 0)
-			buf_addf(err, "%s: %s", name, why.buf);
-		else if (flags & PROC_TIMED_OUT)
-			buf_addf(err, "%s took longer than %lld s", name,
-			    r->p->limits.helper_timeout);
-		else
-			buf_addf(err, "%s exited %d%s%s", name, code,
-			    h.last_err.len ? ": " : "", h.last_err.buf);
-		/*
-		 * migrate-helper(7): these will not get better by waiting,
-		 * nor will a helper that cannot be run at all
-		 */
-		o = code < 0 || code == 64 || code == 65 || code == 77 ||
-		    code == 78 ? PERMANENT : RETRY;
-	}
+	o = judge(r, &h, name, &code, flags, why.buf, err);
 	if (h.done)
 		done_json = json_dumps(h.done, JSON_COMPACT);
 	state_record_run(r->s, a, name, step, started, code, done_json,

@@ -236,27 +236,21 @@ concerns(struct run *r, const struct account *a)
 }
 
 /*
- * Run one phase over the accounts of `wave` (NULL: all).  Returns the
- * number of accounts that failed for good, or -1 when stopped.
+ * The phase's accounts, those it concerns: a failure that needs an
+ * operator stays until one acts (it is counted, not worked on).
  */
-static long
-run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
+static int
+take_items(struct run *r, const char *wave)
 {
 	struct account *v = NULL;
 	size_t nr = 0, i, j;
-	pthread_t *tids;
-	int n, k;
-	double last_audit = now_seconds();
 
 	if (state_accounts(r->s, wave, &v, &nr) < 0) {
 		say(r, "state: cannot read the accounts");
 		return -1;
 	}
-	r->phase = ph;
-	r->phase_name = name;
 	r->items = xcalloc(nr ? nr : 1, sizeof(*r->items));
 	for (i = j = 0; i < nr; i++) {
-		/* a failure that needs an operator stays until one acts */
 		if (concerns(r, &v[i]) && !(v[i].state == ST_FAILED &&
 		    v[i].error_class && !strcmp(v[i].error_class,
 		    "permanent"))) {
@@ -273,7 +267,64 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 	}
 	free(v);
 	r->nr_items = r->remaining = j;
-	r->phase_total = j + r->nr_failed;
+	return 0;
+}
+
+/*
+ * While the workers work: the state committed as it goes, the audit
+ * every 30 s (within a second of a flip), the progress drawn; a stop
+ * sends SIGTERM to every helper running.
+ */
+static void
+watch(struct run *r)
+{
+	struct timespec ts = { 0, 100 * 1000000 };
+	double now, last_audit = now_seconds();
+	int busy, k;
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		busy = r->remaining > 0;
+		if (stopping) {
+			for (k = 0; k < r->nr_slots; k++)
+				if (r->slots[k].child &&
+				    r->slots[k].child->pid > 0)
+					proc_kill(r->slots[k].child, SIGTERM);
+			busy = 0;
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (!busy)
+			break;
+		nanosleep(&ts, NULL);
+		state_tick(r->s);
+		now = now_seconds();
+		if ((r->flips && now - last_audit >= 1) ||
+		    now - last_audit >= 30) {
+			r->flips = 0;
+			audit_now(r, 0);
+			last_audit = now;
+		}
+		if (r->o->progress)
+			draw(r, 0);
+	}
+}
+
+/*
+ * Run one phase over the accounts of `wave` (NULL: all).  Returns the
+ * number of accounts that failed for good, or -1 when stopped.
+ */
+static long
+run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
+{
+	pthread_t *tids;
+	size_t i;
+	int n, k;
+
+	r->phase = ph;
+	r->phase_name = name;
+	if (take_items(r, wave) < 0)
+		return -1;
+	r->phase_total = r->nr_items + r->nr_failed;
 	r->cursor = 0;
 	r->nr_done = 0;
 	r->phase_start = now_seconds();
@@ -293,38 +344,7 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 		if (pthread_create(&tids[k], NULL, worker, arg) != 0)
 			fatalx(EX_OSERR, "cannot start a worker thread");
 	}
-	for (;;) {
-		int busy;
-		double now;
-
-		pthread_mutex_lock(&r->lock);
-		busy = r->remaining > 0;
-		if (stopping) {
-			for (k = 0; k < r->nr_slots; k++)
-				if (r->slots[k].child &&
-				    r->slots[k].child->pid > 0)
-					proc_kill(r->slots[k].child, SIGTERM);
-			busy = 0;
-		}
-		pthread_mutex_unlock(&r->lock);
-		if (!busy)
-			break;
-		{
-			struct timespec ts = { 0, 100 * 1000000 };
-
-			nanosleep(&ts, NULL);
-		}
-		state_tick(r->s);
-		now = now_seconds();
-		if ((r->flips && now - last_audit >= 1) ||
-		    now - last_audit >= 30) {
-			r->flips = 0;
-			audit_now(r, 0);
-			last_audit = now;
-		}
-		if (r->o->progress)
-			draw(r, 0);
-	}
+	watch(r);
 	for (k = 0; k < n; k++)
 		pthread_join(tids[k], NULL);
 	free(tids);

@@ -314,6 +314,51 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A resource fetched: its body stored once, its record written. */
+static int
+store_resource(struct collection *c, const struct member *m,
+    const struct dav_answer *a, struct buf *err)
+{
+	const struct buf *body = a->body;
+	char hash[SEG_HASH_HEX + 1];
+	unsigned char md[32];
+
+	EVP_Digest(body->buf, body->len, md, NULL, EVP_sha256(), NULL);
+	seg_hash_hex(md, hash);
+	if (!pull.assess && arcidx_has_blob(pull.ix, hash) != 1 &&
+	    (seg_blob_begin(pull.w, hash, body->len, err) < 0 ||
+	    seg_blob_data(pull.w, body->buf, body->len, err) < 0 ||
+	    record(json_pack("{s:s, s:s, s:I, s:I}", "t", "blob", "hash",
+	    hash, "size", (json_int_t)body->len, "time",
+	    (json_int_t)time(NULL)), err) < 0))
+		return -1;
+	if (record(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s?, s:s?}", "t",
+	    "dav-resource", "collection", c->path, "name", m->name, "hash",
+	    hash, "size", (json_int_t)body->len, "etag", a->etag ? a->etag :
+	    m->etag, "type", a->content_type), err) < 0)
+		return -1;
+	pull.fetched++;
+	c->changes++;
+	c->resources++;
+	c->bytes += body->len;
+	return 0;
+}
+
+/* A UID twice in one collection: the destination keeps one. */
+static void
+duplicate_uids(const struct collection *c, char **uids, size_t nr)
+{
+	size_t i;
+
+	if (nr > 1)
+		qsort(uids, nr, sizeof(*uids), cmp_str);
+	for (i = 1; i < nr; i++)
+		if (!strcmp(uids[i], uids[i - 1]) && (i + 1 == nr ||
+		    strcmp(uids[i], uids[i + 1])))
+			helper_anomaly("duplicate-uid", c->path, 0, "UID %s is"
+			    " in more than one resource", uids[i]);
+}
+
 /* GET each changed member, byte for byte, into the segment. */
 static int
 fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
@@ -321,14 +366,12 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 {
 	struct buf body = BUF_INIT, where = BUF_INIT;
 	struct dav_answer a = { .body = &body };
-	char hash[SEG_HASH_HEX + 1], **uids = NULL;
-	unsigned char md[32];
+	char **uids = NULL;
 	size_t i, k, nr_uids = 0, alloc_uids = 0;
 	int ret = -1;
 
 	for (i = 0; i < c->nr; i++) {
 		struct member *m = &c->m[i];
-		const char *etag;
 		char *uid;
 
 		for (k = 0; k < nr_old; k++)
@@ -385,38 +428,10 @@ fetch(struct collection *c, struct arc_davres *old, size_t nr_old,
 			ALLOC_GROW(uids, nr_uids + 1, alloc_uids);
 			uids[nr_uids++] = uid;
 		}
-		EVP_Digest(body.buf, body.len, md, NULL, EVP_sha256(), NULL);
-		seg_hash_hex(md, hash);
-		etag = a.etag ? a.etag : m->etag;
-		if (!pull.assess && arcidx_has_blob(pull.ix, hash) != 1) {
-			if (seg_blob_begin(pull.w, hash, body.len, err) < 0 ||
-			    seg_blob_data(pull.w, body.buf, body.len,
-			    err) < 0 ||
-			    record(json_pack("{s:s, s:s, s:I, s:I}", "t",
-			    "blob", "hash", hash, "size",
-			    (json_int_t)body.len, "time",
-			    (json_int_t)time(NULL)), err) < 0)
-				goto out;
-		}
-		if (record(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s?, s:s?}",
-		    "t", "dav-resource", "collection", c->path, "name",
-		    m->name, "hash", hash, "size", (json_int_t)body.len,
-		    "etag", etag, "type", a.content_type), err) < 0)
+		if (store_resource(c, m, &a, err) < 0)
 			goto out;
-		pull.fetched++;
-		c->changes++;
-		c->resources++;
-		c->bytes += body.len;
 	}
-	/* a UID twice in one collection: the destination keeps one */
-	if (nr_uids > 1)
-		qsort(uids, nr_uids, sizeof(*uids), cmp_str);
-	for (i = 1; i < nr_uids; i++)
-		if (!strcmp(uids[i], uids[i - 1]) && (i + 1 == nr_uids ||
-		    strcmp(uids[i], uids[i + 1])))
-			helper_anomaly("duplicate-uid",
-			    c->path, 0, "UID %s is in more"
-			    " than one resource", uids[i]);
+	duplicate_uids(c, uids, nr_uids);
 	ret = 0;
 out:
 	for (i = 0; i < nr_uids; i++)

@@ -93,14 +93,71 @@ out:
 	return ret;
 }
 
+static int
+open_segment(struct buf *err)
+{
+	pull.seq = arcidx_last_seq(pull.ix) + 1;
+	if (seg_writer_open(&pull.w, pull.archive, pull.seq, 3, 0, err) < 0 ||
+	    record(json_pack("{s:s, s:s, s:s, s:s, s:I}", "t", "segment",
+	    "helper", "dav-pull", "version", DAV_PULL_VERSION, "mode", "files",
+	    "time", (json_int_t)time(NULL)), err) < 0)
+		return -1;
+	pull.dirty = 0;
+	return 0;
+}
+
+/* GET one file that changed: its blob (once) and its record. */
+static int
+fetch_file(const char *root, const struct fentry *f, struct dav_answer *a,
+    struct buf *err)
+{
+	struct buf url = BUF_INIT, *body = a->body;
+	char hash[SEG_HASH_HEX + 1];
+	unsigned char md[32];
+	int ret = -1;
+
+	buf_addf(&url, "%s%s", root, f->path);
+	if (dav_request(pull.d, "GET", url.buf, NULL, NULL, NULL, 0, NULL,
+	    NULL, a, err) < 0)
+		goto out;
+	if (a->code == 404) {
+		ret = 0;	/* gone since the listing */
+		goto out;
+	}
+	if (a->code != 200) {
+		dav_status_error(pull.d, url.buf, a, err);
+		goto out;
+	}
+	pull.bytes += body->len - f->size;
+	EVP_Digest(body->buf, body->len, md, NULL, EVP_sha256(), NULL);
+	seg_hash_hex(md, hash);
+	if (!pull.assess && arcidx_has_blob(pull.ix, hash) != 1 &&
+	    (seg_blob_begin(pull.w, hash, body->len, err) < 0 ||
+	    seg_blob_data(pull.w, body->buf, body->len, err) < 0 ||
+	    record(json_pack("{s:s, s:s, s:I, s:I}", "t", "blob", "hash",
+	    hash, "size", (json_int_t)body->len, "time",
+	    (json_int_t)time(NULL)), err) < 0))
+		goto out;
+	/* the size and time as listed: the next pass compares them */
+	if (record(json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?}", "t",
+	    "file", "path", f->path, "hash", hash, "size", (json_int_t)f->size,
+	    "type", a->content_type ? a->content_type : f->type, "mtime",
+	    f->mtime, "etag", f->etag), err) < 0)
+		goto out;
+	pull.fetched++;
+	ret = 0;
+out:
+	buf_release(&url);
+	return ret;
+}
+
 int
 pull_files(struct buf *err)
 {
 	struct fentry *v = NULL;
-	struct buf body = BUF_INIT, url = BUF_INIT;
+	struct buf body = BUF_INIT;
 	struct dav_answer a = { .body = &body };
-	char *root = dav_path(pull.o.url), **old = NULL, hash[SEG_HASH_HEX + 1];
-	unsigned char md[32];
+	char *root = dav_path(pull.o.url), **old = NULL;
 	size_t nr = 0, alloc = 0, nr_old = 0, i, k;
 	int ret = -1;
 
@@ -116,14 +173,8 @@ pull_files(struct buf *err)
 		if (arcidx_rows(pull.ix, "SELECT path, size, mtime, etag FROM"
 		    " files", NULL, NULL, 4, &old, &nr_old, err) < 0)
 			goto out;
-		pull.seq = arcidx_last_seq(pull.ix) + 1;
-		if (seg_writer_open(&pull.w, pull.archive, pull.seq, 3, 0,
-		    err) < 0 || record(json_pack("{s:s, s:s, s:s, s:s, s:I}",
-		    "t", "segment", "helper", "dav-pull", "version",
-		    DAV_PULL_VERSION, "mode", "files", "time",
-		    (json_int_t)time(NULL)), err) < 0)
+		if (open_segment(err) < 0)
 			goto out;
-		pull.dirty = 0;
 	}
 	for (i = 0; i < nr; i++) {
 		struct fentry *f = &v[i];
@@ -144,35 +195,8 @@ pull_files(struct buf *err)
 		    !strcmp(o[2], f->mtime ? f->mtime : "") &&
 		    !strcmp(o[3], f->etag ? f->etag : ""))
 			continue;	/* unchanged */
-		buf_reset(&url);
-		buf_addf(&url, "%s%s", root, f->path);
-		if (dav_request(pull.d, "GET", url.buf, NULL, NULL, NULL, 0,
-		    NULL, NULL, &a, err) < 0)
+		if (fetch_file(root, f, &a, err) < 0)
 			goto out;
-		if (a.code == 404)
-			continue;	/* gone since the listing */
-		if (a.code != 200) {
-			dav_status_error(pull.d, url.buf, &a, err);
-			goto out;
-		}
-		pull.bytes += body.len - f->size;
-		EVP_Digest(body.buf, body.len, md, NULL, EVP_sha256(), NULL);
-		seg_hash_hex(md, hash);
-		if (!pull.assess && arcidx_has_blob(pull.ix, hash) != 1 &&
-		    (seg_blob_begin(pull.w, hash, body.len, err) < 0 ||
-		    seg_blob_data(pull.w, body.buf, body.len, err) < 0 ||
-		    record(json_pack("{s:s, s:s, s:I, s:I}", "t", "blob",
-		    "hash", hash, "size", (json_int_t)body.len, "time",
-		    (json_int_t)time(NULL)), err) < 0))
-			goto out;
-		/* the size and time as listed: the next pass compares them */
-		if (record(json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?}",
-		    "t", "file", "path", f->path, "hash", hash, "size",
-		    (json_int_t)f->size, "type", a.content_type ?
-		    a.content_type : f->type, "mtime", f->mtime, "etag",
-		    f->etag), err) < 0)
-			goto out;
-		pull.fetched++;
 	}
 	for (k = 0; k < nr_old; k++) {
 		for (i = 0; i < nr; i++)
@@ -195,7 +219,6 @@ out:
 	arc_rows_free(old, nr_old, 4);
 	dav_answer_release(&a);
 	buf_release(&body);
-	buf_release(&url);
 	free(root);
 	return ret;
 }

@@ -568,12 +568,65 @@ out:
  * parents first; files PUT as resources are; what is gone from the source
  * deleted, children first; then each file read back, byte for byte.
  */
+/* A file or directory gone from the source: off the destination too. */
+static int
+delete_file(const char *root, const char *path, const char *state,
+    struct dav_answer *a, struct buf *err)
+{
+	const char *depth_inf[] = { "Depth: infinity", NULL };
+	struct buf url = BUF_INIT;
+	int ret = -1;
+
+	buf_addf(&url, "%s%s", root, path);
+	if (!strcmp(state, "done")) {
+		if (dav_request(push.d, "DELETE", url.buf, NULL, NULL, NULL, 0,
+		    NULL, url.buf[url.len - 1] == '/' ? depth_inf : NULL, a,
+		    err) < 0)
+			goto out;
+		if (a->code / 100 != 2 && a->code != 404) {
+			dav_status_error(push.d, url.buf, a, err);
+			goto out;
+		}
+		push.deleted++;
+	}
+	ret = set_state(NULL, path, NULL, NULL, NULL, NULL, err);
+out:
+	buf_release(&url);
+	return ret;
+}
+
+/* verify: the file on the destination as the archive has it */
+static int
+verify_file(const char *root, const char *path, const char *hash,
+    struct dav_answer *a, struct buf *err)
+{
+	struct buf url = BUF_INIT, want = BUF_INIT;
+	int ret = -1;
+
+	push.checked++;
+	buf_addf(&url, "%s%s", root, path);
+	if (dav_request(push.d, "GET", url.buf, NULL, NULL, NULL, 0, NULL,
+	    NULL, a, err) < 0 ||
+	    arcidx_blob_read(push.ix, hash, &want, err) != 1)
+		goto out;
+	if (a->code != 200)
+		verify_diff(&push, path, a->code == 404 ? "missing" :
+		    "unreadable on the destination");
+	else if (a->body->len != want.len || memcmp(a->body->buf, want.buf,
+	    want.len))
+		verify_diff(&push, path, "the bytes differ");
+	ret = 0;
+out:
+	buf_release(&url);
+	buf_release(&want);
+	return ret;
+}
+
 static int
 push_files(struct buf *err)
 {
-	struct buf body = BUF_INIT, url = BUF_INIT, want = BUF_INIT;
+	struct buf body = BUF_INIT, url = BUF_INIT;
 	struct dav_answer a = { .body = &body };
-	const char *depth_inf[] = { "Depth: infinity", NULL };
 	char *root = dav_path(push.o.url), **f = NULL, **pushed = NULL, **p;
 	size_t nr = 0, nr_p = 0, i, k;
 	int ret = -1;
@@ -626,45 +679,14 @@ push_files(struct buf *err)
 		for (i = 0; i < nr; i++)
 			if (!strcmp(f[4 * i], pushed[4 * k]))
 				break;
-		if (i < nr)
-			continue;
-		buf_reset(&url);
-		buf_addf(&url, "%s%s", root, pushed[4 * k]);
-		if (!strcmp(pushed[4 * k + 3], "done")) {
-			if (dav_request(push.d, "DELETE", url.buf, NULL, NULL,
-			    NULL, 0, NULL, url.buf[url.len - 1] == '/' ?
-			    depth_inf : NULL, &a, err) < 0)
-				goto out;
-			if (a.code / 100 != 2 && a.code != 404) {
-				dav_status_error(push.d, url.buf, &a, err);
-				goto out;
-			}
-			push.deleted++;
-		}
-		if (set_state(NULL, pushed[4 * k], NULL, NULL, NULL, NULL,
-		    err) < 0)
+		if (i == nr && delete_file(root, pushed[4 * k],
+		    pushed[4 * k + 3], &a, err) < 0)
 			goto out;
 	}
-	/* verify: each file as the archive has it */
-	for (i = 0; i < nr; i++) {
-		if (!strcmp(f[4 * i + 1], "1"))
-			continue;
-		push.checked++;
-		buf_reset(&url);
-		buf_addf(&url, "%s%s", root, f[4 * i]);
-		if (dav_request(push.d, "GET", url.buf, NULL, NULL, NULL, 0,
-		    NULL, NULL, &a, err) < 0)
+	for (i = 0; i < nr; i++)
+		if (strcmp(f[4 * i + 1], "1") && verify_file(root, f[4 * i],
+		    f[4 * i + 2], &a, err) < 0)
 			goto out;
-		buf_reset(&want);
-		if (arcidx_blob_read(push.ix, f[4 * i + 2], &want, err) != 1)
-			goto out;
-		if (a.code != 200)
-			verify_diff(&push, f[4 * i], a.code == 404 ? "missing" :
-			    "unreadable on the destination");
-		else if (body.len != want.len || memcmp(body.buf, want.buf,
-		    want.len))
-			verify_diff(&push, f[4 * i], "the bytes differ");
-	}
 	evline_write(1, "progress", "{s:s, s:I, s:I}", "files", root,
 	    "pushed", (json_int_t)push.pushed, "checked",
 	    (json_int_t)push.checked);
@@ -675,7 +697,6 @@ out:
 	dav_answer_release(&a);
 	buf_release(&body);
 	buf_release(&url);
-	buf_release(&want);
 	free(root);
 	return ret;
 }

@@ -60,6 +60,36 @@ add_literal(void *arg, const char *data, size_t len)
 }
 
 /* Read one response line into `t`: 0, or -1 with ms->fail set. */
+/* A quoted string at `p` into `s`: past its end, or NULL. */
+static const char *
+take_string(const char *p, struct buf *s)
+{
+	for (p++; *p && *p != '"'; p++) {
+		if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+			p++;
+		if (*p == '\r' || *p == '\n')
+			return NULL;
+		buf_addch(s, *p);
+	}
+	return *p == '"' ? p + 1 : NULL;
+}
+
+/* A response code "(...)" at `p` into `s`: past its end, or NULL. */
+static const char *
+take_code(const char *p, struct buf *s)
+{
+	const char *e;
+	int quoted = 0;
+
+	for (e = p + 1; *e && (quoted || *e != ')'); e++)
+		if (*e == '"' && e[-1] != '\\')
+			quoted = !quoted;
+	if (*e != ')')
+		return NULL;
+	buf_add(s, p + 1, e - p - 1);
+	return e + 1;
+}
+
 static int
 read_toks(struct msv *ms, struct toks *t, struct buf *err)
 {
@@ -91,33 +121,18 @@ read_toks(struct msv *ms, struct toks *t, struct buf *err)
 		buf_reset(s);
 		if (*p == '"') {
 			t->v[t->nr].type = T_STRING;
-			for (p++; *p && *p != '"'; p++) {
-				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-					p++;
-				if (*p == '\r' || *p == '\n')
-					break;
-				buf_addch(s, *p);
-			}
-			if (*p != '"') {
+			if (!(p = take_string(p, s))) {
 				bad_line(ms, "a string without its end",
 				    &line, err);
 				goto out;
 			}
-			p++;
 		} else if (*p == '(') {
-			int quoted = 0;
-
 			t->v[t->nr].type = T_CODE;
-			for (e = p + 1; *e && (quoted || *e != ')'); e++)
-				if (*e == '"' && e[-1] != '\\')
-					quoted = !quoted;
-			if (*e != ')') {
+			if (!(p = take_code(p, s))) {
 				bad_line(ms, "a response code without its end",
 				    &line, err);
 				goto out;
 			}
-			buf_add(s, p + 1, e - p - 1);
-			p = e + 1;
 		} else if (*p == '{') {
 			t->v[t->nr].type = T_STRING;
 			errno = 0;

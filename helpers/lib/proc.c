@@ -247,15 +247,127 @@ set_nonblock(int fd)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* proc_pipe()'s run: the child, its streams and its clocks. */
+struct pump {
+	struct child *c;
+	struct proc_io *io;
+	struct stream st[2];
+	size_t in_off;
+	int64_t start, last, kill_at;
+	unsigned flags;
+	int open_streams;
+};
+
+/* SIGTERM now, SIGKILL after the grace. */
+static void
+stop_child(struct pump *p)
+{
+	proc_kill(p->c, SIGTERM);
+	p->kill_at = now_ms() + (p->io->kill_grace_ms ?
+	    p->io->kill_grace_ms : 2000);
+}
+
+/*
+ * The timeouts: a child over its time or silent too long is stopped, one
+ * that outlives the grace killed.  The poll timeout until the next
+ * deadline (-1: none).
+ */
+static int
+check_clocks(struct pump *p, struct buf *err)
+{
+	const struct proc_io *io = p->io;
+	int64_t t = now_ms(), deadline = -1;
+
+	if (p->kill_at < 0 && io->timeout_ms && t - p->start >= io->timeout_ms) {
+		p->flags |= PROC_TIMED_OUT;
+		buf_addf(err, "timed out after %d ms", io->timeout_ms);
+	}
+	if (p->kill_at < 0 && io->idle_timeout_ms &&
+	    t - p->last >= io->idle_timeout_ms) {
+		p->flags |= PROC_IDLE_OUT;
+		buf_addf(err, "no output for %d ms", io->idle_timeout_ms);
+	}
+	if (p->kill_at < 0 && p->flags)
+		stop_child(p);
+	if (p->kill_at >= 0 && t >= p->kill_at) {
+		proc_kill(p->c, SIGKILL);
+		p->kill_at = INT64_MAX;
+	}
+	if (p->kill_at >= 0 && p->kill_at != INT64_MAX)
+		deadline = p->kill_at;
+	else if (p->kill_at < 0) {
+		if (io->timeout_ms)
+			deadline = p->start + io->timeout_ms;
+		if (io->idle_timeout_ms && (deadline < 0 ||
+		    p->last + io->idle_timeout_ms < deadline))
+			deadline = p->last + io->idle_timeout_ms;
+	}
+	if (deadline < 0)
+		return -1;
+	return deadline > t ? (int)(deadline - t) : 0;
+}
+
+/* More of the input to the child's stdin; closed when all is written. */
+static void
+feed(struct pump *p)
+{
+	struct child *c = p->c;
+	ssize_t w = write(c->in, p->io->in + p->in_off,
+	    p->io->in_len - p->in_off);
+
+	if (w < 0 && errno != EAGAIN && errno != EINTR)
+		p->in_off = p->io->in_len;	/* EPIPE: gone */
+	else if (w > 0)
+		p->in_off += (size_t)w;
+	if (p->in_off >= p->io->in_len) {
+		close(c->in);
+		c->in = PROC_INHERIT;
+	}
+}
+
+/* What a stream has to read: its lines to the callback, or its end. */
+static void
+drain(struct pump *p, struct stream *s, struct buf *err)
+{
+	char chunk[65536];
+	ssize_t got = read(s->fd, chunk, sizeof(chunk));
+
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (got <= 0) {
+		if (!s->discarding && !(p->flags & PROC_ABORTED) &&
+		    flush_lines(s, p->io, 1, err) < 0) {
+			p->flags |= PROC_ABORTED;
+			proc_kill(p->c, SIGTERM);
+			p->kill_at = now_ms() + 2000;
+		}
+		close(s->fd);
+		if (s->which == PROC_STDOUT)
+			p->c->out = PROC_INHERIT;
+		else
+			p->c->err = PROC_INHERIT;
+		s->fd = -1;
+		p->open_streams--;
+		return;
+	}
+	p->last = now_ms();
+	if (s->discarding || (p->flags & PROC_ABORTED))
+		return;
+	buf_add(&s->line, chunk, (size_t)got);
+	if (flush_lines(s, p->io, 0, err) < 0) {
+		/* keep reading (and dropping) until EOF */
+		s->discarding = 1;
+		p->flags |= PROC_ABORTED;
+		stop_child(p);
+	}
+}
+
 int
 proc_pipe(struct child *c, struct proc_io *io, unsigned *flags_r,
     struct buf *err)
 {
-	struct stream st[2];
-	size_t in_off = 0;
-	int64_t start, last, kill_at = -1;
-	unsigned flags = 0;
-	int i, open_streams = 2, status;
+	struct pump p = { c, io, { { 0 } }, 0, 0, 0, -1, 0, 2 };
+	int i, k, status;
 	void (*oldpipe)(int);
 
 	c->in = c->out = c->err = PROC_PIPE;
@@ -264,146 +376,55 @@ proc_pipe(struct child *c, struct proc_io *io, unsigned *flags_r,
 	if (io->on_start)
 		io->on_start(io->cb, c->pid);
 	oldpipe = signal(SIGPIPE, SIG_IGN);
-	st[0].fd = c->out;
-	st[0].which = PROC_STDOUT;
-	st[1].fd = c->err;
-	st[1].which = PROC_STDERR;
+	p.st[0].fd = c->out;
+	p.st[0].which = PROC_STDOUT;
+	p.st[1].fd = c->err;
+	p.st[1].which = PROC_STDERR;
 	for (i = 0; i < 2; i++) {
-		buf_init(&st[i].line, 0);
-		st[i].discarding = 0;
-		set_nonblock(st[i].fd);
+		buf_init(&p.st[i].line, 0);
+		set_nonblock(p.st[i].fd);
 	}
 	set_nonblock(c->in);
 	if (!io->in_len) {
 		close(c->in);
 		c->in = PROC_INHERIT;
 	}
-	start = last = now_ms();
-
-	while (open_streams) {
+	p.start = p.last = now_ms();
+	while (p.open_streams) {
 		struct pollfd pfd[3];
-		int n = 0, timeout = -1, r;
-		int64_t t = now_ms(), deadline = -1;
+		int n = 0, timeout = check_clocks(&p, err);
 
-		if (kill_at < 0 && io->timeout_ms &&
-		    t - start >= io->timeout_ms) {
-			flags |= PROC_TIMED_OUT;
-			buf_addf(err, "timed out after %d ms", io->timeout_ms);
-		}
-		if (kill_at < 0 && io->idle_timeout_ms &&
-		    t - last >= io->idle_timeout_ms) {
-			flags |= PROC_IDLE_OUT;
-			buf_addf(err, "no output for %d ms",
-			    io->idle_timeout_ms);
-		}
-		if (kill_at < 0 && flags) {
-			proc_kill(c, SIGTERM);
-			kill_at = t + (io->kill_grace_ms ? io->kill_grace_ms :
-			    2000);
-		}
-		if (kill_at >= 0 && t >= kill_at) {
-			proc_kill(c, SIGKILL);
-			kill_at = INT64_MAX;
-		}
-
-		if (kill_at >= 0 && kill_at != INT64_MAX)
-			deadline = kill_at;
-		else if (kill_at < 0) {
-			if (io->timeout_ms)
-				deadline = start + io->timeout_ms;
-			if (io->idle_timeout_ms && (deadline < 0 ||
-			    last + io->idle_timeout_ms < deadline))
-				deadline = last + io->idle_timeout_ms;
-		}
-		if (deadline >= 0)
-			timeout = deadline > t ? (int)(deadline - t) : 0;
-
-		for (i = 0; i < 2; i++) {
-			if (st[i].fd < 0)
-				continue;
-			pfd[n].fd = st[i].fd;
-			pfd[n].events = POLLIN;
-			pfd[n].revents = 0;
-			n++;
-		}
-		if (c->in > 2) {
-			pfd[n].fd = c->in;
-			pfd[n].events = POLLOUT;
-			pfd[n].revents = 0;
-			n++;
-		}
-		r = poll(pfd, (nfds_t)n, timeout);
-		if (r < 0) {
+		for (i = 0; i < 2; i++)
+			if (p.st[i].fd >= 0)
+				pfd[n++] = (struct pollfd){ p.st[i].fd, POLLIN,
+				    0 };
+		if (c->in > 2)
+			pfd[n++] = (struct pollfd){ c->in, POLLOUT, 0 };
+		if (poll(pfd, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			buf_addf(err, "poll: %s", strerror(errno));
-			flags |= PROC_ABORTED;
+			p.flags |= PROC_ABORTED;
 			proc_kill(c, SIGKILL);
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			struct stream *s = NULL;
-			char chunk[65536];
-			ssize_t got;
-			int k;
-
 			if (!pfd[i].revents)
 				continue;
 			if (pfd[i].fd == c->in) {
-				ssize_t w = write(c->in, io->in + in_off,
-				    io->in_len - in_off);
-
-				if (w < 0 && errno != EAGAIN && errno != EINTR)
-					in_off = io->in_len; /* EPIPE: gone */
-				else if (w > 0)
-					in_off += (size_t)w;
-				if (in_off >= io->in_len) {
-					close(c->in);
-					c->in = PROC_INHERIT;
-				}
+				feed(&p);
 				continue;
 			}
 			for (k = 0; k < 2; k++)
-				if (st[k].fd == pfd[i].fd)
-					s = &st[k];
-			got = read(s->fd, chunk, sizeof(chunk));
-			if (got < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (got <= 0) {
-				if (!s->discarding && !(flags & PROC_ABORTED) &&
-				    flush_lines(s, io, 1, err) < 0) {
-					flags |= PROC_ABORTED;
-					proc_kill(c, SIGTERM);
-					kill_at = now_ms() + 2000;
-				}
-				close(s->fd);
-				if (s->which == PROC_STDOUT)
-					c->out = PROC_INHERIT;
-				else
-					c->err = PROC_INHERIT;
-				s->fd = -1;
-				open_streams--;
-				continue;
-			}
-			last = now_ms();
-			if (s->discarding || (flags & PROC_ABORTED))
-				continue;
-			buf_add(&s->line, chunk, (size_t)got);
-			if (flush_lines(s, io, 0, err) < 0) {
-				/* keep reading (and dropping) until EOF */
-				s->discarding = 1;
-				flags |= PROC_ABORTED;
-				proc_kill(c, SIGTERM);
-				kill_at = now_ms() + (io->kill_grace_ms ?
-				    io->kill_grace_ms : 2000);
-			}
+				if (p.st[k].fd == pfd[i].fd)
+					drain(&p, &p.st[k], err);
 		}
 	}
 	for (i = 0; i < 2; i++)
-		buf_release(&st[i].line);
+		buf_release(&p.st[i].line);
 	status = proc_finish(c);
 	signal(SIGPIPE, oldpipe);
 	if (flags_r)
-		*flags_r = flags;
+		*flags_r = p.flags;
 	return status;
 }
