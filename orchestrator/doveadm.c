@@ -9,10 +9,10 @@
 #include "compat.h"
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "buf.h"
 #include "plan.h"
+#include "secret.h"
 #include "xalloc.h"
 
 /* One command; its doveadmResponse object (a new reference), or NULL
@@ -23,7 +23,8 @@ call(const struct plan *p, json_t *req, int *missing_r, struct buf *err)
 	struct dir_req rq = { p->accounts.doveadm_url, NULL, NULL, NULL,
 	    NULL, "the API key" };
 	char *key = secret_resolve(&p->accounts.doveadm_api_key, NULL, err);
-	char *data = json_dumps(req, JSON_COMPACT), *auth = NULL, *enc;
+	char *data = json_dumps(req, JSON_COMPACT), *auth = NULL;
+	struct buf enc = BUF_INIT;
 	json_t *ans = NULL, *res = NULL, *r;
 	const char *type;
 	long code;
@@ -31,12 +32,9 @@ call(const struct plan *p, json_t *req, int *missing_r, struct buf *err)
 	*missing_r = 0;
 	if (!key)
 		goto out;
-	enc = xmalloc(4 * (strlen(key) + 2) / 3 + 4);
-	EVP_EncodeBlock((unsigned char *)enc, (unsigned char *)key,
-	    strlen(key));
-	auth = xasprintf("Authorization: X-Dovecot-API %s", enc);
-	explicit_bzero(enc, strlen(enc));
-	free(enc);
+	buf_adds(&enc, "Authorization: X-Dovecot-API ");
+	b64_encode(key, strlen(key), &enc);
+	auth = buf_detach(&enc, NULL);
 	rq.data = data;
 	rq.header = auth;
 	if (!(ans = dir_http(p, &rq, &code, err)))

@@ -1,12 +1,10 @@
 #include "compat.h"
 
-#include <strings.h>
-
 #include <curl/curl.h>
-#include <libxml/parser.h>
 
 #include "buf.h"
 #include "dav.h"
+#include "httpc.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -17,16 +15,6 @@ fail(struct dav *d, int code)
 {
 	d->fail = code;
 	return -1;
-}
-
-static size_t
-on_data(char *data, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-
-	if (buf_add(b, data, size * n) < 0)
-		return 0;	/* over the cap: curl fails the transfer */
-	return size * n;
 }
 
 int
@@ -44,31 +32,13 @@ dav_open(struct dav **d_r, const struct dav_opts *o, struct buf *err)
 		return fail(d, EX_USAGE);
 	}
 	d->origin = xstrndup(o->url, p + 3 - o->url + strcspn(p + 3, "/"));
-	d->curl = h = curl_easy_init();
-	if (!h)
-		fatalx(EX_SOFTWARE, "out of memory");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout :
-	    120L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "migrate dav/0.1");
+	d->curl = h = httpc_handle("migrate dav/0.1", o->timeout > 0 ?
+	    o->timeout : 120L, o->ca_file, o->insecure, o->user, o->password,
+	    NULL);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
 	/* the credentials go with redirects on the same host only */
 	curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
-	if (o->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
-	if (o->insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (o->user) {
-		curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(h, CURLOPT_USERNAME, o->user);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, o->password ?
-		    o->password : "");
-	}
 	return 0;
 }
 

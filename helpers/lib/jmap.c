@@ -1,13 +1,12 @@
 #include "compat.h"
 
-#include <time.h>
-
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include "buf.h"
 #include "jmap.h"
+#include "httpc.h"
 #include "log.h"
+#include "secret.h"
 #include "opt.h"
 #include "xalloc.h"
 
@@ -38,16 +37,6 @@ fail(struct jmap *j, int code)
 }
 
 static size_t
-on_data(char *data, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-
-	if (buf_add(b, data, size * n) < 0)
-		return 0;	/* over the cap: curl fails the transfer */
-	return size * n;
-}
-
-static size_t
 on_read(char *data, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
@@ -73,31 +62,12 @@ setup(struct jmap *j, struct xfer *x, const char *url)
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
 	buf_init(&x->body, RESPONSE_MAX);
-	x->h = curl_easy_init();
-	if (!x->h)
-		fatalx(EX_SOFTWARE, "out of memory");
+	x->h = httpc_handle("migrate jmap-push/0.1", o->timeout > 0 ?
+	    o->timeout : 300L, o->ca_file, o->insecure, o->token ? NULL :
+	    o->user, o->password, &x->body);
 	curl_easy_setopt(x->h, CURLOPT_URL, url);
-	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, &x->body);
-	curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->h, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout :
-	    300L);
-	curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(x->h, CURLOPT_USERAGENT, "migrate jmap-push/0.1");
-	if (o->ca_file)
-		curl_easy_setopt(x->h, CURLOPT_CAINFO, o->ca_file);
-	if (o->insecure) {
-		curl_easy_setopt(x->h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(x->h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (o->token) {
+	if (o->token)
 		x->headers = curl_slist_append(x->headers, j->auth_header);
-	} else if (o->user) {
-		curl_easy_setopt(x->h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(x->h, CURLOPT_USERNAME, o->user);
-		curl_easy_setopt(x->h, CURLOPT_PASSWORD, o->password ?
-		    o->password : "");
-	}
 	/* no "Expect: 100-continue" and its wait */
 	x->headers = curl_slist_append(x->headers, "Expect:");
 }
@@ -613,12 +583,13 @@ upload_inline(struct jmap *j, struct jmap_blob *blobs, size_t nr,
 	size_t max_calls = (size_t)j->max_calls_in_request;
 	struct jmap_blob **who = xcalloc(nr + 1, sizeof(*who));
 	json_t *calls = json_array(), *create = NULL;
+	struct buf enc = BUF_INIT;
 	int ret = 0;
 
 	for (i = 0; i <= nr && !ret; i++) {
 		struct jmap_blob *b = i < nr ? &blobs[i] : NULL;
 		uint64_t cost = b ? 4 * ((b->size + 2) / 3) + 200 : 0;
-		char cid[32], *enc;
+		char cid[32];
 
 		if (b && (!b->data || b->error || b->size > INLINE_MAX ||
 		    cost > budget))
@@ -645,18 +616,18 @@ upload_inline(struct jmap *j, struct jmap_blob *blobs, size_t nr,
 			    " s]", "Blob/upload", "accountId", j->account_id,
 			    "create", create, id));
 		}
-		enc = xmalloc(cost);
-		EVP_EncodeBlock((unsigned char *)enc,
-		    (const unsigned char *)b->data, (int)b->size);
+		buf_reset(&enc);
+		b64_encode(b->data, b->size, &enc);
 		snprintf(cid, sizeof(cid), "b%zu", nwho);
 		json_object_set_new(create, cid, json_pack("{s:[{s:s}], s:s}",
-		    "data", "data:asBase64", enc, "type", "message/rfc822"));
-		free(enc);
+		    "data", "data:asBase64", enc.buf, "type",
+		    "message/rfc822"));
 		who[nwho++] = b;
 		used += cost;
 	}
 	json_decref(calls);
 	free(who);
+	buf_release(&enc);
 	return ret;
 }
 

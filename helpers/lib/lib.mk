@@ -10,6 +10,7 @@ LIB_SRCS := \
 	helpers/lib/exec_path.c \
 	helpers/lib/fileio.c \
 	helpers/lib/helper.c \
+	helpers/lib/httpc.c \
 	helpers/lib/ident.c \
 	helpers/lib/imap.c \
 	helpers/lib/imap_resp.c \

@@ -7,9 +7,9 @@
 
 #include <ctype.h>
 
-#include <openssl/evp.h>
-
+#include "buf.h"
 #include "pwscheme.h"
+#include "secret.h"
 #include "xalloc.h"
 
 const char *
@@ -39,7 +39,7 @@ hex_to_b64(const char *hex)
 {
 	size_t n = strlen(hex), i;
 	unsigned char *raw;
-	char *out;
+	struct buf out = BUF_INIT;
 
 	if (n == 0 || n % 2 || n > 256)
 		return NULL;
@@ -55,10 +55,9 @@ hex_to_b64(const char *hex)
 		}
 		raw[i] = v;
 	}
-	out = xmalloc(4 * ((n / 2 + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, raw, n / 2);
+	b64_encode(raw, n / 2, &out);
 	free(raw);
-	return out;
+	return buf_detach(&out, NULL);
 }
 
 /* Whether `v` is a crypt(3) string of the kind `prefix` begins. */

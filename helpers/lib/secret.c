@@ -1,5 +1,7 @@
 #include "compat.h"
 
+#include <ctype.h>
+
 #include <openssl/evp.h>
 
 #include "buf.h"
@@ -171,21 +173,13 @@ sasl_plain_b64(struct buf *out, const char *authz, const char *authc,
     const char *password)
 {
 	struct buf plain = BUF_INIT;
-	size_t n;
-	char *enc;
 
 	buf_adds(&plain, authz ? authz : "");
 	buf_addch(&plain, '\0');
 	buf_adds(&plain, authc);
 	buf_addch(&plain, '\0');
 	buf_adds(&plain, password);
-	n = 4 * ((plain.len + 2) / 3);
-	enc = xmalloc(n + 1);
-	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)plain.buf,
-	    (int)plain.len);
-	buf_add(out, enc, n);
-	explicit_bzero(enc, n);
-	free(enc);
+	b64_encode(plain.buf, plain.len, out);
 	buf_release_wipe(&plain);
 }
 
@@ -202,4 +196,49 @@ sasl_identity(struct buf *as, const char *user, const char *admin,
 		*authz_r = user;
 		*authc_r = admin;
 	}
+}
+
+void
+b64_encode(const void *in, size_t len, struct buf *out)
+{
+	size_t need = (len + 2) / 3 * 4;
+	char *enc = xmalloc(need + 1);
+
+	EVP_EncodeBlock((unsigned char *)enc, in, len);
+	buf_add(out, enc, need);
+	explicit_bzero(enc, need);
+	free(enc);
+}
+
+int
+b64_decode(const char *in, size_t len, struct buf *out)
+{
+	unsigned char *tmp;
+	int n;
+	size_t i, pad = 0;
+
+	if (len == 1 && in[0] == '=')
+		return 0;		/* an empty response */
+	if (len % 4)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = in[i];
+
+		if (ch == '=' && i >= len - 2) {
+			pad++;
+			continue;
+		}
+		if (pad || !(isalnum(ch) || ch == '+' || ch == '/'))
+			return -1;
+	}
+	tmp = xmalloc(len / 4 * 3 + 1);
+	n = EVP_DecodeBlock(tmp, (const unsigned char *)in, len);
+	if (n < 0 || (size_t)n < pad) {
+		free(tmp);
+		return -1;
+	}
+	buf_add(out, tmp, n - pad);
+	OPENSSL_cleanse(tmp, len / 4 * 3 + 1);
+	free(tmp);
+	return 0;
 }

@@ -62,4 +62,11 @@ void sasl_plain_b64(struct buf *out, const char *authz, const char *authc,
 void sasl_identity(struct buf *as, const char *user, const char *admin,
     const char *master_sep, const char **authz_r, const char **authc_r);
 
+/* Base64 (RFC 4648) of `len` bytes, appended to `out`; the scratch
+ * copy is wiped (it may be a secret). */
+void b64_encode(const void *in, size_t len, struct buf *out);
+/* Base64 decoded into `out`; -1 when it is not base64 ("=" alone is the
+ * empty string, as SASL says). */
+int b64_decode(const char *in, size_t len, struct buf *out);
+
 #endif

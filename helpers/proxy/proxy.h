@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "mapping.h"
+#include "secret.h"
 #include "yconf.h"
 
 struct bufferevent;
@@ -389,8 +390,6 @@ char *sasl_backend_user(const struct config *cf, const char *user,
 int sasl_mech_ok(const struct config *cf, const char *mech);
 
 /* sasl.c */
-int b64_decode(const char *in, size_t len, struct buf *out);
-void b64_encode(const void *in, size_t len, struct buf *out);
 /* parse a SASL initial response of `mech` (decoded); the identity into
  * *user_r; -1 when malformed or the mechanism is unknown */
 int sasl_parse(const char *mech, const struct buf *msg, char **user_r);

@@ -12,55 +12,9 @@
 #include <ctype.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "proxy.h"
 #include "xalloc.h"
-
-int
-b64_decode(const char *in, size_t len, struct buf *out)
-{
-	unsigned char *tmp;
-	int n;
-	size_t i, pad = 0;
-
-	if (len == 1 && in[0] == '=')
-		return 0;		/* an empty response */
-	if (len % 4)
-		return -1;
-	for (i = 0; i < len; i++) {
-		unsigned char ch = in[i];
-
-		if (ch == '=' && i >= len - 2) {
-			pad++;
-			continue;
-		}
-		if (pad || !(isalnum(ch) || ch == '+' || ch == '/'))
-			return -1;
-	}
-	tmp = xmalloc(len / 4 * 3 + 1);
-	n = EVP_DecodeBlock(tmp, (const unsigned char *)in, len);
-	if (n < 0 || (size_t)n < pad) {
-		free(tmp);
-		return -1;
-	}
-	buf_add(out, tmp, n - pad);
-	OPENSSL_cleanse(tmp, len / 4 * 3 + 1);
-	free(tmp);
-	return 0;
-}
-
-void
-b64_encode(const void *in, size_t len, struct buf *out)
-{
-	size_t need = (len + 2) / 3 * 4;
-	char *enc = xmalloc(need + 1);
-
-	EVP_EncodeBlock((unsigned char *)enc, in, len);
-	buf_add(out, enc, need);
-	explicit_bzero(enc, need);
-	free(enc);
-}
 
 void
 sasl_plain(struct buf *out, const char *user, const char *pass)

@@ -1,0 +1,24 @@
+/*
+ * httpc.h: the one way the helpers set up libcurl (dav.c, jmap.c): a
+ * handle with the settings every request shares.
+ */
+#ifndef MIGRATE_HTTPC_H
+#define MIGRATE_HTTPC_H
+
+struct buf;
+
+/*
+ * A new easy handle (exits when out of memory): answers appended to
+ * `body` (NULL: set per request with CURLOPT_WRITEDATA; over the
+ * buffer's cap the transfer fails), no signals, `timeout` seconds a
+ * request and 30 to connect, `agent`; the server's certificate verified
+ * against the system's CAs or `ca_file` unless `insecure`; Basic
+ * authentication when `user` is set.
+ */
+void *httpc_handle(const char *agent, long timeout, const char *ca_file,
+    int insecure, const char *user, const char *password, struct buf *body);
+
+/* The write callback httpc_handle() sets: into a struct buf. */
+size_t httpc_on_data(char *data, size_t size, size_t n, void *arg);
+
+#endif
