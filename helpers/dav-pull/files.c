@@ -170,8 +170,7 @@ pull_files(struct buf *err)
 	if (walk(root, "", 0, &v, &nr, &alloc, err) < 0)
 		goto out;
 	if (!pull.assess) {
-		if (arcidx_rows(pull.ix, "SELECT path, size, mtime, etag FROM"
-		    " files", NULL, NULL, 4, &old, &nr_old, err) < 0)
+		if (arcidx_file_listing(pull.ix, &old, &nr_old, err) < 0)
 			goto out;
 		if (open_segment(err) < 0)
 			goto out;

@@ -171,21 +171,13 @@ dest_of(const struct arc_davcol *c, char **dest_r, struct buf *err)
 	    "</D:propfind>";
 	struct buf body = BUF_INIT;
 	struct dav_answer a = { .body = &body };
-	char **rows = NULL, *dest = NULL, **home;
-	size_t nr = 0;
+	char *dest = NULL, **home;
 	int created = 0, ret = -1;
-	const char *params[4];
 
-	*dest_r = NULL;
-	if (arcidx_rows(push.ix, "SELECT dest FROM push_dav_collections WHERE"
-	    " path = ?1", c->path, NULL, 1, &rows, &nr, err) < 0)
+	if (arcidx_dav_dest(push.ix, c->path, dest_r, err) < 0)
 		return -1;
-	if (nr) {
-		*dest_r = rows[0];
-		rows[0] = NULL;
-		arc_rows_free(rows, nr, 1);
+	if (*dest_r)
 		return 0;
-	}
 	if (push.verify_only)
 		return 0;	/* never pushed */
 	home = &push.home[is_calendar(c) ? 0 : 1];
@@ -204,12 +196,7 @@ dest_of(const struct arc_davcol *c, char **dest_r, struct buf *err)
 		dav_status_error(push.d, dest, &a, err);
 		goto out;
 	}
-	params[0] = c->path;
-	params[1] = dest;
-	params[2] = created ? "1" : "0";
-	params[3] = ARCIDX_END;
-	if (arcidx_exec(push.ix, "INSERT OR REPLACE INTO push_dav_collections"
-	    "(path, dest, created) VALUES(?1, ?2, ?3)", params, err) < 0)
+	if (arcidx_dav_dest_set(push.ix, c->path, dest, created, err) < 0)
 		goto out;
 	*dest_r = dest;
 	dest = NULL;
@@ -226,22 +213,8 @@ static int
 set_state(const char *col, const char *name, const char *hash,
     const char *etag, const char *state, const char *error, struct buf *err)
 {
-	const char *p[] = { col, name, hash, etag && *etag ? etag : NULL,
-	    state, error, ARCIDX_END };
-
-	if (!col && !state)
-		return arcidx_exec(push.ix, "DELETE FROM push_files WHERE path"
-		    " = ?2", p, err);
-	if (!col)
-		return arcidx_exec(push.ix, "INSERT OR REPLACE INTO push_files"
-		    "(path, hash, etag, state, error) VALUES(?2, ?3, ?4, ?5,"
-		    " ?6)", p, err);
-	if (!state)
-		return arcidx_exec(push.ix, "DELETE FROM push_dav_resources"
-		    " WHERE collection = ?1 AND name = ?2", p, err);
-	return arcidx_exec(push.ix, "INSERT OR REPLACE INTO push_dav_resources"
-	    "(collection, name, hash, etag, state, error) VALUES(?1, ?2, ?3,"
-	    " ?4, ?5, ?6)", p, err);
+	return arcidx_dav_pushed_set(push.ix, col, name, hash, etag, state,
+	    error, err);
 }
 
 /* The destination's reason, from a refusal's body, for an anomaly. */
@@ -406,9 +379,7 @@ push_collection(const struct arc_davcol *c, const char *dest,
 	int ret = -1;
 
 	if (arcidx_dav_resources(push.ix, c->path, &res, &nr_res, err) < 0 ||
-	    arcidx_rows(push.ix, "SELECT name, hash, etag, state FROM"
-	    " push_dav_resources WHERE collection = ?1", c->path, NULL, 4,
-	    &rows, &nr, err) < 0)
+	    arcidx_dav_pushed(push.ix, c->path, &rows, &nr, err) < 0)
 		goto out;
 	for (i = 0; i < nr_res; i++) {
 		char **p = NULL;
@@ -485,12 +456,9 @@ drop_gone(const struct arc_davcol *cols, size_t nr_cols, struct buf *err)
 	size_t nr = 0, i, k;
 	int ret = -1;
 
-	if (arcidx_rows(push.ix, "SELECT path, dest, created FROM"
-	    " push_dav_collections", NULL, NULL, 3, &rows, &nr, err) < 0)
+	if (arcidx_dav_dests(push.ix, &rows, &nr, err) < 0)
 		return -1;
 	for (k = 0; k < nr; k++) {
-		const char *p[] = { rows[3 * k], ARCIDX_END };
-
 		for (i = 0; i < nr_cols; i++)
 			if (!strcmp(cols[i].path, rows[3 * k]))
 				break;
@@ -511,10 +479,7 @@ drop_gone(const struct arc_davcol *cols, size_t nr_cols, struct buf *err)
 			    " from the source; it was on the destination"
 			    " before: left there");
 		}
-		if (arcidx_exec(push.ix, "DELETE FROM push_dav_resources WHERE"
-		    " collection = ?1", p, err) < 0 ||
-		    arcidx_exec(push.ix, "DELETE FROM push_dav_collections"
-		    " WHERE path = ?1", p, err) < 0)
+		if (arcidx_dav_dest_drop(push.ix, rows[3 * k], err) < 0)
 			goto out;
 	}
 	ret = 0;
@@ -637,11 +602,8 @@ push_files(struct buf *err)
 		free(root);
 		root = r;
 	}
-	if (arcidx_rows(push.ix, "SELECT path, dir, hash, type FROM files"
-	    " ORDER BY path", NULL, NULL, 4, &f, &nr, err) < 0 ||
-	    arcidx_rows(push.ix, "SELECT path, hash, etag, state FROM"
-	    " push_files ORDER BY path DESC", NULL, NULL, 4, &pushed, &nr_p,
-	    err) < 0)
+	if (arcidx_files(push.ix, &f, &nr, err) < 0 ||
+	    arcidx_files_pushed(push.ix, &pushed, &nr_p, err) < 0)
 		goto out;
 	for (i = 0; i < nr && !push.verify_only; i++) {
 		const char *path = f[4 * i], *hash = f[4 * i + 2];

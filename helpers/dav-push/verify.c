@@ -111,19 +111,18 @@ verify_collection(struct dpush *dp, const struct arc_davcol *c,
 	int ret = -1, repaired;
 
 	if (arcidx_dav_resources(dp->ix, c->path, &res, &nr_res, err) < 0 ||
-	    arcidx_rows(dp->ix, "SELECT name, state FROM push_dav_resources"
-	    " WHERE collection = ?1", c->path, NULL, 2, &rows, &nr, err) < 0)
+	    arcidx_dav_pushed(dp->ix, c->path, &rows, &nr, err) < 0)
 		goto out;
 	for (i = 0; i < nr_res; i++) {
 		buf_reset(&where);
 		buf_addf(&where, "%s%s", c->path, res[i].name);
 		for (k = 0; k < nr; k++)
-			if (!strcmp(rows[2 * k], res[i].name))
+			if (!strcmp(rows[4 * k], res[i].name))
 				break;
 		/* refused or in conflict: an anomaly already */
-		repaired = k < nr && !strcmp(rows[2 * k + 1], "repaired");
-		if (k < nr && strcmp(rows[2 * k + 1], "done") &&
-		    strcmp(rows[2 * k + 1], "sending") && !repaired)
+		repaired = k < nr && !strcmp(rows[4 * k + 3], "repaired");
+		if (k < nr && strcmp(rows[4 * k + 3], "done") &&
+		    strcmp(rows[4 * k + 3], "sending") && !repaired)
 			continue;
 		dp->checked++;
 		if (!dest) {
@@ -164,7 +163,7 @@ verify_collection(struct dpush *dp, const struct arc_davcol *c,
 	ret = 0;
 out:
 	arc_davres_free(res, nr_res);
-	arc_rows_free(rows, nr, 2);
+	arc_rows_free(rows, nr, 4);
 	dav_answer_release(&a);
 	buf_release(&text);
 	buf_release(&body);

@@ -45,6 +45,10 @@ struct arcidx {
 	int lock_fd;
 };
 
+/* The end of a list of text parameters. */
+extern const char arcidx_end[];
+#define ARCIDX_END	arcidx_end
+
 /* The statements' SQL, prepared when the index is opened. */
 extern const char *const arc_stmt_sql[S_NR];
 

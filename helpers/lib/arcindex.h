@@ -218,17 +218,40 @@ int arcidx_dav_resources(struct arcidx *ix, const char *collection,
 void arc_davres_free(struct arc_davres *v, size_t nr);
 
 /*
- * For the helpers' own tables: the rows of a query (`cols` strings each,
- * NULL as ""; ?1 and ?2 bound to `a` and `b`), and a statement with
- * text parameters (a list ended by ARCIDX_END; NULL binds NULL).
+ * The WebDAV side's tables, as rows of `cols` strings each (NULL as "";
+ * arc_rows_free() them).  -1 with `err` set on failure.
  */
-int arcidx_rows(struct arcidx *ix, const char *sql, const char *a,
-    const char *b, int cols, char ***v_r, size_t *nr_r, struct buf *err);
 void arc_rows_free(char **v, size_t nr, int cols);
-extern const char arcidx_end[];
-#define ARCIDX_END	arcidx_end
-int arcidx_exec(struct arcidx *ix, const char *sql, const char *const *params,
+/* The file tree dav-pull found: path, size, mtime, etag (4), or path,
+ * dir ("1" or "0"), hash, type (4) in path order. */
+int arcidx_file_listing(struct arcidx *ix, char ***v_r, size_t *nr_r,
     struct buf *err);
+int arcidx_files(struct arcidx *ix, char ***v_r, size_t *nr_r,
+    struct buf *err);
+
+/* dav-push's: where each collection went (path, dest, created: 3), */
+int arcidx_dav_dests(struct arcidx *ix, char ***v_r, size_t *nr_r,
+    struct buf *err);
+/* one of them (*dest_r NULL when it never went), */
+int arcidx_dav_dest(struct arcidx *ix, const char *path, char **dest_r,
+    struct buf *err);
+int arcidx_dav_dest_set(struct arcidx *ix, const char *path,
+    const char *dest, int created, struct buf *err);
+/* forgotten with its resources, */
+int arcidx_dav_dest_drop(struct arcidx *ix, const char *path,
+    struct buf *err);
+/* what each resource of a collection is there (name, hash, etag, state:
+ * 4), or each file of the tree (path, hash, etag, state: 4, children
+ * after their directory in reverse path order); */
+int arcidx_dav_pushed(struct arcidx *ix, const char *collection,
+    char ***v_r, size_t *nr_r, struct buf *err);
+int arcidx_files_pushed(struct arcidx *ix, char ***v_r, size_t *nr_r,
+    struct buf *err);
+/* a resource's (`collection` NULL: a file's) state set, or with `state`
+ * NULL forgotten. */
+int arcidx_dav_pushed_set(struct arcidx *ix, const char *collection,
+    const char *name, const char *hash, const char *etag, const char *state,
+    const char *error, struct buf *err);
 
 /* The directory the archive lives in. */
 const char *arcidx_dir(const struct arcidx *ix);

@@ -133,8 +133,8 @@ arcidx_push_sieve_set(struct arcidx *ix, const char *name, const char *hash,
 
 /* A query's rows as strings: `cols` columns each, into *v_r (caller frees
  * with arc_rows_free()).  Parameters ?1 and ?2 are `a` and `b`. */
-int
-arcidx_rows(struct arcidx *ix, const char *sql, const char *a, const char *b,
+static int
+rows(struct arcidx *ix, const char *sql, const char *a, const char *b,
     int cols, char ***v_r, size_t *nr_r, struct buf *err)
 {
 	char **v = NULL;
@@ -171,8 +171,8 @@ arc_rows_free(char **v, size_t nr, int cols)
 	free(v);
 }
 
-int
-arcidx_exec(struct arcidx *ix, const char *sql, const char *const *params,
+static int
+exec_params(struct arcidx *ix, const char *sql, const char *const *params,
     struct buf *err)
 {
 	sqlite3_stmt *s;
@@ -185,4 +185,108 @@ arcidx_exec(struct arcidx *ix, const char *sql, const char *const *params,
 	ret = arc_step_done(ix, s, err);
 	sqlite3_finalize(s);
 	return ret;
+}
+
+int
+arcidx_file_listing(struct arcidx *ix, char ***v_r, size_t *nr_r,
+    struct buf *err)
+{
+	return rows(ix, "SELECT path, size, mtime, etag FROM files", NULL,
+	    NULL, 4, v_r, nr_r, err);
+}
+
+int
+arcidx_files(struct arcidx *ix, char ***v_r, size_t *nr_r, struct buf *err)
+{
+	return rows(ix, "SELECT path, dir, hash, type FROM files ORDER BY"
+	    " path", NULL, NULL, 4, v_r, nr_r, err);
+}
+
+int
+arcidx_dav_dests(struct arcidx *ix, char ***v_r, size_t *nr_r,
+    struct buf *err)
+{
+	return rows(ix, "SELECT path, dest, created FROM"
+	    " push_dav_collections", NULL, NULL, 3, v_r, nr_r, err);
+}
+
+int
+arcidx_dav_dest(struct arcidx *ix, const char *path, char **dest_r,
+    struct buf *err)
+{
+	char **v = NULL;
+	size_t nr = 0;
+
+	*dest_r = NULL;
+	if (rows(ix, "SELECT dest FROM push_dav_collections WHERE path = ?1",
+	    path, NULL, 1, &v, &nr, err) < 0)
+		return -1;
+	if (nr) {
+		*dest_r = v[0];
+		v[0] = NULL;
+	}
+	arc_rows_free(v, nr, 1);
+	return 0;
+}
+
+int
+arcidx_dav_dest_set(struct arcidx *ix, const char *path, const char *dest,
+    int created, struct buf *err)
+{
+	const char *p[] = { path, dest, created ? "1" : "0", ARCIDX_END };
+
+	return exec_params(ix, "INSERT OR REPLACE INTO push_dav_collections"
+	    "(path, dest, created) VALUES(?1, ?2, ?3)", p, err);
+}
+
+int
+arcidx_dav_dest_drop(struct arcidx *ix, const char *path, struct buf *err)
+{
+	const char *p[] = { path, ARCIDX_END };
+
+	if (exec_params(ix, "DELETE FROM push_dav_resources WHERE"
+	    " collection = ?1", p, err) < 0)
+		return -1;
+	return exec_params(ix, "DELETE FROM push_dav_collections WHERE"
+	    " path = ?1", p, err);
+}
+
+int
+arcidx_dav_pushed(struct arcidx *ix, const char *collection, char ***v_r,
+    size_t *nr_r, struct buf *err)
+{
+	return rows(ix, "SELECT name, hash, etag, state FROM"
+	    " push_dav_resources WHERE collection = ?1", collection, NULL, 4,
+	    v_r, nr_r, err);
+}
+
+int
+arcidx_files_pushed(struct arcidx *ix, char ***v_r, size_t *nr_r,
+    struct buf *err)
+{
+	return rows(ix, "SELECT path, hash, etag, state FROM push_files"
+	    " ORDER BY path DESC", NULL, NULL, 4, v_r, nr_r, err);
+}
+
+int
+arcidx_dav_pushed_set(struct arcidx *ix, const char *collection,
+    const char *name, const char *hash, const char *etag, const char *state,
+    const char *error, struct buf *err)
+{
+	const char *p[] = { collection, name, hash, etag && *etag ? etag :
+	    NULL, state, error, ARCIDX_END };
+
+	if (!collection && !state)
+		return exec_params(ix, "DELETE FROM push_files WHERE"
+		    " path = ?2", p, err);
+	if (!collection)
+		return exec_params(ix, "INSERT OR REPLACE INTO push_files(path,"
+		    " hash, etag, state, error) VALUES(?2, ?3, ?4, ?5, ?6)", p,
+		    err);
+	if (!state)
+		return exec_params(ix, "DELETE FROM push_dav_resources WHERE"
+		    " collection = ?1 AND name = ?2", p, err);
+	return exec_params(ix, "INSERT OR REPLACE INTO push_dav_resources"
+	    "(collection, name, hash, etag, state, error) VALUES(?1, ?2, ?3,"
+	    " ?4, ?5, ?6)", p, err);
 }
