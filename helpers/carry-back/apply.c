@@ -18,8 +18,8 @@
 static int
 failed(struct back *b, int code)
 {
-	if (!b->im->fail)
-		b->im->fail = code;
+	if (!b->im->lc.fail)
+		b->im->lc.fail = code;
 	return -1;
 }
 
@@ -134,7 +134,7 @@ select_folder(struct back *b, struct bfolder *f, struct buf *err)
 	rc = imap_simple(b->im, on_select, &uv, err, "SELECT %s", name.buf);
 	buf_release(&name);
 	if (rc != 1)
-		return failed(b, rc == 0 ? EX_TEMPFAIL : b->im->fail);
+		return failed(b, rc == 0 ? EX_TEMPFAIL : b->im->lc.fail);
 	if (f->uidvalidity && uv != f->uidvalidity) {
 		buf_addf(err, "%s: UIDVALIDITY is %u at the source, %u in the"
 		    " archive: pull again first", f->name, uv, f->uidvalidity);
@@ -193,8 +193,8 @@ change_folder(struct back *b, size_t from, size_t to, struct buf *err)
 		b->acts[i].done = 1;
 	ret = 0;
 out:
-	if (ret < 0 && !b->im->fail)
-		b->im->fail = EX_TEMPFAIL;
+	if (ret < 0 && !b->im->lc.fail)
+		b->im->lc.fail = EX_TEMPFAIL;
 	free(gone);
 	buf_release(&set);
 	return ret;

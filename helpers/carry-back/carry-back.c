@@ -118,7 +118,7 @@ run(struct back *b, const char *password, struct buf *err)
 	if (jmap_open(&b->j, &b->jo, err) < 0)
 		return b->j->fail ? b->j->fail : EX_UNAVAILABLE;
 	if (source_open(b, password, err) < 0)
-		return b->im->fail ? b->im->fail : EX_UNAVAILABLE;
+		return b->im->lc.fail ? b->im->lc.fail : EX_UNAVAILABLE;
 	if (back_plan(b, err) < 0)
 		return b->j->fail ? b->j->fail : EX_TEMPFAIL;
 	log_info("%zu changes to carry back, %zu emails of the user's own",
@@ -126,7 +126,7 @@ run(struct back *b, const char *password, struct buf *err)
 	if (b->check)
 		return b->nr_acts ? EX_DATAERR : 0;
 	if (back_apply(b, err) < 0)
-		return b->im->fail ? b->im->fail : EX_TEMPFAIL;
+		return b->im->lc.fail ? b->im->lc.fail : EX_TEMPFAIL;
 	return helper_anomaly_count() ? EX_DATAERR : 0;
 }
 

@@ -112,11 +112,11 @@ on_body(void *arg, struct imap_resp *r, struct buf *err)
 	if (!m) {
 		buf_addf(err, "the server sent UID %lld of '%s', which was"
 		    " not asked for", x.uid, f->name);
-		c->im->fail = EX_PROTOCOL;
+		c->im->lc.fail = EX_PROTOCOL;
 		goto out;
 	}
 	if (spool_end(&c->sp, err) < 0) {
-		c->im->fail = EX_TEMPFAIL;
+		c->im->lc.fail = EX_TEMPFAIL;
 		goto out;
 	}
 	pull_lock(c->p);
@@ -128,7 +128,7 @@ on_body(void *arg, struct imap_resp *r, struct buf *err)
 	}
 	pull_unlock(c->p);
 	if (ret < 0)
-		c->im->fail = EX_TEMPFAIL;
+		c->im->lc.fail = EX_TEMPFAIL;
 out:
 	fetched_release(&x);
 	return ret;
@@ -192,22 +192,22 @@ sync_fetch(struct conn *c, struct folder *f, struct buf *err)
 	im->src.divert = divert_body;
 	im->src.divert_arg = &fx;
 	/* two commands in flight: the server never waits for us */
-	if (!(tags[0] = send_batch(&fx, err)) && im->fail)
+	if (!(tags[0] = send_batch(&fx, err)) && im->lc.fail)
 		goto out;
 	tags[1] = send_batch(&fx, err);
-	if (!tags[1] && im->fail)
+	if (!tags[1] && im->lc.fail)
 		goto out;
 	while (tags[0]) {
 		rc = imap_wait(im, tags[0], on_body, &fx, err);
 		if (rc == 0) {
-			im->fail = EX_PROTOCOL;
+			im->lc.fail = EX_PROTOCOL;
 			goto out;
 		}
 		if (rc < 0)
 			goto out;
 		tags[0] = tags[1];
 		tags[1] = send_batch(&fx, err);
-		if (!tags[1] && im->fail)
+		if (!tags[1] && im->lc.fail)
 			goto out;
 	}
 	if (fx.got < f->nr_fetch)
@@ -217,7 +217,7 @@ sync_fetch(struct conn *c, struct folder *f, struct buf *err)
 	rc = synced_record(p, f, err);
 	pull_unlock(p);
 	if (rc < 0) {
-		im->fail = EX_TEMPFAIL;
+		im->lc.fail = EX_TEMPFAIL;
 		goto out;
 	}
 	ret = 0;

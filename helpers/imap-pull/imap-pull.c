@@ -151,12 +151,12 @@ session_setup(struct pull *p, struct imap *im, struct buf *err)
 	else if (p->compress) {
 		if (imap_simple(im, NULL, NULL, err,
 		    "COMPRESS DEFLATE") != 1 ||
-		    tls_conn_compress(im->conn, err) < 0) {
-			if (!im->fail)
-				im->fail = EX_PROTOCOL;
+		    tls_conn_compress(im->lc.conn, err) < 0) {
+			if (!im->lc.fail)
+				im->lc.fail = EX_PROTOCOL;
 			return -1;
 		}
-		log_debug("compressing: %s", tls_conn_describe(im->conn));
+		log_debug("compressing: %s", tls_conn_describe(im->lc.conn));
 	}
 	if ((rc = imap_enable_utf8(im, err)) < 0)
 		return -1;
@@ -211,7 +211,7 @@ fetch_worker(void *arg)
 			goto fail;
 	return NULL;
 fail:
-	c->fail = c->im && c->im->fail ? c->im->fail : EX_SOFTWARE;
+	c->fail = c->im && c->im->lc.fail ? c->im->lc.fail : EX_SOFTWARE;
 	pull_lock(p);
 	if (!p->stop)
 		p->failed = c;
@@ -258,7 +258,7 @@ fetch_all(struct pull *p, const char *password, struct buf *err)
 	if (p->failed) {
 		/* the first failure is the one to tell */
 		buf_add(err, p->failed->err.buf, p->failed->err.len);
-		p->im->fail = p->failed->fail;
+		p->im->lc.fail = p->failed->fail;
 		ret = -1;
 	}
 	for (i = 0; i < p->connections; i++) {
@@ -362,7 +362,7 @@ run(struct pull *p, const char *password, struct buf *err)
 	rc = store_finish(&p->st, pass, err);
 	json_decref(pass);
 	if (rc < 0)
-		p->im->fail = EX_TEMPFAIL;
+		p->im->lc.fail = EX_TEMPFAIL;
 	return rc;
 }
 
@@ -411,7 +411,7 @@ main(int argc, char **argv)
 		spool_init(&p->sp, p->archive, p->sp.max_bps);
 	}
 	if (run(p, password, &err) < 0) {
-		code = p->im && p->im->fail ? p->im->fail : EX_SOFTWARE;
+		code = p->im && p->im->lc.fail ? p->im->lc.fail : EX_SOFTWARE;
 		log_warnx("%s", err.buf);
 		goto out;
 	}

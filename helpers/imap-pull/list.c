@@ -392,7 +392,7 @@ sync_list(struct pull *p, struct buf *err)
 	}
 	if (rc != 1) {
 		if (rc == 0)
-			p->im->fail = EX_PROTOCOL;
+			p->im->lc.fail = EX_PROTOCOL;
 		return -1;
 	}
 	if (!folder_by_raw(p, "INBOX")) {

@@ -195,7 +195,7 @@ examine(struct pull *p, struct imap *im, struct folder *f, struct buf *err)
 	if (!f->uidvalidity) {
 		buf_addf(err, "the server gave no UIDVALIDITY for '%s'",
 		    f->name);
-		im->fail = EX_PROTOCOL;
+		im->lc.fail = EX_PROTOCOL;
 		return -1;
 	}
 	return 1;

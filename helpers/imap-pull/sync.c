@@ -156,7 +156,7 @@ sweep(struct plan *pl, struct buf *err)
 	rc = imap_simple(p->im, on_sweep, &pl->s, err, "%s", cmd.buf);
 	buf_release(&cmd);
 	if (rc == 0)
-		p->im->fail = EX_PROTOCOL;
+		p->im->lc.fail = EX_PROTOCOL;
 	if (pl->s.nr)
 		qsort(pl->s.m, pl->s.nr, sizeof(*pl->s.m), cmp_msginfo);
 	return rc == 1 ? 0 : -1;
@@ -196,7 +196,7 @@ present(struct plan *pl, struct buf *err)
 	    "UID SEARCH UID 1:%" PRIu32, pl->o->uidnext - 1);
 	if (rc != 1) {
 		if (rc == 0)
-			pl->p->im->fail = EX_PROTOCOL;
+			pl->p->im->lc.fail = EX_PROTOCOL;
 		return -1;
 	}
 	if (pr->nr)
@@ -356,7 +356,7 @@ sync_assess(struct pull *p, struct folder *f, struct buf *err)
 			    " (MESSAGE-ID)])");
 			if (rc != 1) {
 				if (rc == 0)
-					p->im->fail = EX_PROTOCOL;
+					p->im->lc.fail = EX_PROTOCOL;
 				return -1;
 			}
 		}

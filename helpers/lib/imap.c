@@ -62,13 +62,6 @@ take_caps(struct imap *im, const struct imap_val *list, size_t from)
 }
 
 static int
-fail(struct imap *im, int code)
-{
-	im->fail = code;
-	return -1;
-}
-
-static int
 read_resp(struct imap *im, struct imap_resp *r, struct buf *err)
 {
 	int rc = imap_resp_read(&im->src, r, err);
@@ -78,11 +71,11 @@ read_resp(struct imap *im, struct imap_resp *r, struct buf *err)
 		break;
 	case IMAP_READ_EOF:
 		buf_adds(err, "the server closed the connection");
-		return fail(im, EX_TEMPFAIL);
+		return lc_fail(&im->lc, EX_TEMPFAIL);
 	case IMAP_READ_IO:
-		return fail(im, EX_TEMPFAIL);
+		return lc_fail(&im->lc, EX_TEMPFAIL);
 	default:
-		return fail(im, EX_PROTOCOL);
+		return lc_fail(&im->lc, EX_PROTOCOL);
 	}
 	if (imap_atom_is(&r->code.items[0], "CAPABILITY"))
 		take_caps(im, &r->code, 1);
@@ -118,7 +111,7 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 		if (ret == 0)
 			buf_addf(err, "%s", d->text);
 		else if (ret < 0)
-			fail(im, EX_PROTOCOL), buf_addf(err, "%s", d->text);
+			lc_fail(&im->lc, EX_PROTOCOL), buf_addf(err, "%s", d->text);
 		free(d->text);
 		d->text = NULL;
 		return ret;
@@ -130,12 +123,12 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 			if (!im->cmd.len) {
 				buf_adds(err, "unexpected continuation from"
 				    " the server");
-				fail(im, EX_PROTOCOL);
+				lc_fail(&im->lc, EX_PROTOCOL);
 				goto out;
 			}
-			if (tls_conn_write(im->conn, im->cmd.buf, im->cmd.len,
+			if (tls_conn_write(im->lc.conn, im->cmd.buf, im->cmd.len,
 			    err) < 0) {
-				fail(im, EX_TEMPFAIL);
+				lc_fail(&im->lc, EX_TEMPFAIL);
 				goto out;
 			}
 			buf_release_wipe(&im->cmd);
@@ -146,7 +139,7 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 				take_caps(im, &r.vals, 1);
 			else if (imap_atom_is(&r.vals.items[0], "BYE")) {
 				server_text(err, "the server said BYE", &r);
-				fail(im, EX_TEMPFAIL);
+				lc_fail(&im->lc, EX_TEMPFAIL);
 				goto out;
 			} else if (untagged && untagged(arg, &r, err) < 0)
 				goto out;
@@ -157,7 +150,7 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 			buf_adds(err, "response with a tag never sent: '");
 			buf_add_sanitized(err, r.tag, strlen(r.tag), 40);
 			buf_addch(err, '\'');
-			fail(im, EX_PROTOCOL);
+			lc_fail(&im->lc, EX_PROTOCOL);
 			goto out;
 		}
 		if (imap_atom_is(&r.vals.items[0], "OK"))
@@ -171,7 +164,7 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 				server_text(err, "the server said NO", &r);
 			else if (ret < 0) {
 				server_text(err, "the server said BAD", &r);
-				fail(im, EX_PROTOCOL);
+				lc_fail(&im->lc, EX_PROTOCOL);
 			}
 			goto out;
 		}
@@ -208,15 +201,9 @@ vsend(struct imap *im, struct buf *err, const char *fmt, va_list ap)
 
 	buf_addf(&line, "A%u ", tag);
 	buf_vaddf(&line, fmt, ap);
-	log_debug("C: %s", line.buf);
-	buf_adds(&line, "\r\n");
-	ret = tls_conn_write(im->conn, line.buf, line.len, err);
+	ret = lc_send(&im->lc, &line, NULL, err);
 	buf_release(&line);
-	if (ret < 0) {
-		fail(im, EX_TEMPFAIL);
-		return 0;
-	}
-	return tag;
+	return ret < 0 ? 0 : tag;
 }
 
 unsigned
@@ -249,19 +236,7 @@ imap_simple(struct imap *im, imap_untagged_fn untagged, void *arg,
 void
 imap_quote(struct buf *out, const char *s)
 {
-	const char *p;
-
-	if (strpbrk(s, "\r\n")) {
-		buf_addf(out, "{%zu+}\r\n%s", strlen(s), s);
-		return;
-	}
-	buf_addch(out, '"');
-	for (p = s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_addch(out, '\\');
-		buf_addch(out, *p);
-	}
-	buf_addch(out, '"');
+	lc_add_string(out, s, strlen(s), 0);
 }
 
 static int
@@ -270,9 +245,25 @@ need_caps(struct imap *im, struct buf *err)
 	int rc = imap_simple(im, NULL, NULL, err, "CAPABILITY");
 
 	if (rc == 0)
-		fail(im, EX_PROTOCOL);
+		lc_fail(&im->lc, EX_PROTOCOL);
 	return rc == 1 ? 0 : -1;
 }
+
+static int
+starttls_command(void *arg, struct buf *err)
+{
+	return imap_simple(arg, NULL, NULL, err, "STARTTLS");
+}
+
+static int
+starttls_caps(void *arg, struct buf *err)
+{
+	return need_caps(arg, err);
+}
+
+static const struct lc_starttls_ops starttls_ops = {
+	starttls_command, starttls_caps,
+};
 
 int
 imap_connect(struct imap **im_r, const struct server_opts *o, struct buf *err)
@@ -283,48 +274,32 @@ imap_connect(struct imap **im_r, const struct server_opts *o, struct buf *err)
 
 	*im_r = im;
 	im->next_tag = 1;
-	im->allow_plaintext = o->allow_plaintext;
 	buf_init(&im->cmd, 0);
-	if (tls_conn_open(&im->conn, o->host, o->port, &o->tls, err) < 0)
-		return fail(im, EX_UNAVAILABLE);
-	imap_src_from_tls(&im->src, im->conn);
+	if (lc_open(&im->lc, o, err) < 0)
+		return -1;
+	imap_src_from_tls(&im->src, im->lc.conn);
 	im->src.max_line = 4 << 20;
 	if ((rc = imap_resp_read(&im->src, &r, err)) != IMAP_READ_OK) {
 		if (rc == IMAP_READ_EOF)
 			buf_adds(err, "the server closed the connection"
 			    " before its greeting");
-		fail(im, rc == IMAP_READ_BAD ? EX_PROTOCOL : EX_UNAVAILABLE);
+		lc_fail(&im->lc, rc == IMAP_READ_BAD ? EX_PROTOCOL :
+		    EX_UNAVAILABLE);
 		goto out;
 	}
 	if (strcmp(r.tag, "*") || !(imap_atom_is(&r.vals.items[0], "OK") ||
 	    imap_atom_is(&r.vals.items[0], "PREAUTH"))) {
 		server_text(err, "the server refused service", &r);
-		fail(im, EX_UNAVAILABLE);
+		lc_fail(&im->lc, EX_UNAVAILABLE);
 		goto out;
 	}
 	if (imap_atom_is(&r.code.items[0], "CAPABILITY"))
 		take_caps(im, &r.code, 1);
 	else if (need_caps(im, err) < 0)
 		goto out;
-	if (o->starttls) {
-		if (!(im->caps & IMAP_CAP_STARTTLS)) {
-			buf_addf(err, "%s:%s does not offer STARTTLS",
-			    o->host, o->port);
-			fail(im, EX_UNAVAILABLE);
-			goto out;
-		}
-		rc = imap_simple(im, NULL, NULL, err, "STARTTLS");
-		if (rc != 1) {
-			fail(im, rc == 0 ? EX_UNAVAILABLE : im->fail);
-			goto out;
-		}
-		if (tls_conn_starttls(im->conn, err) < 0) {
-			fail(im, EX_UNAVAILABLE);
-			goto out;
-		}
-		if (need_caps(im, err) < 0)
-			goto out;
-	}
+	if (lc_starttls(&im->lc, o, !!(im->caps & IMAP_CAP_STARTTLS),
+	    &starttls_ops, im, err) < 0)
+		goto out;
 	ret = 0;
 out:
 	imap_resp_release(&r);
@@ -339,11 +314,8 @@ imap_login(struct imap *im, enum imap_auth how, const char *authz,
 	unsigned tag, caps_before;
 	int rc, ret = -1;
 
-	if (!tls_conn_is_tls(im->conn) && !im->allow_plaintext) {
-		buf_adds(err, "refusing to send a password over a connection"
-		    " without TLS");
-		return fail(im, EX_CONFIG);
-	}
+	if (lc_may_send_password(&im->lc, err) < 0)
+		return -1;
 	if (how == IMAP_AUTH_AUTO)
 		how = im->caps & IMAP_CAP_AUTH_PLAIN ? IMAP_AUTH_PLAIN :
 		    IMAP_AUTH_LOGIN;
@@ -352,18 +324,18 @@ imap_login(struct imap *im, enum imap_auth how, const char *authz,
 	if (how == IMAP_AUTH_LOGIN && authz) {
 		buf_adds(err, "acting as another user needs AUTHENTICATE"
 		    " PLAIN, which the server does not offer");
-		return fail(im, EX_CONFIG);
+		return lc_fail(&im->lc, EX_CONFIG);
 	}
 	if (how == IMAP_AUTH_LOGIN && (im->caps & IMAP_CAP_LOGINDISABLED)) {
 		buf_adds(err, "the server disabled LOGIN and does not offer"
 		    " AUTHENTICATE PLAIN");
-		return fail(im, EX_UNAVAILABLE);
+		return lc_fail(&im->lc, EX_UNAVAILABLE);
 	}
 	/* the password goes in one piece: no continuation between */
 	if (strpbrk(password, "\r\n") || strpbrk(authc, "\r\n") ||
 	    (authz && strpbrk(authz, "\r\n"))) {
 		buf_adds(err, "a user name or password holds a line break");
-		return fail(im, EX_CONFIG);
+		return lc_fail(&im->lc, EX_CONFIG);
 	}
 	caps_before = im->caps;
 	im->caps = 0;
@@ -383,32 +355,29 @@ imap_login(struct imap *im, enum imap_auth how, const char *authz,
 		buf_addch(&line, ' ');
 		imap_quote(&line, password);
 	}
-	tag = im->next_tag;
-	log_debug("C: A%u %s", tag, how == IMAP_AUTH_PLAIN ?
-	    "AUTHENTICATE PLAIN ..." : "LOGIN ...");
+	tag = im->next_tag++;
 	{
-		/* not imap_send(): the line must not be logged */
+		/* not imap_send(): the password must not be logged */
 		struct buf full = BUF_INIT;
+		char shown[64];
 
-		buf_addf(&full, "A%u %s\r\n", tag, line.buf);
-		im->next_tag++;
-		rc = tls_conn_write(im->conn, full.buf, full.len, err);
-		buf_release_wipe(&full);
-		if (rc < 0) {
-			fail(im, EX_TEMPFAIL);
+		snprintf(shown, sizeof(shown), "A%u %s", tag,
+		    how == IMAP_AUTH_PLAIN ? "AUTHENTICATE PLAIN ..." :
+		    "LOGIN ...");
+		buf_addf(&full, "A%u %s", tag, line.buf);
+		if (lc_send(&im->lc, &full, shown, err) < 0)
 			goto out;
-		}
 	}
 	rc = imap_wait(im, tag, NULL, NULL, err);
 	buf_release_wipe(&im->cmd);
 	if (rc == 0) {
-		fail(im, EX_NOPERM);
+		lc_fail(&im->lc, EX_NOPERM);
 		goto out;
 	}
 	if (rc < 0) {
 		/* a BAD here is a refusal of what we sent */
-		if (im->fail == EX_PROTOCOL)
-			fail(im, EX_NOPERM);
+		if (im->lc.fail == EX_PROTOCOL)
+			lc_fail(&im->lc, EX_NOPERM);
 		goto out;
 	}
 	if (!im->caps && need_caps(im, err) < 0)
@@ -471,14 +440,14 @@ imap_free(struct imap **imp)
 
 	if (!im)
 		return;
-	if (im->conn && !im->fail) {
+	if (im->lc.conn && !im->lc.fail) {
 		unsigned tag = imap_send(im, &err, "LOGOUT");
 
 		if (tag)
 			imap_wait(im, tag, NULL, NULL, &err);
 	}
 	buf_release(&err);
-	tls_conn_free(&im->conn);
+	lc_close(&im->lc);
 	for (i = 0; i < ARRAY_SIZE(im->done); i++)
 		free(im->done[i].text);
 	buf_release_wipe(&im->cmd);

@@ -10,7 +10,7 @@
  * imap_wait() keeps the status of tagged responses that come for another
  * command in flight.
  *
- * Every function that can fail returns -1 with `err` set and im->fail set
+ * Every function that can fail returns -1 with `err` set and im->lc.fail set
  * to the sysexits(3) code that fits: EX_UNAVAILABLE when the server cannot
  * be reached or refuses service, EX_NOPERM when it refuses the
  * credentials, EX_TEMPFAIL when the connection breaks or a read times out,
@@ -21,7 +21,7 @@
 #define MIGRATE_IMAP_H
 
 #include "imap_resp.h"
-#include "tls.h"
+#include "linecli.h"
 
 struct buf;
 
@@ -47,11 +47,9 @@ enum imap_cap {
 };
 
 struct imap {
-	struct tls_conn *conn;
+	struct line_client lc;	/* the connection and lc.fail */
 	struct imap_src src;	/* divert and divert_arg are the caller's */
 	unsigned caps;		/* enum imap_cap */
-	int fail;		/* EX_* of the last failure */
-	int allow_plaintext;
 	unsigned next_tag;
 	/* status of tagged responses read while waiting for another */
 	struct imap_done {

@@ -17,6 +17,7 @@ LIB_SRCS := \
 	helpers/lib/jmap.c \
 	helpers/lib/keywords.c \
 	helpers/lib/log.c \
+	helpers/lib/linecli.c \
 	helpers/lib/managesieve.c \
 	helpers/lib/mapping.c \
 	helpers/lib/opt.c \

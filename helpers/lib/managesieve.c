@@ -3,7 +3,6 @@
 #include <strings.h>
 
 #include "buf.h"
-#include "log.h"
 #include "managesieve.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -37,20 +36,13 @@ toks_release(struct toks *t)
 }
 
 static int
-fail(struct msv *ms, int code)
-{
-	ms->fail = code;
-	return -1;
-}
-
-static int
 bad_line(struct msv *ms, const char *why, const struct buf *line,
     struct buf *err)
 {
 	buf_addf(err, "the server broke the protocol (%s): '", why);
 	buf_add_sanitized(err, line->buf, line->len, 120);
 	buf_addch(err, '\'');
-	return fail(ms, EX_PROTOCOL);
+	return lc_fail(&ms->lc, EX_PROTOCOL);
 }
 
 static int
@@ -59,7 +51,7 @@ add_literal(void *arg, const char *data, size_t len)
 	return buf_add(arg, data, len);
 }
 
-/* Read one response line into `t`: 0, or -1 with ms->fail set. */
+/* Read one response line into `t`: 0, or -1 with ms->lc.fail set. */
 /* A quoted string at `p` into `s`: past its end, or NULL. */
 static const char *
 take_string(const char *p, struct buf *s)
@@ -102,10 +94,10 @@ read_toks(struct msv *ms, struct toks *t, struct buf *err)
 
 	toks_release(t);
 	buf_init(&line, MAX_LINE);
-	if ((rc = tls_conn_read_line(ms->conn, &line, err)) <= 0) {
+	if ((rc = tls_conn_read_line(ms->lc.conn, &line, err)) <= 0) {
 		if (rc == 0)
 			buf_adds(err, "the server closed the connection");
-		return fail(ms, EX_TEMPFAIL);
+		return lc_fail(&ms->lc, EX_TEMPFAIL);
 	}
 	p = line.buf;
 	for (;;) {
@@ -151,20 +143,20 @@ read_toks(struct msv *ms, struct toks *t, struct buf *err)
 				    "16 MiB", &line, err);
 				goto out;
 			}
-			if (tls_conn_read_exact(ms->conn, n, add_literal, s,
+			if (tls_conn_read_exact(ms->lc.conn, n, add_literal, s,
 			    err) < 0) {
-				fail(ms, EX_TEMPFAIL);
+				lc_fail(&ms->lc, EX_TEMPFAIL);
 				goto out;
 			}
 			t->nr++;
 			/* the line goes on after the literal */
 			buf_reset(&line);
-			if ((rc = tls_conn_read_line(ms->conn, &line,
+			if ((rc = tls_conn_read_line(ms->lc.conn, &line,
 			    err)) <= 0) {
 				if (rc == 0)
 					buf_adds(err, "the server closed the"
 					    " connection after a literal");
-				fail(ms, EX_TEMPFAIL);
+				lc_fail(&ms->lc, EX_TEMPFAIL);
 				goto out;
 			}
 			p = line.buf;
@@ -236,41 +228,11 @@ wait_done(struct msv *ms, data_fn data, void *arg, struct buf *err)
 		if (!strcasecmp(word, "NO"))
 			ret = 0;
 		else
-			fail(ms, EX_TEMPFAIL);
+			lc_fail(&ms->lc, EX_TEMPFAIL);
 		break;
 	}
 	toks_release(&t);
 	return ret;
-}
-
-/* A name as a quoted string, or a literal when quoting cannot carry it. */
-static void
-add_string(struct buf *cmd, const char *s, size_t len)
-{
-	size_t i;
-
-	if (len > 1024 || memchr(s, '\r', len) || memchr(s, '\n', len) ||
-	    memchr(s, '\0', len)) {
-		buf_addf(cmd, "{%zu+}\r\n", len);
-		buf_add(cmd, s, len);
-		return;
-	}
-	buf_addch(cmd, '"');
-	for (i = 0; i < len; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			buf_addch(cmd, '\\');
-		buf_addch(cmd, s[i]);
-	}
-	buf_addch(cmd, '"');
-}
-
-static int
-send_cmd(struct msv *ms, struct buf *cmd, struct buf *err)
-{
-	buf_adds(cmd, "\r\n");
-	if (tls_conn_write(ms->conn, cmd->buf, cmd->len, err) < 0)
-		return fail(ms, EX_TEMPFAIL);
-	return 0;
 }
 
 /* A command of a verb and strings (name, then script bytes). */
@@ -278,22 +240,24 @@ static int
 simple(struct msv *ms, const char *verb, const char *name,
     const void *data, size_t len, data_fn fn, void *arg, struct buf *err)
 {
-	struct buf cmd = BUF_INIT;
+	struct buf cmd = BUF_INIT, shown = BUF_INIT;
 	int ret;
 
 	buf_adds(&cmd, verb);
+	buf_adds(&shown, verb);
 	if (name) {
 		buf_addch(&cmd, ' ');
-		add_string(&cmd, name, strlen(name));
+		lc_add_string(&cmd, name, strlen(name), 1024);
+		buf_addf(&shown, " \"%s\"", name);
 	}
 	if (data) {
 		buf_addf(&cmd, " {%zu+}\r\n", len);
 		buf_add(&cmd, data, len);
+		buf_addf(&shown, " {%zu+} ...", len);
 	}
-	log_debug("C: %s%s%s%s", verb, name ? " \"" : "", name ? name : "",
-	    name ? "\"" : "");
-	ret = send_cmd(ms, &cmd, err);
+	ret = lc_send(&ms->lc, &cmd, shown.buf, err);
 	buf_release(&cmd);
+	buf_release(&shown);
 	return ret < 0 ? -1 : wait_done(ms, fn, arg, err);
 }
 
@@ -329,39 +293,41 @@ read_caps(struct msv *ms, struct buf *err)
 	buf_reset(&ms->implementation);
 	rc = wait_done(ms, take_cap, NULL, err);
 	if (rc == 0)
-		fail(ms, EX_UNAVAILABLE);
+		lc_fail(&ms->lc, EX_UNAVAILABLE);
 	return rc == 1 ? 0 : -1;
 }
+
+static int
+starttls_command(void *arg, struct buf *err)
+{
+	return simple(arg, "STARTTLS", NULL, NULL, 0, NULL, NULL, err);
+}
+
+/* the server says its capabilities again (RFC 5804, 2.2) */
+static int
+starttls_caps(void *arg, struct buf *err)
+{
+	return read_caps(arg, err);
+}
+
+static const struct lc_starttls_ops starttls_ops = {
+	starttls_command, starttls_caps,
+};
 
 int
 msv_connect(struct msv **ms_r, const struct server_opts *o, struct buf *err)
 {
 	struct msv *ms = xcalloc(1, sizeof(*ms));
-	int rc;
 
 	*ms_r = ms;
-	ms->allow_plaintext = o->allow_plaintext;
-	if (tls_conn_open(&ms->conn, o->host, o->port, &o->tls, err) < 0)
-		return fail(ms, EX_UNAVAILABLE);
+	if (lc_open(&ms->lc, o, err) < 0)
+		return -1;
 	if (read_caps(ms, err) < 0) {
-		if (ms->fail == EX_TEMPFAIL)
-			ms->fail = EX_UNAVAILABLE;	/* no greeting */
+		if (ms->lc.fail == EX_TEMPFAIL)
+			ms->lc.fail = EX_UNAVAILABLE;	/* no greeting */
 		return -1;
 	}
-	if (!o->starttls)
-		return 0;
-	if (!ms->starttls) {
-		buf_addf(err, "%s:%s does not offer STARTTLS", o->host,
-		    o->port);
-		return fail(ms, EX_UNAVAILABLE);
-	}
-	if ((rc = simple(ms, "STARTTLS", NULL, NULL, 0, NULL, NULL,
-	    err)) != 1)
-		return fail(ms, rc == 0 ? EX_UNAVAILABLE : ms->fail);
-	if (tls_conn_starttls(ms->conn, err) < 0)
-		return fail(ms, EX_UNAVAILABLE);
-	/* the server says its capabilities again (RFC 5804, 2.2) */
-	return read_caps(ms, err);
+	return lc_starttls(&ms->lc, o, ms->starttls, &starttls_ops, ms, err);
 }
 
 int
@@ -372,11 +338,8 @@ msv_login(struct msv *ms, const char *user, const char *admin,
 	const char *m, *authz, *authc;
 	int rc, plain = 0;
 
-	if (!tls_conn_is_tls(ms->conn) && !ms->allow_plaintext) {
-		buf_adds(err, "refusing to send a password over a connection"
-		    " without TLS");
-		return fail(ms, EX_CONFIG);
-	}
+	if (lc_may_send_password(&ms->lc, err) < 0)
+		return -1;
 	for (m = ms->sasl.buf; (m = strcasestr(m, "PLAIN")); m += 5)
 		if ((m == ms->sasl.buf || m[-1] == ' ') &&
 		    (m[5] == ' ' || !m[5]))
@@ -384,7 +347,7 @@ msv_login(struct msv *ms, const char *user, const char *admin,
 	if (!plain) {
 		buf_addf(err, "the server does not offer SASL PLAIN (it offers"
 		    " '%s')", ms->sasl.buf);
-		return fail(ms, EX_UNAVAILABLE);
+		return lc_fail(&ms->lc, EX_UNAVAILABLE);
 	}
 	sasl_identity(&as, user, admin, master_sep, &authz, &authc);
 	if (authz && !strcmp(authz, authc))
@@ -393,14 +356,11 @@ msv_login(struct msv *ms, const char *user, const char *admin,
 	sasl_plain_b64(&cmd, authz, authc, password);
 	buf_addch(&cmd, '"');
 	buf_release(&as);
-	log_debug("C: AUTHENTICATE \"PLAIN\" ...");
-	rc = send_cmd(ms, &cmd, err);
-	buf_release_wipe(&cmd);
-	if (rc < 0)
+	if (lc_send(&ms->lc, &cmd, "AUTHENTICATE \"PLAIN\" ...", err) < 0)
 		return -1;
 	rc = wait_done(ms, NULL, NULL, err);
 	if (rc == 0)
-		return fail(ms, EX_NOPERM);
+		return lc_fail(&ms->lc, EX_NOPERM);
 	return rc == 1 ? 0 : -1;
 }
 
@@ -460,7 +420,7 @@ take_body(struct msv *ms, void *arg, struct toks *t, struct buf *err)
 	if (t->v[0].type != T_STRING || g->got) {
 		buf_adds(err, "the server broke the protocol (GETSCRIPT"
 		    " answered with more than the script)");
-		return fail(ms, EX_PROTOCOL);
+		return lc_fail(&ms->lc, EX_PROTOCOL);
 	}
 	buf_add(g->out, t->v[0].s.buf, t->v[0].s.len);
 	g->got = 1;
@@ -476,7 +436,7 @@ msv_get(struct msv *ms, const char *name, struct buf *out, struct buf *err)
 	if (rc == 1 && !g.got) {
 		buf_addf(err, "the server broke the protocol (GETSCRIPT \"%s\""
 		    " answered OK without the script)", name);
-		return fail(ms, EX_PROTOCOL);
+		return lc_fail(&ms->lc, EX_PROTOCOL);
 	}
 	return rc;
 }
@@ -515,11 +475,11 @@ msv_free(struct msv **msp)
 	if (!ms)
 		return;
 	*msp = NULL;
-	if (ms->conn && !ms->fail &&
-	    tls_conn_write(ms->conn, "LOGOUT\r\n", 8, &ignored) == 0)
+	if (ms->lc.conn && !ms->lc.fail &&
+	    tls_conn_write(ms->lc.conn, "LOGOUT\r\n", 8, &ignored) == 0)
 		wait_done(ms, NULL, NULL, &ignored);
 	buf_release(&ignored);
-	tls_conn_free(&ms->conn);
+	lc_close(&ms->lc);
 	buf_release(&ms->sasl);
 	buf_release(&ms->sieve);
 	buf_release(&ms->implementation);

@@ -6,7 +6,7 @@
  * STARTTLS when asked; msv_login() authenticates with SASL PLAIN.  Then
  * one command at a time: each returns 1 when the server said OK, 0 when
  * it said NO (its reason, sanitized, in `err`), -1 when the session
- * cannot go on.  On -1 ms->fail holds the sysexits(3) code that fits, as
+ * cannot go on.  On -1 ms->lc.fail holds the sysexits(3) code that fits, as
  * imap.h's functions do: EX_UNAVAILABLE (cannot reach, refused service),
  * EX_NOPERM (credentials refused), EX_TEMPFAIL (connection broke, timed
  * out, BYE), EX_PROTOCOL (the server broke the protocol), EX_CONFIG (a
@@ -18,14 +18,12 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "tls.h"
+#include "linecli.h"
 
 #define MSV_MAX_SCRIPT	(16 << 20)	/* the longest script read */
 
 struct msv {
-	struct tls_conn *conn;
-	int fail;		/* EX_* of the last failure */
-	int allow_plaintext;
+	struct line_client lc;	/* the connection and lc.fail */
 	int starttls;		/* offered */
 	struct buf sasl;	/* mechanisms offered, space-separated */
 	struct buf sieve;	/* the SIEVE capability: extensions */

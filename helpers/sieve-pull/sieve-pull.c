@@ -134,7 +134,7 @@ from_server(const char *password, int *code, struct buf *err)
 	pull.extensions = xstrdup(ms->sieve.buf);
 	if ((rc = msv_list(ms, &list, &nr, err)) != 1) {
 		if (rc == 0)
-			ms->fail = EX_UNAVAILABLE;
+			ms->lc.fail = EX_UNAVAILABLE;
 		goto out;
 	}
 	for (i = 0; i < nr; i++) {
@@ -155,7 +155,7 @@ from_server(const char *password, int *code, struct buf *err)
 	ret = 0;
 out:
 	if (ret < 0)
-		*code = ms && ms->fail ? ms->fail : EX_SOFTWARE;
+		*code = ms && ms->lc.fail ? ms->lc.fail : EX_SOFTWARE;
 	msv_scripts_free(list, nr);
 	msv_free(&ms);
 	return ret;
