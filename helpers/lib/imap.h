@@ -117,7 +117,7 @@ void imap_quote(struct buf *out, const char *s);
  * Read responses until the tagged one for `tag`, handing each untagged
  * response to `untagged` (may be NULL).  Returns 1 for OK, 0 for NO (the
  * server's text, sanitized, in `err`), -1 for anything else.  A callback
- * that returns -1 stops the wait with -1 (it sets `err` and im->fail).
+ * that returns -1 stops the wait with -1 (it sets `err` and im->lc.fail).
  */
 typedef int (*imap_untagged_fn)(void *arg, struct imap_resp *r,
     struct buf *err);

@@ -107,7 +107,7 @@ command(struct session *s, const char *cmd, size_t len)
 	if (!sp || !tag_ok(cmd, sp - cmd)) {
 		session_write(s, "* BAD Error in IMAP command received by"
 		    " server.\r\n");
-		return ++s->bad > 10 ? (s->result = "too many errors", -1) : 0;
+		return session_bad_command(s);
 	}
 	free(s->tag);
 	s->tag = xstrndup(cmd, sp - cmd);
@@ -173,7 +173,7 @@ command(struct session *s, const char *cmd, size_t len)
 	} else {
 		session_write(s, "%s BAD %s.\r\n", s->tag,
 		    nl ? "Please log in first" : "Missing command");
-		ret = ++s->bad > 10 ? (s->result = "too many errors", -1) : 0;
+		ret = session_bad_command(s);
 	}
 	if (a1)
 		explicit_bzero(a1, l1);
@@ -232,23 +232,18 @@ parse_caps(struct session *s, const char *p)
 static void
 backend_login(struct session *s)
 {
-	struct buf b64 = BUF_INIT;
-
 	if (s->be->client_address == CA_NATIVE)
 		session_backend_write(s, "P2 ID (\"x-originating-ip\" \"%s\""
 		    " \"x-originating-port\" \"%d\" \"x-connected-ip\" \"%s\""
 		    " \"x-connected-port\" \"%d\" \"x-proxy-ttl\" \"5\")\r\n",
 		    s->peer_ip, s->peer_port, s->local_ip, s->local_port);
-	sasl_backend_b64(s, &b64);
 	if (s->caps & CAP_SASL_IR) {
-		session_backend_write(s, "P3 AUTHENTICATE %s %s\r\n", s->mech,
-		    b64.len ? b64.buf : "=");
+		sasl_backend_auth(s, "P3 AUTHENTICATE %s %s\r\n", "=");
 		s->step = B_AUTH;
 	} else {
 		session_backend_write(s, "P3 AUTHENTICATE %s\r\n", s->mech);
 		s->step = B_CONTINUE;
 	}
-	buf_release_wipe(&b64);
 }
 
 static int

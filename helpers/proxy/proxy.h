@@ -347,6 +347,15 @@ void session_splice(struct session *s);
  * its fixed time; then back to the front.
  */
 void session_login_failed(struct session *s, const char *text);
+/* A command refused before login: 0, or -1 to close after the eleventh. */
+static inline int
+session_bad_command(struct session *s)
+{
+	if (++s->bad <= 10)
+		return 0;
+	s->result = "too many errors";
+	return -1;
+}
 /* During the backend login: relay a client line to the backend (SASL
  * continuations), and back. */
 void session_relay_to_client(struct session *s, const char *line,
@@ -398,6 +407,10 @@ void sasl_for_backend(const struct config *cf, struct session *s,
     struct buf *out);
 /* the same in base64, as every protocol writes it; the caller wipes it */
 void sasl_backend_b64(struct session *s, struct buf *b64);
+/* Send the backend `fmt` with the mechanism and that base64 (`empty`
+ * when there is none) for its two %s. */
+void sasl_backend_auth(struct session *s, const char *fmt,
+    const char *empty);
 
 /* The identity in an HTTP Authorization value: Basic (its password into
  * *pass) or a Bearer JWT's user claim; NULL when there is none. */

@@ -243,6 +243,16 @@ sasl_backend_b64(struct session *s, struct buf *b64)
 	buf_release_wipe(&msg);
 }
 
+void
+sasl_backend_auth(struct session *s, const char *fmt, const char *empty)
+{
+	struct buf b64 = BUF_INIT;
+
+	sasl_backend_b64(s, &b64);
+	session_backend_write(s, fmt, s->mech, b64.len ? b64.buf : empty);
+	buf_release_wipe(&b64);
+}
+
 static int
 sasl_finish(struct session *s)
 {

@@ -134,7 +134,7 @@ command(struct session *s, const char *cmd, size_t len)
 	} else {
 		session_write(s, "NO \"Unknown command or not before"
 		    " login.\"\r\n");
-		ret = ++s->bad > 10 ? (s->result = "too many errors", -1) : 0;
+		ret = session_bad_command(s);
 	}
 	if (a2)
 		explicit_bzero(a2, l2);
@@ -195,12 +195,7 @@ sieve_client_line(struct session *s, char *line, size_t len)
 static void
 backend_auth(struct session *s)
 {
-	struct buf b64 = BUF_INIT;
-
-	sasl_backend_b64(s, &b64);
-	session_backend_write(s, "AUTHENTICATE \"%s\" \"%s\"\r\n", s->mech,
-	    b64.buf);
-	buf_release_wipe(&b64);
+	sasl_backend_auth(s, "AUTHENTICATE \"%s\" \"%s\"\r\n", "");
 	s->step = B_AUTH;
 }
 

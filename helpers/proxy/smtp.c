@@ -157,18 +157,13 @@ smtp_client_line(struct session *s, char *line, size_t len)
 		return 0;
 	}
 	session_write(s, "502 5.5.2 Command not recognized.\r\n");
-	return ++s->bad > 10 ? (s->result = "too many errors", -1) : 0;
+	return session_bad_command(s);
 }
 
 static void
 backend_auth(struct session *s)
 {
-	struct buf b64 = BUF_INIT;
-
-	sasl_backend_b64(s, &b64);
-	session_backend_write(s, "AUTH %s %s\r\n", s->mech,
-	    b64.len ? b64.buf : "=");
-	buf_release_wipe(&b64);
+	sasl_backend_auth(s, "AUTH %s %s\r\n", "=");
 	s->step = B_AUTH;
 }
 

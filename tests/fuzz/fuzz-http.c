@@ -34,6 +34,12 @@ session_write(struct session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* HTTP writes to its backend itself; sasl.c's other protocols do not run */
+void
+session_backend_write(struct session *s, const char *fmt, ...)
+{
+}
+
 void
 session_close(struct session *s, const char *result)
 {

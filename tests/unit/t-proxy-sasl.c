@@ -32,6 +32,19 @@ session_login(struct session *s)
 	return login_answer;
 }
 
+/* what sasl_backend_auth() sent the backend */
+static struct buf sent = BUF_INIT;
+
+void
+session_backend_write(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&sent, fmt, ap);
+	va_end(ap);
+}
+
 static struct buf
 raw(const char *s, size_t len)
 {
@@ -100,6 +113,26 @@ identities(void)
 	check_str(s = sasl_backend_user(&cf, "bob@other.org",
 	    ROUTE_DESTINATION), "bob@other.org");
 	free(s);
+}
+
+/* the backend's AUTH line: the mechanism and the message in base64 */
+static void
+backend_auth(void)
+{
+	struct session s = { 0 };
+
+	s.cf = &cf;
+	s.mech = "PLAIN";
+	s.user = "alice";
+	s.route = ROUTE_SOURCE;
+	s.sasl = raw("\0alice\0pw", 9);
+	sasl_backend_auth(&s, "AUTH %s %s\r\n", "=");
+	check_str(sent.buf, "AUTH PLAIN AGFsaWNlAHB3\r\n");
+	buf_release(&s.sasl);
+	buf_reset(&sent);
+	sasl_backend_auth(&s, "AUTHENTICATE \"%s\" \"%s\"\r\n", "");
+	check_str(sent.buf, "AUTHENTICATE \"PLAIN\" \"\"\r\n");
+	buf_release(&sent);
 }
 
 static void
@@ -275,6 +308,7 @@ main(void)
 	cf.mechanisms.nr = 2;
 	TEST("identities", identities());
 	TEST("base64", base64());
+	TEST("the backend's AUTH line", backend_auth());
 	TEST("mechanisms", mechanisms());
 	TEST("HTTP Authorization", http_authorization());
 	TEST("login results", results());
