@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 
+#include "accounts.h"
 #include "buf.h"
 #include "fileio.h"
 #include "ident.h"

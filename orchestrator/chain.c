@@ -23,6 +23,7 @@
 #include "compat.h"
 
 #include "buf.h"
+#include "now.h"
 #include "runner_p.h"
 #include "xalloc.h"
 

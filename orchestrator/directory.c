@@ -18,6 +18,7 @@
  */
 #include "compat.h"
 
+#include "accounts.h"
 #include "buf.h"
 #include "fileio.h"
 #include "plan.h"

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "accounts.h"
 #include "buf.h"
 #include "dav.h"
 #include "plan.h"

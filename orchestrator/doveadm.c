@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "accounts.h"
 #include "buf.h"
 #include "plan.h"
 #include "secret.h"

@@ -13,6 +13,7 @@
 #include "exec_path.h"
 #include "fileio.h"
 #include "log.h"
+#include "now.h"
 #include "proc.h"
 #include "runner_p.h"
 #include "secret.h"

@@ -26,7 +26,7 @@
 #include "exec_path.h"
 #include "finalize.h"
 #include "log.h"
-#include "opt.h"
+#include "now.h"
 #include "proc.h"
 #include "runner_p.h"
 #include "state.h"

@@ -10,12 +10,12 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "accounts.h"
 #include "audit.h"
 #include "buf.h"
 #include "fileio.h"
 #include "finalize.h"
 #include "log.h"
-#include "opt.h"
 #include "plan.h"
 #include "runner.h"
 #include "state.h"

@@ -27,6 +27,7 @@
 #include "fileio.h"
 #include "finalize.h"
 #include "log.h"
+#include "now.h"
 #include "plan.h"
 #include "proc.h"
 #include "runner.h"

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "accounts.h"
 #include "buf.h"
 #include "fileio.h"
 #include "plan.h"

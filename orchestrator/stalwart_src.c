@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "accounts.h"
 #include "buf.h"
 #include "plan.h"
 #include "xalloc.h"

@@ -7,10 +7,11 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "accounts.h"
 #include "buf.h"
 #include "fileio.h"
 #include "log.h"
-#include "opt.h"
+#include "now.h"
 #include "plan.h"
 #include "schema.h"
 #include "state.h"

@@ -10,7 +10,7 @@
 
 #include "finalize.h"
 #include "log.h"
-#include "opt.h"
+#include "now.h"
 #include "state.h"
 #include "status.h"
 #include "xalloc.h"

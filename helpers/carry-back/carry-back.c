@@ -11,7 +11,6 @@
 #include "evline.h"
 #include "helper.h"
 #include "log.h"
-#include "opt.h"
 #include "secret.h"
 #include "xalloc.h"
 
@@ -27,19 +26,17 @@ static const char usage_text[] =
 "dest_password=... or dest_token=..., then an empty line.\n";
 
 enum {
-	OPT_ARCHIVE = 256, OPT_URL, OPT_DEST_USER, OPT_ACCOUNT, OPT_DEST_CA,
-	OPT_DEST_INSECURE, OPT_CHECK, OPT_REPORT, OPT_HELP,
+	OPT_URL = 256, OPT_DEST_USER, OPT_ACCOUNT, OPT_DEST_CA,
+	OPT_DEST_INSECURE, OPT_CHECK, OPT_HELP,
 };
 
 static const struct option own_opts[] = {
-	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "url", required_argument, NULL, OPT_URL },
 	{ "dest-user", required_argument, NULL, OPT_DEST_USER },
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
 	{ "dest-ca-file", required_argument, NULL, OPT_DEST_CA },
 	{ "dest-insecure", no_argument, NULL, OPT_DEST_INSECURE },
 	{ "check", no_argument, NULL, OPT_CHECK },
-	{ "report", required_argument, NULL, OPT_REPORT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -49,14 +46,12 @@ own_opt(void *ctx, int c, const char *arg)
 	struct back *b = ctx;
 
 	switch (c) {
-	case OPT_ARCHIVE: b->archive = arg; break;
 	case OPT_URL: b->jo.url = arg; break;
 	case OPT_DEST_USER: b->jo.user = arg; break;
 	case OPT_ACCOUNT: b->jo.account = arg; break;
 	case OPT_DEST_CA: b->jo.ca_file = arg; break;
 	case OPT_DEST_INSECURE: b->jo.insecure = 1; break;
 	case OPT_CHECK: b->check = 1; break;
-	case OPT_REPORT: b->report = arg; break;
 	default:
 		return 0;
 	}
@@ -67,7 +62,10 @@ static void
 parse_options(struct back *b, int argc, char **argv)
 {
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
-	    CONN_ADMIN | CONN_SASL, &b->io, own_opts, own_opt, b, usage_text);
+	    CONN_ADMIN | CONN_SASL | RUN_ARCHIVE | RUN_REPORT, &b->io,
+	    own_opts, own_opt, b, usage_text);
+	b->archive = b->io.archive;
+	b->report = b->io.report;
 	if (!b->archive || !b->jo.url || !b->io.srv.host || !b->io.user)
 		helper_usage();
 	b->jo.timeout = b->io.timeout;

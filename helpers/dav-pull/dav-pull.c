@@ -23,15 +23,11 @@ static const char usage_text[] =
 "The password comes on standard input: password=... and an empty line.\n";
 
 enum {
-	OPT_COLLECTION = 256, OPT_MODE, OPT_ARCHIVE, OPT_REPORT, OPT_SIZE_LIMIT,
-	OPT_FILES,
+	OPT_COLLECTION = 256, OPT_SIZE_LIMIT, OPT_FILES,
 };
 
 static const struct option own_opts[] = {
 	{ "collection", required_argument, NULL, OPT_COLLECTION },
-	{ "mode", required_argument, NULL, OPT_MODE },
-	{ "archive", required_argument, NULL, OPT_ARCHIVE },
-	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
 	{ "files", no_argument, NULL, OPT_FILES },
 	{ NULL, 0, NULL, 0 }
@@ -47,11 +43,6 @@ own_opt(void *ctx, int c, const char *arg)
 		    pull.alloc_explicit);
 		pull.explicit[pull.nr_explicit++] = arg;
 		break;
-	case OPT_MODE:	/* a pass takes what changed since the last */
-		pull.assess = helper_mode_is_assess(arg);
-		break;
-	case OPT_ARCHIVE: pull.archive = arg; break;
-	case OPT_REPORT: pull.report = arg; break;
 	case OPT_SIZE_LIMIT:
 		pull.size_limit = opt_size("--size-limit", arg, 1);
 		break;
@@ -67,8 +58,13 @@ parse_options(int argc, char **argv)
 {
 	struct conn_opts co = { 0 };
 	pull.size_limit = 10u << 20;
-	helper_options(argc, argv, CONN_URL | CONN_USER, &co,
-	    own_opts, own_opt, NULL, usage_text);
+	/* a pass takes what changed since the last: --mode is assess or not */
+	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_MODE |
+	    RUN_ARCHIVE | RUN_REPORT, &co, own_opts, own_opt, NULL,
+	    usage_text);
+	pull.assess = co.assess;
+	pull.archive = co.archive;
+	pull.report = co.report;
 	pull.o.url = co.url;
 	pull.o.user = co.user;
 	pull.o.ca_file = co.srv.tls.ca_file;

@@ -20,7 +20,6 @@
 #include "log.h"
 #include "dpush.h"
 #include "repair.h"
-#include "opt.h"
 #include "secret.h"
 #include "xalloc.h"
 
@@ -35,13 +34,10 @@ static const char usage_text[] =
 struct dpush push;
 
 enum {
-	OPT_ARCHIVE = 256, OPT_VERIFY_ONLY, OPT_REPORT, OPT_FILES,
+	OPT_FILES = 256,
 };
 
 static const struct option own_opts[] = {
-	{ "archive", required_argument, NULL, OPT_ARCHIVE },
-	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
-	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "files", no_argument, NULL, OPT_FILES },
 	{ NULL, 0, NULL, 0 }
 };
@@ -50,9 +46,6 @@ static int
 own_opt(void *ctx, int c, const char *arg)
 {
 	switch (c) {
-	case OPT_ARCHIVE: push.archive = arg; break;
-	case OPT_VERIFY_ONLY: push.verify_only = 1; break;
-	case OPT_REPORT: push.report = arg; break;
 	case OPT_FILES: push.files = 1; break;
 	default:
 		return 0;
@@ -65,8 +58,12 @@ parse_options(int argc, char **argv)
 {
 	struct conn_opts co = { 0 };
 
-	helper_options(argc, argv, CONN_URL | CONN_USER, &co,
-	    own_opts, own_opt, NULL, usage_text);
+	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_ARCHIVE |
+	    RUN_VERIFY | RUN_REPORT, &co, own_opts, own_opt, NULL,
+	    usage_text);
+	push.archive = co.archive;
+	push.verify_only = co.verify_only;
+	push.report = co.report;
 	push.o.url = co.url;
 	push.o.user = co.user;
 	push.o.ca_file = co.srv.tls.ca_file;

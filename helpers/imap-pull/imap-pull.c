@@ -51,15 +51,13 @@ strlist_clear(struct strlist *l)
 }
 
 enum {
-	OPT_ARCHIVE = 256, OPT_REPORT, OPT_INCLUDE, OPT_EXCLUDE,
+	OPT_INCLUDE = 256, OPT_EXCLUDE,
 	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_BATCH, OPT_MAX_BPS,
 	OPT_COMPRESS, OPT_CONNECTIONS,
 };
 
 static const struct option own_opts[] = {
 	STORE_OPTIONS,
-	{ "archive", required_argument, NULL, OPT_ARCHIVE },
-	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "include", required_argument, NULL, OPT_INCLUDE },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 	{ "subscribed-only", no_argument, NULL, OPT_SUBSCRIBED },
@@ -78,8 +76,6 @@ own_opt(void *ctx, int c, const char *arg)
 
 	switch (c) {
 	case OPT_COMPRESS: p->compress = 1; break;
-	case OPT_ARCHIVE: p->archive = arg; break;
-	case OPT_REPORT: p->report = arg; break;
 	case OPT_INCLUDE: strlist_add(&p->include, arg); break;
 	case OPT_EXCLUDE: strlist_add(&p->exclude, arg); break;
 	case OPT_SUBSCRIBED: p->subscribed_only = 1; break;
@@ -109,8 +105,10 @@ parse_options(struct pull *p, int argc, char **argv)
 	p->connections = 1;
 	store_defaults(&p->st, &p->so);
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
-	    CONN_ADMIN | CONN_SASL, &p->conn, own_opts, own_opt, p,
-	    usage_text);
+	    CONN_ADMIN | CONN_SASL | RUN_ARCHIVE | RUN_REPORT, &p->conn,
+	    own_opts, own_opt, p, usage_text);
+	p->archive = p->conn.archive;
+	p->report = p->conn.report;
 	if (!p->conn.srv.host || !p->conn.user)
 		helper_usage();
 	if (p->so.mode != STORE_ASSESS && !p->archive)

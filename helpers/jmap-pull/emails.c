@@ -19,7 +19,7 @@
 #include "jpull.h"
 #include "keywords.h"
 #include "log.h"
-#include "opt.h"
+#include "now.h"
 #include "xalloc.h"
 
 #define CHANGES_MAX	5000	/* ids per Email/changes */

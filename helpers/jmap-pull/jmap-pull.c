@@ -14,7 +14,6 @@
 #include "helper.h"
 #include "jpull.h"
 #include "log.h"
-#include "opt.h"
 #include "secret.h"
 #include "xalloc.h"
 
@@ -28,14 +27,12 @@ static const char usage_text[] =
 "then an empty line.\n";
 
 enum {
-	OPT_ACCOUNT = 256, OPT_ARCHIVE, OPT_REPORT,
+	OPT_ACCOUNT = 256,
 };
 
 static const struct option own_opts[] = {
 	STORE_OPTIONS,
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
-	{ "archive", required_argument, NULL, OPT_ARCHIVE },
-	{ "report", required_argument, NULL, OPT_REPORT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -46,8 +43,6 @@ own_opt(void *ctx, int c, const char *arg)
 
 	switch (c) {
 	case OPT_ACCOUNT: p->conn.account = arg; break;
-	case OPT_ARCHIVE: p->archive = arg; break;
-	case OPT_REPORT: p->report = arg; break;
 	default:
 		return store_opt(&p->st, &p->so, c, arg);
 	}
@@ -60,8 +55,10 @@ parse_options(struct jpull *p, int argc, char **argv)
 	struct conn_opts co = { 0 };
 
 	store_defaults(&p->st, &p->so);
-	helper_options(argc, argv, CONN_URL | CONN_USER, &co, own_opts,
-	    own_opt, p, usage_text);
+	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_ARCHIVE |
+	    RUN_REPORT, &co, own_opts, own_opt, p, usage_text);
+	p->archive = co.archive;
+	p->report = co.report;
 	if (!co.url)
 		helper_usage();
 	p->conn.url = co.url;

@@ -29,15 +29,14 @@ static const char usage_text[] =
 "then an empty line.\n";
 
 enum {
-	OPT_ACCOUNT = 256, OPT_ARCHIVE, OPT_DELETED, OPT_REFUSED, OPT_AFTER,
+	OPT_ACCOUNT = 256, OPT_DELETED, OPT_REFUSED, OPT_AFTER,
 	OPT_DELETE_REMOVED,
 	OPT_BATCH, OPT_BATCH_BYTES, OPT_VERIFY, OPT_VERIFY_CONTENT,
-	OPT_VERIFY_ONLY, OPT_VERIFY_DELTA, OPT_REPORT,
+	OPT_VERIFY_DELTA,
 };
 
 static const struct option own_opts[] = {
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
-	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "deleted", required_argument, NULL, OPT_DELETED },
 	{ "refused", required_argument, NULL, OPT_REFUSED },
 	{ "after-cutover", no_argument, NULL, OPT_AFTER },
@@ -46,9 +45,7 @@ static const struct option own_opts[] = {
 	{ "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "verify-content", no_argument, NULL, OPT_VERIFY_CONTENT },
-	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
 	{ "verify-delta", no_argument, NULL, OPT_VERIFY_DELTA },
-	{ "report", required_argument, NULL, OPT_REPORT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -59,7 +56,6 @@ own_opt(void *ctx, int c, const char *arg)
 
 	switch (c) {
 	case OPT_ACCOUNT: p->jo.account = arg; break;
-	case OPT_ARCHIVE: p->archive = arg; break;
 	case OPT_DELETED:
 		if (strcmp(arg, "skip") && strcmp(arg, "trash"))
 			helper_usage();
@@ -83,9 +79,7 @@ own_opt(void *ctx, int c, const char *arg)
 	case OPT_VERIFY: p->verify = 1; break;
 	case OPT_VERIFY_CONTENT: p->verify = p->verify_content = 1;
 		break;
-	case OPT_VERIFY_ONLY: p->verify = p->verify_only = 1; break;
 	case OPT_VERIFY_DELTA: p->verify = p->verify_delta = 1; break;
-	case OPT_REPORT: p->report = arg; break;
 	default:
 		return 0;
 	}
@@ -100,8 +94,12 @@ parse_options(struct push *p, int argc, char **argv)
 	p->batch_msgs = 200;
 	p->rescue = 1;
 	p->batch_bytes = 16u << 20;
-	helper_options(argc, argv, CONN_URL | CONN_USER, &co,
-	    own_opts, own_opt, p, usage_text);
+	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_ARCHIVE |
+	    RUN_VERIFY | RUN_REPORT, &co, own_opts, own_opt, p, usage_text);
+	p->archive = co.archive;
+	p->report = co.report;
+	if (co.verify_only)
+		p->verify = p->verify_only = 1;
 	if (!co.url || !p->archive)
 		helper_usage();
 	p->jo.url = co.url;

@@ -9,6 +9,7 @@
 #include "evline.h"
 #include "helper.h"
 #include "log.h"
+#include "now.h"
 #include "opt.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -54,6 +55,7 @@ static const char *usage_text = "";
 enum {
 	O_HOST = 0x1000, O_PORT, O_TLS, O_PLAIN, O_URL, O_USER,
 	O_AUTH_USER, O_MASTER_SEP, O_AUTH, O_CA, O_INSECURE, O_TIMEOUT,
+	O_ARCHIVE, O_REPORT, O_VERIFY, O_MODE,
 };
 
 static const struct {
@@ -73,6 +75,10 @@ static const struct {
 	{ 0, { "ca-file", required_argument, NULL, O_CA } },
 	{ 0, { "insecure", no_argument, NULL, O_INSECURE } },
 	{ 0, { "timeout", required_argument, NULL, O_TIMEOUT } },
+	{ RUN_ARCHIVE, { "archive", required_argument, NULL, O_ARCHIVE } },
+	{ RUN_REPORT, { "report", required_argument, NULL, O_REPORT } },
+	{ RUN_VERIFY, { "verify-only", no_argument, NULL, O_VERIFY } },
+	{ RUN_MODE, { "mode", required_argument, NULL, O_MODE } },
 };
 
 static struct option *
@@ -82,7 +88,7 @@ conn_longopts(unsigned set, const struct option *own)
 	struct option *v;
 	size_t nr_own = 0, n = 0, i;
 
-	while (own[nr_own].name)
+	while (own && own[nr_own].name)
 		nr_own++;
 	v = xcalloc(ARRAY_SIZE(conn_table) + nr_own + 2, sizeof(*v));
 	for (i = 0; i < ARRAY_SIZE(conn_table); i++)
@@ -117,6 +123,15 @@ conn_opt(struct conn_opts *co, int c, const char *arg)
 		co->timeout = (long)opt_size("--timeout", arg, 1);
 		co->srv.tls.timeout_ms = 1000 * (int)co->timeout;
 		break;
+	case O_ARCHIVE: co->archive = arg; break;
+	case O_REPORT: co->report = arg; break;
+	case O_VERIFY: co->verify_only = 1; break;
+	case O_MODE:
+		if (strcmp(arg, "assess") && strcmp(arg, "full") &&
+		    strcmp(arg, "delta") && strcmp(arg, "auto"))
+			fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
+		co->assess = !strcmp(arg, "assess");
+		break;
 	default:
 		return 0;
 	}
@@ -146,16 +161,6 @@ helper_options(int argc, char **argv, unsigned set, struct conn_opts *co,
 	free(longopts);
 	if (optind != argc)
 		helper_usage();
-}
-
-int
-helper_mode_is_assess(const char *arg)
-{
-	if (!strcmp(arg, "assess"))
-		return 1;
-	if (strcmp(arg, "full") && strcmp(arg, "delta") && strcmp(arg, "auto"))
-		fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
-	return 0;
 }
 
 void

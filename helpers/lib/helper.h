@@ -42,6 +42,13 @@ enum conn_set {
 	CONN_USER = 1 << 3,	/* --user */
 	CONN_ADMIN = 1 << 4,	/* --auth-user, --master-separator */
 	CONN_SASL = 1 << 5,	/* --auth plain|login */
+	/* and what a run reads and writes */
+	RUN_ARCHIVE = 1 << 6,	/* --archive DIR */
+	RUN_REPORT = 1 << 7,	/* --report FILE */
+	RUN_VERIFY = 1 << 8,	/* --verify-only */
+	RUN_MODE = 1 << 9,	/* --mode, for a helper whose every pass reads
+				 * everything and records what changed, so
+				 * that full, delta and auto are one */
 };
 
 struct conn_opts {
@@ -53,11 +60,15 @@ struct conn_opts {
 	const char *auth;	/* "plain", "login" or NULL */
 	long timeout;		/* seconds per read or request; 0: default */
 	const char *tls;	/* --tls as given */
+	const char *archive;	/* RUN_ARCHIVE */
+	const char *report;	/* RUN_REPORT */
+	int verify_only;	/* RUN_VERIFY */
+	int assess;		/* RUN_MODE: --mode assess */
 };
 
 /*
- * Read the command line: the connection options of `set` into `co`, and
- * each of the helper's own options (`own`, ended by a zeroed entry, their
+ * Read the command line: the options of `set` into `co`, and each of the
+ * helper's own options (`own`, NULL or ended by a zeroed entry, their
  * values from 256 up) handed to `own_opt` with `ctx` and its argument,
  * which returns 0 for one it does not know.  --help, an unknown option or an
  * operand prints `usage` and exits with EX_USAGE, as helper_usage() does
@@ -68,13 +79,6 @@ void helper_options(int argc, char **argv, unsigned set,
     int (*own_opt)(void *ctx, int c, const char *arg), void *ctx,
     const char *usage);
 void helper_usage(void) __attribute__((noreturn));
-
-/*
- * --mode of a helper whose every pass reads everything and records what
- * changed, so that full, delta and auto are one: 1 for assess, else 0;
- * another word exits with EX_USAGE.
- */
-int helper_mode_is_assess(const char *arg);
 
 /*
  * After the options, for a server: --tls (default: implicit TLS when the

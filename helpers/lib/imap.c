@@ -319,8 +319,6 @@ imap_login(struct imap *im, enum imap_auth how, const char *authz,
 	if (how == IMAP_AUTH_AUTO)
 		how = im->caps & IMAP_CAP_AUTH_PLAIN ? IMAP_AUTH_PLAIN :
 		    IMAP_AUTH_LOGIN;
-	if (authz && !strcmp(authz, authc))
-		authz = NULL;
 	if (how == IMAP_AUTH_LOGIN && authz) {
 		buf_adds(err, "acting as another user needs AUTHENTICATE"
 		    " PLAIN, which the server does not offer");

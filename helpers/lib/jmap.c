@@ -6,8 +6,8 @@
 #include "jmap.h"
 #include "httpc.h"
 #include "log.h"
+#include "now.h"
 #include "secret.h"
-#include "opt.h"
 #include "xalloc.h"
 
 #define RESPONSE_MAX	(256u << 20)

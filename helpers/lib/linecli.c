@@ -3,6 +3,7 @@
 #include "buf.h"
 #include "linecli.h"
 #include "log.h"
+#include "secret.h"
 
 int
 lc_fail(struct line_client *lc, int code)
@@ -84,6 +85,36 @@ lc_add_string(struct buf *out, const char *s, size_t len, size_t max_quoted)
 		buf_addch(out, s[i]);
 	}
 	buf_addch(out, '"');
+}
+
+void
+sasl_plain_b64(struct buf *out, const char *authz, const char *authc,
+    const char *password)
+{
+	struct buf plain = BUF_INIT;
+
+	buf_adds(&plain, authz ? authz : "");
+	buf_addch(&plain, '\0');
+	buf_adds(&plain, authc);
+	buf_addch(&plain, '\0');
+	buf_adds(&plain, password);
+	b64_encode(plain.buf, plain.len, out);
+	buf_release_wipe(&plain);
+}
+
+void
+sasl_identity(struct buf *as, const char *user, const char *admin,
+    const char *master_sep, const char **authz_r, const char **authc_r)
+{
+	*authz_r = NULL;
+	*authc_r = user;
+	if (admin && master_sep) {
+		buf_addf(as, "%s%s%s", user, master_sep, admin);
+		*authc_r = as->buf;
+	} else if (admin && strcmp(admin, user)) {
+		*authz_r = user;
+		*authc_r = admin;
+	}
 }
 
 void

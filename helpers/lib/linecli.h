@@ -3,7 +3,8 @@
  * share: the connection and its failure code, sending a command line
  * (logged, or shown masked when it carries a password), the rule that a
  * password never goes in clear unless asked for, the STARTTLS upgrade,
- * and strings sent as quoted strings or literals.
+ * strings sent as quoted strings or literals, and who logs in with
+ * what SASL PLAIN message.
  *
  * Every function that can fail returns -1 with `err` set and lc->fail set
  * to the sysexits(3) code that fits (see imap.h).
@@ -66,6 +67,22 @@ int lc_starttls(struct line_client *lc, const struct server_opts *o,
  */
 void lc_add_string(struct buf *out, const char *s, size_t len,
     size_t max_quoted);
+
+/*
+ * The SASL PLAIN message (RFC 4616) of `authc` acting for `authz` (NULL or
+ * "": itself), in base64, appended to `out`; the caller wipes it.
+ */
+void sasl_plain_b64(struct buf *out, const char *authz, const char *authc,
+    const char *password);
+
+/*
+ * Who logs in for `user`: the user itself; or `admin` acting for it, as
+ * SASL's authorization identity (*authz_r; NULL when it is `user`
+ * itself); or, with `master_sep`,
+ * Dovecot's master user form "user" `master_sep` "admin", built in `as`.
+ */
+void sasl_identity(struct buf *as, const char *user, const char *admin,
+    const char *master_sep, const char **authz_r, const char **authc_r);
 
 /* Close the connection (no LOGOUT: the protocol sends its own first). */
 void lc_close(struct line_client *lc);

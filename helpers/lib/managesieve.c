@@ -350,8 +350,6 @@ msv_login(struct msv *ms, const char *user, const char *admin,
 		return lc_fail(&ms->lc, EX_UNAVAILABLE);
 	}
 	sasl_identity(&as, user, admin, master_sep, &authz, &authc);
-	if (authz && !strcmp(authz, authc))
-		authz = NULL;
 	buf_adds(&cmd, "AUTHENTICATE \"PLAIN\" \"");
 	sasl_plain_b64(&cmd, authz, authc, password);
 	buf_addch(&cmd, '"');

@@ -1,7 +1,5 @@
 #include "compat.h"
 
-#include <sys/time.h>
-
 #include "log.h"
 #include "opt.h"
 
@@ -26,11 +24,3 @@ opt_size(const char *opt, const char *s, uint64_t min)
 	return n;
 }
 
-double
-now_seconds(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}

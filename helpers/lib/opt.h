@@ -1,5 +1,5 @@
 /*
- * opt.h: small things every helper's main() needs alike.
+ * opt.h: option values in numbers.
  */
 #ifndef MIGRATE_OPT_H
 #define MIGRATE_OPT_H
@@ -11,8 +11,5 @@
  * 1024), at least `min`; anything else exits with EX_USAGE and says so.
  */
 uint64_t opt_size(const char *opt, const char *s, uint64_t min);
-
-/* Seconds since the epoch, with a fraction. */
-double now_seconds(void);
 
 #endif

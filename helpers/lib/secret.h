@@ -47,21 +47,6 @@ void secrets_format(const struct secrets *s, struct buf *out);
 /* Wipe and free everything. */
 void secrets_clear(struct secrets *s);
 
-/*
- * The SASL PLAIN message (RFC 4616) of `authc` acting for `authz` (NULL or
- * "": itself), in base64, appended to `out`; the caller wipes it.
- */
-void sasl_plain_b64(struct buf *out, const char *authz, const char *authc,
-    const char *password);
-
-/*
- * Who logs in for `user`: the user itself; or `admin` acting for it, as
- * SASL's authorization identity (*authz_r); or, with `master_sep`,
- * Dovecot's master user form "user" `master_sep` "admin", built in `as`.
- */
-void sasl_identity(struct buf *as, const char *user, const char *admin,
-    const char *master_sep, const char **authz_r, const char **authc_r);
-
 /* Base64 (RFC 4648) of `len` bytes, appended to `out`; the scratch
  * copy is wiped (it may be a secret). */
 void b64_encode(const void *in, size_t len, struct buf *out);

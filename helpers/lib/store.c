@@ -10,6 +10,7 @@
 
 #include "evline.h"
 #include "log.h"
+#include "now.h"
 #include "opt.h"
 #include "store.h"
 #include "xalloc.h"

@@ -21,7 +21,6 @@
 #include "helper.h"
 #include "log.h"
 #include "managesieve.h"
-#include "opt.h"
 #include "secret.h"
 #include "segment.h"
 #include "utf7.h"
@@ -50,8 +49,6 @@ struct script {
 static struct {
 	struct conn_opts conn;
 	const char *dir, *active_file;
-	const char *archive, *report;
-	int assess;
 	struct script *v;
 	size_t nr, alloc;
 	const char *extensions;	/* the source's SIEVE capability */
@@ -59,13 +56,10 @@ static struct {
 } pull;
 
 enum {
-	OPT_MODE = 256, OPT_ARCHIVE, OPT_REPORT, OPT_DIR, OPT_ACTIVE,
+	OPT_DIR = 256, OPT_ACTIVE,
 };
 
 static const struct option own_opts[] = {
-	{ "mode", required_argument, NULL, OPT_MODE },
-	{ "archive", required_argument, NULL, OPT_ARCHIVE },
-	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "dir", required_argument, NULL, OPT_DIR },
 	{ "active", required_argument, NULL, OPT_ACTIVE },
 	{ NULL, 0, NULL, 0 }
@@ -76,11 +70,6 @@ own_opt(void *ctx, int c, const char *arg)
 {
 	(void)ctx;
 	switch (c) {
-	case OPT_MODE:	/* each pass reads every script: they are small */
-		pull.assess = helper_mode_is_assess(arg);
-		break;
-	case OPT_ARCHIVE: pull.archive = arg; break;
-	case OPT_REPORT: pull.report = arg; break;
 	case OPT_DIR: pull.dir = arg; break;
 	case OPT_ACTIVE: pull.active_file = arg; break;
 	default:
@@ -92,11 +81,13 @@ own_opt(void *ctx, int c, const char *arg)
 static void
 parse_options(int argc, char **argv)
 {
+	/* each pass reads every script: they are small */
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
-	    CONN_ADMIN, &pull.conn, own_opts, own_opt, NULL, usage_text);
+	    CONN_ADMIN | RUN_MODE | RUN_ARCHIVE | RUN_REPORT, &pull.conn,
+	    own_opts, own_opt, NULL, usage_text);
 	if (!pull.conn.user || !pull.conn.srv.host == !pull.dir)
 		helper_usage();
-	if (!pull.assess && !pull.archive)
+	if (!pull.conn.assess && !pull.conn.archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 	if (pull.active_file && !pull.dir)
 		fatalx(EX_USAGE, "--active goes with --dir");
@@ -296,13 +287,13 @@ store(int *changed_r, int *deleted_r, unsigned *seq_r, struct buf *err)
 	unsigned seq = 0;
 	int rc, changed = 0, deleted = 0, ret = -1;
 
-	if ((rc = arcidx_open(&ix, pull.archive, 1, err)) < 0)
+	if ((rc = arcidx_open(&ix, pull.conn.archive, 1, err)) < 0)
 		return rc;
 	if (arcidx_catch_up(ix, err) < 0 ||
 	    arcidx_sieve(ix, &old, &nr_old, err) < 0)
 		goto out;
 	seq = arcidx_last_seq(ix) + 1;
-	if (seg_writer_open(&w, pull.archive, seq, 3, 0, err) < 0)
+	if (seg_writer_open(&w, pull.conn.archive, seq, 3, 0, err) < 0)
 		goto out;
 	if (record(w, json_pack("{s:s, s:s, s:s, s:s, s:I}", "t", "segment",
 	    "helper", "sieve-pull", "version", SIEVE_PULL_VERSION, "mode",
@@ -400,7 +391,7 @@ write_report(struct buf *err)
 	    "bytes", (json_int_t)pull.bytes, "anomalies",
 	    (json_int_t)helper_anomaly_count(), "scripts", scripts,
 	    "anomalies", helper_anomaly_list());
-	return helper_report(pull.report, o, err);
+	return helper_report(pull.conn.report, o, err);
 }
 
 int
@@ -430,12 +421,12 @@ main(int argc, char **argv)
 		if (pull.v[i].active)
 			active = pull.v[i].name;
 	}
-	if (pull.report && write_report(&err) < 0) {
+	if (pull.conn.report && write_report(&err) < 0) {
 		code = EX_CANTCREAT;
 		log_warnx("%s", err.buf);
 		goto out;
 	}
-	if (!pull.assess) {
+	if (!pull.conn.assess) {
 		rc = store(&changed, &deleted, &seq, &err);
 		if (rc < 0) {
 			/* busy: try later; anything else: the archive */
@@ -458,7 +449,7 @@ main(int argc, char **argv)
 	    (json_int_t)helper_anomaly_count(), "seconds",
 	    helper_seconds());
 	log_info("%s %zu scripts (%s active), %d changed, %d deleted",
-	    pull.assess ? "assessed" : "pulled", pull.nr,
+	    pull.conn.assess ? "assessed" : "pulled", pull.nr,
 	    active ? active : "none", changed, deleted);
 	code = 0;
 out:

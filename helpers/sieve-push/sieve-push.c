@@ -15,7 +15,6 @@
 #include "helper.h"
 #include "log.h"
 #include "managesieve.h"
-#include "opt.h"
 #include "secret.h"
 #include "xalloc.h"
 
@@ -31,8 +30,6 @@ static const char usage_text[] =
 
 static struct {
 	struct conn_opts conn;
-	const char *archive, *report;
-	int verify_only;
 	struct arcidx *ix;
 	struct msv *ms;
 	struct arc_sieve *v;
@@ -43,36 +40,13 @@ static struct {
 	json_t *diffs;
 } push;
 
-enum {
-	OPT_ARCHIVE = 256, OPT_VERIFY_ONLY, OPT_REPORT,
-};
-
-static const struct option own_opts[] = {
-	{ "archive", required_argument, NULL, OPT_ARCHIVE },
-	{ "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
-	{ "report", required_argument, NULL, OPT_REPORT },
-	{ NULL, 0, NULL, 0 }
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	switch (c) {
-	case OPT_ARCHIVE: push.archive = arg; break;
-	case OPT_VERIFY_ONLY: push.verify_only = 1; break;
-	case OPT_REPORT: push.report = arg; break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 static void
 parse_options(int argc, char **argv)
 {
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
-	    CONN_ADMIN, &push.conn, own_opts, own_opt, NULL, usage_text);
-	if (!push.conn.srv.host || !push.conn.user || !push.archive)
+	    CONN_ADMIN | RUN_ARCHIVE | RUN_VERIFY | RUN_REPORT, &push.conn,
+	    NULL, NULL, NULL, usage_text);
+	if (!push.conn.srv.host || !push.conn.user || !push.conn.archive)
 		helper_usage();
 	conn_opts_server(&push.conn, "4190", NULL);
 }
@@ -320,7 +294,7 @@ write_report(struct buf *err)
 	    (json_int_t)push.pushed, "refused", (json_int_t)push.refused,
 	    "anomalies", (json_int_t)helper_anomaly_count(),
 	    "differences", push.diffs);
-	return helper_report(push.report, o, err);
+	return helper_report(push.conn.report, o, err);
 }
 
 int
@@ -336,7 +310,7 @@ main(int argc, char **argv)
 	helper_start(&sec, push.conn.user, "password", (char *)NULL);
 	password = secrets_get(&sec, "password");
 	push.diffs = json_array();
-	if ((rc = arcidx_open(&push.ix, push.archive, 1, &err)) < 0 ||
+	if ((rc = arcidx_open(&push.ix, push.conn.archive, 1, &err)) < 0 ||
 	    arcidx_catch_up(push.ix, &err) < 0 ||
 	    arcidx_sieve(push.ix, &push.v, &push.nr, &err) < 0) {
 		code = helper_archive_status(rc);
@@ -347,14 +321,14 @@ main(int argc, char **argv)
 	    msv_login(push.ms, push.conn.user, push.conn.auth_user,
 	    push.conn.master_sep, password, &err) < 0 ||
 	    list_dest(&err) < 0 ||
-	    (!push.verify_only && (put_all(&err) < 0 ||
+	    (!push.conn.verify_only && (put_all(&err) < 0 ||
 	    delete_and_activate(&err) < 0)) ||
 	    verify(&err) < 0) {
 		log_warnx("%s", err.buf);
 		code = push.ms && push.ms->lc.fail ? push.ms->lc.fail : EX_TEMPFAIL;
 		goto out;
 	}
-	if (push.report && write_report(&err) < 0) {
+	if (push.conn.report && write_report(&err) < 0) {
 		log_warnx("%s", err.buf);
 		code = EX_CANTCREAT;
 		goto out;
