@@ -71,17 +71,7 @@ imap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	source_args(r, &v);
 	if (p->source.compress)
 		arg(&v, "--compress");
-	arg(&v, "--user");
-	arg(&v, a->login);
-	arg(&v, "--mode");
-	arg(&v, mode);
-	if (!strcmp(mode, "assess")) {
-		arg(&v, "--report");
-		arg(&v, own(&v, report_of(r, a, "assess")));
-	} else {
-		arg(&v, "--archive");
-		arg(&v, own(&v, archive_of(r, a)));
-	}
+	pull_args(r, &v, a, a->login, mode, "assess");
 	for (i = 0; i < p->folders.include.nr; i++) {
 		arg(&v, "--include");
 		arg(&v, p->folders.include.v[i]);
@@ -128,11 +118,7 @@ jmap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	}
 	if (p->source.insecure)
 		arg(&v, "--insecure");
-	arg(&v, "--mode");
-	arg(&v, mode);
-	arg(&v, !strcmp(mode, "assess") ? "--report" : "--archive");
-	arg(&v, own(&v, !strcmp(mode, "assess") ? report_of(r, a, "assess") :
-	    archive_of(r, a)));
+	pull_args(r, &v, a, NULL, mode, "assess");
 	return run_pull(r, sl, a, "jmap-pull", mode, &v, 1, err);
 }
 

@@ -115,6 +115,10 @@ void url_args(struct args *v, const char *u, const char *tls_scheme,
     const char *port, const char *tls_port);
 /* The options and the secret of the helpers that read the source. */
 void source_args(struct run *r, struct args *v);
+/* A pull's --user (when `login` is not NULL) and --mode: for assess the
+ * report named `report`, else the account's archive. */
+void pull_args(struct run *r, struct args *v, struct account *a,
+    const char *login, const char *mode, const char *report);
 int source_secrets(struct run *r, struct account *a, struct secrets *sec,
     struct buf *err);
 /* map-flip's options that name the mapping: store, export, the proxy */

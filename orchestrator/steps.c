@@ -118,6 +118,25 @@ url_args(struct args *v, const char *u, const char *tls_scheme,
 	arg(v, implicit ? "implicit" : "starttls");
 }
 
+void
+pull_args(struct run *r, struct args *v, struct account *a,
+    const char *login, const char *mode, const char *report)
+{
+	if (login) {
+		arg(v, "--user");
+		arg(v, login);
+	}
+	arg(v, "--mode");
+	arg(v, mode);
+	if (!strcmp(mode, "assess")) {
+		arg(v, "--report");
+		arg(v, own(v, report_of(r, a, report)));
+	} else {
+		arg(v, "--archive");
+		arg(v, own(v, archive_of(r, a)));
+	}
+}
+
 /* The options common to the helpers that read the source (imap-pull and
  * sieve-pull): TLS, the master user. */
 void
@@ -245,17 +264,7 @@ sieve_pull(struct run *r, struct slot *sl, struct account *a,
 		url_args(&v, r->p->source.sieve, NULL, "4190", NULL);
 		source_args(r, &v);
 	}
-	arg(&v, "--user");
-	arg(&v, a->login);
-	arg(&v, "--mode");
-	arg(&v, mode);
-	if (!strcmp(mode, "assess")) {
-		arg(&v, "--report");
-		arg(&v, own(&v, report_of(r, a, "assess-sieve")));
-	} else {
-		arg(&v, "--archive");
-		arg(&v, own(&v, archive_of(r, a)));
-	}
+	pull_args(r, &v, a, a->login, mode, "assess-sieve");
 	if (!r->p->source.sieve_dir && source_secrets(r, a, &sec, err) < 0) {
 		args_free(&v);
 		return PERMANENT;
@@ -338,19 +347,8 @@ dav_pull(struct run *r, struct slot *sl, struct account *a,
 	arg(&v, files ? own(&v, login_of(s->files, a)) : s->dav);
 	if (files)
 		arg(&v, "--files");
-	arg(&v, "--user");
-	arg(&v, own(&v, login_of(s->dav_login ? s->dav_login : "{login}",
-	    a)));
-	arg(&v, "--mode");
-	arg(&v, mode);
-	if (!strcmp(mode, "assess")) {
-		arg(&v, "--report");
-		arg(&v, own(&v, report_of(r, a, files ? "assess-files" :
-		    "assess-dav")));
-	} else {
-		arg(&v, "--archive");
-		arg(&v, own(&v, archive_of(r, a)));
-	}
+	pull_args(r, &v, a, own(&v, login_of(s->dav_login ? s->dav_login :
+	    "{login}", a)), mode, files ? "assess-files" : "assess-dav");
 	if (s->ca_file) {
 		arg(&v, "--ca-file");
 		arg(&v, s->ca_file);

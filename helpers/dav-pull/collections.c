@@ -5,7 +5,7 @@
  */
 #include "compat.h"
 
-#include <openssl/evp.h>
+#include <time.h>
 
 #include "dpull.h"
 #include "evline.h"
@@ -321,16 +321,8 @@ store_resource(struct collection *c, const struct member *m,
 {
 	const struct buf *body = a->body;
 	char hash[SEG_HASH_HEX + 1];
-	unsigned char md[32];
 
-	EVP_Digest(body->buf, body->len, md, NULL, EVP_sha256(), NULL);
-	seg_hash_hex(md, hash);
-	if (!pull.assess && arcidx_has_blob(pull.ix, hash) != 1 &&
-	    (seg_blob_begin(pull.w, hash, body->len, err) < 0 ||
-	    seg_blob_data(pull.w, body->buf, body->len, err) < 0 ||
-	    record(json_pack("{s:s, s:s, s:I, s:I}", "t", "blob", "hash",
-	    hash, "size", (json_int_t)body->len, "time",
-	    (json_int_t)time(NULL)), err) < 0))
+	if (record_blob(body, hash, err) < 0)
 		return -1;
 	if (record(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s?, s:s?}", "t",
 	    "dav-resource", "collection", c->path, "name", m->name, "hash",

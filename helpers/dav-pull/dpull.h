@@ -62,6 +62,8 @@ extern struct dpull pull;
 /* record.c */
 /* Write record `o` (taken) into the open segment. */
 int record(json_t *o, struct buf *err);
+/* Hash `body` into `hash`, and store it unless the archive holds it. */
+int record_blob(const struct buf *body, char *hash, struct buf *err);
 int commit(struct buf *err);
 
 /* collections.c */

@@ -4,7 +4,7 @@
  */
 #include "compat.h"
 
-#include <openssl/evp.h>
+#include <time.h>
 
 #include "dpull.h"
 #include "xalloc.h"
@@ -113,7 +113,6 @@ fetch_file(const char *root, const struct fentry *f, struct dav_answer *a,
 {
 	struct buf url = BUF_INIT, *body = a->body;
 	char hash[SEG_HASH_HEX + 1];
-	unsigned char md[32];
 	int ret = -1;
 
 	buf_addf(&url, "%s%s", root, f->path);
@@ -129,14 +128,7 @@ fetch_file(const char *root, const struct fentry *f, struct dav_answer *a,
 		goto out;
 	}
 	pull.bytes += body->len - f->size;
-	EVP_Digest(body->buf, body->len, md, NULL, EVP_sha256(), NULL);
-	seg_hash_hex(md, hash);
-	if (!pull.assess && arcidx_has_blob(pull.ix, hash) != 1 &&
-	    (seg_blob_begin(pull.w, hash, body->len, err) < 0 ||
-	    seg_blob_data(pull.w, body->buf, body->len, err) < 0 ||
-	    record(json_pack("{s:s, s:s, s:I, s:I}", "t", "blob", "hash",
-	    hash, "size", (json_int_t)body->len, "time",
-	    (json_int_t)time(NULL)), err) < 0))
+	if (record_blob(body, hash, err) < 0)
 		goto out;
 	/* the size and time as listed: the next pass compares them */
 	if (record(json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?}", "t",

@@ -6,6 +6,8 @@
 
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "dpull.h"
 #include "evline.h"
 
@@ -30,6 +32,23 @@ record(json_t *o, struct buf *err)
 	free(line);
 	pull.dirty = 1;
 	return 0;
+}
+
+int
+record_blob(const struct buf *body, char *hash, struct buf *err)
+{
+	unsigned char md[32];
+
+	EVP_Digest(body->buf, body->len, md, NULL, EVP_sha256(), NULL);
+	seg_hash_hex(md, hash);
+	if (pull.assess || arcidx_has_blob(pull.ix, hash) == 1)
+		return 0;
+	if (seg_blob_begin(pull.w, hash, body->len, err) < 0 ||
+	    seg_blob_data(pull.w, body->buf, body->len, err) < 0)
+		return -1;
+	return record(json_pack("{s:s, s:s, s:I, s:I}", "t", "blob", "hash",
+	    hash, "size", (json_int_t)body->len, "time",
+	    (json_int_t)time(NULL)), err);
 }
 
 /* The segment, when the pass changed anything (a token counts). */

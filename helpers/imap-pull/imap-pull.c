@@ -421,11 +421,8 @@ main(int argc, char **argv)
 	    (json_int_t)p->expunged, "segments", (json_int_t)p->st.segments,
 	    "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
 	    helper_seconds());
-	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
-	    p->so.mode == STORE_ASSESS ? "assessed" : "pulled",
-	    p->so.mode == STORE_ASSESS ? p->msgs_total : p->msgs_done,
-	    p->so.mode == STORE_ASSESS ? p->bytes_total : p->bytes_done,
-	    helper_seconds());
+	store_log_done(&p->so, p->msgs_total, p->msgs_done, p->bytes_total,
+	    p->bytes_done, helper_seconds());
 	code = 0;
 out:
 	secrets_clear(&sec);

@@ -104,15 +104,6 @@ count_rows(struct jpull *p)
 		}
 }
 
-static int
-record(struct jpull *p, json_t *rec, struct buf *err)
-{
-	int ret = store_record(&p->st, rec, err);
-
-	json_decref(rec);
-	return ret;
-}
-
 /* Download an email's body into the store: its hash in hash_r. */
 static int
 download(struct jpull *p, json_t *e, char *hash_r, struct buf *err)
@@ -176,8 +167,8 @@ msg_record(struct jpull *p, struct jfolder *f, json_t *e, const char *hash,
 	f->touched = 1;
 	f->messages++;
 	f->bytes += size;
-	return record(p, json_pack("{s:s, s:s, s:i, s:I, s:s, s:I, s:s?, s:I,"
-	    " s:o, s:o, s:i, s:s}", "t", "msg", "folder", f->name,
+	return jpull_record(p, json_pack("{s:s, s:s, s:i, s:I, s:s, s:I, s:s?,"
+	    " s:I, s:o, s:o, s:i, s:s}", "t", "msg", "folder", f->name,
 	    "uidvalidity", JPULL_UIDVALIDITY, "uid", (json_int_t)f->next_uid++,
 	    "hash", hash, "size", (json_int_t)size, "date", date, "time",
 	    (json_int_t)utc_seconds(date), "flags", store_flags_json(flags, 1),
@@ -192,7 +183,7 @@ expunge(struct jpull *p, struct jfolder *f, json_t *row, struct buf *err)
 	if (f->messages)
 		f->messages--;
 	p->expunged++;
-	return record(p, json_pack("{s:s, s:s, s:I}", "t", "expunge",
+	return jpull_record(p, json_pack("{s:s, s:s, s:I}", "t", "expunge",
 	    "folder", f->name, "uid", (json_int_t)ROW_UID(row)), err);
 }
 
@@ -222,8 +213,8 @@ reconcile_rows(struct jpull *p, json_t *e, json_t *rows, const char *flags,
 			continue;
 		f->touched = 1;
 		p->flag_changes++;
-		ret = record(p, json_pack("{s:s, s:s, s:I, s:o, s:o, s:i}",
-		    "t", "flags", "folder", f->name, "uid",
+		ret = jpull_record(p, json_pack("{s:s, s:s, s:I, s:o, s:o,"
+		    " s:i}", "t", "flags", "folder", f->name, "uid",
 		    (json_int_t)ROW_UID(r), "flags", store_flags_json(flags, 1),
 		    "keywords", store_flags_json(flags, 0), "modseq", 0), err);
 	}

@@ -70,6 +70,15 @@ parse_options(struct jpull *p, int argc, char **argv)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 }
 
+int
+jpull_record(struct jpull *p, json_t *rec, struct buf *err)
+{
+	int ret = store_record(&p->st, rec, err);
+
+	json_decref(rec);
+	return ret;
+}
+
 static const char *
 jstr(json_t *o, const char *key)
 {
@@ -250,11 +259,8 @@ main(int argc, char **argv)
 	    "segments", (json_int_t)p->st.segments, "full_comparison",
 	    p->full, "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
 	    helper_seconds());
-	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
-	    p->so.mode == STORE_ASSESS ? "assessed" : "pulled",
-	    p->so.mode == STORE_ASSESS ? p->msgs_total : p->msgs_done,
-	    p->so.mode == STORE_ASSESS ? p->bytes_total : p->bytes_done,
-	    helper_seconds());
+	store_log_done(&p->so, p->msgs_total, p->msgs_done, p->bytes_total,
+	    p->bytes_done, helper_seconds());
 out:
 	secrets_clear(&sec);
 	store_abort(&p->st);

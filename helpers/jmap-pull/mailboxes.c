@@ -229,19 +229,10 @@ mailboxes_get(struct jpull *p, json_t **all_r, struct buf *err)
 }
 
 static int
-record(struct jpull *p, json_t *rec, struct buf *err)
-{
-	int ret = store_record(&p->st, rec, err);
-
-	json_decref(rec);
-	return ret;
-}
-
-static int
 folder_record(struct jpull *p, const struct jfolder *f, struct buf *err)
 {
-	return record(p, json_pack("{s:s, s:s, s:s, s:s, s:[s?], s:b, s:b,"
-	    " s:i}", "t", "folder", "name", f->name, "raw", f->id, "sep", "/",
+	return jpull_record(p, json_pack("{s:s, s:s, s:s, s:s, s:[s?], s:b,"
+	    " s:b, s:i}", "t", "folder", "name", f->name, "raw", f->id, "sep", "/",
 	    "special", f->special, "subscribed", f->subscribed, "noselect", 0,
 	    "uidvalidity", JPULL_UIDVALIDITY), err);
 }
@@ -270,7 +261,7 @@ rename_folder(struct jpull *p, const char *from, const char *to,
     const char *id, struct buf *err)
 {
 	log_info("folder '%s' is now '%s'", from, to);
-	return record(p, json_pack("{s:s, s:s, s:s, s:s}", "t",
+	return jpull_record(p, json_pack("{s:s, s:s, s:s, s:s}", "t",
 	    "folder-rename", "from", from, "to", to, "raw", id), err);
 }
 
@@ -289,7 +280,7 @@ folder_records(struct jpull *p, struct buf *err)
 	for (i = 0; !ret && i < p->nr_old; i++)
 		if (!folder_by_id(p, p->old[i].raw)) {
 			log_info("folder '%s' is gone", p->old[i].name);
-			ret = record(p, json_pack("{s:s, s:s}", "t",
+			ret = jpull_record(p, json_pack("{s:s, s:s}", "t",
 			    "folder-delete", "name", p->old[i].name), err);
 		}
 	for (i = 0; !ret && i < p->nr_folders; i++) {

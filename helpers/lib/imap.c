@@ -108,10 +108,10 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 			continue;
 		d->tag = 0;
 		ret = d->ok;
-		if (ret == 0)
+		if (ret <= 0)
 			buf_addf(err, "%s", d->text);
-		else if (ret < 0)
-			lc_fail(&im->lc, EX_PROTOCOL), buf_addf(err, "%s", d->text);
+		if (ret < 0)
+			lc_fail(&im->lc, EX_PROTOCOL);
 		free(d->text);
 		d->text = NULL;
 		return ret;
@@ -126,8 +126,8 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 				lc_fail(&im->lc, EX_PROTOCOL);
 				goto out;
 			}
-			if (tls_conn_write(im->lc.conn, im->cmd.buf, im->cmd.len,
-			    err) < 0) {
+			if (tls_conn_write(im->lc.conn, im->cmd.buf,
+			    im->cmd.len, err) < 0) {
 				lc_fail(&im->lc, EX_TEMPFAIL);
 				goto out;
 			}

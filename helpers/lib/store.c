@@ -487,6 +487,18 @@ store_opt(struct store *st, struct store_opts *so, int c, const char *arg)
 	return 1;
 }
 
+void
+store_log_done(const struct store_opts *so, uint64_t msgs_total,
+    uint64_t msgs_done, uint64_t bytes_total, uint64_t bytes_done,
+    double seconds)
+{
+	int assess = so->mode == STORE_ASSESS;
+
+	log_info("%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.1f s",
+	    assess ? "assessed" : "pulled", assess ? msgs_total : msgs_done,
+	    assess ? bytes_total : bytes_done, seconds);
+}
+
 const char *
 store_mode_name(enum store_mode mode)
 {

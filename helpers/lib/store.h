@@ -54,6 +54,12 @@ void store_defaults(struct store *st, struct store_opts *so);
 int store_opt(struct store *st, struct store_opts *so, int c,
     const char *arg);
 
+/* The last log line of a pull: what it assessed (the totals) or
+ * pulled (what it did) in `seconds`. */
+void store_log_done(const struct store_opts *so, uint64_t msgs_total,
+    uint64_t msgs_done, uint64_t bytes_total, uint64_t bytes_done,
+    double seconds);
+
 /* --mode's word for store_open(): "full", "delta" or "auto". */
 const char *store_mode_name(enum store_mode mode);
 

@@ -325,7 +325,8 @@ main(int argc, char **argv)
 	    delete_and_activate(&err) < 0)) ||
 	    verify(&err) < 0) {
 		log_warnx("%s", err.buf);
-		code = push.ms && push.ms->lc.fail ? push.ms->lc.fail : EX_TEMPFAIL;
+		code = push.ms && push.ms->lc.fail ? push.ms->lc.fail :
+		    EX_TEMPFAIL;
 		goto out;
 	}
 	if (push.conn.report && write_report(&err) < 0) {
