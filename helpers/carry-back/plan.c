@@ -76,8 +76,10 @@ load_folders(struct planner *pl)
 	struct arc_folder *f;
 	size_t nr, i, x;
 
-	if (arcidx_folders(b->ix, &f, &nr, pl->err) < 0)
+	if (arcidx_folders(b->ix, &f, &nr, pl->err) < 0) {
+		arc_folders_free(f, nr);
 		return -1;
+	}
 	for (i = 0; i < nr; i++) {
 		char *id;
 

@@ -57,8 +57,10 @@ emails_load(struct jpull *p, struct buf *err)
 
 	p->rows = json_object();
 	for (i = 0; i < p->nr_old; i++) {
-		if (arcidx_msgs(p->st.ix, p->old[i].name, &m, &nr, err) < 0)
+		if (arcidx_msgs(p->st.ix, p->old[i].name, &m, &nr, err) < 0) {
+			arc_msgs_free(m, nr);
 			return helper_fail(EX_DATAERR);
+		}
 		for (k = 0; k < nr; k++) {
 			json_t *list;
 

@@ -432,8 +432,10 @@ push_mailboxes(struct push *p, struct buf *err)
 	size_t i, nr;
 	int ret = -1;
 
-	if (arcidx_folders(p->ix, &f, &nr, err) < 0)
+	if (arcidx_folders(p->ix, &f, &nr, err) < 0) {
+		arc_folders_free(f, nr);
 		return -1;
+	}
 	if (nr)
 		qsort(f, nr, sizeof(*f), cmp_depth);
 	if (load(&c, err) < 0)

@@ -152,6 +152,31 @@ arc_query_one(struct arcidx *ix, const char *sql, const char *s1,
 	return v;
 }
 
+int
+arc_rows(struct arcidx *ix, const char *sql, const char *a, const char *b,
+    size_t size, sql_fill_fn fill, void **v_r, size_t *nr_r,
+    const char *what, struct buf *err)
+{
+	sqlite3_stmt *s;
+	char why[128];
+	int rc;
+
+	*v_r = NULL;
+	*nr_r = 0;
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else {
+		arc_bind_str(s, 1, a);
+		arc_bind_str(s, 2, b);
+		*v_r = sql_rows(s, size, fill, nr_r, &rc);
+		sqlite3_finalize(s);
+	}
+	if (rc == SQLITE_DONE)
+		return 0;
+	snprintf(why, sizeof(why), "cannot read %s", what);
+	return arc_db_fail(ix, why, err);
+}
+
 /* One statement with text parameters ?1 and ?2 (NULL: none). */
 int
 arc_exec2(struct arcidx *ix, const char *sql, const char *a, const char *b,

@@ -74,7 +74,10 @@ struct arc_folder {
 	uint32_t messages;
 };
 
-/* Every folder, by name; free with arc_folders_free(). */
+/*
+ * Every folder, by name; free with arc_folders_free().  These lists, and
+ * those below, are to be freed after a failure too (what was read).
+ */
 int arcidx_folders(struct arcidx *ix, struct arc_folder **f_r,
     size_t *nr_r, struct buf *err);
 void arc_folders_free(struct arc_folder *f, size_t nr);

@@ -44,50 +44,37 @@ arcidx_blob_match(struct arcidx *ix, uint64_t size, const char *mid,
 	return found == 1;
 }
 
+static void
+fill_folder(sqlite3_stmt *s, void *elem)
+{
+	struct arc_folder *x = elem;
+	const char *sep = (const char *)sqlite3_column_text(s, 2);
+
+	x->name = arc_col_dup(s, 0);
+	x->raw = arc_col_dup(s, 1);
+	x->sep = sep ? sep[0] : 0;
+	x->special = arc_col_dup(s, 3);
+	x->subscribed = sqlite3_column_int(s, 4);
+	x->noselect = sqlite3_column_int(s, 5);
+	x->uidvalidity = (uint32_t)sqlite3_column_int64(s, 6);
+	x->synced = sqlite3_column_int(s, 7);
+	x->uidnext = (uint32_t)sqlite3_column_int64(s, 8);
+	x->highestmodseq = (uint64_t)sqlite3_column_int64(s, 9);
+	x->messages = (uint32_t)sqlite3_column_int64(s, 10);
+}
+
 int
 arcidx_folders(struct arcidx *ix, struct arc_folder **f_r, size_t *nr_r,
     struct buf *err)
 {
-	struct arc_folder *f = NULL, *x;
-	size_t nr = 0, alloc = 0;
-	sqlite3_stmt *s;
-	const char *sep;
-	int rc;
+	void *v;
+	int ret = arc_rows(ix, "SELECT name, raw, sep, special, subscribed,"
+	    " noselect, uidvalidity, synced, uidnext, highestmodseq, messages"
+	    " FROM folders ORDER BY name", NULL, NULL, sizeof(**f_r),
+	    fill_folder, &v, nr_r, "folders", err);
 
-	*f_r = NULL;
-	*nr_r = 0;
-	if (sqlite3_prepare_v2(ix->db, "SELECT name, raw, sep, special,"
-	    " subscribed, noselect, uidvalidity, synced, uidnext,"
-	    " highestmodseq, messages FROM folders ORDER BY name", -1, &s,
-	    NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot read folders", err);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ALLOC_GROW(f, nr + 1, alloc);
-		x = &f[nr++];
-		memset(x, 0, sizeof(*x));
-		x->name = arc_col_dup(s, 0);
-		x->raw = arc_col_dup(s, 1);
-		sep = (const char *)sqlite3_column_text(s, 2);
-		x->sep = sep ? sep[0] : 0;
-		x->special = arc_col_dup(s, 3);
-		x->subscribed = sqlite3_column_int(s, 4);
-		x->noselect = sqlite3_column_int(s, 5);
-		x->uidvalidity = (uint32_t)sqlite3_column_int64(s, 6);
-		x->synced = sqlite3_column_int(s, 7);
-		x->uidnext = (uint32_t)sqlite3_column_int64(s, 8);
-		x->highestmodseq = (uint64_t)sqlite3_column_int64(s, 9);
-		x->messages = (uint32_t)sqlite3_column_int64(s, 10);
-	}
-	sqlite3_finalize(s);
-	*f_r = f;
-	*nr_r = nr;
-	if (rc != SQLITE_DONE) {
-		arc_folders_free(f, nr);
-		*f_r = NULL;
-		*nr_r = 0;
-		return arc_db_fail(ix, "cannot read folders", err);
-	}
-	return 0;
+	*f_r = v;
+	return ret;
 }
 
 void
@@ -103,46 +90,33 @@ arc_folders_free(struct arc_folder *f, size_t nr)
 	free(f);
 }
 
+static void
+fill_msg(sqlite3_stmt *s, void *elem)
+{
+	struct arc_msg *x = elem;
+
+	x->uid = (uint32_t)sqlite3_column_int64(s, 0);
+	snprintf(x->hash, sizeof(x->hash), "%s",
+	    (const char *)sqlite3_column_text(s, 1));
+	x->flags = arc_col_dup(s, 2);
+	x->modseq = (uint64_t)sqlite3_column_int64(s, 3);
+	x->size = (uint64_t)sqlite3_column_int64(s, 4);
+	x->time = (int64_t)sqlite3_column_int64(s, 5);
+	x->source_id = sqlite3_column_type(s, 6) == SQLITE_NULL ? NULL :
+	    arc_col_dup(s, 6);
+}
+
 int
 arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
     size_t *nr_r, struct buf *err)
 {
-	struct arc_msg *m = NULL, *x;
-	size_t nr = 0, alloc = 0;
-	sqlite3_stmt *s;
-	int rc;
+	void *v;
+	int ret = arc_rows(ix, "SELECT uid, hash, flags, modseq, size, time,"
+	    " source_id FROM messages WHERE folder = ?1 ORDER BY uid", folder,
+	    NULL, sizeof(**m_r), fill_msg, &v, nr_r, "messages", err);
 
-	*m_r = NULL;
-	*nr_r = 0;
-	if (sqlite3_prepare_v2(ix->db, "SELECT uid, hash, flags, modseq,"
-	    " size, time, source_id FROM messages WHERE folder = ?1 ORDER BY"
-	    " uid", -1, &s,
-	    NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot read messages", err);
-	arc_bind_str(s, 1, folder);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ALLOC_GROW(m, nr + 1, alloc);
-		x = &m[nr++];
-		x->uid = (uint32_t)sqlite3_column_int64(s, 0);
-		snprintf(x->hash, sizeof(x->hash), "%s",
-		    (const char *)sqlite3_column_text(s, 1));
-		x->flags = arc_col_dup(s, 2);
-		x->modseq = (uint64_t)sqlite3_column_int64(s, 3);
-		x->size = (uint64_t)sqlite3_column_int64(s, 4);
-		x->time = (int64_t)sqlite3_column_int64(s, 5);
-		x->source_id = sqlite3_column_type(s, 6) == SQLITE_NULL ?
-		    NULL : arc_col_dup(s, 6);
-	}
-	sqlite3_finalize(s);
-	*m_r = m;
-	*nr_r = nr;
-	if (rc != SQLITE_DONE) {
-		arc_msgs_free(m, nr);
-		*m_r = NULL;
-		*nr_r = 0;
-		return arc_db_fail(ix, "cannot read messages", err);
-	}
-	return 0;
+	*m_r = v;
+	return ret;
 }
 
 void
@@ -297,43 +271,35 @@ arcidx_all_msgs(struct arcidx *ix, int (*fn)(void *arg,
 	return ret;
 }
 
+static void
+fill_sieve(sqlite3_stmt *s, void *elem)
+{
+	struct arc_sieve *x = elem;
+
+	x->name = arc_col_dup(s, 0);
+	snprintf(x->hash, sizeof(x->hash), "%s",
+	    (const char *)sqlite3_column_text(s, 1));
+	x->size = (uint64_t)sqlite3_column_int64(s, 2);
+	x->active = sqlite3_column_int(s, 3);
+	x->push_hash = arc_col_dup(s, 4);
+	x->push_state = arc_col_dup(s, 5);
+	x->push_error = arc_col_dup(s, 6);
+}
+
 int
 arcidx_sieve(struct arcidx *ix, struct arc_sieve **v_r, size_t *nr_r,
     struct buf *err)
 {
-	struct arc_sieve *v = NULL, *x;
-	size_t nr = 0, alloc = 0;
-	sqlite3_stmt *s;
-	int rc;
+	void *v;
+	int ret = arc_rows(ix, "SELECT s.name, s.hash, s.size, s.active,"
+	    " p.hash, p.state, p.error FROM sieve_scripts s LEFT JOIN"
+	    " push_sieve p USING (name) UNION ALL SELECT name, '', 0, 0, hash,"
+	    " state, error FROM push_sieve WHERE name NOT IN (SELECT name FROM"
+	    " sieve_scripts) ORDER BY 1", NULL, NULL, sizeof(**v_r),
+	    fill_sieve, &v, nr_r, "the scripts", err);
 
-	*v_r = NULL;
-	*nr_r = 0;
-	if (sqlite3_prepare_v2(ix->db, "SELECT s.name, s.hash, s.size,"
-	    " s.active, p.hash, p.state, p.error FROM sieve_scripts s"
-	    " LEFT JOIN push_sieve p USING (name) UNION ALL SELECT name,"
-	    " '', 0, 0, hash, state, error FROM push_sieve WHERE name NOT IN"
-	    " (SELECT name FROM sieve_scripts) ORDER BY 1", -1, &s,
-	    NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot read the scripts", err);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ALLOC_GROW(v, nr + 1, alloc);
-		x = &v[nr++];
-		memset(x, 0, sizeof(*x));
-		x->name = arc_col_dup(s, 0);
-		snprintf(x->hash, sizeof(x->hash), "%s",
-		    (const char *)sqlite3_column_text(s, 1));
-		x->size = (uint64_t)sqlite3_column_int64(s, 2);
-		x->active = sqlite3_column_int(s, 3);
-		x->push_hash = arc_col_dup(s, 4);
-		x->push_state = arc_col_dup(s, 5);
-		x->push_error = arc_col_dup(s, 6);
-	}
-	sqlite3_finalize(s);
 	*v_r = v;
-	*nr_r = nr;
-	if (rc != SQLITE_DONE)
-		return arc_db_fail(ix, "cannot read the scripts", err);
-	return 0;
+	return ret;
 }
 
 void
@@ -350,39 +316,33 @@ arc_sieve_free(struct arc_sieve *v, size_t nr)
 	free(v);
 }
 
+static void
+fill_davcol(sqlite3_stmt *s, void *elem)
+{
+	struct arc_davcol *x = elem;
+
+	x->path = arc_col_dup(s, 0);
+	x->kind = arc_col_dup(s, 1);
+	x->name = arc_col_dup(s, 2);
+	x->props = arc_col_dup(s, 3);
+	x->sync_token = arc_col_dup(s, 4);
+	x->shared = sqlite3_column_int(s, 5);
+	x->resources = (uint64_t)sqlite3_column_int64(s, 6);
+}
+
 int
 arcidx_dav_collections(struct arcidx *ix, struct arc_davcol **v_r,
     size_t *nr_r, struct buf *err)
 {
-	struct arc_davcol *v = NULL, *x;
-	size_t nr = 0, alloc = 0;
-	sqlite3_stmt *s;
-	int rc;
-
-	*v_r = NULL;
-	*nr_r = 0;
-	if (sqlite3_prepare_v2(ix->db, "SELECT path, kind, name, props,"
-	    " sync_token, shared, (SELECT count(*) FROM dav_resources r WHERE"
+	void *v;
+	int ret = arc_rows(ix, "SELECT path, kind, name, props, sync_token,"
+	    " shared, (SELECT count(*) FROM dav_resources r WHERE"
 	    " r.collection = c.path) FROM dav_collections c ORDER BY path",
-	    -1, &s, NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot read the collections", err);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ALLOC_GROW(v, nr + 1, alloc);
-		x = &v[nr++];
-		x->path = arc_col_dup(s, 0);
-		x->kind = arc_col_dup(s, 1);
-		x->name = arc_col_dup(s, 2);
-		x->props = arc_col_dup(s, 3);
-		x->sync_token = arc_col_dup(s, 4);
-		x->shared = sqlite3_column_int(s, 5);
-		x->resources = (uint64_t)sqlite3_column_int64(s, 6);
-	}
-	sqlite3_finalize(s);
+	    NULL, NULL, sizeof(**v_r), fill_davcol, &v, nr_r,
+	    "the collections", err);
+
 	*v_r = v;
-	*nr_r = nr;
-	if (rc != SQLITE_DONE)
-		return arc_db_fail(ix, "cannot read the collections", err);
-	return 0;
+	return ret;
 }
 
 void
@@ -400,38 +360,30 @@ arc_davcols_free(struct arc_davcol *v, size_t nr)
 	free(v);
 }
 
+static void
+fill_davres(sqlite3_stmt *s, void *elem)
+{
+	struct arc_davres *x = elem;
+
+	x->name = arc_col_dup(s, 0);
+	snprintf(x->hash, sizeof(x->hash), "%s",
+	    (const char *)sqlite3_column_text(s, 1));
+	x->size = (uint64_t)sqlite3_column_int64(s, 2);
+	x->etag = arc_col_dup(s, 3);
+	x->type = arc_col_dup(s, 4);
+}
+
 int
 arcidx_dav_resources(struct arcidx *ix, const char *collection,
     struct arc_davres **v_r, size_t *nr_r, struct buf *err)
 {
-	struct arc_davres *v = NULL, *x;
-	size_t nr = 0, alloc = 0;
-	sqlite3_stmt *s;
-	int rc;
+	void *v;
+	int ret = arc_rows(ix, "SELECT name, hash, size, etag, type FROM"
+	    " dav_resources WHERE collection = ?1 ORDER BY name", collection,
+	    NULL, sizeof(**v_r), fill_davres, &v, nr_r, "the resources", err);
 
-	*v_r = NULL;
-	*nr_r = 0;
-	if (sqlite3_prepare_v2(ix->db, "SELECT name, hash, size, etag, type"
-	    " FROM dav_resources WHERE collection = ?1 ORDER BY name", -1, &s,
-	    NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot read the resources", err);
-	arc_bind_str(s, 1, collection);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ALLOC_GROW(v, nr + 1, alloc);
-		x = &v[nr++];
-		x->name = arc_col_dup(s, 0);
-		snprintf(x->hash, sizeof(x->hash), "%s",
-		    (const char *)sqlite3_column_text(s, 1));
-		x->size = (uint64_t)sqlite3_column_int64(s, 2);
-		x->etag = arc_col_dup(s, 3);
-		x->type = arc_col_dup(s, 4);
-	}
-	sqlite3_finalize(s);
 	*v_r = v;
-	*nr_r = nr;
-	if (rc != SQLITE_DONE)
-		return arc_db_fail(ix, "cannot read the resources", err);
-	return 0;
+	return ret;
 }
 
 void

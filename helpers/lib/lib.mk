@@ -26,6 +26,7 @@ LIB_SRCS := \
 	helpers/lib/pwscheme.c \
 	helpers/lib/secret.c \
 	helpers/lib/segment.c \
+	helpers/lib/sqlrows.c \
 	helpers/lib/store.c \
 	helpers/lib/tls.c \
 	helpers/lib/utf7.c \

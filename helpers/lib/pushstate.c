@@ -38,40 +38,32 @@ arcidx_push_set_mailbox(struct arcidx *ix, const char *folder,
 	return ret;
 }
 
+static void
+fill_unit(sqlite3_stmt *s, void *elem)
+{
+	struct arc_unit *x = elem;
+
+	snprintf(x->hash, sizeof(x->hash), "%s",
+	    (const char *)sqlite3_column_text(s, 0));
+	x->k = sqlite3_column_int(s, 1);
+	x->state = arc_col_dup(s, 2);
+	x->email_id = arc_col_dup(s, 3);
+	x->mailboxes = arc_col_dup(s, 4);
+	x->keywords = arc_col_dup(s, 5);
+	x->error = arc_col_dup(s, 6);
+}
+
 int
 arcidx_push_units(struct arcidx *ix, struct arc_unit **u_r, size_t *nr_r,
     struct buf *err)
 {
-	struct arc_unit *u = NULL, *x;
-	size_t nr = 0, alloc = 0;
-	sqlite3_stmt *s;
-	int rc;
+	void *v;
+	int ret = arc_rows(ix, "SELECT hash, k, state, email_id, mailboxes,"
+	    " keywords, error FROM push_emails ORDER BY hash, k", NULL, NULL,
+	    sizeof(**u_r), fill_unit, &v, nr_r, "push state", err);
 
-	*u_r = NULL;
-	*nr_r = 0;
-	if (sqlite3_prepare_v2(ix->db, "SELECT hash, k, state, email_id,"
-	    " mailboxes, keywords, error FROM push_emails ORDER BY hash, k",
-	    -1, &s, NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot read push state", err);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ALLOC_GROW(u, nr + 1, alloc);
-		x = &u[nr++];
-		memset(x, 0, sizeof(*x));
-		snprintf(x->hash, sizeof(x->hash), "%s",
-		    (const char *)sqlite3_column_text(s, 0));
-		x->k = sqlite3_column_int(s, 1);
-		x->state = arc_col_dup(s, 2);
-		x->email_id = arc_col_dup(s, 3);
-		x->mailboxes = arc_col_dup(s, 4);
-		x->keywords = arc_col_dup(s, 5);
-		x->error = arc_col_dup(s, 6);
-	}
-	sqlite3_finalize(s);
-	*u_r = u;
-	*nr_r = nr;
-	if (rc != SQLITE_DONE)
-		return arc_db_fail(ix, "cannot read push state", err);
-	return 0;
+	*u_r = v;
+	return ret;
 }
 
 int
