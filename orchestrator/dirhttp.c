@@ -17,7 +17,7 @@ json_t *
 dir_http(const struct plan *p, const struct dir_req *rq, long *code_r,
     struct buf *err)
 {
-	struct dav_opts o = { 0 };
+	struct http_opts o = { 0 };
 	struct dav *d = NULL;
 	struct dav_answer a = { 0 };
 	struct buf body = BUF_INIT;

@@ -46,11 +46,11 @@ own_opt(void *ctx, int c, const char *arg)
 	struct back *b = ctx;
 
 	switch (c) {
-	case OPT_URL: b->jo.url = arg; break;
-	case OPT_DEST_USER: b->jo.user = arg; break;
+	case OPT_URL: b->jo.http.url = arg; break;
+	case OPT_DEST_USER: b->jo.http.user = arg; break;
 	case OPT_ACCOUNT: b->jo.account = arg; break;
-	case OPT_DEST_CA: b->jo.ca_file = arg; break;
-	case OPT_DEST_INSECURE: b->jo.insecure = 1; break;
+	case OPT_DEST_CA: b->jo.http.ca_file = arg; break;
+	case OPT_DEST_INSECURE: b->jo.http.insecure = 1; break;
 	case OPT_CHECK: b->check = 1; break;
 	default:
 		return 0;
@@ -66,9 +66,9 @@ parse_options(struct back *b, int argc, char **argv)
 	    own_opts, own_opt, b, usage_text);
 	b->archive = b->io.archive;
 	b->report = b->io.report;
-	if (!b->archive || !b->jo.url || !b->io.srv.host || !b->io.user)
+	if (!b->archive || !b->jo.http.url || !b->io.srv.host || !b->io.user)
 		helper_usage();
-	b->jo.timeout = b->io.timeout;
+	b->jo.http.timeout = b->io.timeout;
 	conn_opts_server(&b->io, "143", "993");
 }
 
@@ -171,11 +171,11 @@ main(int argc, char **argv)
 	parse_options(b, argc, argv);
 	helper_start(&sec, b->io.user, (char *)NULL);
 	password = secrets_get(&sec, "password");
-	b->jo.password = secrets_get(&sec, "dest_password");
+	b->jo.http.password = secrets_get(&sec, "dest_password");
 	b->jo.token = secrets_get(&sec, "dest_token");
-	if (!b->jo.password && !b->jo.token)
-		b->jo.password = password;	/* the same on both */
-	if (!password || !(b->jo.token || b->jo.user))
+	if (!b->jo.http.password && !b->jo.token)
+		b->jo.http.password = password;	/* the same on both */
+	if (!password || !(b->jo.token || b->jo.http.user))
 		fatalx(EX_USAGE, "give password=... (and dest_password=... or"
 		    " dest_token=...) on standard input, and --dest-user"
 		    " unless with a token");

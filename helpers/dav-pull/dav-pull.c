@@ -65,11 +65,7 @@ parse_options(int argc, char **argv)
 	pull.assess = co.assess;
 	pull.archive = co.archive;
 	pull.report = co.report;
-	pull.o.url = co.url;
-	pull.o.user = co.user;
-	pull.o.ca_file = co.srv.tls.ca_file;
-	pull.o.insecure = co.srv.tls.insecure;
-	pull.o.timeout = co.timeout;
+	pull.o = conn_opts_http(&co);
 	if (!pull.o.url || !pull.o.user)
 		helper_usage();
 	if (!pull.assess && !pull.archive)

@@ -39,7 +39,7 @@ struct collection {
 };
 
 struct dpull {
-	struct dav_opts o;
+	struct http_opts o;
 	const char *archive, *report;
 	int assess;
 	int files;		/* a plain WebDAV file tree at opts.url */

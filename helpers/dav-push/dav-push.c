@@ -64,11 +64,7 @@ parse_options(int argc, char **argv)
 	push.archive = co.archive;
 	push.verify_only = co.verify_only;
 	push.report = co.report;
-	push.o.url = co.url;
-	push.o.user = co.user;
-	push.o.ca_file = co.srv.tls.ca_file;
-	push.o.insecure = co.srv.tls.insecure;
-	push.o.timeout = co.timeout;
+	push.o = conn_opts_http(&co);
 	if (!push.o.url || !push.o.user || !push.archive)
 		helper_usage();
 }

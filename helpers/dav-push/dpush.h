@@ -17,7 +17,7 @@
 #include "dav.h"
 
 struct dpush {
-	struct dav_opts o;
+	struct http_opts o;
 	const char *archive, *report;
 	int verify_only;
 	int files;		/* the archive's file tree, to opts.url */

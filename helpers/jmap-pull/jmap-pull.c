@@ -61,11 +61,7 @@ parse_options(struct jpull *p, int argc, char **argv)
 	p->report = co.report;
 	if (!co.url)
 		helper_usage();
-	p->conn.url = co.url;
-	p->conn.user = co.user;
-	p->conn.ca_file = co.srv.tls.ca_file;
-	p->conn.insecure = co.srv.tls.insecure;
-	p->conn.timeout = co.timeout;
+	p->conn.http = conn_opts_http(&co);
 	if (p->so.mode != STORE_ASSESS && !p->archive)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 }
@@ -196,8 +192,8 @@ write_report(struct jpull *p, struct buf *err)
 	json_t *o;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
-	    " s:o}", "account", p->conn.user ? p->conn.user :
-	    p->j->account_id, "host", p->conn.url, "helper", "jmap-pull",
+	    " s:o}", "account", p->conn.http.user ? p->conn.http.user :
+	    p->j->account_id, "host", p->conn.http.url, "helper", "jmap-pull",
 	    "time", (json_int_t)time(NULL), "totals", "folders",
 	    (json_int_t)p->nr_folders, "messages", (json_int_t)p->msgs_total,
 	    "bytes", (json_int_t)p->bytes_total, "anomalies",
@@ -238,10 +234,10 @@ main(int argc, char **argv)
 
 	helper_init("jmap-pull", JPULL_VERSION);
 	parse_options(p, argc, argv);
-	helper_start(&sec, p->conn.user, (char *)NULL);
-	p->conn.password = secrets_get(&sec, "password");
+	helper_start(&sec, p->conn.http.user, (char *)NULL);
+	p->conn.http.password = secrets_get(&sec, "password");
 	p->conn.token = secrets_get(&sec, "token");
-	if (!p->conn.token && !(p->conn.user && p->conn.password))
+	if (!p->conn.token && !(p->conn.http.user && p->conn.http.password))
 		fatalx(EX_USAGE, "give --user with password=..., or token=...,"
 		    " on standard input");
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -102,11 +102,7 @@ parse_options(struct push *p, int argc, char **argv)
 		p->verify = p->verify_only = 1;
 	if (!co.url || !p->archive)
 		helper_usage();
-	p->jo.url = co.url;
-	p->jo.user = co.user;
-	p->jo.ca_file = co.srv.tls.ca_file;
-	p->jo.insecure = co.srv.tls.insecure;
-	p->jo.timeout = co.timeout;
+	p->jo.http = conn_opts_http(&co);
 }
 
 static void
@@ -143,10 +139,10 @@ main(int argc, char **argv)
 	memset(p, 0, sizeof(*p));
 	helper_init("jmap-push", PUSH_VERSION);
 	parse_options(p, argc, argv);
-	helper_start(&sec, p->jo.user, (char *)NULL);
-	p->jo.password = secrets_get(&sec, "password");
+	helper_start(&sec, p->jo.http.user, (char *)NULL);
+	p->jo.http.password = secrets_get(&sec, "password");
 	p->jo.token = secrets_get(&sec, "token");
-	if (!p->jo.token && !(p->jo.user && p->jo.password))
+	if (!p->jo.token && !(p->jo.http.user && p->jo.http.password))
 		fatalx(EX_USAGE, "give --user with password=..., or token=...,"
 		    " on standard input");
 	curl_global_init(CURL_GLOBAL_DEFAULT);

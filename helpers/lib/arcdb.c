@@ -154,8 +154,8 @@ arc_query_one(struct arcidx *ix, const char *sql, const char *s1,
 
 int
 arc_rows(struct arcidx *ix, const char *sql, const char *a, const char *b,
-    size_t size, sql_fill_fn fill, void **v_r, size_t *nr_r,
-    const char *what, struct buf *err)
+    const struct sql_row *row, void **v_r, size_t *nr_r, const char *what,
+    struct buf *err)
 {
 	sqlite3_stmt *s;
 	char why[128];
@@ -168,7 +168,7 @@ arc_rows(struct arcidx *ix, const char *sql, const char *a, const char *b,
 	else {
 		arc_bind_str(s, 1, a);
 		arc_bind_str(s, 2, b);
-		*v_r = sql_rows(s, size, fill, nr_r, &rc);
+		*v_r = sql_rows(s, row, nr_r, &rc);
 		sqlite3_finalize(s);
 	}
 	if (rc == SQLITE_DONE)

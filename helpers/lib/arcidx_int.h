@@ -65,12 +65,12 @@ long long arc_query_one(struct arcidx *ix, const char *sql, const char *s1,
     long long n2, char *text_r);
 /*
  * The rows of `sql` (text parameters ?1 and ?2; NULL: none) as an array
- * of `size`-byte elements filled by `fill` (sql_rows()) into *v_r, their
- * count in *nr_r.  0, or -1 with `err` saying it cannot read `what`; what
- * was read is in *v_r all the same, to be freed as usual.
+ * of `row` (sql_rows()) into *v_r, their count in *nr_r.  0, or -1 with
+ * `err` saying it cannot read `what`; what was read is in *v_r all the
+ * same, to be freed as usual.
  */
 int arc_rows(struct arcidx *ix, const char *sql, const char *a,
-    const char *b, size_t size, sql_fill_fn fill, void **v_r, size_t *nr_r,
+    const char *b, const struct sql_row *row, void **v_r, size_t *nr_r,
     const char *what, struct buf *err);
 /* One statement with text parameters ?1 and ?2 (NULL: none). */
 int arc_exec2(struct arcidx *ix, const char *sql, const char *a, const char *b,

@@ -44,24 +44,21 @@ arcidx_blob_match(struct arcidx *ix, uint64_t size, const char *mid,
 	return found == 1;
 }
 
-static void
-fill_folder(sqlite3_stmt *s, void *elem)
-{
-	struct arc_folder *x = elem;
-	const char *sep = (const char *)sqlite3_column_text(s, 2);
-
-	x->name = arc_col_dup(s, 0);
-	x->raw = arc_col_dup(s, 1);
-	x->sep = sep ? sep[0] : 0;
-	x->special = arc_col_dup(s, 3);
-	x->subscribed = sqlite3_column_int(s, 4);
-	x->noselect = sqlite3_column_int(s, 5);
-	x->uidvalidity = (uint32_t)sqlite3_column_int64(s, 6);
-	x->synced = sqlite3_column_int(s, 7);
-	x->uidnext = (uint32_t)sqlite3_column_int64(s, 8);
-	x->highestmodseq = (uint64_t)sqlite3_column_int64(s, 9);
-	x->messages = (uint32_t)sqlite3_column_int64(s, 10);
-}
+static const struct sql_col folder_cols[] = {
+	SQL_COL(SQL_STR, struct arc_folder, name),
+	SQL_COL(SQL_STR, struct arc_folder, raw),
+	SQL_COL(SQL_CHAR, struct arc_folder, sep),
+	SQL_COL(SQL_STR, struct arc_folder, special),
+	SQL_COL(SQL_NUM, struct arc_folder, subscribed),
+	SQL_COL(SQL_NUM, struct arc_folder, noselect),
+	SQL_COL(SQL_NUM, struct arc_folder, uidvalidity),
+	SQL_COL(SQL_NUM, struct arc_folder, synced),
+	SQL_COL(SQL_NUM, struct arc_folder, uidnext),
+	SQL_COL(SQL_NUM, struct arc_folder, highestmodseq),
+	SQL_COL(SQL_NUM, struct arc_folder, messages),
+};
+static const struct sql_row folder_row =
+    SQL_ROW(struct arc_folder, folder_cols, NULL);
 
 int
 arcidx_folders(struct arcidx *ix, struct arc_folder **f_r, size_t *nr_r,
@@ -70,8 +67,8 @@ arcidx_folders(struct arcidx *ix, struct arc_folder **f_r, size_t *nr_r,
 	void *v;
 	int ret = arc_rows(ix, "SELECT name, raw, sep, special, subscribed,"
 	    " noselect, uidvalidity, synced, uidnext, highestmodseq, messages"
-	    " FROM folders ORDER BY name", NULL, NULL, sizeof(**f_r),
-	    fill_folder, &v, nr_r, "folders", err);
+	    " FROM folders ORDER BY name", NULL, NULL, &folder_row,
+	    &v, nr_r, "folders", err);
 
 	*f_r = v;
 	return ret;
@@ -80,31 +77,20 @@ arcidx_folders(struct arcidx *ix, struct arc_folder **f_r, size_t *nr_r,
 void
 arc_folders_free(struct arc_folder *f, size_t nr)
 {
-	size_t i;
-
-	for (i = 0; i < nr; i++) {
-		free(f[i].name);
-		free(f[i].raw);
-		free(f[i].special);
-	}
-	free(f);
+	sql_rows_free(f, nr, &folder_row);
 }
 
-static void
-fill_msg(sqlite3_stmt *s, void *elem)
-{
-	struct arc_msg *x = elem;
-
-	x->uid = (uint32_t)sqlite3_column_int64(s, 0);
-	snprintf(x->hash, sizeof(x->hash), "%s",
-	    (const char *)sqlite3_column_text(s, 1));
-	x->flags = arc_col_dup(s, 2);
-	x->modseq = (uint64_t)sqlite3_column_int64(s, 3);
-	x->size = (uint64_t)sqlite3_column_int64(s, 4);
-	x->time = (int64_t)sqlite3_column_int64(s, 5);
-	x->source_id = sqlite3_column_type(s, 6) == SQLITE_NULL ? NULL :
-	    arc_col_dup(s, 6);
-}
+static const struct sql_col msg_cols[] = {
+	SQL_COL(SQL_NUM, struct arc_msg, uid),
+	SQL_COL(SQL_CHARS, struct arc_msg, hash),
+	SQL_COL(SQL_STR, struct arc_msg, flags),
+	SQL_COL(SQL_NUM, struct arc_msg, modseq),
+	SQL_COL(SQL_NUM, struct arc_msg, size),
+	SQL_COL(SQL_NUM, struct arc_msg, time),
+	SQL_COL(SQL_STR_NULL, struct arc_msg, source_id),
+};
+static const struct sql_row msg_row =
+    SQL_ROW(struct arc_msg, msg_cols, NULL);
 
 int
 arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
@@ -113,7 +99,7 @@ arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
 	void *v;
 	int ret = arc_rows(ix, "SELECT uid, hash, flags, modseq, size, time,"
 	    " source_id FROM messages WHERE folder = ?1 ORDER BY uid", folder,
-	    NULL, sizeof(**m_r), fill_msg, &v, nr_r, "messages", err);
+	    NULL, &msg_row, &v, nr_r, "messages", err);
 
 	*m_r = v;
 	return ret;
@@ -122,13 +108,7 @@ arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
 void
 arc_msgs_free(struct arc_msg *m, size_t nr)
 {
-	size_t i;
-
-	for (i = 0; i < nr; i++) {
-		free(m[i].flags);
-		free(m[i].source_id);
-	}
-	free(m);
+	sql_rows_free(m, nr, &msg_row);
 }
 
 long long
@@ -271,20 +251,17 @@ arcidx_all_msgs(struct arcidx *ix, int (*fn)(void *arg,
 	return ret;
 }
 
-static void
-fill_sieve(sqlite3_stmt *s, void *elem)
-{
-	struct arc_sieve *x = elem;
-
-	x->name = arc_col_dup(s, 0);
-	snprintf(x->hash, sizeof(x->hash), "%s",
-	    (const char *)sqlite3_column_text(s, 1));
-	x->size = (uint64_t)sqlite3_column_int64(s, 2);
-	x->active = sqlite3_column_int(s, 3);
-	x->push_hash = arc_col_dup(s, 4);
-	x->push_state = arc_col_dup(s, 5);
-	x->push_error = arc_col_dup(s, 6);
-}
+static const struct sql_col sieve_cols[] = {
+	SQL_COL(SQL_STR, struct arc_sieve, name),
+	SQL_COL(SQL_CHARS, struct arc_sieve, hash),
+	SQL_COL(SQL_NUM, struct arc_sieve, size),
+	SQL_COL(SQL_NUM, struct arc_sieve, active),
+	SQL_COL(SQL_STR, struct arc_sieve, push_hash),
+	SQL_COL(SQL_STR, struct arc_sieve, push_state),
+	SQL_COL(SQL_STR, struct arc_sieve, push_error),
+};
+static const struct sql_row sieve_row =
+    SQL_ROW(struct arc_sieve, sieve_cols, NULL);
 
 int
 arcidx_sieve(struct arcidx *ix, struct arc_sieve **v_r, size_t *nr_r,
@@ -295,8 +272,8 @@ arcidx_sieve(struct arcidx *ix, struct arc_sieve **v_r, size_t *nr_r,
 	    " p.hash, p.state, p.error FROM sieve_scripts s LEFT JOIN"
 	    " push_sieve p USING (name) UNION ALL SELECT name, '', 0, 0, hash,"
 	    " state, error FROM push_sieve WHERE name NOT IN (SELECT name FROM"
-	    " sieve_scripts) ORDER BY 1", NULL, NULL, sizeof(**v_r),
-	    fill_sieve, &v, nr_r, "the scripts", err);
+	    " sieve_scripts) ORDER BY 1", NULL, NULL, &sieve_row,
+	    &v, nr_r, "the scripts", err);
 
 	*v_r = v;
 	return ret;
@@ -305,30 +282,20 @@ arcidx_sieve(struct arcidx *ix, struct arc_sieve **v_r, size_t *nr_r,
 void
 arc_sieve_free(struct arc_sieve *v, size_t nr)
 {
-	size_t i;
-
-	for (i = 0; i < nr; i++) {
-		free(v[i].name);
-		free(v[i].push_hash);
-		free(v[i].push_state);
-		free(v[i].push_error);
-	}
-	free(v);
+	sql_rows_free(v, nr, &sieve_row);
 }
 
-static void
-fill_davcol(sqlite3_stmt *s, void *elem)
-{
-	struct arc_davcol *x = elem;
-
-	x->path = arc_col_dup(s, 0);
-	x->kind = arc_col_dup(s, 1);
-	x->name = arc_col_dup(s, 2);
-	x->props = arc_col_dup(s, 3);
-	x->sync_token = arc_col_dup(s, 4);
-	x->shared = sqlite3_column_int(s, 5);
-	x->resources = (uint64_t)sqlite3_column_int64(s, 6);
-}
+static const struct sql_col davcol_cols[] = {
+	SQL_COL(SQL_STR, struct arc_davcol, path),
+	SQL_COL(SQL_STR, struct arc_davcol, kind),
+	SQL_COL(SQL_STR, struct arc_davcol, name),
+	SQL_COL(SQL_STR, struct arc_davcol, props),
+	SQL_COL(SQL_STR, struct arc_davcol, sync_token),
+	SQL_COL(SQL_NUM, struct arc_davcol, shared),
+	SQL_COL(SQL_NUM, struct arc_davcol, resources),
+};
+static const struct sql_row davcol_row =
+    SQL_ROW(struct arc_davcol, davcol_cols, NULL);
 
 int
 arcidx_dav_collections(struct arcidx *ix, struct arc_davcol **v_r,
@@ -338,7 +305,7 @@ arcidx_dav_collections(struct arcidx *ix, struct arc_davcol **v_r,
 	int ret = arc_rows(ix, "SELECT path, kind, name, props, sync_token,"
 	    " shared, (SELECT count(*) FROM dav_resources r WHERE"
 	    " r.collection = c.path) FROM dav_collections c ORDER BY path",
-	    NULL, NULL, sizeof(**v_r), fill_davcol, &v, nr_r,
+	    NULL, NULL, &davcol_row, &v, nr_r,
 	    "the collections", err);
 
 	*v_r = v;
@@ -348,30 +315,18 @@ arcidx_dav_collections(struct arcidx *ix, struct arc_davcol **v_r,
 void
 arc_davcols_free(struct arc_davcol *v, size_t nr)
 {
-	size_t i;
-
-	for (i = 0; i < nr; i++) {
-		free(v[i].path);
-		free(v[i].kind);
-		free(v[i].name);
-		free(v[i].props);
-		free(v[i].sync_token);
-	}
-	free(v);
+	sql_rows_free(v, nr, &davcol_row);
 }
 
-static void
-fill_davres(sqlite3_stmt *s, void *elem)
-{
-	struct arc_davres *x = elem;
-
-	x->name = arc_col_dup(s, 0);
-	snprintf(x->hash, sizeof(x->hash), "%s",
-	    (const char *)sqlite3_column_text(s, 1));
-	x->size = (uint64_t)sqlite3_column_int64(s, 2);
-	x->etag = arc_col_dup(s, 3);
-	x->type = arc_col_dup(s, 4);
-}
+static const struct sql_col davres_cols[] = {
+	SQL_COL(SQL_STR, struct arc_davres, name),
+	SQL_COL(SQL_CHARS, struct arc_davres, hash),
+	SQL_COL(SQL_NUM, struct arc_davres, size),
+	SQL_COL(SQL_STR, struct arc_davres, etag),
+	SQL_COL(SQL_STR, struct arc_davres, type),
+};
+static const struct sql_row davres_row =
+    SQL_ROW(struct arc_davres, davres_cols, NULL);
 
 int
 arcidx_dav_resources(struct arcidx *ix, const char *collection,
@@ -380,7 +335,7 @@ arcidx_dav_resources(struct arcidx *ix, const char *collection,
 	void *v;
 	int ret = arc_rows(ix, "SELECT name, hash, size, etag, type FROM"
 	    " dav_resources WHERE collection = ?1 ORDER BY name", collection,
-	    NULL, sizeof(**v_r), fill_davres, &v, nr_r, "the resources", err);
+	    NULL, &davres_row, &v, nr_r, "the resources", err);
 
 	*v_r = v;
 	return ret;
@@ -389,12 +344,5 @@ arcidx_dav_resources(struct arcidx *ix, const char *collection,
 void
 arc_davres_free(struct arc_davres *v, size_t nr)
 {
-	size_t i;
-
-	for (i = 0; i < nr; i++) {
-		free(v[i].name);
-		free(v[i].etag);
-		free(v[i].type);
-	}
-	free(v);
+	sql_rows_free(v, nr, &davres_row);
 }

@@ -18,7 +18,7 @@ fail(struct dav *d, int code)
 }
 
 int
-dav_open(struct dav **d_r, const struct dav_opts *o, struct buf *err)
+dav_open(struct dav **d_r, const struct http_opts *o, struct buf *err)
 {
 	struct dav *d = xcalloc(1, sizeof(*d));
 	const char *p = strstr(o->url, "://");

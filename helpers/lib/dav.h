@@ -22,6 +22,8 @@
 
 #include <libxml/tree.h>
 
+#include "httpc.h"
+
 struct buf;
 
 #define NS_DAV		"DAV:"
@@ -30,17 +32,10 @@ struct buf;
 #define NS_APPLE	"http://apple.com/ns/ical/"
 #define NS_CS		"http://calendarserver.org/ns/"
 
-struct dav_opts {
-	const char *url;	/* the server, or a collection on it */
-	const char *user, *password;
-	const char *ca_file;
-	int insecure;
-	long timeout;		/* seconds per request; 0: 120 */
-};
 
 struct dav {
 	void *curl;		/* CURL * */
-	const struct dav_opts *opts;
+	const struct http_opts *opts;
 	char *origin;		/* scheme://host:port of opts->url */
 	int fail;
 	unsigned long requests;
@@ -64,7 +59,7 @@ struct dav_answer {
 	char *sync_token;	/* a sync-collection's new token */
 };
 
-int dav_open(struct dav **d_r, const struct dav_opts *opts, struct buf *err);
+int dav_open(struct dav **d_r, const struct http_opts *opts, struct buf *err);
 void dav_close(struct dav **d);
 
 /*

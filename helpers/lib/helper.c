@@ -163,6 +163,19 @@ helper_options(int argc, char **argv, unsigned set, struct conn_opts *co,
 		helper_usage();
 }
 
+struct http_opts
+conn_opts_http(const struct conn_opts *co)
+{
+	struct http_opts o = { 0 };
+
+	o.url = co->url;
+	o.user = co->user;
+	o.ca_file = co->srv.tls.ca_file;
+	o.insecure = co->srv.tls.insecure;
+	o.timeout = co->timeout;
+	return o;
+}
+
 void
 conn_opts_server(struct conn_opts *co, const char *port_plain,
     const char *port_tls)

@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <stdint.h>
 
+#include "httpc.h"
 #include "tls.h"
 
 struct buf;
@@ -79,6 +80,10 @@ void helper_options(int argc, char **argv, unsigned set,
     int (*own_opt)(void *ctx, int c, const char *arg), void *ctx,
     const char *usage);
 void helper_usage(void) __attribute__((noreturn));
+
+/* After the options, for an HTTP server: what --url, --user, --ca-file,
+ * --insecure and --timeout said (the password is the caller's). */
+struct http_opts conn_opts_http(const struct conn_opts *co);
 
 /*
  * After the options, for a server: --tls (default: implicit TLS when the

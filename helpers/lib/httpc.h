@@ -7,6 +7,16 @@
 
 struct buf;
 
+/* How to reach an HTTP server (dav.c, jmap.c). */
+struct http_opts {
+	const char *url;	/* the server, or a resource on it */
+	const char *user, *password;	/* Basic authentication */
+	const char *ca_file;	/* NULL: the system's CAs */
+	int insecure;		/* do not verify the certificate */
+	long timeout;		/* seconds per request; 0: the client's
+				 * default */
+};
+
 /*
  * A new easy handle (exits when out of memory): answers appended to
  * `body` (NULL: set per request with CURLOPT_WRITEDATA; over the

@@ -62,9 +62,9 @@ setup(struct jmap *j, struct xfer *x, const char *url)
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
 	buf_init(&x->body, RESPONSE_MAX);
-	x->h = httpc_handle("migrate jmap-push/0.1", o->timeout > 0 ?
-	    o->timeout : 300L, o->ca_file, o->insecure, o->token ? NULL :
-	    o->user, o->password, &x->body);
+	x->h = httpc_handle("migrate jmap-push/0.1", o->http.timeout > 0 ?
+	    o->http.timeout : 300L, o->http.ca_file, o->http.insecure, o->token ? NULL :
+	    o->http.user, o->http.password, &x->body);
 	curl_easy_setopt(x->h, CURLOPT_URL, url);
 	if (o->token)
 		x->headers = curl_slist_append(x->headers, j->auth_header);
@@ -310,18 +310,18 @@ jmap_open(struct jmap **j_r, const struct jmap_opts *o, struct buf *err)
 		j->auth_header = xasprintf("Authorization: Bearer %s",
 		    o->token);
 	/* a bare server URL means its well-known session */
-	buf_adds(&url, o->url);
+	buf_adds(&url, o->http.url);
 	u = curl_url();
-	if (curl_url_set(u, CURLUPART_URL, o->url, 0) != CURLUE_OK) {
+	if (curl_url_set(u, CURLUPART_URL, o->http.url, 0) != CURLUE_OK) {
 		curl_url_cleanup(u);
-		buf_addf(err, "'%s' is not a URL", o->url);
+		buf_addf(err, "'%s' is not a URL", o->http.url);
 		return fail(j, EX_USAGE);
 	}
 	curl_url_get(u, CURLUPART_PATH, &path, 0);
 	if (!path || !strcmp(path, "/")) {
 		buf_reset(&url);
-		buf_addf(&url, "%s%s.well-known/jmap", o->url,
-		    o->url[strlen(o->url) - 1] == '/' ? "" : "/");
+		buf_addf(&url, "%s%s.well-known/jmap", o->http.url,
+		    o->http.url[strlen(o->http.url) - 1] == '/' ? "" : "/");
 	}
 	curl_free(path);
 	curl_url_cleanup(u);

@@ -20,19 +20,16 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include "httpc.h"
 
 struct buf;
 
 struct jmap_opts {
-	const char *url;	/* base URL, or the session URL itself */
-	const char *user;	/* Basic auth with `password`, or: */
-	const char *password;
+	struct http_opts http;	/* the base URL, or the session URL
+				 * itself; Basic auth, or: */
 	const char *token;	/*   Bearer auth */
 	const char *account;	/* the account to act on; NULL: the
 				 * primary mail account */
-	const char *ca_file;
-	int insecure;
-	long timeout;		/* seconds per request; 0: 300 */
 };
 
 struct jmap {

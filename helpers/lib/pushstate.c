@@ -38,20 +38,17 @@ arcidx_push_set_mailbox(struct arcidx *ix, const char *folder,
 	return ret;
 }
 
-static void
-fill_unit(sqlite3_stmt *s, void *elem)
-{
-	struct arc_unit *x = elem;
-
-	snprintf(x->hash, sizeof(x->hash), "%s",
-	    (const char *)sqlite3_column_text(s, 0));
-	x->k = sqlite3_column_int(s, 1);
-	x->state = arc_col_dup(s, 2);
-	x->email_id = arc_col_dup(s, 3);
-	x->mailboxes = arc_col_dup(s, 4);
-	x->keywords = arc_col_dup(s, 5);
-	x->error = arc_col_dup(s, 6);
-}
+static const struct sql_col unit_cols[] = {
+	SQL_COL(SQL_CHARS, struct arc_unit, hash),
+	SQL_COL(SQL_NUM, struct arc_unit, k),
+	SQL_COL(SQL_STR, struct arc_unit, state),
+	SQL_COL(SQL_STR, struct arc_unit, email_id),
+	SQL_COL(SQL_STR, struct arc_unit, mailboxes),
+	SQL_COL(SQL_STR, struct arc_unit, keywords),
+	SQL_COL(SQL_STR, struct arc_unit, error),
+};
+static const struct sql_row unit_row =
+    SQL_ROW(struct arc_unit, unit_cols, NULL);
 
 int
 arcidx_push_units(struct arcidx *ix, struct arc_unit **u_r, size_t *nr_r,
@@ -60,7 +57,7 @@ arcidx_push_units(struct arcidx *ix, struct arc_unit **u_r, size_t *nr_r,
 	void *v;
 	int ret = arc_rows(ix, "SELECT hash, k, state, email_id, mailboxes,"
 	    " keywords, error FROM push_emails ORDER BY hash, k", NULL, NULL,
-	    sizeof(**u_r), fill_unit, &v, nr_r, "push state", err);
+	    &unit_row, &v, nr_r, "push state", err);
 
 	*u_r = v;
 	return ret;
@@ -88,16 +85,7 @@ arcidx_push_set(struct arcidx *ix, const struct arc_unit *u,
 void
 arc_units_free(struct arc_unit *u, size_t nr)
 {
-	size_t i;
-
-	for (i = 0; i < nr; i++) {
-		free(u[i].state);
-		free(u[i].email_id);
-		free(u[i].mailboxes);
-		free(u[i].keywords);
-		free(u[i].error);
-	}
-	free(u);
+	sql_rows_free(u, nr, &unit_row);
 }
 
 int

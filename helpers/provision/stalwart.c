@@ -22,7 +22,7 @@ struct stalwart_opts stalwart_opts;
 
 static struct {
 	struct dav *d;
-	struct dav_opts o;
+	struct http_opts o;
 	char *bearer;
 	const char *hdrs[2];
 	char *domain_id, *account_id;

@@ -74,9 +74,9 @@ main(int argc, char **argv)
 	if (secrets_read(&sec, 0, &err) < 0)
 		die("secrets");
 	memset(&o, 0, sizeof(o));
-	o.url = argv[1];
-	o.user = argv[2];
-	o.password = secrets_get(&sec, "password");
+	o.http.url = argv[1];
+	o.http.user = argv[2];
+	o.http.password = secrets_get(&sec, "password");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (jmap_open(&j, &o, &err) < 0)
 		die("session");
