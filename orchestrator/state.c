@@ -14,6 +14,7 @@
 #include "now.h"
 #include "plan.h"
 #include "schema.h"
+#include "sqlrows.h"
 #include "state.h"
 #include "state_int.h"
 #include "xalloc.h"
@@ -448,51 +449,49 @@ state_col_str(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
+/* the state and where a failed or held account resumes */
 static void
-read_row(sqlite3_stmt *st, struct account *a)
+read_states(sqlite3_stmt *st, void *elem)
 {
-	const char *t;
+	struct account *a = elem;
+	const char *t = (const char *)sqlite3_column_text(st, 5);
 
-	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(st, 0);
-	a->account = state_col_str(st, 1);
-	a->login = state_col_str(st, 2);
-	a->wave = state_col_str(st, 3);
 	state_parse((const char *)sqlite3_column_text(st, 4), &a->state);
-	t = (const char *)sqlite3_column_text(st, 5);
 	a->resume = t && state_parse(t, &a->resume) == 0 ? a->resume :
 	    ST_PENDING;
-	a->step = state_col_str(st, 6);
-	a->attempts = sqlite3_column_int(st, 7);
-	a->not_before = sqlite3_column_double(st, 8);
-	a->error_class = state_col_str(st, 9);
-	a->error = state_col_str(st, 10);
-	a->messages = sqlite3_column_int64(st, 11);
-	a->bytes = sqlite3_column_int64(st, 12);
-	a->anomalies = sqlite3_column_int64(st, 13);
-	a->deltas = sqlite3_column_int64(st, 14);
-	a->checkpoint = state_col_str(st, 15);
 }
+
+static const struct sql_col account_cols[] = {
+	SQL_COL(SQL_NUM, struct account, id),
+	SQL_COL(SQL_STR_NULL, struct account, account),
+	SQL_COL(SQL_STR_NULL, struct account, login),
+	SQL_COL(SQL_STR_NULL, struct account, wave),
+	{ SQL_SKIP, 0, 0 },	/* state */
+	{ SQL_SKIP, 0, 0 },	/* resume */
+	SQL_COL(SQL_STR_NULL, struct account, step),
+	SQL_COL(SQL_NUM, struct account, attempts),
+	SQL_COL(SQL_REAL, struct account, not_before),
+	SQL_COL(SQL_STR_NULL, struct account, error_class),
+	SQL_COL(SQL_STR_NULL, struct account, error),
+	SQL_COL(SQL_NUM, struct account, messages),
+	SQL_COL(SQL_NUM, struct account, bytes),
+	SQL_COL(SQL_NUM, struct account, anomalies),
+	SQL_COL(SQL_NUM, struct account, deltas),
+	SQL_COL(SQL_STR_NULL, struct account, checkpoint),
+};
+static const struct sql_row account_row =
+    SQL_ROW(struct account, account_cols, read_states);
 
 void
 account_free(struct account *a)
 {
-	free(a->account);
-	free(a->login);
-	free(a->wave);
-	free(a->step);
-	free(a->error_class);
-	free(a->error);
-	free(a->checkpoint);
-	memset(a, 0, sizeof(*a));
+	sql_row_clear(a, &account_row);
 }
 
 int
 state_accounts(struct state *s, const char *wave, struct account **v_r,
     size_t *nr_r)
 {
-	struct account *v = NULL;
-	size_t nr = 0, alloc = 0;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -500,17 +499,9 @@ state_accounts(struct state *s, const char *wave, struct account **v_r,
 	st = stmt(s, wave ? S_LIST_WAVE : S_LIST_ALL);
 	if (wave)
 		sqlite3_bind_text(st, 1, wave, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (nr == alloc) {
-			alloc = alloc ? 2 * alloc : 64;
-			v = xreallocarray(v, alloc, sizeof(*v));
-		}
-		read_row(st, &v[nr++]);
-	}
+	*v_r = sql_rows(st, &account_row, nr_r, &rc);
 	sqlite3_reset(st);
 	pthread_mutex_unlock(&s->lock);
-	*v_r = v;
-	*nr_r = nr;
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -525,7 +516,7 @@ state_account(struct state *s, const char *account, struct account *a)
 	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		read_row(st, a);
+		sql_row_read(st, &account_row, a);
 	sqlite3_reset(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc == SQLITE_ROW ? 0 : -1;

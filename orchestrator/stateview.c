@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "sqlrows.h"
 #include "state.h"
 #include "state_int.h"
 #include "xalloc.h"
@@ -61,67 +62,71 @@ state_find_account(struct state *s, const char *name, struct account *a)
 	return n;
 }
 
+/*
+ * The rows of `sql` (?1 bound to `id` when it is not negative) as an
+ * array of objects, a member per column under its name, of its type.
+ */
+static json_t *
+json_rows(struct state *s, const char *sql, int64_t id)
+{
+	json_t *v = json_array(), *o, *x;
+	sqlite3_stmt *q;
+	int i;
+
+	if (!(q = prepare(s, sql)))
+		return v;
+	if (id >= 0)
+		sqlite3_bind_int64(q, 1, id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		o = json_object();
+		for (i = 0; i < sqlite3_column_count(q); i++) {
+			switch (sqlite3_column_type(q, i)) {
+			case SQLITE_INTEGER:
+				x = json_integer(sqlite3_column_int64(q, i));
+				break;
+			case SQLITE_FLOAT:
+				x = json_real(sqlite3_column_double(q, i));
+				break;
+			case SQLITE_NULL:
+				x = json_null();
+				break;
+			default:
+				x = json_string((const char *)
+				    sqlite3_column_text(q, i));
+			}
+			json_object_set_new(o, sqlite3_column_name(q, i), x);
+		}
+		json_array_append_new(v, o);
+	}
+	finish(s, q);
+	return v;
+}
+
 json_t *
 state_transitions(struct state *s, int64_t account_id)
 {
-	json_t *v = json_array();
-	sqlite3_stmt *q;
-
-	if (!(q = prepare(s, "SELECT ts, from_state, to_state, why FROM"
-	    " transitions WHERE account_id = ?1 ORDER BY id")))
-		return v;
-	sqlite3_bind_int64(q, 1, account_id);
-	while (sqlite3_step(q) == SQLITE_ROW)
-		json_array_append_new(v, json_pack("{s:f, s:s, s:s, s:s?}",
-		    "ts", sqlite3_column_double(q, 0), "from",
-		    sqlite3_column_text(q, 1), "to", sqlite3_column_text(q, 2),
-		    "why", sqlite3_column_text(q, 3)));
-	finish(s, q);
-	return v;
+	return json_rows(s, "SELECT ts, from_state AS \"from\", to_state AS"
+	    " \"to\", why FROM transitions WHERE account_id = ?1 ORDER BY id",
+	    account_id);
 }
 
 json_t *
 state_runs(struct state *s, int64_t account_id)
 {
-	json_t *v = json_array();
-	sqlite3_stmt *q;
-
-	if (!(q = prepare(s, "SELECT helper, step, started, ended, exit,"
-	    " error FROM runs WHERE account_id = ?1 ORDER BY id")))
-		return v;
-	sqlite3_bind_int64(q, 1, account_id);
-	while (sqlite3_step(q) == SQLITE_ROW)
-		json_array_append_new(v, json_pack("{s:s, s:s, s:f, s:f, s:i,"
-		    " s:s?}", "helper", sqlite3_column_text(q, 0), "step",
-		    sqlite3_column_text(q, 1), "started",
-		    sqlite3_column_double(q, 2), "seconds",
-		    sqlite3_column_double(q, 3) - sqlite3_column_double(q, 2),
-		    "exit", sqlite3_column_int(q, 4), "error",
-		    sqlite3_column_text(q, 5)));
-	finish(s, q);
-	return v;
+	return json_rows(s, "SELECT helper, step, started, ended - started AS"
+	    " seconds, exit, error FROM runs WHERE account_id = ?1 ORDER BY"
+	    " id", account_id);
 }
 
 json_t *
 state_failures(struct state *s)
 {
-	json_t *v = json_array();
-	sqlite3_stmt *q;
-
-	if (!(q = prepare(s, "SELECT coalesce(error_class, '?'),"
+	return json_rows(s, "SELECT coalesce(error_class, '?') AS class,"
 	    " substr(replace(coalesce(error, ''), account, '<account>'), 1,"
-	    " 160) AS why, count(*), group_concat(account, ' ') FROM (SELECT"
-	    " * FROM accounts WHERE in_plan AND state = 'failed' ORDER BY"
-	    " ord) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")))
-		return v;
-	while (sqlite3_step(q) == SQLITE_ROW)
-		json_array_append_new(v, json_pack("{s:s, s:s, s:I, s:s}",
-		    "class", (const char *)sqlite3_column_text(q, 0), "reason",
-		    (const char *)sqlite3_column_text(q, 1), "count",
-		    (json_int_t)sqlite3_column_int64(q, 2), "accounts",
-		    (const char *)sqlite3_column_text(q, 3)));
-	finish(s, q);
-	return v;
+	    " 160) AS reason, count(*) AS count, group_concat(account, ' ')"
+	    " AS accounts FROM (SELECT * FROM accounts WHERE in_plan AND"
+	    " state = 'failed' ORDER BY ord) GROUP BY 1, 2 ORDER BY 3 DESC, 1,"
+	    " 2", -1);
 }
 
 /* Add `n` to the integer `key` of `o`. */
@@ -245,31 +250,29 @@ state_items_text(struct state *s, int64_t account_id, json_t **obj_r)
 	return buf_detach(&b, NULL);
 }
 
+static const struct sql_col audit_cols[] = {
+	SQL_COL(SQL_NUM, struct audit_line, id),
+	SQL_COL(SQL_STR_NULL, struct audit_line, kind),
+	SQL_COL(SQL_STR_NULL, struct audit_line, line),
+};
+static const struct sql_row audit_row =
+    SQL_ROW(struct audit_line, audit_cols, NULL);
+
 int
 state_audit_pending(struct state *s, size_t max, struct audit_line **v_r,
     size_t *nr_r)
 {
-	struct audit_line *v = NULL;
-	size_t nr = 0, alloc = 0;
 	sqlite3_stmt *st;
 	int rc = SQLITE_ERROR;
 
+	*v_r = NULL;
+	*nr_r = 0;
 	if ((st = prepare(s, "SELECT id, kind, line FROM audit_queue ORDER"
 	    " BY id LIMIT ?1"))) {
 		sqlite3_bind_int64(st, 1, (int64_t)max);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if (nr == alloc) {
-				alloc = alloc ? 2 * alloc : 256;
-				v = xreallocarray(v, alloc, sizeof(*v));
-			}
-			v[nr].id = sqlite3_column_int64(st, 0);
-			v[nr].kind = state_col_str(st, 1);
-			v[nr++].line = state_col_str(st, 2);
-		}
+		*v_r = sql_rows(st, &audit_row, nr_r, &rc);
 		finish(s, st);
 	}
-	*v_r = v;
-	*nr_r = nr;
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -353,11 +356,5 @@ state_finalize_items(struct state *s)
 void
 audit_lines_free(struct audit_line *v, size_t nr)
 {
-	size_t i;
-
-	for (i = 0; i < nr; i++) {
-		free(v[i].kind);
-		free(v[i].line);
-	}
-	free(v);
+	sql_rows_free(v, nr, &audit_row);
 }

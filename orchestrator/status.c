@@ -77,7 +77,7 @@ status_account(struct state *s, const char *name, int json)
 			    a.error_class ? a.error_class : "?", a.attempts,
 			    a.error);
 		json_array_foreach(tr, i, e) {
-			time_t t = (time_t)json_real_value(json_object_get(e,
+			time_t t = (time_t)json_number_value(json_object_get(e,
 			    "ts"));
 			struct tm tm;
 			char when[32];

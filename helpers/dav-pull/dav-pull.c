@@ -23,13 +23,12 @@ static const char usage_text[] =
 "The password comes on standard input: password=... and an empty line.\n";
 
 enum {
-	OPT_COLLECTION = 256, OPT_SIZE_LIMIT, OPT_FILES,
+	OPT_COLLECTION = 256, OPT_SIZE_LIMIT,
 };
 
 static const struct option own_opts[] = {
 	{ "collection", required_argument, NULL, OPT_COLLECTION },
 	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
-	{ "files", no_argument, NULL, OPT_FILES },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -46,7 +45,6 @@ own_opt(void *ctx, int c, const char *arg)
 	case OPT_SIZE_LIMIT:
 		pull.size_limit = opt_size("--size-limit", arg, 1);
 		break;
-	case OPT_FILES: pull.files = 1; break;
 	default:
 		return 0;
 	}
@@ -60,8 +58,9 @@ parse_options(int argc, char **argv)
 	pull.size_limit = 10u << 20;
 	/* a pass takes what changed since the last: --mode is assess or not */
 	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_MODE |
-	    RUN_ARCHIVE | RUN_REPORT, &co, own_opts, own_opt, NULL,
+	    RUN_ARCHIVE | RUN_REPORT | RUN_FILES, &co, own_opts, own_opt, NULL,
 	    usage_text);
+	pull.files = co.files;
 	pull.assess = co.assess;
 	pull.archive = co.archive;
 	pull.report = co.report;

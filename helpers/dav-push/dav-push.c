@@ -33,34 +33,15 @@ static const char usage_text[] =
 
 struct dpush push;
 
-enum {
-	OPT_FILES = 256,
-};
-
-static const struct option own_opts[] = {
-	{ "files", no_argument, NULL, OPT_FILES },
-	{ NULL, 0, NULL, 0 }
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	switch (c) {
-	case OPT_FILES: push.files = 1; break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 static void
 parse_options(int argc, char **argv)
 {
 	struct conn_opts co = { 0 };
 
 	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_ARCHIVE |
-	    RUN_VERIFY | RUN_REPORT, &co, own_opts, own_opt, NULL,
+	    RUN_VERIFY | RUN_REPORT | RUN_FILES, &co, NULL, NULL, NULL,
 	    usage_text);
+	push.files = co.files;
 	push.archive = co.archive;
 	push.verify_only = co.verify_only;
 	push.report = co.report;

@@ -55,7 +55,7 @@ static const char *usage_text = "";
 enum {
 	O_HOST = 0x1000, O_PORT, O_TLS, O_PLAIN, O_URL, O_USER,
 	O_AUTH_USER, O_MASTER_SEP, O_AUTH, O_CA, O_INSECURE, O_TIMEOUT,
-	O_ARCHIVE, O_REPORT, O_VERIFY, O_MODE,
+	O_ARCHIVE, O_REPORT, O_VERIFY, O_MODE, O_FILES,
 };
 
 static const struct {
@@ -79,6 +79,7 @@ static const struct {
 	{ RUN_REPORT, { "report", required_argument, NULL, O_REPORT } },
 	{ RUN_VERIFY, { "verify-only", no_argument, NULL, O_VERIFY } },
 	{ RUN_MODE, { "mode", required_argument, NULL, O_MODE } },
+	{ RUN_FILES, { "files", no_argument, NULL, O_FILES } },
 };
 
 static struct option *
@@ -126,6 +127,7 @@ conn_opt(struct conn_opts *co, int c, const char *arg)
 	case O_ARCHIVE: co->archive = arg; break;
 	case O_REPORT: co->report = arg; break;
 	case O_VERIFY: co->verify_only = 1; break;
+	case O_FILES: co->files = 1; break;
 	case O_MODE:
 		if (strcmp(arg, "assess") && strcmp(arg, "full") &&
 		    strcmp(arg, "delta") && strcmp(arg, "auto"))

@@ -50,6 +50,8 @@ enum conn_set {
 	RUN_MODE = 1 << 9,	/* --mode, for a helper whose every pass reads
 				 * everything and records what changed, so
 				 * that full, delta and auto are one */
+	RUN_FILES = 1 << 10,	/* --files: a WebDAV file tree, not the
+				 * calendars and address books */
 };
 
 struct conn_opts {
@@ -65,6 +67,7 @@ struct conn_opts {
 	const char *report;	/* RUN_REPORT */
 	int verify_only;	/* RUN_VERIFY */
 	int assess;		/* RUN_MODE: --mode assess */
+	int files;		/* RUN_FILES */
 };
 
 /*

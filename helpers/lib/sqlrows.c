@@ -55,6 +55,8 @@ sql_row_read(sqlite3_stmt *s, const struct sql_row *row, void *elem)
 		case SQL_CHARS:
 			snprintf(field, c->size, "%s", t ? t : "");
 			break;
+		case SQL_SKIP:
+			break;
 		}
 	}
 	if (row->fill)

@@ -19,6 +19,7 @@ enum sql_type {
 	SQL_STR_NULL,	/* the same, NULL for NULL */
 	SQL_CHAR,	/* a char: the text's first byte, 0 for none */
 	SQL_CHARS,	/* a char array: the text, cut to fit */
+	SQL_SKIP,	/* none: the row's fill reads it */
 };
 
 struct sql_col {
