@@ -284,6 +284,54 @@ sieve_pull(struct run *r, struct slot *sl, struct account *a,
 }
 
 /*
+ * Run push helper `name` with `v` (its server) and the options every push
+ * takes: the destination's TLS, the account's login there, its archive,
+ * its report `report`, and --verify-only.  What the destination refused
+ * (`what`) is the account's anomalies, not a failure; with `done` the
+ * helper's done event is kept for the caller.
+ */
+static enum outcome
+run_push(struct run *r, struct slot *sl, struct account *a, const char *name,
+    struct args *v, const char *report, int verify_only, const char *what,
+    json_t **done_r, struct buf *err)
+{
+	const struct server *d = &r->p->destination;
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	enum outcome o;
+	int code = 0;
+
+	if (d->ca_file) {
+		arg(v, "--ca-file");
+		arg(v, d->ca_file);
+	}
+	if (d->insecure)
+		arg(v, "--insecure");
+	arg(v, "--user");
+	arg(v, own(v, dest_login(r, a)));
+	arg(v, "--archive");
+	arg(v, own(v, archive_of(r, a)));
+	arg(v, "--report");
+	arg(v, own(v, report_of(r, a, report)));
+	if (verify_only)
+		arg(v, "--verify-only");
+	if (dest_secrets(r, a, 1, &sec, err) < 0) {
+		args_free(v);
+		return PERMANENT;
+	}
+	o = helper(r, sl, a, name, verify_only ? "verify" : "push", v->v, &sec,
+	    &done, &code, err);
+	o = only_refusals(r, a, o, code, done, what, err);
+	if (done_r)
+		*done_r = done;
+	else
+		json_decref(done);
+	secrets_clear(&sec);
+	args_free(v);
+	return o;
+}
+
+/*
  * sieve-push, when the plan has destination.sieve; with `verify_only`, a
  * comparison only.  Scripts the destination refused are the account's
  * anomalies (their reasons in the helper's events and the archive), not a
@@ -293,41 +341,13 @@ static enum outcome
 sieve_push(struct run *r, struct slot *sl, struct account *a,
     int verify_only, struct buf *err)
 {
-	const struct server *d = &r->p->destination;
 	struct args v = { NULL, NULL, 0, 0 };
-	struct secrets sec = SECRETS_INIT;
-	json_t *done = NULL;
-	enum outcome o;
-	int code = 0;
 
-	url_args(&v, d->sieve, NULL, "4190", NULL);
-	if (d->ca_file) {
-		arg(&v, "--ca-file");
-		arg(&v, d->ca_file);
-	}
-	if (d->insecure)
-		arg(&v, "--insecure");
-	if (d->allow_plaintext)
+	url_args(&v, r->p->destination.sieve, NULL, "4190", NULL);
+	if (r->p->destination.allow_plaintext)
 		arg(&v, "--allow-plaintext");
-	arg(&v, "--user");
-	arg(&v, own(&v, dest_login(r, a)));
-	arg(&v, "--archive");
-	arg(&v, own(&v, archive_of(r, a)));
-	arg(&v, "--report");
-	arg(&v, own(&v, report_of(r, a, "verify-sieve")));
-	if (verify_only)
-		arg(&v, "--verify-only");
-	if (dest_secrets(r, a, 1, &sec, err) < 0) {
-		args_free(&v);
-		return PERMANENT;
-	}
-	o = helper(r, sl, a, "sieve-push", verify_only ? "verify" : "push",
-	    v.v, &sec, &done, &code, err);
-	o = only_refusals(r, a, o, code, done, "Sieve scripts", err);
-	json_decref(done);
-	secrets_clear(&sec);
-	args_free(&v);
-	return o;
+	return run_push(r, sl, a, "sieve-push", &v, "verify-sieve",
+	    verify_only, "Sieve scripts", NULL, err);
 }
 
 /* Calendars and contacts, after the mail: dav-pull, when the plan has
@@ -402,44 +422,20 @@ dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
 {
 	const struct server *d = &r->p->destination;
 	struct args v = { NULL, NULL, 0, 0 };
-	struct secrets sec = SECRETS_INIT;
 	json_t *done = NULL;
 	enum outcome o;
-	int code = 0;
 
 	arg(&v, "--url");
 	arg(&v, files ? own(&v, login_of(d->files, a)) : d->dav);
 	if (files)
 		arg(&v, "--files");
-	arg(&v, "--user");
-	arg(&v, own(&v, dest_login(r, a)));
-	arg(&v, "--archive");
-	arg(&v, own(&v, archive_of(r, a)));
-	arg(&v, "--report");
-	arg(&v, own(&v, report_of(r, a, files ? "verify-files" :
-	    "verify-dav")));
-	if (d->ca_file) {
-		arg(&v, "--ca-file");
-		arg(&v, d->ca_file);
-	}
-	if (d->insecure)
-		arg(&v, "--insecure");
-	if (verify_only)
-		arg(&v, "--verify-only");
-	if (dest_secrets(r, a, 1, &sec, err) < 0) {
-		args_free(&v);
-		return PERMANENT;
-	}
-	o = helper(r, sl, a, "dav-push", verify_only ? "verify" : "push",
-	    v.v, &sec, &done, &code, err);
-	o = only_refusals(r, a, o, code, done, files ? "files" : "calendar"
-	    " and contact resources", err);
+	o = run_push(r, sl, a, "dav-push", &v, files ? "verify-files" :
+	    "verify-dav", verify_only, files ? "files" : "calendar and"
+	    " contact resources", &done, err);
 	if (o == OK && done)
 		state_add_counters(r->s, a, 0, 0, json_integer_value(
 		    json_object_get(done, "conflicts")));
 	json_decref(done);
-	secrets_clear(&sec);
-	args_free(&v);
 	return o;
 }
 

@@ -20,43 +20,60 @@ static const struct {
 	{ "\\Answered", "$answered" }, { "\\Draft", "$draft" },
 };
 
+/* Keywords gathered lower case, then joined in the list form. */
+struct kwlist {
+	char *v[256];
+	size_t n;
+};
+
+static void
+kw_add(struct kwlist *l, const char *word)
+{
+	char *p;
+
+	if (l->n == ARRAY_SIZE(l->v))
+		return;
+	l->v[l->n] = xstrdup(word);
+	for (p = l->v[l->n]; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	l->n++;
+}
+
+static char *
+kw_join(struct kwlist *l)
+{
+	char *out = arc_flags_join((const char **)l->v, l->n);
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	return out;
+}
+
 /* The keys of a JSON set, lower case, sorted, one space (caller frees). */
 char *
 kw_of_set(json_t *set)
 {
-	const char *v[256], *k;
-	char *low[256], *out;
-	size_t n = 0, i;
+	struct kwlist l = { { NULL }, 0 };
+	const char *k;
 	json_t *x;
 
-	json_object_foreach(set, k, x) {
-		if (n == ARRAY_SIZE(v))
-			break;
+	json_object_foreach(set, k, x)
 		/* keywords the destination computes itself ($hasattachment) */
-		if (!strncasecmp(k, "$has", 4))
-			continue;
-		low[n] = xstrdup(k);
-		for (i = 0; low[n][i]; i++)
-			low[n][i] = (char)tolower((unsigned char)low[n][i]);
-		v[n] = low[n];
-		n++;
-	}
-	out = arc_flags_join(v, n);
-	for (i = 0; i < n; i++)
-		free(low[i]);
-	return out;
+		if (strncasecmp(k, "$has", 4))
+			kw_add(&l, k);
+	return kw_join(&l);
 }
 
 /* IMAP flags to the keywords they are at the destination. */
 char *
 kw_from_flags(const char *flags)
 {
-	char *s = xstrdup(flags), *w, *save = NULL, *out, *low[256];
-	const char *v[256];
-	size_t n = 0, i;
+	struct kwlist l = { { NULL }, 0 };
+	char *s = xstrdup(flags), *w, *save = NULL, *out;
+	size_t i;
 
-	for (w = strtok_r(s, " ", &save); w && n < ARRAY_SIZE(v);
-	    w = strtok_r(NULL, " ", &save)) {
+	for (w = strtok_r(s, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
 		const char *kw = NULL;
 
 		if (*w == '\\') {
@@ -67,15 +84,9 @@ kw_from_flags(const char *flags)
 				continue;
 		} else if (!strncasecmp(w, "$has", 4))
 			continue;
-		low[n] = xstrdup(kw ? kw : w);
-		for (i = 0; low[n][i]; i++)
-			low[n][i] = (char)tolower((unsigned char)low[n][i]);
-		v[n] = low[n];
-		n++;
+		kw_add(&l, kw ? kw : w);
 	}
-	out = arc_flags_join(v, n);
-	for (i = 0; i < n; i++)
-		free(low[i]);
+	out = kw_join(&l);
 	free(s);
 	return out;
 }
