@@ -111,7 +111,6 @@ apply_folder(struct arcidx *ix, json_t *o, struct buf *err)
 	    "noselect")));
 	sqlite3_bind_int64(s, 7, uidv);
 	ret = arc_step_done(ix, s, err);
-	sqlite3_reset(s);
 	buf_release(&special);
 	return ret;
 }
@@ -354,7 +353,6 @@ rec_msg(struct arcidx *ix, unsigned seq, const char *t, json_t *o,
 	sqlite3_bind_int64(s, 10, seq);
 	arc_bind_str(s, 11, arc_jstr(o, "id"));
 	ret = arc_step_done(ix, s, err);
-	sqlite3_reset(s);
 	free(flags);
 	return ret;
 }
@@ -372,7 +370,6 @@ rec_flags(struct arcidx *ix, unsigned seq, const char *t, json_t *o,
 	arc_bind_str(s, 3, flags);
 	sqlite3_bind_int64(s, 4, arc_jint(o, "modseq"));
 	ret = arc_step_done(ix, s, err);
-	sqlite3_reset(s);
 	free(flags);
 	return ret;
 }
@@ -424,7 +421,6 @@ rec_pass(struct arcidx *ix, unsigned seq, const char *t, json_t *o,
 	arc_bind_str(s, 1, key);
 	arc_bind_str(s, 2, val);
 	ret = arc_step_done(ix, s, err);
-	sqlite3_reset(s);
 	free(key);
 	free(val);
 	return ret;

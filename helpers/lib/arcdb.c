@@ -94,9 +94,11 @@ arc_stmt(struct arcidx *ix, enum stmt which)
 int
 arc_step_done(struct arcidx *ix, sqlite3_stmt *s, struct buf *err)
 {
-	if (sqlite3_step(s) != SQLITE_DONE)
-		return arc_db_fail(ix, "cannot update", err);
-	return 0;
+	int ret = sqlite3_step(s) == SQLITE_DONE ? 0 :
+	    arc_db_fail(ix, "cannot update", err);
+
+	sqlite3_reset(s);
+	return ret;
 }
 
 void

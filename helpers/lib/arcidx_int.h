@@ -56,6 +56,7 @@ extern const char *const arc_stmt_sql[S_NR];
 int arc_db_fail(struct arcidx *ix, const char *what, struct buf *err);
 int arc_exec(struct arcidx *ix, const char *sql, struct buf *err);
 sqlite3_stmt *arc_stmt(struct arcidx *ix, enum stmt which);
+/* Step a statement that writes, then reset it: 0, or -1 with `err`. */
 int arc_step_done(struct arcidx *ix, sqlite3_stmt *s, struct buf *err);
 void arc_bind_str(sqlite3_stmt *s, int i, const char *v);
 const char *arc_jstr(json_t *o, const char *key);

@@ -29,13 +29,10 @@ arcidx_push_set_mailbox(struct arcidx *ix, const char *folder,
     const char *id, struct buf *err)
 {
 	sqlite3_stmt *s = arc_stmt(ix, S_PUSH_MB_PUT);
-	int ret;
 
 	arc_bind_str(s, 1, folder);
 	arc_bind_str(s, 2, id);
-	ret = arc_step_done(ix, s, err);
-	sqlite3_reset(s);
-	return ret;
+	return arc_step_done(ix, s, err);
 }
 
 static const struct sql_col unit_cols[] = {
@@ -68,7 +65,6 @@ arcidx_push_set(struct arcidx *ix, const struct arc_unit *u,
     struct buf *err)
 {
 	sqlite3_stmt *s = arc_stmt(ix, S_PUSH_PUT);
-	int ret;
 
 	arc_bind_str(s, 1, u->hash);
 	sqlite3_bind_int(s, 2, u->k);
@@ -77,9 +73,7 @@ arcidx_push_set(struct arcidx *ix, const struct arc_unit *u,
 	arc_bind_str(s, 5, u->mailboxes);
 	arc_bind_str(s, 6, u->keywords);
 	arc_bind_str(s, 7, u->error && *u->error ? u->error : NULL);
-	ret = arc_step_done(ix, s, err);
-	sqlite3_reset(s);
-	return ret;
+	return arc_step_done(ix, s, err);
 }
 
 void
