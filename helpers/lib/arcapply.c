@@ -121,7 +121,6 @@ apply_sieve(struct arcidx *ix, json_t *o, int put, struct buf *err)
 {
 	const char *name = arc_jstr(o, "name");
 	sqlite3_stmt *s;
-	int ret;
 
 	if (!name)
 		return buf_adds(err, "a sieve record without a name"), -1;
@@ -140,9 +139,7 @@ apply_sieve(struct arcidx *ix, json_t *o, int put, struct buf *err)
 	arc_bind_str(s, 2, arc_jstr(o, "hash") ? arc_jstr(o, "hash") : "");
 	sqlite3_bind_int64(s, 3, arc_jint(o, "size"));
 	sqlite3_bind_int(s, 4, json_is_true(json_object_get(o, "active")));
-	ret = arc_step_done(ix, s, err);
-	sqlite3_finalize(s);
-	return ret;
+	return arc_step_once(ix, s, err);
 }
 
 /* A WebDAV file tree's records: file, file-dir, file-delete (a
@@ -152,7 +149,6 @@ apply_file(struct arcidx *ix, const char *t, json_t *o, struct buf *err)
 {
 	const char *path = arc_jstr(o, "path");
 	sqlite3_stmt *s;
-	int ret;
 
 	if (!path)
 		return buf_addf(err, "a %s record without a path", t), -1;
@@ -160,10 +156,10 @@ apply_file(struct arcidx *ix, const char *t, json_t *o, struct buf *err)
 		return arc_exec2(ix, "DELETE FROM files WHERE path = ?1 OR"
 		    " (?2 = '/' AND substr(path, 1, length(?1)) = ?1)", path,
 		    path[0] && path[strlen(path) - 1] == '/' ? "/" : "", err);
-	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO files(path, dir,"
+	if (!(s = arc_prepare(ix, "INSERT OR REPLACE INTO files(path, dir,"
 	    " hash, size, type, mtime, etag) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
-	    " ?7)", -1, &s, NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot prepare", err);
+	    " ?7)", err)))
+		return -1;
 	arc_bind_str(s, 1, path);
 	sqlite3_bind_int(s, 2, !strcmp(t, "file-dir"));
 	arc_bind_str(s, 3, arc_jstr(o, "hash"));
@@ -171,9 +167,7 @@ apply_file(struct arcidx *ix, const char *t, json_t *o, struct buf *err)
 	arc_bind_str(s, 5, arc_jstr(o, "type"));
 	arc_bind_str(s, 6, arc_jstr(o, "mtime"));
 	arc_bind_str(s, 7, arc_jstr(o, "etag"));
-	ret = arc_step_done(ix, s, err);
-	sqlite3_finalize(s);
-	return ret;
+	return arc_step_once(ix, s, err);
 }
 
 /* The DAV records: collection, collection-delete, resource, delete. */
@@ -199,11 +193,10 @@ apply_dav(struct arcidx *ix, const char *what, json_t *o, struct buf *err)
 		if (!path)
 			return buf_adds(err, "a dav-collection without a path"),
 			    -1;
-		if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO"
+		if (!(s = arc_prepare(ix, "INSERT OR REPLACE INTO"
 		    " dav_collections(path, kind, name, props, sync_token,"
-		    " shared) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &s,
-		    NULL) != SQLITE_OK)
-			return arc_db_fail(ix, "cannot prepare", err);
+		    " shared) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", err)))
+			return -1;
 		props = json_dumps(json_object_get(o, "props"), JSON_COMPACT |
 		    JSON_SORT_KEYS | JSON_ENCODE_ANY);
 		arc_bind_str(s, 1, path);
@@ -214,8 +207,7 @@ apply_dav(struct arcidx *ix, const char *what, json_t *o, struct buf *err)
 		arc_bind_str(s, 5, arc_jstr(o, "sync_token"));
 		sqlite3_bind_int(s, 6, json_is_true(json_object_get(o,
 		    "shared")));
-		ret = arc_step_done(ix, s, err);
-		sqlite3_finalize(s);
+		ret = arc_step_once(ix, s, err);
 		free(props);
 		return ret;
 	}
@@ -224,19 +216,17 @@ apply_dav(struct arcidx *ix, const char *what, json_t *o, struct buf *err)
 	if (!col || !name)
 		return buf_adds(err, "a dav-resource without its collection or"
 		    " name"), -1;
-	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO dav_resources("
+	if (!(s = arc_prepare(ix, "INSERT OR REPLACE INTO dav_resources("
 	    "collection, name, hash, size, etag, type) VALUES(?1, ?2, ?3, ?4,"
-	    " ?5, ?6)", -1, &s, NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot prepare", err);
+	    " ?5, ?6)", err)))
+		return -1;
 	arc_bind_str(s, 1, col);
 	arc_bind_str(s, 2, name);
 	arc_bind_str(s, 3, arc_jstr(o, "hash") ? arc_jstr(o, "hash") : "");
 	sqlite3_bind_int64(s, 4, arc_jint(o, "size"));
 	arc_bind_str(s, 5, arc_jstr(o, "etag"));
 	arc_bind_str(s, 6, arc_jstr(o, "type"));
-	ret = arc_step_done(ix, s, err);
-	sqlite3_finalize(s);
-	return ret;
+	return arc_step_once(ix, s, err);
 }
 
 /* The records, each by its "t"; arc_apply_record() finds the handler. */

@@ -101,6 +101,26 @@ arc_step_done(struct arcidx *ix, sqlite3_stmt *s, struct buf *err)
 	return ret;
 }
 
+int
+arc_step_once(struct arcidx *ix, sqlite3_stmt *s, struct buf *err)
+{
+	int ret = arc_step_done(ix, s, err);
+
+	sqlite3_finalize(s);
+	return ret;
+}
+
+sqlite3_stmt *
+arc_prepare(struct arcidx *ix, const char *sql, struct buf *err)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) == SQLITE_OK)
+		return s;
+	arc_db_fail(ix, "cannot prepare", err);
+	return NULL;
+}
+
 void
 arc_bind_str(sqlite3_stmt *s, int i, const char *v)
 {
@@ -185,15 +205,12 @@ arc_exec2(struct arcidx *ix, const char *sql, const char *a, const char *b,
     struct buf *err)
 {
 	sqlite3_stmt *s;
-	int ret;
 
-	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot prepare", err);
+	if (!(s = arc_prepare(ix, sql, err)))
+		return -1;
 	arc_bind_str(s, 1, a);
 	arc_bind_str(s, 2, b);
-	ret = arc_step_done(ix, s, err);
-	sqlite3_finalize(s);
-	return ret;
+	return arc_step_once(ix, s, err);
 }
 
 unsigned

@@ -58,6 +58,11 @@ int arc_exec(struct arcidx *ix, const char *sql, struct buf *err);
 sqlite3_stmt *arc_stmt(struct arcidx *ix, enum stmt which);
 /* Step a statement that writes, then reset it: 0, or -1 with `err`. */
 int arc_step_done(struct arcidx *ix, sqlite3_stmt *s, struct buf *err);
+/* The same for a statement of its own, then finalized. */
+int arc_step_once(struct arcidx *ix, sqlite3_stmt *s, struct buf *err);
+/* A statement of its own, or NULL with `err`. */
+sqlite3_stmt *arc_prepare(struct arcidx *ix, const char *sql,
+    struct buf *err);
 void arc_bind_str(sqlite3_stmt *s, int i, const char *v);
 const char *arc_jstr(json_t *o, const char *key);
 sqlite3_int64 arc_jint(json_t *o, const char *key);

@@ -87,22 +87,18 @@ arcidx_push_sieve_set(struct arcidx *ix, const char *name, const char *hash,
     const char *state, const char *error, struct buf *err)
 {
 	sqlite3_stmt *s;
-	int ret;
 
 	if (!state)
 		return arc_exec2(ix, "DELETE FROM push_sieve WHERE name = ?1",
 		    name, NULL, err);
-	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO push_sieve(name,"
-	    " hash, state, error) VALUES(?1, ?2, ?3, ?4)", -1, &s,
-	    NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot prepare", err);
+	if (!(s = arc_prepare(ix, "INSERT OR REPLACE INTO push_sieve(name,"
+	    " hash, state, error) VALUES(?1, ?2, ?3, ?4)", err)))
+		return -1;
 	arc_bind_str(s, 1, name);
 	arc_bind_str(s, 2, hash);
 	arc_bind_str(s, 3, state);
 	arc_bind_str(s, 4, error && *error ? error : NULL);
-	ret = arc_step_done(ix, s, err);
-	sqlite3_finalize(s);
-	return ret;
+	return arc_step_once(ix, s, err);
 }
 
 /* A query's rows as strings: `cols` columns each, into *v_r (caller frees
@@ -118,8 +114,8 @@ rows(struct arcidx *ix, const char *sql, const char *a, const char *b,
 
 	*v_r = NULL;
 	*nr_r = 0;
-	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot prepare", err);
+	if (!(s = arc_prepare(ix, sql, err)))
+		return -1;
 	arc_bind_str(s, 1, a);
 	arc_bind_str(s, 2, b);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -150,15 +146,13 @@ exec_params(struct arcidx *ix, const char *sql, const char *const *params,
     struct buf *err)
 {
 	sqlite3_stmt *s;
-	int i, ret;
+	int i;
 
-	if (sqlite3_prepare_v2(ix->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return arc_db_fail(ix, "cannot prepare", err);
+	if (!(s = arc_prepare(ix, sql, err)))
+		return -1;
 	for (i = 0; params && params[i] != ARCIDX_END; i++)
 		arc_bind_str(s, i + 1, params[i]);
-	ret = arc_step_done(ix, s, err);
-	sqlite3_finalize(s);
-	return ret;
+	return arc_step_once(ix, s, err);
 }
 
 int
