@@ -280,7 +280,7 @@ state_open(struct state **sp, const char *dir, struct buf *err)
 	}
 	sqlite3_busy_timeout(s->db, 10000);
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL;"
-	    " PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+	    " PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
 	    NULL, NULL, NULL) != SQLITE_OK) {
 		buf_addf(err, "'%s': %s", path, sqlite3_errmsg(s->db));
 		goto fail;

@@ -145,7 +145,7 @@ arcidx_open(struct arcidx **ix_r, const char *dir, int lock,
 	}
 	sqlite3_busy_timeout(ix->db, 10000);
 	if (lock && (arc_exec(ix, "PRAGMA journal_mode = WAL;"
-	    "PRAGMA synchronous = NORMAL;", err) < 0 ||
+	    "PRAGMA synchronous = FULL;", err) < 0 ||
 	    arc_exec(ix, schema, err) < 0 || upgrade(ix, err) < 0))
 		goto out;
 	for (i = 0; i < S_NR; i++)

@@ -13,7 +13,7 @@ struct mapping {
 };
 
 static const char schema[] =
-	"PRAGMA journal_mode = WAL;"
+	"PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)"
 	"  WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS routes(identifier TEXT PRIMARY KEY,"

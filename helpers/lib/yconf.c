@@ -337,6 +337,43 @@ yconf_walk(struct yconf *c, const yaml_node_t *map, const char *where,
 }
 
 
+/*
+ * Whether the text nests mappings and sequences deeper than YCONF_DEPTH
+ * (said in `err`): libyaml's document loader takes quadratic time on
+ * deep nesting, and no configuration needs it.  One pass over the
+ * events, which costs little; a syntax error is left to the loader.
+ */
+static int
+too_deep(const char *path, const char *text, size_t len, struct buf *err)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, deep = 0, done = 0;
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
+	    len);
+	while (!done && !deep && yaml_parser_parse(&parser, &ev)) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT) {
+			if (++depth > YCONF_DEPTH) {
+				deep = 1;
+				buf_addf(err, "%s:%lu:%lu: nested deeper than %d"
+				    " levels\n", path,
+				    (unsigned long)ev.start_mark.line + 1,
+				    (unsigned long)ev.start_mark.column + 1,
+				    YCONF_DEPTH);
+			}
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+		    ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		done = ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return deep;
+}
+
 int
 yconf_load(const char *path, yaml_document_t *doc, char **text, size_t *len,
     struct buf *err)
@@ -351,6 +388,8 @@ yconf_load(const char *path, yaml_document_t *doc, char **text, size_t *len,
 		return -1;
 	*len = b.len;
 	*text = buf_detach(&b, NULL);
+	if (too_deep(path, *text, *len, err))
+		return -1;
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)*text,
 	    *len);

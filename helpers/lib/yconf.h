@@ -61,9 +61,13 @@ struct ykey {
 	ykey_fn *fn;		/* K_FUNC */
 };
 
+/* How deep mappings and sequences may nest. */
+#define YCONF_DEPTH	64
+
 /*
  * Read and parse `path` into `doc` (its text into `text`, which the caller
- * frees).  On a syntax error returns -1 with the error in `err`.
+ * frees).  On a syntax error, or nesting deeper than YCONF_DEPTH, returns
+ * -1 with the error in `err`.
  */
 int yconf_load(const char *path, yaml_document_t *doc, char **text,
     size_t *len, struct buf *err);

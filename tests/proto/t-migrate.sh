@@ -130,6 +130,11 @@ like "$errtext" "bare name and the plan has no accounts.default_domain" \
     "a bare name without a default domain"
 validate "$(printf '%s\n' "$base" | sed 's/^limits:/limits: [/')"
 like "$errtext" "^bad.yaml:[0-9]+:[0-9]+: .*(flow|expected)" "broken YAML: where the parser stopped"
+python3 -c "print('name: deep\nstate: deep\nlimits: ' + '[' * 100000 + ']' * 100000)" >"$work/deep.yaml"
+(cd "$work" && "$M" plan validate deep.yaml) >/dev/null 2>"$work/err"
+is "$?" 65 "a plan nested 100,000 deep is refused"
+like "$(cat "$work/err")" "^deep.yaml:3:72: nested deeper than 64 levels" \
+    "at the first level too deep, before the YAML loader sees it"
 validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  retries: 3/')"
 like "$errtext" "bad.yaml:12:3: key 'retries' given twice in limits" "a key given twice"
 validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  secret: hunter2/; s/parallel_accounts: 2/parallel_accounts: 0/')"
