@@ -88,6 +88,7 @@ migrate_SRCS := \
 	orchestrator/machine.c \
 	orchestrator/migrate.c \
 	orchestrator/plan.c \
+	orchestrator/plansafe.c \
 	orchestrator/provision.c \
 	orchestrator/chain.c \
 	orchestrator/directory.c \

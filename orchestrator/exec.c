@@ -127,22 +127,53 @@ on_line(void *cb, enum proc_stream s, const char *line, size_t len)
 }
 
 /*
- * STATE/run/PID for each helper running, with the run's id: a rerun after
- * a crash stops the helpers the dead apply left behind (they are in
- * sessions of their own and would hold archives and connections).
+ * A process's start time (/proc/PID/stat, field 22, in clock ticks since
+ * boot), or 0 when there is no such process.  Readable for any process,
+ * even one that made itself undumpable as the helpers do: with its pid it
+ * names one process, whatever reuses the pid later.
+ */
+static unsigned long long
+start_time(long pid)
+{
+	char *path = xasprintf("/proc/%ld/stat", pid);
+	struct buf stat = BUF_INIT, err = BUF_INIT;
+	unsigned long long t = 0;
+	const char *p;
+	int field;
+
+	if (file_read(path, &stat, &err) == 0 &&
+	    (p = strrchr(stat.buf, ')'))) {
+		/* after the command's ")" comes field 3; 22 is 19 on */
+		for (field = 2; p && field < 22; field++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			t = strtoull(p + 1, NULL, 10);
+	}
+	buf_release(&stat);
+	buf_release(&err);
+	free(path);
+	return t;
+}
+
+/*
+ * STATE/run/PID for each helper running, with the run's id and the
+ * helper's start time: a rerun after a crash stops the helpers the dead
+ * apply left behind (they are in sessions of their own and would hold
+ * archives and connections).
  */
 static void
 on_start(void *cb, pid_t pid)
 {
 	struct hrun *h = cb;
 	char *path = xasprintf("%s/run/%ld", h->r->p->state_dir, (long)pid);
+	char *line = xasprintf("%s %llu\n", h->r->run_id, start_time(pid));
 	struct buf err = BUF_INIT;
 
-	if (file_write_atomic(path, h->r->run_id, strlen(h->r->run_id), 0600,
-	    &err) < 0)
+	if (file_write_atomic(path, line, strlen(line), 0600, &err) < 0)
 		say(h->r, "%s", err.buf);
 	h->pid = pid;
 	buf_release(&err);
+	free(line);
 	free(path);
 }
 
@@ -155,28 +186,15 @@ forget_pid(struct run *r, pid_t pid)
 	free(path);
 }
 
-/* Whether process `pid` carries MIGRATE_RUN_ID=`id` in its environment. */
+/* Whether the helper a run file names ("RUNID STARTTIME") still runs. */
 static int
-has_run_id(long pid, const char *id)
+still_runs(long pid, const char *line)
 {
-	char *path = xasprintf("/proc/%ld/environ", pid);
-	char *want = xasprintf("MIGRATE_RUN_ID=%s", id);
-	struct buf env = BUF_INIT, err = BUF_INIT;
-	size_t off = 0;
-	int found = 0;
+	const char *sp = strchr(line, ' ');
+	unsigned long long t = sp ? strtoull(sp + 1, NULL, 10) : 0;
 
-	if (file_read(path, &env, &err) == 0)
-		while (off < env.len && !found) {
-			found = !strcmp(env.buf + off, want);
-			off += strlen(env.buf + off) + 1;
-		}
-	buf_release(&env);
-	buf_release(&err);
-	free(want);
-	free(path);
-	return found;
+	return t && start_time(pid) == t;
 }
-
 /* Stop what an earlier apply left running, before any new helper runs. */
 void
 reap_orphans(struct run *r)
@@ -195,12 +213,11 @@ reap_orphans(struct run *r)
 			continue;
 		path = xasprintf("%s/%s", dir, e->d_name);
 		buf_setlen(&id, 0);
-		if (file_read(path, &id, &err) == 0 && id.len &&
-		    has_run_id(pid, id.buf)) {
+		if (file_read(path, &id, &err) == 0 && still_runs(pid, id.buf)) {
 			say(r, "stopping helper %ld, left by an earlier apply",
 			    pid);
 			kill(-(pid_t)pid, SIGTERM);
-			for (i = 0; i < 50 && has_run_id(pid, id.buf); i++)
+			for (i = 0; i < 50 && still_runs(pid, id.buf); i++)
 				usleep(100000);
 			kill(-(pid_t)pid, SIGKILL);
 			n++;

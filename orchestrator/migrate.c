@@ -18,6 +18,7 @@
 #include "log.h"
 #include "plan.h"
 #include "runner.h"
+#include "secret.h"
 #include "state.h"
 #include "status.h"
 #include "xalloc.h"
@@ -558,6 +559,8 @@ main(int argc, char **argv)
 	int c, json = 0, progress;
 
 	log_init("migrate", -1);
+	secrets_no_core();
+	atexit(secrets_forget);
 	while ((c = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': state_dir_opt = optarg; break;

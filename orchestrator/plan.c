@@ -64,6 +64,15 @@ parse_secret(struct yconf *c, const struct ykey *k, const yaml_node_t *n,
 		if (ref->kind == SECRET_FILE && access(ref->value, R_OK) < 0)
 			yconf_err(c, vn, "%s: cannot read '%s': %s", what,
 			    ref->value, strerror(errno));
+		if (ref->kind == SECRET_ENV)
+			secret_env_keep(ref->value);
+		if (ref->kind == SECRET_COMMAND &&
+		    (plan_echo_command(ref->value) ||
+		    plan_inline_credential(ref->value)))
+			yconf_err(c, vn, "%s: the command holds the secret"
+			    " itself, and the plan is committed to the audit"
+			    " repository; let it read the secret from elsewhere"
+			    " (a file, a vault)", what);
 	}
 }
 
@@ -163,7 +172,7 @@ static const struct ykey source_keys[] = {
 	{ "jmap", K_URL, S(jmap), NULL, "http https" },
 	{ "dav", K_URL, S(dav), NULL, "http https" },
 	{ "dav_login", K_STR, S(dav_login), NULL, NULL },
-	{ "files", K_STR, S(files), NULL, NULL },
+	{ "files", K_URL, S(files), NULL, "http https" },
 	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
 	{ "sieve_dir", K_STR, S(sieve_dir), NULL, NULL },
 	{ "sieve_active", K_STR, S(sieve_active), NULL, NULL },
@@ -178,7 +187,7 @@ static const struct ykey source_keys[] = {
 static const struct ykey destination_keys[] = {
 	{ "jmap", K_URL, S(jmap), NULL, "http https" },
 	{ "dav", K_URL, S(dav), NULL, "http https" },
-	{ "files", K_STR, S(files), NULL, NULL },
+	{ "files", K_URL, S(files), NULL, "http https" },
 	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
 	{ "allow_plaintext", K_BOOL, S(allow_plaintext), NULL, NULL },
 	{ "ca_file", K_PATH, S(ca_file), NULL, NULL },
@@ -253,10 +262,14 @@ static const struct ykey proxy_keys[] = {
 
 #define H(f) offsetof(struct hooks, f)
 static const struct ykey hooks_keys[] = {
-	{ "before_push", K_STR, H(before_push), NULL, NULL },
-	{ "after_cutover", K_STR, H(after_cutover), NULL, NULL },
-	{ "after_rollback", K_STR, H(after_rollback), NULL, NULL },
-	{ "after_finalize", K_STR, H(after_finalize), NULL, NULL },
+	{ "before_push", K_FUNC, H(before_push), NULL, NULL,
+	    parse_command },
+	{ "after_cutover", K_FUNC, H(after_cutover), NULL, NULL,
+	    parse_command },
+	{ "after_rollback", K_FUNC, H(after_rollback), NULL, NULL,
+	    parse_command },
+	{ "after_finalize", K_FUNC, H(after_finalize), NULL, NULL,
+	    parse_command },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -276,8 +289,8 @@ static const struct ykey accounts_keys[] = {
 	{ "list", K_LIST, AC(list), NULL, NULL },
 	{ "csv", K_PATH, AC(csv), NULL, NULL },
 	{ "passwd_file", K_PATH, AC(passwd_file), NULL, NULL },
-	{ "command", K_STR, AC(command), NULL, NULL },
-	{ "dovecot", K_STR, AC(dovecot), NULL, NULL },
+	{ "command", K_FUNC, AC(command), NULL, NULL, parse_command },
+	{ "dovecot", K_FUNC, AC(dovecot), NULL, NULL, parse_command },
 	{ "dovecot_hash_field", K_STR, AC(dovecot_hash_field), NULL, NULL },
 	{ "doveadm_url", K_URL, AC(doveadm_url), NULL, "http https" },
 	{ "doveadm_api_key", K_FUNC, AC(doveadm_api_key), NULL, NULL,
@@ -298,14 +311,15 @@ static const struct ykey provision_keys[] = {
 	{ "ca_file", K_PATH, PV(ca_file), NULL, NULL },
 	{ "insecure", K_BOOL, PV(insecure), NULL, NULL },
 	{ "allow_plaintext", K_BOOL, PV(allow_plaintext), NULL, NULL },
-	{ "exists", K_STR, PV(exists), NULL, NULL },
-	{ "create", K_STR, PV(create), NULL, NULL },
-	{ "update_command", K_STR, PV(update_command), NULL, NULL },
+	{ "exists", K_FUNC, PV(exists), NULL, NULL, parse_command },
+	{ "create", K_FUNC, PV(create), NULL, NULL, parse_command },
+	{ "update_command", K_FUNC, PV(update_command), NULL, NULL,
+	    parse_command },
 	{ "schemes", K_LIST, PV(schemes), NULL, NULL },
 	{ "update", K_LIST, PV(update), NULL, NULL },
 	{ "hashes", K_FUNC, PV(hashes), NULL, NULL, parse_secret },
 	{ "passwd_file", K_PATH, PV(passwd_file), NULL, NULL },
-	{ "dovecot", K_STR, PV(dovecot), NULL, NULL },
+	{ "dovecot", K_FUNC, PV(dovecot), NULL, NULL, parse_command },
 	{ "dovecot_hash_field", K_STR, PV(dovecot_hash_field), NULL, NULL },
 	{ "missing_password", K_STR, PV(missing_password), NULL, NULL },
 	{ NULL, 0, 0, NULL, NULL }
@@ -487,6 +501,7 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 {
 	const struct auth *sa = &p->source.auth, *da = &p->destination.auth;
 
+	plan_check_plaintext(c, p, root);
 	if (!p->state_dir)
 		yconf_err(c, root, "the plan needs 'state', the directory of the"
 		    " migration's state");
@@ -532,12 +547,6 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		yconf_err(c, root, "source.files and destination.files go"
 		    " together: a file tree is read from one and written to the"
 		    " other");
-	if ((p->source.files && strncmp(p->source.files, "http://", 7) &&
-	    strncmp(p->source.files, "https://", 8)) || (p->destination.files &&
-	    strncmp(p->destination.files, "http://", 7) &&
-	    strncmp(p->destination.files, "https://", 8)))
-		yconf_err(c, root, "files: an http:// or https:// URL, with"
-		    " {account}, {login} or {local} for each account's tree");
 	if ((p->source.dav || p->source.files) &&
 	    sa->passwords.kind == SECRET_NONE &&
 	    da->passwords.kind == SECRET_NONE)

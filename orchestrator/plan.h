@@ -195,6 +195,20 @@ struct plan {
  * a line.  Relative paths in the plan are taken from the plan's directory.
  */
 int plan_load(struct plan *p, const char *path, struct buf *err);
+
+/*
+ * plansafe.c: no credential written into the plan, none in clear.
+ * plan_inline_credential() says what in a command looks like one (NULL:
+ * nothing); plan_echo_command() whether a secret's command only prints
+ * what is written in it.  parse_command() reads a command (K_FUNC) and
+ * refuses one with a credential; plan_check_plaintext() refuses an
+ * http:// URL that takes a credential unless its server allows plaintext.
+ */
+const char *plan_inline_credential(const char *cmd);
+int plan_echo_command(const char *cmd);
+ykey_fn parse_command;
+void plan_check_plaintext(struct yconf *c, const struct plan *p,
+    const yaml_node_t *root);
 void plan_free(struct plan *p);
 
 /*
@@ -207,5 +221,14 @@ char *secret_resolve(const struct secret_ref *ref, const char *account,
 /* The password of `account` from a passwords reference. */
 char *secret_password(const struct secret_ref *ref, const char *account,
     const char *login, struct buf *err);
+
+/*
+ * Take environment variable `name`, an {env: NAME} secret, out of the
+ * environment into memory, so that no child ever inherits it.
+ */
+void secret_env_keep(const char *name);
+
+/* Wipe what is kept in memory: those values and the passwords files read. */
+void secrets_forget(void);
 
 #endif

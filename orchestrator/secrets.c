@@ -79,12 +79,66 @@ first_line(struct buf *b)
 	return xstrndup(b->buf, n);
 }
 
+/* The {env: NAME} secrets, out of the environment. */
+static struct {
+	pthread_mutex_t lock;
+	struct kept {
+		char *name, *value;	/* value NULL: it was not set */
+	} *v;
+	size_t nr;
+} env_kept = { PTHREAD_MUTEX_INITIALIZER, NULL, 0 };
+
+static struct kept *
+env_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < env_kept.nr; i++)
+		if (!strcmp(env_kept.v[i].name, name))
+			return &env_kept.v[i];
+	return NULL;
+}
+
+void
+secret_env_keep(const char *name)
+{
+	const char *v;
+
+	pthread_mutex_lock(&env_kept.lock);
+	if (!env_find(name)) {
+		env_kept.v = xreallocarray(env_kept.v, env_kept.nr + 1,
+		    sizeof(*env_kept.v));
+		v = getenv(name);
+		env_kept.v[env_kept.nr].name = xstrdup(name);
+		env_kept.v[env_kept.nr++].value = v ? xstrdup(v) : NULL;
+		if (v)
+			explicit_bzero((char *)v, strlen(v));
+		unsetenv(name);
+	}
+	pthread_mutex_unlock(&env_kept.lock);
+}
+
+static char *
+env_value(const char *name, struct buf *err)
+{
+	struct kept *k;
+	char *ret = NULL;
+
+	secret_env_keep(name);
+	pthread_mutex_lock(&env_kept.lock);
+	if ((k = env_find(name)) && k->value)
+		ret = xstrdup(k->value);
+	else
+		buf_addf(err, "environment variable %s is not set", name);
+	pthread_mutex_unlock(&env_kept.lock);
+	return ret;
+}
+
 char *
 secret_resolve(const struct secret_ref *ref, const char *account,
     struct buf *err)
 {
 	struct buf text = BUF_INIT;
-	const char *v;
 	char *ret = NULL;
 
 	switch (ref->kind) {
@@ -92,11 +146,7 @@ secret_resolve(const struct secret_ref *ref, const char *account,
 		buf_adds(err, "no secret given");
 		break;
 	case SECRET_ENV:
-		if (!(v = getenv(ref->value)))
-			buf_addf(err, "environment variable %s is not set",
-			    ref->value);
-		else
-			ret = xstrdup(v);
+		ret = env_value(ref->value, err);
 		break;
 	case SECRET_FILE:
 		if (file_read(ref->value, &text, err) == 0)
@@ -194,4 +244,43 @@ secret_password(const struct secret_ref *ref, const char *account,
 	}
 	pthread_mutex_unlock(&pwcache.lock);
 	return ret;
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+secrets_forget(void)
+{
+	size_t i;
+
+	/* at exit another thread may hold a lock: then the exit frees it */
+	if (pthread_mutex_trylock(&env_kept.lock))
+		return;
+	for (i = 0; i < env_kept.nr; i++) {
+		free(env_kept.v[i].name);
+		wipe_free(env_kept.v[i].value);
+	}
+	free(env_kept.v);
+	env_kept.v = NULL;
+	env_kept.nr = 0;
+	pthread_mutex_unlock(&env_kept.lock);
+	if (pthread_mutex_trylock(&pwcache.lock))
+		return;
+	for (i = 0; i < pwcache.nr; i++) {
+		free(pwcache.v[i].name);
+		wipe_free(pwcache.v[i].password);
+	}
+	free(pwcache.v);
+	free(pwcache.path);
+	pwcache.v = NULL;
+	pwcache.path = NULL;
+	pwcache.nr = 0;
+	pthread_mutex_unlock(&pwcache.lock);
 }

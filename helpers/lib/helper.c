@@ -29,6 +29,7 @@ helper_init(const char *name, const char *version)
 	helper_version = version;
 	started = now_seconds();
 	log_init(name, -1);
+	secrets_no_core();
 }
 
 void

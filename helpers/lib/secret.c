@@ -1,10 +1,13 @@
 #include "compat.h"
 
 #include <ctype.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "log.h"
 #include "secret.h"
 #include "xalloc.h"
 
@@ -211,4 +214,14 @@ b64_decode(const char *in, size_t len, struct buf *out)
 	OPENSSL_cleanse(tmp, len / 4 * 3 + 1);
 	free(tmp);
 	return 0;
+}
+
+void
+secrets_no_core(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &none) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fatal(EX_OSERR, "cannot turn core dumps off");
 }

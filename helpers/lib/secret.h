@@ -47,6 +47,13 @@ void secrets_format(const struct secrets *s, struct buf *out);
 /* Wipe and free everything. */
 void secrets_clear(struct secrets *s);
 
+/*
+ * For a process that holds secrets, first thing: no core dump, and no
+ * other process of its user may read its memory (RLIMIT_CORE 0,
+ * PR_SET_DUMPABLE 0).  Exits when the kernel refuses.
+ */
+void secrets_no_core(void);
+
 /* Base64 (RFC 4648) of `len` bytes, appended to `out`; the scratch
  * copy is wiped (it may be a secret). */
 void b64_encode(const void *in, size_t len, struct buf *out);

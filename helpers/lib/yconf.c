@@ -78,6 +78,29 @@ yconf_pos(const yaml_node_t *n)
 	return p;
 }
 
+const yaml_node_t *
+yconf_get(struct yconf *c, const yaml_node_t *map, const char *path)
+{
+	const char *dot = strchr(path, '.');
+	size_t len = dot ? (size_t)(dot - path) : strlen(path);
+	yaml_node_pair_t *pr;
+	yaml_node_t *k;
+
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (pr = map->data.mapping.pairs.start;
+	    pr < map->data.mapping.pairs.top; pr++) {
+		k = yaml_document_get_node(c->doc, pr->key);
+		if (k->type != YAML_SCALAR_NODE ||
+		    strlen(yconf_scalar(k)) != len ||
+		    strncmp(yconf_scalar(k), path, len))
+			continue;
+		map = yaml_document_get_node(c->doc, pr->value);
+		return dot ? yconf_get(c, map, dot + 1) : map;
+	}
+	return NULL;
+}
+
 /* Levenshtein distance, for "did you mean". */
 static size_t
 distance(const char *a, const char *b)
@@ -198,6 +221,15 @@ parse_list(struct yconf *c, const yaml_node_t *n, const char *what,
 	}
 }
 
+/* "scheme://user[:password]@host...": a credential in the URL. */
+static int
+url_has_userinfo(const char *url)
+{
+	const char *a = strstr(url, "://");
+
+	return a && memchr(a + 3, '@', strcspn(a + 3, "/?#")) != NULL;
+}
+
 static int
 url_ok(const char *url, const char *schemes)
 {
@@ -230,6 +262,14 @@ parse_value(struct yconf *c, const struct ykey *k, const yaml_node_t *n,
 	case K_URL:
 		if (!(s = yconf_string(c, n, what)))
 			break;
+		if (k->kind == K_URL && url_has_userinfo(s)) {
+			yconf_err(c, n, "%s: a URL with a user or password in"
+			    " it is refused, since the file is kept and shown;"
+			    " give the credential where the file says secrets go",
+			    what);
+			free(s);
+			break;
+		}
 		if (k->kind == K_URL && !url_ok(s, k->arg)) {
 			yconf_err(c, n, "%s: expected a URL (%s), found '%s'", what,
 			    k->arg, s);

@@ -88,6 +88,11 @@ const char *yconf_scalar(const yaml_node_t *n);
 int yconf_is_null(const yaml_node_t *n);
 struct pos yconf_pos(const yaml_node_t *n);
 
+/* The value at the dotted `path` ("destination.jmap") below mapping
+ * `map`, or NULL. */
+const yaml_node_t *yconf_get(struct yconf *c, const yaml_node_t *map,
+    const char *path);
+
 /* A non-empty scalar, copied; NULL (and an error) otherwise. */
 char *yconf_string(struct yconf *c, const yaml_node_t *n, const char *what);
 

@@ -390,6 +390,7 @@ main(int argc, char **argv)
 	enum route r = ROUTE_SOURCE;
 
 	log_init("map-flip", -1);
+	secrets_no_core();
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "secret.h"
 #include "xalloc.h"
 
 #define DEFAULT_CONFIG	"/etc/migrate/proxy.yaml"
@@ -520,6 +521,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage(EX_USAGE);
 	log_init("migrate-proxy", level);
+	secrets_no_core();
 	signal(SIGPIPE, SIG_IGN);
 
 	if (!(px.cf = config_load(px.config_path, &err))) {

@@ -54,6 +54,7 @@ plan() {	# NAME CONTROL-SOCKET [more phases]
 	    master_password: {file: $work/master-password}
 	destination:
 	  jmap: http://127.0.0.1:$DST_HTTP_PORT
+	  allow_plaintext: true
 	  auth:
 	    passwords: {file: $work/passwords}
 	    login: "{account}"

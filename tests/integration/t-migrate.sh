@@ -156,6 +156,7 @@ source:
     passwords: {file: passwords}
 destination:
   jmap: http://$WORLD_HOST:$DST_HTTP_PORT
+  allow_plaintext: true
 limits:
   parallel_accounts: 3
   retries: 2

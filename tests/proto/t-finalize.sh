@@ -121,6 +121,7 @@ source:
     passwords: {file: passwords}
 destination:
   jmap: http://127.0.0.1:1
+  allow_plaintext: true
 limits:
   retries: 0
 accounts:

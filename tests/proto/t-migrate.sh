@@ -38,6 +38,7 @@ source:
     passwords: {file: passwords}
 destination:
   jmap: http://127.0.0.1:1
+  allow_plaintext: true
 limits:
   parallel_accounts: 2
   retries: 2
@@ -93,13 +94,13 @@ like "$(cat "$work/out")" 'valid: 3 accounts; phases: assessment pilot \(1\) wav
 
 validate "$(printf '%s\n' "$base" | sed 's/  parallel_accounts: 2/  paralel_accounts: 2/')"
 is "$rc" 65 "unknown key: exit 65"
-like "$errtext" "^bad.yaml:10:3: unknown key 'paralel_accounts' in limits \(did you mean 'parallel_accounts'\?\)" \
+like "$errtext" "^bad.yaml:11:3: unknown key 'paralel_accounts' in limits \(did you mean 'parallel_accounts'\?\)" \
     "unknown key: file:line:column and a did-you-mean"
 validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: many/')"
-like "$errtext" "^bad.yaml:11:12: limits.retries: expected an integer, found 'many'" \
+like "$errtext" "^bad.yaml:12:12: limits.retries: expected an integer, found 'many'" \
     "a wrong type names what was expected"
 validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: -1/')"
-like "$errtext" "bad.yaml:11:12: limits.retries: expected at least 0, found -1" \
+like "$errtext" "bad.yaml:12:12: limits.retries: expected at least 0, found -1" \
     "a number out of range"
 validate "$(printf '%s\n' "$base" | sed 's/passwords: {file: passwords}/passwords: hunter2/')"
 is "$rc" 65 "an inline password is refused"
@@ -120,32 +121,51 @@ like "$errtext" "source.sieve and destination.sieve go together" \
 validate "$(printf '%s\n' "$base" | sed '/^state:/d')"
 like "$errtext" "bad.yaml:1:1: the plan needs 'state'" "a missing key"
 validate "$(printf '%s\n' "$base" | sed 's/{name: wave-2}/{name: wave-1}/')"
-like "$errtext" "bad.yaml:21:7: phases.waves\[2\]: a second wave named 'wave-1'" \
+like "$errtext" "bad.yaml:22:7: phases.waves\[2\]: a second wave named 'wave-1'" \
     "two waves of one name"
 validate "$(printf '%s\n' "$base" | sed 's/{name: wave-2}/{name: wave-2, accounts: [dave]}/')"
-like "$errtext" "bad.yaml:21:33: wave-2: 'dave' is not one of the plan's accounts" \
+like "$errtext" "bad.yaml:22:33: wave-2: 'dave' is not one of the plan's accounts" \
     "a wave that names an unknown account"
 validate "$(printf '%s\n' "$base" | sed '/  default_domain: example.org/d')"
 like "$errtext" "bare name and the plan has no accounts.default_domain" \
     "a bare name without a default domain"
 validate "$(printf '%s\n' "$base" | sed 's/^limits:/limits: [/')"
 like "$errtext" "^bad.yaml:[0-9]+:[0-9]+: .*(flow|expected)" "broken YAML: where the parser stopped"
+validate "$(printf '%s\n' "$base" | sed 's|imaps://127.0.0.1:1|imaps://admin:hunter2@127.0.0.1:1|')"
+is "$rc" 65 "a URL with a password in it is refused"
+like "$errtext" "^bad.yaml:4:9: source.imap: a URL with a user or password in it is refused" \
+    "with its line and column"
+unlike "$errtext" hunter2 "and the password is not repeated"
+validate "$(printf '%s\n' "$base" | sed '/^  allow_plaintext: true/d')"
+like "$errtext" "^bad.yaml:8:9: destination.jmap: http:// would send its credential in clear; use https://, or say destination.allow_plaintext: true" \
+    "a password over http:// without allow_plaintext"
+validate "$(printf '%s\n' "$base" | sed 's|^limits:|hooks:\n  after_cutover: "curl -u ops:hunter2 https://cmdb/flip"\nlimits:|')"
+like "$errtext" "^bad.yaml:11:18: hooks.after_cutover: a -u USER:PASSWORD written in" \
+    "a hook with a password in it"
+unlike "$errtext" hunter2 "and the password is not repeated"
+validate "$(printf '%s\n' "$base" | sed 's|^limits:|hooks:\n  before_push: "notify --token=abc123 started"\nlimits:|')"
+like "$errtext" "hooks.before_push: a password, token or key written in" "a hook with a token in it"
+validate "$(printf '%s\n' "$base" | sed 's|^limits:|hooks:\n  before_push: "notify --token=\$TOKEN started"\nlimits:|')"
+is "$rc" 0 "a hook that takes its token from the environment is fine"
+validate "$(printf '%s\n' "$base" | sed 's|passwords: {file: passwords}|passwords: {command: "echo hunter2"}|')"
+like "$errtext" "^bad.yaml:6:26: source.auth.passwords: the command holds the secret itself" \
+    "a secret command that only echoes it"
 python3 -c "print('name: deep\nstate: deep\nlimits: ' + '[' * 100000 + ']' * 100000)" >"$work/deep.yaml"
 (cd "$work" && "$M" plan validate deep.yaml) >/dev/null 2>"$work/err"
 is "$?" 65 "a plan nested 100,000 deep is refused"
 like "$(cat "$work/err")" "^deep.yaml:3:72: nested deeper than 64 levels" \
     "at the first level too deep, before the YAML loader sees it"
 validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  retries: 3/')"
-like "$errtext" "bad.yaml:12:3: key 'retries' given twice in limits" "a key given twice"
+like "$errtext" "bad.yaml:13:3: key 'retries' given twice in limits" "a key given twice"
 validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  secret: hunter2/; s/parallel_accounts: 2/parallel_accounts: 0/')"
 is "$(printf '%s\n' "$errtext" | wc -l)" 2 "every error at once"
 validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  max_failures: lots/')"
-like "$errtext" "bad.yaml:12:17: limits.max_failures: expected a count of accounts \(0 or more\) or a share of a phase's accounts such as 10%" \
+like "$errtext" "bad.yaml:13:17: limits.max_failures: expected a count of accounts \(0 or more\) or a share of a phase's accounts such as 10%" \
     "max_failures: a count or a share"
 validate "$(printf '%s\n' "$base" | sed 's/  retries: 2/  retries: 2\n  max_failures: 120%/')"
 like "$errtext" "limits.max_failures: expected" "a share over 100%"
 validate "$(printf '%s\n' "$base" | sed 's|^limits:|proxy: {contrl: /run/p.sock}\nlimits:|')"
-like "$errtext" "bad.yaml:9:9: unknown key 'contrl' in proxy \(did you mean 'control'\?\)" \
+like "$errtext" "bad.yaml:10:9: unknown key 'contrl' in proxy \(did you mean 'control'\?\)" \
     "a misspelt proxy key"
 validate "$(printf '%s\n' "$base" | sed 's|^limits:|push: {deleted: keep}\nlimits:|')"
 like "$errtext" "push.deleted: skip \(the default" "push.deleted: skip or trash"
@@ -164,6 +184,8 @@ unlike "$errtext" hunter2 "an unknown key's value is not echoed"
 printf 'account,login\n"dave@example.org",dave\nerin\n' >"$work/accounts.csv"
 printf 'frank@example.org:{SHA512-CRYPT}$6$x:1000:1000::/home/frank::\n# a comment\ngrace:{PLAIN}x::::::\n' \
     >"$work/users.passwd"
+printf '#!/bin/sh\necho "pw-of-$MIGRATE_ACCOUNT"\n' >"$work/pw-of"
+chmod +x "$work/pw-of"
 cat >"$work/sources.yaml" <<EOT
 state: sources
 source:
@@ -173,8 +195,9 @@ source:
     master_password: {env: T_MASTER}
 destination:
   jmap: http://127.0.0.1:1
+  allow_plaintext: true
   auth:
-    passwords: {command: "echo pw-of-\$MIGRATE_ACCOUNT"}
+    passwords: {command: "$work/pw-of"}
 accounts:
   default_domain: example.org
   list: [alice@example.org, Dave@Example.org]
@@ -194,6 +217,10 @@ fresh sources
 is "$?" 75 "the pilot: one hook fails, the phase ends with a failure"
 is "$(cat "$STUB_DIR/got.imap-pull.erin@example.org")" "$PW_MASTER" \
     "a master password from the environment reaches imap-pull"
+is "$(grep -c '^MIGRATE_ACCOUNT$' "$STUB_DIR/env.imap-pull.erin@example.org")" 1 \
+    "(the helpers' environments are seen)"
+is "$(cat "$STUB_DIR"/env.* | grep -c '^T_MASTER$')" 0 \
+    "on its standard input only: no helper's environment holds T_MASTER"
 like "$(grep 'imap-pull	erin@example.org' "$STUB_DIR/calls")" '--auth-user admin --user erin' \
     "which logs in as the master user for erin"
 is "$(cat "$STUB_DIR/got.jmap-push.erin@example.org")" "pw-of-erin@example.org" \

@@ -181,6 +181,7 @@ source:
     passwords: {file: $work/src-pw}
 destination:
   jmap: http://127.0.0.1:1
+  allow_plaintext: true
 provision:
   driver: command
   exists: $work/made.sh exists
