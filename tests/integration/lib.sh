@@ -144,3 +144,17 @@ sieve_client() {	# PORT LOGIN COMMAND...: python3-sievelib; password on stdin
 malformed() {	# CORPUS: messages Cyrus refuses (a header line without a colon)
 	grep -l 'This line has no colon' -r "$1/maildir" | wc -l
 }
+leaks() {	# DIR...: where a test secret (every password, key and token of
+	# the world, and the {PLAIN} hashes made of them) is found,
+	# decompressed (leak-scan); what was read goes to the TAP output
+	local s d out=0
+	s=$(mktemp)
+	env | sed -n 's/^[A-Z0-9_]*\(PASSWORD\|_KEY\|TOKEN\)=//p' | grep . >"$s"
+	for d in "$@"; do
+		"$top/tests/integration/leak-scan" "$d" "$s" 2>&1 |
+		    sed 's/^/# /' >&2
+		[ "${PIPESTATUS[0]}" = 0 ] || out=1
+	done
+	rm -f "$s"
+	return "$out"
+}
