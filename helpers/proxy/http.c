@@ -159,6 +159,26 @@ hop_by_hop(const char *name)
 }
 
 /*
+ * What a client says of where it comes from: dropped, since anyone can
+ * write it; the proxy says it itself (client_address: native).
+ */
+static int
+forwarding(const char *name)
+{
+	static const char *const names[] = {
+		"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto",
+		"X-Forwarded-Host", "X-Forwarded-Port", "X-Real-IP",
+		"X-Client-IP",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcasecmp(name, names[i]))
+			return 1;
+	return 0;
+}
+
+/*
  * A Location the backend built from the Host we passed on, but with the
  * scheme of its own leg: the scheme of the client's.
  */
@@ -194,6 +214,8 @@ header_done(http_parser *p)
 		r = buf_add(&h->authz, h->value.buf, h->value.len);
 	} else if (!rq && !strcasecmp(name, "Alt-Svc")) {
 		/* it names the backend's ports, not ours */
+	} else if (rq && forwarding(name)) {
+		/* the client's word for its address: ours replaces it */
 	} else if (!rq && !strcasecmp(name, "Location")) {
 		r = add_location(s, h->value.buf);
 	} else if (!hop_by_hop(name)) {
@@ -443,11 +465,15 @@ build_head(struct session *s)
 		free(bu);
 	}
 	buf_release_wipe(&h->pass);
-	if (s->be->client_address == CA_NATIVE)
+	if (s->be->client_address == CA_NATIVE) {
 		evbuffer_add_printf(head, strchr(s->peer_ip, ':') ?
 		    "Forwarded: for=\"[%s]\";proto=%s\r\n" :
 		    "Forwarded: for=%s;proto=%s\r\n", s->peer_ip,
 		    s->client_tls ? "https" : "http");
+		evbuffer_add_printf(head, "X-Forwarded-For: %s\r\n"
+		    "X-Forwarded-Proto: %s\r\n", s->peer_ip,
+		    s->client_tls ? "https" : "http");
+	}
 	if (h->rq_chunked)
 		evbuffer_add_printf(head, "Transfer-Encoding: chunked\r\n");
 	evbuffer_add(head, "\r\n", 2);

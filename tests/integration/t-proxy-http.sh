@@ -189,10 +189,14 @@ EOF
 wait_port $ECHO
 start_proxy "$work/echo.yaml" "$work/echo.log" $HTTP3
 out=$("${C[@]}" -i -H 'Connection: X-Secret' -H 'X-Secret: 1' -H 'Keep-Alive: 5' \
+    -H 'Forwarded: for=6.6.6.6' -H 'X-Forwarded-For: 6.6.6.6' -H 'X-Real-IP: 6.6.6.6' \
     "${B[@]}" "http://127.0.0.1:$HTTP3/echo" --next "${B[@]}" \
     "http://127.0.0.1:$HTTP3/again")
 like "$out" "^Forwarded: for=127.0.0.1;proto=http" \
     "the backend is told the client's address (Forwarded)"
+like "$out" "^X-Forwarded-For: 127.0.0.1" "and X-Forwarded-For"
+is "$(printf '%s' "$out" | grep -c '6\.6\.6\.6')" 0 \
+    "what the client said of its address does not reach the backend"
 is "$(printf '%s' "$out" | grep -ci '^Keep-Alive: 5')" 0 \
     "hop-by-hop headers stay on the client's leg"
 like "$(flat "$out")" "Transfer-Encoding: chunked.*GET /echo HTTP/1.1.* x*x end .*GET /again HTTP/1.1.*end" \
