@@ -454,6 +454,15 @@ session_client_read(struct bufferevent *bev, void *arg)
 			break;
 		}
 		s->relay = 0;
+		/* a SASL answer is base64, or "*": else it is canceled */
+		if (n != strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+		    "opqrstuvwxyz0123456789+/=") && strcmp(line, "*")) {
+			log_info("%s: a login answer that is not base64:"
+			    " canceled", s->peer_ip);
+			explicit_bzero(line, n);
+			n = 1;
+			line[0] = '*';
+		}
 		evbuffer_add(bufferevent_get_output(s->b), line, n);
 		evbuffer_add(bufferevent_get_output(s->b), "\r\n", 2);
 		explicit_bzero(line, n);
