@@ -1,0 +1,46 @@
+/*
+ * fuzz-segment.c: libFuzzer on the archive's segment reader (segment.c):
+ * the input as a segment file (tar, zstd) read entry by entry, and checked
+ * whole as a writer checks one before it trusts it.
+ */
+#include "compat.h"
+
+#include <unistd.h>
+
+#include "buf.h"
+#include "segment.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char path[] = "/tmp/fuzz-segment.XXXXXX";
+	struct buf err = BUF_INIT, manifest = BUF_INIT;
+	struct seg_reader *r = NULL;
+	const char *name;
+	uint64_t len;
+	char chunk[4096];
+	unsigned seq;
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size) {
+		if (fd >= 0)
+			close(fd), unlink(path);
+		return 0;
+	}
+	close(fd);
+	if (seg_reader_open(&r, path, &err) == 0) {
+		while (seg_reader_next(r, &name, &len, &err) == 1)
+			while (seg_reader_data(r, chunk, sizeof(chunk),
+			    &err) > 0)
+				;
+		seg_reader_free(&r);
+	}
+	buf_reset(&err);
+	seg_verify(path, &manifest, &seq, NULL, NULL, &err);
+	unlink(path);
+	buf_release(&manifest);
+	buf_release(&err);
+	return 0;
+}
