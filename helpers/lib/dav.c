@@ -155,8 +155,8 @@ status_of(xmlNodePtr n)
 	return code;
 }
 
-static int
-parse_multistatus(struct dav *d, struct dav_answer *a, const char *url,
+int
+dav_parse_multistatus(struct dav *d, struct dav_answer *a, const char *url,
     struct buf *err)
 {
 	xmlNodePtr root, r, ps;
@@ -289,7 +289,7 @@ dav_request(struct dav *d, const char *method, const char *url,
 	if (curl_easy_header(c, "Content-Type", 0, CURLH_HEADER, -1, &h) ==
 	    CURLHE_OK)
 		a->content_type = xstrdup(h->value);
-	if (a->code == 207 && parse_multistatus(d, a, full.buf, err) < 0) {
+	if (a->code == 207 && dav_parse_multistatus(d, a, full.buf, err) < 0) {
 		buf_release(&full);
 		return -1;
 	}

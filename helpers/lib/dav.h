@@ -60,6 +60,14 @@ struct dav_answer {
 };
 
 int dav_open(struct dav **d_r, const struct http_opts *opts, struct buf *err);
+
+/*
+ * A 207's body (a->body) into a->doc and a->v: dav_request() does it; on
+ * its own for the fuzzer.  -1 with `err` (and d->fail) when it is not a
+ * DAV multistatus.
+ */
+int dav_parse_multistatus(struct dav *d, struct dav_answer *a,
+    const char *url, struct buf *err);
 void dav_close(struct dav **d);
 
 /*
