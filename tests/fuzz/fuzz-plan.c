@@ -4,9 +4,8 @@
  */
 #include "compat.h"
 
-#include <unistd.h>
-
 #include "buf.h"
+#include "fuzz-file.h"
 #include "plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -17,14 +16,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[] = "/tmp/fuzz-plan.XXXXXX";
 	struct buf err = BUF_INIT;
 	struct plan p;
-	int fd = mkstemp(path);
 
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size) {
-		if (fd >= 0)
-			close(fd), unlink(path);
+	if (fuzz_file(path, data, size) < 0)
 		return 0;
-	}
-	close(fd);
 	memset(&p, 0, sizeof(p));
 	plan_load(&p, path, &err);
 	plan_free(&p);

@@ -5,9 +5,8 @@
  */
 #include "compat.h"
 
-#include <unistd.h>
-
 #include "buf.h"
+#include "fuzz-file.h"
 #include "segment.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,14 +21,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t len;
 	char chunk[4096];
 	unsigned seq;
-	int fd = mkstemp(path);
 
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size) {
-		if (fd >= 0)
-			close(fd), unlink(path);
+	if (fuzz_file(path, data, size) < 0)
 		return 0;
-	}
-	close(fd);
 	if (seg_reader_open(&r, path, &err) == 0) {
 		while (seg_reader_next(r, &name, &len, &err) == 1)
 			while (seg_reader_data(r, chunk, sizeof(chunk),
