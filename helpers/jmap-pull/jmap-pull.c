@@ -66,15 +66,6 @@ parse_options(struct jpull *p, int argc, char **argv)
 		fatalx(EX_USAGE, "--archive is needed unless --mode assess");
 }
 
-int
-jpull_record(struct jpull *p, json_t *rec, struct buf *err)
-{
-	int ret = store_record(&p->st, rec, err);
-
-	json_decref(rec);
-	return ret;
-}
-
 static const char *
 jstr(json_t *o, const char *key)
 {

@@ -63,10 +63,9 @@ struct jpull {
 	json_t *report_folders;
 };
 
-/* jmap-pull.c: write record `rec` (taken) into the archive */
-int jpull_record(struct jpull *p, json_t *rec, struct buf *err);
-
 /* mailboxes.c */
+/* Write record `rec` (taken) into the archive. */
+int jpull_record(struct jpull *p, json_t *rec, struct buf *err);
 /* The mailboxes now, and (not in assess) the folder records that make
  * the archive agree: new, renamed, changed, deleted. */
 int mailboxes_sync(struct jpull *p, struct buf *err);

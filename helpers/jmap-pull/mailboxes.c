@@ -228,6 +228,15 @@ mailboxes_get(struct jpull *p, json_t **all_r, struct buf *err)
 	return 0;
 }
 
+int
+jpull_record(struct jpull *p, json_t *rec, struct buf *err)
+{
+	int ret = store_record(&p->st, rec, err);
+
+	json_decref(rec);
+	return ret;
+}
+
 static int
 folder_record(struct jpull *p, const struct jfolder *f, struct buf *err)
 {
