@@ -34,7 +34,7 @@ dav_open(struct dav **d_r, const struct http_opts *o, struct buf *err)
 	d->origin = xstrndup(o->url, p + 3 - o->url + strcspn(p + 3, "/"));
 	d->curl = h = httpc_handle("migrate dav/0.1", o->timeout > 0 ?
 	    o->timeout : 120L, o->ca_file, o->insecure, o->user, o->password,
-	    NULL);
+	    NULL, &d->head_ended);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
 	/* the credentials go with redirects on the same host only */
@@ -218,6 +218,7 @@ dav_request(struct dav *d, const char *method, const char *url,
 	CURL *c = d->curl;
 	CURLcode rc;
 	size_t i;
+	int code;
 
 	dav_answer_release(a);
 	a->code = 0;
@@ -264,24 +265,14 @@ dav_request(struct dav *d, const char *method, const char *url,
 	d->requests++;
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(headers);
-	buf_release(&line);
-	if (rc != CURLE_OK) {
-		buf_addf(err, "%s %s: %s", method, full.buf,
-		    curl_easy_strerror(rc));
+	buf_reset(&line);
+	buf_addf(&line, "%s %s", method, full.buf);
+	if ((code = httpc_failed(rc, d->head_ended, line.buf, err))) {
+		buf_release(&line);
 		buf_release(&full);
-		switch (rc) {
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_CONNECT:
-		case CURLE_PEER_FAILED_VERIFICATION:
-		case CURLE_SSL_CONNECT_ERROR:
-			return fail(d, EX_UNAVAILABLE);
-		case CURLE_WRITE_ERROR:
-			buf_adds(err, " (the answer is too large)");
-			return fail(d, EX_PROTOCOL);
-		default:
-			return fail(d, EX_TEMPFAIL);
-		}
+		return fail(d, code);
 	}
+	buf_release(&line);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->code);
 	if (curl_easy_header(c, "ETag", 0, CURLH_HEADER, -1, &h) ==
 	    CURLHE_OK)

@@ -38,6 +38,7 @@ struct dav {
 	const struct http_opts *opts;
 	char *origin;		/* scheme://host:port of opts->url */
 	int fail;
+	int head_ended;		/* httpc_handle() */
 	unsigned long requests;
 };
 

@@ -16,15 +16,35 @@ httpc_on_data(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* Each header line of each answer (a redirect's too): the last one's
+ * empty line ends them. */
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	int *ended = arg;
+	size_t len = size * n;
+
+	if (len >= 5 && !memcmp(data, "HTTP/", 5))
+		*ended = 0;
+	else if ((len == 2 && data[0] == '\r' && data[1] == '\n') ||
+	    (len == 1 && data[0] == '\n'))
+		*ended = 1;
+	return len;
+}
+
 void *
 httpc_handle(const char *agent, long timeout, const char *ca_file,
-    int insecure, const char *user, const char *password, struct buf *body)
+    int insecure, const char *user, const char *password, struct buf *body,
+    int *head_ended)
 {
 	CURL *h = curl_easy_init();
 
 	if (!h)
 		fatalx(EX_SOFTWARE, "out of memory");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_on_data);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, head_ended);
+	*head_ended = 0;
 	if (body)
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -44,4 +64,29 @@ httpc_handle(const char *agent, long timeout, const char *ca_file,
 		    "");
 	}
 	return h;
+}
+
+int
+httpc_failed(int rc, int head_ended, const char *what, struct buf *err)
+{
+	if (rc == CURLE_OK && head_ended)
+		return 0;
+	if (rc == CURLE_OK) {
+		buf_addf(err, "%s: the connection closed in the answer's"
+		    " headers", what);
+		return EX_TEMPFAIL;
+	}
+	buf_addf(err, "%s: %s", what, curl_easy_strerror(rc));
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+		return EX_UNAVAILABLE;
+	case CURLE_WRITE_ERROR:
+		buf_adds(err, " (the answer is too large)");
+		return EX_PROTOCOL;
+	default:
+		return EX_TEMPFAIL;
+	}
 }

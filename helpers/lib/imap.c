@@ -102,6 +102,7 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 	int ret = -1;
 	size_t i;
 
+	im->no_later = 0;
 	for (i = 0; i < ARRAY_SIZE(im->done); i++) {
 		d = &im->done[i];
 		if (d->tag != tag)
@@ -160,6 +161,10 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 		else
 			ret = -1;
 		if (got == tag) {
+			im->no_later = ret == 0 && r.code.nr &&
+			    (imap_atom_is(&r.code.items[0], "UNAVAILABLE") ||
+			    imap_atom_is(&r.code.items[0], "INUSE") ||
+			    imap_atom_is(&r.code.items[0], "LIMIT"));
 			if (ret == 0)
 				server_text(err, "the server said NO", &r);
 			else if (ret < 0) {
@@ -369,7 +374,8 @@ imap_login(struct imap *im, enum imap_auth how, const char *authz,
 	rc = imap_wait(im, tag, NULL, NULL, err);
 	buf_release_wipe(&im->cmd);
 	if (rc == 0) {
-		lc_fail(&im->lc, EX_NOPERM);
+		/* "try later" is not a wrong password */
+		lc_fail(&im->lc, im->no_later ? EX_UNAVAILABLE : EX_NOPERM);
 		goto out;
 	}
 	if (rc < 0) {

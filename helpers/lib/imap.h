@@ -58,6 +58,8 @@ struct imap {
 		char *text;
 	} done[16];
 	struct buf cmd;
+	int no_later;		/* the last NO waited for said to try later
+				 * (RFC 5530: UNAVAILABLE, INUSE, LIMIT) */
 	/* counters for the caller's throttling and reports */
 	unsigned long long bytes_in;
 };

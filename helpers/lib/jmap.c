@@ -27,6 +27,7 @@ struct xfer {
 	uint64_t off, size;
 	struct jmap_blob *blob;
 	int tries;
+	int head_ended;		/* httpc_handle() */
 };
 
 static int
@@ -64,7 +65,7 @@ setup(struct jmap *j, struct xfer *x, const char *url)
 	buf_init(&x->body, RESPONSE_MAX);
 	x->h = httpc_handle("migrate jmap-push/0.1", o->http.timeout > 0 ?
 	    o->http.timeout : 300L, o->http.ca_file, o->http.insecure, o->token ? NULL :
-	    o->http.user, o->http.password, &x->body);
+	    o->http.user, o->http.password, &x->body, &x->head_ended);
 	curl_easy_setopt(x->h, CURLOPT_URL, url);
 	if (o->token)
 		x->headers = curl_slist_append(x->headers, j->auth_header);
@@ -87,28 +88,16 @@ xfer_release(struct xfer *x)
  * try again" (*wait_r seconds), -1 with j->fail and `err` set.
  */
 static int
-judge(struct jmap *j, CURL *h, CURLcode rc, const char *what,
-    const struct buf *body, long *wait_r, struct buf *err)
+judge(struct jmap *j, CURL *h, CURLcode rc, int head_ended,
+    const char *what, const struct buf *body, long *wait_r, struct buf *err)
 {
 	long code = 0;
 	curl_off_t after = 0;
+	int r;
 
 	*wait_r = 0;
-	if (rc != CURLE_OK) {
-		buf_addf(err, "%s: %s", what, curl_easy_strerror(rc));
-		switch (rc) {
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_CONNECT:
-		case CURLE_PEER_FAILED_VERIFICATION:
-		case CURLE_SSL_CONNECT_ERROR:
-			return fail(j, EX_UNAVAILABLE);
-		case CURLE_WRITE_ERROR:
-			buf_adds(err, " (the answer is too large)");
-			return fail(j, EX_PROTOCOL);
-		default:
-			return fail(j, EX_TEMPFAIL);
-		}
-	}
+	if ((r = httpc_failed(rc, head_ended, what, err)))
+		return fail(j, r);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (code >= 200 && code < 300)
 		return 0;
@@ -171,7 +160,7 @@ request(struct jmap *j, const char *url, const char *type,
 		buf_reset(out);
 		rc = curl_easy_perform(h);
 		j->requests++;
-		r = judge(j, h, rc, url, out, &wait, err);
+		r = judge(j, h, rc, j->head_ended, url, out, &wait, err);
 		if (r != 1)
 			break;
 		nap(wait);
@@ -328,6 +317,7 @@ jmap_open(struct jmap **j_r, const struct jmap_opts *o, struct buf *err)
 
 	setup(j, &x, url.buf);
 	j->curl = x.h;
+	curl_easy_setopt(j->curl, CURLOPT_HEADERDATA, &j->head_ended);
 	x.h = NULL;
 	curl_easy_setopt(j->curl, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(j->curl, CURLOPT_MAXREDIRS, 5L);
@@ -483,7 +473,8 @@ end_upload(struct jmap *j, struct xfer *x, CURLcode rc, struct buf *err)
 	long wait, code = 0;
 	int r;
 
-	r = judge(j, x->h, rc, "upload", &x->body, &wait, err);
+	r = judge(j, x->h, rc, x->head_ended, "upload", &x->body, &wait,
+	    err);
 	if (r == 1) {
 		if (++x->tries >= RETRIES) {
 			buf_adds(err, "upload: the server stays busy");

@@ -42,6 +42,7 @@ struct jmap {
 	long max_objects_in_set, max_objects_in_get;
 	int has_blob_ext;	/* urn:ietf:params:jmap:blob (RFC 9404) */
 	int fail;
+	int head_ended;		/* httpc_handle(), for curl */
 	/* counters */
 	unsigned long requests, uploads;
 	uint64_t bytes_up;

@@ -167,6 +167,7 @@ static const struct ykey config_keys[] = {
 	{ "mapping", K_PATH, T(mapping), NULL, NULL, NULL },
 	{ "routes_file", K_PATH, T(routes_file), NULL, NULL, NULL },
 	{ "control", K_PATH, T(control), NULL, NULL, NULL },
+	{ "user", K_STR, T(user), NULL, NULL, NULL },
 	{ "mechanisms", K_LIST, T(mechanisms), NULL, NULL, NULL },
 	{ "hide_auth_errors", K_BOOL, T(hide_auth_errors), NULL, NULL, NULL },
 	{ "tls", K_MAP, T(tls), tls_keys, NULL, NULL },
@@ -632,6 +633,7 @@ config_unref(struct config *cf)
 	free(cf->mapping);
 	free(cf->routes_file);
 	free(cf->control);
+	free(cf->user);
 	strlist_free(&cf->mechanisms);
 	free(cf->tls.certificate);
 	free(cf->tls.key);

@@ -12,7 +12,10 @@
 #include "compat.h"
 
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -225,6 +228,54 @@ open_mapping(struct proxy *px, struct buf *err)
 	return mapping_open(&px->map, px->cf->mapping, 0, err);
 }
 
+/*
+ * Become `user` for good once the ports, the keys and the mapping are
+ * open: its uid and primary group, its supplementary groups, no way back
+ * (setuid(0) must fail) and no privileges gained by exec.  Parsing what
+ * clients send before login then never runs as root.  Without `user:`,
+ * root is warned about; another user runs as it is.
+ */
+static int
+drop_privileges(const char *user, struct buf *err)
+{
+	struct passwd *pw;
+
+	if (!user) {
+		if (!geteuid())
+			log_warnx("running as root: set 'user:' in the"
+			    " configuration, or run from the unit");
+		return 0;
+	}
+	if (!(pw = getpwnam(user))) {
+		buf_addf(err, "user '%s': no such user", user);
+		return -1;
+	}
+	if (geteuid() == pw->pw_uid)
+		return 0;
+	if (geteuid()) {
+		buf_addf(err, "user '%s': only root can become it", user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		buf_addf(err, "user '%s': %s", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || seteuid(0) == 0) {
+		buf_addf(err, "user '%s': root could be regained", user);
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		buf_addf(err, "no_new_privs: %s", strerror(errno));
+		return -1;
+	}
+	secrets_no_core();	/* a change of uid resets "dumpable" */
+	log_info("running as %s (uid %lu, gid %lu)", user,
+	    (unsigned long)pw->pw_uid, (unsigned long)pw->pw_gid);
+	return 0;
+}
+
 static int
 reload(struct proxy *px, struct buf *err)
 {
@@ -232,6 +283,9 @@ reload(struct proxy *px, struct buf *err)
 
 	if (!cf)
 		return -1;
+	if ((cf->user || px->cf->user) && (!cf->user || !px->cf->user ||
+	    strcmp(cf->user, px->cf->user)))
+		log_warnx("'user' changed: it takes effect at the next start");
 	attach_states(px, cf);
 	old = px->cf;
 	px->cf = cf;
@@ -541,7 +595,8 @@ main(int argc, char **argv)
 	px.base = event_base_new();
 	attach_states(&px, px.cf);
 	if (set_listeners(&px, px.cf, &err) < 0 ||
-	    control_open(&px, &err) < 0 || open_mapping(&px, &err) < 0)
+	    control_open(&px, &err) < 0 || open_mapping(&px, &err) < 0 ||
+	    drop_privileges(px.cf->user, &err) < 0)
 		fatalx(EX_OSERR, "%s", err.buf);
 	ev_hup = evsignal_new(px.base, SIGHUP, on_hup, &px);
 	ev_term = evsignal_new(px.base, SIGTERM, on_term, &px);

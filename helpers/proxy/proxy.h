@@ -110,6 +110,7 @@ struct config {
 	char *mapping;		/* the store map-flip writes */
 	char *routes_file;	/* `identifier destination` lines */
 	char *control;
+	char *user;		/* run as, once the ports and keys are open */
 	struct strlist mechanisms;
 	int hide_auth_errors;	/* refusals in one wording, at one time */
 	struct {

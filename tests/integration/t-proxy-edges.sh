@@ -11,7 +11,7 @@
 CLIENT=$top/tests/integration/proxy-client.py
 RAW=$top/tests/integration/proxy-raw.py
 IMAP=39143 IMAPS=39993 POP3=39110 SIEVE=39190 SUB=39587 SUBS=39465 \
-HTTP=39080 HIDE=39144 SLOW=39145 SLOWBE=39146
+HTTP=39080 HIDE=39144 SLOW=39145 SLOWBE=39146 LOW=993
 
 client() {	# PROTO PORT TLS USER PASSWORD [options]
 	local proto=$1 port=$2 tls=$3 user=$4 pw=$5
@@ -299,6 +299,40 @@ resumed() {	# TLS VERSION: "Reused" or "New" on the second connection
 }
 is "$(resumed -tls1_2)" New "TLS 1.2: a session ticket is not taken back"
 is "$(resumed -tls1_3)" New "TLS 1.3: a session ticket is not taken back"
+
+# --- started as root with user: nobody ----------------------------------
+# a port below 1024 bound as root, then the user for good; a reload as
+# that user that cannot read the configuration keeps the one running
+if [ "$(id -u)" = 0 ]; then
+	{
+		common_yaml
+		cat <<EOF
+user: nobody
+control: $work/low.sock
+listeners:
+  - { protocol: imap, listen: 127.0.0.1:$LOW }
+EOF
+		backends_yaml
+	} >"$work/low.yaml"
+	chmod 600 "$work/low.yaml"
+	start_proxy "$work/low.yaml" "$work/low.log" $LOW
+	pid=$(pgrep -n -f "migrate-proxy -c $work/low.yaml")
+	nobody="$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)"
+	is "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$pid/status")" \
+	    "$nobody" "user: nobody: real, effective, saved and fs uid are nobody's"
+	is "$(awk '/^Gid:/ { print $2 } /^NoNewPrivs:/ { print $2 }' "/proc/$pid/status" | tr '\n' ' ')" \
+	    "$(id -g nobody) 1 " "its group is nobody's, and it cannot gain privileges"
+	like "$(client imap $LOW none bob@example.org "$BOB_PASSWORD")" \
+	    "server Dovecot" "as nobody it still listens on port $LOW and logs in"
+	kill -HUP "$pid"
+	sleep 0.5
+	like "$(flat "$(cat "$work/low.log")")" "running as nobody .*reload.*(Permission denied|cannot)" \
+	    "a reload it cannot read is logged, with the reason"
+	like "$(client imap $LOW none bob@example.org "$BOB_PASSWORD")" \
+	    "server Dovecot" "and the running configuration stays"
+else
+	ok "# SKIP not root: user: needs root to switch"
+fi
 
 # --- map-flip writes only what the proxy can route ----------------------
 for bad in "al ice@example.org" "al\"ice@example.org" 'al\ice@example.org'; do
