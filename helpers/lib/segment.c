@@ -38,6 +38,8 @@ struct seg_writer {
 	char *zbuf;
 	size_t zcap;
 	off_t written, flushed;	/* bytes in the file; sent to the disk */
+	int close_errno;	/* tar_close() failed: libarchive does not
+				 * pass that on */
 };
 
 struct seg_reader {
@@ -158,6 +160,7 @@ tar_close(struct archive *a, void *arg)
 	ZSTD_inBuffer in = { NULL, 0, 0 };
 
 	if (zwrite(w, &in, ZSTD_e_end) < 0) {
+		w->close_errno = errno ? errno : EIO;
 		archive_set_error(a, errno, "%s", strerror(errno));
 		return ARCHIVE_FATAL;
 	}
@@ -357,6 +360,11 @@ seg_writer_commit(struct seg_writer **wp, struct buf *err)
 		goto out;
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
 		arch_fail(w->a, "cannot finish", w->part, err);
+		goto out;
+	}
+	if (w->close_errno) {	/* the last of the zstd frame: a full disk */
+		buf_addf(err, "cannot write '%s': %s", w->part,
+		    strerror(w->close_errno));
 		goto out;
 	}
 	if (fsync(w->fd) < 0 || close(w->fd) < 0) {

@@ -291,4 +291,57 @@ campaign proxy "$SRC_IMAP_PORT" down
 relay_stop
 printf '%s' "$table" | sed 's/^/# /'
 
+# --- a full disk under a pull, and under the state database --------------
+mkdir "$work/tiny"
+if mount -t tmpfs -o size=256k tmpfs "$work/tiny" 2>/dev/null; then
+	run_imap_pull "$SRC_IMAP_PORT" "$work/tiny/arc" >/dev/null 2>"$work/err"
+	is "$?" 75 "imap-pull on a full disk exits 75 (run again: it continues)"
+	like "$(cat "$work/err")" "'$work/tiny/arc/.*': No space left on device" \
+	    "and names the file it could not write, and why"
+	mount -o remount,size=64m "$work/tiny"
+	run_imap_pull "$SRC_IMAP_PORT" "$work/tiny/arc" >/dev/null 2>"$work/err"
+	is "$?" 0 "once there is room, the rerun completes"
+	is "$(state_imap_pull "$work/tiny/arc")" "$(ref_imap_pull)" \
+	    "and the archive holds what the source has, each message once"
+	is "$("$B/migrate-archive" verify "$work/tiny/arc" >/dev/null 2>&1; echo $?)" 0 \
+	    "migrate-archive verify finds every segment whole"
+
+	# the state: a plan that only assesses, its state on the tmpfs
+	cat >"$work/full.yaml" <<EOF
+name: full
+state: $work/tiny/state
+source:
+  imap: imap://127.0.0.1:$SRC_IMAP_PORT
+  ca_file: $WORLD_CA
+  auth:
+    passwords: {file: $work/pw}
+destination:
+  jmap: http://127.0.0.1:$DST_HTTP_PORT
+  allow_plaintext: true
+  auth:
+    passwords: {file: $work/pw}
+accounts:
+  list: [$DAVE_LOGIN]
+phases:
+  assessment:
+EOF
+	(umask 077; printf '%s %s\n' "$DAVE_LOGIN" "$DAVE_PASSWORD" >"$work/pw")
+	"$B/migrate" --state "$work/tiny/state" status >/dev/null 2>&1
+	head -c 64m /dev/zero >"$work/tiny/filler" 2>/dev/null
+	"$B/migrate" plan apply "$work/full.yaml" >"$work/full.out" 2>&1
+	rc=$?
+	[ "$rc" -ne 0 ] && ok "migrate on a full disk fails ($rc)" ||
+	    not_ok "migrate on a full disk fails ($rc)"
+	like "$(cat "$work/full.out")" "$work/tiny/state/.*: (No space left on device|database or disk is full)" \
+	    "and names the file in the state directory, and the full disk"
+	rm -f "$work/tiny/filler"
+	is "$(sqlite3 "$work/tiny/state/state.db" 'PRAGMA integrity_check')" ok \
+	    "the state database is whole"
+	"$B/migrate" plan apply "$work/full.yaml" >"$work/full.out" 2>&1
+	is "$?" 0 "once there is room, the rerun completes"
+	umount "$work/tiny"
+else
+	ok "# SKIP cannot mount a tmpfs (not root)"
+fi
+
 done_testing
