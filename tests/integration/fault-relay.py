@@ -113,6 +113,9 @@ class Conn:
             writer.write(head)
             await writer.drain()
         data = data[len(head):] if not self.fired else data
+        if not self.fired:
+            self.relay.note('conn %d: %s fired after %d bytes %s' % (
+                self.number, self.fault, self.counted(way), way))
         self.fired = True
         if self.fault in ('cut', 'reset'):
             for w in self.writers:
