@@ -195,7 +195,8 @@ still_runs(long pid, const char *line)
 
 	return t && start_time(pid) == t;
 }
-/* Stop what an earlier apply left running, before any new helper runs. */
+/* Stop what an earlier apply or rollback left running, before any new
+ * helper runs. */
 void
 reap_orphans(struct run *r)
 {
@@ -214,7 +215,7 @@ reap_orphans(struct run *r)
 		path = xasprintf("%s/%s", dir, e->d_name);
 		buf_setlen(&id, 0);
 		if (file_read(path, &id, &err) == 0 && still_runs(pid, id.buf)) {
-			say(r, "stopping helper %ld, left by an earlier apply",
+			say(r, "stopping helper %ld, left by an earlier run",
 			    pid);
 			kill(-(pid_t)pid, SIGTERM);
 			for (i = 0; i < 50 && still_runs(pid, id.buf); i++)

@@ -487,6 +487,10 @@ run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
 	    !(r->master_password = secret_resolve(
 	    &p->source.auth.master_password, NULL, err)))
 		ret = -1;
+	/* apply, rollback and release alike: the caller holds the apply
+	 * lock, so what run files name was left by a dead migrate */
+	if (ret == 0)
+		reap_orphans(r);
 	free(path);
 	free(logdir);
 	free(reports);
@@ -582,7 +586,6 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 	sigaction(SIGHUP, &sa, NULL);
 	/* for good, not per child: workers start children at once */
 	signal(SIGPIPE, SIG_IGN);
-	reap_orphans(&r);
 	if (assign_waves(&r) < 0) {
 		log_warnx("state: cannot assign the waves");
 		run_close(&r);

@@ -5,7 +5,8 @@
 # with -9 at random moments and rerun until done (dave, whom the demo
 # provisions, is t-provision's), then checked on Cyrus by
 # independent clients (IMAP, and Sieve with sievelib); a refused login and
-# an unreachable source; no password in the state directory.
+# an unreachable source; no password in the state directory; a rollback
+# killed -9 at random moments, then rerun.
 . "$(dirname "$0")/lib.sh"
 
 M=$top/$O/bin/migrate
@@ -13,7 +14,7 @@ ARCHIVE=$top/$O/bin/migrate-archive
 DUMP=$top/tests/integration/imap-dump.py
 work=$(mktemp -d /var/tmp/t-migrate.XXXXXX)
 proxy=
-trap '[ -n "$proxy" ] && kill "$proxy"; rm -rf "$work"' EXIT
+trap '[ -n "$proxy" ] && kill "$proxy"; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 export MIGRATE_NO_PROGRESS=1
 
 umask 077
@@ -60,17 +61,22 @@ for u in ALICE BOB CAROL; do
 done
 
 # --- the demo plan, killed at random moments ----------------------------
-kills=0 tries=0 phases_seen=
-# (tries: an apply that ends by itself before each kill must not loop)
-while [ "$kills" -lt 12 ] && [ "$((tries += 1))" -le 60 ]; do
+# (MIGRATE_KILLS: 12 here, more under make soak; tries: an apply that ends
+# by itself before each kill must not loop)
+KILLS=${MIGRATE_KILLS:-12}
+kills=0 tries=0 phases_seen= held=0
+while [ "$kills" -lt "$KILLS" ] && [ "$((tries += 1))" -le $((KILLS * 5)) ]; do
 	"$M" plan apply "$work/demo.yaml" >>"$work/apply.log" 2>&1 &
 	bg=$!
 	sleep "$((RANDOM % 5)).$((RANDOM % 10))"
-	kill -9 "$bg" 2>/dev/null && kills=$((kills + 1))
+	now=$(totals "$work/state")
+	kill -9 "$bg" 2>/dev/null && kills=$((kills + 1)) &&
+	    case "$now" in *cutover*) held=$((held + 1)) ;; esac
 	wait "$bg" 2>/dev/null
 	phases_seen="$phases_seen $(totals "$work/state")"
 	[ "$(totals "$work/state")" = "finalized=3" ] && break
 done
+echo "# kills: $kills, $held of them with an account in its cutover hold"
 "$M" plan apply "$work/demo.yaml" >>"$work/apply.log" 2>&1
 rc=$?
 is "$rc" 0 "after $kills kills -9 at random moments, a rerun of the demo plan completes"
@@ -143,6 +149,35 @@ is "$(git -C "$work/state/audit" show HEAD:mapping.txt | grep -v '^#' | grep -c 
     "the mapping export routes both login forms of the three to Cyrus, and after finalize the rest too"
 leaks "$work/state"
 is "$?" 0 "no secret in the state directory, decompressed: git objects, SQLite, archives, logs, reports"
+
+# --- a rollback killed at random moments (2, or MIGRATE_ROLLBACK_KILLS) -
+# nothing changed on Cyrus since the cutover: the rollback carries nothing
+# back, flips carol to the source, and Dovecot holds what it held
+RB=${MIGRATE_ROLLBACK_KILLS:-2}
+if [ "$RB" -gt 0 ]; then
+	before=$(dump "$SRC_IMAP_PORT" "$CAROL_PASSWORD" "$CAROL_LOGIN" | sort)
+	rkills=0
+	for _ in $(seq "$RB"); do
+		"$M" --state "$work/state" rollback carol@example.org \
+		    >>"$work/rollback.log" 2>&1 &
+		bg=$!
+		sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+		kill -9 "$bg" 2>/dev/null && rkills=$((rkills + 1))
+		wait "$bg" 2>/dev/null
+	done
+	echo "# rollback kills: $rkills"
+	"$M" --state "$work/state" rollback carol@example.org \
+	    >>"$work/rollback.log" 2>&1
+	rc=$?
+	is "$rc" 0 "after $rkills kills -9 of a rollback, a rerun completes"
+	[ "$rc" -eq 0 ] || tail -15 "$work/rollback.log" | sed 's/^/#   /'
+	like "$(printf '%s\n' "$CAROL_PASSWORD" |
+	    "$top/tests/integration/proxy-client.py" imap "$PROXY_IMAP" none \
+	    "$CAROL_LOGIN" | tr '\n' ' ')" "login OK server Dovecot" \
+	    "carol logs in through the proxy and reaches Dovecot again"
+	is "$(dump "$SRC_IMAP_PORT" "$CAROL_PASSWORD" "$CAROL_LOGIN" | sort)" \
+	    "$before" "Dovecot holds what it held, each message once"
+fi
 
 # --- a refused login; an unreachable source ------------------------------
 # (no sieve in these plans: the steps are skipped)

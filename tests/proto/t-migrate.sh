@@ -458,7 +458,7 @@ orphan=$(pgrep -f "$work/bin/imap-pull" | head -1)
 like "$orphan" '^[0-9]+$' "kill -9 of apply leaves its helper running"
 apply orphan
 is "$rc" 0 "the next apply completes"
-like "$errtext" "stopping helper $orphan, left by an earlier apply" "after stopping the helper left behind"
+like "$errtext" "stopping helper $orphan, left by an earlier run" "after stopping the helper left behind"
 alive() {	# PID: running, not a zombie waiting for init
 	case $(ps -o stat= -p "$1" 2>/dev/null) in ''|Z*) return 1 ;; esac
 }
