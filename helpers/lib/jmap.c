@@ -241,8 +241,8 @@ limit(json_t *core, const char *key, long dflt)
 	return v > 0 ? (long)v : dflt;
 }
 
-static int
-read_session(struct jmap *j, struct buf *err)
+int
+jmap_take_session(struct jmap *j, struct buf *err)
 {
 	json_t *s = j->session, *core, *accts;
 	const char *acct, *api, *up, *down;
@@ -336,7 +336,7 @@ jmap_open(struct jmap **j_r, const struct jmap_opts *o, struct buf *err)
 		fail(j, EX_PROTOCOL);
 		goto out;
 	}
-	if (read_session(j, err) < 0)
+	if (jmap_take_session(j, err) < 0)
 		goto out;
 	j->multi = curl_multi_init();
 	ret = 0;
@@ -699,13 +699,20 @@ jmap_upload_many(struct jmap *j, struct jmap_blob *blobs, size_t nr,
 	return ret;
 }
 
+char *
+jmap_download_url(const struct jmap *j, const char *blob_id)
+{
+	const char *kv[] = { "accountId", j->account_id, "blobId", blob_id,
+	    "name", "message.eml", "type", "application/octet-stream", NULL };
+
+	return expand(j->download_url, kv);
+}
+
 int
 jmap_download(struct jmap *j, const char *blob_id, struct buf *out,
     struct buf *err)
 {
-	const char *kv[] = { "accountId", j->account_id, "blobId", blob_id,
-	    "name", "message.eml", "type", "application/octet-stream", NULL };
-	char *url = expand(j->download_url, kv);
+	char *url = jmap_download_url(j, blob_id);
 	int ret;
 
 	ret = request(j, url, NULL, NULL, 0, out, err);

@@ -68,6 +68,16 @@ int jmap_call(struct jmap *j, json_t *calls, const char *const *using,
 /* Find the response to call `id` in `resp`; NULL if absent. */
 json_t *jmap_response(json_t *resp, const char *id, const char **name_r);
 
+/*
+ * What jmap_open() takes from j->session (the server's JSON, against
+ * j->base): the account, the URLs, the limits; -1 with j->fail and `err`
+ * set when it is not a JMAP session.  Public for tests/fuzz.
+ */
+int jmap_take_session(struct jmap *j, struct buf *err);
+
+/* The session's downloadUrl for `blob_id`, its variables URL-escaped. */
+char *jmap_download_url(const struct jmap *j, const char *blob_id);
+
 /* A blob to upload: the bytes, or a file descriptor to read them from. */
 struct jmap_blob {
 	const char *data;	/* or NULL and: */
