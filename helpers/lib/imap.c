@@ -91,6 +91,19 @@ server_text(struct buf *err, const char *what, const struct imap_resp *r)
 	buf_addch(err, '\'');
 }
 
+/* A NO that says to try later (RFC 5530), not that it is refused. */
+static int
+try_later(const struct imap_resp *r)
+{
+	static const char *const codes[] = { "UNAVAILABLE", "INUSE", "LIMIT" };
+	size_t i;
+
+	for (i = 0; r->code.nr && i < ARRAY_SIZE(codes); i++)
+		if (imap_atom_is(&r->code.items[0], codes[i]))
+			return 1;
+	return 0;
+}
+
 int
 imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
     void *arg, struct buf *err)
@@ -161,10 +174,7 @@ imap_wait(struct imap *im, unsigned tag, imap_untagged_fn untagged,
 		else
 			ret = -1;
 		if (got == tag) {
-			im->no_later = ret == 0 && r.code.nr &&
-			    (imap_atom_is(&r.code.items[0], "UNAVAILABLE") ||
-			    imap_atom_is(&r.code.items[0], "INUSE") ||
-			    imap_atom_is(&r.code.items[0], "LIMIT"));
+			im->no_later = ret == 0 && try_later(&r);
 			if (ret == 0)
 				server_text(err, "the server said NO", &r);
 			else if (ret < 0) {
