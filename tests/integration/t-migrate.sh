@@ -63,15 +63,29 @@ done
 # --- the demo plan, killed at random moments ----------------------------
 # (MIGRATE_KILLS: 12 here, more under make soak; tries: an apply that ends
 # by itself before each kill must not loop)
+# an account in its cutover hold: the final delta pulled, not yet flipped
+in_hold() {
+	sqlite3 -cmd '.timeout 2000' "$work/state/state.db" "SELECT count(*)
+	    FROM accounts WHERE state = 'verified' AND step IS NOT NULL" \
+	    2>/dev/null || echo 0
+}
 KILLS=${MIGRATE_KILLS:-12}
 kills=0 tries=0 phases_seen= held=0
 while [ "$kills" -lt "$KILLS" ] && [ "$((tries += 1))" -le $((KILLS * 5)) ]; do
 	"$M" plan apply "$work/demo.yaml" >>"$work/apply.log" 2>&1 &
 	bg=$!
-	sleep "$((RANDOM % 5)).$((RANDOM % 10))"
-	now=$(totals "$work/state")
+	if [ $((kills % 3)) = 2 ]; then
+		# every third kill waits for a cutover hold, up to 10 s
+		for _ in $(seq 200); do
+			[ "$(in_hold)" -gt 0 ] && break
+			sleep 0.05
+		done
+	else
+		sleep "$((RANDOM % 5)).$((RANDOM % 10))"
+	fi
+	now=$(in_hold)
 	kill -9 "$bg" 2>/dev/null && kills=$((kills + 1)) &&
-	    case "$now" in *cutover*) held=$((held + 1)) ;; esac
+	    [ "$now" -gt 0 ] && held=$((held + 1))
 	wait "$bg" 2>/dev/null
 	phases_seen="$phases_seen $(totals "$work/state")"
 	[ "$(totals "$work/state")" = "finalized=3" ] && break
