@@ -232,6 +232,7 @@ migrated(struct run *r, struct slot *sl, struct account *a,
 		    r->p->hooks.after_finalize, err));
 		if (enter(r, a, ST_FINALIZED, NULL) < 0)
 			return PERMANENT;
+		forget_passwords(r, a);
 	}
 	return OK;
 }

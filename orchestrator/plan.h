@@ -223,6 +223,14 @@ char *secret_password(const struct secret_ref *ref, const char *account,
     const char *login, struct buf *err);
 
 /*
+ * Wipe the cached password of `account` (and of `login`) read from a
+ * passwords file, once it has been used for the last time; a later
+ * secret_password() for it fails, saying so.
+ */
+void secret_password_forget(const struct secret_ref *ref,
+    const char *account, const char *login);
+
+/*
  * Take environment variable `name`, an {env: NAME} secret, out of the
  * environment into memory, so that no child ever inherits it.
  */

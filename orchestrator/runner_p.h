@@ -129,6 +129,8 @@ enum outcome sieve_pull(struct run *r, struct slot *sl, struct account *a,
     const char *mode, struct buf *err);
 enum outcome dav_pull(struct run *r, struct slot *sl, struct account *a,
     const char *mode, int files, struct buf *err);
+/* After an account's last step in this run: its passwords wiped. */
+void forget_passwords(struct run *r, const struct account *a);
 /* The destination's secret ("token" or "password"). */
 int dest_secrets(struct run *r, struct account *a, int password_only,
     struct secrets *sec, struct buf *err);

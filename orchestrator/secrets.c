@@ -161,6 +161,15 @@ secret_resolve(const struct secret_ref *ref, const char *account,
 	return ret;
 }
 
+static void
+wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 /* A passwords file, read once: "account password" lines, sorted. */
 struct pwline {
 	char *name, *password;
@@ -236,8 +245,11 @@ secret_password(const struct secret_ref *ref, const char *account,
 		if (!hit && login)
 			hit = bsearch(&key, pwcache.v, pwcache.nr,
 			    sizeof(key), pw_cmp);
-		if (hit)
+		if (hit && hit->password)
 			ret = xstrdup(hit->password);
+		else if (hit)
+			buf_addf(err, "the password of %s was wiped after its"
+			    " last use", account);
 		else
 			buf_addf(err, "'%s' has no line for %s", ref->value,
 			    account);
@@ -246,13 +258,30 @@ secret_password(const struct secret_ref *ref, const char *account,
 	return ret;
 }
 
-static void
-wipe_free(char *s)
+
+void
+secret_password_forget(const struct secret_ref *ref, const char *account,
+    const char *login)
 {
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
+	const char *names[] = { account, login };
+	struct pwline key, *hit;
+	size_t i;
+
+	if (ref->kind != SECRET_FILE)
+		return;
+	pthread_mutex_lock(&pwcache.lock);
+	for (i = 0; pwcache.path && !strcmp(pwcache.path, ref->value) &&
+	    i < ARRAY_SIZE(names); i++) {
+		if (!(key.name = (char *)names[i]))
+			continue;
+		hit = bsearch(&key, pwcache.v, pwcache.nr, sizeof(key),
+		    pw_cmp);
+		if (hit) {
+			wipe_free(hit->password);
+			hit->password = NULL;
+		}
 	}
+	pthread_mutex_unlock(&pwcache.lock);
 }
 
 void

@@ -185,6 +185,16 @@ source_secrets(struct run *r, struct account *a, struct secrets *sec,
 	return ret;
 }
 
+/* After an account's last step in this run: its passwords wiped. */
+void
+forget_passwords(struct run *r, const struct account *a)
+{
+	secret_password_forget(&r->p->source.auth.passwords, a->account,
+	    a->login);
+	secret_password_forget(&r->p->destination.auth.passwords,
+	    a->account, a->login);
+}
+
 /* The destination's secret: its token if the plan gives one and
  * `password_only` is not set, else the account's password. */
 int

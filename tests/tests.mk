@@ -10,6 +10,7 @@ UNIT_TESTS := \
 	tests/unit/t-proc \
 	tests/unit/t-pwscheme \
 	tests/unit/t-proxy-sasl \
+	tests/unit/t-pwfile \
 	tests/unit/t-tls \
 	tests/unit/t-utf7
 
@@ -25,5 +26,8 @@ $(O)/tests/unit/t-proxy-sasl: $(O)/helpers/proxy/sasl.o \
 	$(O)/helpers/proxy/identity.o \
 	$(O)/helpers/proxy/cmd.o
 $(O)/tests/unit/t-proxy-sasl.o: BUILD_CFLAGS += -Ihelpers/proxy
+# and migrate's passwords file, orchestrator/secrets.c
+$(O)/tests/unit/t-pwfile: $(O)/orchestrator/secrets.o
+$(O)/tests/unit/t-pwfile.o: BUILD_CFLAGS += -Iorchestrator
 $(O)/tests/unit/t-dav-repair: $(O)/helpers/dav-push/repair.o
 $(O)/tests/unit/t-dav-repair.o: BUILD_CFLAGS += -Ihelpers/dav-push
