@@ -15,12 +15,10 @@ cleanup() {
 	[ -n "${proxy_pid:-}" ] && kill "$proxy_pid" 2>/dev/null
 	mountpoint -q "$work/tiny" && umount "$work/tiny"
 	wait 2>/dev/null
-	for c in calendars/user/$CAROL_DEST_LOGIN/calendar/ \
-	    addressbooks/user/$CAROL_DEST_LOGIN/contacts/ \
-	    calendars/user/$CAROL_DEST_LOGIN/work/; do
-		dav_curl "$CAROL_DEST_LOGIN" "$CAROL_PASSWORD" -o /dev/null \
-		    -X DELETE "http://$WORLD_HOST:$DST_HTTP_PORT/dav/$c"
-	done
+	# what was pushed: carol's mail, calendars and contacts, bob's scripts
+	wipe "$CAROL_PASSWORD" "$CAROL_DEST_LOGIN" >/dev/null 2>&1
+	prep_dav_push "$work/gone" >/dev/null 2>&1
+	prep_sieve_push "$work/gone" >/dev/null 2>&1
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
