@@ -97,6 +97,7 @@ read_toks(struct msv *ms, struct toks *t, struct buf *err)
 	if ((rc = tls_conn_read_line(ms->lc.conn, &line, err)) <= 0) {
 		if (rc == 0)
 			buf_adds(err, "the server closed the connection");
+		buf_release(&line);	/* what came before the cut */
 		return lc_fail(&ms->lc, EX_TEMPFAIL);
 	}
 	p = line.buf;
