@@ -35,6 +35,7 @@ dir_http(const struct plan *p, const struct dir_req *rq, long *code_r,
 	o.password = rq->password;
 	o.ca_file = p->source.ca_file;
 	o.insecure = p->source.insecure;
+	o.allow_plaintext = p->source.allow_plaintext;
 	o.timeout = 120;
 	a.body = &body;
 	if (dav_open(&d, &o, err) == 0 && dav_request(d, rq->data ? "POST" :

@@ -112,12 +112,7 @@ jmap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	arg(&v, p->source.jmap);
 	arg(&v, "--user");
 	arg(&v, a->login);
-	if (p->source.ca_file) {
-		arg(&v, "--ca-file");
-		arg(&v, p->source.ca_file);
-	}
-	if (p->source.insecure)
-		arg(&v, "--insecure");
+	server_args(&v, &p->source);
 	pull_args(r, &v, a, NULL, mode, "assess");
 	return run_pull(r, sl, a, "jmap-pull", mode, &v, 1, err);
 }

@@ -61,6 +61,8 @@ carry_back(struct run *r, struct slot *sl, struct account *a, int check,
 	}
 	if (p->destination.insecure)
 		arg(&v, "--dest-insecure");
+	if (p->destination.allow_plaintext)
+		arg(&v, "--dest-allow-plaintext");
 	arg(&v, "--report");
 	arg(&v, own(&v, report_of(r, a, check ? "back-check" : "back")));
 	if (check)

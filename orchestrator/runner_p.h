@@ -114,6 +114,7 @@ void args_free(struct args *a);
 void url_args(struct args *v, const char *u, const char *tls_scheme,
     const char *port, const char *tls_port);
 /* The options and the secret of the helpers that read the source. */
+void server_args(struct args *v, const struct server *s);
 void source_args(struct run *r, struct args *v);
 /* A pull's --user (when `login` is not NULL) and --mode: for assess the
  * report named `report`, else the account's archive. */

@@ -137,21 +137,29 @@ pull_args(struct run *r, struct args *v, struct account *a,
 	}
 }
 
-/* The options common to the helpers that read the source (imap-pull and
- * sieve-pull): TLS, the master user. */
+/* How a helper reaches `s` safely: its CAs, whether to verify its
+ * certificate, whether a credential may cross in clear. */
+void
+server_args(struct args *v, const struct server *s)
+{
+	if (s->ca_file) {
+		arg(v, "--ca-file");
+		arg(v, s->ca_file);
+	}
+	if (s->insecure)
+		arg(v, "--insecure");
+	if (s->allow_plaintext)
+		arg(v, "--allow-plaintext");
+}
+
+/* The options common to the helpers that read the source over IMAP or
+ * ManageSieve: the above, the master user. */
 void
 source_args(struct run *r, struct args *v)
 {
 	const struct server *src = &r->p->source;
 
-	if (src->ca_file) {
-		arg(v, "--ca-file");
-		arg(v, src->ca_file);
-	}
-	if (src->insecure)
-		arg(v, "--insecure");
-	if (src->allow_plaintext)
-		arg(v, "--allow-plaintext");
+	server_args(v, src);
 	if (src->auth.master_user) {
 		arg(v, "--auth-user");
 		arg(v, src->auth.master_user);
@@ -311,12 +319,7 @@ run_push(struct run *r, struct slot *sl, struct account *a, const char *name,
 	enum outcome o;
 	int code = 0;
 
-	if (d->ca_file) {
-		arg(v, "--ca-file");
-		arg(v, d->ca_file);
-	}
-	if (d->insecure)
-		arg(v, "--insecure");
+	server_args(v, d);
 	arg(v, "--user");
 	arg(v, own(v, dest_login(r, a)));
 	arg(v, "--archive");
@@ -354,8 +357,6 @@ sieve_push(struct run *r, struct slot *sl, struct account *a,
 	struct args v = { NULL, NULL, 0, 0 };
 
 	url_args(&v, r->p->destination.sieve, NULL, "4190", NULL);
-	if (r->p->destination.allow_plaintext)
-		arg(&v, "--allow-plaintext");
 	return run_push(r, sl, a, "sieve-push", &v, "verify-sieve",
 	    verify_only, "Sieve scripts", NULL, err);
 }
@@ -379,12 +380,7 @@ dav_pull(struct run *r, struct slot *sl, struct account *a,
 		arg(&v, "--files");
 	pull_args(r, &v, a, own(&v, login_of(s->dav_login ? s->dav_login :
 	    "{login}", a)), mode, files ? "assess-files" : "assess-dav");
-	if (s->ca_file) {
-		arg(&v, "--ca-file");
-		arg(&v, s->ca_file);
-	}
-	if (s->insecure)
-		arg(&v, "--insecure");
+	server_args(&v, s);
 	if (!r->fake && s->auth.passwords.kind != SECRET_NONE) {
 		if (!(pw = secret_password(&s->auth.passwords, a->account,
 		    a->login, err)) || secrets_set(&sec, "password", pw) < 0) {
@@ -519,12 +515,7 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 		arg(&v, "--user");
 		arg(&v, own(&v, dest_login(r, a)));
 	}
-	if (p->destination.ca_file) {
-		arg(&v, "--ca-file");
-		arg(&v, p->destination.ca_file);
-	}
-	if (p->destination.insecure)
-		arg(&v, "--insecure");
+	server_args(&v, &p->destination);
 	if (p->push.delete_removed)
 		arg(&v, "--delete-removed");
 	if (p->push.deleted) {

@@ -17,6 +17,7 @@
 static const char usage_text[] =
 "usage: carry-back --archive DIR --url URL [--dest-user USER]\n"
 "         [--account ID] [--dest-ca-file FILE] [--dest-insecure]\n"
+"         [--dest-allow-plaintext]\n"
 "         --host HOST [--port PORT] [--tls implicit|starttls|none]\n"
 "         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
 "         --user USER [--auth-user ADMIN [--master-separator C]]\n"
@@ -27,7 +28,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_URL = 256, OPT_DEST_USER, OPT_ACCOUNT, OPT_DEST_CA,
-	OPT_DEST_INSECURE, OPT_CHECK, OPT_HELP,
+	OPT_DEST_INSECURE, OPT_DEST_PLAIN, OPT_CHECK, OPT_HELP,
 };
 
 static const struct option own_opts[] = {
@@ -36,6 +37,7 @@ static const struct option own_opts[] = {
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
 	{ "dest-ca-file", required_argument, NULL, OPT_DEST_CA },
 	{ "dest-insecure", no_argument, NULL, OPT_DEST_INSECURE },
+	{ "dest-allow-plaintext", no_argument, NULL, OPT_DEST_PLAIN },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ NULL, 0, NULL, 0 },
 };
@@ -51,6 +53,7 @@ own_opt(void *ctx, int c, const char *arg)
 	case OPT_ACCOUNT: b->jo.account = arg; break;
 	case OPT_DEST_CA: b->jo.http.ca_file = arg; break;
 	case OPT_DEST_INSECURE: b->jo.http.insecure = 1; break;
+	case OPT_DEST_PLAIN: b->jo.http.allow_plaintext = 1; break;
 	case OPT_CHECK: b->check = 1; break;
 	default:
 		return 0;

@@ -17,7 +17,7 @@
 
 static const char usage_text[] =
 "usage: dav-pull --url URL --user USER [--ca-file FILE] [--insecure]\n"
-"         [--timeout SECONDS] [--collection URL]... [--files]\n"
+"         [--allow-plaintext] [--timeout SECONDS] [--collection URL]... [--files]\n"
 "         [--mode full|delta|auto|assess] [--archive DIR] [--report FILE]\n"
 "         [--size-limit BYTES]\n"
 "The password comes on standard input: password=... and an empty line.\n";
@@ -57,7 +57,7 @@ parse_options(int argc, char **argv)
 	struct conn_opts co = { 0 };
 	pull.size_limit = 10u << 20;
 	/* a pass takes what changed since the last: --mode is assess or not */
-	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_MODE |
+	helper_options(argc, argv, CONN_URL | CONN_PLAIN | CONN_USER | RUN_MODE |
 	    RUN_ARCHIVE | RUN_REPORT | RUN_FILES, &co, own_opts, own_opt, NULL,
 	    usage_text);
 	pull.files = co.files;

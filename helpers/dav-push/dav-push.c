@@ -27,7 +27,7 @@
 
 static const char usage_text[] =
 "usage: dav-push --url URL --user USER [--ca-file FILE] [--insecure]\n"
-"         [--timeout SECONDS] --archive DIR [--files] [--verify-only]\n"
+"         [--allow-plaintext] [--timeout SECONDS] --archive DIR [--files] [--verify-only]\n"
 "         [--report FILE]\n"
 "The password comes on standard input: password=... and an empty line.\n";
 
@@ -38,7 +38,7 @@ parse_options(int argc, char **argv)
 {
 	struct conn_opts co = { 0 };
 
-	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_ARCHIVE |
+	helper_options(argc, argv, CONN_URL | CONN_PLAIN | CONN_USER | RUN_ARCHIVE |
 	    RUN_VERIFY | RUN_REPORT | RUN_FILES, &co, NULL, NULL, NULL,
 	    usage_text);
 	push.files = co.files;

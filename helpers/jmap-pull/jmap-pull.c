@@ -19,7 +19,8 @@
 
 static const char usage_text[] =
 "usage: jmap-pull --url URL [--user USER] [--account ID]\n"
-"         [--ca-file FILE] [--insecure] [--timeout SECONDS]\n"
+"         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
+"         [--timeout SECONDS]\n"
 "         [--mode full|delta|auto|assess] [--archive DIR] [--report FILE]\n"
 "         [--size-limit BYTES] [--level N] [--compress-threads N]\n"
 "         [--checkpoint-messages N] [--checkpoint-bytes BYTES]\n"
@@ -55,7 +56,7 @@ parse_options(struct jpull *p, int argc, char **argv)
 	struct conn_opts co = { 0 };
 
 	store_defaults(&p->st, &p->so);
-	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_ARCHIVE |
+	helper_options(argc, argv, CONN_URL | CONN_PLAIN | CONN_USER | RUN_ARCHIVE |
 	    RUN_REPORT, &co, own_opts, own_opt, p, usage_text);
 	p->archive = co.archive;
 	p->report = co.report;

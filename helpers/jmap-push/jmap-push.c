@@ -20,7 +20,8 @@
 
 static const char usage_text[] =
 "usage: jmap-push --url URL [--user USER] [--account ID] --archive DIR\n"
-"         [--ca-file FILE] [--insecure] [--timeout SECONDS]\n"
+"         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
+"         [--timeout SECONDS]\n"
 "         [--deleted skip|trash] [--refused rescue|report]\n"
 "         [--after-cutover] [--delete-removed] [--batch N]\n"
 "         [--batch-bytes BYTES] [--verify [--verify-content]]\n"
@@ -94,7 +95,7 @@ parse_options(struct push *p, int argc, char **argv)
 	p->batch_msgs = 200;
 	p->rescue = 1;
 	p->batch_bytes = 16u << 20;
-	helper_options(argc, argv, CONN_URL | CONN_USER | RUN_ARCHIVE |
+	helper_options(argc, argv, CONN_URL | CONN_PLAIN | CONN_USER | RUN_ARCHIVE |
 	    RUN_VERIFY | RUN_REPORT, &co, own_opts, own_opt, p, usage_text);
 	p->archive = co.archive;
 	p->report = co.report;

@@ -23,6 +23,7 @@ dav_open(struct dav **d_r, const struct http_opts *o, struct buf *err)
 	struct dav *d = xcalloc(1, sizeof(*d));
 	const char *p = strstr(o->url, "://");
 	CURL *h;
+	int rc;
 
 	*d_r = d;
 	d->opts = o;
@@ -32,9 +33,10 @@ dav_open(struct dav **d_r, const struct http_opts *o, struct buf *err)
 		return fail(d, EX_USAGE);
 	}
 	d->origin = xstrndup(o->url, p + 3 - o->url + strcspn(p + 3, "/"));
-	d->curl = h = httpc_handle("migrate dav/0.1", o->timeout > 0 ?
-	    o->timeout : 120L, o->ca_file, o->insecure, o->user, o->password,
-	    NULL, &d->head_ended);
+	if ((rc = httpc_may_send(o, 0, o->url, err)))
+		return fail(d, rc);
+	d->curl = h = httpc_handle("migrate dav/0.1", o, 120L, 0, NULL,
+	    &d->head_ended);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
 	/* the credentials go with redirects on the same host only */

@@ -175,6 +175,7 @@ conn_opts_http(const struct conn_opts *co)
 	o.user = co->user;
 	o.ca_file = co->srv.tls.ca_file;
 	o.insecure = co->srv.tls.insecure;
+	o.allow_plaintext = co->srv.allow_plaintext;
 	o.timeout = co->timeout;
 	return o;
 }

@@ -32,10 +32,28 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static int
+has_credential(const struct http_opts *o, int token)
+{
+	return token || o->user;
+}
+
+int
+httpc_may_send(const struct http_opts *o, int token, const char *url,
+    struct buf *err)
+{
+	if (!has_credential(o, token) || o->allow_plaintext ||
+	    strncasecmp(url, "http://", 7))
+		return 0;
+	buf_addf(err, "%s: refusing to send a %s over http:// in clear; use"
+	    " https://, or --allow-plaintext", url, token ? "token" :
+	    "password");
+	return EX_CONFIG;
+}
+
 void *
-httpc_handle(const char *agent, long timeout, const char *ca_file,
-    int insecure, const char *user, const char *password, struct buf *body,
-    int *head_ended)
+httpc_handle(const char *agent, const struct http_opts *o, long timeout,
+    int token, struct buf *body, int *head_ended)
 {
 	CURL *h = curl_easy_init();
 
@@ -48,20 +66,25 @@ httpc_handle(const char *agent, long timeout, const char *ca_file,
 	if (body)
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout :
+	    timeout);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, agent);
-	if (ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
-	if (insecure) {
+	if (o->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+	if (o->insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (user) {
+	if (has_credential(o, token) && !o->allow_plaintext) {
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+		curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	}
+	if (o->user && !token) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(h, CURLOPT_USERNAME, user);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, password ? password :
-		    "");
+		curl_easy_setopt(h, CURLOPT_USERNAME, o->user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, o->password ?
+		    o->password : "");
 	}
 	return h;
 }
@@ -83,6 +106,10 @@ httpc_failed(int rc, int head_ended, const char *what, struct buf *err)
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
 		return EX_UNAVAILABLE;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		buf_adds(err, " (a credential goes to https:// only, unless"
+		    " --allow-plaintext)");
+		return EX_CONFIG;
 	case CURLE_WRITE_ERROR:
 		buf_adds(err, " (the answer is too large)");
 		return EX_PROTOCOL;

@@ -13,6 +13,7 @@ struct http_opts {
 	const char *user, *password;	/* Basic authentication */
 	const char *ca_file;	/* NULL: the system's CAs */
 	int insecure;		/* do not verify the certificate */
+	int allow_plaintext;	/* a credential may go to http:// */
 	long timeout;		/* seconds per request; 0: the client's
 				 * default */
 };
@@ -20,15 +21,26 @@ struct http_opts {
 /*
  * A new easy handle (exits when out of memory): answers appended to
  * `body` (NULL: set per request with CURLOPT_WRITEDATA; over the
- * buffer's cap the transfer fails), no signals, `timeout` seconds a
- * request and 30 to connect, `agent`; the server's certificate verified
- * against the system's CAs or `ca_file` unless `insecure`; Basic
- * authentication when `user` is set.  `*head_ended` tells whether the
- * last answer's headers came to their end (see httpc_failed()).
+ * buffer's cap the transfer fails), no signals, `o->timeout` seconds a
+ * request (`timeout` when it is 0) and 30 to connect, `agent`; the
+ * server's certificate verified against the system's CAs or
+ * `o->ca_file` unless `o->insecure`; Basic authentication when
+ * `o->user` is set and not `token` (the caller then sends its own
+ * Authorization header).  With a credential and without
+ * `o->allow_plaintext`, the handle speaks https:// only, redirects
+ * included.  `*head_ended` tells whether the last answer's headers came
+ * to their end (see httpc_failed()).
  */
-void *httpc_handle(const char *agent, long timeout, const char *ca_file,
-    int insecure, const char *user, const char *password, struct buf *body,
-    int *head_ended);
+void *httpc_handle(const char *agent, const struct http_opts *o,
+    long timeout, int token, struct buf *body, int *head_ended);
+
+/*
+ * 0 if a credential may go to `url`: it is https://, or there is no
+ * credential, or `o->allow_plaintext`.  Otherwise EX_CONFIG, with the
+ * reason in `err`.
+ */
+int httpc_may_send(const struct http_opts *o, int token, const char *url,
+    struct buf *err);
 
 /*
  * How a transfer ended, as an exit code (0: an answer came whole enough

@@ -63,9 +63,8 @@ setup(struct jmap *j, struct xfer *x, const char *url)
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
 	buf_init(&x->body, RESPONSE_MAX);
-	x->h = httpc_handle("migrate jmap-push/0.1", o->http.timeout > 0 ?
-	    o->http.timeout : 300L, o->http.ca_file, o->http.insecure, o->token ? NULL :
-	    o->http.user, o->http.password, &x->body, &x->head_ended);
+	x->h = httpc_handle("migrate jmap-push/0.1", &o->http, 300L,
+	    o->token != NULL, &x->body, &x->head_ended);
 	curl_easy_setopt(x->h, CURLOPT_URL, url);
 	if (o->token)
 		x->headers = curl_slist_append(x->headers, j->auth_header);
@@ -295,6 +294,10 @@ jmap_open(struct jmap **j_r, const struct jmap_opts *o, struct buf *err)
 
 	*j_r = j;
 	j->opts = o;
+	if ((ret = httpc_may_send(&o->http, o->token != NULL, o->http.url,
+	    err)))
+		return fail(j, ret);
+	ret = -1;
 	if (o->token)
 		j->auth_header = xasprintf("Authorization: Bearer %s",
 		    o->token);

@@ -409,6 +409,7 @@ s_init(struct prov *p, int *code, struct buf *err)
 	st.o.url = so->url;
 	st.o.ca_file = so->ca_file;
 	st.o.insecure = so->insecure;
+	st.o.allow_plaintext = so->allow_plaintext;
 	if (so->token) {
 		st.bearer = xasprintf("Authorization: Bearer %s", so->token);
 		st.hdrs[0] = st.bearer;

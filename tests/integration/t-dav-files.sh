@@ -51,12 +51,12 @@ done
 
 pull() {
 	printf 'password=%s\n\n' "${PW:-secret}" | "$PULL" --files \
-	    --url "http://127.0.0.1:$SRC_PORT/" --user alice --archive "$work/a" \
+	    --url "http://127.0.0.1:$SRC_PORT/" --allow-plaintext --user alice --archive "$work/a" \
 	    >"$work/out" 2>"$work/err"
 }
 push() {
 	printf 'password=%s\n\n' "${PW:-secret}" | "$PUSH" --files \
-	    --url "http://127.0.0.1:$DST_PORT/" --user alice --archive "$work/a" \
+	    --url "http://127.0.0.1:$DST_PORT/" --allow-plaintext --user alice --archive "$work/a" \
 	    >"$work/out" 2>"$work/err"
 }
 done_field() { grep '"event":"done"' "$work/out" | jq -r ".$1"; }

@@ -15,7 +15,7 @@ home=${DAV_URL}$BOB_DEST_LOGIN
 pull() {	# ARCHIVE [options...]
 	local arc=$1
 	shift
-	printf 'password=%s\n\n' "${PW:-$BOB_PASSWORD}" | "$PULL" --url "$DAV_URL" \
+	printf 'password=%s\n\n' "${PW:-$BOB_PASSWORD}" | "$PULL" --url "$DAV_URL" --allow-plaintext \
 	    --user "$BOB_DEST_LOGIN" --archive "$arc" "$@" >"$work/out" \
 	    2>"$work/err"
 }

@@ -33,11 +33,11 @@ trap cleanup EXIT
 for c in $(dst_cols); do "${C[@]}" -o /dev/null -X DELETE "$c"; done
 
 pull() {
-	printf 'password=%s\n\n' "$PW" | "$PULL" --url "$DAV_URL" --user "$U" \
+	printf 'password=%s\n\n' "$PW" | "$PULL" --url "$DAV_URL" --allow-plaintext --user "$U" \
 	    --archive "$work/a" >"$work/out" 2>"$work/err"
 }
 push() {
-	printf 'password=%s\n\n' "${WRONG:-$PW}" | "$PUSH" --url "$DST/" \
+	printf 'password=%s\n\n' "${WRONG:-$PW}" | "$PUSH" --url "$DST/" --allow-plaintext \
 	    --user "$U" --archive "$work/a" "$@" >"$work/out" 2>"$work/err"
 }
 done_field() { grep '"event":"done"' "$work/out" | jq -r ".$1"; }
@@ -84,7 +84,7 @@ is "$(compare)" "$nsrc 0" "curl: Cyrus equals the source again"
 # --- kill -9 in the middle, then a rerun -------------------------------------
 for c in $(dst_cols); do "${C[@]}" -o /dev/null -X DELETE "$c"; done
 sqlite3 "$work/a/index.db" 'DELETE FROM push_dav_resources; DELETE FROM push_dav_collections'
-printf 'password=%s\n\n' "$PW" | "$PUSH" --url "$DST/" --user "$U" \
+printf 'password=%s\n\n' "$PW" | "$PUSH" --url "$DST/" --allow-plaintext --user "$U" \
     --archive "$work/a" >/dev/null 2>&1 &
 for i in $(seq 400); do	# until a few are sent, then kill
 	[ "$(sqlite3 "$work/a/index.db" "SELECT count(*) FROM push_dav_resources WHERE state = 'done'" 2>/dev/null)" -ge 3 ] 2>/dev/null && break
@@ -124,10 +124,10 @@ like "$("${C[@]}" "$DST/dav/calendars/user/$U/calendar/ev-2.ics")" \
 # the destination is the real Cyrus, which refuses it too until repaired.
 coproc FAKE { exec python3 "$top/tests/proto/fake-dav.py" ok /dev/null; }
 read -r fport <&"${FAKE[0]}"
-printf 'password=secret\n\n' | "$PULL" --url "http://127.0.0.1:$fport/" \
+printf 'password=secret\n\n' | "$PULL" --url "http://127.0.0.1:$fport/" --allow-plaintext \
     --user alice --archive "$work/nouid" >/dev/null 2>&1
 kill "$FAKE_PID"
-printf 'password=%s\n\n' "$PW" | "$PUSH" --url "$DST/" --user "$U" \
+printf 'password=%s\n\n' "$PW" | "$PUSH" --url "$DST/" --allow-plaintext --user "$U" \
     --archive "$work/nouid" >"$work/out" 2>"$work/err"
 like "$(grep '"kind":"dav-repaired"' "$work/out")" 'Missing UID.*d.ics' \
     "an event without UID that Cyrus refuses is sent again with one, an anomaly"

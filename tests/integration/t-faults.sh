@@ -69,7 +69,7 @@ ref_imap_pull() { state_imap_pull "$work/ref.imap"; }
 
 # (carol: dave has no account on Cyrus until provisioning makes one)
 run_jmap_push() {
-	pw_of CAROL | timeout 120 "$B/jmap-push" --url "http://$WORLD_HOST:$1" \
+	pw_of CAROL | timeout 120 "$B/jmap-push" --url "http://$WORLD_HOST:$1" --allow-plaintext \
 	    --timeout "$TIMEOUT" --user "$CAROL_DEST_LOGIN" --archive "$2"
 }
 prep_jmap_push() {
@@ -84,7 +84,7 @@ state_jmap_push() {
 ref_jmap_push() { expected "$1" "$CAROL_SEP"; }	# its rescued ones masked
 
 run_dav_pull() {
-	pw_of CAROL | timeout 120 "$B/dav-pull" --url "http://$WORLD_HOST:$1/" \
+	pw_of CAROL | timeout 120 "$B/dav-pull" --url "http://$WORLD_HOST:$1/" --allow-plaintext \
 	    --timeout "$TIMEOUT" --user "$CAROL_DEST_LOGIN" --archive "$2"
 }
 prep_dav_pull() { rm -rf "$1"; }
@@ -95,7 +95,7 @@ state_dav_pull() {
 ref_dav_pull() { state_dav_pull "$work/ref.dav"; }
 
 run_dav_push() {
-	pw_of CAROL | timeout 120 "$B/dav-push" --url "http://$WORLD_HOST:$1/" \
+	pw_of CAROL | timeout 120 "$B/dav-push" --url "http://$WORLD_HOST:$1/" --allow-plaintext \
 	    --timeout "$TIMEOUT" --user "$CAROL_DEST_LOGIN" --archive "$2"
 }
 prep_dav_push() {
@@ -310,7 +310,7 @@ for pct in 20 40 60 80; do
 	prep_jmap_push "$arc"
 	: >"$work/relay.log"
 	relay "$DST_HTTP_PORT" stall $((down * pct / 100)) down
-	pw_of CAROL | "$B/jmap-push" --url "http://$WORLD_HOST:$RPORT" \
+	pw_of CAROL | "$B/jmap-push" --url "http://$WORLD_HOST:$RPORT" --allow-plaintext \
 	    --user "$CAROL_DEST_LOGIN" --archive "$arc" --batch 5 \
 	    >/dev/null 2>&1 &
 	pid=$!

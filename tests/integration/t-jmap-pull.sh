@@ -19,7 +19,7 @@ user=$CAROL_DEST_LOGIN
 jpull() {	# ARCHIVE [options]
 	local arc=$1
 	shift
-	printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$JPULL" --url "$URL" \
+	printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$JPULL" --url "$URL" --allow-plaintext \
 	    --user "$user" --archive "$arc" "$@" >"$work/out" 2>"$work/err"
 	rc=$?
 }
@@ -39,7 +39,7 @@ wipe "$CAROL_PASSWORD" "$user" >/dev/null 2>&1
 printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$PULL" --host "$WORLD_HOST" \
     --port "$SRC_IMAP_PORT" --ca-file "$WORLD_CA" --user "$CAROL_LOGIN" \
     --archive "$work/src" >/dev/null 2>&1
-printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$PUSH" --url "$URL" \
+printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$PUSH" --url "$URL" --allow-plaintext \
     --user "$user" --archive "$work/src" >/dev/null 2>&1
 is "$?" 0 "carol's mail pulled from Dovecot and pushed to Cyrus"
 
@@ -114,7 +114,7 @@ same "$work/back" "$work/dump2" \
     "delta after a move and a deletion: the archive is what the source holds now"
 
 # --- kill -9 in the middle, then the rerun -----------------------------------
-printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$JPULL" --url "$URL" \
+printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$JPULL" --url "$URL" --allow-plaintext \
     --user "$user" --archive "$work/killed" --checkpoint-messages 40 \
     >/dev/null 2>&1 &
 bg=$!
@@ -134,7 +134,7 @@ same "$work/killed" "$work/dump2" \
     "kill -9: the archive then holds every email once, as the source has it"
 
 # --- assess -------------------------------------------------------------------
-printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$JPULL" --url "$URL" \
+printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$JPULL" --url "$URL" --allow-plaintext \
     --user "$user" --mode assess --report "$work/assess.json" >/dev/null 2>&1
 is "$?" 0 "assess: exit 0"
 is "$(jq .totals.messages "$work/assess.json")" "$(wc -l <"$work/dump2")" \

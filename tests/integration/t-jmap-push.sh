@@ -22,7 +22,7 @@ pull() {	# PASSWORD ARCHIVE [options]
 push() {	# PASSWORD ARCHIVE USER [options]
 	local pw=$1 arc=$2 user=$3
 	shift 3
-	printf 'password=%s\n\n' "$pw" | "$PUSH" --url "$URL" --user "$user" \
+	printf 'password=%s\n\n' "$pw" | "$PUSH" --url "$URL" --allow-plaintext --user "$user" \
 	    --archive "$arc" "$@" >"$work/out" 2>"$work/err"
 }
 done_field() {
@@ -88,7 +88,7 @@ done_now() {
 }
 for i in 1 2 3; do
 	before=$(done_now)
-	"$PUSH" --url "$URL" --user "$CAROL_DEST_LOGIN" --archive "$arc" \
+	"$PUSH" --url "$URL" --allow-plaintext --user "$CAROL_DEST_LOGIN" --archive "$arc" \
 	    --batch 5 <"$work/carol.pw" >/dev/null 2>&1 &
 	pid=$!
 	for t in $(seq 300); do
@@ -167,7 +167,7 @@ like "$(printf '%s\n' "$BOB_PASSWORD" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" \
 push "wrong" "$work/ALICE" "$ALICE_DEST_LOGIN"
 is "$?" 77 "a wrong password exits 77"
 like "$(cat "$work/err")" '401' "and says the server refused it"
-printf 'password=x\n\n' | "$PUSH" --url "http://$WORLD_HOST:1" --user x \
+printf 'password=x\n\n' | "$PUSH" --url "http://$WORLD_HOST:1" --allow-plaintext --user x \
     --archive "$work/ALICE" >/dev/null 2>"$work/err"
 is "$?" 69 "a destination that is down exits 69"
 

@@ -27,7 +27,7 @@ back() {	# SCENARIO [options]: carry-back; sets rc, out, errtext, sent
 	imap "$1"
 	shift
 	printf 'password=secret\n\n' | timeout 60 "$BACK" --archive "$work/arc" \
-	    --url "http://127.0.0.1:$port" --dest-user u1 --host 127.0.0.1 \
+	    --url "http://127.0.0.1:$port" --dest-allow-plaintext --dest-user u1 --host 127.0.0.1 \
 	    --port "$iport" --tls none --allow-plaintext --user alice \
 	    --report "$work/report.json" "$@" >"$work/out" 2>"$work/err"
 	rc=$?
@@ -53,7 +53,7 @@ wait "$ipid" 2>/dev/null
 coproc FJ { exec python3 "$top/tests/proto/fake-jmap.py" ok "$work/jmap.log"; }
 fpid=$FJ_PID
 read -r port <&"${FJ[0]}"
-printf 'password=secret\n\n' | "$PUSH" --url "http://127.0.0.1:$port" \
+printf 'password=secret\n\n' | "$PUSH" --url "http://127.0.0.1:$port" --allow-plaintext \
     --user u1 --archive "$work/arc" >/dev/null 2>&1
 is "$(curl -s "http://127.0.0.1:$port/debug/count" | jq .emails)" 2 \
     "pushed to the fake JMAP destination"
@@ -98,7 +98,7 @@ like "$errtext" 'UIDVALIDITY is 43 at the source, 42 in the archive: pull again'
 unlike "$sent" 'STORE|EXPUNGE' "nothing is stored or expunged by UIDs of another folder"
 
 printf 'password=wrong\n\n' | timeout 60 "$BACK" --archive "$work/arc" \
-    --url "http://127.0.0.1:$port" --dest-user u1 --host 127.0.0.1 \
+    --url "http://127.0.0.1:$port" --dest-allow-plaintext --dest-user u1 --host 127.0.0.1 \
     --port 1 --tls none --allow-plaintext --user alice >/dev/null 2>&1
 is "$?" 77 "a destination that refuses the credentials: 77"
 

@@ -24,8 +24,8 @@ run() {	# HELPER ARCHIVE [options...]: sets rc, out, errtext
 	local helper=$1 arc=$2
 	shift 2
 	printf 'password=%s\n\n' "${PW:-secret}" | timeout 60 "$helper" \
-	    --url "http://127.0.0.1:$port/" --user alice --archive "$arc" "$@" \
-	    >"$work/out" 2>"$work/err"
+	    --url "http://127.0.0.1:$port/" ${CLEAR---allow-plaintext} \
+	    --user alice --archive "$arc" "$@" >"$work/out" 2>"$work/err"
 	rc=$?
 	out=$(cat "$work/out")
 	errtext=$(cat "$work/err")
@@ -90,5 +90,16 @@ is "$?" 2 "get-503: and no segment is written"
 PW=wrong run "$PULL" "$work/e"
 is "$rc" 77 "a wrong password: 77"
 unlike "$out$errtext" 'secret' "the password is in no output"
+
+# a password over http:// only when asked for: nothing is sent without
+start ok
+for h in "$PULL" "$PUSH"; do
+	CLEAR= run "$h" "$work/a"
+	is "$rc" 78 "${h##*/}: http:// without --allow-plaintext: 78"
+	like "$errtext" "refusing to send a password over http://" \
+	    "${h##*/}: and says why"
+done
+is "$(cat "$work/transcript" 2>/dev/null)" "" \
+    "the server got no request, so no password"
 
 done_testing

@@ -32,14 +32,14 @@ server() {	# SCENARIO: (re)start the stand-in, give it the pristine mail
 	read -r port <&"${FJ[0]}"
 	rm -rf "$work/pushed"
 	cp -a "$work/pristine" "$work/pushed"
-	printf 'password=secret\n\n' | "$PUSH" --url "http://127.0.0.1:$port" \
+	printf 'password=secret\n\n' | "$PUSH" --url "http://127.0.0.1:$port" --allow-plaintext \
 	    --user u1 --archive "$work/pushed" >/dev/null 2>&1
 }
 jpull() {	# ARCHIVE [options]
 	local arc=$1
 	shift
 	printf 'password=%s\n\n' "${PW:-secret}" | timeout 60 "$JPULL" \
-	    --url "http://127.0.0.1:$port" --user u1 --archive "$arc" "$@" \
+	    --url "http://127.0.0.1:$port" --allow-plaintext --user u1 --archive "$arc" "$@" \
 	    >"$work/out" 2>"$work/err"
 	rc=$?
 	out=$(cat "$work/out")

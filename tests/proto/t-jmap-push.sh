@@ -31,8 +31,8 @@ server() {	# SCENARIO: (re)start the fake JMAP server
 }
 push() {	# [options]
 	printf 'password=%s\n\n' "${PW:-secret}" | timeout 60 "$PUSH" \
-	    --url "http://127.0.0.1:$port" --user u1 --archive "$work/arc" \
-	    "$@" >"$work/out" 2>"$work/err"
+	    --url "http://127.0.0.1:$port" ${CLEAR---allow-plaintext} \
+	    --user u1 --archive "$work/arc" "$@" >"$work/out" 2>"$work/err"
 	rc=$?
 	out=$(cat "$work/out")
 	errtext=$(cat "$work/err")
@@ -75,9 +75,20 @@ is "$(jq '[.differences[] | select(.why | startswith("not pushed") | not)] | len
     "verify: everything pushed is there as it should be"
 
 # a Bearer token instead of a user and password
-printf 'token=t0ken\n\n' | "$PUSH" --url "http://127.0.0.1:$port" \
+printf 'token=t0ken\n\n' | "$PUSH" --url "http://127.0.0.1:$port" --allow-plaintext \
     --archive "$work/arc" >"$work/out" 2>"$work/err"
 is "$(field imported) $(field matched)" "0 0" "token: a Bearer token is accepted"
+
+# http:// only when asked for, with a password or a token
+: >"$work/jmap.log"
+CLEAR= push
+is "$rc" 78 "plaintext: a password over http:// is refused (78)"
+like "$errtext" "refusing to send a password over http://" \
+    "plaintext: and the reason given"
+printf 'token=t0ken\n\n' | "$PUSH" --url "http://127.0.0.1:$port" \
+    --archive "$work/arc" >"$work/out" 2>"$work/err"
+is "$?" 78 "plaintext: a token over http:// too"
+is "$(cat "$work/jmap.log")" "" "plaintext: the server heard nothing"
 
 # --account: the account to act on must be one the session lists
 push --account u1
