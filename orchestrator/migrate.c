@@ -436,7 +436,7 @@ rollback_to(struct plan *p, struct state *s, struct audit *au,
 	struct account *v = NULL;
 	size_t nr = 0, i, len = 0, n = 0;
 	char *text, *tmp;
-	int code = 0, forward = 0;
+	int code = 0, forward = 0, rc;
 
 	text = audit_show(au, rev, "mapping.txt", &len, &err);
 	if (!text) {
@@ -486,11 +486,11 @@ rollback_to(struct plan *p, struct state *s, struct audit *au,
 		if (code != EX_TEMPFAIL && cut_over(&v[i]) &&
 		    !routed(text, v[i].account)) {
 			why = xasprintf("rollback --to %s", rev);
-			if (runner_rollback(p, s, au, &v[i], why, RB_FLIPPED,
-			    &err) < 0) {
+			if ((rc = runner_rollback(p, s, au, &v[i], why,
+			    RB_FLIPPED, &err))) {
 				log_warnx("%s", err.buf);
 				buf_setlen(&err, 0);
-				code = EX_DATAERR;
+				code = rc;
 			} else {
 				printf("%s: rolled back to the source\n",
 				    v[i].account);
@@ -528,12 +528,11 @@ cmd_rollback(const char *account, const char *rev, int carry)
 		if (state_find_account(s, account, &a) < 0)
 			fatalx(EX_NOUSER, "no account '%s' in the state",
 			    account);
-		if (runner_rollback(&p, s, au, &a, carry ? "rollback" :
-		    "rollback, nothing carried back", carry ? RB_CARRY :
-		    RB_NO_CARRY, &err) < 0) {
+		if ((code = runner_rollback(&p, s, au, &a, carry ?
+		    "rollback" : "rollback, nothing carried back", carry ?
+		    RB_CARRY : RB_NO_CARRY, &err)))
 			log_warnx("%s", err.buf);
-			code = EX_DATAERR;
-		} else
+		else
 			printf("%s: rolled back to the source\n", a.account);
 		account_free(&a);
 	} else {

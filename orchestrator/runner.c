@@ -652,28 +652,35 @@ runner_rollback(struct plan *p, struct state *s, struct audit *au,
 	struct apply_opts o = { 0, -1 };
 	struct slot sl;
 	struct run r;
-	int ret = -1;
+	enum outcome oc;
+	int ret = EX_TEMPFAIL;
 
 	if (!cut_over(a)) {
 		buf_addf(err, "%s is %s: there is nothing to roll back (only"
 		    " accounts that were cut over are)", a->account,
 		    state_name(a->state));
-		return -1;
+		return EX_DATAERR;
 	}
 	if (run_open(&r, p, s, au, &o, err) < 0)
 		goto out;
 	memset(&sl, 0, sizeof(sl));
-	if (how == RB_CARRY && back_window(&r, &sl, a, err) != OK) {
+	if (how == RB_CARRY && (oc = back_window(&r, &sl, a, err)) != OK) {
 		buf_addf(err, "; %s stays on the destination (migrate"
 		    " rollback --no-carry-back flips it back all the same)",
 		    a->account);
+		ret = oc == PERMANENT ? EX_DATAERR : EX_TEMPFAIL;
 		goto out;
 	}
-	if (how != RB_FLIPPED && flip(&r, &sl, a, "source", err) != OK)
+	if (how != RB_FLIPPED && (oc = flip(&r, &sl, a, "source", err)) !=
+	    OK) {
+		ret = oc == PERMANENT ? EX_DATAERR : EX_TEMPFAIL;
 		goto release;
+	}
 	if (enter_flipped(&r, a, ST_ROLLED_BACK, "source", why ? why :
-	    "rollback") < 0)
+	    "rollback") < 0) {
+		ret = EX_CANTCREAT;
 		goto release;
+	}
 	if (hook(&r, &sl, a, "after_rollback", p->hooks.after_rollback,
 	    err) != OK)
 		say(&r, "%s: %s", a->account, err->buf);

@@ -31,8 +31,10 @@ int plan_apply(struct plan *p, struct state *s, struct audit *a,
  * RB_FLIPPED: the mapping is so already (rollback --to, which called
  * runner_carry_back() first): only the record and the release.
  * RB_NO_CARRY: the flip alone, for a destination that cannot be read.
- * Returns 0 or -1 with `err` set; on failure the account stays where it
- * was.
+ * Returns 0, or an exit code with `err` set: EX_TEMPFAIL when trying
+ * again may work (a server down, a timeout), EX_DATAERR when it will not
+ * until someone acts, EX_CANTCREAT when the state cannot record it; on
+ * failure the account stays where it was.
  */
 enum rollback_how {
 	RB_CARRY,	/* carry back, then flip */
