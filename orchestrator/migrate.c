@@ -559,6 +559,7 @@ main(int argc, char **argv)
 
 	log_init("migrate", -1);
 	secrets_no_core();
+	secrets_wipe_json();
 	atexit(secrets_forget);
 	while ((c = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
 		switch (c) {

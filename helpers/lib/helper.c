@@ -30,6 +30,7 @@ helper_init(const char *name, const char *version)
 	started = now_seconds();
 	log_init(name, -1);
 	secrets_no_core();
+	secrets_wipe_json();
 }
 
 void

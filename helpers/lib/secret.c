@@ -1,9 +1,11 @@
 #include "compat.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "buf.h"
@@ -214,6 +216,26 @@ b64_decode(const char *in, size_t len, struct buf *out)
 	OPENSSL_cleanse(tmp, len / 4 * 3 + 1);
 	free(tmp);
 	return 0;
+}
+
+static void *
+json_alloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void
+json_wipe_free(void *p)
+{
+	if (p)
+		explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void
+secrets_wipe_json(void)
+{
+	json_set_alloc_funcs(json_alloc, json_wipe_free);
 }
 
 void

@@ -54,6 +54,14 @@ void secrets_clear(struct secrets *s);
  */
 void secrets_no_core(void);
 
+/*
+ * Every JSON value is wiped when it is freed: an answer may carry a
+ * password, a token or a hash (a directory's listing, a session), and
+ * json_decref() would leave it in the freed memory.  Called before the
+ * first JSON value is made.
+ */
+void secrets_wipe_json(void);
+
 /* Base64 (RFC 4648) of `len` bytes, appended to `out`; the scratch
  * copy is wiped (it may be a secret). */
 void b64_encode(const void *in, size_t len, struct buf *out);

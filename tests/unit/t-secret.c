@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "secret.h"
 
@@ -108,10 +110,28 @@ t_limits(void)
 	buf_release(&rest);
 }
 
+/* JSON values go through the wiping allocator once it is set */
+static void
+t_json(void)
+{
+	json_malloc_t m0, m1;
+	json_free_t f0, f1;
+	json_t *v;
+
+	json_get_alloc_funcs(&m0, &f0);
+	secrets_wipe_json();
+	json_get_alloc_funcs(&m1, &f1);
+	check(f0 == free && f1 != free);
+	v = json_pack("{s:s}", "secrets", "$6$salt$hash");
+	check(v != NULL);
+	json_decref(v);
+}
+
 int
 main(void)
 {
 	TEST("table", t_table());
 	TEST("limits", t_limits());
+	TEST("json", t_json());
 	return test_done();
 }
