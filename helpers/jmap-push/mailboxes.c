@@ -82,8 +82,7 @@ load(struct mbctx *c, struct buf *err)
 		goto out;
 	r = jmap_response(resp, "0", NULL);
 	if (!json_is_array(json_object_get(r, "list"))) {
-		buf_adds(err, "Mailbox/get: no list in the answer");
-		c->p->j->fail = EX_PROTOCOL;
+		jmap_call_failed(c->p->j, resp, "0", "Mailbox/get", err);
 		json_decref(resp);
 		goto out;
 	}

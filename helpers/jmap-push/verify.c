@@ -38,8 +38,7 @@ fetch_ids(struct push *p, json_t *all, json_t *ids, struct buf *err)
 		json_decref(calls);
 		list = json_object_get(jmap_response(resp, "g", NULL), "list");
 		if (!json_is_array(list)) {
-			buf_adds(err, "Email/get failed");
-			p->j->fail = EX_PROTOCOL;
+			jmap_call_failed(p->j, resp, "g", "Email/get", err);
 			json_decref(resp);
 			return -1;
 		}

@@ -394,6 +394,30 @@ jmap_response(json_t *resp, const char *id, const char **name_r)
 }
 
 int
+jmap_call_failed(struct jmap *j, json_t *resp, const char *id,
+    const char *what, struct buf *err)
+{
+	const char *name = NULL, *type, *desc;
+	json_t *r = jmap_response(resp, id, &name);
+
+	if (!r || !name || strcmp(name, "error")) {
+		buf_addf(err, "%s: the answer is not what was asked", what);
+		return fail(j, EX_PROTOCOL);
+	}
+	type = json_string_value(json_object_get(r, "type"));
+	desc = json_string_value(json_object_get(r, "description"));
+	buf_addf(err, "%s: the server answered %s", what, type ? type :
+	    "an error");
+	if (desc) {
+		buf_adds(err, " (");
+		buf_add_sanitized(err, desc, strlen(desc), 200);
+		buf_addch(err, ')');
+	}
+	return fail(j, type && (!strcmp(type, "serverUnavailable") ||
+	    !strcmp(type, "serverFail")) ? EX_TEMPFAIL : EX_PROTOCOL);
+}
+
+int
 jmap_call(struct jmap *j, json_t *calls, const char *const *using,
     json_t **resp_r, struct buf *err)
 {
@@ -751,8 +775,8 @@ jmap_fetch_emails(struct jmap *j, json_t *all, json_t *filter, struct buf *err)
 		q = jmap_response(resp, "q", NULL);
 		list = json_object_get(jmap_response(resp, "g", NULL), "list");
 		if (!q || !json_is_array(list)) {
-			buf_adds(err, "Email/query or Email/get failed");
-			j->fail = EX_PROTOCOL;
+			jmap_call_failed(j, resp, json_object_get(q, "ids") ?
+			    "g" : "q", "Email/query and Email/get", err);
 			json_decref(resp);
 			return -1;
 		}

@@ -69,6 +69,15 @@ int jmap_call(struct jmap *j, json_t *calls, const char *const *using,
 json_t *jmap_response(json_t *resp, const char *id, const char **name_r);
 
 /*
+ * Call `id` (`what`) did not give what was asked: -1 with the reason in
+ * `err` and j->fail set.  A method error the server calls passing
+ * (serverUnavailable, serverFail, RFC 8620 3.6.2) is EX_TEMPFAIL; any
+ * other error, or no answer at all, EX_PROTOCOL.
+ */
+int jmap_call_failed(struct jmap *j, json_t *resp, const char *id,
+    const char *what, struct buf *err);
+
+/*
  * What jmap_open() takes from j->session (the server's JSON, against
  * j->base): the account, the URLs, the limits; -1 with j->fail and `err`
  * set when it is not a JMAP session.  Public for tests/fuzz.

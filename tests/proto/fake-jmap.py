@@ -207,7 +207,12 @@ def api(body):
          'size': len(body)})
     for name, args, cid in calls:
         args = resolve(args, results)
-        if name == 'Mailbox/get':
+        if name == 'Mailbox/get' and SCENARIO in ('unavailable', 'badargs'):
+            name, r = 'error', {
+                'type': ('serverUnavailable' if SCENARIO == 'unavailable'
+                         else 'invalidArguments'),
+                'description': 'as the scenario says'}
+        elif name == 'Mailbox/get':
             r = {'accountId': ACCOUNT, 'state': '1',
                  'list': list(STATE['mailboxes'].values()), 'notFound': []}
         elif name == 'Mailbox/set':

@@ -123,6 +123,20 @@ is "$rc" 76 "garbage: HTML instead of JMAP exits 76"
 like "$errtext" 'not JMAP' "garbage: and says so"
 is "$(done_rows)" 0 "garbage: nothing recorded as done"
 
+# a method error: one the server calls passing (RFC 8620 3.6.2) is a
+# temporary failure, any other a protocol error; both named
+server unavailable
+fresh
+push
+is "$rc" 75 "unavailable: serverUnavailable for Mailbox/get exits 75"
+like "$errtext" 'Mailbox/get: the server answered serverUnavailable \(as the scenario says\)' \
+    "unavailable: and says what the server answered"
+server badargs
+fresh
+push
+is "$rc" 76 "badargs: invalidArguments exits 76"
+like "$errtext" 'answered invalidArguments' "badargs: and says so"
+
 server ratelimit
 fresh
 push
