@@ -1,7 +1,7 @@
 # helpers: one directory a program.  HELPERS are run by migrate and
 # installed in $(LIBEXECDIR)/migrate; COMMANDS are for people, in $(BINDIR).
 HELPERS := imap-pull jmap-pull jmap-push map-flip sieve-pull sieve-push dav-pull \
-	dav-push carry-back provision
+	dav-push carry-back provision pop3-uidl
 COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
@@ -50,6 +50,9 @@ dav-push_SRCS := \
 
 sieve-pull_SRCS := \
 	helpers/sieve-pull/sieve-pull.c
+
+pop3-uidl_SRCS := \
+	helpers/pop3-uidl/pop3-uidl.c
 
 sieve-push_SRCS := \
 	helpers/sieve-push/sieve-push.c

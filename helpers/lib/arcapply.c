@@ -396,6 +396,41 @@ rec_file(struct arcidx *ix, unsigned seq, const char *t, json_t *o,
 	return apply_file(ix, t, o, err);
 }
 
+/* A maildrop's POP3 ids on one side, replacing those before */
+static int
+rec_pop3_uidls(struct arcidx *ix, unsigned seq, const char *t, json_t *o,
+    struct buf *err)
+{
+	const char *side = arc_jstr(o, "side");
+	json_t *pair;
+	sqlite3_stmt *s;
+	size_t i;
+	int ret = 0;
+
+	if (!side)
+		return buf_adds(err, "a pop3-uidls record without a side"), -1;
+	if (arc_exec2(ix, "DELETE FROM pop3_uidls WHERE side = ?1", side,
+	    NULL, err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO pop3_uidls(side,"
+	    " uidl, hash, k) VALUES(?1, ?2, ?3, ?4)", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return arc_db_fail(ix, "cannot prepare", err);
+	json_array_foreach(json_object_get(o, "uidls"), i, pair) {
+		arc_bind_str(s, 1, side);
+		arc_bind_str(s, 2, json_string_value(json_array_get(pair, 0)));
+		arc_bind_str(s, 3, json_string_value(json_array_get(pair, 1)));
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)i);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			ret = arc_db_fail(ix, "cannot record a POP3 id", err);
+			break;
+		}
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
 /* A pass that completed: meta "pass.MODE", or "sieve.pass" and the like */
 static int
 rec_pass(struct arcidx *ix, unsigned seq, const char *t, json_t *o,
@@ -439,6 +474,8 @@ static const struct handler handlers[] = {
 	{ "sieve-pass", rec_pass },
 	{ "dav-pass", rec_pass },
 	{ "jmap-pass", rec_pass },
+	{ "pop3-uidls", rec_pop3_uidls },
+	{ "pop3-pass", rec_pass },
 };
 
 int

@@ -68,6 +68,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS push_dav_resources(collection TEXT NOT"
 	"  NULL, name TEXT NOT NULL, hash TEXT, etag TEXT, state TEXT NOT NULL,"
 	"  error TEXT, PRIMARY KEY(collection, name)) WITHOUT ROWID;"
+	/* pop3-uidl's: each side's POP3 ids, by body (k: their order) */
+	"CREATE TABLE IF NOT EXISTS pop3_uidls(side TEXT NOT NULL, uidl TEXT"
+	"  NOT NULL, hash TEXT NOT NULL, k INTEGER NOT NULL,"
+	"  PRIMARY KEY(side, uidl)) WITHOUT ROWID;"
 	/* sieve-push's: what the destination was given */
 	"CREATE TABLE IF NOT EXISTS push_sieve(name TEXT PRIMARY KEY,"
 	"  hash TEXT, state TEXT NOT NULL, error TEXT) WITHOUT ROWID;";

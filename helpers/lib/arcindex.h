@@ -98,6 +98,31 @@ int arcidx_msgs(struct arcidx *ix, const char *folder, struct arc_msg **m_r,
     size_t *nr_r, struct buf *err);
 void arc_msgs_free(struct arc_msg *m, size_t nr);
 
+/* A folder's message as another protocol may find it again: its body,
+ * size and Message-ID ("" when it has none). */
+struct arc_key {
+	uint32_t uid;
+	char hash[SEG_HASH_HEX + 1];
+	uint64_t size;
+	char *mid;
+};
+int arcidx_msg_keys(struct arcidx *ix, const char *folder,
+    struct arc_key **v_r, size_t *nr_r, struct buf *err);
+void arc_keys_free(struct arc_key *v, size_t nr);
+
+/*
+ * The POP3 unique ids of a maildrop on `side` ("source", "destination"),
+ * each with the body it was matched to, replacing those recorded before
+ * (a "pop3-uidls" record, from pop3-uidl(8)).
+ */
+struct arc_uidl {
+	char *uidl;
+	char hash[SEG_HASH_HEX + 1];
+};
+int arcidx_pop3_uidls(struct arcidx *ix, const char *side,
+    struct arc_uidl **v_r, size_t *nr_r, struct buf *err);
+void arc_uidls_free(struct arc_uidl *v, size_t nr);
+
 /* The segment that holds a body: > 0, 0 when none, -1 on error. */
 long long arcidx_blob_seq(struct arcidx *ix, const char *hash);
 

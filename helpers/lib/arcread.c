@@ -111,6 +111,60 @@ arc_msgs_free(struct arc_msg *m, size_t nr)
 	sql_rows_free(m, nr, &msg_row);
 }
 
+static const struct sql_col key_cols[] = {
+	SQL_COL(SQL_NUM, struct arc_key, uid),
+	SQL_COL(SQL_CHARS, struct arc_key, hash),
+	SQL_COL(SQL_NUM, struct arc_key, size),
+	SQL_COL(SQL_STR, struct arc_key, mid),
+};
+static const struct sql_row key_row = SQL_ROW(struct arc_key, key_cols, NULL);
+
+int
+arcidx_msg_keys(struct arcidx *ix, const char *folder, struct arc_key **v_r,
+    size_t *nr_r, struct buf *err)
+{
+	void *v;
+	int ret = arc_rows(ix, "SELECT m.uid, m.hash, m.size,"
+	    " coalesce(b.mid, '') FROM messages m LEFT JOIN blobs b USING"
+	    " (hash) WHERE m.folder = ?1 ORDER BY m.uid", folder, NULL,
+	    &key_row, &v, nr_r, "messages", err);
+
+	*v_r = v;
+	return ret;
+}
+
+void
+arc_keys_free(struct arc_key *v, size_t nr)
+{
+	sql_rows_free(v, nr, &key_row);
+}
+
+static const struct sql_col uidl_cols[] = {
+	SQL_COL(SQL_STR, struct arc_uidl, uidl),
+	SQL_COL(SQL_CHARS, struct arc_uidl, hash),
+};
+static const struct sql_row uidl_row =
+    SQL_ROW(struct arc_uidl, uidl_cols, NULL);
+
+int
+arcidx_pop3_uidls(struct arcidx *ix, const char *side, struct arc_uidl **v_r,
+    size_t *nr_r, struct buf *err)
+{
+	void *v;
+	int ret = arc_rows(ix, "SELECT uidl, hash FROM pop3_uidls WHERE"
+	    " side = ?1 ORDER BY k", side, NULL, &uidl_row, &v, nr_r,
+	    "POP3 ids", err);
+
+	*v_r = v;
+	return ret;
+}
+
+void
+arc_uidls_free(struct arc_uidl *v, size_t nr)
+{
+	sql_rows_free(v, nr, &uidl_row);
+}
+
 long long
 arcidx_blob_seq(struct arcidx *ix, const char *hash)
 {

@@ -21,6 +21,7 @@ LIB_SRCS := \
 	helpers/lib/managesieve.c \
 	helpers/lib/mapping.c \
 	helpers/lib/opt.c \
+	helpers/lib/pop3.c \
 	helpers/lib/proc.c \
 	helpers/lib/pushstate.c \
 	helpers/lib/pwscheme.c \

@@ -303,6 +303,22 @@ seg_record(struct seg_writer *w, const char *json, size_t len)
 	w->nr_records++;
 }
 
+int
+seg_record_json(struct seg_writer *w, json_t *o, struct buf *err)
+{
+	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+
+	json_decref(o);
+	if (!line) {
+		buf_adds(err, "cannot encode a manifest record");
+		return -1;
+	}
+	seg_record(w, line, strlen(line));
+	free(line);
+	return 0;
+}
+
 size_t
 seg_nr_records(const struct seg_writer *w)
 {

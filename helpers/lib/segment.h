@@ -51,6 +51,12 @@ int seg_blob_data(struct seg_writer *w, const void *data, size_t len,
 /* Add one manifest record: a JSON object on one line, without "\n". */
 void seg_record(struct seg_writer *w, const char *json, size_t len);
 
+/* The same for a JSON object, which it releases: 0, or -1 when it cannot
+ * be encoded. */
+struct json_t;
+int seg_record_json(struct seg_writer *w, struct json_t *o,
+    struct buf *err);
+
 /* What the segment holds so far. */
 size_t seg_nr_records(const struct seg_writer *w);
 size_t seg_nr_blobs(const struct seg_writer *w);

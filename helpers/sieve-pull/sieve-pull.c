@@ -257,21 +257,6 @@ check_script(const struct script *s)
 		    "the script holds a NUL byte");
 }
 
-static int
-record(struct seg_writer *w, json_t *o, struct buf *err)
-{
-	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-	json_decref(o);
-	if (!line) {
-		buf_adds(err, "cannot encode a manifest record");
-		return -1;
-	}
-	seg_record(w, line, strlen(line));
-	free(line);
-	return 0;
-}
-
 /*
  * Into the archive: a segment with what changed since the last pass (new
  * or changed scripts with their bytes, the active one, the deleted), and
@@ -295,9 +280,9 @@ store(int *changed_r, int *deleted_r, unsigned *seq_r, struct buf *err)
 	seq = arcidx_last_seq(ix) + 1;
 	if (seg_writer_open(&w, pull.conn.archive, seq, 3, 0, err) < 0)
 		goto out;
-	if (record(w, json_pack("{s:s, s:s, s:s, s:s, s:I}", "t", "segment",
-	    "helper", "sieve-pull", "version", SIEVE_PULL_VERSION, "mode",
-	    "full", "time", (json_int_t)time(NULL)), err) < 0)
+	if (seg_record_json(w, json_pack("{s:s, s:s, s:s, s:s, s:I}", "t",
+	    "segment", "helper", "sieve-pull", "version", SIEVE_PULL_VERSION,
+	    "mode", "full", "time", (json_int_t)time(NULL)), err) < 0)
 		goto out;
 	for (i = 0; i < pull.nr; i++) {
 		struct script *s = &pull.v[i];
@@ -312,15 +297,16 @@ store(int *changed_r, int *deleted_r, unsigned *seq_r, struct buf *err)
 			if (seg_blob_begin(w, s->hash, s->text.len, err) < 0 ||
 			    seg_blob_data(w, s->text.buf, s->text.len,
 			    err) < 0 ||
-			    record(w, json_pack("{s:s, s:s, s:I, s:I}", "t",
-			    "blob", "hash", s->hash, "size",
+			    seg_record_json(w, json_pack("{s:s, s:s, s:I,"
+			    " s:I}", "t", "blob", "hash", s->hash, "size",
 			    (json_int_t)s->text.len, "time",
 			    (json_int_t)time(NULL)), err) < 0)
 				goto out;
 		}
-		if (record(w, json_pack("{s:s, s:s, s:s, s:I, s:b}", "t",
-		    "sieve", "name", s->name, "hash", s->hash, "size",
-		    (json_int_t)s->text.len, "active", s->active), err) < 0)
+		if (seg_record_json(w, json_pack("{s:s, s:s, s:s, s:I,"
+		    " s:b}", "t", "sieve", "name", s->name, "hash", s->hash,
+		    "size", (json_int_t)s->text.len, "active", s->active),
+		    err) < 0)
 			goto out;
 		changed++;
 	}
@@ -332,8 +318,8 @@ store(int *changed_r, int *deleted_r, unsigned *seq_r, struct buf *err)
 				break;
 		if (i < pull.nr)
 			continue;
-		if (record(w, json_pack("{s:s, s:s}", "t", "sieve-delete",
-		    "name", old[k].name), err) < 0)
+		if (seg_record_json(w, json_pack("{s:s, s:s}", "t",
+		    "sieve-delete", "name", old[k].name), err) < 0)
 			goto out;
 		deleted++;
 	}
@@ -343,9 +329,9 @@ store(int *changed_r, int *deleted_r, unsigned *seq_r, struct buf *err)
 		ret = 0;
 		goto out;
 	}
-	if (record(w, json_pack("{s:s, s:I, s:I, s:s?}", "t", "sieve-pass",
-	    "time", (json_int_t)time(NULL), "scripts", (json_int_t)pull.nr,
-	    "extensions", pull.extensions), err) < 0)
+	if (seg_record_json(w, json_pack("{s:s, s:I, s:I, s:s?}", "t",
+	    "sieve-pass", "time", (json_int_t)time(NULL), "scripts",
+	    (json_int_t)pull.nr, "extensions", pull.extensions), err) < 0)
 		goto out;
 	{
 		struct buf manifest = BUF_INIT;
