@@ -1,0 +1,82 @@
+# pop3-uidl against a scripted fake POP3 server: ids matched by content
+# whatever the server's order, a 0-byte message and one without
+# Message-ID, a message the archive lacks; a refused login, a mailbox in
+# use, no UIDL, no TOP, an answer that is not POP3, a connection cut in
+# the middle of a listing.  Exit codes per pop3-uidl(8); the server is
+# only read; nothing recorded is lost on a failure.
+. "$(dirname "$0")/lib.sh"
+
+PULL=$top/$O/bin/imap-pull
+UIDL=$top/$O/bin/pop3-uidl
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+coproc FI { exec python3 "$top/tests/proto/fake-imap.py" ok "$work/imap.log"; }
+ipid=$FI_PID
+read -r iport <&"${FI[0]}"
+printf 'password=secret\n\n' | "$PULL" --host 127.0.0.1 --port "$iport" \
+    --tls none --allow-plaintext --user alice --archive "$work/a" \
+    >/dev/null 2>&1
+is "$?" 0 "an archive of three messages, from the fake IMAP server"
+wait "$ipid" 2>/dev/null
+
+run() {	# SCENARIO [options...]: sets rc, out, errtext, transcript
+	local scenario=$1 port
+	shift
+	rm -f "$work/transcript"
+	coproc FAKE { exec python3 "$top/tests/proto/fake-pop3.py" \
+	    "$scenario" "$work/transcript"; }
+	fpid=$FAKE_PID
+	read -r port <&"${FAKE[0]}"
+	printf 'password=%s\n\n' "${PW:-secret}" |
+	    timeout 60 "$UIDL" --host 127.0.0.1 --port "$port" --tls none \
+	    --allow-plaintext --user alice --archive "$work/a" "$@" \
+	    >"$work/out" 2>"$work/err"
+	rc=$?
+	wait "$fpid" 2>/dev/null
+	out=$(cat "$work/out")
+	errtext=$(cat "$work/err")
+	transcript=$(cat "$work/transcript" 2>/dev/null)
+}
+recorded() {
+	sqlite3 "$work/a/index.db" "SELECT uidl || ' ' || hash FROM pop3_uidls
+	    WHERE side = 'source' ORDER BY k" | tr '\n' ' '
+}
+hash_of() {	# UID: the archive's body of INBOX's message UID
+	sqlite3 "$work/a/index.db" "SELECT hash FROM messages WHERE folder =
+	    'INBOX' AND uid = $1"
+}
+
+run ok
+is "$rc" 0 "ok: exit 0"
+like "$out" '"event":"done".*"messages":4,"matched":3' \
+    "ok: four POP3 messages, three matched"
+is "$(recorded)" "u-3 $(hash_of 3) u-1 $(hash_of 1) u-2 $(hash_of 2) " \
+    "ok: each id with its own body (no Message-ID, 0 bytes), in POP3's order"
+like "$out" '"kind":"pop3-unmatched".*u-new' "ok: the message the archive lacks is an anomaly"
+unlike "$transcript" 'RETR|DELE|secret' "ok: no RETR, no DELE, and the password in no command logged"
+before=$(recorded)
+
+run bad-pass
+is "$rc" 77 "bad-pass: a refused login exits 77"
+run in-use
+is "$rc" 75 "in-use: [IN-USE] exits 75 (run again)"
+like "$errtext" 'IN-USE' "in-use: and says why"
+run no-uidl
+is "$rc" 69 "no-uidl: a server without unique ids exits 69"
+like "$errtext" 'keeps no unique ids' "no-uidl: and says so"
+run no-top
+is "$rc" 69 "no-top: a server without TOP exits 69"
+run garbage
+is "$rc" 76 "garbage: an answer that is not POP3 exits 76"
+run cut
+is "$rc" 75 "cut: a connection cut in a listing exits 75"
+is "$(recorded)" "$before" "and after every failure, what was recorded stays"
+is "$(ls "$work/a/segments" | grep -c 'tar.zst$')" 2 \
+    "and no segment was written by a failed run"
+printf 'password=secret\n\n' | "$UIDL" --host 127.0.0.1 --user alice \
+    --archive "$work/none" >/dev/null 2>"$work/err"
+is "$?" 66 "no archive: exits 66"
+like "$(cat "$work/err")" 'pull the account first' "no archive: and says what to do"
+
+done_testing
