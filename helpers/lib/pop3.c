@@ -276,13 +276,18 @@ pop3_listing(struct pop3 *p, struct pop3_msg **v_r, size_t *nr_r,
 		return lc_fail(&p->lc, EX_UNAVAILABLE);
 	}
 	if (rc < 0 || read_numbered(p, 0, v_r, nr_r, &alloc, err) < 0)
-		return -1;
+		goto fail;
 	qsort(*v_r, *nr_r, sizeof(**v_r), cmp_n);
 	if ((rc = command(p, "LIST", NULL, err)) == 0)
-		return lc_fail(&p->lc, EX_PROTOCOL);
-	if (rc < 0 || read_numbered(p, 1, v_r, nr_r, &alloc, err) < 0)
-		return -1;
+		lc_fail(&p->lc, EX_PROTOCOL);
+	if (rc <= 0 || read_numbered(p, 1, v_r, nr_r, &alloc, err) < 0)
+		goto fail;
 	return 0;
+fail:
+	pop3_msgs_free(*v_r, *nr_r);
+	*v_r = NULL;
+	*nr_r = 0;
+	return -1;
 }
 
 void

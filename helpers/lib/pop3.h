@@ -44,7 +44,8 @@ int pop3_connect(struct pop3 **p_r, const struct server_opts *o,
 int pop3_login(struct pop3 *p, const char *user, const char *admin,
     const char *master_sep, const char *password, struct buf *err);
 
-/* Every message: UIDL and LIST, joined by number (*v_r in its order). */
+/* Every message: UIDL and LIST, joined by number (*v_r in its order;
+ * nothing to free after a failure). */
 int pop3_listing(struct pop3 *p, struct pop3_msg **v_r, size_t *nr_r,
     struct buf *err);
 void pop3_msgs_free(struct pop3_msg *v, size_t nr);
