@@ -26,9 +26,10 @@ Scenarios:
                   made anew since it was pulled)
 """
 
-import socket
 import sys
 import time
+
+import fakesrv
 
 MESSAGES = {
     1: b'From: a@example.org\r\nSubject: one\r\nMessage-ID: <1@x>\r\n\r\nhello\r\n',
@@ -41,20 +42,8 @@ DATE = '"05-Mar-2024 10:11:12 +0100"'
 
 def main():
     scenario, transcript = sys.argv[1], sys.argv[2]
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(('127.0.0.1', 0))
-    srv.listen(1)
-    print(srv.getsockname()[1], flush=True)
-    srv.settimeout(30)
-    conn, _ = srv.accept()
-    log = open(transcript, 'w')
-    f = conn.makefile('rb')
-
-    def send(data):
-        if isinstance(data, str):
-            data = data.encode()
-        conn.sendall(data)
+    c = fakesrv.Conn(transcript)
+    conn, f, log, send = c.sock, c.f, c.log, c.send
 
     if scenario == 'bye':
         send('* BYE too busy, try later\r\n')

@@ -23,8 +23,9 @@ Scenarios:
 
 import importlib.util
 import os
-import socket
 import sys
+
+import fakesrv
 
 spec = importlib.util.spec_from_file_location(
     'fake_imap', os.path.join(os.path.dirname(__file__), 'fake-imap.py'))
@@ -51,19 +52,9 @@ def stuffed(data):
 
 
 def main():
-    scenario, transcript = sys.argv[1], sys.argv[2]
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(('127.0.0.1', 0))
-    srv.listen(1)
-    print(srv.getsockname()[1], flush=True)
-    srv.settimeout(30)
-    conn, _ = srv.accept()
-    log = open(transcript, 'w')
-    f = conn.makefile('rb')
-
-    def send(data):
-        conn.sendall(data.encode() if isinstance(data, str) else data)
+    scenario = sys.argv[1]
+    c = fakesrv.Conn(sys.argv[2])
+    f, send = c.f, c.send
 
     send('+OK fake POP3 ready\r\n')
     while True:
@@ -72,8 +63,7 @@ def main():
             break
         text = line.decode(errors='replace').rstrip('\r\n')
         cmd = text.split(' ')[0].upper()
-        log.write(('PASS ***' if cmd == 'PASS' else text) + '\n')
-        log.flush()
+        c.note('PASS ***' if cmd == 'PASS' else text)
         if cmd == 'CAPA':
             send('+OK\r\nUSER\r\nUIDL\r\n%sIMPLEMENTATION fake\r\n.\r\n'
                  % ('' if scenario == 'no-top' else 'TOP\r\n'))
@@ -93,7 +83,7 @@ def main():
                 send('* 1 FETCH (what?)\r\n')
             elif scenario == 'cut':
                 send('+OK\r\n1 u-3\r\n2 u-n')
-                conn.close()
+                c.close()
                 return
             else:
                 send('+OK\r\n' + ''.join('%d %s\r\n' % (i + 1, u) for i, (u, _)
@@ -109,7 +99,7 @@ def main():
             break
         else:
             send('-ERR what?\r\n')
-    conn.close()
+    c.close()
 
 
 main()

@@ -21,8 +21,9 @@ Scenarios:
 """
 
 import base64
-import socket
 import sys
+
+import fakesrv
 
 SCRIPTS = [
     ('odd "one"\r\nname', b'keep;\r\n', False),
@@ -37,23 +38,8 @@ def quoted(s):
 
 def main():
     scenario, transcript = sys.argv[1], sys.argv[2]
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(('127.0.0.1', 0))
-    srv.listen(1)
-    print(srv.getsockname()[1], flush=True)
-    srv.settimeout(30)
-    conn, _ = srv.accept()
-    log = open(transcript, 'w')
-    f = conn.makefile('rb')
-
-    def send(data):
-        if isinstance(data, str):
-            data = data.encode()
-        try:
-            conn.sendall(data)
-        except OSError:
-            pass	# the client went away: what it did is in TRANSCRIPT
+    c = fakesrv.Conn(transcript)
+    conn, f, log, send = c.sock, c.f, c.log, c.send
 
     if scenario == 'bye':
         send('BYE "too busy, try later"\r\n')

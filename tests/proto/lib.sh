@@ -19,6 +19,24 @@ unlike() {
 		not_ok "$3"; printf '%s\n' "$1" | grep -E -- "$2" | head -5 |
 		    sed 's/^/#   /'; else ok "$3"; fi
 }
+# A scripted server for one helper run, tests/proto/FAKE.py, its every
+# line in $work/transcript: fake_start sets $port, fake_done waits for it
+# and sets rc (the helper's, from $?), out and errtext (from $work/out and
+# $work/err) and transcript.
+fake_start() {	# FAKE SCENARIO
+	rm -f "$work/transcript"
+	coproc FAKE { exec python3 "$top/tests/proto/$1.py" "$2" \
+	    "$work/transcript"; }
+	fpid=$FAKE_PID
+	read -r port <&"${FAKE[0]}"
+}
+fake_done() {
+	rc=$?
+	wait "$fpid" 2>/dev/null
+	out=$(cat "$work/out")
+	errtext=$(cat "$work/err")
+	transcript=$(cat "$work/transcript" 2>/dev/null)
+}
 done_testing() {
 	echo "1..$n"
 	[ "$failures" -eq 0 ]

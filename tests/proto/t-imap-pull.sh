@@ -11,23 +11,15 @@ trap 'rm -rf "$work"' EXIT
 
 # pull SCENARIO [imap-pull options...]: sets rc, out, errtext, transcript
 pull() {
-	local scenario=$1 port
+	local scenario=$1
 	shift
 	[ -n "${KEEP:-}" ] || rm -rf "$work/arc"
-	rm -f "$work/transcript"
-	coproc FAKE { exec python3 "$top/tests/proto/fake-imap.py" \
-	    "$scenario" "$work/transcript"; }
-	fpid=$FAKE_PID
-	read -r port <&"${FAKE[0]}"
+	fake_start fake-imap "$scenario"
 	printf 'password=%s\n\n' "${PW:-secret}" |
 	    timeout 60 "$PULL" --host 127.0.0.1 --port "$port" --tls none \
 	    --allow-plaintext --user alice --archive "$work/arc" "$@" \
 	    >"$work/out" 2>"$work/err"
-	rc=$?
-	wait "$fpid" 2>/dev/null
-	out=$(cat "$work/out")
-	errtext=$(cat "$work/err")
-	transcript=$(cat "$work/transcript" 2>/dev/null)
+	fake_done
 }
 
 segments() {

@@ -21,22 +21,14 @@ is "$?" 0 "an archive of three messages, from the fake IMAP server"
 wait "$ipid" 2>/dev/null
 
 run() {	# SCENARIO [options...]: sets rc, out, errtext, transcript
-	local scenario=$1 port
+	local scenario=$1
 	shift
-	rm -f "$work/transcript"
-	coproc FAKE { exec python3 "$top/tests/proto/fake-pop3.py" \
-	    "$scenario" "$work/transcript"; }
-	fpid=$FAKE_PID
-	read -r port <&"${FAKE[0]}"
+	fake_start fake-pop3 "$scenario"
 	printf 'password=%s\n\n' "${PW:-secret}" |
 	    timeout 60 "$UIDL" --host 127.0.0.1 --port "$port" --tls none \
 	    --allow-plaintext --user alice --archive "$work/a" "$@" \
 	    >"$work/out" 2>"$work/err"
-	rc=$?
-	wait "$fpid" 2>/dev/null
-	out=$(cat "$work/out")
-	errtext=$(cat "$work/err")
-	transcript=$(cat "$work/transcript" 2>/dev/null)
+	fake_done
 }
 recorded() {
 	sqlite3 "$work/a/index.db" "SELECT uidl || ' ' || hash FROM pop3_uidls

@@ -12,22 +12,14 @@ trap 'rm -rf "$work"' EXIT
 
 # run HELPER SCENARIO ARCHIVE [options...]: sets rc, out, errtext, transcript
 run() {
-	local helper=$1 scenario=$2 arc=$3 port
+	local helper=$1 scenario=$2 arc=$3
 	shift 3
-	rm -f "$work/transcript"
-	coproc FAKE { exec python3 "$top/tests/proto/fake-sieve.py" \
-	    "$scenario" "$work/transcript"; }
-	fpid=$FAKE_PID
-	read -r port <&"${FAKE[0]}"
+	fake_start fake-sieve "$scenario"
 	printf 'password=%s\n\n' "${PW:-secret}" |
 	    timeout 60 "$helper" --host 127.0.0.1 --port "$port" --tls none \
 	    --allow-plaintext --user alice --archive "$arc" "$@" \
 	    >"$work/out" 2>"$work/err"
-	rc=$?
-	wait "$fpid" 2>/dev/null
-	out=$(cat "$work/out")
-	errtext=$(cat "$work/err")
-	transcript=$(cat "$work/transcript" 2>/dev/null)
+	fake_done
 }
 segments() { ls "$1/segments" 2>/dev/null | grep -c 'tar.zst$'; }
 
