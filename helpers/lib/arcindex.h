@@ -123,6 +123,18 @@ int arcidx_pop3_uidls(struct arcidx *ix, const char *side,
     struct arc_uidl **v_r, size_t *nr_r, struct buf *err);
 void arc_uidls_free(struct arc_uidl *v, size_t nr);
 
+/*
+ * The destination's POP3 id of each message whose source id is known,
+ * with that source id: the two sides joined by body, the n-th copy of a
+ * body on one side with the n-th on the other.
+ */
+struct arc_uidl_pair {
+	char *dest, *src;
+};
+int arcidx_pop3_pairs(struct arcidx *ix, struct arc_uidl_pair **v_r,
+    size_t *nr_r, struct buf *err);
+void arc_uidl_pairs_free(struct arc_uidl_pair *v, size_t nr);
+
 /* The segment that holds a body: > 0, 0 when none, -1 on error. */
 long long arcidx_blob_seq(struct arcidx *ix, const char *hash);
 

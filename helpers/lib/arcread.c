@@ -165,6 +165,35 @@ arc_uidls_free(struct arc_uidl *v, size_t nr)
 	sql_rows_free(v, nr, &uidl_row);
 }
 
+static const struct sql_col pair_cols[] = {
+	SQL_COL(SQL_STR, struct arc_uidl_pair, dest),
+	SQL_COL(SQL_STR, struct arc_uidl_pair, src),
+};
+static const struct sql_row pair_row =
+    SQL_ROW(struct arc_uidl_pair, pair_cols, NULL);
+
+int
+arcidx_pop3_pairs(struct arcidx *ix, struct arc_uidl_pair **v_r,
+    size_t *nr_r, struct buf *err)
+{
+	void *v;
+	int ret = arc_rows(ix, "WITH side AS (SELECT side, uidl, hash,"
+	    " row_number() OVER (PARTITION BY side, hash ORDER BY k) AS n"
+	    " FROM pop3_uidls) SELECT d.uidl, s.uidl FROM side d JOIN side s"
+	    " ON s.hash = d.hash AND s.n = d.n AND s.side = ?1 WHERE d.side"
+	    " = ?2 ORDER BY d.uidl", "source", "destination", &pair_row, &v,
+	    nr_r, "POP3 ids", err);
+
+	*v_r = v;
+	return ret;
+}
+
+void
+arc_uidl_pairs_free(struct arc_uidl_pair *v, size_t nr)
+{
+	sql_rows_free(v, nr, &pair_row);
+}
+
 long long
 arcidx_blob_seq(struct arcidx *ix, const char *hash)
 {

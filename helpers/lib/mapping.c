@@ -20,6 +20,11 @@ static const char schema[] =
 	"  account TEXT NOT NULL, route TEXT NOT NULL"
 	"  CHECK (route IN ('source', 'destination')),"
 	"  version INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+	/* a migrated account's POP3 ids: the destination's, and the
+	 * source's for the same message (pop3-uidl(8)) */
+	"CREATE TABLE IF NOT EXISTS pop3_uidls(account TEXT NOT NULL,"
+	"  dest TEXT NOT NULL, src TEXT NOT NULL, PRIMARY KEY(account, dest))"
+	"  WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO meta VALUES('version', 0);"
 	"INSERT OR IGNORE INTO meta VALUES('format', 1);";
 
@@ -289,6 +294,45 @@ mapping_set(struct mapping *m, const char *account, const char *const *ids,
 		ok = bump(m, err) == 0;
 	*changed_r = moved > 0;
 	return end(m, ok, version_r, err);
+}
+
+int
+mapping_set_uidls(struct mapping *m, const char *account,
+    const char *const *dest, const char *const *src, size_t nr,
+    struct buf *err)
+{
+	char *acc = lower(account);
+	sqlite3_stmt *s = NULL;
+	int ok;
+	size_t i;
+
+	if (begin(m, err) < 0) {
+		free(acc);
+		return -1;
+	}
+	ok = sqlite3_prepare_v2(m->db, "DELETE FROM pop3_uidls WHERE account"
+	    " = ?1", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(s, 1, acc, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_DONE;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (ok)
+		ok = sqlite3_prepare_v2(m->db, "INSERT OR REPLACE INTO"
+		    " pop3_uidls(account, dest, src) VALUES(?1, ?2, ?3)", -1,
+		    &s, NULL) == SQLITE_OK;
+	for (i = 0; ok && i < nr; i++) {
+		ok = sqlite3_bind_text(s, 1, acc, -1, SQLITE_STATIC) ==
+		    SQLITE_OK && sqlite3_bind_text(s, 2, dest[i], -1,
+		    SQLITE_STATIC) == SQLITE_OK && sqlite3_bind_text(s, 3,
+		    src[i], -1, SQLITE_STATIC) == SQLITE_OK &&
+		    sqlite3_step(s) == SQLITE_DONE;
+		sqlite3_reset(s);
+	}
+	if (!ok)
+		db_error(m, "cannot record the POP3 ids", err);
+	sqlite3_finalize(s);
+	free(acc);
+	return end(m, ok, NULL, err);
 }
 
 struct row {

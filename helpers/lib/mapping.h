@@ -54,6 +54,15 @@ int mapping_set(struct mapping *m, const char *account,
 int mapping_restore(struct mapping *m, const char *text, size_t len,
     char ***ids_r, size_t *nr_r, int64_t *version_r, struct buf *err);
 
+/*
+ * Replace the POP3 ids of `account` (a migrated one): `dest[i]`, the
+ * destination's id of a message, stands for `src[i]`, the source's; in
+ * one transaction.  The routes and the version are not touched.
+ */
+int mapping_set_uidls(struct mapping *m, const char *account,
+    const char *const *dest, const char *const *src, size_t nr,
+    struct buf *err);
+
 /* The route of identifiers without a row (ROUTE_SOURCE unless set). */
 int mapping_default(struct mapping *m, enum route *r, struct buf *err);
 /* Set it, in one transaction; `changed_r` whether it was otherwise. */

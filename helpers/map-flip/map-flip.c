@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "arcindex.h"
 #include "buf.h"
 #include "evline.h"
 #include "fileio.h"
@@ -26,7 +27,8 @@
 
 static const char usage_text[] =
 "usage: map-flip --store FILE [--domain DOMAIN] [--export FILE]\n"
-"         [--control SOCKET] ACCOUNT source|destination\n"
+"         [--control SOCKET] [--pop3-uidls ARCHIVE]\n"
+"         ACCOUNT source|destination\n"
 "   or: map-flip [--domain DOMAIN] [--control SOCKET] --hold SECONDS\n"
 "         ACCOUNT\n"
 "   or: map-flip [--domain DOMAIN] [--control SOCKET] --release ACCOUNT\n"
@@ -224,6 +226,53 @@ restore_routes(struct mapping *m, const char *path, char ***ids_r,
 	return code;
 }
 
+/*
+ * The POP3 ids that pop3-uidl(8) recorded in `archive` on both sides,
+ * joined, into the store for `account`.  0, or the exit status.
+ */
+static int
+store_uidls(struct mapping *m, const char *account, const char *archive)
+{
+	struct buf err = BUF_INIT;
+	struct arcidx *ix = NULL;
+	struct arc_uidl_pair *v = NULL;
+	const char **dest = NULL, **src = NULL;
+	size_t nr = 0, i;
+	int code = 0;
+
+	buf_addf(&err, "%s/" ARCIDX_FILE, archive);
+	if (access(err.buf, F_OK) < 0) {
+		log_warnx("%s: no archive there", archive);
+		buf_release(&err);
+		return EX_NOINPUT;
+	}
+	buf_reset(&err);
+	if (arcidx_open(&ix, archive, 0, &err) < 0 ||
+	    arcidx_pop3_pairs(ix, &v, &nr, &err) < 0)
+		code = EX_IOERR;
+	if (!code) {
+		dest = xcalloc(nr + 1, sizeof(*dest));
+		src = xcalloc(nr + 1, sizeof(*src));
+		for (i = 0; i < nr; i++) {
+			dest[i] = v[i].dest;
+			src[i] = v[i].src;
+		}
+		if (mapping_set_uidls(m, account, dest, src, nr, &err) < 0)
+			code = EX_TEMPFAIL;
+		else
+			log_info("%s: %zu POP3 ids of the source kept", account,
+			    nr);
+	}
+	if (code)
+		log_warnx("%s", err.buf);
+	free(dest);
+	free(src);
+	arc_uidl_pairs_free(v, nr);
+	arcidx_close(&ix);
+	buf_release(&err);
+	return code;
+}
+
 /* Route every login form of `account` to `r`.  0, or the exit status. */
 static int
 set_route(struct mapping *m, const char *account, const char *domain,
@@ -371,6 +420,7 @@ static const struct option longopts[] = {
 	{ "hold", required_argument, NULL, 'H' },
 	{ "release", no_argument, NULL, 'R' },
 	{ "default", required_argument, NULL, 'D' },
+	{ "pop3-uidls", required_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -379,6 +429,7 @@ int
 main(int argc, char **argv)
 {
 	const char *store = NULL, *domain = NULL, *restore = NULL, *dflt = NULL;
+	const char *uidls = NULL;
 	char *export_path, *control, **ids = NULL;
 	struct buf err = BUF_INIT;
 	struct mapping *m = NULL;
@@ -406,6 +457,7 @@ main(int argc, char **argv)
 			break;
 		case 'R': hold = 0; break;
 		case 'D': dflt = optarg; break;
+		case 'P': uidls = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: usage();
 		}
@@ -421,7 +473,7 @@ main(int argc, char **argv)
 	if (dflt && store && hold < 0 && !list && !restore && optind == argc &&
 	    !drain_secrets())
 		return set_default(store, export_opt, control_opt, dflt);
-	if (hold >= 0 || dflt)
+	if (hold >= 0 || dflt || (uidls && (list || restore)))
 		usage();
 	if (!store || (list && (restore || optind != argc)) ||
 	    (!list && !restore && optind + 2 != argc) ||
@@ -446,7 +498,7 @@ main(int argc, char **argv)
 	evline_hello(1, "map-flip", FLIP_VERSION);
 	if (restore)
 		code = restore_routes(m, restore, &ids, &nr_ids, &version);
-	else
+	else if (!uidls || !(code = store_uidls(m, argv[optind], uidls)))
 		code = set_route(m, argv[optind], domain, r, &ids, &nr_ids,
 		    &version, &one_changed);
 	if (code)

@@ -13,6 +13,7 @@ IMAP's, with ids of its own, and one message IMAP never showed.
 
 Scenarios:
     ok        as above; USER/PASS with "secret"
+    dest      the same messages with the ids another server gives
     bad-pass  PASS is refused with [AUTH]
     in-use    PASS is refused with [IN-USE]
     no-uidl   UIDL is refused: the server keeps no unique ids
@@ -76,6 +77,9 @@ def main():
                 send('-ERR [IN-USE] Mailbox is locked.\r\n')
             else:
                 send('+OK Logged in.\r\n')
+        elif cmd == 'UIDL' and scenario == 'dest':
+            send('+OK\r\n' + ''.join('%d d%s\r\n' % (i + 1, u[1:]) for i, (u, _)
+                                     in enumerate(DROP)) + '.\r\n')
         elif cmd == 'UIDL':
             if scenario == 'no-uidl':
                 send('-ERR no unique ids here\r\n')

@@ -2,7 +2,8 @@
 # whatever the server's order, a 0-byte message and one without
 # Message-ID, a message the archive lacks; a refused login, a mailbox in
 # use, no UIDL, no TOP, an answer that is not POP3, a connection cut in
-# the middle of a listing.  Exit codes per pop3-uidl(8); the server is
+# the middle of a listing; map-flip --pop3-uidls joining both sides into
+# the mapping store.  Exit codes per pop3-uidl(8); the server is
 # only read; nothing recorded is lost on a failure.
 . "$(dirname "$0")/lib.sh"
 
@@ -49,6 +50,24 @@ like "$out" '"kind":"pop3-unmatched".*u-new' "ok: the message the archive lacks 
 unlike "$transcript" 'RETR|DELE|secret' "ok: no RETR, no DELE, and the password in no command logged"
 before=$(recorded)
 
+# the destination's ids, then the two joined into the mapping store
+run dest --side destination
+is "$rc" 0 "dest: the destination's ids are recorded too"
+"$top/$O/bin/map-flip" --store "$work/mapping.db" --control "$work/none.sock" \
+    --pop3-uidls "$work/a" alice@example.org destination </dev/null \
+    >"$work/out" 2>"$work/err"
+is "$?" 0 "map-flip --pop3-uidls: the flip goes through"
+is "$(sqlite3 "$work/mapping.db" "SELECT account, dest, src FROM pop3_uidls
+    ORDER BY dest" | tr '\n' ' ')" \
+    "alice@example.org|d-1|u-1 alice@example.org|d-2|u-2 alice@example.org|d-3|u-3 " \
+    "map-flip --pop3-uidls: each destination id stands for its source id, by body"
+like "$(cat "$work/err")" '3 POP3 ids of the source kept' "and says how many"
+"$top/$O/bin/map-flip" --store "$work/mapping.db" --control "$work/none.sock" \
+    --pop3-uidls "$work/none" alice@example.org destination </dev/null \
+    >/dev/null 2>"$work/err"
+is "$?" 66 "map-flip --pop3-uidls without an archive: 66"
+segs=$(ls "$work/a/segments" | grep -c 'tar.zst$')
+
 run bad-pass
 is "$rc" 77 "bad-pass: a refused login exits 77"
 run in-use
@@ -64,7 +83,7 @@ is "$rc" 76 "garbage: an answer that is not POP3 exits 76"
 run cut
 is "$rc" 75 "cut: a connection cut in a listing exits 75"
 is "$(recorded)" "$before" "and after every failure, what was recorded stays"
-is "$(ls "$work/a/segments" | grep -c 'tar.zst$')" 2 \
+is "$(ls "$work/a/segments" | grep -c 'tar.zst$')" "$segs" \
     "and no segment was written by a failed run"
 printf 'password=secret\n\n' | "$UIDL" --host 127.0.0.1 --user alice \
     --archive "$work/none" >/dev/null 2>"$work/err"
