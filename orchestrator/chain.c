@@ -142,6 +142,13 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 				return abandon(r, sl, a, o, err);
 			state_set_step(r->s, a, "pushed");
 		}
+		/* the POP3 ids of both sides, the source quiet */
+		if (r->p->source.pop3 && !strcmp(a->step, "pushed")) {
+			if ((o = pop3_uidl(r, sl, a, 0, err)) != OK ||
+			    (o = pop3_uidl(r, sl, a, 1, err)) != OK)
+				return abandon(r, sl, a, o, err);
+			state_set_step(r->s, a, "ids");
+		}
 		if (!held || now_seconds() - held < hold - 1)
 			break;
 		say(r, "%s: the final delta took %.1f s, longer than the"

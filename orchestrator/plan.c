@@ -174,6 +174,7 @@ static const struct ykey source_keys[] = {
 	{ "dav_login", K_STR, S(dav_login), NULL, NULL },
 	{ "files", K_URL, S(files), NULL, "http https" },
 	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
+	{ "pop3", K_URL, S(pop3), NULL, "pop3 pop3s" },
 	{ "sieve_dir", K_STR, S(sieve_dir), NULL, NULL },
 	{ "sieve_active", K_STR, S(sieve_active), NULL, NULL },
 	{ "ca_file", K_PATH, S(ca_file), NULL, NULL },
@@ -189,6 +190,7 @@ static const struct ykey destination_keys[] = {
 	{ "dav", K_URL, S(dav), NULL, "http https" },
 	{ "files", K_URL, S(files), NULL, "http https" },
 	{ "sieve", K_URL, S(sieve), NULL, "sieve" },
+	{ "pop3", K_URL, S(pop3), NULL, "pop3 pop3s" },
 	{ "allow_plaintext", K_BOOL, S(allow_plaintext), NULL, NULL },
 	{ "ca_file", K_PATH, S(ca_file), NULL, NULL },
 	{ "insecure", K_BOOL, S(insecure), NULL, NULL },
@@ -534,11 +536,14 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 	    sa->passwords.kind == SECRET_NONE)
 		yconf_err(c, root, "destination.auth: give 'passwords' or 'token'"
 		    " (or source.auth.passwords, which it then uses)");
-	if (p->destination.sieve && da->token.kind != SECRET_NONE &&
+	if ((p->destination.sieve || p->destination.pop3) &&
+	    da->token.kind != SECRET_NONE &&
 	    da->passwords.kind == SECRET_NONE &&
 	    sa->passwords.kind == SECRET_NONE)
-		yconf_err(c, root, "destination.sieve: ManageSieve logs in with"
-		    " passwords, not a token: give destination.auth.passwords");
+		yconf_err(c, root, "destination.%s: %s logs in with passwords,"
+		    " not a token: give destination.auth.passwords",
+		    p->destination.sieve ? "sieve" : "pop3",
+		    p->destination.sieve ? "ManageSieve" : "POP3");
 	if (!!p->source.dav != !!p->destination.dav)
 		yconf_err(c, root, "source.dav and destination.dav go together:"
 		    " calendars and contacts are read from one and written to"
@@ -564,6 +569,12 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		yconf_err(c, root, "source.sieve and destination.sieve go"
 		    " together: Sieve scripts are read from one and written to"
 		    " the other");
+	if (!!p->source.pop3 != !!p->destination.pop3)
+		yconf_err(c, root, "source.pop3 and destination.pop3 go"
+		    " together: POP3 ids are read on both to be joined");
+	if (p->source.pop3 && p->source.jmap)
+		yconf_err(c, root, "source.pop3 goes with source.imap: POP3"
+		    " ids are matched to the INBOX an IMAP pull made");
 	if (p->push.deleted && strcmp(p->push.deleted, "skip") &&
 	    strcmp(p->push.deleted, "trash"))
 		yconf_err(c, root, "push.deleted: skip (the default: a message"
@@ -651,6 +662,7 @@ server_free(struct server *s)
 	free(s->sieve_dir);
 	free(s->sieve_active);
 	free(s->sieve);
+	free(s->pop3);
 	free(s->ca_file);
 	free(s->auth.passwords.value);
 	free(s->auth.master_user);

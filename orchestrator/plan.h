@@ -40,7 +40,7 @@ struct auth {
 };
 
 struct server {
-	char *imap, *jmap, *dav, *sieve;	/* URLs */
+	char *imap, *jmap, *dav, *sieve, *pop3;	/* URLs */
 	char *dav_login;	/* the source's DAV login: "{login}" */
 	char *files;		/* a WebDAV file tree's URL, with {account},
 				 * {login}, {local} */

@@ -115,6 +115,8 @@ void url_args(struct args *v, const char *u, const char *tls_scheme,
     const char *port, const char *tls_port);
 /* The options and the secret of the helpers that read the source. */
 void server_args(struct args *v, const struct server *s);
+enum outcome pop3_uidl(struct run *r, struct slot *sl, struct account *a,
+    int dest, struct buf *err);
 void source_args(struct run *r, struct args *v);
 /* A pull's --user (when `login` is not NULL) and --mode: for assess the
  * report named `report`, else the account's archive. */

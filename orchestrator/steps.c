@@ -600,6 +600,44 @@ mapping_args(struct run *r, struct args *v)
 	}
 }
 
+/*
+ * pop3-uidl on the source or the destination, when the plan has
+ * source.pop3: which body each POP3 id names, for the flip to join.
+ */
+enum outcome
+pop3_uidl(struct run *r, struct slot *sl, struct account *a, int dest,
+    struct buf *err)
+{
+	const struct server *s = dest ? &r->p->destination : &r->p->source;
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	enum outcome o = PERMANENT;
+
+	url_args(&v, s->pop3, "pop3s", "110", "995");
+	if (dest) {
+		server_args(&v, s);
+		arg(&v, "--side");
+		arg(&v, "destination");
+		arg(&v, "--user");
+		arg(&v, own(&v, dest_login(r, a)));
+	} else {
+		source_args(r, &v);
+		arg(&v, "--user");
+		arg(&v, a->login);
+	}
+	arg(&v, "--archive");
+	arg(&v, own(&v, archive_of(r, a)));
+	arg(&v, "--report");
+	arg(&v, own(&v, report_of(r, a, dest ? "pop3-dest" : "pop3")));
+	if ((dest ? dest_secrets(r, a, 1, &sec, err) : source_secrets(r, a,
+	    &sec, err)) == 0)
+		o = helper(r, sl, a, "pop3-uidl", "pop3", v.v, &sec, NULL,
+		    NULL, err);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}
+
 enum outcome
 flip(struct run *r, struct slot *sl, struct account *a, const char *route,
     struct buf *err)
@@ -608,6 +646,10 @@ flip(struct run *r, struct slot *sl, struct account *a, const char *route,
 	enum outcome o;
 
 	mapping_args(r, &v);
+	if (r->p->source.pop3 && !strcmp(route, "destination")) {
+		arg(&v, "--pop3-uidls");
+		arg(&v, own(&v, archive_of(r, a)));
+	}
 	if (r->p->accounts.default_domain) {
 		arg(&v, "--domain");
 		arg(&v, r->p->accounts.default_domain);

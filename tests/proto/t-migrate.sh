@@ -14,6 +14,7 @@ ln -s "$top/tests/proto/stub-helper" "$work/bin/jmap-push"
 for h in sieve-pull sieve-push dav-pull dav-push carry-back; do
 	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
 done
+ln -s "$top/tests/proto/stub-pop3-uidl" "$work/bin/pop3-uidl"
 ln -s "$top/$O/bin/map-flip" "$work/bin/map-flip"
 export MIGRATE_EXEC_PATH=$work/bin MIGRATE_NO_PROGRESS=1
 export GIT_AUTHOR_NAME="Ann Operator" GIT_AUTHOR_EMAIL=ann@example.org
@@ -547,6 +548,29 @@ is "$("$M" --state "$work/extra" status --json alice | jq -c .items)" \
     '{"Sieve scripts":2,"contacts":4,"events":3}' "status: what alice holds besides mail"
 like "$("$M" --state "$work/extra" status)" "besides mail: 4 Sieve scripts, 8 contacts, 6 events" \
     "status: and the totals"
+
+# --- POP3 ids kept across the flip -----------------------------------------
+fresh pop
+plan pop "[alice@example.org]" "  waves:
+    - {name: all}"
+sed -i -e 's|^  imap: imaps://127.0.0.1:1|&\n  pop3: pop3s://127.0.0.1:7|' \
+    -e 's|^  jmap: http://127.0.0.1:1|&\n  pop3: pop3://127.0.0.1:8|' \
+    "$work/pop.yaml"
+apply pop
+is "$rc" 0 "a plan with POP3 servers on both sides applies"
+is "$(cut -f1,4 "$STUB_DIR/calls" | grep -E '^(pop3-uidl|jmap-push|imap-pull)' |
+    tail -6 | sed -E 's/\t.*--side destination.*/ dest/; s/\t.*//' | tr '\n' ' ')" \
+    "imap-pull jmap-push pop3-uidl pop3-uidl dest imap-pull jmap-push " \
+    "the cutover reads the POP3 ids of the source, then of the destination, between the final delta and the flip"
+like "$(grep '^pop3-uidl' "$STUB_DIR/calls" | head -1)" \
+    "pop3-uidl	alice@example.org	 password	--host 127.0.0.1 --port 7 --tls implicit .*--user alice@example.org --archive " \
+    "pop3-uidl on the source: its URL, the login and the password"
+is "$(sqlite3 "$work/pop/mapping.db" "SELECT account, dest, src FROM pop3_uidls")" \
+    "alice@example.org|destination-1|source-1" \
+    "the flip keeps each destination id with the source id of the same body"
+validate "$(sed '/pop3: pop3:/d' "$work/pop.yaml")"
+like "$errtext" "source.pop3 and destination.pop3 go together" \
+    "a POP3 server on one side only is refused"
 
 fresh sdir
 plan sdir "[alice@example.org]" "  waves:
