@@ -74,6 +74,7 @@ migrate-proxy_SRCS := \
 	helpers/proxy/login.c \
 	helpers/proxy/main.c \
 	helpers/proxy/pop3.c \
+	helpers/proxy/pop3ids.c \
 	helpers/proxy/route.c \
 	helpers/proxy/sasl.c \
 	helpers/proxy/session.c \

@@ -9,6 +9,7 @@ UNIT_TESTS := \
 	tests/unit/t-secret \
 	tests/unit/t-proc \
 	tests/unit/t-pwscheme \
+	tests/unit/t-proxy-pop3ids \
 	tests/unit/t-proxy-sasl \
 	tests/unit/t-pwfile \
 	tests/unit/t-tls \
@@ -26,6 +27,9 @@ $(O)/tests/unit/t-proxy-sasl: $(O)/helpers/proxy/sasl.o \
 	$(O)/helpers/proxy/identity.o \
 	$(O)/helpers/proxy/cmd.o
 $(O)/tests/unit/t-proxy-sasl.o: BUILD_CFLAGS += -Ihelpers/proxy
+$(O)/tests/unit/t-proxy-pop3ids: $(O)/helpers/proxy/pop3ids.o
+$(O)/tests/unit/t-proxy-pop3ids: LIB_PKGS += libevent_core
+$(O)/tests/unit/t-proxy-pop3ids.o: BUILD_CFLAGS += -Ihelpers/proxy
 # and migrate's passwords file, orchestrator/secrets.c
 $(O)/tests/unit/t-pwfile: $(O)/orchestrator/secrets.o
 $(O)/tests/unit/t-pwfile.o: BUILD_CFLAGS += -Iorchestrator

@@ -335,6 +335,59 @@ mapping_set_uidls(struct mapping *m, const char *account,
 	return end(m, ok, NULL, err);
 }
 
+int
+mapping_uidls(struct mapping *m, const char *id, struct uidl_pair **pairs_r,
+    size_t *nr_r, struct buf *err)
+{
+	sqlite3_stmt *st;
+	char *l = lower(id);
+	struct uidl_pair *v = NULL;
+	size_t nr = 0, alloc = 0;
+	int rc;
+
+	*pairs_r = NULL;
+	*nr_r = 0;
+	/* an identifier without a row is its own account (the default
+	 * route); BINARY order is strcmp(3)'s, for bsearch(3) */
+	if (sqlite3_prepare_v2(m->db, "SELECT dest, src FROM pop3_uidls"
+	    " WHERE account = coalesce((SELECT account FROM routes"
+	    " WHERE identifier = ?1), ?1) ORDER BY dest", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		free(l);
+		return db_error(m, "cannot prepare", err);
+	}
+	sqlite3_bind_text(st, 1, l, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nr == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			v = xreallocarray(v, alloc, sizeof(*v));
+		}
+		v[nr].dest = xstrdup((const char *)sqlite3_column_text(st, 0));
+		v[nr++].src = xstrdup((const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	free(l);
+	if (rc != SQLITE_DONE) {
+		uidl_pairs_free(v, nr);
+		return db_error(m, "cannot read the POP3 ids", err);
+	}
+	*pairs_r = v;
+	*nr_r = nr;
+	return 0;
+}
+
+void
+uidl_pairs_free(struct uidl_pair *v, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(v[i].dest);
+		free(v[i].src);
+	}
+	free(v);
+}
+
 struct row {
 	char *id, *account;
 	enum route r;

@@ -63,6 +63,19 @@ int mapping_set_uidls(struct mapping *m, const char *account,
     const char *const *dest, const char *const *src, size_t nr,
     struct buf *err);
 
+/* A migrated account's POP3 id on the destination, and the source's. */
+struct uidl_pair {
+	char *dest, *src;
+};
+/*
+ * The POP3 ids of the account `id` logs in to (lowercased here), sorted
+ * by `dest` as strcmp(3) sorts; none is no error.  The caller frees
+ * them with uidl_pairs_free().
+ */
+int mapping_uidls(struct mapping *m, const char *id,
+    struct uidl_pair **pairs_r, size_t *nr_r, struct buf *err);
+void uidl_pairs_free(struct uidl_pair *v, size_t nr);
+
 /* The route of identifiers without a row (ROUTE_SOURCE unless set). */
 int mapping_default(struct mapping *m, enum route *r, struct buf *err);
 /* Set it, in one transaction; `changed_r` whether it was otherwise. */

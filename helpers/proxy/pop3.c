@@ -212,6 +212,7 @@ pop3_backend_line(struct session *s, char *line, size_t len)
 		return 0;
 	}
 	session_write(s, "%s\r\n", line);
+	pop3ids_start(s);
 	session_splice(s);
 	return 0;
 }
@@ -224,6 +225,7 @@ const struct proto proto_pop3 = {
 	.backend_line = pop3_backend_line,
 	.temp_fail = pop3_temp_fail,
 	.challenge = pop3_challenge,
+	.free = pop3ids_free,
 	.refusals = { "-ERR [AUTH] Authentication failed.",
 	    "-ERR Authentication canceled.",
 	    "-ERR Unsupported authentication mechanism." },

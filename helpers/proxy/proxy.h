@@ -24,6 +24,7 @@
 #include "yconf.h"
 
 struct bufferevent;
+struct evbuffer;
 struct evconnlistener;
 
 /* how much one side may have queued before the other stops being read */
@@ -243,6 +244,11 @@ struct session {
 	time_t last_io;		/* SPLICE: for the idle timeout */
 	struct fastpath *fp;	/* SPLICE in clear: session.c */
 	void *proto_state;	/* the protocol's own (HTTP's: http.c) */
+	/* SPLICE through the protocol (POP3's ids): what one side sent
+	 * (from_backend 0: the client), from `in` to `out`; what it leaves
+	 * in `in` waits for more.  NULL: bytes copied as they come */
+	void (*filter)(struct session *s, int from_backend,
+	    struct evbuffer *in, struct evbuffer *out);
 	int fails;		/* failed logins in this session */
 	struct timespec login_at;	/* when the last login began */
 	char *refusal;		/* SS_REFUSING: what the client is told */
@@ -380,6 +386,11 @@ void fast_touch(struct session *s);
 size_t fast_pending(const struct session *s);
 void fast_stop_reading(struct session *s);
 void fast_free(struct session *s);
+
+/* pop3ids.c: a migrated account's POP3 ids, the source's */
+/* 1 when the session's account has ids to rewrite: s->filter is set */
+int pop3ids_start(struct session *s);
+void pop3ids_free(struct session *s);
 
 /* cmd.c */
 /* The next argument at *pp (after one space): an atom, a quoted string or

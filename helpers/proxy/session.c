@@ -321,11 +321,15 @@ move(struct session *s, struct bufferevent *from, struct bufferevent *to,
 	struct evbuffer *in = bufferevent_get_input(from);
 	struct evbuffer *out = bufferevent_get_output(to);
 	struct timespec now;
+	size_t n = evbuffer_get_length(in);
 
-	*count += evbuffer_get_length(in);
 	if (from == s->c)
 		note_client_buffer(s, in);
-	evbuffer_add_buffer(out, in);
+	if (s->filter)
+		s->filter(s, from == s->b, in, out);
+	else
+		evbuffer_add_buffer(out, in);
+	*count += n - evbuffer_get_length(in);
 	if (evbuffer_get_length(out) >= SPLICE_HIGH) {
 		bufferevent_disable(from, EV_READ);
 		bufferevent_setwatermark(to, EV_WRITE, SPLICE_HIGH / 2, 0);
@@ -592,7 +596,7 @@ session_splice(struct session *s)
 		s->be->st->sessions++;
 	}
 	arm(s, s->cf->timeouts.idle);
-	if (!s->client_tls && !s->backend_tls) {
+	if (!s->client_tls && !s->backend_tls && !s->filter) {
 		fast_start(s, &fast_ops);
 		return;
 	}

@@ -130,6 +130,18 @@ session_backend_down(struct session *s, const char *why)
 	s->state = SS_PREAUTH;
 }
 
+/* a migrated account's POP3 ids: after login, fuzz-pop3ids's */
+int
+pop3ids_start(struct session *s)
+{
+	return 0;
+}
+
+void
+pop3ids_free(struct session *s)
+{
+}
+
 const struct backend *
 config_backend(const struct config *c, enum proto_id p, enum route r)
 {

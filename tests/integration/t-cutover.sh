@@ -7,13 +7,15 @@
 # message reaches the source, and delta + finalize undo none of it; a
 # rollback, killed -9 once, carries it all back to the source; then the
 # state directory is lost and the same plan finishes with nothing made
-# twice.
+# twice.  All along, a POP3 client that leaves mail on the server fetches
+# nothing twice: on Cyrus the proxy gives it the ids Dovecot gave.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proxy-lib.sh"
 M=$top/$O/bin/migrate
 DUMP=$top/tests/integration/imap-dump.py
 LIVE=$top/tests/integration/live-user.py
 HELD=$top/tests/integration/held-session.py
+LEAVE=$top/tests/integration/pop3-leave.py
 IMAP=35143 POP3=35110
 export MIGRATE_NO_PROGRESS=1
 # the late message goes to carol's source: she is seeded again at the end
@@ -47,6 +49,7 @@ plan() {	# NAME CONTROL-SOCKET [more phases]
 	mapping: $work/mapping.db
 	source:
 	  imap: imap://127.0.0.1:$SRC_IMAP_PORT
+	  pop3: pop3://127.0.0.1:$SRC_POP3_PORT
 	  ca_file: $WORLD_CA
 	  auth:
 	    master_user: $SRC_MASTER_USER
@@ -54,6 +57,8 @@ plan() {	# NAME CONTROL-SOCKET [more phases]
 	    master_password: {file: $work/master-password}
 	destination:
 	  jmap: http://127.0.0.1:$DST_HTTP_PORT
+	  pop3: pop3://127.0.0.1:$DST_POP3_PORT
+	  ca_file: $WORLD_CA
 	  allow_plaintext: true
 	  auth:
 	    passwords: {file: $work/passwords}
@@ -82,6 +87,9 @@ status_of() {
 }
 route() {
 	"$FLIP" --store "$work/mapping.db" --list 2>/dev/null | awk '$1 == "carol@example.org" { print $2 }'
+}
+in_inbox() {
+	"$LIVE" count "$SRC_IMAP_PORT" "$WORLD_CA" carol INBOX <"$work/carol.pw"
 }
 dest_where() {	# MESSAGE-ID...
 	"$LIVE" where "$DST_IMAP_PORT" - carol@example.org "$@" <"$work/carol.pw"
@@ -136,6 +144,13 @@ ms=$((($(date +%s%N) - start) / 1000000))
     not_ok "at once ($ms ms), not when the 30 s hold runs out"
 
 # --- the cutover: open sessions closed, held logins land on Cyrus --------
+leave() {	# [--dele]: the POP3 client's check, through the proxy
+	"$LEAVE" "$@" "$work/seen" "$POP3" carol <"$work/carol.pw" 2>&1
+}
+leave >"$work/leave0"
+inbox=$(in_inbox)
+is "$(grep -c '^fetched' "$work/leave0")" "$inbox" \
+    "a POP3 client that leaves mail on the server fetches carol's $inbox messages from Dovecot"
 "$HELD" imap "$IMAP" carol <"$work/carol.pw" >"$work/idle.out" 2>&1 &
 idle=$!
 "$HELD" pop3 "$POP3" carol <"$work/carol.pw" >"$work/pop3.out" 2>&1 &
@@ -188,6 +203,41 @@ is "$(dest_where "$(sed -n 's/^late //p' "$work/acts")" | cut -f2)" "INBOX" \
 like "$(jq -c '.changed_on_destination' "$work/state/reports/carol@example.org.verify.json")" \
     "keywords.*flagged" "the verify reports her changes as information"
 
+# --- POP3 on Cyrus: the source's ids ---------------------------------------
+leave >"$work/leave1"
+is "$(grep '^fetched' "$work/leave1" | cut -d' ' -f3 | sort | tr '\n' ' ')" \
+    "$(grep -E '^(new|late) ' "$work/acts" | cut -d' ' -f2 | sort | tr '\n' ' ')" \
+    "on Cyrus, the client fetches only her new mail and the late message"
+is "$(grep -c '^uidl-one OK' "$work/leave1")" 1 "UIDL n agrees with the listing"
+like "$(cat "$work/proxy.log")" "POP3 ids given as the source's" \
+    "the proxy says it gave the source's ids"
+leave >"$work/leave2"
+is "$(grep -c '^fetched' "$work/leave2")" 0 "and the next check fetches nothing"
+# each message fetched through the proxy is the one Cyrus holds under
+# the id the store maps to it
+pop_hashes() {	# PORT USER: "UIDL SHA-256" lines
+	"$top/tests/integration/pop3-hashes.py" "$WORLD_HOST" "$@" \
+	    <"$work/carol.pw" | sort
+}
+pop_hashes "$DST_POP3_PORT" "$CAROL_DEST_LOGIN" | while read -r id h; do
+	src=$(sqlite3 "$work/mapping.db" "SELECT src FROM pop3_uidls WHERE
+	    account = 'carol@example.org' AND dest = '$id'")
+	echo "${src:-$id} $h"
+done | sort >"$work/mapped"
+pop_hashes "$POP3" carol >"$work/through"
+if [ -s "$work/through" ] && cmp -s "$work/mapped" "$work/through"; then
+	ok "through the proxy every message is Cyrus's, byte for byte, under the source's id"
+else
+	not_ok "through the proxy every message is Cyrus's, byte for byte, under the source's id"
+	diff "$work/mapped" "$work/through" | head -5 | sed 's/^/#   /'
+fi
+"$LIVE" receive "$IMAP" carol 1 <"$work/carol.pw" >"$work/one" 2>&1
+leave --dele >"$work/leave3"
+is "$(grep '^fetched' "$work/leave3" | cut -d' ' -f3) $(tail -1 "$work/leave3")" \
+    "$(cut -d' ' -f2 "$work/one") deleted 1" \
+    "a message that arrives is fetched, then DELE and QUIT go through"
+is "$(dest_where "$(cut -d' ' -f2 "$work/one")")" "" "and Cyrus no longer has it"
+
 # --- a rollback that loses nothing, killed once on the way ----------------
 # She goes on working on Cyrus (60 more messages); the first carry-back is
 # killed -9 once some of them reached the source, and she stays on Cyrus;
@@ -195,9 +245,6 @@ like "$(jq -c '.changed_on_destination' "$work/state/reports/carol@example.org.v
 "$LIVE" receive "$IMAP" carol 60 <"$work/carol.pw" >"$work/news" 2>&1
 mids=$(cut -d' ' -f2 "$work/acts" "$work/news")
 dest_where $mids >"$work/dest-view"
-in_inbox() {
-	"$LIVE" count "$SRC_IMAP_PORT" "$WORLD_CA" carol INBOX <"$work/carol.pw"
-}
 n0=$(in_inbox)
 rm -rf "${work:?}/bin"
 mkdir "$work/bin"
@@ -254,6 +301,10 @@ like "$(git -C "$work/state/audit" log --format=%s -1)" "carol@example.org" \
 out=$(printf '%s\n' "$CAROL_PASSWORD" |
     "$top/tests/integration/proxy-client.py" imap "$IMAP" none carol)
 like "$(flat "$out")" "login OK server Dovecot" "her next login reaches Dovecot"
+leave >"$work/leave4"
+is "$(grep -c '^ids' "$work/leave4") $(cut -d' ' -f3 "$work/leave0" "$work/leave4" |
+    grep '^<' | sort | uniq -d | wc -l)" "1 0" \
+    "back on Dovecot, POP3 fetches none of what it fetched there before the cutover"
 
 # --- a lost state ---------------------------------------------------------
 folders_of() {
