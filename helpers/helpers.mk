@@ -90,6 +90,7 @@ migrate_SRCS := \
 	orchestrator/accounts.c \
 	orchestrator/audit.c \
 	orchestrator/machine.c \
+	orchestrator/maillog.c \
 	orchestrator/migrate.c \
 	orchestrator/plan.c \
 	orchestrator/plansafe.c \

@@ -338,7 +338,9 @@ static const struct ykey delta_keys[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
-static const struct ykey no_keys[] = {
+static const struct ykey assessment_keys[] = {
+	{ "logs", K_LIST, offsetof(struct phase_assessment, logs), NULL,
+	    NULL },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -362,7 +364,7 @@ static const struct ykey finalize_keys[] = {
 
 #define PH(f) offsetof(struct phases, f)
 static const struct ykey phases_keys[] = {
-	{ "assessment", K_FUNC, PH(assessment), no_keys, NULL,
+	{ "assessment", K_FUNC, PH(assessment), assessment_keys, NULL,
 	    parse_phase },
 	{ "pilot", K_FUNC, PH(pilot), pilot_keys, NULL, parse_phase },
 	{ "waves", K_FUNC, PH(waves), NULL, NULL, parse_waves },
@@ -392,6 +394,23 @@ static const struct ykey plan_keys[] = {
 };
 
 /* finalize's checks of the world: what they need */
+/* The source's logs: relative to the plan, and readable now. */
+static void
+check_logs(struct yconf *c, struct strlist *logs)
+{
+	size_t i;
+	char *abs;
+
+	for (i = 0; i < logs->nr; i++) {
+		abs = yconf_absolute(c, logs->v[i]);
+		free(logs->v[i]);
+		logs->v[i] = abs;
+		if (access(abs, R_OK) < 0)
+			yconf_err_at(c, logs->pos[i], "phases.assessment.logs:"
+			    " cannot read '%s': %s", abs, strerror(errno));
+	}
+}
+
 static void
 check_finalize(struct yconf *c, const struct phase_finalize *f,
     const yaml_node_t *root)
@@ -591,6 +610,7 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		    " proxy holds a login no longer)");
 	if (p->phases.pilot.present && !p->phases.pilot.accounts.nr)
 		yconf_err(c, root, "phases.pilot: name the pilot's accounts");
+	check_logs(c, &p->phases.assessment.logs);
 }
 
 static void
@@ -718,6 +738,7 @@ plan_free(struct plan *p)
 	free(p->hooks.after_rollback);
 	free(p->hooks.after_finalize);
 	free(p->phases.finalize.dns.server);
+	strlist_free(&p->phases.assessment.logs);
 	strlist_free(&p->phases.finalize.dns.domains);
 	strlist_free(&p->phases.finalize.dns.hosts);
 	strlist_free(&p->phases.finalize.dns.require);

@@ -61,8 +61,9 @@ struct wave {
 };
 
 /* A phase's struct begins with `present`: the plan names the phase. */
-struct phase_simple {
+struct phase_assessment {
 	int present;
+	struct strlist logs;	/* the source's, for its POP3 logins */
 };
 
 struct phase_pilot {
@@ -98,7 +99,7 @@ struct phase_finalize {
 };
 
 struct phases {
-	struct phase_simple assessment;
+	struct phase_assessment assessment;
 	struct phase_finalize finalize;
 	struct phase_pilot pilot;
 	struct wave *waves;

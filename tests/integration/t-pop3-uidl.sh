@@ -112,4 +112,39 @@ printf 'password=x\n\n' | "$UIDL" --host "$WORLD_HOST" --user x \
 is "$?" 66 "an archive that is not there exits 66"
 is "$(recorded source | wc -l)" "$((inbox + 1))" "and nothing recorded is lost"
 
+# --- the assessment reads who uses POP3 from the real servers' logs -------
+# Dovecot's own log and Cyrus's syslog, against a count by grep
+umask 077
+printf 'carol@example.org %s\n' "$CAROL_PASSWORD" >"$work/passwords"
+umask 022
+cat >"$work/assess.yaml" <<PLAN
+state: $work/state
+source:
+  imap: imap://127.0.0.1:$SRC_IMAP_PORT
+  ca_file: $WORLD_CA
+  auth:
+    passwords: {file: $work/passwords}
+destination:
+  jmap: http://127.0.0.1:$DST_HTTP_PORT
+  allow_plaintext: true
+accounts:
+  default_domain: example.org
+  list: [carol]
+phases:
+  assessment:
+    logs: [$WORLD_DIR/log/dovecot.log, $WORLD_DIR/log/syslog]
+PLAN
+want=$(( $(grep -c -i 'pop3-login: Info: Login: user=<carol\(@example.org\)\?>' \
+    "$WORLD_DIR/log/dovecot.log") + $(grep -c -i 'pop3s\?\[[0-9]*\]: login: .*\] carol\(@example.org\)\? ' \
+    "$WORLD_DIR/log/syslog") ))
+MIGRATE_NO_PROGRESS=1 "$top/$O/bin/migrate" plan apply "$work/assess.yaml" \
+    >"$work/assess.log" 2>&1
+is "$?" 0 "an assessment with the source's logs applies"
+got=$(jq -r .pop3_logins "$work/state/reports/carol@example.org.assess-pop3.json")
+[ "$want" -ge 4 ] && ok "the logs hold carol's POP3 logins of this test ($want)" ||
+    not_ok "the logs hold carol's POP3 logins of this test ($want)"
+is "$got" "$want" "the assessment counts each of them, Dovecot's and Cyrus's"
+like "$(cat "$work/assess.log")" "assessment: 1 of 1 accounts log in over POP3" \
+    "and says so"
+
 done_testing

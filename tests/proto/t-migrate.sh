@@ -386,6 +386,35 @@ fresh hold
 plan hold "[alice@example.org, bob, carol]" "  assessment:"
 apply hold
 is "$(totals hold)" "assessed=3" "an assessment-only plan assesses"
+
+# --- the source's logs: who reads mail over POP3 ---------------------------
+fresh logs
+cat >"$work/mail.log" <<'EOT'
+Dec  4 10:00:01 mx dovecot: pop3-login: Login: user=<Alice@Example.org>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.2, mpid=1, TLS
+Dec  4 10:00:02 mx dovecot: imap-login: Login: user=<bob>, method=PLAIN, rip=192.0.2.1
+Dec  4 10:00:03 mx dovecot: pop3-login: Aborted login (auth failed, 1 attempts in 2 secs): user=<carol>, method=PLAIN
+EOT
+printf 'Dec  4 09:00:04 pop3-login: Info: Login: user=<bob>, method=PLAIN, rip=192.0.2.1\n' |
+    gzip >"$work/mail.log.1.gz"
+cat >"$work/cyrus.log" <<'EOT'
+Dec  4 10:00:05 mx cyrus/pop3[4242]: login: client.example [192.0.2.1] alice plaintext+TLS User logged in SESSIONID=<x>
+Dec  4 10:00:06 mx cyrus/imap[4243]: login: client.example [192.0.2.1] carol plaintext User logged in
+EOT
+plan logs "[alice@example.org, bob, carol]" "  assessment:
+    logs: [mail.log, mail.log.1.gz, cyrus.log]"
+apply logs
+is "$rc" 0 "an assessment that reads the source's logs"
+like "$errtext" "assessment: 2 of 3 accounts log in over POP3 \(3 logins in 3 logs\): alice@example.org \(2\), bob@example.org \(1\)" \
+    "it says who logs in over POP3: Dovecot's lines, a gzip-compressed log, Cyrus's"
+is "$(for a in alice@example.org bob@example.org carol@example.org; do
+	jq -r .pop3_logins "$work/logs/reports/$a.assess-pop3.json"; done | tr '\n' ' ')" \
+    "2 1 0 " "a report per account; a failed POP3 login and an IMAP one do not count"
+plan logs "[alice@example.org]" "  assessment:
+    logs: [mail.log, nowhere.log]"
+apply logs
+is "$rc" 65 "a log that is not there: the plan is refused"
+like "$errtext" "logs.yaml:[0-9]+:[0-9]+: phases.assessment.logs: cannot read '.*/nowhere.log'" \
+    "naming the plan's line and the file"
 "$M" --state "$work/hold" hold bob >/dev/null
 is "$(st hold bob@example.org)" held "hold bob"
 plan hold
