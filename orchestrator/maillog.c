@@ -62,6 +62,15 @@ count(struct pop3_users *u, const char *user, size_t len)
 	u->logins++;
 }
 
+/* Whether the text from `start` to `end` ends with `word`. */
+static int
+ends_with(const char *start, const char *end, const char *word)
+{
+	size_t n = strlen(word);
+
+	return end - start >= (ptrdiff_t)n && !memcmp(end - n, word, n);
+}
+
 /* The user of a POP3 login line, or NULL; its length in *len. */
 static const char *
 login_user(const char *line, size_t *len)
@@ -87,9 +96,8 @@ login_user(const char *line, size_t *len)
 		return NULL;
 	for (p = q; p > line && p[-1] != '['; p--)
 		;
-	if (p == line || (p - 1 - line < 4) ||
-	    (strncmp(p - 5, "pop3[", 5) && (p - 1 - line < 5 ||
-	    strncmp(p - 6, "pop3s[", 6))))
+	if (p == line || (!ends_with(line, p - 1, "pop3") &&
+	    !ends_with(line, p - 1, "pop3s")))
 		return NULL;
 	if (!(p = strstr(q + strlen(cyrus), "] ")))
 		return NULL;
