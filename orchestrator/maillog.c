@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "maillog.h"
+#include "strhash.h"
 #include "xalloc.h"
 
 #define BUCKETS	1024
@@ -29,11 +30,7 @@ struct pop3_user {
 static unsigned
 hash(const char *s)
 {
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % BUCKETS;
+	return strhash(s) % BUCKETS;
 }
 
 static void

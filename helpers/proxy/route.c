@@ -13,16 +13,13 @@
 #include <time.h>
 
 #include "proxy.h"
+#include "strhash.h"
 #include "xalloc.h"
 
 static unsigned
 hash(const char *s)
 {
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % CACHE_BUCKETS;
+	return strhash(s) % CACHE_BUCKETS;
 }
 
 /* The entry of `id`, dropping the aged ones of its bucket on the way. */
