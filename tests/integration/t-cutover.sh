@@ -302,8 +302,9 @@ out=$(printf '%s\n' "$CAROL_PASSWORD" |
     "$top/tests/integration/proxy-client.py" imap "$IMAP" none carol)
 like "$(flat "$out")" "login OK server Dovecot" "her next login reaches Dovecot"
 leave >"$work/leave4"
-is "$(grep -c '^ids' "$work/leave4") $(cut -d' ' -f3 "$work/leave0" "$work/leave4" |
-    grep '^<' | sort | uniq -d | wc -l)" "1 0" \
+mids_of() { sed -n 's/^fetched [^ ]* //p' "$1" | sort -u; }
+is "$(grep -c '^ids' "$work/leave4") $(comm -12 <(mids_of "$work/leave0") \
+    <(mids_of "$work/leave4") | wc -l)" "1 0" \
     "back on Dovecot, POP3 fetches none of what it fetched there before the cutover"
 
 # --- a lost state ---------------------------------------------------------
