@@ -169,6 +169,7 @@ while True:
     threading.Thread(target=pipe, args=(u, c, True), daemon=True).start()
 EOF
 pids="$pids $!"
+wait_port "$SLOWBE" || not_ok "the slow relay listens"
 {
 	common_yaml
 	cat <<EOF
