@@ -195,13 +195,57 @@ status(struct pop3ids *f, struct evbuffer *in, struct evbuffer *out)
 	return 0;
 }
 
+/*
+ * Where the end of a multi-line answer, CRLF "." CRLF, starts in `in`,
+ * or -1: memmem(3) on each chain, and on each seam between two.
+ */
+static ssize_t
+find_end(struct evbuffer *in)
+{
+	static const char end[] = "\r\n.\r\n";
+	struct evbuffer_iovec few[16], *v = few;
+	char seam[8], tail[4];
+	size_t off = 0, tl = 0, k, len;
+	ssize_t at = -1;
+	const char *b, *p;
+	int n, i;
+
+	n = evbuffer_peek(in, -1, NULL, NULL, 0);
+	if (n > 16)
+		v = xreallocarray(NULL, n, sizeof(*v));
+	n = evbuffer_peek(in, -1, NULL, v, n);
+	for (i = 0; i < n && at < 0; off += len, i++) {
+		b = v[i].iov_base;
+		len = v[i].iov_len;
+		k = len < 4 ? len : 4;
+		memcpy(seam, tail, tl);
+		memcpy(seam + tl, b, k);
+		if ((p = memmem(seam, tl + k, end, 5)))
+			at = off - tl + (p - seam);
+		else if ((p = memmem(b, len, end, 5)))
+			at = off + (p - b);
+		/* the last four bytes so far, for the next seam */
+		if (len >= 4) {
+			memcpy(tail, b + len - 4, 4);
+			tl = 4;
+		} else {
+			k = tl + len > 4 ? tl + len - 4 : 0;
+			memmove(tail, seam + k, tl + len - k);
+			tl = tl + len - k;
+		}
+	}
+	if (v != few)
+		free(v);
+	return at;
+}
+
 /* A multi-line answer moved as it is, up to its ".": 0 done, 1 wait. */
 static int
 body(struct pop3ids *f, struct evbuffer *in, struct evbuffer *out)
 {
 	static const char end[] = "\r\n.\r\n";
 	size_t len = evbuffer_get_length(in);
-	struct evbuffer_ptr at;
+	ssize_t at;
 	char head[3];
 
 	if (f->bol) {
@@ -220,9 +264,8 @@ body(struct pop3ids *f, struct evbuffer *in, struct evbuffer *out)
 		}
 		f->bol = 0;
 	}
-	at = evbuffer_search(in, end, 5, NULL);
-	if (at.pos >= 0) {
-		evbuffer_remove_buffer(in, out, at.pos + 5);
+	if ((at = find_end(in)) >= 0) {
+		evbuffer_remove_buffer(in, out, at + 5);
 		f->at = AT_STATUS;
 		return 0;
 	}

@@ -596,7 +596,7 @@ session_splice(struct session *s)
 		s->be->st->sessions++;
 	}
 	arm(s, s->cf->timeouts.idle);
-	if (!s->client_tls && !s->backend_tls && !s->filter) {
+	if (!s->client_tls && !s->backend_tls) {
 		fast_start(s, &fast_ops);
 		return;
 	}

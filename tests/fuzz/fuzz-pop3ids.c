@@ -61,7 +61,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct session s;
-	struct evbuffer *in, *out;
+	struct evbuffer *in, *out, *piece;
 	const uint8_t *nul;
 	size_t step, off, n, cmd_len, got;
 	unsigned char *copy;
@@ -85,6 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	in = evbuffer_new();
 	out = evbuffer_new();
+	piece = evbuffer_new();
 	evbuffer_add(in, data, cmd_len);
 	s.filter(&s, 0, in, out);
 	if (evbuffer_get_length(in) ||
@@ -95,7 +96,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= cmd_len + !!nul;
 	for (off = 0; off < size; off += n) {
 		n = size - off < step ? size - off : step;
-		evbuffer_add(in, data + off, n);
+		/* each piece a chain of its own, as sockets leave them */
+		evbuffer_add(piece, data + off, n);
+		evbuffer_add_buffer(in, piece);
 		s.filter(&s, 1, in, out);
 	}
 	got = evbuffer_get_length(out);
@@ -112,5 +115,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pop3ids_free(&s);
 	evbuffer_free(in);
 	evbuffer_free(out);
+	evbuffer_free(piece);
 	return 0;
 }

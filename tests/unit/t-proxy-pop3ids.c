@@ -51,6 +51,7 @@ run(const char *id, const char *cmds, const char *answer, size_t step)
 {
 	struct session s;
 	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+	struct evbuffer *piece = evbuffer_new();
 	size_t off, n, len = strlen(answer);
 	char *got;
 
@@ -60,7 +61,9 @@ run(const char *id, const char *cmds, const char *answer, size_t step)
 	evbuffer_drain(out, evbuffer_get_length(out));
 	for (off = 0; off < len; off += n) {
 		n = len - off < step ? len - off : step;
-		evbuffer_add(in, answer + off, n);
+		/* a chain of its own: the seams are searched too */
+		evbuffer_add(piece, answer + off, n);
+		evbuffer_add_buffer(in, piece);
 		s.filter(&s, 1, in, out);
 	}
 	n = evbuffer_get_length(out);
@@ -70,6 +73,7 @@ run(const char *id, const char *cmds, const char *answer, size_t step)
 	stop(&s);
 	evbuffer_free(in);
 	evbuffer_free(out);
+	evbuffer_free(piece);
 	return got;
 }
 
