@@ -98,6 +98,9 @@ classify(const char *cmd, size_t len)
 		return arg ? K_LINE : K_MULTI;
 	if (!strncasecmp(cmd, "RETR", 4) || !strncasecmp(cmd, "CAPA", 4))
 		return K_MULTI;
+	/* the mechanisms, where a server lists them after login */
+	if (!strncasecmp(cmd, "AUTH", 4))
+		return arg ? K_LINE : K_MULTI;
 	return K_LINE;
 }
 

@@ -80,7 +80,7 @@ run(const char *id, const char *cmds, const char *answer, size_t step)
 /* the client's commands and the answers, pipelined in one go */
 static const char cmds[] =
 	"STAT\r\nUIDL\r\nUIDL 2\r\nRETR 1\r\nLIST\r\nRETR 9\r\nTOP 2 0\r\n"
-	"uidl\r\nCAPA\r\nQUIT\r\n";
+	"uidl\r\nCAPA\r\nAUTH\r\nUIDL 1\r\nQUIT\r\n";
 static const char answer[] =
 	"+OK 3 300\r\n"
 	"+OK\r\n1 D1\r\n2 D2\r\n3 Dnew\r\n.\r\n"
@@ -91,6 +91,8 @@ static const char answer[] =
 	"+OK\r\nSubject: x\r\n\r\n.\r\n"
 	"-ERR not now\r\n"
 	"+OK\r\nUIDL\r\nTOP\r\n.\r\n"
+	"+OK\r\n1 D1\r\n.\r\n"
+	"+OK 1 D1\r\n"
 	"+OK bye\r\n";
 static const char expect[] =
 	"+OK 3 300\r\n"
@@ -102,6 +104,8 @@ static const char expect[] =
 	"+OK\r\nSubject: x\r\n\r\n.\r\n"
 	"-ERR not now\r\n"
 	"+OK\r\nUIDL\r\nTOP\r\n.\r\n"
+	"+OK\r\n1 D1\r\n.\r\n"
+	"+OK 1 S1\r\n"
 	"+OK bye\r\n";
 
 static void
