@@ -98,7 +98,7 @@ read_capa(struct pop3 *p, struct buf *err)
 {
 	int rc = command(p, "CAPA", NULL, err);
 
-	p->stls = p->top = p->uidl = p->sasl_plain = 0;
+	p->stls = p->top = p->uidl = p->sasl_plain = p->pipelining = 0;
 	if (rc == 0) {		/* no CAPA: RFC 1939 alone */
 		buf_reset(err);
 		return 0;
@@ -114,6 +114,8 @@ read_capa(struct pop3 *p, struct buf *err)
 			p->top = 1;
 		else if (is_word(l, "UIDL"))
 			p->uidl = 1;
+		else if (is_word(l, "PIPELINING"))
+			p->pipelining = 1;
 		else if (is_word(l, "SASL"))
 			p->sasl_plain = strcasestr(l, " PLAIN") != NULL;
 		else if (is_word(l, "IMPLEMENTATION") && l[14]) {
@@ -301,13 +303,34 @@ pop3_msgs_free(struct pop3_msg *v, size_t nr)
 }
 
 int
-pop3_top(struct pop3 *p, unsigned long n, struct buf *out, struct buf *err)
+pop3_top_send(struct pop3 *p, unsigned long n, struct buf *err)
 {
-	char cmd[64];
+	struct buf line = BUF_INIT;
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), "TOP %lu 0", n);
-	if ((rc = command(p, cmd, NULL, err)) == 0)
+	buf_addf(&line, "TOP %lu 0", n);
+	rc = lc_send(&p->lc, &line, NULL, err);
+	buf_release(&line);
+	return rc;
+}
+
+int
+pop3_top(struct pop3 *p, unsigned long n, struct buf *out, struct buf *err)
+{
+	if (pop3_top_send(p, n, err) < 0)
+		return -1;
+	return pop3_top_read(p, n, out, err);
+}
+
+int
+pop3_top_read(struct pop3 *p, unsigned long n, struct buf *out,
+    struct buf *err)
+{
+	char what[64];
+	int rc;
+
+	snprintf(what, sizeof(what), "TOP %lu 0", n);
+	if ((rc = status(p, what, err)) == 0)
 		return lc_fail(&p->lc, 0);	/* gone since the listing */
 	if (rc < 0)
 		return -1;

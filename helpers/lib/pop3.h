@@ -21,7 +21,7 @@
 struct pop3 {
 	struct line_client lc;
 	struct buf line;	/* the last line read, CRLF stripped */
-	int stls, top, uidl, sasl_plain;	/* from CAPA */
+	int stls, top, uidl, sasl_plain, pipelining;	/* from CAPA */
 	char *implementation;	/* CAPA's IMPLEMENTATION, or NULL */
 };
 
@@ -57,6 +57,14 @@ void pop3_msgs_free(struct pop3_msg *v, size_t nr);
  * with p->lc.fail 0.
  */
 int pop3_top(struct pop3 *p, unsigned long n, struct buf *out,
+    struct buf *err);
+/*
+ * The same in two halves, for a client that pipelines (where the server
+ * has PIPELINING): send TOP n 0, and later read its answer; answers come
+ * in the order the commands went.
+ */
+int pop3_top_send(struct pop3 *p, unsigned long n, struct buf *err);
+int pop3_top_read(struct pop3 *p, unsigned long n, struct buf *out,
     struct buf *err);
 
 /* QUIT (its answer not waited for beyond a line) and free. */

@@ -26,6 +26,8 @@
 
 #define POP3_UIDL_VERSION	"1"
 #define HEADER_MAX	(1024 * 1024)
+/* TOP commands ahead of the answers, where the server has PIPELINING */
+#define TOP_WINDOW	64
 
 static const char usage_text[] =
 "usage: pop3-uidl --host HOST [--port PORT] [--tls implicit|starttls|none]\n"
@@ -41,6 +43,7 @@ static struct {
 	struct arc_key *keys;	/* the folder's messages in the archive */
 	size_t nr_keys;
 	char *used;		/* which keys a POP3 message took */
+	size_t *by_mid;		/* keys' indexes by Message-ID, size, order */
 	json_t *uidls;		/* [[uidl, hash], ...] */
 	size_t messages, matched;
 } run = { .side = "source", .folder = "INBOX" };
@@ -80,22 +83,65 @@ parse_options(int argc, char **argv)
 	conn_opts_server(&run.conn, "110", "995");
 }
 
+static int
+key_cmp(const char *mid, uint64_t size, size_t i, size_t j)
+{
+	const struct arc_key *k = &run.keys[j];
+	int c = strcmp(mid, k->mid);
+
+	if (c)
+		return c;
+	if (size != k->size)
+		return size < k->size ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+static int
+by_mid_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+
+	return key_cmp(run.keys[i].mid, run.keys[i].size, i, j);
+}
+
+/* Sort the keys by Message-ID, size and order, for find(). */
+static void
+index_keys(void)
+{
+	size_t i;
+
+	run.by_mid = xreallocarray(NULL, run.nr_keys + 1, sizeof(size_t));
+	for (i = 0; i < run.nr_keys; i++)
+		run.by_mid[i] = i;
+	qsort(run.by_mid, run.nr_keys, sizeof(size_t), by_mid_cmp);
+}
+
 /*
  * The first archive message not taken yet with Message-ID `mid` and, when
  * `size` is not 0, that size: its index, -1 when there is none, -2 when
- * two of them have different bodies and cannot be told apart.
+ * two of them have different bodies and cannot be told apart.  A binary
+ * search to the first key of `mid` (and `size`), then those alone.
  */
 static ssize_t
 find(const char *mid, uint64_t size)
 {
 	ssize_t found = -1;
-	size_t i;
+	size_t lo = 0, hi = run.nr_keys, mid_i;
 
-	for (i = 0; i < run.nr_keys; i++) {
+	while (lo < hi) {
+		mid_i = (lo + hi) / 2;
+		if (key_cmp(mid, size, 0, run.by_mid[mid_i]) > 0)
+			lo = mid_i + 1;
+		else
+			hi = mid_i;
+	}
+	for (; lo < run.nr_keys; lo++) {
+		size_t i = run.by_mid[lo];
 		const struct arc_key *k = &run.keys[i];
 
-		if ((size && k->size != size) || strcmp(k->mid, mid) ||
-		    run.used[i])
+		if (strcmp(k->mid, mid) || (size && k->size != size))
+			break;
+		if (run.used[i])
 			continue;
 		if (found < 0)
 			found = (ssize_t)i;
@@ -128,13 +174,17 @@ match(const struct pop3_msg *m, const char *mid)
 	return &run.keys[i];
 }
 
-/* Each message's header, then its match. */
+/*
+ * Each message's header, then its match.  With PIPELINING, TOP_WINDOW
+ * commands go ahead of the answers: one round trip per window, not per
+ * message, while the logins wait at the cutover.
+ */
 static int
 read_maildrop(struct pop3 *p, struct buf *err)
 {
 	struct pop3_msg *v = NULL;
 	struct buf head;
-	size_t nr = 0, i;
+	size_t nr = 0, i, sent = 0, window = p->pipelining ? TOP_WINDOW : 1;
 	int ret = -1;
 
 	if (pop3_listing(p, &v, &nr, err) < 0)
@@ -145,8 +195,11 @@ read_maildrop(struct pop3 *p, struct buf *err)
 		const struct arc_key *k;
 		char *mid;
 
+		for (; sent < nr && sent < i + window; sent++)
+			if (pop3_top_send(p, v[sent].n, err) < 0)
+				goto out;
 		buf_reset(&head);
-		if (pop3_top(p, v[i].n, &head, err) < 0) {
+		if (pop3_top_read(p, v[i].n, &head, err) < 0) {
 			if (p->lc.fail)
 				goto out;
 			buf_reset(err);	/* gone since the listing */
@@ -285,6 +338,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	run.used = xcalloc(run.nr_keys + 1, 1);
+	index_keys();
 	if (from_server(secrets_get(&sec, "password"), &code, &err) < 0) {
 		log_warnx("%s", err.buf);
 		goto out;
@@ -315,6 +369,7 @@ out:
 	arcidx_close(&ix);
 	arc_keys_free(run.keys, run.nr_keys);
 	free(run.used);
+	free(run.by_mid);
 	json_decref(run.uidls);
 	buf_release(&err);
 	return code;

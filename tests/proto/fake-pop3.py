@@ -20,6 +20,8 @@ Scenarios:
     no-top    CAPA does not offer TOP
     garbage   UIDL's answer is not POP3
     cut       the connection ends in the middle of UIDL's listing
+    pipelining  as ok, with PIPELINING; the first TOP is answered only
+              once three are in: a client that does not pipeline waits
 """
 
 import importlib.util
@@ -58,16 +60,18 @@ def main():
     f, send = c.f, c.send
 
     send('+OK fake POP3 ready\r\n')
+    pending, waited = [], False
     while True:
-        line = f.readline()
+        line = pending.pop(0) if pending else f.readline()
         if not line:
             break
         text = line.decode(errors='replace').rstrip('\r\n')
         cmd = text.split(' ')[0].upper()
         c.note('PASS ***' if cmd == 'PASS' else text)
         if cmd == 'CAPA':
-            send('+OK\r\nUSER\r\nUIDL\r\n%sIMPLEMENTATION fake\r\n.\r\n'
-                 % ('' if scenario == 'no-top' else 'TOP\r\n'))
+            send('+OK\r\nUSER\r\nUIDL\r\n%s%sIMPLEMENTATION fake\r\n.\r\n'
+                 % ('' if scenario == 'no-top' else 'TOP\r\n',
+                    'PIPELINING\r\n' if scenario == 'pipelining' else ''))
         elif cmd == 'USER':
             send('+OK\r\n')
         elif cmd == 'PASS':
@@ -96,6 +100,11 @@ def main():
             send('+OK\r\n' + ''.join('%d %d\r\n' % (i + 1, len(b)) for i, (_, b)
                                      in enumerate(DROP)) + '.\r\n')
         elif cmd == 'TOP':
+            if scenario == 'pipelining' and not waited:
+                waited = True
+                pending += [f.readline(), f.readline()]
+                c.note('(%d TOPs in before the first answer)' %
+                       (1 + sum(l.upper().startswith(b'TOP') for l in pending)))
             n = int(text.split(' ')[1])
             send(b'+OK\r\n' + stuffed(header(DROP[n - 1][1])) + b'.\r\n')
         elif cmd == 'QUIT':

@@ -50,6 +50,12 @@ like "$out" '"kind":"pop3-unmatched".*u-new' "ok: the message the archive lacks 
 unlike "$transcript" 'RETR|DELE|secret' "ok: no RETR, no DELE, and the password in no command logged"
 before=$(recorded)
 
+run pipelining --timeout 5
+is "$rc $(recorded)" "0 $before" \
+    "pipelining: with PIPELINING the same ids are recorded"
+like "$transcript" '\(3 TOPs in before the first answer\)' \
+    "pipelining: the TOP commands go ahead of their answers"
+
 # the destination's ids, then the two joined into the mapping store
 run dest --side destination
 is "$rc" 0 "dest: the destination's ids are recorded too"
