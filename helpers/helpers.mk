@@ -6,6 +6,7 @@ COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
 	helpers/imap-pull/imap-pull.c \
+	helpers/imap-pull/acl.c \
 	helpers/imap-pull/fetch.c \
 	helpers/imap-pull/list.c \
 	helpers/imap-pull/record.c \
