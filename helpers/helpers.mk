@@ -89,6 +89,7 @@ migrate-proxy_LIBS := -lhttp_parser	# libhttp-parser-dev has no .pc
 COMMANDS += migrate
 migrate_SRCS := \
 	orchestrator/accounts.c \
+	orchestrator/assess.c \
 	orchestrator/audit.c \
 	orchestrator/machine.c \
 	orchestrator/maillog.c \
