@@ -66,9 +66,9 @@ sync_acls(struct pull *p, struct buf *err)
 {
 	struct buf cmd = BUF_INIT;
 	struct acl_read a = { p, NULL };
-	json_t *rec;
+	json_t *rec, *old;
 	size_t i;
-	int rc = 0;
+	int rc = 0, same;
 
 	if (!(p->im->caps & IMAP_CAP_ACL))
 		return 0;
@@ -98,6 +98,15 @@ sync_acls(struct pull *p, struct buf *err)
 			    f->name, json_object_size(f->acl));
 		}
 		if (p->so.mode == STORE_ASSESS)
+			continue;
+		/* a delta that finds nothing writes nothing */
+		if (!(old = arcidx_folder_acl(p->st.ix, f->name, err))) {
+			rc = -1;
+			break;
+		}
+		same = json_equal(old, f->acl);
+		json_decref(old);
+		if (same)
 			continue;
 		rec = json_pack("{s:s, s:s, s:O}", "t", "folder-acl", "name",
 		    f->name, "acl", f->acl);

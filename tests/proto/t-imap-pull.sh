@@ -57,6 +57,11 @@ is "$(acls)" "INBOX bob=lr,INBOX team mates=lrsw," \
 like "$out" '"kind":"acl-unreadable".*"folder":"Bad&Jjo"' \
     "acl: an ACL the account may not read is an anomaly"
 like "$transcript" 'GETACL "INBOX"' "acl: GETACL of each folder"
+KEEP=1 pull acl --mode delta
+last=$(ls "$work/arc/segments" | tail -1)
+is "$rc $(zstd -dc "$work/arc/segments/$last" | grep -ac folder-acl)" "0 0" \
+    "acl: a delta that finds the same ACLs records none again"
+is "$(acls)" "INBOX bob=lr,INBOX team mates=lrsw," "acl: and they stay recorded"
 pull acl --mode assess --report "$work/assess.json"
 is "$(jq -c '[.totals.shared_folders, .totals.acl_entries,
     (.folders[] | select(.name == "INBOX") | .acl)]' "$work/assess.json")" \
