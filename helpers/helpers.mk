@@ -6,6 +6,7 @@ COMMANDS := migrate-archive
 
 imap-pull_SRCS := \
 	helpers/imap-pull/imap-pull.c \
+	helpers/imap-pull/acl.c \
 	helpers/imap-pull/fetch.c \
 	helpers/imap-pull/list.c \
 	helpers/imap-pull/record.c \
@@ -88,6 +89,7 @@ migrate-proxy_LIBS := -lhttp_parser	# libhttp-parser-dev has no .pc
 COMMANDS += migrate
 migrate_SRCS := \
 	orchestrator/accounts.c \
+	orchestrator/assess.c \
 	orchestrator/audit.c \
 	orchestrator/machine.c \
 	orchestrator/maillog.c \

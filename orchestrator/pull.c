@@ -10,8 +10,6 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "fileio.h"
-#include "maillog.h"
 #include "runner_p.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -149,66 +147,3 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	return o;
 }
 
-/*
- * The POP3 logins of each account in the source's logs (both its login
- * forms): STATE/reports/ACCOUNT.assess-pop3.json, and who they are.
- */
-int
-assess_pop3(struct run *r)
-{
-	struct pop3_users u = { NULL, 0, 0 };
-	struct buf err = BUF_INIT, who = BUF_INIT;
-	struct account *v = NULL;
-	size_t nr = 0, i, users = 0;
-	long long n;
-	char *path, *text, *bare;
-	json_t *rep;
-	int ret = -1;
-
-	if (maillog_read(&r->p->phases.assessment.logs, &u, &err) < 0 ||
-	    state_accounts(r->s, NULL, &v, &nr) < 0) {
-		say(r, "assessment: the source's logs: %s", err.len ? err.buf :
-		    "the state cannot be read");
-		goto out;
-	}
-	for (i = 0; i < nr; i++) {
-		n = maillog_logins(&u, v[i].account);
-		if (strcmp(v[i].login, v[i].account))
-			n += maillog_logins(&u, v[i].login);
-		bare = xstrndup(v[i].account, strcspn(v[i].account, "@"));
-		if (strcmp(bare, v[i].login) && strcmp(bare, v[i].account) &&
-		    r->p->accounts.default_domain && !strcasecmp(
-		    v[i].account + strlen(bare) + !!v[i].account[strlen(bare)],
-		    r->p->accounts.default_domain))
-			n += maillog_logins(&u, bare);
-		free(bare);
-		rep = json_pack("{s:s, s:I}", "account", v[i].account,
-		    "pop3_logins", (json_int_t)n);
-		text = json_dumps(rep, JSON_SORT_KEYS);
-		path = report_of(r, &v[i], "assess-pop3");
-		if (!text || file_write_atomic(path, text, strlen(text), 0644,
-		    &err) < 0)
-			say(r, "assessment: %s", err.len ? err.buf :
-			    "out of memory");
-		buf_reset(&err);
-		json_decref(rep);
-		free(path);
-		free(text);
-		if (n && users++ < 10)
-			buf_addf(&who, "%s%s (%lld)", users > 1 ? ", " : "",
-			    v[i].account, n);
-	}
-	say(r, "assessment: %zu of %zu accounts log in over POP3 (%lld logins"
-	    " in %zu logs)%s%s%s", users, nr, u.logins,
-	    r->p->phases.assessment.logs.nr, users ? ": " : "",
-	    users ? who.buf : "", users > 10 ? ", ..." : "");
-	ret = 0;
-out:
-	for (i = 0; i < nr; i++)
-		account_free(&v[i]);
-	free(v);
-	maillog_free(&u);
-	buf_release(&err);
-	buf_release(&who);
-	return ret;
-}

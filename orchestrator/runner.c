@@ -594,9 +594,8 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 	say(&r, "apply %s: state in %s, the helpers' logs in %s/log/apply.log",
 	    p->file, p->state_dir, p->state_dir);
 	if (p->phases.assessment.present &&
-	    !(stop = phase(&r, PH_ASSESSMENT, "assessment", NULL)) &&
-	    p->phases.assessment.logs.nr)
-		assess_pop3(&r);
+	    !(stop = phase(&r, PH_ASSESSMENT, "assessment", NULL)))
+		assess_summary(&r);
 	if (!stop && p->phases.pilot.present)
 		stop = phase(&r, PH_MOVE, "pilot", "pilot");
 	for (k = 0; !stop && k < p->phases.nr_waves; k++)

@@ -141,9 +141,9 @@ int dest_secrets(struct run *r, struct account *a, int password_only,
  * (caller frees each). */
 char *archive_of(struct run *r, const struct account *a);
 char *report_of(struct run *r, const struct account *a, const char *what);
-/* pull.c: the assessment's count of POP3 logins in the source's logs,
- * a report per account */
-int assess_pop3(struct run *r);
+/* assess.c: after the assessment, who shares folders and who uses POP3
+ * (a report per account for the latter) */
+void assess_summary(struct run *r);
 char *dest_login(struct run *r, const struct account *a);
 
 /*

@@ -277,13 +277,15 @@ write_report(struct pull *p, struct buf *err)
 {
 	json_t *o;
 
-	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:O,"
-	    " s:o}", "account", p->conn.user, "host", p->conn.srv.host,
+	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I},"
+	    " s:O, s:o}", "account", p->conn.user, "host", p->conn.srv.host,
 	    "helper",
 	    "imap-pull", "time", (json_int_t)time(NULL), "totals",
 	    "folders", (json_int_t)p->nr_folders, "messages",
 	    (json_int_t)p->msgs_total, "bytes", (json_int_t)p->bytes_total,
-	    "anomalies", (json_int_t)helper_anomaly_count(), "folders",
+	    "anomalies", (json_int_t)helper_anomaly_count(),
+	    "shared_folders", (json_int_t)p->shared_folders, "acl_entries",
+	    (json_int_t)p->acl_entries, "folders",
 	    p->report_folders, "anomalies", helper_anomaly_list());
 	return helper_report(p->report, o, err);
 }
@@ -323,6 +325,8 @@ run(struct pull *p, const char *password, struct buf *err)
 	if (sync_list(p, err) < 0)
 		return -1;
 	if (p->so.mode == STORE_ASSESS) {
+		if (sync_acls(p, err) < 0)
+			return -1;
 		for (i = 0; i < p->nr_folders; i++)
 			if (sync_assess(p, &p->folders[i], err) < 0)
 				return -1;
@@ -347,7 +351,7 @@ run(struct pull *p, const char *password, struct buf *err)
 		p->expunged += f->removed;
 		p->msgs_matched += f->matched;
 	}
-	if (sync_deleted(p, err) < 0)
+	if (sync_deleted(p, err) < 0 || sync_acls(p, err) < 0)
 		return -1;
 	pull_progress(p, NULL, 1);
 	if (fetch_all(p, password, err) < 0)
@@ -438,6 +442,7 @@ out:
 		free(p->folders[i].raw);
 		free(p->folders[i].name);
 		free(p->folders[i].special);
+		json_decref(p->folders[i].acl);
 	}
 	free(p->folders);
 	arc_folders_free(p->old, p->nr_old);

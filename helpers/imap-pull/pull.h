@@ -4,6 +4,7 @@
  * imap-pull.c	options, the run, events and the exit code
  * sync.c	folders: LIST, the plan of each folder (what is new, changed,
  *		gone), and fetching bodies into the store
+ * acl.c	each folder's ACL
  */
 #ifndef MIGRATE_PULL_H
 #define MIGRATE_PULL_H
@@ -58,6 +59,7 @@ struct folder {
 	size_t nr_fetch, alloc_fetch;
 	uint64_t fetch_bytes;
 	unsigned long new_msgs, changed, removed, matched;
+	json_t *acl;		/* GETACL: identifier -> rights, ours out */
 	int taken;		/* a connection fetches it */
 	size_t got;		/* bodies fetched so far */
 	uint64_t got_bytes;
@@ -119,6 +121,7 @@ struct pull {
 	/* counters */
 	uint64_t msgs_total, bytes_total, msgs_done, bytes_done;
 	uint64_t msgs_matched, flag_changes, expunged;
+	uint64_t shared_folders, acl_entries;	/* acl.c */
 	json_t *report_folders;		/* assess */
 };
 
@@ -154,6 +157,8 @@ void msginfo_release(struct msginfo *m);
 /* list.c */
 int sync_list(struct pull *p, struct buf *err);
 int sync_deleted(struct pull *p, struct buf *err);
+/* acl.c: each folder's ACL (GETACL), recorded or, assessing, counted */
+int sync_acls(struct pull *p, struct buf *err);
 
 /* sync.c */
 int sync_plan(struct pull *p, struct folder *f, struct buf *err);

@@ -400,6 +400,8 @@ sync_assess(struct pull *p, struct folder *f, struct buf *err)
 	    "oldest", (json_int_t)oldest, "newest", (json_int_t)newest,
 	    "over_size_limit", (json_int_t)over, "duplicate_message_ids",
 	    (json_int_t)dups);
+	if (f->acl && json_object_size(f->acl))
+		json_object_set(o, "acl", f->acl);
 	json_array_append_new(p->report_folders, o);
 	evline_write(1, "folder", "{s:s, s:I, s:I, s:I}", "name", f->name,
 	    "messages", (json_int_t)s.nr, "bytes", (json_int_t)bytes,

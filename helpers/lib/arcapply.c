@@ -294,7 +294,9 @@ rec_folder_rename(struct arcidx *ix, unsigned seq, const char *t,
 	arc_bind_str(s, 3, arc_jstr(o, "raw") ? arc_jstr(o, "raw") :
 	    arc_jstr(o, "to"));
 	if (arc_step_done(ix, s, err) < 0 ||
-	    two(ix, S_MSGS_RENAME, o, "from", "to", err) < 0)
+	    two(ix, S_MSGS_RENAME, o, "from", "to", err) < 0 ||
+	    arc_exec2(ix, "UPDATE folder_acls SET folder = ?2 WHERE folder"
+	    " = ?1", arc_jstr(o, "from"), arc_jstr(o, "to"), err) < 0)
 		return -1;
 	/* its mailbox on the destination is renamed, not made anew */
 	return two(ix, S_PUSH_MB_RENAME, o, "from", "to", err);
@@ -304,7 +306,9 @@ static int
 rec_folder_delete(struct arcidx *ix, unsigned seq, const char *t,
     json_t *o, struct buf *err)
 {
-	if (two(ix, S_FOLDER_DELETE, o, "name", NULL, err) < 0)
+	if (two(ix, S_FOLDER_DELETE, o, "name", NULL, err) < 0 ||
+	    arc_exec2(ix, "DELETE FROM folder_acls WHERE folder = ?1",
+	    arc_jstr(o, "name"), NULL, err) < 0)
 		return -1;
 	return two(ix, S_MSGS_DELETE, o, "name", NULL, err);
 }
@@ -431,6 +435,38 @@ rec_pop3_uidls(struct arcidx *ix, unsigned seq, const char *t, json_t *o,
 	return ret;
 }
 
+/* A folder's ACL, the account's own entry aside, replacing the one before */
+static int
+rec_folder_acl(struct arcidx *ix, unsigned seq, const char *t, json_t *o,
+    struct buf *err)
+{
+	const char *name = arc_jstr(o, "name"), *id;
+	json_t *rights;
+	sqlite3_stmt *s;
+	int ret = 0;
+
+	if (!name)
+		return buf_adds(err, "a folder-acl record without a name"), -1;
+	if (arc_exec2(ix, "DELETE FROM folder_acls WHERE folder = ?1", name,
+	    NULL, err) < 0)
+		return -1;
+	if (!(s = arc_prepare(ix, "INSERT OR REPLACE INTO folder_acls(folder,"
+	    " identifier, rights) VALUES(?1, ?2, ?3)", err)))
+		return -1;
+	json_object_foreach(json_object_get(o, "acl"), id, rights) {
+		arc_bind_str(s, 1, name);
+		arc_bind_str(s, 2, id);
+		arc_bind_str(s, 3, json_string_value(rights));
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			ret = arc_db_fail(ix, "cannot record an ACL", err);
+			break;
+		}
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
 /* A pass that completed: meta "pass.MODE", or "sieve.pass" and the like */
 static int
 rec_pass(struct arcidx *ix, unsigned seq, const char *t, json_t *o,
@@ -457,6 +493,7 @@ static const struct handler handlers[] = {
 	{ "folder-synced", rec_folder_synced },
 	{ "folder-rename", rec_folder_rename },
 	{ "folder-delete", rec_folder_delete },
+	{ "folder-acl", rec_folder_acl },
 	{ "blob", rec_blob },
 	{ "msg", rec_msg },
 	{ "flags", rec_flags },

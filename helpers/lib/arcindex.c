@@ -72,6 +72,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS pop3_uidls(side TEXT NOT NULL, uidl TEXT"
 	"  NOT NULL, hash TEXT NOT NULL, k INTEGER NOT NULL,"
 	"  PRIMARY KEY(side, uidl)) WITHOUT ROWID;"
+	/* imap-pull's: who else may use each folder (RFC 4314 rights) */
+	"CREATE TABLE IF NOT EXISTS folder_acls(folder TEXT NOT NULL,"
+	"  identifier TEXT NOT NULL, rights TEXT NOT NULL,"
+	"  PRIMARY KEY(folder, identifier)) WITHOUT ROWID;"
 	/* sieve-push's: what the destination was given */
 	"CREATE TABLE IF NOT EXISTS push_sieve(name TEXT PRIMARY KEY,"
 	"  hash TEXT, state TEXT NOT NULL, error TEXT) WITHOUT ROWID;";

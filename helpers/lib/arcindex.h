@@ -158,6 +158,10 @@ int arcidx_each_hash(struct arcidx *ix, int (*fn)(void *arg,
 
 /* A value of the meta table (caller frees), or NULL. */
 char *arcidx_meta(struct arcidx *ix, const char *key);
+/* The ACL recorded for `folder` (a "folder-acl" record), identifier to
+ * rights, empty when none: a new reference, or NULL on error. */
+struct json_t *arcidx_folder_acl(struct arcidx *ix, const char *folder,
+    struct buf *err);
 
 /* Counts for reports: folders, messages, distinct bodies, their bytes. */
 int arcidx_counts(struct arcidx *ix, uint64_t *folders, uint64_t *messages,

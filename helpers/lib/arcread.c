@@ -268,6 +268,30 @@ arcidx_each_hash(struct arcidx *ix, int (*fn)(void *arg, const char *hash),
 	return ret;
 }
 
+json_t *
+arcidx_folder_acl(struct arcidx *ix, const char *folder, struct buf *err)
+{
+	sqlite3_stmt *s;
+	json_t *acl;
+	int rc;
+
+	if (!(s = arc_prepare(ix, "SELECT identifier, rights FROM folder_acls"
+	    " WHERE folder = ?1", err)))
+		return NULL;
+	acl = json_object();
+	arc_bind_str(s, 1, folder);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_object_set_new(acl, (const char *)sqlite3_column_text(s,
+		    0), json_string((const char *)sqlite3_column_text(s, 1)));
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(acl);
+		arc_db_fail(ix, "cannot read an ACL", err);
+		return NULL;
+	}
+	return acl;
+}
+
 char *
 arcidx_meta(struct arcidx *ix, const char *key)
 {

@@ -30,6 +30,7 @@ static const struct {
 	{ "ESEARCH", IMAP_CAP_ESEARCH },
 	{ "COMPRESS=DEFLATE", IMAP_CAP_COMPRESS },
 	{ "UIDPLUS", IMAP_CAP_UIDPLUS },
+	{ "ACL", IMAP_CAP_ACL },
 };
 
 long long

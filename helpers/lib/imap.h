@@ -44,6 +44,7 @@ enum imap_cap {
 	IMAP_CAP_COMPRESS = 1 << 15,
 	IMAP_CAP_IMAP4REV1 = 1 << 16,
 	IMAP_CAP_UIDPLUS = 1 << 17,
+	IMAP_CAP_ACL = 1 << 18,
 };
 
 struct imap {

@@ -261,8 +261,12 @@ cyrus "m.create('PullTest')
 for i, fl in enumerate(['(\\\\Seen)', '()', '(\\\\Flagged \$Work)']):
     m.append('PullTest', fl, '\"0%d-Jan-2020 10:00:00 +0000\"' % (i + 1),
              b'From: x@example.org\r\nSubject: cyrus %d\r\n\r\nbody %d\r\n' % (i, i))"
+cyrus "m.setacl('PullTest', 'bob@example.org', 'lrsw')"
 cyrus_pull
 is "$?" 0 "a full pull from Cyrus (IMAPS) exits 0"
+is "$(sqlite3 "$work/cyrus/index.db" "SELECT folder || ' ' || identifier ||
+    '=' || rights FROM folder_acls")" "PullTest bob@example.org=lrsw" \
+    "Cyrus has ACL: who else may use a folder is recorded, carol's own entry aside"
 cyr=$(printf '%s\n' "$CAROL_PASSWORD" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" \
     "$DST_IMAP_PORT" "$CAROL_DEST_LOGIN")
 like "$cyr" 'PullTest.*Flagged' "the messages went into Cyrus"

@@ -24,6 +24,9 @@ Scenarios:
     append-cut    APPEND: the connection ends inside the literal
     uidvalidity   SELECT answers UIDVALIDITY 43, not 42 (the folder was
                   made anew since it was pulled)
+    acl           as ok, with the ACL extension: INBOX is shared with bob
+                  and with "team mates", Empty with no one, and the ACL
+                  of "Bad&Jjo" may not be read
 """
 
 import sys
@@ -63,7 +66,18 @@ def main():
             log.write(text + '\n')
         log.flush()
         if cmd == 'CAPABILITY':
-            send('* CAPABILITY IMAP4rev1 LITERAL+\r\n%s OK done\r\n' % tag)
+            send('* CAPABILITY IMAP4rev1 LITERAL+%s\r\n%s OK done\r\n'
+                 % (' ACL' if scenario == 'acl' else '', tag))
+        elif cmd == 'GETACL' and scenario == 'acl':
+            if 'INBOX' in text:
+                send('* ACL INBOX alice lrswipkxtecda bob lr "team mates"'
+                     ' lrsw\r\n%s OK done\r\n' % tag)
+            elif 'Empty' in text:
+                send('* ACL Empty alice lrswipkxtecda\r\n%s OK done\r\n'
+                     % tag)
+            else:
+                send('%s NO [NOPERM] You lack the administer right\r\n'
+                     % tag)
         elif cmd == 'LOGIN':
             if scenario == 'bad-password' or parts[3] != '"secret"':
                 send('%s NO [AUTHENTICATIONFAILED] Authentication failed.\r\n' % tag)

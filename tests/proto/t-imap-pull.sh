@@ -45,6 +45,32 @@ is "$("$ARCHIVE" cat "$work/arc" INBOX 3 | wc -c)" 70041 "ok: the 70 kB body com
 "$ARCHIVE" verify "$work/arc" >/dev/null
 is "$?" 0 "ok: migrate-archive verify"
 
+# --- ACLs -------------------------------------------------------------------
+acls() {
+	sqlite3 "$work/arc/index.db" "SELECT folder || ' ' || identifier || '=' ||
+	    rights FROM folder_acls ORDER BY 1" | tr '\n' ','
+}
+pull acl
+is "$rc" 0 "acl: a server with the ACL extension is read"
+is "$(acls)" "INBOX bob=lr,INBOX team mates=lrsw," \
+    "acl: who else may use each folder is recorded, the account's own entry aside"
+like "$out" '"kind":"acl-unreadable".*"folder":"Bad&Jjo"' \
+    "acl: an ACL the account may not read is an anomaly"
+like "$transcript" 'GETACL "INBOX"' "acl: GETACL of each folder"
+KEEP=1 pull acl --mode delta
+last=$(ls "$work/arc/segments" | tail -1)
+is "$rc $(zstd -dc "$work/arc/segments/$last" | grep -ac folder-acl)" "0 0" \
+    "acl: a delta that finds the same ACLs records none again"
+is "$(acls)" "INBOX bob=lr,INBOX team mates=lrsw," "acl: and they stay recorded"
+pull acl --mode assess --report "$work/assess.json"
+is "$(jq -c '[.totals.shared_folders, .totals.acl_entries,
+    (.folders[] | select(.name == "INBOX") | .acl)]' "$work/assess.json")" \
+    '[1,2,{"bob":"lr","team mates":"lrsw"}]' \
+    "acl: the assessment counts the shared folders and the entries"
+pull ok
+like "$transcript" 'LOGOUT' "ok: read to the end"
+unlike "$transcript" 'GETACL' "ok: no GETACL without the extension"
+
 pull cut-literal
 is "$rc" 75 "cut-literal: a disconnect mid-transfer exits 75"
 like "$errtext" 'closed|end of file|connection' "cut-literal: says the connection ended"

@@ -402,8 +402,12 @@ Dec  4 10:00:06 mx cyrus/imap[4243]: login: client.example [192.0.2.1] carol pla
 EOT
 plan logs "[alice@example.org, bob, carol]" "  assessment:
     logs: [mail.log, mail.log.1.gz, cyrus.log]"
+echo 'report:{"totals": {"shared_folders": 2, "acl_entries": 3}}' \
+    >"$STUB_DIR/imap-pull.alice@example.org"
 apply logs
 is "$rc" 0 "an assessment that reads the source's logs"
+like "$errtext" "assessment: 1 of 3 accounts share 2 folders with others \(3 ACL entries\): alice@example.org \(2\)" \
+    "and says who shares folders, from imap-pull's reports"
 like "$errtext" "assessment: 2 of 3 accounts log in over POP3 \(3 logins in 3 logs\): alice@example.org \(2\), bob@example.org \(1\)" \
     "it says who logs in over POP3: Dovecot's lines, a gzip-compressed log, Cyrus's"
 is "$(for a in alice@example.org bob@example.org carol@example.org; do
