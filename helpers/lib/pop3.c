@@ -315,14 +315,6 @@ pop3_top_send(struct pop3 *p, unsigned long n, struct buf *err)
 }
 
 int
-pop3_top(struct pop3 *p, unsigned long n, struct buf *out, struct buf *err)
-{
-	if (pop3_top_send(p, n, err) < 0)
-		return -1;
-	return pop3_top_read(p, n, out, err);
-}
-
-int
 pop3_top_read(struct pop3 *p, unsigned long n, struct buf *out,
     struct buf *err)
 {

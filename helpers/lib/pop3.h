@@ -51,17 +51,12 @@ int pop3_listing(struct pop3 *p, struct pop3_msg **v_r, size_t *nr_r,
 void pop3_msgs_free(struct pop3_msg *v, size_t nr);
 
 /*
- * Message `n`'s header section as the server stores it (TOP n 0, the
- * dot-stuffing undone, lines ending in CRLF), appended to `out` (its
- * cap bounds it).  0, or -1; a message gone since the listing is -1
- * with p->lc.fail 0.
- */
-int pop3_top(struct pop3 *p, unsigned long n, struct buf *out,
-    struct buf *err);
-/*
- * The same in two halves, for a client that pipelines (where the server
- * has PIPELINING): send TOP n 0, and later read its answer; answers come
- * in the order the commands went.
+ * Message `n`'s header section as the server stores it, in two halves
+ * so that a client may pipeline (where the server has PIPELINING): send
+ * TOP n 0, and later read its answer, the dot-stuffing undone and lines
+ * ending in CRLF, appended to `out` (its cap bounds it); answers come in
+ * the order the commands went.  0, or -1; a message gone since the
+ * listing is -1 with p->lc.fail 0.
  */
 int pop3_top_send(struct pop3 *p, unsigned long n, struct buf *err);
 int pop3_top_read(struct pop3 *p, unsigned long n, struct buf *out,
