@@ -358,10 +358,7 @@ mapping_uidls(struct mapping *m, const char *id, struct uidl_pair **pairs_r,
 	}
 	sqlite3_bind_text(st, 1, l, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (nr == alloc) {
-			alloc = alloc ? 2 * alloc : 64;
-			v = xreallocarray(v, alloc, sizeof(*v));
-		}
+		ALLOC_GROW(v, nr + 1, alloc);
 		v[nr].dest = xstrdup((const char *)sqlite3_column_text(st, 0));
 		v[nr++].src = xstrdup((const char *)sqlite3_column_text(st, 1));
 	}
