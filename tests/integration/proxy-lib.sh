@@ -31,10 +31,13 @@ wait_port() {
 	done
 	return 1
 }
-start_proxy() {	# CONFIG LOG PORT
+start_proxy() {	# CONFIG LOG PORT: its log shown when it does not listen
 	"$P" -c "$1" >>"$2" 2>&1 &
 	pids="$pids $!"
-	wait_port "$3"
+	wait_port "$3" && return 0
+	echo "#   the proxy does not listen on $3; its log:"
+	tail -n 20 "$2" | sed 's/^/#   /'
+	return 1
 }
 flat() {	# TEXT: on one line, for patterns across lines
 	printf '%s\n' "$1" | tr '\n' ' '

@@ -16,7 +16,7 @@ DUMP=$top/tests/integration/imap-dump.py
 LIVE=$top/tests/integration/live-user.py
 HELD=$top/tests/integration/held-session.py
 LEAVE=$top/tests/integration/pop3-leave.py
-IMAP=35143 POP3=35110
+IMAP=25143 POP3=25110
 export MIGRATE_NO_PROGRESS=1
 # the late message goes to carol's source: she is seeded again at the end
 trap 'cleanup; "$top/tests/world/world" reseed carol >/dev/null' EXIT

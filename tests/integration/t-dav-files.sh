@@ -9,7 +9,7 @@ PULL=$top/$O/bin/dav-pull
 PUSH=$top/$O/bin/dav-push
 work=$(mktemp -d /var/tmp/t-dav-files.XXXXXX)
 chmod 755 "$work"
-SRC_PORT=38180 DST_PORT=38181
+SRC_PORT=28180 DST_PORT=28181
 trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")"; sleep 0.2; rm -rf "$work"' EXIT
 
 mkdir -p "$work/src/Projects/Älter/deep" "$work/dst" "$work/tmp"

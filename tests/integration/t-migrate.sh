@@ -29,7 +29,7 @@ sed -e "s|^state: .*|state: $work/state|" \
     -e "s|verify_content: true|verify_content: false|" \
     -e "s|, dave@example.org]|]|" -e "/^provision:/,/^\$/d" \
     "$top/plans/demo.yaml" >"$work/demo.yaml"
-PROXY_IMAP=37143
+PROXY_IMAP=27143
 mkdir -p "$work/state"
 cat >"$work/proxy.yaml" <<EOT
 default_domain: example.org

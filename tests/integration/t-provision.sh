@@ -11,7 +11,7 @@
 . "$(dirname "$0")/proxy-lib.sh"
 M=$top/$O/bin/migrate
 CLIENT=$top/tests/integration/proxy-client.py
-IMAP=36143 POP3=36110 HTTP=36080
+IMAP=26143 POP3=26110 HTTP=26080
 WORLD=$top/tests/world/world
 export MIGRATE_NO_PROGRESS=1
 trap 'cleanup; "$WORLD" unprovision dave; "$WORLD" reseed dave >/dev/null' EXIT

@@ -10,8 +10,8 @@
 . "$(dirname "$0")/proxy-lib.sh"
 CLIENT=$top/tests/integration/proxy-client.py
 RAW=$top/tests/integration/proxy-raw.py
-IMAP=39143 IMAPS=39993 POP3=39110 SIEVE=39190 SUB=39587 SUBS=39465 \
-HTTP=39080 HIDE=39144 SLOW=39145 SLOWBE=39146 LOW=993
+IMAP=29143 IMAPS=29993 POP3=29110 SIEVE=29190 SUB=29587 SUBS=29465 \
+HTTP=29080 HIDE=29144 SLOW=29145 SLOWBE=29146 LOW=993
 
 client() {	# PROTO PORT TLS USER PASSWORD [options]
 	local proto=$1 port=$2 tls=$3 user=$4 pw=$5

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proxy-lib.sh"
 
-HTTP=31080 HTTPS=31443 HTTP2=32080 HTTP3=33080 ECHO=32081 DEAD=32999
+HTTP=31080 HTTPS=31443 HTTP2=31082 HTTP3=31083 ECHO=31084 DEAD=31998
 C=(curl -sS --max-time 30 --cacert "$WORLD_CA")
 A=(--user "alice:$ALICE_PASSWORD")
 B=(--user "$BOB_DEST_LOGIN:$BOB_PASSWORD")
