@@ -27,6 +27,7 @@ jmap-push_SRCS := \
 	helpers/jmap-push/jmap-push.c \
 	helpers/jmap-push/mailboxes.c \
 	helpers/jmap-push/rescue.c \
+	helpers/jmap-push/share.c \
 	helpers/jmap-push/update.c \
 	helpers/jmap-push/verify.c
 

@@ -26,6 +26,7 @@ static const char usage_text[] =
 "         [--after-cutover] [--delete-removed] [--batch N]\n"
 "         [--batch-bytes BYTES] [--verify [--verify-content]]\n"
 "         [--verify-delta] [--verify-only] [--report FILE]\n"
+"         [--share-ready FILE] [--shares-only]\n"
 "Secrets on standard input: password=... (with --user) or token=...,\n"
 "then an empty line.\n";
 
@@ -33,7 +34,7 @@ enum {
 	OPT_ACCOUNT = 256, OPT_DELETED, OPT_REFUSED, OPT_AFTER,
 	OPT_DELETE_REMOVED,
 	OPT_BATCH, OPT_BATCH_BYTES, OPT_VERIFY, OPT_VERIFY_CONTENT,
-	OPT_VERIFY_DELTA,
+	OPT_VERIFY_DELTA, OPT_SHARE_READY, OPT_SHARES_ONLY,
 };
 
 static const struct option own_opts[] = {
@@ -47,6 +48,8 @@ static const struct option own_opts[] = {
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "verify-content", no_argument, NULL, OPT_VERIFY_CONTENT },
 	{ "verify-delta", no_argument, NULL, OPT_VERIFY_DELTA },
+	{ "share-ready", required_argument, NULL, OPT_SHARE_READY },
+	{ "shares-only", no_argument, NULL, OPT_SHARES_ONLY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -81,6 +84,8 @@ own_opt(void *ctx, int c, const char *arg)
 	case OPT_VERIFY_CONTENT: p->verify = p->verify_content = 1;
 		break;
 	case OPT_VERIFY_DELTA: p->verify = p->verify_delta = 1; break;
+	case OPT_SHARE_READY: p->share_ready = arg; break;
+	case OPT_SHARES_ONLY: p->shares_only = 1; break;
 	default:
 		return 0;
 	}
@@ -125,6 +130,7 @@ cleanup(struct push *p)
 	free(p->map);
 	free(p->inbox_id);
 	free(p->trash_id);
+	json_decref(p->shares_pending);
 	jmap_close(&p->j);
 	arcidx_close(&p->ix);
 }
@@ -138,6 +144,7 @@ main(int argc, char **argv)
 	int code = EX_SOFTWARE, rc;
 
 	memset(p, 0, sizeof(*p));
+	p->shares_pending = json_array();
 	helper_init("jmap-push", PUSH_VERSION);
 	parse_options(p, argc, argv);
 	helper_start(&sec, p->jo.http.user, (char *)NULL);
@@ -162,14 +169,16 @@ main(int argc, char **argv)
 	}
 	log_info("pushing to %s, account %s", p->j->api_url,
 	    p->j->account_id);
-	if (push_mailboxes(p, &err) < 0 || push_plan(p, &err) < 0 ||
-	    (!p->verify_only && push_emails(p, &err) < 0)) {
+	if (push_mailboxes(p, &err) < 0 || (!p->shares_only &&
+	    (push_plan(p, &err) < 0 || (!p->verify_only &&
+	    push_emails(p, &err) < 0))) || (!p->verify_only &&
+	    push_shares(p, &err) < 0)) {
 		log_warnx("%s", err.buf);
 		code = p->j->fail ? p->j->fail : EX_TEMPFAIL;
 		goto out;
 	}
 	code = p->failed ? EX_DATAERR : 0;
-	if (p->verify) {
+	if (p->verify && !p->shares_only) {
 		/* the state as pushed, for what verify compares */
 		if (push_plan_join(p, &err) < 0)
 			goto fail;
@@ -180,7 +189,8 @@ main(int argc, char **argv)
 			code = EX_DATAERR;
 	}
 	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:I, s:f}", "emails", (json_int_t)p->nr_want,
+	    " s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:O}", "emails",
+	    (json_int_t)p->nr_want,
 	    "rescued", (json_int_t)p->rescued, "deleted_not_carried",
 	    (json_int_t)p->deleted_skipped, "adopted", (json_int_t)p->adopted,
 	    "changed_on_destination", (json_int_t)p->user_changed, "imported",
@@ -189,7 +199,9 @@ main(int argc, char **argv)
 	    (json_int_t)p->failed, "removed", (json_int_t)p->removed, "stale",
 	    (json_int_t)p->stale, "mailboxes_created",
 	    (json_int_t)p->mailboxes_created, "bytes_uploaded",
-	    (json_int_t)p->j->bytes_up, "seconds", helper_seconds());
+	    (json_int_t)p->j->bytes_up, "seconds", helper_seconds(),
+	    "shares_set", (json_int_t)p->shares_set, "shares_pending",
+	    p->shares_pending);
 	if (p->deleted_skipped)
 		log_info("%" PRIu64 " messages flagged \\Deleted at the source"
 		    " not carried", p->deleted_skipped);

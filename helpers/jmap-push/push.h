@@ -9,6 +9,7 @@
  * verify.c	read the destination back and compare
  * adopt.c	a new or lost state: what the destination holds already
  * rescue.c	what the destination refuses: repaired, or wrapped
+ * share.c	folder ACLs -> shareWith
  */
 #ifndef MIGRATE_PUSH_H
 #define MIGRATE_PUSH_H
@@ -56,6 +57,8 @@ struct push {
 	int verify_only;
 	int verify_delta;	/* only what this run recorded */
 	const char *report;
+	const char *share_ready;	/* the accounts on the destination */
+	int shares_only;
 	uint64_t batch_bytes;
 	int batch_msgs;
 	/* the run */
@@ -73,6 +76,8 @@ struct push {
 	uint64_t bytes, mailboxes_created;
 	uint64_t rescued, deleted_skipped, adopted, user_changed;
 	uint64_t todo_msgs, todo_bytes, done_msgs, done_bytes;
+	uint64_t shares_set;
+	json_t *shares_pending;	/* identifiers not on the destination yet */
 };
 
 /* mailboxes.c */
@@ -120,6 +125,11 @@ int push_mailbox_adoptable(struct push *p, const char *mailbox_id,
 /* rescue.c */
 /* Carry each message the destination refused, repaired or wrapped. */
 int push_rescue(struct push *p, struct buf *err);
+
+/* share.c */
+/* Each folder's ACL as its mailbox's shareWith; identifiers not on the
+ * destination yet into p->shares_pending. */
+int push_shares(struct push *p, struct buf *err);
 
 /* verify.c */
 int push_verify(struct push *p, struct buf *err);

@@ -36,6 +36,15 @@ like() {
 		printf '%s\n' "$1" | head -20 | sed 's/^/#   /'
 	fi
 }
+# unlike TEXT PATTERN DESCRIPTION: the pattern is not there
+unlike() {
+	if printf '%s\n' "$1" | grep -qE -- "$2"; then
+		not_ok "$3"
+		printf '%s\n' "$1" | grep -E -- "$2" | head -5 | sed 's/^/#   /'
+	else
+		ok "$3"
+	fi
+}
 done_testing() {
 	echo "1..$n"
 	[ "$failures" -eq 0 ]

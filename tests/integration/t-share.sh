@@ -1,0 +1,100 @@
+# Folder ACLs carried as JMAP sharing.  Cyrus is the source here (the
+# world's Dovecot has no ACL plugin): carol's folder "ShareSrc", shared
+# with bob, is pulled with its ACL, pushed into alice's account on the
+# destination, and bob, once he is on the destination, sees it there
+# with the rights the destination can say, over IMAP and over JMAP.
+. "$(dirname "$0")/lib.sh"
+PULL=$top/$O/bin/imap-pull
+PUSH=$top/$O/bin/jmap-push
+URL=http://$WORLD_HOST:$DST_HTTP_PORT/.well-known/jmap
+work=$(mktemp -d /var/tmp/t-share.XXXXXX)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+
+imap() {	# LOGIN PASSWORD PYTHON: run with `m`, imaplib on Cyrus
+	printf '%s\n' "$2" | python3 -c "import imaplib, ssl, sys
+m = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
+m.starttls(ssl.create_default_context(cafile=sys.argv[3]))
+m.login(sys.argv[4], sys.stdin.readline().rstrip())
+$3
+m.logout()" "$WORLD_HOST" "$DST_IMAP_PORT" "$WORLD_CA" "$1"
+}
+push() {	# [options]: carol's archive into alice's account
+	printf 'password=%s\n\n' "$ALICE_PASSWORD" | "$PUSH" --url "$URL" \
+	    --allow-plaintext --user "$ALICE_DEST_LOGIN" \
+	    --archive "$work/arc" "$@" >"$work/out" 2>"$work/err"
+}
+done_field() {
+	grep '"event":"done"' "$work/out" | jq -c ".$1"
+}
+anomaly() {	# KIND: its texts
+	grep '"event":"anomaly"' "$work/out" | jq -r "select(.kind == \"$1\") |
+	    .folder + \": \" + .text"
+}
+cleanup() {
+	imap "$CAROL_DEST_LOGIN" "$CAROL_PASSWORD" "m.delete('ShareSrc')"
+	imap "$ALICE_DEST_LOGIN" "$ALICE_PASSWORD" "m.delete('ShareSrc')"
+} >/dev/null 2>&1
+cleanup
+
+# --- the source: a folder carol shares ---------------------------------
+imap "$CAROL_DEST_LOGIN" "$CAROL_PASSWORD" "m.create('ShareSrc')
+for i in range(2):
+    m.append('ShareSrc', '()', None,
+             b'From: x@example.org\r\nSubject: team %d\r\n\r\nbody\r\n' % i)
+m.setacl('ShareSrc', 'bob@example.org', 'lrswi')
+m.setacl('ShareSrc', 'anyone', 'lr')" >/dev/null
+printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$PULL" --host localhost \
+    --port "$DST_IMAPS_PORT" --tls implicit --ca-file "$WORLD_CA" \
+    --user "$CAROL_DEST_LOGIN" --archive "$work/arc" --include 'ShareSrc' \
+    >"$work/pull" 2>&1
+is "$?" 0 "carol's shared folder is pulled from Cyrus"
+is "$(sqlite3 "$work/arc/index.db" "SELECT identifier || '=' || rights
+    FROM folder_acls ORDER BY 1" | tr '\n' ' ')" \
+    "anyone=lr bob@example.org=lrswi " "its ACL is in the archive"
+
+# --- bob is not on the destination yet: pending ------------------------
+: >"$work/ready"
+push --share-ready "$work/ready"
+is "$?" 0 "the push exits 0 while bob is not on the destination"
+is "$(done_field shares_pending)" '["bob@example.org"]' \
+    "bob's share is pending, named in the done event"
+like "$(anomaly share-unsupported)" "ShareSrc: 'anyone' names no one account" \
+    "'anyone' is named as not carried"
+out=$(imap "$BOB_DEST_LOGIN" "$BOB_PASSWORD" "print(m.list('\"\"', '\"Other Users/*\"'))")
+like "$out" "^\('OK'" "bob lists the other users' folders"
+unlike "$out" "Other Users/alice/ShareSrc" "bob does not see alice's folder yet"
+
+# --- bob arrives: the share is written ---------------------------------
+printf '%s %s\n' "$BOB_LOGIN" "$BOB_DEST_LOGIN" >"$work/ready"
+push --share-ready "$work/ready" --shares-only
+is "$?" 0 "--shares-only exits 0 once bob is on the destination"
+is "$(done_field shares_pending)" '[]' "nothing is pending any more"
+is "$(done_field shares_set)" 1 "one mailbox's sharing is written"
+is "$(done_field imported)" 0 "--shares-only imports nothing"
+like "$(anomaly share-right-lost)" "ShareSrc: 'bob@example.org' had 'lrswi'; the destination cannot say 'wi'" \
+    "the rights the destination cannot say are named"
+out=$(imap "$BOB_DEST_LOGIN" "$BOB_PASSWORD" "print(m.list('\"\"', '\"Other Users/*\"'))
+print(m.myrights('\"Other Users/alice/ShareSrc\"'))
+m.select('\"Other Users/alice/ShareSrc\"', readonly=True)
+print(m.search(None, 'ALL'))")
+like "$out" "Other Users/alice/ShareSrc" "bob lists alice's folder (IMAP LIST)"
+like "$out" "alice/ShareSrc\" lrs'" "bob's rights there are lrs (IMAP MYRIGHTS)"
+like "$out" "'1 2'" "bob reads its two messages"
+
+# JMAP as bob: alice's account, and the mailbox in it
+jm=$(curl -s -u "$BOB_DEST_LOGIN:$BOB_PASSWORD" -H 'Content-Type: application/json' \
+    "http://$WORLD_HOST:$DST_HTTP_PORT/jmap/" -d '{"using":
+    ["urn:ietf:params:jmap:core","urn:ietf:params:jmap:mail"], "methodCalls":
+    [["Mailbox/get", {"accountId": "'"$ALICE_DEST_LOGIN"'",
+    "properties": ["name", "myRights"]}, "0"]]}')
+is "$(printf '%s' "$jm" | jq -r '.methodResponses[0][1].list[] |
+    select(.name == "ShareSrc") | [.myRights.mayReadItems,
+    .myRights.mayAddItems] | map(tostring) | join(" ")')" "true false" \
+    "bob's JMAP Mailbox/get in alice's account: may read, may not add"
+
+# a rerun writes the same, and says so once
+push --share-ready "$work/ready" --shares-only
+is "$(done_field shares_set)" 1 "a rerun writes the same sharing again"
+
+cleanup
+done_testing
