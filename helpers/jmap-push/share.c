@@ -183,22 +183,20 @@ key_of(struct share *sh, const char *id, int *pending, int *rc,
 		free(n);
 		return NULL;
 	}
-	if ((key = json_string_value(json_object_get(sh->keys, login)))) {
-		free(n);
-		return key;
-	}
-	if (!sh->principals) {
-		json_object_set_new(sh->keys, login, json_string(login));
-	} else if ((pid = principal_of(sh, login, rc, err))) {
-		json_object_set_new(sh->keys, login, json_string(pid));
-		free(pid);
-	} else {
-		*pending = *rc == 0;
-		free(n);
-		return NULL;
+	if (!(key = json_string_value(json_object_get(sh->keys, login)))) {
+		if (!sh->principals) {
+			json_object_set_new(sh->keys, login,
+			    json_string(login));
+		} else if ((pid = principal_of(sh, login, rc, err))) {
+			json_object_set_new(sh->keys, login, json_string(pid));
+			free(pid);
+		} else {
+			*pending = *rc == 0;
+		}
+		key = json_string_value(json_object_get(sh->keys, login));
 	}
 	free(n);
-	return json_string_value(json_object_get(sh->keys, login));
+	return key;
 }
 
 /* RFC 2086's c and d, as RFC 4314 2.1.1 reads them. */
@@ -376,6 +374,7 @@ push_shares(struct push *p, struct buf *err)
 	sh.keys = json_object();
 	sh.domain = at ? xstrdup(at) : NULL;
 	if (load_ready(&sh, err) < 0) {
+		p->j->fail = EX_CONFIG;	/* no retry mends it */
 		share_free(&sh);
 		return -1;
 	}

@@ -26,7 +26,16 @@ Scenarios:
                 Blob/upload of many bodies in one request
     cutdownload as ok, but the first two downloads (of blobs of more than
                 one byte) stop half way and the connection closes
+    share       as ok, and offers JMAP Mail Sharing
+                (urn:ietf:params:jmap:mail:share, for the account) and
+                principals: Principal/query by email knows bob@example.org
+                only; GET /debug/share gives each mailbox's shareWith
 """
+SHARE = 'urn:ietf:params:jmap:mail:share'
+PRINCIPALS = 'urn:ietf:params:jmap:principals'
+RIGHTS = ('mayReadItems', 'mayAddItems', 'mayRemoveItems', 'mayCreateChild',
+          'mayRename', 'mayDelete', 'maySubmit', 'maySetSeen',
+          'maySetKeywords', 'mayShare')
 
 import base64
 import hashlib
@@ -69,6 +78,10 @@ def session(base):
                                              'maxDataSources': 16,
                                              'supportedTypeNames': ['Email'],
                                              'supportedDigestAlgorithms': []}
+    acaps = {'urn:ietf:params:jmap:mail': {}}
+    if SCENARIO == 'share':
+        caps[PRINCIPALS] = {}
+        acaps[SHARE] = {}
     return {
         'capabilities': dict(caps, **{
             'urn:ietf:params:jmap:core': {
@@ -78,8 +91,7 @@ def session(base):
                 'maxObjectsInSet': 2, 'collationAlgorithms': []},
             'urn:ietf:params:jmap:mail': {}}),
         'accounts': {ACCOUNT: {'name': 'u1', 'isPersonal': True,
-                               'accountCapabilities': {
-                                   'urn:ietf:params:jmap:mail': {}}}},
+                               'accountCapabilities': acaps}},
         'primaryAccounts': {'urn:ietf:params:jmap:mail': ACCOUNT},
         'username': 'u1',
         'apiUrl': base + '/api/',
@@ -89,7 +101,7 @@ def session(base):
         'state': '1'}
 
 
-def mailbox_set(args):
+def mailbox_set(args, using):
     out = {'accountId': ACCOUNT, 'created': {}, 'updated': {},
            'notCreated': {}, 'notUpdated': {}}
     for cid, props in (args.get('create') or {}).items():
@@ -101,9 +113,35 @@ def mailbox_set(args):
         STATE['mailboxes'][mid] = dict(props, id=mid)
         out['created'][cid] = {'id': mid}
     for mid, props in (args.get('update') or {}).items():
+        bad = share_invalid(props, using)
+        if bad:
+            out['notUpdated'][mid] = {'type': 'invalidProperties',
+                                      'properties': bad}
+            continue
         STATE['mailboxes'][mid].update(props)
         out['updated'][mid] = None
     return out
+
+
+def share_invalid(props, using):
+    """What is wrong with a shareWith, as a server of the draft says."""
+    if 'shareWith' not in props:
+        return None
+    if SCENARIO != 'share' or SHARE not in using:
+        return ['shareWith']
+    bad = []
+    for who, rights in (props['shareWith'] or {}).items():
+        if who != 'p-bob':
+            bad.append('shareWith/' + who)
+        bad += ['shareWith/%s/%s' % (who, r) for r in rights
+                if r not in RIGHTS]
+    return bad or None
+
+
+def principal_query(args):
+    email = (args.get('filter') or {}).get('email')
+    return {'accountId': ACCOUNT, 'queryState': '1', 'position': 0,
+            'ids': ['p-bob'] if email == 'bob@example.org' else []}
 
 
 def email_import(args):
@@ -216,7 +254,10 @@ def api(body):
             r = {'accountId': ACCOUNT, 'state': '1',
                  'list': list(STATE['mailboxes'].values()), 'notFound': []}
         elif name == 'Mailbox/set':
-            r = mailbox_set(args)
+            r = mailbox_set(args, req['using'])
+        elif (name == 'Principal/query' and SCENARIO == 'share' and
+              PRINCIPALS in req['using']):
+            r = principal_query(args)
         elif name == 'Email/import':
             r = email_import(args)
         elif name == 'Email/set':
@@ -278,6 +319,10 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, {'emails': len(STATE['emails']),
                              'mailboxes': sorted(m['name'] for m in
                                                  STATE['mailboxes'].values())})
+            return
+        if self.path == '/debug/share':
+            self.reply(200, {m['name']: m.get('shareWith') for m in
+                             STATE['mailboxes'].values()})
             return
         if not self.authorized():
             return

@@ -32,7 +32,8 @@ server() {	# SCENARIO: (re)start the fake JMAP server
 push() {	# [options]
 	printf 'password=%s\n\n' "${PW:-secret}" | timeout 60 "$PUSH" \
 	    --url "http://127.0.0.1:$port" ${CLEAR---allow-plaintext} \
-	    --user u1 --archive "$work/arc" "$@" >"$work/out" 2>"$work/err"
+	    --user "${JUSER:-u1}" --archive "$work/arc" "$@" >"$work/out" \
+	    2>"$work/err"
 	rc=$?
 	out=$(cat "$work/out")
 	errtext=$(cat "$work/err")
@@ -136,6 +137,30 @@ fresh
 push
 is "$rc" 76 "badargs: invalidArguments exits 76"
 like "$errtext" 'answered invalidArguments' "badargs: and says so"
+
+# sharing in the draft's vocabulary, keyed by principal id
+server share
+fresh
+sqlite3 "$work/arc/index.db" "INSERT INTO folder_acls(folder, identifier,
+    rights) VALUES ('INBOX', 'bob@example.org', 'lrswipkxtea'),
+    ('INBOX', 'ghost', 'lr'), ('Empty', 'bob', 'lrsd')"
+JUSER=u1@example.org push
+is "$(field shares_set) $(field shares_pending | jq -c .)" '2 ["ghost"]' \
+    "share: two mailboxes shared; ghost, no principal yet, pending"
+share() { curl -s "http://127.0.0.1:$port/debug/share" | jq -c "$1"; }
+is "$(share '.Inbox."p-bob" | [to_entries[] | select(.value) | .key] | sort')" \
+    '["mayAddItems","mayCreateChild","mayDelete","mayReadItems","mayRemoveItems","mayRename","maySetKeywords","maySetSeen","mayShare","maySubmit"]' \
+    "share: bob's full rights are every MailboxRights right"
+is "$(share '.Empty."p-bob" | [to_entries[] | select(.value) | .key] | sort')" \
+    '["mayReadItems","mayRemoveItems","maySetSeen"]' \
+    "share: a bare 'bob' is bob@ the account's domain; RFC 2086 'd' is t and e"
+is "$(share '.Inbox | keys')" '["p-bob"]' "share: the pending one is left out"
+is "$(jq -r 'select(.request) | .request[] | select(.[0] == "Principal/query") | .[0]' "$work/jmap.log" | wc -l)" 2 \
+    "share: each identifier is looked up once"
+printf 'ghost ghost@example.org\nbob\n' >"$work/ready"
+JUSER=u1@example.org push --share-ready "$work/ready" --shares-only
+is "$rc" 78 "share: a bad --share-ready file fails the run (EX_CONFIG)"
+like "$errtext" "ready:2: not \"SOURCE DESTINATION\"" "share: and names its line"
 
 server ratelimit
 fresh
