@@ -145,6 +145,7 @@ main(int argc, char **argv)
 
 	memset(p, 0, sizeof(*p));
 	p->shares_pending = json_array();
+	p->shares_ready = -2;
 	helper_init("jmap-push", PUSH_VERSION);
 	parse_options(p, argc, argv);
 	helper_start(&sec, p->jo.http.user, (char *)NULL);
@@ -189,7 +190,7 @@ main(int argc, char **argv)
 			code = EX_DATAERR;
 	}
 	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:O}", "emails",
+	    " s:I, s:I, s:I, s:I, s:I, s:f, s:o}", "emails",
 	    (json_int_t)p->nr_want,
 	    "rescued", (json_int_t)p->rescued, "deleted_not_carried",
 	    (json_int_t)p->deleted_skipped, "adopted", (json_int_t)p->adopted,
@@ -200,8 +201,10 @@ main(int argc, char **argv)
 	    (json_int_t)p->stale, "mailboxes_created",
 	    (json_int_t)p->mailboxes_created, "bytes_uploaded",
 	    (json_int_t)p->j->bytes_up, "seconds", helper_seconds(),
-	    "shares_set", (json_int_t)p->shares_set, "shares_pending",
-	    p->shares_pending);
+	    "shares", p->shares_ready < -1 ? json_null() :
+	    json_pack("{s:I, s:O, s:I}", "set", (json_int_t)p->shares_set,
+	    "pending", p->shares_pending, "ready",
+	    (json_int_t)p->shares_ready));
 	if (p->deleted_skipped)
 		log_info("%" PRIu64 " messages flagged \\Deleted at the source"
 		    " not carried", p->deleted_skipped);

@@ -78,6 +78,8 @@ struct push {
 	uint64_t todo_msgs, todo_bytes, done_msgs, done_bytes;
 	uint64_t shares_set;
 	json_t *shares_pending;	/* identifiers not on the destination yet */
+	long shares_ready;	/* --share-ready's lines; -1 none; -2: the
+				 * sharing was not looked at */
 };
 
 /* mailboxes.c */

@@ -378,6 +378,7 @@ push_shares(struct push *p, struct buf *err)
 		share_free(&sh);
 		return -1;
 	}
+	p->shares_ready = sh.ready ? (long)json_object_size(sh.ready) : -1;
 	for (i = 0; i < p->nr_map && rc == 0; i++) {
 		if (!(acl = arcidx_folder_acl(p->ix, p->map[i].folder, err))) {
 			rc = -1;

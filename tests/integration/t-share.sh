@@ -56,7 +56,7 @@ is "$(sqlite3 "$work/arc/index.db" "SELECT identifier || '=' || rights
 : >"$work/ready"
 push --share-ready "$work/ready"
 is "$?" 0 "the push exits 0 while bob is not on the destination"
-is "$(done_field shares_pending)" '["bob@example.org"]' \
+is "$(done_field shares.pending)" '["bob@example.org"]' \
     "bob's share is pending, named in the done event"
 like "$(anomaly share-unsupported)" "ShareSrc: 'anyone' names no one account" \
     "'anyone' is named as not carried"
@@ -68,8 +68,9 @@ unlike "$out" "Other Users/alice/ShareSrc" "bob does not see alice's folder yet"
 printf '%s %s\n' "$BOB_LOGIN" "$BOB_DEST_LOGIN" >"$work/ready"
 push --share-ready "$work/ready" --shares-only
 is "$?" 0 "--shares-only exits 0 once bob is on the destination"
-is "$(done_field shares_pending)" '[]' "nothing is pending any more"
-is "$(done_field shares_set)" 1 "one mailbox's sharing is written"
+is "$(done_field shares.pending)" '[]' "nothing is pending any more"
+is "$(done_field shares.set)" 1 "one mailbox's sharing is written"
+is "$(done_field shares.ready)" 1 "the done event counts the accounts ready"
 is "$(done_field imported)" 0 "--shares-only imports nothing"
 like "$(anomaly share-right-lost)" "ShareSrc: 'bob@example.org' had 'lrswi'; the destination cannot say 'wi'" \
     "the rights the destination cannot say are named"
@@ -94,7 +95,7 @@ is "$(printf '%s' "$jm" | jq -r '.methodResponses[0][1].list[] |
 
 # a rerun writes the same, and says so once
 push --share-ready "$work/ready" --shares-only
-is "$(done_field shares_set)" 1 "a rerun writes the same sharing again"
+is "$(done_field shares.set)" 1 "a rerun writes the same sharing again"
 
 cleanup
 done_testing

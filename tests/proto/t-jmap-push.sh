@@ -145,7 +145,7 @@ sqlite3 "$work/arc/index.db" "INSERT INTO folder_acls(folder, identifier,
     rights) VALUES ('INBOX', 'bob@example.org', 'lrswipkxtea'),
     ('INBOX', 'ghost', 'lr'), ('Empty', 'bob', 'lrsd')"
 JUSER=u1@example.org push
-is "$(field shares_set) $(field shares_pending | jq -c .)" '2 ["ghost"]' \
+is "$(field shares.set) $(field shares.pending | jq -c .)" '2 ["ghost"]' \
     "share: two mailboxes shared; ghost, no principal yet, pending"
 share() { curl -s "http://127.0.0.1:$port/debug/share" | jq -c "$1"; }
 is "$(share '.Inbox."p-bob" | [to_entries[] | select(.value) | .key] | sort')" \
@@ -157,6 +157,8 @@ is "$(share '.Empty."p-bob" | [to_entries[] | select(.value) | .key] | sort')" \
 is "$(share '.Inbox | keys')" '["p-bob"]' "share: the pending one is left out"
 is "$(jq -r 'select(.request) | .request[] | select(.[0] == "Principal/query") | .[0]' "$work/jmap.log" | wc -l)" 2 \
     "share: each identifier is looked up once"
+JUSER=u1@example.org push --verify-only
+is "$(field shares)" null "share: --verify-only does not look at the sharing"
 printf 'ghost ghost@example.org\nbob\n' >"$work/ready"
 JUSER=u1@example.org push --share-ready "$work/ready" --shares-only
 is "$rc" 78 "share: a bad --share-ready file fails the run (EX_CONFIG)"
