@@ -108,6 +108,7 @@ migrate_SRCS := \
 	orchestrator/rollback.c \
 	orchestrator/runner.c \
 	orchestrator/secrets.c \
+	orchestrator/share.c \
 	orchestrator/pull.c \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \

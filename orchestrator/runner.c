@@ -534,6 +534,8 @@ phase(struct run *r, enum phase ph, const char *name, const char *wave)
 
 	if (failed < 0)
 		return -1;
+	if (ph != PH_ASSESSMENT)
+		shares_pass(r);
 	if (!failed)
 		return 0;
 	if (too_many(&r->p->limits, failed, r->phase_total))

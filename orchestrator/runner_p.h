@@ -144,6 +144,19 @@ char *report_of(struct run *r, const struct account *a, const char *what);
 /* assess.c: after the assessment, who shares folders and who uses POP3
  * (a report per account for the latter) */
 void assess_summary(struct run *r);
+
+/* steps.c: jmap-push's --url, --archive, --user and server options */
+void push_args(struct run *r, struct args *v, struct account *a);
+
+/* share.c: sharing that waits for its grantee */
+char *share_ready_path(struct run *r);
+/* Write share_ready_path(): the accounts on the destination (their
+ * logins and addresses into `set` too, when not NULL); the number of
+ * lines, or -1. */
+long share_ready_write(struct run *r, json_t *set);
+/* After a phase: a push of the sharing alone for each account whose
+ * pending sharing was judged with fewer accounts ready than now. */
+void shares_pass(struct run *r);
 char *dest_login(struct run *r, const struct account *a);
 
 /*

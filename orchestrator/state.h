@@ -162,6 +162,9 @@ int state_find_account(struct state *s, const char *name, struct account *a);
 /* An account's transitions and helper runs, oldest first: JSON arrays. */
 json_t *state_transitions(struct state *s, int64_t account_id);
 json_t *state_runs(struct state *s, int64_t account_id);
+/* The accounts whose last jmap-push left shares pending: [{account,
+ * pending (JSON text of an array), ready (the accounts it knew)}]. */
+json_t *state_shares_pending(struct state *s);
 /* The failed accounts grouped by class and reason, most common first. */
 json_t *state_failures(struct state *s);
 /* {"waves": {WAVE: {STATE: n}}, "totals": {STATE: n}, "accounts",

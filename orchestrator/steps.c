@@ -493,6 +493,21 @@ lives_on_destination(struct run *r, const struct account *a)
 	return ret;
 }
 
+/* What every jmap-push of account `a` is given: where, as whom. */
+void
+push_args(struct run *r, struct args *v, struct account *a)
+{
+	arg(v, "--url");
+	arg(v, r->p->destination.jmap);
+	arg(v, "--archive");
+	arg(v, own(v, archive_of(r, a)));
+	if (r->p->destination.auth.token.kind == SECRET_NONE) {
+		arg(v, "--user");
+		arg(v, own(v, dest_login(r, a)));
+	}
+	server_args(v, &r->p->destination);
+}
+
 enum outcome
 push(struct run *r, struct slot *sl, struct account *a, const char *how,
     struct buf *err)
@@ -507,15 +522,12 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 	int code = 0;
 	int64_t refused = 0;
 
-	arg(&v, "--url");
-	arg(&v, p->destination.jmap);
-	arg(&v, "--archive");
-	arg(&v, own(&v, archive_of(r, a)));
-	if (p->destination.auth.token.kind == SECRET_NONE) {
-		arg(&v, "--user");
-		arg(&v, own(&v, dest_login(r, a)));
+	push_args(r, &v, a);
+	if (strcmp(how, "verify")) {
+		arg(&v, "--share-ready");
+		arg(&v, own(&v, share_ready_path(r)));
+		share_ready_write(r, NULL);
 	}
-	server_args(&v, &p->destination);
 	if (p->push.delete_removed)
 		arg(&v, "--delete-removed");
 	if (p->push.deleted) {

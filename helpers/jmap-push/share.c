@@ -68,6 +68,7 @@ struct share {
 	int principals;
 	const char *using[4];
 	json_t *ready;		/* source identifier -> destination login */
+	long nready;		/* its lines */
 	json_t *keys;		/* destination login -> key in shareWith */
 	char *domain;		/* "@example.org", for bare identifiers */
 };
@@ -127,6 +128,7 @@ load_ready(struct share *sh, struct buf *err)
 		}
 		json_object_set_new(sh->ready, norm_id(sh, src),
 		    json_string(dst));
+		sh->nready++;
 	}
 	buf_release(&text);
 	return 0;
@@ -361,7 +363,7 @@ int
 push_shares(struct push *p, struct buf *err)
 {
 	struct share sh = { p, V_NONE, 0, { "urn:ietf:params:jmap:core",
-	    "urn:ietf:params:jmap:mail", NULL, NULL }, NULL, NULL, NULL };
+	    "urn:ietf:params:jmap:mail", NULL, NULL }, NULL, 0, NULL, NULL };
 	const char *at = p->jo.http.user ? strchr(p->jo.http.user, '@') : NULL;
 	json_t *acl, *with;
 	size_t i;
@@ -378,7 +380,7 @@ push_shares(struct push *p, struct buf *err)
 		share_free(&sh);
 		return -1;
 	}
-	p->shares_ready = sh.ready ? (long)json_object_size(sh.ready) : -1;
+	p->shares_ready = sh.ready ? sh.nready : -1;
 	for (i = 0; i < p->nr_map && rc == 0; i++) {
 		if (!(acl = arcidx_folder_acl(p->ix, p->map[i].folder, err))) {
 			rc = -1;

@@ -618,6 +618,31 @@ like "$(grep '^sieve-pull' "$STUB_DIR/calls" | head -1)" \
 validate "$(sed 's|^  sieve_dir:.*|&\n  sieve: sieve://127.0.0.1:2|' "$work/sdir.yaml")"
 like "$errtext" "sieve or sieve_dir, not both" "sieve and sieve_dir together are refused"
 
+# --- sharing that waits for its grantee -------------------------------------
+fresh acl
+plan acl "[alice@example.org, bob]" "  pilot: {accounts: [alice]}
+  waves:
+    - {name: rest}"
+echo bob >"$STUB_DIR/shares.alice@example.org"	# alice's folder, for bob
+apply acl
+is "$rc" 0 "a plan where alice shares a folder with bob, moved after her"
+is "$(head -1 "$STUB_DIR/ready.alice@example.org.1" | cut -c1)" "#" \
+    "alice's push is given the accounts on the destination: none yet"
+is "$(grep -c -- '--shares-only' "$STUB_DIR/calls")" 1 \
+    "once bob has arrived, alice's sharing alone is pushed again, once"
+like "$(grep -- '--shares-only' "$STUB_DIR/calls")" \
+    "^jmap-push	alice@example.org	 password	--url .* --share-ready .*/share-ready --shares-only" \
+    "as alice, with the file of the accounts ready"
+last=$(ls "$STUB_DIR" | grep -c '^ready\.alice')
+is "$(grep -v '^#' "$STUB_DIR/ready.alice@example.org.$last" | sort | tr '\n' ' ')" \
+    "alice@example.org alice@example.org bob bob@example.org bob@example.org bob@example.org " \
+    "that file lists alice and bob, by login and by address"
+like "$(cat "$work/out")$errtext" "alice@example.org: its sharing pushed again" \
+    "and says so"
+apply acl
+is "$(grep -c -- '--shares-only' "$STUB_DIR/calls")" 1 \
+    "nothing pending: a second apply pushes no sharing"
+
 # --- a JMAP source (Stalwart <= 0.15, or any JMAP server) -------------------
 fresh jsrc
 plan jsrc "[alice@example.org]" "  assessment:
