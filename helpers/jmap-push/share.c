@@ -106,7 +106,7 @@ static int
 load_ready(struct share *sh, struct buf *err)
 {
 	struct buf text = BUF_INIT;
-	char *line, *next, src[512], dst[512];
+	char *line, *next, *key, src[512], dst[512];
 	unsigned n = 0;
 
 	if (!sh->p->share_ready)
@@ -126,8 +126,9 @@ load_ready(struct share *sh, struct buf *err)
 			buf_release(&text);
 			return -1;
 		}
-		json_object_set_new(sh->ready, norm_id(sh, src),
-		    json_string(dst));
+		key = norm_id(sh, src);
+		json_object_set_new(sh->ready, key, json_string(dst));
+		free(key);
 		sh->nready++;
 	}
 	buf_release(&text);
