@@ -474,6 +474,7 @@ run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	r->mapping_txt = xasprintf("%s/mapping.txt", p->state_dir);
+	r->share_ready = xasprintf("%s/share-ready", p->state_dir);
 	r->run_id = xasprintf("%ld-%ld", (long)time(NULL), (long)getpid());
 	if (mkdir_p(logdir, err) < 0 || mkdir_p(reports, err) < 0 ||
 	    mkdir_p(archives, err) < 0 || mkdir_p(run, err) < 0)
@@ -491,6 +492,10 @@ run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
 	 * lock, so what run files name was left by a dead migrate */
 	if (ret == 0)
 		reap_orphans(r);
+	if (ret == 0 && share_ready_write(r, NULL) < 0) {
+		buf_addf(err, "cannot write '%s'", r->share_ready);
+		ret = -1;
+	}
 	free(path);
 	free(logdir);
 	free(reports);
@@ -509,6 +514,7 @@ run_close(struct run *r)
 	if (r->logf)
 		fclose(r->logf);
 	free(r->mapping_txt);
+	free(r->share_ready);
 	free(r->run_id);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);

@@ -58,6 +58,7 @@ struct run {
 	struct audit *au;
 	const struct apply_opts *o;
 	char *mapping_txt;
+	char *share_ready;	/* STATE/share-ready: see share.c */
 	char *run_id;
 	char *master_password;	/* wiped at the end */
 	FILE *logf;
@@ -149,10 +150,10 @@ void assess_summary(struct run *r);
 void push_args(struct run *r, struct args *v, struct account *a);
 
 /* share.c: sharing that waits for its grantee */
-char *share_ready_path(struct run *r);
-/* Write share_ready_path(): the accounts on the destination (their
- * logins and addresses into `set` too, when not NULL); the number of
- * lines, or -1. */
+/* Whether an account in state `st` is on the destination. */
+int share_on_destination(enum acc_state st);
+/* Write r->share_ready: the accounts on the destination (their logins
+ * and addresses into `set` too, when not NULL); its lines, or -1. */
 long share_ready_write(struct run *r, json_t *set);
 /* After a phase: a push of the sharing alone for each account whose
  * pending sharing was judged with fewer accounts ready than now. */

@@ -5,7 +5,8 @@
  * accounts on the destination, which it reads from STATE/share-ready:
  * "SOURCE DESTINATION" per line, the login and the address of every
  * account that has reached the destination (copied or later) with its
- * destination login.  What it had to leave out is in its done event
+ * destination login.  The file is written when an apply starts and
+ * whenever an account arrives on the destination or leaves it (enter()).  What it had to leave out is in its done event
  * (shares.pending), with the number of lines it read (shares.ready).
  * After each phase, an account whose pending sharing was judged with
  * fewer accounts ready than there are now gets a push of its sharing
@@ -27,14 +28,8 @@
 
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 
-char *
-share_ready_path(struct run *r)
-{
-	return xasprintf("%s/share-ready", r->p->state_dir);
-}
-
-static int
-on_destination(enum acc_state st)
+int
+share_on_destination(enum acc_state st)
 {
 	return st == ST_COPIED || st == ST_VERIFIED || st == ST_CUTOVER ||
 	    st == ST_MIGRATED || st == ST_FINALIZED;
@@ -66,7 +61,7 @@ ready_lines(struct run *r, struct buf *b, json_t *set)
 	buf_adds(b, "# the accounts on the destination: source destination;"
 	    " written by migrate for jmap-push --share-ready\n");
 	for (i = 0; i < nr; i++) {
-		if (on_destination(v[i].state)) {
+		if (share_on_destination(v[i].state)) {
 			d = dest_login(r, &v[i]);
 			if (set) {
 				set_add(set, v[i].login);
@@ -90,19 +85,18 @@ long
 share_ready_write(struct run *r, json_t *set)
 {
 	struct buf b = BUF_INIT, err = BUF_INIT;
-	char *path = share_ready_path(r);
 	long n;
 
 	pthread_mutex_lock(&ready_lock);
 	n = ready_lines(r, &b, set);
-	if (n >= 0 && file_write_atomic(path, b.buf, b.len, 0600, &err) < 0) {
+	if (n >= 0 && file_write_atomic(r->share_ready, b.buf, b.len, 0600,
+	    &err) < 0) {
 		log_warnx("%s", err.buf);
 		n = -1;
 	}
 	pthread_mutex_unlock(&ready_lock);
 	buf_release(&b);
 	buf_release(&err);
-	free(path);
 	return n;
 }
 
@@ -119,7 +113,7 @@ push_shares(struct run *r, struct account *a, struct buf *err)
 	snprintf(sl.account, sizeof(sl.account), "%s", a->account);
 	push_args(r, &v, a);
 	arg(&v, "--share-ready");
-	arg(&v, own(&v, share_ready_path(r)));
+	arg(&v, r->share_ready);
 	arg(&v, "--shares-only");
 	if (dest_secrets(r, a, 0, &sec, err) == 0)
 		o = helper(r, &sl, a, "jmap-push", "share", v.v, &sec, NULL,

@@ -525,8 +525,7 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 	push_args(r, &v, a);
 	if (strcmp(how, "verify")) {
 		arg(&v, "--share-ready");
-		arg(&v, own(&v, share_ready_path(r)));
-		share_ready_write(r, NULL);
+		arg(&v, r->share_ready);
 	}
 	if (p->push.delete_removed)
 		arg(&v, "--delete-removed");
