@@ -277,16 +277,19 @@ write_report(struct pull *p, struct buf *err)
 {
 	json_t *o;
 
-	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I},"
-	    " s:O, s:o}", "account", p->conn.user, "host", p->conn.srv.host,
+	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I,"
+	    " s:I}, s:O, s:O, s:o}", "account", p->conn.user, "host",
+	    p->conn.srv.host,
 	    "helper",
 	    "imap-pull", "time", (json_int_t)time(NULL), "totals",
 	    "folders", (json_int_t)p->nr_folders, "messages",
 	    (json_int_t)p->msgs_total, "bytes", (json_int_t)p->bytes_total,
 	    "anomalies", (json_int_t)helper_anomaly_count(),
 	    "shared_folders", (json_int_t)p->shared_folders, "acl_entries",
-	    (json_int_t)p->acl_entries, "folders",
-	    p->report_folders, "anomalies", helper_anomaly_list());
+	    (json_int_t)p->acl_entries, "seen_folders",
+	    (json_int_t)json_array_size(p->seen), "folders",
+	    p->report_folders, "seen", p->seen, "anomalies",
+	    helper_anomaly_list());
 	return helper_report(p->report, o, err);
 }
 
@@ -391,6 +394,7 @@ main(int argc, char **argv)
 	helper_start(&sec, p->conn.user, "password", (char *)NULL);
 	password = secrets_get(&sec, "password");
 	p->report_folders = json_array();
+	p->seen = json_array();
 	if (p->so.mode != STORE_ASSESS) {
 		int rc;
 
@@ -452,6 +456,7 @@ out:
 	strlist_clear(&p->exclude);
 	strlist_clear(&p->skip_special);
 	json_decref(p->report_folders);
+	json_decref(p->seen);
 	buf_release(&err);
 	return code;
 }

@@ -233,17 +233,48 @@ name_folder(struct pull *p, struct folder *f)
 		    " take as they are");
 }
 
-static int
-selected(struct pull *p, struct folder *f)
+/* The other users' or shared namespace ("other:PREFIX", "shared:PREFIX")
+ * that `raw` lies in, or NULL: the account's own folders have none. */
+static const char *
+other_ns(const struct pull *p, const char *raw)
 {
 	size_t i;
 
 	for (i = 0; i < p->other_ns.nr; i++) {
 		const char *prefix = strchr(p->other_ns.v[i], ':') + 1;
 
-		if (*prefix && !strncmp(f->raw, prefix, strlen(prefix)))
-			return 0;
+		if (*prefix && !strncmp(raw, prefix, strlen(prefix)))
+			return p->other_ns.v[i];
 	}
+	return NULL;
+}
+
+/*
+ * A folder of another user's (or a public one) that the account sees:
+ * recorded for the report with its owner, the first name after the
+ * prefix, and never copied: its owner's own migration carries it, once.
+ */
+static void
+seen_folder(struct pull *p, const struct folder *f, const char *ns)
+{
+	const char *prefix = strchr(ns, ':') + 1;
+	const char *rest = f->raw + strlen(prefix);
+	size_t n = f->sep ? strcspn(rest, (char[]){ f->sep, 0 }) :
+	    strlen(rest);
+	int other = !strncmp(ns, "other:", 6);
+
+	json_array_append_new(p->seen, json_pack("{s:s, s:s, s:s%}",
+	    "folder", f->name, "namespace", other ? "other" : "shared",
+	    "owner", other ? rest : "", other ? n : 0));
+}
+
+static int
+selected(struct pull *p, struct folder *f)
+{
+	size_t i;
+
+	if (other_ns(p, f->raw))
+		return 0;
 	if (p->include.nr && !matches(&p->include, f->name))
 		return 0;
 	if (matches(&p->exclude, f->name))
@@ -361,6 +392,7 @@ sync_list(struct pull *p, struct buf *err)
 {
 	struct listing l = { p, 0 };
 	struct folder *kept;
+	const char *ns;
 	size_t i, nr;
 	int rc;
 
@@ -369,12 +401,16 @@ sync_list(struct pull *p, struct buf *err)
 			return -1;
 		buf_reset(err);
 	}
-	for (i = 0; i < p->other_ns.nr; i++)
-		helper_anomaly(!strncmp(p->other_ns.v[i], "other:", 6) ?
-		    "namespace-other" : "namespace-shared", NULL, 0,
-		    "the server has a namespace '%s' of other users' or"
-		    " shared folders; it is not read",
-		    strchr(p->other_ns.v[i], ':') + 1);
+	for (i = 0; i < p->other_ns.nr; i++) {
+		if (!strncmp(p->other_ns.v[i], "other:", 6))
+			log_info("other users' folders under '%s' are their"
+			    " owners' to carry; the report lists those seen",
+			    p->other_ns.v[i] + 6);
+		else
+			helper_anomaly("namespace-shared", NULL, 0, "the server"
+			    " has a namespace '%s' of public folders; they are"
+			    " not read", p->other_ns.v[i] + 7);
+	}
 	if ((p->im->caps & IMAP_CAP_LIST_EXTENDED) &&
 	    (p->im->caps & IMAP_CAP_LIST_STATUS))
 		rc = imap_simple(p->im, on_list, &l, err, "LIST \"\" \"*\""
@@ -408,6 +444,8 @@ sync_list(struct pull *p, struct buf *err)
 		struct folder *f = &p->folders[i];
 
 		name_folder(p, f);
+		if ((ns = other_ns(p, f->raw)))
+			seen_folder(p, f, ns);
 		if (!selected(p, f)) {
 			log_debug("folder '%s' not selected", f->name);
 			free(f->raw);

@@ -123,6 +123,7 @@ struct pull {
 	uint64_t msgs_matched, flag_changes, expunged;
 	uint64_t shared_folders, acl_entries;	/* acl.c */
 	json_t *report_folders;		/* assess */
+	json_t *seen;			/* other users' folders it sees */
 };
 
 static inline void

@@ -93,6 +93,23 @@ is "$(printf '%s' "$jm" | jq -r '.methodResponses[0][1].list[] |
     .myRights.mayAddItems] | map(tostring) | join(" ")')" "true false" \
     "bob's JMAP Mailbox/get in alice's account: may read, may not add"
 
+# bob's own pull sees both shared folders, records their owners, and
+# copies neither: each is its owner's to carry, once
+bobpull() {	# options...
+	printf 'password=%s\n\n' "$BOB_PASSWORD" | "$PULL" --host localhost \
+	    --port "$DST_IMAPS_PORT" --tls implicit --ca-file "$WORLD_CA" \
+	    --user "$BOB_DEST_LOGIN" "$@" >"$work/bobpull" 2>&1
+}
+bobpull --mode assess --report "$work/bob.json"
+is "$(jq -c '[.seen[] | select(.folder | endswith("ShareSrc")) |
+    [.owner, .namespace]] | sort' "$work/bob.json")" \
+    '[["alice","other"],["carol","other"]]' \
+    "bob's assessment lists the two folders shared with him, with their owners"
+bobpull --archive "$work/bob"
+is "$(sqlite3 "$work/bob/index.db" "SELECT count(*) FROM folders
+    WHERE name LIKE '%ShareSrc%'")" 0 \
+    "bob's pull copies neither: each is stored once, by its owner"
+
 # a rerun writes the same, and says so once
 push --share-ready "$work/ready" --shares-only
 is "$(done_field shares.set)" 1 "a rerun writes the same sharing again"
