@@ -643,6 +643,19 @@ apply acl
 is "$(grep -c -- '--shares-only' "$STUB_DIR/calls")" 1 \
     "nothing pending: a second apply pushes no sharing"
 
+fresh acl2
+plan acl2 "[alice@example.org, bob]" "  pilot: {accounts: [bob]}
+  waves:
+    - {name: rest}"
+echo bob >"$STUB_DIR/shares.alice@example.org"
+apply acl2
+is "$rc" 0 "the other order: bob moved before alice, who shares with him"
+like "$(grep -v '^#' "$STUB_DIR/ready.alice@example.org.1" | tr '\n' ' ')" \
+    "^bob bob@example.org bob@example.org bob@example.org " \
+    "alice's first push is told bob is on the destination already"
+is "$(grep -c -- '--shares-only' "$STUB_DIR/calls")" 0 \
+    "so her sharing goes with it, and nothing is pushed again"
+
 # --- a JMAP source (Stalwart <= 0.15, or any JMAP server) -------------------
 fresh jsrc
 plan jsrc "[alice@example.org]" "  assessment:
