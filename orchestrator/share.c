@@ -115,6 +115,8 @@ push_shares(struct run *r, struct account *a, struct buf *err)
 	arg(&v, "--share-ready");
 	arg(&v, r->share_ready);
 	arg(&v, "--shares-only");
+	if (cut_over(a))	/* the user's own sharing there stays */
+		arg(&v, "--after-cutover");
 	if (dest_secrets(r, a, 0, &sec, err) == 0)
 		o = helper(r, &sl, a, "jmap-push", "share", v.v, &sec, NULL,
 		    NULL, err);

@@ -173,6 +173,7 @@ main(int argc, char **argv)
 	if (push_mailboxes(p, &err) < 0 || (!p->shares_only &&
 	    (push_plan(p, &err) < 0 || (!p->verify_only &&
 	    push_emails(p, &err) < 0))) || (!p->verify_only &&
+	    (!p->after_cutover || p->shares_only) &&
 	    push_shares(p, &err) < 0)) {
 		log_warnx("%s", err.buf);
 		code = p->j->fail ? p->j->fail : EX_TEMPFAIL;

@@ -317,17 +317,52 @@ share_with(struct share *sh, const char *folder, json_t *acl, int *rc,
 	return with;
 }
 
+/*
+ * The update of `with`: the whole shareWith before the cutover; after
+ * it, where the user may have shared or unshared on the destination, a
+ * patch of each grantee alone (RFC 8620 5.3, its key a JSON pointer
+ * token), or NULL when there is none.
+ */
+static json_t *
+share_update(const struct push *p, json_t *with)
+{
+	json_t *u = json_object(), *rights;
+	struct buf path = BUF_INIT;
+	const char *key, *c;
+
+	if (!p->after_cutover) {
+		json_object_set(u, "shareWith", json_object_size(with) ? with :
+		    json_null());
+		return u;
+	}
+	json_object_foreach(with, key, rights) {
+		buf_reset(&path);
+		buf_adds(&path, "shareWith/");
+		for (c = key; *c; c++)
+			buf_adds(&path, *c == '~' ? "~0" : *c == '/' ? "~1" :
+			    (char[]){ *c, 0 });
+		json_object_set(u, path.buf, rights);
+	}
+	buf_release(&path);
+	if (!json_object_size(u)) {
+		json_decref(u);
+		return NULL;
+	}
+	return u;
+}
+
 static int
 set_share(struct share *sh, const char *folder, const char *mbox,
     json_t *with, struct buf *err)
 {
 	struct push *p = sh->p;
-	json_t *calls, *resp = NULL, *r;
+	json_t *calls, *resp = NULL, *r, *u = share_update(p, with);
 	int rc = 0;
 
-	calls = json_pack("[[s, {s:s, s:{s:{s:O}}}, s]]", "Mailbox/set",
-	    "accountId", p->j->account_id, "update", mbox, "shareWith",
-	    json_object_size(with) ? with : json_null(), "0");
+	if (!u)
+		return 0;
+	calls = json_pack("[[s, {s:s, s:{s:o}}, s]]", "Mailbox/set",
+	    "accountId", p->j->account_id, "update", mbox, u, "0");
 	if (jmap_call(p->j, calls, sh->using, &resp, err) < 0) {
 		rc = -1;
 	} else if (!json_object_get(json_object_get((r = jmap_response(resp,

@@ -114,5 +114,29 @@ is "$(sqlite3 "$work/bob/index.db" "SELECT count(*) FROM folders
 push --share-ready "$work/ready" --shares-only
 is "$(done_field shares.set)" 1 "a rerun writes the same sharing again"
 
+# after the cutover the user may share on the destination too: a push
+# leaves the sharing alone, and --shares-only adds its grantees one by one
+# (here bob, as if he had been pending, and carol, shared by alice there)
+jalice() {	# METHOD-CALLS: as alice, in her account
+	curl -s -u "$ALICE_DEST_LOGIN:$ALICE_PASSWORD" -H 'Content-Type: application/json' \
+	    "http://$WORLD_HOST:$DST_HTTP_PORT/jmap/" -d '{"using":
+	    ["urn:ietf:params:jmap:core","urn:ietf:params:jmap:mail",
+	    "https://cyrusimap.org/ns/jmap/mail"], "methodCalls": '"$1"'}'
+}
+mbox=$(jalice '[["Mailbox/get", {"accountId": "'"$ALICE_DEST_LOGIN"'",
+    "properties": ["name"]}, "0"]]' |
+    jq -r '.methodResponses[0][1].list[] | select(.name == "ShareSrc") | .id')
+jalice '[["Mailbox/set", {"accountId": "'"$ALICE_DEST_LOGIN"'", "update":
+    {"'"$mbox"'": {"shareWith/carol@example.org": {"mayRead": true},
+    "shareWith/bob@example.org": null}}}, "0"]]' >/dev/null
+push --share-ready "$work/ready" --after-cutover
+is "$(done_field shares)" null "after the cutover, a push leaves the sharing alone"
+push --share-ready "$work/ready" --after-cutover --shares-only
+is "$(jalice '[["Mailbox/get", {"accountId": "'"$ALICE_DEST_LOGIN"'",
+    "ids": ["'"$mbox"'"], "properties": ["shareWith"]}, "0"]]' |
+    jq -c '.methodResponses[0][1].list[0].shareWith | keys')" \
+    '["bob@example.org","carol@example.org"]' \
+    "--shares-only after the cutover adds bob again and keeps what alice shared herself"
+
 cleanup
 done_testing
