@@ -75,3 +75,12 @@ state_allowed(enum acc_state from, enum acc_state to)
 		return (stoppable & B(from)) || from == ST_FAILED;
 	return (next[from] & B(to)) != 0;
 }
+
+int
+cut_over(const struct account *a)
+{
+	enum acc_state x = a->state == ST_FAILED || a->state == ST_HELD ?
+	    a->resume : a->state;
+
+	return x == ST_CUTOVER || x == ST_MIGRATED || x == ST_FINALIZED;
+}

@@ -645,15 +645,6 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 }
 
 int
-cut_over(const struct account *a)
-{
-	enum acc_state x = a->state == ST_FAILED || a->state == ST_HELD ?
-	    a->resume : a->state;
-
-	return x == ST_CUTOVER || x == ST_MIGRATED || x == ST_FINALIZED;
-}
-
-int
 runner_rollback(struct plan *p, struct state *s, struct audit *au,
     struct account *a, const char *why, enum rollback_how how,
     struct buf *err)

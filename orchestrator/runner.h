@@ -53,9 +53,6 @@ int runner_carry_back(struct plan *p, struct state *s, struct audit *a,
 int runner_release(struct plan *p, struct state *s, struct audit *a,
     struct account *acc, struct buf *err);
 
-/* Whether the account was cut over (also when failed or held since). */
-int cut_over(const struct account *a);
-
 /* Run map-flip --restore with an export (migrate rollback --to). */
 int runner_restore(struct plan *p, const char *export_path, struct buf *err);
 

@@ -105,6 +105,8 @@ int enter_state_with(struct state *s, struct account *a, enum acc_state to,
 
 /* Whether `to` may follow `from`. */
 int state_allowed(enum acc_state from, enum acc_state to);
+/* Whether the account was cut over (also when failed or held since). */
+int cut_over(const struct account *a);
 
 /* The step of the current state that is done. */
 int state_set_step(struct state *s, struct account *a, const char *step);
