@@ -176,7 +176,7 @@ key_of(struct share *sh, const char *id, int *pending, int *rc,
 	*pending = 0;
 	if (!strcasecmp(id, "anyone") || !strcasecmp(id, "authenticated") ||
 	    !strcasecmp(id, "anonymous") || strchr("-$", *id) ||
-	    !strncasecmp(id, "group", 5) || strchr(id, '='))
+	    !strncasecmp(id, "group:", 6) || strchr(id, '='))
 		return NULL;
 	n = norm_id(sh, id);
 	login = sh->ready ? json_string_value(json_object_get(sh->ready, n)) :
@@ -186,18 +186,20 @@ key_of(struct share *sh, const char *id, int *pending, int *rc,
 		free(n);
 		return NULL;
 	}
-	if (!(key = json_string_value(json_object_get(sh->keys, login)))) {
+	/* each login is looked up once: found (its key) or not (false) */
+	if (!json_object_get(sh->keys, login)) {
 		if (!sh->principals) {
 			json_object_set_new(sh->keys, login,
 			    json_string(login));
 		} else if ((pid = principal_of(sh, login, rc, err))) {
 			json_object_set_new(sh->keys, login, json_string(pid));
 			free(pid);
-		} else {
-			*pending = *rc == 0;
+		} else if (*rc == 0) {
+			json_object_set_new(sh->keys, login, json_false());
 		}
-		key = json_string_value(json_object_get(sh->keys, login));
 	}
+	key = json_string_value(json_object_get(sh->keys, login));
+	*pending = !key && *rc == 0;
 	free(n);
 	return key;
 }

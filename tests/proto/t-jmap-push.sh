@@ -143,7 +143,8 @@ server share
 fresh
 sqlite3 "$work/arc/index.db" "INSERT INTO folder_acls(folder, identifier,
     rights) VALUES ('INBOX', 'bob@example.org', 'lrswipkxtea'),
-    ('INBOX', 'ghost', 'lr'), ('Empty', 'bob', 'lrsd')"
+    ('INBOX', 'ghost', 'lr'), ('Empty', 'bob', 'lrsd'),
+    ('Empty', 'ghost', 'lr')"
 JUSER=u1@example.org push
 is "$(field shares.set) $(field shares.pending | jq -c .)" '2 ["ghost"]' \
     "share: two mailboxes shared; ghost, no principal yet, pending"
