@@ -73,6 +73,7 @@ migrate-proxy_SRCS := \
 	helpers/proxy/http.c \
 	helpers/proxy/identity.c \
 	helpers/proxy/imap.c \
+	helpers/proxy/linger.c \
 	helpers/proxy/login.c \
 	helpers/proxy/main.c \
 	helpers/proxy/pop3.c \

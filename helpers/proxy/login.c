@@ -109,6 +109,7 @@ session_accept(struct proxy *px, const struct listener *l,
 	s->cf->refs++;
 	s->l = l;
 	s->proto = proto;
+	s->cfd = fd;
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	memcpy(&s->peer_sa, sa, salen);
 	s->salen = salen;
@@ -185,6 +186,9 @@ backend_tls(struct session *s)
 		else
 			SSL_set1_host(ssl, name);
 	}
+	/* TLS writes no more than this ahead of the socket: the rest
+	 * waits in s->b, where SPLICE's marks see it */
+	bufferevent_setwatermark(s->b, EV_WRITE, 0, SPLICE_HIGH);
 	s->b = bufferevent_openssl_filter_new(s->px->base, s->b, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_openssl_set_allow_dirty_shutdown(s->b, 1);

@@ -212,6 +212,7 @@ struct session {
 	const struct listener *l;
 	const struct proto *proto;
 	struct bufferevent *c, *b;
+	int cfd;		/* the client's socket, under c or fp */
 	struct event *timer;
 	enum sstate state;
 	int step;		/* the protocol's own step */
@@ -300,6 +301,7 @@ struct proxy {
 	} *delays;
 	size_t nr_delays;
 	int stopping;
+	size_t nr_linger;	/* client sockets closing (linger.c) */
 };
 
 /* config.c */
@@ -309,6 +311,9 @@ const char *proto_name(enum proto_id p);
 /* the backend of protocol `p` on side `r`; NULL when there is none */
 const struct backend *config_backend(const struct config *cf,
     enum proto_id p, enum route r);
+
+/* linger.c */
+void linger_close(struct proxy *px, int fd);
 
 /* route.c */
 int route_lookup(struct proxy *px, const char *id, enum route *r,

@@ -276,6 +276,8 @@ static void
 session_free(struct session *s)
 {
 	struct proxy *px = s->px;
+	/* the socket outlives its bufferevent, for a FIN, not a reset */
+	int lfd = dup(s->cfd);
 
 	log_info("%s %s:%d user=%s backend=%s%s%s in=%llu out=%llu"
 	    " duration=%.3f result=%s", s->proto->name, s->peer_ip,
@@ -296,6 +298,8 @@ session_free(struct session *s)
 	if (s->b)
 		bufferevent_free(s->b);
 	event_free(s->timer);
+	if (lfd >= 0)
+		linger_close(px, lfd);
 	free(s->user);
 	free(s->refusal);
 	buf_release(&s->user_log);
@@ -523,6 +527,7 @@ session_starttls(struct session *s)
 		s->result = "TLS failed";
 		return -1;
 	}
+	bufferevent_setwatermark(s->c, EV_WRITE, 0, SPLICE_HIGH);
 	s->c = bufferevent_openssl_filter_new(s->px->base, s->c, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_openssl_set_allow_dirty_shutdown(s->c, 1);

@@ -335,6 +335,24 @@ else
 	ok "# SKIP not root: user: needs root to switch"
 fi
 
+# --- a kick: a FIN, not a reset ----------------------------------------
+# A kicked client that was still sending reads to the end and a FIN.  It
+# floods NOOPs without reading, so that the proxy stops reading it (a
+# plain backend: the fast path) and closes with its bytes unread, after
+# the 5 s a peer that does not read gets.  A reset would also throw away
+# what the proxy had queued for it.
+printf '%s\n' "$CAROL_PASSWORD" |
+    python3 "$top/tests/integration/proxy-flood.py" $IMAP carol 7 \
+    >"$work/flood.out" 2>&1 &
+held=$!
+for i in $(seq 50); do grep -q flooding "$work/flood.out" && break; sleep 0.1; done
+sleep 2
+like "$(control "$work/proxy.sock" "kick carol@example.org")" "^ok 1" \
+    "kick: the flooding session is closed"
+wait $held
+like "$(flat "$(cat "$work/flood.out")")" "end: eof.*sent|sent.*end: eof" \
+    "a kicked client that was sending reads an end, not a reset"
+
 # --- map-flip writes only what the proxy can route ----------------------
 for bad in "al ice@example.org" "al\"ice@example.org" 'al\ice@example.org'; do
 	"$FLIP" --store "$work/mapping.db" "$bad" destination >/dev/null 2>&1

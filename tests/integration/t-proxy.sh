@@ -341,6 +341,23 @@ growth=$((rss1 - rss0))
     not_ok "1,000 idle connections cost $growth KiB (< 16 MiB)"
 wait $idle
 
+# a client that sends faster than the server takes (here through TLS to
+# Dovecot) is held back by TCP, not buffered by the proxy
+rss0=$(rss_kib "$pid")
+printf '%s\n' "$CAROL_PASSWORD" |
+    python3 "$top/tests/integration/proxy-flood.py" $IMAP carol 4 \
+    >"$work/flood.out" 2>&1 &
+held=$!
+for i in $(seq 50); do grep -q flooding "$work/flood.out" && break; sleep 0.1; done
+sleep 2
+growth=$(($(rss_kib "$pid") - rss0))
+control "$work/proxy.sock" "kick carol@example.org" >/dev/null
+wait $held
+[ "$growth" -lt 4096 ] &&
+    ok "a client sending 24 MB unread costs the proxy $growth KiB (< 4 MiB)" ||
+    not_ok "a client sending 24 MB unread costs the proxy $growth KiB (< 4 MiB)"
+like "$(cat "$work/flood.out")" "end: eof" "and its kick is a FIN, not a reset"
+
 # --- the control socket -------------------------------------------------
 like "$(control "$work/proxy.sock" "delay carol@example.org 2")" "^ok" \
     "delay: answered"
