@@ -353,6 +353,7 @@ share_update(const struct push *p, json_t *with)
 	return u;
 }
 
+/* 1 when the destination took it, 0 when it refused (an anomaly) */
 static int
 set_share(struct share *sh, const char *folder, const char *mbox,
     json_t *with, struct buf *err)
@@ -383,10 +384,39 @@ set_share(struct share *sh, const char *folder, const char *mbox,
 			    "refused");
 	} else {
 		p->shares_set++;
+		rc = 1;
 	}
 	json_decref(calls);
 	json_decref(resp);
 	return rc;
+}
+
+/*
+ * Before the cutover the source's ACL is the truth: a mailbox gets its
+ * sharing when it differs from what this push gave it last, and loses it
+ * when the source no longer shares the folder.  After the cutover the
+ * grantees are added one by one, and nothing is taken away.
+ */
+static int
+share_folder(struct share *sh, const struct folder_map *m, json_t *with,
+    struct buf *err)
+{
+	struct arcidx *ix = sh->p->ix;
+	json_t *last;
+	int same, rc;
+
+	if (sh->p->after_cutover)
+		return json_object_size(with) && set_share(sh, m->folder,
+		    m->id, with, err) < 0 ? -1 : 0;
+	if (arcidx_push_share(ix, m->folder, m->id, &last, err) < 0)
+		return -1;
+	same = last ? json_equal(last, with) : !json_object_size(with);
+	json_decref(last);
+	if (same)
+		return 0;
+	if ((rc = set_share(sh, m->folder, m->id, with, err)) != 1)
+		return rc;
+	return arcidx_push_set_share(ix, m->folder, m->id, with, err);
 }
 
 static void
@@ -429,11 +459,10 @@ push_shares(struct push *p, struct buf *err)
 			    "the destination has no JMAP sharing; %zu entries"
 			    " of its ACL are not carried",
 			    json_object_size(acl));
-		} else if (json_object_size(acl)) {
+		} else if (sh.v != V_NONE) {
 			with = share_with(&sh, p->map[i].folder, acl, &rc, err);
 			if (rc == 0)
-				rc = set_share(&sh, p->map[i].folder,
-				    p->map[i].id, with, err);
+				rc = share_folder(&sh, &p->map[i], with, err);
 			json_decref(with);
 		}
 		json_decref(acl);

@@ -296,6 +296,8 @@ rec_folder_rename(struct arcidx *ix, unsigned seq, const char *t,
 	if (arc_step_done(ix, s, err) < 0 ||
 	    two(ix, S_MSGS_RENAME, o, "from", "to", err) < 0 ||
 	    arc_exec2(ix, "UPDATE folder_acls SET folder = ?2 WHERE folder"
+	    " = ?1", arc_jstr(o, "from"), arc_jstr(o, "to"), err) < 0 ||
+	    arc_exec2(ix, "UPDATE push_shares SET folder = ?2 WHERE folder"
 	    " = ?1", arc_jstr(o, "from"), arc_jstr(o, "to"), err) < 0)
 		return -1;
 	/* its mailbox on the destination is renamed, not made anew */
@@ -308,6 +310,8 @@ rec_folder_delete(struct arcidx *ix, unsigned seq, const char *t,
 {
 	if (two(ix, S_FOLDER_DELETE, o, "name", NULL, err) < 0 ||
 	    arc_exec2(ix, "DELETE FROM folder_acls WHERE folder = ?1",
+	    arc_jstr(o, "name"), NULL, err) < 0 ||
+	    arc_exec2(ix, "DELETE FROM push_shares WHERE folder = ?1",
 	    arc_jstr(o, "name"), NULL, err) < 0)
 		return -1;
 	return two(ix, S_MSGS_DELETE, o, "name", NULL, err);

@@ -42,6 +42,9 @@ static const char schema[] =
 	/* jmap-push's: what the destination holds */
 	"CREATE TABLE IF NOT EXISTS push_mailboxes(folder TEXT PRIMARY KEY,"
 	"  mailbox_id TEXT NOT NULL) WITHOUT ROWID;"
+	/* the sharing jmap-push last gave each mailbox, as JSON */
+	"CREATE TABLE IF NOT EXISTS push_shares(folder TEXT PRIMARY KEY,"
+	"  mailbox_id TEXT NOT NULL, share TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS push_emails(hash TEXT NOT NULL,"
 	"  k INTEGER NOT NULL, state TEXT NOT NULL, email_id TEXT,"
 	"  mailboxes TEXT, keywords TEXT, error TEXT,"

@@ -207,6 +207,11 @@ struct arc_unit {
 
 /* The destination mailbox of a folder (caller frees), or NULL. */
 char *arcidx_push_mailbox(struct arcidx *ix, const char *folder);
+/* the sharing jmap-push last gave a folder's mailbox (JSON; NULL: none) */
+int arcidx_push_share(struct arcidx *ix, const char *folder,
+    const char *mbox, struct json_t **last, struct buf *err);
+int arcidx_push_set_share(struct arcidx *ix, const char *folder,
+    const char *mbox, struct json_t *share, struct buf *err);
 int arcidx_push_set_mailbox(struct arcidx *ix, const char *folder,
     const char *id, struct buf *err);
 int arcidx_push_units(struct arcidx *ix, struct arc_unit **u_r,

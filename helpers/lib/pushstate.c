@@ -35,6 +35,55 @@ arcidx_push_set_mailbox(struct arcidx *ix, const char *folder,
 	return arc_step_done(ix, s, err);
 }
 
+/*
+ * The sharing last given to `folder`'s mailbox `mbox`, in *last (NULL
+ * when none was, or it was given to another mailbox of that name).
+ */
+int
+arcidx_push_share(struct arcidx *ix, const char *folder, const char *mbox,
+    json_t **last, struct buf *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*last = NULL;
+	if (!(s = arc_prepare(ix, "SELECT share FROM push_shares WHERE"
+	    " folder = ?1 AND mailbox_id = ?2", err)))
+		return -1;
+	arc_bind_str(s, 1, folder);
+	arc_bind_str(s, 2, mbox);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		*last = json_loads((const char *)sqlite3_column_text(s, 0), 0,
+		    NULL);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		arc_db_fail(ix, "cannot read a mailbox's sharing", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+arcidx_push_set_share(struct arcidx *ix, const char *folder,
+    const char *mbox, json_t *share, struct buf *err)
+{
+	char *text = json_dumps(share, JSON_COMPACT | JSON_SORT_KEYS);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!(s = arc_prepare(ix, "INSERT OR REPLACE INTO push_shares(folder,"
+	    " mailbox_id, share) VALUES(?1, ?2, ?3)", err))) {
+		free(text);
+		return -1;
+	}
+	arc_bind_str(s, 1, folder);
+	arc_bind_str(s, 2, mbox);
+	arc_bind_str(s, 3, text);
+	rc = arc_step_once(ix, s, err);
+	free(text);
+	return rc;
+}
+
 static const struct sql_col unit_cols[] = {
 	SQL_COL(SQL_CHARS, struct arc_unit, hash),
 	SQL_COL(SQL_NUM, struct arc_unit, k),

@@ -1,5 +1,6 @@
-# Folder ACLs carried as JMAP sharing.  Cyrus is the source here (the
-# world's Dovecot has no ACL plugin): carol's folder "ShareSrc", shared
+# Folder ACLs carried as JMAP sharing.  Cyrus is the source here, the
+# second one (t-migrate has Dovecot's, alice's folder she shares with bob,
+# through the whole plan): carol's folder "ShareSrc", shared
 # with bob, is pulled with its ACL, pushed into alice's account on the
 # destination, and bob, once he is on the destination, sees it there
 # with the rights the destination can say, over IMAP and over JMAP.
@@ -110,9 +111,31 @@ is "$(sqlite3 "$work/bob/index.db" "SELECT count(*) FROM folders
     WHERE name LIKE '%ShareSrc%'")" 0 \
     "bob's pull copies neither: each is stored once, by its owner"
 
-# a rerun writes the same, and says so once
+# a rerun has nothing to write
 push --share-ready "$work/ready" --shares-only
-is "$(done_field shares.set)" 1 "a rerun writes the same sharing again"
+is "$(done_field shares.set)" 0 "a rerun writes no sharing that is there already"
+
+# carol stops sharing with bob before her cutover: the next pass takes
+# bob's access away on the destination too; sharing again gives it back
+pullcarol() {
+	printf 'password=%s\n\n' "$CAROL_PASSWORD" | "$PULL" --host localhost \
+	    --port "$DST_IMAPS_PORT" --tls implicit --ca-file "$WORLD_CA" \
+	    --user "$CAROL_DEST_LOGIN" --archive "$work/arc" --include 'ShareSrc' \
+	    --mode delta >"$work/pull" 2>&1
+}
+imap "$CAROL_DEST_LOGIN" "$CAROL_PASSWORD" "m.deleteacl('ShareSrc', 'bob@example.org')" >/dev/null
+pullcarol
+push --share-ready "$work/ready"
+is "$(done_field shares.set)" 1 "a folder no longer shared at the source is written once more"
+like "$(imap "$BOB_DEST_LOGIN" "$BOB_PASSWORD" "print(m.list('\"\"', '\"Other Users/*\"'))")" \
+    "^\('OK'" "bob lists the other users' folders"
+unlike "$(imap "$BOB_DEST_LOGIN" "$BOB_PASSWORD" "print(m.list('\"\"', '\"Other Users/*\"'))")" \
+    "alice/ShareSrc" "and no longer sees it on the destination"
+imap "$CAROL_DEST_LOGIN" "$CAROL_PASSWORD" "m.setacl('ShareSrc', 'bob@example.org', 'lrswi')" >/dev/null
+pullcarol
+push --share-ready "$work/ready"
+like "$(imap "$BOB_DEST_LOGIN" "$BOB_PASSWORD" "print(m.list('\"\"', '\"Other Users/*\"'))")" \
+    "alice/ShareSrc" "shared again at the source, it is shared again on the destination"
 
 # after the cutover the user may share on the destination too: a push
 # leaves the sharing alone, and --shares-only adds its grantees one by one

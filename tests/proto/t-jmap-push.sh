@@ -160,6 +160,14 @@ is "$(jq -r 'select(.request) | .request[] | select(.[0] == "Principal/query") |
     "share: each identifier is looked up once"
 JUSER=u1@example.org push --verify-only
 is "$(field shares)" null "share: --verify-only does not look at the sharing"
+JUSER=u1@example.org push
+is "$(field shares.set)" 0 "share: a rerun writes no sharing that is already there"
+sqlite3 "$work/arc/index.db" "DELETE FROM folder_acls WHERE folder = 'INBOX'"
+JUSER=u1@example.org push
+is "$(field shares.set) $(share '.Inbox') $(share '.Empty | keys | length')" \
+    "1 null 1" "share: a folder the source no longer shares loses its sharing, alone"
+JUSER=u1@example.org push
+is "$(field shares.set)" 0 "share: and once only"
 printf 'ghost ghost@example.org\nbob\n' >"$work/ready"
 JUSER=u1@example.org push --share-ready "$work/ready" --shares-only
 is "$rc" 78 "share: a bad --share-ready file fails the run (EX_CONFIG)"
