@@ -159,9 +159,42 @@ print_failures(json_t *f)
 	}
 }
 
+/* The sharing that waits for its grantees to reach the destination: one
+ * line per owner, as JSON ("pending" a list) or printed. */
+static json_t *
+shares_waiting(struct state *s, int print)
+{
+	json_t *rows = state_shares_pending(s), *row, *out = json_array();
+	size_t i;
+
+	json_array_foreach(rows, i, row) {
+		json_t *p = json_loads(json_string_value(json_object_get(row,
+		    "pending")), 0, NULL), *id;
+		size_t k;
+
+		if (!json_is_array(p)) {
+			json_decref(p);
+			continue;
+		}
+		if (print) {
+			printf("%s %s shares with",
+			    i ? "             " : "sharing waits:",
+			    json_string_value(json_object_get(row, "account")));
+			json_array_foreach(p, k, id)
+				printf("%s %s", k ? "," : "",
+				    json_string_value(id));
+			printf(", not on the destination yet\n");
+		}
+		json_array_append_new(out, json_pack("{s:O, s:o}", "account",
+		    json_object_get(row, "account"), "pending", p));
+	}
+	json_decref(rows);
+	return out;
+}
+
 /*
  * What status shows besides the counts: what accounts hold besides mail,
- * the failures, and what finalize found.  Into `j` (the JSON form), or
+ * the failures, the sharing that waits, and what finalize found.  Into `j` (the JSON form), or
  * printed when it is NULL.
  */
 static void
@@ -175,6 +208,7 @@ status_extras(struct state *s, json_t *j)
 	if (j) {
 		json_object_set_new(j, "items", io);
 		json_object_set_new(j, "failures", f);
+		json_object_set_new(j, "shares_waiting", shares_waiting(s, 0));
 		json_object_set_new(j, "finalize", fin ? fin : json_null());
 		free(items);
 		return;
@@ -182,6 +216,7 @@ status_extras(struct state *s, json_t *j)
 	if (*items)
 		printf("besides mail: %s\n", items);
 	print_failures(f);
+	json_decref(shares_waiting(s, 1));
 	json_array_foreach(fin, i, it)
 		if (!json_is_true(json_object_get(it, "ok")))
 			printf("%s %s: %s\n", waiting++ ? "                 " :

@@ -656,6 +656,18 @@ like "$(grep -v '^#' "$STUB_DIR/ready.alice@example.org.1" | tr '\n' ' ')" \
 is "$(grep -c -- '--shares-only' "$STUB_DIR/calls")" 0 \
     "so her sharing goes with it, and nothing is pushed again"
 
+fresh acl3
+plan acl3 "[alice@example.org]" "  waves:
+    - {name: all}"
+printf 'bob\ncarol\n' >"$STUB_DIR/shares.alice@example.org"
+apply acl3
+like "$("$M" --state "$work/acl3" status)" \
+    "sharing waits: alice@example.org shares with bob, carol, not on the destination yet" \
+    "status names the sharing that waits for accounts not moved yet"
+is "$("$M" --state "$work/acl3" status --json | jq -c .shares_waiting)" \
+    '[{"account":"alice@example.org","pending":["bob","carol"]}]' \
+    "and so does its JSON"
+
 # --- a JMAP source (Stalwart <= 0.15, or any JMAP server) -------------------
 fresh jsrc
 plan jsrc "[alice@example.org]" "  assessment:
