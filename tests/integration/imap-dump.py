@@ -21,6 +21,8 @@ import re
 import ssl
 import sys
 
+from imapns import others
+
 
 def mutf7_decode(name):
     out, i = [], 0
@@ -51,6 +53,7 @@ def unquote(b):
 
 
 def folders(imap):
+    skip = others(imap)
     typ, data = imap.list('""', '*')
     assert typ == 'OK', data
     out = []
@@ -65,7 +68,8 @@ def folders(imap):
             raw = unquote(m.group('name'))
         i += 1
         attrs = m.group('attrs').lower()
-        if b'\\noselect' in attrs or b'\\nonexistent' in attrs:
+        if b'\\noselect' in attrs or b'\\nonexistent' in attrs or \
+                any(raw.startswith(p) for p in skip):
             continue
         out.append(raw.decode())
     return out

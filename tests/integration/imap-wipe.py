@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """imap-wipe: empty an IMAP account as a new one is: every message
-expunged, every folder deleted but INBOX and the special ones.  For the
-destination's accounts before a test pushes into them.
+expunged, every folder deleted but INBOX and the special ones (with
+them what it shared).  Other users' folders it sees stay theirs.  For
+the destination's accounts before a test pushes into them.
 
     imap-wipe.py --ca FILE host port user <pwfile"""
 
@@ -9,6 +10,8 @@ import imaplib
 import re
 import ssl
 import sys
+
+from imapns import others
 
 KEEP = ('INBOX', 'Sent', 'Drafts', 'Trash', 'Junk', 'Archive')
 
@@ -23,7 +26,7 @@ def main():
     m = imaplib.IMAP4(host, int(port))
     m.starttls(ssl.create_default_context(cafile=ca))
     m.login(user, sys.stdin.readline().rstrip('\n'))
-    names = []
+    names, skip = [], others(m)
     for item in m.list('""', '*')[1]:
         if isinstance(item, tuple):
             names.append(item[1].decode())
@@ -33,6 +36,8 @@ def main():
         if raw.startswith('"'):
             raw = raw[1:-1].replace('\\"', '"').replace('\\\\', '\\')
         names.append(raw)
+    names = [n for n in names if not any(n.encode().startswith(p)
+                                         for p in skip)]
     for name in names:
         typ, data = m.select(quote(name))
         if typ == 'OK' and int(data[0]):

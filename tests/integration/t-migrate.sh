@@ -136,6 +136,37 @@ for u in ALICE BOB CAROL; do
 	    "$(dump "$SRC_IMAP_PORT" "$pw" "$login" | wc -l)" \
 	    "$login: the archive holds every message the source shows"
 done
+# alice shares Projects/Alpha with bob on Dovecot ("lrs"): alice moved in
+# the pilot, bob in a wave after, and the sharing reached Cyrus when he did
+out=$(python3 -c "
+import imaplib
+m = imaplib.IMAP4('$WORLD_HOST', $DST_IMAP_PORT)
+m.login('$BOB_DEST_LOGIN', '$BOB_PASSWORD')
+print(m.list('\"\"', '\"Other Users/*\"'))
+print(m.myrights('\"Other Users/alice/Projects/Alpha\"'))
+print(m.select('\"Other Users/alice/Projects/Alpha\"', readonly=True))")
+like "$out" "Other Users/alice/Projects/Alpha" \
+    "bob lists the folder alice shares with him, on Cyrus (IMAP LIST)"
+like "$out" "Alpha\" lrs'" "with the rights he had on Dovecot, lrs (IMAP MYRIGHTS)"
+is "$(python3 -c "
+import imaplib
+m = imaplib.IMAP4('$WORLD_HOST', $SRC_IMAP_PORT)
+m.login('$ALICE_LOGIN', '$ALICE_PASSWORD')
+print(m.select('Projects/Alpha', readonly=True)[1][0].decode())")" \
+    "$(printf '%s' "$out" | sed -n "3s/.*\[b'\([0-9]*\)'\].*/\1/p")" \
+    "and sees as many messages in it as alice has on Dovecot"
+is "$(curl -s -u "$BOB_DEST_LOGIN:$BOB_PASSWORD" -H 'Content-Type: application/json' \
+    "http://$WORLD_HOST:$DST_HTTP_PORT/jmap/" -d '{"using":
+    ["urn:ietf:params:jmap:core","urn:ietf:params:jmap:mail"], "methodCalls":
+    [["Mailbox/get", {"accountId": "'"$ALICE_DEST_LOGIN"'",
+    "properties": ["name", "myRights"]}, "0"]]}' |
+    jq -r '.methodResponses[0][1].list[] | select(.name == "Alpha") |
+    [.myRights.mayReadItems, .myRights.maySetSeen, .myRights.mayAddItems] |
+    map(tostring) | join(" ")')" "true true false" \
+    "bob's JMAP Mailbox/get in alice's account: may read and mark seen, may not add"
+is "$("$ARCHIVE" ls "$work/state/archives/$BOB_DEST_LOGIN" | grep -c '^shared/')" 0 \
+    "bob's archive holds none of it: alice's folder is stored once, by her"
+
 # the Sieve scripts, read with python3-sievelib on both servers
 for u in ALICE BOB CAROL; do
 	eval "login=\$${u}_LOGIN dest=\$${u}_DEST_LOGIN pw=\$${u}_PASSWORD"
