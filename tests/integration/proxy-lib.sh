@@ -42,3 +42,17 @@ start_proxy() {	# CONFIG LOG PORT: its log shown when it does not listen
 flat() {	# TEXT: on one line, for patterns across lines
 	printf '%s\n' "$1" | tr '\n' ' '
 }
+# carol floods NOOPs through the proxy on PORT without reading, then reads
+# after WAIT s (proxy-flood.py, output in $work/flood.out); in the
+# background as $held, 2 s into the flood on return
+flood() {	# PORT WAIT
+	printf '%s\n' "$CAROL_PASSWORD" |
+	    python3 "$top/tests/integration/proxy-flood.py" "$1" carol "$2" \
+	    >"$work/flood.out" 2>&1 &
+	held=$!
+	for _ in $(seq 50); do
+		grep -q flooding "$work/flood.out" && break
+		sleep 0.1
+	done
+	sleep 2
+}

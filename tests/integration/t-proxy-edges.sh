@@ -341,12 +341,7 @@ fi
 # plain backend: the fast path) and closes with its bytes unread, after
 # the 5 s a peer that does not read gets.  A reset would also throw away
 # what the proxy had queued for it.
-printf '%s\n' "$CAROL_PASSWORD" |
-    python3 "$top/tests/integration/proxy-flood.py" $IMAP carol 7 \
-    >"$work/flood.out" 2>&1 &
-held=$!
-for i in $(seq 50); do grep -q flooding "$work/flood.out" && break; sleep 0.1; done
-sleep 2
+flood $IMAP 7
 like "$(control "$work/proxy.sock" "kick carol@example.org")" "^ok 1" \
     "kick: the flooding session is closed"
 wait $held

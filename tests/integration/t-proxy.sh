@@ -344,12 +344,7 @@ wait $idle
 # a client that sends faster than the server takes (here through TLS to
 # Dovecot) is held back by TCP, not buffered by the proxy
 rss0=$(rss_kib "$pid")
-printf '%s\n' "$CAROL_PASSWORD" |
-    python3 "$top/tests/integration/proxy-flood.py" $IMAP carol 4 \
-    >"$work/flood.out" 2>&1 &
-held=$!
-for i in $(seq 50); do grep -q flooding "$work/flood.out" && break; sleep 0.1; done
-sleep 2
+flood $IMAP 4
 growth=$(($(rss_kib "$pid") - rss0))
 control "$work/proxy.sock" "kick carol@example.org" >/dev/null
 wait $held
