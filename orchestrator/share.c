@@ -180,7 +180,9 @@ shares_pass(struct run *r)
 		else
 			say(r, "%s: its sharing could not be pushed again: %s",
 			    name, err.buf);
-		forget_passwords(r, &a);
+		/* a later phase may need them still (its delta) */
+		if (a.state == ST_FINALIZED)
+			forget_passwords(r, &a);
 		account_free(&a);
 	}
 	json_decref(rows);

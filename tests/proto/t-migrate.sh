@@ -622,10 +622,12 @@ like "$errtext" "sieve or sieve_dir, not both" "sieve and sieve_dir together are
 fresh acl
 plan acl "[alice@example.org, bob]" "  pilot: {accounts: [alice]}
   waves:
-    - {name: rest}"
+    - {name: rest}
+  delta: {passes: 1}"
 echo bob >"$STUB_DIR/shares.alice@example.org"	# alice's folder, for bob
 apply acl
-is "$rc" 0 "a plan where alice shares a folder with bob, moved after her"
+is "$rc" 0 "a plan where alice shares a folder with bob, moved after her, then a delta"
+unlike "$errtext" "wiped" "the sharing pass leaves alice's password to her delta"
 is "$(head -1 "$STUB_DIR/ready.alice@example.org.1" | cut -c1)" "#" \
     "alice's push is given the accounts on the destination: none yet"
 is "$(grep -c -- '--shares-only' "$STUB_DIR/calls")" 1 \
