@@ -207,7 +207,7 @@ cat >"$work/down.yaml" <<EOF
 mapping: $work/down.db
 routes_file: $work/routes
 control: $work/down.sock
-breaker: { failures: 2, cooldown: 2 }
+breaker: { failures: 2, cooldown: 5 }
 limits: { connect_retries: 0 }
 listeners:
   - { protocol: imap, listen: 127.0.0.1:$IMAP2 }
@@ -249,7 +249,7 @@ while True:
     threading.Thread(target=pipe, args=(u, c), daemon=True).start()
 EOF
 pids="$pids $!"
-sleep 2.5
+sleep 5.5
 out=$(client imap $IMAP2 none bob@example.org "$BOB_PASSWORD")
 like "$(flat "$out")" "login OK server Cyrus" \
     "after the cooldown the backend is tried again and the login goes through"
@@ -348,9 +348,14 @@ flood $IMAP 4
 growth=$(($(rss_kib "$pid") - rss0))
 control "$work/proxy.sock" "kick carol@example.org" >/dev/null
 wait $held
-[ "$growth" -lt 4096 ] &&
-    ok "a client sending 24 MB unread costs the proxy $growth KiB (< 4 MiB)" ||
-    not_ok "a client sending 24 MB unread costs the proxy $growth KiB (< 4 MiB)"
+if ldd "$P" 2>/dev/null | grep -q libasan; then
+	# its quarantine keeps what the proxy frees: no measure of what it holds
+	ok "a client sending 24 MB unread: not measured # skip AddressSanitizer"
+elif [ "$growth" -lt 4096 ]; then
+	ok "a client sending 24 MB unread costs the proxy $growth KiB (< 4 MiB)"
+else
+	not_ok "a client sending 24 MB unread costs the proxy $growth KiB (< 4 MiB)"
+fi
 like "$(cat "$work/flood.out")" "end: eof" "and its kick is a FIN, not a reset"
 
 # --- the control socket -------------------------------------------------
