@@ -194,8 +194,8 @@ shares_waiting(struct state *s, int print)
 
 /*
  * What status shows besides the counts: what accounts hold besides mail,
- * the failures, the sharing that waits, and what finalize found.  Into `j` (the JSON form), or
- * printed when it is NULL.
+ * the failures, the sharing that waits, and what finalize found.  Into
+ * `j` (the JSON form), or printed when it is NULL.
  */
 static void
 status_extras(struct state *s, json_t *j)
