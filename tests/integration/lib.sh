@@ -27,6 +27,10 @@ is() {
 		echo "#  want: '$2'"
 	fi
 }
+# show FILE: its last lines as TAP comments (what a helper said as it failed)
+show() {
+	tail -n 25 "$1" | sed 's/^/#   /'
+}
 # like TEXT PATTERN DESCRIPTION (grep -E)
 like() {
 	if printf '%s\n' "$1" | grep -qE -- "$2"; then

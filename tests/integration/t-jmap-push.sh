@@ -46,6 +46,7 @@ for u in ALICE BOB CAROL; do
 	is "$(done_field failed) $(done_field rescued)" "0 $bad" \
 	    "$dest: the $bad messages Cyrus refuses (a malformed header) are rescued, none left behind"
 	is "$rc" 0 "$dest: exit 0, nothing left undone"
+	[ "$rc" = 0 ] || show "$work/err"
 	is "$(grep -c '"kind":"rescued"' "$work/out") $(jq '.rescued | length' "$work/$u.json")" \
 	    "$bad $bad" "$dest: each rescue is an anomaly and named in the report"
 	is "$(done_field deleted_not_carried)" \
