@@ -28,6 +28,8 @@ own_entry(const struct pull *p, const char *id)
 	const char *user = p->conn.user;
 	size_t n = strcspn(user, "@");
 
+	if (p->public_ns)
+		return 0;	/* public folders: the login is one reader */
 	if (!strcasecmp(id, user) || !strcasecmp(id, "owner"))
 		return 1;
 	return !strchr(id, '@') && strlen(id) == n &&

@@ -24,6 +24,7 @@ static const char usage_text[] =
 "         [--auth plain|login] [--timeout SECONDS]\n"
 "         [--mode full|delta|auto|assess] [--archive DIR] [--report FILE]\n"
 "         [--include GLOB]... [--exclude GLOB]... [--subscribed-only]\n"
+"         [--public]\n"
 "         [--skip-special-use FLAG]... [--size-limit BYTES]\n"
 "         [--level N] [--compress-threads N] [--batch N] [--connections N]\n"
 "         [--checkpoint-messages N]\n"
@@ -53,7 +54,7 @@ strlist_clear(struct strlist *l)
 enum {
 	OPT_INCLUDE = 256, OPT_EXCLUDE,
 	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_BATCH, OPT_MAX_BPS,
-	OPT_COMPRESS, OPT_CONNECTIONS,
+	OPT_COMPRESS, OPT_CONNECTIONS, OPT_PUBLIC,
 };
 
 static const struct option own_opts[] = {
@@ -61,6 +62,7 @@ static const struct option own_opts[] = {
 	{ "include", required_argument, NULL, OPT_INCLUDE },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 	{ "subscribed-only", no_argument, NULL, OPT_SUBSCRIBED },
+	{ "public", no_argument, NULL, OPT_PUBLIC },
 	{ "skip-special-use", required_argument, NULL, OPT_SKIP_SPECIAL },
 	{ "compress", no_argument, NULL, OPT_COMPRESS },
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
@@ -79,6 +81,7 @@ own_opt(void *ctx, int c, const char *arg)
 	case OPT_INCLUDE: strlist_add(&p->include, arg); break;
 	case OPT_EXCLUDE: strlist_add(&p->exclude, arg); break;
 	case OPT_SUBSCRIBED: p->subscribed_only = 1; break;
+	case OPT_PUBLIC: p->public_ns = 1; break;
 	case OPT_SKIP_SPECIAL: strlist_add(&p->skip_special, arg); break;
 	case OPT_CONNECTIONS:
 		p->connections = (int)opt_size("--connections", arg, 1);

@@ -154,7 +154,9 @@ on_namespace(void *arg, struct imap_resp *r, struct buf *err)
 			if (d->type != IMAP_LIST || d->nr < 2 ||
 			    !(prefix = val_str(&d->items[0])))
 				continue;
-			if (n == 1 && !p->ns_prefix) {
+			if (p->public_ns && n == 1)
+				continue;	/* the login's own: not read */
+			if (n == (p->public_ns ? 3 : 1) && !p->ns_prefix) {
 				const char *s = val_str(&d->items[1]);
 
 				p->ns_prefix = xstrdup(prefix);
@@ -274,6 +276,11 @@ selected(struct pull *p, struct folder *f)
 	size_t i;
 
 	if (other_ns(p, f->raw))
+		return 0;
+	/* --public: under the public prefix only (the login's own folders
+	 * have none, where the server keeps them at the root) */
+	if (p->public_ns && (strncmp(f->raw, p->ns_prefix,
+	    strlen(p->ns_prefix)) || !f->raw[strlen(p->ns_prefix)]))
 		return 0;
 	if (p->include.nr && !matches(&p->include, f->name))
 		return 0;
@@ -401,6 +408,12 @@ sync_list(struct pull *p, struct buf *err)
 			return -1;
 		buf_reset(err);
 	}
+	if (p->public_ns && (!p->ns_prefix || !*p->ns_prefix)) {
+		buf_adds(err, "the server has no namespace of public folders"
+		    " (NAMESPACE)");
+		p->im->lc.fail = EX_UNAVAILABLE;
+		return -1;
+	}
 	for (i = 0; i < p->other_ns.nr; i++) {
 		if (!strncmp(p->other_ns.v[i], "other:", 6))
 			log_info("other users' folders under '%s' are their"
@@ -431,7 +444,7 @@ sync_list(struct pull *p, struct buf *err)
 			p->im->lc.fail = EX_PROTOCOL;
 		return -1;
 	}
-	if (!folder_by_raw(p, "INBOX")) {
+	if (!p->public_ns && !folder_by_raw(p, "INBOX")) {
 		/* every account has one, listed or not */
 		ALLOC_GROW(p->folders, p->nr_folders + 1, p->alloc_folders);
 		memset(&p->folders[p->nr_folders], 0, sizeof(*p->folders));

@@ -110,7 +110,8 @@ struct pull {
 	const char *password;		/* for the others to log in */
 	struct store st;
 	struct spool sp;
-	char *ns_prefix;		/* personal namespace */
+	int public_ns;			/* --public: the public folders */
+	char *ns_prefix;		/* personal (--public: public) */
 	char ns_sep;
 	struct strlist other_ns;	/* other users' and shared prefixes */
 	int utf8;			/* UTF8=ACCEPT is on */

@@ -5,8 +5,8 @@
 
 dovecot_conf() {
 	local d=$W/dovecot
-	mkdir -p "$d/run" "$d/state" "$d/home" "$d/acl"
-	chown vmail:vmail "$d/acl"
+	mkdir -p "$d/run" "$d/state" "$d/home" "$d/acl" "$d/public"
+	chown vmail:vmail "$d/acl" "$d/public"
 	cat >"$d/dovecot.conf" <<EOF
 # migrate test world: the source server
 base_dir = $d/run
@@ -101,6 +101,16 @@ service auth {
     mode = 0777
   }
 }
+# public folders, under Public/ (each with its dovecot-acl; carol, whose
+# separator is another, has none)
+namespace public {
+  type = public
+  separator = /
+  prefix = Public/
+  location = maildir:$d/public:LAYOUT=fs:INDEXPVT=~/public
+  subscriptions = no
+  list = children
+}
 namespace shared {
   type = shared
   separator = /
@@ -169,7 +179,7 @@ EOF
 		# auth lookup)
 		extra="userdb_mail=$mail migrate_hash={PLAIN}$(secret "$u")"
 		extra="$extra userdb_migrate_hash={PLAIN}$(secret "$u")"
-		[ "$sep" = / ] || extra="$extra userdb_namespace/inbox/separator=$sep userdb_namespace/shared/disabled=yes"
+		[ "$sep" = / ] || extra="$extra userdb_namespace/inbox/separator=$sep userdb_namespace/shared/disabled=yes userdb_namespace/public/disabled=yes"
 		echo "$login:{PLAIN}$(secret "$u")::::$home::$extra" >>"$d/passwd.new"
 	done
 	mv "$d/passwd.new" "$d/passwd"
@@ -234,4 +244,22 @@ seed_dovecot_user() {
 		doveadm -c "$conf" acl recalc -u "$login"
 	fi
 	touch "$c/.imported"
+}
+
+# One public folder, Public/Announcements: alice may do everything there,
+# bob read it; three messages, saved by alice.
+seed_public() {
+	local d=$W/dovecot box=$W/dovecot/public/Announcements i
+	[ -e "$d/public/.seeded" ] && return 0
+	mkdir -p "$box/cur" "$box/new" "$box/tmp"
+	printf 'user=alice@example.org lrwstipekxa\nuser=bob@example.org lrs\n' \
+	    >"$box/dovecot-acl"
+	chown -R vmail:vmail "$d/public"
+	for i in 1 2 3; do
+		printf 'From: office@example.org\r\nTo: all@example.org\r\nSubject: announcement %d\r\nDate: Mon, 2 Nov 2026 09:0%d:00 +0000\r\nMessage-ID: <announce-%d@example.org>\r\n\r\nThe office is closed on day %d.\r\n' \
+		    "$i" "$i" "$i" "$i" |
+		    doveadm -c "$d/dovecot.conf" save -u alice@example.org \
+		    -m Public/Announcements
+	done
+	touch "$d/public/.seeded"
 }
