@@ -176,6 +176,14 @@ plan_accounts(const struct plan *p, struct account_spec **v_r,
 		add(&c, p->accounts.list.v[i], NULL, where);
 		free(where);
 	}
+	if (p->accounts.public_folders.account) {
+		char *where = xasprintf("%s: accounts.public_folders",
+		    p->file);
+
+		add(&c, p->accounts.public_folders.account,
+		    p->accounts.public_folders.login, where);
+		free(where);
+	}
 	if (p->accounts.csv) {
 		if (file_read(p->accounts.csv, &text, err) < 0) {
 			buf_addch(err, '\n');

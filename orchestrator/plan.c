@@ -285,6 +285,13 @@ static const struct ykey stalwart_src_keys[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
+#define PF(f) offsetof(struct public_src, f)
+static const struct ykey public_src_keys[] = {
+	{ "account", K_STR, PF(account), NULL, NULL },
+	{ "login", K_STR, PF(login), NULL, NULL },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
 #define AC(f) offsetof(struct accounts_src, f)
 static const struct ykey accounts_keys[] = {
 	{ "default_domain", K_STR, AC(default_domain), NULL, NULL },
@@ -298,6 +305,8 @@ static const struct ykey accounts_keys[] = {
 	{ "doveadm_api_key", K_FUNC, AC(doveadm_api_key), NULL, NULL,
 	    parse_secret },
 	{ "stalwart", K_MAP, AC(stalwart), stalwart_src_keys, NULL },
+	{ "public_folders", K_MAP, AC(public_folders), public_src_keys,
+	    NULL },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -581,6 +590,13 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		yconf_err(c, root, "source.dav_login without source.dav");
 	if (p->source.sieve && p->source.sieve_dir)
 		yconf_err(c, root, "source: sieve or sieve_dir, not both");
+	if (p->accounts.public_folders.login &&
+	    !p->accounts.public_folders.account)
+		yconf_err(c, root, "accounts.public_folders: its account"
+		    " (on the destination) is missing");
+	if (p->accounts.public_folders.account && !p->source.imap)
+		yconf_err(c, root, "accounts.public_folders are read over"
+		    " IMAP: the source has no imap");
 	if (p->source.sieve_active && !p->source.sieve_dir)
 		yconf_err(c, root, "source.sieve_active goes with sieve_dir");
 	if (!!(p->source.sieve || p->source.sieve_dir) !=
@@ -745,6 +761,8 @@ plan_free(struct plan *p)
 	free(p->phases.finalize.source_readonly);
 	free(p->phases.finalize.decommission);
 	free(p->accounts.default_domain);
+	free(p->accounts.public_folders.account);
+	free(p->accounts.public_folders.login);
 	strlist_free(&p->accounts.list);
 	free(p->accounts.csv);
 	free(p->accounts.passwd_file);

@@ -145,8 +145,15 @@ struct stalwart_src {
 	struct secret_ref admin_password, token;
 };
 
+/* accounts.public_folders: where the source's public folders go */
+struct public_src {
+	char *account;		/* the destination's account that holds them */
+	char *login;		/* the source's login that reads them */
+};
+
 struct accounts_src {
 	char *default_domain;
+	struct public_src public_folders;
 	struct strlist list;
 	char *csv, *passwd_file, *command;
 	char *dovecot;		/* a doveadm command: "doveadm -c FILE" */

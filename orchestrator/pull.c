@@ -86,6 +86,8 @@ imap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	}
 	if (p->folders.subscribed_only)
 		arg(&v, "--subscribed-only");
+	if (is_public(r, a))
+		arg(&v, "--public");
 	if (want > 1) {
 		arg(&v, "--connections");
 		arg(&v, own(&v, xasprintf("%lld", want)));
@@ -136,8 +138,8 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 		mode = "auto";
 	o = p->source.jmap ? jmap_pull(r, sl, a, mode, err) :
 	    imap_pull(r, sl, a, mode, err);
-	if (mail_only)
-		return o;
+	if (mail_only || is_public(r, a))
+		return o;	/* public folders have no scripts, no DAV */
 	if (o == OK && (p->source.sieve || p->source.sieve_dir))
 		o = sieve_pull(r, sl, a, mode, err);
 	if (o == OK && p->source.dav)

@@ -142,6 +142,8 @@ int dest_secrets(struct run *r, struct account *a, int password_only,
  * (caller frees each). */
 char *archive_of(struct run *r, const struct account *a);
 char *report_of(struct run *r, const struct account *a, const char *what);
+/* Whether `a` is the plan's account of the public folders. */
+int is_public(const struct run *r, const struct account *a);
 /* assess.c: after the assessment, who shares folders and who uses POP3
  * (a report per account for the latter) */
 void assess_summary(struct run *r);

@@ -27,6 +27,22 @@ report_of(struct run *r, const struct account *a, const char *what)
 	    what);
 }
 
+int
+is_public(const struct run *r, const struct account *a)
+{
+	const char *pub = r->p->accounts.public_folders.account;
+	const char *dom = r->p->accounts.default_domain;
+	size_t n;
+
+	if (!pub)
+		return 0;
+	if (strchr(pub, '@') || !dom)
+		return !strcasecmp(a->account, pub);
+	n = strlen(pub);	/* a bare name: in the default domain */
+	return !strncasecmp(a->account, pub, n) && a->account[n] == '@' &&
+	    !strcasecmp(a->account + n + 1, dom);
+}
+
 /* A login template with {account}, {login}, {local} replaced; NULL is
  * the address. */
 static char *

@@ -670,6 +670,27 @@ is "$("$M" --state "$work/acl3" status --json | jq -c .shares_waiting)" \
     '[{"account":"alice@example.org","pending":["bob","carol"]}]' \
     "and so does its JSON"
 
+# --- the public folders, into an account of their own ----------------------
+fresh pub
+plan pub "[alice@example.org]" "  waves:
+    - {name: all}"
+sed -i -e 's|^  default_domain: example.org|&\n  public_folders: {account: public, login: alice@example.org}|' \
+    -e 's|^  imap: imaps://127.0.0.1:1|&\n  sieve: sieve://127.0.0.1:3|' \
+    -e 's|^  jmap: http://127.0.0.1:1|&\n  sieve: sieve://127.0.0.1:4|' "$work/pub.yaml"
+apply pub
+is "$rc" 0 "a plan with public folders applies"
+is "$(totals pub)" "migrated=2" "alice and the public folders' account both move"
+like "$(grep '^imap-pull	public@example.org' "$STUB_DIR/calls" | head -1)" \
+    "--user alice@example.org .*--public" \
+    "the public folders are read with alice's login, from the public namespace"
+is "$(grep -c '^sieve-pull	public@example.org' "$STUB_DIR/calls")" 0 \
+    "and have no Sieve scripts to read"
+like "$(grep '^sieve-pull	alice@example.org' "$STUB_DIR/calls")" "--user alice@example.org" \
+    "while alice's own are read"
+validate "$(sed 's|^  imap: imaps://127.0.0.1:1|  jmap: https://old.example.org/jmap|' "$work/pub.yaml")"
+like "$errtext" "accounts.public_folders are read over IMAP" \
+    "public folders from a JMAP source are refused"
+
 # --- a JMAP source (Stalwart <= 0.15, or any JMAP server) -------------------
 fresh jsrc
 plan jsrc "[alice@example.org]" "  assessment:
