@@ -62,14 +62,20 @@ ready_lines(struct run *r, struct buf *b, json_t *set)
 	    " written by migrate for jmap-push --share-ready\n");
 	for (i = 0; i < nr; i++) {
 		if (share_on_destination(v[i].state)) {
+			/* the public folders' login is another's */
+			int own = !is_public(r, &v[i]);
+
 			d = dest_login(r, &v[i]);
 			if (set) {
-				set_add(set, v[i].login);
+				if (own)
+					set_add(set, v[i].login);
 				set_add(set, v[i].account);
 			}
-			buf_addf(b, "%s %s\n", v[i].login, d);
-			n++;
-			if (strcasecmp(v[i].login, v[i].account)) {
+			if (own) {
+				buf_addf(b, "%s %s\n", v[i].login, d);
+				n++;
+			}
+			if (!own || strcasecmp(v[i].login, v[i].account)) {
 				buf_addf(b, "%s %s\n", v[i].account, d);
 				n++;
 			}

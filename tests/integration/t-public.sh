@@ -57,3 +57,52 @@ like "$out" "Other Users/carol/Announcements" "bob lists the folder on Cyrus"
 like "$out" "Announcements\" lrs'" "and reads it (MYRIGHTS lrs)"
 like "$out" "\[b'3'\]" "its three messages"
 cleanup
+
+# --- through a plan: the public folders' account, and bob ---------------
+# bob moves with them; alice, who may do everything there, does not in
+# this plan, so her share waits, and status says so
+M=$top/$O/bin/migrate
+wipe "$BOB_PASSWORD" "$BOB_DEST_LOGIN"
+wipe "$PUBLIC_PASSWORD" "$PUBLIC_DEST_LOGIN"
+umask 077
+printf '%s\n' "$SRC_MASTER_PASSWORD" >"$work/master-password"
+printf 'bob@example.org %s\npublic@example.org %s\n' "$BOB_PASSWORD" \
+    "$PUBLIC_PASSWORD" >"$work/passwords"
+umask 022
+cat >"$work/plan.yaml" <<EOT
+name: public
+state: $work/state
+source:
+  imap: imap://127.0.0.1:$SRC_IMAP_PORT
+  ca_file: $WORLD_CA
+  auth:
+    master_user: admin
+    master_separator: "*"
+    master_password: {file: $work/master-password}
+destination:
+  jmap: http://127.0.0.1:$DST_HTTP_PORT
+  allow_plaintext: true
+  auth:
+    passwords: {file: $work/passwords}
+accounts:
+  default_domain: example.org
+  list: [bob@example.org]
+  public_folders: {account: public, login: alice@example.org}
+phases:
+  waves:
+    - name: all
+EOT
+MIGRATE_NO_PROGRESS=1 "$M" plan apply "$work/plan.yaml" >"$work/apply" 2>&1
+is "$?" 0 "a plan with bob and the public folders applies"
+[ "$?" = 0 ] || tail -5 "$work/apply" | sed 's/^/#   /'
+is "$("$M" --state "$work/state" status --json | jq -c .totals)" '{"migrated":2}' \
+    "both are migrated"
+out=$(imap "$BOB_DEST_LOGIN" "$BOB_PASSWORD" "print(m.myrights('\"Other Users/public/Announcements\"'))
+print(m.select('\"Other Users/public/Announcements\"', readonly=True))")
+like "$out" "Announcements\" lrs'" "bob reads the public folder in public@'s account"
+like "$out" "\[b'3'\]" "its three messages"
+like "$("$M" --state "$work/state" status)" \
+    "sharing waits: public@example.org shares with alice@example.org" \
+    "alice's rights wait for her, and status says so"
+wipe "$PUBLIC_PASSWORD" "$PUBLIC_DEST_LOGIN" >/dev/null 2>&1
+done_testing
