@@ -421,8 +421,9 @@ sync_list(struct pull *p, struct buf *err)
 			    p->other_ns.v[i] + 6);
 		else
 			helper_anomaly("namespace-shared", NULL, 0, "the server"
-			    " has a namespace '%s' of public folders; they are"
-			    " not read", p->other_ns.v[i] + 7);
+			    " has a namespace '%s' of public folders; only the"
+			    " plan's accounts.public_folders account moves"
+			    " them", p->other_ns.v[i] + 7);
 	}
 	if ((p->im->caps & IMAP_CAP_LIST_EXTENDED) &&
 	    (p->im->caps & IMAP_CAP_LIST_STATUS))
