@@ -12,7 +12,8 @@ out=$(smoke "$ALICE_PASSWORD" -C "$WORLD_CA" -m starttls \
     "$WORLD_HOST" "$SRC_IMAP_PORT" "$ALICE_LOGIN" INBOX)
 is "$?" 0 "alice over STARTTLS, verified against the world's CA"
 like "$out" '^tls TLSv1\.[23] ' "the session is TLS 1.2 or newer"
-is "$(value list "$out")" 18 "alice has the corpus's 18 folders"
+is "$(value list "$out")" 20 \
+    "alice lists the corpus's 18 folders, and Public/ with its Announcements"
 is "$(value exists "$out")" "$(manifest_count "$ALICE_CORPUS" INBOX)" \
     "alice's INBOX holds what the corpus put there"
 like "$(value fetched "$out")" '^[0-9]+$' "FETCH BODY.PEEK[] read a message"
