@@ -20,13 +20,12 @@
  */
 #include "compat.h"
 
-#include <ctype.h>
 #include <strings.h>
 
-#include "fileio.h"
 #include "helper.h"
 #include "log.h"
 #include "push.h"
+#include "shareready.h"
 #include "xalloc.h"
 
 #define CAP_SHARE	"urn:ietf:params:jmap:mail:share"
@@ -67,10 +66,8 @@ struct share {
 	enum vocab v;
 	int principals;
 	const char *using[4];
-	json_t *ready;		/* source identifier -> destination login */
-	long nready;		/* its lines */
+	struct share_ready ready;
 	json_t *keys;		/* destination login -> key in shareWith */
-	char *domain;		/* "@example.org", for bare identifiers */
 };
 
 static int
@@ -82,57 +79,6 @@ has_cap(struct jmap *j, const char *cap)
 	return json_object_get(json_object_get(j->session, "capabilities"),
 	    cap) || json_object_get(json_object_get(acct,
 	    "accountCapabilities"), cap);
-}
-
-/* "Bob" -> "bob@example.org": the form identifiers are compared in. */
-static char *
-norm_id(const struct share *sh, const char *id)
-{
-	char *s = strchr(id, '@') || !sh->domain ? xstrdup(id) :
-	    xasprintf("%s%s", id, sh->domain);
-	char *c;
-
-	for (c = s; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	return s;
-}
-
-/*
- * --share-ready FILE: "SOURCE DESTINATION" per line, the accounts that
- * exist on the destination.  Without it, every identifier is taken as
- * the destination's login too.
- */
-static int
-load_ready(struct share *sh, struct buf *err)
-{
-	struct buf text = BUF_INIT;
-	char *line, *next, *key, src[512], dst[512];
-	unsigned n = 0;
-
-	if (!sh->p->share_ready)
-		return 0;
-	if (file_read(sh->p->share_ready, &text, err) < 0)
-		return -1;
-	sh->ready = json_object();
-	for (line = text.buf; line && *line; line = next) {
-		n++;
-		if ((next = strchr(line, '\n')))
-			*next++ = '\0';
-		if (!*line || *line == '#')
-			continue;
-		if (sscanf(line, "%511s %511s", src, dst) != 2) {
-			buf_addf(err, "%s:%u: not \"SOURCE DESTINATION\"",
-			    sh->p->share_ready, n);
-			buf_release(&text);
-			return -1;
-		}
-		key = norm_id(sh, src);
-		json_object_set_new(sh->ready, key, json_string(dst));
-		free(key);
-		sh->nready++;
-	}
-	buf_release(&text);
-	return 0;
 }
 
 /* The principal id of `login` on a server with principals; NULL when it
@@ -171,19 +117,13 @@ key_of(struct share *sh, const char *id, int *pending, int *rc,
     struct buf *err)
 {
 	const char *login, *key;
-	char *n, *pid;
+	char *own, *pid;
 
 	*pending = 0;
-	if (!strcasecmp(id, "anyone") || !strcasecmp(id, "authenticated") ||
-	    !strcasecmp(id, "anonymous") || strchr("-$", *id) ||
-	    !strncasecmp(id, "group:", 6) || strchr(id, '='))
+	if (share_not_one(id))
 		return NULL;
-	n = norm_id(sh, id);
-	login = sh->ready ? json_string_value(json_object_get(sh->ready, n)) :
-	    n;
-	if (!login) {
+	if (!(login = share_ready_dest(&sh->ready, id, &own))) {
 		*pending = 1;
-		free(n);
 		return NULL;
 	}
 	/* each login is looked up once: found (its key) or not (false) */
@@ -200,7 +140,7 @@ key_of(struct share *sh, const char *id, int *pending, int *rc,
 	}
 	key = json_string_value(json_object_get(sh->keys, login));
 	*pending = !key && *rc == 0;
-	free(n);
+	free(own);
 	return key;
 }
 
@@ -422,17 +362,16 @@ share_folder(struct share *sh, const struct folder_map *m, json_t *with,
 static void
 share_free(struct share *sh)
 {
-	json_decref(sh->ready);
+	share_ready_free(&sh->ready);
 	json_decref(sh->keys);
-	free(sh->domain);
 }
 
 int
 push_shares(struct push *p, struct buf *err)
 {
 	struct share sh = { p, V_NONE, 0, { "urn:ietf:params:jmap:core",
-	    "urn:ietf:params:jmap:mail", NULL, NULL }, NULL, 0, NULL, NULL };
-	const char *at = p->jo.http.user ? strchr(p->jo.http.user, '@') : NULL;
+	    "urn:ietf:params:jmap:mail", NULL, NULL }, { NULL, -1, NULL },
+	    NULL };
 	json_t *acl, *with;
 	size_t i;
 	int rc = 0;
@@ -442,13 +381,13 @@ push_shares(struct push *p, struct buf *err)
 	sh.using[2] = sh.v == V_SHARE ? CAP_SHARE : CAP_CYRUS;
 	sh.principals = sh.v == V_SHARE && has_cap(p->j, CAP_PRINCIPALS);
 	sh.keys = json_object();
-	sh.domain = at ? xstrdup(at) : NULL;
-	if (load_ready(&sh, err) < 0) {
+	if (share_ready_load(&sh.ready, p->share_ready, p->jo.http.user,
+	    err) < 0) {
 		p->j->fail = EX_CONFIG;	/* no retry mends it */
 		share_free(&sh);
 		return -1;
 	}
-	p->shares_ready = sh.ready ? sh.nready : -1;
+	p->shares_ready = sh.ready.nr;
 	for (i = 0; i < p->nr_map && rc == 0; i++) {
 		if (!(acl = arcidx_folder_acl(p->ix, p->map[i].folder, err))) {
 			rc = -1;
