@@ -48,6 +48,7 @@ dav-pull_SRCS := \
 dav-push_SRCS := \
 	helpers/dav-push/dav-push.c \
 	helpers/dav-push/repair.c \
+	helpers/dav-push/share.c \
 	helpers/dav-push/verify.c
 
 sieve-pull_SRCS := \

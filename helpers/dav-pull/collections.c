@@ -7,6 +7,7 @@
 
 #include <time.h>
 
+#include "davshare.h"
 #include "dpull.h"
 #include "evline.h"
 #include "helper.h"
@@ -21,7 +22,7 @@ static const char propfind_collections[] =
 	"<D:owner/><C:calendar-description/>"
 	"<C:calendar-timezone/><C:supported-calendar-component-set/>"
 	"<I:calendar-color/><I:calendar-order/><A:addressbook-description/>"
-	"</D:prop></D:propfind>";
+	DAV_SHARE_PROPS "</D:prop></D:propfind>";
 
 /* apart: a server may fail on one collection's token alone */
 static const char propfind_token[] =
@@ -71,6 +72,28 @@ prop_str(json_t *o, const char *key, const struct dav_resp *r,
 	if (t && *t)
 		json_object_set_new(o, key, json_string(t));
 	free(t);
+}
+
+/*
+ * Who else may use an account's own collection: props.shares, pushed
+ * with it once each grantee is on the destination.  What names no one
+ * account is an anomaly.
+ */
+static void
+take_shares(struct collection *x, const struct dav_resp *r)
+{
+	json_t *lost = json_array(), *v, *e;
+	size_t i;
+
+	v = dav_shares_of(r, pull.principal, pull.o.user, lost);
+	if (json_array_size(v))
+		json_object_set(x->props, "shares", v);
+	json_array_foreach(lost, i, e)
+		helper_anomaly("dav-share-not-carried", x->path, 0, "%s: only"
+		    " grants to one account are carried",
+		    json_string_value(e));
+	json_decref(v);
+	json_decref(lost);
 }
 
 /* The collections a PROPFIND Depth 1 of a home (or one) answered. */
@@ -142,6 +165,8 @@ take_collections(const struct dav_answer *a)
 			free(op);
 		}
 		free(owner);
+		if (!x->shared)
+			take_shares(x, r);
 	}
 }
 

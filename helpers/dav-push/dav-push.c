@@ -28,10 +28,33 @@
 static const char usage_text[] =
 "usage: dav-push --url URL --user USER [--ca-file FILE] [--insecure]\n"
 "         [--allow-plaintext] [--timeout SECONDS] --archive DIR [--files] [--verify-only]\n"
-"         [--report FILE]\n"
+"         [--report FILE] [--share-ready FILE] [--shares-only] [--after-cutover]\n"
 "The password comes on standard input: password=... and an empty line.\n";
 
 struct dpush push;
+
+enum { OPT_SHARE_READY = 256, OPT_SHARES_ONLY, OPT_AFTER };
+
+static const struct option own_opts[] = {
+	{ "share-ready", required_argument, NULL, OPT_SHARE_READY },
+	{ "shares-only", no_argument, NULL, OPT_SHARES_ONLY },
+	{ "after-cutover", no_argument, NULL, OPT_AFTER },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int
+own_opt(void *ctx, int c, const char *arg)
+{
+	(void)ctx;
+	switch (c) {
+	case OPT_SHARE_READY: push.share_ready = arg; break;
+	case OPT_SHARES_ONLY: push.shares_only = 1; break;
+	case OPT_AFTER: push.after_cutover = 1; break;
+	default:
+		return 0;
+	}
+	return 1;
+}
 
 static void
 parse_options(int argc, char **argv)
@@ -39,7 +62,7 @@ parse_options(int argc, char **argv)
 	struct conn_opts co = { 0 };
 
 	helper_options(argc, argv, CONN_URL | CONN_PLAIN | CONN_USER | RUN_ARCHIVE |
-	    RUN_VERIFY | RUN_REPORT | RUN_FILES, &co, NULL, NULL, NULL,
+	    RUN_VERIFY | RUN_REPORT | RUN_FILES, &co, own_opts, own_opt, NULL,
 	    usage_text);
 	push.files = co.files;
 	push.archive = co.archive;
@@ -474,17 +497,19 @@ run(struct buf *err)
 
 	if (arcidx_dav_collections(push.ix, &cols, &nr, err) < 0)
 		return -1;
+	if (nr && !push.verify_only && dav_principal(push.d, &push.principal,
+	    err) < 0)
+		goto out;
 	for (i = 0; i < nr; i++) {
 		if (cols[i].shared)
 			continue;	/* its owner's migration carries it */
 		if (dest_of(&cols[i], &dest, err) < 0)
 			goto out;
-		if (!push.verify_only && push_collection(&cols[i], dest,
-		    err) < 0) {
-			free(dest);
-			goto out;
-		}
-		if (verify_collection(&push, &cols[i], dest, err) < 0) {
+		if ((!push.verify_only && !push.shares_only &&
+		    push_collection(&cols[i], dest, err) < 0) ||
+		    (!push.shares_only && verify_collection(&push, &cols[i],
+		    dest, err) < 0) || (!push.verify_only &&
+		    share_collection(&cols[i], dest, err) < 0)) {
 			free(dest);
 			goto out;
 		}
@@ -494,7 +519,8 @@ run(struct buf *err)
 		    (json_int_t)push.checked);
 		free(dest);
 	}
-	if (!push.verify_only && drop_gone(cols, nr, err) < 0)
+	if (!push.verify_only && !push.shares_only &&
+	    drop_gone(cols, nr, err) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -666,6 +692,13 @@ main(int argc, char **argv)
 	push.o.password = secrets_get(&sec, "password");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	push.diffs = json_array();
+	push.shares_pending = json_array();
+	if (share_ready_load(&push.ready, push.share_ready, push.o.user,
+	    &err) < 0) {
+		code = EX_CONFIG;	/* no retry mends it */
+		log_warnx("%s", err.buf);
+		goto out;
+	}
 	if ((rc = arcidx_open(&push.ix, push.archive, 1, &err)) < 0 ||
 	    arcidx_catch_up(push.ix, &err) < 0) {
 		code = helper_archive_status(rc);
@@ -684,7 +717,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:f}", "collections_created",
+	    " s:I, s:I, s:I, s:f, s:{s:I, s:O, s:I}}", "collections_created",
 	    (json_int_t)push.created, "pushed", (json_int_t)push.pushed,
 	    "repaired", (json_int_t)push.repaired,
 	    "unchanged", (json_int_t)push.unchanged, "refused",
@@ -693,7 +726,12 @@ main(int argc, char **argv)
 	    (json_int_t)push.checked, "differences",
 	    (json_int_t)json_array_size(push.diffs), "anomalies",
 	    (json_int_t)helper_anomaly_count(), "requests",
-	    (json_int_t)push.d->requests, "seconds", helper_seconds());
+	    (json_int_t)push.d->requests, "seconds", helper_seconds(),
+	    "shares", "set", (json_int_t)push.shares_set, "pending",
+	    push.shares_pending, "ready", (json_int_t)push.ready.nr);
+	if (json_array_size(push.shares_pending))
+		log_info("sharing with %zu accounts waits for them to reach"
+		    " the destination", json_array_size(push.shares_pending));
 	log_info("%" PRIu64 " pushed, %" PRIu64 " unchanged, %" PRIu64
 	    " refused, %" PRIu64 " in conflict, %" PRIu64 " deleted; verify:"
 	    " %" PRIu64 " checked, %zu differences", push.pushed,
@@ -702,6 +740,9 @@ main(int argc, char **argv)
 	/* refused, or different after all: the data's fault */
 	code = push.refused || json_array_size(push.diffs) ? EX_DATAERR : 0;
 out:
+	free(push.principal);
+	share_ready_free(&push.ready);
+	json_decref(push.shares_pending);
 	free(push.home[0]);
 	free(push.home[1]);
 	dav_close(&push.d);

@@ -368,8 +368,8 @@ homes_of(struct dav *d, const char *principal, int which, char ***homes_r,
 	return 0;
 }
 
-static int
-find_principal(struct dav *d, char **principal_r, struct buf *err)
+int
+dav_principal(struct dav *d, char **principal_r, struct buf *err)
 {
 	static const char *const tries[] = { NULL, "/.well-known/caldav",
 	    "/.well-known/carddav" };
@@ -419,7 +419,7 @@ dav_homes(struct dav *d, char **principal_r, char ***homes_r, size_t *nr_r,
 
 	*homes_r = NULL;
 	*nr_r = 0;
-	if (find_principal(d, principal_r, err) < 0 ||
+	if (dav_principal(d, principal_r, err) < 0 ||
 	    homes_of(d, *principal_r, 0, homes_r, nr_r, &alloc, err) < 0 ||
 	    homes_of(d, *principal_r, 2, homes_r, nr_r, &alloc, err) < 0)
 		return -1;
@@ -439,7 +439,7 @@ dav_home_of(struct dav *d, const char *kind, char **home_r, struct buf *err)
 	int ret = -1;
 
 	*home_r = NULL;
-	if (find_principal(d, &principal, err) < 0 ||
+	if (dav_principal(d, &principal, err) < 0 ||
 	    homes_of(d, principal, strcmp(kind, "calendar") ? 2 : 0, &homes,
 	    &nr, &alloc, err) < 0)
 		goto out;

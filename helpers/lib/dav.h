@@ -96,6 +96,8 @@ int dav_status_error(struct dav *d, const char *what, const struct dav_answer *a
  */
 int dav_homes(struct dav *d, char **principal_r, char ***homes_r,
     size_t *nr_r, struct buf *err);
+/* The path of the account's principal (current-user-principal), or -1. */
+int dav_principal(struct dav *d, char **principal_r, struct buf *err);
 /* The one home of a kind ("calendar" or "addressbook"), or -1. */
 int dav_home_of(struct dav *d, const char *kind, char **home_r,
     struct buf *err);

@@ -6,6 +6,7 @@ LIB_SRCS := \
 	helpers/lib/arcread.c \
 	helpers/lib/buf.c \
 	helpers/lib/dav.c \
+	helpers/lib/davshare.c \
 	helpers/lib/evline.c \
 	helpers/lib/exec_path.c \
 	helpers/lib/fileio.c \

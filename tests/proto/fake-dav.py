@@ -20,6 +20,11 @@ Scenarios:
     not-xml      PROPFIND answers 207 with a body that is not XML
     get-500      GET of c.ics answers 500
     get-503      GET of a.ics answers 503 (the server is busy)
+    acl          as ok, and the work calendar is shared with bob (read)
+                 by an RFC 3744 ACL, as Stalwart says it: no DAV:invite,
+                 no DAV:share-access.  The ACL method replaces the grants
+                 that its PROPFIND then answers (none at first); each
+                 ACL body is appended to TRANSCRIPT.acl
 """
 
 import base64
@@ -36,6 +41,14 @@ D = A.replace(b'UID:same@x\r\n', b'').replace(b'caf\xc3\xa9', b'no uid')
 ITEMS = {'a.ics': A, 'b.ics': B, 'c.ics': C, 'd.ics': D}
 PUT = {}        # what was PUT, served back by GET
 CAL = '/cal/alice/work/'
+GRANTS = ['']   # the work calendar's ACL as the ACL method last set it
+
+
+def ace(who, privs):
+    return ('<D:ace><D:principal><D:href>%s</D:href></D:principal>'
+            '<D:grant>%s</D:grant></D:ace>' %
+            (who, ''.join('<D:privilege><D:%s/></D:privilege>' % p
+                          for p in privs)))
 
 
 def ms(responses):
@@ -98,12 +111,18 @@ class H(BaseHTTPRequestHandler):
                                 )]))
         elif b'sync-token' in body:
             self.send(207, ms([(CAL, '<D:sync-token>t1</D:sync-token>')]))
+        elif self.path == CAL and b'invite' in body:
+            self.send(207, ms([(CAL, '<D:acl>%s%s</D:acl>' % (
+                ace('/p/alice/', ['all']), GRANTS[0]))]))
         elif self.path == '/cal/alice/':
+            acl = ('<D:acl>%s%s</D:acl>' % (ace('/p/alice/', ['all']),
+                   ace('http://x/p/bob/', ['read']))
+                   if SCENARIO == 'acl' else '')
             self.send(207, ms([(CAL, '<D:resourcetype><D:collection/>'
                                 '<C:calendar/></D:resourcetype>'
                                 '<D:displayname>Work</D:displayname>'
                                 '<D:owner><D:href>/p/alice/</D:href>'
-                                '</D:owner>'),
+                                '</D:owner>' + acl),
                                ('/cal/alice/bob-shared/',
                                 '<D:resourcetype><D:collection/>'
                                 '<C:calendar/></D:resourcetype>'
@@ -154,6 +173,19 @@ class H(BaseHTTPRequestHandler):
         else:
             PUT[self.path] = body
             self.send(201, b'', etag='"new"')
+
+    def do_ACL(self):
+        body = self.body()
+        if not self.authed():
+            return
+        with open(sys.argv[2] + '.acl', 'ab') as t:
+            t.write(body + b'\n')
+        text = body.decode()
+        GRANTS[0] = ''.join(
+            ace(h, ['read'] + (['write'] if '<D:write/>' in a else []))
+            for h, a in ((x.split('</D:href>')[0], x)
+                         for x in text.split('<D:href>')[1:]))
+        self.send(200)
 
     def do_MKCALENDAR(self):
         self.body()

@@ -73,6 +73,29 @@ like "$out" '"event":"done".*"pushed":0,"repaired":0,"unchanged":3' \
 like "$(cat "$work/transcript")" 'PUT /cal/alice/work/a.ics alice' "push: under the source's name"
 unlike "$(cat "$work/transcript")" 'MKCALENDAR|bob-shared' "push: the shared calendar is not written"
 
+# sharing said as Stalwart says it: an RFC 3744 ACL, no invite
+start acl
+run "$PULL" "$work/s"
+is "$(sqlite3 "$work/s/index.db" "SELECT json_extract(props, '$.shares') FROM dav_collections WHERE path = '/cal/alice/work/'")" \
+    '[{"access":"read","who":"bob"}]' "acl: the grant to bob is read, the owner's left out"
+: >"$work/ready"
+run "$PUSH" "$work/s" --share-ready "$work/ready"
+like "$out" '"shares":\{"set":0,"pending":\["bob"\],"ready":0\}' \
+    "acl: bob not on the destination yet: pending"
+unlike "$(cat "$work/transcript")" '^ACL ' "acl: and nothing is written"
+echo "bob bob" >"$work/ready"
+run "$PUSH" "$work/s" --share-ready "$work/ready"
+like "$out" '"shares":\{"set":1,"pending":\[\],"ready":1\}' "acl: once bob is there, set"
+like "$(cat "$work/transcript")" '^ACL /cal/alice/work/ alice' "acl: by the ACL method"
+is "$(grep -o '<D:href>[^<]*</D:href>\|<D:read/>\|<D:write/>' "$work/transcript.acl" | tr -d '\n')" \
+    '<D:href>/p/bob/</D:href><D:read/>' "acl: a grant of read to bob's principal, nothing else"
+lines=$(wc -l <"$work/transcript")
+run "$PUSH" "$work/s" --share-ready "$work/ready" --shares-only
+like "$out" '"shares":\{"set":0,' "acl: a rerun finds it there and writes nothing"
+is "$(grep -c '^ACL ' "$work/transcript")" 1 "acl: one ACL in all"
+unlike "$(tail -n +"$((lines + 1))" "$work/transcript")" '^PUT ' \
+    "acl: --shares-only sends no resource"
+
 start not-xml
 run "$PULL" "$work/b"
 is "$rc" 76 "not-xml: a 207 that is not XML is a protocol error (76)"
