@@ -1,16 +1,18 @@
 /*
- * share.c: folder sharing that waits for its grantee.
+ * share.c: sharing that waits for its grantee.
  *
- * jmap-push carries each folder's ACL as sharing, but only towards the
- * accounts on the destination, which it reads from STATE/share-ready:
- * "SOURCE DESTINATION" per line, the login and the address of every
- * account that has reached the destination (copied or later) with its
+ * jmap-push carries each folder's ACL as sharing, and dav-push each
+ * calendar's and address book's sharing, but only towards the accounts
+ * on the destination, which they read from STATE/share-ready: "SOURCE
+ * DESTINATION" per line, the login and the address of every account
+ * that has reached the destination (copied or later) with its
  * destination login.  The file is written when an apply starts and
- * whenever an account arrives on the destination or leaves it (enter()).  What it had to leave out is in its done event
- * (shares.pending), with the number of lines it read (shares.ready).
- * After each phase, an account whose pending sharing was judged with
- * fewer accounts ready than there are now gets a push of its sharing
- * alone (jmap-push --shares-only): alice's folder shared with bob
+ * whenever an account arrives on the destination or leaves it (enter()).
+ * What a push had to leave out is in its done event (shares.pending),
+ * with the number of lines it read (shares.ready).  After each phase, an
+ * account whose pending sharing was judged with fewer accounts ready than
+ * there are now gets a push of its sharing alone (--shares-only, by the
+ * helper that left it): alice's folder or calendar shared with bob
  * reaches bob in the phase that moves bob, in whichever order they go.
  */
 #include "compat.h"
@@ -59,7 +61,7 @@ ready_lines(struct run *r, struct buf *b, json_t *set)
 	if (state_accounts(r->s, NULL, &v, &nr) < 0)
 		return -1;
 	buf_adds(b, "# the accounts on the destination: source destination;"
-	    " written by migrate for jmap-push --share-ready\n");
+	    " written by migrate for --share-ready\n");
 	for (i = 0; i < nr; i++) {
 		if (share_on_destination(v[i].state)) {
 			/* the public folders' login is another's */
@@ -106,26 +108,39 @@ share_ready_write(struct run *r, json_t *set)
 	return n;
 }
 
-/* jmap-push --shares-only for account `a`. */
+/* jmap-push or dav-push (`name`) --shares-only for account `a`. */
 static enum outcome
-push_shares(struct run *r, struct account *a, struct buf *err)
+push_shares(struct run *r, struct account *a, const char *name,
+    struct buf *err)
 {
+	const struct server *d = &r->p->destination;
 	struct args v = { NULL, NULL, 0, 0 };
 	struct secrets sec = SECRETS_INIT;
 	struct slot sl;
 	enum outcome o = PERMANENT;
+	int dav = !strcmp(name, "dav-push");
 
 	memset(&sl, 0, sizeof(sl));
 	snprintf(sl.account, sizeof(sl.account), "%s", a->account);
-	push_args(r, &v, a);
+	if (dav) {
+		arg(&v, "--url");
+		arg(&v, d->dav);
+		arg(&v, "--user");
+		arg(&v, own(&v, dest_login(r, a)));
+		arg(&v, "--archive");
+		arg(&v, own(&v, archive_of(r, a)));
+		server_args(&v, d);
+	} else {
+		push_args(r, &v, a);
+	}
 	arg(&v, "--share-ready");
 	arg(&v, r->share_ready);
 	arg(&v, "--shares-only");
 	if (cut_over(a))	/* the user's own sharing there stays */
 		arg(&v, "--after-cutover");
-	if (dest_secrets(r, a, 0, &sec, err) == 0)
-		o = helper(r, &sl, a, "jmap-push", "share", v.v, &sec, NULL,
-		    NULL, err);
+	if (dest_secrets(r, a, dav, &sec, err) == 0)
+		o = helper(r, &sl, a, name, "share", v.v, &sec, NULL, NULL,
+		    err);
 	secrets_clear(&sec);
 	args_free(&v);
 	return o;
@@ -171,6 +186,8 @@ shares_pass(struct run *r)
 	json_array_foreach(rows, i, row) {
 		const char *name = json_string_value(json_object_get(row,
 		    "account"));
+		const char *helper_name = json_string_value(json_object_get(
+		    row, "helper"));
 
 		if (ready < 0 && (ready = share_ready_write(r, set)) < 0)
 			break;
@@ -180,12 +197,13 @@ shares_pass(struct run *r)
 		    state_account(r->s, name, &a) < 0)
 			continue;
 		buf_reset(&err);
-		if (push_shares(r, &a, &err) == OK)
-			say(r, "%s: its sharing pushed again, now that %ld"
-			    " accounts are on the destination", name, ready);
+		if (push_shares(r, &a, helper_name, &err) == OK)
+			say(r, "%s: its sharing (%s) pushed again, now that %ld"
+			    " accounts are on the destination", name,
+			    helper_name, ready);
 		else
-			say(r, "%s: its sharing could not be pushed again: %s",
-			    name, err.buf);
+			say(r, "%s: its sharing (%s) could not be pushed again:"
+			    " %s", name, helper_name, err.buf);
 		/* a later phase may need them still (its delta) */
 		if (a.state == ST_FINALIZED)
 			forget_passwords(r, &a);

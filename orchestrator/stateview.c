@@ -121,13 +121,14 @@ state_runs(struct state *s, int64_t account_id)
 json_t *
 state_shares_pending(struct state *s)
 {
-	return json_rows(s, "SELECT a.account, json_extract(r.done,"
+	return json_rows(s, "SELECT a.account, r.helper, json_extract(r.done,"
 	    " '$.shares.pending') AS pending, json_extract(r.done,"
-	    " '$.shares.ready') AS ready FROM accounts a JOIN runs r ON r.id ="
-	    " (SELECT max(id) FROM runs WHERE account_id = a.id AND helper ="
-	    " 'jmap-push' AND json_valid(done) AND json_type(done, '$.shares')"
-	    " = 'object') WHERE a.in_plan AND json_array_length(r.done,"
-	    " '$.shares.pending') > 0 ORDER BY a.ord", -1);
+	    " '$.shares.ready') AS ready FROM accounts a JOIN runs r ON r.id IN"
+	    " (SELECT max(id) FROM runs WHERE account_id = a.id AND helper IN"
+	    " ('jmap-push', 'dav-push') AND json_valid(done) AND"
+	    " json_type(done, '$.shares') = 'object' GROUP BY helper) WHERE"
+	    " a.in_plan AND json_array_length(r.done, '$.shares.pending') > 0"
+	    " ORDER BY a.ord, r.helper DESC", -1);
 }
 
 json_t *

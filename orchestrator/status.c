@@ -170,23 +170,28 @@ shares_waiting(struct state *s, int print)
 	json_array_foreach(rows, i, row) {
 		json_t *p = json_loads(json_string_value(json_object_get(row,
 		    "pending")), 0, NULL), *id;
+		const char *what;
 		size_t k;
 
 		if (!json_is_array(p)) {
 			json_decref(p);
 			continue;
 		}
+		what = strcmp(json_string_value(json_object_get(row,
+		    "helper")), "dav-push") ? "folders" : "calendars";
 		if (print) {
-			printf("%s %s shares with",
+			printf("%s %s shares %s with",
 			    i ? "             " : "sharing waits:",
-			    json_string_value(json_object_get(row, "account")));
+			    json_string_value(json_object_get(row, "account")),
+			    what);
 			json_array_foreach(p, k, id)
 				printf("%s %s", k ? "," : "",
 				    json_string_value(id));
 			printf(", not on the destination yet\n");
 		}
-		json_array_append_new(out, json_pack("{s:O, s:o}", "account",
-		    json_object_get(row, "account"), "pending", p));
+		json_array_append_new(out, json_pack("{s:O, s:s, s:o}",
+		    "account", json_object_get(row, "account"), "what", what,
+		    "pending", p));
 	}
 	json_decref(rows);
 	return out;

@@ -436,6 +436,8 @@ out:
 	return o;
 }
 
+static int lives_on_destination(struct run *r, const struct account *a);
+
 /* dav-push, when the plan has destination.dav; with `verify_only`, a
  * comparison only. */
 static enum outcome
@@ -451,6 +453,12 @@ dav_push(struct run *r, struct slot *sl, struct account *a, int verify_only,
 	arg(&v, files ? own(&v, login_of(d->files, a)) : d->dav);
 	if (files)
 		arg(&v, "--files");
+	if (!files && !verify_only) {
+		arg(&v, "--share-ready");
+		arg(&v, r->share_ready);
+		if (lives_on_destination(r, a))
+			arg(&v, "--after-cutover");
+	}
 	o = run_push(r, sl, a, "dav-push", &v, files ? "verify-files" :
 	    "verify-dav", verify_only, files ? "files" : "calendar and"
 	    " contact resources", &done, err);

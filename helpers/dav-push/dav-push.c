@@ -717,7 +717,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:f, s:{s:I, s:O, s:I}}", "collections_created",
+	    " s:I, s:I, s:I, s:f, s:o*}", "collections_created",
 	    (json_int_t)push.created, "pushed", (json_int_t)push.pushed,
 	    "repaired", (json_int_t)push.repaired,
 	    "unchanged", (json_int_t)push.unchanged, "refused",
@@ -727,8 +727,10 @@ main(int argc, char **argv)
 	    (json_int_t)json_array_size(push.diffs), "anomalies",
 	    (json_int_t)helper_anomaly_count(), "requests",
 	    (json_int_t)push.d->requests, "seconds", helper_seconds(),
-	    "shares", "set", (json_int_t)push.shares_set, "pending",
-	    push.shares_pending, "ready", (json_int_t)push.ready.nr);
+	    "shares", push.files || push.verify_only ? NULL :
+	    json_pack("{s:I, s:O, s:I}", "set", (json_int_t)push.shares_set,
+	    "pending", push.shares_pending, "ready",
+	    (json_int_t)push.ready.nr));
 	if (json_array_size(push.shares_pending))
 		log_info("sharing with %zu accounts waits for them to reach"
 		    " the destination", json_array_size(push.shares_pending));

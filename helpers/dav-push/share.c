@@ -137,16 +137,16 @@ body_post(struct buf *q, const json_t *want, const json_t *have)
 	}
 	json_array_foreach(have, i, e) {
 		const char *who = json_string_value(json_object_get(e, "who"));
+		char *addr;
 
 		if (push.after_cutover || entry(want, who))
 			continue;
+		addr = share_ready_norm(&push.ready, who);
 		buf_adds(q, "<D:sharee><D:href>mailto:");
-		add_escaped(q, strchr(who, '@') || !push.ready.domain ? who :
-		    "");
-		if (!strchr(who, '@') && push.ready.domain)
-			buf_addf(q, "%s%s", who, push.ready.domain);
+		add_escaped(q, addr);
 		buf_adds(q, "</D:href><D:share-access><D:no-access/>"
 		    "</D:share-access></D:sharee>");
+		free(addr);
 	}
 	buf_adds(q, "</D:share-resource>");
 }

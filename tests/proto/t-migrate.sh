@@ -639,11 +639,30 @@ last=$(ls "$STUB_DIR" | grep -c '^ready\.alice')
 is "$(grep -v '^#' "$STUB_DIR/ready.alice@example.org.$last" | sort | tr '\n' ' ')" \
     "alice@example.org alice@example.org bob bob@example.org bob@example.org bob@example.org " \
     "that file lists alice and bob, by login and by address"
-like "$(cat "$work/out")$errtext" "alice@example.org: its sharing pushed again" \
+like "$(cat "$work/out")$errtext" "alice@example.org: its sharing \(jmap-push\) pushed again" \
     "and says so"
 apply acl
 is "$(grep -c -- '--shares-only' "$STUB_DIR/calls")" 1 \
     "nothing pending: a second apply pushes no sharing"
+
+fresh acldav
+plan acldav "[alice@example.org, bob]" "  pilot: {accounts: [alice]}
+  waves:
+    - {name: rest}"
+sed -i -e 's|^  imap: imaps://127.0.0.1:1|&\n  dav: https://127.0.0.1:3/|' \
+    -e 's|^  jmap: http://127.0.0.1:1|&\n  dav: https://127.0.0.1:5/|' "$work/acldav.yaml"
+echo bob >"$STUB_DIR/dav-shares.alice@example.org"	# alice's calendar
+apply acldav
+is "$rc" 0 "a plan where alice shares a calendar with bob, moved after her"
+like "$(grep '^dav-push	alice' "$STUB_DIR/calls" | head -1)" \
+    "--share-ready .*/share-ready" "dav-push is given the accounts on the destination"
+is "$(grep -- '--shares-only' "$STUB_DIR/calls" | cut -f1,2)" "dav-push	alice@example.org" \
+    "once bob has arrived, dav-push pushes alice's sharing alone again"
+like "$(grep -- '--shares-only' "$STUB_DIR/calls")" \
+    "--url https://127.0.0.1:5/ --user alice@example.org --archive .* --share-ready .*/share-ready --shares-only" \
+    "to the destination's DAV, as alice"
+like "$(cat "$work/out")$errtext" "alice@example.org: its sharing \(dav-push\) pushed again" \
+    "and says so"
 
 fresh acl2
 plan acl2 "[alice@example.org, bob]" "  pilot: {accounts: [bob]}
@@ -664,10 +683,10 @@ plan acl3 "[alice@example.org]" "  waves:
 printf 'bob\ncarol\n' >"$STUB_DIR/shares.alice@example.org"
 apply acl3
 like "$("$M" --state "$work/acl3" status)" \
-    "sharing waits: alice@example.org shares with bob, carol, not on the destination yet" \
+    "sharing waits: alice@example.org shares folders with bob, carol, not on the destination yet" \
     "status names the sharing that waits for accounts not moved yet"
 is "$("$M" --state "$work/acl3" status --json | jq -c .shares_waiting)" \
-    '[{"account":"alice@example.org","pending":["bob","carol"]}]' \
+    '[{"account":"alice@example.org","what":"folders","pending":["bob","carol"]}]' \
     "and so does its JSON"
 
 # --- the public folders, into an account of their own ----------------------
