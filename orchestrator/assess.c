@@ -1,8 +1,8 @@
 /*
  * assess.c: what the assessment tells the operator beyond each account's
- * dry run, once every account is assessed: who shares folders with whom
- * (from imap-pull's reports) and who reads mail over POP3 (from the
- * source's logs, maillog.c).
+ * dry run, once every account is assessed: who shares folders (from
+ * imap-pull's reports), calendars and address books (dav-pull's) with
+ * whom, and who reads mail over POP3 (from the source's logs, maillog.c).
  */
 #include "compat.h"
 
@@ -78,29 +78,32 @@ out:
 	return ret;
 }
 
-/* The accounts that share folders, from each one's assess.json. */
+/*
+ * The accounts that share what `report` counts (its totals' `count` of
+ * things shared, `entries` of grants), said as `what` and `grants`.
+ */
 static void
-assess_shares(struct run *r)
+assess_shares(struct run *r, const char *report, const char *count,
+    const char *entries, const char *what, const char *grants)
 {
 	struct buf who = BUF_INIT;
 	struct account *v = NULL;
 	size_t nr = 0, i, sharing = 0;
-	long long folders = 0, entries = 0, f;
+	long long things = 0, all = 0, f;
 	json_t *rep, *t;
 	char *path;
 
 	if (state_accounts(r->s, NULL, &v, &nr) < 0)
 		return;
 	for (i = 0; i < nr; i++) {
-		path = report_of(r, &v[i], "assess");
+		path = report_of(r, &v[i], report);
 		rep = json_load_file(path, 0, NULL);
 		free(path);
 		t = json_object_get(rep, "totals");
-		f = json_integer_value(json_object_get(t, "shared_folders"));
+		f = json_integer_value(json_object_get(t, count));
 		if (f > 0) {
-			folders += f;
-			entries += json_integer_value(json_object_get(t,
-			    "acl_entries"));
+			things += f;
+			all += json_integer_value(json_object_get(t, entries));
 			if (sharing++ < 10)
 				buf_addf(&who, "%s%s (%lld)", sharing > 1 ?
 				    ", " : "", v[i].account, f);
@@ -110,16 +113,20 @@ assess_shares(struct run *r)
 	}
 	free(v);
 	if (sharing)
-		say(r, "assessment: %zu of %zu accounts share %lld folders with"
-		    " others (%lld ACL entries): %s%s", sharing, nr, folders,
-		    entries, who.buf, sharing > 10 ? ", ..." : "");
+		say(r, "assessment: %zu of %zu accounts share %lld %s with"
+		    " others (%lld %s): %s%s", sharing, nr, things, what, all,
+		    grants, who.buf, sharing > 10 ? ", ..." : "");
 	buf_release(&who);
 }
 
 void
 assess_summary(struct run *r)
 {
-	assess_shares(r);
+	assess_shares(r, "assess", "shared_folders", "acl_entries", "folders",
+	    "ACL entries");
+	if (r->p->source.dav)
+		assess_shares(r, "assess-dav", "shared_collections",
+		    "share_entries", "calendars and address books", "grants");
 	if (r->p->phases.assessment.logs.nr)
 		assess_pop3(r);
 }

@@ -75,22 +75,28 @@ static int
 write_report(struct buf *err)
 {
 	json_t *cols = json_array(), *o;
-	size_t i;
+	size_t i, shared = 0, grants = 0, n;
 
-	for (i = 0; i < pull.nr; i++)
+	for (i = 0; i < pull.nr; i++) {
 		json_array_append_new(cols, json_pack("{s:s, s:s, s:O, s:I,"
 		    " s:I, s:b}", "path", pull.c[i].path, "kind",
 		    pull.c[i].kind, "props", pull.c[i].props, "resources",
 		    (json_int_t)pull.c[i].resources, "bytes",
 		    (json_int_t)pull.c[i].bytes, "shared", pull.c[i].shared));
-	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I},"
-	    " s:o, s:o}", "account", pull.o.user, "source", pull.o.url,
+		n = json_array_size(json_object_get(pull.c[i].props,
+		    "shares"));
+		shared += n > 0;
+		grants += n;
+	}
+	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I,"
+	    " s:I}, s:o, s:o}", "account", pull.o.user, "source", pull.o.url,
 	    "helper", "dav-pull", "time", (json_int_t)time(NULL), "totals",
 	    "collections", (json_int_t)pull.nr, "events",
 	    (json_int_t)pull.events, "contacts", (json_int_t)pull.contacts,
 	    "bytes", (json_int_t)pull.bytes, "anomalies",
-	    (json_int_t)helper_anomaly_count(), "collections", cols,
-	    "anomalies", helper_anomaly_list());
+	    (json_int_t)helper_anomaly_count(), "shared_collections",
+	    (json_int_t)shared, "share_entries", (json_int_t)grants,
+	    "collections", cols, "anomalies", helper_anomaly_list());
 	return helper_report(pull.report, o, err);
 }
 

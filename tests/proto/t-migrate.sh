@@ -408,6 +408,8 @@ apply logs
 is "$rc" 0 "an assessment that reads the source's logs"
 like "$errtext" "assessment: 1 of 3 accounts share 2 folders with others \(3 ACL entries\): alice@example.org \(2\)" \
     "and says who shares folders, from imap-pull's reports"
+unlike "$errtext" "calendars and address books" \
+    "with no DAV source, nothing about calendars"
 like "$errtext" "assessment: 2 of 3 accounts log in over POP3 \(3 logins in 3 logs\): alice@example.org \(2\), bob@example.org \(1\)" \
     "it says who logs in over POP3: Dovecot's lines, a gzip-compressed log, Cyrus's"
 is "$(for a in alice@example.org bob@example.org carol@example.org; do
@@ -431,6 +433,15 @@ is "$(st hold alice@example.org)" failed "an unreachable source (69), retried un
 like "$("$M" --state "$work/hold" status --json alice@example.org | jq -r '.error_class + " " + (.attempts | tostring)')" \
     'retryable 3' "retryable, after 3 attempts"
 is "$rc" 75 "the pilot failed: the apply stops"
+fresh davassess
+plan davassess "[alice@example.org, bob]" "  assessment:"
+sed -i -e 's|^  imap: imaps://127.0.0.1:1|&\n  dav: https://127.0.0.1:3/|' \
+    -e 's|^  jmap: http://127.0.0.1:1|&\n  dav: https://127.0.0.1:5/|' "$work/davassess.yaml"
+echo 'report:{"totals": {"shared_collections": 2, "share_entries": 3}}' \
+    >"$STUB_DIR/dav-pull.bob@example.org"
+apply davassess
+like "$errtext" "assessment: 1 of 2 accounts share 2 calendars and address books with others \(3 grants\): bob@example.org \(2\)" \
+    "and who shares calendars and address books, from dav-pull's reports"
 fresh hold2
 export STUB_DIR=$work/ctl.hold2
 apply hold
