@@ -102,7 +102,7 @@ print(m.select('\"Other Users/public/Announcements\"', readonly=True))")
 like "$out" "Announcements\" lrs'" "bob reads the public folder in public@'s account"
 like "$out" "\[b'3'\]" "its three messages"
 like "$("$M" --state "$work/state" status)" \
-    "sharing waits: public@example.org shares with alice@example.org" \
+    "sharing waits: public@example.org shares folders with alice@example.org" \
     "alice's rights wait for her, and status says so"
 wipe "$PUBLIC_PASSWORD" "$PUBLIC_DEST_LOGIN" >/dev/null 2>&1
 done_testing
