@@ -161,13 +161,32 @@ word_line(struct collect *c, char *line, const char *where)
 		add(c, w, NULL, where);
 }
 
+/* One entry per address; the first source to name it wins. */
+static void
+keep_first(struct collect *c)
+{
+	size_t i, j;
+
+	if (c->nr)
+		qsort(c->v, c->nr, sizeof(*c->v), spec_cmp);
+	for (i = j = 0; i < c->nr; i++) {
+		if (j && !strcmp(c->v[j - 1].account, c->v[i].account)) {
+			free(c->v[i].account);
+			free(c->v[i].login);
+			continue;
+		}
+		c->v[j++] = c->v[i];
+	}
+	c->nr = j;
+}
+
 int
 plan_accounts(const struct plan *p, struct account_spec **v_r,
     size_t *nr_r, struct buf *err)
 {
 	struct collect c = { NULL, 0, 0, p->accounts.default_domain, err, 0 };
 	struct buf text = BUF_INIT;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < p->accounts.list.nr; i++) {
 		char *where = xasprintf("%s:%d:%d: accounts.list", p->file,
@@ -242,18 +261,7 @@ plan_accounts(const struct plan *p, struct account_spec **v_r,
 			    word_line);
 	}
 	buf_release(&text);
-	/* one entry per address; the first source to name it wins */
-	if (c.nr)
-		qsort(c.v, c.nr, sizeof(*c.v), spec_cmp);
-	for (i = j = 0; i < c.nr; i++) {
-		if (j && !strcmp(c.v[j - 1].account, c.v[i].account)) {
-			free(c.v[i].account);
-			free(c.v[i].login);
-			continue;
-		}
-		c.v[j++] = c.v[i];
-	}
-	c.nr = j;
+	keep_first(&c);
 	if (!c.errors && !c.nr) {
 		buf_addf(err, "%s: the plan's account sources name no"
 		    " account\n", p->file);
