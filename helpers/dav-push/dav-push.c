@@ -175,7 +175,7 @@ dest_of(const struct arc_davcol *c, char **dest_r, struct buf *err)
 		return -1;
 	if (*dest_r)
 		return 0;
-	if (push.verify_only)
+	if (push.verify_only || push.shares_only)
 		return 0;	/* never pushed */
 	home = &push.home[is_calendar(c) ? 0 : 1];
 	if (!*home && dav_home_of(push.d, c->kind, home, err) < 0)
@@ -497,14 +497,13 @@ run(struct buf *err)
 
 	if (arcidx_dav_collections(push.ix, &cols, &nr, err) < 0)
 		return -1;
-	if (nr && !push.verify_only && dav_principal(push.d, &push.principal,
-	    err) < 0)
-		goto out;
 	for (i = 0; i < nr; i++) {
 		if (cols[i].shared)
 			continue;	/* its owner's migration carries it */
 		if (dest_of(&cols[i], &dest, err) < 0)
 			goto out;
+		if (!dest && push.shares_only)
+			continue;	/* never pushed: nothing to share */
 		if ((!push.verify_only && !push.shares_only &&
 		    push_collection(&cols[i], dest, err) < 0) ||
 		    (!push.shares_only && verify_collection(&push, &cols[i],

@@ -200,6 +200,9 @@ write_sharing(const struct arc_davcol *c, const char *dest, int by_post,
 	struct dav_answer a = { .body = &body };
 	int ret = -1;
 
+	if (!by_post && !push.principal &&
+	    dav_principal(push.d, &push.principal, err) < 0)
+		goto out;
 	if (by_post)
 		body_post(&q, want, have);
 	else
@@ -242,14 +245,18 @@ share_collection(const struct arc_davcol *c, const char *dest,
 	if (dav_request(push.d, "PROPFIND", dest, "0", propfind_sharing, NULL,
 	    0, NULL, NULL, &a, err) < 0)
 		goto out;
+	ret = 0;
 	if (a.code != 207 || !a.nr) {
-		dav_status_error(push.d, dest, &a, err);
+		/* a server that does not say: nothing to take away, and
+		 * what there is to give is named */
+		if (json_array_size(want))
+			helper_anomaly("dav-share-refused", c->path, 0, "the"
+			    " destination does not say who may use it (HTTP"
+			    " %ld): its sharing is not carried", a.code);
 		goto out;
 	}
 	have = dav_shares_of(&a.v[0], push.principal, push.o.user, NULL);
-	if (same(want, have))
-		ret = 0;
-	else
+	if (!same(want, have))
 		ret = write_sharing(c, dest, dav_shares_by_post(&a.v[0]), want,
 		    have, err);
 out:
