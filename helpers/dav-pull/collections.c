@@ -89,8 +89,7 @@ take_shares(struct collection *x, const struct dav_resp *r)
 	if (json_array_size(v))
 		json_object_set(x->props, "shares", v);
 	json_array_foreach(lost, i, e)
-		helper_anomaly("dav-share-not-carried", x->path, 0, "%s: only"
-		    " grants to one account are carried",
+		helper_anomaly("dav-share-not-carried", x->path, 0, "%s",
 		    json_string_value(e));
 	json_decref(v);
 	json_decref(lost);

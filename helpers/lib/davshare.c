@@ -37,6 +37,22 @@ is_el(xmlNodePtr n, const char *ns, const char *name)
 	    !strcmp((const char *)n->name, name);
 }
 
+static int
+is_owner(const char *who, const char *principal, const char *user)
+{
+	char *own;
+	int same;
+
+	if (user && !strcasecmp(who, user))
+		return 1;
+	if (!principal)
+		return 0;
+	own = dav_share_id(principal);
+	same = !strcasecmp(own, who);
+	free(own);
+	return same;
+}
+
 /* Add {who, access} unless it is the owner, or there already (the wider
  * access wins). */
 static void
@@ -46,16 +62,8 @@ add(json_t *v, const char *who, const char *access, const char *principal,
 	json_t *e;
 	size_t i;
 
-	if (!*who || (user && !strcasecmp(who, user)))
+	if (!*who || is_owner(who, principal, user))
 		return;
-	if (principal) {
-		char *own = dav_share_id(principal);
-		int same = !strcasecmp(own, who);
-
-		free(own);
-		if (same)
-			return;
-	}
 	json_array_foreach(v, i, e) {
 		if (strcasecmp(json_string_value(json_object_get(e, "who")),
 		    who))
@@ -106,11 +114,12 @@ from_invite(json_t *v, xmlNodePtr inv, int cs, const char *principal,
 /* What an ACE's grant allows: NULL (free-busy at most), "read" or
  * "read-write". */
 static const char *
-access_of(xmlNodePtr grant)
+access_of(xmlNodePtr grant, int *admin)
 {
 	xmlNodePtr p, q;
 	int read = 0, write = 0;
 
+	*admin = 0;
 	for (p = grant ? grant->children : NULL; p; p = p->next) {
 		if (!is_el(p, NS_DAV, "privilege"))
 			continue;
@@ -118,6 +127,9 @@ access_of(xmlNodePtr grant)
 			if (q->type != XML_ELEMENT_NODE || !q->ns ||
 			    strcmp((const char *)q->ns->href, NS_DAV))
 				continue;
+			if (!strcmp((const char *)q->name, "all") ||
+			    !strcmp((const char *)q->name, "write-acl"))
+				*admin = 1;
 			if (!strcmp((const char *)q->name, "all") ||
 			    !strcmp((const char *)q->name, "write") ||
 			    !strcmp((const char *)q->name, "write-content") ||
@@ -138,8 +150,9 @@ from_acl(json_t *v, xmlNodePtr acl, const char *principal, const char *user,
 
 	for (ace = acl ? acl->children : NULL; ace; ace = ace->next) {
 		xmlNodePtr prin = dav_child(ace, NS_DAV, "principal");
+		int admin;
 		const char *access = access_of(dav_child(ace, NS_DAV,
-		    "grant"));
+		    "grant"), &admin);
 		char *href, *id;
 
 		if (!is_el(ace, NS_DAV, "ace") || !prin || !access ||
@@ -152,11 +165,16 @@ from_acl(json_t *v, xmlNodePtr acl, const char *principal, const char *user,
 					break;
 			if (lost)
 				json_array_append_new(lost, json_sprintf(
-				    "%s may %s", who ? (const char *)who->name :
+				    "%s may %s: only grants to one account are"
+				    " carried", who ? (const char *)who->name :
 				    "?", access));
 			continue;
 		}
 		id = dav_share_id(href);
+		if (admin && lost && !is_owner(id, principal, user))
+			json_array_append_new(lost, json_sprintf("%s may also"
+			    " change who shares it: carried as read-write",
+			    id));
 		add(v, id, access, principal, user);
 		free(id);
 		free(href);

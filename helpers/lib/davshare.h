@@ -26,9 +26,10 @@
 char *dav_share_id(const char *href);
 /*
  * The shares in a PROPFIND response `r`, sorted by identifier, the owner
- * (principal path `principal`, login `user`) left out.  What names no one
- * account (a group, everyone) and grants more than free-busy is described
- * in `lost` when it is not NULL.
+ * (principal path `principal`, login `user`) left out.  What cannot be
+ * carried is described in `lost` when it is not NULL: a grant to no one
+ * account (a group, everyone) of more than free-busy, and the right to
+ * change the sharing (DAV:all, DAV:write-acl), carried as read-write.
  */
 json_t *dav_shares_of(const struct dav_resp *r, const char *principal,
     const char *user, json_t *lost);

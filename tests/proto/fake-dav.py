@@ -20,8 +20,10 @@ Scenarios:
     not-xml      PROPFIND answers 207 with a body that is not XML
     get-500      GET of c.ics answers 500
     get-503      GET of a.ics answers 503 (the server is busy)
-    acl          as ok, and the work calendar is shared with bob (read)
-                 by an RFC 3744 ACL, as Stalwart says it: no DAV:invite,
+    acl          as ok, and the work calendar is shared with bob (read),
+                 carol (read, and she may change its sharing) and every
+                 authenticated user (read) by an RFC 3744 ACL, as
+                 Stalwart says it: no DAV:invite,
                  no DAV:share-access.  The ACL method replaces the grants
                  that its PROPFIND then answers (none at first); each
                  ACL body is appended to TRANSCRIPT.acl
@@ -115,9 +117,12 @@ class H(BaseHTTPRequestHandler):
             self.send(207, ms([(CAL, '<D:acl>%s%s</D:acl>' % (
                 ace('/p/alice/', ['all']), GRANTS[0]))]))
         elif self.path == '/cal/alice/':
-            acl = ('<D:acl>%s%s</D:acl>' % (ace('/p/alice/', ['all']),
-                   ace('http://x/p/bob/', ['read']))
-                   if SCENARIO == 'acl' else '')
+            acl = ('<D:acl>%s%s%s%s</D:acl>' % (
+                ace('/p/alice/', ['all']), ace('http://x/p/bob/', ['read']),
+                ace('/p/carol/', ['read', 'write-acl']),
+                '<D:ace><D:principal><D:authenticated/></D:principal>'
+                '<D:grant><D:privilege><D:read/></D:privilege></D:grant>'
+                '</D:ace>') if SCENARIO == 'acl' else '')
             self.send(207, ms([(CAL, '<D:resourcetype><D:collection/>'
                                 '<C:calendar/></D:resourcetype>'
                                 '<D:displayname>Work</D:displayname>'

@@ -77,18 +77,23 @@ unlike "$(cat "$work/transcript")" 'MKCALENDAR|bob-shared' "push: the shared cal
 start acl
 run "$PULL" "$work/s"
 is "$(sqlite3 "$work/s/index.db" "SELECT json_extract(props, '$.shares') FROM dav_collections WHERE path = '/cal/alice/work/'")" \
-    '[{"access":"read","who":"bob"}]' "acl: the grant to bob is read, the owner's left out"
+    '[{"access":"read","who":"bob"},{"access":"read","who":"carol"}]' \
+    "acl: the grants to bob and carol are read, the owner's left out"
+like "$(printf '%s\n' "$out" | grep dav-share-not-carried | jq -r .text | sort | tr '\n' ' ')" \
+    "^authenticated may read: only grants to one account are carried carol may also change who shares it: carried as read-write" \
+    "acl: the grant to every authenticated user and carol's right to share are anomalies"
 : >"$work/ready"
 run "$PUSH" "$work/s" --share-ready "$work/ready"
-like "$out" '"shares":\{"set":0,"pending":\["bob"\],"ready":0\}' \
-    "acl: bob not on the destination yet: pending"
+like "$out" '"shares":\{"set":0,"pending":\["bob","carol"\],"ready":0\}' \
+    "acl: bob and carol not on the destination yet: pending"
 unlike "$(cat "$work/transcript")" '^ACL ' "acl: and nothing is written"
-echo "bob bob" >"$work/ready"
+printf 'bob bob\ncarol carol\n' >"$work/ready"
 run "$PUSH" "$work/s" --share-ready "$work/ready"
-like "$out" '"shares":\{"set":1,"pending":\[\],"ready":1\}' "acl: once bob is there, set"
+like "$out" '"shares":\{"set":1,"pending":\[\],"ready":2\}' "acl: once they are there, set"
 like "$(cat "$work/transcript")" '^ACL /cal/alice/work/ alice' "acl: by the ACL method"
 is "$(grep -o '<D:href>[^<]*</D:href>\|<D:read/>\|<D:write/>' "$work/transcript.acl" | tr -d '\n')" \
-    '<D:href>/p/bob/</D:href><D:read/>' "acl: a grant of read to bob's principal, nothing else"
+    '<D:href>/p/bob/</D:href><D:read/><D:href>/p/carol/</D:href><D:read/>' \
+    "acl: a grant of read to each one's principal, nothing else"
 lines=$(wc -l <"$work/transcript")
 run "$PUSH" "$work/s" --share-ready "$work/ready" --shares-only
 like "$out" '"shares":\{"set":0,' "acl: a rerun finds it there and writes nothing"
