@@ -59,8 +59,9 @@ wanted(const json_t *src)
 		const char *access = json_string_value(json_object_get(e,
 		    "access"));
 
-		if (!who || !access || share_not_one(who))
-			continue;
+		if (!who || !access || share_not_one(who) ||
+		    (strcmp(access, "read") && strcmp(access, "read-write")))
+			continue;	/* not dav-pull's: never sent */
 		if (!(login = share_ready_dest(&push.ready, who, &own))) {
 			pending_add(who);
 			continue;
