@@ -14,7 +14,7 @@
 char *
 dav_share_id(const char *href)
 {
-	char *path, *end, *seg, *id;
+	char *path, *end, *seg, *dec, *id;
 
 	if (!strncasecmp(href, "mailto:", 7))
 		return xstrdup(href + 7);
@@ -24,9 +24,11 @@ dav_share_id(const char *href)
 	*end = '\0';
 	seg = strrchr(path, '/');
 	seg = seg ? seg + 1 : path;
-	id = xmlURIUnescapeString(seg, 0, NULL);
+	dec = xmlURIUnescapeString(seg, 0, NULL);
+	id = xstrdup(dec ? dec : "");
+	xmlFree(dec);
 	free(path);
-	return id ? id : xstrdup("");
+	return id;
 }
 
 static int
