@@ -188,7 +188,7 @@ import_batch(struct push *p, struct batch *bt, struct want **ws, size_t nws,
 	struct jmap_blob *jb = xcalloc(bt->nr + 1, sizeof(*jb));
 	size_t i, start, per_call = (size_t)p->j->max_objects_in_set;
 	size_t per_req = per_call * (size_t)p->j->max_calls_in_request;
-	int ret = -1;
+	int ret = -1, rc;
 
 	if (per_call > 100)
 		per_call = 100;
@@ -199,12 +199,13 @@ import_batch(struct push *p, struct batch *bt, struct want **ws, size_t nws,
 		jb[i].fd = bt->b[i].fd;
 		jb[i].size = bt->b[i].size;
 	}
-	if (jmap_upload_many(p->j, jb, bt->nr, err) < 0)
-		goto out;
-	for (i = 0; i < bt->nr; i++) {
+	rc = jmap_upload_many(p->j, jb, bt->nr, err);
+	for (i = 0; i < bt->nr; i++) {	/* the batch frees them, either way */
 		bt->b[i].blob_id = jb[i].blob_id;
 		bt->b[i].error = jb[i].error;
 	}
+	if (rc < 0)
+		goto out;
 	for (start = 0; start < nws; start += per_req) {
 		size_t end = start + per_req < nws ? start + per_req : nws;
 		json_t *calls = json_array(), *emails = NULL, *resp = NULL;

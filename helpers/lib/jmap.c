@@ -673,7 +673,14 @@ jmap_upload_many(struct jmap *j, struct jmap_blob *blobs, size_t nr,
 		return -1;
 	}
 	for (;;) {
-		for (i = 0; i < (size_t)conc && next < nr && !ret; i++) {
+		/*
+		 * The session's first upload goes alone: Cyrus 3.6 makes an
+		 * account's upload collection on its first upload, and
+		 * answers 404 to the others that race it there.
+		 */
+		size_t width = j->uploads ? (size_t)conc : 1;
+
+		for (i = 0; i < width && next < nr && !ret; i++) {
 			if (slots[i].h)
 				continue;
 			while (next < nr && (blobs[next].error ||
