@@ -673,11 +673,8 @@ jmap_upload_many(struct jmap *j, struct jmap_blob *blobs, size_t nr,
 		return -1;
 	}
 	for (;;) {
-		/*
-		 * The session's first upload goes alone: Cyrus 3.6 makes an
-		 * account's upload collection on its first upload, and
-		 * answers 404 to the others that race it there.
-		 */
+		/* the session's first upload goes alone: Cyrus 3.6 makes the
+		 * upload collection then, and 404s the uploads racing it */
 		size_t width = j->uploads ? (size_t)conc : 1;
 
 		for (i = 0; i < width && next < nr && !ret; i++) {
