@@ -120,6 +120,10 @@ push_shares(struct run *r, struct account *a, const char *name,
 	enum outcome o = PERMANENT;
 	int dav = !strcmp(name, "dav-push");
 
+	if (dav && !d->dav) {
+		buf_adds(err, "the plan has no destination.dav any more");
+		return PERMANENT;
+	}
 	memset(&sl, 0, sizeof(sl));
 	snprintf(sl.account, sizeof(sl.account), "%s", a->account);
 	if (dav) {
