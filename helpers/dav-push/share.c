@@ -32,18 +32,6 @@ static const char propfind_sharing[] =
 	"<D:propfind xmlns:D=\"DAV:\" xmlns:S=\"" NS_CS "\"><D:prop>"
 	DAV_SHARE_PROPS "</D:prop></D:propfind>";
 
-static void
-pending_add(const char *id)
-{
-	json_t *e;
-	size_t i;
-
-	json_array_foreach(push.shares_pending, i, e)
-		if (!strcasecmp(json_string_value(e), id))
-			return;
-	json_array_append_new(push.shares_pending, json_string(id));
-}
-
 /* The source's shares with each grantee as its destination login; the
  * pending ones named in push.shares_pending. */
 static json_t *
@@ -63,7 +51,7 @@ wanted(const json_t *src)
 		    (strcmp(access, "read") && strcmp(access, "read-write")))
 			continue;	/* not dav-pull's: never sent */
 		if (!(login = share_ready_dest(&push.ready, who, &own))) {
-			pending_add(who);
+			share_pending_add(push.shares_pending, who);
 			continue;
 		}
 		json_array_append_new(v, json_pack("{s:s, s:s}", "who", login,

@@ -202,18 +202,6 @@ rights_of(const struct share *sh, const char *rights, struct buf *lost,
 	return o;
 }
 
-static void
-pending_add(struct push *p, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < json_array_size(p->shares_pending); i++)
-		if (!strcasecmp(json_string_value(json_array_get(
-		    p->shares_pending, i)), id))
-			return;
-	json_array_append_new(p->shares_pending, json_string(id));
-}
-
 /* shareWith for one folder's ACL. */
 static json_t *
 share_with(struct share *sh, const char *folder, json_t *acl, int *rc,
@@ -231,7 +219,7 @@ share_with(struct share *sh, const char *folder, json_t *acl, int *rc,
 		if (pending) {
 			log_info("folder '%s': '%s' is not on the destination"
 			    " yet; pending", folder, id);
-			pending_add(sh->p, id);
+			share_pending_add(sh->p->shares_pending, id);
 			continue;
 		}
 		if (!key) {

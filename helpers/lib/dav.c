@@ -77,8 +77,8 @@ dav_answer_release(struct dav_answer *a)
 	a->etag = a->content_type = a->sync_token = NULL;
 }
 
-static int
-is(xmlNodePtr n, const char *ns, const char *name)
+int
+dav_is(xmlNodePtr n, const char *ns, const char *name)
 {
 	return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
 	    !strcmp((const char *)n->ns->href, ns) &&
@@ -91,7 +91,7 @@ dav_child(xmlNodePtr n, const char *ns, const char *name)
 	xmlNodePtr c;
 
 	for (c = n ? n->children : NULL; c; c = c->next)
-		if (is(c, ns, name))
+		if (dav_is(c, ns, name))
 			return c;
 	return NULL;
 }
@@ -168,7 +168,7 @@ dav_parse_multistatus(struct dav *d, struct dav_answer *a, const char *url,
 	a->doc = xmlReadMemory(a->body->buf, (int)a->body->len, url, NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	root = a->doc ? xmlDocGetRootElement(a->doc) : NULL;
-	if (!is(root, NS_DAV, "multistatus")) {
+	if (!dav_is(root, NS_DAV, "multistatus")) {
 		buf_addf(err, "%s: a 207 answer that is not a DAV multistatus:"
 		    " '", url);
 		buf_add_sanitized(err, a->body->buf, a->body->len, 120);
@@ -176,12 +176,12 @@ dav_parse_multistatus(struct dav *d, struct dav_answer *a, const char *url,
 		return fail(d, EX_PROTOCOL);
 	}
 	for (r = root->children; r; r = r->next) {
-		if (is(r, NS_DAV, "sync-token")) {
+		if (dav_is(r, NS_DAV, "sync-token")) {
 			free(a->sync_token);
 			a->sync_token = dav_text(r);
 			continue;
 		}
-		if (!is(r, NS_DAV, "response"))
+		if (!dav_is(r, NS_DAV, "response"))
 			continue;
 		ALLOC_GROW(a->v, a->nr + 1, alloc);
 		x = &a->v[a->nr++];
@@ -196,7 +196,7 @@ dav_parse_multistatus(struct dav *d, struct dav_answer *a, const char *url,
 		for (ps = r->children; ps; ps = ps->next) {
 			int st;
 
-			if (!is(ps, NS_DAV, "propstat"))
+			if (!dav_is(ps, NS_DAV, "propstat"))
 				continue;
 			st = status_of(dav_child(ps, NS_DAV, "status"));
 			if (st / 100 == 2 || !x->prop) {

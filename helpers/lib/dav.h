@@ -105,6 +105,8 @@ int dav_home_of(struct dav *d, const char *kind, char **home_r,
 /* A property of a response's <prop>, by namespace and name, or NULL. */
 xmlNodePtr dav_prop(const struct dav_resp *r, const char *ns,
     const char *name);
+/* Whether `n` is the element `name` of namespace `ns`. */
+int dav_is(xmlNodePtr n, const char *ns, const char *name);
 /* A child element by namespace and name, or NULL. */
 xmlNodePtr dav_child(xmlNodePtr n, const char *ns, const char *name);
 /* The text of an element (caller frees), "" for none, NULL for no node. */

@@ -32,14 +32,6 @@ dav_share_id(const char *href)
 }
 
 static int
-is_el(xmlNodePtr n, const char *ns, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
-	    !strcmp((const char *)n->ns->href, ns) &&
-	    !strcmp((const char *)n->name, name);
-}
-
-static int
 is_owner(const char *who, const char *principal, const char *user)
 {
 	char *own;
@@ -92,13 +84,13 @@ from_invite(json_t *v, xmlNodePtr inv, int cs, const char *principal,
 		int gone = 0;
 		char *href, *who;
 
-		if (!is_el(s, ns, cs ? "user" : "sharee"))
+		if (!dav_is(s, ns, cs ? "user" : "sharee"))
 			continue;
 		for (c = s->children; c; c = c->next) {
-			if (is_el(c, ns, "invite-declined") ||
-			    is_el(c, ns, "invite-invalid"))
+			if (dav_is(c, ns, "invite-declined") ||
+			    dav_is(c, ns, "invite-invalid"))
 				gone = 1;
-			if (!is_el(c, ns, cs ? "access" : "share-access"))
+			if (!dav_is(c, ns, cs ? "access" : "share-access"))
 				continue;
 			access = dav_child(c, ns, "read-write") ?
 			    "read-write" : dav_child(c, ns, "read") ? "read" :
@@ -123,7 +115,7 @@ access_of(xmlNodePtr grant, int *admin)
 
 	*admin = 0;
 	for (p = grant ? grant->children : NULL; p; p = p->next) {
-		if (!is_el(p, NS_DAV, "privilege"))
+		if (!dav_is(p, NS_DAV, "privilege"))
 			continue;
 		for (q = p->children; q; q = q->next) {
 			if (q->type != XML_ELEMENT_NODE || !q->ns ||
@@ -157,7 +149,7 @@ from_acl(json_t *v, xmlNodePtr acl, const char *principal, const char *user,
 		    "grant"), &admin);
 		char *href, *id;
 
-		if (!is_el(ace, NS_DAV, "ace") || !prin || !access ||
+		if (!dav_is(ace, NS_DAV, "ace") || !prin || !access ||
 		    dav_child(ace, NS_DAV, "inherited") ||
 		    dav_child(prin, NS_DAV, "self"))
 			continue;

@@ -91,6 +91,18 @@ share_not_one(const char *id)
 }
 
 void
+share_pending_add(json_t *pending, const char *id)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(pending, i, e)
+		if (!strcasecmp(json_string_value(e), id))
+			return;
+	json_array_append_new(pending, json_string(id));
+}
+
+void
 share_ready_free(struct share_ready *sr)
 {
 	json_decref(sr->map);

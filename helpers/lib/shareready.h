@@ -35,6 +35,8 @@ const char *share_ready_dest(const struct share_ready *sr, const char *id,
 /* Whether `id` names a group, everyone or a special identifier rather than
  * one account. */
 int share_not_one(const char *id);
+/* Add `id` to the JSON array `pending` unless it is there (any case). */
+void share_pending_add(json_t *pending, const char *id);
 void share_ready_free(struct share_ready *sr);
 
 #endif
