@@ -10,6 +10,7 @@
 
 struct mapping {
 	sqlite3 *db;
+	int no_uidls;		/* a reader of a store older than POP3 ids */
 };
 
 static const char schema[] =
@@ -53,15 +54,37 @@ db_error(struct mapping *m, const char *what, struct buf *err)
 	return -1;
 }
 
+static int
+has_table(struct mapping *m, const char *name)
+{
+	sqlite3_stmt *st;
+	int found = 0;
+
+	if (sqlite3_prepare_v2(m->db, "SELECT 1 FROM sqlite_master WHERE"
+	    " type = 'table' AND name = ?1", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK)
+		found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/*
+ * A writer makes the schema and keeps the WAL files when it closes
+ * (SQLITE_FCNTL_PERSIST_WAL), so that a reader that may not write the
+ * store or its directory, migrate-proxy once it has dropped root, can
+ * still open it: a read-only connection to a WAL database needs its
+ * -wal and -shm files to exist.  A reader never writes, not even the
+ * schema; a store from before pop3_uidls simply has no pairs.
+ */
 int
 mapping_open(struct mapping **mp, const char *path, int create,
     struct buf *err)
 {
 	struct mapping *m = xcalloc(1, sizeof(*m));
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	int flags = SQLITE_OPEN_NOMUTEX, persist = 1;
 
-	if (create)
-		flags |= SQLITE_OPEN_CREATE;
+	flags |= create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE :
+	    SQLITE_OPEN_READONLY;
 	if (sqlite3_open_v2(path, &m->db, flags, NULL) != SQLITE_OK) {
 		buf_addf(err, "cannot open the mapping store '%s': %s", path,
 		    m->db ? sqlite3_errmsg(m->db) : "out of memory");
@@ -69,12 +92,15 @@ mapping_open(struct mapping **mp, const char *path, int create,
 		return -1;
 	}
 	sqlite3_busy_timeout(m->db, 10000);
-	if (sqlite3_exec(m->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	if (create && (sqlite3_file_control(m->db, "main",
+	    SQLITE_FCNTL_PERSIST_WAL, &persist) != SQLITE_OK ||
+	    sqlite3_exec(m->db, schema, NULL, NULL, NULL) != SQLITE_OK)) {
 		buf_addf(err, "'%s': ", path);
 		db_error(m, "cannot set up", err);
 		mapping_close(m);
 		return -1;
 	}
+	m->no_uidls = !create && !has_table(m, "pop3_uidls");
 	*mp = m;
 	return 0;
 }
@@ -347,6 +373,10 @@ mapping_uidls(struct mapping *m, const char *id, struct uidl_pair **pairs_r,
 
 	*pairs_r = NULL;
 	*nr_r = 0;
+	if (m->no_uidls) {
+		free(l);
+		return 0;
+	}
 	/* an identifier without a row is its own account (the default
 	 * route); BINARY order is strcmp(3)'s, for bsearch(3) */
 	if (sqlite3_prepare_v2(m->db, "SELECT dest, src FROM pop3_uidls"

@@ -30,7 +30,8 @@ enum route {
 const char *route_name(enum route r);
 int route_parse(const char *s, enum route *r);
 
-/* Open (and with `create`, make) the store at `path`. */
+/* Open the store at `path`: with `create`, to write it (made if it is
+ * not there); without, read-only, as migrate-proxy and --list read it. */
 int mapping_open(struct mapping **m, const char *path, int create,
     struct buf *err);
 void mapping_close(struct mapping *m);

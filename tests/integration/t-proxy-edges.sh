@@ -303,10 +303,15 @@ is "$(resumed -tls1_3)" New "TLS 1.3: a session ticket is not taken back"
 
 # --- started as root with user: nobody ----------------------------------
 # a port below 1024 bound as root, then the user for good; a reload as
-# that user that cannot read the configuration keeps the one running
+# that user that cannot read the configuration keeps the one running;
+# a mapping store that first appears after the switch, in a directory
+# nobody may not write, is read as that user
 if [ "$(id -u)" = 0 ]; then
+	lowmap=$work/lowmap
+	mkdir -m 755 "$lowmap"
+	chmod 711 "$work"	# nobody may pass, not list
 	{
-		common_yaml
+		common_yaml | sed "s|^mapping: .*|mapping: $lowmap/mapping.db|"
 		cat <<EOF
 user: nobody
 control: $work/low.sock
@@ -331,6 +336,12 @@ EOF
 	    "a reload it cannot read is logged, with the reason"
 	like "$(client imap $LOW none bob@example.org "$BOB_PASSWORD")" \
 	    "server Dovecot" "and the running configuration stays"
+	"$FLIP" --store "$lowmap/mapping.db" --control "$work/low.sock" \
+	    carol@example.org destination >/dev/null 2>&1
+	like "$(client imap $LOW none carol@example.org "$CAROL_PASSWORD")" \
+	    "server Cyrus" "a store flipped after the switch is read as nobody"
+	like "$(client imap $LOW none bob@example.org "$BOB_PASSWORD")" \
+	    "server Dovecot" "and an account it does not name stays at the source"
 else
 	ok "# SKIP not root: user: needs root to switch"
 fi
