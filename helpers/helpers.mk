@@ -103,6 +103,7 @@ migrate_SRCS := \
 	orchestrator/chain.c \
 	orchestrator/directory.c \
 	orchestrator/dnscheck.c \
+	orchestrator/eta.c \
 	orchestrator/finalize.c \
 	orchestrator/dirhttp.c \
 	orchestrator/doveadm.c \

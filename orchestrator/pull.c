@@ -14,6 +14,23 @@
 #include "secret.h"
 #include "xalloc.h"
 
+/* What the assessment's report counts of the account's mail, into the
+ * state: the ETA weighs what is left by it. */
+static void
+record_assessed(struct run *r, struct account *a)
+{
+	char *path = report_of(r, a, "assess");
+	json_t *rep = json_load_file(path, 0, NULL);
+	json_t *t = json_object_get(rep, "totals");
+
+	if (json_is_integer(json_object_get(t, "bytes")))
+		state_set_assessed(r->s, a, json_integer_value(
+		    json_object_get(t, "messages")), json_integer_value(
+		    json_object_get(t, "bytes")));
+	json_decref(rep);
+	free(path);
+}
+
 /*
  * Run pull helper `name` with the arguments `v` (freed here) and the
  * account's secret, holding `want` of the source's connections while it
@@ -42,6 +59,8 @@ run_pull(struct run *r, struct slot *sl, struct account *a, const char *name,
 	r->conns -= want;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+	if (o == OK && !strcmp(mode, "assess"))
+		record_assessed(r, a);
 	if (o == OK && done)
 		state_add_counters(r->s, a, json_integer_value(json_object_get(
 		    done, "messages")), json_integer_value(json_object_get(done,

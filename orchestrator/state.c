@@ -35,6 +35,7 @@ enum stmt {
 	S_ANOMALY,
 	S_COUNTERS,
 	S_ITEMS,
+	S_ASSESSED,
 	S_FAILURE,
 	S_QUEUE,
 	S_WAVE,
@@ -78,6 +79,8 @@ static const char *const sql[S_NR] = {
 	    " WHERE id = ?1",
 	[S_ITEMS] = "INSERT OR REPLACE INTO items(account_id, kind, count)"
 	    " VALUES(?1, ?2, ?3)",
+	[S_ASSESSED] = "UPDATE accounts SET assessed_messages = ?2,"
+	    " assessed_bytes = ?3 WHERE id = ?1",
 	[S_FAILURE] = "UPDATE accounts SET attempts = ?2, error_class = ?3,"
 	    " error = ?4, not_before = ?5 WHERE id = ?1",
 	[S_QUEUE] = "INSERT INTO audit_queue(kind, line) VALUES(?1, ?2)",
@@ -698,6 +701,13 @@ state_set_items(struct state *s, struct account *a, const char *kind,
     int64_t count)
 {
 	return write_one(s, S_ITEMS, "isi", a->id, kind, count);
+}
+
+int
+state_set_assessed(struct state *s, struct account *a, int64_t messages,
+    int64_t bytes)
+{
+	return write_one(s, S_ASSESSED, "iii", a->id, messages, bytes);
 }
 
 int

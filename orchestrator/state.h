@@ -135,6 +135,10 @@ int state_set_items(struct state *s, struct account *a, const char *kind,
     int64_t count);
 char *state_items_text(struct state *s, int64_t account_id, json_t **obj_r);
 
+/* The size of the account's mail as the assessment counted it. */
+int state_set_assessed(struct state *s, struct account *a, int64_t messages,
+    int64_t bytes);
+
 /* Counters of a finished run into the account's row. */
 int state_add_counters(struct state *s, struct account *a, int64_t messages,
     int64_t bytes, int64_t anomalies);
@@ -172,7 +176,19 @@ json_t *state_failures(struct state *s);
 /* {"waves": {WAVE: {STATE: n}}, "totals": {STATE: n}, "accounts",
  * "messages", "bytes", "anomalies", "left"} of the plan's accounts. */
 json_t *state_census(struct state *s);
-int64_t state_migrated_since(struct state *s, double since);
+
+/* The ETA's measurement (stateview.c): `accounts` that reached migrated,
+ * the `bytes` they pulled, between `from` (the first one's first copy)
+ * and `to`; `recent` when they are those after `since`, else the last 20. */
+struct rate_sample {
+	int64_t accounts, bytes;
+	double from, to;
+	int recent;
+};
+int state_rate_sample(struct state *s, double since, struct rate_sample *r);
+json_t *state_left(struct state *s, double *mean_r);
+void state_assessed(struct state *s, int64_t account_id, int64_t *messages_r,
+    int64_t *bytes_r);
 
 /* The last plan revision applied: 1, or 0 when none was. */
 struct plan_rev {

@@ -188,20 +188,96 @@ state_census(struct state *s)
 	return c;
 }
 
-int64_t
-state_migrated_since(struct state *s, double since)
+/*
+ * What the ETA is measured on: the accounts that reached migrated after
+ * `since`, or when there are none, the last 20 that did.  A sample runs
+ * from its first account's first copy to its last account's migration,
+ * so accounts moved side by side count once.
+ */
+int
+state_rate_sample(struct state *s, double since, struct rate_sample *r)
 {
 	sqlite3_stmt *q;
-	int64_t n = 0;
+	int pass;
 
-	if (!(q = prepare(s, "SELECT count(*) FROM transitions WHERE"
-	    " to_state = 'migrated' AND ts > ?1")))
-		return 0;
-	sqlite3_bind_double(q, 1, since);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
+	memset(r, 0, sizeof(*r));
+	for (pass = 0; pass < 2 && !r->accounts; pass++) {
+		if (!(q = prepare(s, "SELECT count(*), coalesce(sum(bytes), 0),"
+		    " min(began), max(finished) FROM (SELECT a.bytes,"
+		    " c.ts AS began, a.finished FROM accounts a JOIN"
+		    " (SELECT account_id, min(ts) AS ts FROM transitions"
+		    " WHERE to_state = 'copying' GROUP BY account_id) c"
+		    " ON c.account_id = a.id WHERE a.finished > ?1"
+		    " ORDER BY a.finished DESC LIMIT ?2)")))
+			return -1;
+		sqlite3_bind_double(q, 1, pass ? 0 : since);
+		sqlite3_bind_int(q, 2, pass ? 20 : -1);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			r->accounts = sqlite3_column_int64(q, 0);
+			r->bytes = sqlite3_column_int64(q, 1);
+			r->from = sqlite3_column_double(q, 2);
+			r->to = sqlite3_column_double(q, 3);
+			r->recent = !pass;
+		}
+		finish(s, q);
+	}
+	return 0;
+}
+
+/*
+ * What is left, by wave: {WAVE: {"accounts", "bytes", "unsized"}} of the
+ * plan's accounts not yet migrated (nor held or rolled back).  An
+ * account weighs what the assessment counted, or what it pulled if that
+ * is more; "unsized" are those with neither.  *mean_r is what a sized
+ * account of the plan weighs on average.
+ */
+json_t *
+state_left(struct state *s, double *mean_r)
+{
+	json_t *w = json_object();
+	sqlite3_stmt *q;
+
+	*mean_r = 0;
+	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), count(*),"
+	    " coalesce(sum(max(coalesce(assessed_bytes, 0), bytes)), 0),"
+	    " sum(assessed_bytes IS NULL AND bytes = 0) FROM accounts"
+	    " WHERE in_plan AND state NOT IN ('migrated', 'finalized',"
+	    " 'held', 'rolled_back') GROUP BY 1")))
+		return w;
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_object_set_new(w, (const char *)sqlite3_column_text(q, 0),
+		    json_pack("{s:I, s:I, s:I}", "accounts", (json_int_t)
+		    sqlite3_column_int64(q, 1), "bytes", (json_int_t)
+		    sqlite3_column_int64(q, 2), "unsized", (json_int_t)
+		    sqlite3_column_int64(q, 3)));
 	finish(s, q);
-	return n;
+	if (!(q = prepare(s, "SELECT coalesce(avg(max(coalesce(assessed_bytes,"
+	    " 0), bytes)), 0) FROM accounts WHERE in_plan AND"
+	    " (assessed_bytes IS NOT NULL OR bytes > 0)")))
+		return w;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		*mean_r = sqlite3_column_double(q, 0);
+	finish(s, q);
+	return w;
+}
+
+/* What the assessment counted of one account: -1 when it did not. */
+void
+state_assessed(struct state *s, int64_t account_id, int64_t *messages_r,
+    int64_t *bytes_r)
+{
+	sqlite3_stmt *q;
+
+	*messages_r = *bytes_r = -1;
+	if (!(q = prepare(s, "SELECT assessed_messages, assessed_bytes FROM"
+	    " accounts WHERE id = ?1 AND assessed_bytes IS NOT NULL")))
+		return;
+	sqlite3_bind_int64(q, 1, account_id);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		*messages_r = sqlite3_column_int64(q, 0);
+		*bytes_r = sqlite3_column_int64(q, 1);
+	}
+	finish(s, q);
 }
 
 int

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "eta.h"
 #include "finalize.h"
 #include "log.h"
 #include "now.h"
@@ -15,23 +16,12 @@
 #include "status.h"
 #include "xalloc.h"
 
-static const char *
-human(double b, char *out, size_t n)
-{
-	const char *u[] = { "B", "kB", "MB", "GB", "TB" };
-	int i = 0;
-
-	while (b >= 1000 && i < 4)
-		b /= 1000, i++;
-	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-	return out;
-}
-
 static int
 status_account(struct state *s, const char *name, int json)
 {
 	struct account a;
 	json_t *j, *tr, *runs, *io;
+	int64_t am, ab;
 	char *items;
 
 	if (state_find_account(s, name, &a) < 0) {
@@ -54,6 +44,10 @@ status_account(struct state *s, const char *name, int json)
 	    (json_int_t)a.deltas, "transitions", tr, "runs", runs);
 	items = state_items_text(s, a.id, &io);
 	json_object_set_new(j, "items", io);
+	state_assessed(s, a.id, &am, &ab);
+	if (ab >= 0)
+		json_object_set_new(j, "assessed", json_pack("{s:I, s:I}",
+		    "messages", (json_int_t)am, "bytes", (json_int_t)ab));
 	if (json) {
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -68,8 +62,11 @@ status_account(struct state *s, const char *name, int json)
 			printf(" (resumes at %s)", state_name(a.resume));
 		printf("\n  %" PRId64 " messages, %s pulled, %" PRId64
 		    " anomalies, %" PRId64 " delta passes\n", a.messages,
-		    human((double)a.bytes, hb, sizeof(hb)), a.anomalies,
+		    human_bytes((double)a.bytes, hb, sizeof(hb)), a.anomalies,
 		    a.deltas);
+		if (ab >= 0)
+			printf("  the assessment counted %" PRId64 " messages,"
+			    " %s\n", am, human_bytes((double)ab, hb, sizeof(hb)));
 		if (*items)
 			printf("  besides mail: %s\n", items);
 		if (a.error)
@@ -240,19 +237,16 @@ status_extras(struct state *s, json_t *j)
 int
 status_show(struct state *s, const char *dir, const char *account, int json)
 {
-	json_t *c;
-	int64_t moved_hour, left;
+	json_t *c, *eta;
 	char hb[32];
 
 	if (account)
 		return status_account(s, account, json);
 	c = state_census(s);
-	moved_hour = state_migrated_since(s, now_seconds() - 3600);
-	left = json_integer_value(json_object_get(c, "left"));
+	eta = eta_compute(s, now_seconds());
 	if (json) {
 		json_object_set_new(c, "state", json_string(dir));
-		json_object_set_new(c, "migrated_last_hour",
-		    json_integer(moved_hour));
+		json_object_set_new(c, "eta", eta);
 		status_extras(s, c);
 		json_dumpf(c, stdout, JSON_INDENT(2));
 		putchar('\n');
@@ -263,16 +257,12 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 	    "totals"), json_integer_value(json_object_get(c, "accounts")));
 	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64
 	    " anomalies\n", (int64_t)json_integer_value(json_object_get(c,
-	    "messages")), human((double)json_integer_value(json_object_get(c,
+	    "messages")), human_bytes((double)json_integer_value(json_object_get(c,
 	    "bytes")), hb, sizeof(hb)), (int64_t)json_integer_value(
 	    json_object_get(c, "anomalies")));
 	status_extras(s, NULL);
-	if (moved_hour && left)
-		printf("%" PRId64 " accounts migrated in the last hour; %"
-		    PRId64 " to go, about %.1f hours\n", moved_hour, left,
-		    (double)left / moved_hour);
-	else
-		printf("%" PRId64 " accounts to go\n", left);
+	eta_print(eta);
+	json_decref(eta);
 	printf("history: migrate log, or git -C %s/audit log\n", dir);
 	json_decref(c);
 	return 0;

@@ -1,0 +1,28 @@
+/*
+ * eta.h: how long the rest of the plan should take (eta.c).
+ */
+#ifndef MIGRATE_ETA_H
+#define MIGRATE_ETA_H
+
+#include <jansson.h>
+
+struct state;
+
+/*
+ * The ETA at `now`, as `migrate status --json` gives it:
+ *	{"seconds": S or null, "why": (when null), "finish": TIME,
+ *	 "accounts": n, "bytes": b, "unsized": u, "basis": "bytes"|"accounts",
+ *	 "rate": per second, "measured": {"accounts", "bytes", "from", "to",
+ *	 "window"}, "waves": {WAVE: {"accounts", "bytes", "seconds"}}}
+ * What is left weighs what the assessment counted; its time is that
+ * weight over the throughput measured on accounts already migrated.
+ */
+json_t *eta_compute(struct state *s, double now);
+
+/* Its lines for people, below `migrate status`'s table. */
+void eta_print(const json_t *eta);
+
+/* `b` bytes as people read them ("1.2 GB"), into `out`. */
+const char *human_bytes(double b, char *out, size_t n);
+
+#endif

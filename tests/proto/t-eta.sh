@@ -1,0 +1,108 @@
+# migrate status's ETA, against stand-in helpers (stub-helper): what the
+# assessment counted lands in the state; what is left is weighed by it
+# and divided by the throughput measured on the accounts migrated (the
+# last hour, else the last 20), with the measurement named.
+. "$(dirname "$0")/lib.sh"
+
+M=$top/$O/bin/migrate
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin"
+for h in imap-pull jmap-push; do
+	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
+done
+ln -s "$top/$O/bin/map-flip" "$work/bin/map-flip"
+export MIGRATE_EXEC_PATH=$work/bin MIGRATE_NO_PROGRESS=1
+export STUB_DIR=$work/ctl
+mkdir -p "$STUB_DIR"
+umask 077
+printf 'alice@example.org a\nbob@example.org b\ncarol c\ndave d\n' \
+    >"$work/passwords"
+umask 022
+cat >"$work/eta.yaml" <<EOT
+name: eta
+state: eta
+source:
+  imap: imaps://127.0.0.1:1
+  auth:
+    passwords: {file: passwords}
+destination:
+  jmap: http://127.0.0.1:1
+  allow_plaintext: true
+limits:
+  parallel_accounts: 2
+  backoff_seconds: 0
+accounts:
+  default_domain: example.org
+  list: [alice, bob, carol, dave]
+phases:
+  assessment:
+  pilot: {accounts: [alice]}
+EOT
+assessed() {	# ACCOUNT MESSAGES BYTES: the assessment's report says so
+	printf 'report:{"totals": {"messages": %d, "bytes": %d}}\n' "$2" "$3" \
+	    >"$STUB_DIR/imap-pull.$1@example.org"
+}
+assessed alice 10 4000000
+assessed bob 20 2000000
+assessed carol 30 3000000
+# dave's report counts nothing: the stub writes none
+status() { "$M" --state "$work/eta" status "$@"; }
+db() { sqlite3 "$work/eta/state.db" "$@"; }
+
+(cd "$work" && "$M" plan apply eta.yaml) >"$work/out" 2>&1
+is "$?" 0 "the assessment and the pilot run"
+is "$(status --json alice | jq -c .assessed)" '{"messages":10,"bytes":4000000}' \
+    "what the assessment counted is in the state"
+like "$(status alice)" "the assessment counted 10 messages, 4.0 MB" \
+    "and status ACCOUNT says it"
+is "$(status --json dave | jq -c .assessed)" null "no report, nothing recorded"
+
+# alice: her first copy 900 s ago, migrated 500 s ago, 4 MB pulled; the
+# others pulled nothing (a real assessment pulls nothing, the stub's
+# done event says 100 bytes)
+now=$(date +%s)
+db "UPDATE transitions SET ts = $now - 900 WHERE to_state = 'copying';
+    UPDATE accounts SET bytes = 0;
+    UPDATE accounts SET bytes = 4000000, finished = $now - 500
+    WHERE account = 'alice@example.org'"
+eta=$(status --json | jq -c .eta)
+is "$(jq -c '[.accounts, .bytes, .unsized, .basis]' <<<"$eta")" \
+    '[3,8000000,1,"bytes"]' \
+    "left: bob, carol and dave (counted at the mean of the sized), by bytes"
+is "$(jq -c '[.rate, .seconds]' <<<"$eta")" '[10000,800]' \
+    "4 MB in 400 s: 10 kB/s; 8 MB (dave at the mean, 3 MB) in 800 s"
+is "$(jq -c '.measured | [.accounts, .bytes, .window, .to - .from]' <<<"$eta")" \
+    '[1,4000000,"last hour",400]' "it names the measurement it used"
+is "$(jq -r '.waves["-"].seconds' <<<"$eta")" 800 "and gives each wave its time"
+d=$(jq --argjson now "$now" '.finish - $now | floor' <<<"$eta")
+if [ "$d" -ge 800 ] && [ "$d" -le 803 ]; then
+	ok "and when it should be done"
+else
+	not_ok "and when it should be done: $d s from now"
+fi
+like "$(status)" "to go: 3 accounts, 8.0 MB \(1 not sized, counted at the mean\); about 13 min at 10.0 kB/s" \
+    "status says it in a line"
+like "$(status)" "measured on 1 account \(4.0 MB\) migrated from .* \(last hour\)" \
+    "and what it measured"
+
+# older than an hour: the last ones migrated are the measure
+db "UPDATE transitions SET ts = $now - 9000 WHERE to_state = 'copying';
+    UPDATE accounts SET finished = $now - 8000"
+is "$(status --json | jq -c '.eta.measured | [.window, .to - .from]')" \
+    '["last 1 migrated",1000]' "past the hour, the last migrated measure"
+
+# nothing migrated: no ETA, and why
+db "UPDATE accounts SET finished = NULL"
+is "$(status --json | jq -c '.eta | [.seconds, .accounts]')" '[null,3]' \
+    "nothing migrated: no ETA"
+like "$(status)" "no ETA yet: no account has been migrated yet" \
+    "and status says why"
+
+# no sizes at all: accounts per hour
+db "UPDATE accounts SET assessed_bytes = NULL, bytes = 0,
+    finished = $now - 100"
+db "UPDATE transitions SET ts = $now - 400 WHERE to_state = 'copying'"
+is "$(status --json | jq -c '.eta | [.basis, .seconds]')" '["accounts",900]' \
+    "without sizes it counts accounts: 1 in 300 s, 3 in 900 s"
+done_testing
