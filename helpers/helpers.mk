@@ -113,9 +113,11 @@ migrate_SRCS := \
 	orchestrator/secrets.c \
 	orchestrator/share.c \
 	orchestrator/pull.c \
+	orchestrator/report.c \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
+	orchestrator/statereport.c \
 	orchestrator/stateview.c \
 	orchestrator/status.c \
 	$(O)/state/migrations.c

@@ -17,6 +17,7 @@
 #include "finalize.h"
 #include "log.h"
 #include "plan.h"
+#include "report.h"
 #include "runner.h"
 #include "secret.h"
 #include "state.h"
@@ -30,6 +31,7 @@ static const char usage_text[] =
 "   plan diff FILE          what applying it would change\n"
 "   plan apply FILE         run it; run it again to go on after a stop\n"
 "   status [--json] [ACCOUNT]\n"
+"   report [-o FILE]        the state as one HTML page (STATE/report.html)\n"
 "   log [ACCOUNT]           the audit history\n"
 "   rollback [--no-carry-back] ACCOUNT | --to REVISION\n"
 "   hold ACCOUNT | release ACCOUNT\n"
@@ -302,6 +304,26 @@ cmd_status(const char *account, int json)
 	int rc = status_show(s, dir, account, json);
 
 	state_close(s);
+	return rc;
+}
+
+static int
+cmd_report(const char *out)
+{
+	const char *dir = state_dir();
+	struct state *s = open_state(dir);
+	struct buf err = BUF_INIT;
+	char *path = out ? xstrdup(out) : xasprintf("%s/report.html", dir);
+	int rc = 0;
+
+	if (report_write(s, dir, path, &err) < 0) {
+		fprintf(stderr, "migrate: report: %s\n", err.buf);
+		rc = EX_CANTCREAT;
+	} else
+		printf("%s\n", path);
+	state_close(s);
+	buf_release(&err);
+	free(path);
 	return rc;
 }
 
@@ -589,6 +611,15 @@ main(int argc, char **argv)
 		if (optind + 1 < argc)
 			usage(EX_USAGE);
 		return cmd_status(optind < argc ? argv[optind] : NULL, json);
+	}
+	if (!strcmp(cmd, "report")) {
+		const char *out = NULL;
+
+		if (optind + 1 < argc && !strcmp(argv[optind], "-o"))
+			out = argv[optind + 1], optind += 2;
+		if (optind < argc)
+			usage(EX_USAGE);
+		return cmd_report(out);
 	}
 	if (!strcmp(cmd, "log")) {
 		if (optind + 1 < argc)

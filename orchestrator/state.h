@@ -190,6 +190,11 @@ json_t *state_left(struct state *s, double *mean_r);
 void state_assessed(struct state *s, int64_t account_id, int64_t *messages_r,
     int64_t *bytes_r);
 
+/* What `migrate report` shows, read at once (statereport.c): {"waves",
+ * "sizes", "largest", "pulls", "migrated", "slowest", "anomalies",
+ * "cutovers", "plans"}, each an array of rows. */
+json_t *state_report(struct state *s);
+
 /* The last plan revision applied: 1, or 0 when none was. */
 struct plan_rev {
 	int id;

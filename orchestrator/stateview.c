@@ -66,8 +66,8 @@ state_find_account(struct state *s, const char *name, struct account *a)
  * The rows of `sql` (?1 bound to `id` when it is not negative) as an
  * array of objects, a member per column under its name, of its type.
  */
-static json_t *
-json_rows(struct state *s, const char *sql, int64_t id)
+json_t *
+state_json_rows(struct state *s, const char *sql, int64_t id)
 {
 	json_t *v = json_array(), *o, *x;
 	sqlite3_stmt *q;
@@ -105,23 +105,24 @@ json_rows(struct state *s, const char *sql, int64_t id)
 json_t *
 state_transitions(struct state *s, int64_t account_id)
 {
-	return json_rows(s, "SELECT ts, from_state AS \"from\", to_state AS"
-	    " \"to\", why FROM transitions WHERE account_id = ?1 ORDER BY id",
-	    account_id);
+	return state_json_rows(s, "SELECT ts, from_state AS \"from\","
+	    " to_state AS \"to\", why FROM transitions WHERE account_id = ?1"
+	    " ORDER BY id", account_id);
 }
 
 json_t *
 state_runs(struct state *s, int64_t account_id)
 {
-	return json_rows(s, "SELECT helper, step, started, ended - started AS"
-	    " seconds, exit, error FROM runs WHERE account_id = ?1 ORDER BY"
-	    " id", account_id);
+	return state_json_rows(s, "SELECT helper, step, started,"
+	    " ended - started AS seconds, exit, error FROM runs WHERE"
+	    " account_id = ?1 ORDER BY id", account_id);
 }
 
 json_t *
 state_shares_pending(struct state *s)
 {
-	return json_rows(s, "SELECT a.account, r.helper, json_extract(r.done,"
+	return state_json_rows(s, "SELECT a.account, r.helper,"
+	    " json_extract(r.done,"
 	    " '$.shares.pending') AS pending, json_extract(r.done,"
 	    " '$.shares.ready') AS ready FROM accounts a JOIN runs r ON r.id IN"
 	    " (SELECT max(id) FROM runs WHERE account_id = a.id AND helper IN"
@@ -134,7 +135,7 @@ state_shares_pending(struct state *s)
 json_t *
 state_failures(struct state *s)
 {
-	return json_rows(s, "SELECT coalesce(error_class, '?') AS class,"
+	return state_json_rows(s, "SELECT coalesce(error_class, '?') AS class,"
 	    " substr(replace(coalesce(error, ''), account, '<account>'), 1,"
 	    " 160) AS reason, count(*) AS count, group_concat(account, ' ')"
 	    " AS accounts FROM (SELECT * FROM accounts WHERE in_plan AND"

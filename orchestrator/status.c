@@ -66,7 +66,8 @@ status_account(struct state *s, const char *name, int json)
 		    a.deltas);
 		if (ab >= 0)
 			printf("  the assessment counted %" PRId64 " messages,"
-			    " %s\n", am, human_bytes((double)ab, hb, sizeof(hb)));
+			    " %s\n", am, human_bytes((double)ab, hb,
+			    sizeof(hb)));
 		if (*items)
 			printf("  besides mail: %s\n", items);
 		if (a.error)
@@ -257,9 +258,9 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 	    "totals"), json_integer_value(json_object_get(c, "accounts")));
 	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64
 	    " anomalies\n", (int64_t)json_integer_value(json_object_get(c,
-	    "messages")), human_bytes((double)json_integer_value(json_object_get(c,
-	    "bytes")), hb, sizeof(hb)), (int64_t)json_integer_value(
-	    json_object_get(c, "anomalies")));
+	    "messages")), human_bytes((double)json_integer_value(
+	    json_object_get(c, "bytes")), hb, sizeof(hb)),
+	    (int64_t)json_integer_value(json_object_get(c, "anomalies")));
 	status_extras(s, NULL);
 	eta_print(eta);
 	json_decref(eta);

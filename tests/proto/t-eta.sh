@@ -6,7 +6,7 @@
 
 M=$top/$O/bin/migrate
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 for h in imap-pull jmap-push; do
 	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"

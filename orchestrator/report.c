@@ -1,0 +1,591 @@
+/*
+ * report.c: `migrate report`, the state as one HTML page that stands
+ * alone (inline CSS and SVG, no script, nothing fetched), so that it
+ * opens from a mail attachment or a ticket: the summary with its ETA,
+ * the sizing by wave with a histogram and the largest accounts, the
+ * progress by wave with the pulls and migrations over time and the
+ * accounts in progress longest, the failures by reason, the anomalies
+ * by kind with what to do about each, and the cutovers and rollbacks.
+ * Every list is bounded, so the page stays small for 100,000 accounts.
+ */
+#include "compat.h"
+
+#include <time.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "eta.h"
+#include "fileio.h"
+#include "now.h"
+#include "report.h"
+#include "state.h"
+
+#define NBARS	24
+
+static void
+esc(struct buf *b, const char *s)
+{
+	for (; s && *s; s++)
+		switch (*s) {
+		case '&': buf_adds(b, "&amp;"); break;
+		case '<': buf_adds(b, "&lt;"); break;
+		case '>': buf_adds(b, "&gt;"); break;
+		case '"': buf_adds(b, "&quot;"); break;
+		case '\'': buf_adds(b, "&#39;"); break;
+		default: buf_addch(b, *s);
+		}
+}
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static json_int_t
+num(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return json_is_real(v) ? (json_int_t)json_real_value(v) :
+	    json_integer_value(v);
+}
+
+static void
+bytes(struct buf *b, double n)
+{
+	char h[32];
+
+	buf_adds(b, human_bytes(n, h, sizeof(h)));
+}
+
+static void
+when(struct buf *b, double t, const char *fmt)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char s[64];
+
+	localtime_r(&tt, &tm);
+	strftime(s, sizeof(s), fmt, &tm);
+	buf_adds(b, s);
+}
+
+static const char style[] =
+	"body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;"
+	"max-width:72em;padding:1em 2em;color:#1d232b;background:#fff}"
+	"h1{font-size:1.6em;margin:.3em 0}h2{border-bottom:2px solid #d6dde6;"
+	"padding-bottom:.2em;margin-top:1.8em}"
+	".cards{display:flex;flex-wrap:wrap;gap:.8em}"
+	".card{border:1px solid #d6dde6;border-radius:6px;padding:.6em 1em;"
+	"min-width:9em}.card b{display:block;font-size:1.5em}"
+	"table{border-collapse:collapse;margin:.6em 0}"
+	"th,td{border-bottom:1px solid #e4e9ef;padding:.25em .7em;"
+	"text-align:left}td.n,th.n{text-align:right;"
+	"font-variant-numeric:tabular-nums}"
+	".muted{color:#5c6773}.bad{color:#a4161a}.good{color:#1b6e3a}"
+	"svg{display:block;margin:.6em 0}svg text{font-size:11px;"
+	"fill:#5c6773}svg rect{fill:#3f6fb5}";
+
+/* A bar chart of `n` values, each `w` wide with a label under it; `unit`
+ * "bytes" or a word for the values. */
+static void
+bars(struct buf *b, const char *title, size_t n, const double *v,
+    char (*label)[24], const char *unit, int w)
+{
+	double max = 0;
+	size_t i;
+	int h = 140;
+
+	for (i = 0; i < n; i++)
+		if (v[i] > max)
+			max = v[i];
+	buf_addf(b, "<svg role=\"img\" width=\"%d\" height=\"%d\" viewBox="
+	    "\"0 0 %d %d\"><title>", (int)n * w + 20, h + 40, (int)n * w + 20,
+	    h + 40);
+	esc(b, title);
+	buf_adds(b, "</title>");
+	for (i = 0; i < n; i++) {
+		int bh = max > 0 ? (int)(v[i] / max * h + 0.5) : 0;
+
+		buf_addf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height="
+		    "\"%d\"><title>", 10 + (int)i * w, h + 10 - bh, w - 6, bh);
+		esc(b, label[i]);
+		buf_adds(b, ": ");
+		if (!strcmp(unit, "bytes"))
+			bytes(b, v[i]);
+		else
+			buf_addf(b, "%.0f %s", v[i], unit);
+		buf_addf(b, "</title></rect><text x=\"%d\" y=\"%d\">",
+		    10 + (int)i * w, h + 26);
+		esc(b, label[i]);
+		buf_adds(b, "</text>");
+	}
+	buf_adds(b, "</svg>\n");
+}
+
+static void
+card(struct buf *b, const char *key, const char *what, const char *value)
+{
+	buf_addf(b, "<div class=\"card\"><b data-k=\"%s\">", key);
+	esc(b, value);
+	buf_adds(b, "</b>");
+	esc(b, what);
+	buf_adds(b, "</div>");
+}
+
+static void
+summary(struct buf *b, const json_t *r, const json_t *eta)
+{
+	json_int_t acc = 0, mig = 0, failed = 0, msgs = 0, by = 0;
+	const json_t *w;
+	char v[64], h[32];
+	size_t i;
+
+	json_array_foreach(json_object_get(r, "waves"), i, w) {
+		acc += num(w, "accounts");
+		mig += num(w, "migrated");
+		failed += num(w, "failed");
+		msgs += num(w, "assessed_messages");
+		by += num(w, "assessed_bytes");
+	}
+	buf_adds(b, "<section id=\"summary\"><h2>Summary</h2><div class="
+	    "\"cards\">");
+	snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, acc);
+	card(b, "accounts", "accounts in the plan", v);
+	snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, mig);
+	card(b, "migrated", "migrated", v);
+	snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, failed);
+	card(b, "failed", "failed, to retry", v);
+	snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, msgs);
+	card(b, "messages", "messages (assessed)", v);
+	card(b, "bytes", "of mail (assessed)", human_bytes((double)by, h,
+	    sizeof(h)));
+	if (json_is_integer(json_object_get(eta, "seconds")) &&
+	    num(eta, "accounts")) {
+		double s = (double)num(eta, "seconds");
+
+		snprintf(v, sizeof(v), s < 7200 ? "%.0f min" : "%.1f hours",
+		    s < 7200 ? s / 60 : s / 3600);
+		card(b, "eta", "left (ETA)", v);
+	} else
+		card(b, "eta", "left (ETA)", num(eta, "accounts") ? "not yet" :
+		    "none");
+	buf_adds(b, "</div>\n<p class=\"muted\">");
+	if (json_object_get(eta, "measured")) {
+		const json_t *m = json_object_get(eta, "measured");
+
+		double rate = json_number_value(json_object_get(eta, "rate"));
+
+		buf_addf(b, "The ETA divides what is left, %"
+		    JSON_INTEGER_FORMAT " account(s) and ", num(eta,
+		    "accounts"));
+		bytes(b, (double)num(eta, "bytes"));
+		buf_addf(b, " as the assessment counted it, by the throughput "
+		    "measured on %" JSON_INTEGER_FORMAT " account(s) migrated ("
+		    , num(m, "accounts"));
+		esc(b, str(m, "window"));
+		buf_adds(b, "): ");
+		if (!strcmp(str(eta, "basis"), "bytes")) {
+			bytes(b, rate);
+			buf_adds(b, "/s.");
+		} else
+			buf_addf(b, "%.1f accounts an hour (no sizes to weigh"
+			    " by).", rate * 3600);
+	} else if (num(eta, "accounts")) {
+		esc(b, str(eta, "why"));
+		buf_adds(b, ".");
+	}
+	buf_adds(b, "</p></section>\n");
+}
+
+static void
+histogram(struct buf *b, const json_t *sizes)
+{
+	static const double edge[] = { 1e6, 1e7, 1e8, 1e9, 1e10 };
+	char label[7][24] = { "none", "<1 MB", "1-10 MB", "10-100 MB",
+	    "0.1-1 GB", "1-10 GB", ">10 GB" };
+	double v[7] = { 0 };
+	const json_t *row;
+	size_t i, k;
+
+	json_array_foreach(sizes, i, row) {
+		double sz = (double)num(row, "size");
+
+		if (num(row, "unsized")) {
+			v[0]++;
+			continue;
+		}
+		for (k = 0; k < 5 && sz >= edge[k]; k++)
+			;
+		v[k + 1]++;
+	}
+	buf_adds(b, "<h3>Accounts by size</h3>");
+	bars(b, "accounts by size", 7, v, label, "accounts", 76);
+}
+
+static void
+sizing(struct buf *b, const json_t *r)
+{
+	const json_t *w;
+	size_t i;
+
+	buf_adds(b, "<section id=\"sizing\"><h2>Sizing</h2><table id=\"waves\">"
+	    "<tr><th>wave</th><th class=\"n\">accounts</th><th class=\"n\">"
+	    "messages</th><th class=\"n\">size</th><th class=\"n\">pulled"
+	    "</th></tr>");
+	json_array_foreach(json_object_get(r, "waves"), i, w) {
+		buf_adds(b, "<tr><td>");
+		esc(b, str(w, "wave"));
+		buf_addf(b, "</td><td class=\"n\">%" JSON_INTEGER_FORMAT "</td>"
+		    "<td class=\"n\">%" JSON_INTEGER_FORMAT "</td><td class="
+		    "\"n\">", num(w, "accounts"), num(w, "assessed_messages"));
+		bytes(b, (double)num(w, "assessed_bytes"));
+		buf_adds(b, "</td><td class=\"n\">");
+		bytes(b, (double)num(w, "bytes"));
+		buf_adds(b, "</td></tr>");
+	}
+	buf_adds(b, "</table>");
+	histogram(b, json_object_get(r, "sizes"));
+	buf_adds(b, "<h3>The largest accounts</h3><table id=\"largest\"><tr>"
+	    "<th>account</th><th>wave</th><th>state</th><th class=\"n\">"
+	    "messages</th><th class=\"n\">size</th></tr>");
+	json_array_foreach(json_object_get(r, "largest"), i, w) {
+		buf_adds(b, "<tr><td>");
+		esc(b, str(w, "account"));
+		buf_adds(b, "</td><td>");
+		esc(b, str(w, "wave"));
+		buf_adds(b, "</td><td>");
+		esc(b, str(w, "state"));
+		buf_addf(b, "</td><td class=\"n\">%" JSON_INTEGER_FORMAT
+		    "</td><td class=\"n\">", num(w, "messages"));
+		bytes(b, (double)num(w, "bytes"));
+		buf_adds(b, "</td></tr>");
+	}
+	buf_adds(b, "</table></section>\n");
+}
+
+/* `rows`' `key` (a time) over NBARS equal spans: the sum of `what` in
+ * each, or the count where `what` is NULL. */
+static void
+over_time(struct buf *b, const char *title, const json_t *rows,
+    const char *key, const char *what, const char *unit)
+{
+	double v[NBARS] = { 0 }, t0, t1, span;
+	char label[NBARS][24];
+	const json_t *row;
+	size_t i, n = json_array_size(rows);
+
+	buf_adds(b, "<h3>");
+	esc(b, title);
+	buf_adds(b, "</h3>");
+	if (!n) {
+		buf_adds(b, "<p class=\"muted\">Nothing yet.</p>");
+		return;
+	}
+	t0 = json_number_value(json_object_get(json_array_get(rows, 0), key));
+	t1 = json_number_value(json_object_get(json_array_get(rows, n - 1),
+	    key));
+	span = (t1 - t0) / NBARS > 60 ? (t1 - t0) / NBARS : 60;
+	json_array_foreach(rows, i, row) {
+		size_t k = (size_t)((json_number_value(json_object_get(row,
+		    key)) - t0) / span);
+
+		v[k < NBARS ? k : NBARS - 1] += what ? (double)num(row, what) :
+		    1;
+	}
+	for (i = 0; i < NBARS; i++) {
+		struct buf l = BUF_INIT;
+
+		when(&l, t0 + span * (double)i, "%H:%M");
+		snprintf(label[i], sizeof(label[i]), "%s", i % 4 ? "" : l.buf);
+		buf_release(&l);
+	}
+	bars(b, title, NBARS, v, label, unit, 30);
+	buf_adds(b, "<p class=\"muted\">From ");
+	when(b, t0, "%Y-%m-%d %H:%M");
+	buf_adds(b, " to ");
+	when(b, t1, "%Y-%m-%d %H:%M");
+	if (span < 90)
+		buf_adds(b, ", a bar for each minute.</p>");
+	else
+		buf_addf(b, ", a bar for each %.0f minutes.</p>", span / 60);
+}
+
+static void
+progress(struct buf *b, const json_t *r, double now)
+{
+	const json_t *w;
+	size_t i;
+
+	buf_adds(b, "<section id=\"progress\"><h2>Progress</h2><table id="
+	    "\"states\"><tr><th>wave</th><th class=\"n\">accounts</th><th "
+	    "class=\"n\">migrated</th><th class=\"n\">failed</th><th class="
+	    "\"n\">held</th><th class=\"n\">rolled back</th></tr>");
+	json_array_foreach(json_object_get(r, "waves"), i, w) {
+		buf_adds(b, "<tr><td>");
+		esc(b, str(w, "wave"));
+		buf_addf(b, "</td><td class=\"n\">%" JSON_INTEGER_FORMAT "</td>"
+		    "<td class=\"n good\">%" JSON_INTEGER_FORMAT "</td><td "
+		    "class=\"n bad\">%" JSON_INTEGER_FORMAT "</td><td class="
+		    "\"n\">%" JSON_INTEGER_FORMAT "</td><td class=\"n\">%"
+		    JSON_INTEGER_FORMAT "</td></tr>", num(w, "accounts"),
+		    num(w, "migrated"), num(w, "failed"), num(w, "held"),
+		    num(w, "rolled_back"));
+	}
+	buf_adds(b, "</table>");
+	over_time(b, "Bytes pulled over time", json_object_get(r, "pulls"),
+	    "ended", "bytes", "bytes");
+	over_time(b, "Accounts migrated over time", json_object_get(r,
+	    "migrated"), "ts", NULL, "accounts");
+	buf_adds(b, "<h3>In progress longest</h3>");
+	if (!json_array_size(json_object_get(r, "slowest"))) {
+		buf_adds(b, "<p class=\"muted\">No account is in progress."
+		    "</p></section>\n");
+		return;
+	}
+	buf_adds(b, "<table id=\"slowest\"><tr><th>account</th><th>wave"
+	    "</th><th>state</th><th class=\"n\">for</th><th class=\"n\">"
+	    "pulled</th></tr>");
+	json_array_foreach(json_object_get(r, "slowest"), i, w) {
+		buf_adds(b, "<tr><td>");
+		esc(b, str(w, "account"));
+		buf_adds(b, "</td><td>");
+		esc(b, str(w, "wave"));
+		buf_adds(b, "</td><td>");
+		esc(b, str(w, "state"));
+		buf_addf(b, "</td><td class=\"n\">%.0f min</td><td class="
+		    "\"n\">", (now - json_number_value(json_object_get(w,
+		    "began"))) / 60);
+		bytes(b, (double)num(w, "bytes"));
+		buf_adds(b, "</td></tr>");
+	}
+	buf_adds(b, "</table></section>\n");
+}
+
+static void
+failures(struct buf *b, const json_t *f)
+{
+	const json_t *g;
+	size_t i;
+
+	buf_adds(b, "<section id=\"failures\"><h2>Failures</h2>");
+	if (!json_array_size(f))
+		buf_adds(b, "<p class=\"good\">No account has failed.</p>");
+	else
+		buf_adds(b, "<table><tr><th class=\"n\">accounts</th><th>class"
+		    "</th><th>reason</th><th>which</th></tr>");
+	json_array_foreach(f, i, g) {
+		buf_addf(b, "<tr><td class=\"n\">%" JSON_INTEGER_FORMAT "</td>"
+		    "<td>", num(g, "count"));
+		esc(b, str(g, "class"));
+		buf_adds(b, "</td><td>");
+		esc(b, str(g, "reason"));
+		buf_adds(b, "</td><td>");
+		esc(b, str(g, "accounts"));
+		buf_adds(b, "</td></tr>");
+	}
+	if (json_array_size(f))
+		buf_adds(b, "</table><p class=\"muted\">migrate status ACCOUNT"
+		    " tells more; migrate retry ACCOUNT, or --failed.</p>");
+	buf_adds(b, "</section>\n");
+}
+
+/* What to do about each kind of anomaly the helpers report. */
+static const struct {
+	const char *kind, *advice;
+} advice[] = {
+	{ "too-large", "The destination's size limit is below the message:"
+	    " raise it, or accept that the message stays in the archive." },
+	{ "over-size-limit", "As too-large: raise the destination's limit,"
+	    " or leave the message in the archive." },
+	{ "oversized", "As too-large: raise the destination's limit." },
+	{ "rescued", "The destination refused the message as it was; a"
+	    " repaired copy was imported and the original kept in the"
+	    " archive. Nothing to do unless the user misses the original." },
+	{ "not-imported", "The destination refused the message; see the"
+	    " account's push report, then push again." },
+	{ "empty-message", "A message of 0 bytes at the source: nothing to"
+	    " carry." },
+	{ "verify-differs", "The destination differs from the archive after"
+	    " the push; look at the account's verify report before its"
+	    " cutover." },
+	{ "folder-name", "A folder name the destination does not take as it"
+	    " is; it was created under a substitute name." },
+	{ "folder-name-clash", "Two folders map to one name at the"
+	    " destination; one was renamed." },
+	{ "folder-unreadable", "The source refused to open a folder; check"
+	    " its ACL or the mail store, then pull again." },
+	{ "uidvalidity-changed", "The source renumbered a folder; it was read"
+	    " again whole, and matched by content." },
+	{ "duplicate-message-id", "Information: two messages share a"
+	    " Message-ID; both are carried." },
+	{ "namespace-shared", "Folders of others the account sees: they"
+	    " move with their owners, not with this account." },
+	{ "share-refused", "The destination refused a folder's sharing;"
+	    " set it by hand or check the grantee exists there." },
+	{ "share-unsupported", "The destination cannot share folders; the"
+	    " sharing was not carried." },
+	{ "dav-share-not-carried", "A calendar or address book shared with a"
+	    " group or everyone: set it again on the destination." },
+	{ "dav-shared", "Calendars or address books of others the account"
+	    " sees: they move with their owners." },
+	{ "password-not-carried", "The account's password hash cannot be"
+	    " carried: the user needs a new password on the destination." },
+	{ "sieve-refused", "The destination refused a Sieve script (an"
+	    " extension it lacks?); it is kept in the archive." },
+	{ "pop3-unmatched", "A POP3 message could not be matched; that"
+	    " client may download it again after the cutover." },
+	{ "proxy-unreachable", "The proxy could not be told of a flip; check"
+	    " that it runs, then flip again." },
+};
+
+static const char *
+advice_for(const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(advice) / sizeof(advice[0]); i++)
+		if (!strcmp(advice[i].kind, kind))
+			return advice[i].advice;
+	return "See the account's reports (migrate status ACCOUNT) and the"
+	    " helper's manual page.";
+}
+
+static void
+anomalies(struct buf *b, const json_t *a)
+{
+	const json_t *k;
+	size_t i;
+
+	buf_adds(b, "<section id=\"anomalies\"><h2>Anomalies</h2>");
+	if (!json_array_size(a))
+		buf_adds(b, "<p class=\"good\">None.</p>");
+	else
+		buf_adds(b, "<table><tr><th>kind</th><th class=\"n\">count"
+		    "</th><th class=\"n\">accounts</th><th>what to do</th>"
+		    "<th>some of the accounts</th></tr>");
+	json_array_foreach(a, i, k) {
+		buf_adds(b, "<tr><td>");
+		esc(b, str(k, "kind"));
+		buf_addf(b, "</td><td class=\"n\">%" JSON_INTEGER_FORMAT "</td>"
+		    "<td class=\"n\">%" JSON_INTEGER_FORMAT "</td><td>",
+		    num(k, "count"), num(k, "accounts"));
+		esc(b, advice_for(str(k, "kind")));
+		buf_adds(b, "</td><td>");
+		esc(b, str(k, "sample"));
+		buf_adds(b, "</td></tr>");
+	}
+	if (json_array_size(a))
+		buf_adds(b, "</table>");
+	buf_adds(b, "</section>\n");
+}
+
+/*
+ * The cutovers (an account entering cutover, its logins held, until it
+ * is migrated: the hold window) and the rollbacks, newest first.  The
+ * rows come newest first, so an account's migration is seen before its
+ * cutover: `ends` keeps it until then.
+ */
+static void
+cutovers(struct buf *b, const json_t *rows)
+{
+	json_t *ends = json_object();
+	const json_t *t, *end;
+	size_t i, n = 0;
+
+	buf_adds(b, "<section id=\"cutovers\"><h2>Cutovers and rollbacks</h2>"
+	    "<table><tr><th>when</th><th>account</th><th>wave</th><th>what"
+	    "</th><th class=\"n\">logins held</th></tr>");
+	json_array_foreach(rows, i, t) {
+		const char *to = str(t, "to"), *acc = str(t, "account");
+
+		/* a migration from its cutover (or back from a hold) */
+		if (!strcmp(to, "migrated")) {
+			if (!strcmp(str(t, "from"), "cutover"))
+				json_object_set(ends, acc, json_object_get(t,
+				    "ts"));
+			continue;
+		}
+		if (n++ == 200)
+			break;
+		buf_adds(b, "<tr><td>");
+		when(b, json_number_value(json_object_get(t, "ts")),
+		    "%Y-%m-%d %H:%M:%S");
+		buf_adds(b, "</td><td>");
+		esc(b, acc);
+		buf_adds(b, "</td><td>");
+		esc(b, str(t, "wave"));
+		if (!strcmp(to, "rolled_back")) {
+			buf_adds(b, "</td><td class=\"bad\">rolled back</td>"
+			    "<td></td></tr>");
+			continue;
+		}
+		buf_adds(b, "</td><td>cutover</td><td class=\"n\">");
+		if ((end = json_object_get(ends, acc)))
+			buf_addf(b, "%.1f s", json_number_value(end) -
+			    json_number_value(json_object_get(t, "ts")));
+		else
+			buf_adds(b, "not done");
+		buf_adds(b, "</td></tr>");
+		json_object_del(ends, acc);
+	}
+	buf_adds(b, "</table>");
+	if (!n)
+		buf_adds(b, "<p class=\"muted\">None yet.</p>");
+	buf_adds(b, "<p class=\"muted\">Who applied each: git -C STATE/audit"
+	    " log.</p></section>\n");
+	json_decref(ends);
+}
+
+int
+report_write(struct state *s, const char *dir, const char *path,
+    struct buf *err)
+{
+	double now = now_seconds();
+	json_t *r = state_report(s), *eta = eta_compute(s, now);
+	json_t *plan = json_array_get(json_object_get(r, "plans"), 0);
+	json_t *f = state_failures(s);
+	struct buf b = BUF_INIT;
+	int ret;
+
+	buf_adds(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset="
+	    "\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">"
+	    "<title>Migration report: ");
+	esc(&b, plan ? str(plan, "name") : dir);
+	buf_addf(&b, "</title><style>%s</style></head><body>\n<header><h1>"
+	    "Migration report: ", style);
+	esc(&b, plan ? str(plan, "name") : dir);
+	buf_adds(&b, "</h1><p class=\"muted\">State ");
+	esc(&b, dir);
+	buf_adds(&b, ", made ");
+	when(&b, now, "%Y-%m-%d %H:%M:%S %Z");
+	if (plan) {
+		buf_addf(&b, "; plan revision %" JSON_INTEGER_FORMAT " (",
+		    num(plan, "id"));
+		esc(&b, str(plan, "path"));
+		buf_adds(&b, ", sha256 ");
+		buf_add(&b, str(plan, "sha256"), strnlen(str(plan, "sha256"),
+		    12));
+		buf_adds(&b, ") applied ");
+		when(&b, json_number_value(json_object_get(plan, "applied")),
+		    "%Y-%m-%d %H:%M");
+	}
+	buf_adds(&b, ".</p></header>\n");
+	summary(&b, r, eta);
+	sizing(&b, r);
+	progress(&b, r, now);
+	failures(&b, f);
+	anomalies(&b, json_object_get(r, "anomalies"));
+	cutovers(&b, json_object_get(r, "cutovers"));
+	buf_adds(&b, "</body></html>\n");
+	ret = file_write_atomic(path, b.buf, b.len, 0644, err);
+	buf_release(&b);
+	json_decref(r);
+	json_decref(eta);
+	json_decref(f);
+	return ret;
+}

@@ -1,0 +1,15 @@
+/*
+ * report.h: `migrate report` (report.c).
+ */
+#ifndef MIGRATE_REPORT_H
+#define MIGRATE_REPORT_H
+
+struct buf;
+struct state;
+
+/* The state in `dir` (open as `s`) as one HTML page that stands alone,
+ * written to `path` whole or not at all. */
+int report_write(struct state *s, const char *dir, const char *path,
+    struct buf *err);
+
+#endif

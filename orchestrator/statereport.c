@@ -1,0 +1,76 @@
+/*
+ * statereport.c: what `migrate report` reads of the state, each part an
+ * array of rows (state_json_rows()): the waves' sizes, every account's
+ * size, the largest accounts, the pulls over time, the migrations over
+ * time, the accounts in progress longest, the anomalies by kind, and the
+ * cutovers and rollbacks.  Each part is bounded where a plan of 100,000
+ * accounts would make it long, except the sizes, which are one number
+ * an account.
+ */
+#include "compat.h"
+
+#include <jansson.h>
+
+#include "state.h"
+#include "state_int.h"
+
+/* an account's weight: what the assessment counted, or what was pulled
+ * if that is more */
+#define SIZE "max(coalesce(assessed_bytes, 0), bytes)"
+
+static const struct {
+	const char *name, *sql;
+} parts[] = {
+	{ "waves", "SELECT coalesce(wave, '-') AS wave, count(*) AS accounts,"
+	    " sum(assessed_messages) AS assessed_messages,"
+	    " sum(assessed_bytes) AS assessed_bytes, sum(messages) AS"
+	    " messages, sum(bytes) AS bytes, sum(anomalies) AS anomalies,"
+	    " sum(state IN ('migrated', 'finalized')) AS migrated,"
+	    " sum(state = 'failed') AS failed, sum(state = 'held') AS held,"
+	    " sum(state = 'rolled_back') AS rolled_back FROM accounts"
+	    " WHERE in_plan GROUP BY 1 ORDER BY min(ord)" },
+	{ "sizes", "SELECT " SIZE " AS size, assessed_bytes IS NULL AND"
+	    " bytes = 0 AS unsized FROM accounts WHERE in_plan" },
+	{ "largest", "SELECT account, coalesce(wave, '-') AS wave, state,"
+	    " coalesce(assessed_messages, messages) AS messages, " SIZE
+	    " AS bytes FROM accounts WHERE in_plan ORDER BY " SIZE " DESC,"
+	    " ord LIMIT 10" },
+	{ "pulls", "SELECT ended, coalesce(json_extract(done, '$.bytes'), 0)"
+	    " AS bytes, coalesce(json_extract(done, '$.messages'), 0) AS"
+	    " messages FROM runs WHERE step = 'pull' AND exit = 0 AND"
+	    " json_valid(done) ORDER BY ended" },
+	{ "migrated", "SELECT ts FROM transitions WHERE to_state ="
+	    " 'migrated' ORDER BY ts" },
+	{ "slowest", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
+	    " a.state, a.step, c.ts AS began, a.bytes, a.assessed_bytes FROM"
+	    " accounts a JOIN (SELECT account_id, min(ts) AS ts FROM"
+	    " transitions WHERE to_state = 'copying' GROUP BY account_id) c"
+	    " ON c.account_id = a.id WHERE a.in_plan AND a.state IN"
+	    " ('copying', 'copied', 'verified', 'cutover') ORDER BY c.ts"
+	    " LIMIT 10" },
+	{ "anomalies", "SELECT kind, sum(n) AS count, count(*) AS accounts,"
+	    " group_concat(CASE WHEN rk <= 10 THEN account END, ' ') AS"
+	    " sample FROM (SELECT x.kind, a.account, count(*) AS n,"
+	    " row_number() OVER (PARTITION BY x.kind ORDER BY a.ord) AS rk"
+	    " FROM anomalies x JOIN accounts a ON a.id = x.account_id GROUP"
+	    " BY x.kind, a.id) GROUP BY kind ORDER BY 2 DESC, 1" },
+	{ "cutovers", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
+	    " t.from_state AS \"from\", t.to_state AS \"to\", t.ts, t.why"
+	    " FROM transitions t JOIN accounts a ON a.id = t.account_id"
+	    " WHERE t.to_state IN ('cutover', 'migrated', 'rolled_back')"
+	    " ORDER BY t.id DESC LIMIT 600" },
+	{ "plans", "SELECT id, applied, path, name, sha256 FROM plans ORDER"
+	    " BY id DESC LIMIT 20" },
+};
+
+json_t *
+state_report(struct state *s)
+{
+	json_t *r = json_object();
+	size_t i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		json_object_set_new(r, parts[i].name, state_json_rows(s,
+		    parts[i].sql, -1));
+	return r;
+}

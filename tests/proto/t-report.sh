@@ -1,0 +1,116 @@
+# migrate report: the state as one HTML page that stands alone, made
+# from a plan run by stand-in helpers (stub-helper), checked with tidy
+# and opened in headless Chromium, whose DOM must show the state's
+# figures; a screenshot is kept in $O/test-logs/report.png.
+. "$(dirname "$0")/lib.sh"
+
+M=$top/$O/bin/migrate
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+mkdir -p "$work/bin" "$top/$O/test-logs"
+for h in imap-pull jmap-push; do
+	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
+done
+ln -s "$top/$O/bin/map-flip" "$work/bin/map-flip"
+export MIGRATE_EXEC_PATH=$work/bin MIGRATE_NO_PROGRESS=1
+export STUB_DIR=$work/ctl
+mkdir -p "$STUB_DIR"
+umask 077
+printf 'alice@example.org a\nbob@example.org b\ncarol c\ndave d\n' \
+    >"$work/passwords"
+umask 022
+# a wave whose name must be escaped; dave fails for good
+cat >"$work/rep.yaml" <<'EOT'
+name: report <test> & co
+state: rep
+source:
+  imap: imaps://127.0.0.1:1
+  auth:
+    passwords: {file: passwords}
+destination:
+  jmap: http://127.0.0.1:1
+  allow_plaintext: true
+limits:
+  parallel_accounts: 2
+  retries: 0
+  backoff_seconds: 0
+  max_failures: 1
+accounts:
+  default_domain: example.org
+  list: [alice, bob, carol, dave]
+phases:
+  assessment:
+  pilot: {accounts: [alice]}
+  waves:
+    - {name: "w<1>&", accounts: [bob, carol]}
+    - {name: last, accounts: [dave]}
+EOT
+assessed() {	# ACCOUNT MESSAGES BYTES
+	printf 'report:{"totals": {"messages": %d, "bytes": %d}}\n' "$2" "$3" \
+	    >"$STUB_DIR/imap-pull.$1@example.org"
+}
+assessed alice 10 400000
+assessed bob 200 25000000
+assessed carol 3000 2500000000
+assessed dave 7 1000
+echo exit:77 >"$STUB_DIR/jmap-push.dave@example.org"
+(cd "$work" && "$M" plan apply rep.yaml) >"$work/out" 2>&1
+is "$?" 75 "the plan runs, dave fails"
+sqlite3 "$work/rep/state.db" "INSERT INTO anomalies(account_id, helper,
+    kind, event) SELECT id, 'imap-pull', 'folder-name', '{}' FROM accounts
+    WHERE account IN ('bob@example.org', 'carol@example.org');
+    INSERT INTO anomalies(account_id, helper, kind, event) SELECT id,
+    'imap-pull', 'odd<kind>', '{}' FROM accounts WHERE account =
+    'carol@example.org'"
+
+out=$("$M" --state "$work/rep" report)
+is "$?:$out" "0:$work/rep/report.html" "report writes STATE/report.html"
+page=$work/rep/report.html
+"$M" --state "$work/rep" report -o "$work/other.html" >/dev/null
+unmade() { sed 's/, made [^;]*;//' "$1" | sha256sum; }
+is "$(unmade "$work/other.html")" "$(unmade "$page")" "or where -o says"
+"$M" --state "$work/rep" report -o "$work/nodir/x.html" 2>"$work/err"
+is "$?" 73 "a place it cannot write: exit 73"
+like "$(cat "$work/err")" "^migrate: report: .*nodir" "and it says where"
+
+tidy -q -e "$page" >"$work/tidy" 2>&1
+is "$?" 0 "tidy finds no error and no warning"
+is "$(grep -cE '<script|src=|href=|url\(|@import' "$page")" 0 \
+    "nothing outside the page: no script, no link, no fetch"
+unlike "$(cat "$page")" '<test>|w<1>|odd<kind>' "every name is escaped"
+
+if ! command -v chromium >/dev/null; then
+	ok "# SKIP no chromium"
+	done_testing
+	exit
+fi
+browse() {	# what headless Chromium makes of the page
+	timeout 60 chromium --headless --no-sandbox --disable-gpu \
+	    --user-data-dir="$work/chrome" "$@" "file://$page" 2>/dev/null
+}
+dom=$(browse --dump-dom)
+card() { printf '%s\n' "$dom" | sed -n "s/.*data-k=\"$1\">\([^<]*\)<.*/\1/p"; }
+db() { sqlite3 "$work/rep/state.db" "$1"; }
+is "$(card accounts)" "$(db 'SELECT count(*) FROM accounts')" \
+    "in the browser: the account count is the state's"
+is "$(card messages)" "$(db 'SELECT sum(assessed_messages) FROM accounts')" \
+    "the message total is the state's (3217)"
+is "$(card migrated):$(card failed)" "3:1" "migrated and failed"
+is "$(card bytes)" "2.5 GB" "the assessed size"
+is "$(printf '%s\n' "$dom" | grep -o '<table id="waves">.*</table>' |
+    grep -o '<tr><td>[^<]*</td>' | tr -d '\n')" \
+    '<tr><td>pilot</td><tr><td>w&lt;1&gt;&amp;</td><tr><td>last</td>' \
+    "a sizing row per wave, in plan order, its name as text"
+like "$dom" '<td>folder-name</td><td class="n">2</td><td class="n">2</td><td>A folder name' \
+    "anomalies by kind, with what to do"
+like "$dom" '<td>odd&lt;kind&gt;</td>' "an unknown kind, escaped"
+like "$dom" 'permanent</td><td>jmap-push exited 77.*dave@example.org' \
+    "the failure, with its reason and account"
+is "$(printf '%s\n' "$dom" | grep -o '>cutover</td><td class="n">[0-9.]* s<' | wc -l)" 3 \
+    "three cutovers, each with how long logins were held"
+like "$dom" '<title>1-10 GB: 1 accounts</title>' "the size histogram"
+browse --screenshot="$top/$O/test-logs/report.png" --window-size=1200,2600 \
+    >/dev/null
+like "$(file "$top/$O/test-logs/report.png")" "PNG image data, 1200 x 2600" \
+    "a screenshot, in test-logs/report.png"
+done_testing
