@@ -111,6 +111,7 @@ migrate_SRCS := \
 	orchestrator/rollback.c \
 	orchestrator/runner.c \
 	orchestrator/secrets.c \
+	orchestrator/serve.c \
 	orchestrator/share.c \
 	orchestrator/pull.c \
 	orchestrator/report.c \
@@ -122,3 +123,5 @@ migrate_SRCS := \
 	orchestrator/status.c \
 	$(O)/state/migrations.c
 migrate_LIBS := -lresolv	# finalize's DNS check: res_nquery(3)
+migrate_PKGS := libmicrohttpd
+PKGS_serve := libmicrohttpd

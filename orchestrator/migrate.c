@@ -17,8 +17,10 @@
 #include "finalize.h"
 #include "log.h"
 #include "plan.h"
+#include "opt.h"
 #include "report.h"
 #include "runner.h"
+#include "serve.h"
 #include "secret.h"
 #include "state.h"
 #include "status.h"
@@ -32,6 +34,8 @@ static const char usage_text[] =
 "   plan apply FILE         run it; run it again to go on after a stop\n"
 "   status [--json] [ACCOUNT]\n"
 "   report [-o FILE]        the state as one HTML page (STATE/report.html)\n"
+"   serve [--listen ADDRESS:PORT] [--refresh SECONDS] [--tls-cert FILE\n"
+"         --tls-key FILE] [--password-file FILE]   that page, live\n"
 "   log [ACCOUNT]           the audit history\n"
 "   rollback [--no-carry-back] ACCOUNT | --to REVISION\n"
 "   hold ACCOUNT | release ACCOUNT\n"
@@ -324,6 +328,36 @@ cmd_report(const char *out)
 	state_close(s);
 	buf_release(&err);
 	free(path);
+	return rc;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	struct serve_opts o = { "127.0.0.1:8470", 10, NULL, NULL, NULL };
+	const char *dir = state_dir();
+	struct state *s;
+	int i, rc;
+
+	for (i = 0; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--listen"))
+			o.listen = argv[i + 1];
+		else if (!strcmp(argv[i], "--refresh"))
+			o.refresh = (int)opt_size("--refresh", argv[i + 1], 1);
+		else if (!strcmp(argv[i], "--tls-cert"))
+			o.tls_cert = argv[i + 1];
+		else if (!strcmp(argv[i], "--tls-key"))
+			o.tls_key = argv[i + 1];
+		else if (!strcmp(argv[i], "--password-file"))
+			o.password_file = argv[i + 1];
+		else
+			usage(EX_USAGE);
+	}
+	if (i != argc)
+		usage(EX_USAGE);
+	s = open_state(dir);
+	rc = serve_run(s, dir, &o);
+	state_close(s);
 	return rc;
 }
 
@@ -621,6 +655,8 @@ main(int argc, char **argv)
 			usage(EX_USAGE);
 		return cmd_report(out);
 	}
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - optind, argv + optind);
 	if (!strcmp(cmd, "log")) {
 		if (optind + 1 < argc)
 			usage(EX_USAGE);

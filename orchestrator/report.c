@@ -541,51 +541,62 @@ cutovers(struct buf *b, const json_t *rows)
 	json_decref(ends);
 }
 
-int
-report_write(struct state *s, const char *dir, const char *path,
-    struct buf *err)
+void
+report_page(struct state *s, const char *dir, int refresh, struct buf *b)
 {
 	double now = now_seconds();
 	json_t *r = state_report(s), *eta = eta_compute(s, now);
 	json_t *plan = json_array_get(json_object_get(r, "plans"), 0);
 	json_t *f = state_failures(s);
-	struct buf b = BUF_INIT;
-	int ret;
 
-	buf_adds(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset="
-	    "\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">"
-	    "<title>Migration report: ");
-	esc(&b, plan ? str(plan, "name") : dir);
-	buf_addf(&b, "</title><style>%s</style></head><body>\n<header><h1>"
+	buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset="
+	    "\"utf-8\"><meta name=\"viewport\" content=\"width="
+	    "device-width\">");
+	if (refresh)
+		buf_addf(b, "<meta http-equiv=\"refresh\" content=\"%d\">",
+		    refresh);
+	buf_adds(b, "<title>Migration report: ");
+	esc(b, plan ? str(plan, "name") : dir);
+	buf_addf(b, "</title><style>%s</style></head><body>\n<header><h1>"
 	    "Migration report: ", style);
-	esc(&b, plan ? str(plan, "name") : dir);
-	buf_adds(&b, "</h1><p class=\"muted\">State ");
-	esc(&b, dir);
-	buf_adds(&b, ", made ");
-	when(&b, now, "%Y-%m-%d %H:%M:%S %Z");
+	esc(b, plan ? str(plan, "name") : dir);
+	buf_adds(b, "</h1><p class=\"muted\">State ");
+	esc(b, dir);
+	buf_adds(b, ", made ");
+	when(b, now, "%Y-%m-%d %H:%M:%S %Z");
 	if (plan) {
-		buf_addf(&b, "; plan revision %" JSON_INTEGER_FORMAT " (",
+		buf_addf(b, "; plan revision %" JSON_INTEGER_FORMAT " (",
 		    num(plan, "id"));
-		esc(&b, str(plan, "path"));
-		buf_adds(&b, ", sha256 ");
-		buf_add(&b, str(plan, "sha256"), strnlen(str(plan, "sha256"),
+		esc(b, str(plan, "path"));
+		buf_adds(b, ", sha256 ");
+		buf_add(b, str(plan, "sha256"), strnlen(str(plan, "sha256"),
 		    12));
-		buf_adds(&b, ") applied ");
-		when(&b, json_number_value(json_object_get(plan, "applied")),
+		buf_adds(b, ") applied ");
+		when(b, json_number_value(json_object_get(plan, "applied")),
 		    "%Y-%m-%d %H:%M");
 	}
-	buf_adds(&b, ".</p></header>\n");
-	summary(&b, r, eta);
-	sizing(&b, r);
-	progress(&b, r, now);
-	failures(&b, f);
-	anomalies(&b, json_object_get(r, "anomalies"));
-	cutovers(&b, json_object_get(r, "cutovers"));
-	buf_adds(&b, "</body></html>\n");
-	ret = file_write_atomic(path, b.buf, b.len, 0644, err);
-	buf_release(&b);
+	buf_adds(b, ".</p></header>\n");
+	summary(b, r, eta);
+	sizing(b, r);
+	progress(b, r, now);
+	failures(b, f);
+	anomalies(b, json_object_get(r, "anomalies"));
+	cutovers(b, json_object_get(r, "cutovers"));
+	buf_adds(b, "</body></html>\n");
 	json_decref(r);
 	json_decref(eta);
 	json_decref(f);
+}
+
+int
+report_write(struct state *s, const char *dir, const char *path,
+    struct buf *err)
+{
+	struct buf b = BUF_INIT;
+	int ret;
+
+	report_page(s, dir, 0, &b);
+	ret = file_write_atomic(path, b.buf, b.len, 0644, err);
+	buf_release(&b);
 	return ret;
 }

@@ -235,6 +235,17 @@ status_extras(struct state *s, json_t *j)
 	free(items);
 }
 
+json_t *
+status_json(struct state *s, const char *dir)
+{
+	json_t *c = state_census(s);
+
+	json_object_set_new(c, "state", json_string(dir));
+	json_object_set_new(c, "eta", eta_compute(s, now_seconds()));
+	status_extras(s, c);
+	return c;
+}
+
 int
 status_show(struct state *s, const char *dir, const char *account, int json)
 {
@@ -243,17 +254,15 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 
 	if (account)
 		return status_account(s, account, json);
-	c = state_census(s);
-	eta = eta_compute(s, now_seconds());
 	if (json) {
-		json_object_set_new(c, "state", json_string(dir));
-		json_object_set_new(c, "eta", eta);
-		status_extras(s, c);
+		c = status_json(s, dir);
 		json_dumpf(c, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(c);
 		return 0;
 	}
+	c = state_census(s);
+	eta = eta_compute(s, now_seconds());
 	print_table(json_object_get(c, "waves"), json_object_get(c,
 	    "totals"), json_integer_value(json_object_get(c, "accounts")));
 	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64

@@ -4,6 +4,8 @@
 #ifndef MIGRATE_STATUS_H
 #define MIGRATE_STATUS_H
 
+#include <jansson.h>
+
 struct account;
 struct state;
 
@@ -14,6 +16,9 @@ struct state;
  */
 int status_show(struct state *s, const char *dir, const char *account,
     int json);
+
+/* What `migrate status --json` prints of the whole migration. */
+json_t *status_json(struct state *s, const char *dir);
 
 
 #endif

@@ -1,12 +1,15 @@
 # migrate report: the state as one HTML page that stands alone, made
 # from a plan run by stand-in helpers (stub-helper), checked with tidy
 # and opened in headless Chromium, whose DOM must show the state's
-# figures; a screenshot is kept in $O/test-logs/report.png.
+# figures; a screenshot is kept in $O/test-logs/report.png.  Then
+# migrate serve: the same page live, in clear on loopback, and with TLS
+# and a password.
 . "$(dirname "$0")/lib.sh"
 
 M=$top/$O/bin/migrate
 work=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+spid=
+trap '[ -n "$spid" ] && kill "$spid"; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 mkdir -p "$work/bin" "$top/$O/test-logs"
 for h in imap-pull jmap-push; do
 	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
@@ -79,6 +82,50 @@ is "$(grep -cE '<script|src=|href=|url\(|@import' "$page")" 0 \
     "nothing outside the page: no script, no link, no fetch"
 unlike "$(cat "$page")" '<test>|w<1>|odd<kind>' "every name is escaped"
 
+# --- served ------------------------------------------------------------
+serve() {	# PORT [options]: migrate serve in the background, as $spid
+	local port=$1
+	shift
+	"$M" --state "$work/rep" serve --listen "127.0.0.1:$port" "$@" \
+	    >"$work/serve.out" 2>&1 &
+	spid=$!
+	for _ in $(seq 50); do
+		grep -q "^migrate serve:" "$work/serve.out" && return
+		sleep 0.1
+	done
+}
+stop_serve() { kill "$spid"; wait "$spid" 2>/dev/null; spid=; }
+get() { curl -s -o "$work/got" -w '%{http_code} %{content_type}' "$@"; }
+serve 28470 --refresh 5
+is "$(get http://127.0.0.1:28470/)" "200 text/html; charset=utf-8" \
+    "serve: the page at /"
+like "$(tr '\n' ' ' <"$work/got")" '<meta http-equiv="refresh" content="5">.*data-k="accounts">4<' \
+    "the report's page, reloading itself every --refresh seconds"
+is "$(get http://127.0.0.1:28470/status.json)" "200 application/json" \
+    "status's JSON at /status.json"
+is "$(jq -c .totals "$work/got")" "$("$M" --state "$work/rep" status --json | jq -c .totals)" \
+    "the same as migrate status --json"
+is "$(get -X POST http://127.0.0.1:28470/)" "405 text/plain" "read-only: POST is refused"
+is "$(get http://127.0.0.1:28470/state.db)" "404 text/plain" "nothing else is served"
+stop_serve
+"$M" --state "$work/rep" serve --listen 0.0.0.0:28471 2>"$work/err"
+is "$?" 64 "serve beyond loopback without TLS and a password: exit 64"
+like "$(cat "$work/err")" "not loopback: it needs --tls-cert, --tls-key and --password-file" \
+    "and it says what it needs"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+printf 'dash-pw-Rt4Qz8\n' >"$work/dash.pw"
+serve 28472 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
+    --password-file "$work/dash.pw"
+tls="--cacert $work/cert.pem https://localhost:28472/"
+is "$(get $tls)" "401 text/plain" "with a password: none given, 401"
+is "$(get -u ann:wrong $tls)" "401 text/plain" "a wrong one, 401"
+is "$(get -u ann:dash-pw-Rt4Qz8 $tls)" "200 text/html; charset=utf-8" \
+    "the right one over TLS, the page"
+is "$(get -u ann:dash-pw-Rt4Qz8 ${tls/https/http})" "000 " "no clear HTTP beside TLS"
+unlike "$(ps -o args= -p "$spid")" "dash-pw" "the password is not in argv"
+stop_serve
+
 if ! command -v chromium >/dev/null; then
 	ok "# SKIP no chromium"
 	done_testing
@@ -113,4 +160,13 @@ browse --screenshot="$top/$O/test-logs/report.png" --window-size=1200,2600 \
     >/dev/null
 like "$(file "$top/$O/test-logs/report.png")" "PNG image data, 1200 x 2600" \
     "a screenshot, in test-logs/report.png"
+serve 28473
+page=127.0.0.1:28473
+browse() {	# the same, served
+	timeout 60 chromium --headless --no-sandbox --disable-gpu \
+	    --user-data-dir="$work/chrome" "$@" "http://$page/" 2>/dev/null
+}
+dom=$(browse --dump-dom)
+is "$(card accounts):$(card messages)" "4:3217" "served, in the browser: the same figures"
+stop_serve
 done_testing
