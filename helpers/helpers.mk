@@ -106,6 +106,7 @@ migrate_SRCS := \
 	orchestrator/eta.c \
 	orchestrator/finalize.c \
 	orchestrator/dirhttp.c \
+	orchestrator/display.c \
 	orchestrator/doveadm.c \
 	orchestrator/exec.c \
 	orchestrator/rollback.c \

@@ -99,6 +99,14 @@ on_line(void *cb, enum proc_stream s, const char *line, size_t len)
 			h->slot->done = v;
 		if (evline_int(&ev, "messages_total", &v) == 0)
 			h->slot->total = v;
+		if (evline_int(&ev, "bytes", &v) == 0)
+			h->slot->bytes = v;
+		if (evline_int(&ev, "bytes_total", &v) == 0)
+			h->slot->bytes_total = v;
+		if ((tok = evline_str(&ev, "folder")) ||
+		    (tok = evline_str(&ev, "collection")))
+			snprintf(h->slot->folder, sizeof(h->slot->folder),
+			    "%s", tok);
 		pthread_mutex_unlock(&r->lock);
 		break;
 	case EV_CHECKPOINT:
@@ -345,7 +353,9 @@ helper(struct run *r, struct slot *sl, struct account *a, const char *name,
 
 	pthread_mutex_lock(&r->lock);
 	snprintf(sl->what, sizeof(sl->what), "%s", step);
-	sl->done = sl->total = 0;
+	sl->done = sl->total = sl->bytes = sl->bytes_total = 0;
+	sl->folder[0] = '\0';
+	sl->step_since = now_seconds();
 	sl->child = &c;
 	pthread_mutex_unlock(&r->lock);
 

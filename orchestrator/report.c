@@ -205,24 +205,15 @@ summary(struct buf *b, const json_t *r, const json_t *eta)
 static void
 histogram(struct buf *b, const json_t *sizes)
 {
-	static const double edge[] = { 1e6, 1e7, 1e8, 1e9, 1e10 };
 	char label[7][24] = { "none", "<1 MB", "1-10 MB", "10-100 MB",
 	    "0.1-1 GB", "1-10 GB", ">10 GB" };
 	double v[7] = { 0 };
 	const json_t *row;
-	size_t i, k;
+	size_t i;
 
-	json_array_foreach(sizes, i, row) {
-		double sz = (double)num(row, "size");
-
-		if (num(row, "unsized")) {
-			v[0]++;
-			continue;
-		}
-		for (k = 0; k < 5 && sz >= edge[k]; k++)
-			;
-		v[k + 1]++;
-	}
+	json_array_foreach(sizes, i, row)
+		if (num(row, "k") >= 0 && num(row, "k") < 7)
+			v[num(row, "k")] = (double)num(row, "v");
 	buf_adds(b, "<h3>Accounts by size</h3>");
 	bars(b, "accounts by size", 7, v, label, "accounts", 76);
 }
@@ -268,35 +259,31 @@ sizing(struct buf *b, const json_t *r)
 	buf_adds(b, "</table></section>\n");
 }
 
-/* `rows`' `key` (a time) over NBARS equal spans: the sum of `what` in
- * each, or the count where `what` is NULL. */
+/* `rows` summed over NBARS spans of time (statereport.c's OVER_TIME):
+ * a bar each, in `unit`. */
 static void
 over_time(struct buf *b, const char *title, const json_t *rows,
-    const char *key, const char *what, const char *unit)
+    const char *unit)
 {
+	const json_t *row = json_array_get(rows, 0);
 	double v[NBARS] = { 0 }, t0, t1, span;
 	char label[NBARS][24];
-	const json_t *row;
-	size_t i, n = json_array_size(rows);
+	size_t i;
 
 	buf_adds(b, "<h3>");
 	esc(b, title);
 	buf_adds(b, "</h3>");
-	if (!n) {
+	if (!row) {
 		buf_adds(b, "<p class=\"muted\">Nothing yet.</p>");
 		return;
 	}
-	t0 = json_number_value(json_object_get(json_array_get(rows, 0), key));
-	t1 = json_number_value(json_object_get(json_array_get(rows, n - 1),
-	    key));
-	span = (t1 - t0) / NBARS > 60 ? (t1 - t0) / NBARS : 60;
-	json_array_foreach(rows, i, row) {
-		size_t k = (size_t)((json_number_value(json_object_get(row,
-		    key)) - t0) / span);
-
-		v[k < NBARS ? k : NBARS - 1] += what ? (double)num(row, what) :
-		    1;
-	}
+	t0 = json_number_value(json_object_get(row, "t0"));
+	t1 = json_number_value(json_object_get(row, "t1"));
+	span = json_number_value(json_object_get(row, "span"));
+	json_array_foreach(rows, i, row)
+		if (num(row, "k") >= 0 && num(row, "k") < NBARS)
+			v[num(row, "k")] = json_number_value(json_object_get(
+			    row, "v"));
 	for (i = 0; i < NBARS; i++) {
 		struct buf l = BUF_INIT;
 
@@ -338,9 +325,9 @@ progress(struct buf *b, const json_t *r, double now)
 	}
 	buf_adds(b, "</table>");
 	over_time(b, "Bytes pulled over time", json_object_get(r, "pulls"),
-	    "ended", "bytes", "bytes");
+	    "bytes");
 	over_time(b, "Accounts migrated over time", json_object_get(r,
-	    "migrated"), "ts", NULL, "accounts");
+	    "migrated"), "accounts");
 	buf_adds(b, "<h3>In progress longest</h3>");
 	if (!json_array_size(json_object_get(r, "slowest"))) {
 		buf_adds(b, "<p class=\"muted\">No account is in progress."

@@ -143,65 +143,6 @@ worker(void *arg)
 	return NULL;
 }
 
-static void
-fmt_duration(char *b, size_t n, double s)
-{
-	if (s < 0 || !isfinite(s))
-		snprintf(b, n, "?");
-	else if (s < 90)
-		snprintf(b, n, "%.0fs", s);
-	else if (s < 5400)
-		snprintf(b, n, "%.0fm", s / 60);
-	else
-		snprintf(b, n, "%.1fh", s / 3600);
-}
-
-/* The display on a terminal: a bar, then a line per running account. */
-static void
-draw(struct run *r, int final)
-{
-	struct buf b = BUF_INIT;
-	size_t total = r->nr_items, done, i;
-	double el = now_seconds() - r->phase_start, eta;
-	char eta_s[16], el_s[16];
-	int width = 30, fill, lines = 1;
-
-	pthread_mutex_lock(&r->lock);
-	done = r->nr_done + r->nr_failed;
-	eta = done ? el / done * (total - done) : -1;
-	fmt_duration(eta_s, sizeof(eta_s), eta);
-	fmt_duration(el_s, sizeof(el_s), el);
-	fill = total ? (int)(width * done / total) : width;
-	if (r->drawn > 1)
-		buf_addf(&b, "\033[%dA", r->drawn - 1);
-	buf_addf(&b, "\r\033[J%-12.12s [", r->phase_name);
-	for (i = 0; i < (size_t)width; i++)
-		buf_addch(&b, (int)i < fill ? '#' : '.');
-	buf_addf(&b, "] %zu/%zu accounts", done, total);
-	if (r->nr_failed)
-		buf_addf(&b, ", %zu failed", r->nr_failed);
-	buf_addf(&b, ", %s%s%s", el_s, final ? "" : ", eta ",
-	    final ? "" : eta_s);
-	for (i = 0; !final && i < (size_t)r->nr_slots; i++) {
-		struct slot *sl = &r->slots[i];
-
-		if (!sl->account[0])
-			continue;
-		buf_addf(&b, "\n  %-32.32s %-8s", sl->account, sl->what);
-		if (sl->total)
-			buf_addf(&b, " %" PRId64 "/%" PRId64 " messages",
-			    sl->done, sl->total);
-		lines++;
-	}
-	if (final)
-		buf_addch(&b, '\n');
-	r->drawn = final ? 0 : lines;
-	pthread_mutex_unlock(&r->lock);
-	fwrite(b.buf, 1, b.len, stderr);
-	fflush(stderr);
-	buf_release(&b);
-}
-
 /* Commit the queued audit lines: a batch, or with `all` until none is left. */
 static void
 audit_now(struct run *r, int all)

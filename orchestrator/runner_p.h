@@ -42,9 +42,12 @@ enum outcome {
 struct slot {
 	char account[256];
 	char what[48];
-	int64_t done, total;
+	char folder[64];	/* or collection, as its progress names it */
+	int64_t done, total;	/* messages */
+	int64_t bytes, bytes_total;
 	struct child *child;	/* while a helper runs */
-	double since;
+	double since;		/* the account's start */
+	double step_since;	/* its helper's */
 };
 
 struct item {
@@ -79,6 +82,8 @@ struct run {
 	double phase_start;
 	int fake;		/* MIGRATE_FAKE_HELPERS: the bookkeeping bench */
 	int drawn;		/* lines of the last progress display */
+	char eta_line[160];	/* the whole plan's ETA, as last drawn */
+	double eta_at;		/* when it was computed */
 };
 
 
@@ -187,6 +192,9 @@ enum outcome provision(struct run *r, struct slot *sl, struct account *a,
  * failure releases the hold */
 enum outcome back_window(struct run *r, struct slot *sl, struct account *a,
     struct buf *err);
+
+/* display.c: the display on a terminal, redrawn; `final` ends it */
+void draw(struct run *r, int final);
 
 /* chain.c */
 enum outcome advance(struct run *r, struct slot *sl, struct account *a,

@@ -18,6 +18,17 @@
  * if that is more */
 #define SIZE "max(coalesce(assessed_bytes, 0), bytes)"
 
+/*
+ * The values `v` of the rows of `q` summed over NBARS (24) equal spans of
+ * their times `t`, a span a minute at least: a row per span that has
+ * any, its number `k`, with the first time, the span and the last time.
+ */
+#define OVER_TIME(q) "WITH p AS (" q "), r AS (SELECT min(t) AS t0," \
+	" max(t) AS t1, max((max(t) - min(t)) / 24.0, 60) AS span FROM p)" \
+	" SELECT min(CAST((p.t - r.t0) / r.span AS INTEGER), 23) AS k," \
+	" sum(p.v) AS v, r.t0 AS t0, r.t1 AS t1, r.span AS span FROM p, r" \
+	" GROUP BY 1 ORDER BY 1"
+
 static const struct {
 	const char *name, *sql;
 } parts[] = {
@@ -29,18 +40,20 @@ static const struct {
 	    " sum(state = 'failed') AS failed, sum(state = 'held') AS held,"
 	    " sum(state = 'rolled_back') AS rolled_back FROM accounts"
 	    " WHERE in_plan GROUP BY 1 ORDER BY min(ord)" },
-	{ "sizes", "SELECT " SIZE " AS size, assessed_bytes IS NULL AND"
-	    " bytes = 0 AS unsized FROM accounts WHERE in_plan" },
+	{ "sizes", "SELECT CASE WHEN assessed_bytes IS NULL AND bytes = 0"
+	    " THEN 0 WHEN " SIZE " < 1e6 THEN 1 WHEN " SIZE " < 1e7 THEN 2"
+	    " WHEN " SIZE " < 1e8 THEN 3 WHEN " SIZE " < 1e9 THEN 4 WHEN "
+	    SIZE " < 1e10 THEN 5 ELSE 6 END AS k, count(*) AS v FROM"
+	    " accounts WHERE in_plan GROUP BY 1" },
 	{ "largest", "SELECT account, coalesce(wave, '-') AS wave, state,"
 	    " coalesce(assessed_messages, messages) AS messages, " SIZE
 	    " AS bytes FROM accounts WHERE in_plan ORDER BY " SIZE " DESC,"
 	    " ord LIMIT 10" },
-	{ "pulls", "SELECT ended, coalesce(json_extract(done, '$.bytes'), 0)"
-	    " AS bytes, coalesce(json_extract(done, '$.messages'), 0) AS"
-	    " messages FROM runs WHERE step = 'pull' AND exit = 0 AND"
-	    " json_valid(done) ORDER BY ended" },
-	{ "migrated", "SELECT ts FROM transitions WHERE to_state ="
-	    " 'migrated' ORDER BY ts" },
+	{ "pulls", OVER_TIME("SELECT ended AS t, coalesce(json_extract(done,"
+	    " '$.bytes'), 0) AS v FROM runs WHERE step = 'pull' AND exit = 0"
+	    " AND json_valid(done)") },
+	{ "migrated", OVER_TIME("SELECT ts AS t, 1 AS v FROM transitions"
+	    " WHERE to_state = 'migrated'") },
 	{ "slowest", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
 	    " a.state, a.step, c.ts AS began, a.bytes, a.assessed_bytes FROM"
 	    " accounts a JOIN (SELECT account_id, min(ts) AS ts FROM"

@@ -105,4 +105,20 @@ db "UPDATE accounts SET assessed_bytes = NULL, bytes = 0,
 db "UPDATE transitions SET ts = $now - 400 WHERE to_state = 'copying'"
 is "$(status --json | jq -c '.eta | [.basis, .seconds]')" '["accounts",900]' \
     "without sizes it counts accounts: 1 in 300 s, 3 in 900 s"
+
+# --- on a terminal, plan apply shows each running account --------------
+# (script(1) gives it one): its helper, folder, messages and bytes of
+# their totals and its rate, under the plan's ETA and the phase's bar
+sed -e 's/^state: eta/state: tty/' -e 's/^name: eta/name: tty/' \
+    "$work/eta.yaml" >"$work/tty.yaml"
+printf 'progress:2\nprogress:2\n' >"$STUB_DIR/imap-pull.alice@example.org"
+(cd "$work" && env -u MIGRATE_NO_PROGRESS TERM=xterm script -qfec \
+    "'$M' plan apply tty.yaml" /dev/null) >"$work/tty.out" 2>&1
+screen=$(tr '\r' '\n' <"$work/tty.out" | sed 's/\x1b\[[0-9]*[AJ]//g')
+like "$screen" "^  alice@example.org +assess +INBOX +3/10 msgs 3.0 MB/10.0 MB [0-9.]+ [kM]B/s" \
+    "on a terminal: an account's helper, folder, messages, bytes and rate"
+like "$screen" "^assessment +\[#*\.*\] [0-9]/4 accounts" "under the phase's bar"
+like "$screen" "^plan: 4 accounts to go \(.*\), eta \? \(nothing measured yet\)" \
+    "and the plan's ETA, which says when nothing is measured yet"
+like "$screen" "^  alice@example.org +pull +INBOX +3/10 msgs" "a pull shows the same"
 done_testing
