@@ -14,19 +14,8 @@
 #include <jansson.h>
 
 #include "eta.h"
+#include "opt.h"
 #include "state.h"
-
-const char *
-human_bytes(double b, char *out, size_t n)
-{
-	const char *u[] = { "B", "kB", "MB", "GB", "TB" };
-	int i = 0;
-
-	while (b >= 1000 && i < 4)
-		b /= 1000, i++;
-	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-	return out;
-}
 
 static json_t *
 measured(const struct rate_sample *r)

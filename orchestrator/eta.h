@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 
+#include "opt.h"
+
 struct state;
 
 /*
@@ -21,8 +23,5 @@ json_t *eta_compute(struct state *s, double now);
 
 /* Its lines for people, below `migrate status`'s table. */
 void eta_print(const json_t *eta);
-
-/* `b` bytes as people read them ("1.2 GB"), into `out`. */
-const char *human_bytes(double b, char *out, size_t n);
 
 #endif

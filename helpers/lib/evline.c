@@ -45,6 +45,14 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+static void (*write_hook)(const char *event, const struct json_t *obj);
+
+void
+evline_on_write(void (*fn)(const char *event, const struct json_t *obj))
+{
+	write_hook = fn;
+}
+
 static int
 evline_vwrite(int fd, const char *event, const char *fmt, va_list ap)
 {
@@ -87,8 +95,12 @@ evline_vwrite(int fd, const char *event, const char *fmt, va_list ap)
 		}
 		l[n] = '\n';
 		l[n + 1] = '\0';
+		if (write_hook)
+			write_hook(NULL, NULL);
 		ret = write_all(fd, l, n + 1);
 		free(l);
+		if (write_hook)
+			write_hook(event, obj);
 	}
 out:
 	json_decref(extra);

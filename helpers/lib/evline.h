@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct buf;
+struct json_t;
 
 #define EVLINE_VERSION		1
 #define EVLINE_MAX		(1024 * 1024)	/* longest line read */
@@ -35,6 +36,11 @@ enum evline_type {
  * Returns 0, or -1 with errno set (EPIPE when the reader is gone).
  */
 int evline_write(int fd, const char *event, const char *fmt, ...);
+
+/* `fn` is told before each event this process writes (NULL, NULL), and
+ * sees it once written: a helper on a terminal shows its progress so. */
+void evline_on_write(void (*fn)(const char *event,
+    const struct json_t *obj));
 
 /*
  * An anomaly event: `kind`, `text`, and where (`folder` may be NULL,

@@ -22,6 +22,51 @@ static double last_progress;
 static int first_fail;
 static double started;
 
+/*
+ * A helper run by hand on a terminal shows its progress on stderr, a
+ * line redrawn in place: the folder, messages and bytes done of their
+ * totals, and the rate.  An event line written to the same terminal
+ * first takes the line away.
+ */
+static void
+show_progress(const char *event, const json_t *o)
+{
+	const char *where;
+	char line[256], a[32], b[32], c[32];
+	double t = now_seconds() - started;
+	size_t n = 0;
+
+	if (!event) {
+		if (isatty(1))
+			log_status(NULL);
+		return;
+	}
+	if (!strcmp(event, "done")) {
+		log_status(NULL);
+		return;
+	}
+	if (strcmp(event, "progress"))
+		return;
+	if (!(where = json_string_value(json_object_get(o, "folder"))))
+		where = json_string_value(json_object_get(o, "collection"));
+	n += (size_t)snprintf(line, sizeof(line), "%s: %.40s", helper_name,
+	    where ? where : "");
+	if (json_object_get(o, "messages_total") && n < sizeof(line))
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %"
+		    JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT " messages",
+		    json_integer_value(json_object_get(o, "messages")),
+		    json_integer_value(json_object_get(o, "messages_total")));
+	if (json_object_get(o, "bytes_total") && n < sizeof(line))
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ", %s of %s,"
+		    " %s/s", human_bytes((double)json_integer_value(
+		    json_object_get(o, "bytes")), a, sizeof(a)), human_bytes(
+		    (double)json_integer_value(json_object_get(o,
+		    "bytes_total")), b, sizeof(b)), human_bytes(t > 0 ?
+		    (double)json_integer_value(json_object_get(o, "bytes")) /
+		    t : 0, c, sizeof(c)));
+	log_status(line);
+}
+
 void
 helper_init(const char *name, const char *version)
 {
@@ -31,6 +76,8 @@ helper_init(const char *name, const char *version)
 	log_init(name, -1);
 	secrets_no_core();
 	secrets_wipe_json();
+	if (isatty(2) && !getenv("MIGRATE_NO_PROGRESS"))
+		evline_on_write(show_progress);
 }
 
 void

@@ -5,6 +5,7 @@
 static const char *log_prog = "migrate";
 static char log_account[256];
 static int log_lvl = LOG_LEVEL_INFO;
+static int status_shown;	/* a status line is on the terminal */
 
 int
 log_level_parse(const char *s)
@@ -95,8 +96,23 @@ vlog(int level, int errnum, const char *fmt, va_list ap)
 		line_addf(line, sizeof(line) - 1, &len, ": %s",
 		    strerror(errnum));
 	line[len++] = '\n';
+	if (status_shown) {	/* the line goes where the status was */
+		fputs("\r\033[K", stderr);
+		status_shown = 0;
+	}
 	/* one write, so lines of parallel processes do not interleave */
 	fwrite(line, 1, len, stderr);
+	fflush(stderr);
+}
+
+void
+log_status(const char *text)
+{
+	if (text)
+		fprintf(stderr, "\r\033[K%s", text);
+	else if (status_shown)
+		fputs("\r\033[K", stderr);
+	status_shown = text != NULL;
 	fflush(stderr);
 }
 

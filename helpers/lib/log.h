@@ -27,6 +27,10 @@ int log_level_parse(const char *s);
 enum log_level log_get_level(void);
 
 /* log_warn() appends strerror(errno); log_warnx() does not. */
+/* On a terminal: `text` as the line under the cursor, replaced by the
+ * next status or log line; NULL takes it away. */
+void log_status(const char *text);
+
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

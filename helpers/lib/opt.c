@@ -24,3 +24,14 @@ opt_size(const char *opt, const char *s, uint64_t min)
 	return n;
 }
 
+const char *
+human_bytes(double b, char *out, size_t n)
+{
+	const char *u[] = { "B", "kB", "MB", "GB", "TB" };
+	int i = 0;
+
+	while (b >= 1000 && i < 4)
+		b /= 1000, i++;
+	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+	return out;
+}

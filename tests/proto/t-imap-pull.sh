@@ -141,4 +141,22 @@ printf 'password=x\n\n' | "$PULL" --host 127.0.0.1 --port 1 --user y \
     --archive "$work/arc2" >/dev/null 2>&1
 is "$?" 69 "unreachable: nothing listening exits 69"
 
+# --- by hand on a terminal (script(1) gives stderr one): its progress ---
+unlike "$(cat "$work/err")" $'\033' "off a terminal, no status line"
+rm -rf "$work/arc"
+printf 'password=secret\n\n' >"$work/secrets"
+fake_start fake-imap ok
+env -u MIGRATE_NO_PROGRESS TERM=xterm script -qfec "timeout 60 '$PULL' \
+    --host 127.0.0.1 --port $port --tls none --allow-plaintext --user alice \
+    --archive '$work/arc' <'$work/secrets' >'$work/out'" /dev/null \
+    >"$work/tty" 2>&1
+fake_done
+is "$rc" 0 "on a terminal, the pull runs"
+screen=$(tr '\r' '\n' <"$work/tty")
+like "$screen" "^.\[Kimap-pull: .* 3/3 messages, [0-9.]+ [kM]?B of [0-9.]+ [kM]?B, [0-9.]+ [kM]?B/s" \
+    "and shows its progress on stderr, one line redrawn"
+like "$screen" "^.\[Kimap-pull\[alice\]: pulled: 3 messages" \
+    "a log line takes the status line's place"
+is "$(grep -c '"event":"done"' "$work/out")" 1 "the events still go to stdout"
+
 done_testing
