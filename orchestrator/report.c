@@ -127,6 +127,57 @@ bars(struct buf *b, const char *title, size_t n, const double *v,
 	buf_adds(b, "</svg>\n");
 }
 
+/* A column of a table: its heading, the row's member it shows, as
+ * what, and a class for its cells (or NULL). */
+enum col_kind { C_TEXT, C_NUM, C_BYTES };
+struct col {
+	const char *head, *key;
+	enum col_kind kind;
+	const char *cls;
+};
+
+/* `rows` as a table with the columns `c`; `empty` said instead when
+ * there is none. */
+static void
+table(struct buf *b, const char *id, const struct col *c, size_t nc,
+    const json_t *rows, const char *empty)
+{
+	const json_t *row;
+	size_t i, k;
+
+	if (!json_array_size(rows)) {
+		buf_addf(b, "<p class=\"muted\">%s</p>", empty);
+		return;
+	}
+	buf_addf(b, "<table id=\"%s\"><tr>", id);
+	for (k = 0; k < nc; k++)
+		buf_addf(b, "<th%s>%s</th>", c[k].kind == C_TEXT ? "" :
+		    " class=\"n\"", c[k].head);
+	buf_adds(b, "</tr>");
+	json_array_foreach(rows, i, row) {
+		buf_adds(b, "<tr>");
+		for (k = 0; k < nc; k++) {
+			if (c[k].kind == C_TEXT && !c[k].cls)
+				buf_adds(b, "<td>");
+			else
+				buf_addf(b, "<td class=\"%s%s%s\">", c[k].kind !=
+				    C_TEXT ? "n" : "", c[k].kind != C_TEXT &&
+				    c[k].cls ? " " : "", c[k].cls ? c[k].cls :
+				    "");
+			if (c[k].kind == C_TEXT)
+				esc(b, str(row, c[k].key));
+			else if (c[k].kind == C_NUM)
+				buf_addf(b, "%" JSON_INTEGER_FORMAT, num(row,
+				    c[k].key));
+			else
+				bytes(b, (double)num(row, c[k].key));
+			buf_adds(b, "</td>");
+		}
+		buf_adds(b, "</tr>");
+	}
+	buf_adds(b, "</table>");
+}
+
 static void
 card(struct buf *b, const char *key, const char *what, const char *value)
 {
@@ -221,42 +272,28 @@ histogram(struct buf *b, const json_t *sizes)
 static void
 sizing(struct buf *b, const json_t *r)
 {
-	const json_t *w;
-	size_t i;
+	static const struct col waves[] = {
+		{ "wave", "wave", C_TEXT, NULL },
+		{ "accounts", "accounts", C_NUM, NULL },
+		{ "messages", "assessed_messages", C_NUM, NULL },
+		{ "size", "assessed_bytes", C_BYTES, NULL },
+		{ "pulled", "bytes", C_BYTES, NULL },
+	}, largest[] = {
+		{ "account", "account", C_TEXT, NULL },
+		{ "wave", "wave", C_TEXT, NULL },
+		{ "state", "state", C_TEXT, NULL },
+		{ "messages", "messages", C_NUM, NULL },
+		{ "size", "bytes", C_BYTES, NULL },
+	};
 
-	buf_adds(b, "<section id=\"sizing\"><h2>Sizing</h2><table id=\"waves\">"
-	    "<tr><th>wave</th><th class=\"n\">accounts</th><th class=\"n\">"
-	    "messages</th><th class=\"n\">size</th><th class=\"n\">pulled"
-	    "</th></tr>");
-	json_array_foreach(json_object_get(r, "waves"), i, w) {
-		buf_adds(b, "<tr><td>");
-		esc(b, str(w, "wave"));
-		buf_addf(b, "</td><td class=\"n\">%" JSON_INTEGER_FORMAT "</td>"
-		    "<td class=\"n\">%" JSON_INTEGER_FORMAT "</td><td class="
-		    "\"n\">", num(w, "accounts"), num(w, "assessed_messages"));
-		bytes(b, (double)num(w, "assessed_bytes"));
-		buf_adds(b, "</td><td class=\"n\">");
-		bytes(b, (double)num(w, "bytes"));
-		buf_adds(b, "</td></tr>");
-	}
-	buf_adds(b, "</table>");
+	buf_adds(b, "<section id=\"sizing\"><h2>Sizing</h2>");
+	table(b, "waves", waves, 5, json_object_get(r, "waves"), "No account"
+	    " yet.");
 	histogram(b, json_object_get(r, "sizes"));
-	buf_adds(b, "<h3>The largest accounts</h3><table id=\"largest\"><tr>"
-	    "<th>account</th><th>wave</th><th>state</th><th class=\"n\">"
-	    "messages</th><th class=\"n\">size</th></tr>");
-	json_array_foreach(json_object_get(r, "largest"), i, w) {
-		buf_adds(b, "<tr><td>");
-		esc(b, str(w, "account"));
-		buf_adds(b, "</td><td>");
-		esc(b, str(w, "wave"));
-		buf_adds(b, "</td><td>");
-		esc(b, str(w, "state"));
-		buf_addf(b, "</td><td class=\"n\">%" JSON_INTEGER_FORMAT
-		    "</td><td class=\"n\">", num(w, "messages"));
-		bytes(b, (double)num(w, "bytes"));
-		buf_adds(b, "</td></tr>");
-	}
-	buf_adds(b, "</table></section>\n");
+	buf_adds(b, "<h3>The largest accounts</h3>");
+	table(b, "largest", largest, 5, json_object_get(r, "largest"), "No"
+	    " account yet.");
+	buf_adds(b, "</section>\n");
 }
 
 /* `rows` summed over NBARS spans of time (statereport.c's OVER_TIME):
@@ -303,81 +340,74 @@ over_time(struct buf *b, const char *title, const json_t *rows,
 }
 
 static void
-progress(struct buf *b, const json_t *r, double now)
+progress(struct buf *b, const json_t *r)
 {
-	const json_t *w;
-	size_t i;
+	static const struct col states[] = {
+		{ "wave", "wave", C_TEXT, NULL },
+		{ "accounts", "accounts", C_NUM, NULL },
+		{ "migrated", "migrated", C_NUM, "good" },
+		{ "failed", "failed", C_NUM, "bad" },
+		{ "held", "held", C_NUM, NULL },
+		{ "rolled back", "rolled_back", C_NUM, NULL },
+	}, slowest[] = {
+		{ "account", "account", C_TEXT, NULL },
+		{ "wave", "wave", C_TEXT, NULL },
+		{ "state", "state", C_TEXT, NULL },
+		{ "minutes", "minutes", C_NUM, NULL },
+		{ "pulled", "bytes", C_BYTES, NULL },
+	};
 
-	buf_adds(b, "<section id=\"progress\"><h2>Progress</h2><table id="
-	    "\"states\"><tr><th>wave</th><th class=\"n\">accounts</th><th "
-	    "class=\"n\">migrated</th><th class=\"n\">failed</th><th class="
-	    "\"n\">held</th><th class=\"n\">rolled back</th></tr>");
-	json_array_foreach(json_object_get(r, "waves"), i, w) {
-		buf_adds(b, "<tr><td>");
-		esc(b, str(w, "wave"));
-		buf_addf(b, "</td><td class=\"n\">%" JSON_INTEGER_FORMAT "</td>"
-		    "<td class=\"n good\">%" JSON_INTEGER_FORMAT "</td><td "
-		    "class=\"n bad\">%" JSON_INTEGER_FORMAT "</td><td class="
-		    "\"n\">%" JSON_INTEGER_FORMAT "</td><td class=\"n\">%"
-		    JSON_INTEGER_FORMAT "</td></tr>", num(w, "accounts"),
-		    num(w, "migrated"), num(w, "failed"), num(w, "held"),
-		    num(w, "rolled_back"));
-	}
-	buf_adds(b, "</table>");
+	buf_adds(b, "<section id=\"progress\"><h2>Progress</h2>");
+	table(b, "states", states, 6, json_object_get(r, "waves"), "No"
+	    " account yet.");
 	over_time(b, "Bytes pulled over time", json_object_get(r, "pulls"),
 	    "bytes");
 	over_time(b, "Accounts migrated over time", json_object_get(r,
 	    "migrated"), "accounts");
 	buf_adds(b, "<h3>In progress longest</h3>");
-	if (!json_array_size(json_object_get(r, "slowest"))) {
-		buf_adds(b, "<p class=\"muted\">No account is in progress."
-		    "</p></section>\n");
-		return;
-	}
-	buf_adds(b, "<table id=\"slowest\"><tr><th>account</th><th>wave"
-	    "</th><th>state</th><th class=\"n\">for</th><th class=\"n\">"
-	    "pulled</th></tr>");
-	json_array_foreach(json_object_get(r, "slowest"), i, w) {
-		buf_adds(b, "<tr><td>");
-		esc(b, str(w, "account"));
-		buf_adds(b, "</td><td>");
-		esc(b, str(w, "wave"));
-		buf_adds(b, "</td><td>");
-		esc(b, str(w, "state"));
-		buf_addf(b, "</td><td class=\"n\">%.0f min</td><td class="
-		    "\"n\">", (now - json_number_value(json_object_get(w,
-		    "began"))) / 60);
-		bytes(b, (double)num(w, "bytes"));
-		buf_adds(b, "</td></tr>");
-	}
-	buf_adds(b, "</table></section>\n");
+	table(b, "slowest", slowest, 5, json_object_get(r, "slowest"), "No"
+	    " account is in progress.");
+	buf_adds(b, "</section>\n");
+}
+
+/* The first ten of `n` names separated by blanks, and how many more. */
+static const char *
+some(const char *names, json_int_t n)
+{
+	static char out[1024];
+	const char *p = names;
+	int k;
+
+	for (k = 0; k < 10 && (p = strchr(p, ' ')); k++)
+		p++;
+	if (!p || n <= 10)
+		return names;
+	snprintf(out, sizeof(out), "%.*s and %" JSON_INTEGER_FORMAT " more",
+	    (int)(p - 1 - names), names, n - 10);
+	return out;
 }
 
 static void
-failures(struct buf *b, const json_t *f)
+failures(struct buf *b, json_t *f)
 {
-	const json_t *g;
+	static const struct col cols[] = {
+		{ "accounts", "count", C_NUM, NULL },
+		{ "class", "class", C_TEXT, NULL },
+		{ "reason", "reason", C_TEXT, NULL },
+		{ "which", "accounts", C_TEXT, NULL },
+	};
+
+	json_t *g;
 	size_t i;
 
+	json_array_foreach(f, i, g)
+		json_object_set_new(g, "accounts", json_string(some(str(g,
+		    "accounts"), num(g, "count"))));
 	buf_adds(b, "<section id=\"failures\"><h2>Failures</h2>");
-	if (!json_array_size(f))
-		buf_adds(b, "<p class=\"good\">No account has failed.</p>");
-	else
-		buf_adds(b, "<table><tr><th class=\"n\">accounts</th><th>class"
-		    "</th><th>reason</th><th>which</th></tr>");
-	json_array_foreach(f, i, g) {
-		buf_addf(b, "<tr><td class=\"n\">%" JSON_INTEGER_FORMAT "</td>"
-		    "<td>", num(g, "count"));
-		esc(b, str(g, "class"));
-		buf_adds(b, "</td><td>");
-		esc(b, str(g, "reason"));
-		buf_adds(b, "</td><td>");
-		esc(b, str(g, "accounts"));
-		buf_adds(b, "</td></tr>");
-	}
+	table(b, "failed", cols, 4, f, "No account has failed.");
 	if (json_array_size(f))
-		buf_adds(b, "</table><p class=\"muted\">migrate status ACCOUNT"
-		    " tells more; migrate retry ACCOUNT, or --failed.</p>");
+		buf_adds(b, "<p class=\"muted\">migrate status ACCOUNT tells"
+		    " more; migrate retry ACCOUNT, or --failed.</p>");
 	buf_adds(b, "</section>\n");
 }
 
@@ -443,31 +473,23 @@ advice_for(const char *kind)
 }
 
 static void
-anomalies(struct buf *b, const json_t *a)
+anomalies(struct buf *b, json_t *a)
 {
-	const json_t *k;
+	static const struct col cols[] = {
+		{ "kind", "kind", C_TEXT, NULL },
+		{ "count", "count", C_NUM, NULL },
+		{ "accounts", "accounts", C_NUM, NULL },
+		{ "what to do", "advice", C_TEXT, NULL },
+		{ "some of the accounts", "sample", C_TEXT, NULL },
+	};
+	json_t *k;
 	size_t i;
 
+	json_array_foreach(a, i, k)
+		json_object_set_new(k, "advice", json_string(advice_for(str(k,
+		    "kind"))));
 	buf_adds(b, "<section id=\"anomalies\"><h2>Anomalies</h2>");
-	if (!json_array_size(a))
-		buf_adds(b, "<p class=\"good\">None.</p>");
-	else
-		buf_adds(b, "<table><tr><th>kind</th><th class=\"n\">count"
-		    "</th><th class=\"n\">accounts</th><th>what to do</th>"
-		    "<th>some of the accounts</th></tr>");
-	json_array_foreach(a, i, k) {
-		buf_adds(b, "<tr><td>");
-		esc(b, str(k, "kind"));
-		buf_addf(b, "</td><td class=\"n\">%" JSON_INTEGER_FORMAT "</td>"
-		    "<td class=\"n\">%" JSON_INTEGER_FORMAT "</td><td>",
-		    num(k, "count"), num(k, "accounts"));
-		esc(b, advice_for(str(k, "kind")));
-		buf_adds(b, "</td><td>");
-		esc(b, str(k, "sample"));
-		buf_adds(b, "</td></tr>");
-	}
-	if (json_array_size(a))
-		buf_adds(b, "</table>");
+	table(b, "kinds", cols, 5, a, "None.");
 	buf_adds(b, "</section>\n");
 }
 
@@ -565,7 +587,7 @@ report_page(struct state *s, const char *dir, int refresh, struct buf *b)
 	buf_adds(b, ".</p></header>\n");
 	summary(b, r, eta);
 	sizing(b, r);
-	progress(b, r, now);
+	progress(b, r);
 	failures(b, f);
 	anomalies(b, json_object_get(r, "anomalies"));
 	cutovers(b, json_object_get(r, "cutovers"));

@@ -55,7 +55,8 @@ static const struct {
 	{ "migrated", OVER_TIME("SELECT ts AS t, 1 AS v FROM transitions"
 	    " WHERE to_state = 'migrated'") },
 	{ "slowest", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
-	    " a.state, a.step, c.ts AS began, a.bytes, a.assessed_bytes FROM"
+	    " a.state, a.step, CAST(((julianday('now') - 2440587.5) * 86400"
+	    " - c.ts) / 60 AS INTEGER) AS minutes, a.bytes FROM"
 	    " accounts a JOIN (SELECT account_id, min(ts) AS ts FROM"
 	    " transitions WHERE to_state = 'copying' GROUP BY account_id) c"
 	    " ON c.account_id = a.id WHERE a.in_plan AND a.state IN"

@@ -37,6 +37,41 @@ fake_done() {
 	errtext=$(cat "$work/err")
 	transcript=$(cat "$work/transcript" 2>/dev/null)
 }
+# stand-in helpers for migrate: the stub as each HELPER, the real
+# map-flip, under $work/bin, and $STUB_DIR (stub-helper says what each
+# does); the passwords of alice, bob, carol and dave in $work/passwords
+stub_helpers() {	# HELPER...
+	local h
+	mkdir -p "$work/bin" "$work/ctl"
+	for h in "$@"; do
+		ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
+	done
+	ln -s "$top/$O/bin/map-flip" "$work/bin/map-flip"
+	export MIGRATE_EXEC_PATH=$work/bin MIGRATE_NO_PROGRESS=1
+	export STUB_DIR=$work/ctl
+	(umask 077 && printf '%s\n' 'alice@example.org a' 'bob@example.org b' \
+	    'carol c' 'dave d' >"$work/passwords")
+}
+# the stub imap-pull's assessment of ACCOUNT@example.org reports so much
+stub_assessed() {	# ACCOUNT MESSAGES BYTES
+	printf 'report:{"totals": {"messages": %d, "bytes": %d}}\n' "$2" "$3" \
+	    >"$STUB_DIR/imap-pull.$1@example.org"
+}
+# the top of a plan NAME (state NAME) against nothing (the stubs do not
+# connect)
+plan_head() {	# NAME
+	cat <<EOT
+name: $1
+state: $1
+source:
+  imap: imaps://127.0.0.1:1
+  auth:
+    passwords: {file: passwords}
+destination:
+  jmap: http://127.0.0.1:1
+  allow_plaintext: true
+EOT
+}
 done_testing() {
 	echo "1..$n"
 	[ "$failures" -eq 0 ]

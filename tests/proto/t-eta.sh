@@ -7,28 +7,10 @@
 M=$top/$O/bin/migrate
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-mkdir -p "$work/bin"
-for h in imap-pull jmap-push; do
-	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
-done
-ln -s "$top/$O/bin/map-flip" "$work/bin/map-flip"
-export MIGRATE_EXEC_PATH=$work/bin MIGRATE_NO_PROGRESS=1
-export STUB_DIR=$work/ctl
-mkdir -p "$STUB_DIR"
-umask 077
-printf 'alice@example.org a\nbob@example.org b\ncarol c\ndave d\n' \
-    >"$work/passwords"
-umask 022
-cat >"$work/eta.yaml" <<EOT
-name: eta
-state: eta
-source:
-  imap: imaps://127.0.0.1:1
-  auth:
-    passwords: {file: passwords}
-destination:
-  jmap: http://127.0.0.1:1
-  allow_plaintext: true
+stub_helpers imap-pull jmap-push
+{
+	plan_head eta
+	cat <<EOT
 limits:
   parallel_accounts: 2
   backoff_seconds: 0
@@ -39,13 +21,10 @@ phases:
   assessment:
   pilot: {accounts: [alice]}
 EOT
-assessed() {	# ACCOUNT MESSAGES BYTES: the assessment's report says so
-	printf 'report:{"totals": {"messages": %d, "bytes": %d}}\n' "$2" "$3" \
-	    >"$STUB_DIR/imap-pull.$1@example.org"
-}
-assessed alice 10 4000000
-assessed bob 20 2000000
-assessed carol 30 3000000
+} >"$work/eta.yaml"
+stub_assessed alice 10 4000000
+stub_assessed bob 20 2000000
+stub_assessed carol 30 3000000
 # dave's report counts nothing: the stub writes none
 status() { "$M" --state "$work/eta" status "$@"; }
 db() { sqlite3 "$work/eta/state.db" "$@"; }

@@ -10,29 +10,12 @@ M=$top/$O/bin/migrate
 work=$(mktemp -d)
 spid=
 trap '[ -n "$spid" ] && kill "$spid"; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-mkdir -p "$work/bin" "$top/$O/test-logs"
-for h in imap-pull jmap-push; do
-	ln -s "$top/tests/proto/stub-helper" "$work/bin/$h"
-done
-ln -s "$top/$O/bin/map-flip" "$work/bin/map-flip"
-export MIGRATE_EXEC_PATH=$work/bin MIGRATE_NO_PROGRESS=1
-export STUB_DIR=$work/ctl
-mkdir -p "$STUB_DIR"
-umask 077
-printf 'alice@example.org a\nbob@example.org b\ncarol c\ndave d\n' \
-    >"$work/passwords"
-umask 022
-# a wave whose name must be escaped; dave fails for good
-cat >"$work/rep.yaml" <<'EOT'
-name: report <test> & co
-state: rep
-source:
-  imap: imaps://127.0.0.1:1
-  auth:
-    passwords: {file: passwords}
-destination:
-  jmap: http://127.0.0.1:1
-  allow_plaintext: true
+mkdir -p "$top/$O/test-logs"
+stub_helpers imap-pull jmap-push
+# a plan whose name and a wave's must be escaped; dave fails for good
+{
+	plan_head rep | sed 's/^name: rep/name: report <test> \& co/'
+	cat <<'EOT'
 limits:
   parallel_accounts: 2
   retries: 0
@@ -48,14 +31,11 @@ phases:
     - {name: "w<1>&", accounts: [bob, carol]}
     - {name: last, accounts: [dave]}
 EOT
-assessed() {	# ACCOUNT MESSAGES BYTES
-	printf 'report:{"totals": {"messages": %d, "bytes": %d}}\n' "$2" "$3" \
-	    >"$STUB_DIR/imap-pull.$1@example.org"
-}
-assessed alice 10 400000
-assessed bob 200 25000000
-assessed carol 3000 2500000000
-assessed dave 7 1000
+} >"$work/rep.yaml"
+stub_assessed alice 10 400000
+stub_assessed bob 200 25000000
+stub_assessed carol 3000 2500000000
+stub_assessed dave 7 1000
 echo exit:77 >"$STUB_DIR/jmap-push.dave@example.org"
 (cd "$work" && "$M" plan apply rep.yaml) >"$work/out" 2>&1
 is "$?" 75 "the plan runs, dave fails"
