@@ -396,7 +396,6 @@ failures(struct buf *b, json_t *f)
 		{ "reason", "reason", C_TEXT, NULL },
 		{ "which", "accounts", C_TEXT, NULL },
 	};
-
 	json_t *g;
 	size_t i;
 

@@ -112,16 +112,7 @@ EOF
 for i in $(seq 50); do append >/dev/null 2>&1 && break; sleep 0.1; done
 like "$(append)" "^OK" "the test's Dovecot takes an APPEND before finalize"
 
-cat >"$work/fin.yaml" <<EOT
-name: fin
-state: fin
-source:
-  imap: imaps://127.0.0.1:1
-  auth:
-    passwords: {file: passwords}
-destination:
-  jmap: http://127.0.0.1:1
-  allow_plaintext: true
+{ plan_head fin; cat; } >"$work/fin.yaml" <<EOT
 limits:
   retries: 0
 accounts:

@@ -30,16 +30,7 @@ umask 022
 # plan NAME [ACCOUNTS] [PHASES]: write $work/NAME.yaml, state $work/NAME
 plan() {
 	local name=$1 accounts=${2:-"[alice@example.org, bob, carol]"}
-	cat >"$work/$name.yaml" <<EOT
-name: $name
-state: $name
-source:
-  imap: imaps://127.0.0.1:1
-  auth:
-    passwords: {file: passwords}
-destination:
-  jmap: http://127.0.0.1:1
-  allow_plaintext: true
+	{ plan_head "$name"; cat; } >"$work/$name.yaml" <<EOT
 limits:
   parallel_accounts: 2
   retries: 2
