@@ -21,52 +21,28 @@ static const char usage_text[] =
 "         --host HOST [--port PORT] [--tls implicit|starttls|none]\n"
 "         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
 "         --user USER [--auth-user ADMIN [--master-separator C]]\n"
-"         [--auth plain|login] [--timeout SECONDS] [--check]\n"
+"         [--auth auto|plain|login] [--timeout SECONDS] [--check]\n"
 "         [--report FILE]\n"
 "Secrets come on standard input: password=... (the source's), and\n"
 "dest_password=... or dest_token=..., then an empty line.\n";
 
-enum {
-	OPT_URL = 256, OPT_DEST_USER, OPT_ACCOUNT, OPT_DEST_CA,
-	OPT_DEST_INSECURE, OPT_DEST_PLAIN, OPT_CHECK, OPT_HELP,
-};
-
-static const struct option own_opts[] = {
-	{ "url", required_argument, NULL, OPT_URL },
-	{ "dest-user", required_argument, NULL, OPT_DEST_USER },
-	{ "account", required_argument, NULL, OPT_ACCOUNT },
-	{ "dest-ca-file", required_argument, NULL, OPT_DEST_CA },
-	{ "dest-insecure", no_argument, NULL, OPT_DEST_INSECURE },
-	{ "dest-allow-plaintext", no_argument, NULL, OPT_DEST_PLAIN },
-	{ "check", no_argument, NULL, OPT_CHECK },
-	{ NULL, 0, NULL, 0 },
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	struct back *b = ctx;
-
-	switch (c) {
-	case OPT_URL: b->jo.http.url = arg; break;
-	case OPT_DEST_USER: b->jo.http.user = arg; break;
-	case OPT_ACCOUNT: b->jo.account = arg; break;
-	case OPT_DEST_CA: b->jo.http.ca_file = arg; break;
-	case OPT_DEST_INSECURE: b->jo.http.insecure = 1; break;
-	case OPT_DEST_PLAIN: b->jo.http.allow_plaintext = 1; break;
-	case OPT_CHECK: b->check = 1; break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 static void
 parse_options(struct back *b, int argc, char **argv)
 {
+	const struct opt own[] = {
+		OPT_STRING("url", &b->jo.http.url),
+		OPT_STRING("dest-user", &b->jo.http.user),
+		OPT_STRING("account", &b->jo.account),
+		OPT_STRING("dest-ca-file", &b->jo.http.ca_file),
+		OPT_FLAG("dest-insecure", &b->jo.http.insecure),
+		OPT_FLAG("dest-allow-plaintext", &b->jo.http.allow_plaintext),
+		OPT_FLAG("check", &b->check),
+		OPT_END
+	};
+
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
-	    CONN_ADMIN | CONN_SASL | RUN_ARCHIVE | RUN_REPORT, &b->io,
-	    own_opts, own_opt, b, usage_text);
+	    CONN_ADMIN | CONN_SASL | RUN_ARCHIVE | RUN_REPORT, &b->io, own,
+	    usage_text);
 	b->archive = b->io.archive;
 	b->report = b->io.report;
 	if (!b->archive || !b->jo.http.url || !b->io.srv.host || !b->io.user)
@@ -82,7 +58,7 @@ source_open(struct back *b, const char *password, struct buf *err)
 	int rc;
 
 	if (imap_connect(&b->im, &b->io.srv, err) < 0 ||
-	    imap_login_as(b->im, imap_auth_of(b->io.auth), b->io.user,
+	    imap_login_as(b->im, (enum imap_auth)b->io.auth, b->io.user,
 	    b->io.auth_user, b->io.master_sep, password, err) < 0 ||
 	    (rc = imap_enable_utf8(b->im, err)) < 0)
 		return -1;

@@ -178,9 +178,9 @@ find_collections(struct buf *err)
 	size_t nr = 0, i;
 	int ret = -1;
 
-	if (pull.nr_explicit) {
-		for (i = 0; i < pull.nr_explicit; i++) {
-			if (propfind(pull.explicit[i], "0",
+	if (pull.explicit.nr) {
+		for (i = 0; i < pull.explicit.nr; i++) {
+			if (propfind(pull.explicit.v[i], "0",
 			    propfind_collections, &a, err) < 0)
 				goto out;
 			take_collections(&a);

@@ -22,44 +22,20 @@ static const char usage_text[] =
 "         [--size-limit BYTES]\n"
 "The password comes on standard input: password=... and an empty line.\n";
 
-enum {
-	OPT_COLLECTION = 256, OPT_SIZE_LIMIT,
-};
-
-static const struct option own_opts[] = {
-	{ "collection", required_argument, NULL, OPT_COLLECTION },
-	{ "size-limit", required_argument, NULL, OPT_SIZE_LIMIT },
-	{ NULL, 0, NULL, 0 }
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	(void)ctx;
-	switch (c) {
-	case OPT_COLLECTION:
-		ALLOC_GROW(pull.explicit, pull.nr_explicit + 1,
-		    pull.alloc_explicit);
-		pull.explicit[pull.nr_explicit++] = arg;
-		break;
-	case OPT_SIZE_LIMIT:
-		pull.size_limit = opt_size("--size-limit", arg, 1);
-		break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 static void
 parse_options(int argc, char **argv)
 {
 	struct conn_opts co = { 0 };
+	const struct opt own[] = {
+		OPT_LIST("collection", &pull.explicit),
+		OPT_SIZE("size-limit", &pull.size_limit, 1),
+		OPT_END
+	};
+
 	pull.size_limit = 10u << 20;
 	/* a pass takes what changed since the last: --mode is assess or not */
 	helper_options(argc, argv, CONN_URL | CONN_PLAIN | CONN_USER | RUN_MODE |
-	    RUN_ARCHIVE | RUN_REPORT | RUN_FILES, &co, own_opts, own_opt, NULL,
-	    usage_text);
+	    RUN_ARCHIVE | RUN_REPORT | RUN_FILES, &co, own, usage_text);
 	pull.files = co.files;
 	pull.assess = co.assess;
 	pull.archive = co.archive;
@@ -175,7 +151,7 @@ out:
 		json_decref(c->props);
 	}
 	free(pull.c);
-	free(pull.explicit);
+	strlist_free(&pull.explicit);
 	free(pull.principal);
 	dav_close(&pull.d);
 	secrets_clear(&sec);

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "dav.h"
 #include "segment.h"
+#include "strlist.h"
 
 #define DAV_PULL_VERSION	"1"
 
@@ -44,8 +45,7 @@ struct dpull {
 	int assess;
 	int files;		/* a plain WebDAV file tree at opts.url */
 	uint64_t size_limit;
-	const char **explicit;
-	size_t nr_explicit, alloc_explicit;
+	struct strlist explicit;	/* --collection */
 	struct dav *d;
 	char *principal;
 	struct collection *c;

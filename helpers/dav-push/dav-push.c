@@ -33,37 +33,19 @@ static const char usage_text[] =
 
 struct dpush push;
 
-enum { OPT_SHARE_READY = 256, OPT_SHARES_ONLY, OPT_AFTER };
-
-static const struct option own_opts[] = {
-	{ "share-ready", required_argument, NULL, OPT_SHARE_READY },
-	{ "shares-only", no_argument, NULL, OPT_SHARES_ONLY },
-	{ "after-cutover", no_argument, NULL, OPT_AFTER },
-	{ NULL, 0, NULL, 0 }
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	(void)ctx;
-	switch (c) {
-	case OPT_SHARE_READY: push.share_ready = arg; break;
-	case OPT_SHARES_ONLY: push.shares_only = 1; break;
-	case OPT_AFTER: push.after_cutover = 1; break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 static void
 parse_options(int argc, char **argv)
 {
 	struct conn_opts co = { 0 };
+	const struct opt own[] = {
+		OPT_STRING("share-ready", &push.share_ready),
+		OPT_FLAG("shares-only", &push.shares_only),
+		OPT_FLAG("after-cutover", &push.after_cutover),
+		OPT_END
+	};
 
 	helper_options(argc, argv, CONN_URL | CONN_PLAIN | CONN_USER | RUN_ARCHIVE |
-	    RUN_VERIFY | RUN_REPORT | RUN_FILES, &co, own_opts, own_opt, NULL,
-	    usage_text);
+	    RUN_VERIFY | RUN_REPORT | RUN_FILES, &co, own, usage_text);
 	push.files = co.files;
 	push.archive = co.archive;
 	push.verify_only = co.verify_only;

@@ -21,7 +21,7 @@ static const char usage_text[] =
 "usage: imap-pull --host HOST [--port PORT] [--tls implicit|starttls|none]\n"
 "         [--ca-file FILE] [--insecure] [--allow-plaintext] [--compress]\n"
 "         --user USER [--auth-user ADMIN [--master-separator C]]\n"
-"         [--auth plain|login] [--timeout SECONDS]\n"
+"         [--auth auto|plain|login] [--timeout SECONDS]\n"
 "         [--mode full|delta|auto|assess] [--archive DIR] [--report FILE]\n"
 "         [--include GLOB]... [--exclude GLOB]... [--subscribed-only]\n"
 "         [--public]\n"
@@ -34,82 +34,28 @@ static const char usage_text[] =
 static struct pull pull;
 
 static void
-strlist_add(struct strlist *l, const char *s)
-{
-	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
-	l->v[l->nr++] = xstrdup(s);
-}
-
-static void
-strlist_clear(struct strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->nr; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-enum {
-	OPT_INCLUDE = 256, OPT_EXCLUDE,
-	OPT_SUBSCRIBED, OPT_SKIP_SPECIAL, OPT_BATCH, OPT_MAX_BPS,
-	OPT_COMPRESS, OPT_CONNECTIONS, OPT_PUBLIC,
-};
-
-static const struct option own_opts[] = {
-	STORE_OPTIONS,
-	{ "include", required_argument, NULL, OPT_INCLUDE },
-	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
-	{ "subscribed-only", no_argument, NULL, OPT_SUBSCRIBED },
-	{ "public", no_argument, NULL, OPT_PUBLIC },
-	{ "skip-special-use", required_argument, NULL, OPT_SKIP_SPECIAL },
-	{ "compress", no_argument, NULL, OPT_COMPRESS },
-	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
-	{ "batch", required_argument, NULL, OPT_BATCH },
-	{ "max-bytes-per-second", required_argument, NULL, OPT_MAX_BPS },
-	{ NULL, 0, NULL, 0 },
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	struct pull *p = ctx;
-
-	switch (c) {
-	case OPT_COMPRESS: p->compress = 1; break;
-	case OPT_INCLUDE: strlist_add(&p->include, arg); break;
-	case OPT_EXCLUDE: strlist_add(&p->exclude, arg); break;
-	case OPT_SUBSCRIBED: p->subscribed_only = 1; break;
-	case OPT_PUBLIC: p->public_ns = 1; break;
-	case OPT_SKIP_SPECIAL: strlist_add(&p->skip_special, arg); break;
-	case OPT_CONNECTIONS:
-		p->connections = (int)opt_size("--connections", arg, 1);
-		if (p->connections > 16)
-			fatalx(EX_USAGE, "--connections: 1 to 16");
-		break;
-	case OPT_BATCH:
-		p->batch = (int)opt_size("--batch", arg, 1);
-		break;
-	case OPT_MAX_BPS:
-		p->sp.max_bps = opt_size("--max-bytes-per-second", arg,
-		    1024);
-		break;
-	default:
-		return store_opt(&p->st, &p->so, c, arg);
-	}
-	return 1;
-}
-
-static void
 parse_options(struct pull *p, int argc, char **argv)
 {
+	const struct opt own[] = {
+		STORE_OPTS(&p->st, &p->so),
+		OPT_LIST("include", &p->include),
+		OPT_LIST("exclude", &p->exclude),
+		OPT_FLAG("subscribed-only", &p->subscribed_only),
+		OPT_FLAG("public", &p->public_ns),
+		OPT_LIST("skip-special-use", &p->skip_special),
+		OPT_FLAG("compress", &p->compress),
+		OPT_INT("connections", &p->connections, 1, 16),
+		OPT_INT("batch", &p->batch, 1, INT_MAX),
+		OPT_SIZE("max-bytes-per-second", &p->sp.max_bps, 1024),
+		OPT_END
+	};
+
 	p->batch = 500;
 	p->connections = 1;
 	store_defaults(&p->st, &p->so);
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
-	    CONN_ADMIN | CONN_SASL | RUN_ARCHIVE | RUN_REPORT, &p->conn,
-	    own_opts, own_opt, p, usage_text);
+	    CONN_ADMIN | CONN_SASL | RUN_ARCHIVE | RUN_REPORT, &p->conn, own,
+	    usage_text);
 	p->archive = p->conn.archive;
 	p->report = p->conn.report;
 	if (!p->conn.srv.host || !p->conn.user)
@@ -124,7 +70,7 @@ login(struct pull *p, struct imap *im, const char *password,
     struct buf *err)
 {
 	const struct conn_opts *co = &p->conn;
-	int ret = imap_login_as(im, imap_auth_of(co->auth), co->user,
+	int ret = imap_login_as(im, (enum imap_auth)co->auth, co->user,
 	    co->auth_user, co->master_sep, password, err);
 
 	if (ret == 0 && im == p->im)
@@ -454,10 +400,10 @@ out:
 	free(p->folders);
 	arc_folders_free(p->old, p->nr_old);
 	free(p->ns_prefix);
-	strlist_clear(&p->other_ns);
-	strlist_clear(&p->include);
-	strlist_clear(&p->exclude);
-	strlist_clear(&p->skip_special);
+	strlist_free(&p->other_ns);
+	strlist_free(&p->include);
+	strlist_free(&p->exclude);
+	strlist_free(&p->skip_special);
 	json_decref(p->report_folders);
 	json_decref(p->seen);
 	buf_release(&err);

@@ -162,11 +162,11 @@ on_namespace(void *arg, struct imap_resp *r, struct buf *err)
 				p->ns_prefix = xstrdup(prefix);
 				p->ns_sep = s && strlen(s) == 1 ? s[0] : 0;
 			} else if (n > 1) {
-				ALLOC_GROW(p->other_ns.v, p->other_ns.nr + 1,
-				    p->other_ns.alloc);
-				p->other_ns.v[p->other_ns.nr++] =
-				    xasprintf("%s%s", n == 2 ? "other:" :
-				    "shared:", prefix);
+				char *name = xasprintf("%s%s", n == 2 ?
+				    "other:" : "shared:", prefix);
+
+				strlist_add(&p->other_ns, name);
+				free(name);
 			}
 		}
 	}

@@ -20,13 +20,9 @@
 #include "imap.h"
 #include "segment.h"
 #include "store.h"
+#include "strlist.h"
 
 #define PULL_VERSION	"0.1"
-
-struct strlist {
-	char **v;
-	size_t nr, alloc;
-};
 
 struct msginfo {
 	uint32_t uid;

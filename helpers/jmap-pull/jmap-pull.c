@@ -27,37 +27,19 @@ static const char usage_text[] =
 "Secrets on standard input: password=... (with --user) or token=...,\n"
 "then an empty line.\n";
 
-enum {
-	OPT_ACCOUNT = 256,
-};
-
-static const struct option own_opts[] = {
-	STORE_OPTIONS,
-	{ "account", required_argument, NULL, OPT_ACCOUNT },
-	{ NULL, 0, NULL, 0 }
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	struct jpull *p = ctx;
-
-	switch (c) {
-	case OPT_ACCOUNT: p->conn.account = arg; break;
-	default:
-		return store_opt(&p->st, &p->so, c, arg);
-	}
-	return 1;
-}
-
 static void
 parse_options(struct jpull *p, int argc, char **argv)
 {
 	struct conn_opts co = { 0 };
+	const struct opt own[] = {
+		STORE_OPTS(&p->st, &p->so),
+		OPT_STRING("account", &p->conn.account),
+		OPT_END
+	};
 
 	store_defaults(&p->st, &p->so);
 	helper_options(argc, argv, CONN_URL | CONN_PLAIN | CONN_USER | RUN_ARCHIVE |
-	    RUN_REPORT, &co, own_opts, own_opt, p, usage_text);
+	    RUN_REPORT, &co, own, usage_text);
 	p->archive = co.archive;
 	p->report = co.report;
 	if (!co.url)

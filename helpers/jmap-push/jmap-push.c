@@ -30,78 +30,32 @@ static const char usage_text[] =
 "Secrets on standard input: password=... (with --user) or token=...,\n"
 "then an empty line.\n";
 
-enum {
-	OPT_ACCOUNT = 256, OPT_DELETED, OPT_REFUSED, OPT_AFTER,
-	OPT_DELETE_REMOVED,
-	OPT_BATCH, OPT_BATCH_BYTES, OPT_VERIFY, OPT_VERIFY_CONTENT,
-	OPT_VERIFY_DELTA, OPT_SHARE_READY, OPT_SHARES_ONLY,
-};
-
-static const struct option own_opts[] = {
-	{ "account", required_argument, NULL, OPT_ACCOUNT },
-	{ "deleted", required_argument, NULL, OPT_DELETED },
-	{ "refused", required_argument, NULL, OPT_REFUSED },
-	{ "after-cutover", no_argument, NULL, OPT_AFTER },
-	{ "delete-removed", no_argument, NULL, OPT_DELETE_REMOVED },
-	{ "batch", required_argument, NULL, OPT_BATCH },
-	{ "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
-	{ "verify", no_argument, NULL, OPT_VERIFY },
-	{ "verify-content", no_argument, NULL, OPT_VERIFY_CONTENT },
-	{ "verify-delta", no_argument, NULL, OPT_VERIFY_DELTA },
-	{ "share-ready", required_argument, NULL, OPT_SHARE_READY },
-	{ "shares-only", no_argument, NULL, OPT_SHARES_ONLY },
-	{ NULL, 0, NULL, 0 },
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	struct push *p = ctx;
-
-	switch (c) {
-	case OPT_ACCOUNT: p->jo.account = arg; break;
-	case OPT_DELETED:
-		if (strcmp(arg, "skip") && strcmp(arg, "trash"))
-			helper_usage();
-		p->deleted_to_trash = !strcmp(arg, "trash");
-		break;
-	case OPT_REFUSED:
-		if (strcmp(arg, "rescue") &&
-		    strcmp(arg, "report"))
-			helper_usage();
-		p->rescue = !strcmp(arg, "rescue");
-		break;
-	case OPT_AFTER: p->after_cutover = 1; break;
-	case OPT_DELETE_REMOVED: p->delete_removed = 1; break;
-	case OPT_BATCH:
-		p->batch_msgs = (int)opt_size("--batch", arg, 1);
-		break;
-	case OPT_BATCH_BYTES:
-		p->batch_bytes = opt_size("--batch-bytes", arg,
-		    1);
-		break;
-	case OPT_VERIFY: p->verify = 1; break;
-	case OPT_VERIFY_CONTENT: p->verify = p->verify_content = 1;
-		break;
-	case OPT_VERIFY_DELTA: p->verify = p->verify_delta = 1; break;
-	case OPT_SHARE_READY: p->share_ready = arg; break;
-	case OPT_SHARES_ONLY: p->shares_only = 1; break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 static void
 parse_options(struct push *p, int argc, char **argv)
 {
 	struct conn_opts co = { 0 };
+	const struct opt own[] = {
+		OPT_STRING("account", &p->jo.account),
+		OPT_CHOICE("deleted", &p->deleted_to_trash, "skip|trash"),
+		OPT_CHOICE("refused", &p->rescue, "report|rescue"),
+		OPT_FLAG("after-cutover", &p->after_cutover),
+		OPT_FLAG("delete-removed", &p->delete_removed),
+		OPT_INT("batch", &p->batch_msgs, 1, INT_MAX),
+		OPT_SIZE("batch-bytes", &p->batch_bytes, 1),
+		OPT_FLAG("verify", &p->verify),
+		OPT_FLAG("verify-content", &p->verify_content),
+		OPT_FLAG("verify-delta", &p->verify_delta),
+		OPT_STRING("share-ready", &p->share_ready),
+		OPT_FLAG("shares-only", &p->shares_only),
+		OPT_END
+	};
 
 	p->batch_msgs = 200;
-	p->rescue = 1;
 	p->batch_bytes = 16u << 20;
+	p->rescue = 1;
 	helper_options(argc, argv, CONN_URL | CONN_PLAIN | CONN_USER | RUN_ARCHIVE |
-	    RUN_VERIFY | RUN_REPORT, &co, own_opts, own_opt, p, usage_text);
+	    RUN_VERIFY | RUN_REPORT, &co, own, usage_text);
+	p->verify |= p->verify_content | p->verify_delta;
 	p->archive = co.archive;
 	p->report = co.report;
 	if (co.verify_only)

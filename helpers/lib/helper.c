@@ -12,6 +12,7 @@
 #include "now.h"
 #include "opt.h"
 #include "secret.h"
+#include "store.h"
 #include "xalloc.h"
 
 static const char *helper_name = "helper", *helper_version = "0";
@@ -101,94 +102,6 @@ helper_start(struct secrets *sec, const char *account, ...)
 
 static const char *usage_text = "";
 
-enum {
-	O_HOST = 0x1000, O_PORT, O_TLS, O_PLAIN, O_URL, O_USER,
-	O_AUTH_USER, O_MASTER_SEP, O_AUTH, O_CA, O_INSECURE, O_TIMEOUT,
-	O_ARCHIVE, O_REPORT, O_VERIFY, O_MODE, O_FILES,
-};
-
-static const struct {
-	unsigned set;
-	struct option o;
-} conn_table[] = {
-	{ CONN_SERVER, { "host", required_argument, NULL, O_HOST } },
-	{ CONN_SERVER, { "port", required_argument, NULL, O_PORT } },
-	{ CONN_SERVER, { "tls", required_argument, NULL, O_TLS } },
-	{ CONN_PLAIN, { "allow-plaintext", no_argument, NULL, O_PLAIN } },
-	{ CONN_URL, { "url", required_argument, NULL, O_URL } },
-	{ CONN_USER, { "user", required_argument, NULL, O_USER } },
-	{ CONN_ADMIN, { "auth-user", required_argument, NULL, O_AUTH_USER } },
-	{ CONN_ADMIN, { "master-separator", required_argument, NULL,
-	    O_MASTER_SEP } },
-	{ CONN_SASL, { "auth", required_argument, NULL, O_AUTH } },
-	{ 0, { "ca-file", required_argument, NULL, O_CA } },
-	{ 0, { "insecure", no_argument, NULL, O_INSECURE } },
-	{ 0, { "timeout", required_argument, NULL, O_TIMEOUT } },
-	{ RUN_ARCHIVE, { "archive", required_argument, NULL, O_ARCHIVE } },
-	{ RUN_REPORT, { "report", required_argument, NULL, O_REPORT } },
-	{ RUN_VERIFY, { "verify-only", no_argument, NULL, O_VERIFY } },
-	{ RUN_MODE, { "mode", required_argument, NULL, O_MODE } },
-	{ RUN_FILES, { "files", no_argument, NULL, O_FILES } },
-};
-
-static struct option *
-conn_longopts(unsigned set, const struct option *own)
-{
-	static const struct option help = { "help", no_argument, NULL, 'h' };
-	struct option *v;
-	size_t nr_own = 0, n = 0, i;
-
-	while (own && own[nr_own].name)
-		nr_own++;
-	v = xcalloc(ARRAY_SIZE(conn_table) + nr_own + 2, sizeof(*v));
-	for (i = 0; i < ARRAY_SIZE(conn_table); i++)
-		if (!conn_table[i].set || (conn_table[i].set & set))
-			v[n++] = conn_table[i].o;
-	for (i = 0; i < nr_own; i++)
-		v[n++] = own[i];
-	v[n] = help;
-	return v;
-}
-
-static int
-conn_opt(struct conn_opts *co, int c, const char *arg)
-{
-	switch (c) {
-	case O_HOST: co->srv.host = arg; break;
-	case O_PORT: co->srv.port = arg; break;
-	case O_TLS: co->tls = arg; break;
-	case O_PLAIN: co->srv.allow_plaintext = 1; break;
-	case O_URL: co->url = arg; break;
-	case O_USER: co->user = arg; break;
-	case O_AUTH_USER: co->auth_user = arg; break;
-	case O_MASTER_SEP: co->master_sep = arg; break;
-	case O_AUTH:
-		if (strcmp(arg, "plain") && strcmp(arg, "login"))
-			fatalx(EX_USAGE, "--auth: plain or login");
-		co->auth = arg;
-		break;
-	case O_CA: co->srv.tls.ca_file = arg; break;
-	case O_INSECURE: co->srv.tls.insecure = 1; break;
-	case O_TIMEOUT:
-		co->timeout = (long)opt_size("--timeout", arg, 1);
-		co->srv.tls.timeout_ms = 1000 * (int)co->timeout;
-		break;
-	case O_ARCHIVE: co->archive = arg; break;
-	case O_REPORT: co->report = arg; break;
-	case O_VERIFY: co->verify_only = 1; break;
-	case O_FILES: co->files = 1; break;
-	case O_MODE:
-		if (strcmp(arg, "assess") && strcmp(arg, "full") &&
-		    strcmp(arg, "delta") && strcmp(arg, "auto"))
-			fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
-		co->assess = !strcmp(arg, "assess");
-		break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 void
 helper_usage(void)
 {
@@ -198,20 +111,47 @@ helper_usage(void)
 
 void
 helper_options(int argc, char **argv, unsigned set, struct conn_opts *co,
-    const struct option *own, int (*own_opt)(void *ctx, int c,
-    const char *arg), void *ctx, const char *usage)
+    const struct opt *own, const char *usage)
 {
-	struct option *longopts = conn_longopts(set, own);
-	int c;
+	int mode = -1, timeout = 0;
+	const struct { unsigned set; struct opt o; } conn[] = {
+		{ CONN_SERVER, OPT_STRING("host", &co->srv.host) },
+		{ CONN_SERVER, OPT_STRING("port", &co->srv.port) },
+		{ CONN_SERVER, OPT_STRING("tls", &co->tls) },
+		{ CONN_PLAIN, OPT_FLAG("allow-plaintext",
+		    &co->srv.allow_plaintext) },
+		{ CONN_URL, OPT_STRING("url", &co->url) },
+		{ CONN_USER, OPT_STRING("user", &co->user) },
+		{ CONN_ADMIN, OPT_STRING("auth-user", &co->auth_user) },
+		{ CONN_ADMIN, OPT_STRING("master-separator",
+		    &co->master_sep) },
+		{ CONN_SASL, OPT_CHOICE("auth", &co->auth, "auto|plain|login") },
+		{ 0, OPT_STRING("ca-file", &co->srv.tls.ca_file) },
+		{ 0, OPT_FLAG("insecure", &co->srv.tls.insecure) },
+		{ 0, OPT_INT("timeout", &timeout, 1, INT_MAX / 1000) },
+		{ RUN_ARCHIVE, OPT_STRING("archive", &co->archive) },
+		{ RUN_REPORT, OPT_STRING("report", &co->report) },
+		{ RUN_VERIFY, OPT_FLAG("verify-only", &co->verify_only) },
+		{ RUN_MODE, OPT_CHOICE("mode", &mode,
+		    "full|delta|assess|auto") },
+		{ RUN_FILES, OPT_FLAG("files", &co->files) },
+	};
+	struct opt taken[ARRAY_SIZE(conn) + 1];
+	const struct opt *tables[2] = { taken, own };
+	size_t i, n = 0;
 
 	usage_text = usage;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
-		if (!conn_opt(co, c, optarg) && (c < 256 ||
-		    !own_opt(ctx, c, optarg)))
-			helper_usage();
-	free(longopts);
-	if (optind != argc)
+	for (i = 0; i < ARRAY_SIZE(conn); i++)
+		if (!conn[i].set || (conn[i].set & set))
+			taken[n++] = conn[i].o;
+	taken[n] = (struct opt)OPT_END;
+	if (opt_parse(argc, argv, tables, ARRAY_SIZE(tables)) < 0)
 		helper_usage();
+	co->assess = mode == STORE_ASSESS;
+	if (timeout) {
+		co->timeout = timeout;
+		co->srv.tls.timeout_ms = 1000 * timeout;
+	}
 }
 
 struct http_opts

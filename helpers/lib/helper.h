@@ -10,10 +10,10 @@
 #ifndef MIGRATE_HELPER_H
 #define MIGRATE_HELPER_H
 
-#include <getopt.h>
 #include <stdint.h>
 
 #include "httpc.h"
+#include "opt.h"
 #include "tls.h"
 
 struct buf;
@@ -42,7 +42,7 @@ enum conn_set {
 	CONN_URL = 1 << 2,	/* --url */
 	CONN_USER = 1 << 3,	/* --user */
 	CONN_ADMIN = 1 << 4,	/* --auth-user, --master-separator */
-	CONN_SASL = 1 << 5,	/* --auth plain|login */
+	CONN_SASL = 1 << 5,	/* --auth auto|plain|login */
 	/* and what a run reads and writes */
 	RUN_ARCHIVE = 1 << 6,	/* --archive DIR */
 	RUN_REPORT = 1 << 7,	/* --report FILE */
@@ -60,7 +60,7 @@ struct conn_opts {
 	const char *user;	/* the account's login */
 	const char *auth_user;	/* an admin or master user acting for it */
 	const char *master_sep;	/* Dovecot's master user separator */
-	const char *auth;	/* "plain", "login" or NULL */
+	int auth;		/* enum imap_auth: --auth auto|plain|login */
 	long timeout;		/* seconds per read or request; 0: default */
 	const char *tls;	/* --tls as given */
 	const char *archive;	/* RUN_ARCHIVE */
@@ -71,17 +71,14 @@ struct conn_opts {
 };
 
 /*
- * Read the command line: the options of `set` into `co`, and each of the
- * helper's own options (`own`, NULL or ended by a zeroed entry, their
- * values from 256 up) handed to `own_opt` with `ctx` and its argument,
- * which returns 0 for one it does not know.  --help, an unknown option or an
- * operand prints `usage` and exits with EX_USAGE, as helper_usage() does
- * from then on.
+ * Read the command line: the options of `set` into `co`, and the helper's
+ * own (`own`, NULL or a table ended by OPT_END) where their entries say.
+ * --help, an unknown option or an operand prints `usage` and exits with
+ * EX_USAGE, as helper_usage() does from then on; so does a bad value,
+ * saying which.
  */
 void helper_options(int argc, char **argv, unsigned set,
-    struct conn_opts *co, const struct option *own,
-    int (*own_opt)(void *ctx, int c, const char *arg), void *ctx,
-    const char *usage);
+    struct conn_opts *co, const struct opt *own, const char *usage);
 void helper_usage(void) __attribute__((noreturn));
 
 /* After the options, for an HTTP server: what --url, --user, --ca-file,

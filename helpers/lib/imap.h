@@ -70,19 +70,11 @@ int imap_connect(struct imap **im_r, const struct server_opts *opts,
     struct buf *err);
 
 enum imap_auth {
-	IMAP_AUTH_AUTO,		/* PLAIN when offered, else LOGIN */
+	IMAP_AUTH_AUTO,		/* PLAIN when offered, else LOGIN; in the
+				 * order of --auth auto|plain|login */
 	IMAP_AUTH_PLAIN,
 	IMAP_AUTH_LOGIN,
 };
-
-/* --auth's word ("plain", "login"; NULL: either) as an imap_auth. */
-static inline enum imap_auth
-imap_auth_of(const char *word)
-{
-	if (!word)
-		return IMAP_AUTH_AUTO;
-	return word[0] == 'p' ? IMAP_AUTH_PLAIN : IMAP_AUTH_LOGIN;
-}
 
 /*
  * Authenticate as `authc` with `password`; with `authz` (may be NULL),

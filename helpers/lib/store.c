@@ -443,50 +443,6 @@ store_defaults(struct store *st, struct store_opts *so)
 	st->ckpt_bytes = 256u << 20;
 }
 
-static enum store_mode
-mode_of(const char *arg)
-{
-	static const char *const names[] = {
-		[STORE_FULL] = "full", [STORE_DELTA] = "delta",
-		[STORE_ASSESS] = "assess", [STORE_AUTO] = "auto",
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(names); i++)
-		if (!strcmp(arg, names[i]))
-			return (enum store_mode)i;
-	fatalx(EX_USAGE, "--mode: full, delta, auto or assess");
-}
-
-int
-store_opt(struct store *st, struct store_opts *so, int c, const char *arg)
-{
-	switch (c) {
-	case STORE_OPT_MODE: so->mode = mode_of(arg); break;
-	case STORE_OPT_LEVEL:
-		st->level = atoi(arg);
-		if (st->level < -7 || st->level > 19 ||
-		    strspn(arg, "-0123456789") != strlen(arg))
-			fatalx(EX_USAGE, "--level: -7 to 19");
-		break;
-	case STORE_OPT_THREADS:
-		st->workers = (int)opt_size("--compress-threads", arg, 0);
-		break;
-	case STORE_OPT_CKPT_MSGS:
-		st->ckpt_messages = opt_size("--checkpoint-messages", arg, 1);
-		break;
-	case STORE_OPT_CKPT_BYTES:
-		st->ckpt_bytes = opt_size("--checkpoint-bytes", arg, 1);
-		break;
-	case STORE_OPT_SIZE_LIMIT:
-		so->size_limit = opt_size("--size-limit", arg, 0);
-		break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 void
 store_log_done(const struct store_opts *so, uint64_t msgs_total,
     uint64_t msgs_done, uint64_t bytes_total, uint64_t bytes_done,

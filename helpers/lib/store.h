@@ -12,6 +12,7 @@
 
 #include "arcindex.h"
 #include "buf.h"
+#include "opt.h"
 #include "segment.h"
 
 /* What a pull does: --mode. */
@@ -23,36 +24,27 @@ enum store_mode {
 };
 
 /*
- * The options every pull helper takes for its archive: --mode, --level,
- * --compress-threads, --checkpoint-messages, --checkpoint-bytes and
- * --size-limit (what assess flags as too large), to put in its option
- * table.
+ * The options every pull helper takes for its archive, for its option
+ * table: --mode, --level, --compress-threads, --checkpoint-messages,
+ * --checkpoint-bytes and --size-limit (what assess flags as too large).
+ * --mode's words are in the order of enum store_mode.
  */
-enum {
-	STORE_OPT_MODE = 0x2000, STORE_OPT_LEVEL, STORE_OPT_THREADS,
-	STORE_OPT_CKPT_MSGS, STORE_OPT_CKPT_BYTES, STORE_OPT_SIZE_LIMIT,
-};
-#define STORE_OPTIONS \
-	{ "mode", required_argument, NULL, STORE_OPT_MODE }, \
-	{ "level", required_argument, NULL, STORE_OPT_LEVEL }, \
-	{ "compress-threads", required_argument, NULL, STORE_OPT_THREADS }, \
-	{ "checkpoint-messages", required_argument, NULL, \
-	    STORE_OPT_CKPT_MSGS }, \
-	{ "checkpoint-bytes", required_argument, NULL, STORE_OPT_CKPT_BYTES }, \
-	{ "size-limit", required_argument, NULL, STORE_OPT_SIZE_LIMIT }
+#define STORE_OPTS(st, so) \
+	OPT_CHOICE("mode", &(so)->mode, "full|delta|assess|auto"), \
+	OPT_INT("level", &(st)->level, -7, 19), \
+	OPT_INT("compress-threads", &(st)->workers, 0, INT_MAX), \
+	OPT_SIZE("checkpoint-messages", &(st)->ckpt_messages, 1), \
+	OPT_SIZE("checkpoint-bytes", &(st)->ckpt_bytes, 1), \
+	OPT_SIZE("size-limit", &(so)->size_limit, 0)
 
 struct store;
 
 /* Those options as a pull helper takes them, with their defaults. */
 struct store_opts {
-	enum store_mode mode;
+	int mode;		/* enum store_mode */
 	uint64_t size_limit;
 };
 void store_defaults(struct store *st, struct store_opts *so);
-
-/* Take one of them: 1, or 0 when `c` is none of them. */
-int store_opt(struct store *st, struct store_opts *so, int c,
-    const char *arg);
 
 /* The last log line of a pull: what it assessed (the totals) or
  * pulled (what it did) in `seconds`. */
@@ -88,7 +80,7 @@ struct store {
 	unsigned seq;			/* of the open segment */
 	int dirty;			/* it holds more than its header */
 	size_t seg_msgs;
-	unsigned long ckpt_messages;	/* close a segment after so many */
+	uint64_t ckpt_messages;	/* close a segment after so many */
 	uint64_t ckpt_bytes;		/* or so many bytes of bodies */
 	char (*set)[SEG_HASH_HEX + 1];	/* bodies in the open segment */
 	size_t set_nr, set_cap;

@@ -13,18 +13,10 @@
 
 #include <yaml.h>
 
+#include "strlist.h"
+
 struct buf;
 
-/* Where a value was, for errors found after reading. */
-struct pos {
-	int line, col;
-};
-
-struct strlist {
-	char **v;
-	struct pos *pos;
-	size_t nr;
-};
 
 struct yconf {
 	const char *file;
@@ -100,7 +92,5 @@ char *yconf_string(struct yconf *c, const yaml_node_t *n, const char *what);
 char *yconf_absolute(struct yconf *c, const char *path);
 
 /* Append a copy of `s`, with no position. */
-void strlist_add(struct strlist *l, const char *s);
-void strlist_free(struct strlist *l);
 
 #endif

@@ -48,33 +48,18 @@ static struct {
 	size_t messages, matched;
 } run = { .side = "source", .folder = "INBOX" };
 
-enum { OPT_SIDE = 256, OPT_FOLDER };
-
-static const struct option own_opts[] = {
-	{ "side", required_argument, NULL, OPT_SIDE },
-	{ "folder", required_argument, NULL, OPT_FOLDER },
-	{ NULL, 0, NULL, 0 }
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	(void)ctx;
-	switch (c) {
-	case OPT_SIDE: run.side = arg; break;
-	case OPT_FOLDER: run.folder = arg; break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 static void
 parse_options(int argc, char **argv)
 {
+	const struct opt own[] = {
+		OPT_STRING("side", &run.side),
+		OPT_STRING("folder", &run.folder),
+		OPT_END
+	};
+
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
-	    CONN_ADMIN | RUN_ARCHIVE | RUN_REPORT, &run.conn, own_opts,
-	    own_opt, NULL, usage_text);
+	    CONN_ADMIN | RUN_ARCHIVE | RUN_REPORT, &run.conn, own,
+	    usage_text);
 	if (!run.conn.user || !run.conn.srv.host || !run.conn.archive)
 		helper_usage();
 	if (strcmp(run.side, "source") && strcmp(run.side, "destination"))

@@ -55,36 +55,19 @@ static struct {
 	uint64_t bytes;
 } pull;
 
-enum {
-	OPT_DIR = 256, OPT_ACTIVE,
-};
-
-static const struct option own_opts[] = {
-	{ "dir", required_argument, NULL, OPT_DIR },
-	{ "active", required_argument, NULL, OPT_ACTIVE },
-	{ NULL, 0, NULL, 0 }
-};
-
-static int
-own_opt(void *ctx, int c, const char *arg)
-{
-	(void)ctx;
-	switch (c) {
-	case OPT_DIR: pull.dir = arg; break;
-	case OPT_ACTIVE: pull.active_file = arg; break;
-	default:
-		return 0;
-	}
-	return 1;
-}
-
 static void
 parse_options(int argc, char **argv)
 {
+	const struct opt own[] = {
+		OPT_STRING("dir", &pull.dir),
+		OPT_STRING("active", &pull.active_file),
+		OPT_END
+	};
+
 	/* each pass reads every script: they are small */
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
 	    CONN_ADMIN | RUN_MODE | RUN_ARCHIVE | RUN_REPORT, &pull.conn,
-	    own_opts, own_opt, NULL, usage_text);
+	    own, usage_text);
 	if (!pull.conn.user || !pull.conn.srv.host == !pull.dir)
 		helper_usage();
 	if (!pull.conn.assess && !pull.conn.archive)

@@ -45,7 +45,7 @@ parse_options(int argc, char **argv)
 {
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
 	    CONN_ADMIN | RUN_ARCHIVE | RUN_VERIFY | RUN_REPORT, &push.conn,
-	    NULL, NULL, NULL, usage_text);
+	    NULL, usage_text);
 	if (!push.conn.srv.host || !push.conn.user || !push.conn.archive)
 		helper_usage();
 	conn_opts_server(&push.conn, "4190", NULL);
