@@ -26,6 +26,7 @@ jmap-push_SRCS := \
 	helpers/jmap-push/plan.c \
 	helpers/jmap-push/jmap-push.c \
 	helpers/jmap-push/mailboxes.c \
+	helpers/jmap-push/reconcile.c \
 	helpers/jmap-push/rescue.c \
 	helpers/jmap-push/share.c \
 	helpers/jmap-push/update.c \

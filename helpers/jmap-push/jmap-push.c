@@ -85,6 +85,7 @@ cleanup(struct push *p)
 	free(p->inbox_id);
 	free(p->trash_id);
 	json_decref(p->shares_pending);
+	json_decref(p->recon);
 	jmap_close(&p->j);
 	arcidx_close(&p->ix);
 }

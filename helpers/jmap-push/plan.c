@@ -136,6 +136,8 @@ on_msg(void *arg, const struct arc_msg *m, const char *folder)
 	 * come yet) is not carried: deleted is deleted.  With --deleted
 	 * trash it goes to the Trash, out of the user's way.
 	 */
+	recon_source(g->p, folder, m->size, deleted &&
+	    !(g->p->deleted_to_trash && g->p->trash_id));
 	if (deleted && !(g->p->deleted_to_trash && g->p->trash_id)) {
 		g->p->deleted_skipped++;
 		return 0;

@@ -78,6 +78,7 @@ struct push {
 	uint64_t todo_msgs, todo_bytes, done_msgs, done_bytes;
 	uint64_t shares_set;
 	json_t *shares_pending;	/* identifiers not on the destination yet */
+	json_t *recon;		/* folder -> its row of the verify report */
 	long shares_ready;	/* --share-ready's lines; -1 none; -2: the
 				 * sharing was not looked at */
 };
@@ -106,6 +107,18 @@ const char *map_folder(struct push *p, const char *folder);
  * since the epoch, or -1. */
 void push_utc(int64_t t, char *out, size_t size);
 int64_t push_parse_utc(const char *s);
+
+/* reconcile.c */
+/* A message of the archive's `folder`, `left_out` if it is not carried. */
+void recon_source(struct push *p, const char *folder, uint64_t size,
+    int left_out);
+/* What verify found of `w`, in each folder it is in: `outcome` is
+ * "equal", "differs", "rescued" or "not_pushed". */
+void recon_checked(struct push *p, const struct want *w,
+    const char *outcome);
+/* The rows, with what the destination holds (`all`, the emails read
+ * back) unless the verify was a delta. */
+json_t *recon_table(struct push *p, json_t *all);
 
 /* emails.c */
 int push_emails(struct push *p, struct buf *err);

@@ -204,14 +204,19 @@ push_verify(struct push *p, struct buf *err)
 			    "%s", why.buf);
 			add_entry(diffs, w, "why", why.buf);
 		}
+		recon_checked(p, w, !id ? "not_pushed" : why.len ? "differs" :
+		    rescued ? "rescued" : "equal");
 	}
-	report = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:O}",
-	    "account", p->j->account_id, "emails_expected",
+	report = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:O,"
+	    " s:o}",
+	    "account", p->j->account_id, "delta", p->verify_delta,
+	    "emails_expected",
 	    (json_int_t)p->nr_want, "emails_on_destination",
 	    (json_int_t)json_object_size(all), "checked", (json_int_t)checked,
 	    "bodies_compared", (json_int_t)content, "deleted_not_carried",
 	    (json_int_t)p->deleted_skipped, "differences", diffs, "rescued",
-	    rescues, "changed_on_destination", changed);
+	    rescues, "changed_on_destination", changed, "folders",
+	    recon_table(p, all));
 	evline_write(1, "progress", "{s:s, s:I, s:I, s:I}", "verify",
 	    json_array_size(diffs) ? "differs" : "equal", "checked",
 	    (json_int_t)checked, "bodies_compared", (json_int_t)content,

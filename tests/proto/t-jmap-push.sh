@@ -74,6 +74,9 @@ is "$(done_rows)" 2 "crash: both recorded as done"
 push --verify --report "$work/verify.json"
 is "$(jq '[.differences[] | select(.why | startswith("not pushed") | not)] | length' "$work/verify.json")" 0 \
     "verify: everything pushed is there as it should be"
+is "$(jq -c '[.delta, (.folders[] | [.folder, .source_messages, .checked, .equal, .not_pushed, .destination_messages, .destination_bytes])]' "$work/verify.json")" \
+    '[false,["Bad&Jjo",0,0,0,0,0,0],["Empty",0,0,0,0,0,0],["INBOX",3,3,2,1,2,63]]' \
+    "verify: a row per folder, the empty ones too: source, checked, equal, refused, destination"
 
 # a Bearer token instead of a user and password
 printf 'token=t0ken\n\n' | "$PUSH" --url "http://127.0.0.1:$port" --allow-plaintext \
