@@ -106,6 +106,7 @@ migrate_SRCS := \
 	orchestrator/dnscheck.c \
 	orchestrator/eta.c \
 	orchestrator/finalize.c \
+	orchestrator/html.c \
 	orchestrator/dirhttp.c \
 	orchestrator/display.c \
 	orchestrator/doveadm.c \

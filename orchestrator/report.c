@@ -10,183 +10,28 @@
  */
 #include "compat.h"
 
-#include <time.h>
-
 #include <jansson.h>
 
 #include "buf.h"
 #include "eta.h"
 #include "fileio.h"
+#include "html.h"
 #include "now.h"
 #include "report.h"
 #include "state.h"
+#include "xalloc.h"
 
 #define NBARS	24
 
-static void
-esc(struct buf *b, const char *s)
-{
-	for (; s && *s; s++)
-		switch (*s) {
-		case '&': buf_adds(b, "&amp;"); break;
-		case '<': buf_adds(b, "&lt;"); break;
-		case '>': buf_adds(b, "&gt;"); break;
-		case '"': buf_adds(b, "&quot;"); break;
-		case '\'': buf_adds(b, "&#39;"); break;
-		default: buf_addch(b, *s);
-		}
-}
 
-static const char *
-str(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
 
-	return s ? s : "";
-}
 
-static json_int_t
-num(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
 
-	return json_is_real(v) ? (json_int_t)json_real_value(v) :
-	    json_integer_value(v);
-}
 
-static void
-bytes(struct buf *b, double n)
-{
-	char h[32];
 
-	buf_adds(b, human_bytes(n, h, sizeof(h)));
-}
 
-static void
-when(struct buf *b, double t, const char *fmt)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char s[64];
 
-	localtime_r(&tt, &tm);
-	strftime(s, sizeof(s), fmt, &tm);
-	buf_adds(b, s);
-}
 
-static const char style[] =
-	"body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;"
-	"max-width:72em;padding:1em 2em;color:#1d232b;background:#fff}"
-	"h1{font-size:1.6em;margin:.3em 0}h2{border-bottom:2px solid #d6dde6;"
-	"padding-bottom:.2em;margin-top:1.8em}"
-	".cards{display:flex;flex-wrap:wrap;gap:.8em}"
-	".card{border:1px solid #d6dde6;border-radius:6px;padding:.6em 1em;"
-	"min-width:9em}.card b{display:block;font-size:1.5em}"
-	"table{border-collapse:collapse;margin:.6em 0}"
-	"th,td{border-bottom:1px solid #e4e9ef;padding:.25em .7em;"
-	"text-align:left}td.n,th.n{text-align:right;"
-	"font-variant-numeric:tabular-nums}"
-	".muted{color:#5c6773}.bad{color:#a4161a}.good{color:#1b6e3a}"
-	"svg{display:block;margin:.6em 0}svg text{font-size:11px;"
-	"fill:#5c6773}svg rect{fill:#3f6fb5}";
-
-/* A bar chart of `n` values, each `w` wide with a label under it; `unit`
- * "bytes" or a word for the values. */
-static void
-bars(struct buf *b, const char *title, size_t n, const double *v,
-    char (*label)[24], const char *unit, int w)
-{
-	double max = 0;
-	size_t i;
-	int h = 140;
-
-	for (i = 0; i < n; i++)
-		if (v[i] > max)
-			max = v[i];
-	buf_addf(b, "<svg role=\"img\" width=\"%d\" height=\"%d\" viewBox="
-	    "\"0 0 %d %d\"><title>", (int)n * w + 20, h + 40, (int)n * w + 20,
-	    h + 40);
-	esc(b, title);
-	buf_adds(b, "</title>");
-	for (i = 0; i < n; i++) {
-		int bh = max > 0 ? (int)(v[i] / max * h + 0.5) : 0;
-
-		buf_addf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height="
-		    "\"%d\"><title>", 10 + (int)i * w, h + 10 - bh, w - 6, bh);
-		esc(b, label[i]);
-		buf_adds(b, ": ");
-		if (!strcmp(unit, "bytes"))
-			bytes(b, v[i]);
-		else
-			buf_addf(b, "%.0f %s", v[i], unit);
-		buf_addf(b, "</title></rect><text x=\"%d\" y=\"%d\">",
-		    10 + (int)i * w, h + 26);
-		esc(b, label[i]);
-		buf_adds(b, "</text>");
-	}
-	buf_adds(b, "</svg>\n");
-}
-
-/* A column of a table: its heading, the row's member it shows, as
- * what, and a class for its cells (or NULL). */
-enum col_kind { C_TEXT, C_NUM, C_BYTES };
-struct col {
-	const char *head, *key;
-	enum col_kind kind;
-	const char *cls;
-};
-
-/* `rows` as a table with the columns `c`; `empty` said instead when
- * there is none. */
-static void
-table(struct buf *b, const char *id, const struct col *c, size_t nc,
-    const json_t *rows, const char *empty)
-{
-	const json_t *row;
-	size_t i, k;
-
-	if (!json_array_size(rows)) {
-		buf_addf(b, "<p class=\"muted\">%s</p>", empty);
-		return;
-	}
-	buf_addf(b, "<table id=\"%s\"><tr>", id);
-	for (k = 0; k < nc; k++)
-		buf_addf(b, "<th%s>%s</th>", c[k].kind == C_TEXT ? "" :
-		    " class=\"n\"", c[k].head);
-	buf_adds(b, "</tr>");
-	json_array_foreach(rows, i, row) {
-		buf_adds(b, "<tr>");
-		for (k = 0; k < nc; k++) {
-			if (c[k].kind == C_TEXT && !c[k].cls)
-				buf_adds(b, "<td>");
-			else
-				buf_addf(b, "<td class=\"%s%s%s\">", c[k].kind !=
-				    C_TEXT ? "n" : "", c[k].kind != C_TEXT &&
-				    c[k].cls ? " " : "", c[k].cls ? c[k].cls :
-				    "");
-			if (c[k].kind == C_TEXT)
-				esc(b, str(row, c[k].key));
-			else if (c[k].kind == C_NUM)
-				buf_addf(b, "%" JSON_INTEGER_FORMAT, num(row,
-				    c[k].key));
-			else
-				bytes(b, (double)num(row, c[k].key));
-			buf_adds(b, "</td>");
-		}
-		buf_adds(b, "</tr>");
-	}
-	buf_adds(b, "</table>");
-}
-
-static void
-card(struct buf *b, const char *key, const char *what, const char *value)
-{
-	buf_addf(b, "<div class=\"card\"><b data-k=\"%s\">", key);
-	esc(b, value);
-	buf_adds(b, "</b>");
-	esc(b, what);
-	buf_adds(b, "</div>");
-}
 
 static void
 summary(struct buf *b, const json_t *r, const json_t *eta)
@@ -197,33 +42,33 @@ summary(struct buf *b, const json_t *r, const json_t *eta)
 	size_t i;
 
 	json_array_foreach(json_object_get(r, "waves"), i, w) {
-		acc += num(w, "accounts");
-		mig += num(w, "migrated");
-		failed += num(w, "failed");
-		msgs += num(w, "assessed_messages");
-		by += num(w, "assessed_bytes");
+		acc += jnum(w, "accounts");
+		mig += jnum(w, "migrated");
+		failed += jnum(w, "failed");
+		msgs += jnum(w, "assessed_messages");
+		by += jnum(w, "assessed_bytes");
 	}
 	buf_adds(b, "<section id=\"summary\"><h2>Summary</h2><div class="
 	    "\"cards\">");
 	snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, acc);
-	card(b, "accounts", "accounts in the plan", v);
+	html_card(b, "accounts", "accounts in the plan", v);
 	snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, mig);
-	card(b, "migrated", "migrated", v);
+	html_card(b, "migrated", "migrated", v);
 	snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, failed);
-	card(b, "failed", "failed, to retry", v);
+	html_card(b, "failed", "failed, to retry", v);
 	snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, msgs);
-	card(b, "messages", "messages (assessed)", v);
-	card(b, "bytes", "of mail (assessed)", human_bytes((double)by, h,
+	html_card(b, "messages", "messages (assessed)", v);
+	html_card(b, "bytes", "of mail (assessed)", human_bytes((double)by, h,
 	    sizeof(h)));
 	if (json_is_integer(json_object_get(eta, "seconds")) &&
-	    num(eta, "accounts")) {
-		double s = (double)num(eta, "seconds");
+	    jnum(eta, "accounts")) {
+		double s = (double)jnum(eta, "seconds");
 
 		snprintf(v, sizeof(v), s < 7200 ? "%.0f min" : "%.1f hours",
 		    s < 7200 ? s / 60 : s / 3600);
-		card(b, "eta", "left (ETA)", v);
+		html_card(b, "eta", "left (ETA)", v);
 	} else
-		card(b, "eta", "left (ETA)", num(eta, "accounts") ? "not yet" :
+		html_card(b, "eta", "left (ETA)", jnum(eta, "accounts") ? "not yet" :
 		    "none");
 	buf_adds(b, "</div>\n<p class=\"muted\">");
 	if (json_object_get(eta, "measured")) {
@@ -232,22 +77,22 @@ summary(struct buf *b, const json_t *r, const json_t *eta)
 		double rate = json_number_value(json_object_get(eta, "rate"));
 
 		buf_addf(b, "The ETA divides what is left, %"
-		    JSON_INTEGER_FORMAT " account(s) and ", num(eta,
+		    JSON_INTEGER_FORMAT " account(s) and ", jnum(eta,
 		    "accounts"));
-		bytes(b, (double)num(eta, "bytes"));
+		html_bytes(b, (double)jnum(eta, "bytes"));
 		buf_addf(b, " as the assessment counted it, by the throughput "
 		    "measured on %" JSON_INTEGER_FORMAT " account(s) migrated ("
-		    , num(m, "accounts"));
-		esc(b, str(m, "window"));
+		    , jnum(m, "accounts"));
+		html_esc(b, jstr(m, "window"));
 		buf_adds(b, "): ");
-		if (!strcmp(str(eta, "basis"), "bytes")) {
-			bytes(b, rate);
+		if (!strcmp(jstr(eta, "basis"), "bytes")) {
+			html_bytes(b, rate);
 			buf_adds(b, "/s.");
 		} else
 			buf_addf(b, "%.1f accounts an hour (no sizes to weigh"
 			    " by).", rate * 3600);
-	} else if (num(eta, "accounts")) {
-		esc(b, str(eta, "why"));
+	} else if (jnum(eta, "accounts")) {
+		html_esc(b, jstr(eta, "why"));
 		buf_adds(b, ".");
 	}
 	buf_adds(b, "</p></section>\n");
@@ -263,10 +108,10 @@ histogram(struct buf *b, const json_t *sizes)
 	size_t i;
 
 	json_array_foreach(sizes, i, row)
-		if (num(row, "k") >= 0 && num(row, "k") < 7)
-			v[num(row, "k")] = (double)num(row, "v");
+		if (jnum(row, "k") >= 0 && jnum(row, "k") < 7)
+			v[jnum(row, "k")] = (double)jnum(row, "v");
 	buf_adds(b, "<h3>Accounts by size</h3>");
-	bars(b, "accounts by size", 7, v, label, "accounts", 76);
+	html_bars(b, "accounts by size", 7, v, label, "accounts", 76);
 }
 
 static void
@@ -279,7 +124,7 @@ sizing(struct buf *b, const json_t *r)
 		{ "size", "assessed_bytes", C_BYTES, NULL },
 		{ "pulled", "bytes", C_BYTES, NULL },
 	}, largest[] = {
-		{ "account", "account", C_TEXT, NULL },
+		{ "account", "account", C_ACCOUNT, NULL },
 		{ "wave", "wave", C_TEXT, NULL },
 		{ "state", "state", C_TEXT, NULL },
 		{ "messages", "messages", C_NUM, NULL },
@@ -287,11 +132,11 @@ sizing(struct buf *b, const json_t *r)
 	};
 
 	buf_adds(b, "<section id=\"sizing\"><h2>Sizing</h2>");
-	table(b, "waves", waves, 5, json_object_get(r, "waves"), "No account"
+	html_table(b, "waves", waves, 5, json_object_get(r, "waves"), "No account"
 	    " yet.");
 	histogram(b, json_object_get(r, "sizes"));
 	buf_adds(b, "<h3>The largest accounts</h3>");
-	table(b, "largest", largest, 5, json_object_get(r, "largest"), "No"
+	html_table(b, "largest", largest, 5, json_object_get(r, "largest"), "No"
 	    " account yet.");
 	buf_adds(b, "</section>\n");
 }
@@ -308,7 +153,7 @@ over_time(struct buf *b, const char *title, const json_t *rows,
 	size_t i;
 
 	buf_adds(b, "<h3>");
-	esc(b, title);
+	html_esc(b, title);
 	buf_adds(b, "</h3>");
 	if (!row) {
 		buf_adds(b, "<p class=\"muted\">Nothing yet.</p>");
@@ -318,21 +163,21 @@ over_time(struct buf *b, const char *title, const json_t *rows,
 	t1 = json_number_value(json_object_get(row, "t1"));
 	span = json_number_value(json_object_get(row, "span"));
 	json_array_foreach(rows, i, row)
-		if (num(row, "k") >= 0 && num(row, "k") < NBARS)
-			v[num(row, "k")] = json_number_value(json_object_get(
+		if (jnum(row, "k") >= 0 && jnum(row, "k") < NBARS)
+			v[jnum(row, "k")] = json_number_value(json_object_get(
 			    row, "v"));
 	for (i = 0; i < NBARS; i++) {
 		struct buf l = BUF_INIT;
 
-		when(&l, t0 + span * (double)i, "%H:%M");
+		html_when(&l, t0 + span * (double)i, "%H:%M");
 		snprintf(label[i], sizeof(label[i]), "%s", i % 4 ? "" : l.buf);
 		buf_release(&l);
 	}
-	bars(b, title, NBARS, v, label, unit, 30);
+	html_bars(b, title, NBARS, v, label, unit, 30);
 	buf_adds(b, "<p class=\"muted\">From ");
-	when(b, t0, "%Y-%m-%d %H:%M");
+	html_when(b, t0, "%Y-%m-%d %H:%M");
 	buf_adds(b, " to ");
-	when(b, t1, "%Y-%m-%d %H:%M");
+	html_when(b, t1, "%Y-%m-%d %H:%M");
 	if (span < 90)
 		buf_adds(b, ", a bar for each minute.</p>");
 	else
@@ -350,7 +195,7 @@ progress(struct buf *b, const json_t *r)
 		{ "held", "held", C_NUM, NULL },
 		{ "rolled back", "rolled_back", C_NUM, NULL },
 	}, slowest[] = {
-		{ "account", "account", C_TEXT, NULL },
+		{ "account", "account", C_ACCOUNT, NULL },
 		{ "wave", "wave", C_TEXT, NULL },
 		{ "state", "state", C_TEXT, NULL },
 		{ "minutes", "minutes", C_NUM, NULL },
@@ -358,33 +203,16 @@ progress(struct buf *b, const json_t *r)
 	};
 
 	buf_adds(b, "<section id=\"progress\"><h2>Progress</h2>");
-	table(b, "states", states, 6, json_object_get(r, "waves"), "No"
+	html_table(b, "states", states, 6, json_object_get(r, "waves"), "No"
 	    " account yet.");
 	over_time(b, "Bytes pulled over time", json_object_get(r, "pulls"),
 	    "bytes");
 	over_time(b, "Accounts migrated over time", json_object_get(r,
 	    "migrated"), "accounts");
 	buf_adds(b, "<h3>In progress longest</h3>");
-	table(b, "slowest", slowest, 5, json_object_get(r, "slowest"), "No"
+	html_table(b, "slowest", slowest, 5, json_object_get(r, "slowest"), "No"
 	    " account is in progress.");
 	buf_adds(b, "</section>\n");
-}
-
-/* The first ten of `n` names separated by blanks, and how many more. */
-static const char *
-some(const char *names, json_int_t n)
-{
-	static char out[1024];
-	const char *p = names;
-	int k;
-
-	for (k = 0; k < 10 && (p = strchr(p, ' ')); k++)
-		p++;
-	if (!p || n <= 10)
-		return names;
-	snprintf(out, sizeof(out), "%.*s and %" JSON_INTEGER_FORMAT " more",
-	    (int)(p - 1 - names), names, n - 10);
-	return out;
 }
 
 static void
@@ -394,16 +222,11 @@ failures(struct buf *b, json_t *f)
 		{ "accounts", "count", C_NUM, NULL },
 		{ "class", "class", C_TEXT, NULL },
 		{ "reason", "reason", C_TEXT, NULL },
-		{ "which", "accounts", C_TEXT, NULL },
+		{ "which", "accounts", C_ACCOUNTS, NULL, "count" },
 	};
-	json_t *g;
-	size_t i;
 
-	json_array_foreach(f, i, g)
-		json_object_set_new(g, "accounts", json_string(some(str(g,
-		    "accounts"), num(g, "count"))));
 	buf_adds(b, "<section id=\"failures\"><h2>Failures</h2>");
-	table(b, "failed", cols, 4, f, "No account has failed.");
+	html_table(b, "failed", cols, 4, f, "No account has failed.");
 	if (json_array_size(f))
 		buf_adds(b, "<p class=\"muted\">migrate status ACCOUNT tells"
 		    " more; migrate retry ACCOUNT, or --failed.</p>");
@@ -479,16 +302,17 @@ anomalies(struct buf *b, json_t *a)
 		{ "count", "count", C_NUM, NULL },
 		{ "accounts", "accounts", C_NUM, NULL },
 		{ "what to do", "advice", C_TEXT, NULL },
-		{ "some of the accounts", "sample", C_TEXT, NULL },
+		{ "some of the accounts", "sample", C_ACCOUNTS, NULL,
+		    "accounts" },
 	};
 	json_t *k;
 	size_t i;
 
 	json_array_foreach(a, i, k)
-		json_object_set_new(k, "advice", json_string(advice_for(str(k,
+		json_object_set_new(k, "advice", json_string(advice_for(jstr(k,
 		    "kind"))));
 	buf_adds(b, "<section id=\"anomalies\"><h2>Anomalies</h2>");
-	table(b, "kinds", cols, 5, a, "None.");
+	html_table(b, "kinds", cols, 5, a, "None.");
 	buf_adds(b, "</section>\n");
 }
 
@@ -509,11 +333,11 @@ cutovers(struct buf *b, const json_t *rows)
 	    "<table><tr><th>when</th><th>account</th><th>wave</th><th>what"
 	    "</th><th class=\"n\">logins held</th></tr>");
 	json_array_foreach(rows, i, t) {
-		const char *to = str(t, "to"), *acc = str(t, "account");
+		const char *to = jstr(t, "to"), *acc = jstr(t, "account");
 
 		/* a migration from its cutover (or back from a hold) */
 		if (!strcmp(to, "migrated")) {
-			if (!strcmp(str(t, "from"), "cutover"))
+			if (!strcmp(jstr(t, "from"), "cutover"))
 				json_object_set(ends, acc, json_object_get(t,
 				    "ts"));
 			continue;
@@ -521,12 +345,12 @@ cutovers(struct buf *b, const json_t *rows)
 		if (n++ == 200)
 			break;
 		buf_adds(b, "<tr><td>");
-		when(b, json_number_value(json_object_get(t, "ts")),
+		html_when(b, json_number_value(json_object_get(t, "ts")),
 		    "%Y-%m-%d %H:%M:%S");
 		buf_adds(b, "</td><td>");
-		esc(b, acc);
+		html_account(b, acc);
 		buf_adds(b, "</td><td>");
-		esc(b, str(t, "wave"));
+		html_esc(b, jstr(t, "wave"));
 		if (!strcmp(to, "rolled_back")) {
 			buf_adds(b, "</td><td class=\"bad\">rolled back</td>"
 			    "<td></td></tr>");
@@ -556,31 +380,24 @@ report_page(struct state *s, const char *dir, int refresh, struct buf *b)
 	json_t *r = state_report(s), *eta = eta_compute(s, now);
 	json_t *plan = json_array_get(json_object_get(r, "plans"), 0);
 	json_t *f = state_failures(s);
+	char *title = xasprintf("Migration report: %s", plan ? jstr(plan,
+	    "name") : dir);
 
-	buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset="
-	    "\"utf-8\"><meta name=\"viewport\" content=\"width="
-	    "device-width\">");
-	if (refresh)
-		buf_addf(b, "<meta http-equiv=\"refresh\" content=\"%d\">",
-		    refresh);
-	buf_adds(b, "<title>Migration report: ");
-	esc(b, plan ? str(plan, "name") : dir);
-	buf_addf(b, "</title><style>%s</style></head><body>\n<header><h1>"
-	    "Migration report: ", style);
-	esc(b, plan ? str(plan, "name") : dir);
-	buf_adds(b, "</h1><p class=\"muted\">State ");
-	esc(b, dir);
+	html_head(b, title, refresh);
+	free(title);
+	buf_adds(b, "<p class=\"muted\">State ");
+	html_esc(b, dir);
 	buf_adds(b, ", made ");
-	when(b, now, "%Y-%m-%d %H:%M:%S %Z");
+	html_when(b, now, "%Y-%m-%d %H:%M:%S %Z");
 	if (plan) {
 		buf_addf(b, "; plan revision %" JSON_INTEGER_FORMAT " (",
-		    num(plan, "id"));
-		esc(b, str(plan, "path"));
+		    jnum(plan, "id"));
+		html_esc(b, jstr(plan, "path"));
 		buf_adds(b, ", sha256 ");
-		buf_add(b, str(plan, "sha256"), strnlen(str(plan, "sha256"),
+		buf_add(b, jstr(plan, "sha256"), strnlen(jstr(plan, "sha256"),
 		    12));
 		buf_adds(b, ") applied ");
-		when(b, json_number_value(json_object_get(plan, "applied")),
+		html_when(b, json_number_value(json_object_get(plan, "applied")),
 		    "%Y-%m-%d %H:%M");
 	}
 	buf_adds(b, ".</p></header>\n");
@@ -590,7 +407,7 @@ report_page(struct state *s, const char *dir, int refresh, struct buf *b)
 	failures(b, f);
 	anomalies(b, json_object_get(r, "anomalies"));
 	cutovers(b, json_object_get(r, "cutovers"));
-	buf_adds(b, "</body></html>\n");
+	html_foot(b);
 	json_decref(r);
 	json_decref(eta);
 	json_decref(f);
