@@ -118,6 +118,7 @@ migrate_SRCS := \
 	orchestrator/share.c \
 	orchestrator/pull.c \
 	orchestrator/report.c \
+	orchestrator/reportpages.c \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \

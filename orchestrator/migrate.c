@@ -33,7 +33,8 @@ static const char usage_text[] =
 "   plan diff FILE          what applying it would change\n"
 "   plan apply FILE         run it; run it again to go on after a stop\n"
 "   status [--json] [ACCOUNT]\n"
-"   report [-o FILE]        the state as one HTML page (STATE/report.html)\n"
+"   report [-o FILE] [--account A | --wave W | --all] [--page N]\n"
+"                           the state as an HTML page (STATE/report.html)\n"
 "   serve [--listen ADDRESS:PORT] [--refresh SECONDS] [--tls-cert FILE\n"
 "         --tls-key FILE] [--password-file FILE]   that page, live\n"
 "   log [ACCOUNT]           the audit history\n"
@@ -311,21 +312,52 @@ cmd_status(const char *account, int json)
 	return rc;
 }
 
+/* migrate report [-o FILE] [--account A | --wave W | --all] [--page N] */
 static int
-cmd_report(const char *out)
+cmd_report(int argc, char **argv)
 {
-	const char *dir = state_dir();
-	struct state *s = open_state(dir);
+	const char *dir = state_dir(), *out = NULL, *account = NULL;
+	const char *wave = NULL;
+	struct report_opts o = { 0 };
+	struct account acc = { 0 };
+	struct state *s;
 	struct buf err = BUF_INIT;
-	char *path = out ? xstrdup(out) : xasprintf("%s/report.html", dir);
-	int rc = 0;
+	char *path;
+	int i, rc = 0, all = 0;
 
-	if (report_write(s, dir, path, &err) < 0) {
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--all"))
+			all = 1;
+		else if (!v)
+			usage(EX_USAGE);
+		else if (!strcmp(a, "-o"))
+			out = v, i++;
+		else if (!strcmp(a, "--account"))
+			account = v, i++;
+		else if (!strcmp(a, "--wave"))
+			wave = v, i++;
+		else if (!strcmp(a, "--page"))
+			o.page = (int64_t)opt_size("--page", v, 1) - 1, i++;
+		else
+			usage(EX_USAGE);
+	}
+	if (!!account + !!wave + all > 1 || (o.page && !wave && !all))
+		usage(EX_USAGE);
+	o.account = account;
+	o.wave = wave;
+	o.accounts = wave || all;
+	s = open_state(dir);
+	if (account && state_find_account(s, account, &acc) == 0)
+		o.account = acc.account;	/* a bare name: its address */
+	path = out ? xstrdup(out) : report_default_path(dir, &o);
+	if ((rc = report_write(s, dir, &o, path, &err)) != 0)
 		fprintf(stderr, "migrate: report: %s\n", err.buf);
-		rc = EX_CANTCREAT;
-	} else
+	else
 		printf("%s\n", path);
 	state_close(s);
+	account_free(&acc);
 	buf_release(&err);
 	free(path);
 	return rc;
@@ -532,7 +564,7 @@ rollback_to(struct plan *p, struct state *s, struct audit *au,
 	if (file_write_atomic(tmp, text, len, 0600, &err) < 0 ||
 	    runner_restore(p, tmp, &err) < 0) {
 		log_warnx("%s", err.buf);
-		code = EX_TEMPFAIL;	/* no account changes: no route did */
+		code = EX_TEMPFAIL;	/* no account changed, no route did */
 	}
 	unlink(tmp);
 	free(tmp);
@@ -646,15 +678,8 @@ main(int argc, char **argv)
 			usage(EX_USAGE);
 		return cmd_status(optind < argc ? argv[optind] : NULL, json);
 	}
-	if (!strcmp(cmd, "report")) {
-		const char *out = NULL;
-
-		if (optind + 1 < argc && !strcmp(argv[optind], "-o"))
-			out = argv[optind + 1], optind += 2;
-		if (optind < argc)
-			usage(EX_USAGE);
-		return cmd_report(out);
-	}
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - optind, argv + optind);
 	if (!strcmp(cmd, "serve"))
 		return cmd_serve(argc - optind, argv + optind);
 	if (!strcmp(cmd, "log")) {

@@ -68,8 +68,8 @@ summary(struct buf *b, const json_t *r, const json_t *eta)
 		    s < 7200 ? s / 60 : s / 3600);
 		html_card(b, "eta", "left (ETA)", v);
 	} else
-		html_card(b, "eta", "left (ETA)", jnum(eta, "accounts") ? "not yet" :
-		    "none");
+		html_card(b, "eta", "left (ETA)", jnum(eta, "accounts") ?
+		    "not yet" : "none");
 	buf_adds(b, "</div>\n<p class=\"muted\">");
 	if (json_object_get(eta, "measured")) {
 		const json_t *m = json_object_get(eta, "measured");
@@ -114,6 +114,32 @@ histogram(struct buf *b, const json_t *sizes)
 	html_bars(b, "accounts by size", 7, v, label, "accounts", 76);
 }
 
+/* Where the accounts are listed, a page of them at a time. */
+static void
+account_lists(struct buf *b, const json_t *waves)
+{
+	const json_t *w;
+	size_t i;
+
+	if (!html_linking()) {
+		buf_adds(b, "<p class=\"muted\">Every account, with its state"
+		    " and sizes: migrate report --all, or --wave WAVE; one"
+		    " account, folder by folder: migrate report --account"
+		    " ACCOUNT.</p>");
+		return;
+	}
+	buf_adds(b, "<p>Every account: <a href=\"/accounts\">all</a>; by"
+	    " wave:");
+	json_array_foreach(waves, i, w) {
+		buf_adds(b, " <a href=\"/accounts/");
+		html_url(b, jstr(w, "wave"));
+		buf_adds(b, "\">");
+		html_esc(b, jstr(w, "wave"));
+		buf_adds(b, "</a>");
+	}
+	buf_adds(b, ".</p>");
+}
+
 static void
 sizing(struct buf *b, const json_t *r)
 {
@@ -132,8 +158,9 @@ sizing(struct buf *b, const json_t *r)
 	};
 
 	buf_adds(b, "<section id=\"sizing\"><h2>Sizing</h2>");
-	html_table(b, "waves", waves, 5, json_object_get(r, "waves"), "No account"
-	    " yet.");
+	html_table(b, "waves", waves, 5, json_object_get(r, "waves"), "No"
+	    " account yet.");
+	account_lists(b, json_object_get(r, "waves"));
 	histogram(b, json_object_get(r, "sizes"));
 	buf_adds(b, "<h3>The largest accounts</h3>");
 	html_table(b, "largest", largest, 5, json_object_get(r, "largest"), "No"
@@ -397,8 +424,8 @@ report_page(struct state *s, const char *dir, int refresh, struct buf *b)
 		buf_add(b, jstr(plan, "sha256"), strnlen(jstr(plan, "sha256"),
 		    12));
 		buf_adds(b, ") applied ");
-		html_when(b, json_number_value(json_object_get(plan, "applied")),
-		    "%Y-%m-%d %H:%M");
+		html_when(b, json_number_value(json_object_get(plan,
+		    "applied")), "%Y-%m-%d %H:%M");
 	}
 	buf_adds(b, ".</p></header>\n");
 	summary(b, r, eta);
@@ -413,15 +440,53 @@ report_page(struct state *s, const char *dir, int refresh, struct buf *b)
 	json_decref(f);
 }
 
-int
-report_write(struct state *s, const char *dir, const char *path,
-    struct buf *err)
+char *
+report_default_path(const char *dir, const struct report_opts *o)
 {
 	struct buf b = BUF_INIT;
-	int ret;
 
-	report_page(s, dir, 0, &b);
-	ret = file_write_atomic(path, b.buf, b.len, 0644, err);
+	if (o->account)
+		return xasprintf("%s/reports/%s.html", dir, o->account);
+	if (!o->accounts)
+		return xasprintf("%s/report.html", dir);
+	buf_addf(&b, "%s/reports/accounts", dir);
+	if (o->wave) {
+		buf_addch(&b, '-');
+		html_url(&b, o->wave);
+	}
+	if (o->page)
+		buf_addf(&b, "-%" PRId64, o->page + 1);
+	buf_adds(&b, ".html");
+	return buf_detach(&b, NULL);
+}
+
+int
+report_write(struct state *s, const char *dir, const struct report_opts *o,
+    const char *path, struct buf *err)
+{
+	struct buf b = BUF_INIT;
+	int ret = 0;
+
+	if (o->account) {
+		if (report_account(s, dir, o->account, 0, &b) < 0) {
+			buf_addf(err, "no account '%s' in the state",
+			    o->account);
+			ret = EX_NOUSER;
+		}
+	} else if (o->accounts) {
+		switch (report_wave(s, o->wave, o->page, 0, &b)) {
+		case -1:
+			buf_addf(err, "no wave '%s' in the state", o->wave);
+			ret = EX_NOUSER;
+			break;
+		case -2:
+			buf_addf(err, "there is no page %" PRId64, o->page + 1);
+			ret = EX_USAGE;
+		}
+	} else
+		report_page(s, dir, 0, &b);
+	if (!ret && file_write_atomic(path, b.buf, b.len, 0644, err) < 0)
+		ret = EX_CANTCREAT;
 	buf_release(&b);
 	return ret;
 }

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "fileio.h"
+#include "html.h"
 #include "log.h"
 #include "report.h"
 #include "serve.h"
@@ -71,6 +72,26 @@ reply(struct MHD_Connection *c, unsigned code, const char *type,
 	return ret;
 }
 
+/* /accounts or /accounts/WAVE, with ?page=N (from 1). */
+static int
+accounts_page(struct serve *sv, struct MHD_Connection *c, const char *url,
+    struct buf *b)
+{
+	const char *p = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "page");
+	char *end;
+	long long page = 1;
+
+	if (p) {
+		errno = 0;
+		page = strtoll(p, &end, 10);
+		if (errno || end == p || *end || page < 1)
+			return -2;
+	}
+	return report_wave(sv->s, url[9] ? url + 10 : NULL, page - 1,
+	    sv->refresh, b);
+}
+
 static enum MHD_Result
 answer(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -96,6 +117,12 @@ answer(void *cls, struct MHD_Connection *c, const char *url,
 		report_page(sv->s, sv->dir, sv->refresh, &b);
 		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, 0);
 	}
+	if (!strncmp(url, "/account/", 9) &&
+	    report_account(sv->s, sv->dir, url + 9, sv->refresh, &b) == 0)
+		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, 0);
+	if ((!strcmp(url, "/accounts") || (!strncmp(url, "/accounts/", 10) &&
+	    url[10])) && accounts_page(sv, c, url, &b) == 0)
+		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, 0);
 	if (!strcmp(url, "/status.json")) {
 		j = status_json(sv->s, sv->dir);
 		text = json_dumps(j, JSON_INDENT(2));
@@ -105,7 +132,9 @@ answer(void *cls, struct MHD_Connection *c, const char *url,
 		json_decref(j);
 		return reply(c, MHD_HTTP_OK, "application/json", &b, 0);
 	}
-	buf_adds(&b, "not here: / (the page) or /status.json\n");
+	buf_reset(&b);
+	buf_adds(&b, "not here: / (the summary), /accounts[/WAVE][?page=N],"
+	    " /account/ACCOUNT or /status.json\n");
 	return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", &b, 0);
 }
 
@@ -162,6 +191,7 @@ serve_run(struct state *s, const char *dir, const struct serve_opts *o)
 	int loopback, sig;
 	sigset_t set;
 
+	html_links(1);
 	if (parse_listen(o->listen, &ss, &loopback) < 0)
 		fatalx(EX_USAGE, "serve: --listen '%s': a numeric ADDRESS:PORT"
 		    " ([ADDRESS]:PORT for IPv6)", o->listen);

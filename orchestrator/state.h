@@ -195,6 +195,17 @@ void state_assessed(struct state *s, int64_t account_id, int64_t *messages_r,
  * "cutovers", "plans"}, each an array of rows. */
 json_t *state_report(struct state *s);
 
+/* A page of the accounts of `wave` (NULL: all), `per_page` a page, the
+ * first page 0, in the plan's order, with how many there are in all in
+ * *total: [{account, wave, state, step, assessed_messages,
+ * assessed_bytes, messages, bytes, anomalies, error}]. */
+json_t *state_wave_page(struct state *s, const char *wave, int64_t page,
+    int64_t per_page, int64_t *total);
+
+/* An account's anomalies: {"kinds": [{kind, helper, count}], "first":
+ * the first 200 [{kind, helper, folder, uid, text}]}. */
+json_t *state_account_anomalies(struct state *s, int64_t account_id);
+
 /* The last plan revision applied: 1, or 0 when none was. */
 struct plan_rev {
 	int id;

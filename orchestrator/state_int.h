@@ -19,6 +19,9 @@ void state_unlock_db(struct state *s);
 /* The rows of `sql` (?1 bound to `id` unless it is negative) as an array
  * of objects, a member per column under its name, of its type. */
 json_t *state_json_rows(struct state *s, const char *sql, int64_t id);
+/* The same with the strings `params` (NULL for NULL) bound to ?1...?n. */
+json_t *state_json_rows_text(struct state *s, const char *sql, int n,
+    const char *const *params);
 
 /* Column `i` as a new string, NULL for NULL. */
 char *state_col_str(sqlite3_stmt *st, int i);

@@ -88,3 +88,44 @@ state_report(struct state *s)
 		    parts[i].sql, -1));
 	return r;
 }
+
+json_t *
+state_wave_page(struct state *s, const char *wave, int64_t page,
+    int64_t per_page, int64_t *total)
+{
+	char off[32], lim[32];
+	const char *params[3] = { wave, off, lim };
+	json_t *n;
+
+	snprintf(off, sizeof(off), "%" PRId64, page * per_page);
+	snprintf(lim, sizeof(lim), "%" PRId64, per_page);
+	n = state_json_rows_text(s, "SELECT count(*) AS n FROM accounts WHERE"
+	    " in_plan AND (?1 IS NULL OR coalesce(wave, '-') = ?1)", 1,
+	    params);
+	*total = json_integer_value(json_object_get(json_array_get(n, 0),
+	    "n"));
+	json_decref(n);
+	return state_json_rows_text(s, "SELECT account, coalesce(wave, '-') AS"
+	    " wave, state, coalesce(step, '') AS step, assessed_messages,"
+	    " assessed_bytes, messages, bytes, anomalies, coalesce(error, '')"
+	    " AS error FROM accounts WHERE in_plan AND (?1 IS NULL OR"
+	    " coalesce(wave, '-') = ?1) ORDER BY ord LIMIT CAST(?3 AS"
+	    " INTEGER) OFFSET CAST(?2 AS INTEGER)", 3, params);
+}
+
+json_t *
+state_account_anomalies(struct state *s, int64_t account_id)
+{
+	json_t *r = json_object();
+
+	json_object_set_new(r, "kinds", state_json_rows(s, "SELECT kind,"
+	    " helper, count(*) AS count FROM anomalies WHERE account_id = ?1"
+	    " GROUP BY 1, 2 ORDER BY 3 DESC, 1", account_id));
+	json_object_set_new(r, "first", state_json_rows(s, "SELECT kind,"
+	    " helper, coalesce(json_extract(event, '$.folder'), '') AS folder,"
+	    " coalesce(json_extract(event, '$.uid'), '') AS uid,"
+	    " coalesce(json_extract(event, '$.text'), '') AS text FROM"
+	    " anomalies WHERE account_id = ?1 ORDER BY id LIMIT 200",
+	    account_id));
+	return r;
+}

@@ -62,21 +62,14 @@ state_find_account(struct state *s, const char *name, struct account *a)
 	return n;
 }
 
-/*
- * The rows of `sql` (?1 bound to `id` when it is not negative) as an
- * array of objects, a member per column under its name, of its type.
- */
-json_t *
-state_json_rows(struct state *s, const char *sql, int64_t id)
+/* The rows of `q` as an array of objects, a member per column under its
+ * name, of its type; `q` is finished. */
+static json_t *
+rows_of(struct state *s, sqlite3_stmt *q)
 {
 	json_t *v = json_array(), *o, *x;
-	sqlite3_stmt *q;
 	int i;
 
-	if (!(q = prepare(s, sql)))
-		return v;
-	if (id >= 0)
-		sqlite3_bind_int64(q, 1, id);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		o = json_object();
 		for (i = 0; i < sqlite3_column_count(q); i++) {
@@ -100,6 +93,32 @@ state_json_rows(struct state *s, const char *sql, int64_t id)
 	}
 	finish(s, q);
 	return v;
+}
+
+json_t *
+state_json_rows(struct state *s, const char *sql, int64_t id)
+{
+	sqlite3_stmt *q;
+
+	if (!(q = prepare(s, sql)))
+		return json_array();
+	if (id >= 0)
+		sqlite3_bind_int64(q, 1, id);
+	return rows_of(s, q);
+}
+
+json_t *
+state_json_rows_text(struct state *s, const char *sql, int n,
+    const char *const *params)
+{
+	sqlite3_stmt *q;
+	int i;
+
+	if (!(q = prepare(s, sql)))
+		return json_array();
+	for (i = 0; i < n; i++)
+		sqlite3_bind_text(q, i + 1, params[i], -1, SQLITE_TRANSIENT);
+	return rows_of(s, q);
 }
 
 json_t *

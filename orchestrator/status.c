@@ -16,83 +16,109 @@
 #include "status.h"
 #include "xalloc.h"
 
-static int
-status_account(struct state *s, const char *name, int json)
+json_t *
+status_account_json(struct state *s, const char *name)
 {
 	struct account a;
-	json_t *j, *tr, *runs, *io;
+	json_t *j, *io;
 	int64_t am, ab;
 	char *items;
 
-	if (state_find_account(s, name, &a) < 0) {
-		fprintf(stderr, "migrate: no account '%s' in the state\n",
-		    name);
-		return EX_NOUSER;
-	}
-	tr = state_transitions(s, a.id);
-	runs = state_runs(s, a.id);
+	if (state_find_account(s, name, &a) < 0)
+		return NULL;
 	j = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:i, s:s?,"
 	    " s:s?, s:I, s:I, s:I, s:I, s:o, s:o}", "account", a.account,
-	    "login",
-	    a.login, "wave", a.wave, "state", state_name(a.state), "resume",
-	    a.state == ST_FAILED || a.state == ST_HELD ?
+	    "login", a.login, "wave", a.wave, "state", state_name(a.state),
+	    "resume", a.state == ST_FAILED || a.state == ST_HELD ?
 	    state_name(a.resume) : NULL, "step", a.step, "checkpoint",
-	    a.checkpoint, "attempts",
-	    a.attempts, "error_class", a.error_class, "error", a.error,
-	    "messages", (json_int_t)a.messages, "bytes", (json_int_t)a.bytes,
-	    "anomalies", (json_int_t)a.anomalies, "deltas",
-	    (json_int_t)a.deltas, "transitions", tr, "runs", runs);
+	    a.checkpoint, "attempts", a.attempts, "error_class",
+	    a.error_class, "error", a.error, "messages",
+	    (json_int_t)a.messages, "bytes", (json_int_t)a.bytes, "anomalies",
+	    (json_int_t)a.anomalies, "deltas", (json_int_t)a.deltas,
+	    "transitions", state_transitions(s, a.id), "runs", state_runs(s,
+	    a.id));
 	items = state_items_text(s, a.id, &io);
 	json_object_set_new(j, "items", io);
+	json_object_set_new(j, "items_text", json_string(items));
 	state_assessed(s, a.id, &am, &ab);
 	if (ab >= 0)
 		json_object_set_new(j, "assessed", json_pack("{s:I, s:I}",
 		    "messages", (json_int_t)am, "bytes", (json_int_t)ab));
-	if (json) {
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-	} else {
-		size_t i;
-		json_t *e;
-		char hb[32];
-
-		printf("%s (login %s), wave %s: %s", a.account, a.login,
-		    a.wave ? a.wave : "-", state_name(a.state));
-		if (a.state == ST_FAILED || a.state == ST_HELD)
-			printf(" (resumes at %s)", state_name(a.resume));
-		printf("\n  %" PRId64 " messages, %s pulled, %" PRId64
-		    " anomalies, %" PRId64 " delta passes\n", a.messages,
-		    human_bytes((double)a.bytes, hb, sizeof(hb)), a.anomalies,
-		    a.deltas);
-		if (ab >= 0)
-			printf("  the assessment counted %" PRId64 " messages,"
-			    " %s\n", am, human_bytes((double)ab, hb,
-			    sizeof(hb)));
-		if (*items)
-			printf("  besides mail: %s\n", items);
-		if (a.error)
-			printf("  last error (%s, attempt %d): %s\n",
-			    a.error_class ? a.error_class : "?", a.attempts,
-			    a.error);
-		json_array_foreach(tr, i, e) {
-			time_t t = (time_t)json_number_value(json_object_get(e,
-			    "ts"));
-			struct tm tm;
-			char when[32];
-
-			localtime_r(&t, &tm);
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-			printf("  %s  %-11s -> %-11s %s\n", when,
-			    json_string_value(json_object_get(e, "from")),
-			    json_string_value(json_object_get(e, "to")),
-			    json_string_value(json_object_get(e, "why")) ?
-			    json_string_value(json_object_get(e, "why")) :
-			    "");
-		}
-	}
-	json_decref(j);
+	json_object_set_new(j, "id", json_integer(a.id));
 	free(items);
 	account_free(&a);
+	return j;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static json_int_t
+jint(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static void
+print_account(const json_t *j)
+{
+	const json_t *as = json_object_get(j, "assessed"), *e;
+	char hb[32];
+	size_t i;
+
+	printf("%s (login %s), wave %s: %s", jstr(j, "account"), jstr(j,
+	    "login"), jstr(j, "wave") ? jstr(j, "wave") : "-", jstr(j,
+	    "state"));
+	if (jstr(j, "resume"))
+		printf(" (resumes at %s)", jstr(j, "resume"));
+	printf("\n  %" JSON_INTEGER_FORMAT " messages, %s pulled, %"
+	    JSON_INTEGER_FORMAT " anomalies, %" JSON_INTEGER_FORMAT " delta"
+	    " passes\n", jint(j, "messages"), human_bytes((double)jint(j,
+	    "bytes"), hb, sizeof(hb)), jint(j, "anomalies"), jint(j,
+	    "deltas"));
+	if (as)
+		printf("  the assessment counted %" JSON_INTEGER_FORMAT
+		    " messages, %s\n", jint(as, "messages"), human_bytes(
+		    (double)jint(as, "bytes"), hb, sizeof(hb)));
+	if (*jstr(j, "items_text"))
+		printf("  besides mail: %s\n", jstr(j, "items_text"));
+	if (jstr(j, "error"))
+		printf("  last error (%s, attempt %" JSON_INTEGER_FORMAT "):"
+		    " %s\n", jstr(j, "error_class") ? jstr(j, "error_class") :
+		    "?", jint(j, "attempts"), jstr(j, "error"));
+	json_array_foreach(json_object_get(j, "transitions"), i, e) {
+		time_t t = (time_t)json_number_value(json_object_get(e, "ts"));
+		struct tm tm;
+		char when[32];
+
+		localtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("  %s  %-11s -> %-11s %s\n", when, jstr(e, "from"),
+		    jstr(e, "to"), jstr(e, "why") ? jstr(e, "why") : "");
+	}
+}
+
+static int
+status_account(struct state *s, const char *name, int json)
+{
+	json_t *j = status_account_json(s, name);
+
+	if (!j) {
+		fprintf(stderr, "migrate: no account '%s' in the state\n",
+		    name);
+		return EX_NOUSER;
+	}
+	if (json) {
+		json_object_del(j, "items_text");
+		json_object_del(j, "id");
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	} else
+		print_account(j);
+	json_decref(j);
 	return 0;
 }
 
@@ -223,9 +249,8 @@ status_extras(struct state *s, json_t *j)
 	json_array_foreach(fin, i, it)
 		if (!json_is_true(json_object_get(it, "ok")))
 			printf("%s %s: %s\n", waiting++ ? "                 " :
-			    "finalize waits:", json_string_value(json_object_get(
-			    it, "what")), json_string_value(json_object_get(it,
-			    "detail")));
+			    "finalize waits:", jstr(it, "what"), jstr(it,
+			    "detail"));
 	if (fin && !waiting)
 		printf("finalize: done, %zu checks passed\n",
 		    json_array_size(fin));

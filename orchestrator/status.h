@@ -17,6 +17,10 @@ struct state;
 int status_show(struct state *s, const char *dir, const char *account,
     int json);
 
+/* One account as `migrate status --json ACCOUNT` shows it, with "id"
+ * and "items_text" besides; NULL when there is no such account. */
+json_t *status_account_json(struct state *s, const char *name);
+
 /* What `migrate status --json` prints of the whole migration. */
 json_t *status_json(struct state *s, const char *dir);
 

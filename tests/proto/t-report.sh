@@ -62,6 +62,56 @@ is "$(grep -cE '<script|src=|href=|url\(|@import' "$page")" 0 \
     "nothing outside the page: no script, no link, no fetch"
 unlike "$(cat "$page")" '<test>|w<1>|odd<kind>' "every name is escaped"
 
+# --- an account's page: its reconciliation folder by folder -------------
+cat >"$work/rep/reports/alice@example.org.verify.json" <<'EOT'
+{"delta": false, "bodies_compared": 9, "folders": [
+ {"folder": "INBOX", "source_messages": 7, "source_bytes": 300000,
+  "left_out": 1, "destination_messages": 6, "destination_bytes": 290000,
+  "checked": 6, "equal": 6, "differs": 0, "rescued": 0, "not_pushed": 0},
+ {"folder": "Caf\u00e9 <b>", "source_messages": 3, "source_bytes": 100000,
+  "left_out": 0, "destination_messages": 2, "destination_bytes": 60000,
+  "checked": 3, "equal": 2, "differs": 0, "rescued": 0, "not_pushed": 1},
+ {"folder": "Empty", "source_messages": 0, "source_bytes": 0,
+  "left_out": 0, "destination_messages": 0, "destination_bytes": 0,
+  "checked": 0, "equal": 0, "differs": 0, "rescued": 0, "not_pushed": 0}]}
+EOT
+out=$("$M" --state "$work/rep" report --account alice)
+is "$?:$out" "0:$work/rep/reports/alice@example.org.html" \
+    "report --account: STATE/reports/ACCOUNT.html, a bare name will do"
+apage=$work/rep/reports/alice@example.org.html
+tidy -q -e "$apage" >"$work/tidy" 2>&1
+is "$?" 0 "the account's page: tidy finds nothing"
+rows() { grep -o '<table id="folders">.*</table>' "$1" | grep -o '<tr><td>[^<]*</td>\(<td[^>]*>[^<]*</td>\)*' | sed 's/<[^>]*>/|/g; s/||*/|/g'; }
+is "$(rows "$apage" | tr '\n' ' ')" \
+    "|INBOX|7|300.0 kB|1|6|290.0 kB|6|0|0|0|yes| |Café &lt;b&gt;|3|100.0 kB|0|2|60.0 kB|2|0|0|1|no| |Empty|0|0 B|0|0|0 B|0|0|0|0|yes| |all folders|10|400.0 kB|1|8|350.0 kB|8|0|0|1|no| " \
+    "a row per folder, the empty one too, and the total: verified yes or no"
+like "$(cat "$apage")" '<table id="transitions">.*<td>pending</td>' \
+    "and its history"
+"$M" --state "$work/rep" report --account nobody 2>"$work/err"
+is "$?" 67 "report --account of an unknown account: exit 67"
+like "$(cat "$work/err")" "no account 'nobody'" "and it says so"
+bpage=$("$M" --state "$work/rep" report --account bob)
+like "$(cat "$bpage")" "Not verified yet" "an account not verified yet says so"
+
+# --- the accounts, a page of 500 at a time -----------------------------
+cp -r "$work/rep" "$work/big"
+sqlite3 "$work/big/state.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL
+    SELECT i + 1 FROM n WHERE i < 1200) INSERT INTO accounts(account,
+    login, wave, ord, entered) SELECT printf('u%04d@example.org', i),
+    printf('u%04d', i), 'big', 1000 + i, 0 FROM n"
+out=$("$M" --state "$work/big" report --all --page 3)
+is "$?:$out" "0:$work/big/reports/accounts-3.html" "report --all --page 3"
+is "$(grep -o '<tr><td>u[0-9]*@' "$out" | sed -n '1p;$p' | tr -d '\n')" \
+    "<tr><td>u0997@<tr><td>u1200@" "the third page: the last 204, in plan order"
+like "$(cat "$out")" "Page 3 of 3" "and it says which page"
+"$M" --state "$work/big" report --all --page 4 2>"$work/err"
+is "$?" 64 "a page past the last: exit 64"
+out=$("$M" --state "$work/big" report --wave last)
+like "$(cat "$out")" '<td>dave@example.org</td>.*Page 1 of 1' \
+    "report --wave: that wave's accounts"
+"$M" --state "$work/big" report --wave nowave 2>"$work/err"
+is "$?" 67 "an unknown wave: exit 67"
+
 # --- served ------------------------------------------------------------
 serve() {	# PORT [options]: migrate serve in the background, as $spid
 	local port=$1
@@ -87,6 +137,29 @@ is "$(jq -c .totals "$work/got")" "$("$M" --state "$work/rep" status --json | jq
     "the same as migrate status --json"
 is "$(get -X POST http://127.0.0.1:28470/)" "405 text/plain" "read-only: POST is refused"
 is "$(get http://127.0.0.1:28470/state.db)" "404 text/plain" "nothing else is served"
+get http://127.0.0.1:28470/ >/dev/null
+like "$(cat "$work/got")" '<a href="/account/carol@example.org">carol@example.org</a>' \
+    "served, account names link to their pages"
+is "$(get http://127.0.0.1:28470/account/alice@example.org)" \
+    "200 text/html; charset=utf-8" "/account/ACCOUNT: its page"
+like "$(cat "$work/got")" '<td>all folders</td><td class="n">10</td>' \
+    "with its reconciliation"
+is "$(get http://127.0.0.1:28470/account/nobody)" "404 text/plain" \
+    "an unknown account: 404"
+is "$(get 'http://127.0.0.1:28470/accounts/w%3C1%3E%26?page=1')" \
+    "200 text/html; charset=utf-8" "/accounts/WAVE: a wave's accounts"
+like "$(cat "$work/got")" 'bob@example.org.*carol@example.org' "bob and carol"
+is "$(get 'http://127.0.0.1:28470/accounts?page=9')" "404 text/plain" \
+    "a page past the last: 404"
+stop_serve
+"$M" --state "$work/big" serve --listen 127.0.0.1:28474 >"$work/serve.out" 2>&1 &
+spid=$!
+sleep 0.5
+is "$(get 'http://127.0.0.1:28474/accounts/big?page=2')" "200 text/html; charset=utf-8" \
+    "1,200 accounts: page 2 of a wave"
+like "$(cat "$work/got")" 'Page 2 of 3 <a href="/accounts/big\?page=1">1</a> <b>2</b> <a href="/accounts/big\?page=3">3</a>' \
+    "with links to the other pages"
+is "$(grep -o '<tr><td><a' "$work/got" | wc -l)" 500 "500 accounts a page"
 stop_serve
 "$M" --state "$work/rep" serve --listen 0.0.0.0:28471 2>"$work/err"
 is "$?" 64 "serve beyond loopback without TLS and a password: exit 64"
