@@ -47,6 +47,7 @@ assess_pop3(struct run *r)
 		    r->p->accounts.default_domain))
 			n += maillog_logins(&u, bare);
 		free(bare);
+		state_set_finding(r->s, &v[i], "pop3-logins", n);
 		rep = json_pack("{s:s, s:I}", "account", v[i].account,
 		    "pop3_logins", (json_int_t)n);
 		text = json_dumps(rep, JSON_SORT_KEYS);
@@ -80,11 +81,13 @@ out:
 
 /*
  * The accounts that share what `report` counts (its totals' `count` of
- * things shared, `entries` of grants), said as `what` and `grants`.
+ * things shared, `entries` of grants), said as `what` and `grants`, and
+ * kept in the state as findings of `kind`.
  */
 static void
 assess_shares(struct run *r, const char *report, const char *count,
-    const char *entries, const char *what, const char *grants)
+    const char *entries, const char *what, const char *grants,
+    const char *kind)
 {
 	struct buf who = BUF_INIT;
 	struct account *v = NULL;
@@ -101,6 +104,8 @@ assess_shares(struct run *r, const char *report, const char *count,
 		free(path);
 		t = json_object_get(rep, "totals");
 		f = json_integer_value(json_object_get(t, count));
+		if (rep)
+			state_set_finding(r->s, &v[i], kind, f);
 		if (f > 0) {
 			things += f;
 			all += json_integer_value(json_object_get(t, entries));
@@ -123,10 +128,11 @@ void
 assess_summary(struct run *r)
 {
 	assess_shares(r, "assess", "shared_folders", "acl_entries", "folders",
-	    "ACL entries");
+	    "ACL entries", "shared-folders");
 	if (r->p->source.dav)
 		assess_shares(r, "assess-dav", "shared_collections",
-		    "share_entries", "calendars and address books", "grants");
+		    "share_entries", "calendars and address books", "grants",
+		    "shared-collections");
 	if (r->p->phases.assessment.logs.nr)
 		assess_pop3(r);
 }

@@ -3,6 +3,7 @@
  * alone (inline CSS and SVG, no script, nothing fetched), so that it
  * opens from a mail attachment or a ticket: the summary with its ETA,
  * the sizing by wave with a histogram and the largest accounts, the
+ * risks (what may not come across as it is, and who it touches), the
  * progress by wave with the pulls and migrations over time and the
  * accounts in progress longest, the failures by reason, the anomalies
  * by kind with what to do about each, and the cutovers and rollbacks.
@@ -343,6 +344,62 @@ anomalies(struct buf *b, json_t *a)
 	buf_adds(b, "</section>\n");
 }
 
+/* What may not come across as it is, and what to do about it. */
+static const struct {
+	const char *key, *risk, *advice;
+} risk_kinds[] = {
+	{ "size", "Messages over the destination's size limit", "They stay in"
+	    " the archive unless the destination's limit is raised." },
+	{ "names", "Folder names the destination renames or refuses", "The"
+	    " folder is carried under another name; the anomaly says which."
+	    },
+	{ "refused", "Messages the destination is likely to refuse", "Malformed"
+	    " at the source: carried repaired or wrapped (push.refused:"
+	    " rescue), the original kept in the archive." },
+	{ "passwords", "Password hashes that cannot be carried", "Those users"
+	    " need a new password on the destination." },
+	{ "shares", "Shared folders, calendars, address books and ACLs",
+	    "Carried where the grantee exists on the destination; grants to"
+	    " groups or everyone must be set again." },
+	{ "pop3", "POP3 users (in the source's logs)", "The proxy keeps their"
+	    " clients from downloading everything again (pop3-uidl)." },
+	{ "sieve", "Sieve scripts the destination may refuse", "A refused"
+	    " script stays in the archive: check the extensions it needs." },
+};
+
+static void
+risks(struct buf *b, const json_t *found)
+{
+	static const struct col cols[] = {
+		{ "risk", "risk", C_TEXT, NULL },
+		{ "accounts", "accounts", C_NUM, NULL },
+		{ "count", "count", C_NUM, NULL },
+		{ "what to do", "advice", C_TEXT, NULL },
+		{ "which", "sample", C_ACCOUNTS, NULL, "accounts" },
+	};
+	json_t *rows = json_array(), *row;
+	const json_t *f;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(risk_kinds) / sizeof(risk_kinds[0]); i++) {
+		row = json_pack("{s:s, s:s, s:i, s:i, s:s}", "risk",
+		    risk_kinds[i].risk, "advice", risk_kinds[i].advice,
+		    "accounts", 0, "count", 0, "sample", "");
+		json_array_foreach(found, k, f)
+			if (!strcmp(jstr(f, "risk"), risk_kinds[i].key))
+				json_object_update(row, (json_t *)f);
+		json_object_set_new(row, "risk", json_string(
+		    risk_kinds[i].risk));
+		json_array_append_new(rows, row);
+	}
+	buf_adds(b, "<section id=\"risks\"><h2>Risks</h2><p class=\"muted\">"
+	    "What may not come across as it is, from the assessment and"
+	    " every pass since.</p>");
+	html_table(b, "risk-list", cols, 5, rows, "");
+	buf_adds(b, "</section>\n");
+	json_decref(rows);
+}
+
 /*
  * The cutovers (an account entering cutover, its logins held, until it
  * is migrated: the hold window) and the rollbacks, newest first.  The
@@ -430,6 +487,7 @@ report_page(struct state *s, const char *dir, int refresh, struct buf *b)
 	buf_adds(b, ".</p></header>\n");
 	summary(b, r, eta);
 	sizing(b, r);
+	risks(b, json_object_get(r, "risks"));
 	progress(b, r);
 	failures(b, f);
 	anomalies(b, json_object_get(r, "anomalies"));

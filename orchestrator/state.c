@@ -36,6 +36,7 @@ enum stmt {
 	S_COUNTERS,
 	S_ITEMS,
 	S_ASSESSED,
+	S_FINDING,
 	S_FAILURE,
 	S_QUEUE,
 	S_WAVE,
@@ -81,6 +82,8 @@ static const char *const sql[S_NR] = {
 	    " VALUES(?1, ?2, ?3)",
 	[S_ASSESSED] = "UPDATE accounts SET assessed_messages = ?2,"
 	    " assessed_bytes = ?3 WHERE id = ?1",
+	[S_FINDING] = "INSERT INTO findings(account_id, kind, n) VALUES(?1,"
+	    " ?2, ?3) ON CONFLICT DO UPDATE SET n = excluded.n",
 	[S_FAILURE] = "UPDATE accounts SET attempts = ?2, error_class = ?3,"
 	    " error = ?4, not_before = ?5 WHERE id = ?1",
 	[S_QUEUE] = "INSERT INTO audit_queue(kind, line) VALUES(?1, ?2)",
@@ -708,6 +711,13 @@ state_set_assessed(struct state *s, struct account *a, int64_t messages,
     int64_t bytes)
 {
 	return write_one(s, S_ASSESSED, "iii", a->id, messages, bytes);
+}
+
+int
+state_set_finding(struct state *s, struct account *a, const char *kind,
+    int64_t n)
+{
+	return write_one(s, S_FINDING, "isi", a->id, kind, n);
 }
 
 int

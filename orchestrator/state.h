@@ -138,6 +138,10 @@ char *state_items_text(struct state *s, int64_t account_id, json_t **obj_r);
 /* The size of the account's mail as the assessment counted it. */
 int state_set_assessed(struct state *s, struct account *a, int64_t messages,
     int64_t bytes);
+/* What the assessment found of the account besides its mail (kind
+ * "shared-folders", "shared-collections", "pop3-logins"), counted. */
+int state_set_finding(struct state *s, struct account *a, const char *kind,
+    int64_t n);
 
 /* Counters of a finished run into the account's row. */
 int state_add_counters(struct state *s, struct account *a, int64_t messages,
@@ -192,7 +196,7 @@ void state_assessed(struct state *s, int64_t account_id, int64_t *messages_r,
 
 /* What `migrate report` shows, read at once (statereport.c): {"waves",
  * "sizes", "largest", "pulls", "migrated", "slowest", "anomalies",
- * "cutovers", "plans"}, each an array of rows. */
+ * "risks", "cutovers", "plans"}, each an array of rows. */
 json_t *state_report(struct state *s);
 
 /* A page of the accounts of `wave` (NULL: all), `per_page` a page, the

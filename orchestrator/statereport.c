@@ -2,7 +2,8 @@
  * statereport.c: what `migrate report` reads of the state, each part an
  * array of rows (state_json_rows()): the waves' sizes, every account's
  * size, the largest accounts, the pulls over time, the migrations over
- * time, the accounts in progress longest, the anomalies by kind, and the
+ * time, the accounts in progress longest, the anomalies by kind, the
+ * risks (anomalies and findings by what they put at risk), and the
  * cutovers and rollbacks.  Each part is bounded where a plan of 100,000
  * accounts would make it long, except the sizes, which are one number
  * an account.
@@ -68,6 +69,27 @@ static const struct {
 	    " row_number() OVER (PARTITION BY x.kind ORDER BY a.ord) AS rk"
 	    " FROM anomalies x JOIN accounts a ON a.id = x.account_id GROUP"
 	    " BY x.kind, a.id) GROUP BY kind ORDER BY 2 DESC, 1" },
+	{ "risks", "WITH x AS (SELECT account_id, CASE WHEN kind IN"
+	    " ('too-large', 'over-size-limit', 'oversized') THEN 'size' WHEN"
+	    " kind IN ('folder-name', 'folder-name-clash',"
+	    " 'name-needs-escaping', 'name-undecodable',"
+	    " 'folder-name-refused', 'folder-not-created') THEN 'names' WHEN"
+	    " kind IN ('empty-message', 'no-uid', 'size-mismatch',"
+	    " 'not-imported', 'rescued', 'duplicate-uid') THEN 'refused'"
+	    " WHEN kind = 'password-not-carried' THEN 'passwords' WHEN kind"
+	    " IN ('namespace-shared', 'acl-unreadable', 'share-refused',"
+	    " 'share-unsupported', 'share-right-lost', 'share-right-widened',"
+	    " 'dav-share-not-carried', 'dav-shared', 'dav-share-refused')"
+	    " THEN 'shares' WHEN kind LIKE 'sieve-%' THEN 'sieve' END AS"
+	    " risk, 1 AS n FROM anomalies UNION ALL SELECT account_id, CASE"
+	    " kind WHEN 'pop3-logins' THEN 'pop3' ELSE 'shares' END, n FROM"
+	    " findings WHERE n > 0), r AS (SELECT x.risk, a.account, a.ord,"
+	    " sum(x.n) AS n, row_number() OVER (PARTITION BY x.risk ORDER BY"
+	    " a.ord) AS rk FROM x JOIN accounts a ON a.id = x.account_id"
+	    " WHERE x.risk IS NOT NULL AND a.in_plan GROUP BY x.risk, a.id)"
+	    " SELECT risk, count(*) AS accounts, sum(n) AS count,"
+	    " group_concat(CASE WHEN rk <= 10 THEN account END, ' ') AS"
+	    " sample FROM r GROUP BY risk" },
 	{ "cutovers", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
 	    " t.from_state AS \"from\", t.to_state AS \"to\", t.ts, t.why"
 	    " FROM transitions t JOIN accounts a ON a.id = t.account_id"

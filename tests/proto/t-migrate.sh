@@ -406,6 +406,9 @@ like "$errtext" "assessment: 2 of 3 accounts log in over POP3 \(3 logins in 3 lo
 is "$(for a in alice@example.org bob@example.org carol@example.org; do
 	jq -r .pop3_logins "$work/logs/reports/$a.assess-pop3.json"; done | tr '\n' ' ')" \
     "2 1 0 " "a report per account; a failed POP3 login and an IMAP one do not count"
+is "$(sqlite3 "$work/logs/state.db" "SELECT a.account || ':' || f.kind || ':' || f.n FROM findings f JOIN accounts a ON a.id = f.account_id WHERE f.n > 0 ORDER BY 1" | tr '\n' ' ')" \
+    "alice@example.org:pop3-logins:2 alice@example.org:shared-folders:2 bob@example.org:pop3-logins:1 " \
+    "the findings are kept in the state, for the report's risks"
 plan logs "[alice@example.org]" "  assessment:
     logs: [mail.log, nowhere.log]"
 apply logs
@@ -433,6 +436,8 @@ echo 'report:{"totals": {"shared_collections": 2, "share_entries": 3}}' \
 apply davassess
 like "$errtext" "assessment: 1 of 2 accounts share 2 calendars and address books with others \(3 grants\): bob@example.org \(2\)" \
     "and who shares calendars and address books, from dav-pull's reports"
+is "$(sqlite3 "$work/davassess/state.db" "SELECT n FROM findings WHERE kind = 'shared-collections' AND n > 0")" 2 \
+    "kept in the state too"
 fresh hold2
 export STUB_DIR=$work/ctl.hold2
 apply hold

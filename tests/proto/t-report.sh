@@ -44,7 +44,9 @@ sqlite3 "$work/rep/state.db" "INSERT INTO anomalies(account_id, helper,
     WHERE account IN ('bob@example.org', 'carol@example.org');
     INSERT INTO anomalies(account_id, helper, kind, event) SELECT id,
     'imap-pull', 'odd<kind>', '{}' FROM accounts WHERE account =
-    'carol@example.org'"
+    'carol@example.org';
+    INSERT INTO findings(account_id, kind, n) SELECT id, 'pop3-logins', 12
+    FROM accounts WHERE account = 'dave@example.org'"
 
 out=$("$M" --state "$work/rep" report)
 is "$?:$out" "0:$work/rep/report.html" "report writes STATE/report.html"
@@ -61,6 +63,12 @@ is "$?" 0 "tidy finds no error and no warning"
 is "$(grep -cE '<script|src=|href=|url\(|@import' "$page")" 0 \
     "nothing outside the page: no script, no link, no fetch"
 unlike "$(cat "$page")" '<test>|w<1>|odd<kind>' "every name is escaped"
+risk() { grep -o "<tr><td>$1[^<]*</td><td class=\"n\">[0-9]*</td><td class=\"n\">[0-9]*</td><td>[^<]*</td><td>[^<]*" "$page" | sed 's/<[^>]*>/|/g; s/||*/|/g'; }
+like "$(risk 'Folder names')" '\|2\|2\|The folder is carried.*\|bob@example.org carol@example.org$' \
+    "risks: folder names, two accounts, named"
+like "$(risk 'POP3 users')" '\|1\|12\|.*\|dave@example.org$' \
+    "risks: a POP3 user found in the logs, with their logins"
+like "$(risk 'Password hashes')" '\|0\|0\|' "risks: what was not found, with 0"
 
 # --- an account's page: its reconciliation folder by folder -------------
 cat >"$work/rep/reports/alice@example.org.verify.json" <<'EOT'
