@@ -80,6 +80,19 @@ signature(struct audit *a, git_signature **sig)
 	return rc;
 }
 
+char *
+audit_operator(struct audit *a)
+{
+	git_signature *sig;
+	char *who;
+
+	if (signature(a, &sig) < 0)
+		return NULL;
+	who = xasprintf("%s <%s>", sig->name, sig->email);
+	git_signature_free(sig);
+	return who;
+}
+
 /* Put `blob` at `path` (with '/') into a copy of `base` (may be NULL). */
 static int
 put_path(git_repository *r, const git_tree *base, const char *path,

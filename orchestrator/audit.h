@@ -22,6 +22,11 @@ struct audit;
 int audit_open(struct audit **a, const char *state_dir, struct buf *err);
 void audit_close(struct audit *a);
 
+/* Who its commits name as their author, "Name <email>": GIT_AUTHOR_NAME
+ * and GIT_AUTHOR_EMAIL, else git's configuration, else the user at this
+ * host; NULL if none can be made.  The caller frees it. */
+char *audit_operator(struct audit *a);
+
 /*
  * Under the apply lock: remove the lock files of a writer that died
  * mid-commit, and drop queue lines that the repository already holds.

@@ -170,6 +170,16 @@ open_state(const char *dir)
 	return s;
 }
 
+/* The operator the audit names, for the state's transitions too. */
+static void
+set_operator(struct state *s, struct audit *au)
+{
+	char *who = audit_operator(au);
+
+	state_set_operator(s, who);
+	free(who);
+}
+
 static int
 cmd_diff(const char *file)
 {
@@ -275,6 +285,7 @@ cmd_apply(const char *file, int progress)
 	if (audit_open(&au, p.state_dir, &err) < 0 ||
 	    audit_recover(au, s, &err) < 0)
 		fatalx(EX_CANTCREAT, "%s", err.buf);
+	set_operator(s, au);
 	if (audit_commit_plan(au, file, p.text, p.text_len, &changed,
 	    &err) < 0)
 		fatalx(EX_CANTCREAT, "%s", err.buf);
@@ -432,10 +443,16 @@ static int
 cmd_state_change(const char *what, const char *account, int all_failed)
 {
 	struct state *s = open_state(state_dir());
+	struct audit *au;
 	struct buf err = BUF_INIT;
 	struct account *v = NULL;
 	size_t nr = 0, i, n = 0;
 	int code = 0;
+
+	if (audit_open(&au, state_dir(), &err) < 0)
+		fatalx(EX_CANTCREAT, "%s", err.buf);
+	set_operator(s, au);
+	audit_close(au);
 
 	if (all_failed) {
 		state_accounts(s, NULL, &v, &nr);
@@ -610,6 +627,7 @@ cmd_rollback(const char *account, const char *rev, int carry)
 	if (audit_open(&au, state_dir(), &err) < 0 ||
 	    audit_recover(au, s, &err) < 0)
 		fatalx(EX_CANTCREAT, "%s", err.buf);
+	set_operator(s, au);
 	if (account) {
 		struct account a;
 

@@ -415,7 +415,7 @@ cutovers(struct buf *b, const json_t *rows)
 
 	buf_adds(b, "<section id=\"cutovers\"><h2>Cutovers and rollbacks</h2>"
 	    "<table><tr><th>when</th><th>account</th><th>wave</th><th>what"
-	    "</th><th class=\"n\">logins held</th></tr>");
+	    "</th><th class=\"n\">logins held</th><th>by</th></tr>");
 	json_array_foreach(rows, i, t) {
 		const char *to = jstr(t, "to"), *acc = jstr(t, "account");
 
@@ -437,7 +437,9 @@ cutovers(struct buf *b, const json_t *rows)
 		html_esc(b, jstr(t, "wave"));
 		if (!strcmp(to, "rolled_back")) {
 			buf_adds(b, "</td><td class=\"bad\">rolled back</td>"
-			    "<td></td></tr>");
+			    "<td></td><td>");
+			html_esc(b, jstr(t, "operator"));
+			buf_adds(b, "</td></tr>");
 			continue;
 		}
 		buf_adds(b, "</td><td>cutover</td><td class=\"n\">");
@@ -446,14 +448,17 @@ cutovers(struct buf *b, const json_t *rows)
 			    json_number_value(json_object_get(t, "ts")));
 		else
 			buf_adds(b, "not done");
+		buf_adds(b, "</td><td>");
+		html_esc(b, jstr(t, "operator"));
 		buf_adds(b, "</td></tr>");
 		json_object_del(ends, acc);
 	}
 	buf_adds(b, "</table>");
 	if (!n)
 		buf_adds(b, "<p class=\"muted\">None yet.</p>");
-	buf_adds(b, "<p class=\"muted\">Who applied each: git -C STATE/audit"
-	    " log.</p></section>\n");
+	buf_adds(b, "<p class=\"muted\">By: the author of the migrate"
+	    " command's audit commits (git -C STATE/audit log).</p></section>"
+	    "\n");
 	json_decref(ends);
 }
 

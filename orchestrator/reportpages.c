@@ -137,6 +137,7 @@ history(struct buf *b, const json_t *j)
 		{ "to", "to", C_TEXT, NULL },
 		{ "why", "why", C_TEXT, NULL },
 		{ "when", "when", C_TEXT, NULL },
+		{ "by", "operator", C_TEXT, NULL },
 	}, runs[] = {
 		{ "helper", "helper", C_TEXT, NULL },
 		{ "step", "step", C_TEXT, NULL },
@@ -159,7 +160,7 @@ history(struct buf *b, const json_t *j)
 			buf_release(&w);
 		}
 	buf_adds(b, "<section id=\"history\"><h2>History</h2>");
-	html_table(b, "transitions", tr, 4, json_object_get(j,
+	html_table(b, "transitions", tr, 5, json_object_get(j,
 	    "transitions"), "Nothing yet.");
 	buf_adds(b, "<h3>Helper runs</h3>");
 	html_table(b, "runs", runs, 6, json_object_get(j, "runs"), "None"

@@ -62,7 +62,7 @@ static const char *const sql[S_NR] = {
 	    " finished = CASE WHEN ?2 = 'migrated' THEN ?4 ELSE finished END"
 	    " WHERE id = ?1 AND state = ?8",
 	[S_TRANSITION] = "INSERT INTO transitions(account_id, ts, from_state,"
-	    " to_state, why) VALUES(?1, ?2, ?3, ?4, ?5)",
+	    " to_state, why, operator) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[S_STEP] = "UPDATE accounts SET step = ?2,"
 	    " started = coalesce(started, ?3) WHERE id = ?1",
 	[S_CKPT] = "INSERT INTO checkpoints(account_id, helper, token)"
@@ -96,6 +96,7 @@ struct state {
 	pthread_mutex_t lock;
 	double group_began;	/* 0: no transaction open */
 	int broken;		/* a commit failed: stop writing */
+	char *operator;		/* who runs this command, or NULL */
 };
 
 static sqlite3_stmt *
@@ -314,6 +315,7 @@ state_close(struct state *s)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->lock);
+	free(s->operator);
 	free(s);
 }
 
@@ -611,6 +613,7 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 	sqlite3_bind_text(st, 3, state_name(from), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, state_name(to), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, why, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, s->operator, -1, SQLITE_STATIC);
 	if (done(s, st) < 0 || queue_locked(s, "event", line) < 0 ||
 	    (kind && queue_locked(s, kind, extra) < 0))
 		goto out;
@@ -711,6 +714,15 @@ state_set_assessed(struct state *s, struct account *a, int64_t messages,
     int64_t bytes)
 {
 	return write_one(s, S_ASSESSED, "iii", a->id, messages, bytes);
+}
+
+void
+state_set_operator(struct state *s, const char *who)
+{
+	pthread_mutex_lock(&s->lock);
+	free(s->operator);
+	s->operator = who ? xstrdup(who) : NULL;
+	pthread_mutex_unlock(&s->lock);
 }
 
 int

@@ -135,6 +135,10 @@ int state_set_items(struct state *s, struct account *a, const char *kind,
     int64_t count);
 char *state_items_text(struct state *s, int64_t account_id, json_t **obj_r);
 
+/* Who runs this command ("Name <email>", as audit_operator() says), for
+ * the transitions it records. */
+void state_set_operator(struct state *s, const char *who);
+
 /* The size of the account's mail as the assessment counted it. */
 int state_set_assessed(struct state *s, struct account *a, int64_t messages,
     int64_t bytes);

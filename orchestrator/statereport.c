@@ -91,8 +91,8 @@ static const struct {
 	    " group_concat(CASE WHEN rk <= 10 THEN account END, ' ') AS"
 	    " sample FROM r GROUP BY risk" },
 	{ "cutovers", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
-	    " t.from_state AS \"from\", t.to_state AS \"to\", t.ts, t.why"
-	    " FROM transitions t JOIN accounts a ON a.id = t.account_id"
+	    " t.from_state AS \"from\", t.to_state AS \"to\", t.ts, t.why,"
+	    " t.operator FROM transitions t JOIN accounts a ON a.id = t.account_id"
 	    " WHERE t.to_state IN ('cutover', 'migrated', 'rolled_back')"
 	    " ORDER BY t.id DESC LIMIT 600" },
 	{ "plans", "SELECT id, applied, path, name, sha256 FROM plans ORDER"

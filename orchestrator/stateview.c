@@ -125,8 +125,8 @@ json_t *
 state_transitions(struct state *s, int64_t account_id)
 {
 	return state_json_rows(s, "SELECT ts, from_state AS \"from\","
-	    " to_state AS \"to\", why FROM transitions WHERE account_id = ?1"
-	    " ORDER BY id", account_id);
+	    " to_state AS \"to\", why, operator FROM transitions WHERE"
+	    " account_id = ?1 ORDER BY id", account_id);
 }
 
 json_t *

@@ -264,6 +264,8 @@ is "$(flips good alice@example.org destination)$(flips good bob@example.org dest
     111 "its history has each flip exactly once"
 like "$(git -C "$work/good/audit" log --format='%an <%ae>' | sort -u)" '^Ann Operator <ann@example.org>$' \
     "commits are the operator's"
+is "$(sqlite3 "$work/good/state.db" "SELECT DISTINCT operator FROM transitions")" \
+    "Ann Operator <ann@example.org>" "so is every transition in the state"
 is "$(git -C "$work/good/audit" show HEAD:plan.yaml | sha256sum)" "$(sha256sum <"$work/good.yaml")" \
     "the plan as applied is in the repository"
 like "$(git -C "$work/good/audit" show HEAD:mapping.txt)" 'carol@example.org destination' \

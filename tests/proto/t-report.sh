@@ -37,7 +37,8 @@ stub_assessed bob 200 25000000
 stub_assessed carol 3000 2500000000
 stub_assessed dave 7 1000
 echo exit:77 >"$STUB_DIR/jmap-push.dave@example.org"
-(cd "$work" && "$M" plan apply rep.yaml) >"$work/out" 2>&1
+(cd "$work" && GIT_AUTHOR_NAME="Bo & Ops" GIT_AUTHOR_EMAIL=bo@example.org \
+    "$M" plan apply rep.yaml) >"$work/out" 2>&1
 is "$?" 75 "the plan runs, dave fails"
 sqlite3 "$work/rep/state.db" "INSERT INTO anomalies(account_id, helper,
     kind, event) SELECT id, 'imap-pull', 'folder-name', '{}' FROM accounts
@@ -216,6 +217,8 @@ like "$dom" 'permanent</td><td>jmap-push exited 77.*dave@example.org' \
     "the failure, with its reason and account"
 is "$(printf '%s\n' "$dom" | grep -o '>cutover</td><td class="n">[0-9.]* s<' | wc -l)" 3 \
     "three cutovers, each with how long logins were held"
+is "$(printf '%s\n' "$dom" | grep -o '>cutover</td><td class="n">[0-9.]* s</td><td>[^<]*<' | sed 's/.*<td>//' | sort -u)" \
+    'Bo &amp; Ops &lt;bo@example.org&gt;<' "and who applied them"
 like "$dom" '<title>1-10 GB: 1 accounts</title>' "the size histogram"
 browse --screenshot="$top/$O/test-logs/report.png" --window-size=1200,2600 \
     >/dev/null
