@@ -92,7 +92,13 @@ static const char style[] =
 	"font-variant-numeric:tabular-nums}"
 	".muted{color:#5c6773}.bad{color:#a4161a}.good{color:#1b6e3a}"
 	"svg{display:block;margin:.6em 0}svg text{font-size:11px;"
-	"fill:#5c6773}svg rect{fill:#3f6fb5}";
+	"fill:#5c6773}svg rect{fill:#3f6fb5}"
+	"svg rect.s0{fill:#b8c2cc}svg rect.s1{fill:#3f6fb5}"
+	"svg rect.s2{fill:#2f9e5a}svg rect.s3{fill:#c0392b}"
+	"svg rect.s4{fill:#e08e0b}.key span{display:inline-block;width:.8em;"
+	"height:.8em;margin:0 .3em 0 1em}.key .s0{background:#b8c2cc}"
+	".key .s1{background:#3f6fb5}.key .s2{background:#2f9e5a}"
+	".key .s3{background:#c0392b}.key .s4{background:#e08e0b}";
 
 void
 html_bars(struct buf *b, const char *title, size_t n, const double *v,
@@ -204,6 +210,49 @@ html_card(struct buf *b, const char *key, const char *what, const char *value)
 	buf_adds(b, "</b>");
 	html_esc(b, what);
 	buf_adds(b, "</div>");
+}
+
+void
+html_stacked(struct buf *b, const char *title, size_t n,
+    const double (*v)[HTML_PARTS], size_t g, const char *const *names,
+    char (*label)[24], int w)
+{
+	double max = 0, sum;
+	size_t i, j;
+	int h = 140, y, bh;
+
+	for (i = 0; i < n; i++) {
+		for (sum = 0, j = 0; j < g; j++)
+			sum += v[i][j];
+		if (sum > max)
+			max = sum;
+	}
+	buf_addf(b, "<svg role=\"img\" width=\"%d\" height=\"%d\" viewBox="
+	    "\"0 0 %d %d\"><title>", (int)n * w + 20, h + 40, (int)n * w + 20,
+	    h + 40);
+	html_esc(b, title);
+	buf_adds(b, "</title>");
+	for (i = 0; i < n; i++) {
+		for (y = h + 10, j = 0; j < g; j++) {
+			bh = max > 0 ? (int)(v[i][j] / max * h + 0.5) : 0;
+			y -= bh;
+			buf_addf(b, "<rect class=\"s%zu\" x=\"%d\" y=\"%d\""
+			    " width=\"%d\" height=\"%d\"><title>", j, 10 +
+			    (int)i * w, y, w - 6, bh);
+			html_esc(b, label[i]);
+			buf_addf(b, " %s: %.0f</title></rect>", names[j],
+			    v[i][j]);
+		}
+		buf_addf(b, "<text x=\"%d\" y=\"%d\">", 10 + (int)i * w,
+		    h + 26);
+		html_esc(b, label[i]);
+		buf_adds(b, "</text>");
+	}
+	buf_adds(b, "</svg>\n<p class=\"key\">");
+	for (j = 0; j < g; j++)
+		buf_addf(b, "<span class=\"s%zu\">&nbsp;</span>%s", j,
+		    names[j]);
+	buf_adds(b, "</p>");
 }
 
 void

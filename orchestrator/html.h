@@ -36,6 +36,13 @@ void html_when(struct buf *b, double t, const char *fmt);
 void html_bars(struct buf *b, const char *title, size_t n, const double *v,
     char (*label)[24], const char *unit, int w);
 
+/* The same with `g` parts in each bar, stacked, part j in the style's
+ * colour sJ and named names[j] in a legend. */
+#define HTML_PARTS	5
+void html_stacked(struct buf *b, const char *title, size_t n,
+    const double (*v)[HTML_PARTS], size_t g, const char *const *names,
+    char (*label)[24], int w);
+
 /*
  * A column of a table: its heading, the row's member it shows, as what,
  * and a class for its cells (or NULL).  C_ACCOUNT is an account's name,

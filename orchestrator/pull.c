@@ -15,18 +15,27 @@
 #include "xalloc.h"
 
 /* What the assessment's report counts of the account's mail, into the
- * state: the ETA weighs what is left by it. */
+ * state: the ETA weighs what is left by it; and its oldest message, of
+ * the folders' (imap-pull's report has them), a finding. */
 static void
 record_assessed(struct run *r, struct account *a)
 {
 	char *path = report_of(r, a, "assess");
-	json_t *rep = json_load_file(path, 0, NULL);
+	json_t *rep = json_load_file(path, 0, NULL), *f;
 	json_t *t = json_object_get(rep, "totals");
+	json_int_t oldest = 0, o;
+	size_t i;
 
 	if (json_is_integer(json_object_get(t, "bytes")))
 		state_set_assessed(r->s, a, json_integer_value(
 		    json_object_get(t, "messages")), json_integer_value(
 		    json_object_get(t, "bytes")));
+	json_array_foreach(json_object_get(rep, "folders"), i, f)
+		if ((o = json_integer_value(json_object_get(f, "oldest"))) >
+		    0 && (!oldest || o < oldest))
+			oldest = o;
+	if (oldest)
+		state_set_finding(r->s, a, "oldest-mail", oldest);
 	json_decref(rep);
 	free(path);
 }

@@ -34,6 +34,22 @@
 
 
 
+/* When the oldest message came, and whose it is. */
+static void
+oldest_card(struct buf *b, const json_t *o)
+{
+	struct buf d = BUF_INIT, what = BUF_INIT;
+
+	if (!o)
+		return;
+	html_when(&d, json_number_value(json_object_get(o, "t")),
+	    "%Y-%m-%d");
+	buf_addf(&what, "oldest mail (%s)", jstr(o, "account"));
+	html_card(b, "oldest", what.buf, d.buf);
+	buf_release(&d);
+	buf_release(&what);
+}
+
 static void
 summary(struct buf *b, const json_t *r, const json_t *eta)
 {
@@ -61,6 +77,7 @@ summary(struct buf *b, const json_t *r, const json_t *eta)
 	html_card(b, "messages", "messages (assessed)", v);
 	html_card(b, "bytes", "of mail (assessed)", human_bytes((double)by, h,
 	    sizeof(h)));
+	oldest_card(b, json_array_get(json_object_get(r, "oldest"), 0));
 	if (json_is_integer(json_object_get(eta, "seconds")) &&
 	    jnum(eta, "accounts")) {
 		double s = (double)jnum(eta, "seconds");
@@ -169,11 +186,39 @@ sizing(struct buf *b, const json_t *r)
 	buf_adds(b, "</section>\n");
 }
 
+/* The labels of NBARS spans from `t0`: a time every fourth. */
+static void
+span_labels(char (*label)[24], double t0, double span)
+{
+	size_t i;
+
+	for (i = 0; i < NBARS; i++) {
+		struct buf l = BUF_INIT;
+
+		html_when(&l, t0 + span * (double)i, "%H:%M");
+		snprintf(label[i], sizeof(label[i]), "%s", i % 4 ? "" : l.buf);
+		buf_release(&l);
+	}
+}
+
+static void
+span_note(struct buf *b, double t0, double t1, double span)
+{
+	buf_adds(b, "<p class=\"muted\">From ");
+	html_when(b, t0, "%Y-%m-%d %H:%M");
+	buf_adds(b, " to ");
+	html_when(b, t1, "%Y-%m-%d %H:%M");
+	if (span < 90)
+		buf_adds(b, ", a bar for each minute.</p>");
+	else
+		buf_addf(b, ", a bar for each %.0f minutes.</p>", span / 60);
+}
+
 /* `rows` summed over NBARS spans of time (statereport.c's OVER_TIME):
- * a bar each, in `unit`. */
+ * a bar each, in `unit`, or `unit` a minute with `per_minute`. */
 static void
 over_time(struct buf *b, const char *title, const json_t *rows,
-    const char *unit)
+    const char *unit, int per_minute)
 {
 	const json_t *row = json_array_get(rows, 0);
 	double v[NBARS] = { 0 }, t0, t1, span;
@@ -193,23 +238,80 @@ over_time(struct buf *b, const char *title, const json_t *rows,
 	json_array_foreach(rows, i, row)
 		if (jnum(row, "k") >= 0 && jnum(row, "k") < NBARS)
 			v[jnum(row, "k")] = json_number_value(json_object_get(
-			    row, "v"));
-	for (i = 0; i < NBARS; i++) {
-		struct buf l = BUF_INIT;
-
-		html_when(&l, t0 + span * (double)i, "%H:%M");
-		snprintf(label[i], sizeof(label[i]), "%s", i % 4 ? "" : l.buf);
-		buf_release(&l);
-	}
+			    row, "v")) / (per_minute ? span / 60 : 1);
+	span_labels(label, t0, span);
 	html_bars(b, title, NBARS, v, label, unit, 30);
-	buf_adds(b, "<p class=\"muted\">From ");
-	html_when(b, t0, "%Y-%m-%d %H:%M");
-	buf_adds(b, " to ");
-	html_when(b, t1, "%Y-%m-%d %H:%M");
-	if (span < 90)
-		buf_adds(b, ", a bar for each minute.</p>");
-	else
-		buf_addf(b, ", a bar for each %.0f minutes.</p>", span / 60);
+	span_note(b, t0, t1, span);
+}
+
+/* Each state's accounts at the end of each span (statereport.c's
+ * "states": what came into and went out of it), of `total` accounts,
+ * in five groups. */
+static void
+states_over_time(struct buf *b, const json_t *rows, json_int_t total)
+{
+	static const char *const names[] = { "waiting", "in progress",
+	    "migrated", "failed or held", "rolled back" };
+	static const char group[ST_NR] = {
+		[ST_PENDING] = 0, [ST_ASSESSED] = 0, [ST_COPYING] = 1,
+		[ST_COPIED] = 1, [ST_VERIFIED] = 1, [ST_CUTOVER] = 1,
+		[ST_MIGRATED] = 2, [ST_FINALIZED] = 2, [ST_FAILED] = 3,
+		[ST_HELD] = 3, [ST_ROLLED_BACK] = 4,
+	};
+	const json_t *row = json_array_get(rows, 0);
+	double v[NBARS][HTML_PARTS], count[ST_NR] = { 0 };
+	char label[NBARS][24];
+	enum acc_state st;
+	size_t i = 0, k, j;
+
+	buf_adds(b, "<h3>Accounts by state over time</h3>");
+	if (!row) {
+		buf_adds(b, "<p class=\"muted\">Nothing yet.</p>");
+		return;
+	}
+	count[ST_PENDING] = (double)total;
+	memset(v, 0, sizeof(v));
+	for (k = 0; k < NBARS; k++) {
+		for (; (row = json_array_get(rows, i)) && jnum(row, "k") <=
+		    (json_int_t)k; i++)
+			if (state_parse(jstr(row, "state"), &st) == 0)
+				count[st] += (double)jnum(row, "v");
+		for (j = 0; j < ST_NR; j++)
+			v[k][(int)group[j]] += count[j];
+	}
+	row = json_array_get(rows, 0);
+	span_labels(label, json_number_value(json_object_get(row, "t0")),
+	    json_number_value(json_object_get(row, "span")));
+	html_stacked(b, "accounts by state over time", NBARS,
+	    (const double (*)[HTML_PARTS])v, HTML_PARTS, names, label, 30);
+	span_note(b, json_number_value(json_object_get(row, "t0")),
+	    json_number_value(json_object_get(row, "t1")),
+	    json_number_value(json_object_get(row, "span")));
+}
+
+/* What each pull helper (a kind of source) carried, and how fast. */
+static void
+sources(struct buf *b, json_t *rows)
+{
+	static const struct col cols[] = {
+		{ "pulled by", "helper", C_TEXT, NULL },
+		{ "runs", "runs", C_NUM, NULL },
+		{ "messages", "messages", C_NUM, NULL },
+		{ "bytes", "bytes", C_BYTES, NULL },
+		{ "busy seconds", "seconds", C_NUM, NULL },
+		{ "a second", "rate", C_BYTES, NULL },
+	};
+	json_t *row;
+	size_t i;
+
+	json_array_foreach(rows, i, row) {
+		double s = json_number_value(json_object_get(row, "seconds"));
+
+		json_object_set_new(row, "rate", json_integer(s > 0 ?
+		    (json_int_t)((double)jnum(row, "bytes") / s) : 0));
+	}
+	buf_adds(b, "<h3>Throughput by source</h3>");
+	html_table(b, "sources", cols, 6, rows, "Nothing pulled yet.");
 }
 
 static void
@@ -229,17 +331,26 @@ progress(struct buf *b, const json_t *r)
 		{ "minutes", "minutes", C_NUM, NULL },
 		{ "pulled", "bytes", C_BYTES, NULL },
 	};
+	json_int_t total = 0;
+	const json_t *w;
+	size_t i;
 
+	json_array_foreach(json_object_get(r, "waves"), i, w)
+		total += jnum(w, "accounts");
 	buf_adds(b, "<section id=\"progress\"><h2>Progress</h2>");
 	html_table(b, "states", states, 6, json_object_get(r, "waves"), "No"
 	    " account yet.");
-	over_time(b, "Bytes pulled over time", json_object_get(r, "pulls"),
-	    "bytes");
+	states_over_time(b, json_object_get(r, "states"), total);
+	over_time(b, "Bytes pulled a minute", json_object_get(r, "pulls"),
+	    "bytes", 1);
+	over_time(b, "Messages pulled a minute", json_object_get(r,
+	    "pulled_messages"), "messages", 1);
+	sources(b, json_object_get(r, "sources"));
 	over_time(b, "Accounts migrated over time", json_object_get(r,
-	    "migrated"), "accounts");
+	    "migrated"), "accounts", 0);
 	buf_adds(b, "<h3>In progress longest</h3>");
-	html_table(b, "slowest", slowest, 5, json_object_get(r, "slowest"), "No"
-	    " account is in progress.");
+	html_table(b, "slowest", slowest, 5, json_object_get(r, "slowest"),
+	    "No account is in progress.");
 	buf_adds(b, "</section>\n");
 }
 

@@ -142,8 +142,9 @@ void state_set_operator(struct state *s, const char *who);
 /* The size of the account's mail as the assessment counted it. */
 int state_set_assessed(struct state *s, struct account *a, int64_t messages,
     int64_t bytes);
-/* What the assessment found of the account besides its mail (kind
- * "shared-folders", "shared-collections", "pop3-logins"), counted. */
+/* What the assessment found of the account besides its mail's size
+ * (kind "shared-folders", "shared-collections", "pop3-logins"), counted;
+ * "oldest-mail": when its oldest message came. */
 int state_set_finding(struct state *s, struct account *a, const char *kind,
     int64_t n);
 
@@ -199,8 +200,9 @@ void state_assessed(struct state *s, int64_t account_id, int64_t *messages_r,
     int64_t *bytes_r);
 
 /* What `migrate report` shows, read at once (statereport.c): {"waves",
- * "sizes", "largest", "pulls", "migrated", "slowest", "anomalies",
- * "risks", "cutovers", "plans"}, each an array of rows. */
+ * "sizes", "largest", "pulls", "migrated", "pulled_messages", "sources",
+ * "states", "oldest", "slowest", "anomalies", "risks", "cutovers",
+ * "plans"}, each an array of rows. */
 json_t *state_report(struct state *s);
 
 /* A page of the accounts of `wave` (NULL: all), `per_page` a page, the

@@ -55,6 +55,28 @@ static const struct {
 	    " AND json_valid(done)") },
 	{ "migrated", OVER_TIME("SELECT ts AS t, 1 AS v FROM transitions"
 	    " WHERE to_state = 'migrated'") },
+	{ "pulled_messages", OVER_TIME("SELECT ended AS t, coalesce("
+	    "json_extract(done, '$.messages'), 0) AS v FROM runs WHERE step ="
+	    " 'pull' AND exit = 0 AND json_valid(done)") },
+	{ "sources", "SELECT helper, count(*) AS runs, sum(coalesce("
+	    "json_extract(done, '$.messages'), 0)) AS messages,"
+	    " sum(coalesce(json_extract(done, '$.bytes'), 0)) AS bytes,"
+	    " sum(ended - started) AS seconds FROM runs WHERE step = 'pull'"
+	    " AND exit = 0 AND json_valid(done) GROUP BY helper ORDER BY"
+	    " bytes DESC" },
+	/* each state's count changing over time: +1 into it, -1 out of it,
+	 * over the same spans as OVER_TIME */
+	{ "states", "WITH t AS (SELECT x.* FROM transitions x JOIN accounts a"
+	    " ON a.id = x.account_id WHERE a.in_plan), r AS (SELECT min(ts)"
+	    " AS t0, max(ts) AS t1, max((max(ts) - min(ts)) / 24.0, 60) AS"
+	    " span FROM t), d AS (SELECT ts, to_state AS s, 1 AS v FROM t"
+	    " UNION ALL SELECT ts, from_state, -1 FROM t) SELECT min(CAST(("
+	    "d.ts - r.t0) / r.span AS INTEGER), 23) AS k, d.s AS state,"
+	    " sum(d.v) AS v, r.t0 AS t0, r.t1 AS t1, r.span AS span FROM d, r"
+	    " GROUP BY 1, 2 ORDER BY 1" },
+	{ "oldest", "SELECT a.account, f.n AS t FROM findings f JOIN"
+	    " accounts a ON a.id = f.account_id WHERE f.kind = 'oldest-mail'"
+	    " AND a.in_plan ORDER BY f.n LIMIT 1" },
 	{ "slowest", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
 	    " a.state, a.step, CAST(((julianday('now') - 2440587.5) * 86400"
 	    " - c.ts) / 60 AS INTEGER) AS minutes, a.bytes FROM"
@@ -82,7 +104,8 @@ static const struct {
 	    " 'dav-share-not-carried', 'dav-shared', 'dav-share-refused')"
 	    " THEN 'shares' WHEN kind LIKE 'sieve-%' THEN 'sieve' END AS"
 	    " risk, 1 AS n FROM anomalies UNION ALL SELECT account_id, CASE"
-	    " kind WHEN 'pop3-logins' THEN 'pop3' ELSE 'shares' END, n FROM"
+	    " kind WHEN 'pop3-logins' THEN 'pop3' WHEN 'oldest-mail' THEN"
+	    " NULL ELSE 'shares' END, n FROM"
 	    " findings WHERE n > 0), r AS (SELECT x.risk, a.account, a.ord,"
 	    " sum(x.n) AS n, row_number() OVER (PARTITION BY x.risk ORDER BY"
 	    " a.ord) AS rk FROM x JOIN accounts a ON a.id = x.account_id"

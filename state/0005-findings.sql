@@ -1,7 +1,8 @@
 -- 5: what the assessment found of each account beyond its mail, counted:
 -- folders it shares (shared-folders), calendars and address books it
 -- shares (shared-collections), its POP3 logins in the source's logs
--- (pop3-logins); the report lists them among the risks
+-- (pop3-logins), and when its oldest message came (oldest-mail, in
+-- seconds since the epoch); the report lists them
 CREATE TABLE findings(
 	account_id INTEGER NOT NULL REFERENCES accounts(id),
 	kind TEXT NOT NULL,

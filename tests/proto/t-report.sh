@@ -47,7 +47,10 @@ sqlite3 "$work/rep/state.db" "INSERT INTO anomalies(account_id, helper,
     'imap-pull', 'odd<kind>', '{}' FROM accounts WHERE account =
     'carol@example.org';
     INSERT INTO findings(account_id, kind, n) SELECT id, 'pop3-logins', 12
-    FROM accounts WHERE account = 'dave@example.org'"
+    FROM accounts WHERE account = 'dave@example.org';
+    INSERT INTO findings(account_id, kind, n) SELECT id, 'oldest-mail',
+    915192000 + 86400 * (account = 'carol@example.org') FROM accounts
+    WHERE account IN ('bob@example.org', 'carol@example.org')"
 
 out=$("$M" --state "$work/rep" report)
 is "$?:$out" "0:$work/rep/report.html" "report writes STATE/report.html"
@@ -70,6 +73,17 @@ like "$(risk 'Folder names')" '\|2\|2\|The folder is carried.*\|bob@example.org 
 like "$(risk 'POP3 users')" '\|1\|12\|.*\|dave@example.org$' \
     "risks: a POP3 user found in the logs, with their logins"
 like "$(risk 'Password hashes')" '\|0\|0\|' "risks: what was not found, with 0"
+like "$(cat "$page")" '<b data-k="oldest">1999-01-0[12]</b>oldest mail \(bob@example.org\)' \
+    "the oldest mail, and whose"
+like "$(cat "$page")" '<title>accounts by state over time</title><rect class="s0".*<title>[0-9:]* migrated: 3</title>' \
+    "the accounts by state over time, stacked: at the end, three migrated"
+like "$(cat "$page")" '<p class="key"><span class="s0">&nbsp;</span>waiting<span class="s1">&nbsp;</span>in progress' \
+    "with a key"
+like "$(cat "$page")" "<table id=\"sources\"><tr>.*<td>imap-pull</td><td class=\"n\">$(sqlite3 "$work/rep/state.db" "SELECT count(*) FROM runs WHERE step = 'pull' AND exit = 0")</td>" \
+    "the throughput by source: imap-pull's pulls"
+is "$(grep -o '<h3>[A-Za-z ]* pulled a minute</h3><svg' "$page" | tr -d '\n')" \
+    '<h3>Bytes pulled a minute</h3><svg<h3>Messages pulled a minute</h3><svg' \
+    "bytes and messages pulled a minute"
 
 # --- an account's page: its reconciliation folder by folder -------------
 cat >"$work/rep/reports/alice@example.org.verify.json" <<'EOT'
