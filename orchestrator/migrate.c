@@ -581,7 +581,7 @@ rollback_to(struct plan *p, struct state *s, struct audit *au,
 	if (file_write_atomic(tmp, text, len, 0600, &err) < 0 ||
 	    runner_restore(p, tmp, &err) < 0) {
 		log_warnx("%s", err.buf);
-		code = EX_TEMPFAIL;	/* no account changed, no route did */
+		code = EX_TEMPFAIL;	/* no account changed, nor any route */
 	}
 	unlink(tmp);
 	free(tmp);

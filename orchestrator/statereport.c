@@ -115,8 +115,8 @@ static const struct {
 	    " sample FROM r GROUP BY risk" },
 	{ "cutovers", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
 	    " t.from_state AS \"from\", t.to_state AS \"to\", t.ts, t.why,"
-	    " t.operator FROM transitions t JOIN accounts a ON a.id = t.account_id"
-	    " WHERE t.to_state IN ('cutover', 'migrated', 'rolled_back')"
+	    " t.operator FROM transitions t JOIN accounts a ON a.id ="
+	    " t.account_id WHERE t.to_state IN ('cutover', 'migrated', 'rolled_back')"
 	    " ORDER BY t.id DESC LIMIT 600" },
 	{ "plans", "SELECT id, applied, path, name, sha256 FROM plans ORDER"
 	    " BY id DESC LIMIT 20" },

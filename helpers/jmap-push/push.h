@@ -78,7 +78,7 @@ struct push {
 	uint64_t todo_msgs, todo_bytes, done_msgs, done_bytes;
 	uint64_t shares_set;
 	json_t *shares_pending;	/* identifiers not on the destination yet */
-	json_t *recon;		/* folder -> its row of the verify report */
+	json_t *recon;		/* folder -> its verify report row */
 	long shares_ready;	/* --share-ready's lines; -1 none; -2: the
 				 * sharing was not looked at */
 };

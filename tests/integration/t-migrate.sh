@@ -189,6 +189,55 @@ for u in ALICE BOB CAROL; do
 done
 is "$("$M" --state "$work/state" status --json | jq '.anomalies > 0')" true \
     "status counts the anomalies"
+
+# --- the report of this migration, as a browser shows it -----------------
+ROWS=$top/tests/integration/report-rows.py
+browse() {	# FILE: the DOM headless Chromium makes of it
+	timeout 60 chromium --headless --no-sandbox --disable-gpu \
+	    --user-data-dir="$work/chrome" --dump-dom "file://$1" 2>/dev/null
+}
+per_folder() { cut -f1 | sort | uniq -c | awk '{ n = $1; sub(/^ *[0-9]+ /, ""); print $0 "\t" n }'; }
+"$M" --state "$work/state" report >/dev/null
+tidy -q -e "$work/state/report.html" >"$work/tidy" 2>&1
+is "$?" 0 "the report of the demo: tidy finds no error"
+mkdir -p "$top/$O/test-logs"
+dom=$(browse "$work/state/report.html")
+is "$(printf '%s\n' "$dom" | sed -n 's/.*data-k="accounts">\([0-9]*\)<.*/\1/p')" 3 \
+    "in the browser: three accounts"
+is "$(printf '%s\n' "$dom" | sed -n 's/.*data-k="messages">\([0-9]*\)<.*/\1/p')" \
+    "$(sqlite3 "$work/state/state.db" 'SELECT sum(assessed_messages) FROM accounts')" \
+    "the message total is the state's"
+timeout 60 chromium --headless --no-sandbox --disable-gpu \
+    --user-data-dir="$work/chrome" --window-size=1200,3000 \
+    --screenshot="$top/$O/test-logs/report-demo.png" \
+    "file://$work/state/report.html" >/dev/null 2>&1
+for u in ALICE BOB CAROL; do
+	eval "login=\$${u}_LOGIN dest=\$${u}_DEST_LOGIN pw=\$${u}_PASSWORD corpus=\$${u}_CORPUS sep=\$${u}_SEP"
+	arc=$work/state/archives/$dest
+	page=$("$M" --state "$work/state" report --account "$login")
+	tidy -q -e "$page" >"$work/tidy" 2>&1
+	is "$?" 0 "$dest: its page, tidy finds no error"
+	browse "$page" | "$ROWS" folders >"$work/rows"
+	is "$(grep -v '^all folders' "$work/rows" | cut -f1 | sort)" \
+	    "$("$ARCHIVE" ls "$arc" | cut -f1 | sort)" \
+	    "$dest: in the browser, a reconciliation row per folder of the archive"
+	# the source's side, counted again over IMAP at the source
+	is "$(awk -F '\t' '$1 != "all folders" && $2 > 0 { print $1 "\t" $2 }' "$work/rows" | sort)" \
+	    "$(dump "$SRC_IMAP_PORT" "$pw" "$login" | per_folder | sort)" \
+	    "$dest: each folder's source messages are what IMAP shows at the source"
+	# the destination's, over IMAP on Cyrus (its separator is /; one
+	# folder is renamed there)
+	is "$(awk -F '\t' '$1 != "all folders" && $5 > 0 { print $1 "\t" $5 }' "$work/rows" |
+	    sed 's/^Back\\slash & Co\t/Back_slash _ Co (renamed)\t/' |
+	    awk -F '\t' -v sep="${sep:-/}" 'BEGIN { OFS = "\t" } sep != "/" { gsub("[" sep "]", "/", $1) } { print }' | sort)" \
+	    "$(dump "$DST_IMAP_PORT" "$pw" "$dest" | grep -v '^Other Users/' | per_folder | sort)" \
+	    "$dest: and its destination messages what IMAP shows on Cyrus"
+	is "$(awk -F '\t' '$1 == "all folders" { print $8, $9, $10 }' "$work/rows")" \
+	    "0 $(malformed "$corpus") 0" \
+	    "$dest: none differs, the malformed ones rescued, none refused"
+	is "$(awk -F '\t' '$1 != "all folders" && $11 == "yes" && $9 > 0' "$work/rows" | wc -l)" 0 \
+	    "$dest: a folder with a rescued message is not called verified"
+done
 git -C "$work/state/audit" fsck --strict >/dev/null 2>&1
 is "$?" 0 "the audit repository is a valid git repository"
 for a in alice@example.org bob@example.org carol@example.org; do
