@@ -81,12 +81,15 @@ opt_take(const struct opt *o, const char *arg)
 	}
 }
 
+/* The tables being read; file-scope, so that a bad value's exit leaves
+ * them reachable, not leaked. */
+static const struct opt **flat;
+static struct option *lo;
+
 int
 opt_parse(int argc, char **argv, const struct opt *const *tables,
     size_t nr)
 {
-	const struct opt **flat = NULL;
-	struct option *lo = NULL;
 	size_t n = 0, i, j;
 	int c, ret = 0;
 
@@ -114,6 +117,8 @@ opt_parse(int argc, char **argv, const struct opt *const *tables,
 		ret = -1;
 	free(flat);
 	free(lo);
+	flat = NULL;
+	lo = NULL;
 	return ret;
 }
 
