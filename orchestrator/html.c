@@ -88,7 +88,7 @@ static const char style[] =
 	"min-width:9em}.card b{display:block;font-size:1.5em}"
 	"table{border-collapse:collapse;margin:.6em 0}"
 	"th,td{border-bottom:1px solid #e4e9ef;padding:.25em .7em;"
-	"text-align:left}td.n,th.n{text-align:right;"
+	"text-align:left}td.n,th.n{text-align:right;white-space:nowrap;"
 	"font-variant-numeric:tabular-nums}"
 	".muted{color:#5c6773}.bad{color:#a4161a}.good{color:#1b6e3a}"
 	"svg{display:block;margin:.6em 0}svg text{font-size:11px;"

@@ -89,9 +89,10 @@ summary(struct buf *b, const json_t *r, const json_t *eta)
 		html_card(b, "eta", "left (ETA)", jnum(eta, "accounts") ?
 		    "not yet" : "none");
 	buf_adds(b, "</div>\n<p class=\"muted\">");
-	if (json_object_get(eta, "measured")) {
+	if (acc && !jnum(eta, "accounts")) {
+		buf_adds(b, "No account is left to migrate.");
+	} else if (json_object_get(eta, "measured")) {
 		const json_t *m = json_object_get(eta, "measured");
-
 		double rate = json_number_value(json_object_get(eta, "rate"));
 
 		buf_addf(b, "The ETA divides what is left, %"
@@ -186,6 +187,16 @@ sizing(struct buf *b, const json_t *r)
 	buf_adds(b, "</section>\n");
 }
 
+/* How many of the NBARS spans from `t0` reach `t1`: no bar for a time
+ * that has not come. */
+static size_t
+spans(double t0, double t1, double span)
+{
+	size_t n = span > 0 ? (size_t)((t1 - t0) / span) + 1 : 1;
+
+	return n < NBARS ? n : NBARS;
+}
+
 /* The labels of NBARS spans from `t0`: a time every fourth. */
 static void
 span_labels(char (*label)[24], double t0, double span)
@@ -240,7 +251,7 @@ over_time(struct buf *b, const char *title, const json_t *rows,
 			v[jnum(row, "k")] = json_number_value(json_object_get(
 			    row, "v")) / (per_minute ? span / 60 : 1);
 	span_labels(label, t0, span);
-	html_bars(b, title, NBARS, v, label, unit, 30);
+	html_bars(b, title, spans(t0, t1, span), v, label, unit, 30);
 	span_note(b, t0, t1, span);
 }
 
@@ -259,7 +270,7 @@ states_over_time(struct buf *b, const json_t *rows, json_int_t total)
 		[ST_HELD] = 3, [ST_ROLLED_BACK] = 4,
 	};
 	const json_t *row = json_array_get(rows, 0);
-	double v[NBARS][HTML_PARTS], count[ST_NR] = { 0 };
+	double v[NBARS][HTML_PARTS], count[ST_NR] = { 0 }, t0, t1, span;
 	char label[NBARS][24];
 	enum acc_state st;
 	size_t i = 0, k, j;
@@ -280,13 +291,13 @@ states_over_time(struct buf *b, const json_t *rows, json_int_t total)
 			v[k][(int)group[j]] += count[j];
 	}
 	row = json_array_get(rows, 0);
-	span_labels(label, json_number_value(json_object_get(row, "t0")),
-	    json_number_value(json_object_get(row, "span")));
-	html_stacked(b, "accounts by state over time", NBARS,
+	t0 = json_number_value(json_object_get(row, "t0"));
+	t1 = json_number_value(json_object_get(row, "t1"));
+	span = json_number_value(json_object_get(row, "span"));
+	span_labels(label, t0, span);
+	html_stacked(b, "accounts by state over time", spans(t0, t1, span),
 	    (const double (*)[HTML_PARTS])v, HTML_PARTS, names, label, 30);
-	span_note(b, json_number_value(json_object_get(row, "t0")),
-	    json_number_value(json_object_get(row, "t1")),
-	    json_number_value(json_object_get(row, "span")));
+	span_note(b, t0, t1, span);
 }
 
 /* What each pull helper (a kind of source) carried, and how fast. */
