@@ -100,6 +100,17 @@ static const char style[] =
 	".key .s1{background:#3f6fb5}.key .s2{background:#2f9e5a}"
 	".key .s3{background:#c0392b}.key .s4{background:#e08e0b}";
 
+/* An SVG of `n` bars `w` wide and up to `h` high, with its title. */
+static void
+svg_open(struct buf *b, const char *title, size_t n, int w, int h)
+{
+	buf_addf(b, "<svg role=\"img\" width=\"%d\" height=\"%d\" viewBox="
+	    "\"0 0 %d %d\"><title>", (int)n * w + 20, h + 40, (int)n * w + 20,
+	    h + 40);
+	html_esc(b, title);
+	buf_adds(b, "</title>");
+}
+
 void
 html_bars(struct buf *b, const char *title, size_t n, const double *v,
     char (*label)[24], const char *unit, int w)
@@ -111,11 +122,7 @@ html_bars(struct buf *b, const char *title, size_t n, const double *v,
 	for (i = 0; i < n; i++)
 		if (v[i] > max)
 			max = v[i];
-	buf_addf(b, "<svg role=\"img\" width=\"%d\" height=\"%d\" viewBox="
-	    "\"0 0 %d %d\"><title>", (int)n * w + 20, h + 40, (int)n * w + 20,
-	    h + 40);
-	html_esc(b, title);
-	buf_adds(b, "</title>");
+	svg_open(b, title, n, w, h);
 	for (i = 0; i < n; i++) {
 		int bh = max > 0 ? (int)(v[i] / max * h + 0.5) : 0;
 
@@ -227,11 +234,7 @@ html_stacked(struct buf *b, const char *title, size_t n,
 		if (sum > max)
 			max = sum;
 	}
-	buf_addf(b, "<svg role=\"img\" width=\"%d\" height=\"%d\" viewBox="
-	    "\"0 0 %d %d\"><title>", (int)n * w + 20, h + 40, (int)n * w + 20,
-	    h + 40);
-	html_esc(b, title);
-	buf_adds(b, "</title>");
+	svg_open(b, title, n, w, h);
 	for (i = 0; i < n; i++) {
 		for (y = h + 10, j = 0; j < g; j++) {
 			bh = max > 0 ? (int)(v[i][j] / max * h + 0.5) : 0;
