@@ -76,7 +76,7 @@ enter(struct run *r, struct account *a, enum acc_state to, const char *why)
 		say(r, "%s: %s -> %s", a->account, state_name(from),
 		    state_name(to));
 	if (ret == 0 && share_on_destination(from) != share_on_destination(to))
-		share_ready_write(r, NULL);
+		share_ready_touch();
 	buf_release(&err);
 	return ret;
 }

@@ -221,7 +221,7 @@ static void
 watch(struct run *r)
 {
 	struct timespec ts = { 0, 100 * 1000000 };
-	double now, last_audit = now_seconds();
+	double now, last_audit = now_seconds(), last_ready = last_audit;
 	int busy, k;
 
 	for (;;) {
@@ -246,9 +246,14 @@ watch(struct run *r)
 			audit_now(r, 0);
 			last_audit = now;
 		}
+		if (now - last_ready >= 1) {
+			share_ready_flush(r);
+			last_ready = now;
+		}
 		if (r->o->progress)
 			draw(r, 0);
 	}
+	share_ready_flush(r);
 }
 
 /*

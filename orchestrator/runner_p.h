@@ -162,6 +162,10 @@ int share_on_destination(enum acc_state st);
 /* Write r->share_ready: the accounts on the destination (their logins
  * and addresses into `set` too, when not NULL); its lines, or -1. */
 long share_ready_write(struct run *r, json_t *set);
+/* An account came to the destination or left it: the file is to be
+ * written again; and written, if it is to be. */
+void share_ready_touch(void);
+void share_ready_flush(struct run *r);
 /* After a phase: a push of the sharing alone for each account whose
  * pending sharing was judged with fewer accounts ready than now. */
 void shares_pass(struct run *r);

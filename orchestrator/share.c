@@ -6,8 +6,11 @@
  * on the destination, which they read from STATE/share-ready: "SOURCE
  * DESTINATION" per line, the login and the address of every account
  * that has reached the destination (copied or later) with its
- * destination login.  The file is written when an apply starts and
- * whenever an account arrives on the destination or leaves it (enter()).
+ * destination login.  The file is written when an apply starts, and
+ * again at most once a second while accounts arrive on the destination
+ * or leave it (enter() marks it, the runner's watch writes it): each
+ * write reads every account, so one for each arrival would make a plan
+ * of N accounts cost N * N.
  * What a push had to leave out is in its done event (shares.pending),
  * with the number of lines it read (shares.ready).  After each phase, an
  * account whose pending sharing was judged with fewer accounts ready than
@@ -29,6 +32,7 @@
 #include "xalloc.h"
 
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+static int ready_dirty;		/* an account came or left since */
 
 int
 share_on_destination(enum acc_state st)
@@ -96,6 +100,7 @@ share_ready_write(struct run *r, json_t *set)
 	long n;
 
 	pthread_mutex_lock(&ready_lock);
+	ready_dirty = 0;
 	n = ready_lines(r, &b, set);
 	if (n >= 0 && file_write_atomic(r->share_ready, b.buf, b.len, 0600,
 	    &err) < 0) {
@@ -106,6 +111,26 @@ share_ready_write(struct run *r, json_t *set)
 	buf_release(&b);
 	buf_release(&err);
 	return n;
+}
+
+void
+share_ready_touch(void)
+{
+	pthread_mutex_lock(&ready_lock);
+	ready_dirty = 1;
+	pthread_mutex_unlock(&ready_lock);
+}
+
+void
+share_ready_flush(struct run *r)
+{
+	int dirty;
+
+	pthread_mutex_lock(&ready_lock);
+	dirty = ready_dirty;
+	pthread_mutex_unlock(&ready_lock);
+	if (dirty)
+		share_ready_write(r, NULL);
 }
 
 /* jmap-push or dav-push (`name`) --shares-only for account `a`. */
