@@ -175,9 +175,18 @@ like "$(cat "$work/got")" 'bob@example.org.*carol@example.org' "bob and carol"
 is "$(get 'http://127.0.0.1:28470/accounts?page=9')" "404 text/plain" \
     "a page past the last: 404"
 stop_serve
-"$M" --state "$work/big" serve --listen 127.0.0.1:28474 >"$work/serve.out" 2>&1 &
+"$M" --state "$work/big" serve --listen 127.0.0.1:28474 --refresh 1 \
+    >"$work/serve.out" 2>&1 &
 spid=$!
 sleep 0.5
+get http://127.0.0.1:28474/ >/dev/null
+is "$(sed -n 's/.*data-k="failed">\([0-9]*\)<.*/\1/p' "$work/got")" 1 "served: one failed"
+sqlite3 "$work/big/state.db" "UPDATE accounts SET state = 'failed' WHERE
+    account IN ('u0001@example.org', 'u0002@example.org')"
+sleep 2.5
+get http://127.0.0.1:28474/ >/dev/null
+is "$(sed -n 's/.*data-k="failed">\([0-9]*\)<.*/\1/p' "$work/got")" 3 \
+    "the page is made again every --refresh seconds: three failed"
 is "$(get 'http://127.0.0.1:28474/accounts/big?page=2')" "200 text/html; charset=utf-8" \
     "1,200 accounts: page 2 of a wave"
 like "$(cat "$work/got")" 'Page 2 of 3 <a href="/accounts/big\?page=1">1</a> <b>2</b> <a href="/accounts/big\?page=3">3</a>' \
