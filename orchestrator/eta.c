@@ -4,8 +4,11 @@
  * pulled of it, if more; an account with neither weighs the mean), and
  * the weight is divided by the throughput measured on the accounts that
  * reached migrated in the last hour, or else the last 20 that did.  With
- * no bytes on either side it falls back to accounts per second.  Waves
- * are given each their own time; the total is their sum.
+ * no bytes on either side it falls back to accounts per second.  Before
+ * any account is migrated, the assessment's timed sample reads of the
+ * source (imap-pull --sample-bytes) give a first estimate, and say it is
+ * one: one account at a time, and reading only.  Waves are given each
+ * their own time; the total is their sum.
  */
 #include "compat.h"
 
@@ -32,6 +35,24 @@ measured(const struct rate_sample *r)
 	    r->from, "to", r->to, "window", window);
 }
 
+/* The bytes a second of the assessment's sample reads, with "basis"
+ * "sample" and what was read in `eta`; 0 when there are none. */
+static double
+from_sample(struct state *s, json_t *eta)
+{
+	int64_t accounts, bytes;
+	double seconds;
+
+	if (state_source_sample(s, &accounts, &bytes, &seconds) < 0 ||
+	    bytes <= 0 || seconds <= 0)
+		return 0;
+	json_object_set_new(eta, "basis", json_string("sample"));
+	json_object_set_new(eta, "sample", json_pack("{s:I, s:I, s:f}",
+	    "accounts", (json_int_t)accounts, "bytes", (json_int_t)bytes,
+	    "seconds", seconds));
+	return (double)bytes / seconds;
+}
+
 json_t *
 eta_compute(struct state *s, double now)
 {
@@ -51,8 +72,17 @@ eta_compute(struct state *s, double now)
 	}
 	eta = json_pack("{s:I, s:I, s:I}", "accounts", (json_int_t)accounts,
 	    "bytes", (json_int_t)bytes, "unsized", (json_int_t)unsized);
-	if (state_rate_sample(s, now - 3600, &r) < 0 || !r.accounts ||
-	    r.to <= r.from) {
+	if (state_rate_sample(s, now - 3600, &r) == 0 && r.accounts &&
+	    r.to > r.from) {
+		by_bytes = r.bytes > 0 && bytes > 0;
+		rate = (by_bytes ? (double)r.bytes : (double)r.accounts) /
+		    (r.to - r.from);
+		json_object_set_new(eta, "basis", json_string(by_bytes ?
+		    "bytes" : "accounts"));
+		json_object_set_new(eta, "measured", measured(&r));
+	} else if (bytes > 0 && (rate = from_sample(s, eta)) > 0) {
+		by_bytes = 1;
+	} else {
 		json_object_set_new(eta, "seconds", accounts ? json_null() :
 		    json_integer(0));
 		if (accounts)
@@ -62,9 +92,6 @@ eta_compute(struct state *s, double now)
 		json_decref(left);
 		return eta;
 	}
-	by_bytes = r.bytes > 0 && bytes > 0;
-	rate = (by_bytes ? (double)r.bytes : (double)r.accounts) /
-	    (r.to - r.from);
 	json_object_foreach(left, wave, w) {
 		weight = by_bytes ? (double)json_integer_value(json_object_get(
 		    w, "bytes")) + mean * (double)json_integer_value(
@@ -81,10 +108,7 @@ eta_compute(struct state *s, double now)
 	json_object_set_new(eta, "seconds", json_integer((json_int_t)(total +
 	    0.5)));
 	json_object_set_new(eta, "finish", json_real(now + total));
-	json_object_set_new(eta, "basis", json_string(by_bytes ? "bytes" :
-	    "accounts"));
 	json_object_set_new(eta, "rate", json_real(rate));
-	json_object_set_new(eta, "measured", measured(&r));
 	json_object_set_new(eta, "waves", left);
 	return eta;
 }
@@ -112,13 +136,42 @@ clock_of(double t, char *out, size_t n)
 	return out;
 }
 
+/* What the ETA was measured on: migrations `m`, or a sample `smp`. */
+static void
+print_basis(const json_t *m, const json_t *smp)
+{
+	char b1[32], b2[32], b3[32];
+
+	if (smp) {
+		printf("  a first estimate, from the assessment's timed reads of"
+		    " the source: %s in %.1f s on %" JSON_INTEGER_FORMAT
+		    " account(s); one account at a time and reading only, until"
+		    " the pilot measures the whole\n", human_bytes((double)
+		    json_integer_value(json_object_get(smp, "bytes")), b1,
+		    sizeof(b1)), json_number_value(json_object_get(smp,
+		    "seconds")), json_integer_value(json_object_get(smp,
+		    "accounts")));
+		return;
+	}
+	printf("  measured on %" JSON_INTEGER_FORMAT " account%s (%s) migrated"
+	    " from %s to %s (%s)\n", json_integer_value(json_object_get(m,
+	    "accounts")), json_integer_value(json_object_get(m, "accounts")) ==
+	    1 ? "" : "s", human_bytes((double)json_integer_value(
+	    json_object_get(m, "bytes")), b1, sizeof(b1)), clock_of(
+	    json_number_value(json_object_get(m, "from")), b2, sizeof(b2)),
+	    clock_of(json_number_value(json_object_get(m, "to")), b3,
+	    sizeof(b3)), json_string_value(json_object_get(m, "window")));
+}
+
 void
 eta_print(const json_t *eta)
 {
 	const json_t *m = json_object_get(eta, "measured"), *w;
+	const json_t *smp = json_object_get(eta, "sample");
 	double rate = json_number_value(json_object_get(eta, "rate"));
 	int by_bytes = json_is_string(json_object_get(eta, "basis")) &&
-	    !strcmp(json_string_value(json_object_get(eta, "basis")), "bytes");
+	    strcmp(json_string_value(json_object_get(eta, "basis")),
+	    "accounts");
 	json_int_t unsized = json_integer_value(json_object_get(eta,
 	    "unsized"));
 	char b1[32], b2[32], b3[32];
@@ -137,7 +190,7 @@ eta_print(const json_t *eta)
 		printf("\n");
 		return;
 	}
-	if (!m) {
+	if (!m && !smp) {
 		printf("; no ETA yet: %s\n", json_string_value(json_object_get(
 		    eta, "why")));
 		return;
@@ -151,14 +204,7 @@ eta_print(const json_t *eta)
 	    json_number_value(json_object_get(eta, "seconds")), b1, sizeof(b1)),
 	    b2, clock_of(json_number_value(json_object_get(eta, "finish")), b3,
 	    sizeof(b3)));
-	printf("  measured on %" JSON_INTEGER_FORMAT " account%s (%s) migrated"
-	    " from %s to %s (%s)\n", json_integer_value(json_object_get(m,
-	    "accounts")), json_integer_value(json_object_get(m, "accounts")) ==
-	    1 ? "" : "s", human_bytes((double)json_integer_value(
-	    json_object_get(m, "bytes")), b1, sizeof(b1)), clock_of(
-	    json_number_value(json_object_get(m, "from")), b2, sizeof(b2)),
-	    clock_of(json_number_value(json_object_get(m, "to")), b3,
-	    sizeof(b3)), json_string_value(json_object_get(m, "window")));
+	print_basis(m, smp);
 	json_object_foreach((json_t *)json_object_get(eta, "waves"), wave, w)
 		printf("  %-14s %6" JSON_INTEGER_FORMAT " accounts, %s, about"
 		    " %s\n", wave, json_integer_value(json_object_get(w,

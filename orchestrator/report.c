@@ -91,6 +91,18 @@ summary(struct buf *b, const json_t *r, const json_t *eta)
 	buf_adds(b, "</div>\n<p class=\"muted\">");
 	if (acc && !jnum(eta, "accounts")) {
 		buf_adds(b, "No account is left to migrate.");
+	} else if (json_object_get(eta, "sample")) {
+		const json_t *m = json_object_get(eta, "sample");
+
+		buf_adds(b, "A first estimate: what is left, ");
+		html_bytes(b, (double)jnum(eta, "bytes"));
+		buf_adds(b, " as the assessment counted it, at the speed of the"
+		    " assessment's timed reads of the source (");
+		html_bytes(b, (double)jnum(m, "bytes"));
+		buf_addf(b, " in %.1f s on %" JSON_INTEGER_FORMAT " account(s)),"
+		    " one account at a time and reading only: the pilot"
+		    " measures the whole.", json_number_value(json_object_get(m,
+		    "seconds")), jnum(m, "accounts"));
 	} else if (json_object_get(eta, "measured")) {
 		const json_t *m = json_object_get(eta, "measured");
 		double rate = json_number_value(json_object_get(eta, "rate"));

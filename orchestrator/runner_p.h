@@ -62,6 +62,7 @@ struct run {
 	const struct apply_opts *o;
 	char *mapping_txt;
 	char *share_ready;	/* STATE/share-ready: see share.c */
+	int samples;		/* assessments asked for a sample (pull.c) */
 	char *run_id;
 	char *master_password;	/* wiped at the end */
 	FILE *logf;

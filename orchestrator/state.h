@@ -196,6 +196,10 @@ struct rate_sample {
 };
 int state_rate_sample(struct state *s, double since, struct rate_sample *r);
 json_t *state_left(struct state *s, double *mean_r);
+/* The assessment's timed sample reads of the source (findings
+ * "sample-bytes", "sample-ms"): how many accounts, bytes, seconds. */
+int state_source_sample(struct state *s, int64_t *accounts, int64_t *bytes,
+    double *seconds);
 void state_assessed(struct state *s, int64_t account_id, int64_t *messages_r,
     int64_t *bytes_r);
 

@@ -208,6 +208,24 @@ state_census(struct state *s)
 	return c;
 }
 
+int
+state_source_sample(struct state *s, int64_t *accounts, int64_t *bytes,
+    double *seconds)
+{
+	json_t *v = state_json_rows(s, "SELECT count(*) AS accounts,"
+	    " coalesce(sum(b.n), 0) AS bytes, coalesce(sum(m.n), 0) AS ms"
+	    " FROM findings b JOIN findings m ON m.account_id = b.account_id"
+	    " AND m.kind = 'sample-ms' WHERE b.kind = 'sample-bytes' AND"
+	    " b.n > 0 AND m.n > 0", -1), *row = json_array_get(v, 0);
+
+	*accounts = json_integer_value(json_object_get(row, "accounts"));
+	*bytes = json_integer_value(json_object_get(row, "bytes"));
+	*seconds = (double)json_integer_value(json_object_get(row, "ms")) /
+	    1000;
+	json_decref(v);
+	return row ? 0 : -1;
+}
+
 /*
  * What the ETA is measured on: the accounts that reached migrated after
  * `since`, or when there are none, the last 20 that did.  A sample runs

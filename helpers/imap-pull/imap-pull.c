@@ -29,6 +29,7 @@ static const char usage_text[] =
 "         [--level N] [--compress-threads N] [--batch N] [--connections N]\n"
 "         [--checkpoint-messages N]\n"
 "         [--checkpoint-bytes BYTES] [--max-bytes-per-second N]\n"
+"         [--sample-bytes BYTES]\n"
 "The password comes on standard input: password=... and an empty line.\n";
 
 static struct pull pull;
@@ -47,6 +48,7 @@ parse_options(struct pull *p, int argc, char **argv)
 		OPT_INT("connections", &p->connections, 1, 16),
 		OPT_INT("batch", &p->batch, 1, INT_MAX),
 		OPT_SIZE("max-bytes-per-second", &p->sp.max_bps, 1024),
+		OPT_SIZE("sample-bytes", &p->sample_bytes, 0),
 		OPT_END
 	};
 
@@ -227,7 +229,7 @@ write_report(struct pull *p, struct buf *err)
 	json_t *o;
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I}, s:O, s:O, s:o}", "account", p->conn.user, "host",
+	    " s:I, s:I, s:f}, s:O, s:O, s:o}", "account", p->conn.user, "host",
 	    p->conn.srv.host,
 	    "helper",
 	    "imap-pull", "time", (json_int_t)time(NULL), "totals",
@@ -236,7 +238,9 @@ write_report(struct pull *p, struct buf *err)
 	    "anomalies", (json_int_t)helper_anomaly_count(),
 	    "shared_folders", (json_int_t)p->shared_folders, "acl_entries",
 	    (json_int_t)p->acl_entries, "seen_folders",
-	    (json_int_t)json_array_size(p->seen), "folders",
+	    (json_int_t)json_array_size(p->seen), "sample_bytes",
+	    (json_int_t)p->sample_got, "sample_seconds", p->sample_seconds,
+	    "folders",
 	    p->report_folders, "seen", p->seen, "anomalies",
 	    helper_anomaly_list());
 	return helper_report(p->report, o, err);

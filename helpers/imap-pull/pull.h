@@ -119,6 +119,9 @@ struct pull {
 	uint64_t msgs_total, bytes_total, msgs_done, bytes_done;
 	uint64_t msgs_matched, flag_changes, expunged;
 	uint64_t shared_folders, acl_entries;	/* acl.c */
+	/* --sample-bytes: bodies read in the assessment, timed */
+	uint64_t sample_bytes, sample_got;
+	double sample_seconds;
 	json_t *report_folders;		/* assess */
 	json_t *seen;			/* other users' folders it sees */
 };

@@ -11,6 +11,7 @@
 #include "evline.h"
 #include "helper.h"
 #include "log.h"
+#include "now.h"
 #include "pull.h"
 #include "utf7.h"
 #include "xalloc.h"
@@ -326,7 +327,46 @@ out:
 	return ret;
 }
 
-/* assess: a dry run without bodies */
+/* assess: a dry run without bodies, but for a timed sample */
+
+/*
+ * With --sample-bytes, in the first folder that has messages: read the
+ * bodies of its newest ones (each of 1 MiB at most, what the parser
+ * keeps in memory; 200 at most) up to that many bytes, and time it: how
+ * fast this source gives mail, before anything is pulled.
+ */
+static int
+sample(struct pull *p, const struct sweep *s, struct buf *err)
+{
+	struct buf set = BUF_INIT;
+	uint64_t bytes = 0;
+	size_t i, n = 0;
+	double t0;
+	int rc;
+
+	for (i = s->nr; i-- > 0 && bytes < p->sample_bytes && n < 200;) {
+		if (!s->m[i].size || s->m[i].size > (1u << 20))
+			continue;
+		buf_addf(&set, "%s%" PRIu32, n++ ? "," : "", s->m[i].uid);
+		bytes += s->m[i].size;
+	}
+	if (!n)
+		return 0;
+	t0 = now_seconds();
+	rc = imap_simple(p->im, NULL, NULL, err, "UID FETCH %s (BODY.PEEK[])",
+	    set.buf);
+	buf_release(&set);
+	if (rc != 1) {
+		if (rc == 0)
+			p->im->lc.fail = EX_PROTOCOL;
+		return -1;
+	}
+	p->sample_seconds = now_seconds() - t0;
+	p->sample_got = bytes;
+	log_info("sample: %zu bodies, %" PRIu64 " bytes in %.2f s", n, bytes,
+	    p->sample_seconds);
+	return 0;
+}
 
 static int
 cmp_mid(const void *a, const void *b)
@@ -377,6 +417,13 @@ sync_assess(struct pull *p, struct folder *f, struct buf *err)
 			    "%" PRIu64 " bytes, over the limit of %" PRIu64,
 			    m->size, p->so.size_limit);
 		}
+	}
+	if (p->sample_bytes && !p->sample_got && s.nr &&
+	    sample(p, &s, err) < 0) {
+		for (i = 0; i < s.nr; i++)
+			msginfo_release(&s.m[i]);
+		free(s.m);
+		return -1;
 	}
 	if (s.nr)
 		qsort(s.m, s.nr, sizeof(*s.m), cmp_mid);

@@ -24,7 +24,8 @@ EOT
 } >"$work/eta.yaml"
 stub_assessed alice 10 4000000
 stub_assessed bob 20 2000000
-stub_assessed carol 30 3000000
+printf 'report:{"totals": {"messages": 30, "bytes": 3000000, "sample_bytes": 500000, "sample_seconds": 0.25}}\n' \
+    >"$STUB_DIR/imap-pull.carol@example.org"
 # dave's report counts nothing: the stub writes none
 status() { "$M" --state "$work/eta" status "$@"; }
 db() { sqlite3 "$work/eta/state.db" "$@"; }
@@ -36,6 +37,11 @@ is "$(status --json alice | jq -c .assessed)" '{"messages":10,"bytes":4000000}' 
 like "$(status alice)" "the assessment counted 10 messages, 4.0 MB" \
     "and status ACCOUNT says it"
 is "$(status --json dave | jq -c .assessed)" null "no report, nothing recorded"
+is "$(grep -c -- '--mode assess.*--sample-bytes 4M' "$STUB_DIR/calls")" 3 \
+    "the first three assessments read a timed sample of the source"
+is "$(db "SELECT kind || '=' || n FROM findings f JOIN accounts a ON a.id = f.account_id WHERE a.account = 'carol@example.org' AND kind LIKE 'sample-%' ORDER BY 1" | tr '\n' ' ')" \
+    "sample-bytes=500000 sample-ms=250 " "what it read, and how long it took, is in the state"
+db "DELETE FROM findings WHERE kind LIKE 'sample-%'"
 
 # alice: her first copy 900 s ago, migrated 500 s ago, 4 MB pulled; the
 # others pulled nothing (a real assessment pulls nothing, the stub's
@@ -77,6 +83,20 @@ is "$(status --json | jq -c '.eta | [.seconds, .accounts]')" '[null,3]' \
     "nothing migrated: no ETA"
 like "$(status)" "no ETA yet: no account has been migrated yet" \
     "and status says why"
+
+# nothing migrated, but the assessment read samples: 4 MB in 4 s
+db "INSERT INTO findings(account_id, kind, n) SELECT id, 'sample-bytes',
+    2000000 FROM accounts WHERE account IN ('alice@example.org',
+    'bob@example.org');
+    INSERT INTO findings(account_id, kind, n) SELECT id, 'sample-ms', CASE
+    account WHEN 'alice@example.org' THEN 1000 ELSE 3000 END FROM accounts
+    WHERE account IN ('alice@example.org', 'bob@example.org')"
+is "$(status --json | jq -c '.eta | [.basis, .rate, .seconds, .sample.accounts, .sample.bytes, .sample.seconds]')" \
+    '["sample",1000000,8,2,4000000,4]' \
+    "before any migration, a first ETA from the samples: 8 MB at 1 MB/s"
+like "$(status)" "a first estimate, from the assessment's timed reads of the source: 4.0 MB in 4.0 s on 2 account" \
+    "and status says what it is"
+db "DELETE FROM findings WHERE kind LIKE 'sample-%'"
 
 # no sizes at all: accounts per hour
 db "UPDATE accounts SET assessed_bytes = NULL, bytes = 0,

@@ -67,6 +67,12 @@ is "$(jq -c '[.totals.shared_folders, .totals.acl_entries,
     (.folders[] | select(.name == "INBOX") | .acl)]' "$work/assess.json")" \
     '[1,2,{"bob":"lr","team mates":"lrsw"}]' \
     "acl: the assessment counts the shared folders and the entries"
+is "$(jq -c '[.totals.sample_bytes, (.totals.sample_seconds > 0)]' "$work/assess.json")" \
+    '[0,false]' "assess: no sample of bodies unless asked"
+pull acl --mode assess --report "$work/assess.json" --sample-bytes 100000
+is "$(jq -c '[.totals.sample_bytes, (.totals.sample_seconds >= 0)]' "$work/assess.json")" \
+    '[70104,true]' "assess --sample-bytes: the newest bodies, timed (the empty one left out)"
+like "$transcript" 'UID FETCH 3,1 \(BODY.PEEK\[\]\)' "read with BODY.PEEK[], newest first"
 pull ok
 like "$transcript" 'LOGOUT' "ok: read to the end"
 unlike "$transcript" 'GETACL' "ok: no GETACL without the extension"
