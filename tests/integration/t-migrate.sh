@@ -190,6 +190,10 @@ done
 is "$("$M" --state "$work/state" status --json | jq '.anomalies > 0')" true \
     "status counts the anomalies"
 
+is "$(sqlite3 "$work/state/state.db" "SELECT count(*) FROM findings WHERE
+    kind = 'sample-bytes' AND n > 0 AND n <= 4194304")" 3 \
+    "the assessment read a timed sample of each account on Dovecot (4 MB at most)"
+
 # --- the report of this migration, as a browser shows it -----------------
 ROWS=$top/tests/integration/report-rows.py
 browse() {	# FILE: the DOM headless Chromium makes of it
