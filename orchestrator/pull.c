@@ -36,6 +36,9 @@ record_assessed(struct run *r, struct account *a)
 			oldest = o;
 	if (oldest)
 		state_set_finding(r->s, a, "oldest-mail", oldest);
+	if (json_is_integer(json_object_get(t, "folders")))
+		state_set_finding(r->s, a, "folders", json_integer_value(
+		    json_object_get(t, "folders")));
 	if (json_integer_value(json_object_get(t, "sample_bytes")) > 0) {
 		state_set_finding(r->s, a, "sample-bytes", json_integer_value(
 		    json_object_get(t, "sample_bytes")));

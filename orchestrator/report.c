@@ -171,12 +171,61 @@ account_lists(struct buf *b, const json_t *waves)
 	buf_adds(b, ".</p>");
 }
 
+/*
+ * The largest folders of the largest accounts (`largest`), from their
+ * assessment reports: ten files read at most, whatever the plan's size.
+ */
 static void
-sizing(struct buf *b, const json_t *r)
+largest_folders(struct buf *b, const char *dir, const json_t *largest)
+{
+	static const struct col cols[] = {
+		{ "account", "account", C_ACCOUNT, NULL },
+		{ "folder", "name", C_TEXT, NULL },
+		{ "messages", "messages", C_NUM, NULL },
+		{ "size", "bytes", C_BYTES, NULL },
+	};
+	json_t *all = json_array(), *rep, *f, *top = json_array();
+	const json_t *a;
+	size_t i, k, n;
+	char *path;
+
+	json_array_foreach(largest, i, a) {
+		path = xasprintf("%s/reports/%s.assess.json", dir, jstr(a,
+		    "account"));
+		rep = json_load_file(path, 0, NULL);
+		free(path);
+		json_array_foreach(json_object_get(rep, "folders"), k, f) {
+			json_object_set(f, "account", json_object_get(a,
+			    "account"));
+			json_array_append(all, f);
+		}
+		json_decref(rep);
+	}
+	for (n = 0; n < 10 && json_array_size(all); n++) {
+		size_t best = 0;
+
+		json_array_foreach(all, k, f)
+			if (jnum(f, "bytes") > jnum(json_array_get(all, best),
+			    "bytes"))
+				best = k;
+		json_array_append(top, json_array_get(all, best));
+		json_array_remove(all, best);
+	}
+	buf_adds(b, "<h3>The largest folders</h3><p class=\"muted\">Of the"
+	    " largest accounts, as their assessment counted them.</p>");
+	html_table(b, "largest-folders", cols, 4, top, "No assessment report"
+	    " yet.");
+	json_decref(all);
+	json_decref(top);
+}
+
+static void
+sizing(struct buf *b, const char *dir, const json_t *r)
 {
 	static const struct col waves[] = {
 		{ "wave", "wave", C_TEXT, NULL },
 		{ "accounts", "accounts", C_NUM, NULL },
+		{ "folders", "folders", C_NUM, NULL },
 		{ "messages", "assessed_messages", C_NUM, NULL },
 		{ "size", "assessed_bytes", C_BYTES, NULL },
 		{ "pulled", "bytes", C_BYTES, NULL },
@@ -189,13 +238,14 @@ sizing(struct buf *b, const json_t *r)
 	};
 
 	buf_adds(b, "<section id=\"sizing\"><h2>Sizing</h2>");
-	html_table(b, "waves", waves, 5, json_object_get(r, "waves"), "No"
+	html_table(b, "waves", waves, 6, json_object_get(r, "waves"), "No"
 	    " account yet.");
 	account_lists(b, json_object_get(r, "waves"));
 	histogram(b, json_object_get(r, "sizes"));
 	buf_adds(b, "<h3>The largest accounts</h3>");
 	html_table(b, "largest", largest, 5, json_object_get(r, "largest"), "No"
 	    " account yet.");
+	largest_folders(b, dir, json_object_get(r, "largest"));
 	buf_adds(b, "</section>\n");
 }
 
@@ -625,7 +675,7 @@ report_page(struct state *s, const char *dir, int refresh, struct buf *b)
 	}
 	buf_adds(b, ".</p></header>\n");
 	summary(b, r, eta);
-	sizing(b, r);
+	sizing(b, dir, r);
 	risks(b, json_object_get(r, "risks"));
 	progress(b, r);
 	failures(b, f);

@@ -143,7 +143,8 @@ void state_set_operator(struct state *s, const char *who);
 int state_set_assessed(struct state *s, struct account *a, int64_t messages,
     int64_t bytes);
 /* What the assessment found of the account besides its mail's size
- * (kind "shared-folders", "shared-collections", "pop3-logins"), counted;
+ * (kind "folders", "shared-folders", "shared-collections",
+ * "pop3-logins"), counted;
  * "oldest-mail": when its oldest message came. */
 int state_set_finding(struct state *s, struct account *a, const char *kind,
     int64_t n);

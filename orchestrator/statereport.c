@@ -34,13 +34,14 @@ static const struct {
 	const char *name, *sql;
 } parts[] = {
 	{ "waves", "SELECT coalesce(wave, '-') AS wave, count(*) AS accounts,"
-	    " sum(assessed_messages) AS assessed_messages,"
+	    " sum(f.n) AS folders, sum(assessed_messages) AS assessed_messages,"
 	    " sum(assessed_bytes) AS assessed_bytes, sum(messages) AS"
 	    " messages, sum(bytes) AS bytes, sum(anomalies) AS anomalies,"
 	    " sum(state IN ('migrated', 'finalized')) AS migrated,"
 	    " sum(state = 'failed') AS failed, sum(state = 'held') AS held,"
-	    " sum(state = 'rolled_back') AS rolled_back FROM accounts"
-	    " WHERE in_plan GROUP BY 1 ORDER BY min(ord)" },
+	    " sum(state = 'rolled_back') AS rolled_back FROM accounts LEFT"
+	    " JOIN findings f ON f.account_id = accounts.id AND f.kind ="
+	    " 'folders' WHERE in_plan GROUP BY 1 ORDER BY min(ord)" },
 	{ "sizes", "SELECT CASE WHEN assessed_bytes IS NULL AND bytes = 0"
 	    " THEN 0 WHEN " SIZE " < 1e6 THEN 1 WHEN " SIZE " < 1e7 THEN 2"
 	    " WHEN " SIZE " < 1e8 THEN 3 WHEN " SIZE " < 1e9 THEN 4 WHEN "

@@ -1,5 +1,5 @@
 -- 5: what the assessment found of each account beyond its mail, counted:
--- folders it shares (shared-folders), calendars and address books it
+-- its folders (folders), folders it shares (shared-folders), calendars and address books it
 -- shares (shared-collections), its POP3 logins in the source's logs
 -- (pop3-logins), and when its oldest message came (oldest-mail, in
 -- seconds since the epoch); the report lists them

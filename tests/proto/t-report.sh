@@ -34,7 +34,8 @@ EOT
 } >"$work/rep.yaml"
 stub_assessed alice 10 400000
 stub_assessed bob 200 25000000
-stub_assessed carol 3000 2500000000
+printf 'report:{"totals": {"folders": 2, "messages": 3000, "bytes": 2500000000}, "folders": [{"name": "INBOX", "messages": 2000, "bytes": 2000000000, "oldest": 0}, {"name": "Archive/<2019>", "messages": 1000, "bytes": 500000000, "oldest": 0}]}\n' \
+    >"$STUB_DIR/imap-pull.carol@example.org"
 stub_assessed dave 7 1000
 echo exit:77 >"$STUB_DIR/jmap-push.dave@example.org"
 (cd "$work" && GIT_AUTHOR_NAME="Bo & Ops" GIT_AUTHOR_EMAIL=bo@example.org \
@@ -67,6 +68,11 @@ is "$?" 0 "tidy finds no error and no warning"
 is "$(grep -cE '<script|src=|href=|url\(|@import' "$page")" 0 \
     "nothing outside the page: no script, no link, no fetch"
 unlike "$(cat "$page")" '<test>|w<1>|odd<kind>' "every name is escaped"
+is "$(grep -o '<table id="largest-folders">.*</table>' "$page" | grep -o '<tr><td>[^<]*</td><td>[^<]*</td><td class="n">[0-9]*</td><td class="n">[^<]*</td>' | sed 's/<[^>]*>/|/g; s/||*/|/g' | tr '\n' ' ')" \
+    "|carol@example.org|INBOX|2000|2.0 GB| |carol@example.org|Archive/&lt;2019&gt;|1000|500.0 MB| " \
+    "the largest folders, from the largest accounts' assessment reports"
+like "$(grep -o '<table id="waves">.*</table>' "$page")" '<tr><td>w&lt;1&gt;&amp;</td><td class="n">2</td><td class="n">2</td>' \
+    "the folders each wave holds, as the assessment counted them"
 risk() { grep -o "<tr><td>$1[^<]*</td><td class=\"n\">[0-9]*</td><td class=\"n\">[0-9]*</td><td>[^<]*</td><td>[^<]*" "$page" | sed 's/<[^>]*>/|/g; s/||*/|/g'; }
 like "$(risk 'Folder names')" '\|2\|2\|The folder is carried.*\|bob@example.org carol@example.org$' \
     "risks: folder names, two accounts, named"
