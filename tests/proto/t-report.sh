@@ -79,6 +79,8 @@ like "$(risk 'Folder names')" '\|2\|2\|The folder is carried.*\|bob@example.org 
 like "$(risk 'POP3 users')" '\|1\|12\|.*\|dave@example.org$' \
     "risks: a POP3 user found in the logs, with their logins"
 like "$(risk 'Password hashes')" '\|0\|0\|' "risks: what was not found, with 0"
+like "$(risk 'Shared folders')" '\|0\|0\|' \
+    "the assessment's other findings (folders, oldest mail) are no risk"
 like "$(cat "$page")" '<b data-k="oldest">1999-01-0[12]</b>oldest mail \(bob@example.org\)' \
     "the oldest mail, and whose"
 like "$(cat "$page")" '<title>accounts by state over time</title><rect class="s0".*<title>[0-9:]* migrated: 3</title>' \
