@@ -7,6 +7,7 @@ UNIT_TESTS := \
 	tests/unit/t-exec-path \
 	tests/unit/t-imap-resp \
 	tests/unit/t-secret \
+	tests/unit/t-sievereq \
 	tests/unit/t-proc \
 	tests/unit/t-pwscheme \
 	tests/unit/t-proxy-pop3ids \

@@ -28,6 +28,7 @@ LIB_SRCS := \
 	helpers/lib/pwscheme.c \
 	helpers/lib/secret.c \
 	helpers/lib/segment.c \
+	helpers/lib/sievereq.c \
 	helpers/lib/strlist.c \
 	helpers/lib/shareready.c \
 	helpers/lib/sqlrows.c \
