@@ -1,7 +1,7 @@
 /*
  * pull.c: reading an account from the source: its mail by imap-pull(8),
  * or jmap-pull(8) for a plan whose source is JMAP, then its Sieve scripts
- * and DAV resources (steps.c).
+ * (sieve-pull(8)) and DAV resources (steps.c).
  */
 #include "compat.h"
 
@@ -208,3 +208,101 @@ pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 	return o;
 }
 
+/*
+ * What the destination's ManageSieve offers (its SIEVE capability), asked
+ * once a run by sieve-push --capabilities, before any login; NULL when
+ * the plan has no destination.sieve or it cannot be asked (said once:
+ * the scripts are then not checked).
+ */
+static const char *
+dest_sieve(struct run *r, struct slot *sl, struct account *a)
+{
+	struct args v = { NULL, NULL, 0, 0 };
+	struct buf err = BUF_INIT;
+	json_t *done = NULL;
+	const char *s;
+
+	if (!r->p->destination.sieve)
+		return NULL;
+	pthread_mutex_lock(&r->lock);
+	while (r->dest_sieve_asked == 1)
+		pthread_cond_wait(&r->cond, &r->lock);
+	if (r->dest_sieve_asked) {
+		pthread_mutex_unlock(&r->lock);
+		return r->dest_sieve;
+	}
+	r->dest_sieve_asked = 1;
+	pthread_mutex_unlock(&r->lock);
+
+	url_args(&v, r->p->destination.sieve, NULL, "4190", NULL);
+	server_args(&v, &r->p->destination);
+	arg(&v, "--capabilities");
+	if (helper(r, sl, a, "sieve-push", "capabilities", v.v, NULL, &done,
+	    NULL, &err) == OK && (s = json_string_value(json_object_get(done,
+	    "sieve"))))
+		r->dest_sieve = xstrdup(s);
+	else
+		say(r, "the destination's Sieve extensions cannot be read (%s):"
+		    " the scripts are not checked against them", err.len ?
+		    err.buf : "no answer");
+	json_decref(done);
+	buf_release(&err);
+	args_free(&v);
+
+	pthread_mutex_lock(&r->lock);
+	r->dest_sieve_asked = 2;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return r->dest_sieve;
+}
+
+/*
+ * The Sieve scripts, after the mail: sieve-pull, when the plan has
+ * source.sieve; an assessment checks each script's extensions against
+ * what the destination offers.
+ */
+enum outcome
+sieve_pull(struct run *r, struct slot *sl, struct account *a,
+    const char *mode, struct buf *err)
+{
+	struct args v = { NULL, NULL, 0, 0 };
+	struct secrets sec = SECRETS_INIT;
+	json_t *done = NULL;
+	const char *offered;
+	enum outcome o;
+
+	if (r->p->source.sieve_dir) {
+		/* Dovecot's sieve directory on this machine: no login */
+		arg(&v, "--dir");
+		arg(&v, own(&v, login_of(r->p->source.sieve_dir, a)));
+		if (r->p->source.sieve_active) {
+			arg(&v, "--active");
+			arg(&v, own(&v, login_of(r->p->source.sieve_active,
+			    a)));
+		}
+	} else {
+		url_args(&v, r->p->source.sieve, NULL, "4190", NULL);
+		source_args(r, &v);
+	}
+	pull_args(r, &v, a, a->login, mode, "assess-sieve");
+	if (!strcmp(mode, "assess") && (offered = dest_sieve(r, sl, a))) {
+		arg(&v, "--check-extensions");
+		arg(&v, offered);
+	}
+	if (!r->p->source.sieve_dir && source_secrets(r, a, &sec, err) < 0) {
+		args_free(&v);
+		return PERMANENT;
+	}
+	o = helper(r, sl, a, "sieve-pull", !strcmp(mode, "assess") ?
+	    "assess" : "pull", v.v, &sec, &done, NULL, err);
+	if (o == OK && done) {
+		state_add_counters(r->s, a, 0, 0, json_integer_value(
+		    json_object_get(done, "anomalies")));
+		state_set_items(r->s, a, "Sieve scripts", json_integer_value(
+		    json_object_get(done, "scripts")));
+	}
+	json_decref(done);
+	secrets_clear(&sec);
+	args_free(&v);
+	return o;
+}

@@ -488,6 +488,11 @@ static const struct {
 	    " carried: the user needs a new password on the destination." },
 	{ "sieve-refused", "The destination refused a Sieve script (an"
 	    " extension it lacks?); it is kept in the archive." },
+	{ "sieve-extension", "A Sieve script needs an extension the"
+	    " destination does not offer: rewrite it without, or enable the"
+	    " extension there, before the account moves." },
+	{ "sieve-syntax", "A Sieve script that cannot be read: the"
+	    " destination is likely to refuse it; have the user fix it." },
 	{ "pop3-unmatched", "A POP3 message could not be matched; that"
 	    " client may download it again after the cutover." },
 	{ "proxy-unreachable", "The proxy could not be told of a flip; check"
@@ -547,8 +552,10 @@ static const struct {
 	    " groups or everyone must be set again." },
 	{ "pop3", "POP3 users (in the source's logs)", "The proxy keeps their"
 	    " clients from downloading everything again (pop3-uidl)." },
-	{ "sieve", "Sieve scripts the destination may refuse", "A refused"
-	    " script stays in the archive: check the extensions it needs." },
+	{ "sieve", "Sieve scripts the destination may refuse", "The"
+	    " assessment checks each script's require against the"
+	    " destination's ManageSieve; a refused script stays in the"
+	    " archive." },
 };
 
 static void

@@ -461,6 +461,7 @@ run_close(struct run *r)
 		fclose(r->logf);
 	free(r->mapping_txt);
 	free(r->share_ready);
+	free(r->dest_sieve);
 	free(r->run_id);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);

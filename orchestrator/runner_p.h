@@ -84,6 +84,8 @@ struct run {
 	int fake;		/* MIGRATE_FAKE_HELPERS: the bookkeeping bench */
 	int drawn;		/* lines of the last progress display */
 	char eta_line[160];	/* the whole plan's ETA, as last drawn */
+	char *dest_sieve;	/* its SIEVE capability (pull.c) */
+	int dest_sieve_asked;	/* 1 while being asked, 2 after */
 	double eta_at;		/* when it was computed */
 };
 
@@ -115,6 +117,9 @@ struct args {
 	size_t n, nown;
 };
 void arg(struct args *a, const char *s);
+/* A login template with {account}, {login}, {local} replaced; NULL is
+ * the address. */
+char *login_of(const char *fmt, const struct account *a);
 const char *own(struct args *a, char *s);
 void args_free(struct args *a);
 /* scheme://host[:port] as --host, --port and --tls */

@@ -43,9 +43,7 @@ is_public(const struct run *r, const struct account *a)
 	    !strcasecmp(a->account + n + 1, dom);
 }
 
-/* A login template with {account}, {login}, {local} replaced; NULL is
- * the address. */
-static char *
+char *
 login_of(const char *fmt, const struct account *a)
 {
 	struct buf b = BUF_INIT;
@@ -271,49 +269,6 @@ only_refusals(struct run *r, struct account *a, enum outcome o, int code,
 	}
 	if (o == OK && refused > 0)
 		state_add_counters(r->s, a, 0, 0, refused);
-	return o;
-}
-
-/* The Sieve scripts, after the mail: sieve-pull, when the plan has
- * source.sieve. */
-enum outcome
-sieve_pull(struct run *r, struct slot *sl, struct account *a,
-    const char *mode, struct buf *err)
-{
-	struct args v = { NULL, NULL, 0, 0 };
-	struct secrets sec = SECRETS_INIT;
-	json_t *done = NULL;
-	enum outcome o;
-
-	if (r->p->source.sieve_dir) {
-		/* Dovecot's sieve directory on this machine: no login */
-		arg(&v, "--dir");
-		arg(&v, own(&v, login_of(r->p->source.sieve_dir, a)));
-		if (r->p->source.sieve_active) {
-			arg(&v, "--active");
-			arg(&v, own(&v, login_of(r->p->source.sieve_active,
-			    a)));
-		}
-	} else {
-		url_args(&v, r->p->source.sieve, NULL, "4190", NULL);
-		source_args(r, &v);
-	}
-	pull_args(r, &v, a, a->login, mode, "assess-sieve");
-	if (!r->p->source.sieve_dir && source_secrets(r, a, &sec, err) < 0) {
-		args_free(&v);
-		return PERMANENT;
-	}
-	o = helper(r, sl, a, "sieve-pull", !strcmp(mode, "assess") ?
-	    "assess" : "pull", v.v, &sec, &done, NULL, err);
-	if (o == OK && done) {
-		state_add_counters(r->s, a, 0, 0, json_integer_value(
-		    json_object_get(done, "anomalies")));
-		state_set_items(r->s, a, "Sieve scripts", json_integer_value(
-		    json_object_get(done, "scripts")));
-	}
-	json_decref(done);
-	secrets_clear(&sec);
-	args_free(&v);
 	return o;
 }
 

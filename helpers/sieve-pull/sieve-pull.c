@@ -23,6 +23,8 @@
 #include "managesieve.h"
 #include "secret.h"
 #include "segment.h"
+#include "sievereq.h"
+#include "strlist.h"
 #include "utf7.h"
 #include "xalloc.h"
 
@@ -33,9 +35,9 @@ static const char usage_text[] =
 "         [--ca-file FILE] [--insecure] [--allow-plaintext]\n"
 "         --user USER [--auth-user ADMIN [--master-separator C]]\n"
 "         [--timeout SECONDS] [--mode full|delta|auto|assess]\n"
-"         [--archive DIR] [--report FILE]\n"
+"         [--archive DIR] [--report FILE] [--check-extensions LIST]\n"
 "       sieve-pull --dir DIR [--active FILE] --user USER [--mode ...]\n"
-"         [--archive DIR] [--report FILE]\n"
+"         [--archive DIR] [--report FILE] [--check-extensions LIST]\n"
 "From a server, the password comes on standard input: password=... and an\n"
 "empty line.\n";
 
@@ -44,6 +46,7 @@ struct script {
 	struct buf text;
 	int active;
 	char hash[SEG_HASH_HEX + 1];
+	struct strlist requires;	/* the extensions it names */
 };
 
 static struct {
@@ -52,6 +55,7 @@ static struct {
 	struct script *v;
 	size_t nr, alloc;
 	const char *extensions;	/* the source's SIEVE capability */
+	const char *offered;	/* --check-extensions: the destination's */
 	uint64_t bytes;
 } pull;
 
@@ -61,6 +65,7 @@ parse_options(int argc, char **argv)
 	const struct opt own[] = {
 		OPT_STRING("dir", &pull.dir),
 		OPT_STRING("active", &pull.active_file),
+		OPT_STRING("check-extensions", &pull.offered),
 		OPT_END
 	};
 
@@ -215,9 +220,36 @@ hash_of(struct script *s)
 	seg_hash_hex(md, s->hash);
 }
 
+/*
+ * The extensions the script's require commands name, each checked
+ * against --check-extensions: a destination refuses a script that needs
+ * one it lacks.
+ */
+static void
+check_requires(struct script *s)
+{
+	struct buf err = BUF_INIT, lacks = BUF_INIT;
+	size_t i;
+
+	if (sieve_requires(s->text.buf, s->text.len, &s->requires, &err) < 0)
+		helper_anomaly("sieve-syntax", s->name, 0, "%s: the script"
+		    " cannot be read; a destination is likely to refuse it",
+		    err.buf);
+	for (i = 0; pull.offered && i < s->requires.nr; i++)
+		if (!sieve_offers(pull.offered, s->requires.v[i]))
+			buf_addf(&lacks, "%s%s", lacks.len ? ", " : "",
+			    s->requires.v[i]);
+	if (lacks.len)
+		helper_anomaly("sieve-extension", s->name, 0, "the script"
+		    " needs %s, which the destination does not offer: it will"
+		    " refuse the script", lacks.buf);
+	buf_release(&err);
+	buf_release(&lacks);
+}
+
 /* What a destination may refuse, before it gets the chance. */
 static void
-check_script(const struct script *s)
+check_script(struct script *s)
 {
 	const char *p;
 
@@ -238,6 +270,7 @@ check_script(const struct script *s)
 	else if (memchr(s->text.buf, '\0', s->text.len))
 		helper_anomaly("sieve-text", s->name, 0,
 		    "the script holds a NUL byte");
+	check_requires(s);
 }
 
 /*
@@ -345,14 +378,19 @@ out:
 static int
 write_report(struct buf *err)
 {
-	json_t *scripts = json_array(), *o;
-	size_t i;
+	json_t *scripts = json_array(), *o, *req;
+	size_t i, k;
 
-	for (i = 0; i < pull.nr; i++)
-		json_array_append_new(scripts, json_pack("{s:s, s:I, s:b}",
-		    "name", pull.v[i].name, "bytes",
+	for (i = 0; i < pull.nr; i++) {
+		req = json_array();
+		for (k = 0; k < pull.v[i].requires.nr; k++)
+			json_array_append_new(req, json_string(
+			    pull.v[i].requires.v[k]));
+		json_array_append_new(scripts, json_pack("{s:s, s:I, s:b,"
+		    " s:o}", "name", pull.v[i].name, "bytes",
 		    (json_int_t)pull.v[i].text.len, "active",
-		    pull.v[i].active));
+		    pull.v[i].active, "requires", req));
+	}
 	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:o, s:o}",
 	    "account", pull.conn.user, "source", pull.dir ? pull.dir :
 	    pull.conn.srv.host, "helper", "sieve-pull", "time",
@@ -426,6 +464,7 @@ out:
 	for (i = 0; i < pull.nr; i++) {
 		free(pull.v[i].name);
 		buf_release(&pull.v[i].text);
+		strlist_free(&pull.v[i].requires);
 	}
 	free(pull.v);
 	free((char *)pull.extensions);

@@ -26,7 +26,10 @@ static const char usage_text[] =
 "         --user USER [--auth-user ADMIN [--master-separator C]]\n"
 "         [--timeout SECONDS]\n"
 "         --archive DIR [--verify-only] [--report FILE]\n"
-"The password comes on standard input: password=... and an empty line.\n";
+"       sieve-push --host HOST [--port PORT] [--tls ...] [--ca-file FILE]\n"
+"         [--insecure] --capabilities\n"
+"The password comes on standard input: password=... and an empty line;\n"
+"--capabilities needs none: it tells what the server offers before login.\n";
 
 static struct {
 	struct conn_opts conn;
@@ -38,15 +41,22 @@ static struct {
 	size_t nr_dest;
 	uint64_t pushed, unchanged, refused, deleted;
 	json_t *diffs;
+	int capabilities;	/* --capabilities */
 } push;
 
 static void
 parse_options(int argc, char **argv)
 {
+	const struct opt own[] = {
+		OPT_FLAG("capabilities", &push.capabilities),
+		OPT_END
+	};
+
 	helper_options(argc, argv, CONN_SERVER | CONN_PLAIN | CONN_USER |
 	    CONN_ADMIN | RUN_ARCHIVE | RUN_VERIFY | RUN_REPORT, &push.conn,
-	    NULL, usage_text);
-	if (!push.conn.srv.host || !push.conn.user || !push.conn.archive)
+	    own, usage_text);
+	if (!push.conn.srv.host || (!push.capabilities && (!push.conn.user ||
+	    !push.conn.archive)))
 		helper_usage();
 	conn_opts_server(&push.conn, "4190", NULL);
 }
@@ -297,6 +307,34 @@ write_report(struct buf *err)
 	return helper_report(push.conn.report, o, err);
 }
 
+/*
+ * --capabilities: what the server offers before login, in the done event
+ * (the assessment checks each script's extensions against "sieve").
+ */
+static int
+capabilities(void)
+{
+	struct buf err = BUF_INIT;
+	int code = 0;
+
+	if (msv_connect(&push.ms, &push.conn.srv, &err) < 0) {
+		log_warnx("%s", err.buf);
+		code = push.ms && push.ms->lc.fail ? push.ms->lc.fail :
+		    EX_TEMPFAIL;
+	} else {
+		evline_write(1, "done", "{s:s, s:s, s:s, s:f}", "sieve",
+		    push.ms->sieve.buf, "implementation",
+		    push.ms->implementation.buf, "sasl", push.ms->sasl.buf,
+		    "seconds", helper_seconds());
+		log_info("%s:%s (%s) offers: %s", push.conn.srv.host,
+		    push.conn.srv.port, push.ms->implementation.buf,
+		    push.ms->sieve.buf);
+	}
+	msv_free(&push.ms);
+	buf_release(&err);
+	return code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -307,6 +345,11 @@ main(int argc, char **argv)
 
 	helper_init("sieve-push", SIEVE_PUSH_VERSION);
 	parse_options(argc, argv);
+	if (push.capabilities) {
+		helper_start(&sec, push.conn.user, (char *)NULL);
+		secrets_clear(&sec);
+		return capabilities();
+	}
 	helper_start(&sec, push.conn.user, "password", (char *)NULL);
 	password = secrets_get(&sec, "password");
 	push.diffs = json_array();

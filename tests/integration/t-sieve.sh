@@ -138,6 +138,61 @@ is "$?" 65 "a rerun tries it again and says so again"
 push "$work/a" --verify-only
 is "$?" 0 "verify does not count the refused script again: it is an anomaly, recorded"
 
+# --- the assessment says so before: the destination's extensions -------------
+"$PUSH" --host "$WORLD_HOST" --port "$DST_SIEVE_PORT" --ca-file "$WORLD_CA" \
+    --capabilities </dev/null >"$work/out" 2>"$work/err"
+is "$?" 0 "sieve-push --capabilities asks Cyrus, with no password"
+offered=$(done_field sieve)
+like " $offered " " fileinto .* vacation " "Cyrus offers fileinto and vacation"
+unlike " $offered " " (foreverypart|mime) " "but not foreverypart nor mime"
+pull "$work/c" --mode assess --check-extensions "$offered" \
+    --report "$work/assess.json"
+is "$?" 0 "sieve-pull assesses against the destination's list"
+is "$(grep '"event":"anomaly"' "$work/out" | jq -r '.kind + " " + .folder' | tr '\n' ' ')" \
+    "sieve-extension zips " \
+    "one anomaly: zips, the script Cyrus refused above, and only it"
+like "$(grep '"event":"anomaly"' "$work/out" | jq -r .text)" \
+    "needs foreverypart, mime, which the destination does not offer" \
+    "it names what the destination lacks"
+is "$(jq -cS '[.scripts[] | {(.name): .requires}] | add' "$work/assess.json")" \
+    '{"spam":["fileinto"],"vacation":["vacation"],"zips":["foreverypart","mime","fileinto"]}' \
+    "the report lists each script's require"
+# and the orchestrator's assessment asks Cyrus once, then the report tells
+umask 077
+printf 'bob@example.org %s\n' "$BOB_PASSWORD" >"$work/passwords"
+umask 022
+cat >"$work/assess.yaml" <<EOT
+state: $work/state
+source:
+  imap: imap://$WORLD_HOST:$SRC_IMAP_PORT
+  sieve: sieve://$WORLD_HOST:$SRC_SIEVE_PORT
+  ca_file: $WORLD_CA
+  auth:
+    passwords: {file: passwords}
+destination:
+  jmap: http://$WORLD_HOST:$DST_HTTP_PORT
+  sieve: sieve://$WORLD_HOST:$DST_SIEVE_PORT
+  ca_file: $WORLD_CA
+  allow_plaintext: true
+accounts:
+  list: [bob@example.org]
+phases:
+  assessment:
+EOT
+M=$top/$O/bin/migrate
+"$M" plan apply "$work/assess.yaml" >"$work/apply.out" 2>&1
+is "$?" 0 "an assessment of bob with the plan"
+is "$(sqlite3 "$work/state/state.db" "SELECT kind || ' ' ||
+    json_extract(event, '$.folder') FROM anomalies WHERE kind LIKE
+    'sieve-%'")" "sieve-extension zips" \
+    "the state holds the anomaly"
+is "$(sqlite3 "$work/state/state.db" "SELECT step || ' ' || exit FROM runs
+    WHERE helper = 'sieve-push'")" "capabilities 0" \
+    "sieve-push asked the destination once, and nothing was pushed"
+"$M" --state "$work/state" report -o "$work/report.html" >/dev/null
+like "$(grep -o '<tr><td>Sieve scripts[^<]*</td><td class="n">[0-9]*</td><td class="n">[0-9]*' "$work/report.html" | sed 's/<[^>]*>/|/g')" \
+    '\|1\|\|1$' "the report's risks: one Sieve script, one account"
+
 # --- credentials and TLS ------------------------------------------------------
 PW=wrong pull "$work/b"
 is "$?" 77 "a wrong password at the source: 77 (EX_NOPERM)"

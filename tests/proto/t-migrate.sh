@@ -591,6 +591,30 @@ is "$("$M" --state "$work/extra" status --json alice | jq -c .items)" \
 like "$("$M" --state "$work/extra" status)" "besides mail: 4 Sieve scripts, 8 contacts, 6 events" \
     "status: and the totals"
 
+# the assessment asks the destination's Sieve extensions once, for all
+fresh caps
+plan caps "[alice@example.org, bob, carol]" "  assessment:"
+sed -i -e 's|^  imap: imaps://127.0.0.1:1|&\n  sieve: sieve://127.0.0.1:2|' \
+    -e 's|^  jmap: http://127.0.0.1:1|&\n  sieve: sieve://127.0.0.1:4|' \
+    "$work/caps.yaml"
+apply caps
+is "$rc" 0 "an assessment with Sieve on both sides"
+is "$(grep -c '^sieve-push.*--host 127.0.0.1 --port 4 .*--capabilities' "$STUB_DIR/calls")" 1 \
+    "sieve-push --capabilities asks the destination once, for three accounts"
+is "$(grep '^sieve-pull' "$STUB_DIR/calls" | grep -c -- '--check-extensions fileinto vacation')" 3 \
+    "each account's scripts are checked against what it offers"
+fresh caps2
+for u in alice@example.org bob@example.org carol@example.org; do
+	echo exit:69 >"$STUB_DIR/sieve-push.$u"
+done
+rm -rf "$work/caps"
+apply caps
+is "$rc" 0 "a destination that cannot be asked does not stop the assessment"
+like "$(cat "$work/out" "$work/err")" "Sieve extensions cannot be read .*not checked" \
+    "it is said"
+is "$(grep -c '^sieve-push' "$STUB_DIR/calls") $(grep -c -- --check-extensions "$STUB_DIR/calls")" \
+    "1 0" "once, and the scripts are pulled unchecked"
+
 # --- POP3 ids kept across the flip -----------------------------------------
 fresh pop
 plan pop "[alice@example.org]" "  waves:
