@@ -99,6 +99,7 @@ migrate_SRCS := \
 	orchestrator/maillog.c \
 	orchestrator/migrate.c \
 	orchestrator/plan.c \
+	orchestrator/planphases.c \
 	orchestrator/plansafe.c \
 	orchestrator/provision.c \
 	orchestrator/chain.c \

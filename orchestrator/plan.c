@@ -4,10 +4,8 @@
  */
 #include "compat.h"
 
-#include <fnmatch.h>
 #include <libgen.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <yaml.h>
 
@@ -73,84 +71,6 @@ parse_secret(struct yconf *c, const struct ykey *k, const yaml_node_t *n,
 			    " itself, and the plan is committed to the audit"
 			    " repository; let it read the secret from elsewhere"
 			    " (a file, a vault)", what);
-	}
-}
-
-#define W(f) offsetof(struct wave, f)
-static const struct ykey wave_keys[] = {
-	{ "name", K_STR, W(name), NULL, NULL },
-	{ "accounts", K_LIST, W(accounts), NULL, NULL },
-	{ "pattern", K_STR, W(pattern), NULL, NULL },
-	{ "domain", K_STR, W(domain), NULL, NULL },
-	{ "batch", K_INT, W(batch), NULL, "1" },
-	{ NULL, 0, 0, NULL, NULL }
-};
-
-/* A phase: empty, true or false, or a mapping of its keys. */
-static void
-parse_phase(struct yconf *c, const struct ykey *k, const yaml_node_t *n,
-    const char *what, void *field)
-{
-	if (yconf_is_null(n) || (n->type == YAML_SCALAR_NODE &&
-	    !strcmp(yconf_scalar(n), "true"))) {
-		*(int *)field = 1;
-		return;
-	}
-	if (n->type == YAML_SCALAR_NODE && !strcmp(yconf_scalar(n), "false"))
-		return;
-	*(int *)field = 1;
-	if (n->type != YAML_MAPPING_NODE) {
-		yconf_err(c, n, "%s: expected a mapping, found %s", what,
-		    yconf_kind(n));
-		return;
-	}
-	yconf_walk(c, n, what, k->sub, field);
-}
-
-static void
-parse_waves(struct yconf *c, const struct ykey *k, const yaml_node_t *n,
-    const char *what, void *field)
-{
-	struct phases *ph = (struct phases *)((char *)field -
-	    offsetof(struct phases, waves));
-	yaml_node_item_t *it;
-	size_t i;
-
-	if (n->type != YAML_SEQUENCE_NODE) {
-		yconf_err(c, n, "phases.waves: expected a list of waves, found %s",
-		    yconf_kind(n));
-		return;
-	}
-	for (it = n->data.sequence.items.start;
-	    it < n->data.sequence.items.top; it++) {
-		yaml_node_t *e = yaml_document_get_node(c->doc, *it);
-		struct wave *w;
-		char *where = xasprintf("phases.waves[%zu]", ph->nr_waves + 1);
-
-		if (e->type != YAML_MAPPING_NODE) {
-			yconf_err(c, e, "%s: expected a mapping with a name, found"
-			    " %s", where, yconf_kind(e));
-			free(where);
-			continue;
-		}
-		ph->waves = xreallocarray(ph->waves, ph->nr_waves + 1,
-		    sizeof(*ph->waves));
-		w = &ph->waves[ph->nr_waves++];
-		memset(w, 0, sizeof(*w));
-		w->pos = yconf_pos(e);
-		yconf_walk(c, e, where, wave_keys, w);
-		if (!w->name)
-			yconf_err(c, e, "%s: a wave needs a name", where);
-		for (i = 0; w->name && i + 1 < ph->nr_waves; i++)
-			if (ph->waves[i].name &&
-			    !strcmp(ph->waves[i].name, w->name))
-				yconf_err(c, e, "%s: a second wave named '%s'",
-				    where, w->name);
-		if (w->name && (!strcmp(w->name, "pilot") ||
-		    strpbrk(w->name, " \t\n/")))
-			yconf_err(c, e, "%s: '%s' cannot name a wave (not 'pilot',"
-			    " no blanks or '/')", where, w->name);
-		free(where);
 	}
 }
 
@@ -336,53 +256,6 @@ static const struct ykey provision_keys[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
-static const struct ykey pilot_keys[] = {
-	{ "accounts", K_LIST, offsetof(struct phase_pilot, accounts), NULL,
-	    NULL },
-	{ NULL, 0, 0, NULL, NULL }
-};
-
-static const struct ykey delta_keys[] = {
-	{ "passes", K_INT, offsetof(struct phase_delta, passes), NULL, "0" },
-	{ NULL, 0, 0, NULL, NULL }
-};
-
-static const struct ykey assessment_keys[] = {
-	{ "logs", K_LIST, offsetof(struct phase_assessment, logs), NULL,
-	    NULL },
-	{ NULL, 0, 0, NULL, NULL }
-};
-
-#define DC(f) offsetof(struct dns_check, f)
-static const struct ykey dns_keys[] = {
-	{ "server", K_STR, DC(server), NULL, NULL },
-	{ "domains", K_LIST, DC(domains), NULL, NULL },
-	{ "hosts", K_LIST, DC(hosts), NULL, NULL },
-	{ "require", K_LIST, DC(require), NULL, NULL },
-	{ NULL, 0, 0, NULL, NULL }
-};
-
-#define FZ(f) offsetof(struct phase_finalize, f)
-static const struct ykey finalize_keys[] = {
-	{ "dns", K_FUNC, FZ(dns), dns_keys, NULL, parse_phase },
-	{ "source_readonly", K_STR, FZ(source_readonly), NULL, NULL },
-	{ "decommission", K_STR, FZ(decommission), NULL, NULL },
-	{ "keep_default_route", K_BOOL, FZ(keep_default_route), NULL, NULL },
-	{ NULL, 0, 0, NULL, NULL }
-};
-
-#define PH(f) offsetof(struct phases, f)
-static const struct ykey phases_keys[] = {
-	{ "assessment", K_FUNC, PH(assessment), assessment_keys, NULL,
-	    parse_phase },
-	{ "pilot", K_FUNC, PH(pilot), pilot_keys, NULL, parse_phase },
-	{ "waves", K_FUNC, PH(waves), NULL, NULL, parse_waves },
-	{ "delta", K_FUNC, PH(delta), delta_keys, NULL, parse_phase },
-	{ "finalize", K_FUNC, PH(finalize), finalize_keys, NULL,
-	    parse_phase },
-	{ NULL, 0, 0, NULL, NULL }
-};
-
 #define P(f) offsetof(struct plan, f)
 static const struct ykey plan_keys[] = {
 	{ "name", K_STR, P(name), NULL, NULL },
@@ -401,53 +274,6 @@ static const struct ykey plan_keys[] = {
 	{ "phases", K_MAP, P(phases), phases_keys, NULL },
 	{ NULL, 0, 0, NULL, NULL }
 };
-
-/* finalize's checks of the world: what they need */
-/* The source's logs: relative to the plan, and readable now. */
-static void
-check_logs(struct yconf *c, struct strlist *logs)
-{
-	size_t i;
-	char *abs;
-
-	for (i = 0; i < logs->nr; i++) {
-		abs = yconf_absolute(c, logs->v[i]);
-		free(logs->v[i]);
-		logs->v[i] = abs;
-		if (access(abs, R_OK) < 0)
-			yconf_err_at(c, logs->pos[i], "phases.assessment.logs:"
-			    " cannot read '%s': %s", abs, strerror(errno));
-	}
-}
-
-static void
-check_finalize(struct yconf *c, const struct phase_finalize *f,
-    const yaml_node_t *root)
-{
-	struct tm tm;
-	const char *end;
-	size_t i, k;
-
-	if (f->dns.present && !f->dns.hosts.nr)
-		yconf_err(c, root, "phases.finalize.dns.hosts: the new"
-		    " deployment's host names or addresses, that the records"
-		    " must point at");
-	for (i = 0; i < f->dns.require.nr; i++) {
-		for (k = 0; dns_records[k]; k++)
-			if (!strcmp(f->dns.require.v[i], dns_records[k]))
-				break;
-		if (!dns_records[k])
-			yconf_err(c, root, "phases.finalize.dns.require: '%s'"
-			    " is none of mx, imap, imaps, submission,"
-			    " submissions, pop3, pop3s, jmap, autoconfig,"
-			    " autodiscover", f->dns.require.v[i]);
-	}
-	memset(&tm, 0, sizeof(tm));
-	if (f->decommission && (!(end = strptime(f->decommission, "%Y-%m-%d",
-	    &tm)) || *end))
-		yconf_err(c, root, "phases.finalize.decommission: a date,"
-		    " YYYY-MM-DD, found '%s'", f->decommission);
-}
 
 /* The source's mail: over IMAP, or over JMAP (jmap-pull(8)) */
 static void
@@ -536,7 +362,7 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		yconf_err(c, root, "the plan needs 'state', the directory of the"
 		    " migration's state");
 	check_source(c, p, root);
-	check_finalize(c, &p->phases.finalize, root);
+	check_phases(c, &p->phases, root);
 	if (!p->destination.jmap)
 		yconf_err(c, root, "the plan needs 'destination.jmap', the"
 		    " destination's JMAP URL");
@@ -624,9 +450,6 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 	if (p->proxy.hold_seconds > 3600)
 		yconf_err(c, root, "proxy.hold_seconds: at most 3600 (the"
 		    " proxy holds a login no longer)");
-	if (p->phases.pilot.present && !p->phases.pilot.accounts.nr)
-		yconf_err(c, root, "phases.pilot: name the pilot's accounts");
-	check_logs(c, &p->phases.assessment.logs);
 }
 
 static void
@@ -733,8 +556,6 @@ provision_free(struct provisionopts *pv)
 void
 plan_free(struct plan *p)
 {
-	size_t i;
-
 	free(p->file);
 	free(p->dir);
 	free(p->text);
@@ -753,13 +574,6 @@ plan_free(struct plan *p)
 	free(p->hooks.after_cutover);
 	free(p->hooks.after_rollback);
 	free(p->hooks.after_finalize);
-	free(p->phases.finalize.dns.server);
-	strlist_free(&p->phases.assessment.logs);
-	strlist_free(&p->phases.finalize.dns.domains);
-	strlist_free(&p->phases.finalize.dns.hosts);
-	strlist_free(&p->phases.finalize.dns.require);
-	free(p->phases.finalize.source_readonly);
-	free(p->phases.finalize.decommission);
 	free(p->accounts.default_domain);
 	free(p->accounts.public_folders.account);
 	free(p->accounts.public_folders.login);
@@ -776,13 +590,6 @@ plan_free(struct plan *p)
 	free(p->accounts.stalwart.admin_password.value);
 	free(p->accounts.stalwart.token.value);
 	provision_free(&p->provision);
-	strlist_free(&p->phases.pilot.accounts);
-	for (i = 0; i < p->phases.nr_waves; i++) {
-		free(p->phases.waves[i].name);
-		strlist_free(&p->phases.waves[i].accounts);
-		free(p->phases.waves[i].pattern);
-		free(p->phases.waves[i].domain);
-	}
-	free(p->phases.waves);
+	phases_free(&p->phases);
 	memset(p, 0, sizeof(*p));
 }

@@ -215,6 +215,16 @@ int plan_load(struct plan *p, const char *path, struct buf *err);
 const char *plan_inline_credential(const char *cmd);
 int plan_echo_command(const char *cmd);
 ykey_fn parse_command;
+/*
+ * planphases.c: the phases' keys; parse_phase() reads a section that is
+ * empty, true, false or a mapping (a phase, proxy, provision);
+ * check_phases() what they need of each other and the world.
+ */
+extern const struct ykey phases_keys[];
+ykey_fn parse_phase;
+void check_phases(struct yconf *c, struct phases *ph,
+    const yaml_node_t *root);
+void phases_free(struct phases *ph);
 void plan_check_plaintext(struct yconf *c, const struct plan *p,
     const yaml_node_t *root);
 void plan_free(struct plan *p);
