@@ -109,6 +109,7 @@ migrate_SRCS := \
 	orchestrator/finalize.c \
 	orchestrator/html.c \
 	orchestrator/dirhttp.c \
+	orchestrator/disk.c \
 	orchestrator/display.c \
 	orchestrator/doveadm.c \
 	orchestrator/exec.c \
@@ -123,6 +124,7 @@ migrate_SRCS := \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
+	orchestrator/statedisk.c \
 	orchestrator/statereport.c \
 	orchestrator/stateview.c \
 	orchestrator/status.c \

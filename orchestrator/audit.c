@@ -306,6 +306,21 @@ finalize_line(struct buf *b, const char *line)
 	json_decref(j);
 }
 
+/* An archive removed by migrate prune: "prune: ACCOUNT's archive (N
+ * bytes)". */
+static void
+prune_line(struct buf *b, const char *line)
+{
+	json_t *j = json_loads(line, 0, NULL);
+
+	if (j)
+		buf_addf(b, "prune: %s's archive (%" JSON_INTEGER_FORMAT
+		    " bytes)\n", json_string_value(json_object_get(j,
+		    "account")), json_integer_value(json_object_get(j,
+		    "bytes")));
+	json_decref(j);
+}
+
 long
 audit_flush(struct audit *a, struct state *s, const char *mapping_txt,
     struct buf *err)
@@ -334,6 +349,8 @@ audit_flush(struct audit *a, struct state *s, const char *mapping_txt,
 		buf_addf(&log, "%s\n", v[i].line);
 		if (!strcmp(v[i].kind, "finalize"))
 			finalize_line(&fin, v[i].line);
+		if (!strcmp(v[i].kind, "prune"))
+			prune_line(&fin, v[i].line);
 		if (!strcmp(v[i].kind, "flip")) {
 			json_t *j = json_loads(v[i].line, 0, NULL);
 

@@ -41,6 +41,7 @@ static const char usage_text[] =
 "   rollback [--no-carry-back] ACCOUNT | --to REVISION\n"
 "   hold ACCOUNT | release ACCOUNT\n"
 "   retry ACCOUNT | --failed\n"
+"   prune [--dry-run]       remove the archives kept past their retention\n"
 "\n"
 "The state directory is the plan's 'state', or --state DIR, or\n"
 "$MIGRATE_STATE, for the commands that take no plan.\n";
@@ -652,6 +653,33 @@ cmd_rollback(const char *account, const char *rev, int carry)
 	return code;
 }
 
+/* migrate prune: under the apply lock, as the last plan says. */
+static int
+cmd_prune(int dry_run)
+{
+	struct state *s = open_state(state_dir());
+	struct audit *au;
+	struct buf err = BUF_INIT;
+	struct plan p;
+	int lockfd, code;
+
+	if (state_lock_apply(state_dir(), &lockfd, &err) < 0)
+		fatalx(EX_TEMPFAIL, "%s", err.buf);
+	last_plan(s, &p);
+	if (audit_open(&au, state_dir(), &err) < 0 ||
+	    audit_recover(au, s, &err) < 0)
+		fatalx(EX_CANTCREAT, "%s", err.buf);
+	set_operator(s, au);
+	if ((code = runner_prune(&p, s, au, dry_run, &err)) && err.len)
+		log_warnx("%s", err.buf);
+	audit_close(au);
+	state_close(s);
+	plan_free(&p);
+	buf_release(&err);
+	close(lockfd);
+	return code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -716,6 +744,13 @@ main(int argc, char **argv)
 		if (optind + 1 != argc || argv[optind][0] == '-')
 			usage(EX_USAGE);
 		return cmd_rollback(argv[optind], NULL, carry);
+	}
+	if (!strcmp(cmd, "prune")) {
+		if (optind + 1 == argc && !strcmp(argv[optind], "--dry-run"))
+			return cmd_prune(1);
+		if (optind != argc)
+			usage(EX_USAGE);
+		return cmd_prune(0);
 	}
 	if (!strcmp(cmd, "hold") || !strcmp(cmd, "release") ||
 	    !strcmp(cmd, "retry")) {

@@ -157,6 +157,13 @@ static const struct ykey limits_keys[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
+#define AR(f) offsetof(struct archives, f)
+static const struct ykey archives_keys[] = {
+	{ "reserve", K_SIZE, AR(reserve), NULL, "0" },
+	{ "retention_days", K_INT, AR(retention_days), NULL, "0" },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
 #define FO(f) offsetof(struct folders, f)
 static const struct ykey folders_keys[] = {
 	{ "include", K_LIST, FO(include), NULL, NULL },
@@ -264,6 +271,7 @@ static const struct ykey plan_keys[] = {
 	{ "source", K_MAP, P(source), source_keys, NULL },
 	{ "destination", K_MAP, P(destination), destination_keys, NULL },
 	{ "limits", K_MAP, P(limits), limits_keys, NULL },
+	{ "archives", K_MAP, P(archives), archives_keys, NULL },
 	{ "folders", K_MAP, P(folders), folders_keys, NULL },
 	{ "push", K_MAP, P(push), push_keys, NULL },
 	{ "proxy", K_FUNC, P(proxy), proxy_keys, NULL, parse_phase },
@@ -465,6 +473,8 @@ defaults(struct plan *p)
 	p->limits.max_failures = 10;
 	p->limits.max_failures_share = 1;
 	p->proxy.hold_seconds = 60;
+	p->archives.reserve = 1LL << 30;	/* 1G */
+	p->archives.retention_days = -1;
 }
 
 int

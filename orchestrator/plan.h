@@ -117,6 +117,12 @@ struct limits {
 	int max_failures_share;
 };
 
+/* the archives' disk (disk.c) */
+struct archives {
+	long long reserve;		/* bytes kept free beside the pulls */
+	long long retention_days;	/* after finalize; -1: kept */
+};
+
 /* migrate-proxy(8), told of holds and flips through its control socket */
 struct proxyopts {
 	int present;
@@ -189,6 +195,7 @@ struct plan {
 	char *mapping;		/* the mapping store; default in state_dir */
 	struct server source, destination;
 	struct limits limits;
+	struct archives archives;
 	struct folders folders;
 	struct pushopts push;
 	struct proxyopts proxy;

@@ -61,8 +61,12 @@ run_pull(struct run *r, struct slot *sl, struct account *a, const char *name,
 	struct secrets sec = SECRETS_INIT;
 	json_t *done = NULL;
 	enum outcome o = PERMANENT;
+	int64_t held = 0;
 
 	if (source_secrets(r, a, &sec, err) < 0)
+		goto out;
+	if (strcmp(mode, "assess") && !r->fake &&
+	    (o = disk_wait(r, sl, a, &held)) != OK)
 		goto out;
 	pthread_mutex_lock(&r->lock);
 	while (r->conns + want > r->p->limits.connections_per_source)
@@ -77,6 +81,7 @@ run_pull(struct run *r, struct slot *sl, struct account *a, const char *name,
 	r->conns -= want;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+	disk_done(r, held);
 	if (o == OK && !strcmp(mode, "assess"))
 		record_assessed(r, a);
 	if (o == OK && done)

@@ -608,6 +608,13 @@ runner_rollback(struct plan *p, struct state *s, struct audit *au,
 		    state_name(a->state));
 		return EX_DATAERR;
 	}
+	if (how == RB_CARRY && state_pruned(s, a->id) > 0) {
+		buf_addf(err, "%s's archive was pruned (migrate prune), and"
+		    " carrying back needs it: migrate rollback"
+		    " --no-carry-back flips it back, without what arrived on"
+		    " the destination", a->account);
+		return EX_DATAERR;
+	}
 	if (run_open(&r, p, s, au, &o, err) < 0)
 		goto out;
 	memset(&sl, 0, sizeof(sl));

@@ -56,4 +56,13 @@ int runner_release(struct plan *p, struct state *s, struct audit *a,
 /* Run map-flip --restore with an export (migrate rollback --to). */
 int runner_restore(struct plan *p, const char *export_path, struct buf *err);
 
+/*
+ * migrate prune (disk.c): remove the archives of the accounts finalized
+ * more than archives.retention_days ago, each recorded in the state and
+ * committed to the audit; with `dry_run` only say which.  Returns 0, or
+ * an exit code with `err` set (EX_CONFIG: the plan keeps every archive).
+ */
+int runner_prune(struct plan *p, struct state *s, struct audit *au,
+    int dry_run, struct buf *err);
+
 #endif

@@ -85,6 +85,7 @@ struct run {
 	int drawn;		/* lines of the last progress display */
 	char eta_line[160];	/* the whole plan's ETA, as last drawn */
 	char *dest_sieve;	/* its SIEVE capability (pull.c) */
+	int64_t disk_held;	/* what running pulls may write (disk.c) */
 	int dest_sieve_asked;	/* 1 while being asked, 2 after */
 	double eta_at;		/* when it was computed */
 };
@@ -92,6 +93,15 @@ struct run {
 
 /* set by a signal: every loop and step stops */
 extern volatile sig_atomic_t stopping;
+
+/*
+ * disk.c: before a pull, wait for room on the archives' disk; *held_r is
+ * what it holds of it until disk_done().  STOPPED when the apply stops
+ * meanwhile.
+ */
+enum outcome disk_wait(struct run *r, struct slot *sl, struct account *a,
+    int64_t *held_r);
+void disk_done(struct run *r, int64_t held);
 
 /* exec.c */
 void say_to(struct run *r, int quiet, const char *fmt, ...)

@@ -177,6 +177,20 @@ void audit_lines_free(struct audit_line *v, size_t nr);
 int state_find_account(struct state *s, const char *name, struct account *a);
 /* An account's transitions and helper runs, oldest first: JSON arrays. */
 json_t *state_transitions(struct state *s, int64_t account_id);
+
+/*
+ * statedisk.c: the archives' disk.  An account waits for room before its
+ * pull with `why` (NULL: no longer); state_waiting() lists those that do
+ * ({account, waiting}).  state_prunable() lists the finalized accounts
+ * whose archive is kept ({id, account, finalized: when}), oldest first;
+ * state_set_pruned() records one removed, state_pruned() when (0: not).
+ */
+int state_set_waiting(struct state *s, const struct account *a,
+    const char *why);
+json_t *state_waiting(struct state *s);
+json_t *state_prunable(struct state *s);
+int state_set_pruned(struct state *s, int64_t account_id, double when);
+double state_pruned(struct state *s, int64_t account_id);
 json_t *state_runs(struct state *s, int64_t account_id);
 /* The accounts whose last jmap-push left shares pending: [{account,
  * pending (JSON text of an array), ready (the accounts it knew)}]. */

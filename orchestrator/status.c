@@ -20,9 +20,10 @@ json_t *
 status_account_json(struct state *s, const char *name)
 {
 	struct account a;
-	json_t *j, *io;
+	json_t *j, *io, *w, *e;
 	int64_t am, ab;
 	char *items;
+	size_t i;
 
 	if (state_find_account(s, name, &a) < 0)
 		return NULL;
@@ -40,6 +41,15 @@ status_account_json(struct state *s, const char *name)
 	items = state_items_text(s, a.id, &io);
 	json_object_set_new(j, "items", io);
 	json_object_set_new(j, "items_text", json_string(items));
+	if (a.state == ST_FINALIZED && state_pruned(s, a.id) > 0)
+		json_object_set_new(j, "pruned", json_real(state_pruned(s,
+		    a.id)));
+	json_array_foreach((w = state_waiting(s)), i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "account")),
+		    a.account))
+			json_object_set(j, "waiting", json_object_get(e,
+			    "waiting"));
+	json_decref(w);
 	state_assessed(s, a.id, &am, &ab);
 	if (ab >= 0)
 		json_object_set_new(j, "assessed", json_pack("{s:I, s:I}",
@@ -85,6 +95,10 @@ print_account(const json_t *j)
 		    (double)jint(as, "bytes"), hb, sizeof(hb)));
 	if (*jstr(j, "items_text"))
 		printf("  besides mail: %s\n", jstr(j, "items_text"));
+	if (jstr(j, "waiting"))
+		printf("  waits: %s\n", jstr(j, "waiting"));
+	if (json_object_get(j, "pruned"))
+		printf("  its archive was pruned (migrate prune)\n");
 	if (jstr(j, "error"))
 		printf("  last error (%s, attempt %" JSON_INTEGER_FORMAT "):"
 		    " %s\n", jstr(j, "error_class") ? jstr(j, "error_class") :
@@ -230,11 +244,12 @@ static void
 status_extras(struct state *s, json_t *j)
 {
 	json_t *f = state_failures(s), *fin = state_finalize_items(s), *it;
-	json_t *io;
+	json_t *io, *disk = state_waiting(s);
 	char *items = state_items_text(s, 0, &io);
 	size_t i, waiting = 0;
 
 	if (j) {
+		json_object_set_new(j, "waiting", disk);
 		json_object_set_new(j, "items", io);
 		json_object_set_new(j, "failures", f);
 		json_object_set_new(j, "shares_waiting", shares_waiting(s, 0));
@@ -244,6 +259,10 @@ status_extras(struct state *s, json_t *j)
 	}
 	if (*items)
 		printf("besides mail: %s\n", items);
+	json_array_foreach(disk, i, it)
+		printf("%s %s: %s\n", i ? "      " : "waits:", jstr(it,
+		    "account"), jstr(it, "waiting"));
+	json_decref(disk);
 	print_failures(f);
 	json_decref(shares_waiting(s, 1));
 	json_array_foreach(fin, i, it)
