@@ -113,6 +113,7 @@ migrate_SRCS := \
 	orchestrator/display.c \
 	orchestrator/doveadm.c \
 	orchestrator/exec.c \
+	orchestrator/load.c \
 	orchestrator/rollback.c \
 	orchestrator/runner.c \
 	orchestrator/secrets.c \
@@ -120,11 +121,13 @@ migrate_SRCS := \
 	orchestrator/share.c \
 	orchestrator/pull.c \
 	orchestrator/report.c \
+	orchestrator/reportcharts.c \
 	orchestrator/reportpages.c \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
 	orchestrator/statedisk.c \
+	orchestrator/stateload.c \
 	orchestrator/statereport.c \
 	orchestrator/stateview.c \
 	orchestrator/status.c \

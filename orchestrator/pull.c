@@ -62,25 +62,17 @@ run_pull(struct run *r, struct slot *sl, struct account *a, const char *name,
 	json_t *done = NULL;
 	enum outcome o = PERMANENT;
 	int64_t held = 0;
+	double started;
 
 	if (source_secrets(r, a, &sec, err) < 0)
 		goto out;
 	if (strcmp(mode, "assess") && !r->fake &&
 	    (o = disk_wait(r, sl, a, &held)) != OK)
 		goto out;
-	pthread_mutex_lock(&r->lock);
-	while (r->conns + want > r->p->limits.connections_per_source)
-		pthread_cond_wait(&r->cond, &r->lock);
-	r->conns += want;
-	pthread_mutex_unlock(&r->lock);
-
+	started = load_acquire(r, want);
 	o = helper(r, sl, a, name, !strcmp(mode, "assess") ? "assess" :
 	    "pull", v->v, &sec, &done, NULL, err);
-
-	pthread_mutex_lock(&r->lock);
-	r->conns -= want;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
+	load_release(r, want, started, o, err->buf);
 	disk_done(r, held);
 	if (o == OK && !strcmp(mode, "assess"))
 		record_assessed(r, a);

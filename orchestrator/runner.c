@@ -417,6 +417,7 @@ run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
 	r->au = a;
 	r->o = o;
 	r->fake = getenv("MIGRATE_FAKE_HELPERS") != NULL;
+	load_start(r, 0);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	r->mapping_txt = xasprintf("%s/mapping.txt", p->state_dir);
@@ -535,6 +536,7 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 		run_close(&r);
 		return EX_CANTCREAT;
 	}
+	load_start(&r, 1);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

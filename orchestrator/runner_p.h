@@ -86,6 +86,7 @@ struct run {
 	char eta_line[160];	/* the whole plan's ETA, as last drawn */
 	char *dest_sieve;	/* its SIEVE capability (pull.c) */
 	int64_t disk_held;	/* what running pulls may write (disk.c) */
+	double window, ssthresh, cut_at;	/* source connections (load.c) */
 	int dest_sieve_asked;	/* 1 while being asked, 2 after */
 	double eta_at;		/* when it was computed */
 };
@@ -102,6 +103,20 @@ extern volatile sig_atomic_t stopping;
 enum outcome disk_wait(struct run *r, struct slot *sl, struct account *a,
     int64_t *held_r);
 void disk_done(struct run *r, int64_t held);
+
+/*
+ * load.c: the connections the source's pulls may hold together, adapted
+ * (AIMD) between one pull's and limits.connections_per_source;
+ * load_start() sets them at half the ceiling (with `record`, in the
+ * state too).
+ * load_acquire() waits until `want` more fit and says when the pull
+ * starts; load_release() gives them back with how the pull ended (`why`
+ * the error of one that failed for now).
+ */
+void load_start(struct run *r, int record);
+double load_acquire(struct run *r, long long want);
+void load_release(struct run *r, long long want, double started,
+    enum outcome o, const char *why);
 
 /* exec.c */
 void say_to(struct run *r, int quiet, const char *fmt, ...)

@@ -185,6 +185,15 @@ json_t *state_transitions(struct state *s, int64_t account_id);
  * whose archive is kept ({id, account, finalized: when}), oldest first;
  * state_set_pruned() records one removed, state_pruned() when (0: not).
  */
+/*
+ * stateload.c: the connections the source's pulls may hold together, as
+ * the apply adapts them: a row at each change; state_connections() the
+ * last ({ts, conns, ceiling, why, cuts: how many were cuts}), or NULL.
+ */
+int state_add_connections(struct state *s, int conns, int ceiling,
+    const char *why);
+json_t *state_connections(struct state *s);
+
 int state_set_waiting(struct state *s, const struct account *a,
     const char *why);
 json_t *state_waiting(struct state *s);

@@ -67,6 +67,8 @@ static const struct {
 	    " bytes DESC" },
 	/* each state's count changing over time: +1 into it, -1 out of it,
 	 * over the same spans as OVER_TIME */
+	{ "connections", "SELECT * FROM (SELECT id, ts, conns, ceiling, why"
+	    " FROM connections ORDER BY id DESC LIMIT 2000) ORDER BY id" },
 	{ "states", "WITH t AS (SELECT x.* FROM transitions x JOIN accounts a"
 	    " ON a.id = x.account_id WHERE a.in_plan), r AS (SELECT min(ts)"
 	    " AS t0, max(ts) AS t1, max((max(ts) - min(ts)) / 24.0, 60) AS"

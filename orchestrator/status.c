@@ -249,6 +249,8 @@ status_extras(struct state *s, json_t *j)
 	size_t i, waiting = 0;
 
 	if (j) {
+		json_object_set_new(j, "connections", (it =
+		    state_connections(s)) ? it : json_null());
 		json_object_set_new(j, "waiting", disk);
 		json_object_set_new(j, "items", io);
 		json_object_set_new(j, "failures", f);
@@ -263,6 +265,13 @@ status_extras(struct state *s, json_t *j)
 		printf("%s %s: %s\n", i ? "      " : "waits:", jstr(it,
 		    "account"), jstr(it, "waiting"));
 	json_decref(disk);
+	if ((it = state_connections(s))) {
+		printf("source connections: %" JSON_INTEGER_FORMAT " of %"
+		    JSON_INTEGER_FORMAT " at most (last change: %s; %"
+		    JSON_INTEGER_FORMAT " cuts)\n", jint(it, "conns"), jint(it,
+		    "ceiling"), jstr(it, "why"), jint(it, "cuts"));
+		json_decref(it);
+	}
 	print_failures(f);
 	json_decref(shares_waiting(s, 1));
 	json_array_foreach(fin, i, it)
