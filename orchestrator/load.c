@@ -3,8 +3,10 @@
  * TCP finds a path's window (AIMD).  The pulls may hold `window`
  * connections together, never more than limits.connections_per_source
  * (the ceiling) nor fewer than one pull's.  It starts at half the
- * ceiling; each pull that ends well adds one pull's connections (slow
- * start, up to the last cut) or a fraction of them (after); a pull that
+ * ceiling; each pull that ends well, and that started with the window
+ * full (a window the pulls do not fill tells nothing of the source: RFC
+ * 7661), adds one pull's connections (slow start, up to the last cut) or
+ * a fraction of them (after); a pull that
  * fails for now (a timeout, a refused or dropped connection, "NO
  * [LIMIT]", "[UNAVAILABLE]", 429, 503: its helper's exit 75 or 69)
  * halves it, once for the pulls that were running then.  Each change of
@@ -37,20 +39,26 @@ load_start(struct run *r, int record)
 		    "start: half the ceiling");
 }
 
+static long long
+budget(const struct run *r, long long want)
+{
+	return r->window > want ? (long long)r->window : want;
+}
+
 double
-load_acquire(struct run *r, long long want)
+load_acquire(struct run *r, long long want, int *full_r)
 {
 	pthread_mutex_lock(&r->lock);
-	while (r->conns + want > (r->window > want ? (long long)r->window :
-	    want))
+	while (r->conns + want > budget(r, want))
 		pthread_cond_wait(&r->cond, &r->lock);
 	r->conns += want;
+	*full_r = r->conns + want > budget(r, want);
 	pthread_mutex_unlock(&r->lock);
 	return now_seconds();
 }
 
 void
-load_release(struct run *r, long long want, double started,
+load_release(struct run *r, long long want, double started, int full,
     enum outcome o, const char *why)
 {
 	double before, w = (double)want;
@@ -63,7 +71,7 @@ load_release(struct run *r, long long want, double started,
 		r->ssthresh = r->window / 2 < w ? w : r->window / 2;
 		r->window = r->ssthresh;
 		r->cut_at = now_seconds();
-	} else if (o == OK) {
+	} else if (o == OK && full) {
 		r->window += r->window < r->ssthresh ? w : w * w / r->window;
 		if (r->window > ceiling_of(r))
 			r->window = ceiling_of(r);

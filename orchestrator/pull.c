@@ -63,16 +63,17 @@ run_pull(struct run *r, struct slot *sl, struct account *a, const char *name,
 	enum outcome o = PERMANENT;
 	int64_t held = 0;
 	double started;
+	int full;
 
 	if (source_secrets(r, a, &sec, err) < 0)
 		goto out;
 	if (strcmp(mode, "assess") && !r->fake &&
 	    (o = disk_wait(r, sl, a, &held)) != OK)
 		goto out;
-	started = load_acquire(r, want);
+	started = load_acquire(r, want, &full);
 	o = helper(r, sl, a, name, !strcmp(mode, "assess") ? "assess" :
 	    "pull", v->v, &sec, &done, NULL, err);
-	load_release(r, want, started, o, err->buf);
+	load_release(r, want, started, full, o, err->buf);
 	disk_done(r, held);
 	if (o == OK && !strcmp(mode, "assess"))
 		record_assessed(r, a);

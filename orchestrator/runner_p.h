@@ -110,12 +110,13 @@ void disk_done(struct run *r, int64_t held);
  * load_start() sets them at half the ceiling (with `record`, in the
  * state too).
  * load_acquire() waits until `want` more fit and says when the pull
- * starts; load_release() gives them back with how the pull ended (`why`
- * the error of one that failed for now).
+ * starts, and whether it filled the window (*full_r: no other pull could
+ * start beside it); load_release() gives them back with how the pull
+ * ended (`why` the error of one that failed for now).
  */
 void load_start(struct run *r, int record);
-double load_acquire(struct run *r, long long want);
-void load_release(struct run *r, long long want, double started,
+double load_acquire(struct run *r, long long want, int *full_r);
+void load_release(struct run *r, long long want, double started, int full,
     enum outcome o, const char *why);
 
 /* exec.c */

@@ -4,7 +4,7 @@ connections it carries, then relays faithfully.
 
     fault-relay.py --target HOST:PORT --port-file F [--fault KIND]
         [--after N] [--dir up|down|any] [--times K] [--rate BPS]
-        [--span SECONDS] [--port PORT] [--log FILE]
+        [--span SECONDS] [--port PORT] [--log FILE] [--max-conns M]
 
 KIND is one of:
   none     relay faithfully
@@ -14,6 +14,11 @@ KIND is one of:
   trickle  forward at most BPS bytes a second after N bytes, for
            SECONDS (default 2), then at full speed again
   refuse   reset each new connection before a byte is relayed
+
+With --max-conns, a connection beyond M open at once gets an IMAP
+"* BYE [UNAVAILABLE]" greeting and is closed, as a server with a limit
+of connections per client (Dovecot's mail_max_userip_connections)
+answers; the log says "over the limit".
 
 "up" counts what the client sends, "down" what the server sends. Only
 the first K connections (default 1) get the fault: a retry that opens a
@@ -44,6 +49,7 @@ def parse():
     p.add_argument('--span', type=float, default=2)
     p.add_argument('--port', type=int, default=0)
     p.add_argument('--log')
+    p.add_argument('--max-conns', type=int, default=0)
     return p.parse_args()
 
 
@@ -143,6 +149,7 @@ class Relay:
     def __init__(self, args):
         self.args = args
         self.count = 0
+        self.open = 0
         host, _, port = args.target.rpartition(':')
         self.target = (host, int(port))
         self.log = open(args.log, 'a', buffering=1) if args.log else None
@@ -155,6 +162,21 @@ class Relay:
         self.count += 1
         number = self.count
         faulty = number <= self.args.times
+        if self.args.max_conns and self.open >= self.args.max_conns:
+            self.note('conn %d: over the limit of %d' % (
+                number, self.args.max_conns))
+            cwriter.write(b'* BYE [UNAVAILABLE] Too many connections'
+                          b' from this address\r\n')
+            await cwriter.drain()
+            cwriter.close()
+            return
+        self.open += 1
+        try:
+            await self.relay(creader, cwriter, number, faulty)
+        finally:
+            self.open -= 1
+
+    async def relay(self, creader, cwriter, number, faulty):
         if faulty and self.args.fault == 'refuse':
             self.note('conn %d: refused' % number)
             abort(cwriter)
