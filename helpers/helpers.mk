@@ -126,8 +126,7 @@ migrate_SRCS := \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
-	orchestrator/statedisk.c \
-	orchestrator/stateload.c \
+	orchestrator/stateres.c \
 	orchestrator/statereport.c \
 	orchestrator/stateview.c \
 	orchestrator/status.c \

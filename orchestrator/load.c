@@ -10,7 +10,7 @@
  * fails for now (a timeout, a refused or dropped connection, "NO
  * [LIMIT]", "[UNAVAILABLE]", 429, 503: its helper's exit 75 or 69)
  * halves it, once for the pulls that were running then.  Each change of
- * its whole part is recorded in the state (stateload.c): migrate status
+ * its whole part is recorded in the state (stateres.c): migrate status
  * and the report show it.
  */
 #include "compat.h"

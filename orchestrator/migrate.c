@@ -613,29 +613,55 @@ rollback_to(struct plan *p, struct state *s, struct audit *au,
 	return code;
 }
 
+/* What a command that changes the state outside an apply holds: the
+ * apply lock, the last plan applied, the audit repository. */
+struct held {
+	struct state *s;
+	struct audit *au;
+	struct plan p;
+	int lockfd;
+};
+
+static void
+hold_state(struct held *h)
+{
+	struct buf err = BUF_INIT;
+
+	h->s = open_state(state_dir());
+	if (state_lock_apply(state_dir(), &h->lockfd, &err) < 0)
+		fatalx(EX_TEMPFAIL, "%s", err.buf);
+	last_plan(h->s, &h->p);
+	if (audit_open(&h->au, state_dir(), &err) < 0 ||
+	    audit_recover(h->au, h->s, &err) < 0)
+		fatalx(EX_CANTCREAT, "%s", err.buf);
+	set_operator(h->s, h->au);
+	buf_release(&err);
+}
+
+static void
+release_state(struct held *h)
+{
+	audit_close(h->au);
+	state_close(h->s);
+	plan_free(&h->p);
+	close(h->lockfd);
+}
+
 static int
 cmd_rollback(const char *account, const char *rev, int carry)
 {
-	struct state *s = open_state(state_dir());
-	struct audit *au;
+	struct held h;
 	struct buf err = BUF_INIT;
-	struct plan p;
-	int lockfd, code = 0;
+	int code = 0;
 
-	if (state_lock_apply(state_dir(), &lockfd, &err) < 0)
-		fatalx(EX_TEMPFAIL, "%s", err.buf);
-	last_plan(s, &p);
-	if (audit_open(&au, state_dir(), &err) < 0 ||
-	    audit_recover(au, s, &err) < 0)
-		fatalx(EX_CANTCREAT, "%s", err.buf);
-	set_operator(s, au);
+	hold_state(&h);
 	if (account) {
 		struct account a;
 
-		if (state_find_account(s, account, &a) < 0)
+		if (state_find_account(h.s, account, &a) < 0)
 			fatalx(EX_NOUSER, "no account '%s' in the state",
 			    account);
-		if ((code = runner_rollback(&p, s, au, &a, carry ?
+		if ((code = runner_rollback(&h.p, h.s, h.au, &a, carry ?
 		    "rollback" : "rollback, nothing carried back", carry ?
 		    RB_CARRY : RB_NO_CARRY, &err)))
 			log_warnx("%s", err.buf);
@@ -643,13 +669,10 @@ cmd_rollback(const char *account, const char *rev, int carry)
 			printf("%s: rolled back to the source\n", a.account);
 		account_free(&a);
 	} else {
-		code = rollback_to(&p, s, au, rev);
+		code = rollback_to(&h.p, h.s, h.au, rev);
 	}
-	audit_close(au);
-	state_close(s);
-	plan_free(&p);
+	release_state(&h);
 	buf_release(&err);
-	close(lockfd);
 	return code;
 }
 
@@ -657,26 +680,15 @@ cmd_rollback(const char *account, const char *rev, int carry)
 static int
 cmd_prune(int dry_run)
 {
-	struct state *s = open_state(state_dir());
-	struct audit *au;
+	struct held h;
 	struct buf err = BUF_INIT;
-	struct plan p;
-	int lockfd, code;
+	int code;
 
-	if (state_lock_apply(state_dir(), &lockfd, &err) < 0)
-		fatalx(EX_TEMPFAIL, "%s", err.buf);
-	last_plan(s, &p);
-	if (audit_open(&au, state_dir(), &err) < 0 ||
-	    audit_recover(au, s, &err) < 0)
-		fatalx(EX_CANTCREAT, "%s", err.buf);
-	set_operator(s, au);
-	if ((code = runner_prune(&p, s, au, dry_run, &err)) && err.len)
+	hold_state(&h);
+	if ((code = runner_prune(&h.p, h.s, h.au, dry_run, &err)) && err.len)
 		log_warnx("%s", err.buf);
-	audit_close(au);
-	state_close(s);
-	plan_free(&p);
+	release_state(&h);
 	buf_release(&err);
-	close(lockfd);
 	return code;
 }
 

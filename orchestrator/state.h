@@ -179,14 +179,14 @@ int state_find_account(struct state *s, const char *name, struct account *a);
 json_t *state_transitions(struct state *s, int64_t account_id);
 
 /*
- * statedisk.c: the archives' disk.  An account waits for room before its
+ * stateres.c: the archives' disk.  An account waits for room before its
  * pull with `why` (NULL: no longer); state_waiting() lists those that do
  * ({account, waiting}).  state_prunable() lists the finalized accounts
  * whose archive is kept ({id, account, finalized: when}), oldest first;
  * state_set_pruned() records one removed, state_pruned() when (0: not).
  */
 /*
- * stateload.c: the connections the source's pulls may hold together, as
+ * stateres.c: the connections the source's pulls may hold together, as
  * the apply adapts them: a row at each change; state_connections() the
  * last ({ts, conns, ceiling, why, cuts: how many were cuts}), or NULL.
  */

@@ -1,6 +1,6 @@
 /*
  * state_int.h: for the state's own files (state.c, stateview.c,
- * statereport.c, statedisk.c, stateload.c) only:
+ * statereport.c, stateres.c) only:
  * the database under the state's lock, and a column as a string.
  */
 #ifndef MIGRATE_STATE_INT_H

@@ -1,0 +1,111 @@
+/*
+ * stateres.c: what the state keeps of the resources an apply uses: the
+ * archives' disk (the accounts that wait for room before their pull and
+ * why, the archives `migrate prune` removed) and the connections to the
+ * source (the window load.c adapts, at each change).
+ */
+#include "compat.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "now.h"
+#include "state.h"
+#include "state_int.h"
+
+/*
+ * Run `sql` with its parameters bound in order as `types` says: 'i' an
+ * int64_t, 'd' a double, 's' a string (NULL for NULL).
+ */
+static int
+run(struct state *s, const char *sql, const char *types, ...)
+{
+	sqlite3 *db = state_lock_db(s);
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc = SQLITE_ERROR, i;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		va_start(ap, types);
+		for (i = 0; types[i]; i++)
+			if (types[i] == 'i')
+				sqlite3_bind_int64(st, i + 1, va_arg(ap,
+				    int64_t));
+			else if (types[i] == 'd')
+				sqlite3_bind_double(st, i + 1, va_arg(ap,
+				    double));
+			else
+				sqlite3_bind_text(st, i + 1, va_arg(ap,
+				    const char *), -1, SQLITE_TRANSIENT);
+		va_end(ap);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_DONE)
+		log_warnx("state: %s", sqlite3_errmsg(db));
+	state_unlock_db(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+state_set_waiting(struct state *s, const struct account *a, const char *why)
+{
+	return run(s, "UPDATE accounts SET waiting = ?2 WHERE id = ?1", "is",
+	    a->id, why);
+}
+
+json_t *
+state_waiting(struct state *s)
+{
+	return state_json_rows(s, "SELECT account, waiting FROM accounts"
+	    " WHERE waiting IS NOT NULL AND in_plan ORDER BY ord", -1);
+}
+
+json_t *
+state_prunable(struct state *s)
+{
+	return state_json_rows(s, "SELECT id, account, entered AS finalized"
+	    " FROM accounts WHERE state = 'finalized' AND pruned IS NULL"
+	    " ORDER BY entered, ord", -1);
+}
+
+int
+state_set_pruned(struct state *s, int64_t account_id, double when)
+{
+	return run(s, "UPDATE accounts SET pruned = ?2 WHERE id = ?1", "id",
+	    account_id, when);
+}
+
+double
+state_pruned(struct state *s, int64_t account_id)
+{
+	json_t *rows = state_json_rows(s, "SELECT pruned FROM accounts WHERE"
+	    " id = ?1 AND pruned IS NOT NULL", account_id);
+	double when = json_number_value(json_object_get(json_array_get(rows,
+	    0), "pruned"));
+
+	json_decref(rows);
+	return when;
+}
+
+int
+state_add_connections(struct state *s, int conns, int ceiling,
+    const char *why)
+{
+	return run(s, "INSERT INTO connections(ts, conns, ceiling, why)"
+	    " VALUES(?1, ?2, ?3, ?4)", "diis", now_seconds(), (int64_t)conns,
+	    (int64_t)ceiling, why);
+}
+
+json_t *
+state_connections(struct state *s)
+{
+	json_t *rows = state_json_rows(s, "SELECT ts, conns, ceiling, why,"
+	    " (SELECT count(*) FROM connections WHERE why LIKE 'cut%') AS"
+	    " cuts FROM connections ORDER BY id DESC LIMIT 1", -1);
+	json_t *last = json_incref(json_array_get(rows, 0));
+
+	json_decref(rows);
+	return last;
+}
