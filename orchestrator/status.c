@@ -44,7 +44,8 @@ status_account_json(struct state *s, const char *name)
 	if (a.state == ST_FINALIZED && state_pruned(s, a.id) > 0)
 		json_object_set_new(j, "pruned", json_real(state_pruned(s,
 		    a.id)));
-	json_array_foreach((w = state_waiting(s)), i, e)
+	w = state_waiting(s);
+	json_array_foreach(w, i, e)
 		if (!strcmp(json_string_value(json_object_get(e, "account")),
 		    a.account))
 			json_object_set(j, "waiting", json_object_get(e,

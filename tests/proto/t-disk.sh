@@ -9,7 +9,7 @@
 M=$top/$O/bin/migrate
 work=$(mktemp -d)
 apid=
-trap '[ -n "$apid" ] && kill "$apid" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -n "$apid" ] && kill "$apid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 stub_helpers imap-pull jmap-push
 export GIT_AUTHOR_NAME="Ann Operator" GIT_AUTHOR_EMAIL=ann@example.org
 {
