@@ -209,6 +209,8 @@ sieve_offers(const char *offered, const char *ext)
 	if (!strcmp(ext, "comparator-i;octet") ||
 	    !strcmp(ext, "comparator-i;ascii-casemap"))
 		return 1;
+	if (!n)
+		return 0;	/* require "": no server offers it */
 	for (p = offered; p && (p = strstr(p, ext)); p += n)
 		if ((p == offered || p[-1] == ' ') && (!p[n] || p[n] == ' '))
 			return 1;

@@ -238,7 +238,7 @@ check_requires(struct script *s)
 	for (i = 0; pull.offered && i < s->requires.nr; i++)
 		if (!sieve_offers(pull.offered, s->requires.v[i]))
 			buf_addf(&lacks, "%s%s", lacks.len ? ", " : "",
-			    s->requires.v[i]);
+			    *s->requires.v[i] ? s->requires.v[i] : "\"\"");
 	if (lacks.len)
 		helper_anomaly("sieve-extension", s->name, 0, "the script"
 		    " needs %s, which the destination does not offer: it will"

@@ -25,6 +25,7 @@ static const struct {
 	{ "require \"comparator-i;ascii-numeric\";\r\n",
 	    "comparator-i;ascii-numeric" },
 	{ "require text:\nmulti\n.\n;", "multi\r\n" },
+	{ "require [\"\", \"x\"];", " x" },
 };
 
 static const char *bad[] = {
@@ -82,6 +83,7 @@ main(void)
 	check(!sieve_offers("xfileinto", "fileinto"));
 	check(!sieve_offers("", "mime"));
 	check(!sieve_offers(NULL, "mime"));
+	check(!sieve_offers("fileinto", ""));	/* and it ends */
 	check(sieve_offers("", "comparator-i;octet"));
 	buf_release(&b);
 	buf_release(&err);
