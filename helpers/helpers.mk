@@ -72,6 +72,7 @@ migrate-proxy_SRCS := \
 	helpers/proxy/cmd.c \
 	helpers/proxy/config.c \
 	helpers/proxy/fastpath.c \
+	helpers/proxy/follow.c \
 	helpers/proxy/http.c \
 	helpers/proxy/identity.c \
 	helpers/proxy/imap.c \

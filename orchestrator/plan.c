@@ -267,7 +267,7 @@ static const struct ykey provision_keys[] = {
 static const struct ykey plan_keys[] = {
 	{ "name", K_STR, P(name), NULL, NULL },
 	{ "state", K_PATH, P(state_dir), NULL, NULL },
-	{ "mapping", K_PATH, P(mapping), NULL, NULL },
+	{ "mapping", K_PATH, P(mapping), NULL, "postgresql postgres" },
 	{ "source", K_MAP, P(source), source_keys, NULL },
 	{ "destination", K_MAP, P(destination), destination_keys, NULL },
 	{ "limits", K_MAP, P(limits), limits_keys, NULL },

@@ -660,6 +660,10 @@ proxy_hold(struct run *r, struct slot *sl, struct account *a,
 
 	arg(&v, "--control");
 	arg(&v, r->p->proxy.control);
+	if (mapping_is_url(r->p->mapping)) {	/* every proxy follows it */
+		arg(&v, "--store");
+		arg(&v, r->p->mapping);
+	}
 	if (r->p->accounts.default_domain) {
 		arg(&v, "--domain");
 		arg(&v, r->p->accounts.default_domain);

@@ -21,6 +21,8 @@ LIB_SRCS := \
 	helpers/lib/linecli.c \
 	helpers/lib/managesieve.c \
 	helpers/lib/mapping.c \
+	helpers/lib/mappg.c \
+	helpers/lib/mapsqlite.c \
 	helpers/lib/opt.c \
 	helpers/lib/pop3.c \
 	helpers/lib/proc.c \

@@ -2,7 +2,8 @@
  * mapping.h: the mapping store, the one thing the proxy and the
  * orchestrator share: which server holds each login (migrate-mapping(5)).
  *
- * A small SQLite file of its own.  A row per identifier (an address, and
+ * A small SQLite file of its own, or a PostgreSQL database that several
+ * proxies share and follow.  A row per identifier (an address, and
  * its bare name when the account is in the default domain), lowercased;
  * no row means the default route: the source, until finalize makes it
  * the destination.  Every change takes the next number of one
@@ -30,9 +31,20 @@ enum route {
 const char *route_name(enum route r);
 int route_parse(const char *s, enum route *r);
 
-/* Open the store at `path`: with `create`, to write it (made if it is
- * not there); without, read-only, as migrate-proxy and --list read it. */
-int mapping_open(struct mapping **m, const char *path, int create,
+/* Is `store` a database's URL (postgresql://...) rather than a file? */
+int mapping_is_url(const char *store);
+
+/*
+ * Open the store `store` names, a file or a postgresql:// URL:
+ * MAPPING_WRITE to change it (made if it is not there); MAPPING_READ
+ * read-only, as --list reads it; MAPPING_FOLLOW as migrate-proxy reads a
+ * database, opened even when it cannot connect yet (`err` says why):
+ * see mapping_reconnect().
+ */
+#define MAPPING_READ	0
+#define MAPPING_WRITE	1
+#define MAPPING_FOLLOW	2
+int mapping_open(struct mapping **m, const char *store, int mode,
     struct buf *err);
 void mapping_close(struct mapping *m);
 
@@ -94,6 +106,33 @@ int64_t mapping_version(struct mapping *m);
 
 /* Every row as `identifier route` lines, sorted, into `out`. */
 int mapping_export(struct mapping *m, struct buf *out, struct buf *err);
+
+/*
+ * Tell whoever follows the store (every migrate-proxy on a database) the
+ * control lines `lines` ("kick ID", "delay ID SECONDS"), in one
+ * transaction.  0 told, 1 a file has no followers, -1 error.
+ */
+int mapping_tell(struct mapping *m, const char *lines, struct buf *err);
+
+/*
+ * Following a database store (a file: -1, err says so).
+ * mapping_listen() asks for its announcements and returns the socket to
+ * wait on; mapping_heard() reads what came, an announcement a line to
+ * `fn` ("version N" for each new version, or a line of mapping_tell()),
+ * -1 when the connection is lost.  mapping_changes() gives `fn` every
+ * identifier whose row changed after version `since` and returns the
+ * store's version.  mapping_reconnect() connects again without blocking:
+ * `start` the first call, then one each time the socket in *fd_r is
+ * ready as asked: 0 connected, 1 wait to read, 2 to write, -1 failed.
+ */
+int mapping_listen(struct mapping *m, struct buf *err);
+int mapping_heard(struct mapping *m, void (*fn)(void *arg, const char *line),
+    void *arg, struct buf *err);
+int64_t mapping_changes(struct mapping *m, int64_t since,
+    void (*fn)(void *arg, const char *id, enum route r), void *arg,
+    struct buf *err);
+int mapping_reconnect(struct mapping *m, int start, int *fd_r,
+    struct buf *err);
 
 /*
  * The login forms of `account`: itself, lowercased; with `domain`, also

@@ -248,6 +248,45 @@ url_ok(const char *url, const char *schemes)
 	return ok;
 }
 
+/* A password in a URL: in its user part, or as a parameter (libpq's). */
+static int
+url_has_password(const char *url)
+{
+	const char *a = strstr(url, "://"), *q;
+	size_t n;
+
+	if (!a)
+		return 0;
+	a += 3;
+	n = strcspn(a, "/?#");
+	if (memchr(a, '@', n) && memchr(a, ':', (const char *)memchr(a, '@',
+	    n) - a))
+		return 1;
+	q = strchr(a, '?');
+	return q && (strstr(q, "?password=") || strstr(q, "&password="));
+}
+
+/* A path, or a URL of one of k->arg's schemes (see K_PATH). */
+static char *
+path_or_url(struct yconf *c, const struct ykey *k, const yaml_node_t *n,
+    const char *what, char *s)
+{
+	if (!k->arg || !strstr(s, "://") || !url_ok(s, k->arg)) {
+		char *abs = yconf_absolute(c, s);
+
+		free(s);
+		return abs;
+	}
+	if (url_has_password(s)) {
+		yconf_err(c, n, "%s: a URL with a password in it is refused,"
+		    " since the file is kept and shown; the password goes in"
+		    " a password file (PGPASSFILE)", what);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 static void
 parse_value(struct yconf *c, const struct ykey *k, const yaml_node_t *n,
     const char *what, void *base)
@@ -276,10 +315,10 @@ parse_value(struct yconf *c, const struct ykey *k, const yaml_node_t *n,
 			free(s);
 			break;
 		}
+		if (k->kind == K_PATH && !(s = path_or_url(c, k, n, what, s)))
+			break;
 		free(*(char **)field);
-		*(char **)field = k->kind == K_PATH ? yconf_absolute(c, s) : s;
-		if (k->kind == K_PATH)
-			free(s);
+		*(char **)field = s;
 		break;
 	case K_INT:
 	case K_SIZE:

@@ -34,7 +34,8 @@ typedef void ykey_fn(struct yconf *c, const struct ykey *k,
 
 enum ykind {
 	K_STR,		/* char * */
-	K_PATH,		/* char *, made absolute against the file's directory */
+	K_PATH,		/* char *, made absolute against the file's directory;
+			 * or a URL with one of the schemes in `arg`, kept */
 	K_URL,		/* char *, with one of the schemes in `arg` */
 	K_INT,		/* long long, at least `arg` when given */
 	K_BOOL,		/* int */
@@ -50,6 +51,7 @@ struct ykey {
 	size_t off;		/* of the field in the struct walked */
 	const struct ykey *sub;	/* K_MAP (and K_FUNC's own use) */
 	const char *arg;	/* K_URL: "imap imaps"; K_INT: minimum */
+				/* K_PATH: schemes of URLs taken too */
 	ykey_fn *fn;		/* K_FUNC */
 };
 

@@ -26,17 +26,19 @@
 #define FLIP_VERSION	"0.1"
 
 static const char usage_text[] =
-"usage: map-flip --store FILE [--domain DOMAIN] [--export FILE]\n"
+"usage: map-flip --store STORE [--domain DOMAIN] [--export FILE]\n"
 "         [--control SOCKET] [--pop3-uidls ARCHIVE]\n"
 "         ACCOUNT source|destination\n"
-"   or: map-flip [--domain DOMAIN] [--control SOCKET] --hold SECONDS\n"
-"         ACCOUNT\n"
-"   or: map-flip [--domain DOMAIN] [--control SOCKET] --release ACCOUNT\n"
-"   or: map-flip --store FILE [--export FILE] [--control SOCKET]\n"
+"   or: map-flip [--store STORE] [--domain DOMAIN] [--control SOCKET]\n"
+"         --hold SECONDS ACCOUNT\n"
+"   or: map-flip [--store STORE] [--domain DOMAIN] [--control SOCKET]\n"
+"         --release ACCOUNT\n"
+"   or: map-flip --store STORE [--export FILE] [--control SOCKET]\n"
 "         --restore EXPORT\n"
-"   or: map-flip --store FILE [--export FILE] [--control SOCKET]\n"
+"   or: map-flip --store STORE [--export FILE] [--control SOCKET]\n"
 "         --default source|destination\n"
-"   or: map-flip --store FILE --list\n";
+"   or: map-flip --store STORE --list\n"
+"STORE is a file, or a postgresql:// URL that proxies follow.\n";
 
 static void ATTR_NORETURN
 usage(void)
@@ -45,7 +47,7 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-/* A file beside the store, unless given. */
+/* A file beside the store, unless given (a database: none). */
 static char *
 beside(const char *store, const char *given, const char *name)
 {
@@ -53,6 +55,8 @@ beside(const char *store, const char *given, const char *name)
 
 	if (given)
 		return xstrdup(given);
+	if (mapping_is_url(store))
+		return NULL;
 	copy = xstrdup(store);
 	path = xasprintf("%s/%s", dirname(copy), name);
 	free(copy);
@@ -120,11 +124,13 @@ tell(const char *sock_path, const struct buf *cmds, struct buf *why)
  * too, then holds their new logins for that many seconds ("delay ID
  * SECONDS" after every kick: the proxy reads the lines in order, with no
  * login between them).  A release (`hold` 0) ends the hold ("delay ID
- * 0"): the logins held go on to where the mapping says.
+ * 0"): the logins held go on to where the mapping says.  With `shared`,
+ * a store in a database, every proxy that follows it is told there
+ * instead.
  */
 static int
-kick(const char *sock_path, char **ids, size_t nr, long hold,
-    struct buf *why)
+kick(const char *sock_path, struct mapping *shared, char **ids, size_t nr,
+    long hold, struct buf *why)
 {
 	struct buf out = BUF_INIT;
 	size_t i, want = (hold ? nr : 0) + (hold >= 0 ? nr : 0);
@@ -134,7 +140,11 @@ kick(const char *sock_path, char **ids, size_t nr, long hold,
 		buf_addf(&out, "kick %s\n", ids[i]);
 	for (i = 0; hold >= 0 && i < nr; i++)
 		buf_addf(&out, "delay %s %ld\n", ids[i], hold);
-	acked = tell(sock_path, &out, why);
+	if (shared)
+		acked = mapping_tell(shared, out.buf, why) < 0 ? -1 :
+		    (int)want;
+	else
+		acked = tell(sock_path, &out, why);
 	if (acked >= 0 && hold >= 0 && (size_t)acked < want) {
 		buf_addf(why, "the proxy on %s refused %zu of %zu commands",
 		    sock_path, want - acked, want);
@@ -145,23 +155,28 @@ kick(const char *sock_path, char **ids, size_t nr, long hold,
 }
 
 /*
- * --hold and --release: only the proxy is told, the store is left as it
- * is.  A proxy that cannot be told is an error here (exit 69): the
- * caller is about to rely on the hold.
+ * --hold and --release: only the proxy is told (every proxy, through a
+ * store in a database), the routes are left as they are.  A proxy that
+ * cannot be told is an error here (exit 69): the caller is about to rely
+ * on the hold.
  */
 static int
-hold_or_release(const char *control, const char *account,
+hold_or_release(const char *control, const char *store, const char *account,
     const char *domain, long hold)
 {
 	struct buf why = BUF_INIT;
+	struct mapping *shared = NULL;
 	char **ids = NULL;
 	size_t nr, i;
-	int acked, code;
+	int acked = -1, code;
 
 	log_set_account(account);
 	nr = mapping_forms(account, domain, &ids);
 	evline_hello(1, "map-flip", FLIP_VERSION);
-	acked = kick(control, ids, nr, hold, &why);
+	if (!store || !mapping_is_url(store) ||
+	    mapping_open(&shared, store, MAPPING_WRITE, &why) == 0)
+		acked = kick(control, shared, ids, nr, hold, &why);
+	mapping_close(shared);
 	if (acked < 0) {
 		log_warnx("%s", why.buf);
 		code = EX_UNAVAILABLE;
@@ -193,6 +208,8 @@ export(struct mapping *m, const char *path, struct buf *err)
 	struct buf text = BUF_INIT;
 	int ret;
 
+	if (!path)
+		return 0;
 	buf_addf(&text, "# migrate mapping, version %" PRId64
 	    ": identifier route\n", mapping_version(m));
 	ret = mapping_export(m, &text, err);
@@ -331,16 +348,18 @@ print_routes(struct mapping *m)
  * told to close the sessions of what changed, the done event, the log.
  */
 static void
-tell_and_say(const char *control, char **ids, size_t nr_ids, size_t changed,
-    int64_t version, const char *account, enum route r, const char *restore)
+tell_and_say(const char *control, int shared, char **ids, size_t nr_ids,
+    size_t changed, int64_t version, const char *account, enum route r,
+    const char *restore)
 {
 	struct buf why = BUF_INIT;
 	json_t *forms = json_array();
 	int kicked = 0;
 	size_t i;
 
-	if (changed > 0) {
-		kicked = kick(control, ids, nr_ids, -1, &why);
+	/* shared: the new version told every proxy at the commit */
+	if (changed > 0 && !shared) {
+		kicked = kick(control, NULL, ids, nr_ids, -1, &why);
 		if (kicked < 0)
 			evline_anomaly(1, "proxy-unreachable", NULL, 0,
 			    why.buf, NULL);
@@ -388,7 +407,7 @@ set_default(const char *store, const char *export_opt, const char *control,
 		log_warnx("%s", err.buf);
 		goto out;
 	}
-	if (changed) {
+	if (changed && !mapping_is_url(store)) {
 		buf_adds(&cmd, "invalidate\n");
 		told = tell(control ? control : PROXY_CONTROL_DEFAULT, &cmd,
 		    &why);
@@ -466,10 +485,10 @@ main(int argc, char **argv)
 		fatalx(EX_USAGE, "'%s': not an account the proxy can route (a"
 		    " blank, a quote, a backslash or a control character in"
 		    " it, or empty)", argv[optind]);
-	if (hold >= 0 && !store && !list && !restore && !dflt &&
+	if (hold >= 0 && !list && !restore && !dflt && !uidls &&
 	    optind + 1 == argc && *argv[optind] && !drain_secrets())
 		return hold_or_release(control_opt ? control_opt :
-		    PROXY_CONTROL_DEFAULT, argv[optind], domain, hold);
+		    PROXY_CONTROL_DEFAULT, store, argv[optind], domain, hold);
 	if (dflt && store && hold < 0 && !list && !restore && optind == argc &&
 	    !drain_secrets())
 		return set_default(store, export_opt, control_opt, dflt);
@@ -511,7 +530,8 @@ main(int argc, char **argv)
 		code = EX_TEMPFAIL;
 		goto out;
 	}
-	tell_and_say(control, ids, nr_ids, changed, version,
+	tell_and_say(control, mapping_is_url(store), ids, nr_ids, changed,
+	    version,
 	    restore ? NULL : argv[optind], r, restore);
 	code = 0;
 out:

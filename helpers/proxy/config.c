@@ -149,6 +149,8 @@ static const struct ykey limits_keys[] = {
 	    NULL, "0", NULL },
 	{ "cache_ttl", K_INT, T(limits.cache_ttl) - T(limits), NULL, "0",
 	    NULL },
+	{ "mapping_stale", K_INT, T(limits.mapping_stale) - T(limits), NULL,
+	    "0", NULL },
 	{ NULL, 0, 0, NULL, NULL, NULL }
 };
 
@@ -164,7 +166,8 @@ static const struct ykey config_keys[] = {
 	{ "hostname", K_STR, T(hostname), NULL, NULL, NULL },
 	{ "default_domain", K_STR, T(default_domain), NULL, NULL, NULL },
 	{ "master_separators", K_STR, T(master_separators), NULL, NULL, NULL },
-	{ "mapping", K_PATH, T(mapping), NULL, NULL, NULL },
+	{ "mapping", K_PATH, T(mapping), NULL, "postgresql postgres",
+	    NULL },
 	{ "routes_file", K_PATH, T(routes_file), NULL, NULL, NULL },
 	{ "control", K_PATH, T(control), NULL, NULL, NULL },
 	{ "user", K_STR, T(user), NULL, NULL, NULL },
@@ -541,6 +544,7 @@ defaults(struct config *cf)
 	cf->limits.sessions = 50000;
 	cf->limits.connect_retries = 1;
 	cf->limits.cache_ttl = 5;
+	cf->limits.mapping_stale = 300;
 	cf->breaker.failures = 5;
 	cf->breaker.cooldown = 10;
 }

@@ -221,8 +221,11 @@ open_mapping(struct proxy *px, struct buf *err)
 {
 	struct stat st;
 
+	follow_stop(px);
 	mapping_close(px->map);
 	px->map = NULL;
+	if (px->cf->mapping && mapping_is_url(px->cf->mapping))
+		return follow_start(px, err);
 	if (!px->cf->mapping || stat(px->cf->mapping, &st) < 0)
 		return 0;	/* no flip yet: every account at the source */
 	return mapping_open(&px->map, px->cf->mapping, 0, err);
@@ -351,11 +354,7 @@ control_line(struct proxy *px, char *line, struct evbuffer *out)
 			    " to 3600\n");
 			return;
 		}
-		/* whole seconds of the clock: held at least secs */
-		if (secs)
-			route_delay(px, a1, time(NULL) + secs + 1);
-		else
-			session_release(px, a1);
+		route_hold(px, a1, secs);
 		log_info("control: logins of %s held for %lds", a1, secs);
 		evbuffer_add_printf(out, "ok\n");
 	} else if (!strcmp(cmd, "invalidate") && !a2) {
@@ -631,6 +630,7 @@ main(int argc, char **argv)
 		free(px.delays[i].id);
 	free(px.delays);
 	free(px.bstates);
+	follow_stop(&px);
 	mapping_close(px.map);
 	config_unref(px.cf);
 	event_base_free(px.base);

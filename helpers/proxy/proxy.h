@@ -124,6 +124,7 @@ struct config {
 	struct {
 		long long line_length, sessions, connect_retries;
 		long long cache_ttl;
+		long long mapping_stale;	/* follow.c */
 	} limits;
 	struct {
 		long long failures, cooldown;
@@ -280,6 +281,7 @@ struct proxy {
 	size_t nr_listeners;
 	struct evconnlistener *control;
 	struct mapping *map;
+	struct follow *follow;	/* a database store (follow.c) */
 	LIST_HEAD(, session) sessions;
 	size_t nr_sessions;
 	struct proto_stats st[P_NR];
@@ -312,6 +314,13 @@ const char *proto_name(enum proto_id p);
 const struct backend *config_backend(const struct config *cf,
     enum proto_id p, enum route r);
 
+/* follow.c: a store in a database, followed.  follow_up(): 1 while
+ * listening, 0 out of reach but within limits.mapping_stale, -1 past it
+ * (err says so) */
+int follow_start(struct proxy *px, struct buf *err);
+void follow_stop(struct proxy *px);
+int follow_up(struct proxy *px, time_t now, struct buf *err);
+
 /* linger.c */
 void linger_close(struct proxy *px, int fd);
 
@@ -321,6 +330,8 @@ int route_lookup(struct proxy *px, const char *id, enum route *r,
 void route_invalidate(struct proxy *px, const char *id);
 time_t route_delayed(struct proxy *px, const char *id);
 void route_delay(struct proxy *px, const char *id, time_t until);
+/* hold the logins of `id` for `secs` seconds (0: release them) */
+void route_hold(struct proxy *px, const char *id, long secs);
 
 /* session.c: the session itself */
 double session_elapsed(const struct timespec *t0);

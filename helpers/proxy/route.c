@@ -6,7 +6,8 @@
  * limits.cache_ttl seconds.  A kick or an invalidate drops an entry at
  * once, so a flipped account never waits for its entry to age.  No
  * entry anywhere means the store's default route: the source until
- * finalize makes it the destination (no store: the source).
+ * finalize makes it the destination (no store: the source).  A store in
+ * a database is followed instead (follow.c): its entries do not age.
  */
 #include "compat.h"
 
@@ -15,6 +16,9 @@
 #include "proxy.h"
 #include "strhash.h"
 #include "xalloc.h"
+
+/* followed, entries go only when their rows change: this many at most */
+#define CACHE_FOLLOWED_MAX	(1 << 20)
 
 static unsigned
 hash(const char *s)
@@ -29,7 +33,8 @@ cache_find(struct proxy *px, const char *id, time_t now)
 	struct cache_entry **pp = &px->cache[hash(id)], *e;
 
 	while ((e = *pp)) {
-		if (now - e->at >= px->cf->limits.cache_ttl) {
+		/* followed, the cache is kept true: see follow.c */
+		if (!px->follow && now - e->at >= px->cf->limits.cache_ttl) {
 			*pp = e->next;
 			free(e->id);
 			free(e);
@@ -87,10 +92,12 @@ route_lookup(struct proxy *px, const char *id, enum route *r,
 {
 	struct cache_entry **pp, *ce;
 	time_t now = time(NULL);
-	int found;
+	int found, up = 1;
 
 	if (file_route(px->cf, id, r))
 		return 0;
+	if (px->follow && (up = follow_up(px, now, err)) < 0)
+		return -1;
 	if (!px->map && (!px->cf->mapping || access(px->cf->mapping, F_OK) ||
 	    mapping_open(&px->map, px->cf->mapping, 0, err) < 0)) {
 		/* no store yet (nothing flipped) is no error */
@@ -102,12 +109,18 @@ route_lookup(struct proxy *px, const char *id, enum route *r,
 		*r = (*pp)->route;
 		return 0;
 	}
+	if (!up) {
+		buf_adds(err, "the mapping database is out of reach, and its"
+		    " route is not in the cache");
+		return -1;
+	}
 	found = mapping_lookup(px->map, id, r, err);
 	if (found == 1)		/* no row: the store's default route */
 		found = mapping_default(px->map, r, err);
 	if (found < 0)
 		return -1;
-	if (px->cf->limits.cache_ttl > 0) {
+	if ((px->follow && px->nr_cache < CACHE_FOLLOWED_MAX) ||
+	    (!px->follow && px->cf->limits.cache_ttl > 0)) {
 		ce = xcalloc(1, sizeof(*ce));
 		ce->id = xstrdup(id);
 		ce->route = *r;
@@ -136,6 +149,16 @@ route_delayed(struct proxy *px, const char *id)
 }
 
 void
+route_hold(struct proxy *px, const char *id, long secs)
+{
+	/* whole seconds of the clock: held at least secs */
+	if (secs)
+		route_delay(px, id, time(NULL) + secs + 1);
+	else
+		session_release(px, id);
+}
+
+void
 route_delay(struct proxy *px, const char *id, time_t until)
 {
 	size_t i;
@@ -143,8 +166,14 @@ route_delay(struct proxy *px, const char *id, time_t until)
 	for (i = 0; i < px->nr_delays; i++)
 		if (!strcasecmp(px->delays[i].id, id)) {
 			px->delays[i].until = until;
+			if (!until) {	/* released: gone from the stats too */
+				free(px->delays[i].id);
+				px->delays[i] = px->delays[--px->nr_delays];
+			}
 			return;
 		}
+	if (!until)
+		return;
 	px->delays = xreallocarray(px->delays, px->nr_delays + 1,
 	    sizeof(*px->delays));
 	px->delays[px->nr_delays].id = xstrdup(id);

@@ -128,6 +128,13 @@ is "$rc" 65 "a URL with a password in it is refused"
 like "$errtext" "^bad.yaml:4:9: source.imap: a URL with a user or password in it is refused" \
     "with its line and column"
 unlike "$errtext" hunter2 "and the password is not repeated"
+validate "$(printf '%s\n' "$base" | sed 's|^limits:|mapping: postgresql://migrate:hunter2@db/migrate\nlimits:|')"
+is "$rc" 65 "a shared mapping's URL with a password in it is refused"
+like "$errtext" "^bad.yaml:[0-9]+:10: mapping: a URL with a password in it is refused.*PGPASSFILE" \
+    "with its line, and where the password goes"
+unlike "$errtext" hunter2 "and the password is not repeated"
+validate "$(printf '%s\n' "$base" | sed 's|^limits:|mapping: postgresql://migrate@db/migrate?sslmode=verify-full\nlimits:|')"
+is "$rc" 0 "a shared mapping's URL without one is a good plan"
 validate "$(printf '%s\n' "$base" | sed '/^  allow_plaintext: true/d')"
 like "$errtext" "^bad.yaml:8:9: destination.jmap: http:// would send its credential in clear; use https://, or say destination.allow_plaintext: true" \
     "a password over http:// without allow_plaintext"
