@@ -206,23 +206,31 @@ pg_bump(struct mapping *m, struct buf *err)
 	return ret;
 }
 
+/* The route a one-column query gives: 0, 1 no row (or no table), -1. */
+static int
+route_of(struct mapping *m, const char *what, const char *sql,
+    const char *param, enum route *r, struct buf *err)
+{
+	size_t len0 = err->len;
+	PGresult *res = query(m, PGRES_TUPLES_OK, what, sql, param ? 1 : 0,
+	    param ? &param : NULL, err);
+	int ret = 1;
+
+	if (!res && not_made(m))
+		buf_setlen(err, len0);
+	else if (!res)
+		ret = -1;
+	else if (PQntuples(res) == 1)
+		ret = route_parse(PQgetvalue(res, 0, 0), r) < 0 ? -1 : 0;
+	PQclear(res);
+	return ret;
+}
+
 static int
 pg_lookup(struct mapping *m, const char *id, enum route *r, struct buf *err)
 {
-	struct buf why = BUF_INIT;
-	PGresult *res = query(m, PGRES_TUPLES_OK, "cannot look up",
-	    "SELECT route FROM routes WHERE identifier = $1", 1, &id, &why);
-	int ret = 1;
-
-	if (!res) {
-		ret = not_made(m) ? 1 : -1;
-		if (ret < 0)
-			buf_add(err, why.buf, why.len);
-	} else if (PQntuples(res) == 1)
-		ret = route_parse(PQgetvalue(res, 0, 0), r) < 0 ? -1 : 0;
-	PQclear(res);
-	buf_release(&why);
-	return ret;
+	return route_of(m, "cannot look up", "SELECT route FROM routes"
+	    " WHERE identifier = $1", id, r, err);
 }
 
 static int
@@ -250,15 +258,17 @@ static int
 pg_rows(struct mapping *m, struct row **rows_r, size_t *nr_r,
     struct buf *err)
 {
+	size_t len0 = err->len, nr = 0, alloc = 0;
 	PGresult *res = query(m, PGRES_TUPLES_OK, "cannot read the routes",
 	    "SELECT identifier, account, route FROM routes"
 	    " ORDER BY identifier COLLATE \"C\"", 0, NULL, err);
-	size_t nr = 0, alloc = 0;
 	struct row *rows = NULL;
 	int i;
 
 	*rows_r = NULL;
 	*nr_r = 0;
+	if (!res && not_made(m))
+		buf_setlen(err, len0);
 	if (!res)
 		return not_made(m) ? 0 : -1;
 	for (i = 0; i < PQntuples(res); i++)
@@ -273,21 +283,8 @@ pg_rows(struct mapping *m, struct row **rows_r, size_t *nr_r,
 static int
 pg_get_default(struct mapping *m, enum route *r, struct buf *err)
 {
-	struct buf why = BUF_INIT;
-	PGresult *res = query(m, PGRES_TUPLES_OK, "cannot read the default"
-	    " route", "SELECT value FROM meta WHERE key = 'default'", 0, NULL,
-	    &why);
-	int ret = 1;
-
-	if (!res) {
-		ret = not_made(m) ? 1 : -1;
-		if (ret < 0)
-			buf_add(err, why.buf, why.len);
-	} else if (PQntuples(res) == 1)
-		ret = route_parse(PQgetvalue(res, 0, 0), r);
-	PQclear(res);
-	buf_release(&why);
-	return ret;
+	return route_of(m, "cannot read the default route", "SELECT value"
+	    " FROM meta WHERE key = 'default'", NULL, r, err);
 }
 
 static int
@@ -325,22 +322,18 @@ static int
 pg_uidls(struct mapping *m, const char *id, struct uidl_pair **pairs_r,
     size_t *nr_r, struct buf *err)
 {
-	struct buf why = BUF_INIT;
+	size_t len0 = err->len;
 	PGresult *res = query(m, PGRES_TUPLES_OK, "cannot read the POP3 ids",
 	    "SELECT dest, src FROM pop3_uidls WHERE account = coalesce("
 	    "(SELECT account FROM routes WHERE identifier = $1), $1)"
-	    " ORDER BY dest COLLATE \"C\"", 1, &id, &why);
+	    " ORDER BY dest COLLATE \"C\"", 1, &id, err);
 	struct uidl_pair *v;
 	int i, n;
 
-	if (!res) {
-		int ret = not_made(m) ? 0 : -1;
-
-		if (ret < 0)
-			buf_add(err, why.buf, why.len);
-		buf_release(&why);
-		return ret;
-	}
+	if (!res && not_made(m))
+		buf_setlen(err, len0);
+	if (!res)
+		return not_made(m) ? 0 : -1;
 	n = PQntuples(res);
 	v = n ? xcalloc(n, sizeof(*v)) : NULL;
 	for (i = 0; i < n; i++) {
@@ -487,6 +480,7 @@ mapping_changes(struct mapping *m, int64_t since,
 {
 	char since_s[32];
 	const char *p = since_s;
+	size_t len0 = err->len;
 	int64_t version;
 	PGresult *res;
 	enum route r;
@@ -501,6 +495,8 @@ mapping_changes(struct mapping *m, int64_t since,
 	res = query(m, PGRES_TUPLES_OK, "cannot read the changes",
 	    "SELECT identifier, route FROM routes WHERE version > $1", 1, &p,
 	    err);
+	if (!res && not_made(m))
+		buf_setlen(err, len0);
 	if (!res)
 		return not_made(m) ? 0 : -1;
 	for (i = 0; i < PQntuples(res); i++)

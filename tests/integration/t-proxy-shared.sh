@@ -242,11 +242,27 @@ like "$(login $P2 dave@example.org "$DAVE_PASSWORD")" "login OK server Dovecot" 
     "proxy 2 routes dave again, to the source"
 like "$(login $P1 bob "$BOB_PASSWORD")" "login OK server Cyrus" "proxy 1 routes bob again"
 
+# --- finalize's default, and a restore ----------------------------------
+"$FLIP" --store "$URL" --list </dev/null >"$work/export.txt" 2>/dev/null
+"$FLIP" --store "$URL" --default destination </dev/null >/dev/null 2>&1
+is "$?" 0 "map-flip --default destination in the database"
+for i in 1 2; do
+	in_log "$work/proxy$i.log" "default destination; cache dropped" 2 \
+	    "proxy $i drops its cache at the new default"
+done
+"$FLIP" --store "$URL" --restore "$work/export.txt" </dev/null \
+    >"$work/restore.out" 2>&1
+is "$?" 0 "map-flip --restore of the export taken before it"
+in_log "$work/proxy2.log" "default source; cache dropped" 2 \
+    "which puts the default back, and proxy 2 hears it"
+like "$(login $P2 dave@example.org "$DAVE_PASSWORD")" "login OK server Dovecot" \
+    "dave, with no row, goes to the source again"
+
 # --- what the database holds ---------------------------------------------
 is "$("$FLIP" --store "$URL" --list </dev/null 2>/dev/null | tr '\n' ' ')" \
     "alice destination alice@example.org destination bob destination bob@example.org destination carol destination carol@example.org destination " \
     "map-flip --list reads the routes from the database"
-is "$(sql "SELECT value FROM meta WHERE key = 'version'")" 3 \
-    "three flips, three versions"
+is "$(sql "SELECT value FROM meta WHERE key = 'version'")" 5 \
+    "three flips, a default and a restore: five versions"
 sql "DROP TABLE IF EXISTS routes, meta, pop3_uidls"
 done_testing
