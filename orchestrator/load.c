@@ -9,9 +9,15 @@
  * a fraction of them (after); a pull that
  * fails for now (a timeout, a refused or dropped connection, "NO
  * [LIMIT]", "[UNAVAILABLE]", 429, 503: its helper's exit 75 or 69)
- * halves it, once for the pulls that were running then.  Each change of
- * its whole part is recorded in the state (stateres.c): migrate status
- * and the report show it.
+ * halves it, once for the pulls that were running then.
+ *
+ * The source's latency is a signal too, as in delay-based congestion
+ * control: imap-pull gives the median time the source took to answer its
+ * commands.  Against the quickest pull seen (a quiet source's), a pull
+ * answered LAT_HOLD times slower does not grow the window, and one
+ * LAT_CUT times slower cuts it as a failure would, before the source
+ * refuses anyone.  Each change of the window's whole part is recorded in
+ * the state (stateres.c): migrate status and the report show it.
  */
 #include "compat.h"
 
@@ -20,6 +26,18 @@
 #include "now.h"
 #include "runner_p.h"
 #include "xalloc.h"
+
+#define LAT_HOLD	2.0
+#define LAT_CUT		4.0
+#define LAT_MARGIN_MS	10.0	/* a few ms more of a quiet source: noise */
+
+/* Did the source answer `factor` times slower than at its quickest? */
+static int
+slower(const struct run *r, double ms, double factor)
+{
+	return ms > 0 && r->quickest > 0 &&
+	    ms > factor * r->quickest + LAT_MARGIN_MS;
+}
 
 static double
 ceiling_of(const struct run *r)
@@ -59,25 +77,33 @@ load_acquire(struct run *r, long long want, int *full_r)
 
 void
 load_release(struct run *r, long long want, double started, int full,
-    enum outcome o, const char *why)
+    enum outcome o, const char *why, double latency_ms)
 {
 	double before, w = (double)want;
+	int slow;
 	char *line = NULL;
 
 	pthread_mutex_lock(&r->lock);
 	r->conns -= want;
 	before = r->window;
-	if (o == RETRY && started >= r->cut_at) {
+	if (o == OK && latency_ms > 0 &&
+	    (r->quickest <= 0 || latency_ms < r->quickest))
+		r->quickest = latency_ms;
+	slow = o == OK && slower(r, latency_ms, LAT_CUT);
+	if ((o == RETRY || slow) && started >= r->cut_at) {
 		r->ssthresh = r->window / 2 < w ? w : r->window / 2;
 		r->window = r->ssthresh;
 		r->cut_at = now_seconds();
-	} else if (o == OK && full) {
+	} else if (o == OK && full && !slower(r, latency_ms, LAT_HOLD)) {
 		r->window += r->window < r->ssthresh ? w : w * w / r->window;
 		if (r->window > ceiling_of(r))
 			r->window = ceiling_of(r);
 	}
 	if ((long long)before != (long long)r->window && !r->fake)
-		line = o == RETRY ? xasprintf("cut: %.200s", why) :
+		line = o == RETRY ? xasprintf("cut: %.200s", why) : slow ?
+		    xasprintf("cut: the source slows: it answers in %.0f ms,"
+		    " %.0f times its quickest (%.0f ms)", latency_ms,
+		    latency_ms / r->quickest, r->quickest) :
 		    xstrdup("grew: pulls ended well");
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);

@@ -73,7 +73,8 @@ run_pull(struct run *r, struct slot *sl, struct account *a, const char *name,
 	started = load_acquire(r, want, &full);
 	o = helper(r, sl, a, name, !strcmp(mode, "assess") ? "assess" :
 	    "pull", v->v, &sec, &done, NULL, err);
-	load_release(r, want, started, full, o, err->buf);
+	load_release(r, want, started, full, o, err->buf, done ?
+	    json_number_value(json_object_get(done, "latency_ms")) : 0);
 	disk_done(r, held);
 	if (o == OK && !strcmp(mode, "assess"))
 		record_assessed(r, a);

@@ -87,6 +87,7 @@ struct run {
 	char *dest_sieve;	/* its SIEVE capability (pull.c) */
 	int64_t disk_held;	/* what running pulls may write (disk.c) */
 	double window, ssthresh, cut_at;	/* source connections (load.c) */
+	double quickest;	/* the lowest of the pulls' latency_ms */
 	int dest_sieve_asked;	/* 1 while being asked, 2 after */
 	double eta_at;		/* when it was computed */
 };
@@ -112,12 +113,13 @@ void disk_done(struct run *r, int64_t held);
  * load_acquire() waits until `want` more fit and says when the pull
  * starts, and whether it filled the window (*full_r: no other pull could
  * start beside it); load_release() gives them back with how the pull
- * ended (`why` the error of one that failed for now).
+ * ended (`why` the error of one that failed for now) and how quickly the
+ * source answered it (`latency_ms`, the helper's median; 0 unknown).
  */
 void load_start(struct run *r, int record);
 double load_acquire(struct run *r, long long want, int *full_r);
 void load_release(struct run *r, long long want, double started, int full,
-    enum outcome o, const char *why);
+    enum outcome o, const char *why, double latency_ms);
 
 /* exec.c */
 void say_to(struct run *r, int quiet, const char *fmt, ...)

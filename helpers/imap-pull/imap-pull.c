@@ -332,6 +332,7 @@ main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	const char *password;
 	int code = EX_SOFTWARE;
+	double lat;
 	size_t i;
 
 	helper_init("imap-pull", PULL_VERSION);
@@ -374,14 +375,15 @@ main(int argc, char **argv)
 		log_warnx("%s", err.buf);
 		goto out;
 	}
+	lat = imap_latency_ms(p->im);
 	evline_write(1, "done", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	    " s:f}", "folders", (json_int_t)p->nr_folders, "messages",
+	    " s:f, s:o*}", "folders", (json_int_t)p->nr_folders, "messages",
 	    (json_int_t)p->msgs_done, "bytes", (json_int_t)p->bytes_done,
 	    "matched", (json_int_t)p->msgs_matched, "flag_changes",
 	    (json_int_t)p->flag_changes, "expunged",
 	    (json_int_t)p->expunged, "segments", (json_int_t)p->st.segments,
 	    "anomalies", (json_int_t)helper_anomaly_count(), "seconds",
-	    helper_seconds());
+	    helper_seconds(), "latency_ms", lat >= 0 ? json_real(lat) : NULL);
 	store_log_done(&p->so, p->msgs_total, p->msgs_done, p->bytes_total,
 	    p->bytes_done, helper_seconds());
 	code = 0;

@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "imap.h"
 #include "log.h"
+#include "now.h"
 #include "secret.h"
 #include "xalloc.h"
 
@@ -80,7 +81,39 @@ read_resp(struct imap *im, struct imap_resp *r, struct buf *err)
 	}
 	if (imap_atom_is(&r->code.items[0], "CAPABILITY"))
 		take_caps(im, &r->code, 1);
+	if (im->asked_at && im->nr_latency < IMAP_LATENCY_SAMPLES) {
+		if (!im->latency)
+			im->latency = xcalloc(IMAP_LATENCY_SAMPLES,
+			    sizeof(*im->latency));
+		im->latency[im->nr_latency++] = (float)(now_seconds() -
+		    im->asked_at);
+	}
+	im->asked_at = 0;
 	return 0;
+}
+
+static int
+float_cmp(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double
+imap_latency_ms(const struct imap *im)
+{
+	float *v;
+	double ms;
+
+	if (!im || !im->nr_latency)
+		return -1;
+	v = xcalloc(im->nr_latency, sizeof(*v));
+	memcpy(v, im->latency, im->nr_latency * sizeof(*v));
+	qsort(v, im->nr_latency, sizeof(*v), float_cmp);
+	ms = 1000.0 * v[im->nr_latency / 2];
+	free(v);
+	return ms;
 }
 
 static void
@@ -242,6 +275,7 @@ imap_simple(struct imap *im, imap_untagged_fn untagged, void *arg,
 	unsigned tag;
 
 	va_start(ap, fmt);
+	im->asked_at = now_seconds();
 	tag = vsend(im, err, fmt, ap);
 	va_end(ap);
 	if (!tag)
@@ -465,6 +499,7 @@ imap_free(struct imap **imp)
 	lc_close(&im->lc);
 	for (i = 0; i < ARRAY_SIZE(im->done); i++)
 		free(im->done[i].text);
+	free(im->latency);
 	buf_release_wipe(&im->cmd);
 	free(im);
 	*imp = NULL;

@@ -63,7 +63,16 @@ struct imap {
 				 * (RFC 5530: UNAVAILABLE, INUSE, LIMIT) */
 	/* counters for the caller's throttling and reports */
 	unsigned long long bytes_in;
+	/* how long the server took to answer each imap_simple() command
+	 * (its first line), the first IMAP_LATENCY_SAMPLES of them */
+	double asked_at;
+	float *latency;
+	size_t nr_latency;
 };
+#define IMAP_LATENCY_SAMPLES	4096
+
+/* The median of those times, in milliseconds; -1 with none. */
+double imap_latency_ms(const struct imap *im);
 
 /* Connect and get ready to log in; *im_r is set even on failure. */
 int imap_connect(struct imap **im_r, const struct server_opts *opts,

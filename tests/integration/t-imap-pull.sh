@@ -42,6 +42,8 @@ for u in ALICE BOB CAROL; do
 	is "$?" 0 "$login: full pull exits 0"
 	is "$(done_field messages)" "$(wc -l <"$corpus/manifest.tsv")" \
 	    "$login: every message of the corpus was read"
+	like "$(done_field latency_ms)" '^[0-9]+(\.[0-9]+)?$' \
+	    "$login: and Dovecot's median answer time is told ($(done_field latency_ms) ms)"
 	if [ "$(source_dump "$pw" "$login")" = "$(archive_dump "$work/$u")" ]; then
 		ok "$login: archive equals the source (folder, UID, size, date, SHA-256, flags)"
 	else

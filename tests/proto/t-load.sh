@@ -62,6 +62,37 @@ is "$("$M" --state "$work/load" status --json | jq -r '.connections | "\(.conns)
 like "$("$M" --state "$work/load" status)" \
     "source connections: $now of 4 at most \(last change: (grew: pulls ended well|cut: .*); [12] cuts\)" \
     "status says it"
+# the source slows: the first pulls' answers come in 10 ms, the later ones
+# in 35 ms (no more growth) and then 100 ms (a cut, before any refusal);
+# each account's assessment and pull answer alike
+{
+	plan_head slow
+	cat <<'EOT'
+limits:
+  parallel_accounts: 2
+  connections_per_source: 4
+  retries: 0
+accounts:
+  default_domain: example.org
+  list: [alice, bob, carol, dave]
+phases:
+  waves:
+    - {name: all}
+EOT
+} >"$work/slow.yaml"
+latency() {	# ACCOUNT MS: its assessment, pull and final delta
+	printf 'latency:%s\n' "$2" "$2" "$2" >"$STUB_DIR/imap-pull.$1@example.org"
+}
+latency alice 10
+latency bob 10
+latency carol 35
+latency dave 100
+(cd "$work" && "$M" plan apply slow.yaml) >"$work/out" 2>&1
+is "$?" 0 "four accounts, the source slower and slower"
+sdb=$work/slow/state.db
+is "$(sqlite3 "$sdb" "SELECT group_concat(conns || ' ' || why, '; ') FROM connections")" \
+    "2 start: half the ceiling; 3 grew: pulls ended well; 1 cut: the source slows: it answers in 100 ms, 10 times its quickest (10 ms)" \
+    "10 ms grows the window, 35 ms holds it, 100 ms cuts it, and the state says why"
 "$M" --state "$work/load" report -o "$work/r.html" >/dev/null
 like "$(tr -d '\n' <"$work/r.html" | grep -o '<h3>Connections to the source</h3>.*of at most 4')" \
     "<svg.*<title>[0-9:]+: [1-4] connections</title>.*: $now of at most 4" \
