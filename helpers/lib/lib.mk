@@ -22,6 +22,7 @@ LIB_SRCS := \
 	helpers/lib/managesieve.c \
 	helpers/lib/mapping.c \
 	helpers/lib/mappg.c \
+	helpers/lib/maprow.c \
 	helpers/lib/mapsqlite.c \
 	helpers/lib/opt.c \
 	helpers/lib/pop3.c \

@@ -5,29 +5,9 @@
  */
 #include "compat.h"
 
-#include <ctype.h>
-
 #include "buf.h"
 #include "mapping_int.h"
 #include "xalloc.h"
-
-const char *
-route_name(enum route r)
-{
-	return r == ROUTE_DESTINATION ? "destination" : "source";
-}
-
-int
-route_parse(const char *s, enum route *r)
-{
-	if (!strcmp(s, "source"))
-		*r = ROUTE_SOURCE;
-	else if (!strcmp(s, "destination"))
-		*r = ROUTE_DESTINATION;
-	else
-		return -1;
-	return 0;
-}
 
 int
 mapping_is_url(const char *store)
@@ -53,16 +33,6 @@ mapping_close(struct mapping *m)
 		m->ops->close(m);
 }
 
-static char *
-lower(const char *s)
-{
-	char *l = xstrdup(s), *p;
-
-	for (p = l; *p; p++)
-		*p = tolower((unsigned char)*p);
-	return l;
-}
-
 size_t
 mapping_forms(const char *account, const char *domain, char ***forms_r)
 {
@@ -70,7 +40,7 @@ mapping_forms(const char *account, const char *domain, char ***forms_r)
 	const char *at = strchr(account, '@');
 	size_t n = 0;
 
-	forms[n++] = lower(account);
+	forms[n++] = map_lower(account);
 	if (domain && *domain) {
 		char *other = NULL;
 
@@ -79,7 +49,7 @@ mapping_forms(const char *account, const char *domain, char ***forms_r)
 		else if (!strcasecmp(at + 1, domain))
 			other = xstrndup(account, at - account);
 		if (other)
-			forms[n++] = lower(other);
+			forms[n++] = map_lower(other);
 		free(other);
 	}
 	*forms_r = forms;
@@ -96,7 +66,7 @@ int
 mapping_lookup(struct mapping *m, const char *id, enum route *r,
     struct buf *err)
 {
-	char *l = lower(id);
+	char *l = map_lower(id);
 	int ret = m->ops->lookup(m, l, r, err);
 
 	free(l);
@@ -164,7 +134,7 @@ mapping_set(struct mapping *m, const char *account, const char *const *ids,
     size_t nr_ids, enum route r, int *changed_r, int64_t *version_r,
     struct buf *err)
 {
-	char *acc = lower(account);
+	char *acc = map_lower(account);
 	int changed = 0, moved = 0, ok;
 	size_t i;
 
@@ -175,7 +145,7 @@ mapping_set(struct mapping *m, const char *account, const char *const *ids,
 	ok = moved_from(m, acc, r, &moved, err) == 0 &&
 	    m->ops->put_route(m, acc, acc, r, &changed, err) == 0;
 	for (i = 0; ok && i < nr_ids; i++) {
-		char *id = lower(ids[i]);
+		char *id = map_lower(ids[i]);
 
 		ok = moved_from(m, id, r, &moved, err) == 0 &&
 		    m->ops->put_route(m, id, acc, r, &changed, err) == 0;
@@ -191,7 +161,7 @@ mapping_set_uidls(struct mapping *m, const char *account,
     const char *const *dest, const char *const *src, size_t nr,
     struct buf *err)
 {
-	char *acc = lower(account);
+	char *acc = map_lower(account);
 	int ok;
 
 	if (m->ops->begin(m, err) < 0) {
@@ -207,7 +177,7 @@ int
 mapping_uidls(struct mapping *m, const char *id, struct uidl_pair **pairs_r,
     size_t *nr_r, struct buf *err)
 {
-	char *l = lower(id);
+	char *l = map_lower(id);
 	int ret;
 
 	*pairs_r = NULL;
@@ -215,46 +185,6 @@ mapping_uidls(struct mapping *m, const char *id, struct uidl_pair **pairs_r,
 	ret = m->ops->uidls(m, l, pairs_r, nr_r, err);
 	free(l);
 	return ret;
-}
-
-void
-uidl_pairs_free(struct uidl_pair *v, size_t nr)
-{
-	size_t i;
-
-	for (i = 0; i < nr; i++) {
-		free(v[i].dest);
-		free(v[i].src);
-	}
-	free(v);
-}
-
-static int
-row_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct row *)a)->id, ((const struct row *)b)->id);
-}
-
-void
-rows_free(struct row *rows, size_t nr)
-{
-	while (nr--) {
-		free(rows[nr].id);
-		free(rows[nr].account);
-	}
-	free(rows);
-}
-
-void
-row_add(struct row **rows, size_t *nr, size_t *alloc, const char *id,
-    const char *account, const char *route)
-{
-	ALLOC_GROW(*rows, *nr + 1, *alloc);
-	(*rows)[*nr].id = lower(id);
-	(*rows)[*nr].account = account ? xstrdup(account) : NULL;
-	(*rows)[*nr].r = ROUTE_SOURCE;
-	route_parse(route, &(*rows)[*nr].r);
-	++*nr;
 }
 
 /* The export's lines, sorted by identifier. */

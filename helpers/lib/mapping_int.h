@@ -60,6 +60,9 @@ int mapsqlite_open(struct mapping **m, const char *path, int create,
 int mappg_open(struct mapping **m, const char *url, int mode,
     struct buf *err);
 
+/* maprow.c */
+char *map_lower(const char *s);
+int row_cmp(const void *a, const void *b);	/* by identifier */
 void rows_free(struct row *rows, size_t nr);
 void row_add(struct row **rows, size_t *nr, size_t *alloc, const char *id,
     const char *account, const char *route);

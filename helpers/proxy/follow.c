@@ -32,7 +32,6 @@ struct follow {
 	struct event *retry;
 	int64_t version;	/* the store's, as last read */
 	enum route dflt;
-	time_t down_since;	/* 0 while listening */
 	int connecting;
 };
 
@@ -80,7 +79,7 @@ lost(struct follow *f, const char *why)
 	if (f->ev)
 		event_free(f->ev);
 	f->ev = NULL;
-	f->down_since = time(NULL);
+	f->px->follow_lost = time(NULL);
 	f->connecting = 0;
 	evtimer_add(f->retry, &tv);
 }
@@ -101,7 +100,7 @@ heard(void *arg, const char *line)
 		session_kick(f->px, id);
 	else if (sscanf(line, "delay %255s %ld", id, &secs) == 2 &&
 	    secs >= 0 && secs <= 3600) {
-		route_hold(f->px, id, secs);
+		session_hold(f->px, id, secs);
 		if (secs)
 			log_info("mapping: logins of %s held for %lds", id,
 			    secs);
@@ -146,10 +145,10 @@ listening(struct follow *f, struct buf *err)
 		event_free(f->ev);
 	f->ev = event_new(px->base, fd, EV_READ | EV_PERSIST, on_read, f);
 	event_add(f->ev, NULL);
-	if (f->down_since)
+	if (f->px->follow_lost)
 		log_info("mapping: back in touch with the database after %lds",
-		    (long)(time(NULL) - f->down_since));
-	f->down_since = 0;
+		    (long)(time(NULL) - f->px->follow_lost));
+	f->px->follow_lost = 0;
 	return 0;
 }
 
@@ -224,19 +223,5 @@ follow_stop(struct proxy *px)
 	event_free(f->retry);
 	free(f);
 	px->follow = NULL;
-}
-
-int
-follow_up(struct proxy *px, time_t now, struct buf *err)
-{
-	struct follow *f = px->follow;
-
-	if (!f->down_since)
-		return 1;
-	if (now - f->down_since <= px->cf->limits.mapping_stale)
-		return 0;
-	buf_addf(err, "the mapping database has been out of reach for %llds,"
-	    " longer than limits.mapping_stale", (long long)(now -
-	    f->down_since));
-	return -1;
+	px->follow_lost = 0;
 }

@@ -354,7 +354,7 @@ control_line(struct proxy *px, char *line, struct evbuffer *out)
 			    " to 3600\n");
 			return;
 		}
-		route_hold(px, a1, secs);
+		session_hold(px, a1, secs);
 		log_info("control: logins of %s held for %lds", a1, secs);
 		evbuffer_add_printf(out, "ok\n");
 	} else if (!strcmp(cmd, "invalidate") && !a2) {

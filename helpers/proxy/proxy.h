@@ -282,6 +282,7 @@ struct proxy {
 	struct evconnlistener *control;
 	struct mapping *map;
 	struct follow *follow;	/* a database store (follow.c) */
+	time_t follow_lost;	/* since when it is out of reach, or 0 */
 	LIST_HEAD(, session) sessions;
 	size_t nr_sessions;
 	struct proto_stats st[P_NR];
@@ -314,12 +315,9 @@ const char *proto_name(enum proto_id p);
 const struct backend *config_backend(const struct config *cf,
     enum proto_id p, enum route r);
 
-/* follow.c: a store in a database, followed.  follow_up(): 1 while
- * listening, 0 out of reach but within limits.mapping_stale, -1 past it
- * (err says so) */
+/* follow.c: a store in a database, followed */
 int follow_start(struct proxy *px, struct buf *err);
 void follow_stop(struct proxy *px);
-int follow_up(struct proxy *px, time_t now, struct buf *err);
 
 /* linger.c */
 void linger_close(struct proxy *px, int fd);
@@ -330,8 +328,6 @@ int route_lookup(struct proxy *px, const char *id, enum route *r,
 void route_invalidate(struct proxy *px, const char *id);
 time_t route_delayed(struct proxy *px, const char *id);
 void route_delay(struct proxy *px, const char *id, time_t until);
-/* hold the logins of `id` for `secs` seconds (0: release them) */
-void route_hold(struct proxy *px, const char *id, long secs);
 
 /* session.c: the session itself */
 double session_elapsed(const struct timespec *t0);
@@ -385,6 +381,8 @@ void session_relay_to_client(struct session *s, const char *line,
     size_t len);
 int session_kick(struct proxy *px, const char *id);
 void session_release(struct proxy *px, const char *id);
+/* hold the logins of `id` for `secs` seconds (0: release them) */
+void session_hold(struct proxy *px, const char *id, long secs);
 void session_backend_down(struct session *s, const char *why);
 
 /* fastpath.c: SPLICE in clear, with read(2) and write(2) */

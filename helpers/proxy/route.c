@@ -20,6 +20,23 @@
 /* followed, entries go only when their rows change: this many at most */
 #define CACHE_FOLLOWED_MAX	(1 << 20)
 
+/*
+ * A store followed (follow.c): 1 while it listens, 0 out of reach but
+ * within limits.mapping_stale, -1 past it (err says so).
+ */
+static int
+fresh(const struct proxy *px, time_t now, struct buf *err)
+{
+	if (!px->follow_lost)
+		return 1;
+	if (now - px->follow_lost <= px->cf->limits.mapping_stale)
+		return 0;
+	buf_addf(err, "the mapping database has been out of reach for %llds,"
+	    " longer than limits.mapping_stale", (long long)(now -
+	    px->follow_lost));
+	return -1;
+}
+
 static unsigned
 hash(const char *s)
 {
@@ -96,7 +113,7 @@ route_lookup(struct proxy *px, const char *id, enum route *r,
 
 	if (file_route(px->cf, id, r))
 		return 0;
-	if (px->follow && (up = follow_up(px, now, err)) < 0)
+	if (px->follow && (up = fresh(px, now, err)) < 0)
 		return -1;
 	if (!px->map && (!px->cf->mapping || access(px->cf->mapping, F_OK) ||
 	    mapping_open(&px->map, px->cf->mapping, 0, err) < 0)) {
@@ -146,16 +163,6 @@ route_delayed(struct proxy *px, const char *id)
 		else
 			i++;
 	return 0;
-}
-
-void
-route_hold(struct proxy *px, const char *id, long secs)
-{
-	/* whole seconds of the clock: held at least secs */
-	if (secs)
-		route_delay(px, id, time(NULL) + secs + 1);
-	else
-		session_release(px, id);
 }
 
 void

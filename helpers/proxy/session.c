@@ -650,6 +650,16 @@ session_release(struct proxy *px, const char *id)
 		}
 }
 
+void
+session_hold(struct proxy *px, const char *id, long secs)
+{
+	/* whole seconds of the clock: held at least secs */
+	if (secs)
+		route_delay(px, id, time(NULL) + secs + 1);
+	else
+		session_release(px, id);
+}
+
 int
 session_kick(struct proxy *px, const char *id)
 {
