@@ -74,6 +74,9 @@ evline_vwrite(int fd, const char *event, const char *fmt, va_list ap)
 		extra = json_vpack_ex(&jerr, 0, fmt, ap);
 		if (!extra || !json_is_object(extra) ||
 		    json_object_update(obj, extra) < 0) {
+			/* a bug of ours: say so rather than lose the event */
+			log_warnx("the %s event could not be made: %s", event,
+			    extra ? "not an object" : jerr.text);
 			errno = EINVAL;
 			goto out;
 		}
