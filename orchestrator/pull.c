@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "arcindex.h"
 #include "buf.h"
 #include "runner_p.h"
 #include "secret.h"
@@ -50,6 +51,28 @@ record_assessed(struct run *r, struct account *a)
 }
 
 /*
+ * The account's archive as the pull left it: its counters are at least
+ * that, even when the apply was killed after a pull ended and before its
+ * counts reached the state (the pull run again then brings nothing new).
+ */
+static void
+record_archived(struct run *r, struct account *a)
+{
+	char *dir = archive_of(r, a);
+	uint64_t folders, messages, blobs, bytes;
+	struct buf err = BUF_INIT;
+	struct arcidx *ix = NULL;
+
+	if (!r->fake && access(dir, F_OK) == 0 &&
+	    arcidx_open(&ix, dir, 0, &err) == 0 &&
+	    arcidx_counts(ix, &folders, &messages, &blobs, &bytes) == 0)
+		state_set_archived(r->s, a, (int64_t)messages, (int64_t)bytes);
+	arcidx_close(&ix);
+	buf_release(&err);
+	free(dir);
+}
+
+/*
  * Run pull helper `name` with the arguments `v` (freed here) and the
  * account's secret, holding `want` of the source's connections while it
  * runs; what its done event counts goes to the account's counters.
@@ -83,6 +106,8 @@ run_pull(struct run *r, struct slot *sl, struct account *a, const char *name,
 		    done, "messages")), json_integer_value(json_object_get(done,
 		    "bytes")), json_integer_value(json_object_get(done,
 		    "anomalies")));
+	if (o == OK && strcmp(mode, "assess"))
+		record_archived(r, a);
 out:
 	json_decref(done);
 	secrets_clear(&sec);

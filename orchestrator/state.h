@@ -152,6 +152,11 @@ int state_set_finding(struct state *s, struct account *a, const char *kind,
 /* Counters of a finished run into the account's row. */
 int state_add_counters(struct state *s, struct account *a, int64_t messages,
     int64_t bytes, int64_t anomalies);
+/* What the account's archive holds after a pull: its messages and bytes
+ * pulled are at least that much, whatever runs a crash left uncounted
+ * (stateres.c). */
+int state_set_archived(struct state *s, struct account *a, int64_t messages,
+    int64_t bytes);
 
 /* Failure bookkeeping: attempts, class, text, backoff. */
 int state_set_failure(struct state *s, struct account *a, const char *cls,

@@ -1,8 +1,8 @@
 /*
  * stateres.c: what the state keeps of the resources an apply uses: the
- * archives' disk (the accounts that wait for room before their pull and
- * why, the archives `migrate prune` removed) and the connections to the
- * source (the window load.c adapts, at each change).
+ * archives (what each holds, the accounts that wait for disk room before
+ * their pull and why, the archives `migrate prune` removed) and the
+ * connections to the source (the window load.c adapts, at each change).
  */
 #include "compat.h"
 
@@ -46,6 +46,21 @@ run(struct state *s, const char *sql, const char *types, ...)
 		log_warnx("state: %s", sqlite3_errmsg(db));
 	state_unlock_db(s);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+state_set_archived(struct state *s, struct account *a, int64_t messages,
+    int64_t bytes)
+{
+	if (run(s, "UPDATE accounts SET messages = max(messages, ?2),"
+	    " bytes = max(bytes, ?3) WHERE id = ?1", "iii", a->id, messages,
+	    bytes) < 0)
+		return -1;
+	if (a->messages < messages)
+		a->messages = messages;
+	if (a->bytes < bytes)
+		a->bytes = bytes;
+	return 0;
 }
 
 int

@@ -132,9 +132,12 @@ for u in ALICE BOB CAROL; do
 	is "$(dump "$DST_IMAP_PORT" "$pw" "$dest" | sort | uniq -d | wc -l)" 0 \
 	    "$dest: no message twice in a folder"
 	# the archive against the source itself, over IMAP
-	is "$("$ARCHIVE" ls -r "$arc" | wc -l)" \
-	    "$(dump "$SRC_IMAP_PORT" "$pw" "$login" | wc -l)" \
+	in_arc=$("$ARCHIVE" ls -r "$arc" | wc -l)
+	is "$in_arc" "$(dump "$SRC_IMAP_PORT" "$pw" "$login" | wc -l)" \
 	    "$login: the archive holds every message the source shows"
+	is "$(sqlite3 "$work/state/state.db" "SELECT messages >= $in_arc AND
+	    bytes > 0 FROM accounts WHERE account = '$dest'")" 1 \
+	    "$dest: the state counts the $in_arc messages its archive holds at least, kills or not"
 done
 # alice shares Projects/Alpha with bob on Dovecot ("lrs"): alice moved in
 # the pilot, bob in a wave after, and the sharing reached Cyrus when he did
