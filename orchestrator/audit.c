@@ -57,26 +57,54 @@ audit_close(struct audit *a)
 	git_libgit2_shutdown();
 }
 
+/*
+ * `s` without what an identity may not hold (<, > and newlines), as git
+ * leaves them out of one rather than refuse it; NULL when nothing is left.
+ */
+static char *
+without_crud(const char *s)
+{
+	char *out, *o;
+
+	if (!s)
+		return NULL;
+	out = o = xstrdup(s);
+	for (; *s; s++)
+		if (*s != '<' && *s != '>' && *s != '\n')
+			*o++ = *s;
+	*o = '\0';
+	if (!*out) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 /* The operator: GIT_AUTHOR_*, else git's configuration, else the user. */
 static int
 signature(struct audit *a, git_signature **sig)
 {
-	const char *name = getenv("GIT_AUTHOR_NAME");
-	const char *email = getenv("GIT_AUTHOR_EMAIL");
+	char *name = without_crud(getenv("GIT_AUTHOR_NAME"));
+	char *email = without_crud(getenv("GIT_AUTHOR_EMAIL"));
 	char host[256] = "localhost", *fallback;
 	const char *user;
 	int rc;
 
-	if (name && email)
-		return git_signature_now(sig, name, email);
-	if (git_signature_default(sig, a->repo) == 0)
-		return 0;
+	if (name && email) {
+		rc = git_signature_now(sig, name, email);
+		goto out;
+	}
+	if ((rc = git_signature_default(sig, a->repo)) == 0)
+		goto out;
 	user = getenv("USER") ? getenv("USER") : "migrate";
 	gethostname(host, sizeof(host) - 1);
 	fallback = xasprintf("%s@%s", user, host);
 	rc = git_signature_now(sig, name ? name : user, email ? email :
 	    fallback);
 	free(fallback);
+out:
+	free(name);
+	free(email);
 	return rc;
 }
 

@@ -90,8 +90,10 @@ is "$?:$(grep -c '^would prune' "$work/out")" "0:2" \
 [ -d "$work/disk/archives/alice@example.org" ]
 is "$?" 0 "and removes nothing"
 commits=$(git -C "$work/disk/audit" rev-list --count HEAD)
-"$M" --state "$work/disk" prune >"$work/out" 2>"$work/err"
-is "$?" 0 "prune with 0 days"
+# an operator's name with what git keeps out of one (<, > and newlines)
+GIT_AUTHOR_NAME="Ann <Ops> Operator" GIT_AUTHOR_EMAIL="<ann@example.org>" \
+    "$M" --state "$work/disk" prune >"$work/out" 2>"$work/err"
+is "$?" 0 "prune with 0 days, by an operator named with <>"
 like "$(cat "$work/out")" "pruned alice@example.org: 3[0-9][0-9]\.[0-9] kB" \
     "says what each archive took"
 [ ! -e "$work/disk/archives/alice@example.org" ] &&
@@ -101,8 +103,9 @@ is "$(git -C "$work/disk/audit" rev-list --count HEAD)" $((commits + 1)) \
     "one audit commit"
 like "$(git -C "$work/disk/audit" log -1 --format=%B)" \
     "prune: alice@example.org's archive \([0-9]+ bytes\)" "naming each archive"
-like "$(git -C "$work/disk/audit" log -1 --format=%an)" "Ann Operator" \
-    "and who pruned"
+is "$(git -C "$work/disk/audit" log -1 --format='%an <%ae>')" \
+    "Ann Ops Operator <ann@example.org>" \
+    "and who pruned, the <> left out as git leaves them out"
 is "$(st alice | jq -r '.pruned | type')" number "status --json: when"
 "$M" --state "$work/disk" prune >"$work/out" 2>"$work/err"
 like "$(cat "$work/out")" "^0 archives pruned" "a second prune has nothing to do"
