@@ -35,8 +35,6 @@ struct follow {
 	int connecting;
 };
 
-static void on_retry(evutil_socket_t fd, short what, void *arg);
-
 static void
 kick_changed(void *arg, const char *id, enum route r)
 {
@@ -74,12 +72,16 @@ lost(struct follow *f, const char *why)
 {
 	struct timeval tv = { RETRY_SECONDS, 0 };
 
-	log_warnx("%s; routing from the cache for at most %llds", why,
-	    f->px->cf->limits.mapping_stale);
+	/* the staleness counts from the first loss, however many tries */
+	if (!f->px->follow_lost) {
+		log_warnx("%s; routing from the cache for at most %llds", why,
+		    f->px->cf->limits.mapping_stale);
+		f->px->follow_lost = time(NULL);
+	} else
+		log_debug("mapping: %s", why);
 	if (f->ev)
 		event_free(f->ev);
 	f->ev = NULL;
-	f->px->follow_lost = time(NULL);
 	f->connecting = 0;
 	evtimer_add(f->retry, &tv);
 }
@@ -183,12 +185,6 @@ on_connecting(evutil_socket_t fd, short what, void *arg)
 	buf_release(&err);
 }
 
-static void
-on_retry(evutil_socket_t fd, short what, void *arg)
-{
-	on_connecting(fd, what, arg);
-}
-
 int
 follow_start(struct proxy *px, struct buf *err)
 {
@@ -197,7 +193,7 @@ follow_start(struct proxy *px, struct buf *err)
 
 	f->px = px;
 	f->version = -1;
-	f->retry = evtimer_new(px->base, on_retry, f);
+	f->retry = evtimer_new(px->base, on_connecting, f);
 	px->follow = f;
 	if (mapping_open(&px->map, px->cf->mapping, MAPPING_FOLLOW, &why) <
 	    0) {
