@@ -493,15 +493,22 @@ mapping_changes(struct mapping *m, int64_t since,
 		return pg_error(m, "cannot read the version", err);
 	snprintf(since_s, sizeof(since_s), "%" PRId64, since);
 	res = query(m, PGRES_TUPLES_OK, "cannot read the changes",
-	    "SELECT identifier, route FROM routes WHERE version > $1", 1, &p,
-	    err);
+	    "SELECT identifier, route, version FROM routes WHERE version > $1",
+	    1, &p, err);
 	if (!res && not_made(m))
 		buf_setlen(err, len0);
 	if (!res)
 		return not_made(m) ? 0 : -1;
-	for (i = 0; i < PQntuples(res); i++)
+	for (i = 0; i < PQntuples(res); i++) {
+		/* a change committed since the version was read: counted
+		 * here, so that its own announcement finds nothing new */
+		int64_t v = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+
+		if (v > version)
+			version = v;
 		if (route_parse(PQgetvalue(res, i, 1), &r) == 0)
 			fn(arg, PQgetvalue(res, i, 0), r);
+	}
 	PQclear(res);
 	return version;
 }
