@@ -3,8 +3,12 @@
 . "$(dirname "$0")/lib.sh"
 
 pids() {
-	cat "$WORLD_DIR/dovecot/run/master.pid" "$WORLD_DIR/cyrus/run/master.pid" \
-	    "$WORLD_DIR/radicale/radicale.pid" 2>/dev/null | tr '\n' ' '
+	{
+		cat "$WORLD_DIR/dovecot/run/master.pid" \
+		    "$WORLD_DIR/cyrus/run/master.pid" \
+		    "$WORLD_DIR/radicale/radicale.pid"
+		head -n1 "$WORLD_DIR/pg/data/postmaster.pid"
+	} 2>/dev/null | tr '\n' ' '
 }
 
 before=$(pids)
@@ -13,7 +17,8 @@ is "$?" 0 "a second start succeeds"
 is "$(pids)" "$before" "and leaves the running servers alone"
 out=$("$top/tests/world/world" status)
 is "$?" 0 "status says all runs"
-is "$(printf '%s\n' "$out" | grep -c ': running')" 3 "three servers"
+is "$(printf '%s\n' "$out" | grep -c ': running')" 4 \
+    "four servers: Dovecot, Cyrus, Radicale, PostgreSQL"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
