@@ -229,9 +229,8 @@ state_flush(struct state *s)
 }
 
 static int
-migrate_schema(struct state *s, struct buf *err)
+user_version(struct state *s)
 {
-	const struct migration *m;
 	sqlite3_stmt *st;
 	int have = 0;
 
@@ -239,15 +238,32 @@ migrate_schema(struct state *s, struct buf *err)
 	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		have = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	return have;
+}
+
+/* Each migration in a transaction of its own that reads the version again:
+ * a status beside the apply that makes the state may have run it. */
+static int
+migrate_schema(struct state *s, struct buf *err)
+{
+	const struct migration *m;
+	int have = user_version(s);
+
 	for (m = migrations; m->name; m++) {
 		char *set;
 		int rc;
 
 		if (m->version <= have)
 			continue;
-		set = xasprintf("BEGIN IMMEDIATE; %s; PRAGMA user_version = %d;"
-		    " COMMIT;", m->sql, m->version);
-		rc = sqlite3_exec(s->db, set, NULL, NULL, NULL);
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+		    SQLITE_OK && (have = user_version(s)) >= m->version) {
+			sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+			continue;
+		}
+		set = xasprintf("%s; PRAGMA user_version = %d; COMMIT;", m->sql,
+		    m->version);
+		rc = sqlite3_get_autocommit(s->db) ? SQLITE_BUSY :
+		    sqlite3_exec(s->db, set, NULL, NULL, NULL);
 		free(set);
 		if (rc != SQLITE_OK) {
 			buf_addf(err, "state: schema migration %s: %s",
