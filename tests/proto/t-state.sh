@@ -1,0 +1,34 @@
+# The state database's schema: made by whichever migrate opens a new state
+# first, however many open it at once (an apply and the status polls
+# beside it), each numbered migration once; a state newer than this
+# migrate is refused, not touched.
+. "$(dirname "$0")/lib.sh"
+
+M=$top/$O/bin/migrate
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+last=$(ls "$top"/state/[0-9]*.sql | wc -l)
+
+pids=
+for i in 1 2 3 4 5 6 7 8; do
+	"$M" --state "$work/s" status >"$work/out.$i" 2>&1 &
+	pids="$pids $!"
+done
+bad=0
+for p in $pids; do
+	wait "$p" || bad=$((bad + 1))
+done
+is "$bad" 0 "eight migrates open one new state at once, and all of them work"
+is "$(cat "$work"/out.* | grep -c 'schema migration')" 0 \
+    "none of them runs a migration another has run"
+is "$(sqlite3 "$work/s/state.db" 'PRAGMA user_version')" "$last" \
+    "the schema is at the last migration ($last)"
+
+sqlite3 "$work/s/state.db" "PRAGMA user_version = $((last + 1))"
+"$M" --state "$work/s" status >"$work/out" 2>&1
+is "$?" 73 "a state of a newer schema is refused"
+like "$(cat "$work/out")" "the database is of schema $((last + 1)), newer than this migrate knows" \
+    "and says why"
+is "$(sqlite3 "$work/s/state.db" 'PRAGMA user_version')" "$((last + 1))" \
+    "and is left as it was"
+done_testing
