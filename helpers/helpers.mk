@@ -104,6 +104,9 @@ migrate_SRCS := \
 	orchestrator/plansafe.c \
 	orchestrator/provision.c \
 	orchestrator/chain.c \
+	orchestrator/db.c \
+	orchestrator/dbpg.c \
+	orchestrator/dbsqlite.c \
 	orchestrator/directory.c \
 	orchestrator/dnscheck.c \
 	orchestrator/eta.c \
@@ -129,6 +132,7 @@ migrate_SRCS := \
 	orchestrator/state.c \
 	orchestrator/stateres.c \
 	orchestrator/statereport.c \
+	orchestrator/stateloc.c \
 	orchestrator/stateview.c \
 	orchestrator/status.c \
 	$(O)/state/migrations.c

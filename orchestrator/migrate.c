@@ -282,6 +282,8 @@ cmd_apply(const char *file, int progress)
 		fatalx(EX_CANTCREAT, "%s", err.buf);
 	if (state_lock_apply(p.state_dir, &lockfd, &err) < 0)
 		fatalx(EX_TEMPFAIL, "%s", err.buf);
+	if (state_bind(p.state_dir, p.database, &err) < 0)
+		fatalx(EX_CONFIG, "%s: %s", file, err.buf);
 	s = open_state(p.state_dir);
 	if (audit_open(&au, p.state_dir, &err) < 0 ||
 	    audit_recover(au, s, &err) < 0)

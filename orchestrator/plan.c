@@ -268,6 +268,7 @@ static const struct ykey plan_keys[] = {
 	{ "name", K_STR, P(name), NULL, NULL },
 	{ "state", K_PATH, P(state_dir), NULL, NULL },
 	{ "mapping", K_PATH, P(mapping), NULL, "postgresql postgres" },
+	{ "database", K_PATH, P(database), NULL, "postgresql postgres" },
 	{ "source", K_MAP, P(source), source_keys, NULL },
 	{ "destination", K_MAP, P(destination), destination_keys, NULL },
 	{ "limits", K_MAP, P(limits), limits_keys, NULL },
@@ -369,6 +370,10 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 	if (!p->state_dir)
 		yconf_err(c, root, "the plan needs 'state', the directory of the"
 		    " migration's state");
+	if (p->database && !strstr(p->database, "://"))
+		yconf_err(c, yconf_get(c, root, "database"), "database: expected"
+		    " a PostgreSQL URL (postgresql://HOST/DB), found a path;"
+		    " the SQLite state is 'state'/state.db already");
 	check_source(c, p, root);
 	check_phases(c, &p->phases, root);
 	if (!p->destination.jmap)
@@ -572,6 +577,7 @@ plan_free(struct plan *p)
 	free(p->name);
 	free(p->state_dir);
 	free(p->mapping);
+	free(p->database);
 	server_free(&p->source);
 	server_free(&p->destination);
 	strlist_free(&p->folders.include);

@@ -193,6 +193,7 @@ struct plan {
 	char *name;
 	char *state_dir;	/* absolute */
 	char *mapping;		/* the mapping store; default in state_dir */
+	char *database;		/* the state's tables: NULL, state_dir's */
 	struct server source, destination;
 	struct limits limits;
 	struct archives archives;

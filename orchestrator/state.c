@@ -5,16 +5,15 @@
 #include <sys/file.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "accounts.h"
 #include "buf.h"
+#include "db.h"
 #include "fileio.h"
 #include "log.h"
 #include "now.h"
 #include "plan.h"
 #include "schema.h"
-#include "sqlrows.h"
 #include "state.h"
 #include "state_int.h"
 #include "xalloc.h"
@@ -50,9 +49,9 @@ enum stmt {
 static const char *const sql[S_NR] = {
 	[S_GET] = "SELECT " ACC_COLS " FROM accounts WHERE account = ?1",
 	[S_LIST_WAVE] = "SELECT " ACC_COLS " FROM accounts WHERE wave = ?1"
-	    " AND in_plan ORDER BY ord",
+	    " AND in_plan <> 0 ORDER BY ord",
 	[S_LIST_ALL] = "SELECT " ACC_COLS " FROM accounts WHERE in_plan"
-	    " ORDER BY ord",
+	    " <> 0 ORDER BY ord",
 	[S_INSERT] = "INSERT INTO accounts(account, login, ord, entered)"
 	    " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(account) DO UPDATE SET"
 	    " login = ?2, ord = ?3, in_plan = 1",
@@ -66,11 +65,12 @@ static const char *const sql[S_NR] = {
 	[S_STEP] = "UPDATE accounts SET step = ?2,"
 	    " started = coalesce(started, ?3) WHERE id = ?1",
 	[S_CKPT] = "INSERT INTO checkpoints(account_id, helper, token)"
-	    " VALUES(?1, ?2, ?3) ON CONFLICT DO UPDATE SET token = ?3",
+	    " VALUES(?1, ?2, ?3) ON CONFLICT(account_id, helper) DO UPDATE"
+	    " SET token = ?3",
 	[S_CKPT_LAST] = "UPDATE accounts SET checkpoint = ?2 || ':' || ?3"
 	    " WHERE id = ?1",
-	[S_CKPT_GET] = "SELECT token FROM checkpoints WHERE account_id = ?1"
-	    " AND helper = ?2",
+	[S_CKPT_GET] = "SELECT helper, token FROM checkpoints WHERE"
+	    " account_id = ?1",
 	[S_RUN] = "INSERT INTO runs(account_id, helper, step, started, ended,"
 	    " exit, done, error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[S_ANOMALY] = "INSERT INTO anomalies(account_id, helper, kind, event)"
@@ -78,12 +78,12 @@ static const char *const sql[S_NR] = {
 	[S_COUNTERS] = "UPDATE accounts SET messages = messages + ?2,"
 	    " bytes = bytes + ?3, anomalies = anomalies + ?4, deltas = ?5"
 	    " WHERE id = ?1",
-	[S_ITEMS] = "INSERT OR REPLACE INTO items(account_id, kind, count)"
-	    " VALUES(?1, ?2, ?3)",
+	[S_ITEMS] = "INSERT INTO items(account_id, kind, count) VALUES(?1, ?2,"
+	    " ?3) ON CONFLICT(account_id, kind) DO UPDATE SET count = ?3",
 	[S_ASSESSED] = "UPDATE accounts SET assessed_messages = ?2,"
 	    " assessed_bytes = ?3 WHERE id = ?1",
 	[S_FINDING] = "INSERT INTO findings(account_id, kind, n) VALUES(?1,"
-	    " ?2, ?3) ON CONFLICT DO UPDATE SET n = excluded.n",
+	    " ?2, ?3) ON CONFLICT(account_id, kind) DO UPDATE SET n = ?3",
 	[S_FAILURE] = "UPDATE accounts SET attempts = ?2, error_class = ?3,"
 	    " error = ?4, not_before = ?5 WHERE id = ?1",
 	[S_QUEUE] = "INSERT INTO audit_queue(kind, line) VALUES(?1, ?2)",
@@ -91,33 +91,40 @@ static const char *const sql[S_NR] = {
 };
 
 struct state {
-	sqlite3 *db;
-	sqlite3_stmt *st[S_NR];
+	struct db *db;
+	struct db_stmt *st[S_NR];
 	pthread_mutex_t lock;
 	double group_began;	/* 0: no transaction open */
 	int broken;		/* a commit failed: stop writing */
 	char *operator;		/* who runs this command, or NULL */
 };
 
-static sqlite3_stmt *
+static struct db_stmt *
 stmt(struct state *s, enum stmt i)
 {
-	if (!s->st[i] && sqlite3_prepare_v3(s->db, sql[i], -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK)
+	if (!s->st[i] && !(s->st[i] = db_prepare(s->db, sql[i], 1)))
 		fatalx(EX_SOFTWARE, "state: cannot prepare: %s",
-		    sqlite3_errmsg(s->db));
-	sqlite3_reset(s->st[i]);
-	sqlite3_clear_bindings(s->st[i]);
+		    db_errmsg(s->db));
+	db_reset(s->st[i]);
 	return s->st[i];
 }
 
 static int
-done(struct state *s, sqlite3_stmt *st)
+done(struct state *s, struct db_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	if (db_step(st) < 0) {
+		log_warnx("state: %s", db_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
 
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_warnx("state: %s", sqlite3_errmsg(s->db));
+/* A write whose outcome can wait for the group's commit (db_send()). */
+static int
+sent(struct state *s, struct db_stmt *st)
+{
+	if (db_send(st) < 0) {
+		log_warnx("state: %s", db_errmsg(s->db));
 		return -1;
 	}
 	return 0;
@@ -131,9 +138,8 @@ group(struct state *s)
 		return -1;
 	if (s->group_began)
 		return 0;
-	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-	    SQLITE_OK) {
-		log_warnx("state: cannot begin: %s", sqlite3_errmsg(s->db));
+	if (db_begin(s->db) < 0) {
+		log_warnx("state: cannot begin: %s", db_errmsg(s->db));
 		return -1;
 	}
 	s->group_began = now_seconds();
@@ -149,26 +155,10 @@ static int
 vwrite_locked(struct state *s, enum stmt which, const char *types,
     va_list ap)
 {
-	sqlite3_stmt *st = stmt(s, which);
-	int i;
+	struct db_stmt *st = stmt(s, which);
 
-	for (i = 0; types[i]; i++)
-		switch (types[i]) {
-		case 'i':
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-			break;
-		case 'n':
-			sqlite3_bind_int(st, i + 1, va_arg(ap, int));
-			break;
-		case 'd':
-			sqlite3_bind_double(st, i + 1, va_arg(ap, double));
-			break;
-		default:
-			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *),
-			    -1, SQLITE_STATIC);
-			break;
-		}
-	return done(s, st);
+	db_bind_va(st, types, ap);
+	return sent(s, st);
 }
 
 /* One write, in the group, under the lock: vwrite_locked()'s. */
@@ -195,9 +185,7 @@ commit_locked(struct state *s)
 	if (!s->group_began)
 		return 0;
 	s->group_began = 0;
-	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		log_warnx("state: cannot commit: %s", sqlite3_errmsg(s->db));
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (db_commit(s->db) < 0) {
 		s->broken = 1;
 		return -1;
 	}
@@ -228,49 +216,29 @@ state_flush(struct state *s)
 	return ret;
 }
 
-static int
-user_version(struct state *s)
-{
-	sqlite3_stmt *st;
-	int have = 0;
-
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
-	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		have = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return have;
-}
-
 /* Each migration in a transaction of its own that reads the version again:
  * a status beside the apply that makes the state may have run it. */
 static int
 migrate_schema(struct state *s, struct buf *err)
 {
 	const struct migration *m;
-	int have = user_version(s);
+	int have = db_user_version(s->db);
 
 	for (m = migrations; m->name; m++) {
-		char *set;
-		int rc;
-
 		if (m->version <= have)
 			continue;
-		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-		    SQLITE_OK && (have = user_version(s)) >= m->version) {
-			sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		if (db_begin(s->db) < 0)
+			goto fail;
+		if ((have = db_user_version(s->db)) >= m->version) {
+			db_commit(s->db);
 			continue;
 		}
-		set = xasprintf("%s; PRAGMA user_version = %d; COMMIT;", m->sql,
-		    m->version);
-		rc = sqlite3_get_autocommit(s->db) ? SQLITE_BUSY :
-		    sqlite3_exec(s->db, set, NULL, NULL, NULL);
-		free(set);
-		if (rc != SQLITE_OK) {
-			buf_addf(err, "state: schema migration %s: %s",
-			    m->name, sqlite3_errmsg(s->db));
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
+		if (db_migrate(s->db, m->sql, m->version) < 0) {
+			db_rollback(s->db);
+			goto fail;
 		}
+		if (db_commit(s->db) < 0)
+			goto fail;
 		have = m->version;
 	}
 	for (m = migrations; m->name; m++)
@@ -281,42 +249,30 @@ migrate_schema(struct state *s, struct buf *err)
 		return -1;
 	}
 	return 0;
+fail:
+	buf_addf(err, "state: schema migration %s: %s", m->name,
+	    db_errmsg(s->db));
+	return -1;
 }
 
 int
 state_open(struct state **sp, const char *dir, struct buf *err)
 {
-	struct state *s = xcalloc(1, sizeof(*s));
-	char *path;
+	struct state *s;
+	char *where = state_where(dir, err);
 
-	if (mkdir_p(dir, err) < 0) {
-		free(s);
+	if (!where)
+		return -1;
+	s = xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	if (db_open(&s->db, where, err) < 0 || migrate_schema(s, err) < 0) {
+		free(where);
+		state_close(s);
 		return -1;
 	}
-	path = xasprintf("%s/state.db", dir);
-	pthread_mutex_init(&s->lock, NULL);
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		buf_addf(err, "cannot open '%s': %s", path,
-		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 10000);
-	if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL;"
-	    " PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
-	    NULL, NULL, NULL) != SQLITE_OK) {
-		buf_addf(err, "'%s': %s", path, sqlite3_errmsg(s->db));
-		goto fail;
-	}
-	if (migrate_schema(s, err) < 0)
-		goto fail;
-	free(path);
+	free(where);
 	*sp = s;
 	return 0;
-fail:
-	free(path);
-	state_close(s);
-	return -1;
 }
 
 void
@@ -326,16 +282,17 @@ state_close(struct state *s)
 
 	if (!s)
 		return;
-	state_flush(s);
+	if (s->db)
+		state_flush(s);
 	for (i = 0; i < S_NR; i++)
-		sqlite3_finalize(s->st[i]);
-	sqlite3_close(s->db);
+		db_finalize(s->st[i]);
+	db_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	free(s->operator);
 	free(s);
 }
 
-sqlite3 *
+struct db *
 state_lock_db(struct state *s)
 {
 	pthread_mutex_lock(&s->lock);
@@ -348,71 +305,53 @@ state_unlock_db(struct state *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int
-state_lock_apply(const char *dir, int *fd_r, struct buf *err)
-{
-	char *path = xasprintf("%s/apply.lock", dir);
-	char pid[32] = "";
-	int fd;
-	ssize_t n;
-
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		buf_addf(err, "cannot open '%s': %s", path, strerror(errno));
-		free(path);
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		buf_addf(err, "another 'migrate plan apply' (pid %s) works on"
-		    " %s; wait for it, or stop it", *pid ? pid : "?", dir);
-		close(fd);
-		free(path);
-		return -1;
-	}
-	if (ftruncate(fd, 0) == 0) {
-		n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-		if (pwrite(fd, pid, n, 0) != n)
-			log_warn("%s", path);
-	}
-	free(path);
-	*fd_r = fd;
-	return 0;
-}
-
 int64_t
 state_add_plan(struct state *s, const char *path, const char *name,
     const char *sha256)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t id = -1;
 
 	pthread_mutex_lock(&s->lock);
-	if (group(s) == 0 && sqlite3_prepare_v2(s->db, "INSERT INTO"
-	    " plans(applied, path, name, sha256) VALUES(?1, ?2, ?3, ?4)", -1,
-	    &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_double(st, 1, now_seconds());
-		sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, sha256, -1, SQLITE_STATIC);
-		if (done(s, st) == 0)
-			id = sqlite3_last_insert_rowid(s->db);
-		sqlite3_finalize(st);
+	if (group(s) == 0 && (st = db_prepare(s->db, "INSERT INTO"
+	    " plans(applied, path, name, sha256) VALUES(?1, ?2, ?3, ?4)"
+	    " RETURNING id", 0))) {
+		db_bind_real(st, 1, now_seconds());
+		db_bind_text(st, 2, path);
+		db_bind_text(st, 3, name);
+		db_bind_text(st, 4, sha256);
+		if (db_step(st) == DB_ROW)
+			id = db_col_int(st, 0);
+		else
+			log_warnx("state: %s", db_errmsg(s->db));
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return id;
+}
+
+/* How many accounts the state has; the caller holds the lock. */
+static int64_t
+count_locked(struct state *s)
+{
+	struct db_stmt *st = db_prepare(s->db, "SELECT count(*) FROM"
+	    " accounts", 0);
+	int64_t n = 0;
+
+	if (st && db_step(st) == DB_ROW)
+		n = db_col_int(st, 0);
+	db_finalize(st);
+	return n;
 }
 
 int
 state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
     size_t *added_r, struct buf *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t i;
 	int ret = 0;
-	int64_t before = 0;
+	int64_t before;
 	double now = now_seconds();
 
 	pthread_mutex_lock(&s->lock);
@@ -420,29 +359,22 @@ state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
 		ret = -1;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM accounts", -1,
-	    &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		before = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	before = count_locked(s);
 	for (i = 0; i < nr && ret == 0; i++) {
 		st = stmt(s, S_INSERT);
-		sqlite3_bind_text(st, 1, v[i].account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, v[i].login, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (int64_t)i);
-		sqlite3_bind_double(st, 4, now);
-		ret = done(s, st);
+		db_bind_text(st, 1, v[i].account);
+		db_bind_text(st, 2, v[i].login);
+		db_bind_int(st, 3, (int64_t)i);
+		db_bind_real(st, 4, now);
+		ret = sent(s, st);
 	}
-	st = NULL;
-	if (ret == 0 && sqlite3_prepare_v2(s->db, "SELECT count(*) FROM"
-	    " accounts", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		*added_r = sqlite3_column_int64(st, 0) - before;
-	sqlite3_finalize(st);
+	if (ret == 0)
+		*added_r = count_locked(s) - before;
 	ret = ret < 0 ? -1 : commit_locked(s);
 out:
 	if (ret < 0)
 		buf_addf(err, "state: cannot record the accounts: %s",
-		    sqlite3_errmsg(s->db));
+		    db_errmsg(s->db));
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
@@ -450,110 +382,101 @@ out:
 int
 state_set_wave(struct state *s, const char *account, const char *wave)
 {
-	sqlite3_stmt *st;
-	int ret;
-
-	pthread_mutex_lock(&s->lock);
-	ret = group(s);
-	if (ret == 0) {
-		st = stmt(s, S_WAVE);
-		sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, wave, -1, SQLITE_STATIC);
-		ret = done(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	return write_one(s, S_WAVE, "ss", account, wave);
 }
 
-char *
-state_col_str(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? xstrdup((const char *)t) : NULL;
-}
-
-/* the state and where a failed or held account resumes */
+/* The row `st` is on (its columns ACC_COLS) into `a`. */
 static void
-read_states(sqlite3_stmt *st, void *elem)
+read_account(struct db_stmt *st, struct account *a)
 {
-	struct account *a = elem;
-	const char *t = (const char *)sqlite3_column_text(st, 5);
+	const char *t = db_col_text(st, 5);
 
-	state_parse((const char *)sqlite3_column_text(st, 4), &a->state);
+	memset(a, 0, sizeof(*a));
+	a->id = db_col_int(st, 0);
+	a->account = db_col_str(st, 1);
+	a->login = db_col_str(st, 2);
+	a->wave = db_col_str(st, 3);
+	state_parse(db_col_text(st, 4), &a->state);
+	/* where a failed or held account resumes */
 	a->resume = t && state_parse(t, &a->resume) == 0 ? a->resume :
 	    ST_PENDING;
+	a->step = db_col_str(st, 6);
+	a->attempts = (int)db_col_int(st, 7);
+	a->not_before = db_col_real(st, 8);
+	a->error_class = db_col_str(st, 9);
+	a->error = db_col_str(st, 10);
+	a->messages = db_col_int(st, 11);
+	a->bytes = db_col_int(st, 12);
+	a->anomalies = db_col_int(st, 13);
+	a->deltas = db_col_int(st, 14);
+	a->checkpoint = db_col_str(st, 15);
 }
-
-static const struct sql_col account_cols[] = {
-	SQL_COL(SQL_NUM, struct account, id),
-	SQL_COL(SQL_STR_NULL, struct account, account),
-	SQL_COL(SQL_STR_NULL, struct account, login),
-	SQL_COL(SQL_STR_NULL, struct account, wave),
-	{ SQL_SKIP, 0, 0 },	/* state */
-	{ SQL_SKIP, 0, 0 },	/* resume */
-	SQL_COL(SQL_STR_NULL, struct account, step),
-	SQL_COL(SQL_NUM, struct account, attempts),
-	SQL_COL(SQL_REAL, struct account, not_before),
-	SQL_COL(SQL_STR_NULL, struct account, error_class),
-	SQL_COL(SQL_STR_NULL, struct account, error),
-	SQL_COL(SQL_NUM, struct account, messages),
-	SQL_COL(SQL_NUM, struct account, bytes),
-	SQL_COL(SQL_NUM, struct account, anomalies),
-	SQL_COL(SQL_NUM, struct account, deltas),
-	SQL_COL(SQL_STR_NULL, struct account, checkpoint),
-};
-static const struct sql_row account_row =
-    SQL_ROW(struct account, account_cols, read_states);
 
 void
 account_free(struct account *a)
 {
-	sql_row_clear(a, &account_row);
+	free(a->account);
+	free(a->login);
+	free(a->wave);
+	free(a->step);
+	free(a->error_class);
+	free(a->error);
+	free(a->checkpoint);
+	json_decref(a->checkpoints);
+	memset(a, 0, sizeof(*a));
 }
 
 int
 state_accounts(struct state *s, const char *wave, struct account **v_r,
     size_t *nr_r)
 {
-	sqlite3_stmt *st;
+	struct account *v = NULL;
+	struct db_stmt *st;
+	size_t nr = 0, alloc = 0;
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
 	st = stmt(s, wave ? S_LIST_WAVE : S_LIST_ALL);
 	if (wave)
-		sqlite3_bind_text(st, 1, wave, -1, SQLITE_STATIC);
-	*v_r = sql_rows(st, &account_row, nr_r, &rc);
-	sqlite3_reset(st);
+		db_bind_text(st, 1, wave);
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (nr == alloc) {
+			alloc = alloc ? 2 * alloc : 16;
+			v = xreallocarray(v, alloc, sizeof(*v));
+		}
+		read_account(st, &v[nr++]);
+	}
+	db_reset(st);
 	pthread_mutex_unlock(&s->lock);
-	return rc == SQLITE_DONE ? 0 : -1;
+	*v_r = v;
+	*nr_r = nr;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int
 state_account(struct state *s, const char *account, struct account *a)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
 	st = stmt(s, S_GET);
-	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		sql_row_read(st, &account_row, a);
-	sqlite3_reset(st);
+	db_bind_text(st, 1, account);
+	if ((rc = db_step(st)) == DB_ROW)
+		read_account(st, a);
+	db_reset(st);
 	pthread_mutex_unlock(&s->lock);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc == DB_ROW ? 0 : -1;
 }
 
 static int
 queue_locked(struct state *s, const char *kind, const char *line)
 {
-	sqlite3_stmt *st = stmt(s, S_QUEUE);
+	struct db_stmt *st = stmt(s, S_QUEUE);
 
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, line, -1, SQLITE_STATIC);
-	return done(s, st);
+	db_bind_text(st, 1, kind);
+	db_bind_text(st, 2, line);
+	return sent(s, st);
 }
 
 int
@@ -575,7 +498,7 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 {
 	enum acc_state from = a->state, resume = a->resume;
 	double now = now_seconds();
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	json_t *ev;
 	char *line;
 	int ret = -1, back;
@@ -601,36 +524,35 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 	if (group(s) < 0)
 		goto out;
 	st = stmt(s, S_ENTER);
-	sqlite3_bind_int64(st, 1, a->id);
-	sqlite3_bind_text(st, 2, state_name(to), -1, SQLITE_STATIC);
+	db_bind_int(st, 1, a->id);
+	db_bind_text(st, 2, state_name(to));
 	if (to == ST_FAILED || to == ST_HELD)
-		sqlite3_bind_text(st, 3, state_name(resume), -1,
-		    SQLITE_STATIC);
-	sqlite3_bind_double(st, 4, now);
+		db_bind_text(st, 3, state_name(resume));
+	db_bind_real(st, 4, now);
 	/* failing, holding and going back keep the count of attempts */
-	sqlite3_bind_int(st, 5, to == ST_FAILED || to == ST_HELD || back ?
+	db_bind_int(st, 5, to == ST_FAILED || to == ST_HELD || back ?
 	    a->attempts : 0);
 	if (to == ST_FAILED || to == ST_HELD) {
-		sqlite3_bind_text(st, 6, a->error_class, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, a->error, -1, SQLITE_STATIC);
+		db_bind_text(st, 6, a->error_class);
+		db_bind_text(st, 7, a->error);
 	}
-	sqlite3_bind_text(st, 8, state_name(from), -1, SQLITE_STATIC);
+	db_bind_text(st, 8, state_name(from));
 	if (done(s, st) < 0)
 		goto out;
-	if (sqlite3_changes(s->db) != 1) {
+	if (db_changes(st) != 1) {
 		buf_addf(err, "%s: is no longer %s (changed by another"
 		    " command, such as migrate hold); ", a->account,
 		    state_name(from));
 		goto out;
 	}
 	st = stmt(s, S_TRANSITION);
-	sqlite3_bind_int64(st, 1, a->id);
-	sqlite3_bind_double(st, 2, now);
-	sqlite3_bind_text(st, 3, state_name(from), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, state_name(to), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, why, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, s->operator, -1, SQLITE_STATIC);
-	if (done(s, st) < 0 || queue_locked(s, "event", line) < 0 ||
+	db_bind_int(st, 1, a->id);
+	db_bind_real(st, 2, now);
+	db_bind_text(st, 3, state_name(from));
+	db_bind_text(st, 4, state_name(to));
+	db_bind_text(st, 5, why);
+	db_bind_text(st, 6, s->operator);
+	if (sent(s, st) < 0 || queue_locked(s, "event", line) < 0 ||
 	    (kind && queue_locked(s, kind, extra) < 0))
 		goto out;
 	ret = 0;
@@ -679,26 +601,38 @@ state_checkpoint(struct state *s, struct account *a, const char *helper,
 	if (ret == 0) {
 		free(a->checkpoint);
 		a->checkpoint = xasprintf("%s:%s", helper, token);
+		if (a->checkpoints)
+			json_object_set_new(a->checkpoints, helper,
+			    json_string(token));
 	}
 	return ret;
 }
 
+/* Every helper's token, read at the first asking: the apply that runs the
+ * account writes them, and keeps them (state_checkpoint()). */
 char *
-state_checkpoint_of(struct state *s, const struct account *a,
-    const char *helper)
+state_checkpoint_of(struct state *s, struct account *a, const char *helper)
 {
-	sqlite3_stmt *st;
-	char *token = NULL;
+	struct db_stmt *st;
+	json_t *rows, *t;
+	size_t i;
 
-	pthread_mutex_lock(&s->lock);
-	st = stmt(s, S_CKPT_GET);
-	sqlite3_bind_int64(st, 1, a->id);
-	sqlite3_bind_text(st, 2, helper, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		token = state_col_str(st, 0);
-	sqlite3_reset(st);
-	pthread_mutex_unlock(&s->lock);
-	return token;
+	if (!a->checkpoints) {
+		pthread_mutex_lock(&s->lock);
+		st = stmt(s, S_CKPT_GET);
+		db_bind_int(st, 1, a->id);
+		rows = db_json_rows(st);
+		db_reset(st);
+		pthread_mutex_unlock(&s->lock);
+		a->checkpoints = json_object();
+		json_array_foreach(rows, i, t)
+			json_object_set(a->checkpoints, json_string_value(
+			    json_object_get(t, "helper")), json_object_get(t,
+			    "token"));
+		json_decref(rows);
+	}
+	t = json_object_get(a->checkpoints, helper);
+	return t ? xstrdup(json_string_value(t)) : NULL;
 }
 
 int
@@ -783,15 +717,15 @@ state_set_failure(struct state *s, struct account *a, const char *cls,
 int
 state_audit_done(struct state *s, int64_t upto)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int ret = -1;
 
 	pthread_mutex_lock(&s->lock);
-	if (group(s) == 0 && sqlite3_prepare_v2(s->db, "DELETE FROM"
-	    " audit_queue WHERE id <= ?1", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, upto);
+	if (group(s) == 0 && (st = db_prepare(s->db, "DELETE FROM"
+	    " audit_queue WHERE id <= ?1", 0))) {
+		db_bind_int(st, 1, upto);
 		ret = done(s, st);
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;

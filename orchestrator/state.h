@@ -50,13 +50,29 @@ struct account {
 	char *error_class, *error;
 	char *checkpoint;	/* HELPER:TOKEN, the last resume token */
 	int64_t messages, bytes, anomalies, deltas;
+	json_t *checkpoints;	/* {HELPER: TOKEN}, read once, or NULL */
 };
 
 void account_free(struct account *a);
 
-/* Open (and make, and migrate) DIR/state.db. */
+/* DIR/database: the URL of the state's tables when they are not in
+ * DIR/state.db (the plan's 'database') */
+#define STATE_DATABASE_FILE "database"
+
+/*
+ * Open (and make, and migrate) the state of DIR: DIR/state.db, or the
+ * PostgreSQL database DIR/database names.  DIR may be that URL itself,
+ * for the commands that only read the state (status, report).
+ */
 int state_open(struct state **s, const char *dir, struct buf *err);
 void state_close(struct state *s);
+
+/*
+ * Tie the state of DIR to the database `url` (NULL: DIR/state.db), as the
+ * plan's 'database' says, the first time; then check that it still says
+ * so.  -1 with `err` set when it does not: a state does not move.
+ */
+int state_bind(const char *dir, const char *url, struct buf *err);
 
 /*
  * Take DIR/apply.lock for this process: an flock, which a dead process
@@ -114,7 +130,7 @@ int state_set_step(struct state *s, struct account *a, const char *step);
 /* A helper's resume token for the account, and the last one given. */
 int state_checkpoint(struct state *s, struct account *a, const char *helper,
     const char *token);
-char *state_checkpoint_of(struct state *s, const struct account *a,
+char *state_checkpoint_of(struct state *s, struct account *a,
     const char *helper);
 
 /* A helper run: its exit and done event; counters are added up. */

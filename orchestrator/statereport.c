@@ -18,6 +18,13 @@
 /* an account's weight: what the assessment counted, or what was pulled
  * if that is more */
 #define SIZE "max(coalesce(assessed_bytes, 0), bytes)"
+/* a row counted when `c` holds */
+#define COUNT_IF(c) "sum(CASE WHEN " c " THEN 1 ELSE 0 END)"
+/* a helper's done event's number at `path`, 0 when it has none */
+#define DONE_NUM(path) "coalesce(CAST(json_extract(done, '" path "') AS" \
+	" BIGINT), 0)"
+/* an integer: the whole part of `x`, which is not negative */
+#define WHOLE(x) "CAST(floor(" x ") AS BIGINT)"
 
 /*
  * The values `v` of the rows of `q` summed over NBARS (24) equal spans of
@@ -26,9 +33,9 @@
  */
 #define OVER_TIME(q) "WITH p AS (" q "), r AS (SELECT min(t) AS t0," \
 	" max(t) AS t1, max((max(t) - min(t)) / 24.0, 60) AS span FROM p)" \
-	" SELECT min(CAST((p.t - r.t0) / r.span AS INTEGER), 23) AS k," \
+	" SELECT min(" WHOLE("(p.t - r.t0) / r.span") ", 23) AS k," \
 	" sum(p.v) AS v, r.t0 AS t0, r.t1 AS t1, r.span AS span FROM p, r" \
-	" GROUP BY 1 ORDER BY 1"
+	" GROUP BY 1, r.t0, r.t1, r.span ORDER BY 1"
 
 static const struct {
 	const char *name, *sql;
@@ -37,55 +44,56 @@ static const struct {
 	    " sum(f.n) AS folders, sum(assessed_messages) AS assessed_messages,"
 	    " sum(assessed_bytes) AS assessed_bytes, sum(messages) AS"
 	    " messages, sum(bytes) AS bytes, sum(anomalies) AS anomalies,"
-	    " sum(state IN ('migrated', 'finalized')) AS migrated,"
-	    " sum(state = 'failed') AS failed, sum(state = 'held') AS held,"
-	    " sum(state = 'rolled_back') AS rolled_back FROM accounts LEFT"
+	    " " COUNT_IF("state IN ('migrated', 'finalized')") " AS migrated,"
+	    " " COUNT_IF("state = 'failed'") " AS failed, "
+	    COUNT_IF("state = 'held'") " AS held, "
+	    COUNT_IF("state = 'rolled_back'") " AS rolled_back FROM accounts LEFT"
 	    " JOIN findings f ON f.account_id = accounts.id AND f.kind ="
-	    " 'folders' WHERE in_plan GROUP BY 1 ORDER BY min(ord)" },
+	    " 'folders' WHERE in_plan <> 0 GROUP BY 1 ORDER BY min(ord)" },
 	{ "sizes", "SELECT CASE WHEN assessed_bytes IS NULL AND bytes = 0"
 	    " THEN 0 WHEN " SIZE " < 1e6 THEN 1 WHEN " SIZE " < 1e7 THEN 2"
 	    " WHEN " SIZE " < 1e8 THEN 3 WHEN " SIZE " < 1e9 THEN 4 WHEN "
 	    SIZE " < 1e10 THEN 5 ELSE 6 END AS k, count(*) AS v FROM"
-	    " accounts WHERE in_plan GROUP BY 1" },
+	    " accounts WHERE in_plan <> 0 GROUP BY 1" },
 	{ "largest", "SELECT account, coalesce(wave, '-') AS wave, state,"
 	    " coalesce(assessed_messages, messages) AS messages, " SIZE
-	    " AS bytes FROM accounts WHERE in_plan ORDER BY " SIZE " DESC,"
+	    " AS bytes FROM accounts WHERE in_plan <> 0 ORDER BY " SIZE " DESC,"
 	    " ord LIMIT 10" },
-	{ "pulls", OVER_TIME("SELECT ended AS t, coalesce(json_extract(done,"
-	    " '$.bytes'), 0) AS v FROM runs WHERE step = 'pull' AND exit = 0"
-	    " AND json_valid(done)") },
+	{ "pulls", OVER_TIME("SELECT ended AS t, " DONE_NUM("$.bytes") " AS v"
+	    " FROM runs WHERE step = 'pull' AND exit = 0 AND"
+	    " json_valid(done)") },
 	{ "migrated", OVER_TIME("SELECT ts AS t, 1 AS v FROM transitions"
 	    " WHERE to_state = 'migrated'") },
-	{ "pulled_messages", OVER_TIME("SELECT ended AS t, coalesce("
-	    "json_extract(done, '$.messages'), 0) AS v FROM runs WHERE step ="
-	    " 'pull' AND exit = 0 AND json_valid(done)") },
-	{ "sources", "SELECT helper, count(*) AS runs, sum(coalesce("
-	    "json_extract(done, '$.messages'), 0)) AS messages,"
-	    " sum(coalesce(json_extract(done, '$.bytes'), 0)) AS bytes,"
+	{ "pulled_messages", OVER_TIME("SELECT ended AS t, "
+	    DONE_NUM("$.messages") " AS v FROM runs WHERE step = 'pull' AND"
+	    " exit = 0 AND json_valid(done)") },
+	{ "sources", "SELECT helper, count(*) AS runs, sum("
+	    DONE_NUM("$.messages") ") AS messages, sum(" DONE_NUM("$.bytes")
+	    ") AS bytes,"
 	    " sum(ended - started) AS seconds FROM runs WHERE step = 'pull'"
 	    " AND exit = 0 AND json_valid(done) GROUP BY helper ORDER BY"
 	    " bytes DESC" },
 	/* each state's count changing over time: +1 into it, -1 out of it,
 	 * over the same spans as OVER_TIME */
 	{ "connections", "SELECT * FROM (SELECT id, ts, conns, ceiling, why"
-	    " FROM connections ORDER BY id DESC LIMIT 2000) ORDER BY id" },
+	    " FROM connections ORDER BY id DESC LIMIT 2000) AS c ORDER BY id" },
 	{ "states", "WITH t AS (SELECT x.* FROM transitions x JOIN accounts a"
-	    " ON a.id = x.account_id WHERE a.in_plan), r AS (SELECT min(ts)"
+	    " ON a.id = x.account_id WHERE a.in_plan <> 0), r AS (SELECT min(ts)"
 	    " AS t0, max(ts) AS t1, max((max(ts) - min(ts)) / 24.0, 60) AS"
 	    " span FROM t), d AS (SELECT ts, to_state AS s, 1 AS v FROM t"
-	    " UNION ALL SELECT ts, from_state, -1 FROM t) SELECT min(CAST(("
-	    "d.ts - r.t0) / r.span AS INTEGER), 23) AS k, d.s AS state,"
+	    " UNION ALL SELECT ts, from_state, -1 FROM t) SELECT min("
+	    WHOLE("(d.ts - r.t0) / r.span") ", 23) AS k, d.s AS state,"
 	    " sum(d.v) AS v, r.t0 AS t0, r.t1 AS t1, r.span AS span FROM d, r"
-	    " GROUP BY 1, 2 ORDER BY 1" },
+	    " GROUP BY 1, 2, r.t0, r.t1, r.span ORDER BY 1" },
 	{ "oldest", "SELECT a.account, f.n AS t FROM findings f JOIN"
 	    " accounts a ON a.id = f.account_id WHERE f.kind = 'oldest-mail'"
-	    " AND a.in_plan ORDER BY f.n LIMIT 1" },
+	    " AND a.in_plan <> 0 ORDER BY f.n LIMIT 1" },
 	{ "slowest", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
-	    " a.state, a.step, CAST(((julianday('now') - 2440587.5) * 86400"
-	    " - c.ts) / 60 AS INTEGER) AS minutes, a.bytes FROM"
+	    " a.state, a.step, " WHOLE("((julianday('now') - 2440587.5) * 86400"
+	    " - c.ts) / 60") " AS minutes, a.bytes FROM"
 	    " accounts a JOIN (SELECT account_id, min(ts) AS ts FROM"
 	    " transitions WHERE to_state = 'copying' GROUP BY account_id) c"
-	    " ON c.account_id = a.id WHERE a.in_plan AND a.state IN"
+	    " ON c.account_id = a.id WHERE a.in_plan <> 0 AND a.state IN"
 	    " ('copying', 'copied', 'verified', 'cutover') ORDER BY c.ts"
 	    " LIMIT 10" },
 	{ "anomalies", "SELECT kind, sum(n) AS count, count(*) AS accounts,"
@@ -93,7 +101,7 @@ static const struct {
 	    " sample FROM (SELECT x.kind, a.account, count(*) AS n,"
 	    " row_number() OVER (PARTITION BY x.kind ORDER BY a.ord) AS rk"
 	    " FROM anomalies x JOIN accounts a ON a.id = x.account_id GROUP"
-	    " BY x.kind, a.id) GROUP BY kind ORDER BY 2 DESC, 1" },
+	    " BY x.kind, a.id) AS y GROUP BY kind ORDER BY 2 DESC, 1" },
 	{ "risks", "WITH x AS (SELECT account_id, CASE WHEN kind IN"
 	    " ('too-large', 'over-size-limit', 'oversized') THEN 'size' WHEN"
 	    " kind IN ('folder-name', 'folder-name-clash',"
@@ -112,7 +120,7 @@ static const struct {
 	    " FROM findings WHERE n > 0), r AS (SELECT x.risk, a.account, a.ord,"
 	    " sum(x.n) AS n, row_number() OVER (PARTITION BY x.risk ORDER BY"
 	    " a.ord) AS rk FROM x JOIN accounts a ON a.id = x.account_id"
-	    " WHERE x.risk IS NOT NULL AND a.in_plan GROUP BY x.risk, a.id)"
+	    " WHERE x.risk IS NOT NULL AND a.in_plan <> 0 GROUP BY x.risk, a.id)"
 	    " SELECT risk, count(*) AS accounts, sum(n) AS count,"
 	    " group_concat(CASE WHEN rk <= 10 THEN account END, ' ') AS"
 	    " sample FROM r GROUP BY risk" },
@@ -148,7 +156,7 @@ state_wave_page(struct state *s, const char *wave, int64_t page,
 	snprintf(off, sizeof(off), "%" PRId64, page * per_page);
 	snprintf(lim, sizeof(lim), "%" PRId64, per_page);
 	n = state_json_rows_text(s, "SELECT count(*) AS n FROM accounts WHERE"
-	    " in_plan AND (?1 IS NULL OR coalesce(wave, '-') = ?1)", 1,
+	    " in_plan <> 0 AND (CAST(?1 AS TEXT) IS NULL OR coalesce(wave, '-') = ?1)", 1,
 	    params);
 	*total = json_integer_value(json_object_get(json_array_get(n, 0),
 	    "n"));
@@ -156,9 +164,9 @@ state_wave_page(struct state *s, const char *wave, int64_t page,
 	return state_json_rows_text(s, "SELECT account, coalesce(wave, '-') AS"
 	    " wave, state, coalesce(step, '') AS step, assessed_messages,"
 	    " assessed_bytes, messages, bytes, anomalies, coalesce(error, '')"
-	    " AS error FROM accounts WHERE in_plan AND (?1 IS NULL OR"
+	    " AS error FROM accounts WHERE in_plan <> 0 AND (CAST(?1 AS TEXT) IS NULL OR"
 	    " coalesce(wave, '-') = ?1) ORDER BY ord LIMIT CAST(?3 AS"
-	    " INTEGER) OFFSET CAST(?2 AS INTEGER)", 3, params);
+	    " BIGINT) OFFSET CAST(?2 AS BIGINT)", 3, params);
 }
 
 json_t *

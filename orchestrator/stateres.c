@@ -7,7 +7,6 @@
 #include "compat.h"
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "log.h"
 #include "now.h"
@@ -21,31 +20,22 @@
 static int
 run(struct state *s, const char *sql, const char *types, ...)
 {
-	sqlite3 *db = state_lock_db(s);
-	sqlite3_stmt *st;
+	struct db *db = state_lock_db(s);
+	struct db_stmt *st;
 	va_list ap;
-	int rc = SQLITE_ERROR, i;
+	int rc = -1;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+	if ((st = db_prepare(db, sql, 0))) {
 		va_start(ap, types);
-		for (i = 0; types[i]; i++)
-			if (types[i] == 'i')
-				sqlite3_bind_int64(st, i + 1, va_arg(ap,
-				    int64_t));
-			else if (types[i] == 'd')
-				sqlite3_bind_double(st, i + 1, va_arg(ap,
-				    double));
-			else
-				sqlite3_bind_text(st, i + 1, va_arg(ap,
-				    const char *), -1, SQLITE_TRANSIENT);
+		db_bind_va(st, types, ap);
 		va_end(ap);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		rc = db_step(st);
+		db_finalize(st);
 	}
-	if (rc != SQLITE_DONE)
-		log_warnx("state: %s", sqlite3_errmsg(db));
+	if (rc != DB_DONE)
+		log_warnx("state: %s", db_errmsg(db));
 	state_unlock_db(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int
@@ -74,7 +64,7 @@ json_t *
 state_waiting(struct state *s)
 {
 	return state_json_rows(s, "SELECT account, waiting FROM accounts"
-	    " WHERE waiting IS NOT NULL AND in_plan ORDER BY ord", -1);
+	    " WHERE waiting IS NOT NULL AND in_plan <> 0 ORDER BY ord", -1);
 }
 
 json_t *

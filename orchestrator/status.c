@@ -327,7 +327,11 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 	status_extras(s, NULL);
 	eta_print(eta);
 	json_decref(eta);
-	printf("history: migrate log, or git -C %s/audit log\n", dir);
+	if (strstr(dir, "://"))	/* the database, from another host */
+		printf("history: git -C STATE/audit log on the host of 'migrate"
+		    " plan apply'\n");
+	else
+		printf("history: migrate log, or git -C %s/audit log\n", dir);
 	json_decref(c);
 	return 0;
 }

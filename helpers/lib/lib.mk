@@ -25,6 +25,7 @@ LIB_SRCS := \
 	helpers/lib/maprow.c \
 	helpers/lib/mapsqlite.c \
 	helpers/lib/opt.c \
+	helpers/lib/pgconn.c \
 	helpers/lib/pop3.c \
 	helpers/lib/proc.c \
 	helpers/lib/pushstate.c \

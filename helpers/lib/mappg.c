@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mapping_int.h"
+#include "pgconn.h"
 #include "xalloc.h"
 
 #define CHANNEL	"migrate_mapping"
@@ -44,40 +45,12 @@ static const char schema[] =
 	"  ON CONFLICT DO NOTHING;"
 	"COMMIT;";
 
-/* libpq's message on one line: its lines joined by a blank. */
-static void
-add_message(struct buf *err, const char *msg)
-{
-	size_t start = err->len;
-
-	for (; *msg; msg++)
-		if (*msg == '\n' || *msg == '\t') {
-			if (err->len > start && err->buf[err->len - 1] != ' ')
-				buf_addch(err, ' ');
-		} else
-			buf_addch(err, *msg);
-	while (err->len > start && err->buf[err->len - 1] == ' ')
-		buf_setlen(err, err->len - 1);
-}
-
 static int
 pg_error(struct mapping *m, const char *what, struct buf *err)
 {
 	buf_addf(err, "mapping store: %s: ", what);
-	add_message(err, PQerrorMessage(CONN(m)));
+	pgconn_message(err, PQerrorMessage(CONN(m)));
 	return -1;
-}
-
-/* The server's notices (a shutdown's FATAL) go to the log, on a line. */
-static void
-notice(void *arg, const char *msg)
-{
-	struct buf b = BUF_INIT;
-
-	(void)arg;
-	add_message(&b, msg);
-	log_info("mapping store: %s", b.buf);
-	buf_release(&b);
 }
 
 /* The query's result when it went as `want` says, else NULL (err set). */
@@ -372,53 +345,18 @@ static const struct mapping_ops pg_ops = {
 	.put_uidls = pg_put_uidls, .uidls = pg_uidls, .tell = pg_tell,
 };
 
-/* Is `url` one libpq takes, without a password in it? */
-static int
-check_url(const char *url, struct buf *err)
-{
-	char *msg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &msg), *o;
-	int ret = 0;
-
-	if (!opts) {
-		buf_addf(err, "the mapping store's URL: %s", msg ? msg :
-		    "out of memory");
-		buf_chomp(err);
-		PQfreemem(msg);
-		return -1;
-	}
-	for (o = opts; o->keyword; o++)
-		if (!strcmp(o->keyword, "password") && o->val && *o->val) {
-			buf_adds(err, "the mapping store's URL has a password"
-			    " in it, where command lines and logs show it; put"
-			    " it in a password file (PGPASSFILE)");
-			ret = -1;
-		}
-	PQconninfoFree(opts);
-	return ret;
-}
-
-/*
- * Short timeouts, so that a database out of reach fails a login fast
- * rather than stalling the proxy; the URL's own settings win (they come
- * after, in dbname).
- */
+/* The mapping store's connection: pgconn_open()'s. */
 int
 mappg_open(struct mapping **mp, const char *url, int mode, struct buf *err)
 {
-	static const char *const keys[] = { "connect_timeout",
-	    "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
-	    "keepalives_count", "application_name", "dbname", NULL };
-	const char *values[] = { "5", "5000", "10", "5", "3", "migrate", url,
-	    NULL };
+	PGconn *c = pgconn_open(url, "mapping store", err);
 	struct mappg *pg;
 
-	if (check_url(url, err) < 0)
+	if (!c)
 		return -1;
 	pg = xcalloc(1, sizeof(*pg));
 	pg->m.ops = &pg_ops;
-	pg->conn = PQconnectdbParams(keys, values, 1);
-	PQsetNoticeProcessor(pg->conn, notice, NULL);
+	pg->conn = c;
 	if (PQstatus(pg->conn) != CONNECTION_OK) {
 		pg_error(&pg->m, "cannot connect", err);
 		if (mode != MAPPING_FOLLOW) {

@@ -57,9 +57,51 @@ stub_assessed() {	# ACCOUNT MESSAGES BYTES
 	printf 'report:{"totals": {"messages": %d, "bytes": %d}}\n' "$2" "$3" \
 	    >"$STUB_DIR/imap-pull.$1@example.org"
 }
+# With MIGRATE_TEST_PG, a PostgreSQL server's URL without its database
+# (tests/integration/t-state-pg.sh sets it to the world's), each plan's
+# state is in a database of its own there, made the first time: the
+# plan's 'database' line.  done_testing drops them.
+pg_prefix=t_$(basename "$0" .sh | tr -c 'a-z0-9\n' _)_$$_
+plan_database() {	# NAME
+	local db
+	[ -n "${MIGRATE_TEST_PG:-}" ] || return 0
+	db=$pg_prefix$(printf '%s' "$1" | tr -c 'a-z0-9' _)
+	if ! psql -qtA "$MIGRATE_TEST_PG/postgres" -c "SELECT datname FROM
+	    pg_database WHERE datname = '$db'" | grep -q .; then
+		psql -q "$MIGRATE_TEST_PG/postgres" -c "CREATE DATABASE $db" \
+		    >/dev/null || return 1
+	fi
+	echo "database: $MIGRATE_TEST_PG/$db"
+}
+# SQL on the state of DIR, its SQLite file or its database: rows as lines,
+# columns joined by |
+state_sql() {	# DIR SQL
+	if [ -f "$1/database" ]; then
+		psql -qtA "$(cat "$1/database")" -c "$2"
+	else
+		sqlite3 "$1/state.db" "$2"
+	fi
+}
+# Start the state of DIR again: remove DIR, and its database's tables
+state_wipe() {	# DIR
+	[ ! -f "$1/database" ] || psql -q "$(cat "$1/database")" -c "DROP
+	    SCHEMA public CASCADE; CREATE SCHEMA public" >/dev/null
+	rm -rf "$1"
+}
+# A copy of the state of DIR, its database too
+state_copy() {	# DIR NEWDIR
+	local db
+	cp -r "$1" "$2"
+	[ -f "$1/database" ] || return 0
+	db=$pg_prefix$(basename "$2" | tr -c 'a-z0-9' _)
+	psql -q "$MIGRATE_TEST_PG/postgres" -c "CREATE DATABASE $db TEMPLATE
+	    $(sed 's|.*/||' "$1/database")" >/dev/null
+	echo "$MIGRATE_TEST_PG/$db" >"$2/database"
+}
 # the top of a plan NAME (state NAME) against nothing (the stubs do not
 # connect)
 plan_head() {	# NAME
+	plan_database "$1"
 	cat <<EOT
 name: $1
 state: $1
@@ -73,6 +115,13 @@ destination:
 EOT
 }
 done_testing() {
+	local db
+	[ -z "${MIGRATE_TEST_PG:-}" ] ||
+	for db in $(psql -qtA "$MIGRATE_TEST_PG/postgres" -c "SELECT datname
+	    FROM pg_database WHERE starts_with(datname, '$pg_prefix')"); do
+		psql -q "$MIGRATE_TEST_PG/postgres" -c "DROP DATABASE $db" \
+		    >/dev/null 2>&1
+	done
 	echo "1..$n"
 	[ "$failures" -eq 0 ]
 }

@@ -59,7 +59,7 @@ is "$(st bob | jq -r '.state + " " + (.error // "no error")')" \
     "copying no error" "bob is where he was, not failed"
 
 # room now (as when the operator has freed some): bob goes on
-sqlite3 "$work/disk/state.db" \
+state_sql "$work/disk" \
     "UPDATE accounts SET assessed_bytes = 2000 WHERE account = 'bob@example.org'"
 (cd "$work" && "$M" plan apply disk.yaml) >"$work/out" 2>&1
 is "$?" 0 "the rerun migrates bob and finalizes"

@@ -28,7 +28,7 @@ printf 'report:{"totals": {"messages": 30, "bytes": 3000000, "sample_bytes": 500
     >"$STUB_DIR/imap-pull.carol@example.org"
 # dave's report counts nothing: the stub writes none
 status() { "$M" --state "$work/eta" status "$@"; }
-db() { sqlite3 "$work/eta/state.db" "$@"; }
+db() { state_sql "$work/eta" "$@"; }
 
 (cd "$work" && "$M" plan apply eta.yaml) >"$work/out" 2>&1
 is "$?" 0 "the assessment and the pilot run"
@@ -108,8 +108,9 @@ is "$(status --json | jq -c '.eta | [.basis, .seconds]')" '["accounts",900]' \
 # --- on a terminal, plan apply shows each running account --------------
 # (script(1) gives it one): its helper, folder, messages and bytes of
 # their totals and its rate, under the plan's ETA and the phase's bar
-sed -e 's/^state: eta/state: tty/' -e 's/^name: eta/name: tty/' \
-    "$work/eta.yaml" >"$work/tty.yaml"
+{ plan_database tty; sed -e 's/^state: eta/state: tty/' \
+    -e 's/^name: eta/name: tty/' -e '/^database: /d' "$work/eta.yaml"; } \
+    >"$work/tty.yaml"
 printf 'progress:2\nprogress:2\n' >"$STUB_DIR/imap-pull.alice@example.org"
 (cd "$work" && env -u MIGRATE_NO_PROGRESS TERM=xterm script -qfec \
     "'$M' plan apply tty.yaml" /dev/null) >"$work/tty.out" 2>&1

@@ -30,33 +30,33 @@ for u in alice bob carol dave; do
 done
 (cd "$work" && "$M" plan apply load.yaml) >"$work/out" 2>&1
 is "$?" 0 "four accounts, one second of pull each"
-db=$work/load/state.db
-is "$(sqlite3 "$db" "SELECT conns || ' ' || ceiling || ' ' || why FROM connections ORDER BY id LIMIT 1")" \
+db=$work/load
+is "$(state_sql "$db" "SELECT conns || ' ' || ceiling || ' ' || why FROM connections ORDER BY id LIMIT 1")" \
     "2 4 start: half the ceiling" "the pulls start with half the ceiling"
-is "$(sqlite3 "$db" "SELECT count(*) FROM runs WHERE helper = 'imap-pull'
+is "$(state_sql "$db" "SELECT count(*) FROM runs WHERE helper = 'imap-pull'
     AND step = 'pull' AND started < (SELECT min(ended) FROM runs WHERE
     helper = 'imap-pull' AND step = 'pull')")" 2 \
     "two pulls ran together before the first ended, not four"
-is "$(sqlite3 "$db" "SELECT max(conns) || ' ' || count(*) FROM connections WHERE why LIKE 'grew%'")" \
+is "$(state_sql "$db" "SELECT max(conns) || ' ' || count(*) FROM connections WHERE why LIKE 'grew%'")" \
     "4 2" "then the window grew as pulls ended well, to the ceiling"
 
 # bob's pull is refused for now, twice: the window halves once for the
 # pulls that were running then, and grows again while they fill it
-rm -rf "$work/load"
+state_wipe "$work/load"
 for u in alice carol dave; do
 	echo sleep:1 >"$STUB_DIR/imap-pull.$u@example.org"
 done
 printf 'exit:75\nexit:75\n' >"$STUB_DIR/imap-pull.bob@example.org"
 (cd "$work" && "$M" plan apply load.yaml) >"$work/out" 2>&1
 is "$?" 0 "bob's pull fails for now twice, then goes through"
-like "$(sqlite3 "$db" "SELECT why FROM connections WHERE why LIKE 'cut%' ORDER BY id LIMIT 1")" \
+like "$(state_sql "$db" "SELECT why FROM connections WHERE why LIKE 'cut%' ORDER BY id LIMIT 1")" \
     "^cut: imap-pull exited 75" "the failure cuts the window, and says why"
-is "$(sqlite3 "$db" "SELECT count(*) FROM connections c WHERE why LIKE 'cut%'
+is "$(state_sql "$db" "SELECT count(*) FROM connections c WHERE why LIKE 'cut%'
     AND 2 * c.conns > 1 + (SELECT p.conns FROM connections p WHERE p.id < c.id
     ORDER BY p.id DESC LIMIT 1) AND c.conns > 1")" 0 "each cut halves it (one pull's at least)"
-is "$(sqlite3 "$db" "SELECT count(*) FROM connections WHERE conns > ceiling OR conns < 1")" 0 \
+is "$(state_sql "$db" "SELECT count(*) FROM connections WHERE conns > ceiling OR conns < 1")" 0 \
     "never above the ceiling nor below one pull"
-now=$(sqlite3 "$db" "SELECT conns FROM connections ORDER BY id DESC LIMIT 1")
+now=$(state_sql "$db" "SELECT conns FROM connections ORDER BY id DESC LIMIT 1")
 is "$("$M" --state "$work/load" status --json | jq -r '.connections | "\(.conns) \(.ceiling)"')" \
     "$now 4" "status --json: the connections now, of the ceiling"
 like "$("$M" --state "$work/load" status)" \
@@ -89,8 +89,8 @@ latency carol 35
 latency dave 100
 (cd "$work" && "$M" plan apply slow.yaml) >"$work/out" 2>&1
 is "$?" 0 "four accounts, the source slower and slower"
-sdb=$work/slow/state.db
-is "$(sqlite3 "$sdb" "SELECT group_concat(conns || ' ' || why, '; ') FROM connections")" \
+sdb=$work/slow
+is "$(state_sql "$sdb" "SELECT group_concat(conns || ' ' || why, '; ') FROM connections")" \
     "2 start: half the ceiling; 3 grew: pulls ended well; 1 cut: the source slows: it answers in 100 ms, 10 times its quickest (10 ms)" \
     "10 ms grows the window, 35 ms holds it, 100 ms cuts it, and the state says why"
 "$M" --state "$work/load" report -o "$work/r.html" >/dev/null

@@ -41,7 +41,7 @@ echo exit:77 >"$STUB_DIR/jmap-push.dave@example.org"
 (cd "$work" && GIT_AUTHOR_NAME="Bo & Ops" GIT_AUTHOR_EMAIL=bo@example.org \
     "$M" plan apply rep.yaml) >"$work/out" 2>&1
 is "$?" 75 "the plan runs, dave fails"
-sqlite3 "$work/rep/state.db" "INSERT INTO anomalies(account_id, helper,
+state_sql "$work/rep" "INSERT INTO anomalies(account_id, helper,
     kind, event) SELECT id, 'imap-pull', 'folder-name', '{}' FROM accounts
     WHERE account IN ('bob@example.org', 'carol@example.org');
     INSERT INTO anomalies(account_id, helper, kind, event) SELECT id,
@@ -50,7 +50,8 @@ sqlite3 "$work/rep/state.db" "INSERT INTO anomalies(account_id, helper,
     INSERT INTO findings(account_id, kind, n) SELECT id, 'pop3-logins', 12
     FROM accounts WHERE account = 'dave@example.org';
     INSERT INTO findings(account_id, kind, n) SELECT id, 'oldest-mail',
-    915192000 + 86400 * (account = 'carol@example.org') FROM accounts
+    915192000 + 86400 * CASE WHEN account = 'carol@example.org' THEN 1
+    ELSE 0 END FROM accounts
     WHERE account IN ('bob@example.org', 'carol@example.org')"
 
 out=$("$M" --state "$work/rep" report)
@@ -87,7 +88,7 @@ like "$(cat "$page")" '<title>accounts by state over time</title><rect class="s0
     "the accounts by state over time, stacked: at the end, three migrated"
 like "$(cat "$page")" '<p class="key"><span class="s0">&nbsp;</span>waiting<span class="s1">&nbsp;</span>in progress' \
     "with a key"
-like "$(cat "$page")" "<table id=\"sources\"><tr>.*<td>imap-pull</td><td class=\"n\">$(sqlite3 "$work/rep/state.db" "SELECT count(*) FROM runs WHERE step = 'pull' AND exit = 0")</td>" \
+like "$(cat "$page")" "<table id=\"sources\"><tr>.*<td>imap-pull</td><td class=\"n\">$(state_sql "$work/rep" "SELECT count(*) FROM runs WHERE step = 'pull' AND exit = 0")</td>" \
     "the throughput by source: imap-pull's pulls"
 is "$(grep -o '<h3>[A-Za-z ]* pulled a minute</h3><svg' "$page" | tr -d '\n')" \
     '<h3>Bytes pulled a minute</h3><svg<h3>Messages pulled a minute</h3><svg' \
@@ -125,11 +126,12 @@ bpage=$("$M" --state "$work/rep" report --account bob)
 like "$(cat "$bpage")" "Not verified yet" "an account not verified yet says so"
 
 # --- the accounts, a page of 500 at a time -----------------------------
-cp -r "$work/rep" "$work/big"
-sqlite3 "$work/big/state.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL
-    SELECT i + 1 FROM n WHERE i < 1200) INSERT INTO accounts(account,
-    login, wave, ord, entered) SELECT printf('u%04d@example.org', i),
-    printf('u%04d', i), 'big', 1000 + i, 0 FROM n"
+state_copy "$work/rep" "$work/big"
+state_sql "$work/big" "WITH RECURSIVE n(i, u) AS (SELECT 1, 'u0001' UNION
+    ALL SELECT i + 1, 'u' || CASE WHEN i + 1 < 10 THEN '000' WHEN i + 1
+    < 100 THEN '00' WHEN i + 1 < 1000 THEN '0' ELSE '' END || (i + 1) FROM
+    n WHERE i < 1200) INSERT INTO accounts(account, login, wave, ord,
+    entered) SELECT u || '@example.org', u, 'big', 1000 + i, 0 FROM n"
 out=$("$M" --state "$work/big" report --all --page 3)
 is "$?:$out" "0:$work/big/reports/accounts-3.html" "report --all --page 3"
 is "$(grep -o '<tr><td>u[0-9]*@' "$out" | sed -n '1p;$p' | tr -d '\n')" \
@@ -189,7 +191,7 @@ spid=$!
 sleep 0.5
 get http://127.0.0.1:28474/ >/dev/null
 is "$(sed -n 's/.*data-k="failed">\([0-9]*\)<.*/\1/p' "$work/got")" 1 "served: one failed"
-sqlite3 "$work/big/state.db" "UPDATE accounts SET state = 'failed' WHERE
+state_sql "$work/big" "UPDATE accounts SET state = 'failed' WHERE
     account IN ('u0001@example.org', 'u0002@example.org')"
 sleep 2.5
 get http://127.0.0.1:28474/ >/dev/null
@@ -230,7 +232,7 @@ browse() {	# what headless Chromium makes of the page
 }
 dom=$(browse --dump-dom)
 card() { printf '%s\n' "$dom" | sed -n "s/.*data-k=\"$1\">\([^<]*\)<.*/\1/p"; }
-db() { sqlite3 "$work/rep/state.db" "$1"; }
+db() { state_sql "$work/rep" "$1"; }
 is "$(card accounts)" "$(db 'SELECT count(*) FROM accounts')" \
     "in the browser: the account count is the state's"
 is "$(card messages)" "$(db 'SELECT sum(assessed_messages) FROM accounts')" \
