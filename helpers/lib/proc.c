@@ -9,6 +9,9 @@
 #include "buf.h"
 #include "log.h"
 #include "proc.h"
+#include "xalloc.h"
+
+extern char **environ;
 
 /* Report errno to the parent through the close-on-exec pipe and exit. */
 static void ATTR_NORETURN
@@ -29,8 +32,48 @@ child_fd(int want, int pipefd, int nullfd)
 	return want;
 }
 
+/* Whether `var` (K=V) is one that `env` sets or unsets. */
+static int
+named_in(const char *var, const char *const *env)
+{
+	size_t len;
+
+	for (; env && *env; env++) {
+		len = strcspn(*env, "=");
+		if (!strncmp(var, *env, len) && var[len] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The child's environment: ours with c->env applied, made before the
+ * fork, since the child of a threaded process must not allocate (another
+ * thread may have held the allocator's lock at the fork).
+ */
+static char **
+child_environ(const struct child *c)
+{
+	const char *const *e;
+	size_t n = 0, k = 0, i;
+	char **v;
+
+	for (i = 0; environ[i]; i++)
+		n++;
+	for (e = c->env; e && *e; e++)
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; environ[i]; i++)
+		if (!named_in(environ[i], c->env))
+			v[k++] = environ[i];
+	for (e = c->env; e && *e; e++)
+		if (strchr(*e, '='))
+			v[k++] = (char *)*e;
+	return v;
+}
+
 static void
-child_setup(struct child *c, int fds[3][2], int notify)
+child_setup(struct child *c, int fds[3][2], int notify, char **envp)
 {
 	static const int sigs[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP,
 	    SIGCHLD, SIGQUIT, SIGALRM };
@@ -65,17 +108,7 @@ child_setup(struct child *c, int fds[3][2], int notify)
 
 	if (c->dir && chdir(c->dir) < 0)
 		child_die(notify, errno);
-	if (c->env) {
-		const char *const *e;
-
-		for (e = c->env; *e; e++) {
-			if (strchr(*e, '='))
-				putenv((char *)*e);
-			else
-				unsetenv(*e);
-		}
-	}
-	execvp(c->argv[0], (char *const *)c->argv);
+	execvpe(c->argv[0], (char *const *)c->argv, envp);
 	child_die(notify, errno);
 }
 
@@ -84,6 +117,7 @@ proc_start(struct child *c, struct buf *err)
 {
 	int fds[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
 	int want[3] = { c->in, c->out, c->err }, notify[2], i, cerr = 0;
+	char **envp;
 	ssize_t n;
 
 	if (!c->argv || !c->argv[0]) {
@@ -104,17 +138,20 @@ proc_start(struct child *c, struct buf *err)
 		goto fail;
 	}
 	fflush(NULL);
+	envp = child_environ(c);
 	c->pid = fork();
 	if (c->pid < 0) {
 		buf_addf(err, "cannot fork: %s", strerror(errno));
+		free(envp);
 		close(notify[0]);
 		close(notify[1]);
 		goto fail;
 	}
 	if (c->pid == 0) {
 		close(notify[0]);
-		child_setup(c, fds, notify[1]);
+		child_setup(c, fds, notify[1], envp);
 	}
+	free(envp);
 	close(notify[1]);
 	do {
 		n = read(notify[0], &cerr, sizeof(cerr));
