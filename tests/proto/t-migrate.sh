@@ -198,6 +198,7 @@ destination:
   allow_plaintext: true
   auth:
     passwords: {command: "$work/pw-of"}
+limits: {backoff_seconds: 0}
 accounts:
   default_domain: example.org
   list: [alice@example.org, Dave@Example.org]
