@@ -361,12 +361,10 @@ check_provision(struct yconf *c, const struct provisionopts *pv,
 }
 
 /* What no single key can tell. */
+/* The state directory, and the database of its tables when not there */
 static void
-check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
+check_state(struct yconf *c, const struct plan *p, const yaml_node_t *root)
 {
-	const struct auth *sa = &p->source.auth, *da = &p->destination.auth;
-
-	plan_check_plaintext(c, p, root);
 	if (!p->state_dir)
 		yconf_err(c, root, "the plan needs 'state', the directory of the"
 		    " migration's state");
@@ -374,6 +372,15 @@ check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
 		yconf_err(c, yconf_get(c, root, "database"), "database: expected"
 		    " a PostgreSQL URL (postgresql://HOST/DB), found a path;"
 		    " the SQLite state is 'state'/state.db already");
+}
+
+static void
+check_plan(struct yconf *c, struct plan *p, const yaml_node_t *root)
+{
+	const struct auth *sa = &p->source.auth, *da = &p->destination.auth;
+
+	plan_check_plaintext(c, p, root);
+	check_state(c, p, root);
 	check_source(c, p, root);
 	check_phases(c, &p->phases, root);
 	if (!p->destination.jmap)

@@ -50,8 +50,8 @@ state_where(const char *dir, struct buf *err)
 
 /*
  * Whether DIR/state.db holds a state: a plan was applied to it.  A status
- * run before the first apply makes an empty one, which does not count;
- * it is removed.
+ * run before the first apply makes an empty one (or is making it, its
+ * tables not there yet), which does not count; it is removed.
  */
 static int
 sqlite_state(const char *dir)
@@ -67,11 +67,12 @@ sqlite_state(const char *dir)
 		free(path);
 		return 0;
 	}
-	held = 1;
-	if (db_open(&db, path, &err) == 0) {
+	if (db_open(&db, path, &err) < 0)
+		held = 1;	/* it cannot be read: leave it */
+	else {
 		if ((st = db_prepare(db, "SELECT count(*) FROM plans", 0)) &&
-		    db_step(st) == DB_ROW && db_col_int(st, 0) == 0)
-			held = 0;
+		    db_step(st) == DB_ROW && db_col_int(st, 0) > 0)
+			held = 1;
 		db_finalize(st);
 		db_close(db);
 	}

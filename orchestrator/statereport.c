@@ -145,6 +145,9 @@ state_report(struct state *s)
 	return r;
 }
 
+/* the wave ?1 names, or every wave when it is NULL */
+#define OF_WAVE "(CAST(?1 AS TEXT) IS NULL OR coalesce(wave, '-') = ?1)"
+
 json_t *
 state_wave_page(struct state *s, const char *wave, int64_t page,
     int64_t per_page, int64_t *total)
@@ -156,17 +159,16 @@ state_wave_page(struct state *s, const char *wave, int64_t page,
 	snprintf(off, sizeof(off), "%" PRId64, page * per_page);
 	snprintf(lim, sizeof(lim), "%" PRId64, per_page);
 	n = state_json_rows_text(s, "SELECT count(*) AS n FROM accounts WHERE"
-	    " in_plan <> 0 AND (CAST(?1 AS TEXT) IS NULL OR coalesce(wave, '-') = ?1)", 1,
-	    params);
+	    " in_plan <> 0 AND " OF_WAVE, 1, params);
 	*total = json_integer_value(json_object_get(json_array_get(n, 0),
 	    "n"));
 	json_decref(n);
 	return state_json_rows_text(s, "SELECT account, coalesce(wave, '-') AS"
 	    " wave, state, coalesce(step, '') AS step, assessed_messages,"
 	    " assessed_bytes, messages, bytes, anomalies, coalesce(error, '')"
-	    " AS error FROM accounts WHERE in_plan <> 0 AND (CAST(?1 AS TEXT) IS NULL OR"
-	    " coalesce(wave, '-') = ?1) ORDER BY ord LIMIT CAST(?3 AS"
-	    " BIGINT) OFFSET CAST(?2 AS BIGINT)", 3, params);
+	    " AS error FROM accounts WHERE in_plan <> 0 AND " OF_WAVE
+	    " ORDER BY ord LIMIT CAST(?3 AS BIGINT) OFFSET CAST(?2 AS BIGINT)",
+	    3, params);
 }
 
 json_t *
