@@ -634,7 +634,9 @@ dbpg_open(struct db **dbp, const char *url, struct buf *err)
 	db->db.pg = 1;
 	db->c = c;
 	buf_init(&db->err, 0);
-	if (pg_exec(&db->db, "SET client_min_messages = warning") < 0) {
+	/* short statements, where compiling a plan costs more than it saves */
+	if (pg_exec(&db->db, "SET client_min_messages = warning; SET jit ="
+	    " off") < 0) {
 		buf_addf(err, "state database: %s", pg_errmsg(&db->db));
 		pg_close(&db->db);
 		return -1;

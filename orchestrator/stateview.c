@@ -119,9 +119,11 @@ state_shares_pending(struct state *s)
 	    " '$.shares.pending') AS pending, json_extract(r.done,"
 	    " '$.shares.ready') AS ready FROM accounts a JOIN runs r ON r.id IN"
 	    " (SELECT max(id) FROM runs WHERE account_id = a.id AND helper IN"
-	    " ('jmap-push', 'dav-push') AND json_valid(done) AND"
+	    " ('jmap-push', 'dav-push') AND done LIKE '%\"shares\"%' AND"
+	    " json_valid(done) AND"
 	    " json_type(done, '$.shares') = 'object' GROUP BY helper) WHERE"
-	    " a.in_plan <> 0 AND json_array_length(r.done, '$.shares.pending') > 0"
+	    " a.in_plan <> 0 AND r.done LIKE '%\"shares\"%' AND"
+	    " json_array_length(r.done, '$.shares.pending') > 0"
 	    " ORDER BY a.ord, r.helper DESC", -1);
 }
 
