@@ -88,7 +88,11 @@ latency bob 10
 latency carol 35
 latency dave 100
 (cd "$work" && "$M" plan apply slow.yaml) >"$work/out" 2>&1
-is "$?" 0 "four accounts, the source slower and slower"
+rc=$?
+is "$rc" 0 "four accounts, the source slower and slower"
+[ "$rc" = 0 ] || grep -E 'failed|state:|cannot' "$work/out" | head -5 |
+    sed 's/^/#   /'
+
 sdb=$work/slow
 is "$(state_sql "$sdb" "SELECT group_concat(conns || ' ' || why, '; ') FROM connections")" \
     "2 start: half the ceiling; 3 grew: pulls ended well; 1 cut: the source slows: it answers in 100 ms, 10 times its quickest (10 ms)" \
