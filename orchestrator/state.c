@@ -109,26 +109,20 @@ stmt(struct state *s, enum stmt i)
 	return s->st[i];
 }
 
+/* A statement run now (`wait`), or a write whose outcome can wait for
+ * the group's commit (db_send()): 0, or -1, logged. */
 static int
-done(struct state *s, struct db_stmt *st)
+run_stmt(struct state *s, struct db_stmt *st, int wait)
 {
-	if (db_step(st) < 0) {
+	if ((wait ? db_step(st) : db_send(st)) < 0) {
 		log_warnx("state: %s", db_errmsg(s->db));
 		return -1;
 	}
 	return 0;
 }
 
-/* A write whose outcome can wait for the group's commit (db_send()). */
-static int
-sent(struct state *s, struct db_stmt *st)
-{
-	if (db_send(st) < 0) {
-		log_warnx("state: %s", db_errmsg(s->db));
-		return -1;
-	}
-	return 0;
-}
+#define done(s, st) run_stmt((s), (st), 1)
+#define sent(s, st) run_stmt((s), (st), 0)
 
 /* Begin a group unless one is open; the caller holds the lock. */
 static int
