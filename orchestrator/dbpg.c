@@ -431,6 +431,7 @@ pg_bind(struct db_stmt *s, int i, enum db_type type, int64_t v, double d,
 		break;
 	default:
 		st->vals[i - 1] = t ? xstrdup(t) : NULL;
+		st->types[i - 1] = 0;
 	}
 }
 
