@@ -94,6 +94,7 @@ migrate-proxy_LIBS := -lhttp_parser	# libhttp-parser-dev has no .pc
 COMMANDS += migrate
 migrate_SRCS := \
 	orchestrator/accounts.c \
+	orchestrator/apply.c \
 	orchestrator/assess.c \
 	orchestrator/audit.c \
 	orchestrator/machine.c \
@@ -117,6 +118,7 @@ migrate_SRCS := \
 	orchestrator/display.c \
 	orchestrator/doveadm.c \
 	orchestrator/exec.c \
+	orchestrator/lease.c \
 	orchestrator/load.c \
 	orchestrator/rollback.c \
 	orchestrator/runner.c \
@@ -130,6 +132,7 @@ migrate_SRCS := \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
+	orchestrator/statelease.c \
 	orchestrator/stateres.c \
 	orchestrator/statereport.c \
 	orchestrator/stateloc.c \

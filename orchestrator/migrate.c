@@ -13,6 +13,7 @@
 #include "accounts.h"
 #include "audit.h"
 #include "buf.h"
+#include "cli.h"
 #include "fileio.h"
 #include "finalize.h"
 #include "log.h"
@@ -31,7 +32,11 @@ static const char usage_text[] =
 "\n"
 "   plan validate FILE      check a plan; every error, with its line\n"
 "   plan diff FILE          what applying it would change\n"
-"   plan apply FILE         run it; run it again to go on after a stop\n"
+"   plan apply [--coordinate] FILE\n"
+"                           run it; run it again to go on after a stop\n"
+"   worker [--name NAME] FILE\n"
+"                           work on the accounts of the plan apply that\n"
+"                           runs on the same state in PostgreSQL\n"
 "   status [--json] [ACCOUNT]\n"
 "   report [-o FILE] [--account A | --wave W | --all] [--page N]\n"
 "                           the state as an HTML page (STATE/report.html)\n"
@@ -53,9 +58,9 @@ usage(int code)
 	exit(code);
 }
 
-static const char *state_dir_opt;
+const char *state_dir_opt;
 
-static const char *
+const char *
 state_dir(void)
 {
 	const char *d = state_dir_opt ? state_dir_opt : getenv("MIGRATE_STATE");
@@ -66,7 +71,7 @@ state_dir(void)
 	return d;
 }
 
-static void
+void
 sha256_hex(const char *data, size_t len, char out[65])
 {
 	unsigned char md[32];
@@ -78,8 +83,7 @@ sha256_hex(const char *data, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* A plan loaded and checked, with its accounts; exits on errors. */
-static void
+void
 load_plan(const char *file, struct plan *p, struct account_spec **v,
     size_t *nr)
 {
@@ -160,7 +164,7 @@ cmd_validate(const char *file)
 	return 0;
 }
 
-static struct state *
+struct state *
 open_state(const char *dir)
 {
 	struct state *s;
@@ -171,8 +175,7 @@ open_state(const char *dir)
 	return s;
 }
 
-/* The operator the audit names, for the state's transitions too. */
-static void
+void
 set_operator(struct state *s, struct audit *au)
 {
 	char *who = audit_operator(au);
@@ -251,66 +254,6 @@ cmd_diff(const char *file)
 	account_specs_free(v, nr);
 	plan_free(&p);
 	return 0;
-}
-
-/* Whether the last plan revision recorded is `sha`. */
-static int
-has_plan(struct state *s, const char *sha)
-{
-	struct plan_rev rev;
-	int same = state_last_plan(s, &rev) && !strcmp(rev.sha256, sha);
-
-	plan_rev_release(&rev);
-	return same;
-}
-
-static int
-cmd_apply(const char *file, int progress)
-{
-	struct plan p;
-	struct account_spec *v;
-	size_t nr, added = 0;
-	struct state *s;
-	struct audit *au;
-	struct buf err = BUF_INIT;
-	struct apply_opts o = { progress, -1 };
-	char sha[65];
-	int lockfd, changed, code;
-
-	load_plan(file, &p, &v, &nr);
-	if (mkdir_p(p.state_dir, &err) < 0)
-		fatalx(EX_CANTCREAT, "%s", err.buf);
-	if (state_lock_apply(p.state_dir, &lockfd, &err) < 0)
-		fatalx(EX_TEMPFAIL, "%s", err.buf);
-	if (state_bind(p.state_dir, p.database, &err) < 0)
-		fatalx(EX_CONFIG, "%s: %s", file, err.buf);
-	s = open_state(p.state_dir);
-	if (audit_open(&au, p.state_dir, &err) < 0 ||
-	    audit_recover(au, s, &err) < 0)
-		fatalx(EX_CANTCREAT, "%s", err.buf);
-	set_operator(s, au);
-	if (audit_commit_plan(au, file, p.text, p.text_len, &changed,
-	    &err) < 0)
-		fatalx(EX_CANTCREAT, "%s", err.buf);
-	sha256_hex(p.text, p.text_len, sha);
-	/* a revision the state lacks: new, or its row lost in a crash */
-	if (changed || !has_plan(s, sha)) {
-		char *abs = realpath(file, NULL);
-
-		state_add_plan(s, abs ? abs : file, p.name, sha);
-		free(abs);
-	}
-	if (state_sync_accounts(s, v, nr, &added, &err) < 0)
-		fatalx(EX_SOFTWARE, "%s", err.buf);
-	account_specs_free(v, nr);
-	if (added)
-		log_info("%zu new accounts in the state", added);
-	code = plan_apply(&p, s, au, &o);
-	audit_close(au);
-	state_close(s);
-	plan_free(&p);
-	close(lockfd);
-	return code;
 }
 
 /* --- status -------------------------------------------------------------- */
@@ -721,6 +664,9 @@ main(int argc, char **argv)
 	cmd = argv[optind++];
 	progress = isatty(2) && !getenv("MIGRATE_NO_PROGRESS");
 	if (!strcmp(cmd, "plan")) {
+		if (optind + 3 == argc && !strcmp(argv[optind], "apply") &&
+		    !strcmp(argv[optind + 1], "--coordinate"))
+			return cmd_apply(argv[optind + 2], progress, 1);
 		if (optind + 2 != argc)
 			usage(EX_USAGE);
 		if (!strcmp(argv[optind], "validate"))
@@ -728,8 +674,15 @@ main(int argc, char **argv)
 		if (!strcmp(argv[optind], "diff"))
 			return cmd_diff(argv[optind + 1]);
 		if (!strcmp(argv[optind], "apply"))
-			return cmd_apply(argv[optind + 1], progress);
+			return cmd_apply(argv[optind + 1], progress, 0);
 		usage(EX_USAGE);
+	}
+	if (!strcmp(cmd, "worker")) {
+		if (optind + 3 == argc && !strcmp(argv[optind], "--name"))
+			return cmd_worker(argv[optind + 2], argv[optind + 1]);
+		if (optind + 1 != argc || argv[optind][0] == '-')
+			usage(EX_USAGE);
+		return cmd_worker(argv[optind], NULL);
 	}
 	if (!strcmp(cmd, "status")) {
 		if (optind < argc && !strcmp(argv[optind], "--json"))

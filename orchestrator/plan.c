@@ -152,6 +152,7 @@ static const struct ykey limits_keys[] = {
 	{ "retries", K_INT, L(retries), NULL, "0" },
 	{ "backoff_seconds", K_INT, L(backoff_seconds), NULL, "0" },
 	{ "helper_timeout", K_INT, L(helper_timeout), NULL, "0" },
+	{ "lease_seconds", K_INT, L(lease_seconds), NULL, "2" },
 	{ "max_failures", K_FUNC, L(max_failures), NULL, NULL,
 	    parse_max_failures },
 	{ NULL, 0, 0, NULL, NULL }
@@ -481,6 +482,7 @@ defaults(struct plan *p)
 	p->limits.retries = 3;
 	p->limits.backoff_seconds = 30;
 	p->limits.helper_timeout = 0;
+	p->limits.lease_seconds = 60;
 	p->phases.delta.passes = 1;
 	p->limits.max_failures = 10;
 	p->limits.max_failures_share = 1;

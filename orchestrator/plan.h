@@ -111,6 +111,7 @@ struct limits {
 	long long parallel_accounts, connections_per_source;
 	long long connections_per_account, bytes_per_second;
 	long long retries, backoff_seconds, helper_timeout;
+	long long lease_seconds;	/* an account's, held by a worker */
 	/* a phase with more failed accounts stops the apply: a count, or
 	 * with max_failures_share a percentage of the phase's accounts */
 	long long max_failures;

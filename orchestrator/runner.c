@@ -43,6 +43,19 @@ on_signal(int sig)
 	stopping = sig;
 }
 
+void
+catch_signals(void)
+{
+	struct sigaction sa = { 0 };
+
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* for good, not per child: workers start children at once */
+	signal(SIGPIPE, SIG_IGN);
+}
+
 /* --- the phase loop ------------------------------------------------------ */
 
 static double
@@ -54,6 +67,30 @@ backoff(struct run *r, int attempts)
 	return b > 3600 ? 3600 : b;
 }
 
+enum worked
+work_one(struct run *r, struct slot *sl, struct account *a, int moved,
+    struct buf *err)
+{
+	enum outcome o;
+	int again;
+
+	buf_setlen(err, 0);
+	if (a->state == ST_FAILED)
+		enter(r, a, a->resume, "retry");
+	if (moved && moved_here(r, sl, a) < 0)
+		o = RETRY;
+	else
+		o = advance(r, sl, a, err);
+	if (o == OK || o == STOPPED)
+		return o == OK ? W_DONE : W_AGAIN;
+	a->attempts++;
+	again = o == RETRY && a->attempts <= r->p->limits.retries;
+	state_set_failure(r->s, a, o == RETRY ? "retryable" : "permanent",
+	    err->buf, again ? now_seconds() + backoff(r, a->attempts) : 0);
+	enter(r, a, ST_FAILED, NULL);
+	return again ? W_AGAIN : W_FAILED;
+}
+
 static void *
 worker(void *arg)
 {
@@ -62,11 +99,15 @@ worker(void *arg)
 	struct buf err = BUF_INIT;
 
 	free(arg);
+	if (r->shared) {
+		lease_worker(r, sl);
+		return NULL;
+	}
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		struct item *it = NULL;
 		double now = now_seconds(), soonest = 0;
-		enum outcome o;
+		enum worked w;
 		size_t i;
 		int waiting = 0;
 
@@ -105,31 +146,13 @@ worker(void *arg)
 		sl->since = now;
 		pthread_mutex_unlock(&r->lock);
 
-		buf_setlen(&err, 0);
-		if (it->a.state == ST_FAILED)
-			enter(r, &it->a, it->a.resume, "retry");
-		o = advance(r, sl, &it->a, &err);
-		if (o == RETRY || o == PERMANENT) {
-			struct account *a = &it->a;
-			int again;
-
-			a->attempts++;
-			again = o == RETRY && a->attempts <=
-			    r->p->limits.retries;
-			state_set_failure(r->s, a, o == RETRY ? "retryable" :
-			    "permanent", err.buf, again ? now_seconds() +
-			    backoff(r, a->attempts) : 0);
-			enter(r, a, ST_FAILED, NULL);
-			pthread_mutex_lock(&r->lock);
-			it->status = again ? 0 : 2;
-			if (!again)
-				r->nr_failed++;
-		} else {
-			pthread_mutex_lock(&r->lock);
-			it->status = o == STOPPED ? 0 : 2;
-			if (o == OK)
-				r->nr_done++;
-		}
+		w = work_one(r, sl, &it->a, 0, &err);
+		pthread_mutex_lock(&r->lock);
+		it->status = w == W_AGAIN ? 0 : 2;
+		if (w == W_FAILED)
+			r->nr_failed++;
+		else if (w == W_DONE)
+			r->nr_done++;
 		if (it->status == 0 && (size_t)(it - r->items) < r->cursor)
 			r->cursor = it - r->items;
 		else if (it->status == 2)
@@ -143,13 +166,14 @@ worker(void *arg)
 	return NULL;
 }
 
-/* Commit the queued audit lines: a batch, or with `all` until none is left. */
-static void
+void
 audit_now(struct run *r, int all)
 {
 	struct buf err = BUF_INIT;
 	long n;
 
+	if (!r->au)
+		return;		/* a worker: the coordinator commits */
 	do {
 		n = audit_flush(r->au, r->s, r->mapping_txt, &err);
 		if (n < 0)
@@ -240,7 +264,9 @@ watch(struct run *r)
 		nanosleep(&ts, NULL);
 		state_tick(r->s);
 		now = now_seconds();
-		if ((r->flips && now - last_audit >= 1) ||
+		if (r->shared)
+			lease_watch(r, now);	/* the audit too */
+		else if ((r->flips && now - last_audit >= 1) ||
 		    now - last_audit >= 30) {
 			r->flips = 0;
 			audit_now(r, 0);
@@ -256,11 +282,7 @@ watch(struct run *r)
 	share_ready_flush(r);
 }
 
-/*
- * Run one phase over the accounts of `wave` (NULL: all).  Returns the
- * number of accounts that failed for good, or -1 when stopped.
- */
-static long
+long
 run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 {
 	pthread_t *tids;
@@ -269,17 +291,27 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 
 	r->phase = ph;
 	r->phase_name = name;
-	if (take_items(r, wave) < 0)
+	/* a worker learns the phase's accounts by claiming them */
+	if ((!r->shared || r->coordinator) && take_items(r, wave) < 0)
 		return -1;
 	r->phase_total = r->nr_items + r->nr_failed;
 	r->cursor = 0;
 	r->nr_done = 0;
 	r->phase_start = now_seconds();
-	say(r, "phase %s: %zu accounts", name, r->nr_items);
+	if (r->shared && r->coordinator && lease_open(r, name, wave) < 0)
+		return -1;
+	if (r->shared && !r->coordinator) {
+		r->remaining = 1;	/* until counted */
+		say(r, "phase %s: joined", name);
+	} else {
+		say(r, "phase %s: %zu accounts", name, r->nr_items);
+	}
 
 	n = (int)r->p->limits.parallel_accounts;
-	if ((size_t)n > r->nr_items)
+	if ((size_t)n > r->nr_items && (!r->shared || r->coordinator))
 		n = (int)r->nr_items;
+	if (r->o->coordinate)
+		n = 0;
 	r->nr_slots = n;
 	r->slots = xcalloc(n ? n : 1, sizeof(*r->slots));
 	tids = xcalloc(n ? n : 1, sizeof(*tids));
@@ -298,6 +330,8 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 	if (r->o->progress)
 		draw(r, 1);
 	state_flush(r->s);
+	if (r->shared)
+		lease_close(r);
 	r->flips = 0;
 	audit_now(r, 1);
 	for (i = 0; i < r->nr_items; i++)
@@ -401,7 +435,7 @@ assign_waves(struct run *r)
 	return state_flush(r->s);
 }
 
-static int
+int
 run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
     const struct apply_opts *o, struct buf *err)
 {
@@ -451,7 +485,7 @@ run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
 	return ret;
 }
 
-static void
+void
 run_close(struct run *r)
 {
 	if (r->master_password) {
@@ -525,7 +559,6 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 {
 	struct run r;
 	struct buf err = BUF_INIT;
-	struct sigaction sa = { 0 };
 	long failed;
 	size_t k;
 	int code = 0, stop = 0, waiting = 0;
@@ -537,12 +570,13 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 		return EX_CANTCREAT;
 	}
 	load_start(&r, 1);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	/* for good, not per child: workers start children at once */
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
+	if ((r.shared = state_shared(s))) {
+		r.coordinator = 1;
+		r.lease = (double)p->limits.lease_seconds;
+		state_set_worker(s, o->worker);
+		state_unclaim(s);
+	}
 	if (assign_waves(&r) < 0) {
 		log_warnx("state: cannot assign the waves");
 		run_close(&r);
@@ -587,6 +621,9 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 		say(&r, "apply %s: done", p->file);
 	}
 	state_flush(s);
+	/* the workers that joined this apply go */
+	if (r.shared && state_phase_close(s, r.phase_id, r.run_id) < 0)
+		say(&r, "state: cannot record the apply's end for the workers");
 	audit_now(&r, 1);
 	run_close(&r);
 	buf_release(&err);

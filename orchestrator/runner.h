@@ -14,6 +14,9 @@ struct buf;
 struct apply_opts {
 	int progress;		/* draw a progress display (a terminal) */
 	int only_phase;		/* -1: all; else run only that phase */
+	const char *worker;	/* this process's name among workers */
+	int coordinate;		/* the state shared: leave the accounts to
+				 * the workers (plan apply --coordinate) */
 };
 
 /*
@@ -23,6 +26,14 @@ struct apply_opts {
  */
 int plan_apply(struct plan *p, struct state *s, struct audit *a,
     const struct apply_opts *o);
+
+/*
+ * migrate worker (lease.c): work on the accounts of the phases that the
+ * coordinator (a plan apply of the same state in PostgreSQL) opens, until
+ * that apply ends.  Returns 0, EX_CONFIG when the state is not shared, or
+ * 128 + the signal that stopped it.
+ */
+int plan_work(struct plan *p, struct state *s, const struct apply_opts *o);
 
 /*
  * Flip one account back to the source (migrate rollback ACCOUNT): first

@@ -90,6 +90,21 @@ struct run {
 	double quickest;	/* the lowest of the pulls' latency_ms */
 	int dest_sieve_asked;	/* 1 while being asked, 2 after */
 	double eta_at;		/* when it was computed */
+
+	/* the state shared by workers (lease.c) */
+	int shared;
+	int coordinator;	/* plan apply: opens the phases, the audit */
+	int64_t phase_id;	/* the phase open in the state */
+	double lease;		/* seconds */
+	double renewed, polled, audited;
+};
+
+/* How work_one() left an account: to do again (later, or by another
+ * worker), done with in this phase, or failed for good. */
+enum worked {
+	W_AGAIN,
+	W_DONE,
+	W_FAILED,
 };
 
 
@@ -230,6 +245,39 @@ enum outcome provision(struct run *r, struct slot *sl, struct account *a,
  * failure releases the hold */
 enum outcome back_window(struct run *r, struct slot *sl, struct account *a,
     struct buf *err);
+
+/*
+ * runner.c: an account's turn: a retry resumes it, advance() drives it,
+ * a failure is recorded with its backoff.  `moved`: its archive is on
+ * another worker (moved_here()).
+ */
+enum worked work_one(struct run *r, struct slot *sl, struct account *a,
+    int moved, struct buf *err);
+/* The run of an apply, a worker, a rollback: its files, its logs. */
+int run_open(struct run *r, struct plan *p, struct state *s,
+    struct audit *a, const struct apply_opts *o, struct buf *err);
+void run_close(struct run *r);
+/* Run one phase over the accounts of `wave` (NULL: all): the number that
+ * failed for good, or -1 when stopped. */
+long run_phase(struct run *r, enum phase ph, const char *name,
+    const char *wave);
+/* Commit the queued audit lines: a batch, or with `all` every one. */
+void audit_now(struct run *r, int all);
+void catch_signals(void);
+
+/*
+ * lease.c: the accounts shared by workers.  lease_worker() is a thread's
+ * loop: claim, work, give back, until the phase has nothing left.
+ * lease_watch() is the watch loop's part: the leases renewed, what is
+ * left of the phase counted; the coordinator's audit.  lease_open() and
+ * lease_close() are the coordinator's, around a phase.  moved_here(): an
+ * account whose archive another worker has is pulled again here.
+ */
+void lease_worker(struct run *r, struct slot *sl);
+void lease_watch(struct run *r, double now);
+int lease_open(struct run *r, const char *name, const char *wave);
+void lease_close(struct run *r);
+int moved_here(struct run *r, struct slot *sl, struct account *a);
 
 /* display.c: the display on a terminal, redrawn; `final` ends it */
 void draw(struct run *r, int final);

@@ -217,7 +217,13 @@ shares_pass(struct run *r)
 		    "account"));
 		const char *helper_name = json_string_value(json_object_get(
 		    row, "helper"));
+		const char *home = json_string_value(json_object_get(row,
+		    "home"));
+		const char *me = state_worker(r->s);
 
+		/* its archive is on another worker: that one pushes it */
+		if (me && home && strcmp(home, me))
+			continue;
 		if (ready < 0 && (ready = share_ready_write(r, set)) < 0)
 			break;
 		if (stopping || json_integer_value(json_object_get(row,

@@ -42,6 +42,10 @@ enum stmt {
 	S_NR
 };
 
+/* A worker writes only the accounts it holds (or that no one does) */
+#define MINE(me) "(CAST(" me " AS TEXT) IS NULL OR owner IS NULL OR" \
+	" owner = " me ")"
+
 #define ACC_COLS "id, account, login, wave, state, resume, step, attempts," \
 	" not_before, error_class, error, messages, bytes, anomalies, deltas," \
 	" checkpoint"
@@ -59,7 +63,7 @@ static const char *const sql[S_NR] = {
 	[S_ENTER] = "UPDATE accounts SET state = ?2, resume = ?3, step = NULL,"
 	    " entered = ?4, attempts = ?5, error_class = ?6, error = ?7,"
 	    " finished = CASE WHEN ?2 = 'migrated' THEN ?4 ELSE finished END"
-	    " WHERE id = ?1 AND state = ?8",
+	    " WHERE id = ?1 AND state = ?8 AND " MINE("?9"),
 	[S_TRANSITION] = "INSERT INTO transitions(account_id, ts, from_state,"
 	    " to_state, why, operator) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[S_STEP] = "UPDATE accounts SET step = ?2,"
@@ -72,7 +76,8 @@ static const char *const sql[S_NR] = {
 	[S_CKPT_GET] = "SELECT helper, token FROM checkpoints WHERE"
 	    " account_id = ?1",
 	[S_RUN] = "INSERT INTO runs(account_id, helper, step, started, ended,"
-	    " exit, done, error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    " exit, done, error, worker) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+	    " ?8, ?9)",
 	[S_ANOMALY] = "INSERT INTO anomalies(account_id, helper, kind, event)"
 	    " VALUES(?1, ?2, ?3, ?4)",
 	[S_COUNTERS] = "UPDATE accounts SET messages = messages + ?2,"
@@ -85,7 +90,7 @@ static const char *const sql[S_NR] = {
 	[S_FINDING] = "INSERT INTO findings(account_id, kind, n) VALUES(?1,"
 	    " ?2, ?3) ON CONFLICT(account_id, kind) DO UPDATE SET n = ?3",
 	[S_FAILURE] = "UPDATE accounts SET attempts = ?2, error_class = ?3,"
-	    " error = ?4, not_before = ?5 WHERE id = ?1",
+	    " error = ?4, not_before = ?5 WHERE id = ?1 AND " MINE("?6"),
 	[S_QUEUE] = "INSERT INTO audit_queue(kind, line) VALUES(?1, ?2)",
 	[S_WAVE] = "UPDATE accounts SET wave = ?2 WHERE account = ?1",
 };
@@ -97,6 +102,7 @@ struct state {
 	double group_began;	/* 0: no transaction open */
 	int broken;		/* a commit failed: stop writing */
 	char *operator;		/* who runs this command, or NULL */
+	char *worker;		/* the worker's name, accounts shared */
 };
 
 static struct db_stmt *
@@ -283,6 +289,7 @@ state_close(struct state *s)
 	db_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	free(s->operator);
+	free(s->worker);
 	free(s);
 }
 
@@ -291,6 +298,16 @@ state_lock_db(struct state *s)
 {
 	pthread_mutex_lock(&s->lock);
 	return s->db;
+}
+
+struct db *
+state_lock_group(struct state *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (group(s) == 0)
+		return s->db;
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
 }
 
 void
@@ -531,12 +548,14 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 		db_bind_text(st, 7, a->error);
 	}
 	db_bind_text(st, 8, state_name(from));
+	db_bind_text(st, 9, s->worker);
 	if (done(s, st) < 0)
 		goto out;
 	if (db_changes(st) != 1) {
 		buf_addf(err, "%s: is no longer %s (changed by another"
-		    " command, such as migrate hold); ", a->account,
-		    state_name(from));
+		    " command, such as migrate hold%s); ", a->account,
+		    state_name(from), s->worker ? ", or taken by another"
+		    " worker when this one's lease ran out" : "");
 		goto out;
 	}
 	st = stmt(s, S_TRANSITION);
@@ -634,8 +653,8 @@ state_record_run(struct state *s, struct account *a, const char *helper,
     const char *step, double started, int exit_code, const char *done_json,
     const char *error)
 {
-	return write_one(s, S_RUN, "issddnss", a->id, helper, step, started,
-	    now_seconds(), exit_code, done_json, error);
+	return write_one(s, S_RUN, "issddnsss", a->id, helper, step, started,
+	    now_seconds(), exit_code, done_json, error, s->worker);
 }
 
 int
@@ -669,6 +688,21 @@ state_set_operator(struct state *s, const char *who)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void
+state_set_worker(struct state *s, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	free(s->worker);
+	s->worker = name ? xstrdup(name) : NULL;
+	pthread_mutex_unlock(&s->lock);
+}
+
+const char *
+state_worker(struct state *s)
+{
+	return s->worker;
+}
+
 int
 state_set_finding(struct state *s, struct account *a, const char *kind,
     int64_t n)
@@ -695,8 +729,8 @@ int
 state_set_failure(struct state *s, struct account *a, const char *cls,
     const char *error, double not_before)
 {
-	int ret = write_one(s, S_FAILURE, "inssd", a->id, a->attempts, cls,
-	    error, not_before);
+	int ret = write_one(s, S_FAILURE, "inssds", a->id, a->attempts, cls,
+	    error, not_before, s->worker);
 
 	if (ret == 0) {
 		free(a->error_class);

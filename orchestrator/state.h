@@ -155,6 +155,56 @@ char *state_items_text(struct state *s, int64_t account_id, json_t **obj_r);
  * the transitions it records. */
 void state_set_operator(struct state *s, const char *who);
 
+/*
+ * statelease.c: accounts shared by workers (migrate worker), the state in
+ * PostgreSQL.  state_shared(): whether it is.  state_set_worker() names
+ * this process's worker (NULL: none): from then on, its state changes,
+ * failures and runs are written only to accounts that it holds or that no
+ * one does, and its runs carry its name.
+ */
+int state_shared(struct state *s);
+void state_set_worker(struct state *s, const char *name);
+const char *state_worker(struct state *s);
+
+/* The coordinator opens a phase with the ids of the accounts it has work
+ * for (and closes the last one still open): its id, or -1.  Closing the
+ * last with `run_id` ends that apply: the workers that joined it go. */
+int64_t state_phase_open(struct state *s, const char *run_id,
+    const char *name, const char *kind, const char *wave, const int64_t *ids,
+    size_t nr);
+int state_phase_close(struct state *s, int64_t phase, const char *run_id);
+/* The last phase opened: 1, 0 (none ever), -1; kind "end" when its apply
+ * is over.  Free with phase_row_free(). */
+struct phase_row {
+	int64_t id;
+	char *run_id, *name, *kind, *wave;
+	int closed;
+};
+int state_phase_last(struct state *s, struct phase_row *ph);
+void phase_row_free(struct phase_row *ph);
+
+/*
+ * Claim the first account of `phase` that no live lease holds and whose
+ * backoff is over at `now` (an account past its cutover only if this
+ * worker is its home), for `lease` seconds: 1 with `a` read, and
+ * *home_r its home before (caller frees; NULL: none), 0 when none is
+ * due, -1.  state_release() gives it back, with `done` as done in that
+ * phase; state_renew() renews every lease of this worker.
+ */
+int state_claim(struct state *s, int64_t phase, double now, double lease,
+    struct account *a, char **home_r);
+int state_release(struct state *s, const struct account *a, int64_t phase,
+    int done);
+int state_renew(struct state *s, double lease);
+/* This worker's leases given back at its start: they were a dead
+ * process's, with the same name (the same state directory). */
+int state_unclaim(struct state *s);
+/* Whether a flip's audit line waits in the queue. */
+int state_flips_pending(struct state *s);
+/* The phase's accounts still to do, done, and failed for good. */
+int state_phase_left(struct state *s, int64_t phase, int64_t *left,
+    int64_t *done, int64_t *failed);
+
 /* The size of the account's mail as the assessment counted it. */
 int state_set_assessed(struct state *s, struct account *a, int64_t messages,
     int64_t bytes);
@@ -222,8 +272,9 @@ json_t *state_prunable(struct state *s);
 int state_set_pruned(struct state *s, int64_t account_id, double when);
 double state_pruned(struct state *s, int64_t account_id);
 json_t *state_runs(struct state *s, int64_t account_id);
-/* The accounts whose last jmap-push left shares pending: [{account,
- * pending (JSON text of an array), ready (the accounts it knew)}]. */
+/* The accounts whose last jmap-push left shares pending: [{account, home
+ * (its worker's, shared), pending (JSON text of an array), ready (the
+ * accounts it knew)}]. */
 json_t *state_shares_pending(struct state *s);
 /* The failed accounts grouped by class and reason, most common first. */
 json_t *state_failures(struct state *s);

@@ -24,6 +24,9 @@ char *state_where(const char *dir, struct buf *err);
  * back. */
 struct db *state_lock_db(struct state *s);
 void state_unlock_db(struct state *s);
+/* The same in the current group of writes (begun if need be); NULL, the
+ * lock not taken, when it cannot begin. */
+struct db *state_lock_group(struct state *s);
 
 /* The rows of `sql` (?1 bound to `id` unless it is negative) as an array
  * of objects, a member per column under its name, of its type. */

@@ -114,7 +114,7 @@ state_runs(struct state *s, int64_t account_id)
 json_t *
 state_shares_pending(struct state *s)
 {
-	return state_json_rows(s, "SELECT a.account, r.helper,"
+	return state_json_rows(s, "SELECT a.account, a.home, r.helper,"
 	    " json_extract(r.done,"
 	    " '$.shares.pending') AS pending, json_extract(r.done,"
 	    " '$.shares.ready') AS ready FROM accounts a JOIN runs r ON r.id IN"

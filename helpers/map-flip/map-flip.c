@@ -37,7 +37,7 @@ static const char usage_text[] =
 "         --restore EXPORT\n"
 "   or: map-flip --store STORE [--export FILE] [--control SOCKET]\n"
 "         --default source|destination\n"
-"   or: map-flip --store STORE --list\n"
+"   or: map-flip --store STORE [--export FILE] --list\n"
 "STORE is a file, or a postgresql:// URL that proxies follow.\n";
 
 static void ATTR_NORETURN
@@ -511,7 +511,15 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (list) {
-		code = print_routes(m);
+		/* with --export: the export written, as a flip writes it */
+		if (!export_opt)
+			code = print_routes(m);
+		else if (export(m, export_path, &err) < 0) {
+			log_warnx("%s", err.buf);
+			code = EX_TEMPFAIL;
+		} else {
+			code = 0;
+		}
 		goto out;
 	}
 	evline_hello(1, "map-flip", FLIP_VERSION);

@@ -1,0 +1,308 @@
+/*
+ * lease.c: the accounts of a state shared by workers (the state in
+ * PostgreSQL, see statelease.c), on the runner's side.
+ *
+ * The coordinator, plan apply, runs the phases as ever; it opens each in
+ * the state with the accounts it has work for, commits the audit lines
+ * every worker queues, and closes the phase when none is left.  A worker
+ * (migrate worker, on any host) follows the phases the coordinator opens.
+ * The coordinator's threads and every worker's claim the phase's
+ * accounts one at a time, each under a lease that the watch loop renews.
+ * An account's archive stays on the worker that pulled it (its home): an
+ * account that comes to another worker before its cutover is pulled
+ * again there, from nothing; one past its cutover waits for its home.
+ */
+#include "compat.h"
+
+#include <ftw.h>
+#include <time.h>
+
+#include "buf.h"
+#include "exec_path.h"
+#include "log.h"
+#include "now.h"
+#include "proc.h"
+#include "runner_p.h"
+#include "xalloc.h"
+
+static const char *const kinds[] = {
+	[PH_ASSESSMENT] = "assessment",
+	[PH_MOVE] = "move",
+	[PH_DELTA] = "delta",
+	[PH_FINALIZE] = "finalize",
+};
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+int
+moved_here(struct run *r, struct slot *sl, struct account *a)
+{
+	char *dir = archive_of(r, a);
+	struct buf err = BUF_INIT;
+	int ret = 0;
+
+	/* an archive this worker kept from before is behind what the
+	 * other pushed since: a new one adopts what is there */
+	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
+	    errno != ENOENT) {
+		say(r, "%s: cannot remove %s, left by an earlier claim: %s",
+		    a->account, dir, strerror(errno));
+		ret = -1;
+	}
+	free(dir);
+	if (ret < 0)
+		return -1;
+	switch (a->state) {
+	case ST_VERIFIED:
+		/* a cutover window begun elsewhere: its hold let go */
+		if (a->step && r->p->proxy.present &&
+		    proxy_hold(r, sl, a, 0, &err) != OK)
+			say(r, "%s: %s", a->account, err.buf);
+		/* FALLTHROUGH */
+	case ST_COPIED:
+		ret = enter(r, a, ST_COPYING, "its archive is on another"
+		    " worker");
+		break;
+	case ST_COPYING:
+		ret = state_set_step(r->s, a, NULL);
+		say(r, "%s: its archive is on another worker: pulled again"
+		    " here", a->account);
+		break;
+	default:
+		break;
+	}
+	buf_release(&err);
+	return ret;
+}
+
+void
+lease_worker(struct run *r, struct slot *sl)
+{
+	struct buf err = BUF_INIT;
+	const char *me = state_worker(r->s);
+
+	while (!stopping) {
+		struct account a;
+		struct timespec ts;
+		enum worked w;
+		char *home;
+		int rc = state_claim(r->s, r->phase_id, now_seconds(),
+		    r->lease, &a, &home);
+
+		pthread_mutex_lock(&r->lock);
+		if (rc <= 0) {
+			/* nothing due: the others' accounts may come back,
+			 * backoffs end; the watch counts what is left */
+			if (!r->remaining) {
+				pthread_mutex_unlock(&r->lock);
+				break;
+			}
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec++;
+			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+			pthread_mutex_unlock(&r->lock);
+			continue;
+		}
+		snprintf(sl->account, sizeof(sl->account), "%s", a.account);
+		sl->since = now_seconds();
+		pthread_mutex_unlock(&r->lock);
+
+		w = work_one(r, sl, &a, home && strcmp(home, me), &err);
+		state_release(r->s, &a, r->phase_id, w != W_AGAIN);
+		pthread_mutex_lock(&r->lock);
+		if (w == W_DONE)
+			r->nr_done++;
+		else if (w == W_FAILED)
+			r->nr_failed++;
+		sl->account[0] = '\0';
+		sl->what[0] = '\0';
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+		free(home);
+		account_free(&a);
+	}
+	buf_release(&err);
+}
+
+/*
+ * The coordinator: the audit lines every worker queued, committed within
+ * a second of a flip (after the export of the mapping as the flips left
+ * it) or every 30 s, as the apply commits its own.
+ */
+static void
+audit_workers(struct run *r, double now, int all)
+{
+	const char *argv[7];
+	struct child c = CHILD_INIT;
+	struct buf err = BUF_INIT;
+	char *path;
+
+	if (!state_flips_pending(r->s)) {
+		if (all || now - r->audited >= 30) {
+			audit_now(r, all);
+			r->audited = now;
+		}
+		return;
+	}
+	path = exec_path_of("map-flip");
+	argv[0] = path;
+	argv[1] = "--store";
+	argv[2] = r->p->mapping;
+	argv[3] = "--export";
+	argv[4] = r->mapping_txt;
+	argv[5] = "--list";
+	argv[6] = NULL;
+	c.argv = argv;
+	c.in = PROC_NULL;
+	c.out = PROC_NULL;
+	if (proc_start(&c, &err) < 0 || proc_finish(&c) != 0)
+		say(r, "the export of the mapping (%s) was not refreshed%s%s",
+		    r->mapping_txt, err.len ? ": " : "", err.buf);
+	free(path);
+	buf_release(&err);
+	audit_now(r, all);
+	r->audited = now;
+}
+
+void
+lease_watch(struct run *r, double now)
+{
+	int64_t left, done, failed;
+	struct phase_row ph;
+	double every = r->lease / 3 < 10 ? r->lease / 3 : 10;
+
+	if (now - r->renewed >= every) {
+		state_renew(r->s, r->lease);
+		r->renewed = now;
+	}
+	if (now - r->polled < 1)
+		return;
+	r->polled = now;
+	if (state_phase_left(r->s, r->phase_id, &left, &done, &failed) < 0)
+		return;
+	/* a worker leaves a phase that a rerun of the apply opened again */
+	if (!r->coordinator && state_phase_last(r->s, &ph) == 1) {
+		if (ph.id != r->phase_id)
+			left = 0;
+		phase_row_free(&ph);
+	}
+	pthread_mutex_lock(&r->lock);
+	r->remaining = (size_t)left;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (r->coordinator)
+		audit_workers(r, now, 0);
+}
+
+int
+lease_open(struct run *r, const char *name, const char *wave)
+{
+	int64_t *ids = xcalloc(r->nr_items + 1, sizeof(*ids));
+	size_t i;
+
+	for (i = 0; i < r->nr_items; i++)
+		ids[i] = r->items[i].a.id;
+	r->phase_id = state_phase_open(r->s, r->run_id, name,
+	    kinds[r->phase], wave, ids, r->nr_items);
+	free(ids);
+	if (r->phase_id < 0) {
+		say(r, "state: cannot open the phase %s for the workers", name);
+		return -1;
+	}
+	r->polled = 0;
+	return 0;
+}
+
+void
+lease_close(struct run *r)
+{
+	int64_t left, done, failed;
+
+	if (!r->coordinator)
+		return;
+	if (state_phase_left(r->s, r->phase_id, &left, &done, &failed) == 0) {
+		/* the failed ones set aside before, and what every worker
+		 * did */
+		r->nr_failed = r->phase_total - r->nr_items + (size_t)failed;
+		r->nr_done = (size_t)done;
+	}
+	if (!stopping)
+		state_phase_close(r->s, r->phase_id, NULL);
+	audit_workers(r, now_seconds(), 1);
+}
+
+static int
+phase_of(const char *kind, enum phase *ph)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kind, kinds[i])) {
+			*ph = (enum phase)i;
+			return 0;
+		}
+	return -1;
+}
+
+int
+plan_work(struct plan *p, struct state *s, const struct apply_opts *o)
+{
+	struct run r;
+	struct buf err = BUF_INIT;
+	struct phase_row ph;
+	int64_t ended = 0, worked = 0;
+	enum phase k;
+	int rc, said = 0;
+
+	if (run_open(&r, p, s, NULL, o, &err) < 0) {
+		log_warnx("%s", err.buf);
+		buf_release(&err);
+		run_close(&r);
+		return EX_CANTCREAT;
+	}
+	catch_signals();
+	r.shared = 1;
+	r.lease = (double)p->limits.lease_seconds;
+	state_set_worker(s, o->worker);
+	state_unclaim(s);
+	/* an apply over before this worker came is not the one it waits for */
+	if (state_phase_last(s, &ph) == 1 && !strcmp(ph.kind, "end"))
+		ended = ph.id;
+	phase_row_free(&ph);
+	while (!stopping) {
+		if ((rc = state_phase_last(s, &ph)) == 1 && !strcmp(ph.kind,
+		    "end") && ph.id != ended) {
+			say(&r, "worker %s: the apply is over", o->worker);
+			phase_row_free(&ph);
+			break;
+		}
+		if (rc == 1 && !ph.closed && ph.id != worked &&
+		    phase_of(ph.kind, &k) == 0) {
+			r.phase_id = worked = ph.id;
+			if (run_phase(&r, k, ph.name, ph.wave) >= 0 &&
+			    !stopping && k == PH_ASSESSMENT)
+				assess_summary(&r);
+			else if (!stopping)
+				shares_pass(&r);
+			said = 0;
+		} else if (!said) {
+			say(&r, "worker %s: waiting for a phase of plan apply",
+			    o->worker);
+			said = 1;
+		}
+		phase_row_free(&ph);
+		if (!stopping)
+			sleep(1);
+	}
+	state_flush(s);
+	run_close(&r);
+	buf_release(&err);
+	return stopping ? 128 + (int)stopping : 0;
+}

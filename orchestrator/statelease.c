@@ -1,0 +1,256 @@
+/*
+ * statelease.c: accounts shared by workers, the state in PostgreSQL.
+ *
+ * The coordinator (plan apply) opens each phase with the accounts it has
+ * work for.  Every worker, the coordinator's own threads too, claims them
+ * one at a time: a lease on the database's clock, which it renews while
+ * it works and gives back when the phase is done with the account or the
+ * account waits for a retry.  A worker that dies keeps its accounts until
+ * their leases run out; then another takes them, except those past their
+ * cutover, whose archive only their home has.
+ */
+#include "compat.h"
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "log.h"
+#include "state.h"
+#include "state_int.h"
+#include "xalloc.h"
+
+#define DBNOW "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE" \
+	" PRECISION)"
+
+/* states whose archive is the one on their home: the destination is
+ * authoritative, a new archive would undo what the user did there */
+#define BOUND "('cutover', 'migrated', 'finalized')"
+
+/* Run `sql` with `types` bound (see db_bind_va()); with `row`, its one
+ * row's columns into the strings *row[i] (caller frees).  DB_ROW, DB_DONE
+ * or -1, logged.  The caller holds the state's lock. */
+static int
+vstep(struct db *db, char **row, int ncol, const char *sql,
+    const char *types, va_list ap)
+{
+	struct db_stmt *st;
+	int rc = -1, i;
+
+	if ((st = db_prepare(db, sql, 0))) {
+		db_bind_va(st, types, ap);
+		rc = db_step(st);
+		for (i = 0; rc == DB_ROW && i < ncol; i++)
+			row[i] = db_col_str(st, i);
+		db_finalize(st);
+	}
+	if (rc < 0)
+		log_warnx("state: %s", db_errmsg(db));
+	return rc;
+}
+
+static int
+step(struct db *db, char **row, int ncol, const char *sql,
+    const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = vstep(db, row, ncol, sql, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The same under the state's lock (and in its group of writes when
+ * `grouped`). */
+static int
+run(struct state *s, int grouped, char **row, int ncol, const char *sql,
+    const char *types, ...)
+{
+	struct db *db = grouped ? state_lock_group(s) : state_lock_db(s);
+	va_list ap;
+	int rc;
+
+	if (!db)
+		return -1;
+	va_start(ap, types);
+	rc = vstep(db, row, ncol, sql, types, ap);
+	va_end(ap);
+	state_unlock_db(s);
+	return rc;
+}
+
+int
+state_shared(struct state *s)
+{
+	int pg = db_is_pg(state_lock_db(s));
+
+	state_unlock_db(s);
+	return pg;
+}
+
+int64_t
+state_phase_open(struct state *s, const char *run_id, const char *name,
+    const char *kind, const char *wave, const int64_t *ids, size_t nr)
+{
+	struct buf list = BUF_INIT;
+	struct db *db;
+	char *id = NULL;
+	int64_t phase = -1;
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		buf_addf(&list, "%s%lld", i ? "," : "", (long long)ids[i]);
+	/* in one transaction: a worker sees the phase with its accounts */
+	if (state_flush(s) < 0 || !(db = state_lock_group(s)))
+		goto out;
+	if (step(db, NULL, 0, "UPDATE phases SET closed = " DBNOW " WHERE"
+	    " closed IS NULL", "") == DB_DONE &&
+	    step(db, &id, 1, "INSERT INTO phases(run_id, name, kind, wave,"
+	    " opened) VALUES(?1, ?2, ?3, ?4, " DBNOW ") RETURNING id", "ssss",
+	    run_id, name, kind, wave) == DB_ROW)
+		phase = strtoll(id, NULL, 10);
+	/* a failed account gets its retries again, as take_items() does */
+	if (phase > 0 && step(db, NULL, 0, "UPDATE accounts SET todo = ?1,"
+	    " not_before = 0, attempts = CASE WHEN state = 'failed' THEN 0"
+	    " ELSE attempts END WHERE id = ANY(CAST(string_to_array(?2, ',')"
+	    " AS BIGINT[]))", "is", phase, list.buf) != DB_DONE)
+		phase = -1;
+	state_unlock_db(s);
+	if (state_flush(s) < 0)
+		phase = -1;
+out:
+	free(id);
+	buf_release(&list);
+	return phase;
+}
+
+int
+state_phase_close(struct state *s, int64_t phase, const char *run_id)
+{
+	int rc = run(s, 1, NULL, 0, "UPDATE phases SET closed = " DBNOW
+	    " WHERE closed IS NULL AND id = ?1", "i", phase);
+
+	/* the apply is over: the workers that joined it go */
+	if (rc == DB_DONE && run_id)
+		rc = run(s, 1, NULL, 0, "INSERT INTO phases(run_id, name,"
+		    " kind, opened, closed) VALUES(?1, 'end', 'end', " DBNOW
+		    ", " DBNOW ")", "s", run_id);
+	return rc == DB_DONE && state_flush(s) == 0 ? 0 : -1;
+}
+
+int
+state_phase_last(struct state *s, struct phase_row *ph)
+{
+	char *v[6] = { NULL };
+	int rc;
+
+	memset(ph, 0, sizeof(*ph));
+	rc = run(s, 0, v, 6, "SELECT id, run_id, name, kind, wave, closed"
+	    " FROM phases ORDER BY id DESC LIMIT 1", "");
+	if (rc != DB_ROW)
+		return rc < 0 ? -1 : 0;
+	ph->id = strtoll(v[0], NULL, 10);
+	ph->run_id = v[1];
+	ph->name = v[2];
+	ph->kind = v[3];
+	ph->wave = v[4];
+	ph->closed = v[5] != NULL;
+	free(v[0]);
+	free(v[5]);
+	return 1;
+}
+
+void
+phase_row_free(struct phase_row *ph)
+{
+	free(ph->run_id);
+	free(ph->name);
+	free(ph->kind);
+	free(ph->wave);
+	memset(ph, 0, sizeof(*ph));
+}
+
+int
+state_claim(struct state *s, int64_t phase, double now, double lease,
+    struct account *a, char **home_r)
+{
+	const char *me = state_worker(s);
+	char *v[2] = { NULL };
+	int rc;
+
+	*home_r = NULL;
+	rc = run(s, 0, v, 2, "WITH c AS (SELECT id, home FROM accounts WHERE"
+	    " todo = ?1 AND (owner IS NULL OR lease_until < " DBNOW ") AND not_before <= ?3 AND (home IS NULL OR home = ?2 OR"
+	    " (state NOT IN " BOUND " AND (state NOT IN ('failed', 'held') OR"
+	    " coalesce(resume, '') NOT IN " BOUND "))) ORDER BY ord LIMIT 1"
+	    " FOR UPDATE SKIP LOCKED) UPDATE accounts SET owner = ?2,"
+	    " lease_until = " DBNOW " + ?4, home = ?2 FROM c WHERE"
+	    " accounts.id = c.id RETURNING accounts.account, c.home", "isdd",
+	    phase, me, now, lease);
+	if (rc != DB_ROW)
+		return rc < 0 ? -1 : 0;
+	*home_r = v[1];
+	rc = state_account(s, v[0], a) == 0 ? 1 : -1;
+	free(v[0]);
+	return rc;
+}
+
+int
+state_release(struct state *s, const struct account *a, int64_t phase,
+    int done)
+{
+	return run(s, 0, NULL, 0, "UPDATE accounts SET owner = NULL,"
+	    " lease_until = 0, todo = CASE WHEN ?3 <> 0 AND todo = ?2 THEN"
+	    " -todo ELSE todo END WHERE id = ?1 AND owner = ?4", "iiis",
+	    a->id, phase, (int64_t)done, state_worker(s)) == DB_DONE ? 0 : -1;
+}
+
+int
+state_unclaim(struct state *s)
+{
+	return run(s, 0, NULL, 0, "UPDATE accounts SET owner = NULL,"
+	    " lease_until = 0 WHERE owner = ?1", "s", state_worker(s)) ==
+	    DB_DONE ? 0 : -1;
+}
+
+int
+state_renew(struct state *s, double lease)
+{
+	return run(s, 0, NULL, 0, "UPDATE accounts SET lease_until = " DBNOW
+	    " + ?2 WHERE owner = ?1", "sd", state_worker(s), lease) ==
+	    DB_DONE ? 0 : -1;
+}
+
+int
+state_phase_left(struct state *s, int64_t phase, int64_t *left,
+    int64_t *done, int64_t *failed)
+{
+	char *v[3] = { NULL };
+	int rc = run(s, 0, v, 3, "SELECT coalesce(sum(CASE WHEN todo = ?1"
+	    " THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN todo = -?1 AND"
+	    " state <> 'failed' THEN 1 ELSE 0 END), 0), coalesce(sum(CASE"
+	    " WHEN todo = -?1 AND state = 'failed' THEN 1 ELSE 0 END), 0)"
+	    " FROM accounts WHERE todo IN (?1, -?1)", "i", phase);
+
+	if (rc == DB_ROW) {
+		*left = strtoll(v[0], NULL, 10);
+		*done = strtoll(v[1], NULL, 10);
+		*failed = strtoll(v[2], NULL, 10);
+	}
+	free(v[0]);
+	free(v[1]);
+	free(v[2]);
+	return rc == DB_ROW ? 0 : -1;
+}
+
+int
+state_flips_pending(struct state *s)
+{
+	char *n = NULL;
+	int rc = run(s, 0, &n, 1, "SELECT count(*) FROM audit_queue WHERE"
+	    " kind = 'flip'", ""), flips = rc == DB_ROW && n && atoi(n) > 0;
+
+	free(n);
+	return flips;
+}

@@ -1,0 +1,202 @@
+# migrate worker: a coordinator (plan apply --coordinate) and three
+# workers, separate processes with a state directory each (their
+# archives), standing in for hosts, migrate the demo's three users from
+# Dovecot to Cyrus, the state and the mapping in the world's PostgreSQL.
+# The worker that holds bob is killed -9 in the middle of his account;
+# when its lease runs out another worker pulls him again and finishes
+# him.  The dead worker comes back (the same name and directory), as an
+# account past its cutover waits for the worker that holds its archive.
+# No account is
+# worked on by two workers at once; IMAP on Cyrus shows what the source
+# has, each message once.
+. "$(dirname "$0")/lib.sh"
+
+M=$top/$O/bin/migrate
+DUMP=$top/tests/integration/imap-dump.py
+PG=postgresql://postgres@127.0.0.1:$PG_PORT
+work=$(mktemp -d /var/tmp/t-workers.XXXXXX)
+db=tw_state_$$ map=tw_map_$$
+pids=
+trap 'for p in $pids; do kill -9 -- -"$p" 2>/dev/null; done
+    [ -s "$work/paused/pid" ] && kill "$(cat "$work/paused/pid")" 2>/dev/null
+    psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $db" \
+    -c "DROP DATABASE IF EXISTS $map" >/dev/null 2>&1
+    [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+export MIGRATE_NO_PROGRESS=1 GIT_AUTHOR_NAME=Pat GIT_AUTHOR_EMAIL=pat@example.org
+for d in $db $map; do
+	psql -q "$PG/postgres" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $d" \
+	    -c "CREATE DATABASE $d" >/dev/null
+done
+sql() { psql -qtA "$PG/$db" -c "$1"; }
+
+umask 077
+printf '%s\n' "$SRC_MASTER_PASSWORD" >"$work/master-password"
+printf 'alice@example.org %s\nbob@example.org %s\ncarol@example.org %s\n' \
+    "$ALICE_PASSWORD" "$BOB_PASSWORD" "$CAROL_PASSWORD" >"$work/passwords"
+umask 022
+# bob's push waits here, once, until its worker is killed
+cat >"$work/pause" <<EOT
+#!/bin/sh
+[ "\$MIGRATE_ACCOUNT" = bob@example.org ] || exit 0
+mkdir "$work/paused" 2>/dev/null || exit 0
+echo \$\$ >"$work/paused/pid"
+exec sleep 600
+EOT
+chmod +x "$work/pause"
+cat >"$work/plan.yaml" <<EOT
+name: workers
+state: $work/coordinator
+database: $PG/$db
+mapping: $PG/$map
+source:
+  imap: imap://$WORLD_HOST:$SRC_IMAP_PORT
+  sieve: sieve://$WORLD_HOST:$SRC_SIEVE_PORT
+  dav: $DAV_URL
+  dav_login: "{account}"
+  ca_file: $WORLD_CA
+  allow_plaintext: true
+  auth:
+    master_user: $SRC_MASTER_USER
+    master_separator: "$SRC_MASTER_SEPARATOR"
+    master_password: {file: $work/master-password}
+destination:
+  jmap: http://$WORLD_HOST:$DST_HTTP_PORT
+  sieve: sieve://$WORLD_HOST:$DST_SIEVE_PORT
+  dav: http://$WORLD_HOST:$DST_HTTP_PORT/
+  ca_file: $WORLD_CA
+  allow_plaintext: true
+  auth:
+    passwords: {file: $work/passwords}
+    login: "{account}"
+limits:
+  parallel_accounts: 1
+  lease_seconds: 4
+  retries: 2
+  backoff_seconds: 1
+hooks:
+  before_push: $work/pause
+accounts:
+  default_domain: example.org
+  list: [alice@example.org, bob@example.org, carol]
+phases:
+  assessment:
+  pilot:
+    accounts: [alice@example.org]
+  waves:
+    - name: wave-1
+  delta:
+    passes: 1
+  finalize:
+EOT
+for u in ALICE BOB CAROL; do
+	eval "wipe \"\$${u}_PASSWORD\" \"\$${u}_DEST_LOGIN\""
+done
+
+# --- refusals ---------------------------------------------------------
+sed '/^database:/d' "$work/plan.yaml" >"$work/nodb.yaml"
+out=$("$M" --state "$work/w0" worker "$work/nodb.yaml" 2>&1)
+is "$?" 78 "a worker without the state in PostgreSQL is refused"
+like "$out" "nodb.yaml: workers share the state in PostgreSQL" "and says why"
+out=$("$M" --state "$work/w0" worker "$work/plan.yaml" 2>&1)
+is "$?" 78 "a worker before any plan apply is refused"
+like "$out" "not the plan last applied to the state" "and says why"
+
+# --- the coordinator, then three workers ------------------------------
+start() {	# NAME: a worker in its own process group, its directory
+	setsid "$M" --state "$work/$1" worker --name "$1" "$work/plan.yaml" \
+	    >>"$work/$1.out" 2>&1 &
+	eval "pid_$1=\$!"
+	pids="$pids $!"
+}
+setsid "$M" plan apply --coordinate "$work/plan.yaml" >"$work/coord.out" 2>&1 &
+coord=$!
+pids="$pids $coord"
+for _ in $(seq 300); do
+	[ "$(sql "SELECT count(*) FROM phases" 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+	sleep 0.1
+done
+for w in w1 w2 w3; do start "$w"; done
+
+# bob's worker, in his before_push hook: killed -9
+for _ in $(seq 1200); do [ -d "$work/paused" ] && break; sleep 0.1; done
+victim=$(sql "SELECT owner FROM accounts WHERE account = 'bob@example.org'")
+like "$victim" "^w[123]$" "bob is held by one worker ($victim), paused before his push"
+eval "vpid=\$pid_$victim"
+kill -9 -- -"$vpid"
+wait "$vpid" 2>/dev/null
+kill "$(cat "$work/paused/pid")" 2>/dev/null	# its hook, in a session of its own
+t0=$(date +%s)
+for _ in $(seq 600); do
+	now=$(sql "SELECT owner FROM accounts WHERE account = 'bob@example.org'")
+	[ -n "$now" ] && [ "$now" != "$victim" ] && break
+	sleep 0.1
+done
+like "$now" "^w[123]$" "after the kill -9, another worker ($now) took bob"
+[ "$now" != "$victim" ] && [ $(( $(date +%s) - t0 )) -ge 2 ]
+is "$?" 0 "once the lease (4 s) ran out, not before"
+for _ in $(seq 600); do
+	grep -q "bob@example.org: its archive is on another worker" \
+	    "$work/$now/log/apply.log" 2>/dev/null && break
+	sleep 0.1
+done
+like "$(cat "$work/$now/log/apply.log")" \
+    "bob@example.org: its archive is on another worker: pulled again here" \
+    "and pulled him again, from nothing"
+
+# the victim comes back, as for an account past its cutover whose archive
+# it holds (none here, perhaps: it may have been home to bob alone)
+start "$victim"
+wait "$coord"
+is "$?" 0 "the coordinator's apply completes"
+tail -5 "$work/coord.out" | sed 's/^/# /'
+for w in w1 w2 w3; do
+	eval "p=\$pid_$w"
+	wait "$p"
+	is "$?" 0 "worker $w goes when the apply is over"
+done
+
+is "$("$M" --state "$work/coordinator" status --json | jq -c .totals)" \
+    '{"finalized":3}' "every account finalized"
+is "$(sql "SELECT count(DISTINCT worker) FROM runs WHERE worker IS NOT NULL")" 3 \
+    "the three workers shared the work"
+is "$(sql "SELECT count(*) FROM runs WHERE worker IS NULL OR worker NOT IN
+    ('w1', 'w2', 'w3')")" 0 "the coordinator worked on no account"
+is "$(sql "SELECT count(*) FROM runs a JOIN runs b ON a.account_id =
+    b.account_id AND a.worker <> b.worker AND a.started < b.ended AND
+    b.started < a.ended")" 0 "no account was worked on by two workers at once"
+is "$(cat "$work"/w?/log/apply.log | grep -c 'is no longer')" 0 \
+    "no worker wrote over another's account"
+is "$(sql "SELECT count(*) FROM accounts WHERE owner IS NOT NULL")" 0 \
+    "every lease was given back"
+is "$(git -C "$work/coordinator/audit" log --format=%s | grep -c '^flip .* -> destination')" 3 \
+    "the coordinator's audit has each worker's flip"
+for a in alice@example.org bob@example.org carol@example.org; do
+	is "$(grep -c "^$a destination" "$work/coordinator/mapping.txt")" 1 \
+	    "the coordinator's mapping.txt routes $a to the destination"
+done
+
+# --- Cyrus against the source, with IMAP ------------------------------
+dump() {	# PORT PASSWORD LOGIN: what IMAP shows, raw lines
+	printf '%s\n' "$2" | "$DUMP" --ca "$WORLD_CA" "$WORLD_HOST" "$1" "$3"
+}
+for u in ALICE BOB CAROL; do
+	eval "dest=\$${u}_DEST_LOGIN pw=\$${u}_PASSWORD sep=\$${u}_SEP"
+	home=$(sql "SELECT home FROM accounts WHERE account = '$dest'")
+	arc=$work/$home/archives/$dest
+	want=$(expected "$arc" "$sep")
+	got=$(dump "$DST_IMAP_PORT" "$pw" "$dest" | dest_norm "$arc")
+	if [ -n "$want" ] && [ "$want" = "$got" ]; then
+		ok "$dest ($home): IMAP on Cyrus shows what the source has"
+	else
+		not_ok "$dest ($home): IMAP on Cyrus shows what the source has"
+		diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -10 | sed 's/^/#   /'
+	fi
+	is "$(dump "$DST_IMAP_PORT" "$pw" "$dest" | sort | uniq -d | wc -l)" 0 \
+	    "$dest: no message twice in a folder"
+done
+bob_arc=$work/$(sql "SELECT home FROM accounts WHERE account = 'bob@example.org'")/archives/bob@example.org
+is "$("$top/$O/bin/migrate-archive" ls -r "$bob_arc" | wc -l)" \
+    "$(dump "$SRC_IMAP_PORT" "$BOB_PASSWORD" "$BOB_LOGIN" | wc -l)" \
+    "bob's archive on the worker that finished him holds every message the source shows"
+
+done_testing
