@@ -179,12 +179,14 @@ lease_watch(struct run *r, double now)
 	double every = r->lease / 3 < 10 ? r->lease / 3 : 10;
 
 	if (now - r->renewed >= every) {
-		state_renew(r->s, r->lease);
+		state_renew(r->s, r->lease, !r->o->coordinate);
 		r->renewed = now;
 	}
 	if (now - r->polled < 1)
 		return;
 	r->polled = now;
+	if (!r->o->coordinate)
+		load_share(r, state_live_workers(r->s, r->lease));
 	if (state_phase_left(r->s, r->phase_id, &left, &done, &failed) < 0)
 		return;
 	/* a worker leaves a phase that a rerun of the apply opened again */
@@ -302,6 +304,7 @@ plan_work(struct plan *p, struct state *s, const struct apply_opts *o)
 			sleep(1);
 	}
 	state_flush(s);
+	state_unclaim(s);
 	run_close(&r);
 	buf_release(&err);
 	return stopping ? 128 + (int)stopping : 0;

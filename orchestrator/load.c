@@ -18,6 +18,9 @@
  * LAT_CUT times slower cuts it as a failure would, before the source
  * refuses anyone.  Each change of the window's whole part is recorded in
  * the state (stateres.c): migrate status and the report show it.
+ *
+ * Workers sharing the state (lease.c) share the ceiling: each takes its
+ * part, as many as are alive now.
  */
 #include "compat.h"
 
@@ -39,10 +42,16 @@ slower(const struct run *r, double ms, double factor)
 	    ms > factor * r->quickest + LAT_MARGIN_MS;
 }
 
+/* The plan's ceiling is for every worker together: a share of it each
+ * (lease.c counts the live ones), one pull's at least. */
 static double
 ceiling_of(const struct run *r)
 {
-	return (double)r->p->limits.connections_per_source;
+	double c = (double)r->p->limits.connections_per_source;
+
+	if (r->live > 1)
+		c = (double)(long long)(c / r->live);
+	return c < 1 ? 1 : c;
 }
 
 void
@@ -60,7 +69,9 @@ load_start(struct run *r, int record)
 static long long
 budget(const struct run *r, long long want)
 {
-	return r->window > want ? (long long)r->window : want;
+	double w = r->window < ceiling_of(r) ? r->window : ceiling_of(r);
+
+	return w > want ? (long long)w : want;
 }
 
 double
@@ -112,4 +123,27 @@ load_release(struct run *r, long long want, double started, int full,
 		    (int)ceiling_of(r), line);
 		free(line);
 	}
+}
+
+void
+load_share(struct run *r, int live)
+{
+	char *line;
+	int window;
+
+	pthread_mutex_lock(&r->lock);
+	if (live == r->live || (live <= 1 && r->live <= 1)) {
+		r->live = live;
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	r->live = live;
+	if (r->window > ceiling_of(r))
+		r->window = ceiling_of(r);
+	window = (int)r->window;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	line = xasprintf("share: %d workers alive", live);
+	state_add_connections(r->s, window, (int)ceiling_of(r), line);
+	free(line);
 }

@@ -176,10 +176,12 @@ imap_pull(struct run *r, struct slot *sl, struct account *a, const char *mode,
 		arg(&v, "4M");
 	}
 	if (p->limits.bytes_per_second > 0) {
-		/* the limit is for all accounts together */
+		/* the limit is for all accounts together, on every
+		 * worker */
 		arg(&v, "--max-bytes-per-second");
 		arg(&v, own(&v, xasprintf("%lld", p->limits.bytes_per_second /
-		    p->limits.parallel_accounts + 1)));
+		    p->limits.parallel_accounts / (r->live > 1 ? r->live : 1) +
+		    1)));
 	}
 	return run_pull(r, sl, a, "imap-pull", mode, &v, want, err);
 }

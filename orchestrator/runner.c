@@ -622,7 +622,8 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 	}
 	state_flush(s);
 	/* the workers that joined this apply go */
-	if (r.shared && state_phase_close(s, r.phase_id, r.run_id) < 0)
+	if (r.shared && (state_phase_close(s, r.phase_id, r.run_id) < 0 ||
+	    state_unclaim(s) < 0))
 		say(&r, "state: cannot record the apply's end for the workers");
 	audit_now(&r, 1);
 	run_close(&r);

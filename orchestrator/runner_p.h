@@ -96,6 +96,7 @@ struct run {
 	int coordinator;	/* plan apply: opens the phases, the audit */
 	int64_t phase_id;	/* the phase open in the state */
 	double lease;		/* seconds */
+	int live;		/* workers alive, this one too */
 	double renewed, polled, audited;
 };
 
@@ -132,6 +133,8 @@ void disk_done(struct run *r, int64_t held);
  * source answered it (`latency_ms`, the helper's median; 0 unknown).
  */
 void load_start(struct run *r, int record);
+/* `live` workers share the ceiling now (recorded when it changes). */
+void load_share(struct run *r, int live);
 double load_acquire(struct run *r, long long want, int *full_r);
 void load_release(struct run *r, long long want, double started, int full,
     enum outcome o, const char *why, double latency_ms);

@@ -189,16 +189,21 @@ void phase_row_free(struct phase_row *ph);
  * worker is its home), for `lease` seconds: 1 with `a` read, and
  * *home_r its home before (caller frees; NULL: none), 0 when none is
  * due, -1.  state_release() gives it back, with `done` as done in that
- * phase; state_renew() renews every lease of this worker.
+ * phase; state_renew() renews every lease of this worker and, when it
+ * works on accounts (`alive`), says it lives.
  */
 int state_claim(struct state *s, int64_t phase, double now, double lease,
     struct account *a, char **home_r);
 int state_release(struct state *s, const struct account *a, int64_t phase,
     int done);
-int state_renew(struct state *s, double lease);
-/* This worker's leases given back at its start: they were a dead
- * process's, with the same name (the same state directory). */
+int state_renew(struct state *s, double lease, int alive);
+/* This worker's leases given back, and it gone from the live ones: at
+ * its start (they were a dead process's of the same name, the same state
+ * directory) and its end. */
 int state_unclaim(struct state *s);
+/* The workers that said they are `alive` to state_renew() within the
+ * last `lease` seconds. */
+int state_live_workers(struct state *s, double lease);
 /* Whether a flip's audit line waits in the queue. */
 int state_flips_pending(struct state *s);
 /* The phase's accounts still to do, done, and failed for good. */

@@ -209,17 +209,36 @@ state_release(struct state *s, const struct account *a, int64_t phase,
 int
 state_unclaim(struct state *s)
 {
+	if (run(s, 0, NULL, 0, "DELETE FROM workers WHERE name = ?1", "s",
+	    state_worker(s)) != DB_DONE)
+		return -1;
 	return run(s, 0, NULL, 0, "UPDATE accounts SET owner = NULL,"
 	    " lease_until = 0 WHERE owner = ?1", "s", state_worker(s)) ==
 	    DB_DONE ? 0 : -1;
 }
 
 int
-state_renew(struct state *s, double lease)
+state_renew(struct state *s, double lease, int alive)
 {
+	if (alive && run(s, 0, NULL, 0, "INSERT INTO workers(name, seen)"
+	    " VALUES(?1, " DBNOW ") ON CONFLICT(name) DO UPDATE SET seen = "
+	    DBNOW, "s", state_worker(s)) != DB_DONE)
+		return -1;
 	return run(s, 0, NULL, 0, "UPDATE accounts SET lease_until = " DBNOW
 	    " + ?2 WHERE owner = ?1", "sd", state_worker(s), lease) ==
 	    DB_DONE ? 0 : -1;
+}
+
+int
+state_live_workers(struct state *s, double lease)
+{
+	char *n = NULL;
+	int rc = run(s, 0, &n, 1, "SELECT count(*) FROM workers WHERE seen >"
+	    " " DBNOW " - ?1", "d", lease), live = rc == DB_ROW && n ?
+	    atoi(n) : 0;
+
+	free(n);
+	return live;
 }
 
 int

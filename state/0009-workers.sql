@@ -11,6 +11,13 @@ ALTER TABLE accounts ADD COLUMN home TEXT;
 CREATE INDEX accounts_todo ON accounts(todo, ord);
 ALTER TABLE runs ADD COLUMN worker TEXT;
 
+-- the workers alive: each says so as it renews its leases, and they
+-- share the plan's limits on the source
+CREATE TABLE workers(
+	name TEXT PRIMARY KEY,
+	seen REAL NOT NULL
+);
+
 CREATE TABLE phases(
 	id INTEGER PRIMARY KEY,
 	run_id TEXT NOT NULL,		-- the apply that opened it

@@ -19,7 +19,7 @@ db=tw_state_$$ map=tw_map_$$
 pids=
 trap 'for p in $pids; do kill -9 -- -"$p" 2>/dev/null; done
     [ -s "$work/paused/pid" ] && kill "$(cat "$work/paused/pid")" 2>/dev/null
-    psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $db" \
+    [ -n "${KEEP:-}" ] || psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $db" \
     -c "DROP DATABASE IF EXISTS $map" >/dev/null 2>&1
     [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 export MIGRATE_NO_PROGRESS=1 GIT_AUTHOR_NAME=Pat GIT_AUTHOR_EMAIL=pat@example.org
@@ -70,6 +70,7 @@ destination:
     login: "{account}"
 limits:
   parallel_accounts: 1
+  connections_per_source: 6
   lease_seconds: 4
   retries: 2
   backoff_seconds: 1
@@ -168,6 +169,10 @@ is "$(cat "$work"/w?/log/apply.log | grep -c 'is no longer')" 0 \
     "no worker wrote over another's account"
 is "$(sql "SELECT count(*) FROM accounts WHERE owner IS NOT NULL")" 0 \
     "every lease was given back"
+is "$(sql "SELECT count(*) FROM workers")" 0 "every worker said it went"
+is "$(sql "SELECT count(*) > 0 FROM connections WHERE ceiling = 2 AND
+    why = 'share: 3 workers alive'")" t \
+    "three workers alive shared the source's 6 connections, 2 each"
 is "$(git -C "$work/coordinator/audit" log --format=%s | grep -c '^flip .* -> destination')" 3 \
     "the coordinator's audit has each worker's flip"
 for a in alice@example.org bob@example.org carol@example.org; do
