@@ -171,6 +171,23 @@ audit_workers(struct run *r, double now, int all)
 	r->audited = now;
 }
 
+/* The coordinator: the accounts that wait for a worker that is gone. */
+static void
+say_orphans(struct run *r)
+{
+	json_t *rows = state_orphans(r->s, r->phase_id, r->lease), *row;
+	size_t i;
+
+	json_array_foreach(rows, i, row)
+		say(r, "%s waits for worker %s, which holds its archive and is"
+		    " not running: start it again on its host (migrate worker"
+		    " --name %s), or roll the account back", json_string_value(
+		    json_object_get(row, "account")), json_string_value(
+		    json_object_get(row, "home")), json_string_value(
+		    json_object_get(row, "home")));
+	json_decref(rows);
+}
+
 void
 lease_watch(struct run *r, double now)
 {
@@ -201,6 +218,10 @@ lease_watch(struct run *r, double now)
 	pthread_mutex_unlock(&r->lock);
 	if (r->coordinator)
 		audit_workers(r, now, 0);
+	if (r->coordinator && left > 0 && now - r->orphans_at >= r->lease) {
+		say_orphans(r);
+		r->orphans_at = now;
+	}
 }
 
 int

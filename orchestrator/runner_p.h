@@ -97,7 +97,7 @@ struct run {
 	int64_t phase_id;	/* the phase open in the state */
 	double lease;		/* seconds */
 	int live;		/* workers alive, this one too */
-	double renewed, polled, audited;
+	double renewed, polled, audited, orphans_at;
 };
 
 /* How work_one() left an account: to do again (later, or by another

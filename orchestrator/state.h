@@ -204,6 +204,13 @@ int state_unclaim(struct state *s);
 /* The workers that said they are `alive` to state_renew() within the
  * last `lease` seconds. */
 int state_live_workers(struct state *s, double lease);
+/* The account's {worker: its lease's holder, lease_until, home: the
+ * worker that holds its archive}, or NULL when it never had a worker. */
+json_t *state_lease(struct state *s, int64_t account_id);
+/* The accounts of `phase` past their cutover whose home is not alive
+ * (within `lease` seconds): {account, home}, each once, its reason to
+ * wait recorded (status shows it) until a worker claims it. */
+json_t *state_orphans(struct state *s, int64_t phase, double lease);
 /* Whether a flip's audit line waits in the queue. */
 int state_flips_pending(struct state *s);
 /* The phase's accounts still to do, done, and failed for good. */

@@ -25,6 +25,8 @@
 /* states whose archive is the one on their home: the destination is
  * authoritative, a new archive would undo what the user did there */
 #define BOUND "('cutover', 'migrated', 'finalized')"
+#define IS_BOUND "(state IN " BOUND " OR (state IN ('failed', 'held') AND" \
+	" coalesce(resume, '') IN " BOUND "))"
 
 /* Run `sql` with `types` bound (see db_bind_va()); with `row`, its one
  * row's columns into the strings *row[i] (caller frees).  DB_ROW, DB_DONE
@@ -181,13 +183,12 @@ state_claim(struct state *s, int64_t phase, double now, double lease,
 
 	*home_r = NULL;
 	rc = run(s, 0, v, 2, "WITH c AS (SELECT id, home FROM accounts WHERE"
-	    " todo = ?1 AND (owner IS NULL OR lease_until < " DBNOW ") AND not_before <= ?3 AND (home IS NULL OR home = ?2 OR"
-	    " (state NOT IN " BOUND " AND (state NOT IN ('failed', 'held') OR"
-	    " coalesce(resume, '') NOT IN " BOUND "))) ORDER BY ord LIMIT 1"
-	    " FOR UPDATE SKIP LOCKED) UPDATE accounts SET owner = ?2,"
-	    " lease_until = " DBNOW " + ?4, home = ?2 FROM c WHERE"
-	    " accounts.id = c.id RETURNING accounts.account, c.home", "isdd",
-	    phase, me, now, lease);
+	    " todo = ?1 AND (owner IS NULL OR lease_until < " DBNOW ") AND"
+	    " not_before <= ?3 AND (home IS NULL OR home = ?2 OR NOT "
+	    IS_BOUND ") ORDER BY ord LIMIT 1 FOR UPDATE SKIP LOCKED) UPDATE"
+	    " accounts SET owner = ?2, lease_until = " DBNOW " + ?4, home ="
+	    " ?2, waiting = NULL FROM c WHERE accounts.id = c.id RETURNING"
+	    " accounts.account, c.home", "isdd", phase, me, now, lease);
 	if (rc != DB_ROW)
 		return rc < 0 ? -1 : 0;
 	*home_r = v[1];
@@ -272,4 +273,33 @@ state_flips_pending(struct state *s)
 
 	free(n);
 	return flips;
+}
+
+json_t *
+state_lease(struct state *s, int64_t account_id)
+{
+	json_t *rows = state_json_rows(s, "SELECT owner AS worker,"
+	    " lease_until, home FROM accounts WHERE id = ?1 AND (owner IS NOT"
+	    " NULL OR home IS NOT NULL)", account_id), *row;
+
+	row = json_incref(json_array_get(rows, 0));
+	json_decref(rows);
+	return row;
+}
+
+json_t *
+state_orphans(struct state *s, int64_t phase, double lease)
+{
+	char id[32], ls[32];
+	const char *params[] = { id, ls };
+
+	snprintf(id, sizeof(id), "%lld", (long long)phase);
+	snprintf(ls, sizeof(ls), "%.0f", lease);
+	return state_json_rows_text(s, "UPDATE accounts SET waiting = 'for"
+	    " worker ' || home || ', which holds its archive and is not"
+	    " running' WHERE todo = CAST(?1 AS BIGINT) AND (owner IS NULL OR"
+	    " lease_until < " DBNOW ") AND waiting IS NULL AND home IS NOT NULL AND " IS_BOUND " AND home"
+	    " NOT IN (SELECT name FROM workers WHERE seen > " DBNOW " -"
+	    " CAST(?2 AS DOUBLE PRECISION)) RETURNING account, home", 2,
+	    params);
 }

@@ -55,6 +55,8 @@ status_account_json(struct state *s, const char *name)
 	if (ab >= 0)
 		json_object_set_new(j, "assessed", json_pack("{s:I, s:I}",
 		    "messages", (json_int_t)am, "bytes", (json_int_t)ab));
+	if ((e = state_lease(s, a.id)))
+		json_object_set_new(j, "worker", e);
 	json_object_set_new(j, "id", json_integer(a.id));
 	free(items);
 	account_free(&a);
@@ -71,6 +73,24 @@ static json_int_t
 jint(const json_t *o, const char *k)
 {
 	return json_integer_value(json_object_get(o, k));
+}
+
+/* Which worker holds the account, and which has its archive. */
+static void
+print_worker(const json_t *w)
+{
+	double left;
+
+	if (!w)
+		return;
+	left = json_number_value(json_object_get(w, "lease_until")) -
+	    now_seconds();
+	if (jstr(w, "worker"))
+		printf("  worker %s holds it (%s %.0f s)\n", jstr(w, "worker"),
+		    left >= 0 ? "its lease runs" : "its lease ran out",
+		    left >= 0 ? left : -left);
+	if (jstr(w, "home"))
+		printf("  its archive is on worker %s\n", jstr(w, "home"));
 }
 
 static void
@@ -98,6 +118,7 @@ print_account(const json_t *j)
 		printf("  besides mail: %s\n", jstr(j, "items_text"));
 	if (jstr(j, "waiting"))
 		printf("  waits: %s\n", jstr(j, "waiting"));
+	print_worker(json_object_get(j, "worker"));
 	if (json_object_get(j, "pruned"))
 		printf("  its archive was pruned (migrate prune)\n");
 	if (jstr(j, "error"))

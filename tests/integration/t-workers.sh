@@ -2,11 +2,11 @@
 # workers, separate processes with a state directory each (their
 # archives), standing in for hosts, migrate the demo's three users from
 # Dovecot to Cyrus, the state and the mapping in the world's PostgreSQL.
-# The worker that holds bob is killed -9 in the middle of his account;
+# The worker that holds alice is killed -9 after her flip: she waits for
+# it, which holds her archive, until it comes back (the same name and
+# directory).  The worker that holds bob is killed -9 before his push;
 # when its lease runs out another worker pulls him again and finishes
-# him.  The dead worker comes back (the same name and directory), as an
-# account past its cutover waits for the worker that holds its archive.
-# No account is
+# him.  No account is
 # worked on by two workers at once; IMAP on Cyrus shows what the source
 # has, each message once.
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +18,7 @@ work=$(mktemp -d /var/tmp/t-workers.XXXXXX)
 db=tw_state_$$ map=tw_map_$$
 pids=
 trap 'for p in $pids; do kill -9 -- -"$p" 2>/dev/null; done
-    [ -s "$work/paused/pid" ] && kill "$(cat "$work/paused/pid")" 2>/dev/null
+    cat "$work"/paused-*/pid 2>/dev/null | xargs -r kill 2>/dev/null
     [ -n "${KEEP:-}" ] || psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $db" \
     -c "DROP DATABASE IF EXISTS $map" >/dev/null 2>&1
     [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
@@ -34,12 +34,16 @@ printf '%s\n' "$SRC_MASTER_PASSWORD" >"$work/master-password"
 printf 'alice@example.org %s\nbob@example.org %s\ncarol@example.org %s\n' \
     "$ALICE_PASSWORD" "$BOB_PASSWORD" "$CAROL_PASSWORD" >"$work/passwords"
 umask 022
-# bob's push waits here, once, until its worker is killed
+# alice after her flip, bob before his push: each waits here, once,
+# until its worker is killed
 cat >"$work/pause" <<EOT
 #!/bin/sh
-[ "\$MIGRATE_ACCOUNT" = bob@example.org ] || exit 0
-mkdir "$work/paused" 2>/dev/null || exit 0
-echo \$\$ >"$work/paused/pid"
+case \$MIGRATE_HOOK/\$MIGRATE_ACCOUNT in
+after_cutover/alice@example.org|before_push/bob@example.org) ;;
+*) exit 0
+esac
+mkdir "$work/paused-\$MIGRATE_ACCOUNT" 2>/dev/null || exit 0
+echo \$\$ >"$work/paused-\$MIGRATE_ACCOUNT/pid"
 exec sleep 600
 EOT
 chmod +x "$work/pause"
@@ -76,6 +80,7 @@ limits:
   backoff_seconds: 1
 hooks:
   before_push: $work/pause
+  after_cutover: $work/pause
 accounts:
   default_domain: example.org
   list: [alice@example.org, bob@example.org, carol]
@@ -118,14 +123,41 @@ for _ in $(seq 300); do
 done
 for w in w1 w2 w3; do start "$w"; done
 
-# bob's worker, in his before_push hook: killed -9
-for _ in $(seq 1200); do [ -d "$work/paused" ] && break; sleep 0.1; done
-victim=$(sql "SELECT owner FROM accounts WHERE account = 'bob@example.org'")
-like "$victim" "^w[123]$" "bob is held by one worker ($victim), paused before his push"
-eval "vpid=\$pid_$victim"
-kill -9 -- -"$vpid"
-wait "$vpid" 2>/dev/null
-kill "$(cat "$work/paused/pid")" 2>/dev/null	# its hook, in a session of its own
+kill_holder() {	# ACCOUNT: kill -9 the worker in its hook; its name
+	local a=$1 w p
+	for _ in $(seq 1200); do
+		[ -s "$work/paused-$a/pid" ] && break
+		sleep 0.1
+	done
+	w=$(sql "SELECT owner FROM accounts WHERE account = '$a'")
+	eval "p=\${pid_$w:-}"
+	[ -n "$p" ] && kill -9 -- -"$p" && wait "$p" 2>/dev/null
+	kill "$(cat "$work/paused-$a/pid")" 2>/dev/null	# its own session
+	echo "$w"
+}
+
+# the pilot: alice's worker killed -9 after her flip, in her
+# after_cutover hook; she is past her cutover: she waits for it
+home=$(kill_holder alice@example.org)
+like "$home" "^w[123]$" "alice is held by one worker ($home) after her flip, and it is killed"
+for _ in $(seq 300); do
+	grep -q "alice@example.org waits for worker $home" "$work/coord.out" && break
+	sleep 0.1
+done
+like "$(cat "$work/coord.out")" \
+    "alice@example.org waits for worker $home, which holds its archive and is not running" \
+    "once its lease ran out, the coordinator says alice waits for that worker"
+is "$(sql "SELECT state, home FROM accounts WHERE
+    account = 'alice@example.org'")" "cutover|$home" \
+    "and no other worker took her: her archive is there"
+like "$("$M" --state "$work/coordinator" status alice)" \
+    "waits: for worker $home, which holds its archive and is not running" \
+    "status says so"
+start "$home"
+
+# wave-1: bob's worker, in his before_push hook: killed -9
+victim=$(kill_holder bob@example.org)
+like "$victim" "^w[123]$" "bob is held by one worker ($victim), paused before his push, and it is killed"
 t0=$(date +%s)
 for _ in $(seq 600); do
 	now=$(sql "SELECT owner FROM accounts WHERE account = 'bob@example.org'")
@@ -145,7 +177,7 @@ like "$(cat "$work/$now/log/apply.log")" \
     "and pulled him again, from nothing"
 
 # the victim comes back, as for an account past its cutover whose archive
-# it holds (none here, perhaps: it may have been home to bob alone)
+# it may hold
 start "$victim"
 wait "$coord"
 is "$?" 0 "the coordinator's apply completes"
@@ -158,6 +190,10 @@ done
 
 is "$("$M" --state "$work/coordinator" status --json | jq -c .totals)" \
     '{"finalized":3}' "every account finalized"
+is "$("$M" --state "$PG/$db" status --json bob | jq -r '.worker.home')" "$now" \
+    "status says which worker holds bob's archive"
+like "$("$M" --state "$PG/$db" status bob)" "its archive is on worker $now" \
+    "in words too"
 is "$(sql "SELECT count(DISTINCT worker) FROM runs WHERE worker IS NOT NULL")" 3 \
     "the three workers shared the work"
 is "$(sql "SELECT count(*) FROM runs WHERE worker IS NULL OR worker NOT IN
