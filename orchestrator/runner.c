@@ -314,6 +314,8 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 		n = 0;
 	r->nr_slots = n;
 	r->slots = xcalloc(n ? n : 1, sizeof(*r->slots));
+	if (r->shared)
+		r->queue = xcalloc(n ? n : 1, sizeof(*r->queue));
 	tids = xcalloc(n ? n : 1, sizeof(*tids));
 	for (k = 0; k < n; k++) {
 		void **arg = xcalloc(2, sizeof(*arg));
@@ -340,6 +342,8 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 	r->items = NULL;
 	free(r->slots);
 	r->slots = NULL;
+	free(r->queue);
+	r->queue = NULL;
 	r->nr_slots = 0;
 	say(r, "phase %s: %zu done, %zu failed", name, r->nr_done,
 	    r->nr_failed);

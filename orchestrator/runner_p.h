@@ -95,6 +95,10 @@ struct run {
 	int shared;
 	int coordinator;	/* plan apply: opens the phases, the audit */
 	int64_t phase_id;	/* the phase open in the state */
+	int64_t claim_ord;	/* where in the plan claims go on from */
+	struct claimed *queue;	/* claimed, for the threads: nr_slots */
+	size_t qhead, queued;	/* the next in queue, how many are left */
+	int claiming;		/* a thread claims for the others */
 	double lease;		/* seconds */
 	int live;		/* workers alive, this one too */
 	double renewed, polled, audited, orphans_at;

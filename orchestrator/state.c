@@ -46,9 +46,6 @@ enum stmt {
 #define MINE(me) "(CAST(" me " AS TEXT) IS NULL OR owner IS NULL OR" \
 	" owner = " me ")"
 
-#define ACC_COLS "id, account, login, wave, state, resume, step, attempts," \
-	" not_before, error_class, error, messages, bytes, anomalies, deltas," \
-	" checkpoint"
 
 static const char *const sql[S_NR] = {
 	[S_GET] = "SELECT " ACC_COLS " FROM accounts WHERE account = ?1",
@@ -103,6 +100,10 @@ struct state {
 	int broken;		/* a commit failed: stop writing */
 	char *operator;		/* who runs this command, or NULL */
 	char *worker;		/* the worker's name, accounts shared */
+	struct {		/* the other files' statements, kept */
+		const char *sql;
+		struct db_stmt *st;
+	} kept[24];
 };
 
 static struct db_stmt *
@@ -286,6 +287,8 @@ state_close(struct state *s)
 		state_flush(s);
 	for (i = 0; i < S_NR; i++)
 		db_finalize(s->st[i]);
+	for (i = 0; i < (int)(sizeof(s->kept) / sizeof(s->kept[0])); i++)
+		db_finalize(s->kept[i].st);
 	db_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	free(s->operator);
@@ -298,6 +301,24 @@ state_lock_db(struct state *s)
 {
 	pthread_mutex_lock(&s->lock);
 	return s->db;
+}
+
+struct db_stmt *
+state_kept(struct state *s, const char *text)
+{
+	size_t i, n = sizeof(s->kept) / sizeof(s->kept[0]);
+
+	for (i = 0; i < n && s->kept[i].sql; i++)
+		if (s->kept[i].sql == text) {
+			db_reset(s->kept[i].st);
+			return s->kept[i].st;
+		}
+	if (i == n)
+		fatalx(EX_SOFTWARE, "state: too many statements kept");
+	if (!(s->kept[i].st = db_prepare(s->db, text, 1)))
+		return NULL;
+	s->kept[i].sql = text;
+	return s->kept[i].st;
 }
 
 struct db *
@@ -397,8 +418,8 @@ state_set_wave(struct state *s, const char *account, const char *wave)
 }
 
 /* The row `st` is on (its columns ACC_COLS) into `a`. */
-static void
-read_account(struct db_stmt *st, struct account *a)
+void
+state_read_account(struct db_stmt *st, struct account *a)
 {
 	const char *t = db_col_text(st, 5);
 
@@ -455,7 +476,7 @@ state_accounts(struct state *s, const char *wave, struct account **v_r,
 			alloc = alloc ? 2 * alloc : 16;
 			v = xreallocarray(v, alloc, sizeof(*v));
 		}
-		read_account(st, &v[nr++]);
+		state_read_account(st, &v[nr++]);
 	}
 	db_reset(st);
 	pthread_mutex_unlock(&s->lock);
@@ -474,7 +495,7 @@ state_account(struct state *s, const char *account, struct account *a)
 	st = stmt(s, S_GET);
 	db_bind_text(st, 1, account);
 	if ((rc = db_step(st)) == DB_ROW)
-		read_account(st, a);
+		state_read_account(st, a);
 	db_reset(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc == DB_ROW ? 0 : -1;

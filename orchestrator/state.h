@@ -184,16 +184,22 @@ int state_phase_last(struct state *s, struct phase_row *ph);
 void phase_row_free(struct phase_row *ph);
 
 /*
- * Claim the first account of `phase` that no live lease holds and whose
- * backoff is over at `now` (an account past its cutover only if this
- * worker is its home), for `lease` seconds: 1 with `a` read, and
- * *home_r its home before (caller frees; NULL: none), 0 when none is
- * due, -1.  state_release() gives it back, with `done` as done in that
+ * Claim up to `max` accounts of `phase`, the first from the place *ord
+ * in the plan on that no live lease holds and whose backoff is over at
+ * `now` (an account past its cutover only if this worker is its home),
+ * for `lease` seconds: how many, each read into v[i] with its home before
+ * (NULL: none), and *ord the last one's place; 0 when none is due, -1.
+ * (The index of the phase's accounts keeps those done until a vacuum: a
+ * claim from the start of the plan each time would step over them.)  state_release() gives it back, with `done` as done in that
  * phase; state_renew() renews every lease of this worker and, when it
  * works on accounts (`alive`), says it lives.
  */
+struct claimed {
+	struct account a;
+	char *home;
+};
 int state_claim(struct state *s, int64_t phase, double now, double lease,
-    struct account *a, char **home_r);
+    int64_t *ord, struct claimed *v, size_t max);
 int state_release(struct state *s, const struct account *a, int64_t phase,
     int done);
 int state_renew(struct state *s, double lease, int alive);

@@ -24,6 +24,18 @@ char *state_where(const char *dir, struct buf *err);
  * back. */
 struct db *state_lock_db(struct state *s);
 void state_unlock_db(struct state *s);
+/* The statement `sql` (a string that lives as long as the program: it
+ * is known by its address), prepared once and kept; the caller holds
+ * the lock.  NULL when it cannot be prepared. */
+struct db_stmt *state_kept(struct state *s, const char *text);
+/* An account's columns, as state_read_account() reads them */
+#define ACC_COLS "id, account, login, wave, state, resume, step, attempts," \
+	" not_before, error_class, error, messages, bytes, anomalies, deltas," \
+	" checkpoint"
+#define ACC_NCOLS 16
+/* The account of a row whose first columns are ACC_COLS. */
+struct account;
+void state_read_account(struct db_stmt *st, struct account *a);
 /* The same in the current group of writes (begun if need be); NULL, the
  * lock not taken, when it cannot begin. */
 struct db *state_lock_group(struct state *s);

@@ -28,22 +28,29 @@
 #define IS_BOUND "(state IN " BOUND " OR (state IN ('failed', 'held') AND" \
 	" coalesce(resume, '') IN " BOUND "))"
 
-/* Run `sql` with `types` bound (see db_bind_va()); with `row`, its one
- * row's columns into the strings *row[i] (caller frees).  DB_ROW, DB_DONE
- * or -1, logged.  The caller holds the state's lock. */
+/* How run() and step() run a statement */
+enum how {
+	NOW,		/* at once, on its own */
+	GROUPED,	/* at once, in the group of writes */
+	SENT,		/* in the group, its outcome known at its commit */
+};
+
+/* Run `sql` (kept: state_kept()) with `types` bound (db_bind_va());
+ * with `row`, its one row's columns into the strings *row[i] (caller
+ * frees).  DB_ROW, DB_DONE or -1, logged.  The caller holds the lock. */
 static int
-vstep(struct db *db, char **row, int ncol, const char *sql,
-    const char *types, va_list ap)
+vstep(struct state *s, struct db *db, enum how how, char **row, int ncol,
+    const char *sql, const char *types, va_list ap)
 {
-	struct db_stmt *st;
+	struct db_stmt *st = state_kept(s, sql);
 	int rc = -1, i;
 
-	if ((st = db_prepare(db, sql, 0))) {
+	if (st) {
 		db_bind_va(st, types, ap);
-		rc = db_step(st);
+		rc = how == SENT ? db_send(st) : db_step(st);
 		for (i = 0; rc == DB_ROW && i < ncol; i++)
 			row[i] = db_col_str(st, i);
-		db_finalize(st);
+		db_reset(st);
 	}
 	if (rc < 0)
 		log_warnx("state: %s", db_errmsg(db));
@@ -51,32 +58,31 @@ vstep(struct db *db, char **row, int ncol, const char *sql,
 }
 
 static int
-step(struct db *db, char **row, int ncol, const char *sql,
+step(struct state *s, struct db *db, char **row, int ncol, const char *sql,
     const char *types, ...)
 {
 	va_list ap;
 	int rc;
 
 	va_start(ap, types);
-	rc = vstep(db, row, ncol, sql, types, ap);
+	rc = vstep(s, db, GROUPED, row, ncol, sql, types, ap);
 	va_end(ap);
 	return rc;
 }
 
-/* The same under the state's lock (and in its group of writes when
- * `grouped`). */
+/* The same under the state's lock. */
 static int
-run(struct state *s, int grouped, char **row, int ncol, const char *sql,
+run(struct state *s, enum how how, char **row, int ncol, const char *sql,
     const char *types, ...)
 {
-	struct db *db = grouped ? state_lock_group(s) : state_lock_db(s);
+	struct db *db = how == NOW ? state_lock_db(s) : state_lock_group(s);
 	va_list ap;
 	int rc;
 
 	if (!db)
 		return -1;
 	va_start(ap, types);
-	rc = vstep(db, row, ncol, sql, types, ap);
+	rc = vstep(s, db, how, row, ncol, sql, types, ap);
 	va_end(ap);
 	state_unlock_db(s);
 	return rc;
@@ -106,14 +112,14 @@ state_phase_open(struct state *s, const char *run_id, const char *name,
 	/* in one transaction: a worker sees the phase with its accounts */
 	if (state_flush(s) < 0 || !(db = state_lock_group(s)))
 		goto out;
-	if (step(db, NULL, 0, "UPDATE phases SET closed = " DBNOW " WHERE"
+	if (step(s, db, NULL, 0, "UPDATE phases SET closed = " DBNOW " WHERE"
 	    " closed IS NULL", "") == DB_DONE &&
-	    step(db, &id, 1, "INSERT INTO phases(run_id, name, kind, wave,"
+	    step(s, db, &id, 1, "INSERT INTO phases(run_id, name, kind, wave,"
 	    " opened) VALUES(?1, ?2, ?3, ?4, " DBNOW ") RETURNING id", "ssss",
 	    run_id, name, kind, wave) == DB_ROW)
 		phase = strtoll(id, NULL, 10);
 	/* a failed account gets its retries again, as take_items() does */
-	if (phase > 0 && step(db, NULL, 0, "UPDATE accounts SET todo = ?1,"
+	if (phase > 0 && step(s, db, NULL, 0, "UPDATE accounts SET todo = ?1,"
 	    " not_before = 0, attempts = CASE WHEN state = 'failed' THEN 0"
 	    " ELSE attempts END WHERE id = ANY(CAST(string_to_array(?2, ',')"
 	    " AS BIGINT[]))", "is", phase, list.buf) != DB_DONE)
@@ -130,12 +136,12 @@ out:
 int
 state_phase_close(struct state *s, int64_t phase, const char *run_id)
 {
-	int rc = run(s, 1, NULL, 0, "UPDATE phases SET closed = " DBNOW
+	int rc = run(s, GROUPED, NULL, 0, "UPDATE phases SET closed = " DBNOW
 	    " WHERE closed IS NULL AND id = ?1", "i", phase);
 
 	/* the apply is over: the workers that joined it go */
 	if (rc == DB_DONE && run_id)
-		rc = run(s, 1, NULL, 0, "INSERT INTO phases(run_id, name,"
+		rc = run(s, GROUPED, NULL, 0, "INSERT INTO phases(run_id, name,"
 		    " kind, opened, closed) VALUES(?1, 'end', 'end', " DBNOW
 		    ", " DBNOW ")", "s", run_id);
 	return rc == DB_DONE && state_flush(s) == 0 ? 0 : -1;
@@ -148,7 +154,7 @@ state_phase_last(struct state *s, struct phase_row *ph)
 	int rc;
 
 	memset(ph, 0, sizeof(*ph));
-	rc = run(s, 0, v, 6, "SELECT id, run_id, name, kind, wave, closed"
+	rc = run(s, NOW, v, 6, "SELECT id, run_id, name, kind, wave, closed"
 	    " FROM phases ORDER BY id DESC LIMIT 1", "");
 	if (rc != DB_ROW)
 		return rc < 0 ? -1 : 0;
@@ -175,45 +181,59 @@ phase_row_free(struct phase_row *ph)
 
 int
 state_claim(struct state *s, int64_t phase, double now, double lease,
-    struct account *a, char **home_r)
+    int64_t *ord, struct claimed *v, size_t max)
 {
-	const char *me = state_worker(s);
-	char *v[2] = { NULL };
-	int rc;
+	static const char sql[] = "WITH c AS (SELECT id AS cid, home AS was"
+	    " FROM accounts WHERE todo = ?1 AND ord >= ?5 AND (owner IS NULL"
+	    " OR lease_until < " DBNOW ") AND not_before <= ?3 AND (home IS"
+	    " NULL OR home = ?2 OR NOT " IS_BOUND ") ORDER BY ord LIMIT ?6"
+	    " FOR UPDATE SKIP LOCKED) UPDATE accounts SET owner = ?2,"
+	    " lease_until = " DBNOW " + ?4, home = ?2, waiting = NULL FROM c"
+	    " WHERE accounts.id = c.cid RETURNING " ACC_COLS ", c.was, ord";
+	struct db *db = state_lock_db(s);
+	struct db_stmt *st = state_kept(s, sql);
+	int rc = -1, n = 0;
 
-	*home_r = NULL;
-	rc = run(s, 0, v, 2, "WITH c AS (SELECT id, home FROM accounts WHERE"
-	    " todo = ?1 AND (owner IS NULL OR lease_until < " DBNOW ") AND"
-	    " not_before <= ?3 AND (home IS NULL OR home = ?2 OR NOT "
-	    IS_BOUND ") ORDER BY ord LIMIT 1 FOR UPDATE SKIP LOCKED) UPDATE"
-	    " accounts SET owner = ?2, lease_until = " DBNOW " + ?4, home ="
-	    " ?2, waiting = NULL FROM c WHERE accounts.id = c.id RETURNING"
-	    " accounts.account, c.home", "isdd", phase, me, now, lease);
-	if (rc != DB_ROW)
-		return rc < 0 ? -1 : 0;
-	*home_r = v[1];
-	rc = state_account(s, v[0], a) == 0 ? 1 : -1;
-	free(v[0]);
-	return rc;
+	if (st) {
+		db_bind_int(st, 1, phase);
+		db_bind_text(st, 2, state_worker(s));
+		db_bind_real(st, 3, now);
+		db_bind_real(st, 4, lease);
+		db_bind_int(st, 5, *ord);
+		db_bind_int(st, 6, (int64_t)max);
+		while ((size_t)n < max && (rc = db_step(st)) == DB_ROW) {
+			state_read_account(st, &v[n].a);
+			v[n].home = db_col_str(st, ACC_NCOLS);
+			if (db_col_int(st, ACC_NCOLS + 1) > *ord)
+				*ord = db_col_int(st, ACC_NCOLS + 1);
+			n++;
+		}
+		db_reset(st);
+	}
+	if (rc < 0)
+		log_warnx("state: %s", db_errmsg(db));
+	state_unlock_db(s);
+	return rc < 0 ? -1 : n;
 }
 
 int
 state_release(struct state *s, const struct account *a, int64_t phase,
     int done)
 {
-	return run(s, 0, NULL, 0, "UPDATE accounts SET owner = NULL,"
+	/* in the group: its commit gives the account back */
+	return run(s, SENT, NULL, 0, "UPDATE accounts SET owner = NULL,"
 	    " lease_until = 0, todo = CASE WHEN ?3 <> 0 AND todo = ?2 THEN"
 	    " -todo ELSE todo END WHERE id = ?1 AND owner = ?4", "iiis",
-	    a->id, phase, (int64_t)done, state_worker(s)) == DB_DONE ? 0 : -1;
+	    a->id, phase, (int64_t)done, state_worker(s)) < 0 ? -1 : 0;
 }
 
 int
 state_unclaim(struct state *s)
 {
-	if (run(s, 0, NULL, 0, "DELETE FROM workers WHERE name = ?1", "s",
+	if (run(s, NOW, NULL, 0, "DELETE FROM workers WHERE name = ?1", "s",
 	    state_worker(s)) != DB_DONE)
 		return -1;
-	return run(s, 0, NULL, 0, "UPDATE accounts SET owner = NULL,"
+	return run(s, NOW, NULL, 0, "UPDATE accounts SET owner = NULL,"
 	    " lease_until = 0 WHERE owner = ?1", "s", state_worker(s)) ==
 	    DB_DONE ? 0 : -1;
 }
@@ -221,11 +241,11 @@ state_unclaim(struct state *s)
 int
 state_renew(struct state *s, double lease, int alive)
 {
-	if (alive && run(s, 0, NULL, 0, "INSERT INTO workers(name, seen)"
+	if (alive && run(s, NOW, NULL, 0, "INSERT INTO workers(name, seen)"
 	    " VALUES(?1, " DBNOW ") ON CONFLICT(name) DO UPDATE SET seen = "
 	    DBNOW, "s", state_worker(s)) != DB_DONE)
 		return -1;
-	return run(s, 0, NULL, 0, "UPDATE accounts SET lease_until = " DBNOW
+	return run(s, SENT, NULL, 0, "UPDATE accounts SET lease_until = " DBNOW
 	    " + ?2 WHERE owner = ?1", "sd", state_worker(s), lease) ==
 	    DB_DONE ? 0 : -1;
 }
@@ -234,7 +254,7 @@ int
 state_live_workers(struct state *s, double lease)
 {
 	char *n = NULL;
-	int rc = run(s, 0, &n, 1, "SELECT count(*) FROM workers WHERE seen >"
+	int rc = run(s, NOW, &n, 1, "SELECT count(*) FROM workers WHERE seen >"
 	    " " DBNOW " - ?1", "d", lease), live = rc == DB_ROW && n ?
 	    atoi(n) : 0;
 
@@ -247,7 +267,7 @@ state_phase_left(struct state *s, int64_t phase, int64_t *left,
     int64_t *done, int64_t *failed)
 {
 	char *v[3] = { NULL };
-	int rc = run(s, 0, v, 3, "SELECT coalesce(sum(CASE WHEN todo = ?1"
+	int rc = run(s, NOW, v, 3, "SELECT coalesce(sum(CASE WHEN todo = ?1"
 	    " THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN todo = -?1 AND"
 	    " state <> 'failed' THEN 1 ELSE 0 END), 0), coalesce(sum(CASE"
 	    " WHEN todo = -?1 AND state = 'failed' THEN 1 ELSE 0 END), 0)"
@@ -268,7 +288,7 @@ int
 state_flips_pending(struct state *s)
 {
 	char *n = NULL;
-	int rc = run(s, 0, &n, 1, "SELECT count(*) FROM audit_queue WHERE"
+	int rc = run(s, NOW, &n, 1, "SELECT count(*) FROM audit_queue WHERE"
 	    " kind = 'flip'", ""), flips = rc == DB_ROW && n && atoi(n) > 0;
 
 	free(n);
