@@ -190,7 +190,8 @@ void phase_row_free(struct phase_row *ph);
  * for `lease` seconds: how many, each read into v[i] with its home before
  * (NULL: none), and *ord the last one's place; 0 when none is due, -1.
  * (The index of the phase's accounts keeps those done until a vacuum: a
- * claim from the start of the plan each time would step over them.)  state_release() gives it back, with `done` as done in that
+ * claim from the start of the plan each time would step over them.)
+ * state_release() gives one back, with `done` as done in that
  * phase; state_renew() renews every lease of this worker and, when it
  * works on accounts (`alive`), says it lives.
  */

@@ -318,7 +318,8 @@ state_orphans(struct state *s, int64_t phase, double lease)
 	return state_json_rows_text(s, "UPDATE accounts SET waiting = 'for"
 	    " worker ' || home || ', which holds its archive and is not"
 	    " running' WHERE todo = CAST(?1 AS BIGINT) AND (owner IS NULL OR"
-	    " lease_until < " DBNOW ") AND waiting IS NULL AND home IS NOT NULL AND " IS_BOUND " AND home"
+	    " lease_until < " DBNOW ") AND waiting IS NULL AND home IS NOT"
+	    " NULL AND " IS_BOUND " AND home"
 	    " NOT IN (SELECT name FROM workers WHERE seen > " DBNOW " -"
 	    " CAST(?2 AS DOUBLE PRECISION)) RETURNING account, home", 2,
 	    params);

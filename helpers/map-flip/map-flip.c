@@ -325,17 +325,20 @@ drain_secrets(void)
 	return 0;
 }
 
-/* --list: the export's lines on standard output.  The exit status. */
+/* --list: the export's lines on standard output, or with `path` the
+ * export written there.  The exit status. */
 static int
-print_routes(struct mapping *m)
+print_routes(struct mapping *m, const char *path)
 {
 	struct buf text = BUF_INIT, err = BUF_INIT;
 	int code = 0;
 
-	if (mapping_export(m, &text, &err) < 0) {
+	/* with --export: the export written, as a flip writes it */
+	if (path ? export(m, path, &err) < 0 : mapping_export(m, &text,
+	    &err) < 0) {
 		log_warnx("%s", err.buf);
 		code = EX_TEMPFAIL;
-	} else {
+	} else if (!path) {
 		fwrite(text.buf, 1, text.len, stdout);
 	}
 	buf_release(&text);
@@ -511,15 +514,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (list) {
-		/* with --export: the export written, as a flip writes it */
-		if (!export_opt)
-			code = print_routes(m);
-		else if (export(m, export_path, &err) < 0) {
-			log_warnx("%s", err.buf);
-			code = EX_TEMPFAIL;
-		} else {
-			code = 0;
-		}
+		code = print_routes(m, export_opt ? export_path : NULL);
 		goto out;
 	}
 	evline_hello(1, "map-flip", FLIP_VERSION);

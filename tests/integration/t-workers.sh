@@ -203,6 +203,8 @@ is "$(sql "SELECT count(*) FROM runs a JOIN runs b ON a.account_id =
     b.started < a.ended")" 0 "no account was worked on by two workers at once"
 is "$(cat "$work"/w?/log/apply.log | grep -c 'is no longer')" 0 \
     "no worker wrote over another's account"
+is "$(cat "$work"/*.out | grep -c 'Sanitizer\|runtime error')" 0 \
+    "no sanitizer report from the coordinator or a worker"
 is "$(sql "SELECT count(*) FROM accounts WHERE owner IS NOT NULL")" 0 \
     "every lease was given back"
 is "$(sql "SELECT count(*) FROM workers")" 0 "every worker said it went"
