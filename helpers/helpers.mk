@@ -105,6 +105,7 @@ migrate_SRCS := \
 	orchestrator/plansafe.c \
 	orchestrator/provision.c \
 	orchestrator/chain.c \
+	orchestrator/cli.c \
 	orchestrator/db.c \
 	orchestrator/dbpg.c \
 	orchestrator/dbsqlite.c \

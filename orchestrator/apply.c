@@ -18,6 +18,23 @@
 #include "state.h"
 #include "xalloc.h"
 
+/* The plan's state directory, made, locked for this process (*lockfd),
+ * tied to its database, and its state opened; exits on errors. */
+static struct state *
+take_state(const struct plan *p, const char *file, int *lockfd)
+{
+	struct buf err = BUF_INIT;
+
+	if (mkdir_p(p->state_dir, &err) < 0)
+		fatalx(EX_CANTCREAT, "%s", err.buf);
+	if (state_lock_apply(p->state_dir, lockfd, &err) < 0)
+		fatalx(EX_TEMPFAIL, "%s", err.buf);
+	if (state_bind(p->state_dir, p->database, &err) < 0)
+		fatalx(EX_CONFIG, "%s: %s", file, err.buf);
+	buf_release(&err);
+	return open_state(p->state_dir);
+}
+
 /* A worker's name unless given: its host and its state directory, which
  * holds the archives of the accounts it pulled. */
 static char *
@@ -56,13 +73,7 @@ cmd_apply(const char *file, int progress, int coordinate)
 	int lockfd, changed, code;
 
 	load_plan(file, &p, &v, &nr);
-	if (mkdir_p(p.state_dir, &err) < 0)
-		fatalx(EX_CANTCREAT, "%s", err.buf);
-	if (state_lock_apply(p.state_dir, &lockfd, &err) < 0)
-		fatalx(EX_TEMPFAIL, "%s", err.buf);
-	if (state_bind(p.state_dir, p.database, &err) < 0)
-		fatalx(EX_CONFIG, "%s: %s", file, err.buf);
-	s = open_state(p.state_dir);
+	s = take_state(&p, file, &lockfd);
 	if (audit_open(&au, p.state_dir, &err) < 0 ||
 	    audit_recover(au, s, &err) < 0)
 		fatalx(EX_CANTCREAT, "%s", err.buf);
@@ -70,7 +81,7 @@ cmd_apply(const char *file, int progress, int coordinate)
 	if (audit_commit_plan(au, file, p.text, p.text_len, &changed,
 	    &err) < 0)
 		fatalx(EX_CANTCREAT, "%s", err.buf);
-	sha256_hex(p.text, p.text_len, sha);
+	plan_sha256(p.text, p.text_len, sha);
 	/* a revision the state lacks: new, or its row lost in a crash */
 	if (changed || !has_plan(s, sha)) {
 		char *abs = realpath(file, NULL);
@@ -125,14 +136,8 @@ cmd_worker(const char *file, const char *name)
 		fatalx(EX_CONFIG, "%s: workers flip accounts in the mapping"
 		    " every proxy reads: the plan's 'mapping' must be a"
 		    " postgresql:// URL", file);
-	if (mkdir_p(p.state_dir, &err) < 0)
-		fatalx(EX_CANTCREAT, "%s", err.buf);
-	if (state_lock_apply(p.state_dir, &lockfd, &err) < 0)
-		fatalx(EX_TEMPFAIL, "%s", err.buf);
-	if (state_bind(p.state_dir, p.database, &err) < 0)
-		fatalx(EX_CONFIG, "%s: %s", file, err.buf);
-	s = open_state(p.state_dir);
-	sha256_hex(p.text, p.text_len, sha);
+	s = take_state(&p, file, &lockfd);
+	plan_sha256(p.text, p.text_len, sha);
 	if (!has_plan(s, sha))
 		fatalx(EX_CONFIG, "%s: not the plan last applied to the state"
 		    " in %s: start plan apply first, and give every worker"

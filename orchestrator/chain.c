@@ -22,6 +22,8 @@
  */
 #include "compat.h"
 
+#include <math.h>
+
 #include "buf.h"
 #include "now.h"
 #include "runner_p.h"
@@ -296,4 +298,79 @@ advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 			return OK;
 		}
 	}
+}
+
+/* --- an account's turn ---------------------------------------------------- */
+
+static double
+backoff(struct run *r, int attempts)
+{
+	double b = (double)r->p->limits.backoff_seconds *
+	    pow(2, attempts > 1 ? attempts - 1 : 0);
+
+	return b > 3600 ? 3600 : b;
+}
+
+int
+moved_here(struct run *r, struct slot *sl, struct account *a)
+{
+	char *dir = archive_of(r, a);
+	struct buf err = BUF_INIT;
+	int ret = 0;
+
+	/* an archive this worker kept from before is behind what the
+	 * other pushed since: a new one adopts what is there */
+	if (archive_remove(dir) < 0) {
+		say(r, "%s: cannot remove %s, left by an earlier claim: %s",
+		    a->account, dir, strerror(errno));
+		ret = -1;
+	}
+	free(dir);
+	if (ret < 0)
+		return -1;
+	switch (a->state) {
+	case ST_VERIFIED:
+		/* a cutover window begun elsewhere: its hold let go */
+		if (a->step && r->p->proxy.present &&
+		    proxy_hold(r, sl, a, 0, &err) != OK)
+			say(r, "%s: %s", a->account, err.buf);
+		/* FALLTHROUGH */
+	case ST_COPIED:
+		ret = enter(r, a, ST_COPYING, "its archive is on another"
+		    " worker");
+		break;
+	case ST_COPYING:
+		ret = state_set_step(r->s, a, NULL);
+		say(r, "%s: its archive is on another worker: pulled again"
+		    " here", a->account);
+		break;
+	default:
+		break;
+	}
+	buf_release(&err);
+	return ret;
+}
+
+enum worked
+work_one(struct run *r, struct slot *sl, struct account *a, int moved,
+    struct buf *err)
+{
+	enum outcome o;
+	int again;
+
+	buf_setlen(err, 0);
+	if (a->state == ST_FAILED)
+		enter(r, a, a->resume, "retry");
+	if (moved && moved_here(r, sl, a) < 0)
+		o = RETRY;
+	else
+		o = advance(r, sl, a, err);
+	if (o == OK || o == STOPPED)
+		return o == OK ? W_DONE : W_AGAIN;
+	a->attempts++;
+	again = o == RETRY && a->attempts <= r->p->limits.retries;
+	state_set_failure(r->s, a, o == RETRY ? "retryable" : "permanent",
+	    err->buf, again ? now_seconds() + backoff(r, a->attempts) : 0);
+	enter(r, a, ST_FAILED, NULL);
+	return again ? W_AGAIN : W_FAILED;
 }

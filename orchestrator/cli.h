@@ -1,6 +1,6 @@
 /*
- * cli.h: what the files of migrate(1)'s commands share (migrate.c,
- * apply.c).
+ * cli.h: what the files of migrate(1)'s commands share (cli.c; the
+ * commands are in migrate.c and apply.c).
  */
 #ifndef MIGRATE_CLI_H
 #define MIGRATE_CLI_H
@@ -23,7 +23,7 @@ void load_plan(const char *file, struct plan *p, struct account_spec **v,
 struct state *open_state(const char *dir);
 /* The operator the audit names, for the state's transitions too. */
 void set_operator(struct state *s, struct audit *au);
-void sha256_hex(const char *data, size_t len, char out[65]);
+void plan_sha256(const char *data, size_t len, char out[65]);
 
 /* apply.c: migrate plan apply, migrate worker */
 int cmd_apply(const char *file, int progress, int coordinate);

@@ -127,6 +127,15 @@ remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 	return remove(path) < 0 ? -1 : 0;
 }
 
+int
+archive_remove(const char *dir)
+{
+	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
+	    errno != ENOENT)
+		return -1;
+	return 0;
+}
+
 /* Remove the archive `dir`; what it took on the disk in *bytes_r. */
 static int
 prune_one(const char *dir, int dry_run, int64_t *bytes_r, struct buf *err)
@@ -137,8 +146,7 @@ prune_one(const char *dir, int dry_run, int64_t *bytes_r, struct buf *err)
 		return -1;
 	}
 	*bytes_r = tree_bytes;
-	if (!dry_run && nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
-	    errno != ENOENT) {
+	if (!dry_run && archive_remove(dir) < 0) {
 		buf_addf(err, "cannot remove %s: %s", dir, strerror(errno));
 		return -1;
 	}

@@ -14,9 +14,9 @@
  */
 #include "compat.h"
 
-#include <ftw.h>
 #include <time.h>
 
+#include "audit.h"
 #include "buf.h"
 #include "exec_path.h"
 #include "log.h"
@@ -32,54 +32,20 @@ static const char *const kinds[] = {
 	[PH_FINALIZE] = "finalize",
 };
 
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+void
+audit_now(struct run *r, int all)
 {
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path) < 0 ? -1 : 0;
-}
-
-int
-moved_here(struct run *r, struct slot *sl, struct account *a)
-{
-	char *dir = archive_of(r, a);
 	struct buf err = BUF_INIT;
-	int ret = 0;
+	long n;
 
-	/* an archive this worker kept from before is behind what the
-	 * other pushed since: a new one adopts what is there */
-	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
-	    errno != ENOENT) {
-		say(r, "%s: cannot remove %s, left by an earlier claim: %s",
-		    a->account, dir, strerror(errno));
-		ret = -1;
-	}
-	free(dir);
-	if (ret < 0)
-		return -1;
-	switch (a->state) {
-	case ST_VERIFIED:
-		/* a cutover window begun elsewhere: its hold let go */
-		if (a->step && r->p->proxy.present &&
-		    proxy_hold(r, sl, a, 0, &err) != OK)
-			say(r, "%s: %s", a->account, err.buf);
-		/* FALLTHROUGH */
-	case ST_COPIED:
-		ret = enter(r, a, ST_COPYING, "its archive is on another"
-		    " worker");
-		break;
-	case ST_COPYING:
-		ret = state_set_step(r->s, a, NULL);
-		say(r, "%s: its archive is on another worker: pulled again"
-		    " here", a->account);
-		break;
-	default:
-		break;
-	}
+	if (!r->au)
+		return;		/* a worker: the coordinator commits */
+	do {
+		n = audit_flush(r->au, r->s, r->mapping_txt, &err);
+		if (n < 0)
+			say(r, "%s", err.buf);
+	} while (all && n > 0);
 	buf_release(&err);
-	return ret;
 }
 
 /* What is left of the phase, counted in the state (-1: unknown). */
@@ -298,6 +264,19 @@ lease_watch(struct run *r, double now)
 }
 
 int
+lease_phase_of(const char *kind, enum phase *ph)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kind, kinds[i])) {
+			*ph = (enum phase)i;
+			return 0;
+		}
+	return -1;
+}
+
+int
 lease_open(struct run *r, const char *name, const char *wave)
 {
 	int64_t *ids = xcalloc(r->nr_items + 1, sizeof(*ids));
@@ -333,75 +312,4 @@ lease_close(struct run *r)
 	if (!stopping)
 		state_phase_close(r->s, r->phase_id, NULL);
 	audit_workers(r, now_seconds(), 1);
-}
-
-static int
-phase_of(const char *kind, enum phase *ph)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (!strcmp(kind, kinds[i])) {
-			*ph = (enum phase)i;
-			return 0;
-		}
-	return -1;
-}
-
-int
-plan_work(struct plan *p, struct state *s, const struct apply_opts *o)
-{
-	struct run r;
-	struct buf err = BUF_INIT;
-	struct phase_row ph;
-	int64_t ended = 0, worked = 0;
-	enum phase k;
-	int rc, said = 0;
-
-	if (run_open(&r, p, s, NULL, o, &err) < 0) {
-		log_warnx("%s", err.buf);
-		buf_release(&err);
-		run_close(&r);
-		return EX_CANTCREAT;
-	}
-	catch_signals();
-	r.shared = 1;
-	r.lease = (double)p->limits.lease_seconds;
-	state_set_worker(s, o->worker);
-	state_unclaim(s);
-	/* an apply over before this worker came is not the one it waits for */
-	if (state_phase_last(s, &ph) == 1 && !strcmp(ph.kind, "end"))
-		ended = ph.id;
-	phase_row_free(&ph);
-	while (!stopping) {
-		if ((rc = state_phase_last(s, &ph)) == 1 && !strcmp(ph.kind,
-		    "end") && ph.id != ended) {
-			say(&r, "worker %s: the apply is over", o->worker);
-			phase_row_free(&ph);
-			break;
-		}
-		if (rc == 1 && !ph.closed && ph.id != worked &&
-		    phase_of(ph.kind, &k) == 0) {
-			r.phase_id = worked = ph.id;
-			r.claim_ord = 0;
-			if (run_phase(&r, k, ph.name, ph.wave) >= 0 &&
-			    !stopping && k == PH_ASSESSMENT)
-				assess_summary(&r);
-			else if (!stopping)
-				shares_pass(&r);
-			said = 0;
-		} else if (!said) {
-			say(&r, "worker %s: waiting for a phase of plan apply",
-			    o->worker);
-			said = 1;
-		}
-		phase_row_free(&ph);
-		if (!stopping)
-			sleep(1);
-	}
-	state_flush(s);
-	state_unclaim(s);
-	run_close(&r);
-	buf_release(&err);
-	return stopping ? 128 + (int)stopping : 0;
 }

@@ -21,6 +21,8 @@
 #include "compat.h"
 
 #include "buf.h"
+#include "exec_path.h"
+#include "proc.h"
 #include "runner_p.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -118,4 +120,126 @@ back_window(struct run *r, struct slot *sl, struct account *a,
 		say(r, "%s: %s", a->account, e2.buf);
 	buf_release(&e2);
 	return o;
+}
+
+int
+runner_rollback(struct plan *p, struct state *s, struct audit *au,
+    struct account *a, const char *why, enum rollback_how how,
+    struct buf *err)
+{
+	struct apply_opts o = { 0, -1 };
+	struct slot sl;
+	struct run r;
+	enum outcome oc;
+	int ret = EX_TEMPFAIL;
+
+	if (!cut_over(a)) {
+		buf_addf(err, "%s is %s: there is nothing to roll back (only"
+		    " accounts that were cut over are)", a->account,
+		    state_name(a->state));
+		return EX_DATAERR;
+	}
+	if (how == RB_CARRY && state_pruned(s, a->id) > 0) {
+		buf_addf(err, "%s's archive was pruned (migrate prune), and"
+		    " carrying back needs it: migrate rollback"
+		    " --no-carry-back flips it back, without what arrived on"
+		    " the destination", a->account);
+		return EX_DATAERR;
+	}
+	if (run_open(&r, p, s, au, &o, err) < 0)
+		goto out;
+	memset(&sl, 0, sizeof(sl));
+	if (how == RB_CARRY && (oc = back_window(&r, &sl, a, err)) != OK) {
+		buf_addf(err, "; %s stays on the destination (migrate"
+		    " rollback --no-carry-back flips it back all the same)",
+		    a->account);
+		ret = oc == PERMANENT ? EX_DATAERR : EX_TEMPFAIL;
+		goto out;
+	}
+	if (how != RB_FLIPPED && (oc = flip(&r, &sl, a, "source", err)) !=
+	    OK) {
+		ret = oc == PERMANENT ? EX_DATAERR : EX_TEMPFAIL;
+		goto release;
+	}
+	if (enter_flipped(&r, a, ST_ROLLED_BACK, "source", why ? why :
+	    "rollback") < 0) {
+		ret = EX_CANTCREAT;
+		goto release;
+	}
+	if (hook(&r, &sl, a, "after_rollback", p->hooks.after_rollback,
+	    err) != OK)
+		say(&r, "%s: %s", a->account, err->buf);
+	state_flush(s);
+	audit_now(&r, 1);
+	ret = 0;
+release:
+	if (p->proxy.present) {
+		struct buf e2 = BUF_INIT;
+
+		if (proxy_hold(&r, &sl, a, 0, &e2) != OK)
+			say(&r, "%s: %s", a->account, e2.buf);
+		buf_release(&e2);
+	}
+out:
+	run_close(&r);
+	return ret;
+}
+
+int
+runner_carry_back(struct plan *p, struct state *s, struct audit *au,
+    struct account *a, struct buf *err)
+{
+	struct apply_opts o = { 0, -1 };
+	struct slot sl;
+	struct run r;
+	int ret = -1;
+
+	if (run_open(&r, p, s, au, &o, err) == 0) {
+		memset(&sl, 0, sizeof(sl));
+		ret = back_window(&r, &sl, a, err) == OK ? 0 : -1;
+		state_flush(s);
+		audit_now(&r, 1);
+	}
+	run_close(&r);
+	return ret;
+}
+
+int
+runner_release(struct plan *p, struct state *s, struct audit *au,
+    struct account *a, struct buf *err)
+{
+	struct apply_opts o = { 0, -1 };
+	struct slot sl;
+	struct run r;
+	int ret = -1;
+
+	if (!p->proxy.present)
+		return 0;
+	if (run_open(&r, p, s, au, &o, err) == 0) {
+		memset(&sl, 0, sizeof(sl));
+		ret = proxy_hold(&r, &sl, a, 0, err) == OK ? 0 : -1;
+	}
+	run_close(&r);
+	return ret;
+}
+
+int
+runner_restore(struct plan *p, const char *export_path, struct buf *err)
+{
+	char *mapping_txt = xasprintf("%s/mapping.txt", p->state_dir);
+	char *path = exec_path_of("map-flip");
+	const char *argv[] = { path, "--store", p->mapping, "--export",
+	    mapping_txt, "--restore", export_path, NULL };
+	struct child c = CHILD_INIT;
+	int code;
+
+	c.argv = argv;
+	c.in = PROC_NULL;
+	c.out = PROC_NULL;
+	code = proc_start(&c, err) < 0 ? -1 : proc_finish(&c);
+	if (code > 0)
+		buf_addf(err, "map-flip --restore exited %d", code);
+	free(mapping_txt);
+	free(path);
+	return code == 0 ? 0 : -1;
 }

@@ -43,7 +43,7 @@ on_signal(int sig)
 	stopping = sig;
 }
 
-void
+static void
 catch_signals(void)
 {
 	struct sigaction sa = { 0 };
@@ -57,39 +57,6 @@ catch_signals(void)
 }
 
 /* --- the phase loop ------------------------------------------------------ */
-
-static double
-backoff(struct run *r, int attempts)
-{
-	double b = (double)r->p->limits.backoff_seconds *
-	    pow(2, attempts > 1 ? attempts - 1 : 0);
-
-	return b > 3600 ? 3600 : b;
-}
-
-enum worked
-work_one(struct run *r, struct slot *sl, struct account *a, int moved,
-    struct buf *err)
-{
-	enum outcome o;
-	int again;
-
-	buf_setlen(err, 0);
-	if (a->state == ST_FAILED)
-		enter(r, a, a->resume, "retry");
-	if (moved && moved_here(r, sl, a) < 0)
-		o = RETRY;
-	else
-		o = advance(r, sl, a, err);
-	if (o == OK || o == STOPPED)
-		return o == OK ? W_DONE : W_AGAIN;
-	a->attempts++;
-	again = o == RETRY && a->attempts <= r->p->limits.retries;
-	state_set_failure(r->s, a, o == RETRY ? "retryable" : "permanent",
-	    err->buf, again ? now_seconds() + backoff(r, a->attempts) : 0);
-	enter(r, a, ST_FAILED, NULL);
-	return again ? W_AGAIN : W_FAILED;
-}
 
 static void *
 worker(void *arg)
@@ -164,22 +131,6 @@ worker(void *arg)
 	pthread_mutex_unlock(&r->lock);
 	buf_release(&err);
 	return NULL;
-}
-
-void
-audit_now(struct run *r, int all)
-{
-	struct buf err = BUF_INIT;
-	long n;
-
-	if (!r->au)
-		return;		/* a worker: the coordinator commits */
-	do {
-		n = audit_flush(r->au, r->s, r->mapping_txt, &err);
-		if (n < 0)
-			say(r, "%s", err.buf);
-	} while (all && n > 0);
-	buf_release(&err);
 }
 
 /* Whether account `a` has work in this phase. */
@@ -282,7 +233,11 @@ watch(struct run *r)
 	share_ready_flush(r);
 }
 
-long
+/*
+ * Run one phase over the accounts of `wave` (NULL: all): the number that
+ * failed for good, or -1 when stopped.
+ */
+static long
 run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 {
 	pthread_t *tids;
@@ -636,124 +591,59 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 }
 
 int
-runner_rollback(struct plan *p, struct state *s, struct audit *au,
-    struct account *a, const char *why, enum rollback_how how,
-    struct buf *err)
+plan_work(struct plan *p, struct state *s, const struct apply_opts *o)
 {
-	struct apply_opts o = { 0, -1 };
-	struct slot sl;
 	struct run r;
-	enum outcome oc;
-	int ret = EX_TEMPFAIL;
+	struct buf err = BUF_INIT;
+	struct phase_row ph;
+	int64_t ended = 0, worked = 0;
+	enum phase k;
+	int rc, said = 0;
 
-	if (!cut_over(a)) {
-		buf_addf(err, "%s is %s: there is nothing to roll back (only"
-		    " accounts that were cut over are)", a->account,
-		    state_name(a->state));
-		return EX_DATAERR;
+	if (run_open(&r, p, s, NULL, o, &err) < 0) {
+		log_warnx("%s", err.buf);
+		buf_release(&err);
+		run_close(&r);
+		return EX_CANTCREAT;
 	}
-	if (how == RB_CARRY && state_pruned(s, a->id) > 0) {
-		buf_addf(err, "%s's archive was pruned (migrate prune), and"
-		    " carrying back needs it: migrate rollback"
-		    " --no-carry-back flips it back, without what arrived on"
-		    " the destination", a->account);
-		return EX_DATAERR;
+	catch_signals();
+	r.shared = 1;
+	r.lease = (double)p->limits.lease_seconds;
+	state_set_worker(s, o->worker);
+	state_unclaim(s);
+	/* an apply over before this worker came is not the one it waits for */
+	if (state_phase_last(s, &ph) == 1 && !strcmp(ph.kind, "end"))
+		ended = ph.id;
+	phase_row_free(&ph);
+	while (!stopping) {
+		if ((rc = state_phase_last(s, &ph)) == 1 && !strcmp(ph.kind,
+		    "end") && ph.id != ended) {
+			say(&r, "worker %s: the apply is over", o->worker);
+			phase_row_free(&ph);
+			break;
+		}
+		if (rc == 1 && !ph.closed && ph.id != worked &&
+		    lease_phase_of(ph.kind, &k) == 0) {
+			r.phase_id = worked = ph.id;
+			r.claim_ord = 0;
+			if (run_phase(&r, k, ph.name, ph.wave) >= 0 &&
+			    !stopping && k == PH_ASSESSMENT)
+				assess_summary(&r);
+			else if (!stopping)
+				shares_pass(&r);
+			said = 0;
+		} else if (!said) {
+			say(&r, "worker %s: waiting for a phase of plan apply",
+			    o->worker);
+			said = 1;
+		}
+		phase_row_free(&ph);
+		if (!stopping)
+			sleep(1);
 	}
-	if (run_open(&r, p, s, au, &o, err) < 0)
-		goto out;
-	memset(&sl, 0, sizeof(sl));
-	if (how == RB_CARRY && (oc = back_window(&r, &sl, a, err)) != OK) {
-		buf_addf(err, "; %s stays on the destination (migrate"
-		    " rollback --no-carry-back flips it back all the same)",
-		    a->account);
-		ret = oc == PERMANENT ? EX_DATAERR : EX_TEMPFAIL;
-		goto out;
-	}
-	if (how != RB_FLIPPED && (oc = flip(&r, &sl, a, "source", err)) !=
-	    OK) {
-		ret = oc == PERMANENT ? EX_DATAERR : EX_TEMPFAIL;
-		goto release;
-	}
-	if (enter_flipped(&r, a, ST_ROLLED_BACK, "source", why ? why :
-	    "rollback") < 0) {
-		ret = EX_CANTCREAT;
-		goto release;
-	}
-	if (hook(&r, &sl, a, "after_rollback", p->hooks.after_rollback,
-	    err) != OK)
-		say(&r, "%s: %s", a->account, err->buf);
 	state_flush(s);
-	audit_now(&r, 1);
-	ret = 0;
-release:
-	if (p->proxy.present) {
-		struct buf e2 = BUF_INIT;
-
-		if (proxy_hold(&r, &sl, a, 0, &e2) != OK)
-			say(&r, "%s: %s", a->account, e2.buf);
-		buf_release(&e2);
-	}
-out:
+	state_unclaim(s);
 	run_close(&r);
-	return ret;
+	buf_release(&err);
+	return stopping ? 128 + (int)stopping : 0;
 }
-
-int
-runner_carry_back(struct plan *p, struct state *s, struct audit *au,
-    struct account *a, struct buf *err)
-{
-	struct apply_opts o = { 0, -1 };
-	struct slot sl;
-	struct run r;
-	int ret = -1;
-
-	if (run_open(&r, p, s, au, &o, err) == 0) {
-		memset(&sl, 0, sizeof(sl));
-		ret = back_window(&r, &sl, a, err) == OK ? 0 : -1;
-		state_flush(s);
-		audit_now(&r, 1);
-	}
-	run_close(&r);
-	return ret;
-}
-
-int
-runner_release(struct plan *p, struct state *s, struct audit *au,
-    struct account *a, struct buf *err)
-{
-	struct apply_opts o = { 0, -1 };
-	struct slot sl;
-	struct run r;
-	int ret = -1;
-
-	if (!p->proxy.present)
-		return 0;
-	if (run_open(&r, p, s, au, &o, err) == 0) {
-		memset(&sl, 0, sizeof(sl));
-		ret = proxy_hold(&r, &sl, a, 0, err) == OK ? 0 : -1;
-	}
-	run_close(&r);
-	return ret;
-}
-
-int
-runner_restore(struct plan *p, const char *export_path, struct buf *err)
-{
-	char *mapping_txt = xasprintf("%s/mapping.txt", p->state_dir);
-	char *path = exec_path_of("map-flip");
-	const char *argv[] = { path, "--store", p->mapping, "--export",
-	    mapping_txt, "--restore", export_path, NULL };
-	struct child c = CHILD_INIT;
-	int code;
-
-	c.argv = argv;
-	c.in = PROC_NULL;
-	c.out = PROC_NULL;
-	code = proc_start(&c, err) < 0 ? -1 : proc_finish(&c);
-	if (code > 0)
-		buf_addf(err, "map-flip --restore exited %d", code);
-	free(mapping_txt);
-	free(path);
-	return code == 0 ? 0 : -1;
-}
-

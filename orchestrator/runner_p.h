@@ -1,8 +1,9 @@
 /*
  * runner_p.h: the runner's private declarations, shared by its four files:
  *
- * runner.c	the phases of a plan, the workers, the progress display
+ * runner.c	the phases of a plan, its threads, migrate worker's loop
  * chain.c	one account's way through a phase: its steps, in one place
+ * lease.c	the accounts workers share: claims, leases, the audit
  * steps.c	each step's helper: its arguments and its secrets
  * rollback.c	the way back: carry-back, then the flip to the source
  * exec.c	running a helper (or a hook) and reading its events
@@ -124,6 +125,8 @@ extern volatile sig_atomic_t stopping;
 enum outcome disk_wait(struct run *r, struct slot *sl, struct account *a,
     int64_t *held_r);
 void disk_done(struct run *r, int64_t held);
+/* Remove an archive, a directory tree (none: 0); -1 with errno set. */
+int archive_remove(const char *dir);
 
 /*
  * load.c: the connections the source's pulls may hold together, adapted
@@ -254,37 +257,35 @@ enum outcome back_window(struct run *r, struct slot *sl, struct account *a,
     struct buf *err);
 
 /*
- * runner.c: an account's turn: a retry resumes it, advance() drives it,
+ * chain.c: an account's turn: a retry resumes it, advance() drives it,
  * a failure is recorded with its backoff.  `moved`: its archive is on
- * another worker (moved_here()).
+ * another worker, and moved_here() has it pulled again here.
  */
 enum worked work_one(struct run *r, struct slot *sl, struct account *a,
     int moved, struct buf *err);
-/* The run of an apply, a worker, a rollback: its files, its logs. */
+/* runner.c: the run of an apply, a worker, a rollback: its files, its
+ * logs. */
 int run_open(struct run *r, struct plan *p, struct state *s,
     struct audit *a, const struct apply_opts *o, struct buf *err);
 void run_close(struct run *r);
-/* Run one phase over the accounts of `wave` (NULL: all): the number that
- * failed for good, or -1 when stopped. */
-long run_phase(struct run *r, enum phase ph, const char *name,
-    const char *wave);
-/* Commit the queued audit lines: a batch, or with `all` every one. */
-void audit_now(struct run *r, int all);
-void catch_signals(void);
+
+int moved_here(struct run *r, struct slot *sl, struct account *a);
 
 /*
  * lease.c: the accounts shared by workers.  lease_worker() is a thread's
  * loop: claim, work, give back, until the phase has nothing left.
  * lease_watch() is the watch loop's part: the leases renewed, what is
  * left of the phase counted; the coordinator's audit.  lease_open() and
- * lease_close() are the coordinator's, around a phase.  moved_here(): an
- * account whose archive another worker has is pulled again here.
+ * lease_close() are the coordinator's, around a phase; lease_phase_of()
+ * the phase of a kind the state names.  audit_now() commits the queued
+ * audit lines: a batch, or with `all` every one (none for a worker).
  */
 void lease_worker(struct run *r, struct slot *sl);
 void lease_watch(struct run *r, double now);
 int lease_open(struct run *r, const char *name, const char *wave);
 void lease_close(struct run *r);
-int moved_here(struct run *r, struct slot *sl, struct account *a);
+int lease_phase_of(const char *kind, enum phase *ph);
+void audit_now(struct run *r, int all);
 
 /* display.c: the display on a terminal, redrawn; `final` ends it */
 void draw(struct run *r, int final);
