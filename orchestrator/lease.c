@@ -210,13 +210,22 @@ audit_workers(struct run *r, double now, int all)
 	r->audited = now;
 }
 
-/* The coordinator: the accounts that wait for a worker that is gone. */
+/* The coordinator: the accounts that wait for a worker that is gone,
+ * or for any. */
 static void
 say_orphans(struct run *r)
 {
 	json_t *rows = state_orphans(r->s, r->phase_id, r->lease), *row;
 	size_t i;
 
+	/* plan apply --coordinate, and no worker */
+	if (r->o->coordinate && !r->said_idle &&
+	    state_live_workers(r->s, r->lease) == 0) {
+		say(r, "phase %s: its accounts wait for workers, and none"
+		    " runs: start 'migrate worker' with this plan on a host",
+		    r->phase_name);
+		r->said_idle = 1;
+	}
 	json_array_foreach(rows, i, row)
 		say(r, "%s waits for worker %s, which holds its archive and is"
 		    " not running: start it again on its host (migrate worker"
@@ -293,6 +302,7 @@ lease_open(struct run *r, const char *name, const char *wave)
 	}
 	r->polled = 0;
 	r->claim_ord = 0;
+	r->said_idle = 0;
 	return 0;
 }
 

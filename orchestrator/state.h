@@ -218,6 +218,10 @@ json_t *state_lease(struct state *s, int64_t account_id);
  * (within `lease` seconds): {account, home}, each once, its reason to
  * wait recorded (status shows it) until a worker claims it. */
 json_t *state_orphans(struct state *s, int64_t phase, double lease);
+/* The workers that did not say they went: [{name, seen: when they last
+ * renewed their leases, holds: the accounts they hold, homes: those
+ * whose archive they have}]. */
+json_t *state_workers(struct state *s);
 /* Whether a flip's audit line waits in the queue. */
 int state_flips_pending(struct state *s);
 /* The phase's accounts still to do, done, and failed for good. */

@@ -324,3 +324,12 @@ state_orphans(struct state *s, int64_t phase, double lease)
 	    " CAST(?2 AS DOUBLE PRECISION)) RETURNING account, home", 2,
 	    params);
 }
+
+json_t *
+state_workers(struct state *s)
+{
+	return state_json_rows(s, "SELECT w.name, w.seen, (SELECT count(*)"
+	    " FROM accounts WHERE owner = w.name) AS holds, (SELECT count(*)"
+	    " FROM accounts WHERE home = w.name) AS homes FROM workers w ORDER"
+	    " BY w.name", -1);
+}

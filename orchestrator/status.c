@@ -257,6 +257,23 @@ shares_waiting(struct state *s, int print)
 	return out;
 }
 
+/* The workers (the state shared), each with what it holds. */
+static void
+print_workers(json_t *w)
+{
+	const json_t *it;
+	size_t i;
+
+	json_array_foreach(w, i, it)
+		printf("%s %s: holds %" JSON_INTEGER_FORMAT " accounts, has the"
+		    " archives of %" JSON_INTEGER_FORMAT ", renewed its leases"
+		    " %.0f s ago\n", i ? "        " : "workers:", jstr(it,
+		    "name"), jint(it, "holds"), jint(it, "homes"),
+		    now_seconds() - json_number_value(json_object_get(it,
+		    "seen")));
+	json_decref(w);
+}
+
 /*
  * What status shows besides the counts: what accounts hold besides mail,
  * the failures, the sharing that waits, and what finalize found.  Into
@@ -278,9 +295,11 @@ status_extras(struct state *s, json_t *j)
 		json_object_set_new(j, "failures", f);
 		json_object_set_new(j, "shares_waiting", shares_waiting(s, 0));
 		json_object_set_new(j, "finalize", fin ? fin : json_null());
+		json_object_set_new(j, "workers", state_workers(s));
 		free(items);
 		return;
 	}
+	print_workers(state_workers(s));
 	if (*items)
 		printf("besides mail: %s\n", items);
 	json_array_foreach(disk, i, it)

@@ -118,9 +118,12 @@ setsid "$M" plan apply --coordinate "$work/plan.yaml" >"$work/coord.out" 2>&1 &
 coord=$!
 pids="$pids $coord"
 for _ in $(seq 300); do
-	[ "$(sql "SELECT count(*) FROM phases" 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+	grep -q "wait for workers, and none runs" "$work/coord.out" && break
 	sleep 0.1
 done
+like "$(cat "$work/coord.out")" \
+    "phase assessment: its accounts wait for workers, and none runs: start 'migrate worker'" \
+    "the coordinator alone says that its accounts wait for workers"
 for w in w1 w2 w3; do start "$w"; done
 
 kill_holder() {	# ACCOUNT: kill -9 the worker in its hook; its name
@@ -153,6 +156,9 @@ is "$(sql "SELECT state, home FROM accounts WHERE
 like "$("$M" --state "$work/coordinator" status alice)" \
     "waits: for worker $home, which holds its archive and is not running" \
     "status says so"
+like "$("$M" --state "$work/coordinator" status)" \
+    " $home: holds 1 accounts, has the archives of [0-9]+, renewed its leases [0-9]+ s ago" \
+    "and lists the workers, the dead one with what it holds"
 start "$home"
 
 # wave-1: bob's worker, in his before_push hook: killed -9
