@@ -1,7 +1,8 @@
 # migrate worker: a coordinator (plan apply --coordinate) and three
 # workers, separate processes with a state directory each (their
-# archives), standing in for hosts, migrate the demo's three users from
-# Dovecot to Cyrus, the state and the mapping in the world's PostgreSQL.
+# archives), standing in for hosts, migrate the mail of the demo's three
+# users from Dovecot to Cyrus (t-migrate has their calendars, contacts and
+# Sieve scripts), the state and the mapping in the world's PostgreSQL.
 # The worker that holds alice is killed -9 after her flip: she waits for
 # it, which holds her archive, until it comes back (the same name and
 # directory).  The worker that holds bob is killed -9 before his push;
@@ -54,9 +55,6 @@ database: $PG/$db
 mapping: $PG/$map
 source:
   imap: imap://$WORLD_HOST:$SRC_IMAP_PORT
-  sieve: sieve://$WORLD_HOST:$SRC_SIEVE_PORT
-  dav: $DAV_URL
-  dav_login: "{account}"
   ca_file: $WORLD_CA
   allow_plaintext: true
   auth:
@@ -65,9 +63,6 @@ source:
     master_password: {file: $work/master-password}
 destination:
   jmap: http://$WORLD_HOST:$DST_HTTP_PORT
-  sieve: sieve://$WORLD_HOST:$DST_SIEVE_PORT
-  dav: http://$WORLD_HOST:$DST_HTTP_PORT/
-  ca_file: $WORLD_CA
   allow_plaintext: true
   auth:
     passwords: {file: $work/passwords}
