@@ -109,14 +109,17 @@ start() {	# NAME: a worker in its own process group, its directory
 	eval "pid_$1=\$!"
 	pids="$pids $!"
 }
+said() {	# PATTERN: the coordinator's output once it says it (30 s)
+	for _ in $(seq 300); do
+		grep -q "$1" "$work/coord.out" && break
+		sleep 0.1
+	done
+	cat "$work/coord.out"
+}
 setsid "$M" plan apply --coordinate "$work/plan.yaml" >"$work/coord.out" 2>&1 &
 coord=$!
 pids="$pids $coord"
-for _ in $(seq 300); do
-	grep -q "wait for workers, and none runs" "$work/coord.out" && break
-	sleep 0.1
-done
-like "$(cat "$work/coord.out")" \
+like "$(said "wait for workers, and none runs")" \
     "phase assessment: its accounts wait for workers, and none runs: start 'migrate worker'" \
     "the coordinator alone says that its accounts wait for workers"
 for w in w1 w2 w3; do start "$w"; done
@@ -138,11 +141,7 @@ kill_holder() {	# ACCOUNT: kill -9 the worker in its hook; its name
 # after_cutover hook; she is past her cutover: she waits for it
 home=$(kill_holder alice@example.org)
 like "$home" "^w[123]$" "alice is held by one worker ($home) after her flip, and it is killed"
-for _ in $(seq 300); do
-	grep -q "alice@example.org waits for worker $home" "$work/coord.out" && break
-	sleep 0.1
-done
-like "$(cat "$work/coord.out")" \
+like "$(said "alice@example.org waits for worker $home")" \
     "alice@example.org waits for worker $home, which holds its archive and is not running" \
     "once its lease ran out, the coordinator says alice waits for that worker"
 is "$(sql "SELECT state, home FROM accounts WHERE
