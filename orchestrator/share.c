@@ -61,32 +61,34 @@ ready_lines(struct run *r, struct buf *b, json_t *set)
 	size_t nr, i;
 	long n = 0;
 	char *d;
+	unsigned on = 0;
+	int st;
 
-	if (state_accounts(r->s, NULL, &v, &nr) < 0)
+	for (st = 0; st < ST_NR; st++)
+		on |= share_on_destination(st) ? 1u << st : 0;
+	if (state_accounts_in(r->s, on, &v, &nr) < 0)
 		return -1;
 	buf_adds(b, "# the accounts on the destination: source destination;"
 	    " written by migrate for --share-ready\n");
 	for (i = 0; i < nr; i++) {
-		if (share_on_destination(v[i].state)) {
-			/* the public folders' login is another's */
-			int own = !is_public(r, &v[i]);
+		/* the public folders' login is another's */
+		int own = !is_public(r, &v[i]);
 
-			d = dest_login(r, &v[i]);
-			if (set) {
-				if (own)
-					set_add(set, v[i].login);
-				set_add(set, v[i].account);
-			}
-			if (own) {
-				buf_addf(b, "%s %s\n", v[i].login, d);
-				n++;
-			}
-			if (!own || strcasecmp(v[i].login, v[i].account)) {
-				buf_addf(b, "%s %s\n", v[i].account, d);
-				n++;
-			}
-			free(d);
+		d = dest_login(r, &v[i]);
+		if (set) {
+			if (own)
+				set_add(set, v[i].login);
+			set_add(set, v[i].account);
 		}
+		if (own) {
+			buf_addf(b, "%s %s\n", v[i].login, d);
+			n++;
+		}
+		if (!own || strcasecmp(v[i].login, v[i].account)) {
+			buf_addf(b, "%s %s\n", v[i].account, d);
+			n++;
+		}
+		free(d);
 		account_free(&v[i]);
 	}
 	free(v);

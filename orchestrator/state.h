@@ -104,6 +104,11 @@ int state_set_wave(struct state *s, const char *account, const char *wave);
 int state_accounts(struct state *s, const char *wave, struct account **v_r,
     size_t *nr_r);
 int state_account(struct state *s, const char *account, struct account *a);
+/* The accounts of the plan in the states of `states` (bit 1 << state),
+ * in plan order: their id, account, login, wave and state, no more (the
+ * rest is zero).  For what reads them often: fewer columns, fewer rows. */
+int state_accounts_in(struct state *s, unsigned states, struct account **v_r,
+    size_t *nr_r);
 
 /*
  * The one place where an account changes state: checks that `to` may

@@ -39,6 +39,46 @@ finish(struct state *s, struct db_stmt *st)
 }
 
 int
+state_accounts_in(struct state *s, unsigned states, struct account **v_r,
+    size_t *nr_r)
+{
+	struct buf sql = BUF_INIT;
+	struct account *v = NULL;
+	struct db_stmt *q;
+	size_t nr = 0, alloc = 0;
+	const char *sep = "";
+	int st, rc = -1;
+
+	buf_adds(&sql, "SELECT id, account, login, wave, state FROM accounts"
+	    " WHERE in_plan <> 0 AND state IN (");
+	for (st = 0; st < ST_NR; st++)
+		if (states & (1u << st)) {
+			buf_addf(&sql, "%s'%s'", sep, state_name(st));
+			sep = ", ";
+		}
+	buf_adds(&sql, *sep ? ") ORDER BY ord" : "NULL)");
+	if ((q = prepare(s, sql.buf))) {
+		while ((rc = db_step(q)) == DB_ROW) {
+			if (nr == alloc) {
+				alloc = alloc ? 2 * alloc : 16;
+				v = xreallocarray(v, alloc, sizeof(*v));
+			}
+			memset(&v[nr], 0, sizeof(v[nr]));
+			v[nr].id = db_col_int(q, 0);
+			v[nr].account = db_col_str(q, 1);
+			v[nr].login = db_col_str(q, 2);
+			v[nr].wave = db_col_str(q, 3);
+			state_parse(db_col_text(q, 4), &v[nr++].state);
+		}
+		finish(s, q);
+	}
+	buf_release(&sql);
+	*v_r = v;
+	*nr_r = nr;
+	return rc == DB_DONE ? 0 : -1;
+}
+
+int
 state_find_account(struct state *s, const char *name, struct account *a)
 {
 	struct db_stmt *q;
