@@ -296,15 +296,20 @@ word_char(char c)
 	return isalnum((unsigned char)c) || c == '_';
 }
 
-/* `sql` with SQLite's words made PostgreSQL's, whole words only. */
+/* `sql` with SQLite's words made PostgreSQL's, whole words only; a line
+ * that begins "--postgresql: " is PostgreSQL's alone, and runs. */
 static char *
 pg_ddl(const char *sql)
 {
+	static const char mine[] = "--postgresql: ";
 	struct buf b = BUF_INIT;
 	const char *p = sql;
 	size_t i, len;
 
 	while (*p) {
+		if ((p == sql || p[-1] == '\n') &&
+		    !strncmp(p, mine, sizeof(mine) - 1))
+			p += sizeof(mine) - 1;
 		for (i = 0; i < sizeof(ddl_words) / sizeof(ddl_words[0]); i++) {
 			len = strlen(ddl_words[i].from);
 			if ((p == sql || !word_char(p[-1])) &&
