@@ -133,6 +133,7 @@ migrate_SRCS := \
 	orchestrator/steps.c \
 	orchestrator/stalwart_src.c \
 	orchestrator/state.c \
+	orchestrator/statedb.c \
 	orchestrator/statelease.c \
 	orchestrator/stateres.c \
 	orchestrator/statereport.c \

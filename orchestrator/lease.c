@@ -52,9 +52,9 @@ audit_now(struct run *r, int all)
 static int64_t
 count_left(struct run *r)
 {
-	int64_t left, done, failed;
+	int64_t left;
 
-	if (state_phase_left(r->s, r->phase_id, &left, &done, &failed) < 0)
+	if (state_phase_left(r->s, r->phase_id, &left, NULL, NULL) < 0)
 		return -1;
 	pthread_mutex_lock(&r->lock);
 	r->remaining = (size_t)left;
@@ -247,13 +247,19 @@ lease_watch(struct run *r, double now)
 		state_renew(r->s, r->lease, !r->o->coordinate);
 		r->renewed = now;
 	}
-	if (now - r->polled < 1)
+	if (now - r->polled < r->poll_every)
 		return;
 	r->polled = now;
 	if (!r->o->coordinate)
 		load_share(r, state_live_workers(r->s, r->lease));
 	if ((left = count_left(r)) < 0)
 		return;
+	/* each second, unless counting costs more than a twentieth of that
+	 * (a phase of many accounts): the threads count again as soon as
+	 * they find nothing to claim */
+	r->poll_every = 20 * (now_seconds() - now);
+	if (r->poll_every < 1)
+		r->poll_every = 1;
 	/* a worker leaves a phase that a rerun of the apply opened again */
 	if (!r->coordinator && state_phase_last(r->s, &ph) == 1) {
 		if (ph.id != r->phase_id) {
@@ -301,6 +307,7 @@ lease_open(struct run *r, const char *name, const char *wave)
 		return -1;
 	}
 	r->polled = 0;
+	r->poll_every = 1;
 	r->claim_ord = 0;
 	r->said_idle = 0;
 	return 0;

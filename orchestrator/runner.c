@@ -66,6 +66,7 @@ worker(void *arg)
 	struct buf err = BUF_INIT;
 
 	free(arg);
+	state_use_lane(r->s, (int)(sl - r->slots) + 1);
 	if (r->shared) {
 		lease_worker(r, sl);
 		return NULL;

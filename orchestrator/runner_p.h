@@ -104,6 +104,7 @@ struct run {
 	double lease;		/* seconds */
 	int live;		/* workers alive, this one too */
 	double renewed, polled, audited, orphans_at;
+	double poll_every;	/* seconds between counts of what is left */
 };
 
 /* How work_one() left an account: to do again (later, or by another

@@ -13,7 +13,6 @@
 #include "log.h"
 #include "now.h"
 #include "plan.h"
-#include "schema.h"
 #include "state.h"
 #include "state_int.h"
 #include "xalloc.h"
@@ -92,28 +91,17 @@ static const char *const sql[S_NR] = {
 	[S_WAVE] = "UPDATE accounts SET wave = ?2 WHERE account = ?1",
 };
 
-struct state {
-	struct db *db;
-	struct db_stmt *st[S_NR];
-	pthread_mutex_t lock;
-	double group_began;	/* 0: no transaction open */
-	int broken;		/* a commit failed: stop writing */
-	char *operator;		/* who runs this command, or NULL */
-	char *worker;		/* the worker's name, accounts shared */
-	struct {		/* the other files' statements, kept */
-		const char *sql;
-		struct db_stmt *st;
-	} kept[24];
-};
-
+/* Statement `i`, kept on the calling thread's connection; the caller
+ * holds its lock. */
 static struct db_stmt *
 stmt(struct state *s, enum stmt i)
 {
-	if (!s->st[i] && !(s->st[i] = db_prepare(s->db, sql[i], 1)))
+	struct db_stmt *st = state_kept(s, sql[i]);
+
+	if (!st)
 		fatalx(EX_SOFTWARE, "state: cannot prepare: %s",
-		    db_errmsg(s->db));
-	db_reset(s->st[i]);
-	return s->st[i];
+		    db_errmsg(state_db(s)));
+	return st;
 }
 
 /* A statement run now (`wait`), or a write whose outcome can wait for
@@ -122,7 +110,7 @@ static int
 run_stmt(struct state *s, struct db_stmt *st, int wait)
 {
 	if ((wait ? db_step(st) : db_send(st)) < 0) {
-		log_warnx("state: %s", db_errmsg(s->db));
+		log_warnx("state: %s", db_errmsg(state_db(s)));
 		return -1;
 	}
 	return 0;
@@ -130,22 +118,6 @@ run_stmt(struct state *s, struct db_stmt *st, int wait)
 
 #define done(s, st) run_stmt((s), (st), 1)
 #define sent(s, st) run_stmt((s), (st), 0)
-
-/* Begin a group unless one is open; the caller holds the lock. */
-static int
-group(struct state *s)
-{
-	if (s->broken)
-		return -1;
-	if (s->group_began)
-		return 0;
-	if (db_begin(s->db) < 0) {
-		log_warnx("state: cannot begin: %s", db_errmsg(s->db));
-		return -1;
-	}
-	s->group_began = now_seconds();
-	return 0;
-}
 
 /*
  * Bind the arguments by `types` (i int64, n int, d double, s text or
@@ -169,172 +141,15 @@ write_one(struct state *s, enum stmt which, const char *types, ...)
 	va_list ap;
 	int ret;
 
-	pthread_mutex_lock(&s->lock);
-	ret = group(s);
+	state_lock_db(s);
+	ret = state_group(s);
 	if (ret == 0) {
 		va_start(ap, types);
 		ret = vwrite_locked(s, which, types, ap);
 		va_end(ap);
 	}
-	pthread_mutex_unlock(&s->lock);
+	state_unlock_db(s);
 	return ret;
-}
-
-static int
-commit_locked(struct state *s)
-{
-	if (!s->group_began)
-		return 0;
-	s->group_began = 0;
-	if (db_commit(s->db) < 0) {
-		s->broken = 1;
-		return -1;
-	}
-	return 0;
-}
-
-int
-state_tick(struct state *s)
-{
-	int ret = 0;
-
-	pthread_mutex_lock(&s->lock);
-	if (s->group_began &&
-	    now_seconds() - s->group_began >= STATE_GROUP_MS / 1000.0)
-		ret = commit_locked(s);
-	pthread_mutex_unlock(&s->lock);
-	return ret;
-}
-
-int
-state_flush(struct state *s)
-{
-	int ret;
-
-	pthread_mutex_lock(&s->lock);
-	ret = commit_locked(s);
-	pthread_mutex_unlock(&s->lock);
-	return ret;
-}
-
-/* Each migration in a transaction of its own that reads the version again:
- * a status beside the apply that makes the state may have run it. */
-static int
-migrate_schema(struct state *s, struct buf *err)
-{
-	const struct migration *m;
-	int have = db_user_version(s->db);
-
-	for (m = migrations; m->name; m++) {
-		if (m->version <= have)
-			continue;
-		if (db_begin(s->db) < 0)
-			goto fail;
-		if ((have = db_user_version(s->db)) >= m->version) {
-			db_commit(s->db);
-			continue;
-		}
-		if (db_migrate(s->db, m->sql, m->version) < 0) {
-			db_rollback(s->db);
-			goto fail;
-		}
-		if (db_commit(s->db) < 0)
-			goto fail;
-		have = m->version;
-	}
-	for (m = migrations; m->name; m++)
-		;
-	if (have > (m == migrations ? 0 : m[-1].version)) {
-		buf_addf(err, "state: the database is of schema %d, newer than"
-		    " this migrate knows", have);
-		return -1;
-	}
-	return 0;
-fail:
-	buf_addf(err, "state: schema migration %s: %s", m->name,
-	    db_errmsg(s->db));
-	return -1;
-}
-
-int
-state_open(struct state **sp, const char *dir, struct buf *err)
-{
-	struct state *s;
-	char *where = state_where(dir, err);
-
-	if (!where)
-		return -1;
-	s = xcalloc(1, sizeof(*s));
-	pthread_mutex_init(&s->lock, NULL);
-	if (db_open(&s->db, where, err) < 0 || migrate_schema(s, err) < 0) {
-		free(where);
-		state_close(s);
-		return -1;
-	}
-	free(where);
-	*sp = s;
-	return 0;
-}
-
-void
-state_close(struct state *s)
-{
-	int i;
-
-	if (!s)
-		return;
-	if (s->db)
-		state_flush(s);
-	for (i = 0; i < S_NR; i++)
-		db_finalize(s->st[i]);
-	for (i = 0; i < (int)(sizeof(s->kept) / sizeof(s->kept[0])); i++)
-		db_finalize(s->kept[i].st);
-	db_close(s->db);
-	pthread_mutex_destroy(&s->lock);
-	free(s->operator);
-	free(s->worker);
-	free(s);
-}
-
-struct db *
-state_lock_db(struct state *s)
-{
-	pthread_mutex_lock(&s->lock);
-	return s->db;
-}
-
-struct db_stmt *
-state_kept(struct state *s, const char *text)
-{
-	size_t i, n = sizeof(s->kept) / sizeof(s->kept[0]);
-
-	for (i = 0; i < n && s->kept[i].sql; i++)
-		if (s->kept[i].sql == text) {
-			db_reset(s->kept[i].st);
-			return s->kept[i].st;
-		}
-	if (i == n)
-		fatalx(EX_SOFTWARE, "state: too many statements kept");
-	if (!(s->kept[i].st = db_prepare(s->db, text, 1)))
-		return NULL;
-	s->kept[i].sql = text;
-	return s->kept[i].st;
-}
-
-struct db *
-state_lock_group(struct state *s)
-{
-	pthread_mutex_lock(&s->lock);
-	if (group(s) == 0)
-		return s->db;
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
-}
-
-void
-state_unlock_db(struct state *s)
-{
-	pthread_mutex_unlock(&s->lock);
 }
 
 int64_t
@@ -344,8 +159,8 @@ state_add_plan(struct state *s, const char *path, const char *name,
 	struct db_stmt *st;
 	int64_t id = -1;
 
-	pthread_mutex_lock(&s->lock);
-	if (group(s) == 0 && (st = db_prepare(s->db, "INSERT INTO"
+	state_lock_db(s);
+	if (state_group(s) == 0 && (st = db_prepare(state_db(s), "INSERT INTO"
 	    " plans(applied, path, name, sha256) VALUES(?1, ?2, ?3, ?4)"
 	    " RETURNING id", 0))) {
 		db_bind_real(st, 1, now_seconds());
@@ -355,10 +170,10 @@ state_add_plan(struct state *s, const char *path, const char *name,
 		if (db_step(st) == DB_ROW)
 			id = db_col_int(st, 0);
 		else
-			log_warnx("state: %s", db_errmsg(s->db));
+			log_warnx("state: %s", db_errmsg(state_db(s)));
 		db_finalize(st);
 	}
-	pthread_mutex_unlock(&s->lock);
+	state_unlock_db(s);
 	return id;
 }
 
@@ -366,7 +181,7 @@ state_add_plan(struct state *s, const char *path, const char *name,
 static int64_t
 count_locked(struct state *s)
 {
-	struct db_stmt *st = db_prepare(s->db, "SELECT count(*) FROM"
+	struct db_stmt *st = db_prepare(state_db(s), "SELECT count(*) FROM"
 	    " accounts", 0);
 	int64_t n = 0;
 
@@ -386,8 +201,8 @@ state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
 	int64_t before;
 	double now = now_seconds();
 
-	pthread_mutex_lock(&s->lock);
-	if (group(s) < 0 || done(s, stmt(s, S_MARK)) < 0) {
+	state_lock_db(s);
+	if (state_group(s) < 0 || done(s, stmt(s, S_MARK)) < 0) {
 		ret = -1;
 		goto out;
 	}
@@ -402,12 +217,12 @@ state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
 	}
 	if (ret == 0)
 		*added_r = count_locked(s) - before;
-	ret = ret < 0 ? -1 : commit_locked(s);
+	ret = ret < 0 ? -1 : state_commit_locked(s);
 out:
 	if (ret < 0)
 		buf_addf(err, "state: cannot record the accounts: %s",
-		    db_errmsg(s->db));
-	pthread_mutex_unlock(&s->lock);
+		    db_errmsg(state_db(s)));
+	state_unlock_db(s);
 	return ret;
 }
 
@@ -467,7 +282,7 @@ state_accounts(struct state *s, const char *wave, struct account **v_r,
 	size_t nr = 0, alloc = 0;
 	int rc;
 
-	pthread_mutex_lock(&s->lock);
+	state_lock_db(s);
 	st = stmt(s, wave ? S_LIST_WAVE : S_LIST_ALL);
 	if (wave)
 		db_bind_text(st, 1, wave);
@@ -479,7 +294,7 @@ state_accounts(struct state *s, const char *wave, struct account **v_r,
 		state_read_account(st, &v[nr++]);
 	}
 	db_reset(st);
-	pthread_mutex_unlock(&s->lock);
+	state_unlock_db(s);
 	*v_r = v;
 	*nr_r = nr;
 	return rc == DB_DONE ? 0 : -1;
@@ -491,13 +306,13 @@ state_account(struct state *s, const char *account, struct account *a)
 	struct db_stmt *st;
 	int rc;
 
-	pthread_mutex_lock(&s->lock);
+	state_lock_db(s);
 	st = stmt(s, S_GET);
 	db_bind_text(st, 1, account);
 	if ((rc = db_step(st)) == DB_ROW)
 		state_read_account(st, a);
 	db_reset(st);
-	pthread_mutex_unlock(&s->lock);
+	state_unlock_db(s);
 	return rc == DB_ROW ? 0 : -1;
 }
 
@@ -552,8 +367,8 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(ev);
 
-	pthread_mutex_lock(&s->lock);
-	if (group(s) < 0)
+	state_lock_db(s);
+	if (state_group(s) < 0)
 		goto out;
 	st = stmt(s, S_ENTER);
 	db_bind_int(st, 1, a->id);
@@ -569,13 +384,13 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 		db_bind_text(st, 7, a->error);
 	}
 	db_bind_text(st, 8, state_name(from));
-	db_bind_text(st, 9, s->worker);
+	db_bind_text(st, 9, state_worker(s));
 	if (done(s, st) < 0)
 		goto out;
 	if (db_changes(st) != 1) {
 		buf_addf(err, "%s: is no longer %s (changed by another"
 		    " command, such as migrate hold%s); ", a->account,
-		    state_name(from), s->worker ? ", or taken by another"
+		    state_name(from), state_worker(s) ? ", or taken by another"
 		    " worker when this one's lease ran out" : "");
 		goto out;
 	}
@@ -585,13 +400,13 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 	db_bind_text(st, 3, state_name(from));
 	db_bind_text(st, 4, state_name(to));
 	db_bind_text(st, 5, why);
-	db_bind_text(st, 6, s->operator);
+	db_bind_text(st, 6, state_operator(s));
 	if (sent(s, st) < 0 || queue_locked(s, "event", line) < 0 ||
 	    (kind && queue_locked(s, kind, extra) < 0))
 		goto out;
 	ret = 0;
 out:
-	pthread_mutex_unlock(&s->lock);
+	state_unlock_db(s);
 	free(line);
 	if (ret < 0) {
 		buf_addf(err, "%s: cannot record the state %s",
@@ -652,12 +467,12 @@ state_checkpoint_of(struct state *s, struct account *a, const char *helper)
 	size_t i;
 
 	if (!a->checkpoints) {
-		pthread_mutex_lock(&s->lock);
+		state_lock_db(s);
 		st = stmt(s, S_CKPT_GET);
 		db_bind_int(st, 1, a->id);
 		rows = db_json_rows(st);
 		db_reset(st);
-		pthread_mutex_unlock(&s->lock);
+		state_unlock_db(s);
 		a->checkpoints = json_object();
 		json_array_foreach(rows, i, t)
 			json_object_set(a->checkpoints, json_string_value(
@@ -675,7 +490,7 @@ state_record_run(struct state *s, struct account *a, const char *helper,
     const char *error)
 {
 	return write_one(s, S_RUN, "issddnsss", a->id, helper, step, started,
-	    now_seconds(), exit_code, done_json, error, s->worker);
+	    now_seconds(), exit_code, done_json, error, state_worker(s));
 }
 
 int
@@ -698,30 +513,6 @@ state_set_assessed(struct state *s, struct account *a, int64_t messages,
     int64_t bytes)
 {
 	return write_one(s, S_ASSESSED, "iii", a->id, messages, bytes);
-}
-
-void
-state_set_operator(struct state *s, const char *who)
-{
-	pthread_mutex_lock(&s->lock);
-	free(s->operator);
-	s->operator = who ? xstrdup(who) : NULL;
-	pthread_mutex_unlock(&s->lock);
-}
-
-void
-state_set_worker(struct state *s, const char *name)
-{
-	pthread_mutex_lock(&s->lock);
-	free(s->worker);
-	s->worker = name ? xstrdup(name) : NULL;
-	pthread_mutex_unlock(&s->lock);
-}
-
-const char *
-state_worker(struct state *s)
-{
-	return s->worker;
 }
 
 int
@@ -751,7 +542,7 @@ state_set_failure(struct state *s, struct account *a, const char *cls,
     const char *error, double not_before)
 {
 	int ret = write_one(s, S_FAILURE, "inssds", a->id, a->attempts, cls,
-	    error, not_before, s->worker);
+	    error, not_before, state_worker(s));
 
 	if (ret == 0) {
 		free(a->error_class);
@@ -769,13 +560,13 @@ state_audit_done(struct state *s, int64_t upto)
 	struct db_stmt *st;
 	int ret = -1;
 
-	pthread_mutex_lock(&s->lock);
-	if (group(s) == 0 && (st = db_prepare(s->db, "DELETE FROM"
+	state_lock_db(s);
+	if (state_group(s) == 0 && (st = db_prepare(state_db(s), "DELETE FROM"
 	    " audit_queue WHERE id <= ?1", 0))) {
 		db_bind_int(st, 1, upto);
 		ret = done(s, st);
 		db_finalize(st);
 	}
-	pthread_mutex_unlock(&s->lock);
+	state_unlock_db(s);
 	return ret;
 }

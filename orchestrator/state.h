@@ -3,11 +3,12 @@
  * directory (state.db, WAL mode), and the accounts' state machine.
  *
  * Writes are grouped: a transaction stays open while changes come and is
- * committed at the latest STATE_GROUP_MS after it began (state_tick())
+ * committed at the latest 200 ms after it began (state_tick())
  * or at once (state_flush()).  A crash loses at most that much, all of it
  * together: a checkpoint and the state change it belongs to are in one
  * transaction, and every step a lost change would have recorded is safe
- * to run again.  All calls take the state's lock; any thread may call.
+ * to run again.  All calls take the state's lock (its connection's, see
+ * state_use_lane()); any thread may call.
  */
 #ifndef MIGRATE_STATE_H
 #define MIGRATE_STATE_H
@@ -19,7 +20,6 @@
 struct buf;
 struct state;
 
-#define STATE_GROUP_MS	200
 
 enum acc_state {
 	ST_PENDING,
@@ -83,6 +83,10 @@ int state_lock_apply(const char *dir, int *fd_r, struct buf *err);
 /* Commit what is pending if the group is old enough, or now. */
 int state_tick(struct state *s);
 int state_flush(struct state *s);
+/* The calling thread, the k-th worker thread (k >= 1), uses a connection
+ * of its own, opened at its first use, when the state is in PostgreSQL;
+ * 0: the main thread's.  Eight at most: threads beyond share them. */
+void state_use_lane(struct state *s, int k);
 
 /* Record a plan revision; returns its number. */
 int64_t state_add_plan(struct state *s, const char *path, const char *name,
@@ -229,7 +233,8 @@ json_t *state_orphans(struct state *s, int64_t phase, double lease);
 json_t *state_workers(struct state *s);
 /* Whether a flip's audit line waits in the queue. */
 int state_flips_pending(struct state *s);
-/* The phase's accounts still to do, done, and failed for good. */
+/* The phase's accounts still to do, done, and failed for good (`done`
+ * NULL: the first only, which is cheaper). */
 int state_phase_left(struct state *s, int64_t phase, int64_t *left,
     int64_t *done, int64_t *failed);
 

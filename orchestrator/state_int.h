@@ -1,6 +1,6 @@
 /*
- * state_int.h: for the state's own files (state.c, stateview.c,
- * statereport.c, stateres.c) only:
+ * state_int.h: for the state's own files (state.c, statedb.c,
+ * statelease.c, stateview.c, statereport.c, stateres.c) only:
  * the database under the state's lock, and rows as JSON.
  */
 #ifndef MIGRATE_STATE_INT_H
@@ -20,10 +20,22 @@ struct state;
  */
 char *state_where(const char *dir, struct buf *err);
 
-/* The database, with the state's lock taken; state_unlock_db() gives it
- * back. */
+/* The calling thread's connection to the database (statedb.c), with its
+ * lock taken; state_unlock_db() gives it back.  state_db(): the same
+ * when the caller holds the lock. */
 struct db *state_lock_db(struct state *s);
 void state_unlock_db(struct state *s);
+struct db *state_db(struct state *s);
+/* The group of writes on it begun unless it is open, or committed; the
+ * caller holds the lock. */
+int state_group(struct state *s);
+int state_commit_locked(struct state *s);
+/* Every connection locked, its group committed: for what touches the
+ * rows of every thread (statedb.c says why).  Returns the first. */
+struct db *state_lock_all(struct state *s);
+void state_unlock_all(struct state *s);
+/* Who runs this command (state_set_operator()), or NULL */
+const char *state_operator(struct state *s);
 /* The statement `sql` (a string that lives as long as the program: it
  * is known by its address), prepared once and kept; the caller holds
  * the lock.  NULL when it cannot be prepared. */

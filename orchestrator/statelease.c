@@ -189,11 +189,18 @@ state_claim(struct state *s, int64_t phase, double now, double lease,
 	    " NULL OR home = ?2 OR NOT " IS_BOUND ") ORDER BY ord LIMIT ?6"
 	    " FOR UPDATE SKIP LOCKED) UPDATE accounts SET owner = ?2,"
 	    " lease_until = " DBNOW " + ?4, home = ?2, waiting = NULL FROM c"
-	    " WHERE accounts.id = c.cid RETURNING " ACC_COLS ", c.was, ord";
+	    " WHERE accounts.id = c.cid RETURNING " ACC_COLS ", c.was, ord,"
+	    " (SELECT json_object_agg(helper, token) FROM checkpoints k WHERE"
+	    " k.account_id = accounts.id)";
 	struct db *db = state_lock_db(s);
 	struct db_stmt *st = state_kept(s, sql);
+	const char *ckpts;
 	int rc = -1, n = 0;
 
+	/* a transaction of its own: the accounts it takes for the other
+	 * threads are free for their connections at once */
+	if (state_commit_locked(s) < 0)
+		st = NULL;
 	if (st) {
 		db_bind_int(st, 1, phase);
 		db_bind_text(st, 2, state_worker(s));
@@ -206,6 +213,12 @@ state_claim(struct state *s, int64_t phase, double now, double lease,
 			v[n].home = db_col_str(st, ACC_NCOLS);
 			if (db_col_int(st, ACC_NCOLS + 1) > *ord)
 				*ord = db_col_int(st, ACC_NCOLS + 1);
+			/* its helpers' tokens, as state_checkpoint_of() would
+			 * read them */
+			ckpts = db_col_text(st, ACC_NCOLS + 2);
+			if (!ckpts || !(v[n].a.checkpoints = json_loads(ckpts,
+			    0, NULL)))
+				v[n].a.checkpoints = json_object();
 			n++;
 		}
 		db_reset(st);
@@ -227,15 +240,30 @@ state_release(struct state *s, const struct account *a, int64_t phase,
 	    a->id, phase, (int64_t)done, state_worker(s)) < 0 ? -1 : 0;
 }
 
+/* The same on every connection, each with its group committed: for the
+ * rows of every thread (statedb.c). */
+static int
+run_all(struct state *s, const char *sql, const char *types, ...)
+{
+	struct db *db = state_lock_all(s);
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = vstep(s, db, NOW, NULL, 0, sql, types, ap);
+	va_end(ap);
+	state_unlock_all(s);
+	return rc;
+}
+
 int
 state_unclaim(struct state *s)
 {
 	if (run(s, NOW, NULL, 0, "DELETE FROM workers WHERE name = ?1", "s",
 	    state_worker(s)) != DB_DONE)
 		return -1;
-	return run(s, NOW, NULL, 0, "UPDATE accounts SET owner = NULL,"
-	    " lease_until = 0 WHERE owner = ?1", "s", state_worker(s)) ==
-	    DB_DONE ? 0 : -1;
+	return run_all(s, "UPDATE accounts SET owner = NULL, lease_until = 0"
+	    " WHERE owner = ?1", "s", state_worker(s)) == DB_DONE ? 0 : -1;
 }
 
 int
@@ -245,9 +273,9 @@ state_renew(struct state *s, double lease, int alive)
 	    " VALUES(?1, " DBNOW ") ON CONFLICT(name) DO UPDATE SET seen = "
 	    DBNOW, "s", state_worker(s)) != DB_DONE)
 		return -1;
-	return run(s, SENT, NULL, 0, "UPDATE accounts SET lease_until = " DBNOW
-	    " + ?2 WHERE owner = ?1", "sd", state_worker(s), lease) ==
-	    DB_DONE ? 0 : -1;
+	return run_all(s, "UPDATE accounts SET lease_until = " DBNOW " + ?2"
+	    " WHERE owner = ?1", "sd", state_worker(s), lease) == DB_DONE ?
+	    0 : -1;
 }
 
 int
@@ -267,16 +295,24 @@ state_phase_left(struct state *s, int64_t phase, int64_t *left,
     int64_t *done, int64_t *failed)
 {
 	char *v[3] = { NULL };
-	int rc = run(s, NOW, v, 3, "SELECT coalesce(sum(CASE WHEN todo = ?1"
-	    " THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN todo = -?1 AND"
-	    " state <> 'failed' THEN 1 ELSE 0 END), 0), coalesce(sum(CASE"
-	    " WHEN todo = -?1 AND state = 'failed' THEN 1 ELSE 0 END), 0)"
-	    " FROM accounts WHERE todo IN (?1, -?1)", "i", phase);
+	int rc;
 
+	if (!done)	/* the watch loop's, each second: the least */
+		rc = run(s, NOW, v, 1, "SELECT count(*) FROM accounts WHERE"
+		    " todo = ?1", "i", phase);
+	else
+		rc = run(s, NOW, v, 3, "SELECT coalesce(sum(CASE WHEN todo ="
+		    " ?1 THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN todo ="
+		    " -?1 AND state <> 'failed' THEN 1 ELSE 0 END), 0),"
+		    " coalesce(sum(CASE WHEN todo = -?1 AND state = 'failed'"
+		    " THEN 1 ELSE 0 END), 0) FROM accounts WHERE todo IN (?1,"
+		    " -?1)", "i", phase);
 	if (rc == DB_ROW) {
 		*left = strtoll(v[0], NULL, 10);
-		*done = strtoll(v[1], NULL, 10);
-		*failed = strtoll(v[2], NULL, 10);
+		if (done) {
+			*done = strtoll(v[1], NULL, 10);
+			*failed = strtoll(v[2], NULL, 10);
+		}
 	}
 	free(v[0]);
 	free(v[1]);
