@@ -130,6 +130,14 @@ kill_holder() {	# ACCOUNT: kill -9 the worker in its hook; its name
 		[ -s "$work/paused-$a/pid" ] && break
 		sleep 0.1
 	done
+	# what it wrote before its hook, committed (within 200 ms): a kill
+	# before would take the account back to where it was claimed
+	for _ in $(seq 50); do
+		case $(sql "SELECT state FROM accounts WHERE account = '$a'") in
+		pending | assessed) sleep 0.1 ;;
+		*) break ;;
+		esac
+	done
 	w=$(sql "SELECT owner FROM accounts WHERE account = '$a'")
 	eval "p=\${pid_$w:-}"
 	[ -n "$p" ] && kill -9 -- -"$p" && wait "$p" 2>/dev/null
