@@ -198,6 +198,7 @@ watch(struct run *r)
 {
 	struct timespec ts = { 0, 100 * 1000000 };
 	double now, last_audit = now_seconds(), last_ready = last_audit;
+	double ready_every = 1;
 	int busy, k;
 
 	for (;;) {
@@ -224,9 +225,14 @@ watch(struct run *r)
 			audit_now(r, 0);
 			last_audit = now;
 		}
-		if (now - last_ready >= 1) {
+		/* each second, or twenty times what writing it took (a
+		 * plan of many accounts) */
+		if (now - last_ready >= ready_every) {
 			share_ready_flush(r);
-			last_ready = now;
+			last_ready = now_seconds();
+			ready_every = 20 * (last_ready - now);
+			if (ready_every < 1)
+				ready_every = 1;
 		}
 		if (r->o->progress)
 			draw(r, 0);
