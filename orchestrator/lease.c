@@ -92,7 +92,8 @@ claim(struct run *r)
 		r->claim_ord = ord;
 		r->qhead = 0;
 		r->queued = (size_t)n;
-	}
+	} else
+		r->fruitless = now_seconds();
 	pthread_cond_broadcast(&r->cond);
 	return n;
 }
@@ -117,7 +118,9 @@ next_account(struct run *r, struct claimed *c)
 			pthread_cond_wait(&r->cond, &r->lock);
 			continue;
 		}
-		if (claim(r) > 0)
+		/* after a claim that found nothing, the next a second later
+		 * or once a thread gave one back: not each thread in turn */
+		if (now_seconds() - r->fruitless >= 1 && claim(r) > 0)
 			continue;
 		if (!r->remaining)
 			return 0;
@@ -149,6 +152,7 @@ lease_worker(struct run *r, struct slot *sl)
 		free(c.home);
 		account_free(&c.a);
 		pthread_mutex_lock(&r->lock);
+		r->fruitless = 0;
 		if (w == W_DONE)
 			r->nr_done++;
 		else if (w == W_FAILED)
@@ -308,6 +312,7 @@ lease_open(struct run *r, const char *name, const char *wave)
 	}
 	r->polled = 0;
 	r->poll_every = 1;
+	r->fruitless = 0;
 	r->claim_ord = 0;
 	r->said_idle = 0;
 	return 0;

@@ -633,6 +633,7 @@ plan_work(struct plan *p, struct state *s, const struct apply_opts *o)
 		    lease_phase_of(ph.kind, &k) == 0) {
 			r.phase_id = worked = ph.id;
 			r.claim_ord = 0;
+			r.fruitless = 0;
 			if (run_phase(&r, k, ph.name, ph.wave) >= 0 &&
 			    !stopping && k == PH_ASSESSMENT)
 				assess_summary(&r);

@@ -100,6 +100,7 @@ struct run {
 	struct claimed *queue;	/* claimed, for the threads: nr_slots */
 	size_t qhead, queued;	/* the next in queue, how many are left */
 	int claiming;		/* a thread claims for the others */
+	double fruitless;	/* when a claim last found nothing */
 	int said_idle;		/* that no worker runs, in this phase */
 	double lease;		/* seconds */
 	int live;		/* workers alive, this one too */

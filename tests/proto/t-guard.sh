@@ -1,0 +1,102 @@
+# An account's row changed under a running apply: by another command,
+# or (the state in PostgreSQL) by a worker that took the account when
+# this one's lease ran out.  The apply's next transition of that account
+# is refused and says why; nothing is written over the change, and the
+# other accounts go on.  With MIGRATE_TEST_PG, the state is there.
+. "$(dirname "$0")/lib.sh"
+
+M=$top/$O/bin/migrate
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+stub_helpers imap-pull jmap-push
+export GIT_AUTHOR_NAME=Pat GIT_AUTHOR_EMAIL=pat@example.org
+
+# the before_push hook: bob's row, changed behind the apply's back by
+# the SQL in $work/steal.sql
+cat >"$work/steal" <<EOT
+#!/bin/sh
+[ "\$MIGRATE_ACCOUNT" = bob@example.org ] || exit 0
+if [ -f "$work/g/database" ]; then
+	psql -qtA "\$(cat "$work/g/database")" -f "$work/steal.sql"
+else
+	sqlite3 -cmd '.timeout 5000' "$work/g/state.db" <"$work/steal.sql"
+fi >/dev/null
+EOT
+chmod +x "$work/steal"
+{ plan_head g; cat <<EOT
+accounts:
+  default_domain: example.org
+  list: [alice, bob, carol]
+phases:
+  waves:
+    - {name: all}
+hooks:
+  before_push: "$work/steal"
+EOT
+} >"$work/g.yaml"
+
+apply() {
+	(cd "$work" && "$M" plan apply g.yaml) >"$work/out" 2>&1
+	rc=$?
+}
+bob() { state_sql "$work/g" "$1 FROM accounts WHERE account = 'bob@example.org'"; }
+copied() {
+	state_sql "$work/g" "SELECT count(*) FROM transitions t, accounts a
+	    WHERE a.id = t.account_id AND a.account = 'bob@example.org' AND
+	    t.to_state = 'copied'"
+}
+
+echo "UPDATE accounts SET state = 'held', resume = 'copying' WHERE
+    account = 'bob@example.org';" >"$work/steal.sql"
+apply
+like "$(cat "$work/out")" \
+    "bob@example.org: is no longer copying \(changed by another command, such as migrate hold" \
+    "bob held under the apply, before his push: the apply says his next transition is refused, and why"
+is "$(bob "SELECT state, resume")" "held|copying" \
+    "and writes nothing over the change"
+is "$(copied)" 0 "no transition of bob's is recorded"
+is "$(state_sql "$work/g" "SELECT count(*) FROM accounts WHERE state =
+    'migrated'")" 2 "alice and carol go on: migrated"
+unlike "$(cat "$work/out")" "(alice|carol)@example.org: is no longer" \
+    "and none of theirs is refused"
+
+: >"$work/steal.sql"
+"$M" --state "$work/g" release bob >/dev/null 2>&1
+apply
+is "$rc:$(bob "SELECT state")" "0:migrated" \
+    "released, bob goes on at the next apply"
+
+if [ -n "${MIGRATE_TEST_PG:-}" ]; then
+	# the CPU time of an apply that waits for no one
+	state_wipe "$work/g" 2>/dev/null
+	: >"$work/steal.sql"
+	(cd "$work" && exec /usr/bin/time -f "%U %S" -o cpu "$M" plan apply \
+	    g.yaml) >"$work/out" 2>&1
+	base=$(awk '{ print $1 + $2 }' "$work/cpu")
+	# another worker's lease of 6 s, which it lets run out
+	state_wipe "$work/g" 2>/dev/null
+	echo "UPDATE accounts SET owner = 'elsewhere', lease_until =
+	    extract(epoch FROM clock_timestamp()) + 6 WHERE account =
+	    'bob@example.org';" >"$work/steal.sql"
+	(cd "$work" && exec /usr/bin/time -f "%U %S" -o cpu "$M" plan apply \
+	    g.yaml) >"$work/out" 2>&1 &
+	for _ in $(seq 100); do
+		grep -q 'bob@example.org: is no longer' "$work/out" && break
+		sleep 0.1
+	done
+	like "$(cat "$work/out")" \
+	    "bob@example.org: is no longer copying .*or taken by another worker when this one's lease ran out" \
+	    "bob taken by another worker under the apply: his next transition is refused, and says why"
+	is "$(bob "SELECT state, owner")" "copying|elsewhere" \
+	    "and nothing is written over the other worker's lease"
+	: >"$work/steal.sql"
+	wait $!
+	is "$?:$(bob "SELECT state, owner")" "0:migrated|" \
+	    "once its lease ran out, the apply takes him back and ends"
+	# (they did: 2.3 s of CPU time more than the apply that waits for
+	# no one; 0.1 s now)
+	cpu=$(awk '{ print $1 + $2 }' "$work/cpu")
+	is "$(awk -v c="$cpu" -v b="$base" 'BEGIN { print (c < b + 1) }')" 1 \
+	    "waiting for him, its threads did not spin (CPU: $cpu s, $base s without waiting)"
+fi
+done_testing
