@@ -30,7 +30,6 @@ Scenarios:
 """
 
 import sys
-import time
 
 import fakesrv
 
@@ -101,7 +100,7 @@ def main():
             fetch_bodies(scenario, tag, text, send)
             if scenario in ('cut-literal', 'stall'):
                 if scenario == 'stall':
-                    time.sleep(20)
+                    c.silent()
                 conn.close()
                 return
         elif cmd == 'UID' and 'FETCH' in text.upper():

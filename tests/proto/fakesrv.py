@@ -31,5 +31,15 @@ class Conn:
         self.log.write(line + '\n')
         self.log.flush()
 
+    def silent(self, most=20):
+        """Say nothing until the client goes away, `most` seconds at
+        most."""
+        self.sock.settimeout(most)
+        try:
+            while self.sock.recv(4096):
+                pass
+        except OSError:
+            pass
+
     def close(self):
         self.sock.close()

@@ -92,8 +92,11 @@ is "$rc" 0 "the rerun completes"
 like "$transcript" 'UID FETCH 3 \(' "and asks only for the message it lacks"
 like "$out" '"event":"done".*"messages":1,' "and fetches only that one"
 is "$("$ARCHIVE" ls -r "$work/arc" | wc -l)" 3 "the archive holds all three"
-KEEP=1 pull ok --mode full
-is "$rc" 64 "a second full pass is refused"
+# refused before it connects: no server
+printf 'password=secret\n\n' | timeout 60 "$PULL" --host 127.0.0.1 --port 1 \
+    --tls none --allow-plaintext --user alice --archive "$work/arc" \
+    --mode full >"$work/out" 2>"$work/err"
+is "$?" 64 "a second full pass is refused"
 KEEP=1 pull ok --mode auto
 is "$rc" 0 "--mode auto after a full pass runs"
 seg_mode() {	# the mode of the archive's last segment
