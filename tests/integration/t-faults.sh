@@ -306,7 +306,7 @@ rows() {	# STATE
 }
 measure jmap_push "$DST_HTTP_PORT" down
 down=$TOTAL landed=
-for pct in 20 40 60 80; do
+for pct in 40 60 80; do
 	prep_jmap_push "$arc"
 	: >"$work/relay.log"
 	relay "$DST_HTTP_PORT" stall $((down * pct / 100)) down
