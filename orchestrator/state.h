@@ -85,7 +85,8 @@ int state_tick(struct state *s);
 int state_flush(struct state *s);
 /* The calling thread, the k-th worker thread (k >= 1), uses a connection
  * of its own, opened at its first use, when the state is in PostgreSQL;
- * 0: the main thread's.  Eight at most: threads beyond share them. */
+ * 0: the main thread's.  Twice the host's processors at most, and eight:
+ * threads beyond share them. */
 void state_use_lane(struct state *s, int k);
 
 /* Record a plan revision; returns its number. */

@@ -19,6 +19,7 @@
 #include "compat.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "db.h"
@@ -31,7 +32,7 @@
 
 #define GROUP_SECONDS	0.2	/* a group of writes is committed at the latest
 				 * that long after it began */
-#define LANES	9	/* the main thread's, and eight for the workers */
+#define LANES	9	/* the main thread's, and up to eight for the workers */
 #define KEPT	48	/* statements kept on each */
 
 struct lane {
@@ -47,6 +48,7 @@ struct lane {
 
 struct state {
 	struct lane lane[LANES];
+	int lanes;		/* those used: see state_open() */
 	pthread_mutex_t opening;
 	char *where;		/* the database, for the lanes */
 	int pg;
@@ -60,8 +62,7 @@ static _Thread_local int lane_no;
 void
 state_use_lane(struct state *s, int k)
 {
-	(void)s;
-	lane_no = k <= 0 ? 0 : 1 + (k - 1) % (LANES - 1);
+	lane_no = k <= 0 ? 0 : 1 + (k - 1) % (s->lanes - 1);
 }
 
 /* A lane's connection, at the first use. */
@@ -139,6 +140,7 @@ int
 state_open(struct state **sp, const char *dir, struct buf *err)
 {
 	struct state *s;
+	long ncpu;
 	int i;
 
 	s = xcalloc(1, sizeof(*s));
@@ -153,6 +155,11 @@ state_open(struct state **sp, const char *dir, struct buf *err)
 		return -1;
 	}
 	s->pg = db_is_pg(s->lane[0].db);
+	/* for the workers, twice this host's processors, eight at most:
+	 * more wait for each other here (measured on two) */
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	s->lanes = 1 + (ncpu < 1 ? 1 : ncpu > (LANES - 1) / 2 ? LANES - 1 :
+	    2 * (int)ncpu);
 	*sp = s;
 	return 0;
 }
