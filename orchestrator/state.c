@@ -50,12 +50,26 @@ enum stmt {
 	" finished = CASE WHEN ?2 = 'migrated' THEN ?4 ELSE finished END" \
 	" WHERE id = ?1 AND state = ?8 AND " MINE("?9")
 
-/* On PostgreSQL, the row, its transition and its audit line in one
- * statement: one round trip, where SQLite's three cost no more. */
-static const char enter_pg[] = "WITH u AS (" ENTER_SQL " RETURNING id),"
-	" t AS (INSERT INTO transitions(account_id, ts, from_state, to_state,"
-	" why, operator) SELECT id, ?4, ?8, ?2, ?10, ?11 FROM u)"
-	" INSERT INTO audit_queue(kind, line) SELECT 'event', ?12 FROM u";
+#define CKPT_SQL "INSERT INTO checkpoints(account_id, helper, token)" \
+	" VALUES(?1, ?2, ?3) ON CONFLICT(account_id, helper) DO UPDATE" \
+	" SET token = ?3"
+#define CKPT_LAST_SQL "UPDATE accounts SET checkpoint = ?2 || ':' || ?3" \
+	" WHERE id = ?1"
+
+/*
+ * On PostgreSQL, where each statement costs the server more than the
+ * work it does, what goes together is one statement: a transition's
+ * row, its transitions row and its audit line (one round trip, its
+ * guard's); a checkpoint's row and the account's last one.  SQLite
+ * keeps them apart, at no cost.
+ */
+static const char *const sql_pg[S_NR] = {
+	[S_ENTER] = "WITH u AS (" ENTER_SQL " RETURNING id), t AS (INSERT"
+	    " INTO transitions(account_id, ts, from_state, to_state, why,"
+	    " operator) SELECT id, ?4, ?8, ?2, ?10, ?11 FROM u) INSERT INTO"
+	    " audit_queue(kind, line) SELECT 'event', ?12 FROM u",
+	[S_CKPT] = "WITH k AS (" CKPT_SQL ") " CKPT_LAST_SQL,
+};
 
 static const char *const sql[S_NR] = {
 	[S_GET] = "SELECT " ACC_COLS " FROM accounts WHERE account = ?1",
@@ -72,11 +86,8 @@ static const char *const sql[S_NR] = {
 	    " to_state, why, operator) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[S_STEP] = "UPDATE accounts SET step = ?2,"
 	    " started = coalesce(started, ?3) WHERE id = ?1",
-	[S_CKPT] = "INSERT INTO checkpoints(account_id, helper, token)"
-	    " VALUES(?1, ?2, ?3) ON CONFLICT(account_id, helper) DO UPDATE"
-	    " SET token = ?3",
-	[S_CKPT_LAST] = "UPDATE accounts SET checkpoint = ?2 || ':' || ?3"
-	    " WHERE id = ?1",
+	[S_CKPT] = CKPT_SQL,
+	[S_CKPT_LAST] = CKPT_LAST_SQL,
 	[S_CKPT_GET] = "SELECT helper, token FROM checkpoints WHERE"
 	    " account_id = ?1",
 	[S_RUN] = "INSERT INTO runs(account_id, helper, step, started, ended,"
@@ -104,7 +115,8 @@ static const char *const sql[S_NR] = {
 static struct db_stmt *
 stmt(struct state *s, enum stmt i)
 {
-	struct db_stmt *st = state_kept(s, sql[i]);
+	struct db_stmt *st = state_kept(s, sql_pg[i] && state_pg(s) ?
+	    sql_pg[i] : sql[i]);
 
 	if (!st)
 		fatalx(EX_SOFTWARE, "state: cannot prepare: %s",
@@ -350,12 +362,10 @@ write_enter(struct state *s, const struct account *a, enum acc_state to,
     enum acc_state resume, int attempts, double now, const char *why,
     const char *line)
 {
-	int pg = db_is_pg(state_db(s));
-	struct db_stmt *st = pg ? state_kept(s, enter_pg) : stmt(s, S_ENTER);
+	int pg = state_pg(s);
+	struct db_stmt *st = stmt(s, S_ENTER);
 	const char *from = state_name(a->state);
 
-	if (!st)
-		return -1;
 	db_bind_int(st, 1, a->id);
 	db_bind_text(st, 2, state_name(to));
 	if (to == ST_FAILED || to == ST_HELD) {
@@ -475,7 +485,7 @@ state_checkpoint(struct state *s, struct account *a, const char *helper,
 {
 	int ret = write_one(s, S_CKPT, "iss", a->id, helper, token);
 
-	if (ret == 0)
+	if (ret == 0 && !state_pg(s))
 		ret = write_one(s, S_CKPT_LAST, "iss", a->id, helper, token);
 	if (ret == 0) {
 		free(a->checkpoint);

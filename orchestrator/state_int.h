@@ -34,6 +34,8 @@ int state_commit_locked(struct state *s);
  * rows of every thread (statedb.c says why).  Returns the first. */
 struct db *state_lock_all(struct state *s);
 void state_unlock_all(struct state *s);
+/* Whether the state is in PostgreSQL */
+int state_pg(struct state *s);
 /* Who runs this command (state_set_operator()), or NULL */
 const char *state_operator(struct state *s);
 /* The statement `sql` (a string that lives as long as the program: it

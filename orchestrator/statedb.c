@@ -337,6 +337,12 @@ state_set_operator(struct state *s, const char *who)
 	s->operator = who ? xstrdup(who) : NULL;
 }
 
+int
+state_pg(struct state *s)
+{
+	return s->pg;
+}
+
 const char *
 state_operator(struct state *s)
 {
