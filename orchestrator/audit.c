@@ -1,5 +1,6 @@
 #include "compat.h"
 
+#include <ctype.h>
 #include <time.h>
 
 #include <git2.h>
@@ -230,18 +231,24 @@ out:
 	return ret;
 }
 
-/* The "Audit-Queue: N" of the newest commit that has one; 0 if none. */
-static int64_t
+/*
+ * The queued lines the newest commit that names them holds, as ranges of
+ * their ids ("Audit-Lines: 1-500 502"; an older "Audit-Queue: N" held
+ * every line up to N); NULL if none.  Lines are queued by several
+ * connections at once, so that their ids are not committed in order: a
+ * commit names exactly those it holds.
+ */
+static char *
 last_committed(struct audit *a)
 {
 	git_revwalk *w = NULL;
 	git_oid oid;
-	int64_t n = 0;
+	char *n = NULL;
 	int seen = 0;
 
 	if (git_revwalk_new(&w, a->repo) < 0 || git_revwalk_push_head(w) < 0) {
 		git_revwalk_free(w);
-		return 0;
+		return NULL;
 	}
 	while (!n && seen++ < 1000 && git_revwalk_next(&oid, w) == 0) {
 		git_commit *c;
@@ -250,12 +257,49 @@ last_committed(struct audit *a)
 		if (git_commit_lookup(&c, a->repo, &oid) < 0)
 			break;
 		m = git_commit_message(c);
-		if ((t = strstr(m, "\nAudit-Queue: ")))
-			n = strtoll(t + 14, NULL, 10);
+		if ((t = strstr(m, "\nAudit-Lines: ")))
+			n = xstrndup(t + 14, strcspn(t + 14, "\n"));
+		else if ((t = strstr(m, "\nAudit-Queue: ")))
+			n = xasprintf("0-%lld", strtoll(t + 14, NULL, 10));
 		git_commit_free(c);
 	}
 	git_revwalk_free(w);
 	return n;
+}
+
+/* The ids of v[0..nr), in ascending order, as ranges: "1-500 502". */
+static void
+id_ranges(struct buf *b, const struct audit_line *v, size_t nr)
+{
+	size_t i, j;
+
+	for (i = 0; i < nr; i = j) {
+		for (j = i + 1; j < nr && v[j].id == v[j - 1].id + 1; j++)
+			;
+		buf_addf(b, "%s%" PRId64, i ? " " : "", v[i].id);
+		if (j - 1 > i)
+			buf_addf(b, "-%" PRId64, v[j - 1].id);
+	}
+}
+
+/* The lines of the ranges `t` dropped from the queue: 0, or -1. */
+static int
+drop_ranges(struct state *s, const char *t)
+{
+	int64_t first, last;
+	char *end;
+
+	for (;;) {
+		t += strspn(t, " ");
+		if (!isdigit((unsigned char)*t))
+			return 0;
+		first = last = strtoll(t, &end, 10);
+		if (*end == '-')
+			last = strtoll(end + 1, &end, 10);
+		if (state_audit_done(s, first, last) < 0)
+			return -1;
+		t = end;
+	}
 }
 
 /* The lock files a killed writer can leave behind. */
@@ -267,7 +311,7 @@ static const char *const stale_locks[] = {
 int
 audit_recover(struct audit *a, struct state *s, struct buf *err)
 {
-	int64_t n;
+	char *n;
 	size_t i;
 
 	/*
@@ -283,11 +327,13 @@ audit_recover(struct audit *a, struct state *s, struct buf *err)
 		free(path);
 	}
 	n = last_committed(a);
-	if (n > 0 && (state_audit_done(s, n) < 0 || state_flush(s) < 0)) {
+	if (n && (drop_ranges(s, n) < 0 || state_flush(s) < 0)) {
+		free(n);
 		buf_adds(err, "state: cannot drop the audit lines already"
 		    " committed");
 		return -1;
 	}
+	free(n);
 	return 0;
 }
 
@@ -296,12 +342,14 @@ audit_commit_plan(struct audit *a, const char *file, const char *text,
     size_t len, int *changed_r, struct buf *err)
 {
 	struct change ch = { "plan.yaml", text, len };
-	char *msg = xasprintf("plan apply %s\n\nAudit-Queue: %" PRId64 "\n",
-	    file, last_committed(a));
+	char *held = last_committed(a);
+	char *msg = xasprintf("plan apply %s\n%s%s%s", file, held ?
+	    "\nAudit-Lines: " : "", held ? held : "", held ? "\n" : "");
 	int ret;
 
 	ret = commit(a, &ch, 1, msg, 1, changed_r, err);
 	free(msg);
+	free(held);
 	return ret;
 }
 
@@ -356,6 +404,7 @@ audit_flush(struct audit *a, struct state *s, const char *mapping_txt,
 	struct audit_line *v = NULL;
 	struct buf log = BUF_INIT, msg = BUF_INIT, flips = BUF_INIT;
 	struct buf mapping = BUF_INIT, ignore = BUF_INIT, fin = BUF_INIT;
+	struct buf held = BUF_INIT;
 	struct change ch[2];
 	size_t nr = 0, i, nr_flips = 0, nch = 0;
 	char path[64], day[16];
@@ -400,7 +449,9 @@ audit_flush(struct audit *a, struct state *s, const char *mapping_txt,
 		buf_addf(&msg, "log: %zu event%s\n", nr, nr == 1 ? "" : "s");
 	if (fin.len)
 		buf_addf(&msg, "\n%s", fin.buf);
-	buf_addf(&msg, "\nAudit-Queue: %" PRId64 "\n", v[nr - 1].id);
+	buf_adds(&held, "\nAudit-Lines: ");
+	id_ranges(&held, v, nr);
+	buf_addf(&msg, "%s\n", held.buf);
 
 	gmtime_r(&now, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
@@ -412,7 +463,7 @@ audit_flush(struct audit *a, struct state *s, const char *mapping_txt,
 		    mapping.len };
 	if (commit(a, ch, nch, msg.buf, 0, &made, err) < 0)
 		goto out;
-	if (state_audit_done(s, v[nr - 1].id) < 0) {
+	if (drop_ranges(s, held.buf + strlen("\nAudit-Lines: ")) < 0) {
 		buf_adds(err, "state: cannot drop the committed audit lines");
 		goto out;
 	}
@@ -423,6 +474,7 @@ out:
 	buf_release(&msg);
 	buf_release(&flips);
 	buf_release(&fin);
+	buf_release(&held);
 	buf_release(&mapping);
 	buf_release(&ignore);
 	return ret;

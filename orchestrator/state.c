@@ -595,15 +595,16 @@ state_set_failure(struct state *s, struct account *a, const char *cls,
 }
 
 int
-state_audit_done(struct state *s, int64_t upto)
+state_audit_done(struct state *s, int64_t first, int64_t last)
 {
 	struct db_stmt *st;
 	int ret = -1;
 
 	state_lock_db(s);
 	if (state_group(s) == 0 && (st = db_prepare(state_db(s), "DELETE FROM"
-	    " audit_queue WHERE id <= ?1", 0))) {
-		db_bind_int(st, 1, upto);
+	    " audit_queue WHERE id BETWEEN ?1 AND ?2", 0))) {
+		db_bind_int(st, 1, first);
+		db_bind_int(st, 2, last);
 		ret = done(s, st);
 		db_finalize(st);
 	}

@@ -272,7 +272,8 @@ struct audit_line {
 };
 int state_audit_pending(struct state *s, size_t max, struct audit_line **v_r,
     size_t *nr_r);
-int state_audit_done(struct state *s, int64_t upto);
+/* The queued lines from id `first` to `last` committed: dropped. */
+int state_audit_done(struct state *s, int64_t first, int64_t last);
 void audit_lines_free(struct audit_line *v, size_t nr);
 
 /* stateview.c: what the state holds, read for people and finalize */

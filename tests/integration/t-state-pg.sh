@@ -143,7 +143,7 @@ apply "database: $PG/tsp_a"
 is "$rc" 0 "PostgreSQL back: the apply goes on"
 
 # --- the proto tests of the state, their states in PostgreSQL ---------------
-for t in t-report t-eta t-disk t-finalize t-guard; do
+for t in t-report t-eta t-disk t-finalize t-guard t-audit; do
 	MIGRATE_TEST_PG=$PG O=$O bash "$top/tests/proto/$t.sh" \
 	    >"$work/$t.out" 2>&1
 	trc=$?

@@ -1,0 +1,68 @@
+# The audit repository holds every transition once.  An apply of 1,500
+# accounts, its helpers faked in-process, queues their lines from
+# several threads at once (on PostgreSQL, from a connection each), so
+# that a line may reach the queue after one numbered later: none is
+# lost when the queue is committed and dropped, none is committed
+# twice, and a crash's recovery drops only what was committed.  With
+# MIGRATE_TEST_PG, the state is in PostgreSQL.
+. "$(dirname "$0")/lib.sh"
+
+M=$top/$O/bin/migrate
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+export MIGRATE_NO_PROGRESS=1 GIT_AUTHOR_NAME=Pat GIT_AUTHOR_EMAIL=pat@example.org
+N=1500
+
+seq -f 'user%05g@example.org' 1 $N >"$work/a.csv"
+awk '{ print $1, "pw" NR }' "$work/a.csv" >"$work/a.pw"
+chmod 600 "$work/a.pw"
+{ plan_database a; cat <<EOT
+state: a
+source:
+  imap: imaps://127.0.0.1:1
+  auth: {passwords: {file: a.pw}}
+destination:
+  jmap: http://127.0.0.1:1
+  allow_plaintext: true
+limits: {parallel_accounts: 8}
+accounts: {csv: a.csv}
+phases:
+  assessment:
+  waves:
+    - {name: wave-1, batch: $((N / 2))}
+    - {name: wave-2}
+  delta: {passes: 1}
+EOT
+} >"$work/a.yaml"
+
+(cd "$work" && MIGRATE_FAKE_HELPERS=1 "$M" plan apply a.yaml) \
+    >"$work/out" 2>&1
+is "$?" 0 "an apply of $N accounts, its helpers faked"
+transitions=$(state_sql "$work/a" "SELECT count(*) FROM transitions")
+queued=$(state_sql "$work/a" "SELECT count(*) FROM audit_queue")
+git -C "$work/a/audit" log -p --format= | grep '^+{' >"$work/lines"
+is "$queued" 0 "the queue is empty at the end"
+is "$(grep -c '"from":' "$work/lines")" "$transitions" \
+    "every transition of the state ($transitions) is in the repository"
+is "$(sort "$work/lines" | uniq -d | wc -l)" 0 "each once"
+like "$(git -C "$work/a/audit" log -1 --format=%B)" \
+    "^Audit-Lines: [0-9]+(-[0-9]+)?( [0-9]+(-[0-9]+)?)*$" \
+    "a commit names the queued lines it holds, by ranges"
+
+# a commit made, the queue not dropped (a crash in between): the next
+# apply drops exactly the lines of the commit, and commits the others
+last=$(git -C "$work/a/audit" log -1 --format=%B |
+    sed -n 's/^Audit-Lines: //p')
+state_sql "$work/a" "INSERT INTO audit_queue(id, kind, line) VALUES
+    (999999998, 'event', '{\"left\":1}')" >/dev/null
+first=${last%%[- ]*}
+state_sql "$work/a" "INSERT INTO audit_queue(id, kind, line) VALUES
+    ($first, 'event', '{\"again\":1}')" >/dev/null
+(cd "$work" && MIGRATE_FAKE_HELPERS=1 "$M" plan apply a.yaml) \
+    >"$work/out" 2>&1
+git -C "$work/a/audit" log -p --format= | grep '^+{' >"$work/lines"
+is "$(grep -c '"again"' "$work/lines"):$(grep -c '"left"' "$work/lines")" \
+    0:1 "after a crash, the next apply commits nothing twice, and loses nothing"
+is "$(state_sql "$work/a" "SELECT count(*) FROM audit_queue")" 0 \
+    "and leaves the queue empty"
+done_testing
