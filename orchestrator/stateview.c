@@ -154,16 +154,17 @@ state_runs(struct state *s, int64_t account_id)
 json_t *
 state_shares_pending(struct state *s)
 {
+	/* each account's last push that says of its shares, by the index
+	 * of those runs (migration 0011: its very LIKE) */
 	return state_json_rows(s, "SELECT a.account, a.home, r.helper,"
-	    " json_extract(r.done,"
-	    " '$.shares.pending') AS pending, json_extract(r.done,"
-	    " '$.shares.ready') AS ready FROM accounts a JOIN runs r ON r.id IN"
-	    " (SELECT max(id) FROM runs WHERE account_id = a.id AND helper IN"
-	    " ('jmap-push', 'dav-push') AND done LIKE '%\"shares\"%' AND"
-	    " json_valid(done) AND"
-	    " json_type(done, '$.shares') = 'object' GROUP BY helper) WHERE"
-	    " a.in_plan <> 0 AND r.done LIKE '%\"shares\"%' AND"
-	    " json_array_length(r.done, '$.shares.pending') > 0"
+	    " json_extract(r.done, '$.shares.pending') AS pending,"
+	    " json_extract(r.done, '$.shares.ready') AS ready FROM (SELECT"
+	    " account_id, helper, max(id) AS id FROM runs WHERE done LIKE"
+	    " '%\"shares\"%' AND helper IN ('jmap-push', 'dav-push') AND"
+	    " json_valid(done) AND json_type(done, '$.shares') = 'object'"
+	    " GROUP BY account_id, helper) AS m JOIN runs r ON r.id = m.id"
+	    " JOIN accounts a ON a.id = m.account_id WHERE a.in_plan <> 0"
+	    " AND json_array_length(r.done, '$.shares.pending') > 0"
 	    " ORDER BY a.ord, r.helper DESC", -1);
 }
 
