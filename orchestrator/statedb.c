@@ -115,8 +115,11 @@ migrate_schema(struct db *db, struct buf *err)
 			continue;
 		}
 		if (db_migrate(db, m->sql, m->version) < 0) {
+			/* its error, before the rollback's clears it */
+			buf_addf(err, "state: schema migration %s: %s",
+			    m->name, db_errmsg(db));
 			db_rollback(db);
-			goto fail;
+			return -1;
 		}
 		if (db_commit(db) < 0)
 			goto fail;
