@@ -258,12 +258,8 @@ lease_watch(struct run *r, double now)
 		load_share(r, state_live_workers(r->s, r->lease));
 	if ((left = count_left(r)) < 0)
 		return;
-	/* each second, unless counting costs more than a twentieth of that
-	 * (a phase of many accounts): the threads count again as soon as
-	 * they find nothing to claim */
-	r->poll_every = 20 * (now_seconds() - now);
-	if (r->poll_every < 1)
-		r->poll_every = 1;
+	/* (the threads count again as soon as they find nothing to claim) */
+	r->poll_every = lease_pace(now_seconds() - now);
 	/* a worker leaves a phase that a rerun of the apply opened again */
 	if (!r->coordinator && state_phase_last(r->s, &ph) == 1) {
 		if (ph.id != r->phase_id) {
@@ -280,6 +276,12 @@ lease_watch(struct run *r, double now)
 		say_orphans(r);
 		r->orphans_at = now;
 	}
+}
+
+double
+lease_pace(double took)
+{
+	return took * 20 < 1 ? 1 : took * 20;
 }
 
 int

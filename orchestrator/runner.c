@@ -225,14 +225,10 @@ watch(struct run *r)
 			audit_now(r, 0);
 			last_audit = now;
 		}
-		/* each second, or twenty times what writing it took (a
-		 * plan of many accounts) */
 		if (now - last_ready >= ready_every) {
 			share_ready_flush(r);
 			last_ready = now_seconds();
-			ready_every = 20 * (last_ready - now);
-			if (ready_every < 1)
-				ready_every = 1;
+			ready_every = lease_pace(last_ready - now);
 		}
 		if (r->o->progress)
 			draw(r, 0);

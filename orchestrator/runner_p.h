@@ -285,6 +285,10 @@ int moved_here(struct run *r, struct slot *sl, struct account *a);
  */
 void lease_worker(struct run *r, struct slot *sl);
 void lease_watch(struct run *r, double now);
+/* How long the watch loop waits before it does again what took `took`
+ * seconds: a second, or twenty times that when it is slow (a plan of
+ * many accounts). */
+double lease_pace(double took);
 int lease_open(struct run *r, const char *name, const char *wave);
 void lease_close(struct run *r);
 int lease_phase_of(const char *kind, enum phase *ph);
