@@ -80,7 +80,9 @@ like "$(cat "$work/err")" "archives.retention_days" "and it says what to set"
 printf 'archives:\n  retention_days: 30\n' >>"$work/disk.yaml"
 "$M" --state "$work/disk" prune >"$work/out" 2>"$work/err"
 is "$?" 0 "prune with 30 days"
-like "$(cat "$work/out")" "^kept until its retention ends: alice@example.org $(date -u -d '+30 days' +%Y-%m-%d)" \
+# both were finalized by the rerun, in either order: the first is named
+like "$(cat "$work/out")" \
+    "^kept until its retention ends: (alice|bob)@example.org $(date -u -d '+30 days' +%Y-%m-%d)" \
     "keeps archives finalized today, and says until when"
 like "$(tail -1 "$work/out")" "^0 archives pruned .*2 kept" "and prunes none"
 sed -i 's/retention_days: 30/retention_days: 0/' "$work/disk.yaml"
