@@ -25,13 +25,8 @@ enum stmt {
 	S_MARK,
 	S_ENTER,
 	S_TRANSITION,
-	S_STEP,
-	S_CKPT,
-	S_CKPT_LAST,
 	S_CKPT_GET,
-	S_RUN,
 	S_ANOMALY,
-	S_COUNTERS,
 	S_ITEMS,
 	S_ASSESSED,
 	S_FINDING,
@@ -50,25 +45,18 @@ enum stmt {
 	" finished = CASE WHEN ?2 = 'migrated' THEN ?4 ELSE finished END" \
 	" WHERE id = ?1 AND state = ?8 AND " MINE("?9")
 
-#define CKPT_SQL "INSERT INTO checkpoints(account_id, helper, token)" \
-	" VALUES(?1, ?2, ?3) ON CONFLICT(account_id, helper) DO UPDATE" \
-	" SET token = ?3"
-#define CKPT_LAST_SQL "UPDATE accounts SET checkpoint = ?2 || ':' || ?3" \
-	" WHERE id = ?1"
-
 /*
  * On PostgreSQL, where each statement costs the server more than the
  * work it does, what goes together is one statement: a transition's
  * row, its transitions row and its audit line (one round trip, its
- * guard's); a checkpoint's row and the account's last one.  SQLite
- * keeps them apart, at no cost.
+ * guard's).  SQLite keeps them apart, at no cost.  What a helper run
+ * writes waits to be written together (statepend.c).
  */
 static const char *const sql_pg[S_NR] = {
 	[S_ENTER] = "WITH u AS (" ENTER_SQL " RETURNING id), t AS (INSERT"
 	    " INTO transitions(account_id, ts, from_state, to_state, why,"
 	    " operator) SELECT id, ?4, ?8, ?2, ?10, ?11 FROM u) INSERT INTO"
 	    " audit_queue(kind, line) SELECT 'event', ?12 FROM u",
-	[S_CKPT] = "WITH k AS (" CKPT_SQL ") " CKPT_LAST_SQL,
 };
 
 static const char *const sql[S_NR] = {
@@ -84,20 +72,10 @@ static const char *const sql[S_NR] = {
 	[S_ENTER] = ENTER_SQL,
 	[S_TRANSITION] = "INSERT INTO transitions(account_id, ts, from_state,"
 	    " to_state, why, operator) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-	[S_STEP] = "UPDATE accounts SET step = ?2,"
-	    " started = coalesce(started, ?3) WHERE id = ?1",
-	[S_CKPT] = CKPT_SQL,
-	[S_CKPT_LAST] = CKPT_LAST_SQL,
 	[S_CKPT_GET] = "SELECT helper, token FROM checkpoints WHERE"
 	    " account_id = ?1",
-	[S_RUN] = "INSERT INTO runs(account_id, helper, step, started, ended,"
-	    " exit, done, error, worker) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-	    " ?8, ?9)",
 	[S_ANOMALY] = "INSERT INTO anomalies(account_id, helper, kind, event)"
 	    " VALUES(?1, ?2, ?3, ?4)",
-	[S_COUNTERS] = "UPDATE accounts SET messages = messages + ?2,"
-	    " bytes = bytes + ?3, anomalies = anomalies + ?4, deltas = ?5"
-	    " WHERE id = ?1",
 	[S_ITEMS] = "INSERT INTO items(account_id, kind, count) VALUES(?1, ?2,"
 	    " ?3) ON CONFLICT(account_id, kind) DO UPDATE SET count = ?3",
 	[S_ASSESSED] = "UPDATE accounts SET assessed_messages = ?2,"
@@ -470,23 +448,30 @@ out:
 int
 state_set_step(struct state *s, struct account *a, const char *step)
 {
-	int ret = write_one(s, S_STEP, "isd", a->id, step, now_seconds());
+	struct pend_set *p = state_lock_pend(s);
 
-	if (ret == 0 && step != a->step) {
+	if (!p)
+		return -1;
+	pend_step(p, a->id, step, now_seconds());
+	state_unlock_db(s);
+	if (step != a->step) {
 		free(a->step);
 		a->step = step ? xstrdup(step) : NULL;
 	}
-	return ret;
+	return 0;
 }
 
 int
 state_checkpoint(struct state *s, struct account *a, const char *helper,
     const char *token)
 {
-	int ret = write_one(s, S_CKPT, "iss", a->id, helper, token);
+	struct pend_set *p = state_lock_pend(s);
+	int ret = -1;
 
-	if (ret == 0 && !state_pg(s))
-		ret = write_one(s, S_CKPT_LAST, "iss", a->id, helper, token);
+	if (p) {
+		ret = pend_checkpoint(p, a->id, helper, token);
+		state_unlock_db(s);
+	}
 	if (ret == 0) {
 		free(a->checkpoint);
 		a->checkpoint = xasprintf("%s:%s", helper, token);
@@ -529,8 +514,16 @@ state_record_run(struct state *s, struct account *a, const char *helper,
     const char *step, double started, int exit_code, const char *done_json,
     const char *error)
 {
-	return write_one(s, S_RUN, "issddnsss", a->id, helper, step, started,
-	    now_seconds(), exit_code, done_json, error, state_worker(s));
+	struct pend_run r = { helper, step, started, now_seconds(),
+	    exit_code, done_json, error, state_worker(s) };
+	struct pend_set *p = state_lock_pend(s);
+	int ret;
+
+	if (!p)
+		return -1;
+	ret = pend_run(p, a->id, &r);
+	state_unlock_db(s);
+	return ret;
 }
 
 int
@@ -566,15 +559,16 @@ int
 state_add_counters(struct state *s, struct account *a, int64_t messages,
     int64_t bytes, int64_t anomalies)
 {
-	int ret = write_one(s, S_COUNTERS, "iiiii", a->id, messages, bytes,
-	    anomalies, a->deltas);
+	struct pend_set *p = state_lock_pend(s);
 
-	if (ret == 0) {
-		a->messages += messages;
-		a->bytes += bytes;
-		a->anomalies += anomalies;
-	}
-	return ret;
+	if (!p)
+		return -1;
+	pend_counters(p, a->id, messages, bytes, anomalies, a->deltas);
+	state_unlock_db(s);
+	a->messages += messages;
+	a->bytes += bytes;
+	a->anomalies += anomalies;
+	return 0;
 }
 
 int

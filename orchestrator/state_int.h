@@ -1,7 +1,7 @@
 /*
  * state_int.h: for the state's own files (state.c, statedb.c,
- * statelease.c, stateview.c, statereport.c, stateres.c) only:
- * the database under the state's lock, and rows as JSON.
+ * statelease.c, stateview.c, statereport.c, stateres.c, statepend.c)
+ * only: the database under the state's lock, and rows as JSON.
  */
 #ifndef MIGRATE_STATE_INT_H
 #define MIGRATE_STATE_INT_H
@@ -53,6 +53,31 @@ void state_read_account(struct db_stmt *st, struct account *a);
 /* The same in the current group of writes (begun if need be); NULL, the
  * lock not taken, when it cannot begin. */
 struct db *state_lock_group(struct state *s);
+
+/*
+ * The writes of helper runs that wait on a lane (statepend.c): sent
+ * before any other statement there (state_lock_db()), and at the
+ * commit.  state_lock_pend() is state_lock_group() without that.
+ */
+struct pend_set;
+struct pend_run {
+	const char *helper, *step;
+	double started, ended;
+	int exit_code;
+	const char *done_json, *error, *worker;
+};
+struct pend_set *pend_new(struct db *db, int pg);
+void pend_free(struct pend_set *p);
+int pend_flush(struct pend_set *p);
+struct pend_set *state_lock_pend(struct state *s);
+/* An account's step (`now` the time it began), counters, a helper's
+ * token, a run's record: kept, with what it overrides or adds to. */
+void pend_step(struct pend_set *p, int64_t id, const char *step, double now);
+void pend_counters(struct pend_set *p, int64_t id, int64_t messages,
+    int64_t bytes, int64_t anomalies, int64_t deltas);
+int pend_checkpoint(struct pend_set *p, int64_t id, const char *helper,
+    const char *token);
+int pend_run(struct pend_set *p, int64_t id, const struct pend_run *r);
 
 /* The rows of `sql` (?1 bound to `id` unless it is negative) as an array
  * of objects, a member per column under its name, of its type. */

@@ -40,6 +40,7 @@ struct lane {
 	pthread_mutex_t lock;
 	double group_began;	/* 0: no transaction open */
 	int tried;		/* its connection opened, or failed to */
+	struct pend_set *pend;	/* writes that wait for the next statement */
 	struct {
 		const char *text;
 		struct db_stmt *st;
@@ -77,7 +78,8 @@ open_lane(struct state *s, struct lane *l)
 			log_warnx("%s; this thread shares the first connection",
 			    err.buf);
 			l->db = NULL;
-		}
+		} else
+			l->pend = pend_new(l->db, s->pg);
 		__atomic_store_n(&l->tried, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&s->opening);
@@ -158,6 +160,7 @@ state_open(struct state **sp, const char *dir, struct buf *err)
 		return -1;
 	}
 	s->pg = db_is_pg(s->lane[0].db);
+	s->lane[0].pend = pend_new(s->lane[0].db, s->pg);
 	/* for the workers, twice this host's processors, eight at most:
 	 * more wait for each other here (measured on two) */
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -180,6 +183,7 @@ state_close(struct state *s)
 		l = &s->lane[i];
 		for (k = 0; k < KEPT; k++)
 			db_finalize(l->kept[k].st);
+		pend_free(l->pend);
 		if (l->db)
 			db_close(l->db);
 		pthread_mutex_destroy(&l->lock);
@@ -197,7 +201,21 @@ state_lock_db(struct state *s)
 	struct lane *l = lane(s);
 
 	pthread_mutex_lock(&l->lock);
+	/* what waits goes first: whatever the caller runs comes after */
+	pend_flush(l->pend);
 	return l->db;
+}
+
+struct pend_set *
+state_lock_pend(struct state *s)
+{
+	struct lane *l = lane(s);
+
+	pthread_mutex_lock(&l->lock);
+	if (state_group(s) == 0)
+		return l->pend;
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
 }
 
 struct db *
@@ -232,10 +250,13 @@ state_group(struct state *s)
 static int
 commit_lane(struct state *s, struct lane *l)
 {
+	int sent;
+
 	if (!l->group_began)
 		return 0;
 	l->group_began = 0;
-	if (db_commit(l->db) < 0) {
+	sent = pend_flush(l->pend);
+	if (db_commit(l->db) < 0 || sent < 0) {
 		s->broken = 1;
 		return -1;
 	}
