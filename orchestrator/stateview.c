@@ -286,34 +286,39 @@ state_rate_sample(struct state *s, double since, struct rate_sample *r)
  * is more; "unsized" are those with neither.  *mean_r is what a sized
  * account of the plan weighs on average.
  */
+#define LEFT "state NOT IN ('migrated', 'finalized', 'held', 'rolled_back')"
+#define SIZED "(assessed_bytes IS NOT NULL OR bytes > 0)"
+#define SIZE "max(coalesce(assessed_bytes, 0), bytes)"
+
 json_t *
 state_left(struct state *s, double *mean_r)
 {
 	json_t *w = json_object();
 	struct db_stmt *q;
+	double sized = 0, n = 0;
 
 	*mean_r = 0;
-	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), count(*),"
-	    " coalesce(sum(max(coalesce(assessed_bytes, 0), bytes)), 0),"
-	    " sum(CASE WHEN assessed_bytes IS NULL AND bytes = 0 THEN 1 ELSE"
-	    " 0 END) FROM accounts"
-	    " WHERE in_plan <> 0 AND state NOT IN ('migrated', 'finalized',"
-	    " 'held', 'rolled_back') GROUP BY 1")))
+	/* one reading of the accounts for both */
+	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), sum(CASE WHEN " LEFT
+	    " THEN 1 ELSE 0 END), sum(CASE WHEN " LEFT " THEN " SIZE " ELSE 0"
+	    " END), sum(CASE WHEN " LEFT " AND assessed_bytes IS NULL AND"
+	    " bytes = 0 THEN 1 ELSE 0 END), sum(CASE WHEN " SIZED " THEN "
+	    SIZE " ELSE 0 END), sum(CASE WHEN " SIZED " THEN 1 ELSE 0 END)"
+	    " FROM accounts WHERE in_plan <> 0 GROUP BY 1")))
 		return w;
-	while (db_step(q) == DB_ROW)
-		json_object_set_new(w, db_col_text(q, 0),
-		    json_pack("{s:I, s:I, s:I}", "accounts", (json_int_t)
-		    db_col_int(q, 1), "bytes", (json_int_t)
-		    db_col_int(q, 2), "unsized", (json_int_t)
-		    db_col_int(q, 3)));
+	while (db_step(q) == DB_ROW) {
+		if (db_col_int(q, 1) > 0)
+			json_object_set_new(w, db_col_text(q, 0),
+			    json_pack("{s:I, s:I, s:I}", "accounts",
+			    (json_int_t)db_col_int(q, 1), "bytes",
+			    (json_int_t)db_col_int(q, 2), "unsized",
+			    (json_int_t)db_col_int(q, 3)));
+		sized += db_col_real(q, 4);
+		n += db_col_real(q, 5);
+	}
 	finish(s, q);
-	if (!(q = prepare(s, "SELECT coalesce(avg(max(coalesce(assessed_bytes,"
-	    " 0), bytes)), 0) FROM accounts WHERE in_plan <> 0 AND"
-	    " (assessed_bytes IS NOT NULL OR bytes > 0)")))
-		return w;
-	if (db_step(q) == DB_ROW)
-		*mean_r = db_col_real(q, 0);
-	finish(s, q);
+	if (n > 0)
+		*mean_r = sized / n;
 	return w;
 }
 
