@@ -3,7 +3,8 @@
 # several threads at once (on PostgreSQL, from a connection each), so
 # that a line may reach the queue after one numbered later: none is
 # lost when the queue is committed and dropped, none is committed
-# twice, and a crash's recovery drops only what was committed.  With
+# twice, and a crash's recovery drops only what was committed.  What
+# the helper runs wrote of each account is all there.  With
 # MIGRATE_TEST_PG, the state is in PostgreSQL.
 . "$(dirname "$0")/lib.sh"
 
@@ -45,6 +46,21 @@ is "$queued" 0 "the queue is empty at the end"
 is "$(grep -c '"from":' "$work/lines")" "$transitions" \
     "every transition of the state ($transitions) is in the repository"
 is "$(sort "$work/lines" | uniq -d | wc -l)" 0 "each once"
+
+# what helper runs write waits to go together (statepend.c): none of
+# it is lost, and the last of it is what the account keeps
+is "$(state_sql "$work/a" "SELECT count(*), count(DISTINCT n) FROM (SELECT
+    count(*) AS n FROM runs GROUP BY account_id) x" | tr '|' ' ')" "$N 1" \
+    "every account has its runs, as many as the others"
+is "$(state_sql "$work/a" "SELECT count(*) FROM accounts a WHERE
+    coalesce(a.checkpoint, '') <> (SELECT r.helper FROM runs r WHERE
+    r.account_id = a.id ORDER BY r.id DESC LIMIT 1) || ':seg:1'")" 0 \
+    "each keeps its last helper's token as its checkpoint"
+is "$(state_sql "$work/a" "SELECT (SELECT count(*) FROM checkpoints) -
+    (SELECT count(*) FROM (SELECT DISTINCT account_id, helper FROM runs)
+    x)")" 0 "and each of its helpers' tokens"
+is "$(state_sql "$work/a" "SELECT count(*) FROM accounts WHERE deltas <> 1
+    OR step IS NOT NULL")" 0 "its delta pass counted, no step left"
 like "$(git -C "$work/a/audit" log -1 --format=%B)" \
     "^Audit-Lines: [0-9]+(-[0-9]+)?( [0-9]+(-[0-9]+)?)*$" \
     "a commit names the queued lines it holds, by ranges"
