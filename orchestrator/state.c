@@ -132,20 +132,19 @@ vwrite_locked(struct state *s, enum stmt which, const char *types,
 	return sent(s, st);
 }
 
-/* One write, in the group, under the lock: vwrite_locked()'s. */
+/* One write, in the group, under the lock: vwrite_locked()'s.  None
+ * reads what waits on the lane (statepend.c), which can wait on. */
 static int
 write_one(struct state *s, enum stmt which, const char *types, ...)
 {
 	va_list ap;
 	int ret;
 
-	state_lock_db(s);
-	ret = state_group(s);
-	if (ret == 0) {
-		va_start(ap, types);
-		ret = vwrite_locked(s, which, types, ap);
-		va_end(ap);
-	}
+	if (!state_lock_pend(s))
+		return -1;
+	va_start(ap, types);
+	ret = vwrite_locked(s, which, types, ap);
+	va_end(ap);
 	state_unlock_db(s);
 	return ret;
 }
@@ -389,6 +388,7 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 {
 	enum acc_state from = a->state, resume = a->resume;
 	double now = now_seconds();
+	struct pend_set *p;
 	json_t *ev;
 	char *line;
 	int ret = -1, back;
@@ -410,21 +410,24 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(ev);
 
-	state_lock_db(s);
-	if (state_group(s) < 0)
-		goto out;
-	/* failing, holding and going back keep the count of attempts */
-	ret = write_enter(s, a, to, resume, to == ST_FAILED || to == ST_HELD ||
-	    back ? a->attempts : 0, now, why, line);
+	if ((p = state_lock_pend(s))) {
+		/* failing, holding and going back keep the count of
+		 * attempts */
+		ret = write_enter(s, a, to, resume, to == ST_FAILED ||
+		    to == ST_HELD || back ? a->attempts : 0, now, why, line);
+		/* what waits on the lane does not depend on the
+		 * transition, but for the step, which it cleared */
+		if (ret == 0)
+			pend_transition(p, a->id);
+		if (ret == 0 && kind && queue_locked(s, kind, extra) < 0)
+			ret = -1;
+		state_unlock_db(s);
+	}
 	if (ret > 0)
 		buf_addf(err, "%s: is no longer %s (changed by another"
 		    " command, such as migrate hold%s); ", a->account,
 		    state_name(from), state_worker(s) ? ", or taken by another"
 		    " worker when this one's lease ran out" : "");
-	if (ret == 0 && kind && queue_locked(s, kind, extra) < 0)
-		ret = -1;
-out:
-	state_unlock_db(s);
 	free(line);
 	if (ret != 0) {
 		buf_addf(err, "%s: cannot record the state %s",
@@ -466,20 +469,19 @@ state_checkpoint(struct state *s, struct account *a, const char *helper,
     const char *token)
 {
 	struct pend_set *p = state_lock_pend(s);
-	int ret = -1;
 
 	if (p) {
-		ret = pend_checkpoint(p, a->id, helper, token);
+		pend_checkpoint(p, a->id, helper, token);
 		state_unlock_db(s);
 	}
-	if (ret == 0) {
+	if (p) {
 		free(a->checkpoint);
 		a->checkpoint = xasprintf("%s:%s", helper, token);
 		if (a->checkpoints)
 			json_object_set_new(a->checkpoints, helper,
 			    json_string(token));
 	}
-	return ret;
+	return p ? 0 : -1;
 }
 
 /* Every helper's token, read at the first asking: the apply that runs the
@@ -517,13 +519,12 @@ state_record_run(struct state *s, struct account *a, const char *helper,
 	struct pend_run r = { helper, step, started, now_seconds(),
 	    exit_code, done_json, error, state_worker(s) };
 	struct pend_set *p = state_lock_pend(s);
-	int ret;
 
 	if (!p)
 		return -1;
-	ret = pend_run(p, a->id, &r);
+	pend_run(p, a->id, &r);
 	state_unlock_db(s);
-	return ret;
+	return 0;
 }
 
 int

@@ -55,9 +55,10 @@ void state_read_account(struct db_stmt *st, struct account *a);
 struct db *state_lock_group(struct state *s);
 
 /*
- * The writes of helper runs that wait on a lane (statepend.c): sent
- * before any other statement there (state_lock_db()), and at the
- * commit.  state_lock_pend() is state_lock_group() without that.
+ * The writes of helper runs, and the accounts given back, that wait on
+ * a lane (statepend.c): sent at the commit, and before a statement that
+ * may read them (state_lock_db()).  state_lock_pend() is
+ * state_lock_group() without that, for a write that does not read them.
  */
 struct pend_set;
 struct pend_run {
@@ -71,13 +72,18 @@ void pend_free(struct pend_set *p);
 int pend_flush(struct pend_set *p);
 struct pend_set *state_lock_pend(struct state *s);
 /* An account's step (`now` the time it began), counters, a helper's
- * token, a run's record: kept, with what it overrides or adds to. */
+ * token, a run's record, its release (statelease.c): kept, with what
+ * it overrides or adds to.  pend_transition(): the account's state
+ * changes, which clears its step. */
 void pend_step(struct pend_set *p, int64_t id, const char *step, double now);
 void pend_counters(struct pend_set *p, int64_t id, int64_t messages,
     int64_t bytes, int64_t anomalies, int64_t deltas);
-int pend_checkpoint(struct pend_set *p, int64_t id, const char *helper,
+void pend_checkpoint(struct pend_set *p, int64_t id, const char *helper,
     const char *token);
-int pend_run(struct pend_set *p, int64_t id, const struct pend_run *r);
+void pend_run(struct pend_set *p, int64_t id, const struct pend_run *r);
+void pend_release(struct pend_set *p, int64_t id, int64_t phase, int done,
+    const char *worker);
+void pend_transition(struct pend_set *p, int64_t id);
 
 /* The rows of `sql` (?1 bound to `id` unless it is negative) as an array
  * of objects, a member per column under its name, of its type. */

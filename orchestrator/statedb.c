@@ -40,7 +40,7 @@ struct lane {
 	pthread_mutex_t lock;
 	double group_began;	/* 0: no transaction open */
 	int tried;		/* its connection opened, or failed to */
-	struct pend_set *pend;	/* writes that wait for the next statement */
+	struct pend_set *pend;	/* writes that wait (statepend.c) */
 	struct {
 		const char *text;
 		struct db_stmt *st;

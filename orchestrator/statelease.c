@@ -247,11 +247,15 @@ int
 state_release(struct state *s, const struct account *a, int64_t phase,
     int done)
 {
-	/* in the group: its commit gives the account back */
-	return run(s, SENT, NULL, 0, "UPDATE accounts SET owner = NULL,"
-	    " lease_until = 0, todo = CASE WHEN ?3 <> 0 AND todo = ?2 THEN"
-	    " -todo ELSE todo END WHERE id = ?1 AND owner = ?4", "iiis",
-	    a->id, phase, (int64_t)done, state_worker(s)) < 0 ? -1 : 0;
+	struct pend_set *p = state_lock_pend(s);
+
+	/* with the group's other writes: its commit gives the account
+	 * back */
+	if (!p)
+		return -1;
+	pend_release(p, a->id, phase, done, state_worker(s));
+	state_unlock_db(s);
+	return 0;
 }
 
 /* The same on every connection, each with its group committed: for the

@@ -1,14 +1,16 @@
 /*
- * statepend.c: what a helper run writes of its account (its record, the
- * resume token it gave, the counters it added, the step it reached),
- * kept on the thread's lane and written together before the next
- * statement there, or at its group's commit (state_int.h).
+ * statepend.c: what the helper runs write of their accounts (their
+ * records, the resume tokens they gave, the counters they added, the
+ * step the chain reached) and the accounts a worker gives back, kept on
+ * the thread's lane until its group commits, or until a statement there
+ * may read them (state_lock_db()), and then written together
+ * (state_int.h).
  *
- * A chain of helpers writes these four after one another, and each
- * would be a statement of its own.  Together they are one on
- * PostgreSQL, where a statement costs the server more than the row it
- * writes, and the account's row is written once, not four times.
- * SQLite runs them one by one, as it did, minus what merged.
+ * On PostgreSQL, where a statement costs the server more than the rows
+ * it writes, every account kept on the lane goes in one statement; on
+ * SQLite each write is its own statement, as before, minus what merged.
+ * None of these writes depends on the others of the account but the
+ * step, which a transition clears (pend_transition()).
  *
  * They are in the group as if they had been sent: what a crash loses
  * is what an uncommitted group loses, no more.
@@ -23,22 +25,25 @@
 #include "state_int.h"
 #include "xalloc.h"
 
-#define PEND_MAX	16	/* accounts a lane keeps at once */
+#define PEND_MAX	64	/* accounts a lane keeps at once */
 
 struct pend {
 	int64_t id;
-	char *run_helper, *run_step, *run_done, *run_error, *run_worker;
-	double run_started, run_ended;
-	int run_exit;
-	char *ck_helper, *ck_token;
+	json_t *runs;		/* [{account_id, helper, ...}], or NULL */
+	json_t *tokens;		/* {HELPER: TOKEN}, or NULL */
+	char *last;		/* HELPER:TOKEN, the last of them */
 	int has_step;
 	char *step;
-	double step_at;
+	double step_at;		/* when the first step was set */
 	int has_counters;
 	int64_t messages, bytes, anomalies, deltas;
+	int has_release;	/* given back, for the phase `phase` */
+	int64_t phase;
+	int done;		/* and done with in it */
+	char *worker;
 };
 
-enum { P_RUN, P_CKPT, P_ACC, P_ALL, P_NR };
+enum { P_RUN, P_TOKEN, P_ACC, P_RELEASE, P_ALL, P_NR };
 
 struct pend_set {
 	struct db *db;
@@ -48,34 +53,50 @@ struct pend_set {
 	int nr;
 };
 
-/*
- * One numbering for all: ?1 the account; ?2-?9 the run; ?10-?11 the
- * token; ?12-?14 the step; ?15-?19 the counters.
- */
-#define RUN_COLS "INSERT INTO runs(account_id, helper, step, started," \
-	" ended, exit, done, error, worker)"
-#define CKPT_COLS "INSERT INTO checkpoints(account_id, helper, token)"
-#define CKPT_SET " ON CONFLICT(account_id, helper) DO UPDATE SET token =" \
-	" excluded.token"
-#define ACC_SQL "UPDATE accounts SET" \
-	" step = CASE WHEN ?12 <> 0 THEN ?13 ELSE step END," \
-	" started = CASE WHEN ?12 <> 0 THEN coalesce(started, ?14)" \
-	" ELSE started END, messages = messages + ?15," \
-	" bytes = bytes + ?16, anomalies = anomalies + ?17," \
-	" deltas = CASE WHEN ?18 <> 0 THEN ?19 ELSE deltas END," \
-	" checkpoint = coalesce(CAST(?10 AS TEXT) || ':' ||" \
-	" CAST(?11 AS TEXT), checkpoint) WHERE id = ?1"
+#define RECORD(cols) " AS x(" cols ")"
 
 static const char *const sql[P_NR] = {
-	[P_RUN] = RUN_COLS " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[P_CKPT] = CKPT_COLS " VALUES(?1, ?10, ?11)" CKPT_SET,
-	[P_ACC] = ACC_SQL,
-	/* PostgreSQL: the parts absent are a WHERE that is false */
-	[P_ALL] = "WITH r AS (" RUN_COLS " SELECT ?1, CAST(?2 AS TEXT), ?3,"
-	    " ?4, ?5, ?6, ?7, ?8, ?9 WHERE ?2 IS NOT NULL), k AS ("
-	    CKPT_COLS " SELECT ?1, CAST(?10 AS TEXT), ?11 WHERE ?10 IS NOT"
-	    " NULL" CKPT_SET ") " ACC_SQL " AND (?12 <> 0 OR ?18 <> 0 OR ?10"
-	    " IS NOT NULL)",
+	/* SQLite: a statement for each */
+	[P_RUN] = "INSERT INTO runs(account_id, helper, step, started, ended,"
+	    " exit, done, error, worker) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+	    " ?8, ?9)",
+	[P_TOKEN] = "INSERT INTO checkpoints(account_id, helper, token)"
+	    " VALUES(?1, ?2, ?3) ON CONFLICT(account_id, helper) DO UPDATE"
+	    " SET token = excluded.token",
+	[P_ACC] = "UPDATE accounts SET step = CASE WHEN ?2 <> 0 THEN ?3 ELSE"
+	    " step END, started = CASE WHEN ?2 <> 0 THEN coalesce(started,"
+	    " ?4) ELSE started END, messages = messages + ?5, bytes = bytes +"
+	    " ?6, anomalies = anomalies + ?7, deltas = CASE WHEN ?8 <> 0 THEN"
+	    " ?9 ELSE deltas END, checkpoint = coalesce(?10, checkpoint)"
+	    " WHERE id = ?1",
+	[P_RELEASE] = "UPDATE accounts SET owner = NULL, lease_until = 0,"
+	    " todo = CASE WHEN ?3 <> 0 AND todo = ?2 THEN -todo ELSE todo"
+	    " END WHERE id = ?1 AND owner = ?4",
+	/* PostgreSQL: every account of the lane, in one */
+	[P_ALL] = "WITH d AS (SELECT * FROM json_to_recordset(CAST(?1 AS"
+	    " JSON))" RECORD("id BIGINT, hs INTEGER, step TEXT, at DOUBLE"
+	    " PRECISION, m BIGINT, b BIGINT, an BIGINT, hc INTEGER, dl BIGINT,"
+	    " last TEXT, rp BIGINT, rd INTEGER, rw TEXT") "), r AS (INSERT INTO"
+	    " runs(account_id, helper, step, started, ended, exit, done,"
+	    " error, worker) SELECT * FROM json_to_recordset(CAST(?2 AS"
+	    " JSON))" RECORD("account_id BIGINT, helper TEXT, step TEXT,"
+	    " started DOUBLE PRECISION, ended DOUBLE PRECISION, exit INTEGER,"
+	    " done TEXT, error TEXT, worker TEXT") "), k AS (INSERT INTO"
+	    " checkpoints(account_id, helper, token) SELECT * FROM"
+	    " json_to_recordset(CAST(?3 AS JSON))" RECORD("account_id BIGINT,"
+	    " helper TEXT, token TEXT") " ON CONFLICT(account_id, helper) DO"
+	    " UPDATE SET token = excluded.token) UPDATE accounts a SET"
+	    " step = CASE WHEN d.hs <> 0 THEN d.step ELSE a.step END,"
+	    " started = CASE WHEN d.hs <> 0 THEN coalesce(a.started, d.at)"
+	    " ELSE a.started END, messages = a.messages + d.m,"
+	    " bytes = a.bytes + d.b, anomalies = a.anomalies + d.an,"
+	    " deltas = CASE WHEN d.hc <> 0 THEN d.dl ELSE a.deltas END,"
+	    " checkpoint = coalesce(d.last, a.checkpoint),"
+	    /* a release: the old row's owner decides all three */
+	    " todo = CASE WHEN a.owner = d.rw AND d.rd <> 0 AND a.todo = d.rp"
+	    " THEN -a.todo ELSE a.todo END, lease_until = CASE WHEN a.owner ="
+	    " d.rw THEN 0 ELSE a.lease_until END, owner = CASE WHEN a.owner ="
+	    " d.rw THEN NULL ELSE a.owner END FROM d WHERE a.id = d.id",
 };
 
 struct pend_set *
@@ -91,14 +112,11 @@ pend_new(struct db *db, int pg)
 static void
 clear(struct pend *e)
 {
-	free(e->run_helper);
-	free(e->run_step);
-	free(e->run_done);
-	free(e->run_error);
-	free(e->run_worker);
-	free(e->ck_helper);
-	free(e->ck_token);
+	json_decref(e->runs);
+	json_decref(e->tokens);
+	free(e->last);
 	free(e->step);
+	free(e->worker);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -116,59 +134,131 @@ pend_free(struct pend_set *p)
 	free(p);
 }
 
-/* Statement `i`, bound to what `e` holds, and sent. */
-static int
-send_one(struct pend_set *p, int i, const struct pend *e)
+/* Statement `i`, for account `id`, ready to bind from ?2 on. */
+static struct db_stmt *
+ready(struct pend_set *p, int i, int64_t id)
 {
 	struct db_stmt *st = p->st[i];
 
 	if (!st && !(st = p->st[i] = db_prepare(p->db, sql[i], 1)))
-		goto fail;
+		return NULL;
 	db_reset(st);
-	db_bind_int(st, 1, e->id);
-	db_bind_text(st, 2, e->run_helper);
-	db_bind_text(st, 3, e->run_step);
-	db_bind_real(st, 4, e->run_started);
-	db_bind_real(st, 5, e->run_ended);
-	db_bind_int(st, 6, e->run_exit);
-	db_bind_text(st, 7, e->run_done);
-	db_bind_text(st, 8, e->run_error);
-	db_bind_text(st, 9, e->run_worker);
-	db_bind_text(st, 10, e->ck_helper);
-	db_bind_text(st, 11, e->ck_token);
-	db_bind_int(st, 12, e->has_step);
-	db_bind_text(st, 13, e->step);
-	db_bind_real(st, 14, e->step_at);
-	db_bind_int(st, 15, e->messages);
-	db_bind_int(st, 16, e->bytes);
-	db_bind_int(st, 17, e->anomalies);
-	db_bind_int(st, 18, e->has_counters);
-	db_bind_int(st, 19, e->deltas);
-	if (db_send(st) == 0)
+	db_bind_int(st, 1, id);
+	return st;
+}
+
+static int
+sent(struct pend_set *p, struct db_stmt *st)
+{
+	if (st && db_send(st) == 0)
 		return 0;
-fail:
 	log_warnx("state: %s", db_errmsg(p->db));
 	return -1;
 }
 
-/* The writes `e` holds, sent in the group; `e` is empty after. */
+#define S(k) json_string_value(json_object_get(r, k))
+#define D(k) json_number_value(json_object_get(r, k))
+
+/* SQLite: what `e` holds, a statement for each write. */
 static int
-flush_one(struct pend_set *p, struct pend *e)
+send_one(struct pend_set *p, const struct pend *e)
 {
+	struct db_stmt *st;
+	const char *k;
+	json_t *r;
+	size_t i;
 	int ret = 0;
 
-	if (p->pg)
-		ret = send_one(p, P_ALL, e);
-	else {
-		if (e->run_helper)
-			ret |= send_one(p, P_RUN, e);
-		if (e->ck_helper)
-			ret |= send_one(p, P_CKPT, e);
-		if (e->has_step || e->has_counters || e->ck_helper)
-			ret |= send_one(p, P_ACC, e);
+	json_array_foreach(e->runs, i, r) {
+		if ((st = ready(p, P_RUN, e->id))) {
+			db_bind_text(st, 2, S("helper"));
+			db_bind_text(st, 3, S("step"));
+			db_bind_real(st, 4, D("started"));
+			db_bind_real(st, 5, D("ended"));
+			db_bind_int(st, 6, json_integer_value(
+			    json_object_get(r, "exit")));
+			db_bind_text(st, 7, S("done"));
+			db_bind_text(st, 8, S("error"));
+			db_bind_text(st, 9, S("worker"));
+		}
+		ret |= sent(p, st);
 	}
-	clear(e);
+	json_object_foreach(e->tokens, k, r) {
+		if ((st = ready(p, P_TOKEN, e->id))) {
+			db_bind_text(st, 2, k);
+			db_bind_text(st, 3, json_string_value(r));
+		}
+		ret |= sent(p, st);
+	}
+	if (e->has_step || e->has_counters || e->last) {
+		if ((st = ready(p, P_ACC, e->id))) {
+			db_bind_int(st, 2, e->has_step);
+			db_bind_text(st, 3, e->step);
+			db_bind_real(st, 4, e->step_at);
+			db_bind_int(st, 5, e->messages);
+			db_bind_int(st, 6, e->bytes);
+			db_bind_int(st, 7, e->anomalies);
+			db_bind_int(st, 8, e->has_counters);
+			db_bind_int(st, 9, e->deltas);
+			db_bind_text(st, 10, e->last);
+		}
+		ret |= sent(p, st);
+	}
+	if (e->has_release) {
+		if ((st = ready(p, P_RELEASE, e->id))) {
+			db_bind_int(st, 2, e->phase);
+			db_bind_int(st, 3, e->done);
+			db_bind_text(st, 4, e->worker);
+		}
+		ret |= sent(p, st);
+	}
 	return ret;
+}
+
+/* PostgreSQL: what every entry holds, as the rows of P_ALL. */
+static int
+send_all(struct pend_set *p)
+{
+	json_t *acc = json_array(), *runs = json_array(), *tok = json_array();
+	json_t *r;
+	struct db_stmt *st;
+	const struct pend *e;
+	const char *k;
+	char *t[3];
+	int n;
+
+	for (n = 0; n < p->nr; n++) {
+		e = &p->v[n];
+		json_array_append_new(acc, json_pack("{s:I, s:i, s:s?, s:f,"
+		    " s:I, s:I, s:I, s:i, s:I, s:s?, s:o, s:i, s:s?}", "id",
+		    (json_int_t)e->id, "hs", e->has_step, "step", e->step,
+		    "at", e->step_at, "m", (json_int_t)e->messages, "b",
+		    (json_int_t)e->bytes, "an", (json_int_t)e->anomalies,
+		    "hc", e->has_counters, "dl", (json_int_t)e->deltas,
+		    "last", e->last, "rp", e->has_release ?
+		    json_integer(e->phase) : json_null(), "rd", e->done,
+		    "rw", e->has_release ? e->worker : NULL));
+		if (e->runs)
+			json_array_extend(runs, e->runs);
+		json_object_foreach(e->tokens, k, r)
+			json_array_append_new(tok, json_pack("{s:I, s:s, s:O}",
+			    "account_id", (json_int_t)e->id, "helper", k,
+			    "token", r));
+	}
+	t[0] = json_dumps(acc, JSON_COMPACT);
+	t[1] = json_dumps(runs, JSON_COMPACT);
+	t[2] = json_dumps(tok, JSON_COMPACT);
+	json_decref(acc);
+	json_decref(runs);
+	json_decref(tok);
+	if ((st = ready(p, P_ALL, 0))) {
+		db_bind_text(st, 1, t[0]);
+		db_bind_text(st, 2, t[1]);
+		db_bind_text(st, 3, t[2]);
+	}
+	for (n = 0; n < 3; n++)
+		free(t[n]);
+	return sent(p, st);
 }
 
 int
@@ -176,10 +266,15 @@ pend_flush(struct pend_set *p)
 {
 	int i, ret = 0;
 
-	if (!p)
+	if (!p || !p->nr)
 		return 0;
-	for (i = 0; i < p->nr; i++)
-		ret |= flush_one(p, &p->v[i]);
+	if (p->pg)
+		ret = send_all(p);
+	for (i = 0; i < p->nr; i++) {
+		if (!p->pg)
+			ret |= send_one(p, &p->v[i]);
+		clear(&p->v[i]);
+	}
 	p->nr = 0;
 	return ret;
 }
@@ -212,6 +307,19 @@ pend_step(struct pend_set *p, int64_t id, const char *step, double now)
 }
 
 void
+pend_transition(struct pend_set *p, int64_t id)
+{
+	int i;
+
+	/* the transition clears the step: the one kept is older */
+	for (i = 0; i < p->nr; i++)
+		if (p->v[i].id == id) {
+			free(p->v[i].step);
+			p->v[i].step = NULL;
+		}
+}
+
+void
 pend_counters(struct pend_set *p, int64_t id, int64_t messages,
     int64_t bytes, int64_t anomalies, int64_t deltas)
 {
@@ -224,43 +332,42 @@ pend_counters(struct pend_set *p, int64_t id, int64_t messages,
 	e->deltas = deltas;
 }
 
-int
+void
 pend_checkpoint(struct pend_set *p, int64_t id, const char *helper,
     const char *token)
 {
 	struct pend *e = entry(p, id);
-	int ret = 0;
 
-	/* another helper's token first: the account's last is this one */
-	if (e->ck_helper && strcmp(e->ck_helper, helper)) {
-		ret = flush_one(p, e);
-		e->id = id;
-	}
-	free(e->ck_helper);
-	free(e->ck_token);
-	e->ck_helper = xstrdup(helper);
-	e->ck_token = xstrdup(token);
-	return ret;
+	if (!e->tokens)
+		e->tokens = json_object();
+	json_object_set_new(e->tokens, helper, json_string(token));
+	free(e->last);
+	e->last = xasprintf("%s:%s", helper, token);
 }
 
-int
+void
 pend_run(struct pend_set *p, int64_t id, const struct pend_run *r)
 {
 	struct pend *e = entry(p, id);
-	int ret = 0;
 
-	/* a run's record, and what came after it, before the next run's */
-	if (e->run_helper) {
-		ret = flush_one(p, e);
-		e->id = id;
-	}
-	e->run_helper = xstrdup(r->helper);
-	e->run_step = r->step ? xstrdup(r->step) : NULL;
-	e->run_started = r->started;
-	e->run_ended = r->ended;
-	e->run_exit = r->exit_code;
-	e->run_done = r->done_json ? xstrdup(r->done_json) : NULL;
-	e->run_error = r->error ? xstrdup(r->error) : NULL;
-	e->run_worker = r->worker ? xstrdup(r->worker) : NULL;
-	return ret;
+	if (!e->runs)
+		e->runs = json_array();
+	json_array_append_new(e->runs, json_pack("{s:I, s:s, s:s?, s:f, s:f,"
+	    " s:i, s:s?, s:s?, s:s?}", "account_id", (json_int_t)id, "helper",
+	    r->helper, "step", r->step, "started", r->started, "ended",
+	    r->ended, "exit", r->exit_code, "done", r->done_json, "error",
+	    r->error, "worker", r->worker));
+}
+
+void
+pend_release(struct pend_set *p, int64_t id, int64_t phase, int done,
+    const char *worker)
+{
+	struct pend *e = entry(p, id);
+
+	e->has_release = 1;
+	e->phase = phase;
+	e->done = done;
+	free(e->worker);
+	e->worker = worker ? xstrdup(worker) : NULL;
 }
