@@ -7,6 +7,7 @@
 
 #include "db_int.h"
 #include "log.h"
+#include "sqlrows.h"
 #include "xalloc.h"
 
 struct sdb {
@@ -223,8 +224,9 @@ dbsqlite_open(struct db **dbp, const char *path, struct buf *err)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->h, 10000);
-	if (sq_exec(&s->db, "PRAGMA journal_mode = WAL;"
-	    " PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON") < 0) {
+	if (sql_exec_setup(s->h, "PRAGMA journal_mode = WAL;"
+	    " PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON") !=
+	    SQLITE_OK) {
 		buf_addf(err, "'%s': %s", path, sqlite3_errmsg(s->h));
 		goto fail;
 	}

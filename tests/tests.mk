@@ -6,6 +6,7 @@ UNIT_TESTS := \
 	tests/unit/t-evline \
 	tests/unit/t-exec-path \
 	tests/unit/t-imap-resp \
+	tests/unit/t-mapping-open \
 	tests/unit/t-secret \
 	tests/unit/t-sievereq \
 	tests/unit/t-proc \

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "mapping_int.h"
+#include "sqlrows.h"
 #include "xalloc.h"
 
 struct mapsqlite {
@@ -325,7 +326,7 @@ mapsqlite_open(struct mapping **mp, const char *path, int create,
 	sqlite3_busy_timeout(s->db, 10000);
 	if (create && (sqlite3_file_control(s->db, "main",
 	    SQLITE_FCNTL_PERSIST_WAL, &persist) != SQLITE_OK ||
-	    sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK)) {
+	    sql_exec_setup(s->db, schema) != SQLITE_OK)) {
 		buf_addf(err, "'%s': ", path);
 		db_error(&s->m, "cannot set up", err);
 		sq_close(&s->m);

@@ -1,5 +1,7 @@
 #include "compat.h"
 
+#include <time.h>
+
 #include "log.h"
 #include "sqlrows.h"
 #include "xalloc.h"
@@ -107,4 +109,16 @@ sql_rows_free(void *v, size_t nr, const struct sql_row *row)
 	for (i = 0; i < nr; i++)
 		sql_row_clear((char *)v + i * row->size, row);
 	free(v);
+}
+
+int
+sql_exec_setup(sqlite3 *db, const char *sql)
+{
+	struct timespec pause = { 0, 100 * 1000000 };
+	int rc, tries = 0;
+
+	while ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) == SQLITE_BUSY &&
+	    ++tries < 100)
+		nanosleep(&pause, NULL);
+	return rc;
 }

@@ -60,4 +60,12 @@ void sql_rows_free(void *v, size_t nr, const struct sql_row *row);
 /* Free the strings of one element, and zero it. */
 void sql_row_clear(void *elem, const struct sql_row *row);
 
+/*
+ * sqlite3_exec() of `sql`, which sets a database's journal mode or makes
+ * its schema, again for up to ten seconds while another process setting
+ * up the same new database holds it: SQLite answers a change of journal
+ * mode with SQLITE_BUSY at once, without the wait its busy timeout says.
+ */
+int sql_exec_setup(sqlite3 *db, const char *sql);
+
 #endif
