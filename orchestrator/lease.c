@@ -14,6 +14,7 @@
  */
 #include "compat.h"
 
+#include <string.h>
 #include <time.h>
 
 #include "audit.h"
@@ -64,34 +65,49 @@ count_left(struct run *r)
 }
 
 /*
- * Claim for the threads: as many accounts as there are threads, in one
- * statement, queued in the run.  The caller holds r->lock; one thread
- * claims at a time.  How many came, or -1.
+ * Claim for the threads, in one statement: the queue filled up to
+ * QUEUE_LEN(), with other workers alive no more than this one's share of
+ * what is left, so that the last accounts go to whoever is free.  The
+ * caller holds r->lock; one thread claims at a time, while the others
+ * take what is queued.  How many came, or -1.
  */
 static int
 claim(struct run *r)
 {
 	int64_t ord = r->claim_ord;
+	struct claimed *to;
+	size_t room;
 	int n;
 
+	/* what is queued goes first; the others take from it meanwhile,
+	 * and the claim fills in after it */
+	memmove(r->queue, r->queue + r->qhead, r->queued * sizeof(*r->queue));
+	r->qhead = 0;
+	to = r->queue + r->queued;
+	room = QUEUE_LEN(r) - r->queued;
+	if (r->live > 1 && r->remaining > 1 &&
+	    room > r->remaining / (size_t)r->live)
+		room = r->remaining / (size_t)r->live ?
+		    r->remaining / (size_t)r->live : 1;
 	r->claiming = 1;
 	pthread_mutex_unlock(&r->lock);
 	n = state_claim(r->s, r->phase_id, now_seconds(), r->lease, &ord,
-	    r->queue, (size_t)r->nr_slots);
+	    to, room);
 	if (n == 0 && r->claim_ord > 0) {
 		/* none after the last: those before may be due again */
 		ord = 0;
 		n = state_claim(r->s, r->phase_id, now_seconds(), r->lease,
-		    &ord, r->queue, (size_t)r->nr_slots);
+		    &ord, to, room);
 	}
-	if (n == 0)
+	/* the accounts given back count once committed (a claim does not
+	 * commit them: it has a connection of its own) */
+	if (n == 0 && state_flush(r->s) == 0)
 		count_left(r);
 	pthread_mutex_lock(&r->lock);
 	r->claiming = 0;
 	if (n > 0) {
 		r->claim_ord = ord;
-		r->qhead = 0;
-		r->queued = (size_t)n;
+		r->queued += (size_t)n;
 	} else
 		r->fruitless = now_seconds();
 	pthread_cond_broadcast(&r->cond);
@@ -112,6 +128,11 @@ next_account(struct run *r, struct claimed *c)
 		if (r->queued) {
 			*c = r->queue[r->qhead++];
 			r->queued--;
+			/* fewer queued than threads: the next claim now,
+			 * before they wait for it */
+			if (r->queued < (size_t)r->nr_slots && !r->claiming &&
+			    now_seconds() - r->fruitless >= 1)
+				claim(r);
 			return 1;
 		}
 		if (r->claiming) {

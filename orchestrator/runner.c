@@ -273,7 +273,7 @@ run_phase(struct run *r, enum phase ph, const char *name, const char *wave)
 	r->nr_slots = n;
 	r->slots = xcalloc(n ? n : 1, sizeof(*r->slots));
 	if (r->shared)
-		r->queue = xcalloc(n ? n : 1, sizeof(*r->queue));
+		r->queue = xcalloc(n ? QUEUE_LEN(r) : 1, sizeof(*r->queue));
 	tids = xcalloc(n ? n : 1, sizeof(*tids));
 	for (k = 0; k < n; k++) {
 		void **arg = xcalloc(2, sizeof(*arg));

@@ -97,7 +97,7 @@ struct run {
 	int coordinator;	/* plan apply: opens the phases, the audit */
 	int64_t phase_id;	/* the phase open in the state */
 	int64_t claim_ord;	/* where in the plan claims go on from */
-	struct claimed *queue;	/* claimed, for the threads: nr_slots */
+	struct claimed *queue;	/* claimed, for the threads: QUEUE_LEN() */
 	size_t qhead, queued;	/* the next in queue, how many are left */
 	int claiming;		/* a thread claims for the others */
 	double fruitless;	/* when a claim last found nothing */
@@ -107,6 +107,9 @@ struct run {
 	double renewed, polled, audited, orphans_at;
 	double poll_every;	/* seconds between counts of what is left */
 };
+
+/* accounts claimed ahead for the threads at most: four each (lease.c) */
+#define QUEUE_LEN(r)	(4 * (size_t)(r)->nr_slots)
 
 /* How work_one() left an account: to do again (later, or by another
  * worker), done with in this phase, or failed for good. */

@@ -34,6 +34,11 @@ int state_commit_locked(struct state *s);
  * rows of every thread (statedb.c says why).  Returns the first. */
 struct db *state_lock_all(struct state *s);
 void state_unlock_all(struct state *s);
+/* The calling thread's claims go on a connection of their own, where no
+ * group is ever open (PostgreSQL; SQLite has one): state_claims_lane(s,
+ * -1) switches to it and returns the lane to switch back to, with
+ * state_claims_lane(s, that). */
+int state_claims_lane(struct state *s, int was);
 /* Whether the state is in PostgreSQL */
 int state_pg(struct state *s);
 /* Who runs this command (state_set_operator()), or NULL */

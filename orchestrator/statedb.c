@@ -11,10 +11,11 @@
  *
  * The lanes touch different rows: a thread writes the accounts it
  * works on.  What touches other threads' rows does not wait inside a
- * group: a claim runs in a transaction of its own, and the renewal of
- * the leases holds every lane with its group committed
- * (state_lock_all()).  A lane's group can then never wait for a row
- * that another lane holds, whose commit would wait for it.
+ * group: a claim runs in a transaction of its own, on a connection of
+ * its own (state_claims_lane()), and the renewal of the leases holds
+ * every lane with its group committed (state_lock_all()).  A lane's
+ * group can then never wait for a row that another lane holds, whose
+ * commit would wait for it.
  */
 #include "compat.h"
 
@@ -32,7 +33,9 @@
 
 #define GROUP_SECONDS	0.2	/* a group of writes is committed at the latest
 				 * that long after it began */
-#define LANES	9	/* the main thread's, and up to eight for the workers */
+#define LANES	10	/* the main thread's, up to eight for the workers,
+			 * and the claims' */
+#define CLAIMS	(LANES - 1)
 #define KEPT	48	/* statements kept on each */
 
 struct lane {
@@ -64,6 +67,15 @@ void
 state_use_lane(struct state *s, int k)
 {
 	lane_no = k <= 0 ? 0 : 1 + (k - 1) % (s->lanes - 1);
+}
+
+int
+state_claims_lane(struct state *s, int was)
+{
+	int now = lane_no;
+
+	lane_no = was >= 0 ? was : s->pg ? CLAIMS : now;
+	return now;
 }
 
 /* A lane's connection, at the first use. */
@@ -164,7 +176,7 @@ state_open(struct state **sp, const char *dir, struct buf *err)
 	/* for the workers, twice this host's processors, eight at most:
 	 * more wait for each other here (measured on two) */
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	s->lanes = 1 + (ncpu < 1 ? 1 : ncpu > (LANES - 1) / 2 ? LANES - 1 :
+	s->lanes = 1 + (ncpu < 1 ? 1 : ncpu > (CLAIMS - 1) / 2 ? CLAIMS - 1 :
 	    2 * (int)ncpu);
 	*sp = s;
 	return 0;

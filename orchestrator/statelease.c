@@ -206,13 +206,16 @@ state_claim(struct state *s, int64_t phase, double now, double lease,
 	    " WHERE accounts.id = c.cid RETURNING " ACC_COLS ", c.was, ord,"
 	    " (SELECT json_object_agg(helper, token) FROM checkpoints k WHERE"
 	    " k.account_id = accounts.id)";
+	/* a transaction of its own, on a connection where nothing else
+	 * waits to be written: the accounts it takes for the other
+	 * threads are free for their connections at once, and it does not
+	 * wait for the calling thread's group to commit */
+	int was = state_claims_lane(s, -1);
 	struct db *db = state_lock_db(s);
 	struct db_stmt *st = state_kept(s, sql);
 	const char *ckpts;
 	int rc = -1, n = 0;
 
-	/* a transaction of its own: the accounts it takes for the other
-	 * threads are free for their connections at once */
 	if (state_commit_locked(s) < 0)
 		st = NULL;
 	if (st) {
@@ -240,6 +243,7 @@ state_claim(struct state *s, int64_t phase, double now, double lease,
 	if (rc < 0)
 		log_warnx("state: %s", db_errmsg(db));
 	state_unlock_db(s);
+	state_claims_lane(s, was);
 	return rc < 0 ? -1 : n;
 }
 
