@@ -386,8 +386,13 @@ state_orphans(struct state *s, int64_t phase, double lease)
 json_t *
 state_workers(struct state *s)
 {
-	return state_json_rows(s, "SELECT w.name, w.seen, (SELECT count(*)"
-	    " FROM accounts WHERE owner = w.name) AS holds, (SELECT count(*)"
-	    " FROM accounts WHERE home = w.name) AS homes FROM workers w ORDER"
-	    " BY w.name", -1);
+	/* one reading of the accounts, not two a worker: what status
+	 * costs the apply it runs beside */
+	return state_json_rows(s, "WITH g AS MATERIALIZED (SELECT owner, home,"
+	    " count(*) AS n FROM accounts WHERE owner IS NOT NULL OR home IS"
+	    " NOT NULL GROUP BY owner, home) SELECT w.name, w.seen,"
+	    " coalesce(sum(CASE WHEN g.owner = w.name THEN g.n ELSE 0 END), 0)"
+	    " AS holds, coalesce(sum(CASE WHEN g.home = w.name THEN g.n ELSE 0"
+	    " END), 0) AS homes FROM workers w LEFT JOIN g ON g.owner = w.name"
+	    " OR g.home = w.name GROUP BY w.name, w.seen ORDER BY w.name", -1);
 }
