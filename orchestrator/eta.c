@@ -56,9 +56,18 @@ from_sample(struct state *s, json_t *eta)
 json_t *
 eta_compute(struct state *s, double now)
 {
+	double mean;
+	json_t *left = state_left(s, &mean);
+
+	return eta_compute_with(s, now, left, mean);
+}
+
+json_t *
+eta_compute_with(struct state *s, double now, json_t *left, double mean)
+{
 	struct rate_sample r;
-	double mean, rate, total = 0, weight;
-	json_t *left = state_left(s, &mean), *w, *eta;
+	double rate, total = 0, weight;
+	json_t *w, *eta;
 	int64_t accounts = 0, bytes = 0, unsized = 0;
 	const char *wave;
 	int by_bytes;

@@ -20,6 +20,9 @@ struct state;
  * weight over the throughput measured on accounts already migrated.
  */
 json_t *eta_compute(struct state *s, double now);
+/* The same on what is left, as state_census() counted it (taken). */
+json_t *eta_compute_with(struct state *s, double now, json_t *left,
+    double mean);
 
 /* Its lines for people, below `migrate status`'s table. */
 void eta_print(const json_t *eta);

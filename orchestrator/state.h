@@ -313,9 +313,13 @@ json_t *state_runs(struct state *s, int64_t account_id);
 json_t *state_shares_pending(struct state *s);
 /* The failed accounts grouped by class and reason, most common first. */
 json_t *state_failures(struct state *s);
-/* {"waves": {WAVE: {STATE: n}}, "totals": {STATE: n}, "accounts",
- * "messages", "bytes", "anomalies", "left"} of the plan's accounts. */
-json_t *state_census(struct state *s);
+/*
+ * {"waves": {WAVE: {STATE: n}}, "totals": {STATE: n}, "accounts",
+ * "messages", "bytes", "anomalies", "left"} of the plan's accounts.
+ * With `left_r`, what is left in the same reading, as state_left() says
+ * (`mean_r` may be NULL).
+ */
+json_t *state_census(struct state *s, json_t **left_r, double *mean_r);
 
 /* The ETA's measurement (stateview.c): `accounts` that reached migrated,
  * the `bytes` they pulled, between `from` (the first one's first copy)
@@ -326,6 +330,13 @@ struct rate_sample {
 	int recent;
 };
 int state_rate_sample(struct state *s, double since, struct rate_sample *r);
+/*
+ * What is left, by wave: {WAVE: {"accounts", "bytes", "unsized"}} of the
+ * plan's accounts not yet migrated (nor held or rolled back).  An
+ * account weighs what the assessment counted, or what it pulled if that
+ * is more; "unsized" are those with neither.  *mean_r is what a sized
+ * account of the plan weighs on average.
+ */
 json_t *state_left(struct state *s, double *mean_r);
 /* The assessment's timed sample reads of the source (findings
  * "sample-bytes", "sample-ms"): how many accounts, bytes, seconds. */

@@ -189,19 +189,46 @@ add_to(json_t *o, const char *key, int64_t n)
 	    json_integer_value(t) : 0)));
 }
 
+/* What is left of wave `wv`: `n` accounts of state `sn`, which weigh
+ * `size` bytes, `unsized` of them neither assessed nor pulled. */
+static void
+add_left(json_t *left, const char *wv, int64_t n, int64_t size,
+    int64_t unsized)
+{
+	json_t *w = json_object_get(left, wv);
+
+	if (!w)
+		json_object_set_new(left, wv, w = json_pack("{s:I, s:I, s:I}",
+		    "accounts", (json_int_t)0, "bytes", (json_int_t)0,
+		    "unsized", (json_int_t)0));
+	add_to(w, "accounts", n);
+	add_to(w, "bytes", size);
+	add_to(w, "unsized", unsized);
+}
+
+/*
+ * An account weighs what the assessment counted, or what it pulled if
+ * that is more; one with neither is unsized.  Counted in the census's
+ * reading of the accounts: status reads them once for both.
+ */
+#define SIZE "max(coalesce(assessed_bytes, 0), bytes)"
+#define UNSIZED "assessed_bytes IS NULL AND bytes = 0"
+
 json_t *
-state_census(struct state *s)
+state_census(struct state *s, json_t **left_r, double *mean_r)
 {
 	json_t *c = json_pack("{s:{}, s:{}, s:I, s:I, s:I, s:I, s:I}",
 	    "waves", "totals", "accounts", (json_int_t)0, "messages",
 	    (json_int_t)0, "bytes", (json_int_t)0, "anomalies",
 	    (json_int_t)0, "left", (json_int_t)0);
-	json_t *waves = json_object_get(c, "waves");
+	json_t *waves = json_object_get(c, "waves"), *left = json_object();
 	struct db_stmt *q;
+	double sized = 0, nsized = 0;
 
 	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), state, count(*),"
-	    " sum(messages), sum(bytes), sum(anomalies) FROM accounts WHERE"
-	    " in_plan <> 0 GROUP BY 1, 2")))
+	    " sum(messages), sum(bytes), sum(anomalies), sum(" SIZE "),"
+	    " sum(CASE WHEN " UNSIZED " THEN 1 ELSE 0 END) FROM accounts"
+	    " WHERE in_plan <> 0 GROUP BY 1, 2")))
 		fatalx(EX_SOFTWARE, "state: cannot count the accounts");
 	while (db_step(q) == DB_ROW) {
 		const char *wv = db_col_text(q, 0);
@@ -217,11 +244,22 @@ state_census(struct state *s)
 		add_to(c, "messages", db_col_int(q, 3));
 		add_to(c, "bytes", db_col_int(q, 4));
 		add_to(c, "anomalies", db_col_int(q, 5));
+		sized += db_col_real(q, 6);
+		nsized += (double)(n - db_col_int(q, 7));
 		if (strcmp(sn, "migrated") && strcmp(sn, "finalized") &&
-		    strcmp(sn, "held") && strcmp(sn, "rolled_back"))
+		    strcmp(sn, "held") && strcmp(sn, "rolled_back")) {
 			add_to(c, "left", n);
+			add_left(left, wv, n, db_col_int(q, 6),
+			    db_col_int(q, 7));
+		}
 	}
 	finish(s, q);
+	if (mean_r)
+		*mean_r = nsized > 0 ? sized / nsized : 0;
+	if (left_r)
+		*left_r = left;
+	else
+		json_decref(left);
 	return c;
 }
 
@@ -279,47 +317,13 @@ state_rate_sample(struct state *s, double since, struct rate_sample *r)
 	return 0;
 }
 
-/*
- * What is left, by wave: {WAVE: {"accounts", "bytes", "unsized"}} of the
- * plan's accounts not yet migrated (nor held or rolled back).  An
- * account weighs what the assessment counted, or what it pulled if that
- * is more; "unsized" are those with neither.  *mean_r is what a sized
- * account of the plan weighs on average.
- */
-#define LEFT "state NOT IN ('migrated', 'finalized', 'held', 'rolled_back')"
-#define SIZED "(assessed_bytes IS NOT NULL OR bytes > 0)"
-#define SIZE "max(coalesce(assessed_bytes, 0), bytes)"
-
 json_t *
 state_left(struct state *s, double *mean_r)
 {
-	json_t *w = json_object();
-	struct db_stmt *q;
-	double sized = 0, n = 0;
+	json_t *left;
 
-	*mean_r = 0;
-	/* one reading of the accounts for both */
-	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), sum(CASE WHEN " LEFT
-	    " THEN 1 ELSE 0 END), sum(CASE WHEN " LEFT " THEN " SIZE " ELSE 0"
-	    " END), sum(CASE WHEN " LEFT " AND assessed_bytes IS NULL AND"
-	    " bytes = 0 THEN 1 ELSE 0 END), sum(CASE WHEN " SIZED " THEN "
-	    SIZE " ELSE 0 END), sum(CASE WHEN " SIZED " THEN 1 ELSE 0 END)"
-	    " FROM accounts WHERE in_plan <> 0 GROUP BY 1")))
-		return w;
-	while (db_step(q) == DB_ROW) {
-		if (db_col_int(q, 1) > 0)
-			json_object_set_new(w, db_col_text(q, 0),
-			    json_pack("{s:I, s:I, s:I}", "accounts",
-			    (json_int_t)db_col_int(q, 1), "bytes",
-			    (json_int_t)db_col_int(q, 2), "unsized",
-			    (json_int_t)db_col_int(q, 3)));
-		sized += db_col_real(q, 4);
-		n += db_col_real(q, 5);
-	}
-	finish(s, q);
-	if (n > 0)
-		*mean_r = sized / n;
-	return w;
+	json_decref(state_census(s, &left, mean_r));
+	return left;
 }
 
 /* What the assessment counted of one account: -1 when it did not. */

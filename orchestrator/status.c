@@ -332,10 +332,12 @@ status_extras(struct state *s, json_t *j)
 json_t *
 status_json(struct state *s, const char *dir)
 {
-	json_t *c = state_census(s);
+	double mean;
+	json_t *left, *c = state_census(s, &left, &mean);
 
 	json_object_set_new(c, "state", json_string(dir));
-	json_object_set_new(c, "eta", eta_compute(s, now_seconds()));
+	json_object_set_new(c, "eta", eta_compute_with(s, now_seconds(), left,
+	    mean));
 	status_extras(s, c);
 	return c;
 }
@@ -343,7 +345,8 @@ status_json(struct state *s, const char *dir)
 int
 status_show(struct state *s, const char *dir, const char *account, int json)
 {
-	json_t *c, *eta;
+	json_t *c, *eta, *left;
+	double mean;
 	char hb[32];
 
 	if (account)
@@ -355,8 +358,8 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 		json_decref(c);
 		return 0;
 	}
-	c = state_census(s);
-	eta = eta_compute(s, now_seconds());
+	c = state_census(s, &left, &mean);
+	eta = eta_compute_with(s, now_seconds(), left, mean);
 	print_table(json_object_get(c, "waves"), json_object_get(c,
 	    "totals"), json_integer_value(json_object_get(c, "accounts")));
 	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64
