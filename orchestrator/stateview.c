@@ -228,7 +228,7 @@ state_census(struct state *s, json_t **left_r, double *mean_r)
 	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), state, count(*),"
 	    " sum(messages), sum(bytes), sum(anomalies), sum(" SIZE "),"
 	    " sum(CASE WHEN " UNSIZED " THEN 1 ELSE 0 END) FROM accounts"
-	    " WHERE in_plan <> 0 GROUP BY 1, 2")))
+	    " WHERE in_plan <> 0 GROUP BY 1, 2 ORDER BY 1, 2")))
 		fatalx(EX_SOFTWARE, "state: cannot count the accounts");
 	while (db_step(q) == DB_ROW) {
 		const char *wv = db_col_text(q, 0);
