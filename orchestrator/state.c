@@ -45,20 +45,6 @@ enum stmt {
 	" finished = CASE WHEN ?2 = 'migrated' THEN ?4 ELSE finished END" \
 	" WHERE id = ?1 AND state = ?8 AND " MINE("?9")
 
-/*
- * On PostgreSQL, where each statement costs the server more than the
- * work it does, what goes together is one statement: a transition's
- * row, its transitions row and its audit line (one round trip, its
- * guard's).  SQLite keeps them apart, at no cost.  What a helper run
- * writes waits to be written together (statepend.c).
- */
-static const char *const sql_pg[S_NR] = {
-	[S_ENTER] = "WITH u AS (" ENTER_SQL " RETURNING id), t AS (INSERT"
-	    " INTO transitions(account_id, ts, from_state, to_state, why,"
-	    " operator) SELECT id, ?4, ?8, ?2, ?10, ?11 FROM u) INSERT INTO"
-	    " audit_queue(kind, line) SELECT 'event', ?12 FROM u",
-};
-
 static const char *const sql[S_NR] = {
 	[S_GET] = "SELECT " ACC_COLS " FROM accounts WHERE account = ?1",
 	[S_LIST_WAVE] = "SELECT " ACC_COLS " FROM accounts WHERE wave = ?1"
@@ -93,8 +79,7 @@ static const char *const sql[S_NR] = {
 static struct db_stmt *
 stmt(struct state *s, enum stmt i)
 {
-	struct db_stmt *st = state_kept(s, sql_pg[i] && state_pg(s) ?
-	    sql_pg[i] : sql[i]);
+	struct db_stmt *st = state_kept(s, sql[i]);
 
 	if (!st)
 		fatalx(EX_SOFTWARE, "state: cannot prepare: %s",
@@ -326,20 +311,30 @@ queue_locked(struct state *s, const char *kind, const char *line)
 int
 state_queue_audit(struct state *s, const char *kind, const char *line)
 {
-	return write_one(s, S_QUEUE, "ss", kind, line);
+	struct pend_set *p;
+
+	if (!state_pg(s))
+		return write_one(s, S_QUEUE, "ss", kind, line);
+	if (!(p = state_lock_pend(s)))
+		return -1;
+	pend_audit(p, kind, line);
+	state_unlock_db(s);
+	return 0;
 }
 
 /*
  * The row of `a` in state `to`, its transition and its audit line; the
  * caller holds the lock and has begun the group.  0; 1 when the account
  * was no longer as `a` says (its state, or another worker's lease); -1.
+ * On PostgreSQL, where a statement costs the server more than the rows
+ * it writes, only the row's change waits for its answer (its guard's):
+ * the rest waits on the lane, to go with the others (statepend.c).
  */
 static int
-write_enter(struct state *s, const struct account *a, enum acc_state to,
-    enum acc_state resume, int attempts, double now, const char *why,
-    const char *line)
+write_enter(struct state *s, struct pend_set *p, const struct account *a,
+    enum acc_state to, enum acc_state resume, int attempts, double now,
+    const char *why, const char *line)
 {
-	int pg = state_pg(s);
 	struct db_stmt *st = stmt(s, S_ENTER);
 	const char *from = state_name(a->state);
 
@@ -354,17 +349,19 @@ write_enter(struct state *s, const struct account *a, enum acc_state to,
 	db_bind_int(st, 5, attempts);
 	db_bind_text(st, 8, from);
 	db_bind_text(st, 9, state_worker(s));
-	if (pg) {
-		db_bind_text(st, 10, why);
-		db_bind_text(st, 11, state_operator(s));
-		db_bind_text(st, 12, line);
-	}
 	if (done(s, st) < 0)
 		return -1;
 	if (db_changes(st) != 1)
 		return 1;
-	if (pg)
+	if (state_pg(s)) {
+		pend_enter(p, a->id, now, from, state_name(to), why,
+		    state_operator(s));
+		pend_audit(p, "event", line);
 		return 0;
+	}
+	/* what waits on the lane does not depend on the transition, but
+	 * for the step, which it cleared */
+	pend_transition(p, a->id);
 	st = stmt(s, S_TRANSITION);
 	db_bind_int(st, 1, a->id);
 	db_bind_real(st, 2, now);
@@ -413,13 +410,11 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 	if ((p = state_lock_pend(s))) {
 		/* failing, holding and going back keep the count of
 		 * attempts */
-		ret = write_enter(s, a, to, resume, to == ST_FAILED ||
+		ret = write_enter(s, p, a, to, resume, to == ST_FAILED ||
 		    to == ST_HELD || back ? a->attempts : 0, now, why, line);
-		/* what waits on the lane does not depend on the
-		 * transition, but for the step, which it cleared */
-		if (ret == 0)
-			pend_transition(p, a->id);
-		if (ret == 0 && kind && queue_locked(s, kind, extra) < 0)
+		if (ret == 0 && kind && state_pg(s))
+			pend_audit(p, kind, extra);
+		else if (ret == 0 && kind && queue_locked(s, kind, extra) < 0)
 			ret = -1;
 		state_unlock_db(s);
 	}

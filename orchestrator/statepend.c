@@ -1,10 +1,11 @@
 /*
  * statepend.c: what the helper runs write of their accounts (their
  * records, the resume tokens they gave, the counters they added, the
- * step the chain reached) and the accounts a worker gives back, kept on
- * the thread's lane until its group commits, or until a statement there
- * may read them (state_lock_db()), and then written together
- * (state_int.h).
+ * step the chain reached), the accounts a worker gives back, and on
+ * PostgreSQL the transitions rows and audit lines of state changes,
+ * kept on the thread's lane until its group commits, or until a
+ * statement there may read them (state_lock_db()), and then written
+ * together (state_int.h).
  *
  * On PostgreSQL, where a statement costs the server more than the rows
  * it writes, every account kept on the lane goes in one statement; on
@@ -51,7 +52,12 @@ struct pend_set {
 	struct db_stmt *st[P_NR];
 	struct pend v[PEND_MAX];
 	int nr;
+	/* PostgreSQL: the lane's transitions rows and audit lines, in
+	 * order: [{account_id, ts, ...}], [{n, kind, line}] */
+	json_t *trans, *audit;
 };
+
+#define LINES_MAX	1024	/* audit lines a lane keeps at once */
 
 #define RECORD(cols) " AS x(" cols ")"
 
@@ -85,7 +91,14 @@ static const char *const sql[P_NR] = {
 	    " checkpoints(account_id, helper, token) SELECT * FROM"
 	    " json_to_recordset(CAST(?3 AS JSON))" RECORD("account_id BIGINT,"
 	    " helper TEXT, token TEXT") " ON CONFLICT(account_id, helper) DO"
-	    " UPDATE SET token = excluded.token) UPDATE accounts a SET"
+	    " UPDATE SET token = excluded.token), t AS (INSERT INTO"
+	    " transitions(account_id, ts, from_state, to_state, why, operator)"
+	    " SELECT * FROM json_to_recordset(CAST(?5 AS JSON))"
+	    RECORD("account_id BIGINT, ts DOUBLE PRECISION, from_state TEXT,"
+	    " to_state TEXT, why TEXT, operator TEXT") "), q AS (INSERT INTO"
+	    " audit_queue(kind, line) SELECT kind, line FROM"
+	    " json_to_recordset(CAST(?6 AS JSON))" RECORD("n INTEGER, kind TEXT,"
+	    " line TEXT") " ORDER BY n) UPDATE accounts a SET"
 	    " step = CASE WHEN d.hs <> 0 THEN d.step ELSE a.step END,"
 	    " started = CASE WHEN d.hs <> 0 THEN coalesce(a.started, d.at)"
 	    " ELSE a.started END, messages = a.messages + d.m,"
@@ -109,6 +122,10 @@ pend_new(struct db *db, int pg)
 
 	p->db = db;
 	p->pg = pg;
+	if (pg) {
+		p->trans = json_array();
+		p->audit = json_array();
+	}
 	return p;
 }
 
@@ -134,6 +151,8 @@ pend_free(struct pend_set *p)
 		clear(&p->v[i]);
 	for (i = 0; i < P_NR; i++)
 		db_finalize(p->st[i]);
+	json_decref(p->trans);
+	json_decref(p->audit);
 	free(p);
 }
 
@@ -228,12 +247,13 @@ send_all(struct pend_set *p)
 	const struct pend *e;
 	struct buf ids = BUF_INIT;
 	const char *k;
-	char *t[3];
+	char *t[5];
 	int n;
 
+	buf_adds(&ids, "{");
 	for (n = 0; n < p->nr; n++) {
 		e = &p->v[n];
-		buf_addf(&ids, "%s%lld", n ? "," : "{", (long long)e->id);
+		buf_addf(&ids, "%s%lld", n ? "," : "", (long long)e->id);
 		json_array_append_new(acc, json_pack("{s:I, s:i, s:s?, s:f,"
 		    " s:I, s:I, s:I, s:i, s:I, s:s?, s:o, s:i, s:s?}", "id",
 		    (json_int_t)e->id, "hs", e->has_step, "step", e->step,
@@ -253,6 +273,10 @@ send_all(struct pend_set *p)
 	t[0] = json_dumps(acc, JSON_COMPACT);
 	t[1] = json_dumps(runs, JSON_COMPACT);
 	t[2] = json_dumps(tok, JSON_COMPACT);
+	t[3] = json_dumps(p->trans, JSON_COMPACT);
+	t[4] = json_dumps(p->audit, JSON_COMPACT);
+	json_array_clear(p->trans);
+	json_array_clear(p->audit);
 	json_decref(acc);
 	json_decref(runs);
 	json_decref(tok);
@@ -262,9 +286,11 @@ send_all(struct pend_set *p)
 		db_bind_text(st, 3, t[2]);
 		buf_adds(&ids, "}");
 		db_bind_text(st, 4, ids.buf);
+		db_bind_text(st, 5, t[3]);
+		db_bind_text(st, 6, t[4]);
 	}
 	buf_release(&ids);
-	for (n = 0; n < 3; n++)
+	for (n = 0; n < 5; n++)
 		free(t[n]);
 	return sent(p, st);
 }
@@ -274,7 +300,8 @@ pend_flush(struct pend_set *p)
 {
 	int i, ret = 0;
 
-	if (!p || !p->nr)
+	if (!p || (!p->nr && (!p->pg || (!json_array_size(p->audit) &&
+	    !json_array_size(p->trans)))))
 		return 0;
 	if (p->pg)
 		ret = send_all(p);
@@ -365,6 +392,26 @@ pend_run(struct pend_set *p, int64_t id, const struct pend_run *r)
 	    r->helper, "step", r->step, "started", r->started, "ended",
 	    r->ended, "exit", r->exit_code, "done", r->done_json, "error",
 	    r->error, "worker", r->worker));
+}
+
+void
+pend_enter(struct pend_set *p, int64_t id, double ts, const char *from,
+    const char *to, const char *why, const char *operator)
+{
+	pend_transition(p, id);
+	json_array_append_new(p->trans, json_pack("{s:I, s:f, s:s, s:s, s:s?,"
+	    " s:s?}", "account_id", (json_int_t)id, "ts", ts, "from_state",
+	    from, "to_state", to, "why", why, "operator", operator));
+}
+
+void
+pend_audit(struct pend_set *p, const char *kind, const char *line)
+{
+	if (json_array_size(p->audit) >= LINES_MAX)
+		pend_flush(p);
+	json_array_append_new(p->audit, json_pack("{s:I, s:s, s:s}", "n",
+	    (json_int_t)json_array_size(p->audit), "kind", kind, "line",
+	    line));
 }
 
 void
