@@ -64,10 +64,21 @@ count_left(struct run *r)
 	return left;
 }
 
+/* How many accounts to hold queued ahead of the threads: a quarter of
+ * this worker's share of what is left, QUEUE_LEN() at most. */
+static size_t
+ahead(const struct run *r)
+{
+	size_t n = r->remaining / (size_t)(r->live > 1 ? r->live : 1) / 4;
+
+	return n < QUEUE_LEN(r) ? n : QUEUE_LEN(r);
+}
+
 /*
- * Claim for the threads, in one statement: the queue filled up to
- * QUEUE_LEN(), with other workers alive no more than this one's share of
- * what is left, so that the last accounts go to whoever is free.  The
+ * Claim for the threads, in one statement: one account for each, and
+ * ahead of them up to QUEUE_LEN() when the phase has much left, a
+ * quarter of this worker's share of it at most, so that the accounts go
+ * to every worker alive and the last ones to whoever is free.  The
  * caller holds r->lock; one thread claims at a time, while the others
  * take what is queued.  How many came, or -1.
  */
@@ -84,11 +95,9 @@ claim(struct run *r)
 	memmove(r->queue, r->queue + r->qhead, r->queued * sizeof(*r->queue));
 	r->qhead = 0;
 	to = r->queue + r->queued;
-	room = QUEUE_LEN(r) - r->queued;
-	if (r->live > 1 && r->remaining > 1 &&
-	    room > r->remaining / (size_t)r->live)
-		room = r->remaining / (size_t)r->live ?
-		    r->remaining / (size_t)r->live : 1;
+	room = ahead(r) > r->queued ? ahead(r) - r->queued : 0;
+	if (r->queued + room < (size_t)r->nr_slots)
+		room = (size_t)r->nr_slots - r->queued;
 	r->claiming = 1;
 	pthread_mutex_unlock(&r->lock);
 	n = state_claim(r->s, r->phase_id, now_seconds(), r->lease, &ord,
@@ -128,9 +137,10 @@ next_account(struct run *r, struct claimed *c)
 		if (r->queued) {
 			*c = r->queue[r->qhead++];
 			r->queued--;
-			/* fewer queued than threads: the next claim now,
-			 * before they wait for it */
-			if (r->queued < (size_t)r->nr_slots && !r->claiming &&
+			/* in a phase with much left, fewer queued than
+			 * threads: the next claim now, before they wait */
+			if (r->queued < (size_t)r->nr_slots &&
+			    ahead(r) > (size_t)r->nr_slots && !r->claiming &&
 			    now_seconds() - r->fruitless >= 1)
 				claim(r);
 			return 1;
