@@ -165,6 +165,15 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 		    " times (proxy.hold_seconds: %lld)", hold);
 		return abandon(r, sl, a, RETRY, err);
 	}
+	/* from the flip on, the destination is authoritative and the
+	 * archive on this host the only one that fits it: committed before
+	 * the flip, the step binds the account to this host (see
+	 * statelease.c), and a rerun flips again, after no other delta */
+	state_set_step(r->s, a, "flipping");
+	if (state_commit(r->s) < 0) {
+		buf_addf(err, "state: cannot record the flip to come");
+		return abandon(r, sl, a, PERMANENT, err);
+	}
 	if ((o = flip(r, sl, a, "destination", err)) != OK)
 		return abandon(r, sl, a, o, err);
 	if (enter_flipped(r, a, ST_CUTOVER, "destination", a->wave) < 0)

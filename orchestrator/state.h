@@ -7,7 +7,7 @@
  * or at once (state_flush()).  A crash loses at most that much, all of it
  * together: a checkpoint and the state change it belongs to are in one
  * transaction, and every step a lost change would have recorded is safe
- * to run again.  All calls take the state's lock (its connection's, see
+ * to run again, the flip excepted: what leads to it is committed first.  All calls take the state's lock (its connection's, see
  * state_use_lane()); any thread may call.
  */
 #ifndef MIGRATE_STATE_H
@@ -80,9 +80,11 @@ int state_bind(const char *dir, const char *url, struct buf *err);
  */
 int state_lock_apply(const char *dir, int *fd_r, struct buf *err);
 
-/* Commit what is pending if the group is old enough, or now. */
+/* Commit what is pending if the group is old enough, or now: every
+ * connection's, or the calling thread's (state_commit()). */
 int state_tick(struct state *s);
 int state_flush(struct state *s);
+int state_commit(struct state *s);
 /* The calling thread, the k-th worker thread (k >= 1), uses a connection
  * of its own, opened at its first use, when the state is in PostgreSQL;
  * 0: the main thread's.  Twice the host's processors at most, and eight:

@@ -344,6 +344,17 @@ state_flush(struct state *s)
 	return commit_all(s, 0);
 }
 
+int
+state_commit(struct state *s)
+{
+	int ret;
+
+	state_lock_db(s);
+	ret = state_commit_locked(s);
+	state_unlock_db(s);
+	return ret;
+}
+
 struct db *
 state_lock_all(struct state *s)
 {

@@ -7,7 +7,7 @@
  * it works and gives back when the phase is done with the account or the
  * account waits for a retry.  A worker that dies keeps its accounts until
  * their leases run out; then another takes them, except those past their
- * cutover, whose archive only their home has.
+ * flip (or in it), whose archive only their home has.
  */
 #include "compat.h"
 
@@ -26,7 +26,8 @@
  * authoritative, a new archive would undo what the user did there */
 #define BOUND "('cutover', 'migrated', 'finalized')"
 #define IS_BOUND "(state IN " BOUND " OR (state IN ('failed', 'held') AND" \
-	" coalesce(resume, '') IN " BOUND "))"
+	" coalesce(resume, '') IN " BOUND ") OR (state = 'verified' AND" \
+	" step = 'flipping'))"
 
 /* How run() and step() run a statement */
 enum how {

@@ -7,7 +7,8 @@
 # it, which holds her archive, until it comes back (the same name and
 # directory).  The worker that holds bob is killed -9 before his push;
 # when its lease runs out another worker pulls him again and finishes
-# him.  No account is
+# him.  The worker that holds carol is killed -9 in her flip: she too
+# waits for it, which flips her when it comes back.  No account is
 # worked on by two workers at once; IMAP on Cyrus shows what the source
 # has, each message once.
 . "$(dirname "$0")/lib.sh"
@@ -48,6 +49,20 @@ echo \$\$ >"$work/paused-\$MIGRATE_ACCOUNT/pid"
 exec sleep 600
 EOT
 chmod +x "$work/pause"
+# carol's flip to the destination waits here, once, until its worker is
+# killed; the workers find their helpers in $work/bin
+mkdir "$work/bin"
+for f in "$top/$O/bin"/*; do ln -s "$f" "$work/bin/"; done
+rm "$work/bin/map-flip"
+cat >"$work/bin/map-flip" <<EOT
+#!/bin/sh
+case " \$* " in
+*" carol@example.org destination ") mkdir "$work/paused-carol@example.org" 2>/dev/null &&
+	echo \$\$ >"$work/paused-carol@example.org/pid" && exec sleep 600 ;;
+esac
+exec "$top/$O/bin/map-flip" "\$@"
+EOT
+chmod +x "$work/bin/map-flip"
 cat >"$work/plan.yaml" <<EOT
 name: workers
 state: $work/coordinator
@@ -104,8 +119,8 @@ like "$out" "not the plan last applied to the state" "and says why"
 
 # --- the coordinator, then three workers ------------------------------
 start() {	# NAME: a worker in its own process group, its directory
-	setsid "$M" --state "$work/$1" worker --name "$1" "$work/plan.yaml" \
-	    >>"$work/$1.out" 2>&1 &
+	MIGRATE_EXEC_PATH=$work/bin setsid "$M" --state "$work/$1" worker \
+	    --name "$1" "$work/plan.yaml" >>"$work/$1.out" 2>&1 &
 	eval "pid_$1=\$!"
 	pids="$pids $!"
 }
@@ -124,19 +139,18 @@ like "$(said "wait for workers, and none runs")" \
     "the coordinator alone says that its accounts wait for workers"
 for w in w1 w2 w3; do start "$w"; done
 
-kill_holder() {	# ACCOUNT: kill -9 the worker in its hook; its name
+kill_holder() {	# ACCOUNT STATE: kill -9 the worker paused in STATE
 	local a=$1 w p
 	for _ in $(seq 1200); do
 		[ -s "$work/paused-$a/pid" ] && break
 		sleep 0.1
 	done
-	# what it wrote before its hook, committed (within 200 ms): a kill
+	# what it wrote before the pause, committed (within 200 ms): a kill
 	# before would take the account back to where it was claimed
 	for _ in $(seq 50); do
-		case $(sql "SELECT state FROM accounts WHERE account = '$a'") in
-		pending | assessed) sleep 0.1 ;;
-		*) break ;;
-		esac
+		[ "$(sql "SELECT state FROM accounts WHERE account = '$a'")" = "$2" ] &&
+		    break
+		sleep 0.1
 	done
 	w=$(sql "SELECT owner FROM accounts WHERE account = '$a'")
 	eval "p=\${pid_$w:-}"
@@ -147,7 +161,7 @@ kill_holder() {	# ACCOUNT: kill -9 the worker in its hook; its name
 
 # the pilot: alice's worker killed -9 after her flip, in her
 # after_cutover hook; she is past her cutover: she waits for it
-home=$(kill_holder alice@example.org)
+home=$(kill_holder alice@example.org cutover)
 like "$home" "^w[123]$" "alice is held by one worker ($home) after her flip, and it is killed"
 like "$(said "alice@example.org waits for worker $home")" \
     "alice@example.org waits for worker $home, which holds its archive and is not running" \
@@ -164,7 +178,7 @@ like "$("$M" --state "$work/coordinator" status)" \
 start "$home"
 
 # wave-1: bob's worker, in his before_push hook: killed -9
-victim=$(kill_holder bob@example.org)
+victim=$(kill_holder bob@example.org copying)
 like "$victim" "^w[123]$" "bob is held by one worker ($victim), paused before his push, and it is killed"
 t0=$(date +%s)
 for _ in $(seq 600); do
@@ -184,9 +198,21 @@ like "$(cat "$work/$now/log/apply.log")" \
     "bob@example.org: its archive is on another worker: pulled again here" \
     "and pulled him again, from nothing"
 
-# the victim comes back, as for an account past its cutover whose archive
-# it may hold
+# carol's worker, in her flip: killed -9 with the flip not done, she
+# waits for it all the same, since it may have been
+flipper=$(kill_holder carol@example.org verified)
+like "$flipper" "^w[123]$" "carol is held by one worker ($flipper) in her flip, and it is killed"
+like "$(said "carol@example.org waits for worker $flipper")" \
+    "carol@example.org waits for worker $flipper, which holds its archive and is not running" \
+    "once its lease ran out, the coordinator says carol waits for that worker"
+is "$(sql "SELECT state, step, home FROM accounts WHERE
+    account = 'carol@example.org'")" "verified|flipping|$flipper" \
+    "and no other worker took her: the flip to come was committed before it began"
+
+# the dead come back, as for an account past its cutover whose archive
+# they may hold
 start "$victim"
+[ "$flipper" = "$victim" ] || start "$flipper"
 wait "$coord"
 is "$?" 0 "the coordinator's apply completes"
 tail -5 "$work/coord.out" | sed 's/^/# /'
