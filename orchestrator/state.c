@@ -42,7 +42,9 @@ enum stmt {
 
 #define ENTER_SQL "UPDATE accounts SET state = ?2, resume = ?3, step = NULL," \
 	" entered = ?4, attempts = ?5, error_class = ?6, error = ?7," \
-	" finished = CASE WHEN ?2 = 'migrated' THEN ?4 ELSE finished END" \
+	" finished = CASE WHEN ?2 = 'migrated' THEN ?4 ELSE finished END," \
+	" copy_began = CASE WHEN ?2 = 'copying' THEN coalesce(copy_began, ?4)" \
+	" ELSE copy_began END" \
 	" WHERE id = ?1 AND state = ?8 AND " MINE("?9")
 
 static const char *const sql[S_NR] = {

@@ -90,12 +90,10 @@ static const struct {
 	    " AND a.in_plan <> 0 ORDER BY f.n LIMIT 1" },
 	{ "slowest", "SELECT a.account, coalesce(a.wave, '-') AS wave,"
 	    " a.state, a.step, " WHOLE("((julianday('now') - 2440587.5) * 86400"
-	    " - c.ts) / 60") " AS minutes, a.bytes FROM"
-	    " accounts a JOIN (SELECT account_id, min(ts) AS ts FROM"
-	    " transitions WHERE to_state = 'copying' GROUP BY account_id) c"
-	    " ON c.account_id = a.id WHERE a.in_plan <> 0 AND a.state IN"
-	    " ('copying', 'copied', 'verified', 'cutover') ORDER BY c.ts"
-	    " LIMIT 10" },
+	    " - a.copy_began) / 60") " AS minutes, a.bytes FROM"
+	    " accounts a WHERE a.in_plan <> 0 AND a.copy_began IS NOT NULL"
+	    " AND a.state IN ('copying', 'copied', 'verified', 'cutover')"
+	    " ORDER BY a.copy_began LIMIT 10" },
 	{ "anomalies", "SELECT kind, sum(n) AS count, count(*) AS accounts,"
 	    " group_concat(CASE WHEN rk <= 10 THEN account END, ' ') AS"
 	    " sample FROM (SELECT x.kind, a.account, count(*) AS n,"

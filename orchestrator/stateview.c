@@ -290,21 +290,23 @@ state_source_sample(struct state *s, int64_t *accounts, int64_t *bytes,
 int
 state_rate_sample(struct state *s, double since, struct rate_sample *r)
 {
+	static const char *const sql[2] = {
+		"SELECT count(*), coalesce(sum(bytes), 0), min(copy_began),"
+		" max(finished) FROM accounts WHERE finished > ?1 AND"
+		" copy_began IS NOT NULL",
+		"SELECT count(*), coalesce(sum(bytes), 0), min(copy_began),"
+		" max(finished) FROM (SELECT bytes, copy_began, finished FROM"
+		" accounts WHERE finished > ?1 AND copy_began IS NOT NULL"
+		" ORDER BY finished DESC LIMIT 20) AS x",
+	};
 	struct db_stmt *q;
 	int pass;
 
 	memset(r, 0, sizeof(*r));
 	for (pass = 0; pass < 2 && !r->accounts; pass++) {
-		if (!(q = prepare(s, "SELECT count(*), coalesce(sum(bytes), 0),"
-		    " min(began), max(finished) FROM (SELECT a.bytes,"
-		    " c.ts AS began, a.finished FROM accounts a JOIN"
-		    " (SELECT account_id, min(ts) AS ts FROM transitions"
-		    " WHERE to_state = 'copying' GROUP BY account_id) c"
-		    " ON c.account_id = a.id WHERE a.finished > ?1"
-		    " ORDER BY a.finished DESC LIMIT ?2) AS x")))
+		if (!(q = prepare(s, sql[pass])))
 			return -1;
 		db_bind_real(q, 1, pass ? 0 : since);
-		db_bind_int(q, 2, pass ? 20 : INT64_MAX);
 		if (db_step(q) == DB_ROW) {
 			r->accounts = db_col_int(q, 0);
 			r->bytes = db_col_int(q, 1);

@@ -47,7 +47,7 @@ db "DELETE FROM findings WHERE kind LIKE 'sample-%'"
 # others pulled nothing (a real assessment pulls nothing, the stub's
 # done event says 100 bytes)
 now=$(date +%s)
-db "UPDATE transitions SET ts = $now - 900 WHERE to_state = 'copying';
+db "UPDATE accounts SET copy_began = $now - 900 WHERE copy_began IS NOT NULL;
     UPDATE accounts SET bytes = 0;
     UPDATE accounts SET bytes = 4000000, finished = $now - 500
     WHERE account = 'alice@example.org'"
@@ -72,7 +72,7 @@ like "$(status)" "measured on 1 account \(4.0 MB\) migrated from .* \(last hour\
     "and what it measured"
 
 # older than an hour: the last ones migrated are the measure
-db "UPDATE transitions SET ts = $now - 9000 WHERE to_state = 'copying';
+db "UPDATE accounts SET copy_began = $now - 9000 WHERE copy_began IS NOT NULL;
     UPDATE accounts SET finished = $now - 8000"
 is "$(status --json | jq -c '.eta.measured | [.window, .to - .from]')" \
     '["last 1 migrated",1000]' "past the hour, the last migrated measure"
@@ -101,7 +101,7 @@ db "DELETE FROM findings WHERE kind LIKE 'sample-%'"
 # no sizes at all: accounts per hour
 db "UPDATE accounts SET assessed_bytes = NULL, bytes = 0,
     finished = $now - 100"
-db "UPDATE transitions SET ts = $now - 400 WHERE to_state = 'copying'"
+db "UPDATE accounts SET copy_began = $now - 400 WHERE copy_began IS NOT NULL"
 is "$(status --json | jq -c '.eta | [.basis, .seconds]')" '["accounts",900]' \
     "without sizes it counts accounts: 1 in 300 s, 3 in 900 s"
 

@@ -31,4 +31,21 @@ like "$(cat "$work/out")" "the database is of schema $((last + 1)), newer than t
     "and says why"
 is "$(sqlite3 "$work/s/state.db" 'PRAGMA user_version')" "$((last + 1))" \
     "and is left as it was"
+
+# a state of schema 12 comes to 13: each account's first copy, from its
+# transitions
+mkdir "$work/old"
+{ for n in $(seq -f %04g 12); do cat "$top"/state/$n-*.sql; done
+  echo "PRAGMA user_version = 12;"
+  echo "INSERT INTO accounts(id, account, login, ord, entered) VALUES
+      (1, 'a@x', 'a', 0, 0), (2, 'b@x', 'b', 1, 0);
+  INSERT INTO transitions(account_id, ts, from_state, to_state) VALUES
+      (1, 50, 'assessed', 'copying'), (1, 70, 'failed', 'copying'),
+      (1, 40, 'pending', 'assessed');"
+} | sqlite3 "$work/old/state.db"
+"$M" --state "$work/old" status >/dev/null 2>&1
+is "$(sqlite3 "$work/old/state.db" 'PRAGMA user_version;
+    SELECT id || ":" || coalesce(copy_began, "-") FROM accounts ORDER BY id' |
+    tr '\n' ' ')" "$last 1:50.0 2:- " \
+    "a state of schema 12 is brought to $last: when each account first copied"
 done_testing
