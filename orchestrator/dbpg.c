@@ -10,7 +10,8 @@
  * Within a transaction, the writes whose outcome can wait (db_send()) go
  * in a pipeline, up to PIPE_MAX of them, without a round trip each; any
  * other call reads the pipeline's results first (unpipe()), and a failure
- * among them fails the commit.
+ * among them fails the commit.  BEGIN and COMMIT go in it too: BEGIN
+ * with the first statement, COMMIT with the last.
  */
 #include "compat.h"
 
@@ -192,15 +193,32 @@ pg_exec(struct db *db, const char *sql)
 	return ret;
 }
 
+/* `sql` (no parameters) into the pipeline, which it opens if need be:
+ * 0, or -1 when the connection cannot. */
+static int
+pipe_text(struct pdb *p, const char *sql)
+{
+	if (!p->piped && PQenterPipelineMode(p->c) != 1)
+		return -1;
+	if (!PQsendQueryParams(p->c, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+		if (!p->piped)
+			PQexitPipelineMode(p->c);
+		return -1;
+	}
+	p->piped++;
+	return 0;
+}
+
+/* BEGIN goes with the transaction's first statement, in its round trip */
 static int
 pg_begin(struct db *db)
 {
 	struct pdb *p = (struct pdb *)db;
 
-	if (pg_exec(db, "BEGIN") < 0)
+	p->failed = 0;
+	if (pipe_text(p, "BEGIN") < 0 && pg_exec(db, "BEGIN") < 0)
 		return -1;
 	p->in_tx = 1;
-	p->failed = 0;
 	return 0;
 }
 
@@ -211,19 +229,25 @@ static int
 pg_commit(struct db *db)
 {
 	struct pdb *p = (struct pdb *)db;
-	PGresult *r;
+	PGresult *r = NULL;
 	int ret;
 
-	unpipe(db);
+	/* COMMIT goes after what is in the pipeline, in its round trip */
+	if (!p->failed && pipe_text(p, "COMMIT") == 0)
+		unpipe_to(db, &r);
+	else
+		unpipe(db);
 	p->in_tx = 0;
 	if (p->failed || PQtransactionStatus(C(db)) == PQTRANS_INERROR) {
 		log_warnx("state: a statement failed (%s), the transaction is"
 		    " rolled back", p->failed ? pg_errmsg(db) : "see above");
+		PQclear(r);
 		pg_exec(db, "ROLLBACK");
 		p->failed = 0;
 		return -1;
 	}
-	r = PQexec(C(db), "COMMIT");
+	if (!r)
+		r = PQexec(C(db), "COMMIT");
 	ret = outcome(db, r);
 	if (ret == 0 && strcmp(PQcmdStatus(r), "COMMIT")) {
 		set_error(db, "the transaction was rolled back");
@@ -267,7 +291,7 @@ pg_user_version(struct db *db)
 {
 	int v;
 
-	if (PQtransactionStatus(C(db)) == PQTRANS_INTRANS &&
+	if (((struct pdb *)db)->in_tx &&
 	    pg_exec(db, "SELECT pg_advisory_xact_lock(7150029)") < 0)
 		return -1;
 	if (scalar(db, "SELECT count(*) FROM pg_tables WHERE tablename ="
