@@ -169,8 +169,8 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 	 * archive on this host the only one that fits it: committed before
 	 * the flip, the step binds the account to this host (see
 	 * statelease.c), and a rerun flips again, after no other delta */
-	state_set_step(r->s, a, "flipping");
-	if (state_commit(r->s) < 0) {
+	if (state_set_step(r->s, a, "flipping") < 0 ||
+	    state_commit(r->s) < 0) {
 		buf_addf(err, "state: cannot record the flip to come");
 		return abandon(r, sl, a, PERMANENT, err);
 	}

@@ -33,7 +33,7 @@ struct pdb {
 	int names;	/* statements prepared so far */
 	int in_tx;	/* between begin and commit or rollback */
 	int piped;	/* statements sent, results not read */
-	int failed;	/* one of them failed */
+	int failed;	/* a statement of the transaction failed */
 };
 
 struct pstmt {
@@ -537,7 +537,7 @@ pg_send(struct db_stmt *s)
 	struct pdb *db = (struct pdb *)s->db;
 	int ret;
 
-	if (!db->in_tx || prepared(st) < 0)
+	if (!db->in_tx || db->failed || prepared(st) < 0)
 		return db->in_tx ? -1 : pg_step(s) < 0 ? -1 : 0;
 	if (!db->piped && PQenterPipelineMode(db->c) != 1)
 		return pg_step(s) < 0 ? -1 : 0;
@@ -551,13 +551,19 @@ static int
 pg_step(struct db_stmt *s)
 {
 	struct pstmt *st = P(s);
+	struct pdb *db = (struct pdb *)s->db;
 
 	if (!st->res) {
+		/* the transaction failed: the first failure is the error */
+		if (db->in_tx && db->failed)
+			return -1;
 		st->res = run(st);
 		if (PQresultStatus(st->res) == PGRES_PIPELINE_ABORTED)
-			return -1;	/* the failure before it is the error */
-		if (!st->res || outcome(s->db, st->res) < 0)
 			return -1;
+		if (!st->res || outcome(s->db, st->res) < 0) {
+			db->failed = db->in_tx;
+			return -1;
+		}
 		st->nrows = PQntuples(st->res);
 		st->row = -1;
 		st->changes = atoll(PQcmdTuples(st->res));

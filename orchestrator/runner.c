@@ -216,6 +216,12 @@ watch(struct run *r)
 			break;
 		nanosleep(&ts, NULL);
 		state_tick(r->s);
+		if (state_broken(r->s) && !stopping) {
+			say(r, "state: a commit failed, and what it held is"
+			    " lost: the apply stops; run the same command"
+			    " again to go on");
+			stopping = STOP_STATE;
+		}
 		now = now_seconds();
 		if (r->shared)
 			lease_watch(r, now);	/* the audit too */
@@ -561,9 +567,10 @@ plan_apply(struct plan *p, struct state *s, struct audit *au,
 		waiting = finalize_world(&r) != 0;
 	failed = failed_now(&r);
 	if (stop < 0) {
-		say(&r, "stopped by signal %d; run the same command again to"
-		    " go on", (int)stopping);
-		code = 128 + (int)stopping;
+		if (stopping != STOP_STATE)
+			say(&r, "stopped by signal %d; run the same command"
+			    " again to go on", (int)stopping);
+		code = STOP_CODE(stopping);
 	} else if (stop > 0) {
 		say(&r, "phase %s ended with more failed accounts than"
 		    " limits.max_failures allows: the apply stops here; see"
@@ -649,5 +656,5 @@ plan_work(struct plan *p, struct state *s, const struct apply_opts *o)
 	state_unclaim(s);
 	run_close(&r);
 	buf_release(&err);
-	return stopping ? 128 + (int)stopping : 0;
+	return stopping ? STOP_CODE(stopping) : 0;
 }

@@ -120,8 +120,12 @@ enum worked {
 };
 
 
-/* set by a signal: every loop and step stops */
+/* set by a signal, or to STOP_STATE when a write to the state failed:
+ * every loop and step stops */
 extern volatile sig_atomic_t stopping;
+#define STOP_STATE	(-1)
+/* the exit code of a stop */
+#define STOP_CODE(why)	((why) == STOP_STATE ? EX_TEMPFAIL : 128 + (int)(why))
 
 /*
  * disk.c: before a pull, wait for room on the archives' disk; *held_r is

@@ -85,6 +85,8 @@ int state_lock_apply(const char *dir, int *fd_r, struct buf *err);
 int state_tick(struct state *s);
 int state_flush(struct state *s);
 int state_commit(struct state *s);
+/* A commit failed: what it held is lost, and nothing more is written. */
+int state_broken(const struct state *s);
 /* The calling thread, the k-th worker thread (k >= 1), uses a connection
  * of its own, opened at its first use, when the state is in PostgreSQL;
  * 0: the main thread's.  Twice the host's processors at most, and eight:

@@ -345,10 +345,18 @@ state_flush(struct state *s)
 }
 
 int
+state_broken(const struct state *s)
+{
+	return s->broken;
+}
+
+int
 state_commit(struct state *s)
 {
 	int ret;
 
+	if (s->broken)
+		return -1;
 	state_lock_db(s);
 	ret = state_commit_locked(s);
 	state_unlock_db(s);

@@ -2,7 +2,8 @@
 # or (the state in PostgreSQL) by a worker that took the account when
 # this one's lease ran out.  The apply's next transition of that account
 # is refused and says why; nothing is written over the change, and the
-# other accounts go on.  With MIGRATE_TEST_PG, the state is there.
+# other accounts go on.  With MIGRATE_TEST_PG, the state is there, and
+# a write that fails at its commit stops the apply.
 . "$(dirname "$0")/lib.sh"
 
 M=$top/$O/bin/migrate
@@ -98,5 +99,31 @@ if [ -n "${MIGRATE_TEST_PG:-}" ]; then
 	cpu=$(awk '{ print $1 + $2 }' "$work/cpu")
 	is "$(awk -v c="$cpu" -v b="$base" 'BEGIN { print (c < b + 1) }')" 1 \
 	    "waiting for him, its threads did not spin (CPU: $cpu s, $base s without waiting)"
+
+	# a write that fails at the commit (bob's transition into copied,
+	# refused by a trigger): the group is lost, and the apply stops
+	state_wipe "$work/g" 2>/dev/null
+	cat >"$work/steal.sql" <<'EOT'
+CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+    IF NEW.to_state = 'copied' AND NEW.account_id = (SELECT id FROM
+    accounts WHERE account = 'bob@example.org') THEN RAISE EXCEPTION
+    'refused by the test'; END IF; RETURN NEW; END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON transitions FOR EACH ROW
+    EXECUTE FUNCTION refuse();
+EOT
+	(cd "$work" && timeout 60 "$M" plan apply g.yaml) >"$work/out" 2>&1
+	is "$?" 75 "a commit that fails stops the apply (75)"
+	like "$(cat "$work/out")" "state: a statement failed \(ERROR: +refused by the test" \
+	    "the log says what failed"
+	like "$(cat "$work/out")" "state: a commit failed, and what it held is lost: the apply stops; run the same command again to go on" \
+	    "and that the apply stops, and what to do"
+	is "$(bob "SELECT state")" copying "bob's change into copied is not there"
+	: >"$work/steal.sql"
+	state_sql "$work/g" "DROP TRIGGER refuse ON transitions" >/dev/null
+	(cd "$work" && "$M" plan apply g.yaml) >"$work/out" 2>&1
+	is "$?:$(state_sql "$work/g" "SELECT count(*) FROM accounts WHERE
+	    state = 'migrated'")" "0:3" "run again, the apply ends: all migrated"
+	is "$(state_sql "$work/g" "SELECT count(*) FROM transitions WHERE
+	    to_state = 'migrated'")" 3 "each once"
 fi
 done_testing
