@@ -34,8 +34,10 @@ relay() {	# TARGET-PORT FAULT AFTER DIR [relay options]: RPORT is set
 	    --port-file "$work/rport" --fault "$fault" --after "$after" \
 	    --dir "$dir" --log "$work/relay.log" "$@" >/dev/null 2>&1 &
 	relay_pid=$!
-	for _ in $(seq 100); do
+	# python's start, 20 s at most on a loaded host
+	for _ in $(seq 400); do
 		[ -s "$work/rport" ] && break
+		kill -0 "$relay_pid" 2>/dev/null || break
 		sleep 0.05
 	done
 	RPORT=$(cat "$work/rport")
