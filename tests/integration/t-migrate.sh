@@ -273,9 +273,13 @@ if [ "$RB" -gt 0 ]; then
 	done
 	echo "# rollback kills: $rkills"
 	"$M" --state "$work/state" rollback carol@example.org \
-	    >>"$work/rollback.log" 2>&1
+	    >"$work/rerun.log" 2>&1
 	rc=$?
-	is "$rc" 0 "after $rkills kills -9 of a rollback, a rerun completes"
+	cat "$work/rerun.log" >>"$work/rollback.log"
+	# a rollback that ended before its kill leaves the rerun nothing
+	[ "$rc" = 65 ] && grep -q "carol@example.org is rolled_back: there is nothing to roll back" \
+	    "$work/rerun.log" && rc=0
+	is "$rc" 0 "after $rkills kills -9 of a rollback, a rerun completes (or finds it done)"
 	[ "$rc" -eq 0 ] || tail -15 "$work/rollback.log" | sed 's/^/#   /'
 	like "$(printf '%s\n' "$CAROL_PASSWORD" |
 	    "$top/tests/integration/proxy-client.py" imap "$PROXY_IMAP" none \
