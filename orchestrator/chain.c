@@ -170,8 +170,8 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 	 * the flip, the step binds the account to this host (see
 	 * statelease.c), and a rerun flips again, after no other delta */
 	if (state_set_step(r->s, a, "flipping") < 0 ||
-	    state_confirm(r->s, a, 1, err) != 0) {
-		buf_addf(err, "; the flip to come not recorded");
+	    state_commit(r->s) < 0) {
+		buf_addf(err, "state: cannot record the flip to come");
 		return abandon(r, sl, a, PERMANENT, err);
 	}
 	if ((o = flip(r, sl, a, "destination", err)) != OK)

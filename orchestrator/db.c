@@ -145,21 +145,7 @@ db_step(struct db_stmt *st)
 int
 db_send(struct db_stmt *st)
 {
-	return st->db->ops->send(st, NULL);
-}
-
-int
-db_send_counted(struct db_stmt *st, int64_t *count_r)
-{
-	*count_r = -1;
-	return st->db->ops->send(st, count_r);
-}
-
-void
-db_sync(struct db *db)
-{
-	if (db->ops->sync)
-		db->ops->sync(db);
+	return st->db->ops->send(st);
 }
 
 int64_t

@@ -74,14 +74,6 @@ int db_step(struct db_stmt *st);
  * now.  0, or -1 (db_errmsg()).
  */
 int db_send(struct db_stmt *st);
-/* db_send(), and *count_r what it returned or changed once that is
- * known: the rows of a query, or those an INSERT, UPDATE or DELETE
- * changed.  At once on SQLite; on PostgreSQL when its result is read
- * (db_sync(), the next db_step(), the commit).  -1 until then, and if
- * it failed. */
-int db_send_counted(struct db_stmt *st, int64_t *count_r);
-/* What db_send() sent has run, and its counts are known. */
-void db_sync(struct db *db);
 /* Rows the last DB_DONE of an INSERT, UPDATE or DELETE changed. */
 int64_t db_changes(struct db_stmt *st);
 

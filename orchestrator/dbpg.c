@@ -34,7 +34,6 @@ struct pdb {
 	int in_tx;	/* between begin and commit or rollback */
 	int piped;	/* statements sent, results not read */
 	int failed;	/* a statement of the transaction failed */
-	int64_t *counts[PIPE_MAX + 2];	/* where each one's count goes */
 };
 
 struct pstmt {
@@ -141,7 +140,7 @@ unpipe_to(struct db *db, PGresult **last_r)
 	struct pdb *p = (struct pdb *)db;
 	PGresult *r;
 	ExecStatusType s;
-	int nulls = 0, i = 0;
+	int nulls = 0;
 
 	if (!p->piped)
 		return;
@@ -161,10 +160,6 @@ unpipe_to(struct db *db, PGresult **last_r)
 			PQclear(r);
 			break;
 		}
-		if (i < p->piped && p->counts[i])
-			*p->counts[i] = s == PGRES_COMMAND_OK ||
-			    s == PGRES_TUPLES_OK ? atoll(PQcmdTuples(r)) : -1;
-		i++;
 		if (last_r) {
 			PQclear(*last_r);
 			*last_r = r;
@@ -210,7 +205,7 @@ pipe_text(struct pdb *p, const char *sql)
 			PQexitPipelineMode(p->c);
 		return -1;
 	}
-	p->counts[p->piped++] = NULL;
+	p->piped++;
 	return 0;
 }
 
@@ -489,10 +484,9 @@ prepared(struct pstmt *st)
 	return ret;
 }
 
-/* Into the pipeline, prepared (the caller is in pipeline mode); its
- * count to *count_r, if not NULL, once read. */
+/* Into the pipeline, prepared (the caller is in pipeline mode). */
 static int
-pipe_in(struct pstmt *st, int64_t *count_r)
+pipe_in(struct pstmt *st)
 {
 	struct pdb *db = (struct pdb *)st->st.db;
 	const char *const *vals = (const char *const *)st->vals;
@@ -501,7 +495,7 @@ pipe_in(struct pstmt *st, int64_t *count_r)
 	sent = st->keep ? PQsendQueryPrepared(db->c, st->name, st->nparams,
 	    vals, NULL, NULL, 0) : PQsendQueryParams(db->c, st->sql,
 	    st->nparams, st->types, vals, NULL, NULL, 0);
-	db->counts[db->piped++] = count_r;
+	db->piped++;
 	if (!sent) {
 		set_error(&db->db, PQerrorMessage(db->c));
 		db->failed = 1;
@@ -520,7 +514,7 @@ run(struct pstmt *st)
 	if (prepared(st) < 0)
 		return NULL;
 	if (db->piped) {
-		if (pipe_in(st, NULL) < 0)
+		if (pipe_in(st) < 0)
 			unpipe(&db->db);
 		else
 			unpipe_to(&db->db, &r);
@@ -537,23 +531,17 @@ static int pg_step(struct db_stmt *s);
 
 /* Outside a transaction, the statement runs now. */
 static int
-pg_send(struct db_stmt *s, int64_t *count_r)
+pg_send(struct db_stmt *s)
 {
 	struct pstmt *st = P(s);
 	struct pdb *db = (struct pdb *)s->db;
 	int ret;
 
-	if (db->in_tx && (db->failed || prepared(st) < 0))
-		return -1;
-	if (!db->in_tx || (!db->piped && PQenterPipelineMode(db->c) != 1)) {
-		if (pg_step(s) < 0)
-			return -1;
-		if (count_r)
-			*count_r = st->res && PQresultStatus(st->res) ==
-			    PGRES_TUPLES_OK ? st->nrows : st->changes;
-		return 0;
-	}
-	ret = pipe_in(st, count_r);
+	if (!db->in_tx || db->failed || prepared(st) < 0)
+		return db->in_tx ? -1 : pg_step(s) < 0 ? -1 : 0;
+	if (!db->piped && PQenterPipelineMode(db->c) != 1)
+		return pg_step(s) < 0 ? -1 : 0;
+	ret = pipe_in(st);
 	if (db->piped >= PIPE_MAX)
 		unpipe(s->db);
 	return ret;
@@ -659,8 +647,8 @@ pg_col_text(struct db_stmt *s, int i)
 static const struct db_ops pg_ops = {
 	pg_close, pg_errmsg, pg_exec, pg_begin, pg_commit, pg_rollback,
 	pg_user_version, pg_migrate, pg_prepare, pg_finalize, pg_reset,
-	pg_bind, pg_step, pg_send, unpipe, pg_changes, pg_columns, pg_col_name,
-	pg_col_type, pg_col_int, pg_col_real, pg_col_text,
+	pg_bind, pg_step, pg_send, pg_changes, pg_columns, pg_col_name, pg_col_type,
+	pg_col_int, pg_col_real, pg_col_text,
 };
 
 int

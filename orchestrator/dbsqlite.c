@@ -147,15 +147,10 @@ sq_step(struct db_stmt *st)
 	}
 }
 
-/* A query's rows are not counted: nothing sends one yet. */
 static int
-sq_send(struct db_stmt *st, int64_t *count_r)
+sq_send(struct db_stmt *st)
 {
-	if (sq_step(st) < 0)
-		return -1;
-	if (count_r)
-		*count_r = ((struct sstmt *)st)->changes;
-	return 0;
+	return sq_step(st) < 0 ? -1 : 0;
 }
 
 static int64_t
@@ -212,8 +207,8 @@ sq_col_text(struct db_stmt *st, int i)
 static const struct db_ops sqlite_ops = {
 	sq_close, sq_errmsg, sq_exec, sq_begin, sq_commit, sq_rollback,
 	sq_user_version, sq_migrate, sq_prepare, sq_finalize, sq_reset,
-	sq_bind, sq_step, sq_send, NULL, sq_changes, sq_columns, sq_col_name,
-	sq_col_type, sq_col_int, sq_col_real, sq_col_text,
+	sq_bind, sq_step, sq_send, sq_changes, sq_columns, sq_col_name, sq_col_type,
+	sq_col_int, sq_col_real, sq_col_text,
 };
 
 int

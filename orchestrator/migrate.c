@@ -345,8 +345,7 @@ cmd_state_change(const char *what, const char *account, int all_failed)
 			}
 			a->attempts = 0;
 		}
-		if (enter_state(s, a, to, what, &err) < 0 ||
-		    state_confirm(s, a, 1, &err) != 0)
+		if (enter_state(s, a, to, what, &err) < 0)
 			goto bad;
 		printf("%s: %s\n", a->account, state_name(to));
 		n++;

@@ -142,9 +142,6 @@ provision(struct run *r, struct slot *sl, struct account *a, int check,
 		arg(&v, own(&v, report_of(r, a, "assess-provision")));
 	}
 	arg(&v, a->account);
-	/* it writes to the destination: the account still this thread's */
-	if (!check && state_confirm(r->s, a, 0, err) != 0)
-		goto out;
 	if (secrets_of(r, a, &e, &sec, err) < 0)
 		goto out;
 	o = helper(r, sl, a, "provision", check ? "assess" : "provision",

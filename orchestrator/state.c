@@ -24,7 +24,6 @@ enum stmt {
 	S_INSERT,
 	S_MARK,
 	S_ENTER,
-	S_ENTER_PG,
 	S_TRANSITION,
 	S_CKPT_GET,
 	S_ANOMALY,
@@ -59,15 +58,6 @@ static const char *const sql[S_NR] = {
 	    " login = ?2, ord = ?3, in_plan = 1",
 	[S_MARK] = "UPDATE accounts SET in_plan = 0",
 	[S_ENTER] = ENTER_SQL,
-	/* the row, and if its guard held, its transition and audit lines:
-	 * one statement, whose outcome may wait (its row, or none) */
-	[S_ENTER_PG] = "WITH u AS (" ENTER_SQL " RETURNING id), t AS (INSERT"
-	    " INTO transitions(account_id, ts, from_state, to_state, why,"
-	    " operator) SELECT id, ?4, ?8, ?2, CAST(?10 AS TEXT), CAST(?11 AS"
-	    " TEXT) FROM u), q AS (INSERT INTO audit_queue(kind, line) SELECT"
-	    " 'event', CAST(?12 AS TEXT) FROM u UNION ALL SELECT CAST(?13 AS"
-	    " TEXT), CAST(?14 AS TEXT) FROM u WHERE ?13 IS NOT NULL) SELECT 1"
-	    " FROM u",
 	[S_TRANSITION] = "INSERT INTO transitions(account_id, ts, from_state,"
 	    " to_state, why, operator) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[S_CKPT_GET] = "SELECT helper, token FROM checkpoints WHERE"
@@ -323,108 +313,65 @@ queue_locked(struct state *s, const char *kind, const char *line)
 int
 state_queue_audit(struct state *s, const char *kind, const char *line)
 {
-	return write_one(s, S_QUEUE, "ss", kind, line);
+	struct pend_set *p;
+
+	if (!state_pg(s))
+		return write_one(s, S_QUEUE, "ss", kind, line);
+	if (!(p = state_lock_pend(s)))
+		return -1;
+	pend_audit(p, kind, line);
+	state_unlock_db(s);
+	return 0;
 }
 
-/* A change of state, as write_enter() records it */
-struct enter {
-	enum acc_state to, resume;
-	int attempts;
-	double now;
-	const char *why;
-	const char *line;		/* its audit line, "event" */
-	const char *kind, *extra;	/* another, or NULL */
-};
-
 /*
- * The row of `a` in state e->to, its transition and its audit lines;
- * the caller holds the lock and has begun the group.  0; 1 when the
- * account was no longer as `a` says (its state, or another worker's
- * lease); -1.  On PostgreSQL, where a round trip costs more than the
- * statement, all three go in one whose outcome waits (pend_guard()):
- * state_confirm() and the account's next change learn it.
+ * The row of `a` in state `to`, its transition and its audit line; the
+ * caller holds the lock and has begun the group.  0; 1 when the account
+ * was no longer as `a` says (its state, or another worker's lease); -1.
+ * On PostgreSQL, where a statement costs the server more than the rows
+ * it writes, only the row's change waits for its answer (its guard's):
+ * the rest waits on the lane, to go with the others (statepend.c).
  */
 static int
 write_enter(struct state *s, struct pend_set *p, const struct account *a,
-    const struct enter *e)
+    enum acc_state to, enum acc_state resume, int attempts, double now,
+    const char *why, const char *line)
 {
-	struct db_stmt *st = stmt(s, state_pg(s) ? S_ENTER_PG : S_ENTER);
+	struct db_stmt *st = stmt(s, S_ENTER);
 	const char *from = state_name(a->state);
 
 	db_bind_int(st, 1, a->id);
-	db_bind_text(st, 2, state_name(e->to));
-	if (e->to == ST_FAILED || e->to == ST_HELD) {
-		db_bind_text(st, 3, state_name(e->resume));
+	db_bind_text(st, 2, state_name(to));
+	if (to == ST_FAILED || to == ST_HELD) {
+		db_bind_text(st, 3, state_name(resume));
 		db_bind_text(st, 6, a->error_class);
 		db_bind_text(st, 7, a->error);
 	}
-	db_bind_real(st, 4, e->now);
-	db_bind_int(st, 5, e->attempts);
+	db_bind_real(st, 4, now);
+	db_bind_int(st, 5, attempts);
 	db_bind_text(st, 8, from);
 	db_bind_text(st, 9, state_worker(s));
-	/* what waits on the lane does not depend on the transition, but
-	 * for the step, which it clears */
-	if (state_pg(s)) {
-		pend_transition(p, a->id);
-		db_bind_text(st, 10, e->why);
-		db_bind_text(st, 11, state_operator(s));
-		db_bind_text(st, 12, e->line);
-		db_bind_text(st, 13, e->kind);
-		db_bind_text(st, 14, e->extra);
-		return db_send_counted(st, pend_guard(p, a->id, a->account,
-		    from)) < 0 ? -1 : 0;
-	}
 	if (done(s, st) < 0)
 		return -1;
 	if (db_changes(st) != 1)
 		return 1;
+	if (state_pg(s)) {
+		pend_enter(p, a->id, now, from, state_name(to), why,
+		    state_operator(s));
+		pend_audit(p, "event", line);
+		return 0;
+	}
+	/* what waits on the lane does not depend on the transition, but
+	 * for the step, which it cleared */
 	pend_transition(p, a->id);
 	st = stmt(s, S_TRANSITION);
 	db_bind_int(st, 1, a->id);
-	db_bind_real(st, 2, e->now);
+	db_bind_real(st, 2, now);
 	db_bind_text(st, 3, from);
-	db_bind_text(st, 4, state_name(e->to));
-	db_bind_text(st, 5, e->why);
+	db_bind_text(st, 4, state_name(to));
+	db_bind_text(st, 5, why);
 	db_bind_text(st, 6, state_operator(s));
-	if (sent(s, st) < 0 || queue_locked(s, "event", e->line) < 0 ||
-	    (e->kind && queue_locked(s, e->kind, e->extra) < 0))
-		return -1;
-	return 0;
-}
-
-static void
-no_longer(struct state *s, const struct account *a, const char *was,
-    struct buf *err)
-{
-	buf_addf(err, "%s: is no longer %s (changed by another command, such"
-	    " as migrate hold%s); ", a->account, was, state_worker(s) ?
-	    ", or taken by another worker when this one's lease ran out" :
-	    "");
-}
-
-int
-state_confirm(struct state *s, const struct account *a, int commit,
-    struct buf *err)
-{
-	struct pend_set *p;
-	const char *was = NULL;
-	int ret = -1;
-
-	if (commit && state_commit(s) < 0) {
-		buf_addf(err, "%s: cannot commit the state", a->account);
-		return -1;
-	}
-	if (!state_pg(s))
-		return 0;
-	if ((p = state_lock_pend(s))) {
-		ret = (was = pend_lost(p, a->id, 1)) ? 1 : 0;
-		state_unlock_db(s);
-	}
-	if (ret > 0)
-		no_longer(s, a, was, err);
-	else if (ret < 0)
-		buf_addf(err, "%s: cannot read the state", a->account);
-	return ret;
+	return sent(s, st) < 0 || queue_locked(s, "event", line) < 0 ? -1 : 0;
 }
 
 int
@@ -441,8 +388,6 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 	enum acc_state from = a->state, resume = a->resume;
 	double now = now_seconds();
 	struct pend_set *p;
-	struct enter e;
-	const char *was = NULL;
 	json_t *ev;
 	char *line;
 	int ret = -1, back;
@@ -464,19 +409,22 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(ev);
 
-	/* failing, holding and going back keep the count of attempts */
-	e = (struct enter){ to, resume, to == ST_FAILED || to == ST_HELD ||
-	    back ? a->attempts : 0, now, why, line, kind, extra };
 	if ((p = state_lock_pend(s))) {
-		/* a change sent before, refused */
-		if (!(was = pend_lost(p, a->id, 0)))
-			ret = write_enter(s, p, a, &e);
-		else
-			ret = 1;
+		/* failing, holding and going back keep the count of
+		 * attempts */
+		ret = write_enter(s, p, a, to, resume, to == ST_FAILED ||
+		    to == ST_HELD || back ? a->attempts : 0, now, why, line);
+		if (ret == 0 && kind && state_pg(s))
+			pend_audit(p, kind, extra);
+		else if (ret == 0 && kind && queue_locked(s, kind, extra) < 0)
+			ret = -1;
 		state_unlock_db(s);
 	}
 	if (ret > 0)
-		no_longer(s, a, was ? was : state_name(from), err);
+		buf_addf(err, "%s: is no longer %s (changed by another"
+		    " command, such as migrate hold%s); ", a->account,
+		    state_name(from), state_worker(s) ? ", or taken by another"
+		    " worker when this one's lease ran out" : "");
 	free(line);
 	if (ret != 0) {
 		buf_addf(err, "%s: cannot record the state %s",

@@ -124,8 +124,7 @@ int state_accounts_in(struct state *s, unsigned states, struct account **v_r,
  * follow the current state, writes the row, a transitions row and an
  * audit line, in the current group.  `why` may be NULL.  Errors (a
  * transition the machine does not allow) are bugs of the caller or an
- * operator's mistake; `err` says which.  On PostgreSQL, see
- * state_confirm().
+ * operator's mistake; `err` says which.
  */
 int enter_state(struct state *s, struct account *a, enum acc_state to,
     const char *why, struct buf *err);
@@ -133,17 +132,6 @@ int enter_state(struct state *s, struct account *a, enum acc_state to,
 /* The same, with one more audit line of `kind` in the same transaction. */
 int enter_state_with(struct state *s, struct account *a, enum acc_state to,
     const char *why, const char *kind, const char *line, struct buf *err);
-
-/*
- * On PostgreSQL a change of state is sent with what follows, and whether
- * the account was still as `a` says (enter_state()'s 1) is known at the
- * next round trip: the account's next change, or this.  Before a step
- * that acts on the account's servers, whether its changes so far held,
- * after the calling thread's commit with `commit`: 0; 1, `err` saying
- * why; -1.  On SQLite each change is known at once.
- */
-int state_confirm(struct state *s, const struct account *a, int commit,
-    struct buf *err);
 
 /* Whether `to` may follow `from`. */
 int state_allowed(enum acc_state from, enum acc_state to);

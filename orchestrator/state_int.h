@@ -89,18 +89,11 @@ void pend_run(struct pend_set *p, int64_t id, const struct pend_run *r);
 void pend_release(struct pend_set *p, int64_t id, int64_t phase, int done,
     const char *worker);
 void pend_transition(struct pend_set *p, int64_t id);
-/*
- * PostgreSQL: a change of account `id`'s state from `from` (a static
- * string), sent: where its count goes (db_send_counted()).  Until a
- * round trip reads it, the lane keeps it; one that did not hold is kept
- * until pend_lost() says so (its `from`: after a round trip if need be
- * with `known`), or logged once the account is given back
- * (pend_release()).  pend_settle(), after a commit: what is known.
- */
-int64_t *pend_guard(struct pend_set *p, int64_t id, const char *account,
-    const char *from);
-const char *pend_lost(struct pend_set *p, int64_t id, int known);
-void pend_settle(struct pend_set *p);
+/* PostgreSQL: the transitions row of a state change (its step cleared
+ * as pend_transition() does), and an audit line, kept in order. */
+void pend_enter(struct pend_set *p, int64_t id, double ts, const char *from,
+    const char *to, const char *why, const char *operator);
+void pend_audit(struct pend_set *p, const char *kind, const char *line);
 
 /* The rows of `sql` (?1 bound to `id` unless it is negative) as an array
  * of objects, a member per column under its name, of its type. */

@@ -272,7 +272,6 @@ commit_lane(struct state *s, struct lane *l)
 		s->broken = 1;
 		return -1;
 	}
-	pend_settle(l->pend);
 	return 0;
 }
 

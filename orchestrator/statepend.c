@@ -1,11 +1,11 @@
 /*
  * statepend.c: what the helper runs write of their accounts (their
  * records, the resume tokens they gave, the counters they added, the
- * step the chain reached) and the accounts a worker gives back, kept on
- * the thread's lane until its group commits, or until a statement there
- * may read them (state_lock_db()), and then written together
- * (state_int.h).  On PostgreSQL, also the changes of state sent whose
- * outcome is not known yet (pend_guard()).
+ * step the chain reached), the accounts a worker gives back, and on
+ * PostgreSQL the transitions rows and audit lines of state changes,
+ * kept on the thread's lane until its group commits, or until a
+ * statement there may read them (state_lock_db()), and then written
+ * together (state_int.h).
  *
  * On PostgreSQL, where a statement costs the server more than the rows
  * it writes, every account kept on the lane goes in one statement; on
@@ -46,28 +46,18 @@ struct pend {
 
 enum { P_RUN, P_TOKEN, P_ACC, P_RELEASE, P_ALL, P_NR };
 
-/* A change of state sent (PostgreSQL), until its guard is known to have
- * held, or until it is known not to have held and the account's thread
- * learns it (pend_lost()) */
-struct guard {
-	int64_t id;
-	char *account;
-	const char *from;	/* the state it was to change from */
-	int64_t n;		/* rows: 1 it held, 0 not, -1 not known yet */
-	int orphan;		/* given back before it was known */
-};
-
-#define GUARDS_MAX	128
-
 struct pend_set {
 	struct db *db;
 	int pg;
 	struct db_stmt *st[P_NR];
 	struct pend v[PEND_MAX];
 	int nr;
-	struct guard g[GUARDS_MAX];
-	int ng;
+	/* PostgreSQL: the lane's transitions rows and audit lines, in
+	 * order: [{account_id, ts, ...}], [{n, kind, line}] */
+	json_t *trans, *audit;
 };
+
+#define LINES_MAX	1024	/* audit lines a lane keeps at once */
 
 #define RECORD(cols) " AS x(" cols ")"
 
@@ -101,7 +91,14 @@ static const char *const sql[P_NR] = {
 	    " checkpoints(account_id, helper, token) SELECT * FROM"
 	    " json_to_recordset(CAST(?3 AS JSON))" RECORD("account_id BIGINT,"
 	    " helper TEXT, token TEXT") " ON CONFLICT(account_id, helper) DO"
-	    " UPDATE SET token = excluded.token) UPDATE accounts a SET"
+	    " UPDATE SET token = excluded.token), t AS (INSERT INTO"
+	    " transitions(account_id, ts, from_state, to_state, why, operator)"
+	    " SELECT * FROM json_to_recordset(CAST(?5 AS JSON))"
+	    RECORD("account_id BIGINT, ts DOUBLE PRECISION, from_state TEXT,"
+	    " to_state TEXT, why TEXT, operator TEXT") "), q AS (INSERT INTO"
+	    " audit_queue(kind, line) SELECT kind, line FROM"
+	    " json_to_recordset(CAST(?6 AS JSON))" RECORD("n INTEGER, kind TEXT,"
+	    " line TEXT") " ORDER BY n) UPDATE accounts a SET"
 	    " step = CASE WHEN d.hs <> 0 THEN d.step ELSE a.step END,"
 	    " started = CASE WHEN d.hs <> 0 THEN coalesce(a.started, d.at)"
 	    " ELSE a.started END, messages = a.messages + d.m,"
@@ -125,6 +122,10 @@ pend_new(struct db *db, int pg)
 
 	p->db = db;
 	p->pg = pg;
+	if (pg) {
+		p->trans = json_array();
+		p->audit = json_array();
+	}
 	return p;
 }
 
@@ -150,8 +151,8 @@ pend_free(struct pend_set *p)
 		clear(&p->v[i]);
 	for (i = 0; i < P_NR; i++)
 		db_finalize(p->st[i]);
-	for (i = 0; i < p->ng; i++)
-		free(p->g[i].account);
+	json_decref(p->trans);
+	json_decref(p->audit);
 	free(p);
 }
 
@@ -246,7 +247,7 @@ send_all(struct pend_set *p)
 	const struct pend *e;
 	struct buf ids = BUF_INIT;
 	const char *k;
-	char *t[3];
+	char *t[5];
 	int n;
 
 	buf_adds(&ids, "{");
@@ -272,6 +273,10 @@ send_all(struct pend_set *p)
 	t[0] = json_dumps(acc, JSON_COMPACT);
 	t[1] = json_dumps(runs, JSON_COMPACT);
 	t[2] = json_dumps(tok, JSON_COMPACT);
+	t[3] = json_dumps(p->trans, JSON_COMPACT);
+	t[4] = json_dumps(p->audit, JSON_COMPACT);
+	json_array_clear(p->trans);
+	json_array_clear(p->audit);
 	json_decref(acc);
 	json_decref(runs);
 	json_decref(tok);
@@ -281,9 +286,11 @@ send_all(struct pend_set *p)
 		db_bind_text(st, 3, t[2]);
 		buf_adds(&ids, "}");
 		db_bind_text(st, 4, ids.buf);
+		db_bind_text(st, 5, t[3]);
+		db_bind_text(st, 6, t[4]);
 	}
 	buf_release(&ids);
-	for (n = 0; n < 3; n++)
+	for (n = 0; n < 5; n++)
 		free(t[n]);
 	return sent(p, st);
 }
@@ -293,7 +300,8 @@ pend_flush(struct pend_set *p)
 {
 	int i, ret = 0;
 
-	if (!p || !p->nr)
+	if (!p || (!p->nr && (!p->pg || (!json_array_size(p->audit) &&
+	    !json_array_size(p->trans)))))
 		return 0;
 	if (p->pg)
 		ret = send_all(p);
@@ -386,80 +394,24 @@ pend_run(struct pend_set *p, int64_t id, const struct pend_run *r)
 	    r->error, "worker", r->worker));
 }
 
-/* Guard `i` gone from the list. */
-static void
-drop(struct pend_set *p, int i)
+void
+pend_enter(struct pend_set *p, int64_t id, double ts, const char *from,
+    const char *to, const char *why, const char *operator)
 {
-	free(p->g[i].account);
-	p->g[i] = p->g[--p->ng];
-}
-
-/* The guards known: those that held dropped, those that did not and
- * that no thread will ask for said and dropped; `all`: every one that
- * did not hold too. */
-static void
-settle(struct pend_set *p, int all)
-{
-	struct guard *g;
-	int i;
-
-	for (i = p->ng - 1; i >= 0; i--) {
-		g = &p->g[i];
-		if (g->n < 0)
-			continue;
-		if (g->n == 0 && (g->orphan || all))
-			log_warnx("state: %s: is no longer %s (changed by"
-			    " another command, or taken by another worker):"
-			    " its change of state is not recorded",
-			    g->account, g->from);
-		if (g->n != 0 || g->orphan || all)
-			drop(p, i);
-	}
+	pend_transition(p, id);
+	json_array_append_new(p->trans, json_pack("{s:I, s:f, s:s, s:s, s:s?,"
+	    " s:s?}", "account_id", (json_int_t)id, "ts", ts, "from_state",
+	    from, "to_state", to, "why", why, "operator", operator));
 }
 
 void
-pend_settle(struct pend_set *p)
+pend_audit(struct pend_set *p, const char *kind, const char *line)
 {
-	if (p)
-		settle(p, 0);
-}
-
-int64_t *
-pend_guard(struct pend_set *p, int64_t id, const char *account,
-    const char *from)
-{
-	struct guard *g;
-
-	if (p->ng == GUARDS_MAX) {
-		db_sync(p->db);
-		settle(p, 0);
-	}
-	if (p->ng == GUARDS_MAX)
-		settle(p, 1);
-	g = &p->g[p->ng++];
-	*g = (struct guard){ id, xstrdup(account), from, -1, 0 };
-	return &g->n;
-}
-
-const char *
-pend_lost(struct pend_set *p, int64_t id, int known)
-{
-	const char *from = NULL;
-	int i;
-
-	for (i = 0; known && i < p->ng; i++)
-		if (p->g[i].id == id && p->g[i].n < 0) {
-			db_sync(p->db);
-			break;
-		}
-	for (i = 0; p->pg && i < p->ng && !from; i++)
-		if (p->g[i].id == id && p->g[i].n == 0 && !p->g[i].orphan)
-			from = p->g[i].from;
-	/* said once: the account's thread gives it up */
-	for (i = p->ng - 1; from && i >= 0; i--)
-		if (p->g[i].id == id)
-			drop(p, i);
-	return from;
+	if (json_array_size(p->audit) >= LINES_MAX)
+		pend_flush(p);
+	json_array_append_new(p->audit, json_pack("{s:I, s:s, s:s}", "n",
+	    (json_int_t)json_array_size(p->audit), "kind", kind, "line",
+	    line));
 }
 
 void
@@ -467,13 +419,7 @@ pend_release(struct pend_set *p, int64_t id, int64_t phase, int done,
     const char *worker)
 {
 	struct pend *e = entry(p, id);
-	int i;
 
-	/* no thread asks for its changes any more: said when known */
-	for (i = 0; i < p->ng; i++)
-		if (p->g[i].id == id)
-			p->g[i].orphan = 1;
-	settle(p, 0);
 	e->has_release = 1;
 	e->phase = phase;
 	e->done = done;

@@ -501,11 +501,6 @@ push(struct run *r, struct slot *sl, struct account *a, const char *how,
 	int code = 0;
 	int64_t refused = 0;
 
-	/* it writes to the destination: the account still this thread's */
-	if (strcmp(how, "verify") && state_confirm(r->s, a, 0, err) != 0) {
-		free(report);
-		return PERMANENT;
-	}
 	push_args(r, &v, a);
 	if (strcmp(how, "verify")) {
 		arg(&v, "--share-ready");
@@ -663,9 +658,6 @@ proxy_hold(struct run *r, struct slot *sl, struct account *a,
 	struct args v = { NULL, NULL, 0, 0 };
 	enum outcome o;
 
-	/* a hold keeps the account's users out: still this thread's */
-	if (seconds > 0 && state_confirm(r->s, a, 0, err) != 0)
-		return PERMANENT;
 	arg(&v, "--control");
 	arg(&v, r->p->proxy.control);
 	if (mapping_is_url(r->p->mapping)) {	/* every proxy follows it */
