@@ -167,10 +167,11 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 	}
 	/* from the flip on, the destination is authoritative and the
 	 * archive on this host the only one that fits it: committed before
-	 * the flip, the step binds the account to this host (see
-	 * statelease.c), and a rerun flips again, after no other delta */
+	 * the flip where workers share the state, the step binds the
+	 * account to this host (see statelease.c); a rerun flips again,
+	 * after no other delta */
 	if (state_set_step(r->s, a, "flipping") < 0 ||
-	    state_commit(r->s) < 0) {
+	    (state_shared(r->s) && state_commit(r->s) < 0)) {
 		buf_addf(err, "state: cannot record the flip to come");
 		return abandon(r, sl, a, PERMANENT, err);
 	}
