@@ -128,7 +128,7 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 	long long hold = r->p->proxy.hold_seconds;
 	double held = 0;
 	enum outcome o;
-	int tries;
+	int tries, ret;
 
 	for (tries = 0; tries < 3; tries++) {
 		if (r->p->proxy.present) {
@@ -170,9 +170,16 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 	 * the flip where workers share the state, the step binds the
 	 * account to this host (see statelease.c); a rerun flips again,
 	 * after no other delta */
-	if (state_set_step(r->s, a, "flipping") < 0 ||
-	    (state_shared(r->s) && state_commit(r->s) < 0)) {
-		buf_addf(err, "state: cannot record the flip to come");
+	if (!state_shared(r->s))
+		state_set_step(r->s, a, "flipping");
+	else if ((ret = state_commit_step(r->s, a, "flipping")) != 0) {
+		if (ret > 0)
+			buf_addf(err, "%s: is no longer %s (changed by another"
+			    " command, or taken by another worker when this"
+			    " one's lease ran out)", a->account,
+			    state_name(a->state));
+		else
+			buf_adds(err, "state: cannot record the flip to come");
 		return abandon(r, sl, a, PERMANENT, err);
 	}
 	if ((o = flip(r, sl, a, "destination", err)) != OK)

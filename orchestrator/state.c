@@ -33,6 +33,7 @@ enum stmt {
 	S_FAILURE,
 	S_QUEUE,
 	S_WAVE,
+	S_STEP,
 	S_NR
 };
 
@@ -74,6 +75,8 @@ static const char *const sql[S_NR] = {
 	    " error = ?4, not_before = ?5 WHERE id = ?1 AND " MINE("?6"),
 	[S_QUEUE] = "INSERT INTO audit_queue(kind, line) VALUES(?1, ?2)",
 	[S_WAVE] = "UPDATE accounts SET wave = ?2 WHERE account = ?1",
+	[S_STEP] = "UPDATE accounts SET step = ?2 WHERE id = ?1 AND"
+	    " state = ?3 AND " MINE("?4"),
 };
 
 /* Statement `i`, kept on the calling thread's connection; the caller
@@ -459,6 +462,29 @@ state_set_step(struct state *s, struct account *a, const char *step)
 		a->step = step ? xstrdup(step) : NULL;
 	}
 	return 0;
+}
+
+int
+state_commit_step(struct state *s, struct account *a, const char *step)
+{
+	struct db_stmt *st;
+	int ret = -1;
+
+	if (state_set_step(s, a, step) < 0)
+		return -1;
+	if (!state_lock_pend(s))
+		return -1;
+	st = stmt(s, S_STEP);
+	db_bind_int(st, 1, a->id);
+	db_bind_text(st, 2, step);
+	db_bind_text(st, 3, state_name(a->state));
+	db_bind_text(st, 4, state_worker(s));
+	if (done(s, st) == 0)
+		ret = db_changes(st) == 1 ? 0 : 1;
+	if (state_commit_bare_locked(s) < 0)
+		ret = -1;
+	state_unlock_db(s);
+	return ret;
 }
 
 int

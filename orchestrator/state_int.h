@@ -30,6 +30,8 @@ struct db *state_db(struct state *s);
  * caller holds the lock. */
 int state_group(struct state *s);
 int state_commit_locked(struct state *s);
+/* The same, without what waits on the lane: it goes with the next. */
+int state_commit_bare_locked(struct state *s);
 /* Every connection locked, its group committed: for what touches the
  * rows of every thread (statedb.c says why).  Returns the first. */
 struct db *state_lock_all(struct state *s);

@@ -259,15 +259,16 @@ state_group(struct state *s)
 	return 0;
 }
 
+/* With `bare`, what waits on the lane stays for the next group. */
 static int
-commit_lane(struct state *s, struct lane *l)
+commit_lane(struct state *s, struct lane *l, int bare)
 {
 	int sent;
 
 	if (!l->group_began)
 		return 0;
 	l->group_began = 0;
-	sent = pend_flush(l->pend);
+	sent = bare ? 0 : pend_flush(l->pend);
 	if (db_commit(l->db) < 0 || sent < 0) {
 		s->broken = 1;
 		return -1;
@@ -278,7 +279,13 @@ commit_lane(struct state *s, struct lane *l)
 int
 state_commit_locked(struct state *s)
 {
-	return commit_lane(s, lane(s));
+	return commit_lane(s, lane(s), 0);
+}
+
+int
+state_commit_bare_locked(struct state *s)
+{
+	return commit_lane(s, lane(s), 1);
 }
 
 struct db *
@@ -326,7 +333,7 @@ commit_all(struct state *s, double now)
 		pthread_mutex_lock(&l->lock);
 		if (now <= 0 || (l->group_began && now - l->group_began >=
 		    GROUP_SECONDS))
-			ret |= commit_lane(s, l);
+			ret |= commit_lane(s, l, 0);
 		pthread_mutex_unlock(&l->lock);
 	}
 	return ret;
@@ -350,18 +357,6 @@ state_broken(const struct state *s)
 	return s->broken;
 }
 
-int
-state_commit(struct state *s)
-{
-	int ret;
-
-	if (s->broken)
-		return -1;
-	state_lock_db(s);
-	ret = state_commit_locked(s);
-	state_unlock_db(s);
-	return ret;
-}
 
 struct db *
 state_lock_all(struct state *s)
@@ -371,7 +366,7 @@ state_lock_all(struct state *s)
 	for (i = 0; i < LANES; i++) {
 		pthread_mutex_lock(&s->lane[i].lock);
 		if (s->lane[i].db)
-			commit_lane(s, &s->lane[i]);
+			commit_lane(s, &s->lane[i], 0);
 	}
 	return s->lane[0].db;
 }

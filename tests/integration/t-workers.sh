@@ -245,7 +245,7 @@ is "$(sql "SELECT count(*) FROM workers")" 0 "every worker said it went"
 is "$(sql "SELECT count(*) > 0 FROM connections WHERE ceiling = 2 AND
     why = 'share: 3 workers alive'")" t \
     "three workers alive shared the source's 6 connections, 2 each"
-is "$(git -C "$work/coordinator/audit" log --format=%s | grep -c '^flip .* -> destination')" 3 \
+is "$(git -C "$work/coordinator/audit" log --format=%B | grep -c '^flip .* -> destination')" 3 \
     "the coordinator's audit has each worker's flip"
 for a in alice@example.org bob@example.org carol@example.org; do
 	is "$(grep -c "^$a destination" "$work/coordinator/mapping.txt")" 1 \
