@@ -7,8 +7,9 @@
  * or at once (state_flush()).  A crash loses at most that much, all of it
  * together: a checkpoint and the state change it belongs to are in one
  * transaction, and every step a lost change would have recorded is safe
- * to run again, the flip excepted: what leads to it is committed first.  All calls take the state's lock (its connection's, see
- * state_use_lane()); any thread may call.
+ * to run again; with workers, the step before a flip is committed first
+ * (state_commit_step()).  All calls take the state's lock (its
+ * connection's, see state_use_lane()); any thread may call.
  */
 #ifndef MIGRATE_STATE_H
 #define MIGRATE_STATE_H
