@@ -170,9 +170,7 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 	 * the flip where workers share the state, the step binds the
 	 * account to this host (see statelease.c); a rerun flips again,
 	 * after no other delta */
-	if (!state_shared(r->s))
-		state_set_step(r->s, a, "flipping");
-	else if ((ret = state_commit_step(r->s, a, "flipping")) != 0) {
+	if ((ret = state_commit_step(r->s, a, "flipping")) != 0) {
 		if (ret > 0)
 			buf_addf(err, "%s: is no longer %s (changed by another"
 			    " command, or taken by another worker when this"

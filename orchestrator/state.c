@@ -470,8 +470,11 @@ state_commit_step(struct state *s, struct account *a, const char *step)
 	struct db_stmt *st;
 	int ret = -1;
 
+	/* kept on the lane too, so that no older step there overrides it */
 	if (state_set_step(s, a, step) < 0)
 		return -1;
+	if (!state_shared(s))
+		return 0;
 	if (!state_lock_pend(s))
 		return -1;
 	st = stmt(s, S_STEP);

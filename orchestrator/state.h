@@ -84,10 +84,11 @@ int state_lock_apply(const char *dir, int *fd_r, struct buf *err);
 /* Commit what is pending if the group is old enough, or now. */
 int state_tick(struct state *s);
 int state_flush(struct state *s);
-/* state_set_step(), and the step committed at once with what the
- * calling thread's group holds of the state changes, before what waits
- * for its commit (helper runs, tokens, counters): one round trip.  0; 1
- * when the account is no longer as `a` says; -1. */
+/* state_set_step(); where workers share the state, the step also
+ * written at once, guarded by the account's state and lease, and the
+ * calling thread's group committed without what waits for its commit
+ * (helper runs, tokens, counters): two round trips.  0; 1 when the
+ * account is no longer as `a` says; -1. */
 int state_commit_step(struct state *s, struct account *a, const char *step);
 /* A commit failed: what it held is lost, and nothing more is written. */
 int state_broken(const struct state *s);

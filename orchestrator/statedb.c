@@ -357,7 +357,6 @@ state_broken(const struct state *s)
 	return s->broken;
 }
 
-
 struct db *
 state_lock_all(struct state *s)
 {
