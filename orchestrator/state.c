@@ -318,7 +318,7 @@ state_queue_audit(struct state *s, const char *kind, const char *line)
 {
 	struct pend_set *p;
 
-	if (!state_pg(s))
+	if (!state_shared(s))
 		return write_one(s, S_QUEUE, "ss", kind, line);
 	if (!(p = state_lock_pend(s)))
 		return -1;
@@ -358,7 +358,7 @@ write_enter(struct state *s, struct pend_set *p, const struct account *a,
 		return -1;
 	if (db_changes(st) != 1)
 		return 1;
-	if (state_pg(s)) {
+	if (state_shared(s)) {
 		pend_enter(p, a->id, now, from, state_name(to), why,
 		    state_operator(s));
 		pend_audit(p, "event", line);
@@ -417,7 +417,7 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 		 * attempts */
 		ret = write_enter(s, p, a, to, resume, to == ST_FAILED ||
 		    to == ST_HELD || back ? a->attempts : 0, now, why, line);
-		if (ret == 0 && kind && state_pg(s))
+		if (ret == 0 && kind && state_shared(s))
 			pend_audit(p, kind, extra);
 		else if (ret == 0 && kind && queue_locked(s, kind, extra) < 0)
 			ret = -1;

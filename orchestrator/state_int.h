@@ -41,8 +41,6 @@ void state_unlock_all(struct state *s);
  * -1) switches to it and returns the lane to switch back to, with
  * state_claims_lane(s, that). */
 int state_claims_lane(struct state *s, int was);
-/* Whether the state is in PostgreSQL */
-int state_pg(struct state *s);
 /* Who runs this command (state_set_operator()), or NULL */
 const char *state_operator(struct state *s);
 /* The statement `sql` (a string that lives as long as the program: it

@@ -386,8 +386,10 @@ state_set_operator(struct state *s, const char *who)
 	s->operator = who ? xstrdup(who) : NULL;
 }
 
+/* Read often, on the way to a write: it takes no lock (a lock flushes
+ * what waits on the lane). */
 int
-state_pg(struct state *s)
+state_shared(struct state *s)
 {
 	return s->pg;
 }

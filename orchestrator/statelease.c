@@ -89,15 +89,6 @@ run(struct state *s, enum how how, char **row, int ncol, const char *sql,
 	return rc;
 }
 
-int
-state_shared(struct state *s)
-{
-	int pg = db_is_pg(state_lock_db(s));
-
-	state_unlock_db(s);
-	return pg;
-}
-
 int64_t
 state_phase_open(struct state *s, const char *run_id, const char *name,
     const char *kind, const char *wave, const int64_t *ids, size_t nr)
