@@ -92,6 +92,11 @@ open_lane(struct state *s, struct lane *l)
 			l->db = NULL;
 		} else
 			l->pend = pend_new(l->db, s->pg);
+		/* the claim's plan does not depend on its values: made once,
+		 * not at each (PostgreSQL makes each anew, for the LIMIT) */
+		if (l->db && l == &s->lane[CLAIMS] && db_exec(l->db,
+		    "SET plan_cache_mode = force_generic_plan") < 0)
+			log_warnx("state: %s", db_errmsg(l->db));
 		__atomic_store_n(&l->tried, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&s->opening);
