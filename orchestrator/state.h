@@ -239,8 +239,9 @@ json_t *state_lease(struct state *s, int64_t account_id);
 json_t *state_orphans(struct state *s, int64_t phase, double lease);
 /* The workers that did not say they went: [{name, seen: when they last
  * renewed their leases, holds: the accounts they hold, homes: those
- * whose archive they have}]. */
-json_t *state_workers(struct state *s);
+ * whose archive they have}], these two from `holders`, which
+ * state_census() counted. */
+json_t *state_workers(struct state *s, const json_t *holders);
 /* Whether a flip's audit line waits in the queue. */
 int state_flips_pending(struct state *s);
 /* The phase's accounts still to do, done, and failed for good (`done`
@@ -326,9 +327,11 @@ json_t *state_failures(struct state *s);
  * {"waves": {WAVE: {STATE: n}}, "totals": {STATE: n}, "accounts",
  * "messages", "bytes", "anomalies", "left"} of the plan's accounts.
  * With `left_r`, what is left in the same reading, as state_left() says
- * (`mean_r` may be NULL).
+ * (`mean_r` may be NULL); with `holders_r`, {WORKER: {"holds", "homes"}},
+ * the accounts each worker holds and those whose archive it has.
  */
-json_t *state_census(struct state *s, json_t **left_r, double *mean_r);
+json_t *state_census(struct state *s, json_t **left_r, double *mean_r,
+    json_t **holders_r);
 
 /* The ETA's measurement (stateview.c): `accounts` that reached migrated,
  * the `bytes` they pulled, between `from` (the first one's first copy)

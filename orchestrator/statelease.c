@@ -376,15 +376,19 @@ state_orphans(struct state *s, int64_t phase, double lease)
 }
 
 json_t *
-state_workers(struct state *s)
+state_workers(struct state *s, const json_t *holders)
 {
-	/* one reading of the accounts, not two a worker: what status
-	 * costs the apply it runs beside */
-	return state_json_rows(s, "WITH g AS MATERIALIZED (SELECT owner, home,"
-	    " count(*) AS n FROM accounts WHERE owner IS NOT NULL OR home IS"
-	    " NOT NULL GROUP BY owner, home) SELECT w.name, w.seen,"
-	    " coalesce(sum(CASE WHEN g.owner = w.name THEN g.n ELSE 0 END), 0)"
-	    " AS holds, coalesce(sum(CASE WHEN g.home = w.name THEN g.n ELSE 0"
-	    " END), 0) AS homes FROM workers w LEFT JOIN g ON g.owner = w.name"
-	    " OR g.home = w.name GROUP BY w.name, w.seen ORDER BY w.name", -1);
+	json_t *v = state_json_rows(s, "SELECT name, seen FROM workers ORDER"
+	    " BY name", -1), *w, *h;
+	size_t i;
+
+	json_array_foreach(v, i, w) {
+		h = json_object_get(holders, json_string_value(
+		    json_object_get(w, "name")));
+		json_object_set_new(w, "holds", json_integer(
+		    json_integer_value(json_object_get(h, "holds"))));
+		json_object_set_new(w, "homes", json_integer(
+		    json_integer_value(json_object_get(h, "homes"))));
+	}
+	return v;
 }

@@ -214,21 +214,40 @@ add_left(json_t *left, const char *wv, int64_t n, int64_t size,
 #define SIZE "max(coalesce(assessed_bytes, 0), bytes)"
 #define UNSIZED "assessed_bytes IS NULL AND bytes = 0"
 
+/* Add `n` to `key` (holds, homes) of worker `name` in `holders`. */
+static void
+add_holder(json_t *holders, const char *name, const char *key, int64_t n)
+{
+	json_t *w;
+
+	if (!name)
+		return;
+	if (!(w = json_object_get(holders, name)))
+		json_object_set_new(holders, name, w = json_pack("{s:I, s:I}",
+		    "holds", (json_int_t)0, "homes", (json_int_t)0));
+	add_to(w, key, n);
+}
+
+/* One reading of the accounts for all that status counts of them: what
+ * it costs the apply it runs beside. */
 json_t *
-state_census(struct state *s, json_t **left_r, double *mean_r)
+state_census(struct state *s, json_t **left_r, double *mean_r,
+    json_t **holders_r)
 {
 	json_t *c = json_pack("{s:{}, s:{}, s:I, s:I, s:I, s:I, s:I}",
 	    "waves", "totals", "accounts", (json_int_t)0, "messages",
 	    (json_int_t)0, "bytes", (json_int_t)0, "anomalies",
 	    (json_int_t)0, "left", (json_int_t)0);
 	json_t *waves = json_object_get(c, "waves"), *left = json_object();
+	json_t *holders = json_object();
 	struct db_stmt *q;
 	double sized = 0, nsized = 0;
 
 	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), state, count(*),"
 	    " sum(messages), sum(bytes), sum(anomalies), sum(" SIZE "),"
-	    " sum(CASE WHEN " UNSIZED " THEN 1 ELSE 0 END) FROM accounts"
-	    " WHERE in_plan <> 0 GROUP BY 1, 2 ORDER BY 1, 2")))
+	    " sum(CASE WHEN " UNSIZED " THEN 1 ELSE 0 END), owner, home FROM"
+	    " accounts WHERE in_plan <> 0 GROUP BY 1, 2, owner, home ORDER BY"
+	    " 1, 2")))
 		fatalx(EX_SOFTWARE, "state: cannot count the accounts");
 	while (db_step(q) == DB_ROW) {
 		const char *wv = db_col_text(q, 0);
@@ -238,7 +257,9 @@ state_census(struct state *s, json_t **left_r, double *mean_r)
 
 		if (!(w = json_object_get(waves, wv)))
 			json_object_set_new(waves, wv, w = json_object());
-		json_object_set_new(w, sn, json_integer(n));
+		add_to(w, sn, n);
+		add_holder(holders, db_col_text(q, 8), "holds", n);
+		add_holder(holders, db_col_text(q, 9), "homes", n);
 		add_to(json_object_get(c, "totals"), sn, n);
 		add_to(c, "accounts", n);
 		add_to(c, "messages", db_col_int(q, 3));
@@ -260,6 +281,10 @@ state_census(struct state *s, json_t **left_r, double *mean_r)
 		*left_r = left;
 	else
 		json_decref(left);
+	if (holders_r)
+		*holders_r = holders;
+	else
+		json_decref(holders);
 	return c;
 }
 
@@ -324,7 +349,7 @@ state_left(struct state *s, double *mean_r)
 {
 	json_t *left;
 
-	json_decref(state_census(s, &left, mean_r));
+	json_decref(state_census(s, &left, mean_r, NULL));
 	return left;
 }
 

@@ -275,14 +275,17 @@ print_workers(json_t *w)
 }
 
 /*
- * What status shows besides the counts: what accounts hold besides mail,
- * the failures, the sharing that waits, and what finalize found.  Into
- * `j` (the JSON form), or printed when it is NULL.
+ * What status shows besides the counts of census `c`: what accounts hold
+ * besides mail, the failures (read when `c` counts some), the sharing
+ * that waits, what finalize found and the workers, with what they hold
+ * (`holders`).  Into `c` (the JSON form) with `json`, else printed.
  */
 static void
-status_extras(struct state *s, json_t *j)
+status_extras(struct state *s, json_t *c, const json_t *holders, int json)
 {
-	json_t *f = state_failures(s), *fin = state_finalize_items(s), *it;
+	json_t *f = jint(json_object_get(c, "totals"), "failed") ?
+	    state_failures(s) : json_array();
+	json_t *fin = state_finalize_items(s), *it, *j = json ? c : NULL;
 	json_t *io, *disk = state_waiting(s);
 	char *items = state_items_text(s, 0, &io);
 	size_t i, waiting = 0;
@@ -295,11 +298,11 @@ status_extras(struct state *s, json_t *j)
 		json_object_set_new(j, "failures", f);
 		json_object_set_new(j, "shares_waiting", shares_waiting(s, 0));
 		json_object_set_new(j, "finalize", fin ? fin : json_null());
-		json_object_set_new(j, "workers", state_workers(s));
+		json_object_set_new(j, "workers", state_workers(s, holders));
 		free(items);
 		return;
 	}
-	print_workers(state_workers(s));
+	print_workers(state_workers(s, holders));
 	if (*items)
 		printf("besides mail: %s\n", items);
 	json_array_foreach(disk, i, it)
@@ -333,19 +336,20 @@ json_t *
 status_json(struct state *s, const char *dir)
 {
 	double mean;
-	json_t *left, *c = state_census(s, &left, &mean);
+	json_t *left, *holders, *c = state_census(s, &left, &mean, &holders);
 
 	json_object_set_new(c, "state", json_string(dir));
 	json_object_set_new(c, "eta", eta_compute_with(s, now_seconds(), left,
 	    mean));
-	status_extras(s, c);
+	status_extras(s, c, holders, 1);
+	json_decref(holders);
 	return c;
 }
 
 int
 status_show(struct state *s, const char *dir, const char *account, int json)
 {
-	json_t *c, *eta, *left;
+	json_t *c, *eta, *left, *holders;
 	double mean;
 	char hb[32];
 
@@ -358,7 +362,7 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 		json_decref(c);
 		return 0;
 	}
-	c = state_census(s, &left, &mean);
+	c = state_census(s, &left, &mean, &holders);
 	eta = eta_compute_with(s, now_seconds(), left, mean);
 	print_table(json_object_get(c, "waves"), json_object_get(c,
 	    "totals"), json_integer_value(json_object_get(c, "accounts")));
@@ -367,7 +371,8 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 	    "messages")), human_bytes((double)json_integer_value(
 	    json_object_get(c, "bytes")), hb, sizeof(hb)),
 	    (int64_t)json_integer_value(json_object_get(c, "anomalies")));
-	status_extras(s, NULL);
+	status_extras(s, c, holders, 0);
+	json_decref(holders);
 	eta_print(eta);
 	json_decref(eta);
 	if (strstr(dir, "://"))	/* the database, from another host */
