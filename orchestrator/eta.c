@@ -56,18 +56,19 @@ from_sample(struct state *s, json_t *eta)
 json_t *
 eta_compute(struct state *s, double now)
 {
-	double mean;
-	json_t *left = state_left(s, &mean);
+	struct census_more m = { .since = now - ETA_WINDOW };
 
-	return eta_compute_with(s, now, left, mean);
+	json_decref(state_census(s, &m));
+	json_decref(m.holders);
+	return eta_compute_with(s, now, &m);
 }
 
 json_t *
-eta_compute_with(struct state *s, double now, json_t *left, double mean)
+eta_compute_with(struct state *s, double now, struct census_more *m)
 {
-	struct rate_sample r;
-	double rate, total = 0, weight;
-	json_t *w, *eta;
+	struct rate_sample r = m->recent;
+	double rate, total = 0, weight, mean = m->mean;
+	json_t *w, *eta, *left = m->left;
 	int64_t accounts = 0, bytes = 0, unsized = 0;
 	const char *wave;
 	int by_bytes;
@@ -81,8 +82,10 @@ eta_compute_with(struct state *s, double now, json_t *left, double mean)
 	}
 	eta = json_pack("{s:I, s:I, s:I}", "accounts", (json_int_t)accounts,
 	    "bytes", (json_int_t)bytes, "unsized", (json_int_t)unsized);
-	if (state_rate_sample(s, now - 3600, &r) == 0 && r.accounts &&
-	    r.to > r.from) {
+	/* none recent: the last ones */
+	if (!r.accounts && state_rate_last(s, &r) < 0)
+		r.accounts = 0;
+	if (r.accounts && r.to > r.from) {
 		by_bytes = r.bytes > 0 && bytes > 0;
 		rate = (by_bytes ? (double)r.bytes : (double)r.accounts) /
 		    (r.to - r.from);

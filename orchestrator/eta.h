@@ -8,6 +8,7 @@
 
 #include "opt.h"
 
+struct census_more;
 struct state;
 
 /*
@@ -20,9 +21,10 @@ struct state;
  * weight over the throughput measured on accounts already migrated.
  */
 json_t *eta_compute(struct state *s, double now);
-/* The same on what is left, as state_census() counted it (taken). */
-json_t *eta_compute_with(struct state *s, double now, json_t *left,
-    double mean);
+/* The same on what state_census() counted, since now - ETA_WINDOW (its
+ * `left` taken). */
+#define ETA_WINDOW	3600
+json_t *eta_compute_with(struct state *s, double now, struct census_more *m);
 
 /* Its lines for people, below `migrate status`'s table. */
 void eta_print(const json_t *eta);

@@ -324,32 +324,40 @@ json_t *state_shares_pending(struct state *s);
 /* The failed accounts grouped by class and reason, most common first. */
 json_t *state_failures(struct state *s);
 /*
- * {"waves": {WAVE: {STATE: n}}, "totals": {STATE: n}, "accounts",
- * "messages", "bytes", "anomalies", "left"} of the plan's accounts.
- * With `left_r`, what is left in the same reading, as state_left() says
- * (`mean_r` may be NULL); with `holders_r`, {WORKER: {"holds", "homes"}},
- * the accounts each worker holds and those whose archive it has.
- */
-json_t *state_census(struct state *s, json_t **left_r, double *mean_r,
-    json_t **holders_r);
-
-/* The ETA's measurement (stateview.c): `accounts` that reached migrated,
+ * The ETA's measurement (stateview.c): `accounts` that reached migrated,
  * the `bytes` they pulled, between `from` (the first one's first copy)
- * and `to`; `recent` when they are those after `since`, else the last 20. */
+ * and `to`, so that accounts moved side by side count once; `recent`
+ * when they are those after a time (state_census()), else the last 20
+ * (state_rate_last()).
+ */
 struct rate_sample {
 	int64_t accounts, bytes;
 	double from, to;
 	int recent;
 };
-int state_rate_sample(struct state *s, double since, struct rate_sample *r);
+int state_rate_last(struct state *s, struct rate_sample *r);
+
+/* What state_census() counts besides, in the same reading of the plan's
+ * accounts (the caller frees the JSON). */
+struct census_more {
+	double since;		/* given: the start of `recent` */
+	struct rate_sample recent; /* those migrated after `since` */
+	json_t *left;		/* what is left, by wave: {WAVE: {"accounts",
+				 * "bytes", "unsized"}}, of the accounts not
+				 * yet migrated (nor held or rolled back); an
+				 * account weighs what the assessment counted,
+				 * or what it pulled if that is more;
+				 * "unsized" have neither */
+	double mean;		/* what a sized account weighs on average */
+	json_t *holders;	/* {WORKER: {"holds", "homes"}}: the accounts
+				 * each holds, and those whose archive it has */
+};
 /*
- * What is left, by wave: {WAVE: {"accounts", "bytes", "unsized"}} of the
- * plan's accounts not yet migrated (nor held or rolled back).  An
- * account weighs what the assessment counted, or what it pulled if that
- * is more; "unsized" are those with neither.  *mean_r is what a sized
- * account of the plan weighs on average.
+ * {"waves": {WAVE: {STATE: n}}, "totals": {STATE: n}, "accounts",
+ * "messages", "bytes", "anomalies", "left"} of the plan's accounts, and
+ * with `m`, more.
  */
-json_t *state_left(struct state *s, double *mean_r);
+json_t *state_census(struct state *s, struct census_more *m);
 /* The assessment's timed sample reads of the source (findings
  * "sample-bytes", "sample-ms"): how many accounts, bytes, seconds. */
 int state_source_sample(struct state *s, int64_t *accounts, int64_t *bytes,

@@ -228,11 +228,32 @@ add_holder(json_t *holders, const char *name, const char *key, int64_t n)
 	add_to(w, key, n);
 }
 
+/* The accounts that reached migrated after ?1, as a rate sample
+ * (state.h): count, bytes, first copy, last migration */
+#define RECENT "finished > ?1 AND copy_began IS NOT NULL"
+#define RECENT_COLS " sum(CASE WHEN " RECENT " THEN 1 ELSE 0 END), sum(CASE" \
+	" WHEN " RECENT " THEN bytes ELSE 0 END), min(CASE WHEN " RECENT \
+	" THEN copy_began END), max(CASE WHEN " RECENT " THEN finished END)"
+
+/* Row `q`'s columns from `i` on, RECENT_COLS, added to `r`. */
+static void
+add_recent(struct rate_sample *r, struct db_stmt *q, int i)
+{
+	if (!db_col_int(q, i))
+		return;
+	if (!r->accounts || db_col_real(q, i + 2) < r->from)
+		r->from = db_col_real(q, i + 2);
+	if (!r->accounts || db_col_real(q, i + 3) > r->to)
+		r->to = db_col_real(q, i + 3);
+	r->accounts += db_col_int(q, i);
+	r->bytes += db_col_int(q, i + 1);
+	r->recent = 1;
+}
+
 /* One reading of the accounts for all that status counts of them: what
  * it costs the apply it runs beside. */
 json_t *
-state_census(struct state *s, json_t **left_r, double *mean_r,
-    json_t **holders_r)
+state_census(struct state *s, struct census_more *m)
 {
 	json_t *c = json_pack("{s:{}, s:{}, s:I, s:I, s:I, s:I, s:I}",
 	    "waves", "totals", "accounts", (json_int_t)0, "messages",
@@ -240,15 +261,17 @@ state_census(struct state *s, json_t **left_r, double *mean_r,
 	    (json_int_t)0, "left", (json_int_t)0);
 	json_t *waves = json_object_get(c, "waves"), *left = json_object();
 	json_t *holders = json_object();
+	struct rate_sample recent = { 0 };
 	struct db_stmt *q;
 	double sized = 0, nsized = 0;
 
 	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), state, count(*),"
 	    " sum(messages), sum(bytes), sum(anomalies), sum(" SIZE "),"
-	    " sum(CASE WHEN " UNSIZED " THEN 1 ELSE 0 END), owner, home FROM"
-	    " accounts WHERE in_plan <> 0 GROUP BY 1, 2, owner, home ORDER BY"
-	    " 1, 2")))
+	    " sum(CASE WHEN " UNSIZED " THEN 1 ELSE 0 END), owner, home,"
+	    RECENT_COLS " FROM accounts WHERE in_plan <> 0 GROUP BY 1, 2,"
+	    " owner, home ORDER BY 1, 2")))
 		fatalx(EX_SOFTWARE, "state: cannot count the accounts");
+	db_bind_real(q, 1, m ? m->since : 0);
 	while (db_step(q) == DB_ROW) {
 		const char *wv = db_col_text(q, 0);
 		const char *sn = db_col_text(q, 1);
@@ -260,6 +283,7 @@ state_census(struct state *s, json_t **left_r, double *mean_r,
 		add_to(w, sn, n);
 		add_holder(holders, db_col_text(q, 8), "holds", n);
 		add_holder(holders, db_col_text(q, 9), "homes", n);
+		add_recent(&recent, q, 10);
 		add_to(json_object_get(c, "totals"), sn, n);
 		add_to(c, "accounts", n);
 		add_to(c, "messages", db_col_int(q, 3));
@@ -275,16 +299,15 @@ state_census(struct state *s, json_t **left_r, double *mean_r,
 		}
 	}
 	finish(s, q);
-	if (mean_r)
-		*mean_r = nsized > 0 ? sized / nsized : 0;
-	if (left_r)
-		*left_r = left;
-	else
+	if (m) {
+		m->mean = nsized > 0 ? sized / nsized : 0;
+		m->left = left;
+		m->holders = holders;
+		m->recent = recent;
+	} else {
 		json_decref(left);
-	if (holders_r)
-		*holders_r = holders;
-	else
 		json_decref(holders);
+	}
 	return c;
 }
 
@@ -306,51 +329,25 @@ state_source_sample(struct state *s, int64_t *accounts, int64_t *bytes,
 	return row ? 0 : -1;
 }
 
-/*
- * What the ETA is measured on: the accounts that reached migrated after
- * `since`, or when there are none, the last 20 that did.  A sample runs
- * from its first account's first copy to its last account's migration,
- * so accounts moved side by side count once.
- */
 int
-state_rate_sample(struct state *s, double since, struct rate_sample *r)
+state_rate_last(struct state *s, struct rate_sample *r)
 {
-	static const char *const sql[2] = {
-		"SELECT count(*), coalesce(sum(bytes), 0), min(copy_began),"
-		" max(finished) FROM accounts WHERE finished > ?1 AND"
-		" copy_began IS NOT NULL",
-		"SELECT count(*), coalesce(sum(bytes), 0), min(copy_began),"
-		" max(finished) FROM (SELECT bytes, copy_began, finished FROM"
-		" accounts WHERE finished > ?1 AND copy_began IS NOT NULL"
-		" ORDER BY finished DESC LIMIT 20) AS x",
-	};
 	struct db_stmt *q;
-	int pass;
 
 	memset(r, 0, sizeof(*r));
-	for (pass = 0; pass < 2 && !r->accounts; pass++) {
-		if (!(q = prepare(s, sql[pass])))
-			return -1;
-		db_bind_real(q, 1, pass ? 0 : since);
-		if (db_step(q) == DB_ROW) {
-			r->accounts = db_col_int(q, 0);
-			r->bytes = db_col_int(q, 1);
-			r->from = db_col_real(q, 2);
-			r->to = db_col_real(q, 3);
-			r->recent = !pass;
-		}
-		finish(s, q);
+	if (!(q = prepare(s, "SELECT count(*), coalesce(sum(bytes), 0),"
+	    " min(copy_began), max(finished) FROM (SELECT bytes, copy_began,"
+	    " finished FROM accounts WHERE finished > 0 AND copy_began IS NOT"
+	    " NULL ORDER BY finished DESC LIMIT 20) AS x")))
+		return -1;
+	if (db_step(q) == DB_ROW) {
+		r->accounts = db_col_int(q, 0);
+		r->bytes = db_col_int(q, 1);
+		r->from = db_col_real(q, 2);
+		r->to = db_col_real(q, 3);
 	}
+	finish(s, q);
 	return 0;
-}
-
-json_t *
-state_left(struct state *s, double *mean_r)
-{
-	json_t *left;
-
-	json_decref(state_census(s, &left, mean_r, NULL));
-	return left;
 }
 
 /* What the assessment counted of one account: -1 when it did not. */

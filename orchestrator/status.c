@@ -335,22 +335,23 @@ status_extras(struct state *s, json_t *c, const json_t *holders, int json)
 json_t *
 status_json(struct state *s, const char *dir)
 {
-	double mean;
-	json_t *left, *holders, *c = state_census(s, &left, &mean, &holders);
+	double now = now_seconds();
+	struct census_more m = { .since = now - ETA_WINDOW };
+	json_t *c = state_census(s, &m);
 
 	json_object_set_new(c, "state", json_string(dir));
-	json_object_set_new(c, "eta", eta_compute_with(s, now_seconds(), left,
-	    mean));
-	status_extras(s, c, holders, 1);
-	json_decref(holders);
+	json_object_set_new(c, "eta", eta_compute_with(s, now, &m));
+	status_extras(s, c, m.holders, 1);
+	json_decref(m.holders);
 	return c;
 }
 
 int
 status_show(struct state *s, const char *dir, const char *account, int json)
 {
-	json_t *c, *eta, *left, *holders;
-	double mean;
+	double now = now_seconds();
+	struct census_more m = { .since = now - ETA_WINDOW };
+	json_t *c, *eta;
 	char hb[32];
 
 	if (account)
@@ -362,8 +363,8 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 		json_decref(c);
 		return 0;
 	}
-	c = state_census(s, &left, &mean, &holders);
-	eta = eta_compute_with(s, now_seconds(), left, mean);
+	c = state_census(s, &m);
+	eta = eta_compute_with(s, now, &m);
 	print_table(json_object_get(c, "waves"), json_object_get(c,
 	    "totals"), json_integer_value(json_object_get(c, "accounts")));
 	printf("\n\n%" PRId64 " messages, %s pulled, %" PRId64
@@ -371,8 +372,8 @@ status_show(struct state *s, const char *dir, const char *account, int json)
 	    "messages")), human_bytes((double)json_integer_value(
 	    json_object_get(c, "bytes")), hb, sizeof(hb)),
 	    (int64_t)json_integer_value(json_object_get(c, "anomalies")));
-	status_extras(s, c, holders, 0);
-	json_decref(holders);
+	status_extras(s, c, m.holders, 0);
+	json_decref(m.holders);
 	eta_print(eta);
 	json_decref(eta);
 	if (strstr(dir, "://"))	/* the database, from another host */
