@@ -88,6 +88,13 @@ enter(struct run *r, struct account *a, enum acc_state to, const char *why)
 		return o;				\
 } while (0)
 
+/* The step done, recorded: when the state cannot be written (a commit
+ * failed, and the apply stops), the account stops here too. */
+#define DONE(step) do {					\
+	if (state_set_step(r->s, a, (step)) < 0)	\
+		return STOPPED;				\
+} while (0)
+
 /* --- the cutover window ------------------------------------------------- */
 
 /*
@@ -139,26 +146,26 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 		if (!a->step) {
 			if ((o = pull(r, sl, a, "auto", err)) != OK)
 				return abandon(r, sl, a, o, err);
-			state_set_step(r->s, a, "pulled");
+			DONE("pulled");
 		}
 		if (!strcmp(a->step, "pulled")) {
 			if ((o = push(r, sl, a, "final", err)) != OK)
 				return abandon(r, sl, a, o, err);
-			state_set_step(r->s, a, "pushed");
+			DONE("pushed");
 		}
 		/* the POP3 ids of both sides, the source quiet */
 		if (r->p->source.pop3 && !strcmp(a->step, "pushed")) {
 			if ((o = pop3_uidl(r, sl, a, 0, err)) != OK ||
 			    (o = pop3_uidl(r, sl, a, 1, err)) != OK)
 				return abandon(r, sl, a, o, err);
-			state_set_step(r->s, a, "ids");
+			DONE("ids");
 		}
 		if (!held || now_seconds() - held < hold - 1)
 			break;
 		say(r, "%s: the final delta took %.1f s, longer than the"
 		    " hold (proxy.hold_seconds: %lld); again under a new one",
 		    a->account, now_seconds() - held, hold);
-		state_set_step(r->s, a, NULL);
+		DONE(NULL);
 	}
 	if (tries == 3) {
 		buf_addf(err, "the final delta took longer than the hold three"
@@ -200,15 +207,15 @@ after_flip(struct run *r, struct slot *sl, struct account *a,
 	if (!a->step) {
 		if (r->p->proxy.present)
 			STEP(proxy_hold(r, sl, a, 0, err));
-		state_set_step(r->s, a, "released");
+		DONE("released");
 	}
 	if (!strcmp(a->step, "released")) {
 		STEP(pull(r, sl, a, "after", err));
-		state_set_step(r->s, a, "pulled");
+		DONE("pulled");
 	}
 	if (!strcmp(a->step, "pulled")) {
 		STEP(push(r, sl, a, "after", err));
-		state_set_step(r->s, a, "pushed");
+		DONE("pushed");
 	}
 	STEP(hook(r, sl, a, "after_cutover", r->p->hooks.after_cutover, err));
 	return enter(r, a, ST_MIGRATED, NULL) < 0 ? PERMANENT : OK;
@@ -223,16 +230,16 @@ copy(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 
 	if (!a->step && r->p->provision.present) {
 		STEP(provision(r, sl, a, 0, err));
-		state_set_step(r->s, a, "created");
+		DONE("created");
 	}
 	if (!a->step || !strcmp(a->step, "created")) {
 		STEP(pull(r, sl, a, "auto", err));
-		state_set_step(r->s, a, "pulled");
+		DONE("pulled");
 	}
 	if (!strcmp(a->step, "pulled")) {
 		STEP(hook(r, sl, a, "before_push", r->p->hooks.before_push,
 		    err));
-		state_set_step(r->s, a, "provisioned");
+		DONE("provisioned");
 	}
 	STEP(push(r, sl, a, "push", err));
 	return enter(r, a, ST_COPIED, NULL) < 0 ? PERMANENT : OK;
