@@ -62,12 +62,16 @@ enter_flipped(struct run *r, struct account *a, enum acc_state to,
 }
 
 
-int
-enter(struct run *r, struct account *a, enum acc_state to, const char *why)
+/* Enter `to`; `last` when the phase is done with the account then, and
+ * it is only given back (enter_state_last()). */
+static int
+enter_as(struct run *r, struct account *a, enum acc_state to,
+    const char *why, int last)
 {
 	struct buf err = BUF_INIT;
 	enum acc_state from = a->state;
-	int ret = enter_state(r->s, a, to, why, &err);
+	int ret = last ? enter_state_last(r->s, a, to, why, &err) :
+	    enter_state(r->s, a, to, why, &err);
 
 	if (ret < 0)
 		say(r, "%s", err.buf);
@@ -81,6 +85,12 @@ enter(struct run *r, struct account *a, enum acc_state to, const char *why)
 		share_ready_touch();
 	buf_release(&err);
 	return ret;
+}
+
+int
+enter(struct run *r, struct account *a, enum acc_state to, const char *why)
+{
+	return enter_as(r, a, to, why, 0);
 }
 
 #define STEP(call) do {					\
@@ -218,7 +228,9 @@ after_flip(struct run *r, struct slot *sl, struct account *a,
 		DONE("pushed");
 	}
 	STEP(hook(r, sl, a, "after_cutover", r->p->hooks.after_cutover, err));
-	return enter(r, a, ST_MIGRATED, NULL) < 0 ? PERMANENT : OK;
+	/* a delta or finalize phase goes on with it */
+	return enter_as(r, a, ST_MIGRATED, NULL, r->phase == PH_MOVE) < 0 ?
+	    PERMANENT : OK;
 }
 
 /* --- the chain ---------------------------------------------------------- */
@@ -263,7 +275,7 @@ migrated(struct run *r, struct slot *sl, struct account *a,
 	} else if (r->phase == PH_FINALIZE) {
 		STEP(hook(r, sl, a, "after_finalize",
 		    r->p->hooks.after_finalize, err));
-		if (enter(r, a, ST_FINALIZED, NULL) < 0)
+		if (enter_as(r, a, ST_FINALIZED, NULL, 1) < 0)
 			return PERMANENT;
 		forget_passwords(r, a);
 	}
@@ -288,7 +300,7 @@ advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 				STEP(pull(r, sl, a, "assess", err));
 				if (r->p->provision.present)
 					STEP(provision(r, sl, a, 1, err));
-				return enter(r, a, ST_ASSESSED, NULL) ?
+				return enter_as(r, a, ST_ASSESSED, NULL, 1) ?
 				    PERMANENT : OK;
 			}
 			/* FALLTHROUGH */

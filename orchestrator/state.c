@@ -338,14 +338,24 @@ state_queue_audit(struct state *s, const char *kind, const char *line)
 static int
 write_enter(struct state *s, struct pend_set *p, const struct account *a,
     enum acc_state to, enum acc_state resume, int attempts, double now,
-    const char *why, const char *line)
+    const char *why, const char *line, int last)
 {
-	struct db_stmt *st = stmt(s, S_ENTER);
+	struct db_stmt *st;
 	const char *from = state_name(a->state);
+	int held = to == ST_FAILED || to == ST_HELD;
 
+	if (last && state_shared(s)) {
+		pend_enter_last(p, &(struct pend_enter){ a->id, a->account,
+		    from, state_name(to), held ? state_name(resume) : NULL,
+		    now, attempts, held ? a->error_class : NULL, held ?
+		    a->error : NULL, state_worker(s), why, state_operator(s),
+		    line });
+		return 0;
+	}
+	st = stmt(s, S_ENTER);
 	db_bind_int(st, 1, a->id);
 	db_bind_text(st, 2, state_name(to));
-	if (to == ST_FAILED || to == ST_HELD) {
+	if (held) {
 		db_bind_text(st, 3, state_name(resume));
 		db_bind_text(st, 6, a->error_class);
 		db_bind_text(st, 7, a->error);
@@ -377,16 +387,10 @@ write_enter(struct state *s, struct pend_set *p, const struct account *a,
 	return sent(s, st) < 0 || queue_locked(s, "event", line) < 0 ? -1 : 0;
 }
 
-int
-enter_state(struct state *s, struct account *a, enum acc_state to,
-    const char *why, struct buf *err)
-{
-	return enter_state_with(s, a, to, why, NULL, NULL, err);
-}
-
-int
-enter_state_with(struct state *s, struct account *a, enum acc_state to,
-    const char *why, const char *kind, const char *extra, struct buf *err)
+static int
+enter_common(struct state *s, struct account *a, enum acc_state to,
+    const char *why, const char *kind, const char *extra, int last,
+    struct buf *err)
 {
 	enum acc_state from = a->state, resume = a->resume;
 	double now = now_seconds();
@@ -416,7 +420,8 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 		/* failing, holding and going back keep the count of
 		 * attempts */
 		ret = write_enter(s, p, a, to, resume, to == ST_FAILED ||
-		    to == ST_HELD || back ? a->attempts : 0, now, why, line);
+		    to == ST_HELD || back ? a->attempts : 0, now, why, line,
+		    last);
 		if (ret == 0 && kind && state_shared(s))
 			pend_audit(p, kind, extra);
 		else if (ret == 0 && kind && queue_locked(s, kind, extra) < 0)
@@ -446,6 +451,27 @@ enter_state_with(struct state *s, struct account *a, enum acc_state to,
 		a->error_class = a->error = NULL;
 	}
 	return 0;
+}
+
+int
+enter_state(struct state *s, struct account *a, enum acc_state to,
+    const char *why, struct buf *err)
+{
+	return enter_common(s, a, to, why, NULL, NULL, 0, err);
+}
+
+int
+enter_state_last(struct state *s, struct account *a, enum acc_state to,
+    const char *why, struct buf *err)
+{
+	return enter_common(s, a, to, why, NULL, NULL, 1, err);
+}
+
+int
+enter_state_with(struct state *s, struct account *a, enum acc_state to,
+    const char *why, const char *kind, const char *extra, struct buf *err)
+{
+	return enter_common(s, a, to, why, kind, extra, 0, err);
 }
 
 int

@@ -134,6 +134,17 @@ int state_accounts_in(struct state *s, unsigned states, struct account **v_r,
 int enter_state(struct state *s, struct account *a, enum acc_state to,
     const char *why, struct buf *err);
 
+/*
+ * The same for a change after which the caller only gives the account
+ * back (state_release()).  On PostgreSQL it goes with the group's other
+ * writes and its guard is checked there, not now: 0 means it is kept for
+ * the group, and if the account was changed meanwhile (by another
+ * command, or another worker after this one's lease ran out), it is not
+ * written and a warning says so.  On SQLite it is enter_state().
+ */
+int enter_state_last(struct state *s, struct account *a, enum acc_state to,
+    const char *why, struct buf *err);
+
 /* The same, with one more audit line of `kind` in the same transaction. */
 int enter_state_with(struct state *s, struct account *a, enum acc_state to,
     const char *why, const char *kind, const char *line, struct buf *err);

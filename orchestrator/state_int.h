@@ -75,6 +75,7 @@ struct pend_run {
 struct pend_set *pend_new(struct db *db, int pg);
 void pend_free(struct pend_set *p);
 int pend_flush(struct pend_set *p);
+int pend_waiting(const struct pend_set *p);	/* whether any write does */
 struct pend_set *state_lock_pend(struct state *s);
 /* An account's step (`now` the time it began), counters, a helper's
  * token, a run's record, its release (statelease.c): kept, with what
@@ -94,6 +95,22 @@ void pend_transition(struct pend_set *p, int64_t id);
 void pend_enter(struct pend_set *p, int64_t id, double ts, const char *from,
     const char *to, const char *why, const char *operator);
 void pend_audit(struct pend_set *p, const char *kind, const char *line);
+/*
+ * PostgreSQL: a state change after which the account is only given
+ * back (enter_state_last()), written after the lane's other writes, with
+ * its transitions row and audit line when its guard holds, as
+ * write_enter()'s (state.c): the account still in state `from`, and this
+ * worker's or no one's.  When it does not, none of the three is written,
+ * and a warning names the account.
+ */
+struct pend_enter {
+	int64_t id;
+	const char *account, *from, *to, *resume;
+	double at;
+	int attempts;
+	const char *error_class, *error, *worker, *why, *operator, *line;
+};
+void pend_enter_last(struct pend_set *p, const struct pend_enter *en);
 
 /* The rows of `sql` (?1 bound to `id` unless it is negative) as an array
  * of objects, a member per column under its name, of its type. */

@@ -218,8 +218,10 @@ state_lock_db(struct state *s)
 	struct lane *l = lane(s);
 
 	pthread_mutex_lock(&l->lock);
-	/* what waits goes first: whatever the caller runs comes after */
-	pend_flush(l->pend);
+	/* what waits goes first, in a group (it may have stayed after a
+	 * bare commit): whatever the caller runs comes after */
+	if (pend_waiting(l->pend) && (l->group_began || state_group(s) == 0))
+		pend_flush(l->pend);
 	return l->db;
 }
 

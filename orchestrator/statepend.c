@@ -42,9 +42,10 @@ struct pend {
 	int64_t phase;
 	int done;		/* and done with in it */
 	char *worker;
+	json_t *enter;		/* the last state change, or NULL */
 };
 
-enum { P_RUN, P_TOKEN, P_ACC, P_RELEASE, P_ALL, P_NR };
+enum { P_RUN, P_TOKEN, P_ACC, P_RELEASE, P_ALL, P_LAST, P_NR };
 
 struct pend_set {
 	struct db *db;
@@ -113,6 +114,24 @@ static const char *const sql[P_NR] = {
 	    /* the rows by their key: the planner takes a function's
 	     * rows for a hundred, and would read the whole table */
 	    " a.id = ANY(CAST(?4 AS BIGINT[]))",
+	/* after it: the last state changes, where their guards hold */
+	[P_LAST] = "WITH d AS (SELECT * FROM json_to_recordset(CAST(?1 AS"
+	    " JSON))" RECORD("id BIGINT, account TEXT, fr TEXT, st TEXT, rs"
+	    " TEXT, at DOUBLE PRECISION, att BIGINT, ec TEXT, er TEXT, w TEXT,"
+	    " why TEXT, op TEXT, line TEXT") "), u AS (UPDATE accounts a SET"
+	    " state = d.st, resume = d.rs, step = NULL, entered = d.at,"
+	    " attempts = d.att, error_class = d.ec, error = d.er, finished ="
+	    " CASE WHEN d.st = 'migrated' THEN d.at ELSE a.finished END,"
+	    " copy_began = CASE WHEN d.st = 'copying' THEN coalesce("
+	    "a.copy_began, d.at) ELSE a.copy_began END FROM d WHERE a.id ="
+	    " d.id AND a.state = d.fr AND (d.w IS NULL OR a.owner IS NULL OR"
+	    " a.owner = d.w) AND a.id = ANY(CAST(?2 AS BIGINT[])) RETURNING"
+	    " a.id), t AS (INSERT INTO transitions(account_id, ts, from_state,"
+	    " to_state, why, operator) SELECT d.id, d.at, d.fr, d.st, d.why,"
+	    " d.op FROM d JOIN u ON u.id = d.id ORDER BY d.at), q AS (INSERT"
+	    " INTO audit_queue(kind, line) SELECT 'event', d.line FROM d JOIN"
+	    " u ON u.id = d.id ORDER BY d.at) SELECT d.account, d.fr, d.st"
+	    " FROM d WHERE d.id NOT IN (SELECT id FROM u)",
 };
 
 struct pend_set *
@@ -137,6 +156,7 @@ clear(struct pend *e)
 	free(e->last);
 	free(e->step);
 	free(e->worker);
+	json_decref(e->enter);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -237,6 +257,51 @@ send_one(struct pend_set *p, const struct pend *e)
 	return ret;
 }
 
+/*
+ * PostgreSQL: the entries' last state changes, as the rows of P_LAST,
+ * whose answer is awaited: one round trip for the lane's accounts.  The
+ * rows it returns are those whose guard did not hold.
+ */
+static int
+send_last(struct pend_set *p)
+{
+	json_t *rows = json_array();
+	struct buf ids = BUF_INIT;
+	struct db_stmt *st;
+	char *t;
+	int n, rc = -1;
+
+	for (n = 0; n < p->nr; n++)
+		if (p->v[n].enter) {
+			buf_addf(&ids, "%s%lld", ids.len ? "," : "{",
+			    (long long)p->v[n].id);
+			json_array_append(rows, p->v[n].enter);
+		}
+	if (!ids.len) {
+		json_decref(rows);
+		return 0;
+	}
+	buf_adds(&ids, "}");
+	t = json_dumps(rows, JSON_COMPACT);
+	json_decref(rows);
+	if ((st = ready(p, P_LAST, 0))) {
+		db_bind_text(st, 1, t);
+		db_bind_text(st, 2, ids.buf);
+	}
+	free(t);
+	buf_release(&ids);
+	while (st && (rc = db_step(st)) == DB_ROW)
+		log_warnx("%s: is no longer %s (changed by another command,"
+		    " such as migrate hold, or taken by another worker when"
+		    " this one's lease ran out): its state %s is not recorded",
+		    db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2));
+	if (rc < 0)
+		log_warnx("state: %s", db_errmsg(p->db));
+	if (st)
+		db_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
 /* PostgreSQL: what every entry holds, as the rows of P_ALL. */
 static int
 send_all(struct pend_set *p)
@@ -292,7 +357,14 @@ send_all(struct pend_set *p)
 	buf_release(&ids);
 	for (n = 0; n < 5; n++)
 		free(t[n]);
-	return sent(p, st);
+	return sent(p, st) | send_last(p);
+}
+
+int
+pend_waiting(const struct pend_set *p)
+{
+	return p && (p->nr || (p->pg && (json_array_size(p->audit) ||
+	    json_array_size(p->trans))));
 }
 
 int
@@ -300,8 +372,7 @@ pend_flush(struct pend_set *p)
 {
 	int i, ret = 0;
 
-	if (!p || (!p->nr && (!p->pg || (!json_array_size(p->audit) &&
-	    !json_array_size(p->trans)))))
+	if (!pend_waiting(p))
 		return 0;
 	if (p->pg)
 		ret = send_all(p);
@@ -412,6 +483,24 @@ pend_audit(struct pend_set *p, const char *kind, const char *line)
 	json_array_append_new(p->audit, json_pack("{s:I, s:s, s:s}", "n",
 	    (json_int_t)json_array_size(p->audit), "kind", kind, "line",
 	    line));
+}
+
+void
+pend_enter_last(struct pend_set *p, const struct pend_enter *en)
+{
+	struct pend *e = entry(p, en->id);
+
+	if (e->enter) {		/* one a group: its guard reads the row */
+		pend_flush(p);
+		e = entry(p, en->id);
+	}
+	pend_transition(p, en->id);
+	e->enter = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:f, s:i, s:s?, s:s?,"
+	    " s:s?, s:s?, s:s?, s:s}", "id", (json_int_t)en->id, "account",
+	    en->account, "fr", en->from, "st", en->to, "rs", en->resume,
+	    "at", en->at, "att", en->attempts, "ec", en->error_class, "er",
+	    en->error, "w", en->worker, "why", en->why, "op", en->operator,
+	    "line", en->line);
 }
 
 void

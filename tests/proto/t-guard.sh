@@ -12,17 +12,18 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 stub_helpers imap-pull jmap-push
 export GIT_AUTHOR_NAME=Pat GIT_AUTHOR_EMAIL=pat@example.org
 
-# the before_push hook: bob's row, changed behind the apply's back by
-# the SQL in $work/steal.sql
+# the before_push and after_cutover hooks: bob's row, changed behind the
+# apply's back by the SQL in $work/steal.sql and $work/steal-cutover.sql
 cat >"$work/steal" <<EOT
 #!/bin/sh
 [ "\$MIGRATE_ACCOUNT" = bob@example.org ] || exit 0
 if [ -f "$work/g/database" ]; then
-	psql -qtA "\$(cat "$work/g/database")" -f "$work/steal.sql"
+	psql -qtA "\$(cat "$work/g/database")" -f "$work/steal\$1.sql"
 else
-	sqlite3 -cmd '.timeout 5000' "$work/g/state.db" <"$work/steal.sql"
+	sqlite3 -cmd '.timeout 5000' "$work/g/state.db" <"$work/steal\$1.sql"
 fi >/dev/null
 EOT
+: >"$work/steal-cutover.sql"
 chmod +x "$work/steal"
 { plan_head g; cat <<EOT
 accounts:
@@ -33,6 +34,7 @@ phases:
     - {name: all}
 hooks:
   before_push: "$work/steal"
+  after_cutover: "$work/steal -cutover"
 EOT
 } >"$work/g.yaml"
 
@@ -66,6 +68,28 @@ unlike "$(cat "$work/out")" "(alice|carol)@example.org: is no longer" \
 apply
 is "$rc:$(bob "SELECT state")" "0:migrated" \
     "released, bob goes on at the next apply"
+
+# held after his cutover's last step: his change into migrated, the
+# last before the apply gives him back, which on PostgreSQL waits for
+# the group and its guard is checked there
+state_wipe "$work/g" 2>/dev/null
+echo "UPDATE accounts SET state = 'held', resume = 'cutover' WHERE
+    account = 'bob@example.org';" >"$work/steal-cutover.sql"
+apply
+like "$(cat "$work/out")" \
+    "bob@example.org: is no longer cutover \(changed by another command, such as migrate hold" \
+    "bob held before his change into migrated: it is refused, and says why"
+is "$(bob "SELECT state, resume")" "held|cutover" \
+    "and nothing is written over the hold"
+is "$(state_sql "$work/g" "SELECT count(*) FROM transitions t, accounts a
+    WHERE a.id = t.account_id AND a.account = 'bob@example.org' AND
+    t.to_state = 'migrated'")" 0 "nor a transition of his into migrated"
+is "$(state_sql "$work/g" "SELECT count(*) FROM accounts WHERE state =
+    'migrated'")" 2 "alice and carol: migrated"
+: >"$work/steal-cutover.sql"
+"$M" --state "$work/g" release bob >/dev/null 2>&1
+apply
+is "$rc:$(bob "SELECT state")" "0:migrated" "released, bob goes on"
 
 if [ -n "${MIGRATE_TEST_PG:-}" ]; then
 	# the CPU time of an apply that waits for no one
