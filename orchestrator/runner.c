@@ -362,13 +362,15 @@ assign_waves(struct run *r)
 {
 	struct plan *p = r->p;
 	struct account *v;
-	size_t nr, i, k;
-	long long *taken = xcalloc(p->phases.nr_waves + 1, sizeof(*taken));
+	struct wave_of *to;
+	size_t nr, i, k, n = 0;
+	long long *taken;
+	int ret;
 
-	if (state_accounts(r->s, NULL, &v, &nr) < 0) {
-		free(taken);
+	if (state_accounts_in(r->s, ~0u, &v, &nr) < 0)
 		return -1;
-	}
+	taken = xcalloc(p->phases.nr_waves + 1, sizeof(*taken));
+	to = xcalloc(nr + 1, sizeof(*to));
 	for (i = 0; i < nr; i++)
 		for (k = 0; k < p->phases.nr_waves; k++)
 			if (v[i].wave && !strcmp(v[i].wave,
@@ -381,7 +383,8 @@ assign_waves(struct run *r)
 			struct wave pw = { .accounts = p->phases.pilot.accounts };
 
 			if (in_wave(p, &pw, v[i].account)) {
-				state_set_wave(r->s, v[i].account, "pilot");
+				to[n++] = (struct wave_of){ v[i].account,
+				    "pilot" };
 				continue;
 			}
 		}
@@ -391,16 +394,18 @@ assign_waves(struct run *r)
 			if ((w->batch && taken[k] >= w->batch) ||
 			    !in_wave(p, w, v[i].account))
 				continue;
-			state_set_wave(r->s, v[i].account, w->name);
+			to[n++] = (struct wave_of){ v[i].account, w->name };
 			taken[k]++;
 			break;
 		}
 	}
+	ret = state_set_waves(r->s, to, n) < 0 ? -1 : state_flush(r->s);
 	for (i = 0; i < nr; i++)
 		account_free(&v[i]);
 	free(v);
+	free(to);
 	free(taken);
-	return state_flush(r->s);
+	return ret;
 }
 
 int

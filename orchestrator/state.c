@@ -34,8 +34,12 @@ enum stmt {
 	S_QUEUE,
 	S_WAVE,
 	S_STEP,
+	S_INSERT_ROWS,
+	S_WAVE_ROWS,
 	S_NR
 };
+
+#define ROWS_MAX	500	/* rows of one *_ROWS statement */
 
 /* A worker writes only the accounts it holds (or that no one does) */
 #define MINE(me) "(CAST(" me " AS TEXT) IS NULL OR owner IS NULL OR" \
@@ -77,6 +81,16 @@ static const char *const sql[S_NR] = {
 	[S_WAVE] = "UPDATE accounts SET wave = ?2 WHERE account = ?1",
 	[S_STEP] = "UPDATE accounts SET step = ?2 WHERE id = ?1 AND"
 	    " state = ?3 AND " MINE("?4"),
+	/* PostgreSQL: S_INSERT and S_WAVE for many rows, in JSON (?1),
+	 * where a statement costs more than the rows it writes */
+	[S_INSERT_ROWS] = "INSERT INTO accounts(account, login, ord, entered)"
+	    " SELECT x.a, x.l, x.o, ?2 FROM json_to_recordset(CAST(?1 AS"
+	    " JSON)) AS x(a TEXT, l TEXT, o BIGINT) ON CONFLICT(account) DO"
+	    " UPDATE SET login = excluded.login, ord = excluded.ord,"
+	    " in_plan = 1",
+	[S_WAVE_ROWS] = "UPDATE accounts SET wave = x.w FROM"
+	    " json_to_recordset(CAST(?1 AS JSON)) AS x(a TEXT, w TEXT) WHERE"
+	    " accounts.account = x.a",
 };
 
 /* Statement `i`, kept on the calling thread's connection; the caller
@@ -178,10 +192,39 @@ count_locked(struct state *s)
 	return n;
 }
 
+/*
+ * PostgreSQL: `row` kept in `rows`, which go to statement `which` (?1,
+ * `now` its ?2) when ROWS_MAX are kept, or with the last (`row` NULL).
+ * The caller holds the lock and has begun the group.
+ */
+static int
+send_rows(struct state *s, enum stmt which, json_t *rows, json_t *row,
+    double now)
+{
+	struct db_stmt *st;
+	char *text;
+	int ret;
+
+	if (row)
+		json_array_append_new(rows, row);
+	if (json_array_size(rows) < (row ? ROWS_MAX : 1))
+		return 0;
+	text = json_dumps(rows, JSON_COMPACT);
+	json_array_clear(rows);
+	st = stmt(s, which);
+	db_bind_text(st, 1, text);
+	if (which == S_INSERT_ROWS)
+		db_bind_real(st, 2, now);
+	ret = sent(s, st);
+	free(text);
+	return ret;
+}
+
 int
 state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
     size_t *added_r, struct buf *err)
 {
+	json_t *rows = json_array();
 	struct db_stmt *st;
 	size_t i;
 	int ret = 0;
@@ -195,6 +238,12 @@ state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
 	}
 	before = count_locked(s);
 	for (i = 0; i < nr && ret == 0; i++) {
+		if (state_shared(s)) {
+			ret = send_rows(s, S_INSERT_ROWS, rows, json_pack(
+			    "{s:s, s:s, s:I}", "a", v[i].account, "l",
+			    v[i].login, "o", (json_int_t)i), now);
+			continue;
+		}
 		st = stmt(s, S_INSERT);
 		db_bind_text(st, 1, v[i].account);
 		db_bind_text(st, 2, v[i].login);
@@ -202,6 +251,8 @@ state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
 		db_bind_real(st, 4, now);
 		ret = sent(s, st);
 	}
+	if (ret == 0 && state_shared(s))
+		ret = send_rows(s, S_INSERT_ROWS, rows, NULL, now);
 	if (ret == 0)
 		*added_r = count_locked(s) - before;
 	ret = ret < 0 ? -1 : state_commit_locked(s);
@@ -210,13 +261,38 @@ out:
 		buf_addf(err, "state: cannot record the accounts: %s",
 		    db_errmsg(state_db(s)));
 	state_unlock_db(s);
+	json_decref(rows);
 	return ret;
 }
 
 int
-state_set_wave(struct state *s, const char *account, const char *wave)
+state_set_waves(struct state *s, const struct wave_of *v, size_t nr)
 {
-	return write_one(s, S_WAVE, "ss", account, wave);
+	int pg = state_shared(s), ret = 0;
+	json_t *rows;
+	struct db_stmt *st;
+	size_t i;
+
+	if (!state_lock_pend(s))
+		return -1;
+	rows = json_array();
+	for (i = 0; i < nr && ret == 0; i++) {
+		if (pg) {
+			ret = send_rows(s, S_WAVE_ROWS, rows, json_pack(
+			    "{s:s, s:s}", "a", v[i].account, "w", v[i].wave),
+			    0);
+			continue;
+		}
+		st = stmt(s, S_WAVE);
+		db_bind_text(st, 1, v[i].account);
+		db_bind_text(st, 2, v[i].wave);
+		ret = sent(s, st);
+	}
+	if (ret == 0 && pg)
+		ret = send_rows(s, S_WAVE_ROWS, rows, NULL, 0);
+	state_unlock_db(s);
+	json_decref(rows);
+	return ret;
 }
 
 /* The row `st` is on (its columns ACC_COLS) into `a`. */

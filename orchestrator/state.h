@@ -111,8 +111,11 @@ struct account_spec;
 int state_sync_accounts(struct state *s, const struct account_spec *v,
     size_t nr, size_t *added_r, struct buf *err);
 
-/* Put accounts in a wave (`wave` NULL: rows without one). */
-int state_set_wave(struct state *s, const char *account, const char *wave);
+/* Put each account in its wave. */
+struct wave_of {
+	const char *account, *wave;
+};
+int state_set_waves(struct state *s, const struct wave_of *v, size_t nr);
 
 /* Accounts of `wave` (NULL: every account of the plan), in plan order. */
 int state_accounts(struct state *s, const char *wave, struct account **v_r,

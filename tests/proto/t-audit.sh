@@ -39,6 +39,13 @@ EOT
 (cd "$work" && MIGRATE_FAKE_HELPERS=1 "$M" plan apply a.yaml) \
     >"$work/out" 2>&1
 is "$?" 0 "an apply of $N accounts, its helpers faked"
+# (on PostgreSQL, the plan's accounts and their waves go in by the 500)
+is "$(state_sql "$work/a" "SELECT count(*), count(DISTINCT ord), min(ord),
+    max(ord) FROM accounts WHERE in_plan <> 0" | tr '|' ' ')" \
+    "$N $N 0 $((N - 1))" "every account of the plan is in the state, in its place"
+is "$(state_sql "$work/a" "SELECT wave, count(*) FROM accounts GROUP BY wave
+    ORDER BY wave" | tr '\n|' ' :')" "wave-1:$((N / 2)) wave-2:$((N / 2)) " \
+    "each in its wave"
 transitions=$(state_sql "$work/a" "SELECT count(*) FROM transitions")
 queued=$(state_sql "$work/a" "SELECT count(*) FROM audit_queue")
 git -C "$work/a/audit" log -p --format= | grep '^+{' >"$work/lines"
