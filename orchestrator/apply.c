@@ -74,6 +74,8 @@ cmd_apply(const char *file, int progress, int coordinate)
 
 	load_plan(file, &p, &v, &nr);
 	s = take_state(&p, file, &lockfd);
+	if (state_lock_coordinator(s, &err) < 0)
+		fatalx(EX_TEMPFAIL, "%s", err.buf);
 	if (audit_open(&au, p.state_dir, &err) < 0 ||
 	    audit_recover(au, s, &err) < 0)
 		fatalx(EX_CANTCREAT, "%s", err.buf);

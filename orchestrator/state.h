@@ -196,6 +196,11 @@ void state_set_operator(struct state *s, const char *who);
  * one does, and its runs carry its name.
  */
 int state_shared(struct state *s);
+/* On PostgreSQL, this process the one plan apply of the database (an
+ * advisory lock, which its first connection holds until it closes): -1
+ * when another holds it.  On SQLite, the directory's lock is enough
+ * (state_lock_apply()). */
+int state_lock_coordinator(struct state *s, struct buf *err);
 void state_set_worker(struct state *s, const char *name);
 const char *state_worker(struct state *s);
 

@@ -401,6 +401,36 @@ state_shared(struct state *s)
 	return s->pg;
 }
 
+/* the advisory lock's key: "migrate" */
+#define COORDINATOR_KEY	0x6d69677261746500LL
+
+int
+state_lock_coordinator(struct state *s, struct buf *err)
+{
+	struct db_stmt *st;
+	struct db *db;
+	int rc = -1, got = 0;
+
+	if (!s->pg)
+		return 0;
+	db = state_lock_db(s);
+	if ((st = db_prepare(db, "SELECT CASE WHEN pg_try_advisory_lock(?1)"
+	    " THEN 1 ELSE 0 END", 0))) {
+		db_bind_int(st, 1, COORDINATOR_KEY);
+		if ((rc = db_step(st)) == DB_ROW)
+			got = db_col_int(st, 0) == 1;
+		db_finalize(st);
+	}
+	if (rc != DB_ROW)
+		buf_addf(err, "state: %s", db_errmsg(db));
+	else if (!got)
+		buf_adds(err, "another 'migrate plan apply' works on the"
+		    " plan's database, from another state directory or host;"
+		    " wait for it, or stop it");
+	state_unlock_db(s);
+	return got ? 0 : -1;
+}
+
 const char *
 state_operator(struct state *s)
 {

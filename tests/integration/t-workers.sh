@@ -137,6 +137,12 @@ pids="$pids $coord"
 like "$(said "wait for workers, and none runs")" \
     "phase assessment: its accounts wait for workers, and none runs: start 'migrate worker'" \
     "the coordinator alone says that its accounts wait for workers"
+# a second plan apply of the same database, from another directory
+sed "s|^state: .*|state: $work/second|" "$work/plan.yaml" >"$work/second.yaml"
+out=$("$M" plan apply "$work/second.yaml" 2>&1)
+is "$?" 75 "a second plan apply of the same database is refused (75)"
+like "$out" "another 'migrate plan apply' works on the plan's database" \
+    "and says why"
 for w in w1 w2 w3; do start "$w"; done
 
 kill_holder() {	# ACCOUNT STATE: kill -9 the worker paused in STATE
