@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "now.h"
 #include "proxy.h"
 #include "xalloc.h"
 
@@ -76,7 +77,7 @@ lost(struct follow *f, const char *why)
 	if (!f->px->follow_lost) {
 		log_warnx("%s; routing from the cache for at most %llds", why,
 		    f->px->cf->limits.mapping_stale);
-		f->px->follow_lost = time(NULL);
+		f->px->follow_lost = now_seconds();
 	} else
 		log_debug("mapping: %s", why);
 	if (f->ev)
@@ -148,8 +149,8 @@ listening(struct follow *f, struct buf *err)
 	f->ev = event_new(px->base, fd, EV_READ | EV_PERSIST, on_read, f);
 	event_add(f->ev, NULL);
 	if (f->px->follow_lost)
-		log_info("mapping: back in touch with the database after %lds",
-		    (long)(time(NULL) - f->px->follow_lost));
+		log_info("mapping: back in touch with the database after"
+		    " %.0fs", now_seconds() - f->px->follow_lost);
 	f->px->follow_lost = 0;
 	return 0;
 }

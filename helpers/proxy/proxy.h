@@ -282,7 +282,7 @@ struct proxy {
 	struct evconnlistener *control;
 	struct mapping *map;
 	struct follow *follow;	/* a database store (follow.c) */
-	time_t follow_lost;	/* since when it is out of reach, or 0 */
+	double follow_lost;	/* since when it is out of reach, or 0 */
 	LIST_HEAD(, session) sessions;
 	size_t nr_sessions;
 	struct proto_stats st[P_NR];

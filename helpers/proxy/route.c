@@ -13,6 +13,7 @@
 
 #include <time.h>
 
+#include "now.h"
 #include "proxy.h"
 #include "strhash.h"
 #include "xalloc.h"
@@ -25,15 +26,17 @@
  * within limits.mapping_stale, -1 past it (err says so).
  */
 static int
-fresh(const struct proxy *px, time_t now, struct buf *err)
+fresh(const struct proxy *px, struct buf *err)
 {
+	double out = now_seconds() - px->follow_lost;
+
 	if (!px->follow_lost)
 		return 1;
-	if (now - px->follow_lost <= px->cf->limits.mapping_stale)
+	/* to the fraction: whole seconds would allow one more */
+	if (out <= (double)px->cf->limits.mapping_stale)
 		return 0;
-	buf_addf(err, "the mapping database has been out of reach for %llds,"
-	    " longer than limits.mapping_stale", (long long)(now -
-	    px->follow_lost));
+	buf_addf(err, "the mapping database has been out of reach for %.0fs,"
+	    " longer than limits.mapping_stale", out);
 	return -1;
 }
 
@@ -113,7 +116,7 @@ route_lookup(struct proxy *px, const char *id, enum route *r,
 
 	if (file_route(px->cf, id, r))
 		return 0;
-	if (px->follow && (up = fresh(px, now, err)) < 0)
+	if (px->follow && (up = fresh(px, err)) < 0)
 		return -1;
 	if (!px->map && (!px->cf->mapping || access(px->cf->mapping, F_OK) ||
 	    mapping_open(&px->map, px->cf->mapping, 0, err) < 0)) {
