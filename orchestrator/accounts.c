@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "ident.h"
 #include "plan.h"
+#include "utf7.h"
 #include "xalloc.h"
 
 struct collect {
@@ -45,6 +46,13 @@ add(struct collect *c, const char *name, const char *login,
 	    !at[1] || strchr(at + 1, '@')))) {
 		buf_addf(c->err, "%s: '%s' is not an account name (an address"
 		    " or a bare login)\n", where, name);
+		c->errors++;
+		return;
+	}
+	if (!utf8_valid(name, strlen(name)) || (login &&
+	    !utf8_valid(login, strlen(login)))) {
+		buf_addf(c->err, "%s: the account or its login is not UTF-8"
+		    " (the state and the audit hold text in UTF-8)\n", where);
 		c->errors++;
 		return;
 	}

@@ -224,7 +224,7 @@ int
 state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
     size_t *added_r, struct buf *err)
 {
-	json_t *rows = json_array();
+	json_t *rows = json_array(), *row;
 	struct db_stmt *st;
 	size_t i;
 	int ret = 0;
@@ -239,9 +239,12 @@ state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
 	before = count_locked(s);
 	for (i = 0; i < nr && ret == 0; i++) {
 		if (state_shared(s)) {
-			ret = send_rows(s, S_INSERT_ROWS, rows, json_pack(
-			    "{s:s, s:s, s:I}", "a", v[i].account, "l",
-			    v[i].login, "o", (json_int_t)i), now);
+			/* (text not UTF-8 makes no row: plan_accounts()
+			 * refuses it) */
+			row = json_pack("{s:s, s:s, s:I}", "a", v[i].account,
+			    "l", v[i].login, "o", (json_int_t)i);
+			ret = row ? send_rows(s, S_INSERT_ROWS, rows, row,
+			    now) : -1;
 			continue;
 		}
 		st = stmt(s, S_INSERT);
@@ -269,7 +272,7 @@ int
 state_set_waves(struct state *s, const struct wave_of *v, size_t nr)
 {
 	int pg = state_shared(s), ret = 0;
-	json_t *rows;
+	json_t *rows, *row;
 	struct db_stmt *st;
 	size_t i;
 
@@ -278,9 +281,10 @@ state_set_waves(struct state *s, const struct wave_of *v, size_t nr)
 	rows = json_array();
 	for (i = 0; i < nr && ret == 0; i++) {
 		if (pg) {
-			ret = send_rows(s, S_WAVE_ROWS, rows, json_pack(
-			    "{s:s, s:s}", "a", v[i].account, "w", v[i].wave),
-			    0);
+			row = json_pack("{s:s, s:s}", "a", v[i].account, "w",
+			    v[i].wave);
+			ret = row ? send_rows(s, S_WAVE_ROWS, rows, row, 0) :
+			    -1;
 			continue;
 		}
 		st = stmt(s, S_WAVE);

@@ -240,6 +240,13 @@ printf 'dave@example.org\nbad name\n' >"$work/accounts.csv"
 (cd "$work" && "$M" plan validate sources.yaml) >"$work/out" 2>&1
 like "$(cat "$work/out")" "accounts.csv:2: 'bad name' is not an account name" \
     "a bad line of an account source names its file and line"
+printf 'dave@example.org\nd\351sir\351e@example.org\neve@example.org,\377\n' \
+    >"$work/accounts.csv"
+(cd "$work" && "$M" plan validate sources.yaml) >"$work/out" 2>&1
+is "$?:$(grep -c 'not UTF-8' "$work/out")" 65:2 \
+    "an account or a login not in UTF-8 is refused (65), with each line"
+like "$(cat "$work/out")" "accounts.csv:3: the account or its login is not UTF-8" \
+    "naming its file and line"
 
 (cd "$work" && "$M" plan validate nowhere.yaml) >"$work/out" 2>&1
 is "$?" 66 "a plan that cannot be read: exit 66"
