@@ -32,7 +32,8 @@ relay() {	# TARGET-PORT FAULT AFTER DIR [relay options]: RPORT is set
 	rm -f "$work/rport"
 	"$top/tests/integration/fault-relay.py" --target "127.0.0.1:$target" \
 	    --port-file "$work/rport" --fault "$fault" --after "$after" \
-	    --dir "$dir" --log "$work/relay.log" "$@" >/dev/null 2>&1 &
+	    --dir "$dir" --log "$work/relay.log" "$@" >/dev/null \
+	    2>"$work/relay.err" &
 	relay_pid=$!
 	# python's start, 20 s at most on a loaded host
 	for _ in $(seq 400); do
@@ -40,7 +41,8 @@ relay() {	# TARGET-PORT FAULT AFTER DIR [relay options]: RPORT is set
 		kill -0 "$relay_pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	RPORT=$(cat "$work/rport")
+	[ -s "$work/rport" ] || sed 's/^/# relay: /' "$work/relay.err"
+	RPORT=$(cat "$work/rport" 2>/dev/null)
 }
 relay_stop() {
 	[ -n "$relay_pid" ] || return 0
@@ -187,8 +189,9 @@ is "$?" 0 "a clean dav-pull (the reference)"
 run_sieve_pull "$SRC_SIEVE_PORT" "$work/ref.sieve" >/dev/null 2>"$work/err"
 is "$?" 0 "a clean sieve-pull (the reference)"
 
-PROXY_PORT=$((30000 + RANDOM % 20000))
-PROXY_RELAY=$((PROXY_PORT + 1))
+# fixed, below the kernel's ephemeral ports: a random one there could be
+# some client's local port at the moment the relay binds it
+PROXY_PORT=31343 PROXY_RELAY=31344
 cat >"$work/proxy.yaml" <<EOF
 hostname: proxy.example.org
 default_domain: example.org
