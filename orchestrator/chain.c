@@ -62,15 +62,18 @@ enter_flipped(struct run *r, struct account *a, enum acc_state to,
 }
 
 
-/* Enter `to`; `last` when the phase is done with the account then, and
- * it is only given back (enter_state_last()). */
+/*
+ * Enter `to`; `later` when its guard may wait (enter_state_later()):
+ * until the flip, which commits the step before it, or until the
+ * account is given back, nothing done meanwhile needs the state written.
+ */
 static int
 enter_as(struct run *r, struct account *a, enum acc_state to,
-    const char *why, int last)
+    const char *why, int later)
 {
 	struct buf err = BUF_INIT;
 	enum acc_state from = a->state;
-	int ret = last ? enter_state_last(r->s, a, to, why, &err) :
+	int ret = later ? enter_state_later(r->s, a, to, why, &err) :
 	    enter_state(r->s, a, to, why, &err);
 
 	if (ret < 0)
@@ -254,7 +257,7 @@ copy(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 		DONE("provisioned");
 	}
 	STEP(push(r, sl, a, "push", err));
-	return enter(r, a, ST_COPIED, NULL) < 0 ? PERMANENT : OK;
+	return enter_as(r, a, ST_COPIED, NULL, 1) < 0 ? PERMANENT : OK;
 }
 
 /* migrated: the delta passes, or finalize */
@@ -308,7 +311,7 @@ advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 		case ST_ROLLED_BACK:
 			if (r->phase != PH_MOVE)
 				return OK;
-			if (enter(r, a, ST_COPYING, r->phase_name) < 0)
+			if (enter_as(r, a, ST_COPYING, r->phase_name, 1) < 0)
 				return PERMANENT;
 			break;
 		case ST_COPYING:
@@ -316,7 +319,7 @@ advance(struct run *r, struct slot *sl, struct account *a, struct buf *err)
 			break;
 		case ST_COPIED:
 			STEP(push(r, sl, a, "verify", err));
-			if (enter(r, a, ST_VERIFIED, NULL) < 0)
+			if (enter_as(r, a, ST_VERIFIED, NULL, 1) < 0)
 				return PERMANENT;
 			break;
 		case ST_VERIFIED:

@@ -407,53 +407,59 @@ state_queue_audit(struct state *s, const char *kind, const char *line)
 	return 0;
 }
 
+/* A change of state, as the caller asks for it (enter_common() adds
+ * `resume` and `attempts`) */
+struct enter_to {
+	enum acc_state state, resume;
+	int attempts;
+	const char *why, *kind, *extra;
+};
+
 /*
- * The row of `a` in state `to`, its transition and its audit line; the
- * caller holds the lock and has begun the group.  0; 1 when the account
- * was no longer as `a` says (its state, or another worker's lease); -1.
+ * The row of `a` in state `to`, its transition, its audit line and
+ * another of `kind` (when not NULL); the caller holds the lock and has
+ * begun the group.  0; 1 when the account was no longer as `a` says (its
+ * state, or another worker's lease); -1.
+ *
  * On PostgreSQL, where a statement costs the server more than the rows
- * it writes, only the row's change waits for its answer (its guard's):
- * the rest waits on the lane, to go with the others (statepend.c).
+ * it writes, the change is kept on the lane (statepend.c), with those
+ * before it: `later`, it goes with the group's other writes, its guard
+ * checked there; otherwise now, in one statement with them, its guard's
+ * answer awaited.
  */
 static int
 write_enter(struct state *s, struct pend_set *p, const struct account *a,
-    enum acc_state to, enum acc_state resume, int attempts, double now,
-    const char *why, const char *line, int last)
+    const struct enter_to *to, double now, const char *line, int later)
 {
 	struct db_stmt *st;
 	const char *from = state_name(a->state);
-	int held = to == ST_FAILED || to == ST_HELD;
+	int held = to->state == ST_FAILED || to->state == ST_HELD;
 
-	if (last && state_shared(s)) {
-		pend_enter_last(p, &(struct pend_enter){ a->id, a->account,
-		    from, state_name(to), held ? state_name(resume) : NULL,
-		    now, attempts, held ? a->error_class : NULL, held ?
-		    a->error : NULL, state_worker(s), why, state_operator(s),
-		    line });
-		return 0;
+	if (state_shared(s)) {
+		if (pend_hop(p, &(struct pend_enter){ a->id, a->account, from,
+		    state_name(to->state), held ? state_name(to->resume) :
+		    NULL, now, to->attempts, held ? a->error_class : NULL,
+		    held ? a->error : NULL, state_worker(s), to->why,
+		    state_operator(s), line, to->kind, to->extra }) < 0)
+			return -1;
+		return later ? 0 : pend_send_hops(p, a->id, NULL);
 	}
 	st = stmt(s, S_ENTER);
 	db_bind_int(st, 1, a->id);
-	db_bind_text(st, 2, state_name(to));
+	db_bind_text(st, 2, state_name(to->state));
 	if (held) {
-		db_bind_text(st, 3, state_name(resume));
+		db_bind_text(st, 3, state_name(to->resume));
 		db_bind_text(st, 6, a->error_class);
 		db_bind_text(st, 7, a->error);
 	}
 	db_bind_real(st, 4, now);
-	db_bind_int(st, 5, attempts);
+	db_bind_int(st, 5, to->attempts);
 	db_bind_text(st, 8, from);
 	db_bind_text(st, 9, state_worker(s));
 	if (done(s, st) < 0)
 		return -1;
 	if (db_changes(st) != 1)
 		return 1;
-	if (state_shared(s)) {
-		pend_enter(p, a->id, now, from, state_name(to), why,
-		    state_operator(s));
-		pend_audit(p, "event", line);
-		return 0;
-	}
 	/* what waits on the lane does not depend on the transition, but
 	 * for the step, which it cleared */
 	pend_transition(p, a->id);
@@ -461,18 +467,19 @@ write_enter(struct state *s, struct pend_set *p, const struct account *a,
 	db_bind_int(st, 1, a->id);
 	db_bind_real(st, 2, now);
 	db_bind_text(st, 3, from);
-	db_bind_text(st, 4, state_name(to));
-	db_bind_text(st, 5, why);
+	db_bind_text(st, 4, state_name(to->state));
+	db_bind_text(st, 5, to->why);
 	db_bind_text(st, 6, state_operator(s));
-	return sent(s, st) < 0 || queue_locked(s, "event", line) < 0 ? -1 : 0;
+	if (sent(s, st) < 0 || queue_locked(s, "event", line) < 0)
+		return -1;
+	return to->kind && queue_locked(s, to->kind, to->extra) < 0 ? -1 : 0;
 }
 
 static int
-enter_common(struct state *s, struct account *a, enum acc_state to,
-    const char *why, const char *kind, const char *extra, int last,
-    struct buf *err)
+enter_common(struct state *s, struct account *a, struct enter_to *t,
+    int later, struct buf *err)
 {
-	enum acc_state from = a->state, resume = a->resume;
+	enum acc_state from = a->state, to = t->state;
 	double now = now_seconds();
 	struct pend_set *p;
 	json_t *ev;
@@ -480,32 +487,28 @@ enter_common(struct state *s, struct account *a, enum acc_state to,
 	int ret = -1, back;
 
 	/* from failed or held, work goes on where it stopped */
-	back = (from == ST_FAILED || from == ST_HELD) && to == resume &&
+	back = (from == ST_FAILED || from == ST_HELD) && to == a->resume &&
 	    to != ST_FAILED && to != ST_HELD;
 	if (!back && !state_allowed(from, to)) {
 		buf_addf(err, "%s: cannot go from %s to %s", a->account,
 		    state_name(from), state_name(to));
 		return -1;
 	}
+	t->resume = a->resume;
 	if (to == ST_FAILED || to == ST_HELD)
-		resume = from == ST_FAILED || from == ST_HELD ? a->resume :
+		t->resume = from == ST_FAILED || from == ST_HELD ? a->resume :
 		    from;
+	/* failing, holding and going back keep the count of attempts */
+	t->attempts = to == ST_FAILED || to == ST_HELD || back ?
+	    a->attempts : 0;
 	ev = json_pack("{s:f, s:s, s:s, s:s, s:s?, s:s?}", "ts", now,
 	    "account", a->account, "from", state_name(from), "to",
-	    state_name(to), "wave", a->wave, "why", why);
+	    state_name(to), "wave", a->wave, "why", t->why);
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(ev);
 
 	if ((p = state_lock_pend(s))) {
-		/* failing, holding and going back keep the count of
-		 * attempts */
-		ret = write_enter(s, p, a, to, resume, to == ST_FAILED ||
-		    to == ST_HELD || back ? a->attempts : 0, now, why, line,
-		    last);
-		if (ret == 0 && kind && state_shared(s))
-			pend_audit(p, kind, extra);
-		else if (ret == 0 && kind && queue_locked(s, kind, extra) < 0)
-			ret = -1;
+		ret = write_enter(s, p, a, t, now, line, later);
 		state_unlock_db(s);
 	}
 	if (ret > 0)
@@ -520,7 +523,7 @@ enter_common(struct state *s, struct account *a, enum acc_state to,
 		return -1;
 	}
 	a->state = to;
-	a->resume = resume;
+	a->resume = t->resume;
 	free(a->step);
 	a->step = NULL;
 	if (to != ST_FAILED && to != ST_HELD) {
@@ -537,21 +540,24 @@ int
 enter_state(struct state *s, struct account *a, enum acc_state to,
     const char *why, struct buf *err)
 {
-	return enter_common(s, a, to, why, NULL, NULL, 0, err);
+	return enter_common(s, a, &(struct enter_to){ .state = to, .why =
+	    why }, 0, err);
 }
 
 int
-enter_state_last(struct state *s, struct account *a, enum acc_state to,
+enter_state_later(struct state *s, struct account *a, enum acc_state to,
     const char *why, struct buf *err)
 {
-	return enter_common(s, a, to, why, NULL, NULL, 1, err);
+	return enter_common(s, a, &(struct enter_to){ .state = to, .why =
+	    why }, 1, err);
 }
 
 int
 enter_state_with(struct state *s, struct account *a, enum acc_state to,
     const char *why, const char *kind, const char *extra, struct buf *err)
 {
-	return enter_common(s, a, to, why, kind, extra, 0, err);
+	return enter_common(s, a, &(struct enter_to){ .state = to, .why =
+	    why, .kind = kind, .extra = extra }, 0, err);
 }
 
 int
@@ -574,22 +580,27 @@ int
 state_commit_step(struct state *s, struct account *a, const char *step)
 {
 	struct db_stmt *st;
-	int ret = -1;
+	struct pend_set *p;
+	int ret;
 
 	/* kept on the lane too, so that no older step there overrides it */
 	if (state_set_step(s, a, step) < 0)
 		return -1;
 	if (!state_shared(s))
 		return 0;
-	if (!state_lock_pend(s))
+	if (!(p = state_lock_pend(s)))
 		return -1;
-	st = stmt(s, S_STEP);
-	db_bind_int(st, 1, a->id);
-	db_bind_text(st, 2, step);
-	db_bind_text(st, 3, state_name(a->state));
-	db_bind_text(st, 4, state_worker(s));
-	if (done(s, st) == 0)
-		ret = db_changes(st) == 1 ? 0 : 1;
+	/* with the changes of state kept, if any: their guard is its */
+	if ((ret = pend_send_hops(p, a->id, step)) == 2) {
+		ret = -1;
+		st = stmt(s, S_STEP);
+		db_bind_int(st, 1, a->id);
+		db_bind_text(st, 2, step);
+		db_bind_text(st, 3, state_name(a->state));
+		db_bind_text(st, 4, state_worker(s));
+		if (done(s, st) == 0)
+			ret = db_changes(st) == 1 ? 0 : 1;
+	}
 	if (state_commit_bare_locked(s) < 0)
 		ret = -1;
 	state_unlock_db(s);

@@ -138,14 +138,17 @@ int enter_state(struct state *s, struct account *a, enum acc_state to,
     const char *why, struct buf *err);
 
 /*
- * The same for a change after which the caller only gives the account
- * back (state_release()).  On PostgreSQL it goes with the group's other
- * writes and its guard is checked there, not now: 0 means it is kept for
- * the group, and if the account was changed meanwhile (by another
- * command, or another worker after this one's lease ran out), it is not
- * written and a warning says so.  On SQLite it is enter_state().
+ * The same for a change whose guard may be checked later: on PostgreSQL
+ * it is kept, and goes with the account's next change of state or
+ * committed step (state_commit_step()), whose guard is then the first
+ * one's, or else with the group's other writes.  0 means it is kept; if
+ * the account was changed meanwhile (by another command, or another
+ * worker after this one's lease ran out), nothing of the changes kept is
+ * written, and that next change fails, or a warning says so.  Nothing
+ * the caller does until then may need it in the database.  On SQLite it
+ * is enter_state().
  */
-int enter_state_last(struct state *s, struct account *a, enum acc_state to,
+int enter_state_later(struct state *s, struct account *a, enum acc_state to,
     const char *why, struct buf *err);
 
 /* The same, with one more audit line of `kind` in the same transaction. */

@@ -90,18 +90,22 @@ void pend_run(struct pend_set *p, int64_t id, const struct pend_run *r);
 void pend_release(struct pend_set *p, int64_t id, int64_t phase, int done,
     const char *worker);
 void pend_transition(struct pend_set *p, int64_t id);
-/* PostgreSQL: the transitions row of a state change (its step cleared
- * as pend_transition() does), and an audit line, kept in order. */
-void pend_enter(struct pend_set *p, int64_t id, double ts, const char *from,
-    const char *to, const char *why, const char *operator);
+/* PostgreSQL: an audit line, kept in order. */
 void pend_audit(struct pend_set *p, const char *kind, const char *line);
 /*
- * PostgreSQL: a state change after which the account is only given
- * back (enter_state_last()), written after the lane's other writes, with
- * its transitions row and audit line when its guard holds, as
- * write_enter()'s (state.c): the account still in state `from`, and this
- * worker's or no one's.  When it does not, none of the three is written,
- * and a warning names the account.
+ * PostgreSQL: a change of state of the account, kept (its step cleared
+ * as pend_transition() does), after any kept before it, with its
+ * transitions row, its audit line and another of kind `kind` when that
+ * is not NULL.  0, or -1 when it cannot be kept: the account's kept
+ * changes are then dropped.
+ *
+ * They are written together, under one guard: the account still in the
+ * first one's `from` state, and this worker's or no one's.  When it does
+ * not hold, nothing of them is written, nor the account's step kept.
+ * pend_flush() sends every account's, and a warning names each one
+ * whose guard did not hold; pend_send_hops() only account `id`'s, now,
+ * with its step `step`: 0, 1 when the guard did not hold, 2 when none
+ * was kept, -1.
  */
 struct pend_enter {
 	int64_t id;
@@ -109,8 +113,10 @@ struct pend_enter {
 	double at;
 	int attempts;
 	const char *error_class, *error, *worker, *why, *operator, *line;
+	const char *kind, *extra;
 };
-void pend_enter_last(struct pend_set *p, const struct pend_enter *en);
+int pend_hop(struct pend_set *p, const struct pend_enter *en);
+int pend_send_hops(struct pend_set *p, int64_t id, const char *step);
 
 /* The rows of `sql` (?1 bound to `id` unless it is negative) as an array
  * of objects, a member per column under its name, of its type. */

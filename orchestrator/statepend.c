@@ -13,6 +13,12 @@
  * None of these writes depends on the others of the account but the
  * step, which a transition clears (pend_transition()).
  *
+ * On PostgreSQL a change of state may wait there too (pend_hop()), its
+ * guard checked when it is sent: with the lane's other writes, or with
+ * the account's next change of state sent at once, or its committed
+ * step (state.c).  A step set after it is written only where its guard
+ * holds.
+ *
  * They are in the group as if they had been sent: what a crash loses
  * is what an uncommitted group loses, no more.
  */
@@ -42,10 +48,14 @@ struct pend {
 	int64_t phase;
 	int done;		/* and done with in it */
 	char *worker;
-	json_t *enter;		/* the last state change, or NULL */
+	/* PostgreSQL: the changes of state kept (pend_hop()): the row
+	 * they leave, guarded by the first one's `from`, and each one's
+	 * transition and audit line; the step they clear */
+	json_t *enter, *hops;
+	int clears_step;
 };
 
-enum { P_RUN, P_TOKEN, P_ACC, P_RELEASE, P_ALL, P_LAST, P_NR };
+enum { P_RUN, P_TOKEN, P_ACC, P_RELEASE, P_ALL, P_LAST, P_ONE, P_NR };
 
 struct pend_set {
 	struct db *db;
@@ -83,7 +93,8 @@ static const char *const sql[P_NR] = {
 	[P_ALL] = "WITH d AS (SELECT * FROM json_to_recordset(CAST(?1 AS"
 	    " JSON))" RECORD("id BIGINT, hs INTEGER, step TEXT, at DOUBLE"
 	    " PRECISION, m BIGINT, b BIGINT, an BIGINT, hc INTEGER, dl BIGINT,"
-	    " last TEXT, rp BIGINT, rd INTEGER, rw TEXT") "), r AS (INSERT INTO"
+	    " last TEXT, rp BIGINT, rd INTEGER, rw TEXT, cs INTEGER, sf TEXT,"
+	    " sw TEXT") "), r AS (INSERT INTO"
 	    " runs(account_id, helper, step, started, ended, exit, done,"
 	    " error, worker) SELECT * FROM json_to_recordset(CAST(?2 AS"
 	    " JSON))" RECORD("account_id BIGINT, helper TEXT, step TEXT,"
@@ -100,7 +111,11 @@ static const char *const sql[P_NR] = {
 	    " audit_queue(kind, line) SELECT kind, line FROM"
 	    " json_to_recordset(CAST(?6 AS JSON))" RECORD("n INTEGER, kind TEXT,"
 	    " line TEXT") " ORDER BY n) UPDATE accounts a SET"
-	    " step = CASE WHEN d.hs <> 0 THEN d.step ELSE a.step END,"
+	    /* `cs`: a kept change of state cleared it; a step after one
+	     * (`sf`) is written where its guard holds (P_LAST's, next) */
+	    " step = CASE WHEN (d.hs <> 0 OR d.cs <> 0) AND (d.sf IS NULL OR"
+	    " (a.state = d.sf AND (d.sw IS NULL OR a.owner IS NULL OR a.owner"
+	    " = d.sw))) THEN d.step ELSE a.step END,"
 	    " started = CASE WHEN d.hs <> 0 THEN coalesce(a.started, d.at)"
 	    " ELSE a.started END, messages = a.messages + d.m,"
 	    " bytes = a.bytes + d.b, anomalies = a.anomalies + d.an,"
@@ -114,24 +129,39 @@ static const char *const sql[P_NR] = {
 	    /* the rows by their key: the planner takes a function's
 	     * rows for a hundred, and would read the whole table */
 	    " a.id = ANY(CAST(?4 AS BIGINT[]))",
-	/* after it: the last state changes, where their guards hold */
+	/* after it: the kept state changes, where their guards hold, and
+	 * the transitions and audit lines (an event, and another of kind
+	 * `xk`) of those written */
 	[P_LAST] = "WITH d AS (SELECT * FROM json_to_recordset(CAST(?1 AS"
 	    " JSON))" RECORD("id BIGINT, account TEXT, fr TEXT, st TEXT, rs"
 	    " TEXT, at DOUBLE PRECISION, att BIGINT, ec TEXT, er TEXT, w TEXT,"
-	    " why TEXT, op TEXT, line TEXT") "), u AS (UPDATE accounts a SET"
-	    " state = d.st, resume = d.rs, step = NULL, entered = d.at,"
-	    " attempts = d.att, error_class = d.ec, error = d.er, finished ="
-	    " CASE WHEN d.st = 'migrated' THEN d.at ELSE a.finished END,"
-	    " copy_began = CASE WHEN d.st = 'copying' THEN coalesce("
-	    "a.copy_began, d.at) ELSE a.copy_began END FROM d WHERE a.id ="
-	    " d.id AND a.state = d.fr AND (d.w IS NULL OR a.owner IS NULL OR"
-	    " a.owner = d.w) AND a.id = ANY(CAST(?2 AS BIGINT[])) RETURNING"
-	    " a.id), t AS (INSERT INTO transitions(account_id, ts, from_state,"
-	    " to_state, why, operator) SELECT d.id, d.at, d.fr, d.st, d.why,"
-	    " d.op FROM d JOIN u ON u.id = d.id ORDER BY d.at), q AS (INSERT"
-	    " INTO audit_queue(kind, line) SELECT 'event', d.line FROM d JOIN"
-	    " u ON u.id = d.id ORDER BY d.at) SELECT d.account, d.fr, d.st"
-	    " FROM d WHERE d.id NOT IN (SELECT id FROM u)",
+	    " ca DOUBLE PRECISION") "), h AS (SELECT *"
+	    " FROM json_to_recordset(CAST(?3 AS JSON))" RECORD("id BIGINT, n"
+	    " INTEGER, at DOUBLE PRECISION, fr TEXT, st TEXT, why TEXT, op"
+	    " TEXT, line TEXT, xk TEXT, xl TEXT") "), u AS (UPDATE accounts a"
+	    " SET state = d.st, resume = d.rs, entered = d.at, attempts ="
+	    " d.att, error_class = d.ec, error = d.er, finished = CASE WHEN"
+	    " d.st = 'migrated' THEN d.at ELSE a.finished END, copy_began ="
+	    " coalesce(a.copy_began, d.ca) FROM d WHERE a.id = d.id AND a.state = d.fr AND (d.w IS NULL OR"
+	    " a.owner IS NULL OR a.owner = d.w) AND a.id = ANY(CAST(?2 AS"
+	    " BIGINT[])) RETURNING a.id), t AS (INSERT INTO"
+	    " transitions(account_id, ts, from_state, to_state, why, operator)"
+	    " SELECT h.id, h.at, h.fr, h.st, h.why, h.op FROM h JOIN u ON"
+	    " u.id = h.id ORDER BY h.at, h.n), q AS (INSERT INTO"
+	    " audit_queue(kind, line) SELECT kind, line FROM (SELECT h.at,"
+	    " h.n, 0 AS k, 'event' AS kind, h.line FROM h JOIN u ON u.id ="
+	    " h.id UNION ALL SELECT h.at, h.n, 1, h.xk, h.xl FROM h JOIN u ON"
+	    " u.id = h.id WHERE h.xl IS NOT NULL) AS l ORDER BY at, n, k)"
+	    " SELECT d.id, d.account, d.fr, d.st FROM d WHERE d.id NOT IN"
+	    " (SELECT id FROM u)",
+	/* or one account's, now, with its step: their rows then go on the
+	 * lane */
+	[P_ONE] = "UPDATE accounts SET state = ?2, resume = ?3, step = ?11,"
+	    " entered = ?4, attempts = ?5, error_class = ?6, error = ?7,"
+	    " finished = CASE WHEN ?2 = 'migrated' THEN ?4 ELSE finished END,"
+	    " copy_began = coalesce(copy_began, ?10) WHERE id = ?1 AND state ="
+	    " ?8 AND (CAST(?9 AS TEXT) IS NULL OR owner IS NULL OR owner ="
+	    " ?9)",
 };
 
 struct pend_set *
@@ -157,6 +187,7 @@ clear(struct pend *e)
 	free(e->step);
 	free(e->worker);
 	json_decref(e->enter);
+	json_decref(e->hops);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -257,18 +288,30 @@ send_one(struct pend_set *p, const struct pend *e)
 	return ret;
 }
 
+/* The entry of account `id`, or NULL. */
+static struct pend *
+find(struct pend_set *p, int64_t id)
+{
+	int i;
+
+	for (i = 0; i < p->nr; i++)
+		if (p->v[i].id == id)
+			return &p->v[i];
+	return NULL;
+}
+
 /*
- * PostgreSQL: the entries' last state changes, as the rows of P_LAST,
+ * PostgreSQL: every entry's kept state changes, as the rows of P_LAST,
  * whose answer is awaited: one round trip for the lane's accounts.  The
  * rows it returns are those whose guard did not hold.
  */
 static int
 send_last(struct pend_set *p)
 {
-	json_t *rows = json_array();
+	json_t *rows = json_array(), *hops = json_array();
 	struct buf ids = BUF_INIT;
 	struct db_stmt *st;
-	char *t;
+	char *t[2];
 	int n, rc = -1;
 
 	for (n = 0; n < p->nr; n++)
@@ -276,29 +319,36 @@ send_last(struct pend_set *p)
 			buf_addf(&ids, "%s%lld", ids.len ? "," : "{",
 			    (long long)p->v[n].id);
 			json_array_append(rows, p->v[n].enter);
+			json_array_extend(hops, p->v[n].hops);
 		}
 	if (!ids.len) {
 		json_decref(rows);
+		json_decref(hops);
 		return 0;
 	}
 	buf_adds(&ids, "}");
-	t = json_dumps(rows, JSON_COMPACT);
+	t[0] = json_dumps(rows, JSON_COMPACT);
+	t[1] = json_dumps(hops, JSON_COMPACT);
 	json_decref(rows);
-	if ((st = ready(p, P_LAST, 0))) {
-		db_bind_text(st, 1, t);
+	json_decref(hops);
+	if ((st = ready(p, P_LAST, 0)) && t[0] && t[1]) {
+		db_bind_text(st, 1, t[0]);
 		db_bind_text(st, 2, ids.buf);
-	}
-	free(t);
-	buf_release(&ids);
-	while (st && (rc = db_step(st)) == DB_ROW)
-		log_warnx("%s: is no longer %s (changed by another command,"
-		    " such as migrate hold, or taken by another worker when"
-		    " this one's lease ran out): its state %s is not recorded",
-		    db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2));
-	if (rc < 0)
-		log_warnx("state: %s", db_errmsg(p->db));
-	if (st)
+		db_bind_text(st, 3, t[1]);
+		while ((rc = db_step(st)) == DB_ROW)
+			log_warnx("%s: is no longer %s (changed by another"
+			    " command, such as migrate hold, or taken by"
+			    " another worker when this one's lease ran out):"
+			    " its state %s is not recorded", db_col_text(st,
+			    1), db_col_text(st, 2), db_col_text(st, 3));
 		db_reset(st);
+	}
+	if (rc < 0)
+		log_warnx("state: %s", !t[0] || !t[1] ? "the state changes"
+		    " cannot be written as JSON" : db_errmsg(p->db));
+	free(t[0]);
+	free(t[1]);
+	buf_release(&ids);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -306,8 +356,7 @@ send_last(struct pend_set *p)
 static int
 send_all(struct pend_set *p)
 {
-	json_t *acc = json_array(), *runs = json_array(), *tok = json_array();
-	json_t *r;
+	json_t *acc, *runs, *tok, *r;
 	struct db_stmt *st;
 	const struct pend *e;
 	struct buf ids = BUF_INIT;
@@ -315,19 +364,25 @@ send_all(struct pend_set *p)
 	char *t[5];
 	int n;
 
+	acc = json_array();
+	runs = json_array();
+	tok = json_array();
 	buf_adds(&ids, "{");
 	for (n = 0; n < p->nr; n++) {
 		e = &p->v[n];
 		buf_addf(&ids, "%s%lld", n ? "," : "", (long long)e->id);
 		json_array_append_new(acc, json_pack("{s:I, s:i, s:s?, s:f,"
-		    " s:I, s:I, s:I, s:i, s:I, s:s?, s:o, s:i, s:s?}", "id",
+		    " s:I, s:I, s:I, s:i, s:I, s:s?, s:o, s:i, s:s?, s:i, s:O?,"
+		    " s:O?}", "id",
 		    (json_int_t)e->id, "hs", e->has_step, "step", e->step,
 		    "at", e->step_at, "m", (json_int_t)e->messages, "b",
 		    (json_int_t)e->bytes, "an", (json_int_t)e->anomalies,
 		    "hc", e->has_counters, "dl", (json_int_t)e->deltas,
 		    "last", e->last, "rp", e->has_release ?
 		    json_integer(e->phase) : json_null(), "rd", e->done,
-		    "rw", e->has_release ? e->worker : NULL));
+		    "rw", e->has_release ? e->worker : NULL, "cs",
+		    e->clears_step, "sf", json_object_get(e->enter, "fr"),
+		    "sw", json_object_get(e->enter, "w")));
 		if (e->runs)
 			json_array_extend(runs, e->runs);
 		json_object_foreach(e->tokens, k, r)
@@ -357,6 +412,8 @@ send_all(struct pend_set *p)
 	buf_release(&ids);
 	for (n = 0; n < 5; n++)
 		free(t[n]);
+	/* then the kept state changes, under the same guards as the
+	 * steps after them */
 	return sent(p, st) | send_last(p);
 }
 
@@ -389,11 +446,10 @@ pend_flush(struct pend_set *p)
 static struct pend *
 entry(struct pend_set *p, int64_t id)
 {
-	int i;
+	struct pend *e = find(p, id);
 
-	for (i = 0; i < p->nr; i++)
-		if (p->v[i].id == id)
-			return &p->v[i];
+	if (e)
+		return e;
 	if (p->nr == PEND_MAX)
 		pend_flush(p);
 	p->v[p->nr].id = id;
@@ -466,16 +522,6 @@ pend_run(struct pend_set *p, int64_t id, const struct pend_run *r)
 }
 
 void
-pend_enter(struct pend_set *p, int64_t id, double ts, const char *from,
-    const char *to, const char *why, const char *operator)
-{
-	pend_transition(p, id);
-	json_array_append_new(p->trans, json_pack("{s:I, s:f, s:s, s:s, s:s?,"
-	    " s:s?}", "account_id", (json_int_t)id, "ts", ts, "from_state",
-	    from, "to_state", to, "why", why, "operator", operator));
-}
-
-void
 pend_audit(struct pend_set *p, const char *kind, const char *line)
 {
 	if (json_array_size(p->audit) >= LINES_MAX)
@@ -485,22 +531,105 @@ pend_audit(struct pend_set *p, const char *kind, const char *line)
 	    line));
 }
 
-void
-pend_enter_last(struct pend_set *p, const struct pend_enter *en)
+int
+pend_hop(struct pend_set *p, const struct pend_enter *en)
 {
 	struct pend *e = entry(p, en->id);
+	json_t *prev = e->enter, *ca, *hop;
 
-	if (e->enter) {		/* one a group: its guard reads the row */
-		pend_flush(p);
-		e = entry(p, en->id);
-	}
 	pend_transition(p, en->id);
-	e->enter = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:f, s:i, s:s?, s:s?,"
-	    " s:s?, s:s?, s:s?, s:s}", "id", (json_int_t)en->id, "account",
-	    en->account, "fr", en->from, "st", en->to, "rs", en->resume,
-	    "at", en->at, "att", en->attempts, "ec", en->error_class, "er",
-	    en->error, "w", en->worker, "why", en->why, "op", en->operator,
-	    "line", en->line);
+	e->clears_step = 1;
+	/* when it went into copying: what copy_began keeps */
+	ca = !strcmp(en->to, "copying") ? json_real(en->at) : prev ?
+	    json_incref(json_object_get(prev, "ca")) : json_null();
+	e->enter = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:f, s:i, s:s?,"
+	    " s:s?, s:s?, s:o*}", "id", (json_int_t)en->id, "account",
+	    en->account, "fr", prev ? json_string_value(json_object_get(prev,
+	    "fr")) : en->from, "st", en->to, "rs", en->resume, "at", en->at,
+	    "att", en->attempts, "ec", en->error_class, "er", en->error, "w",
+	    en->worker, "ca", ca);
+	json_decref(prev);
+	if (!e->hops)
+		e->hops = json_array();
+	hop = json_pack("{s:I, s:I, s:f, s:s, s:s, s:s?, s:s?, s:s, s:s?,"
+	    " s:s?}", "id", (json_int_t)en->id, "n", (json_int_t)
+	    json_array_size(e->hops), "at", en->at, "fr", en->from, "st",
+	    en->to, "why", en->why, "op", en->operator, "line", en->line,
+	    "xk", en->kind, "xl", en->extra);
+	if (e->enter && hop && json_array_append_new(e->hops, hop) == 0)
+		return 0;
+	/* what was kept of it goes too: its guard is the caller's */
+	json_decref(e->enter);
+	json_decref(e->hops);
+	e->enter = e->hops = NULL;
+	log_warnx("%s: the state %s cannot be written as JSON", en->account,
+	    en->to);
+	return -1;
+}
+
+#define J(o, k) json_object_get((o), (k))
+#define JS(o, k) json_string_value(J((o), (k)))
+
+/* What P_ONE wrote of `e`: its transitions rows and audit lines, on the
+ * lane now, for the group. */
+static void
+hops_written(struct pend_set *p, const struct pend *e)
+{
+	json_t *h;
+	size_t i;
+
+	json_array_foreach(e->hops, i, h) {
+		json_array_append_new(p->trans, json_pack("{s:I, s:O, s:O,"
+		    " s:O, s:O, s:O}", "account_id", (json_int_t)e->id, "ts",
+		    J(h, "at"), "from_state", J(h, "fr"), "to_state",
+		    J(h, "st"), "why", J(h, "why"), "operator", J(h, "op")));
+		json_array_append_new(p->audit, json_pack("{s:I, s:s, s:O}",
+		    "n", (json_int_t)json_array_size(p->audit), "kind",
+		    "event", "line", J(h, "line")));
+		if (JS(h, "xl"))
+			json_array_append_new(p->audit, json_pack("{s:I,"
+			    " s:O, s:O}", "n", (json_int_t)
+			    json_array_size(p->audit), "kind", J(h, "xk"),
+			    "line", J(h, "xl")));
+	}
+}
+
+int
+pend_send_hops(struct pend_set *p, int64_t id, const char *step)
+{
+	struct pend *e = find(p, id);
+	json_t *r = e ? e->enter : NULL;
+	struct db_stmt *st;
+	int ret = -1;
+
+	if (!r)
+		return 2;
+	if ((st = ready(p, P_ONE, id))) {
+		db_bind_text(st, 2, JS(r, "st"));
+		db_bind_text(st, 3, JS(r, "rs"));
+		db_bind_real(st, 4, json_number_value(J(r, "at")));
+		db_bind_int(st, 5, json_integer_value(J(r, "att")));
+		db_bind_text(st, 6, JS(r, "ec"));
+		db_bind_text(st, 7, JS(r, "er"));
+		db_bind_text(st, 8, JS(r, "fr"));
+		db_bind_text(st, 9, JS(r, "w"));
+		if (json_is_number(J(r, "ca")))
+			db_bind_real(st, 10, json_number_value(J(r, "ca")));
+		db_bind_text(st, 11, step);
+		if (db_step(st) >= 0)
+			ret = db_changes(st) == 1 ? 0 : 1;
+		else
+			log_warnx("state: %s", db_errmsg(p->db));
+		db_reset(st);
+	}
+	if (ret == 0)
+		hops_written(p, e);
+	else	/* nor the step after them */
+		e->has_step = e->clears_step = 0;
+	json_decref(e->enter);
+	json_decref(e->hops);
+	e->enter = e->hops = NULL;
+	return ret;
 }
 
 void
