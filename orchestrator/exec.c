@@ -27,29 +27,33 @@ void ATTR_PRINTF(3, 4)
 say_to(struct run *r, int quiet, const char *fmt, ...)
 {
 	va_list ap;
-	char when[32];
+	struct buf line = BUF_INIT;
 	time_t t = time(NULL);
 	struct tm tm;
+	size_t at;
 
+	/* "WHEN migrate: MESSAGE\n", made before the lock is taken: the
+	 * log gets it without "migrate: ", stderr without WHEN, each in
+	 * one write */
 	localtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	buf_grow(&line, 32);
+	line.len = strftime(line.buf, 32, "%Y-%m-%d %H:%M:%S ", &tm);
+	at = line.len;
+	buf_adds(&line, "migrate: ");
+	va_start(ap, fmt);
+	buf_vaddf(&line, fmt, ap);
+	va_end(ap);
+	buf_adds(&line, "\n");
 	pthread_mutex_lock(&r->lock);
 	if (r->logf) {
-		fprintf(r->logf, "%s ", when);
-		va_start(ap, fmt);
-		vfprintf(r->logf, fmt, ap);
-		va_end(ap);
-		fputc('\n', r->logf);
+		fwrite(line.buf, 1, at, r->logf);
+		fputs(line.buf + at + strlen("migrate: "), r->logf);
 		fflush(r->logf);
 	}
-	if (!r->o->progress && (!quiet || log_get_level() >= LOG_LEVEL_DEBUG)) {
-		fputs("migrate: ", stderr);
-		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
-		va_end(ap);
-		fputc('\n', stderr);
-	}
+	if (!r->o->progress && (!quiet || log_get_level() >= LOG_LEVEL_DEBUG))
+		fputs(line.buf + at, stderr);
 	pthread_mutex_unlock(&r->lock);
+	buf_release(&line);
 }
 
 /* --- running one helper ------------------------------------------------ */
