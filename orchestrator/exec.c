@@ -27,32 +27,29 @@ void ATTR_PRINTF(3, 4)
 say_to(struct run *r, int quiet, const char *fmt, ...)
 {
 	va_list ap;
-	struct buf line = BUF_INIT;
+	struct buf msg = BUF_INIT, line = BUF_INIT;
+	char when[32];
 	time_t t = time(NULL);
 	struct tm tm;
-	size_t at;
 
-	/* "WHEN migrate: MESSAGE\n", made before the lock is taken: the
-	 * log gets it without "migrate: ", stderr without WHEN, each in
-	 * one write */
+	/* each line in one write, to the log (opened to append) and to
+	 * stderr: the threads' lines do not mix, and none waits on a lock */
 	localtime_r(&t, &tm);
-	buf_grow(&line, 32);
-	line.len = strftime(line.buf, 32, "%Y-%m-%d %H:%M:%S ", &tm);
-	at = line.len;
-	buf_adds(&line, "migrate: ");
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	va_start(ap, fmt);
-	buf_vaddf(&line, fmt, ap);
+	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	buf_adds(&line, "\n");
-	pthread_mutex_lock(&r->lock);
 	if (r->logf) {
-		fwrite(line.buf, 1, at, r->logf);
-		fputs(line.buf + at + strlen("migrate: "), r->logf);
-		fflush(r->logf);
+		buf_addf(&line, "%s %s\n", when, msg.buf);
+		write_fully(fileno(r->logf), line.buf, line.len);
 	}
-	if (!r->o->progress && (!quiet || log_get_level() >= LOG_LEVEL_DEBUG))
-		fputs(line.buf + at, stderr);
-	pthread_mutex_unlock(&r->lock);
+	if (!r->o->progress && (!quiet || log_get_level() >=
+	    LOG_LEVEL_DEBUG)) {
+		buf_setlen(&line, 0);
+		buf_addf(&line, "migrate: %s\n", msg.buf);
+		write_fully(STDERR_FILENO, line.buf, line.len);
+	}
+	buf_release(&msg);
 	buf_release(&line);
 }
 

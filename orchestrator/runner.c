@@ -27,6 +27,7 @@
 #include "fileio.h"
 #include "finalize.h"
 #include "log.h"
+#include "mapping.h"
 #include "now.h"
 #include "plan.h"
 #include "proc.h"
@@ -426,6 +427,7 @@ run_open(struct run *r, struct plan *p, struct state *s, struct audit *a,
 	r->fake = getenv("MIGRATE_FAKE_HELPERS") != NULL;
 	load_start(r, 0);
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->mapping_lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	r->mapping_txt = xasprintf("%s/mapping.txt", p->state_dir);
 	r->share_ready = xasprintf("%s/share-ready", p->state_dir);
@@ -472,6 +474,8 @@ run_close(struct run *r)
 	free(r->dest_sieve);
 	free(r->run_id);
 	pthread_mutex_destroy(&r->lock);
+	mapping_close(r->mapping);
+	pthread_mutex_destroy(&r->mapping_lock);
 	pthread_cond_destroy(&r->cond);
 }
 

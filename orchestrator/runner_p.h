@@ -66,7 +66,10 @@ struct run {
 	int samples;		/* assessments asked for a sample (pull.c) */
 	char *run_id;
 	char *master_password;	/* wiped at the end */
-	FILE *logf;
+	FILE *logf;		/* written by say_to() only, unbuffered */
+	/* the plan's mapping, read: kept once open (steps.c) */
+	struct mapping *mapping;
+	pthread_mutex_t mapping_lock;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

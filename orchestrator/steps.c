@@ -458,16 +458,24 @@ only_refused(const char *report_path, int64_t *nr_r)
 static int
 lives_on_destination(struct run *r, const struct account *a)
 {
-	struct mapping *m;
 	struct buf err = BUF_INIT;
 	enum route route;
 	int ret = 0;
 
-	if (mapping_open(&m, r->p->mapping, 0, &err) == 0) {
-		ret = mapping_lookup(m, a->account, &route, &err) == 0 &&
-		    route == ROUTE_DESTINATION;
-		mapping_close(m);
+	/* opened once (before the first flip, there may be no file yet),
+	 * and again after an error */
+	pthread_mutex_lock(&r->mapping_lock);
+	if (r->mapping || ((mapping_is_url(r->p->mapping) ||
+	    access(r->p->mapping, F_OK) == 0) && mapping_open(&r->mapping,
+	    r->p->mapping, MAPPING_READ, &err) == 0)) {
+		ret = mapping_lookup(r->mapping, a->account, &route, &err);
+		if (ret < 0) {
+			mapping_close(r->mapping);
+			r->mapping = NULL;
+		}
+		ret = ret == 0 && route == ROUTE_DESTINATION;
 	}
+	pthread_mutex_unlock(&r->mapping_lock);
 	buf_release(&err);
 	return ret;
 }

@@ -24,6 +24,23 @@ fsync_dir_of(const char *path)
 }
 
 int
+write_fully(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
 file_write_atomic(const char *path, const void *data, size_t len, int mode,
     struct buf *err)
 {
@@ -37,19 +54,10 @@ file_write_atomic(const char *path, const void *data, size_t len, int mode,
 		buf_addf(err, "cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			buf_addf(err, "cannot write '%s': %s", tmp,
-			    strerror(errno));
-			close(fd);
-			goto unlink;
-		}
-		p += n;
-		len -= n;
+	if (write_fully(fd, p, len) < 0) {
+		buf_addf(err, "cannot write '%s': %s", tmp, strerror(errno));
+		close(fd);
+		goto unlink;
 	}
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		buf_addf(err, "cannot write '%s': %s", tmp, strerror(errno));

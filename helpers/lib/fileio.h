@@ -14,6 +14,11 @@ struct buf;
 int file_write_atomic(const char *path, const void *data, size_t len,
     int mode, struct buf *err);
 
+/* All `len` bytes to `fd`, in one write(2) where it takes them: a line
+ * of a log that threads or processes append to does not mix with
+ * another.  0, or -1 with errno set. */
+int write_fully(int fd, const void *data, size_t len);
+
 /* Read all of `path` into `out` (appended); -1 with `err` set. */
 int file_read(const char *path, struct buf *out, struct buf *err);
 
