@@ -20,7 +20,10 @@
  * holds.
  *
  * They are in the group as if they had been sent: what a crash loses
- * is what an uncommitted group loses, no more.
+ * is what an uncommitted group loses, no more; but a bare commit (the
+ * step before a flip) leaves them for the next group, and a crash
+ * between the two loses the transitions rows and audit lines of state
+ * changes the first committed.
  */
 #include "compat.h"
 
@@ -109,8 +112,8 @@ static const char *const sql[P_NR] = {
 	    RECORD("account_id BIGINT, ts DOUBLE PRECISION, from_state TEXT,"
 	    " to_state TEXT, why TEXT, operator TEXT") "), q AS (INSERT INTO"
 	    " audit_queue(kind, line) SELECT kind, line FROM"
-	    " json_to_recordset(CAST(?6 AS JSON))" RECORD("n INTEGER, kind TEXT,"
-	    " line TEXT") " ORDER BY n) UPDATE accounts a SET"
+	    " json_to_recordset(CAST(?6 AS JSON))" RECORD("n INTEGER, kind"
+	    " TEXT, line TEXT") " ORDER BY n) UPDATE accounts a SET"
 	    /* `cs`: a kept change of state cleared it; a step after one
 	     * (`sf`) is written where its guard holds (P_LAST's, next) */
 	    " step = CASE WHEN (d.hs <> 0 OR d.cs <> 0) AND (d.sf IS NULL OR"
@@ -142,8 +145,9 @@ static const char *const sql[P_NR] = {
 	    " SET state = d.st, resume = d.rs, entered = d.at, attempts ="
 	    " d.att, error_class = d.ec, error = d.er, finished = CASE WHEN"
 	    " d.st = 'migrated' THEN d.at ELSE a.finished END, copy_began ="
-	    " coalesce(a.copy_began, d.ca) FROM d WHERE a.id = d.id AND a.state = d.fr AND (d.w IS NULL OR"
-	    " a.owner IS NULL OR a.owner = d.w) AND a.id = ANY(CAST(?2 AS"
+	    " coalesce(a.copy_began, d.ca) FROM d WHERE a.id = d.id AND"
+	    " a.state = d.fr AND (d.w IS NULL OR a.owner IS NULL OR"
+	    " a.owner = d.w) AND a.id = ANY(CAST(?2 AS"
 	    " BIGINT[])) RETURNING a.id), t AS (INSERT INTO"
 	    " transitions(account_id, ts, from_state, to_state, why, operator)"
 	    " SELECT h.id, h.at, h.fr, h.st, h.why, h.op FROM h JOIN u ON"
