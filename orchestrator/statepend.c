@@ -304,6 +304,16 @@ find(struct pend_set *p, int64_t id)
 	return NULL;
 }
 
+/* What says that an account's kept changes, from `from` on, were not
+ * written: its guard did not hold. */
+static void
+not_recorded(const char *account, const char *from, const char *to)
+{
+	log_warnx("%s: is no longer %s (changed by another command, such as"
+	    " migrate hold, or taken by another worker when this one's lease"
+	    " ran out): its state %s is not recorded", account, from, to);
+}
+
 /*
  * PostgreSQL: every entry's kept state changes, as the rows of P_LAST,
  * whose answer is awaited: one round trip for the lane's accounts.  The
@@ -340,11 +350,8 @@ send_last(struct pend_set *p)
 		db_bind_text(st, 2, ids.buf);
 		db_bind_text(st, 3, t[1]);
 		while ((rc = db_step(st)) == DB_ROW)
-			log_warnx("%s: is no longer %s (changed by another"
-			    " command, such as migrate hold, or taken by"
-			    " another worker when this one's lease ran out):"
-			    " its state %s is not recorded", db_col_text(st,
-			    1), db_col_text(st, 2), db_col_text(st, 3));
+			not_recorded(db_col_text(st, 1), db_col_text(st, 2),
+			    db_col_text(st, 3));
 		db_reset(st);
 	}
 	if (rc < 0)
@@ -630,6 +637,8 @@ pend_send_hops(struct pend_set *p, int64_t id, const char *step)
 		hops_written(p, e);
 	else	/* nor the step after them */
 		e->has_step = e->clears_step = 0;
+	if (ret == 1 && json_array_size(e->hops) > 1)	/* the first's */
+		not_recorded(JS(r, "account"), JS(r, "fr"), JS(r, "st"));
 	json_decref(e->enter);
 	json_decref(e->hops);
 	e->enter = e->hops = NULL;
