@@ -26,6 +26,9 @@
 #include "runner_p.h"
 #include "xalloc.h"
 
+/* seconds between the coordinator's folds of the census's rows */
+#define CENSUS_FOLD_EVERY	2
+
 static const char *const kinds[] = {
 	[PH_ASSESSMENT] = "assessment",
 	[PH_MOVE] = "move",
@@ -281,6 +284,11 @@ lease_watch(struct run *r, double now)
 	if (now - r->renewed >= every) {
 		state_renew(r->s, r->lease, !r->o->coordinate);
 		r->renewed = now;
+	}
+	/* the census's rows stay few without a status to fold them */
+	if (r->coordinator && now - r->folded >= CENSUS_FOLD_EVERY) {
+		state_census_fold(r->s);
+		r->folded = now;
 	}
 	if (now - r->polled < r->poll_every)
 		return;

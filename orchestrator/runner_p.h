@@ -107,7 +107,7 @@ struct run {
 	int said_idle;		/* that no worker runs, in this phase */
 	double lease;		/* seconds */
 	int live;		/* workers alive, this one too */
-	double renewed, polled, audited, orphans_at;
+	double renewed, polled, audited, orphans_at, folded;
 	double poll_every;	/* seconds between counts of what is left */
 };
 
@@ -288,10 +288,11 @@ int moved_here(struct run *r, struct slot *sl, struct account *a);
  * lease.c: the accounts shared by workers.  lease_worker() is a thread's
  * loop: claim, work, give back, until the phase has nothing left.
  * lease_watch() is the watch loop's part: the leases renewed, what is
- * left of the phase counted; the coordinator's audit.  lease_open() and
- * lease_close() are the coordinator's, around a phase; lease_phase_of()
- * the phase of a kind the state names.  audit_now() commits the queued
- * audit lines: a batch, or with `all` every one (none for a worker).
+ * left of the phase counted; the coordinator's audit and census.
+ * lease_open() and lease_close() are the coordinator's, around a phase;
+ * lease_phase_of() the phase of a kind the state names.  audit_now()
+ * commits the queued audit lines: a batch, or with `all` every one (none
+ * for a worker).
  */
 void lease_worker(struct run *r, struct slot *sl);
 void lease_watch(struct run *r, double now);

@@ -363,7 +363,8 @@ int state_rate_last(struct state *s, struct rate_sample *r);
  * accounts (the caller frees the JSON). */
 struct census_more {
 	double since;		/* given: the start of `recent` */
-	struct rate_sample recent; /* those migrated after `since` */
+	struct rate_sample recent; /* those migrated after `since`, the
+				 * last 1000 at most */
 	json_t *left;		/* what is left, by wave: {WAVE: {"accounts",
 				 * "bytes", "unsized"}}, of the accounts not
 				 * yet migrated (nor held or rolled back); an
@@ -380,6 +381,10 @@ struct census_more {
  * with `m`, more.
  */
 json_t *state_census(struct state *s, struct census_more *m);
+/* On PostgreSQL, the census's rows of each statement that changed
+ * accounts folded into one per group (state/0016-census.sql), as the
+ * coordinator does every few seconds.  -1 (said) on an error. */
+int state_census_fold(struct state *s);
 /* The assessment's timed sample reads of the source (findings
  * "sample-bytes", "sample-ms"): how many accounts, bytes, seconds. */
 int state_source_sample(struct state *s, int64_t *accounts, int64_t *bytes,

@@ -3,7 +3,8 @@
  * an account found by any of its names, its transitions and helper
  * runs, the failures grouped, the census of waves and states, the last
  * plan applied, the audit lines not yet committed, finalize's findings.
- * The only SQL outside state.c; nothing here changes an account.
+ * The only SQL outside state.c; nothing here changes an account (the
+ * census's rows are folded, each group's sums unchanged).
  */
 #include "compat.h"
 
@@ -228,30 +229,120 @@ add_holder(json_t *holders, const char *name, const char *key, int64_t n)
 	add_to(w, key, n);
 }
 
-/* The accounts that reached migrated after ?1, as a rate sample
- * (state.h): count, bytes, first copy, last migration */
-#define RECENT "finished > ?1 AND copy_began IS NOT NULL"
-#define RECENT_COLS " sum(CASE WHEN " RECENT " THEN 1 ELSE 0 END), sum(CASE" \
-	" WHEN " RECENT " THEN bytes ELSE 0 END), min(CASE WHEN " RECENT \
-	" THEN copy_began END), max(CASE WHEN " RECENT " THEN finished END)"
+/*
+ * The accounts that last reached migrated, after ?1, as a rate sample
+ * (state.h): count, bytes, first copy, last migration.  The last
+ * RECENT_MAX of them at most, found by when they finished: a sample
+ * large enough for a rate, and a few rows read however many migrated.
+ */
+#define RECENT_MAX "1000"
+#define RECENT "SELECT count(*), sum(bytes), min(copy_began), max(finished)" \
+	" FROM (SELECT bytes, copy_began, finished FROM accounts WHERE" \
+	" finished > ?1 AND copy_began IS NOT NULL AND in_plan <> 0" \
+	" ORDER BY finished DESC LIMIT " RECENT_MAX ") AS r"
 
-/* Row `q`'s columns from `i` on, RECENT_COLS, added to `r`. */
-static void
-add_recent(struct rate_sample *r, struct db_stmt *q, int i)
+/* What the sample of RECENT says, in `r`; -1 if it cannot be read. */
+static int
+read_recent(struct state *s, double since, struct rate_sample *r)
 {
-	if (!db_col_int(q, i))
-		return;
-	if (!r->accounts || db_col_real(q, i + 2) < r->from)
-		r->from = db_col_real(q, i + 2);
-	if (!r->accounts || db_col_real(q, i + 3) > r->to)
-		r->to = db_col_real(q, i + 3);
-	r->accounts += db_col_int(q, i);
-	r->bytes += db_col_int(q, i + 1);
-	r->recent = 1;
+	struct db_stmt *q;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!(q = prepare(s, RECENT)))
+		return -1;
+	db_bind_real(q, 1, since);
+	if ((rc = db_step(q)) == DB_ROW && db_col_int(q, 0)) {
+		r->accounts = db_col_int(q, 0);
+		r->bytes = db_col_int(q, 1);
+		r->from = db_col_real(q, 2);
+		r->to = db_col_real(q, 3);
+		r->recent = 1;
+	}
+	finish(s, q);
+	return rc == DB_ROW ? 0 : -1;
 }
 
-/* One reading of the accounts for all that status counts of them: what
- * it costs the apply it runs beside. */
+/*
+ * The census by wave, state, owner and home: on PostgreSQL, the sums
+ * the apply's statements keep in `census` (migration 16), since
+ * counting the accounts themselves beside the apply's writers takes
+ * seconds; on SQLite, counted.
+ */
+#define GROUPS_KEPT "SELECT wave, state, sum(n), sum(messages), sum(bytes)," \
+	" sum(anomalies), sum(sized), sum(unsized), owner, home FROM census" \
+	" GROUP BY 1, 2, owner, home HAVING sum(n) <> 0 ORDER BY 1, 2"
+#define GROUPS_COUNTED "SELECT coalesce(wave, '-'), state, count(*)," \
+	" sum(messages), sum(bytes), sum(anomalies), sum(" SIZE ")," \
+	" sum(CASE WHEN " UNSIZED " THEN 1 ELSE 0 END), owner, home" \
+	" FROM accounts WHERE in_plan <> 0 GROUP BY 1, 2, owner, home" \
+	" ORDER BY 1, 2"
+
+/*
+ * The census's rows, each statement's own, folded into one per group,
+ * so that those summed at each reading stay few; and the table vacuumed,
+ * so that it stays as small as what it holds.  Two folds that meet wait
+ * for each other: a row deleted is summed once.
+ */
+#define FOLD "WITH d AS (DELETE FROM census RETURNING *) INSERT INTO" \
+	" census SELECT wave, state, owner, home, sum(n), sum(messages)," \
+	" sum(bytes), sum(anomalies), sum(sized), sum(unsized) FROM d" \
+	" GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0 OR sum(messages) <> 0" \
+	" OR sum(bytes) <> 0 OR sum(anomalies) <> 0 OR sum(sized) <> 0" \
+	" OR sum(unsized) <> 0"
+
+int
+state_census_fold(struct state *s)
+{
+	struct db *db;
+	int ret = 0;
+
+	if (!state_shared(s))
+		return 0;
+	/* alone, out of the lane's group: VACUUM must be */
+	db = state_lock_db(s);
+	if (state_commit_locked(s) < 0)
+		ret = -1;
+	else if (db_exec(db, FOLD) < 0 || db_exec(db, "VACUUM census") < 0) {
+		log_warnx("state: cannot fold the census: %s", db_errmsg(db));
+		ret = -1;
+	}
+	state_unlock_db(s);
+	return ret;
+}
+
+/* Add row `q` of the census, GROUPS_*, to `c` and to m's `left` and
+ * `holders`, and to what sized accounts weigh. */
+static void
+add_group(json_t *c, struct db_stmt *q, json_t *left, json_t *holders,
+    double *sized, double *nsized)
+{
+	const char *wv = db_col_text(q, 0), *sn = db_col_text(q, 1);
+	int64_t n = db_col_int(q, 2);
+	json_t *waves = json_object_get(c, "waves"), *w;
+
+	if (!(w = json_object_get(waves, wv)))
+		json_object_set_new(waves, wv, w = json_object());
+	add_to(w, sn, n);
+	add_holder(holders, db_col_text(q, 8), "holds", n);
+	add_holder(holders, db_col_text(q, 9), "homes", n);
+	add_to(json_object_get(c, "totals"), sn, n);
+	add_to(c, "accounts", n);
+	add_to(c, "messages", db_col_int(q, 3));
+	add_to(c, "bytes", db_col_int(q, 4));
+	add_to(c, "anomalies", db_col_int(q, 5));
+	*sized += db_col_real(q, 6);
+	*nsized += (double)(n - db_col_int(q, 7));
+	if (strcmp(sn, "migrated") && strcmp(sn, "finalized") &&
+	    strcmp(sn, "held") && strcmp(sn, "rolled_back")) {
+		add_to(c, "left", n);
+		add_left(left, wv, n, db_col_int(q, 6), db_col_int(q, 7));
+	}
+}
+
+/* One reading of the census for all that status counts of the accounts,
+ * and one of the rate's sample: what status costs the apply it runs
+ * beside. */
 json_t *
 state_census(struct state *s, struct census_more *m)
 {
@@ -259,51 +350,21 @@ state_census(struct state *s, struct census_more *m)
 	    "waves", "totals", "accounts", (json_int_t)0, "messages",
 	    (json_int_t)0, "bytes", (json_int_t)0, "anomalies",
 	    (json_int_t)0, "left", (json_int_t)0);
-	json_t *waves = json_object_get(c, "waves"), *left = json_object();
-	json_t *holders = json_object();
-	struct rate_sample recent = { 0 };
+	json_t *left = json_object(), *holders = json_object();
 	struct db_stmt *q;
 	double sized = 0, nsized = 0;
 
-	if (!(q = prepare(s, "SELECT coalesce(wave, '-'), state, count(*),"
-	    " sum(messages), sum(bytes), sum(anomalies), sum(" SIZE "),"
-	    " sum(CASE WHEN " UNSIZED " THEN 1 ELSE 0 END), owner, home,"
-	    RECENT_COLS " FROM accounts WHERE in_plan <> 0 GROUP BY 1, 2,"
-	    " owner, home ORDER BY 1, 2")))
+	if (!(q = prepare(s, state_shared(s) ? GROUPS_KEPT : GROUPS_COUNTED)))
 		fatalx(EX_SOFTWARE, "state: cannot count the accounts");
-	db_bind_real(q, 1, m ? m->since : 0);
-	while (db_step(q) == DB_ROW) {
-		const char *wv = db_col_text(q, 0);
-		const char *sn = db_col_text(q, 1);
-		int64_t n = db_col_int(q, 2);
-		json_t *w;
-
-		if (!(w = json_object_get(waves, wv)))
-			json_object_set_new(waves, wv, w = json_object());
-		add_to(w, sn, n);
-		add_holder(holders, db_col_text(q, 8), "holds", n);
-		add_holder(holders, db_col_text(q, 9), "homes", n);
-		add_recent(&recent, q, 10);
-		add_to(json_object_get(c, "totals"), sn, n);
-		add_to(c, "accounts", n);
-		add_to(c, "messages", db_col_int(q, 3));
-		add_to(c, "bytes", db_col_int(q, 4));
-		add_to(c, "anomalies", db_col_int(q, 5));
-		sized += db_col_real(q, 6);
-		nsized += (double)(n - db_col_int(q, 7));
-		if (strcmp(sn, "migrated") && strcmp(sn, "finalized") &&
-		    strcmp(sn, "held") && strcmp(sn, "rolled_back")) {
-			add_to(c, "left", n);
-			add_left(left, wv, n, db_col_int(q, 6),
-			    db_col_int(q, 7));
-		}
-	}
+	while (db_step(q) == DB_ROW)
+		add_group(c, q, left, holders, &sized, &nsized);
 	finish(s, q);
+	if (m && read_recent(s, m->since, &m->recent) < 0)
+		fatalx(EX_SOFTWARE, "state: cannot read the rate's sample");
 	if (m) {
 		m->mean = nsized > 0 ? sized / nsized : 0;
 		m->left = left;
 		m->holders = holders;
-		m->recent = recent;
 	} else {
 		json_decref(left);
 		json_decref(holders);

@@ -236,6 +236,16 @@ like "$("$M" --state "$PG/$db" status bob)" "its archive is on worker $now" \
     "in words too"
 is "$(sql "SELECT count(DISTINCT worker) FROM runs WHERE worker IS NOT NULL")" 3 \
     "the three workers shared the work"
+# what the workers' statements kept of the accounts, kills and all
+is "$("$M" --state "$PG/$db" status --json | jq -r '"\(.messages)|\(.bytes)|" +
+    (.waves | [to_entries[] | .key as $w | .value | to_entries[] |
+    "\($w):\(.key):\(.value)"] | sort | join(" "))')" \
+    "$(sql "SELECT sum(messages) || '|' || sum(bytes) || '|' ||
+    string_agg(w, ' ' ORDER BY w COLLATE \"C\") FROM (SELECT
+    coalesce(wave, '-') || ':' || state || ':' || count(*) AS w,
+    sum(messages) AS messages, sum(bytes) AS bytes FROM accounts
+    GROUP BY wave, state) AS g")" \
+    "status's census is the accounts counted"
 is "$(sql "SELECT count(*) FROM runs WHERE worker IS NULL OR worker NOT IN
     ('w1', 'w2', 'w3')")" 0 "the coordinator worked on no account"
 is "$(sql "SELECT count(*) FROM runs a JOIN runs b ON a.account_id =

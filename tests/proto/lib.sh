@@ -82,6 +82,23 @@ state_sql() {	# DIR SQL
 		sqlite3 "$1/state.db" "$2"
 	fi
 }
+# The census that status shows of the state of DIR, by wave and state,
+# and its totals, are what counting the accounts gives: on PostgreSQL,
+# the sums that each statement changing accounts kept (state/0016)
+census_is_counted() {	# DIR WHAT
+	local shown counted
+	shown=$("$top/$O/bin/migrate" --state "$1" status --json | jq -r '
+	    (.waves | to_entries[] | .key as $w | .value | to_entries[] |
+	    "\($w)|\(.key)|\(.value)"),
+	    "\(.messages)|\(.bytes)|\(.anomalies)"' | sort)
+	counted=$({ state_sql "$1" "SELECT coalesce(wave, '-') || '|' ||
+	    state || '|' || count(*) FROM accounts WHERE in_plan <> 0
+	    GROUP BY wave, state"; state_sql "$1" "SELECT
+	    coalesce(sum(messages), 0) || '|' || coalesce(sum(bytes), 0) ||
+	    '|' || coalesce(sum(anomalies), 0) FROM accounts WHERE
+	    in_plan <> 0"; } | sort)
+	is "$shown" "$counted" "$2: status's census is the accounts counted"
+}
 # Start the state of DIR again: remove DIR, and its database's tables
 state_wipe() {	# DIR
 	[ ! -f "$1/database" ] || psql -q "$(cat "$1/database")" -c "DROP

@@ -116,4 +116,5 @@ is "$?" 65 "rollback of a pruned account refuses to carry back (65)"
 like "$(cat "$work/err")" "pruned .*--no-carry-back" "and says what does"
 "$M" --state "$work/disk" rollback --no-carry-back alice >"$work/out" 2>"$work/err"
 is "$?" 0 "rollback --no-carry-back flips it back"
+census_is_counted "$work/disk" "after prunes and a rollback"
 done_testing

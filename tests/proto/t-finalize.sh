@@ -192,6 +192,7 @@ like "$(status)" "finalize: done, 14 checks passed" "status says finalize is don
 is "$(wc -l <"$work/readonly")" 1 "the read-only command is not run twice"
 like "$(git -C "$work/fin/audit" log --format=%B)" \
     "finalize: dns _jmap._tcp.example.org: ok: mail.new.test" "the audit has the fix"
+census_is_counted "$work/fin" "finalized"
 
 # --- bad plans --------------------------------------------------------------
 sed 's/decommission: 2027-01-31/decommission: soon/' "$work/fin.yaml" >"$work/bad.yaml"

@@ -150,4 +150,5 @@ EOT
 	is "$(state_sql "$work/g" "SELECT count(*) FROM transitions WHERE
 	    to_state = 'migrated'")" 3 "each once"
 fi
+census_is_counted "$work/g" "after the refusals and the failed commit"
 done_testing

@@ -220,6 +220,7 @@ is "$(get -u ann:dash-pw-Rt4Qz8 $tls)" "200 text/html; charset=utf-8" \
 is "$(get -u ann:dash-pw-Rt4Qz8 ${tls/https/http})" "000 " "no clear HTTP beside TLS"
 unlike "$(ps -o args= -p "$spid")" "dash-pw" "the password is not in argv"
 stop_serve
+census_is_counted "$work/rep" "the report's state"
 
 if ! command -v chromium >/dev/null; then
 	ok "# SKIP no chromium"

@@ -1,0 +1,79 @@
+-- 16: what status counts of the accounts, kept as they change.  On
+-- PostgreSQL, beside an apply that rewrites every row a dozen times,
+-- counting them at each status read the whole table (0.1 s alone, a
+-- second and more beside the apply's writers).  Each statement that
+-- changes accounts now adds what it changed to `census`, a row per
+-- wave, state, owner and home it touched: +1 and the counters of each
+-- new row, -1 and those of each old one.  The rows are summed where
+-- they are read, and folded into one row per group by status and by the
+-- coordinator (migrate(1)).  SQLite, in the process that asks, counts
+-- the accounts themselves.
+--postgresql: CREATE TABLE census(
+--postgresql: 	wave TEXT NOT NULL,		-- '-': none chosen yet
+--postgresql: 	state TEXT NOT NULL,
+--postgresql: 	owner TEXT,
+--postgresql: 	home TEXT,
+--postgresql: 	n BIGINT NOT NULL,		-- accounts
+--postgresql: 	messages BIGINT NOT NULL,
+--postgresql: 	bytes BIGINT NOT NULL,
+--postgresql: 	anomalies BIGINT NOT NULL,
+--postgresql: 	sized BIGINT NOT NULL,		-- what they weigh (stateview.c)
+--postgresql: 	unsized BIGINT NOT NULL		-- those of no known size
+--postgresql: );
+-- vacuumed after each fold: its room is taken again by the next rows,
+-- rather than given back while they are written (that waits 5 s)
+--postgresql: ALTER TABLE census SET (vacuum_truncate = false);
+--postgresql: CREATE FUNCTION census_add() RETURNS trigger LANGUAGE plpgsql AS $$
+--postgresql: BEGIN
+--postgresql: 	IF TG_OP = 'INSERT' THEN
+--postgresql: 		INSERT INTO census SELECT coalesce(wave, '-'), state,
+--postgresql: 		    owner, home, count(*), sum(messages), sum(bytes),
+--postgresql: 		    sum(anomalies), sum(greatest(coalesce(assessed_bytes,
+--postgresql: 		    0), bytes)), count(*) FILTER (WHERE assessed_bytes
+--postgresql: 		    IS NULL AND bytes = 0) FROM new_rows
+--postgresql: 		    WHERE in_plan <> 0 GROUP BY 1, 2, 3, 4;
+--postgresql: 	ELSIF TG_OP = 'DELETE' THEN
+--postgresql: 		INSERT INTO census SELECT coalesce(wave, '-'), state,
+--postgresql: 		    owner, home, -count(*), -sum(messages), -sum(bytes),
+--postgresql: 		    -sum(anomalies), -sum(greatest(coalesce(
+--postgresql: 		    assessed_bytes, 0), bytes)), -count(*) FILTER (WHERE
+--postgresql: 		    assessed_bytes IS NULL AND bytes = 0) FROM old_rows
+--postgresql: 		    WHERE in_plan <> 0 GROUP BY 1, 2, 3, 4;
+--postgresql: 	ELSE
+--postgresql: 		INSERT INTO census SELECT wave, state, owner, home,
+--postgresql: 		    sum(n), sum(messages), sum(bytes), sum(anomalies),
+--postgresql: 		    sum(sized), sum(unsized) FROM (SELECT coalesce(wave,
+--postgresql: 		    '-') AS wave, state, owner, home, -1 AS n, -messages
+--postgresql: 		    AS messages, -bytes AS bytes, -anomalies AS
+--postgresql: 		    anomalies, -greatest(coalesce(assessed_bytes, 0),
+--postgresql: 		    bytes) AS sized, CASE WHEN assessed_bytes IS NULL AND
+--postgresql: 		    bytes = 0 THEN -1 ELSE 0 END AS unsized FROM old_rows
+--postgresql: 		    WHERE in_plan <> 0 UNION ALL SELECT coalesce(wave,
+--postgresql: 		    '-'), state, owner, home, 1, messages, bytes,
+--postgresql: 		    anomalies, greatest(coalesce(assessed_bytes, 0),
+--postgresql: 		    bytes), CASE WHEN assessed_bytes IS NULL AND bytes = 0
+--postgresql: 		    THEN 1 ELSE 0 END FROM new_rows WHERE in_plan <> 0) d
+--postgresql: 		    GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0 OR
+--postgresql: 		    sum(messages) <> 0 OR sum(bytes) <> 0 OR
+--postgresql: 		    sum(anomalies) <> 0 OR sum(sized) <> 0 OR
+--postgresql: 		    sum(unsized) <> 0;
+--postgresql: 	END IF;
+--postgresql: 	RETURN NULL;
+--postgresql: END $$;
+--postgresql: CREATE TRIGGER census_insert AFTER INSERT ON accounts
+--postgresql:     REFERENCING NEW TABLE AS new_rows
+--postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION census_add();
+--postgresql: CREATE TRIGGER census_update AFTER UPDATE ON accounts
+--postgresql:     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+--postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION census_add();
+--postgresql: CREATE TRIGGER census_delete AFTER DELETE ON accounts
+--postgresql:     REFERENCING OLD TABLE AS old_rows
+--postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION census_add();
+--postgresql: INSERT INTO census SELECT coalesce(wave, '-'), state, owner, home,
+--postgresql:     count(*), sum(messages), sum(bytes), sum(anomalies),
+--postgresql:     sum(greatest(coalesce(assessed_bytes, 0), bytes)),
+--postgresql:     count(*) FILTER (WHERE assessed_bytes IS NULL AND bytes = 0)
+--postgresql:     FROM accounts WHERE in_plan <> 0 GROUP BY 1, 2, 3, 4;
+-- The ETA's rate, from the accounts that last reached migrated, found
+-- by when they did.
+CREATE INDEX accounts_finished ON accounts(finished);
