@@ -5,9 +5,10 @@
 -- changes accounts now adds what it changed to `census`, a row per
 -- wave, state, owner and home it touched: +1 and the counters of each
 -- new row, -1 and those of each old one.  The rows are summed where
--- they are read, and folded into one row per group by status and by the
--- coordinator (migrate(1)).  SQLite, in the process that asks, counts
--- the accounts themselves.
+-- they are read, and folded into one row per group by the coordinator
+-- every two seconds (stateview.c).  What an account weighs is
+-- stateview.c's SIZE and UNSIZED again, in SQL.  SQLite, in the process
+-- that asks, counts the accounts themselves.
 --postgresql: CREATE TABLE census(
 --postgresql: 	wave TEXT NOT NULL,		-- '-': none chosen yet
 --postgresql: 	state TEXT NOT NULL,
