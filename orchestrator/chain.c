@@ -32,11 +32,13 @@
 /*
  * Enter `to` after a flip to `route`: the flip's audit line is queued in
  * the same transaction as the state, so a crash loses both or neither and
- * the repository gets each flip once.
+ * the repository gets each flip once.  `later` as for enter_as(): after
+ * a cutover's flip, whose step was committed before it, nothing needs the
+ * state written until the account is migrated or given back.
  */
 int
 enter_flipped(struct run *r, struct account *a, enum acc_state to,
-    const char *route, const char *why)
+    const char *route, const char *why, int later)
 {
 	json_t *j = json_pack("{s:f, s:s, s:s, s:s?, s:s?}", "ts",
 	    now_seconds(), "account", a->account, "route", route, "wave",
@@ -46,7 +48,7 @@ enter_flipped(struct run *r, struct account *a, enum acc_state to,
 	enum acc_state from = a->state;
 	int ret;
 
-	ret = enter_state_with(r->s, a, to, why, "flip", line, &err);
+	ret = enter_state_with(r->s, a, to, why, "flip", line, later, &err);
 	if (ret < 0)
 		say(r, "%s", err.buf);
 	else
@@ -202,7 +204,7 @@ cut_over_window(struct run *r, struct slot *sl, struct account *a,
 	}
 	if ((o = flip(r, sl, a, "destination", err)) != OK)
 		return abandon(r, sl, a, o, err);
-	if (enter_flipped(r, a, ST_CUTOVER, "destination", a->wave) < 0)
+	if (enter_flipped(r, a, ST_CUTOVER, "destination", a->wave, 1) < 0)
 		return PERMANENT;
 	if (held)
 		say(r, "%s: logins held %.2f s", a->account, now_seconds() -

@@ -162,7 +162,7 @@ runner_rollback(struct plan *p, struct state *s, struct audit *au,
 		goto release;
 	}
 	if (enter_flipped(&r, a, ST_ROLLED_BACK, "source", why ? why :
-	    "rollback") < 0) {
+	    "rollback", 0) < 0) {
 		ret = EX_CANTCREAT;
 		goto release;
 	}

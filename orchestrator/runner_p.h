@@ -314,6 +314,6 @@ enum outcome advance(struct run *r, struct slot *sl, struct account *a,
 int enter(struct run *r, struct account *a, enum acc_state to,
     const char *why);
 int enter_flipped(struct run *r, struct account *a, enum acc_state to,
-    const char *route, const char *why);
+    const char *route, const char *why, int later);
 
 #endif

@@ -554,10 +554,11 @@ enter_state_later(struct state *s, struct account *a, enum acc_state to,
 
 int
 enter_state_with(struct state *s, struct account *a, enum acc_state to,
-    const char *why, const char *kind, const char *extra, struct buf *err)
+    const char *why, const char *kind, const char *extra, int later,
+    struct buf *err)
 {
 	return enter_common(s, a, &(struct enter_to){ .state = to, .why =
-	    why, .kind = kind, .extra = extra }, 0, err);
+	    why, .kind = kind, .extra = extra }, later, err);
 }
 
 int

@@ -151,9 +151,11 @@ int enter_state(struct state *s, struct account *a, enum acc_state to,
 int enter_state_later(struct state *s, struct account *a, enum acc_state to,
     const char *why, struct buf *err);
 
-/* The same, with one more audit line of `kind` in the same transaction. */
+/* enter_state(), or with `later` enter_state_later(), with one more audit
+ * line of `kind` in the same transaction. */
 int enter_state_with(struct state *s, struct account *a, enum acc_state to,
-    const char *why, const char *kind, const char *line, struct buf *err);
+    const char *why, const char *kind, const char *line, int later,
+    struct buf *err);
 
 /* Whether `to` may follow `from`. */
 int state_allowed(enum acc_state from, enum acc_state to);
