@@ -145,7 +145,13 @@ db_step(struct db_stmt *st)
 int
 db_send(struct db_stmt *st)
 {
-	return st->db->ops->send(st);
+	return st->db->ops->send(st, 0);
+}
+
+int
+db_send_counted(struct db_stmt *st)
+{
+	return st->db->ops->send(st, 1);
 }
 
 int64_t

@@ -74,6 +74,10 @@ int db_step(struct db_stmt *st);
  * now.  0, or -1 (db_errmsg()).
  */
 int db_send(struct db_stmt *st);
+/* The same, and what it changed is kept for db_changes(), which reads
+ * the pipeline if the commit has not: a guard's answer in the commit's
+ * round trip. */
+int db_send_counted(struct db_stmt *st);
 /* Rows the last DB_DONE of an INSERT, UPDATE or DELETE changed. */
 int64_t db_changes(struct db_stmt *st);
 

@@ -22,7 +22,7 @@ struct db_ops {
 	void (*bind)(struct db_stmt *st, int i, enum db_type type, int64_t v,
 	    double d, const char *t);
 	int (*step)(struct db_stmt *st);
-	int (*send)(struct db_stmt *st);
+	int (*send)(struct db_stmt *st, int counted);
 	int64_t (*changes)(struct db_stmt *st);
 	int (*columns)(struct db_stmt *st);
 	const char *(*col_name)(struct db_stmt *st, int i);

@@ -34,6 +34,8 @@ struct pdb {
 	int in_tx;	/* between begin and commit or rollback */
 	int piped;	/* statements sent, results not read */
 	int failed;	/* a statement of the transaction failed */
+	struct pstmt *counted;	/* sent, its count awaited */
+	int counted_at;		/* its place in the pipeline */
 };
 
 struct pstmt {
@@ -45,7 +47,7 @@ struct pstmt {
 	Oid *types;
 	PGresult *res;
 	int row, nrows;
-	int64_t changes;
+	int64_t changes;	/* -1 while db_send_counted()'s is awaited */
 };
 
 #define C(db)	(((struct pdb *)(db))->c)
@@ -132,7 +134,8 @@ outcome(struct db *db, PGresult *r)
 /*
  * The pipeline's results read and the pipeline closed: what db_send()
  * sent has run; a failure is kept for the commit.  The last statement's
- * result goes to *last_r when it is not NULL.
+ * result goes to *last_r when it is not NULL; the counted one's count to
+ * it.
  */
 static void
 unpipe_to(struct db *db, PGresult **last_r)
@@ -152,6 +155,9 @@ unpipe_to(struct db *db, PGresult **last_r)
 			continue;
 		}
 		s = PQresultStatus(r);
+		if (p->counted && nulls == p->counted_at &&
+		    s == PGRES_COMMAND_OK)
+			p->counted->changes = atoll(PQcmdTuples(r));
 		if (s == PGRES_FATAL_ERROR && !p->failed) {
 			set_error(db, PQresultErrorMessage(r));
 			p->failed = 1;
@@ -172,6 +178,7 @@ unpipe_to(struct db *db, PGresult **last_r)
 	}
 	PQexitPipelineMode(p->c);
 	p->piped = 0;
+	p->counted = NULL;
 }
 
 static void
@@ -414,6 +421,8 @@ pg_reset(struct db_stmt *s)
 	PQclear(st->res);
 	st->res = NULL;
 	st->row = st->nrows = 0;
+	if (((struct pdb *)s->db)->counted == st)
+		((struct pdb *)s->db)->counted = NULL;
 	for (i = 0; i < st->nparams; i++) {
 		free(st->vals[i]);
 		st->vals[i] = NULL;
@@ -531,16 +540,21 @@ static int pg_step(struct db_stmt *s);
 
 /* Outside a transaction, the statement runs now. */
 static int
-pg_send(struct db_stmt *s)
+pg_send(struct db_stmt *s, int counted)
 {
 	struct pstmt *st = P(s);
 	struct pdb *db = (struct pdb *)s->db;
 	int ret;
 
+	st->changes = -1;
 	if (!db->in_tx || db->failed || prepared(st) < 0)
 		return db->in_tx ? -1 : pg_step(s) < 0 ? -1 : 0;
 	if (!db->piped && PQenterPipelineMode(db->c) != 1)
 		return pg_step(s) < 0 ? -1 : 0;
+	if (counted) {
+		db->counted = st;
+		db->counted_at = db->piped;
+	}
 	ret = pipe_in(st);
 	if (db->piped >= PIPE_MAX)
 		unpipe(s->db);
@@ -576,6 +590,8 @@ pg_step(struct db_stmt *s)
 static int64_t
 pg_changes(struct db_stmt *s)
 {
+	if (((struct pdb *)s->db)->counted == P(s))
+		unpipe(s->db);
 	return P(s)->changes;
 }
 

@@ -148,8 +148,9 @@ sq_step(struct db_stmt *st)
 }
 
 static int
-sq_send(struct db_stmt *st)
+sq_send(struct db_stmt *st, int counted)
 {
+	(void)counted;	/* it runs now */
 	return sq_step(st) < 0 ? -1 : 0;
 }
 

@@ -442,7 +442,10 @@ write_enter(struct state *s, struct pend_set *p, const struct account *a,
 		    held ? a->error : NULL, state_worker(s), to->why,
 		    state_operator(s), line, to->kind, to->extra }) < 0)
 			return -1;
-		return later ? 0 : pend_send_hops(p, a->id, NULL);
+		if (later)
+			return 0;
+		return pend_send_hops(p, a->id, NULL) == 0 ?
+		    pend_hops_sent(p, a->id) : -1;
 	}
 	st = stmt(s, S_ENTER);
 	db_bind_int(st, 1, a->id);
@@ -582,7 +585,7 @@ state_commit_step(struct state *s, struct account *a, const char *step)
 {
 	struct db_stmt *st;
 	struct pend_set *p;
-	int ret;
+	int ret = -1, sent, committed;
 
 	/* kept on the lane too, so that no older step there overrides it */
 	if (state_set_step(s, a, step) < 0)
@@ -591,9 +594,9 @@ state_commit_step(struct state *s, struct account *a, const char *step)
 		return 0;
 	if (!(p = state_lock_pend(s)))
 		return -1;
-	/* with the changes of state kept, if any: their guard is its */
-	if ((ret = pend_send_hops(p, a->id, step)) == 2) {
-		ret = -1;
+	/* with the changes of state kept, if any: their guard is its, its
+	 * answer read with the commit's */
+	if ((sent = pend_send_hops(p, a->id, step)) == 2) {
 		st = stmt(s, S_STEP);
 		db_bind_int(st, 1, a->id);
 		db_bind_text(st, 2, step);
@@ -602,7 +605,10 @@ state_commit_step(struct state *s, struct account *a, const char *step)
 		if (done(s, st) == 0)
 			ret = db_changes(st) == 1 ? 0 : 1;
 	}
-	if (state_commit_bare_locked(s) < 0)
+	committed = state_commit_bare_locked(s);
+	if (sent == 0)
+		ret = pend_hops_sent(p, a->id);
+	if (committed < 0 || sent < 0)
 		ret = -1;
 	state_unlock_db(s);
 	return ret;

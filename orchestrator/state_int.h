@@ -104,8 +104,9 @@ void pend_audit(struct pend_set *p, const char *kind, const char *line);
  * not hold, nothing of them is written, nor the account's step kept.
  * pend_flush() sends every account's, and a warning names each one
  * whose guard did not hold; pend_send_hops() only account `id`'s, now,
- * with its step `step`: 0, 1 when the guard did not hold, 2 when none
- * was kept, -1.
+ * with its step `step`, into the pipeline: 0, 2 when none was kept, -1.
+ * pend_hops_sent() then says how they went, after the commit or with a
+ * round trip of its own: 0, 1 when the guard did not hold, -1.
  */
 struct pend_enter {
 	int64_t id;
@@ -117,6 +118,7 @@ struct pend_enter {
 };
 int pend_hop(struct pend_set *p, const struct pend_enter *en);
 int pend_send_hops(struct pend_set *p, int64_t id, const char *step);
+int pend_hops_sent(struct pend_set *p, int64_t id);
 
 /* The rows of `sql` (?1 bound to `id` unless it is negative) as an array
  * of objects, a member per column under its name, of its type. */

@@ -605,13 +605,31 @@ hops_written(struct pend_set *p, const struct pend *e)
 	}
 }
 
+/* `e`'s kept changes of state, sent: written (0), their guard did not
+ * hold (1), or they failed (-1). */
+static int
+settle(struct pend_set *p, struct pend *e, int ret)
+{
+	json_t *r = e->enter;
+
+	if (ret == 0)
+		hops_written(p, e);
+	else	/* nor the step after them */
+		e->has_step = e->clears_step = 0;
+	if (ret == 1 && json_array_size(e->hops) > 1)	/* the first's */
+		not_recorded(JS(r, "account"), JS(r, "fr"), JS(r, "st"));
+	json_decref(e->enter);
+	json_decref(e->hops);
+	e->enter = e->hops = NULL;
+	return ret;
+}
+
 int
 pend_send_hops(struct pend_set *p, int64_t id, const char *step)
 {
 	struct pend *e = find(p, id);
 	json_t *r = e ? e->enter : NULL;
 	struct db_stmt *st;
-	int ret = -1;
 
 	if (!r)
 		return 2;
@@ -627,22 +645,24 @@ pend_send_hops(struct pend_set *p, int64_t id, const char *step)
 		if (json_is_number(J(r, "ca")))
 			db_bind_real(st, 10, json_number_value(J(r, "ca")));
 		db_bind_text(st, 11, step);
-		if (db_step(st) >= 0)
-			ret = db_changes(st) == 1 ? 0 : 1;
-		else
-			log_warnx("state: %s", db_errmsg(p->db));
-		db_reset(st);
+		if (db_send_counted(st) == 0)
+			return 0;
+		log_warnx("state: %s", db_errmsg(p->db));
 	}
-	if (ret == 0)
-		hops_written(p, e);
-	else	/* nor the step after them */
-		e->has_step = e->clears_step = 0;
-	if (ret == 1 && json_array_size(e->hops) > 1)	/* the first's */
-		not_recorded(JS(r, "account"), JS(r, "fr"), JS(r, "st"));
-	json_decref(e->enter);
-	json_decref(e->hops);
-	e->enter = e->hops = NULL;
-	return ret;
+	return settle(p, e, -1);
+}
+
+int
+pend_hops_sent(struct pend_set *p, int64_t id)
+{
+	struct pend *e = find(p, id);
+	int64_t n;
+
+	if (!e || !e->enter)
+		return -1;
+	/* a failure is the commit's, which says so */
+	n = db_changes(p->st[P_ONE]);
+	return settle(p, e, n == 1 ? 0 : n == 0 ? 1 : -1);
 }
 
 void
