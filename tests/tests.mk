@@ -2,6 +2,7 @@
 UNIT_TESTS := \
 	tests/unit/t-archive \
 	tests/unit/t-buf \
+	tests/unit/t-db \
 	tests/unit/t-dav-repair \
 	tests/unit/t-evline \
 	tests/unit/t-exec-path \
@@ -32,6 +33,10 @@ $(O)/tests/unit/t-proxy-sasl.o: BUILD_CFLAGS += -Ihelpers/proxy
 $(O)/tests/unit/t-proxy-pop3ids: $(O)/helpers/proxy/pop3ids.o
 $(O)/tests/unit/t-proxy-pop3ids: LIB_PKGS += libevent_core
 $(O)/tests/unit/t-proxy-pop3ids.o: BUILD_CFLAGS += -Ihelpers/proxy
+# the state's database layer
+$(O)/tests/unit/t-db: $(O)/orchestrator/db.o $(O)/orchestrator/dbsqlite.o \
+	$(O)/orchestrator/dbpg.o
+$(O)/tests/unit/t-db.o: BUILD_CFLAGS += -Iorchestrator
 # and migrate's passwords file, orchestrator/secrets.c
 $(O)/tests/unit/t-pwfile: $(O)/orchestrator/secrets.o
 $(O)/tests/unit/t-pwfile.o: BUILD_CFLAGS += -Iorchestrator

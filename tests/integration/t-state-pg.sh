@@ -4,7 +4,8 @@
 # one new schema once; a newer schema is refused; with PostgreSQL down,
 # every command says so and nothing is written.  Then the proto tests
 # that use the state most run again with their states in PostgreSQL
-# (t-migrate and t-load pass there too; they are left out for time).
+# (t-migrate and t-load pass there too; they are left out for time),
+# and the unit test of the database layer.
 . "$(dirname "$0")/lib.sh"
 M=$top/$O/bin/migrate
 PG=postgresql://postgres@127.0.0.1:$PG_PORT
@@ -143,9 +144,12 @@ apply "database: $PG/tsp_a"
 is "$rc" 0 "PostgreSQL back: the apply goes on"
 
 # --- the proto tests of the state, their states in PostgreSQL ---------------
-for t in t-report t-eta t-disk t-finalize t-guard t-audit; do
-	MIGRATE_TEST_PG=$PG O=$O bash "$top/tests/proto/$t.sh" \
-	    >"$work/$t.out" 2>&1
+# (and the unit test of its database layer, which runs the pipeline)
+for t in t-db t-report t-eta t-disk t-finalize t-guard t-audit; do
+	case $t in
+	t-db) MIGRATE_TEST_PG=$PG/tsp_b "$top/$O/tests/unit/$t" ;;
+	*) MIGRATE_TEST_PG=$PG O=$O bash "$top/tests/proto/$t.sh" ;;
+	esac >"$work/$t.out" 2>&1
 	trc=$?
 	while IFS= read -r line; do
 		case $line in

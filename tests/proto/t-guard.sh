@@ -71,13 +71,15 @@ is "$rc:$(bob "SELECT state")" "0:migrated" \
 
 # held after his cutover's last step: his change into migrated, the
 # last before the apply gives him back, which on PostgreSQL waits for
-# the group and its guard is checked there
+# the group and its guard is checked there; so may his change into
+# cutover, if no group was committed since the flip: the guard is then
+# that one's
 state_wipe "$work/g" 2>/dev/null
 echo "UPDATE accounts SET state = 'held', resume = 'cutover' WHERE
     account = 'bob@example.org';" >"$work/steal-cutover.sql"
 apply
 like "$(cat "$work/out")" \
-    "bob@example.org: is no longer cutover \(changed by another command, such as migrate hold" \
+    "bob@example.org: is no longer (cutover|verified) \(changed by another command, such as migrate hold" \
     "bob held before his change into migrated: it is refused, and says why"
 is "$(bob "SELECT state, resume")" "held|cutover" \
     "and nothing is written over the hold"
