@@ -112,18 +112,19 @@ on(const char *where)
 int
 main(void)
 {
+	static const char *const sfx[] = { "", "-wal", "-shm" };
 	char dir[] = "/tmp/t-db.XXXXXX", path[64];
 	const char *pg = getenv("MIGRATE_TEST_PG");
+	int i;
 
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(path, sizeof(path), "%s/state.db", dir);
 	TEST("sqlite", on(path));
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/state.db-wal", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/state.db-shm", dir);
-	unlink(path);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/state.db%s", dir, sfx[i]);
+		unlink(path);
+	}
 	rmdir(dir);
 	if (pg && *pg)
 		TEST("postgresql", on(pg));
