@@ -97,6 +97,31 @@ is "$("$M" --state "$PG/tsp_a" status --json bob | jq -r .state)" migrated \
 is "$(git -C "$work/st/audit" log --format=%s | grep -c '^flip 3 accounts')" 1 \
     "the audit repository stays in the state directory"
 
+# a row of the history names an account, checked a statement at a time
+# (schema 17), as SQLite's foreign keys check it a row at a time
+id=$(sql tsp_a "SELECT max(id) FROM accounts")
+no=$((id + 1000))
+for t in "runs(account_id, helper, step, started, ended, exit)|'imap-pull', 'pull', 0, 0, 0" \
+    "transitions(account_id, ts, from_state, to_state)|0, 'pending', 'copying'" \
+    "checkpoints(account_id, helper, token)|'sieve-pull', 't'"; do
+	table=${t%%(*} cols=${t%%|*} vals=${t#*|}
+	was=$(sql tsp_a "SELECT count(*) FROM $table")
+	out=$(sql tsp_a "INSERT INTO $cols VALUES ($id, $vals), ($no, $vals)" 2>&1)
+	like "$out" "$table: no account has the id $no" \
+	    "a $table row that names no account is refused, with its id"
+	is "$(sql tsp_a "SELECT count(*) FROM $table")" "$was" \
+	    "and so is its statement's other row"
+done
+# (its anomalies, items and findings deleted first, in the same
+# transaction: they keep foreign keys; psql runs one -c as one)
+like "$(sql tsp_a "DELETE FROM anomalies WHERE account_id = $id;
+    DELETE FROM items WHERE account_id = $id; DELETE FROM findings WHERE
+    account_id = $id; DELETE FROM accounts WHERE id = $id" 2>&1)" \
+    "a deleted account is named by its history" \
+    "an account that the history names is not deleted"
+is "$(sql tsp_a "SELECT count(*) FROM accounts WHERE id = $id")" 1 \
+    "and stays"
+
 apply "database: $PG/tsp_b"
 is "$rc" 78 "a plan that names another database for the state is refused"
 like "$out" "is in the database $PG/tsp_a, and the plan names another: a state does not move" \

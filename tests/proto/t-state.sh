@@ -23,6 +23,11 @@ is "$(cat "$work"/out.* | grep -c 'schema migration')" 0 \
     "none of them runs a migration another has run"
 is "$(sqlite3 "$work/s/state.db" 'PRAGMA user_version')" "$last" \
     "the schema is at the last migration ($last)"
+for t in runs transitions checkpoints; do
+	is "$(sqlite3 "$work/s/state.db" "SELECT \"table\" || '.' || \"to\"
+	    FROM pragma_foreign_key_list('$t')")" accounts.id \
+	    "$t names its account by a foreign key"
+done
 
 sqlite3 "$work/s/state.db" "PRAGMA user_version = $((last + 1))"
 "$M" --state "$work/s" status >"$work/out" 2>&1

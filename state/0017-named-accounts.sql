@@ -1,0 +1,53 @@
+-- 17: on PostgreSQL, that each helper run, transition and resume token
+-- names an account is checked once per statement, not once per row.  A
+-- foreign key runs a query and locks the account's row for each row
+-- written: some two million of them for 100,000 accounts, a quarter of
+-- the server's time in an apply, for rows that migrate writes from the
+-- accounts it holds.  The trigger refuses the same rows, all in one
+-- join.  An account that such rows name cannot be deleted, as before;
+-- accounts are never deleted, nor their ids changed.  SQLite keeps its
+-- foreign keys: there a check is a lookup in the same process.
+--postgresql: ALTER TABLE runs DROP CONSTRAINT runs_account_id_fkey;
+--postgresql: ALTER TABLE transitions
+--postgresql:     DROP CONSTRAINT transitions_account_id_fkey;
+--postgresql: ALTER TABLE checkpoints
+--postgresql:     DROP CONSTRAINT checkpoints_account_id_fkey;
+--postgresql: CREATE FUNCTION names_accounts() RETURNS trigger
+--postgresql:     LANGUAGE plpgsql AS $$
+--postgresql: DECLARE
+--postgresql: 	bad BIGINT;
+--postgresql: BEGIN
+--postgresql: 	SELECT n.account_id INTO bad FROM new_rows n WHERE NOT EXISTS
+--postgresql: 	    (SELECT 1 FROM accounts a WHERE a.id = n.account_id)
+--postgresql: 	    LIMIT 1;
+--postgresql: 	IF FOUND THEN
+--postgresql: 		RAISE foreign_key_violation USING MESSAGE = format(
+--postgresql: 		    '%s: no account has the id %s', TG_TABLE_NAME, bad);
+--postgresql: 	END IF;
+--postgresql: 	RETURN NULL;
+--postgresql: END $$;
+--postgresql: CREATE TRIGGER runs_names_account AFTER INSERT ON runs
+--postgresql:     REFERENCING NEW TABLE AS new_rows
+--postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION names_accounts();
+--postgresql: CREATE TRIGGER transitions_names_account AFTER INSERT ON transitions
+--postgresql:     REFERENCING NEW TABLE AS new_rows
+--postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION names_accounts();
+--postgresql: CREATE TRIGGER checkpoints_names_account AFTER INSERT ON checkpoints
+--postgresql:     REFERENCING NEW TABLE AS new_rows
+--postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION names_accounts();
+--postgresql: CREATE FUNCTION accounts_named() RETURNS trigger
+--postgresql:     LANGUAGE plpgsql AS $$
+--postgresql: BEGIN
+--postgresql: 	IF EXISTS (SELECT 1 FROM old_rows o WHERE EXISTS (SELECT 1
+--postgresql: 	    FROM runs r WHERE r.account_id = o.id) OR EXISTS (SELECT 1
+--postgresql: 	    FROM transitions t WHERE t.account_id = o.id) OR EXISTS
+--postgresql: 	    (SELECT 1 FROM checkpoints k WHERE k.account_id = o.id))
+--postgresql: 	THEN
+--postgresql: 		RAISE foreign_key_violation USING MESSAGE =
+--postgresql: 		    'accounts: a deleted account is named by its history';
+--postgresql: 	END IF;
+--postgresql: 	RETURN NULL;
+--postgresql: END $$;
+--postgresql: CREATE TRIGGER accounts_named AFTER DELETE ON accounts
+--postgresql:     REFERENCING OLD TABLE AS old_rows
+--postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION accounts_named();
