@@ -107,7 +107,7 @@ struct run {
 	int said_idle;		/* that no worker runs, in this phase */
 	double lease;		/* seconds */
 	int live;		/* workers alive, this one too */
-	double renewed, polled, audited, orphans_at, folded;
+	double renewed, polled, audited, orphans_at, folded, counted;
 	double poll_every;	/* seconds between counts of what is left */
 };
 
