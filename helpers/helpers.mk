@@ -135,6 +135,7 @@ migrate_SRCS := \
 	orchestrator/state.c \
 	orchestrator/statedb.c \
 	orchestrator/statelease.c \
+	orchestrator/pgrows.c \
 	orchestrator/statepend.c \
 	orchestrator/stateres.c \
 	orchestrator/statereport.c \

@@ -32,6 +32,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "pgrows.h"
 #include "state_int.h"
 #include "xalloc.h"
 
@@ -39,7 +40,8 @@
 
 struct pend {
 	int64_t id;
-	json_t *runs;		/* [{account_id, helper, ...}], or NULL */
+	struct pend_run *runs;	/* their strings the entry's */
+	size_t nr_runs;
 	json_t *tokens;		/* {HELPER: TOKEN}, or NULL */
 	char *last;		/* HELPER:TOKEN, the last of them */
 	int has_step;
@@ -67,13 +69,22 @@ struct pend_set {
 	struct pend v[PEND_MAX];
 	int nr;
 	/* PostgreSQL: the lane's transitions rows and audit lines, in
-	 * order: [{account_id, ts, ...}], [{n, kind, line}] */
-	json_t *trans, *audit;
+	 * order (TRANS_COLS, AUDIT_COLS) */
+	struct pgrows trans, audit;
 };
+
+/* the columns of runs, checkpoints, transitions and audit_queue rows */
+#define RUNS_COLS	"account_id, helper, step, started, ended, exit," \
+	" done, error, worker"
+#define TOKEN_COLS	"account_id, helper, token"
+#define TRANS_COLS	"account_id, ts, from_state, to_state, why, operator"
+#define AUDIT_COLS	"kind, line"
 
 #define LINES_MAX	1024	/* audit lines a lane keeps at once */
 
 #define RECORD(cols) " AS x(" cols ")"
+/* parameter `n`, an array literal of `type` (pgrows.h) */
+#define COL(n, type) "CAST(?" #n " AS " type "[])"
 
 static const char *const sql[P_NR] = {
 	/* SQLite: a statement for each */
@@ -97,23 +108,24 @@ static const char *const sql[P_NR] = {
 	    " JSON))" RECORD("id BIGINT, hs INTEGER, step TEXT, at DOUBLE"
 	    " PRECISION, m BIGINT, b BIGINT, an BIGINT, hc INTEGER, dl BIGINT,"
 	    " last TEXT, rp BIGINT, rd INTEGER, rw TEXT, cs INTEGER, sf TEXT,"
-	    " sw TEXT") "), r AS (INSERT INTO"
-	    " runs(account_id, helper, step, started, ended, exit, done,"
-	    " error, worker) SELECT * FROM json_to_recordset(CAST(?2 AS"
-	    " JSON))" RECORD("account_id BIGINT, helper TEXT, step TEXT,"
-	    " started DOUBLE PRECISION, ended DOUBLE PRECISION, exit INTEGER,"
-	    " done TEXT, error TEXT, worker TEXT") "), k AS (INSERT INTO"
-	    " checkpoints(account_id, helper, token) SELECT * FROM"
-	    " json_to_recordset(CAST(?3 AS JSON))" RECORD("account_id BIGINT,"
-	    " helper TEXT, token TEXT") " ON CONFLICT(account_id, helper) DO"
-	    " UPDATE SET token = excluded.token), t AS (INSERT INTO"
-	    " transitions(account_id, ts, from_state, to_state, why, operator)"
-	    " SELECT * FROM json_to_recordset(CAST(?5 AS JSON))"
-	    RECORD("account_id BIGINT, ts DOUBLE PRECISION, from_state TEXT,"
-	    " to_state TEXT, why TEXT, operator TEXT") "), q AS (INSERT INTO"
-	    " audit_queue(kind, line) SELECT kind, line FROM"
-	    " json_to_recordset(CAST(?6 AS JSON))" RECORD("n INTEGER, kind"
-	    " TEXT, line TEXT") " ORDER BY n) UPDATE accounts a SET"
+	    " sw TEXT") "), r AS (INSERT INTO runs(" RUNS_COLS ") SELECT"
+	    " " RUNS_COLS " FROM unnest(" COL(3, "BIGINT") ", " COL(4, "TEXT")
+	    ", " COL(5, "TEXT") ", " COL(6, "DOUBLE PRECISION") ", "
+	    COL(7, "DOUBLE PRECISION") ", " COL(8, "BIGINT") ", "
+	    COL(9, "TEXT") ", " COL(10, "TEXT") ", " COL(11, "TEXT") ")"
+	    " WITH ORDINALITY AS x(" RUNS_COLS ", o) ORDER BY o), k AS"
+	    " (INSERT INTO checkpoints(" TOKEN_COLS ") SELECT * FROM unnest("
+	    COL(12, "BIGINT") ", " COL(13, "TEXT") ", " COL(14, "TEXT") ")"
+	    " ON CONFLICT(account_id, helper) DO UPDATE SET token ="
+	    " excluded.token), t AS (INSERT INTO transitions(" TRANS_COLS ")"
+	    " SELECT " TRANS_COLS " FROM unnest(" COL(15, "BIGINT") ", "
+	    COL(16, "DOUBLE PRECISION") ", " COL(17, "TEXT") ", "
+	    COL(18, "TEXT") ", " COL(19, "TEXT") ", " COL(20, "TEXT") ")"
+	    " WITH ORDINALITY AS x(" TRANS_COLS ", o) ORDER BY o), q AS"
+	    " (INSERT INTO audit_queue(" AUDIT_COLS ") SELECT " AUDIT_COLS
+	    " FROM unnest(" COL(21, "TEXT") ", " COL(22, "TEXT") ") WITH"
+	    " ORDINALITY AS x(" AUDIT_COLS ", o) ORDER BY o) UPDATE accounts a"
+	    " SET"
 	    /* `cs`: a kept change of state cleared it; a step after one
 	     * (`sf`) is written where its guard holds (P_LAST's, next) */
 	    " step = CASE WHEN (d.hs <> 0 OR d.cs <> 0) AND (d.sf IS NULL OR"
@@ -131,7 +143,7 @@ static const char *const sql[P_NR] = {
 	    " d.rw THEN NULL ELSE a.owner END FROM d WHERE a.id = d.id AND"
 	    /* the rows by their key: the planner takes a function's
 	     * rows for a hundred, and would read the whole table */
-	    " a.id = ANY(CAST(?4 AS BIGINT[]))",
+	    " a.id = ANY(CAST(?2 AS BIGINT[]))",
 	/* after it: the kept state changes, where their guards hold, and
 	 * the transitions and audit lines (an event, and another of kind
 	 * `xk`) of those written */
@@ -175,17 +187,24 @@ pend_new(struct db *db, int pg)
 
 	p->db = db;
 	p->pg = pg;
-	if (pg) {
-		p->trans = json_array();
-		p->audit = json_array();
-	}
+	pgrows_init(&p->trans, 6);
+	pgrows_init(&p->audit, 2);
 	return p;
 }
 
 static void
 clear(struct pend *e)
 {
-	json_decref(e->runs);
+	size_t i;
+
+	for (i = 0; i < e->nr_runs; i++) {
+		free((char *)e->runs[i].helper);
+		free((char *)e->runs[i].step);
+		free((char *)e->runs[i].done_json);
+		free((char *)e->runs[i].error);
+		free((char *)e->runs[i].worker);
+	}
+	free(e->runs);
 	json_decref(e->tokens);
 	free(e->last);
 	free(e->step);
@@ -206,8 +225,8 @@ pend_free(struct pend_set *p)
 		clear(&p->v[i]);
 	for (i = 0; i < P_NR; i++)
 		db_finalize(p->st[i]);
-	json_decref(p->trans);
-	json_decref(p->audit);
+	pgrows_release(&p->trans);
+	pgrows_release(&p->audit);
 	free(p);
 }
 
@@ -233,37 +252,35 @@ sent(struct pend_set *p, struct db_stmt *st)
 	return -1;
 }
 
-#define S(k) json_string_value(json_object_get(r, k))
-#define D(k) json_number_value(json_object_get(r, k))
-
 /* SQLite: what `e` holds, a statement for each write. */
 static int
 send_one(struct pend_set *p, const struct pend *e)
 {
+	const struct pend_run *r;
 	struct db_stmt *st;
 	const char *k;
-	json_t *r;
+	json_t *v;
 	size_t i;
 	int ret = 0;
 
-	json_array_foreach(e->runs, i, r) {
+	for (i = 0; i < e->nr_runs; i++) {
+		r = &e->runs[i];
 		if ((st = ready(p, P_RUN, e->id))) {
-			db_bind_text(st, 2, S("helper"));
-			db_bind_text(st, 3, S("step"));
-			db_bind_real(st, 4, D("started"));
-			db_bind_real(st, 5, D("ended"));
-			db_bind_int(st, 6, json_integer_value(
-			    json_object_get(r, "exit")));
-			db_bind_text(st, 7, S("done"));
-			db_bind_text(st, 8, S("error"));
-			db_bind_text(st, 9, S("worker"));
+			db_bind_text(st, 2, r->helper);
+			db_bind_text(st, 3, r->step);
+			db_bind_real(st, 4, r->started);
+			db_bind_real(st, 5, r->ended);
+			db_bind_int(st, 6, r->exit_code);
+			db_bind_text(st, 7, r->done_json);
+			db_bind_text(st, 8, r->error);
+			db_bind_text(st, 9, r->worker);
 		}
 		ret |= sent(p, st);
 	}
-	json_object_foreach(e->tokens, k, r) {
+	json_object_foreach(e->tokens, k, v) {
 		if ((st = ready(p, P_TOKEN, e->id))) {
 			db_bind_text(st, 2, k);
-			db_bind_text(st, 3, json_string_value(r));
+			db_bind_text(st, 3, json_string_value(v));
 		}
 		ret |= sent(p, st);
 	}
@@ -363,21 +380,68 @@ send_last(struct pend_set *p)
 	return rc < 0 ? -1 : 0;
 }
 
+/* The runs and resume tokens of every entry, as rows (pgrows.h). */
+static void
+runs_rows(const struct pend_set *p, struct pgrows *runs, struct pgrows *tok)
+{
+	const struct pend_run *r;
+	const struct pend *e;
+	const char *k;
+	json_t *v;
+	size_t i;
+	int n;
+
+	for (n = 0; n < p->nr; n++) {
+		e = &p->v[n];
+		for (i = 0; i < e->nr_runs; i++) {
+			r = &e->runs[i];
+			pgrows_int(runs, 0, e->id);
+			pgrows_text(runs, 1, r->helper);
+			pgrows_text(runs, 2, r->step);
+			pgrows_real(runs, 3, r->started);
+			pgrows_real(runs, 4, r->ended);
+			pgrows_int(runs, 5, r->exit_code);
+			pgrows_text(runs, 6, r->done_json);
+			pgrows_text(runs, 7, r->error);
+			pgrows_text(runs, 8, r->worker);
+			pgrows_end(runs);
+		}
+		json_object_foreach(e->tokens, k, v) {
+			pgrows_int(tok, 0, e->id);
+			pgrows_text(tok, 1, k);
+			pgrows_text(tok, 2, json_string_value(v));
+			pgrows_end(tok);
+		}
+	}
+}
+
+/* Bind the columns of `r` to the parameters from `first` on. */
+static void
+bind_rows(struct db_stmt *st, int first, const struct pgrows *r)
+{
+	char *t;
+	int i;
+
+	for (i = 0; i < r->ncol; i++) {
+		t = pgrows_col(r, i);
+		db_bind_text(st, first + i, t);
+		free(t);
+	}
+}
+
 /* PostgreSQL: what every entry holds, as the rows of P_ALL. */
 static int
 send_all(struct pend_set *p)
 {
-	json_t *acc, *runs, *tok, *r;
+	struct pgrows runs, tok;
+	json_t *acc;
 	struct db_stmt *st;
 	const struct pend *e;
 	struct buf ids = BUF_INIT;
-	const char *k;
-	char *t[5];
+	char *t;
 	int n;
 
 	acc = json_array();
-	runs = json_array();
-	tok = json_array();
 	buf_adds(&ids, "{");
 	for (n = 0; n < p->nr; n++) {
 		e = &p->v[n];
@@ -394,35 +458,27 @@ send_all(struct pend_set *p)
 		    "rw", e->has_release ? e->worker : NULL, "cs",
 		    e->clears_step, "sf", json_object_get(e->enter, "fr"),
 		    "sw", json_object_get(e->enter, "w")));
-		if (e->runs)
-			json_array_extend(runs, e->runs);
-		json_object_foreach(e->tokens, k, r)
-			json_array_append_new(tok, json_pack("{s:I, s:s, s:O}",
-			    "account_id", (json_int_t)e->id, "helper", k,
-			    "token", r));
 	}
-	t[0] = json_dumps(acc, JSON_COMPACT);
-	t[1] = json_dumps(runs, JSON_COMPACT);
-	t[2] = json_dumps(tok, JSON_COMPACT);
-	t[3] = json_dumps(p->trans, JSON_COMPACT);
-	t[4] = json_dumps(p->audit, JSON_COMPACT);
-	json_array_clear(p->trans);
-	json_array_clear(p->audit);
+	buf_adds(&ids, "}");
+	pgrows_init(&runs, 9);
+	pgrows_init(&tok, 3);
+	runs_rows(p, &runs, &tok);
+	t = json_dumps(acc, JSON_COMPACT);
 	json_decref(acc);
-	json_decref(runs);
-	json_decref(tok);
 	if ((st = ready(p, P_ALL, 0))) {
-		db_bind_text(st, 1, t[0]);
-		db_bind_text(st, 2, t[1]);
-		db_bind_text(st, 3, t[2]);
-		buf_adds(&ids, "}");
-		db_bind_text(st, 4, ids.buf);
-		db_bind_text(st, 5, t[3]);
-		db_bind_text(st, 6, t[4]);
+		db_bind_text(st, 1, t);
+		db_bind_text(st, 2, ids.buf);
+		bind_rows(st, 3, &runs);
+		bind_rows(st, 12, &tok);
+		bind_rows(st, 15, &p->trans);
+		bind_rows(st, 21, &p->audit);
 	}
+	pgrows_clear(&p->trans);
+	pgrows_clear(&p->audit);
+	pgrows_release(&runs);
+	pgrows_release(&tok);
 	buf_release(&ids);
-	for (n = 0; n < 5; n++)
-		free(t[n]);
+	free(t);
 	/* then the kept state changes, under the same guards as the
 	 * steps after them */
 	return sent(p, st) | send_last(p);
@@ -431,8 +487,7 @@ send_all(struct pend_set *p)
 int
 pend_waiting(const struct pend_set *p)
 {
-	return p && (p->nr || (p->pg && (json_array_size(p->audit) ||
-	    json_array_size(p->trans))));
+	return p && (p->nr || (p->pg && (p->audit.nr || p->trans.nr)));
 }
 
 int
@@ -522,24 +577,26 @@ void
 pend_run(struct pend_set *p, int64_t id, const struct pend_run *r)
 {
 	struct pend *e = entry(p, id);
+	struct pend_run *to;
 
-	if (!e->runs)
-		e->runs = json_array();
-	json_array_append_new(e->runs, json_pack("{s:I, s:s, s:s?, s:f, s:f,"
-	    " s:i, s:s?, s:s?, s:s?}", "account_id", (json_int_t)id, "helper",
-	    r->helper, "step", r->step, "started", r->started, "ended",
-	    r->ended, "exit", r->exit_code, "done", r->done_json, "error",
-	    r->error, "worker", r->worker));
+	e->runs = xreallocarray(e->runs, e->nr_runs + 1, sizeof(*e->runs));
+	to = &e->runs[e->nr_runs++];
+	*to = *r;
+	to->helper = xstrdup(r->helper);
+	to->step = r->step ? xstrdup(r->step) : NULL;
+	to->done_json = r->done_json ? xstrdup(r->done_json) : NULL;
+	to->error = r->error ? xstrdup(r->error) : NULL;
+	to->worker = r->worker ? xstrdup(r->worker) : NULL;
 }
 
 void
 pend_audit(struct pend_set *p, const char *kind, const char *line)
 {
-	if (json_array_size(p->audit) >= LINES_MAX)
+	if (p->audit.nr >= LINES_MAX)
 		pend_flush(p);
-	json_array_append_new(p->audit, json_pack("{s:I, s:s, s:s}", "n",
-	    (json_int_t)json_array_size(p->audit), "kind", kind, "line",
-	    line));
+	pgrows_text(&p->audit, 0, kind);
+	pgrows_text(&p->audit, 1, line);
+	pgrows_end(&p->audit);
 }
 
 int
@@ -590,18 +647,21 @@ hops_written(struct pend_set *p, const struct pend *e)
 	size_t i;
 
 	json_array_foreach(e->hops, i, h) {
-		json_array_append_new(p->trans, json_pack("{s:I, s:O, s:O,"
-		    " s:O, s:O, s:O}", "account_id", (json_int_t)e->id, "ts",
-		    J(h, "at"), "from_state", J(h, "fr"), "to_state",
-		    J(h, "st"), "why", J(h, "why"), "operator", J(h, "op")));
-		json_array_append_new(p->audit, json_pack("{s:I, s:s, s:O}",
-		    "n", (json_int_t)json_array_size(p->audit), "kind",
-		    "event", "line", J(h, "line")));
-		if (JS(h, "xl"))
-			json_array_append_new(p->audit, json_pack("{s:I,"
-			    " s:O, s:O}", "n", (json_int_t)
-			    json_array_size(p->audit), "kind", J(h, "xk"),
-			    "line", J(h, "xl")));
+		pgrows_int(&p->trans, 0, e->id);
+		pgrows_real(&p->trans, 1, json_number_value(J(h, "at")));
+		pgrows_text(&p->trans, 2, JS(h, "fr"));
+		pgrows_text(&p->trans, 3, JS(h, "st"));
+		pgrows_text(&p->trans, 4, JS(h, "why"));
+		pgrows_text(&p->trans, 5, JS(h, "op"));
+		pgrows_end(&p->trans);
+		pgrows_text(&p->audit, 0, "event");
+		pgrows_text(&p->audit, 1, JS(h, "line"));
+		pgrows_end(&p->audit);
+		if (JS(h, "xl")) {
+			pgrows_text(&p->audit, 0, JS(h, "xk"));
+			pgrows_text(&p->audit, 1, JS(h, "xl"));
+			pgrows_end(&p->audit);
+		}
 	}
 }
 
