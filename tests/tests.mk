@@ -35,6 +35,7 @@ $(O)/tests/unit/t-proxy-pop3ids: LIB_PKGS += libevent_core
 $(O)/tests/unit/t-proxy-pop3ids.o: BUILD_CFLAGS += -Ihelpers/proxy
 # the state's database layer
 $(O)/tests/unit/t-db: $(O)/orchestrator/db.o $(O)/orchestrator/dbsqlite.o \
+	$(O)/orchestrator/pgrows.o \
 	$(O)/orchestrator/dbpg.o
 $(O)/tests/unit/t-db.o: BUILD_CFLAGS += -Iorchestrator
 # and migrate's passwords file, orchestrator/secrets.c
