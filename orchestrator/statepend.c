@@ -79,6 +79,8 @@ struct pend_set {
 #define TOKEN_COLS	"account_id, helper, token"
 #define TRANS_COLS	"account_id, ts, from_state, to_state, why, operator"
 #define AUDIT_COLS	"kind, line"
+/* and of a kept change of state's hops (pend_hop()) */
+#define HOP_COLS	"id, n, at, fr, st, why, op, line, xk, xl"
 
 #define LINES_MAX	1024	/* audit lines a lane keeps at once */
 
@@ -150,10 +152,12 @@ static const char *const sql[P_NR] = {
 	[P_LAST] = "WITH d AS (SELECT * FROM json_to_recordset(CAST(?1 AS"
 	    " JSON))" RECORD("id BIGINT, account TEXT, fr TEXT, st TEXT, rs"
 	    " TEXT, at DOUBLE PRECISION, att BIGINT, ec TEXT, er TEXT, w TEXT,"
-	    " ca DOUBLE PRECISION") "), h AS (SELECT *"
-	    " FROM json_to_recordset(CAST(?3 AS JSON))" RECORD("id BIGINT, n"
-	    " INTEGER, at DOUBLE PRECISION, fr TEXT, st TEXT, why TEXT, op"
-	    " TEXT, line TEXT, xk TEXT, xl TEXT") "), u AS (UPDATE accounts a"
+	    " ca DOUBLE PRECISION") "), h AS (SELECT * FROM unnest("
+	    COL(3, "BIGINT") ", " COL(4, "INTEGER") ", " COL(5, "DOUBLE"
+	    " PRECISION") ", " COL(6, "TEXT") ", " COL(7, "TEXT") ", "
+	    COL(8, "TEXT") ", " COL(9, "TEXT") ", " COL(10, "TEXT") ", "
+	    COL(11, "TEXT") ", " COL(12, "TEXT") ")" RECORD(HOP_COLS) "),"
+	    " u AS (UPDATE accounts a"
 	    " SET state = d.st, resume = d.rs, entered = d.at, attempts ="
 	    " d.att, error_class = d.ec, error = d.er, finished = CASE WHEN"
 	    " d.st = 'migrated' THEN d.at ELSE a.finished END, copy_began ="
@@ -331,6 +335,40 @@ not_recorded(const char *account, const char *from, const char *to)
 	    " ran out): its state %s is not recorded", account, from, to);
 }
 
+/* Bind the columns of `r` to the parameters from `first` on. */
+static void
+bind_rows(struct db_stmt *st, int first, const struct pgrows *r)
+{
+	char *t;
+	int i;
+
+	for (i = 0; i < r->ncol; i++) {
+		t = pgrows_col(r, i);
+		db_bind_text(st, first + i, t);
+		free(t);
+	}
+}
+
+#define J(o, k) json_object_get((o), (k))
+#define JS(o, k) json_string_value(J((o), (k)))
+
+/* A kept hop `h` (pend_hop()) as a row of HOP_COLS. */
+static void
+hop_row(struct pgrows *r, const json_t *h)
+{
+	pgrows_int(r, 0, json_integer_value(J(h, "id")));
+	pgrows_int(r, 1, json_integer_value(J(h, "n")));
+	pgrows_real(r, 2, json_number_value(J(h, "at")));
+	pgrows_text(r, 3, JS(h, "fr"));
+	pgrows_text(r, 4, JS(h, "st"));
+	pgrows_text(r, 5, JS(h, "why"));
+	pgrows_text(r, 6, JS(h, "op"));
+	pgrows_text(r, 7, JS(h, "line"));
+	pgrows_text(r, 8, JS(h, "xk"));
+	pgrows_text(r, 9, JS(h, "xl"));
+	pgrows_end(r);
+}
+
 /*
  * PostgreSQL: every entry's kept state changes, as the rows of P_LAST,
  * whose answer is awaited: one round trip for the lane's accounts.  The
@@ -339,43 +377,46 @@ not_recorded(const char *account, const char *from, const char *to)
 static int
 send_last(struct pend_set *p)
 {
-	json_t *rows = json_array(), *hops = json_array();
+	json_t *rows = json_array(), *h;
 	struct buf ids = BUF_INIT;
+	struct pgrows hops;
 	struct db_stmt *st;
-	char *t[2];
+	char *t;
+	size_t i;
 	int n, rc = -1;
 
-	for (n = 0; n < p->nr; n++)
-		if (p->v[n].enter) {
-			buf_addf(&ids, "%s%lld", ids.len ? "," : "{",
-			    (long long)p->v[n].id);
-			json_array_append(rows, p->v[n].enter);
-			json_array_extend(hops, p->v[n].hops);
-		}
+	pgrows_init(&hops, 10);
+	for (n = 0; n < p->nr; n++) {
+		if (!p->v[n].enter)
+			continue;
+		buf_addf(&ids, "%s%lld", ids.len ? "," : "{",
+		    (long long)p->v[n].id);
+		json_array_append(rows, p->v[n].enter);
+		json_array_foreach(p->v[n].hops, i, h)
+			hop_row(&hops, h);
+	}
 	if (!ids.len) {
 		json_decref(rows);
-		json_decref(hops);
+		pgrows_release(&hops);
 		return 0;
 	}
 	buf_adds(&ids, "}");
-	t[0] = json_dumps(rows, JSON_COMPACT);
-	t[1] = json_dumps(hops, JSON_COMPACT);
+	t = json_dumps(rows, JSON_COMPACT);
 	json_decref(rows);
-	json_decref(hops);
-	if ((st = ready(p, P_LAST, 0)) && t[0] && t[1]) {
-		db_bind_text(st, 1, t[0]);
+	if (t && (st = ready(p, P_LAST, 0))) {
+		db_bind_text(st, 1, t);
 		db_bind_text(st, 2, ids.buf);
-		db_bind_text(st, 3, t[1]);
+		bind_rows(st, 3, &hops);
 		while ((rc = db_step(st)) == DB_ROW)
 			not_recorded(db_col_text(st, 1), db_col_text(st, 2),
 			    db_col_text(st, 3));
 		db_reset(st);
 	}
 	if (rc < 0)
-		log_warnx("state: %s", !t[0] || !t[1] ? "the state changes"
-		    " cannot be written as JSON" : db_errmsg(p->db));
-	free(t[0]);
-	free(t[1]);
+		log_warnx("state: %s", !t ? "the state changes cannot be"
+		    " written as JSON" : db_errmsg(p->db));
+	free(t);
+	pgrows_release(&hops);
 	buf_release(&ids);
 	return rc < 0 ? -1 : 0;
 }
@@ -412,20 +453,6 @@ runs_rows(const struct pend_set *p, struct pgrows *runs, struct pgrows *tok)
 			pgrows_text(tok, 2, json_string_value(v));
 			pgrows_end(tok);
 		}
-	}
-}
-
-/* Bind the columns of `r` to the parameters from `first` on. */
-static void
-bind_rows(struct db_stmt *st, int first, const struct pgrows *r)
-{
-	char *t;
-	int i;
-
-	for (i = 0; i < r->ncol; i++) {
-		t = pgrows_col(r, i);
-		db_bind_text(st, first + i, t);
-		free(t);
 	}
 }
 
@@ -634,9 +661,6 @@ pend_hop(struct pend_set *p, const struct pend_enter *en)
 	    en->to);
 	return -1;
 }
-
-#define J(o, k) json_object_get((o), (k))
-#define JS(o, k) json_string_value(J((o), (k)))
 
 /* What P_ONE wrote of `e`: its transitions rows and audit lines, on the
  * lane now, for the group. */
