@@ -352,20 +352,22 @@ bind_rows(struct db_stmt *st, int first, const struct pgrows *r)
 #define J(o, k) json_object_get((o), (k))
 #define JS(o, k) json_string_value(J((o), (k)))
 
-/* A kept hop `h` (pend_hop()) as a row of HOP_COLS. */
+/* A kept hop `h` (pend_hop()) as a row of HOP_COLS: its members, in
+ * that order, integers, a real, then strings. */
 static void
 hop_row(struct pgrows *r, const json_t *h)
 {
-	pgrows_int(r, 0, json_integer_value(J(h, "id")));
-	pgrows_int(r, 1, json_integer_value(J(h, "n")));
-	pgrows_real(r, 2, json_number_value(J(h, "at")));
-	pgrows_text(r, 3, JS(h, "fr"));
-	pgrows_text(r, 4, JS(h, "st"));
-	pgrows_text(r, 5, JS(h, "why"));
-	pgrows_text(r, 6, JS(h, "op"));
-	pgrows_text(r, 7, JS(h, "line"));
-	pgrows_text(r, 8, JS(h, "xk"));
-	pgrows_text(r, 9, JS(h, "xl"));
+	static const char *const key[] = { "id", "n", "at", "fr", "st",
+	    "why", "op", "line", "xk", "xl" };
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (i < 2)
+			pgrows_int(r, i, json_integer_value(J(h, key[i])));
+		else if (i == 2)
+			pgrows_real(r, i, json_number_value(J(h, key[i])));
+		else
+			pgrows_text(r, i, JS(h, key[i]));
 	pgrows_end(r);
 }
 
