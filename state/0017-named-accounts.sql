@@ -29,11 +29,11 @@
 --postgresql: CREATE TRIGGER runs_names_account AFTER INSERT ON runs
 --postgresql:     REFERENCING NEW TABLE AS new_rows
 --postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION names_accounts();
---postgresql: CREATE TRIGGER transitions_names_account AFTER INSERT ON transitions
---postgresql:     REFERENCING NEW TABLE AS new_rows
+--postgresql: CREATE TRIGGER transitions_names_account
+--postgresql:     AFTER INSERT ON transitions REFERENCING NEW TABLE AS new_rows
 --postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION names_accounts();
---postgresql: CREATE TRIGGER checkpoints_names_account AFTER INSERT ON checkpoints
---postgresql:     REFERENCING NEW TABLE AS new_rows
+--postgresql: CREATE TRIGGER checkpoints_names_account
+--postgresql:     AFTER INSERT ON checkpoints REFERENCING NEW TABLE AS new_rows
 --postgresql:     FOR EACH STATEMENT EXECUTE FUNCTION names_accounts();
 --postgresql: CREATE FUNCTION accounts_named() RETURNS trigger
 --postgresql:     LANGUAGE plpgsql AS $$
@@ -44,7 +44,8 @@
 --postgresql: 	    (SELECT 1 FROM checkpoints k WHERE k.account_id = o.id))
 --postgresql: 	THEN
 --postgresql: 		RAISE foreign_key_violation USING MESSAGE =
---postgresql: 		    'accounts: a deleted account is named by its history';
+--postgresql: 		    'accounts: a deleted account is named by its'
+--postgresql: 		    ' history';
 --postgresql: 	END IF;
 --postgresql: 	RETURN NULL;
 --postgresql: END $$;

@@ -101,12 +101,14 @@ is "$(git -C "$work/st/audit" log --format=%s | grep -c '^flip 3 accounts')" 1 \
 # (schema 17), as SQLite's foreign keys check it a row at a time
 id=$(sql tsp_a "SELECT max(id) FROM accounts")
 no=$((id + 1000))
-for t in "runs(account_id, helper, step, started, ended, exit)|'imap-pull', 'pull', 0, 0, 0" \
-    "transitions(account_id, ts, from_state, to_state)|0, 'pending', 'copying'" \
+for t in \
+    "runs(account_id, helper, step, started, ended, exit)|'a', 'b', 0, 0, 0" \
+    "transitions(account_id, ts, from_state, to_state)|0, 'a', 'b'" \
     "checkpoints(account_id, helper, token)|'sieve-pull', 't'"; do
 	table=${t%%(*} cols=${t%%|*} vals=${t#*|}
 	was=$(sql tsp_a "SELECT count(*) FROM $table")
-	out=$(sql tsp_a "INSERT INTO $cols VALUES ($id, $vals), ($no, $vals)" 2>&1)
+	out=$(sql tsp_a "INSERT INTO $cols VALUES ($id, $vals),
+	    ($no, $vals)" 2>&1)
 	like "$out" "$table: no account has the id $no" \
 	    "a $table row that names no account is refused, with its id"
 	is "$(sql tsp_a "SELECT count(*) FROM $table")" "$was" \
