@@ -105,8 +105,7 @@ state_phase_open(struct state *s, const char *run_id, const char *name,
 		goto out;
 	/*
 	 * A phase rewrites each of its accounts' rows a dozen times, and
-	 * each change of `todo` (an index's) leaves the old row behind;
-	 * autovacuum comes late.  Vacuumed here, the next phase's rows
+	 * each change leaves the old row behind; autovacuum comes late.  Vacuumed here, the next phase's rows
 	 * take the room again, the table stays a third of the size, and
 	 * status, which reads it whole, reads less.  The statistics are
 	 * the new ones too.
