@@ -106,7 +106,7 @@ claim(struct run *r)
 	int64_t ord = r->claim_ord;
 	struct claimed *to;
 	size_t room;
-	int n, busy;
+	int n, busy = 1;
 
 	/* what is queued goes first; the others take from it meanwhile,
 	 * and the claim fills in after it */
@@ -129,10 +129,12 @@ claim(struct run *r)
 	/* the accounts given back count once committed (a claim does not
 	 * commit them: it has a connection of its own); while a thread here
 	 * has one, the phase goes on, and the last of them counts */
-	pthread_mutex_lock(&r->lock);
-	busy = slots_busy(r);
-	pthread_mutex_unlock(&r->lock);
-	if (n == 0 && !busy && state_flush(r->s) == 0)
+	if (n == 0) {
+		pthread_mutex_lock(&r->lock);
+		busy = slots_busy(r);
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (!busy && state_flush(r->s) == 0)
 		count_left(r);
 	pthread_mutex_lock(&r->lock);
 	r->claiming = 0;
