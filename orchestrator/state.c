@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "now.h"
+#include "pgrows.h"
 #include "plan.h"
 #include "state.h"
 #include "state_int.h"
@@ -39,7 +40,7 @@ enum stmt {
 	S_NR
 };
 
-#define ROWS_MAX	500	/* rows of one *_ROWS statement */
+#define ROWS_MAX	5000	/* rows of one *_ROWS statement */
 
 /* A worker writes only the accounts it holds (or that no one does) */
 #define MINE(me) "(CAST(" me " AS TEXT) IS NULL OR owner IS NULL OR" \
@@ -78,19 +79,21 @@ static const char *const sql[S_NR] = {
 	[S_FAILURE] = "UPDATE accounts SET attempts = ?2, error_class = ?3,"
 	    " error = ?4, not_before = ?5 WHERE id = ?1 AND " MINE("?6"),
 	[S_QUEUE] = "INSERT INTO audit_queue(kind, line) VALUES(?1, ?2)",
-	[S_WAVE] = "UPDATE accounts SET wave = ?2 WHERE account = ?1",
+	[S_WAVE] = "UPDATE accounts SET wave = ?2 WHERE account = ?1 AND wave"
+	    " IS NOT ?2",
 	[S_STEP] = "UPDATE accounts SET step = ?2 WHERE id = ?1 AND"
 	    " state = ?3 AND " MINE("?4"),
-	/* PostgreSQL: S_INSERT and S_WAVE for many rows, in JSON (?1),
-	 * where a statement costs more than the rows it writes */
+	/* PostgreSQL: S_INSERT and S_WAVE for many rows, a column to an
+	 * array (pgrows.h), where a statement costs more than the rows it
+	 * writes; a wave that does not change is not written again */
 	[S_INSERT_ROWS] = "INSERT INTO accounts(account, login, ord, entered)"
-	    " SELECT x.a, x.l, x.o, ?2 FROM json_to_recordset(CAST(?1 AS"
-	    " JSON)) AS x(a TEXT, l TEXT, o BIGINT) ON CONFLICT(account) DO"
-	    " UPDATE SET login = excluded.login, ord = excluded.ord,"
-	    " in_plan = 1",
+	    " SELECT x.a, x.l, x.o, ?4 FROM unnest(CAST(?1 AS TEXT[]),"
+	    " CAST(?2 AS TEXT[]), CAST(?3 AS BIGINT[])) AS x(a, l, o) ON"
+	    " CONFLICT(account) DO UPDATE SET login = excluded.login, ord ="
+	    " excluded.ord, in_plan = 1",
 	[S_WAVE_ROWS] = "UPDATE accounts SET wave = x.w FROM"
-	    " json_to_recordset(CAST(?1 AS JSON)) AS x(a TEXT, w TEXT) WHERE"
-	    " accounts.account = x.a",
+	    " unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[])) AS x(a, w) WHERE"
+	    " accounts.account = x.a AND accounts.wave IS DISTINCT FROM x.w",
 };
 
 /* Statement `i`, kept on the calling thread's connection; the caller
@@ -193,44 +196,45 @@ count_locked(struct state *s)
 }
 
 /*
- * PostgreSQL: `row` kept in `rows`, which go to statement `which` (?1,
- * `now` its ?2) when ROWS_MAX are kept, or with the last (`row` NULL).
- * The caller holds the lock and has begun the group.
+ * PostgreSQL: the rows kept in `rows` go to statement `which`, a column
+ * to each parameter and `now` to the next (S_INSERT_ROWS), once ROWS_MAX
+ * are kept, or any with `last`.  The caller holds the lock and has begun
+ * the group.
  */
 static int
-send_rows(struct state *s, enum stmt which, json_t *rows, json_t *row,
+send_rows(struct state *s, enum stmt which, struct pgrows *rows, int last,
     double now)
 {
 	struct db_stmt *st;
-	char *text;
-	int ret;
+	char *col;
+	int i;
 
-	if (row)
-		json_array_append_new(rows, row);
-	if (json_array_size(rows) < (row ? ROWS_MAX : 1))
+	if (rows->nr < (last ? 1 : ROWS_MAX))
 		return 0;
-	text = json_dumps(rows, JSON_COMPACT);
-	json_array_clear(rows);
 	st = stmt(s, which);
-	db_bind_text(st, 1, text);
+	for (i = 0; i < rows->ncol; i++) {
+		col = pgrows_col(rows, i);
+		db_bind_text(st, i + 1, col);
+		free(col);
+	}
 	if (which == S_INSERT_ROWS)
-		db_bind_real(st, 2, now);
-	ret = sent(s, st);
-	free(text);
-	return ret;
+		db_bind_real(st, rows->ncol + 1, now);
+	pgrows_clear(rows);
+	return sent(s, st);
 }
 
 int
 state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
     size_t *added_r, struct buf *err)
 {
-	json_t *rows = json_array(), *row;
+	struct pgrows rows;
 	struct db_stmt *st;
 	size_t i;
 	int ret = 0;
 	int64_t before;
 	double now = now_seconds();
 
+	pgrows_init(&rows, 3);
 	state_lock_db(s);
 	if (state_group(s) < 0 || done(s, stmt(s, S_MARK)) < 0) {
 		ret = -1;
@@ -239,12 +243,11 @@ state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
 	before = count_locked(s);
 	for (i = 0; i < nr && ret == 0; i++) {
 		if (state_shared(s)) {
-			/* (text not UTF-8 makes no row: plan_accounts()
-			 * refuses it) */
-			row = json_pack("{s:s, s:s, s:I}", "a", v[i].account,
-			    "l", v[i].login, "o", (json_int_t)i);
-			ret = row ? send_rows(s, S_INSERT_ROWS, rows, row,
-			    now) : -1;
+			pgrows_text(&rows, 0, v[i].account);
+			pgrows_text(&rows, 1, v[i].login);
+			pgrows_int(&rows, 2, (int64_t)i);
+			pgrows_end(&rows);
+			ret = send_rows(s, S_INSERT_ROWS, &rows, 0, now);
 			continue;
 		}
 		st = stmt(s, S_INSERT);
@@ -255,7 +258,7 @@ state_sync_accounts(struct state *s, const struct account_spec *v, size_t nr,
 		ret = sent(s, st);
 	}
 	if (ret == 0 && state_shared(s))
-		ret = send_rows(s, S_INSERT_ROWS, rows, NULL, now);
+		ret = send_rows(s, S_INSERT_ROWS, &rows, 1, now);
 	if (ret == 0)
 		*added_r = count_locked(s) - before;
 	ret = ret < 0 ? -1 : state_commit_locked(s);
@@ -264,7 +267,7 @@ out:
 		buf_addf(err, "state: cannot record the accounts: %s",
 		    db_errmsg(state_db(s)));
 	state_unlock_db(s);
-	json_decref(rows);
+	pgrows_release(&rows);
 	return ret;
 }
 
@@ -272,19 +275,19 @@ int
 state_set_waves(struct state *s, const struct wave_of *v, size_t nr)
 {
 	int pg = state_shared(s), ret = 0;
-	json_t *rows, *row;
+	struct pgrows rows;
 	struct db_stmt *st;
 	size_t i;
 
 	if (!state_lock_pend(s))
 		return -1;
-	rows = json_array();
+	pgrows_init(&rows, 2);
 	for (i = 0; i < nr && ret == 0; i++) {
 		if (pg) {
-			row = json_pack("{s:s, s:s}", "a", v[i].account, "w",
-			    v[i].wave);
-			ret = row ? send_rows(s, S_WAVE_ROWS, rows, row, 0) :
-			    -1;
+			pgrows_text(&rows, 0, v[i].account);
+			pgrows_text(&rows, 1, v[i].wave);
+			pgrows_end(&rows);
+			ret = send_rows(s, S_WAVE_ROWS, &rows, 0, 0);
 			continue;
 		}
 		st = stmt(s, S_WAVE);
@@ -293,9 +296,9 @@ state_set_waves(struct state *s, const struct wave_of *v, size_t nr)
 		ret = sent(s, st);
 	}
 	if (ret == 0 && pg)
-		ret = send_rows(s, S_WAVE_ROWS, rows, NULL, 0);
+		ret = send_rows(s, S_WAVE_ROWS, &rows, 1, 0);
 	state_unlock_db(s);
-	json_decref(rows);
+	pgrows_release(&rows);
 	return ret;
 }
 
