@@ -111,8 +111,9 @@ struct run {
 	double poll_every;	/* seconds between counts of what is left */
 };
 
-/* accounts claimed ahead for the threads at most: four each (lease.c) */
-#define QUEUE_LEN(r)	(4 * (size_t)(r)->nr_slots)
+/* accounts claimed ahead for the threads at most: sixteen each, a claim
+ * (a statement) for that many (lease.c) */
+#define QUEUE_LEN(r)	(16 * (size_t)(r)->nr_slots)
 
 /* How work_one() left an account: to do again (later, or by another
  * worker), done with in this phase, or failed for good. */
