@@ -79,13 +79,12 @@ static const char *const sql[S_NR] = {
 	[S_FAILURE] = "UPDATE accounts SET attempts = ?2, error_class = ?3,"
 	    " error = ?4, not_before = ?5 WHERE id = ?1 AND " MINE("?6"),
 	[S_QUEUE] = "INSERT INTO audit_queue(kind, line) VALUES(?1, ?2)",
-	[S_WAVE] = "UPDATE accounts SET wave = ?2 WHERE account = ?1 AND wave"
-	    " IS NOT ?2",
+	[S_WAVE] = "UPDATE accounts SET wave = ?2 WHERE account = ?1",
 	[S_STEP] = "UPDATE accounts SET step = ?2 WHERE id = ?1 AND"
 	    " state = ?3 AND " MINE("?4"),
 	/* PostgreSQL: S_INSERT and S_WAVE for many rows, a column to an
 	 * array (pgrows.h), where a statement costs more than the rows it
-	 * writes; a wave that does not change is not written again */
+	 * writes */
 	[S_INSERT_ROWS] = "INSERT INTO accounts(account, login, ord, entered)"
 	    " SELECT x.a, x.l, x.o, ?4 FROM unnest(CAST(?1 AS TEXT[]),"
 	    " CAST(?2 AS TEXT[]), CAST(?3 AS BIGINT[])) AS x(a, l, o) ON"
@@ -93,7 +92,7 @@ static const char *const sql[S_NR] = {
 	    " excluded.ord, in_plan = 1",
 	[S_WAVE_ROWS] = "UPDATE accounts SET wave = x.w FROM"
 	    " unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[])) AS x(a, w) WHERE"
-	    " accounts.account = x.a AND accounts.wave IS DISTINCT FROM x.w",
+	    " accounts.account = x.a",
 };
 
 /* Statement `i`, kept on the calling thread's connection; the caller
